@@ -1,0 +1,22 @@
+"""relunet: feed-forward neural networks with explicit, verified activations and gradients."""
+
+from . import activations, losses, optimizers
+from .errors import RelunetError
+from .layers import ActivationLayer, Dense
+from .network import MLP, Network
+from .training import History
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP",
+    "Network",
+    "Dense",
+    "ActivationLayer",
+    "History",
+    "RelunetError",
+    "activations",
+    "losses",
+    "optimizers",
+    "__version__",
+]

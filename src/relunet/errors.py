@@ -1,0 +1,74 @@
+"""Exception types raised by relunet.
+
+Every error a user can cause has its own type, so callers can catch exactly what
+they expect, and every message names the problem and, where there is one, the fix.
+All of them derive from :class:`RelunetError`; those about bad values also derive
+from :class:`ValueError` so generic code keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class RelunetError(Exception):
+    """Base class of every error relunet raises on purpose."""
+
+
+class UnknownNameError(RelunetError, ValueError):
+    """A registry was asked for a name it does not know.
+
+    The message lists the names that are known.
+    """
+
+    def __init__(self, kind: str, name: object, known: Iterable[str]):
+        self.kind = kind
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(
+            f"unknown {kind} {name!r}; known {kind}s: {', '.join(self.known)}"
+        )
+
+
+class ConfigError(RelunetError, ValueError):
+    """A hyper-parameter or architecture setting is invalid."""
+
+
+class NonDifferentiableError(RelunetError):
+    """A gradient was requested through an activation whose derivative is 0 almost everywhere.
+
+    Step (Heaviside) and sign units pass no gradient: gradient descent cannot train
+    them. They belong in the perceptron, trained by the perceptron rule.
+    """
+
+
+class DataError(RelunetError, ValueError):
+    """Input data is unusable: NaN/inf, mismatched lengths, wrong dimensions, non-numeric."""
+
+
+class FeatureCountError(DataError):
+    """X has a different number of features from the one the model was built/fitted with."""
+
+
+class TargetTypeError(DataError):
+    """The target does not fit the task (e.g. continuous values given to a classifier)."""
+
+
+class NotFittedError(RelunetError, AttributeError):
+    """A method that needs a fitted model was called before ``fit``."""
+
+
+class DivergenceError(RelunetError, FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
+class DatasetNotFoundError(RelunetError, FileNotFoundError):
+    """A dataset's files were not found where relunet looked."""
+
+
+class DataFormatError(DataError):
+    """A data file is truncated, corrupted or not in the expected format."""
+
+
+class ModelFileError(RelunetError, ValueError):
+    """A model or checkpoint file is truncated, corrupted, foreign or of an unknown version."""
