@@ -115,7 +115,6 @@ def fit(
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     opt = optimizers.get(optimizer, lr=lr, **optimizer_params)
-    params, grads = net.parameters(), net.gradients()
     history = History()
     net.train()
     rng = net.rng
@@ -129,7 +128,7 @@ def fit(
             else:
                 idx = order[start : start + batch_size]
                 xb, yb = X[idx], Y[idx]
-            loss = net.loss_and_gradients(xb, yb)
+            loss = net.train_step(xb, yb, opt)
             if not np.isfinite(loss):
                 raise DivergenceError(
                     f"loss became {loss} at epoch {epoch}, batch {start // batch_size + 1}; "
