@@ -134,7 +134,6 @@ def fit(
                     f"loss became {loss} at epoch {epoch}, batch {start // batch_size + 1}; "
                     f"the learning rate ({opt.lr}) is probably too large: try a smaller one"
                 )
-            opt.step(params, grads)
             total += loss * len(xb)
         record: dict[str, Any] = {"epoch": epoch, "loss": total / n, "lr": opt.lr}
         acc = evaluate(net, X, Y).get("accuracy")

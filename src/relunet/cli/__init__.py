@@ -1,0 +1,59 @@
+"""The ``relunet`` command line.
+
+Each sub-command lives in its own module of this package and exposes ``NAME``,
+``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; ``COMMANDS`` lists them.
+Every name given on the command line goes through the library's registries, so an
+unknown name fails with the list of known ones. Bad arguments exit with status 2 and
+one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ..errors import RelunetError
+
+#: sub-command modules, in the order ``relunet --help`` lists them
+COMMANDS = ["train", "activations"]
+
+
+class CLIError(RelunetError):
+    """A command-line usage error (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2
+        self.exit(2, f"relunet: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="relunet", description="Feed-forward neural networks with explicit, verified gradients.")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"relunet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        mod = importlib.import_module(f".{name}", __name__)
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("relunet: interrupted", file=sys.stderr)
+        return 130
+    except (RelunetError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"relunet: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,131 @@
+"""Arguments and helpers shared by the sub-commands that build, train or inspect a network."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from .. import activations, datasets, losses
+from ..datasets import Dataset
+from ..errors import ConfigError
+from ..network import MLP
+
+#: per-dataset defaults where the general ones would be a poor start
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "xor": {"hidden": "8", "activation": "leaky_relu", "epochs": 1000, "batch_size": 4, "lr": 0.5},
+}
+GENERAL_DEFAULTS: dict[str, Any] = {
+    "hidden": "64", "activation": "relu", "epochs": 30, "batch_size": 32, "lr": 0.1,
+}
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default="digits", help="dataset name (default: digits)")
+
+
+def add_network_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", help="hidden layer sizes, comma-separated, e.g. 64,64 ('' for none)")
+    g.add_argument("--activation", help="hidden activation(s): one name, or one per hidden layer, comma-separated")
+    g.add_argument("--output", default="auto",
+                   help="output activation (auto: softmax for >2 classes, sigmoid for 2, identity for regression)")
+    g.add_argument("--loss", default="auto", help="loss (auto: the one natural for the output)")
+    g.add_argument("--init", default=None, help="weight initialisation: he, xavier, lecun (default: follows the activation)")
+    g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    g.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, split)")
+
+
+def add_training_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=_nonneg_int)
+    g.add_argument("--batch-size", type=_batch_size,
+                   help="1 = online, N = mini-batch, 'full' = full batch")
+    g.add_argument("--lr", type=_positive_float, help="learning rate")
+    g.add_argument("--optimizer", default="sgd", help="optimizer name (default: sgd)")
+
+
+def _nonneg_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s}")
+    return v
+
+
+def _batch_size(s: str) -> int | None:
+    if s.lower() in ("full", "all", "batch"):
+        return None
+    v = _nonneg_int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError("batch size must be >= 1 (or 'full')")
+    return v
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not v > 0 or not np.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s}")
+    return v
+
+
+def resolve_defaults(args: argparse.Namespace) -> None:
+    """Fill options left unset with the dataset's defaults, then the general ones."""
+    specific = DATASET_DEFAULTS.get(str(args.data).lower(), {})
+    for key, value in {**GENERAL_DEFAULTS, **specific}.items():
+        if getattr(args, key, None) is None and hasattr(args, key):
+            setattr(args, key, value)
+
+
+def parse_hidden(text: str) -> list[int]:
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        sizes = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--hidden takes comma-separated integers, got {text!r}") from None
+    if any(s < 1 for s in sizes):
+        raise ConfigError(f"--hidden sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def load_data(args: argparse.Namespace) -> Dataset:
+    return datasets.load(args.data, seed=args.seed)
+
+
+def build_network(args: argparse.Namespace, data: Dataset) -> MLP:
+    """The MLP the arguments describe, sized for ``data``."""
+    hidden = parse_hidden(args.hidden)
+    acts = [a.strip() for a in str(args.activation).split(",")]
+    for a in acts:
+        activations.canonical_name(a)  # unknown names fail here, listing the known ones
+    if len(acts) == 1:
+        act_spec: Any = acts[0]
+    elif len(acts) == len(hidden):
+        act_spec = acts
+    else:
+        raise ConfigError(f"--activation lists {len(acts)} names for {len(hidden)} hidden layers")
+    output = args.output
+    n_out = data.n_outputs
+    if output == "auto":
+        if data.task == "regression":
+            output = "identity"
+        elif n_out == 2:
+            output, n_out = "sigmoid", 1
+        else:
+            output = "softmax"
+    else:
+        output = activations.canonical_name(output)
+        if data.task == "classification" and n_out == 2 and output == "sigmoid":
+            n_out = 1
+    loss = None if args.loss == "auto" else losses.get(args.loss)
+    return MLP([data.n_features, *hidden, n_out], activation=act_spec, output=output,
+               loss=loss, init=args.init, dtype=args.dtype, seed=args.seed)
