@@ -1,0 +1,106 @@
+"""Losses: values and gradients vs PyTorch, fused forms vs unfused, extremes."""
+
+import numpy as np
+import pytest
+import torch
+
+from relunet import losses
+from relunet.errors import UnknownNameError
+
+RNG = np.random.default_rng(0)
+
+
+def _onehot(labels, k):
+    Y = np.zeros((len(labels), k))
+    Y[np.arange(len(labels)), labels] = 1
+    return Y
+
+
+def test_cross_entropy_from_logits_matches_torch():
+    z = RNG.normal(size=(7, 5)) * 3
+    labels = RNG.integers(0, 5, size=7)
+    Y = _onehot(labels, 5)
+    loss = losses.get("cross_entropy")
+    zt = torch.tensor(z, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(zt, torch.tensor(labels))
+    ref.backward()
+    assert loss.value_from_logits(z, Y) == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(loss.delta_from_logits(z, Y), zt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_bce_from_logits_matches_torch_multilabel():
+    z = RNG.normal(size=(6, 3)) * 4
+    Y = (RNG.random((6, 3)) > 0.5).astype(float)
+    loss = losses.get("bce")
+    zt = torch.tensor(z, requires_grad=True)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(zt, torch.tensor(Y))
+    ref.backward()
+    assert loss.value_from_logits(z, Y) == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(loss.delta_from_logits(z, Y), zt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_mse_matches_torch():
+    yhat = RNG.normal(size=(5, 2))
+    Y = RNG.normal(size=(5, 2))
+    loss = losses.get("mse")
+    t = torch.tensor(yhat, requires_grad=True)
+    ref = torch.nn.functional.mse_loss(t, torch.tensor(Y))
+    ref.backward()
+    assert loss.value(yhat, Y) == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(loss.gradient(yhat, Y), t.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "binary_cross_entropy"])
+def test_unfused_value_and_gradient_match_torch_on_outputs(name):
+    loss = losses.get(name)
+    z = RNG.normal(size=(4, 3))
+    if name == "cross_entropy":
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        Y = _onehot(RNG.integers(0, 3, 4), 3)
+        t = torch.tensor(p, requires_grad=True)
+        ref = -(torch.tensor(Y) * torch.log(t)).sum() / 4
+    else:
+        p = 1 / (1 + np.exp(-z))
+        Y = (RNG.random((4, 3)) > 0.5).astype(float)
+        t = torch.tensor(p, requires_grad=True)
+        ref = torch.nn.functional.binary_cross_entropy(t, torch.tensor(Y))
+    ref.backward()
+    assert loss.value(p, Y) == pytest.approx(ref.item(), rel=1e-10)
+    np.testing.assert_allclose(loss.gradient(p, Y), t.grad.numpy(), rtol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1e4, 1e30])
+def test_huge_logits_stay_finite(dtype, scale):
+    z = np.array([[scale, -scale, 0.0], [-scale, -scale, scale]], dtype=dtype)
+    Y = np.array([[1, 0, 0], [0, 1, 0]], dtype=dtype)
+    ce = losses.get("cross_entropy")
+    v = ce.value_from_logits(z, Y)
+    d = ce.delta_from_logits(z, Y)
+    assert np.isfinite(v) and np.all(np.isfinite(d))
+    # second row is confidently wrong: loss ~ 2*scale / 2 samples
+    assert v == pytest.approx(scale, rel=1e-6)
+    assert d.dtype == dtype
+    bce = losses.get("bce")
+    Yb = np.array([[1, 0, 1], [0, 0, 1]], dtype=dtype)
+    assert np.isfinite(bce.value_from_logits(z, Yb))
+    assert np.all(np.isfinite(bce.delta_from_logits(z, Yb)))
+
+
+def test_confident_correct_prediction_has_zero_loss_not_nan():
+    z = np.array([[1e4, -1e4]])
+    Y = np.array([[1.0, 0.0]])
+    assert losses.get("cross_entropy").value_from_logits(z, Y) == 0.0
+    # on probabilities with exact zeros: log(0) must not appear
+    p = np.array([[1.0, 0.0]])
+    assert losses.get("cross_entropy").value(p, Y) == 0.0
+    assert np.isfinite(losses.get("cross_entropy").value(p, np.array([[0.0, 1.0]])))
+    assert losses.get("bce").value(np.array([[1.0]]), np.array([[1.0]])) == 0.0
+    assert losses.get("bce").value(np.array([[1.0]]), np.array([[0.0]])) == pytest.approx(100.0)
+
+
+def test_registry_unknown_name_lists_known():
+    with pytest.raises(UnknownNameError) as exc:
+        losses.get("hinge")
+    assert "cross_entropy" in str(exc.value) and "mse" in str(exc.value)
+    assert losses.get("CE").name == "cross_entropy"

@@ -1,0 +1,263 @@
+"""The MLP: backpropagation vs finite differences and PyTorch autograd, XOR, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+import relunet
+from relunet import activations
+from relunet.errors import (
+    ConfigError,
+    DataError,
+    FeatureCountError,
+    NonDifferentiableError,
+    NotFittedError,
+    TargetTypeError,
+    UnknownNameError,
+)
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([0, 1, 1, 0])
+
+TORCH_ACT = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "leaky_relu": torch.nn.functional.leaky_relu,
+    "elu": torch.nn.functional.elu,
+    "gelu": torch.nn.functional.gelu,
+    "softplus": torch.nn.functional.softplus,
+    "identity": lambda t: t,
+}
+
+
+def _data(n=9, d=5, k=4, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), rng.integers(0, k, size=n)
+
+
+@pytest.mark.parametrize(
+    "output,k", [("softmax", 4), ("sigmoid", 3), ("identity", 2)]
+)
+def test_mlp_gradients_vs_finite_differences(output, k):
+    net = relunet.MLP([5, 6, 7, 5, k], activation=["elu", "tanh", "softplus"],
+                      output=output, dtype=np.float64, seed=3)
+    X, labels = _data(k=k)
+    if output == "softmax":
+        Y = net.encode_targets(labels)
+    elif output == "sigmoid":
+        Y = (np.random.default_rng(2).random((len(X), k)) > 0.5).astype(float)
+    else:
+        Y = np.random.default_rng(2).normal(size=(len(X), k))
+    net.loss_and_gradients(X, Y)
+    analytic = net.flat_gradients()
+    theta = net.flat_parameters()
+    numeric = np.empty_like(theta)
+    h = 1e-6
+    for i in range(len(theta)):
+        t = theta.copy()
+        t[i] += h
+        net.set_flat_parameters(t)
+        up = net.loss_value(X, Y)
+        t[i] -= 2 * h
+        net.set_flat_parameters(t)
+        down = net.loss_value(X, Y)
+        numeric[i] = (up - down) / (2 * h)
+    net.set_flat_parameters(theta)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+def _torch_forward(net, X):
+    """The same network in torch, sharing net's weights (as float64 leaf tensors)."""
+    params = []
+    a = torch.tensor(X)
+    specs = net.activation_specs
+    for i, layer in enumerate(net.dense_layers):
+        W = torch.tensor(layer.W, requires_grad=True)
+        b = torch.tensor(layer.b, requires_grad=True)
+        params += [W, b]
+        a = a @ W + b
+        if i < len(net.dense_layers) - 1:
+            a = TORCH_ACT[specs[i]](a)
+    return a, params
+
+
+def test_mlp_gradients_vs_torch_autograd_mixed_activations():
+    net = relunet.MLP([5, 8, 8, 8, 4], activation=["leaky_relu", "gelu", "tanh"],
+                      output="softmax", dtype=np.float64, seed=11)
+    X, labels = _data(n=16)
+    Y = net.encode_targets(labels)
+    loss = net.loss_and_gradients(X, Y)
+    logits, params = _torch_forward(net, X)
+    ref = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-10)
+    for g, p in zip(net.gradients(), params):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-6, atol=1e-12)
+
+
+def test_mlp_gradients_vs_torch_sigmoid_bce():
+    net = relunet.MLP([5, 6, 6, 1], activation=["relu", "elu"], output="sigmoid",
+                      dtype=np.float64, seed=5)
+    X, _ = _data(n=10)
+    y = (X[:, 0] > 0).astype(int)
+    Y = net.encode_targets(y)
+    loss = net.loss_and_gradients(X, Y)
+    logits, params = _torch_forward(net, X)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(Y))
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-10)
+    for g, p in zip(net.gradients(), params):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-6, atol=1e-12)
+
+
+def test_float32_network_stays_float32():
+    net = relunet.MLP([5, 8, 4], activation="relu", seed=0)
+    X, labels = _data()
+    Xc = net.check_X(X)
+    assert Xc.dtype == np.float32
+    net.loss_and_gradients(Xc, net.encode_targets(labels))
+    assert all(g.dtype == np.float32 for g in net.gradients())
+    assert net.predict_proba(X).dtype == np.float32
+
+
+# -- XOR: the problem everyone starts with --------------------------------------
+XOR_EPOCHS = 600
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_xor_leaky_relu_sigmoid_bce_every_seed(seed):
+    net = relunet.MLP([2, 8, 1], activation="leaky_relu", output="sigmoid", seed=seed)
+    assert net.loss.name == "binary_cross_entropy"
+    net.fit(XOR_X, XOR_Y, epochs=XOR_EPOCHS, batch_size=4, lr=0.5)
+    assert net.score(XOR_X, XOR_Y) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_xor_two_unit_softmax_every_seed(seed):
+    net = relunet.MLP([2, 8, 2], activation="leaky_relu", output="softmax", seed=seed)
+    assert net.loss.name == "cross_entropy"
+    net.fit(XOR_X, XOR_Y, epochs=XOR_EPOCHS, batch_size=4, lr=0.5)
+    assert net.score(XOR_X, XOR_Y) == 1.0
+    np.testing.assert_allclose(net.predict_proba(XOR_X).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_online_learning_updates_once_per_pattern():
+    # batch_size=1 must give exactly the per-pattern rule: W -= lr * x^T delta for each sample.
+    net = relunet.MLP([2, 3, 1], activation="tanh", output="identity", dtype=np.float64, seed=0)
+    ref = relunet.MLP([2, 3, 1], activation="tanh", output="identity", dtype=np.float64, seed=0)
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    net.fit(XOR_X, y, epochs=1, batch_size=1, lr=0.1, shuffle=False)
+    for x, t in zip(XOR_X, y):
+        ref.loss_and_gradients(x[None, :], np.array([[t]]))
+        for p, g in zip(ref.parameters(), ref.gradients()):
+            p -= 0.1 * g
+    for a, b in zip(net.parameters(), ref.parameters()):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_digits_default_network_reaches_95_percent():
+    data = relunet.datasets.load("digits", seed=0)
+    net = relunet.MLP([64, 64, 10], activation="relu", output="softmax", seed=0)
+    hist = net.fit(data.X_train, data.y_train, epochs=30, batch_size=32, lr=0.1)
+    assert hist["loss"][-1] < hist["loss"][0]
+    assert net.score(data.X_test, data.y_test) >= 0.95
+
+
+def test_same_seed_same_weights_different_seed_different():
+    a = relunet.MLP([4, 5, 3], seed=1).flat_parameters()
+    b = relunet.MLP([4, 5, 3], seed=1).flat_parameters()
+    c = relunet.MLP([4, 5, 3], seed=2).flat_parameters()
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    "activation,scheme,expected_std",
+    [("relu", "he", np.sqrt(2 / 400)), ("tanh", "xavier", np.sqrt(2 / 600)),
+     ("selu", "lecun", np.sqrt(1 / 400))],
+)
+def test_initialisation_follows_activation(activation, scheme, expected_std):
+    net = relunet.MLP([400, 200, 10], activation=activation, seed=0)
+    W = net.dense_layers[0].W
+    assert W.std() == pytest.approx(expected_std, rel=0.03)
+    # overridable
+    other = relunet.MLP([400, 200, 10], activation=activation, init="lecun", seed=0)
+    assert other.dense_layers[0].W.std() == pytest.approx(np.sqrt(1 / 400), rel=0.03)
+
+
+def test_prelu_slope_is_trained_and_per_unit():
+    net = relunet.MLP([2, 8, 1], activation=("prelu", {"num_parameters": "per_unit"}),
+                      output="sigmoid", seed=0)
+    slope = net.layers[1].activation.parameters()[0]
+    assert slope.shape == (8,) and np.all(slope == 0.25) and slope.dtype == np.float32
+    assert len(net.parameters()) == 5
+    net.fit(XOR_X, XOR_Y, epochs=50, batch_size=4, lr=0.5)
+    assert not np.all(slope == 0.25)
+
+
+# -- bad input ----------------------------------------------------------------
+def test_nan_or_inf_in_X_raises():
+    net = relunet.MLP([2, 4, 2], seed=0)
+    X = XOR_X.copy()
+    X[2, 1] = np.nan
+    with pytest.raises(DataError, match="NaN or infinite.*row 2, column 1"):
+        net.fit(X, XOR_Y)
+    X[2, 1] = np.inf
+    with pytest.raises(DataError, match="NaN or infinite"):
+        net.fit(X, XOR_Y)
+
+
+def test_mismatched_lengths_raise():
+    net = relunet.MLP([2, 4, 2], seed=0)
+    with pytest.raises(DataError, match="4 samples but y has 3"):
+        net.fit(XOR_X, XOR_Y[:3])
+
+
+def test_wrong_feature_count_at_predict_raises():
+    net = relunet.MLP([2, 4, 2], seed=0)
+    net.fit(XOR_X, XOR_Y, epochs=1)
+    with pytest.raises(FeatureCountError, match="3 features but the network takes 2"):
+        net.predict(np.ones((2, 3)))
+
+
+def test_unknown_activation_lists_known_names():
+    with pytest.raises(UnknownNameError) as exc:
+        relunet.MLP([2, 4, 2], activation="relux")
+    msg = str(exc.value)
+    assert "relux" in msg and "leaky_relu" in msg and "sigmoid" in msg
+
+
+def test_regression_target_given_to_classifier_raises():
+    net = relunet.MLP([2, 4, 2], output="softmax", seed=0)
+    with pytest.raises(TargetTypeError, match="regression"):
+        net.fit(XOR_X, np.array([0.1, 0.7, 1.3, 2.2]))
+    many = relunet.MLP([2, 4, 2], output="softmax", seed=0)
+    with pytest.raises(TargetTypeError, match="distinct classes"):
+        many.fit(np.ones((6, 2)), np.arange(6))
+
+
+def test_step_activation_refused_for_gradient_training():
+    net = relunet.MLP([2, 4, 1], activation="step", output="sigmoid", seed=0)
+    with pytest.raises(NonDifferentiableError, match="perceptron") as exc:
+        net.fit(XOR_X, XOR_Y)
+    assert "sigmoid" in str(exc.value) or "relu" in str(exc.value)
+
+
+def test_predict_before_fit_and_bad_config():
+    with pytest.raises(NotFittedError):
+        relunet.MLP([2, 4, 2], seed=0).predict(XOR_X)
+    with pytest.raises(ConfigError):
+        relunet.MLP([2], seed=0)
+    with pytest.raises(ConfigError):
+        relunet.MLP([2, 3, 3, 1], activation=["relu"], seed=0)
+    with pytest.raises(ConfigError):
+        relunet.MLP([2, 3, 1], dtype=np.int32)
+
+
+def test_every_catalog_activation_builds_a_network():
+    for name in activations.names():
+        if name in ("softmax", "log_softmax"):
+            continue
+        net = relunet.MLP([3, 4, 2], activation=name, seed=0)
+        out = net.predict_output(np.ones((2, 3)))
+        assert out.shape == (2, 2) and np.all(np.isfinite(out))
