@@ -72,3 +72,7 @@ class DataFormatError(DataError):
 
 class ModelFileError(RelunetError, ValueError):
     """A model or checkpoint file is truncated, corrupted, foreign or of an unknown version."""
+
+
+class ClusterError(RelunetError, ConnectionError):
+    """A parallel backend cannot be used: Dask is not installed or its scheduler is unreachable."""
