@@ -1,0 +1,74 @@
+"""The perceptron rule: learns AND and OR, fails on XOR and says why."""
+
+import numpy as np
+import pytest
+
+from relunet.errors import ConfigError, DataError, NotFittedError
+from relunet.perceptron import Perceptron, linearly_separable
+
+X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+AND = np.array([0, 0, 0, 1])
+OR = np.array([0, 1, 1, 1])
+XOR = np.array([0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("units", ["step", "sign"])
+@pytest.mark.parametrize("y", [AND, OR], ids=["and", "or"])
+def test_learns_linearly_separable_truth_tables(units, y):
+    p = Perceptron(units, seed=0)
+    result = p.fit(X, y, epochs=100)
+    assert result.converged and result.mistakes[-1] == 0
+    assert result.epochs < 100
+    assert np.array_equal(p.predict(X), y)
+
+
+def test_sign_units_with_minus_one_plus_one_labels():
+    y = np.where(AND == 1, 1, -1)
+    p = Perceptron("sign")
+    assert p.fit(X, y).converged
+    assert set(p.predict(X)) == {-1, 1} and p.score(X, y) == 1.0
+
+
+def test_xor_stops_at_epoch_limit_and_says_not_linearly_separable():
+    p = Perceptron("step", seed=0)
+    result = p.fit(X, XOR, epochs=30)
+    assert not result.converged
+    assert result.epochs == 30
+    assert all(m > 0 for m in result.mistakes)
+    assert "NOT linearly separable" in result.message
+    assert "hidden layer" in result.message
+    assert p.score(X, XOR) < 1.0
+
+
+def test_rule_is_the_textbook_update():
+    # one sample, zero weights: step(0) = 0, target 1 -> w += lr * (1 - 0) * x, b += lr
+    p = Perceptron("step", lr=0.5, shuffle=False)
+    p.fit(np.array([[2.0, -1.0], [0.0, 0.0]]), np.array([1, 0]), epochs=1)
+    np.testing.assert_allclose(p.W[:, 0], [1.0, -0.5])
+    assert p.b[0] == pytest.approx(0.5)
+
+
+def test_linear_separability_is_exact():
+    assert linearly_separable(X, AND) and linearly_separable(X, OR)
+    assert not linearly_separable(X, XOR)
+
+
+def test_multiclass_perceptron_separates_separable_blobs():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [6, 0], [0, 6]])
+    Xb = np.vstack([c + rng.normal(scale=0.5, size=(20, 2)) for c in centres])
+    yb = np.repeat([0, 1, 2], 20)
+    p = Perceptron()
+    assert p.fit(Xb, yb, epochs=200).converged
+    assert p.score(Xb, yb) == 1.0
+
+
+def test_bad_input():
+    with pytest.raises(ConfigError):
+        Perceptron("relu")
+    with pytest.raises(NotFittedError):
+        Perceptron().predict(X)
+    with pytest.raises(DataError):
+        Perceptron().fit(X, AND[:3])
+    with pytest.raises(DataError):
+        Perceptron().fit(X, np.zeros(4))
