@@ -44,8 +44,10 @@ def test_rule_is_the_textbook_update():
     # one sample, zero weights: step(0) = 0, target 1 -> w += lr * (1 - 0) * x, b += lr
     p = Perceptron("step", lr=0.5, shuffle=False)
     p.fit(np.array([[2.0, -1.0], [0.0, 0.0]]), np.array([1, 0]), epochs=1)
+    # sample 1: w = [1, -0.5], b = 0.5; sample 2 (x = 0, target 0): z = b = 0.5 > 0 -> y = 1,
+    # so w -= 0.5 * 0 (unchanged) and b -= 0.5
     np.testing.assert_allclose(p.W[:, 0], [1.0, -0.5])
-    assert p.b[0] == pytest.approx(0.5)
+    assert p.b[0] == pytest.approx(0.0)
 
 
 def test_linear_separability_is_exact():
