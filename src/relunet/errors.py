@@ -76,3 +76,7 @@ class ModelFileError(RelunetError, ValueError):
 
 class ClusterError(RelunetError, ConnectionError):
     """A parallel backend cannot be used: Dask is not installed or its scheduler is unreachable."""
+
+
+class DownloadError(RelunetError, OSError):
+    """A dataset could not be downloaded (no network, unreachable mirror, checksum mismatch)."""
