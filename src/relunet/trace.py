@@ -1,0 +1,267 @@
+"""A step-by-step backpropagation trace with the real numbers of a network.
+
+``trace_steps(net, X, y, lr, steps)`` runs ``steps`` plain gradient-descent updates on
+the batch ``X`` and records, for each step, exactly what the training code computes:
+
+Forward, layer by layer::
+
+    z_l = a_{l-1} W_l + b_l          (a_0 = x)
+    a_l = f_l(z_l)
+
+Loss, then backward::
+
+    delta_L = dL/dz_L                    p - y (softmax + CE, sigmoid + BCE, over N),
+                                         2 (y_hat - y)/NK for identity + MSE,
+                                         (dL/dy_hat) * f'(z_L) for any other pair
+    dL/dW_l = a_{l-1}^T delta_l          (a sum of outer products, one per sample)
+    dL/db_l = sum_n delta_l
+    delta_{l-1} = (delta_l W_l^T) * f'_{l-1}(z_{l-1})
+
+Update (SGD)::
+
+    W_l <- W_l - lr * dL/dW_l            i.e. w += lr * (-delta) * f'(e) * input
+
+The forward and backward numbers come from the network's own layers; the update is
+applied by ``Network.train_step`` with plain SGD -- the call ``fit`` makes per batch --
+and recorded as the actual change of each parameter (a test checks it equals a real
+``fit`` step bit for bit, and ``-lr * dL/dW`` to rounding).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import optimizers
+from .layers import Dense
+
+_WHY_DELTA = {
+    ("softmax", "cross_entropy"): (
+        "delta = (p - y) / N: for softmax + cross-entropy the softmax Jacobian and the "
+        "derivative of -log p cancel, leaving prediction minus target"
+    ),
+    ("sigmoid", "binary_cross_entropy"): (
+        "delta = (p - y) / (N K): for sigmoid + binary cross-entropy, sigma'(z) = p(1-p) cancels "
+        "the 1/(p(1-p)) of the loss's derivative"
+    ),
+    ("identity", "mse"): "delta = 2 (y_hat - y) / (N K): MSE's derivative times identity' = 1",
+}
+
+
+@dataclass
+class LayerTrace:
+    """One dense layer and its activation in one step (arrays as nested lists)."""
+
+    index: int
+    shape: tuple[int, int]
+    activation: str
+    input: list
+    z: list
+    a: list
+    derivative: list | None = None  # f'(z), element-wise activations
+    delta: list | None = None  # dL/dz
+    grad_W: list | None = None
+    grad_b: list | None = None
+    update_W: list | None = None  # -lr * grad_W
+    update_b: list | None = None
+    W_before: list | None = None
+    b_before: list | None = None
+
+
+@dataclass
+class StepTrace:
+    step: int
+    loss: float
+    target: list
+    output: list
+    delta_rule: str
+    layers: list[LayerTrace] = field(default_factory=list)
+
+
+@dataclass
+class Trace:
+    """The whole trace: one :class:`StepTrace` per update."""
+
+    lr: float
+    loss_name: str
+    steps: list[StepTrace] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def trace_steps(net: Any, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Trace:
+    """Apply ``steps`` SGD updates of ``net`` on the batch ``(X, y)`` and record every number.
+
+    The network is updated in place (as ``fit`` with ``batch_size=len(X)``,
+    ``shuffle=False`` and plain SGD would).
+    """
+    X = net.check_X(X)
+    Y = net.encode_targets(y, len(X), fit=net.classes_ is None)
+    net.check_trainable()
+    net.train()
+    out_act = net.output_activation
+    pair = (out_act.name, net.loss.name)
+    rule = _WHY_DELTA.get(pair) if net.fused else None
+    if rule is None:
+        rule = (f"delta = dL/dy_hat * f'(z): {out_act.name} is not the natural output for "
+                f"{net.loss.name}, so the loss gradient passes through the output activation")
+    trace = Trace(lr=float(lr), loss_name=net.loss.name)
+    for step in range(1, steps + 1):
+        records: list[LayerTrace] = []
+        rng_before = net.rng.bit_generator.state
+        dense_layers = [l for l in net.layers if isinstance(l, Dense)]
+        # forward: the network's own layers, in order (a copy of each value is kept,
+        # since layers may reuse their buffers)
+        a = X
+        rec: LayerTrace | None = None
+        zs: list[np.ndarray] = []
+        for layer in net.layers[:-1]:
+            if isinstance(layer, Dense):
+                rec = LayerTrace(index=len(records) + 1, shape=(layer.n_in, layer.n_out),
+                                 activation="", input=a.tolist(), z=[], a=[],
+                                 W_before=layer.W.tolist(), b_before=layer.b.tolist())
+                records.append(rec)
+                a = layer.forward(a)
+                rec.z = a.tolist()
+                zs.append(np.array(a))
+            else:
+                act = layer.activation
+                rec.activation = act.name
+                if act.elementwise:
+                    rec.derivative = act.derivative(zs[-1]).tolist()
+                a = layer.forward(a)
+                rec.a = a.tolist()
+        z_last = a
+        out_layer = net.layers[-1]
+        records[-1].activation = out_layer.activation.name
+        # loss and output delta, as Network.loss_and_gradients computes them
+        if net.fused:
+            value = net.loss.value_from_logits(z_last, Y)
+            delta = net.loss.delta_from_logits(np.array(z_last), Y)
+            records[-1].a = out_layer.activation.fn(z_last).tolist()
+        else:
+            y_pred = out_layer.forward(z_last)
+            records[-1].a = np.asarray(y_pred).tolist()
+            value = net.loss.value(y_pred, Y)
+            delta = out_layer.backward(net.loss.gradient(y_pred, Y))
+        if out_layer.activation.elementwise and records[-1].derivative is None:
+            records[-1].derivative = out_layer.activation.derivative(z_last).tolist()
+        # backward: the network's own layers, in reverse
+        g = np.asarray(delta).astype(z_last.dtype, copy=False)
+        k = len(dense_layers)
+        for layer in reversed(net.layers[:-1]):
+            if isinstance(layer, Dense):
+                records[k - 1].delta = np.asarray(g).tolist()
+                g = layer.backward(g)
+                records[k - 1].grad_W = layer.dW.tolist()
+                records[k - 1].grad_b = layer.db.tolist()
+                k -= 1
+            else:
+                g = layer.backward(g)
+        # the update: the real training step (plain SGD through Network.train_step, the
+        # call fit makes per batch), replayed from the same random state so that random
+        # activations (RReLU) draw the same slopes as in the pass recorded above
+        rng_state = net.rng.bit_generator.state
+        net.rng.bit_generator.state = rng_before
+        before = [d.W.copy() for d in dense_layers], [d.b.copy() for d in dense_layers]
+        net.train_step(X, Y, optimizers.SGD(lr=lr))
+        assert net.rng.bit_generator.state == rng_state
+        for rec, dense, W0, b0 in zip(records, dense_layers, *before):
+            rec.update_W = (dense.W - W0).tolist()
+            rec.update_b = (dense.b - b0).tolist()
+        trace.steps.append(StepTrace(step=step, loss=float(value), target=Y.tolist(),
+                                     output=records[-1].a, delta_rule=rule, layers=records))
+    net.eval()
+    return trace
+
+
+# -- rendering -------------------------------------------------------------------
+def _fmt(values: Any, precision: int) -> str:
+    arr = np.asarray(values, dtype=float)
+    return np.array2string(arr, precision=precision, suppress_small=True, floatmode="fixed",
+                           max_line_width=100, separator=" ")
+
+
+def _indent(text: str, pad: str) -> str:
+    return "\n".join(pad + line for line in text.splitlines())
+
+
+def render_text(trace: Trace, precision: int = 4, markdown: bool = False) -> str:
+    """The trace as aligned text (or Markdown with headings and code blocks)."""
+    lines: list[str] = []
+    h = (lambda s: f"\n## {s}\n") if markdown else (lambda s: f"\n=== {s} ===")
+    code_open, code_close = ("```", "```") if markdown else ("", "")
+
+    def block(label: str, values: Any) -> None:
+        arr = np.asarray(values, dtype=float)
+        text = _fmt(arr, precision)
+        shape = "x".join(str(s) for s in arr.shape)
+        first, *rest = text.splitlines()
+        prefix = f"  {label:<24} {'(' + shape + ')':<8} "
+        lines.append(prefix + first)
+        lines.extend(" " * len(prefix) + r for r in rest)
+
+    for st in trace.steps:
+        lines.append(h(f"step {st.step}: forward"))
+        if code_open:
+            lines.append(code_open)
+        for rec in st.layers:
+            l = rec.index
+            lines.append(f"layer {l}: Dense {rec.shape[0]} -> {rec.shape[1]}, activation {rec.activation}")
+            block(f"a{l-1} (input)", rec.input)
+            block(f"W{l}", rec.W_before)
+            block(f"b{l}", rec.b_before)
+            block(f"z{l} = a{l-1} W{l} + b{l}", rec.z)
+            block(f"a{l} = {rec.activation}(z{l})", rec.a)
+        if code_close:
+            lines.append(code_close)
+        lines.append(h(f"step {st.step}: loss"))
+        lines.append(f"  {trace.loss_name} = {st.loss:.{precision}f}")
+        block("target y", st.target)
+        lines.append(h(f"step {st.step}: backward"))
+        lines.append(f"  output: {st.delta_rule}")
+        if code_open:
+            lines.append(code_open)
+        for rec in reversed(st.layers):
+            l = rec.index
+            if l != len(st.layers) and rec.derivative is not None:
+                note = ""
+                if rec.activation in ("relu", "relu6"):
+                    note = "  (0 where the unit is off: no gradient flows there)"
+                elif rec.activation in ("leaky_relu", "prelu", "rrelu"):
+                    note = "  (the slope where z < 0: a small gradient still flows)"
+                lines.append(f"layer {l}: delta{l} = (delta{l+1} W{l+1}^T) * f'(z{l}){note}")
+                block(f"f'(z{l})", rec.derivative)
+            else:
+                lines.append(f"layer {l}: output delta")
+            block(f"delta{l} = dL/dz{l}", rec.delta)
+            block(f"dL/dW{l} = a{l-1}^T delta{l}", rec.grad_W)
+            block(f"dL/db{l} = sum delta{l}", rec.grad_b)
+        if code_close:
+            lines.append(code_close)
+        lines.append(h(f"step {st.step}: update (SGD, lr = {trace.lr:g})"))
+        if code_open:
+            lines.append(code_open)
+        for rec in st.layers:
+            block(f"W{rec.index} += -lr dL/dW{rec.index}", rec.update_W)
+            block(f"b{rec.index} += -lr dL/db{rec.index}", rec.update_b)
+        if code_close:
+            lines.append(code_close)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def render(trace: Trace, fmt: str = "text", precision: int = 4) -> str:
+    """Render as ``text``, ``markdown`` or ``json``."""
+    if fmt == "json":
+        return json.dumps(trace.to_dict()) + "\n"
+    if fmt == "markdown":
+        return render_text(trace, precision, markdown=True)
+    if fmt == "text":
+        return render_text(trace, precision)
+    from .errors import UnknownNameError
+
+    raise UnknownNameError("trace format", fmt, ["text", "markdown", "json"])

@@ -1,0 +1,78 @@
+"""The backprop trace: its numbers are the numbers training uses."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+import relunet
+from relunet.trace import render, trace_steps
+
+X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+Y = np.array([0, 1, 1, 0])
+
+
+@pytest.mark.parametrize(
+    "activation,output,loss",
+    [("relu", "softmax", None), ("tanh", "sigmoid", None), ("elu", "identity", None),
+     ("leaky_relu", "softmax", "mse"), ("rrelu", "sigmoid", None), ("prelu", "softmax", None)],
+)
+def test_traced_update_equals_one_fit_step(activation, output, loss):
+    k = 2 if output == "softmax" else 1
+    net = relunet.MLP([2, 5, 4, k], activation=activation, output=output, loss=loss,
+                      dtype=np.float64, seed=3)
+    twin = copy.deepcopy(net)
+    if output == "identity":
+        y = Y.astype(float)
+    elif loss == "mse":
+        y = np.eye(2)[Y]  # MSE on a softmax output takes one-hot targets (a poor pairing, still traced)
+    else:
+        y = Y
+    expected_loss = copy.deepcopy(net).loss_value(X, net.encode_targets(y, fit=False) if loss else twin.encode_targets(y))
+    before = [layer.W.copy() for layer in net.dense_layers]
+    tr = trace_steps(net, X, y, lr=0.3, steps=1)
+    twin.fit(X, y, epochs=1, batch_size=4, lr=0.3, shuffle=False)
+    for a, b in zip(net.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(a, b)
+    # the recorded update is exactly the parameter change
+    dense = [l for l in net.layers if isinstance(l, relunet.Dense)]
+    for rec, layer, W0 in zip(tr.steps[0].layers, dense, before):
+        np.testing.assert_array_equal(np.asarray(rec.update_W), layer.W - W0)
+        np.testing.assert_allclose(np.asarray(rec.update_W), -0.3 * np.asarray(rec.grad_W), rtol=1e-9, atol=1e-15)
+        np.testing.assert_array_equal(np.asarray(rec.W_before), W0)
+    # the recorded loss is the network's loss on the batch before the update
+    assert tr.steps[0].loss == pytest.approx(expected_loss, rel=1e-12)
+
+
+def test_relu_derivative_shows_zeros_where_units_are_off_and_deltas_chain():
+    net = relunet.MLP([2, 6, 2], activation="relu", output="softmax", dtype=np.float64, seed=0)
+    tr = trace_steps(net, X, Y, lr=0.1)
+    hidden, out = tr.steps[0].layers
+    z = np.asarray(hidden.z)
+    fprime = np.asarray(hidden.derivative)
+    np.testing.assert_array_equal(fprime, (z > 0).astype(float))
+    # delta1 = (delta2 W2^T) * f'(z1)
+    W2 = np.asarray(out.W_before)
+    np.testing.assert_allclose(np.asarray(hidden.delta), np.asarray(out.delta) @ W2.T * fprime, rtol=1e-12)
+    # output delta = (p - y) / N
+    p = np.asarray(out.a)
+    onehot = np.eye(2)[Y]
+    np.testing.assert_allclose(np.asarray(out.delta), (p - onehot) / 4, rtol=1e-12)
+    # weight gradient = sum of outer products input^T delta
+    np.testing.assert_allclose(np.asarray(out.grad_W), np.asarray(out.input).T @ np.asarray(out.delta), rtol=1e-12)
+    assert "p - y" in tr.steps[0].delta_rule
+
+
+def test_several_steps_reduce_loss_and_render_all_formats():
+    net = relunet.MLP([2, 8, 1], activation="tanh", output="sigmoid", seed=0)
+    tr = trace_steps(net, X, Y, lr=1.0, steps=5)
+    losses = [s.loss for s in tr.steps]
+    assert len(losses) == 5 and losses[-1] < losses[0]
+    text = render(tr, "text", precision=2)
+    assert "delta1 = (delta2 W2^T) * f'(z1)" in text and "step 5: update" in text
+    md = render(tr, "markdown")
+    assert md.count("```") % 2 == 0 and "## step 1: forward" in md
+    data = json.loads(render(tr, "json"))
+    assert data["steps"][0]["layers"][0]["shape"] == [2, 8]
+    assert np.isclose(data["steps"][4]["loss"], losses[-1])
