@@ -1,0 +1,406 @@
+"""Activation comparison: the same network and budget per activation, over several seeds.
+
+For each activation and seed, :func:`trial` builds the network, trains it and measures
+
+* ``test_accuracy``: accuracy on the test split;
+* ``final_loss``: training loss of the last epoch;
+* ``epochs_to_target``: the first epoch whose *training* accuracy reaches the target
+  (None if never reached within the budget);
+* ``dead_fraction``: the fraction of hidden units that are dead on the training set at
+  the end: units whose derivative ``f'(z)`` is exactly 0 on every training sample, so
+  no gradient reaches their weights. For the ReLU family this is "pre-activation
+  ``z <= 0`` on every sample" (dying ReLU); leaky ReLU, ELU, tanh, sigmoid essentially
+  never have dead units in this sense (see :mod:`relunet.diagnostics` for saturation);
+* ``seconds``: wall time of training.
+
+For seed ``s`` the data split and the network's weights both come from ``s``, so seed
+``s`` of :func:`compare_activations` is exactly ``relunet train --seed s``; every
+activation sees the same split for a given seed (a paired comparison).
+:func:`compare_activations` runs the trials with :func:`relunet.sweep.run_sweep`
+(joblib locally or Dask) and summarises them as mean and sample standard deviation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from . import activations as catalog
+from . import datasets, losses
+from .datasets import Dataset
+from .errors import ConfigError
+from .layers import ActivationLayer, Dense
+from .network import MLP
+from .sweep import run_sweep
+
+__all__ = [
+    "DEFAULT_ACTIVATIONS",
+    "METRICS",
+    "ComparisonResult",
+    "compare_activations",
+    "dead_units",
+    "trial",
+]
+
+#: the activations compared when none are named (those present in the catalog)
+DEFAULT_ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid")
+
+#: the metrics summarised per activation, in table order
+METRICS = ("test_accuracy", "final_loss", "epochs_to_target", "dead_fraction", "seconds")
+
+
+def default_activations() -> list[str]:
+    """:data:`DEFAULT_ACTIVATIONS` that the catalog holds."""
+    known = set(catalog.names())
+    return [a for a in DEFAULT_ACTIVATIONS if a in known]
+
+
+# ---------------------------------------------------------------------------
+# One run
+# ---------------------------------------------------------------------------
+
+
+def dead_units(net: MLP, X: np.ndarray) -> list[np.ndarray]:
+    """Per hidden layer, a boolean mask of the units that are dead on ``X``.
+
+    A unit is dead when ``f'(z) == 0`` for every sample (its weights get no gradient);
+    for ReLU that is ``z <= 0`` on every sample. Computed in evaluation mode.
+
+    Args:
+        net: a network whose hidden activations are element-wise.
+        X: ``shape (n_samples, n_features)``.
+
+    Returns:
+        One mask ``shape (n_units,)`` per hidden layer.
+    """
+    X = net.check_X(X)
+    was = net.training
+    net.eval()
+    masks: list[np.ndarray] = []
+    try:
+        a = X
+        layers = net.layers[:-1]  # the output activation is not a hidden layer
+        for layer in layers:
+            a = layer.forward(a)
+            if isinstance(layer, Dense):
+                z = a
+            elif isinstance(layer, ActivationLayer):
+                act = layer.activation
+                if not act.elementwise:
+                    raise ConfigError(f"dead units need element-wise hidden activations, not {act.name!r}")
+                # NOTE: extreme z may under/overflow inside f'(z); the result is still 0 or not.
+                with np.errstate(over="ignore", under="ignore"):
+                    d = act.derivative(z)
+                masks.append(np.all(d == 0, axis=0))
+    finally:
+        net.train(was)
+    return masks
+
+
+@lru_cache(maxsize=8)
+def _load(name: str, seed: int) -> Dataset:
+    return datasets.load(name, seed=seed)
+
+
+def _dataset(config: dict[str, Any]) -> Dataset:
+    data = config["data"]
+    if isinstance(data, Dataset):
+        return data
+    return _load(str(data), int(config.get("data_seed", config["seed"])))
+
+
+def build_network(config: dict[str, Any], data: Dataset) -> MLP:
+    """The MLP a trial configuration describes, sized for ``data`` (as ``relunet train``)."""
+    hidden = [int(h) for h in config.get("hidden", [64])]
+    output = config.get("output", "auto")
+    n_out = data.n_outputs
+    if output == "auto":
+        if data.task == "regression":
+            output = "identity"
+        elif n_out == 2:
+            output, n_out = "sigmoid", 1
+        else:
+            output = "softmax"
+    else:
+        output = catalog.canonical_name(output)
+        if data.task == "classification" and n_out == 2 and output == "sigmoid":
+            n_out = 1
+    loss = config.get("loss", "auto")
+    return MLP([data.n_features, *hidden, n_out], activation=config["activation"], output=output,
+               loss=None if loss == "auto" else losses.get(loss), init=config.get("init"),
+               dtype=config.get("dtype", "float32"), seed=int(config["seed"]))
+
+
+def trial(config: dict[str, Any]) -> dict[str, Any]:
+    """Train one network and measure it (the unit of work of a comparison).
+
+    Args:
+        config: ``data`` (a dataset name or :class:`Dataset`), ``activation``, ``seed``,
+            and optionally ``hidden`` (list of sizes), ``epochs``, ``batch_size``, ``lr``,
+            ``optimizer``, ``output``, ``loss``, ``init``, ``dtype``, ``target_accuracy``.
+
+    Returns:
+        A JSON-ready dict: the configuration's ``activation`` and ``seed``, the metrics of
+        :data:`METRICS`, ``dead_per_layer`` and the per-epoch ``loss`` and ``accuracy``.
+    """
+    data = _dataset(config)
+    if data.task != "classification":
+        raise ConfigError(f"compare measures accuracy; dataset {data.name!r} is a {data.task} problem")
+    net = build_network(config, data)
+    t0 = time.perf_counter()
+    history = net.fit(data.X_train, data.y_train, epochs=int(config.get("epochs", 30)),
+                      batch_size=config.get("batch_size", 32), lr=float(config.get("lr", 0.1)),
+                      optimizer=config.get("optimizer", "sgd"))
+    seconds = time.perf_counter() - t0
+    target = float(config.get("target_accuracy", 0.9))
+    acc = [float(a) for a in history["accuracy"]]
+    reached = next((i + 1 for i, a in enumerate(acc) if a >= target), None)
+    masks = dead_units(net, data.X_train)
+    n_hidden = sum(m.size for m in masks)
+    return {
+        "activation": catalog.canonical_name(config["activation"]),
+        "seed": int(config["seed"]),
+        "test_accuracy": float(net.score(data.X_test, data.y_test)),
+        "final_loss": history.final_loss,
+        "epochs_to_target": reached,
+        "dead_fraction": float(sum(int(m.sum()) for m in masks) / n_hidden) if n_hidden else 0.0,
+        "seconds": seconds,
+        "dead_per_layer": [float(m.mean()) for m in masks],
+        "loss": [float(v) for v in history["loss"]],
+        "accuracy": acc,
+    }
+
+
+# ---------------------------------------------------------------------------
+# The comparison
+# ---------------------------------------------------------------------------
+
+
+def _mean_std(values: Sequence[float | None]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for one value) of the non-None values."""
+    v = np.array([x for x in values if x is not None], dtype=np.float64)
+    if v.size == 0:
+        return math.nan, math.nan
+    std = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return float(v.mean()), std
+
+
+@dataclass
+class ComparisonResult:
+    """The outcome of :func:`compare_activations`.
+
+    Attributes:
+        rows: one dict per activation, in the order compared: ``activation``, ``n_seeds``,
+            ``<metric>_mean`` and ``<metric>_std`` for every metric of :data:`METRICS`
+            (``epochs_to_target`` over the seeds that reached the target), and
+            ``reached_target`` (how many seeds did).
+        runs: the per-seed raw results of :func:`trial`.
+        config: the shared settings (data, network, budget, seeds, target).
+    """
+
+    rows: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_runs(cls, runs: Sequence[dict[str, Any]], config: dict[str, Any] | None = None) -> "ComparisonResult":
+        order: list[str] = []
+        for r in runs:
+            if r["activation"] not in order:
+                order.append(r["activation"])
+        rows = []
+        for name in order:
+            mine = [r for r in runs if r["activation"] == name]
+            row: dict[str, Any] = {"activation": name, "n_seeds": len(mine)}
+            for m in METRICS:
+                row[m + "_mean"], row[m + "_std"] = _mean_std([r[m] for r in mine])
+            row["reached_target"] = sum(r["epochs_to_target"] is not None for r in mine)
+            rows.append(row)
+        return cls(rows=rows, runs=list(runs), config=dict(config or {}))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ComparisonResult":
+        try:
+            rows = [{k: (math.nan if v is None and k.endswith(("_mean", "_std")) else v) for k, v in r.items()}
+                    for r in d["rows"]]
+            return cls(rows=rows, runs=list(d.get("runs", [])), config=dict(d.get("config", {})))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"not a comparison result (needs 'rows'): {exc}") from None
+
+    @property
+    def activations(self) -> list[str]:
+        return [r["activation"] for r in self.rows]
+
+    def row(self, activation: str) -> dict[str, Any]:
+        name = catalog.canonical_name(activation)
+        for r in self.rows:
+            if r["activation"] == name:
+                return r
+        raise ConfigError(f"activation {name!r} was not compared; compared: {', '.join(self.activations)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (NaN becomes None)."""
+        return _json_ready({"config": self.config, "rows": self.rows, "runs": self.runs})
+
+    def save_json(self, path: str) -> None:
+        _atomic_write(path, json.dumps(self.to_dict(), indent=1) + "\n")
+
+    def to_csv(self) -> str:
+        """One line per activation: ``activation, n_seeds, <metric>_mean, <metric>_std, ..., reached_target``."""
+        fields = ["activation", "n_seeds"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+        fields.append("reached_target")
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        for r in self.rows:
+            w.writerow({k: ("" if _is_nan(r[k]) else r[k]) for k in fields})
+        return buf.getvalue()
+
+    def save_csv(self, path: str) -> None:
+        _atomic_write(path, self.to_csv())
+
+    def table(self) -> str:
+        """A plain-text table, one line per activation."""
+        header = ["activation", "test acc", "final loss", "epochs to target", "dead units", "time (s)"]
+        n_seeds = max((r["n_seeds"] for r in self.rows), default=0)
+        lines = []
+        for r in self.rows:
+            ept = ("-" if _is_nan(r["epochs_to_target_mean"]) else
+                   f"{r['epochs_to_target_mean']:.1f} ± {r['epochs_to_target_std']:.1f}")
+            lines.append([
+                r["activation"],
+                f"{r['test_accuracy_mean']:.4f} ± {r['test_accuracy_std']:.4f}",
+                f"{r['final_loss_mean']:.4g} ± {r['final_loss_std']:.2g}",
+                f"{ept} ({r['reached_target']}/{r['n_seeds']})",
+                f"{100 * r['dead_fraction_mean']:.1f}% ± {100 * r['dead_fraction_std']:.1f}",
+                f"{r['seconds_mean']:.2f} ± {r['seconds_std']:.2f}",
+            ])
+        widths = [max(len(x[i]) for x in [header] + lines) for i in range(len(header))]
+        out = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+        out.append("  ".join("-" * w for w in widths))
+        out += ["  ".join(c.ljust(w) for c, w in zip(x, widths)) for x in lines]
+        target = self.config.get("target_accuracy")
+        out.append(f"mean ± std over {n_seeds} seed(s)"
+                   + (f"; target = training accuracy {target}" if target is not None else ""))
+        return "\n".join(out)
+
+
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _json_ready(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _json_ready(v) for k, v in obj.items() if not isinstance(v, Dataset)}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _atomic_write(path: str, text: str) -> None:
+    """Write a text file atomically (temp file in the same folder, then rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _seeds(seeds: "int | Sequence[int]") -> list[int]:
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ConfigError(f"seeds must be >= 1 (the number of seeds), got {seeds}")
+        return list(range(int(seeds)))
+    out = [int(s) for s in seeds]
+    if not out:
+        raise ConfigError("no seeds given")
+    if len(set(out)) != len(out):
+        raise ConfigError(f"seeds repeat: {out}")
+    return out
+
+
+def compare_activations(
+    data: "str | Dataset" = "digits",
+    activations: "Sequence[str] | None" = None,
+    seeds: "int | Sequence[int]" = 5,
+    *,
+    hidden: Sequence[int] = (64,),
+    epochs: int = 30,
+    batch_size: int | None = 32,
+    lr: float = 0.1,
+    optimizer: str = "sgd",
+    output: str = "auto",
+    loss: str = "auto",
+    init: str | None = None,
+    dtype: str = "float32",
+    target_accuracy: float = 0.9,
+    jobs: int | None = None,
+    scheduler: Any = None,
+) -> ComparisonResult:
+    """Train the same network with each activation over several seeds and summarise.
+
+    Args:
+        data: a dataset name (split by each seed) or a :class:`Dataset` (one fixed split).
+        activations: hidden activations to compare (catalog names); default: those of
+            :data:`DEFAULT_ACTIVATIONS` in the catalog.
+        seeds: a number N (seeds 0..N-1) or the list of seeds.
+        hidden, epochs, batch_size, lr, optimizer, output, loss, init, dtype: the shared
+            architecture and budget (as ``relunet train``).
+        target_accuracy: the training accuracy whose first epoch is ``epochs_to_target``.
+        jobs, scheduler: where the trials run (see :func:`relunet.sweep.run_sweep`).
+
+    Returns:
+        A :class:`ComparisonResult`: one row per activation with mean and std of every metric.
+    """
+    names = default_activations() if activations is None else list(activations)
+    if not names:
+        raise ConfigError("no activations to compare")
+    names = [catalog.canonical_name(a) for a in names]  # unknown names list the known ones
+    if len(set(names)) != len(names):
+        raise ConfigError(f"activations repeat: {names}")
+    for a in names:
+        cls = catalog.ACTIVATIONS[a]
+        if not cls.elementwise or not cls.differentiable:
+            raise ConfigError(f"{a!r} cannot be a hidden activation trained by gradient descent")
+    if not 0 < target_accuracy <= 1:
+        raise ConfigError(f"target accuracy must be in (0, 1], got {target_accuracy}")
+    if isinstance(data, str):
+        datasets.load(data)  # an unknown dataset fails here, before any worker starts
+    seed_list = _seeds(seeds)
+    shared = {
+        "data": data, "hidden": [int(h) for h in hidden], "epochs": int(epochs),
+        "batch_size": batch_size, "lr": float(lr), "optimizer": optimizer, "output": output,
+        "loss": loss, "init": init, "dtype": dtype, "target_accuracy": float(target_accuracy),
+    }
+    configs = [{**shared, "activation": a, "seed": s} for a in names for s in seed_list]
+    runs = run_sweep(configs, trial, jobs=jobs, scheduler=scheduler)
+    summary_config = {**shared, "data": data.name if isinstance(data, Dataset) else data,
+                      "activations": names, "seeds": seed_list}
+    return ComparisonResult.from_runs(runs, summary_config)

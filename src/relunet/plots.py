@@ -1,0 +1,481 @@
+"""Figures: activations and derivatives, training curves, diagnostics, comparisons, decision boundaries.
+
+Every function builds a :class:`matplotlib.figure.Figure` on the Agg canvas (no display and
+no pyplot state are ever used), returns it, and when given ``path`` also saves it there:
+PNG, SVG or PDF by the file's extension, written atomically (a temporary file in the same
+folder, then renamed), so a reader never sees half a figure.
+
+Per-layer series over epochs (dead-unit fraction, gradient norms) are plain data, in any
+of these forms:
+
+* a mapping ``{layer_name: [value_epoch1, value_epoch2, ...]}``;
+* a sequence over epochs of sequences over layers, ``shape (n_epochs, n_layers)``;
+* a sequence over epochs of mappings ``{layer_name: value}`` (records; the keys
+  ``"epoch"``/``"epochs"`` give the x values instead of 1, 2, ...);
+* an object with ``to_dict()`` returning one of those, or a mapping holding one under the
+  plotted quantity's key (``"dead_fraction"``, ``"gradient_norms"``).
+
+``None`` or NaN marks an epoch/layer with no value (e.g. a tanh layer has no dead units).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from . import activations as catalog
+from .errors import ConfigError, DataError
+
+__all__ = [
+    "save_figure",
+    "plot_activations",
+    "plot_history",
+    "plot_dead_units",
+    "plot_gradient_norms",
+    "plot_layer_series",
+    "plot_comparison",
+    "plot_decision_boundary",
+    "decision_grid",
+]
+
+#: file formats :func:`save_figure` writes, by extension
+FORMATS = ("png", "svg", "pdf")
+
+_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, path: "str | os.PathLike[str]", dpi: int | None = None) -> str:
+    """Save ``fig`` to ``path`` atomically; the format follows the extension (png, svg, pdf).
+
+    Returns the path written.
+    """
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext not in FORMATS:
+        raise ConfigError(
+            f"cannot tell the figure format of {path!r}: give a file name ending in "
+            + ", ".join("." + f for f in FORMATS)
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"folder {folder} does not exist (for figure {path})")
+    fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix="." + ext, dir=folder)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=ext, dpi=dpi)
+        os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _finish(fig: Figure, path: "str | os.PathLike[str] | None") -> Figure:
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _grid_shape(n: int, ncols: int | None) -> tuple[int, int]:
+    ncols = ncols or min(n, 3)
+    return math.ceil(n / ncols), ncols
+
+
+# ---------------------------------------------------------------------------
+# Activations
+# ---------------------------------------------------------------------------
+
+
+def plot_activations(
+    names: "str | Sequence[str] | None" = None,
+    path: "str | os.PathLike[str] | None" = None,
+    *,
+    x_range: tuple[float, float] = (-5.0, 5.0),
+    n_points: int = 401,
+    ncols: int | None = None,
+) -> Figure:
+    """Each activation ``f`` with its derivative ``f'``, one panel per activation.
+
+    Args:
+        names: a catalog name, a list of them, or None for every element-wise activation.
+        path: where to save (png/svg/pdf), or None.
+        x_range: the plotted inputs ``x`` (``n_points`` evenly spaced, float64).
+        ncols: panels per row (default: up to 3).
+
+    In each panel the first line is ``f(x)`` (label ``"f(x)"``), the second ``f'(x)``
+    (label ``"f'(x)"``), computed by the catalog's ``fn`` and ``derivative`` in
+    evaluation mode (RReLU's fixed mean slope).
+    """
+    if names is None:
+        names = [n for n in catalog.names() if catalog.ACTIVATIONS[n].elementwise]
+    elif isinstance(names, str):
+        names = [names]
+    names = [catalog.canonical_name(n) for n in names]
+    if not names:
+        raise ConfigError("no activations to plot")
+    lo, hi = float(x_range[0]), float(x_range[1])
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ConfigError(f"x range must be two finite numbers, low < high; got {x_range}")
+    if n_points < 2:
+        raise ConfigError(f"n_points must be >= 2, got {n_points}")
+    x = np.linspace(lo, hi, int(n_points))
+    rows, cols = _grid_shape(len(names), ncols)
+    fig = _new_figure(3.2 * cols, 2.6 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        act = catalog.get(name)
+        if not act.elementwise:
+            raise ConfigError(f"{name!r} is not element-wise (its Jacobian is not diagonal): no f'(x) curve")
+        act.eval()
+        y = np.asarray(act.fn(x), dtype=np.float64)
+        d = np.asarray(act.derivative(x), dtype=np.float64)
+        ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+        ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+        ax.plot(x, y, color=_COLORS[0], lw=2, label="f(x)")
+        ax.plot(x, d, color=_COLORS[1], lw=1.5, ls="--", label="f'(x)")
+        ax.set_title(name)
+        ax.set_xlabel("x")
+        ax.legend(loc="upper left", fontsize="small", frameon=False)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------
+# Training curves
+# ---------------------------------------------------------------------------
+
+
+def load_history(source: Any) -> list[dict[str, Any]]:
+    """The per-epoch records of a History, its ``to_dict()``, a list of records or a JSON file."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source) as f:
+                source = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{os.fspath(source)} is not a JSON history: {exc}") from None
+    if hasattr(source, "records"):
+        source = source.records
+    elif isinstance(source, Mapping):
+        if "records" in source:
+            source = source["records"]
+        elif "history" in source:
+            return load_history(source["history"])
+        elif source and all(isinstance(v, list) for v in source.values()):
+            n = len(next(iter(source.values())))
+            source = [{k: v[i] for k, v in source.items()} for i in range(n)]
+        else:
+            raise DataError("a history needs 'records' (a list of per-epoch dicts)")
+    if not isinstance(source, Sequence) or not all(isinstance(r, Mapping) for r in source):
+        raise DataError("a history is a list of per-epoch records (dicts with 'loss', ...)")
+    if not source:
+        raise DataError("the history is empty (no epochs)")
+    return [dict(r) for r in source]
+
+
+def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
+                 title: str | None = None) -> Figure:
+    """Loss (and accuracy, when recorded) per epoch, training and validation.
+
+    Args:
+        history: a :class:`relunet.training.History`, its ``to_dict()``, a list of records
+            or the path of a history JSON file.
+        path: where to save, or None.
+
+    Panels: ``loss`` (lines ``loss`` and ``val_loss``), then ``accuracy`` (``accuracy``,
+    ``val_accuracy``) if any record holds one.
+    """
+    records = load_history(history)
+    epochs = np.array([r.get("epoch", i + 1) for i, r in enumerate(records)], dtype=np.float64)
+    panels = [("loss", ["loss", "val_loss"])]
+    if any("accuracy" in r or "val_accuracy" in r for r in records):
+        panels.append(("accuracy", ["accuracy", "val_accuracy"]))
+    if not any("loss" in r for r in records):
+        raise DataError("the history records hold no 'loss'")
+    fig = _new_figure(5.0 * len(panels), 3.4)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (metric, keys) in zip(axes, panels):
+        for j, key in enumerate(keys):
+            if any(key in r for r in records):
+                v = np.array([_num(r.get(key)) for r in records])
+                ax.plot(epochs, v, color=_COLORS[j], marker="o" if len(v) < 30 else None, ms=3,
+                        label="train" if not key.startswith("val_") else "validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        if metric == "loss" and all(_num(r.get("loss")) > 0 for r in records):
+            ax.set_yscale("log")
+        ax.legend(fontsize="small", frameon=False)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def _num(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+# ---------------------------------------------------------------------------
+# Per-layer series over epochs (diagnostics)
+# ---------------------------------------------------------------------------
+
+
+def per_layer_series(data: Any, key: str | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Normalise per-layer data over epochs (see the module docstring) to ``(epochs, {layer: values})``.
+
+    Returns:
+        ``epochs`` ``shape (n_epochs,)`` and, per layer in order, values ``shape (n_epochs,)``
+        (NaN where there is none).
+    """
+    if hasattr(data, "to_dict") and not isinstance(data, Mapping):
+        data = data.to_dict()
+    if isinstance(data, Mapping) and key is not None and key in data:
+        epochs_given = data.get("epochs", data.get("epoch"))
+        data = data[key]
+        if isinstance(data, Mapping) and epochs_given is not None and "epochs" not in data:
+            data = {"epochs": epochs_given, **data}
+    epochs: np.ndarray | None = None
+    series: dict[str, np.ndarray] = {}
+    if isinstance(data, Mapping):
+        items = dict(data)
+        ep = items.pop("epochs", items.pop("epoch", None))
+        if not items:
+            raise DataError(f"no per-layer values{' for ' + repr(key) if key else ''}")
+        for name, values in items.items():
+            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
+                raise DataError(f"layer {name!r}: expected a list of per-epoch values, got {values!r}")
+            series[str(name)] = np.array([_num(v) for v in values], dtype=np.float64)
+        if ep is not None:
+            epochs = np.asarray(ep, dtype=np.float64)
+    elif isinstance(data, Sequence | np.ndarray) and not isinstance(data, (str, bytes)):
+        rows = list(data)
+        if not rows:
+            raise DataError("no epochs in the per-layer data")
+        if all(isinstance(r, Mapping) for r in rows):
+            names: list[str] = []
+            for r in rows:
+                names += [str(k) for k in r if k not in ("epoch", "epochs") and str(k) not in names]
+            series = {n: np.array([_num(r.get(n, r.get(_maybe_int(n)))) for r in rows]) for n in names}
+            if all("epoch" in r for r in rows):
+                epochs = np.array([float(r["epoch"]) for r in rows])
+        else:
+            try:
+                arr = np.array([[_num(v) for v in np.atleast_1d(r)] for r in rows], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise DataError("per-layer data over epochs must be numbers, shape (n_epochs, n_layers)") from None
+            series = {f"layer {j + 1}": arr[:, j] for j in range(arr.shape[1])}
+    else:
+        raise DataError(f"cannot read per-layer data from {type(data).__name__}")
+    lengths = {len(v) for v in series.values()}
+    if len(lengths) != 1:
+        raise DataError(f"layers have different numbers of epochs: {sorted(lengths)}")
+    n = lengths.pop()
+    if n == 0:
+        raise DataError("no epochs in the per-layer data")
+    if epochs is None:
+        epochs = np.arange(1, n + 1, dtype=np.float64)
+    if len(epochs) != n:
+        raise DataError(f"{len(epochs)} epochs given for {n} values per layer")
+    return epochs, series
+
+
+def _maybe_int(name: str) -> Any:
+    try:
+        return int(name)
+    except ValueError:
+        return name
+
+
+def plot_layer_series(data: Any, path: "str | os.PathLike[str] | None" = None, *, key: str | None = None,
+                      ylabel: str = "value", title: str = "", log: bool = False,
+                      ylim: tuple[float, float] | None = None) -> Figure:
+    """One line per layer over epochs (the layer's name is the line's label)."""
+    epochs, series = per_layer_series(data, key)
+    fig = _new_figure(5.5, 3.6)
+    ax = fig.subplots()
+    for j, (name, v) in enumerate(series.items()):
+        ax.plot(epochs, v, color=_COLORS[j % len(_COLORS)], marker="o" if len(v) < 30 else None,
+                ms=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if log:
+        finite = np.concatenate([v[np.isfinite(v)] for v in series.values()])
+        if finite.size and np.all(finite > 0):
+            ax.set_yscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.legend(fontsize="small", frameon=False)
+    return _finish(fig, path)
+
+
+def plot_dead_units(data: Any, path: "str | os.PathLike[str] | None" = None) -> Figure:
+    """Fraction of dead units per hidden layer over epochs (a "dying ReLU" shows as a rising line)."""
+    return plot_layer_series(data, path, key="dead_fraction", ylabel="dead-unit fraction",
+                             title="dead units per layer", ylim=(-0.02, 1.02))
+
+
+def plot_gradient_norms(data: Any, path: "str | os.PathLike[str] | None" = None, *, log: bool = True) -> Figure:
+    """Gradient norm per layer over epochs (log scale): vanishing or exploding gradients."""
+    return plot_layer_series(data, path, key="gradient_norms", ylabel="gradient norm",
+                             title="gradient norm per layer", log=log)
+
+
+# ---------------------------------------------------------------------------
+# Comparisons
+# ---------------------------------------------------------------------------
+
+_METRIC_LABELS = {
+    "test_accuracy": "test accuracy",
+    "final_loss": "final training loss",
+    "epochs_to_target": "epochs to target",
+    "dead_fraction": "dead-unit fraction",
+    "seconds": "training time (s)",
+}
+
+
+def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *,
+                    metrics: Sequence[str] | None = None) -> Figure:
+    """Bars of each metric's mean per activation, with error bars of one standard deviation.
+
+    Args:
+        result: a :class:`relunet.compare.ComparisonResult`, its ``to_dict()`` or the path
+            of its JSON file.
+        metrics: which of :data:`relunet.compare.METRICS` (default: all), one panel each,
+            titled with the metric's label.
+    """
+    from .compare import METRICS, ComparisonResult
+
+    if isinstance(result, (str, os.PathLike)):
+        try:
+            with open(result) as f:
+                result = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{os.fspath(result)} is not a comparison JSON file: {exc}") from None
+    if isinstance(result, Mapping):
+        result = ComparisonResult.from_dict(dict(result))
+    if not isinstance(result, ComparisonResult):
+        raise DataError(f"cannot plot a comparison from {type(result).__name__}")
+    metrics = list(METRICS if metrics is None else metrics)
+    for m in metrics:
+        if m not in METRICS:
+            raise ConfigError(f"unknown metric {m!r}; known metrics: {', '.join(METRICS)}")
+    names = result.activations
+    if not names:
+        raise DataError("the comparison has no rows")
+    fig = _new_figure(max(3.0, 0.55 * len(names) + 1.2) * len(metrics), 3.6)
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    xs = np.arange(len(names))
+    for ax, m in zip(axes, metrics):
+        means = np.array([_num(r[m + "_mean"]) for r in result.rows])
+        stds = np.array([_num(r[m + "_std"]) for r in result.rows])
+        ax.bar(xs, np.nan_to_num(means), yerr=np.nan_to_num(stds), capsize=4,
+               color=[_COLORS[i % len(_COLORS)] for i in range(len(names))], label=m)
+        ax.set_xticks(xs, names, rotation=45, ha="right")
+        ax.set_title(_METRIC_LABELS.get(m, m))
+        ax.set_ylabel(_METRIC_LABELS.get(m, m))
+        if m in ("test_accuracy", "dead_fraction"):
+            ax.set_ylim(0, 1.05)
+    n = max((r["n_seeds"] for r in result.rows), default=0)
+    fig.suptitle(f"{result.config.get('data', '')} — mean ± std over {n} seed(s)".lstrip(" —"))
+    return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------
+# Decision boundary
+# ---------------------------------------------------------------------------
+
+
+def decision_grid(X: np.ndarray, resolution: int = 200, padding: float = 0.1
+                  ) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
+    """Pixel-centre coordinates covering ``X`` (2 features) with a margin.
+
+    Returns:
+        ``xs`` ``shape (resolution,)``, ``ys`` ``shape (resolution,)`` (pixel centres) and the
+        image ``extent`` ``(left, right, bottom, top)`` of the pixel edges.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    margin = padding * np.maximum(hi - lo, 1e-12) + (hi == lo)
+    lo, hi = lo - margin, hi + margin
+    step = (hi - lo) / resolution
+    xs = lo[0] + (np.arange(resolution) + 0.5) * step[0]
+    ys = lo[1] + (np.arange(resolution) + 0.5) * step[1]
+    return xs, ys, (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+
+
+def plot_decision_boundary(net: Any, X: Any, y: Any = None, path: "str | os.PathLike[str] | None" = None, *,
+                           resolution: int = 200, padding: float = 0.1, title: str | None = None) -> Figure:
+    """The class regions a trained 2-D classifier assigns, with the data points on top.
+
+    Args:
+        net: a fitted classifier with ``predict`` and ``classes_`` (e.g. :class:`relunet.MLP`).
+        X: ``shape (n_samples, 2)``: the points drawn (and whose bounding box is covered).
+        y: their labels (colour of the points), or None.
+        resolution: pixels per side; pixel ``[i, j]`` is the class index (in ``net.classes_``)
+            of ``net.predict`` at ``(xs[j], ys[i])`` (``origin="lower"``).
+        padding: margin around the data, as a fraction of its range.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise DataError(f"a decision boundary needs 2-D inputs, shape (n_samples, 2); got shape {X.shape}")
+    if getattr(net, "task", "classification") != "classification":
+        raise ConfigError("a decision boundary needs a classifier; this network does regression")
+    classes = getattr(net, "classes_", None)
+    if classes is None:
+        raise ConfigError("the network is not fitted (no classes_): train it before plotting its decision boundary")
+    if resolution < 2:
+        raise ConfigError(f"resolution must be >= 2, got {resolution}")
+    xs, ys, extent = decision_grid(X, resolution, padding)
+    gx, gy = np.meshgrid(xs, ys)
+    pred = np.asarray(net.predict(np.column_stack([gx.ravel(), gy.ravel()])))
+    if pred.ndim != 1:
+        raise ConfigError("a decision boundary needs single-label predictions (not multi-label)")
+    idx = np.searchsorted(classes, pred).reshape(gx.shape)
+    k = len(classes)
+    cmap = ListedColormap([_COLORS[i % len(_COLORS)] for i in range(k)])
+    fig = _new_figure(5.0, 4.4)
+    ax = fig.subplots()
+    ax.imshow(idx, origin="lower", extent=extent, cmap=cmap, vmin=-0.5, vmax=k - 0.5,
+              alpha=0.35, interpolation="nearest", aspect="auto")
+    if k > 1 and len(np.unique(idx)) > 1:
+        ax.contour(xs, ys, idx, levels=np.arange(k - 1) + 0.5, colors="k", linewidths=1)
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise DataError(f"X has {len(X)} samples but y has {len(y)}")
+        yi = np.searchsorted(classes, y)
+        ax.scatter(X[:, 0], X[:, 1], c=yi, cmap=cmap, vmin=-0.5, vmax=k - 0.5, edgecolors="k", s=22)
+    else:
+        ax.scatter(X[:, 0], X[:, 1], color="k", s=12)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.set_title(title or "decision boundary")
+    return _finish(fig, path)

@@ -1,0 +1,161 @@
+"""Parallel sweeps: many independent trainings, run locally with joblib or on a Dask cluster.
+
+A sweep is a list of configurations (plain dicts) and one function ``fn(config) -> result``.
+:func:`run_sweep` calls ``fn`` once per configuration and returns the results in the
+order of the configurations, whichever backend ran them:
+
+* ``jobs=1``: in this process, one after the other;
+* default: joblib's ``loky`` backend on the local cores (``jobs`` worker processes);
+* ``scheduler="tcp://host:8786"`` (or a ``distributed.Client``): the tasks of a Dask
+  distributed cluster.
+
+Same configurations, same numbers: every result depends only on its configuration (all
+randomness comes from seeds inside it, see :mod:`relunet.network`), and each call runs
+with BLAS limited to one thread, so no backend changes the order of a floating-point sum.
+``fn`` must be picklable (a module-level function) for the process-based backends.
+
+:func:`grid` builds the configurations of a hyper-parameter grid.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from .errors import ClusterError, ConfigError
+
+__all__ = ["grid", "run_sweep", "call_single_threaded"]
+
+#: seconds to wait for a Dask scheduler before giving up
+DEFAULT_TIMEOUT = 5.0
+
+
+def grid(space: "Mapping[str, Iterable[Any]] | Sequence[Mapping[str, Iterable[Any]]]",
+         **fixed: Any) -> list[dict[str, Any]]:
+    """The configurations of a hyper-parameter grid (the Cartesian product of the values).
+
+    Args:
+        space: ``{name: values}``, e.g. ``{"lr": [0.1, 0.01], "activation": ["relu", "tanh"]}``,
+            or a list of such dicts (the union of their grids, in order).
+        **fixed: settings shared by every configuration (overridden by ``space``).
+
+    Returns:
+        One dict per point, the first key varying slowest:
+        ``grid({"a": [1, 2], "b": [3, 4]}) == [{"a": 1, "b": 3}, {"a": 1, "b": 4},
+        {"a": 2, "b": 3}, {"a": 2, "b": 4}]``.
+    """
+    if isinstance(space, Mapping):
+        spaces: Sequence[Mapping[str, Iterable[Any]]] = [space]
+    elif isinstance(space, Sequence) and not isinstance(space, (str, bytes)):
+        spaces = space
+    else:
+        raise ConfigError(f"a grid is a dict of name -> values or a list of them, not {type(space).__name__}")
+    out: list[dict[str, Any]] = []
+    for sub in spaces:
+        if not isinstance(sub, Mapping):
+            raise ConfigError(f"a grid is a dict of name -> values, not {type(sub).__name__}")
+        keys = list(sub)
+        values = []
+        for k in keys:
+            v = sub[k]
+            if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+                raise ConfigError(
+                    f"grid values for {k!r} must be a list of values, got {v!r} "
+                    f"(write [{v!r}] for a single value)"
+                )
+            v = list(v)
+            if not v:
+                raise ConfigError(f"grid values for {k!r} are empty")
+            values.append(v)
+        for point in itertools.product(*values):
+            out.append({**fixed, **dict(zip(keys, point))})
+    return out
+
+
+def call_single_threaded(fn: Callable[[Any], Any], config: Any) -> Any:
+    """``fn(config)`` with BLAS/OpenMP limited to one thread (the unit of work of a sweep)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return fn(config)
+
+
+def _n_jobs(jobs: int | None, n_tasks: int) -> int:
+    if jobs is None or jobs == -1:
+        jobs = os.cpu_count() or 1
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ConfigError(f"jobs must be a positive integer (or None/-1 for all cores), got {jobs!r}")
+    return max(1, min(jobs, n_tasks))
+
+
+def run_sweep(
+    configs: Sequence[Any],
+    fn: Callable[[Any], Any],
+    jobs: int | None = None,
+    scheduler: Any = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[Any]:
+    """Run ``fn(config)`` for every configuration, in parallel; results in ``configs`` order.
+
+    Args:
+        configs: the configurations (each one task).
+        fn: a picklable function of one configuration.
+        jobs: local worker processes (joblib, loky backend); None or -1 = all cores,
+            1 = run here, sequentially. Ignored when ``scheduler`` is given.
+        scheduler: a Dask scheduler address (``"tcp://host:8786"``) or a
+            ``distributed.Client``; None runs locally.
+        timeout: seconds to wait for the scheduler before raising :class:`ClusterError`.
+
+    Raises:
+        ClusterError: Dask is not installed, or the scheduler cannot be reached
+            (the message names the address).
+    """
+    configs = list(configs)
+    if not callable(fn):
+        raise ConfigError(f"fn must be callable, got {type(fn).__name__}")
+    if not configs:
+        return []
+    if scheduler is not None:
+        return _run_dask(configs, fn, scheduler, timeout)
+    n = _n_jobs(jobs, len(configs))
+    if n == 1:
+        return [call_single_threaded(fn, c) for c in configs]
+    from joblib import Parallel, delayed
+
+    return list(Parallel(n_jobs=n, backend="loky")(delayed(call_single_threaded)(fn, c) for c in configs))
+
+
+def _run_dask(configs: list[Any], fn: Callable[[Any], Any], scheduler: Any, timeout: float) -> list[Any]:
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError(
+            f"--scheduler {scheduler} needs Dask distributed, which is not installed: "
+            "pip install 'relunet[dask]' (or dask[distributed])"
+        ) from None
+    if isinstance(scheduler, distributed.Client):
+        client, own = scheduler, False
+    elif isinstance(scheduler, str):
+        if not scheduler.strip():
+            raise ConfigError("the scheduler address is empty; give e.g. tcp://host:8786")
+        try:
+            client = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+                f"({type(exc).__name__}: {exc}); is it running and the address right?"
+            ) from None
+        own = True
+    else:
+        raise ConfigError(
+            f"scheduler must be an address like tcp://host:8786 or a distributed.Client, "
+            f"not {type(scheduler).__name__}"
+        )
+    try:
+        futures = client.map(call_single_threaded, [fn] * len(configs), configs, pure=False)
+        return list(client.gather(futures))
+    finally:
+        if own:
+            client.close()
