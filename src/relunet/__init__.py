@@ -3,6 +3,7 @@
 from . import activations, losses, optimizers
 from .errors import RelunetError
 from .layers import ActivationLayer, Dense
+from .modelfile import load
 from .network import MLP, Network
 from .training import History
 
@@ -15,6 +16,7 @@ __all__ = [
     "ActivationLayer",
     "History",
     "RelunetError",
+    "load",
     "activations",
     "losses",
     "optimizers",

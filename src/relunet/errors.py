@@ -80,3 +80,7 @@ class ClusterError(RelunetError, ConnectionError):
 
 class DownloadError(RelunetError, OSError):
     """A dataset could not be downloaded (no network, unreachable mirror, checksum mismatch)."""
+
+
+class ExportError(RelunetError, ValueError):
+    """A network cannot be exported (e.g. an activation the target format cannot express)."""

@@ -443,3 +443,16 @@ class MLP(Network):
         if y.ndim == 2 and y.shape[1] > 1:  # one-hot targets
             y = self.classes_[np.argmax(y, axis=1)]
         return float(np.mean(pred == y.reshape(pred.shape)))
+
+    # -- files and export --------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Write architecture + weights to one safe file (see :mod:`relunet.modelfile`)."""
+        from .modelfile import save
+
+        save(self, path)
+
+    def to_onnx(self, path: Any, **options: Any) -> None:
+        """Export the inference graph to ONNX (see :mod:`relunet.onnx_export`)."""
+        from .onnx_export import export
+
+        export(self, path, **options)

@@ -1,0 +1,256 @@
+"""Model files: one safe file holding a network's architecture and weights.
+
+``save(net, path)`` writes, through :func:`relunet.io.write_archive` (atomic; a zip of
+JSON + ``.npy``, never a pickle):
+
+* the architecture as JSON: ``sizes``, each layer's activation ``name`` and ``config``
+  (the hyper-parameters that rebuild it with ``activations.get(name, **config)``), the
+  loss, dtype, init scheme, seed, the random generator's state, the class labels' kind
+  and the model format version;
+* the arrays: ``W0, b0, W1, b1, ...`` (dense layers, input first), ``act{i}_p{j}`` (the
+  j-th parameter of the i-th activation, e.g. PReLU's learned slopes) and ``classes``
+  (the labels of a classifier, when known).
+
+``load(path)`` never executes anything from the file: it reads JSON and plain arrays
+(``allow_pickle=False``), checks every name, shape and dtype against the architecture
+the JSON describes, and only then builds the :class:`relunet.network.MLP`. Any problem
+(truncated, flipped byte, a PNG, a plain ``.npz``, a checkpoint, a newer format)
+raises :class:`relunet.errors.ModelFileError` naming it; no half-built model escapes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from . import activations, losses
+from .errors import ModelFileError, RelunetError
+from .io import read_archive, write_archive
+from .layers import ActivationLayer, Dense
+
+#: the kind tag of model archives (checkpoints use another)
+KIND = "model"
+#: version of the layout described in this module's docstring
+FORMAT_VERSION = 1
+
+_JSON_SCALARS = (bool, int, float, str, type(None))
+
+
+def _json_value(name: str, key: str, value: Any) -> Any:
+    """A config value as plain JSON (numpy scalars become Python ones)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (list, tuple)):
+        return [_json_value(name, key, v) for v in value]
+    if not isinstance(value, _JSON_SCALARS):
+        raise ModelFileError(
+            f"cannot save activation {name!r}: its setting {key}={value!r} is not a plain "
+            "number, string or boolean"
+        )
+    return value
+
+
+def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The ``(meta, arrays)`` pair that :func:`save` writes for ``net``."""
+    from .network import MLP
+
+    if not isinstance(net, MLP):
+        raise ModelFileError(f"only an MLP can be saved, not a {type(net).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    acts = []
+    i_dense = i_act = 0
+    for layer in net.layers:
+        if isinstance(layer, Dense):
+            arrays[f"W{i_dense}"] = layer.W
+            arrays[f"b{i_dense}"] = layer.b
+            i_dense += 1
+        elif isinstance(layer, ActivationLayer):
+            act = layer.activation
+            cfg = {k: _json_value(act.name, k, v) for k, v in act.config().items()}
+            params = act.parameters()
+            for j, p in enumerate(params):
+                arrays[f"act{i_act}_p{j}"] = p
+            acts.append({"name": act.name, "config": cfg, "n_parameters": len(params)})
+            i_act += 1
+        else:
+            raise ModelFileError(f"cannot save a layer of type {type(layer).__name__}")
+    classes = getattr(net, "classes_", None)
+    classes_kind = None
+    if classes is not None:
+        classes = np.asarray(classes)
+        if classes.dtype.kind not in "iubU":
+            try:  # e.g. an object array of strings or ints
+                classes = np.asarray(classes.tolist())
+            except (TypeError, ValueError):
+                pass
+        if classes.dtype.kind not in "iubU" or classes.ndim != 1:
+            raise ModelFileError(
+                f"cannot save class labels of dtype {classes.dtype} (only integers, booleans "
+                "or strings are stored without pickle)"
+            )
+        arrays["classes"] = classes
+        classes_kind = classes.dtype.kind
+    state = net.rng.bit_generator.state
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "model": "MLP",
+        "sizes": [int(s) for s in net.sizes],
+        "activations": acts,
+        "loss": net.loss.name,
+        "dtype": net.dtype.name,
+        "init": net.init,
+        "seed": None if net.seed is None else int(net.seed),
+        "rng": state if state.get("bit_generator") == "PCG64" else None,
+        "classes": classes_kind,
+    }
+    return meta, arrays
+
+
+def save(net: Any, path: str | os.PathLike) -> None:
+    """Write ``net`` (an :class:`~relunet.network.MLP`) to one file at ``path``, atomically."""
+    meta, arrays = describe(net)
+    write_archive(path, KIND, meta, arrays)
+
+
+# -- loading ----------------------------------------------------------------
+
+
+def _fail(path: str, what: str) -> ModelFileError:
+    return ModelFileError(f"{path}: invalid model file: {what}")
+
+
+def _check_meta(path: str, meta: Any) -> None:
+    """Validate the JSON architecture (types and ranges) before anything is built."""
+    if not isinstance(meta, dict):
+        raise _fail(path, "the architecture is not a JSON object")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise _fail(path, "no format_version")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model format version {version} is newer than this relunet reads "
+            f"(<= {FORMAT_VERSION}); upgrade relunet"
+        )
+    if meta.get("model") != "MLP":
+        raise _fail(path, f"unknown model type {meta.get('model')!r}")
+    sizes = meta.get("sizes")
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)):
+        raise _fail(path, f"sizes must be a list of at least two positive integers, got {sizes!r}")
+    acts = meta.get("activations")
+    if not isinstance(acts, list) or len(acts) != len(sizes) - 1:
+        raise _fail(path, f"expected {len(sizes) - 1} activations for sizes {sizes}")
+    for a in acts:
+        if (not isinstance(a, dict) or not isinstance(a.get("name"), str)
+                or not isinstance(a.get("config"), dict)
+                or not isinstance(a.get("n_parameters"), int)):
+            raise _fail(path, f"bad activation entry {a!r}")
+        if not all(isinstance(v, (*_JSON_SCALARS, list)) for v in a["config"].values()):
+            raise _fail(path, f"activation {a['name']!r} has non-scalar settings")
+        try:
+            activations.canonical_name(a["name"])
+        except RelunetError:
+            raise _fail(path, f"unknown activation {a['name']!r} (written by a newer relunet?)") from None
+    if not isinstance(meta.get("loss"), str):
+        raise _fail(path, "no loss")
+    try:
+        losses.get(meta["loss"])
+    except RelunetError:
+        raise _fail(path, f"unknown loss {meta['loss']!r}") from None
+    if meta.get("dtype") not in ("float32", "float64"):
+        raise _fail(path, f"dtype must be float32 or float64, got {meta.get('dtype')!r}")
+    if meta.get("init") is not None and not isinstance(meta.get("init"), str):
+        raise _fail(path, "init must be a name or null")
+    seed = meta.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise _fail(path, f"seed must be a non-negative integer or null, got {seed!r}")
+    if meta.get("classes") not in (None, "i", "u", "b", "U"):
+        raise _fail(path, f"bad class label kind {meta.get('classes')!r}")
+
+
+def _expected_arrays(meta: dict[str, Any]) -> dict[str, tuple[int, ...] | None]:
+    """Array name -> required shape (None: checked after the activation is built)."""
+    sizes = meta["sizes"]
+    out: dict[str, tuple[int, ...] | None] = {}
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        out[f"W{i}"] = (n_in, n_out)
+        out[f"b{i}"] = (n_out,)
+    for i, a in enumerate(meta["activations"]):
+        for j in range(a["n_parameters"]):
+            out[f"act{i}_p{j}"] = None
+    if meta["classes"] is not None:
+        out["classes"] = None
+    return out
+
+
+def _check_arrays(path: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    expected = _expected_arrays(meta)
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise _fail(path, f"arrays do not match the architecture (missing {missing}, unexpected {extra})")
+    dtype = np.dtype(meta["dtype"])
+    for name, shape in expected.items():
+        arr = arrays[name]
+        if name == "classes":
+            if arr.ndim != 1 or arr.dtype.kind != meta["classes"]:
+                raise _fail(path, f"class labels of shape {arr.shape} and dtype {arr.dtype}")
+            continue
+        if arr.dtype != dtype:
+            raise _fail(path, f"array {name} has dtype {arr.dtype}, the model {dtype}")
+        if shape is not None and arr.shape != shape:
+            raise _fail(path, f"array {name} has shape {arr.shape}, the architecture needs {shape}")
+        if not np.isfinite(arr).all():
+            raise _fail(path, f"array {name} holds NaN or infinite values")
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Read a network written by :func:`save` (or ``net.save``); returns an ``MLP``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ModelFileError: truncated, corrupted, foreign, of a newer version, or not
+            consistent with itself (names, shapes, dtypes).
+    """
+    from .network import MLP
+
+    path = os.fspath(path)
+    meta, arrays = read_archive(path, KIND)
+    _check_meta(path, meta)
+    _check_arrays(path, meta, arrays)
+    specs = [(a["name"], dict(a["config"])) for a in meta["activations"]]
+    try:
+        net = MLP(meta["sizes"], activation=specs[:-1], output=specs[-1], loss=meta["loss"],
+                  init=meta["init"], dtype=meta["dtype"], seed=meta["seed"])
+    except RelunetError as exc:
+        raise _fail(path, f"the architecture cannot be built: {exc}") from None
+    act_layers = [l.activation for l in net.layers if isinstance(l, ActivationLayer)]
+    # every check before the first write: a failure leaves nothing half-built behind
+    for i, (act, a) in enumerate(zip(act_layers, meta["activations"])):
+        params = act.parameters()
+        if len(params) != a["n_parameters"]:
+            raise _fail(path, f"activation {i} ({act.name}) has {len(params)} parameter arrays, "
+                              f"the file {a['n_parameters']}")
+        for j, p in enumerate(params):
+            got = arrays[f"act{i}_p{j}"]
+            if got.shape != p.shape:
+                raise _fail(path, f"array act{i}_p{j} has shape {got.shape}, {act.name} needs {p.shape}")
+    for i, dense in enumerate(net.dense_layers):
+        dense.W[...] = arrays[f"W{i}"]
+        dense.b[...] = arrays[f"b{i}"]
+    for i, act in enumerate(act_layers):
+        for j, p in enumerate(act.parameters()):
+            p[...] = arrays[f"act{i}_p{j}"]
+    if "classes" in arrays:
+        net.classes_ = arrays["classes"]
+    state = meta.get("rng")
+    if isinstance(state, dict):
+        try:
+            net.rng.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise _fail(path, f"bad random generator state ({exc})") from None
+    net.eval()
+    return net
+
