@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from ..errors import RelunetError
 
 #: sub-command modules, in the order ``relunet --help`` lists them
-COMMANDS = ["train", "activations"]
+COMMANDS = ["train", "activations", "explain", "trace", "compare", "plot"]
 
 
 class CLIError(RelunetError):
@@ -45,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (status 2)
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

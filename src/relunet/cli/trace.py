@@ -1,0 +1,41 @@
+"""``relunet trace``: backpropagation step by step, with the network's real numbers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..trace import render, trace_steps
+from . import common
+
+NAME = "trace"
+HELP = "print forward pass, loss, deltas, gradients and the update of real training steps"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    common.add_data_args(p)
+    p.set_defaults(data="xor")
+    common.add_network_args(p)
+    p.add_argument("--lr", type=common._positive_float, default=None, help="learning rate of the traced SGD step")
+    p.add_argument("--samples", type=int, default=1, help="samples in the traced batch (default 1)")
+    p.add_argument("--steps", type=int, default=1, help="number of updates to trace (default 1)")
+    p.add_argument("--precision", type=int, default=4, help="decimals shown (default 4)")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import CLIError
+
+    if args.samples < 1 or args.steps < 1:
+        raise CLIError("--samples and --steps must be >= 1")
+    if not 0 <= args.precision <= 12:
+        raise CLIError("--precision must be between 0 and 12")
+    if args.hidden is None:
+        args.hidden = "3" if str(args.data).lower() in ("xor", "and", "or") else "8"
+    common.resolve_defaults(args)
+    data = common.load_data(args)
+    net = common.build_network(args, data)
+    n = min(args.samples, len(data.X_train))
+    tr = trace_steps(net, data.X_train[:n], data.y_train[:n], lr=args.lr, steps=args.steps)
+    sys.stdout.write(render(tr, args.format, args.precision))
+    return 0
