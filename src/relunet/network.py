@@ -387,13 +387,21 @@ class MLP(Network):
             y: labels (classification) or targets (regression), see :meth:`encode_targets`.
             **kwargs: passed to :func:`relunet.training.fit`: ``epochs``, ``batch_size``
                 (1 = online learning, an int = mini-batch, None or n_samples = full batch),
-                ``lr``, ``optimizer``, ``shuffle``, ``verbose``, ``validation_data``, ...
+                ``lr``, ``optimizer``, ``schedule``, ``shuffle``, ``verbose``,
+                ``validation_data`` (raw ``(X_val, y_val)``, encoded here), ``validation_split``,
+                ``early_stopping``, ``callbacks``, ``checkpoint``, ``resume``, ...
         """
         from .training import fit as _fit
 
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
         self.check_trainable()
+        val = kwargs.get("validation_data")
+        if val is not None:  # raw (X_val, y_val): validated and encoded like the training data
+            if not isinstance(val, (tuple, list)) or len(val) != 2:
+                raise DataError("validation_data must be a pair (X_val, y_val)")
+            X_val = self.check_X(val[0])
+            kwargs["validation_data"] = (X_val, self.encode_targets(val[1], len(X_val), fit=False))
         self.history_ = _fit(self, X, Y, **kwargs)
         return self.history_
 

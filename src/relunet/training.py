@@ -1,36 +1,74 @@
 """The training loop behind ``MLP.fit`` and ``relunet train``.
 
-One epoch visits every sample once, in batches:
+One epoch visits every training sample once, in batches:
 
 * ``batch_size=1``: online learning, one update per pattern;
 * ``batch_size=B``: mini-batch, one update per B patterns (the last batch may be smaller);
 * ``batch_size=None`` (or >= n_samples): full-batch (batch) learning, one update per epoch.
 
-Samples are shuffled each epoch with the network's seeded generator.
+Each batch is one call of ``net.train_step(xb, yb, optimizer)`` (forward, backward, step).
+Samples are shuffled each epoch with the network's seeded generator ``net.rng``, so the
+same seed and data give the same parameters bit for bit.
+
+Around the batches, per epoch, in this order:
+
+1. the record: ``epoch``, ``loss`` (mean of the batch losses, each taken before its
+   update), ``accuracy`` (classifiers, evaluation mode, after the epoch), ``val_loss`` /
+   ``val_accuracy`` (with validation data), ``lr`` (the rate used in the epoch), ``seconds``;
+2. the schedule: ``opt.lr = schedule.step(metric)`` gives the next epoch's rate
+   (reduce-on-plateau gets the monitored metric);
+3. callbacks' ``on_epoch_end`` (early stopping is one; any may ask to stop);
+4. the checkpoint (if a path is given), written atomically.
+
+Guards:
+
+* **divergence**: a NaN/inf loss (or a floating-point overflow raised as an error) stops
+  training with :class:`relunet.errors.DivergenceError` naming the epoch and batch and
+  suggesting a smaller learning rate; parameters, optimizer state and generator are put
+  back to the end of the last completed epoch (the last good state), so no NaN is left;
+* **Ctrl-C** (KeyboardInterrupt): the network is put back to the end of the last completed
+  epoch, a checkpoint is written if a path was given, and ``fit`` *returns* the history with
+  ``history.interrupted = True`` (the CLI then exits with status 130).
+
+Full-batch optimizers (``opt.full_batch``: CG, L-BFGS) are run with ``opt.minimize`` once,
+one history record per iteration, the iteration and function-evaluation counts in
+``history.info``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import sys
+import math
+import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
+from . import checkpoint as ckpt_mod
 from . import optimizers
-from .errors import ConfigError, DivergenceError
+from . import schedules as schedules_mod
+from .callbacks import EarlyStopping, as_callback, monitor_mode
+from .errors import ConfigError, DataError, DivergenceError
+from .progress import Progress
 
 
 @dataclass
 class History:
-    """Per-epoch records: ``history.records[i]`` is a dict with ``epoch``, ``loss``, ...
+    """Per-epoch records and facts about the run.
 
-    ``history["loss"]`` gives the list of one metric over epochs.
+    ``history.records[i]`` is the dict of epoch ``i + 1`` (``epoch``, ``loss``, ``accuracy``,
+    ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, ...); ``history["loss"]`` is the
+    list of one metric over the epochs. ``history.info`` holds run-level facts: the
+    ``optimizer`` and its ``optimizer_config``; ``stopped_early``, ``best_epoch`` (early
+    stopping); ``iterations`` and ``nfev`` (full-batch optimizers); ``resumed_from``;
+    ``interrupted`` (Ctrl-C).
     """
 
     records: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
 
     def append(self, record: dict[str, Any]) -> None:
         self.records.append(record)
@@ -43,41 +81,213 @@ class History:
 
     @property
     def epochs(self) -> int:
+        """Completed epochs (for full-batch optimizers: iterations)."""
         return len(self.records)
 
     @property
     def final_loss(self) -> float:
         return float(self.records[-1]["loss"]) if self.records else float("nan")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"records": self.records}
+    @property
+    def interrupted(self) -> bool:
+        """True when training was stopped by Ctrl-C (KeyboardInterrupt)."""
+        return bool(self.info.get("interrupted", False))
 
-    def save(self, path: str) -> None:
+    @property
+    def stopped_early(self) -> bool:
+        return bool(self.info.get("stopped_early", False))
+
+    def keys(self) -> list[str]:
+        """Metric names present in any record, in first-seen order."""
+        out: dict[str, None] = {}
+        for r in self.records:
+            out.update(dict.fromkeys(r))
+        return list(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"records": _jsonable(self.records), "info": _jsonable(self.info)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "History":
+        if not isinstance(d, dict) or not isinstance(d.get("records"), list):
+            raise DataError("a history needs a list under 'records'")
+        return cls(records=[dict(r) for r in d["records"]], info=dict(d.get("info") or {}))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the history as JSON (``{"records": [...], "info": {...}}``)."""
         with open(path, "w") as f:
             json.dump(self.to_dict(), f, indent=1)
+            f.write("\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "History":
+        """Read a history written by :meth:`save`."""
+        with open(path) as f:
+            try:
+                d = json.load(f)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{os.fspath(path)}: not a JSON history ({exc})") from None
+        return cls.from_dict(d)
 
 
-def _accuracy(net: Any, X: np.ndarray, Y: np.ndarray) -> float | None:
-    if net.task != "classification":
-        return None
-    out = net.forward(X)
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+# -- evaluation -------------------------------------------------------------------
+def _accuracy_from_output(net: Any, out: np.ndarray, Y: np.ndarray) -> float:
     if net.loss.name == "binary_cross_entropy":
         return float(np.mean(np.all((out > 0.5) == (Y > 0.5), axis=1)))
     return float(np.mean(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
 
 
-def evaluate(net: Any, X: np.ndarray, Y: np.ndarray) -> dict[str, float]:
-    """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets."""
+def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True) -> dict[str, float]:
+    """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets.
+
+    One forward pass: the loss is taken from the logits where the loss is fused with the
+    output activation (the stable form), the accuracy from the output.
+    """
     was = net.training
     net.eval()
     try:
-        out = {"loss": net.loss_value(X, Y)}
-        acc = _accuracy(net, X, Y)
-        if acc is not None:
-            out["accuracy"] = acc
+        out: dict[str, float] = {}
+        z = net.logits(X)
+        if loss:
+            out["loss"] = float(
+                net.loss.value_from_logits(z, Y) if net.fused else net.loss.value(net.layers[-1].forward(z), Y)
+            )
+        if getattr(net, "task", None) == "classification":
+            out["accuracy"] = _accuracy_from_output(net, net.layers[-1].forward(z), Y)
         return out
     finally:
         net.train(was)
+
+
+# -- validation split ---------------------------------------------------------------
+def _labels_for_stratification(net: Any, Y: np.ndarray) -> np.ndarray | None:
+    if getattr(net, "task", None) != "classification":
+        return None
+    if net.loss.name == "cross_entropy":
+        return np.argmax(Y, axis=1)
+    if Y.shape[1] == 1:
+        return (Y[:, 0] > 0.5).astype(np.int64)
+    return None  # multi-label: plain random split
+
+
+def validation_indices(
+    net: Any, Y: np.ndarray, fraction: float, rng: np.random.Generator, stratify: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_idx, val_idx)``: a seeded split holding out ``fraction`` of the samples.
+
+    Classification is stratified: each class gives ``round(fraction * n_class)`` samples
+    (so the validation set has the class proportions of the data). With
+    ``stratify=False`` the *last* ``fraction`` of the samples is held out, as given
+    (Keras' convention; no randomness). Both index arrays are sorted.
+    """
+    n = len(Y)
+    if not 0 < fraction < 1:
+        raise ConfigError(f"validation_split must be in (0, 1), got {fraction}")
+    if not stratify:
+        n_val = int(math.ceil(fraction * n))
+        val = np.arange(n - n_val, n)
+    else:
+        labels = _labels_for_stratification(net, Y)
+        if labels is None:
+            n_val = int(round(fraction * n))
+            val = np.sort(rng.permutation(n)[:n_val])
+        else:
+            parts = []
+            for c in np.unique(labels):
+                idx = np.flatnonzero(labels == c)
+                k = int(round(fraction * len(idx)))
+                parts.append(rng.permutation(idx)[:k])
+            val = np.sort(np.concatenate(parts))
+    if len(val) == 0 or len(val) == n:
+        raise ConfigError(
+            f"validation_split={fraction} of {n} samples leaves "
+            f"{'no validation' if len(val) == 0 else 'no training'} samples"
+        )
+    train = np.setdiff1d(np.arange(n), val)
+    return train, val
+
+
+# -- schedules ---------------------------------------------------------------------
+def make_schedule(spec: Any, epochs: int, monitor: str) -> "schedules_mod.Schedule | None":
+    """A schedule from a name, ``(name, params)`` or an instance; None for no schedule.
+
+    Defaults filled from the run: ``cosine`` anneals over ``T_max = epochs``;
+    ``reduce_on_plateau`` takes its mode from the monitored metric (max for accuracies).
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, schedules_mod.Schedule):
+        return spec
+    if isinstance(spec, tuple):
+        name, params = spec
+        params = dict(params)
+    else:
+        name, params = spec, {}
+    if not isinstance(name, str):
+        raise ConfigError(f"a schedule is a name, (name, params) or a Schedule, not {spec!r}")
+    key = name.strip().lower().replace("-", "_")
+    key = schedules_mod._ALIASES.get(key, key)
+    if key == "cosine":
+        params.setdefault("T_max", max(1, epochs))
+    elif key == "reduce_on_plateau":
+        params.setdefault("mode", monitor_mode(monitor))
+    return schedules_mod.get(name, **params)
+
+
+# -- the loop ------------------------------------------------------------------------
+class _Diverged(Exception):
+    def __init__(self, epoch: int, batch: int | None, value: Any, cause: BaseException | None = None):
+        self.epoch, self.batch, self.value, self.cause = epoch, batch, value, cause
+
+
+@dataclass
+class _Snapshot:
+    """The state at the end of the last completed epoch (the last good state)."""
+
+    params: list[np.ndarray]
+    optimizer: dict[str, Any]
+    rng_state: dict[str, Any] | None
+    schedule: dict[str, Any] | None
+
+    @classmethod
+    def take(cls, net: Any, opt: Any, schedule: Any) -> "_Snapshot":
+        return cls(
+            [p.copy() for p in net.parameters()],
+            copy.deepcopy(opt.state_dict()),
+            ckpt_mod.capture_rng(net),
+            None if schedule is None else copy.deepcopy(schedule.state_dict()),
+        )
+
+    def restore(self, net: Any, opt: Any, schedule: Any) -> None:
+        for p, saved in zip(net.parameters(), self.params):
+            p[...] = saved
+        opt.load_state_dict(copy.deepcopy(self.optimizer))
+        if self.rng_state is not None:
+            net.rng.bit_generator.state = self.rng_state
+        if schedule is not None and self.schedule is not None:
+            schedule.load_state_dict(copy.deepcopy(self.schedule))
+
+
+def _has_hook(cb: Any, name: str) -> bool:
+    """True when ``cb`` defines ``name`` itself (not the base class's no-op)."""
+    from .callbacks import Callback
+
+    fn = getattr(type(cb), name, None)
+    if fn is None:
+        return hasattr(cb, name)
+    return fn is not getattr(Callback, name, None)
 
 
 def fit(
@@ -89,65 +299,382 @@ def fit(
     batch_size: int | None = 32,
     lr: float = 0.01,
     optimizer: "str | optimizers.Optimizer" = "sgd",
+    schedule: Any = None,
     shuffle: bool = True,
     verbose: int = 0,
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    validation_split: float = 0.0,
+    stratify: bool = True,
+    early_stopping: "int | bool | EarlyStopping | None" = None,
+    monitor: str | None = None,
+    min_delta: float = 0.0,
+    restore_best_weights: bool = True,
+    callbacks: Any = (),
+    checkpoint: str | os.PathLike | None = None,
+    resume: str | os.PathLike | None = None,
+    stream: TextIO | None = None,
     **optimizer_params: Any,
 ) -> History:
     """Train ``net`` on encoded data; returns the per-epoch :class:`History`.
 
     Args:
-        net: a :class:`relunet.network.Network` (usually an MLP).
+        net: a :class:`relunet.network.Network` (usually an MLP) with a seeded ``rng``.
         X: ``shape (n_samples, n_features)`` in the network's dtype.
         Y: encoded targets ``shape (n_samples, n_outputs)``.
-        epochs: passes over the data.
+        epochs: the epoch to train up to. After ``resume`` from epoch ``k``, epochs
+            ``k+1 .. epochs`` are run (so rerunning the same call with ``resume=`` finishes
+            the intended run). For full-batch optimizers: the maximum number of iterations.
         batch_size: 1 (online), B (mini-batch) or None (full batch).
-        lr: learning rate.
-        optimizer: name or instance (see :mod:`relunet.optimizers`).
-        verbose: 0 silent, 1 one line per epoch.
-        validation_data: optional encoded ``(X_val, Y_val)``.
+        lr: learning rate (the schedule's base rate).
+        optimizer: name or instance (see :mod:`relunet.optimizers`); ``**optimizer_params``
+            go to its constructor (``momentum``, ``nesterov``, ``weight_decay``, ...).
+        schedule: a name, ``(name, params)`` or :class:`relunet.schedules.Schedule`.
+        shuffle: reshuffle the training samples every epoch (with ``net.rng``).
+        verbose: 0 silent; 1 a live progress bar on a terminal, else one line per epoch;
+            2 one line per epoch always (see :mod:`relunet.progress`).
+        validation_data: encoded ``(X_val, Y_val)``.
+        validation_split: hold out this fraction of ``(X, Y)`` for validation (ignored when
+            ``validation_data`` is given); drawn once with ``net.rng``.
+        stratify: stratified split for classifiers (default); False holds out the last part.
+        early_stopping: patience (int), True (patience 10) or an
+            :class:`relunet.callbacks.EarlyStopping`.
+        monitor: metric for early stopping and reduce-on-plateau; default ``val_loss`` with
+            validation data, ``loss`` without (early stopping requires validation data
+            unless ``monitor`` is given).
+        min_delta, restore_best_weights: for early stopping (see EarlyStopping).
+        callbacks: objects following :mod:`relunet.callbacks`' protocol (or functions used
+            as ``on_epoch_end``).
+        checkpoint: path of a checkpoint written after every epoch (and on Ctrl-C).
+        resume: path of a checkpoint to continue from (see :mod:`relunet.checkpoint`).
+        stream: where progress goes (default stdout).
+
+    Returns:
+        The history. ``history.interrupted`` is True when Ctrl-C stopped training; the
+        network then holds the parameters of the last completed epoch.
+
+    Raises:
+        DivergenceError: a NaN/inf loss; the network keeps the last good parameters.
+        ConfigError: bad settings; ModelFileError: an unusable ``resume`` file.
     """
-    if epochs < 0:
-        raise ConfigError(f"epochs must be >= 0, got {epochs}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ConfigError(f"epochs must be an integer >= 0, got {epochs!r}")
+    epochs = int(epochs)
+    if verbose not in (0, 1, 2, True, False):
+        raise ConfigError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    verbose = int(verbose)
+    opt = optimizers.get(optimizer, lr=lr, **optimizer_params)
+    opt_name = getattr(opt, "name", type(opt).__name__)
+
+    # -- resume: read first (its validation split and epoch decide what follows) --
+    restored = None
+    if resume is not None:
+        restored = ckpt_mod.load(resume)
+        if restored.optimizer_name != opt_name:
+            raise ConfigError(
+                f"{os.fspath(resume)} was written by optimizer {restored.optimizer_name!r}, "
+                f"this run uses {opt_name!r}; resume with the same optimizer"
+            )
+
+    # -- validation data ---------------------------------------------------------
+    val_idx = None
+    if validation_data is not None:
+        try:
+            Xv, Yv = validation_data
+        except (TypeError, ValueError):
+            raise ConfigError("validation_data must be a pair (X_val, Y_val)") from None
+        if len(Xv) != len(Yv) or len(Xv) == 0:
+            raise DataError(f"validation_data: X_val has {len(Xv)} samples, Y_val {len(Yv)}")
+        validation: tuple[np.ndarray, np.ndarray] | None = (Xv, Yv)
+    elif validation_split:
+        if restored is not None and "val_idx" in restored.extra:
+            val_idx = np.asarray(restored.extra["val_idx"], dtype=np.int64)
+            if len(val_idx) and val_idx.max() >= len(X):
+                raise ConfigError(f"{os.fspath(resume)}: its validation split does not fit {len(X)} samples")
+            train_idx = np.setdiff1d(np.arange(len(X)), val_idx)
+        else:
+            train_idx, val_idx = validation_indices(net, Y, float(validation_split), net.rng, stratify)
+        validation = (X[val_idx], Y[val_idx])
+        X, Y = X[train_idx], Y[train_idx]
+    else:
+        validation = None
+
+    if monitor is None:
+        monitor = "val_loss" if validation is not None else "loss"
+        if early_stopping not in (None, False) and validation is None and not isinstance(early_stopping, EarlyStopping):
+            raise ConfigError(
+                "early stopping needs validation data to monitor val_loss: give validation_split or "
+                "validation_data (or monitor='loss' to stop on the training loss)"
+            )
+    if monitor.startswith("val_") and validation is None:
+        raise ConfigError(f"monitor={monitor!r} needs validation data (validation_split or validation_data)")
+
+    # -- callbacks -----------------------------------------------------------------
+    cbs = [as_callback(c) for c in (callbacks or ())]
+    if early_stopping not in (None, False):
+        if isinstance(early_stopping, EarlyStopping):
+            stopper = early_stopping
+        else:
+            patience = 10 if early_stopping is True else int(early_stopping)
+            stopper = EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
+                                    restore_best_weights=restore_best_weights)
+        cbs.append(stopper)
+    schedule_obj = make_schedule(schedule, epochs, monitor)
+
+    history = History(info={"optimizer": opt_name, "optimizer_config": _config(opt)})
     n = len(X)
+    if n == 0:
+        raise DataError("no training samples")
+    if getattr(opt, "full_batch", False):
+        return _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, stream,
+                               checkpoint, restored, resume)
+
     if batch_size is None or batch_size >= n:
         batch_size = n
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    opt = optimizers.get(optimizer, lr=lr, **optimizer_params)
-    history = History()
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ConfigError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}")
+    batch_size = int(batch_size)
+    n_batches = -(-n // batch_size)
+
+    for cb in cbs:
+        if hasattr(cb, "on_train_begin"):
+            cb.on_train_begin(net)
+
+    first_epoch = 1
+    if restored is not None:
+        ckpt_mod.restore_params(net, restored, resume)
+        opt.load_state_dict(restored.optimizer)
+        if schedule_obj is not None and restored.schedule is not None:
+            schedule_obj.load_state_dict(restored.schedule)
+        for key, cb in _stateful(cbs).items():
+            if key in restored.callbacks:
+                cb.load_state_dict(restored.callbacks[key])
+        history = History.from_dict(restored.history) if restored.history else history
+        history.info["resumed_from"] = restored.epoch
+        history.info.pop("interrupted", None)
+        first_epoch = restored.epoch + 1
+        if restored.extra.get("stopped"):
+            first_epoch = epochs + 1  # the run had already ended (early stop)
+    if schedule_obj is not None:
+        opt.lr = schedule_obj.start(opt.lr)
+
+    progress = Progress(epochs, n, n_batches, verbose, stream, first_epoch=first_epoch)
+    batch_cbs = [cb for cb in cbs if _has_hook(cb, "on_batch_end")]
+    bar = progress.mode == "bar"
     net.train()
-    rng = net.rng
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        order = rng.permutation(n) if shuffle and batch_size < n else None
-        total = 0.0
-        for start in range(0, n, batch_size):
-            if order is None:
-                xb, yb = X[start : start + batch_size], Y[start : start + batch_size]
+    good = _Snapshot.take(net, opt, schedule_obj)
+    train_step = net.train_step
+    isfinite = math.isfinite
+    stopped = False
+    epoch = first_epoch - 1
+
+    def save_checkpoint(done_epoch: int) -> None:
+        extra: dict[str, Any] = {"stopped": stopped, "config": {"batch_size": batch_size, "shuffle": shuffle}}
+        if val_idx is not None:
+            extra["val_idx"] = val_idx
+        ckpt_mod.save(checkpoint, ckpt_mod.Checkpoint(
+            epoch=done_epoch,
+            params=net.parameters(),
+            rng_state=ckpt_mod.capture_rng(net),
+            optimizer_name=opt_name,
+            optimizer=opt.state_dict(),
+            schedule=None if schedule_obj is None else schedule_obj.state_dict(),
+            callbacks={k: cb.state_dict() for k, cb in _stateful(cbs).items()},
+            history=history.to_dict(),
+            extra=extra,
+        ))
+
+    try:
+        for epoch in range(first_epoch, epochs + 1):
+            t0 = time.perf_counter()
+            progress.epoch_begin(epoch)
+            if shuffle and batch_size < n:
+                order = net.rng.permutation(n)
+                Xe, Ye = X[order], Y[order]  # one gather per epoch; batches are then views
             else:
-                idx = order[start : start + batch_size]
-                xb, yb = X[idx], Y[idx]
-            loss = net.train_step(xb, yb, opt)
-            if not np.isfinite(loss):
-                raise DivergenceError(
-                    f"loss became {loss} at epoch {epoch}, batch {start // batch_size + 1}; "
-                    f"the learning rate ({opt.lr}) is probably too large: try a smaller one"
+                Xe, Ye = X, Y
+            total = 0.0
+            lr_used = float(opt.lr)
+            try:
+                for b in range(n_batches):
+                    s = b * batch_size
+                    e = s + batch_size
+                    try:
+                        loss = train_step(Xe[s:e], Ye[s:e], opt)
+                    except (FloatingPointError, RuntimeWarning) as exc:
+                        raise _Diverged(epoch, b + 1, "a floating-point overflow", exc) from None
+                    if not isfinite(loss):
+                        raise _Diverged(epoch, b + 1, loss)
+                    total += float(loss) * (min(e, n) - s)
+                    if bar:
+                        progress.batch_end(b + 1, min(e, n), total)
+                    if batch_cbs:
+                        for cb in batch_cbs:
+                            if cb.on_batch_end(epoch, b + 1, float(loss), net):
+                                stopped = True
+                record: dict[str, Any] = {"epoch": epoch, "loss": total / n}
+                try:
+                    record.update(evaluate(net, X, Y, loss=False))
+                    if validation is not None:
+                        for k, v in evaluate(net, *validation).items():
+                            record["val_" + k] = v
+                except (FloatingPointError, RuntimeWarning) as exc:
+                    raise _Diverged(epoch, None, "a floating-point overflow", exc) from None
+                bad = [k for k, v in record.items() if isinstance(v, float) and not isfinite(v)]
+                if bad:
+                    raise _Diverged(epoch, None, f"{bad[0]}={record[bad[0]]}")
+            except _Diverged as d:
+                good.restore(net, opt, schedule_obj)
+                progress.close()
+                raise _divergence_error(d, lr_used, batch_size, history) from d.cause
+            record["lr"] = lr_used
+            record["seconds"] = time.perf_counter() - t0
+            history.append(record)
+            if schedule_obj is not None:
+                opt.lr = schedule_obj.step(record.get(monitor))
+            for cb in cbs:
+                if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(epoch, record, net):
+                    stopped = True
+            good = _Snapshot.take(net, opt, schedule_obj)
+            if checkpoint is not None:
+                save_checkpoint(epoch)
+            progress.epoch_end(record)
+            if stopped:
+                break
+    except KeyboardInterrupt:
+        # Back to the end of the last completed epoch: consistent with the history and
+        # with the checkpoint, so a resume continues exactly.
+        good.restore(net, opt, schedule_obj)
+        history.info["interrupted"] = True
+        done = history.records[-1]["epoch"] if history.records else first_epoch - 1
+        if checkpoint is not None:
+            save_checkpoint(done)
+        progress.message(
+            f"interrupted during epoch {epoch}; parameters are those of epoch {done}"
+            + (f"; checkpoint saved to {os.fspath(checkpoint)}" if checkpoint is not None else "")
+        )
+        progress.close()
+        net.eval()
+        return history
+
+    for cb in cbs:
+        if hasattr(cb, "on_train_end"):
+            cb.on_train_end(net, history)
+    for cb in cbs:
+        if isinstance(cb, EarlyStopping):
+            history.info["stopped_early"] = cb.stopped_epoch > 0
+            history.info["best_epoch"] = cb.best_epoch
+            if cb.stopped_epoch:
+                progress.message(
+                    f"early stopping at epoch {cb.stopped_epoch}: {cb.monitor} has not improved for "
+                    f"{cb.patience} epochs; best {cb.monitor} {cb.best:.4g} at epoch {cb.best_epoch}"
                 )
-            total += loss * len(xb)
-        record: dict[str, Any] = {"epoch": epoch, "loss": total / n, "lr": opt.lr}
-        acc = evaluate(net, X, Y).get("accuracy")
-        if acc is not None:
-            record["accuracy"] = acc
-        if validation_data is not None:
-            for k, v in evaluate(net, *validation_data).items():
+    progress.close()
+    net.eval()
+    return history
+
+
+def _config(opt: Any) -> dict[str, Any]:
+    cfg = getattr(opt, "config", None)
+    try:
+        return _jsonable(cfg()) if callable(cfg) else {"lr": float(opt.lr)}
+    except Exception:  # a user's optimizer with an odd config(): not worth failing for
+        return {"lr": float(opt.lr)}
+
+
+def _stateful(cbs: list[Any]) -> dict[str, Any]:
+    """Callbacks with state to checkpoint, keyed by position and class name."""
+    return {
+        f"{i}:{type(cb).__name__}": cb
+        for i, cb in enumerate(cbs)
+        if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict")
+    }
+
+
+def _divergence_error(d: _Diverged, lr: float, batch_size: int, history: History) -> DivergenceError:
+    where = f"epoch {d.epoch}, batch {d.batch}" if d.batch is not None else f"the end of epoch {d.epoch}"
+    what = d.value if isinstance(d.value, str) else f"the loss became {d.value}"
+    kept = history.records[-1]["epoch"] if history.records else 0
+    err = DivergenceError(
+        f"training diverged: {what} at {where} (learning rate {lr:g}, batch size {batch_size}); "
+        f"the learning rate is probably too large: try a smaller one (e.g. {lr / 10:g}). "
+        f"The parameters are those of the last good state (end of epoch {kept})."
+    )
+    err.epoch, err.batch, err.history = d.epoch, d.batch, history  # type: ignore[attr-defined]
+    return err
+
+
+def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, stream,
+                    checkpoint, restored, resume) -> History:
+    """Run a full-batch optimizer (CG, L-BFGS): one record per iteration.
+
+    Resuming restarts the method from the checkpoint's parameters (scipy's internal
+    state is not saved), so it continues but is not bit-identical to an uninterrupted run.
+    """
+    if restored is not None:
+        ckpt_mod.restore_params(net, restored, resume)
+        if restored.history:
+            history.records = list(History.from_dict(restored.history).records)
+        history.info["resumed_from"] = restored.epoch
+    start = len(history.records)
+    for cb in cbs:
+        if hasattr(cb, "on_train_begin"):
+            cb.on_train_begin(net)
+    progress = Progress(epochs, len(X), 1, verbose, stream, first_epoch=start + 1)
+    progress.mode = "lines" if progress.mode == "bar" else progress.mode
+    state = {"t": time.perf_counter(), "stopped": False}
+
+    def callback(iteration: int, loss: float) -> bool:
+        epoch = start + int(iteration)
+        record: dict[str, Any] = {"epoch": epoch, "loss": float(loss)}
+        record.update(evaluate(net, X, Y, loss=False))
+        if validation is not None:
+            for k, v in evaluate(net, *validation).items():
                 record["val_" + k] = v
-        record["seconds"] = time.perf_counter() - t0
+        now = time.perf_counter()
+        record["seconds"] = now - state["t"]
+        state["t"] = now
         history.append(record)
-        if verbose:
-            parts = " ".join(
-                f"{k}={v:.4g}" for k, v in record.items() if k not in ("epoch",) and isinstance(v, float)
-            )
-            print(f"epoch {epoch}/{epochs} {parts}", file=sys.stderr if verbose < 0 else sys.stdout)
+        stop = False
+        for cb in cbs:
+            if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(epoch, record, net):
+                stop = True
+        progress.epoch_end(record)
+        state["stopped"] = stop
+        return stop
+
+    net.train()
+    remaining = epochs - start
+    interrupted = False
+    if remaining > 0:
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                result = opt.minimize(net, X, Y, max_iter=remaining, callback=callback)
+        except KeyboardInterrupt:
+            interrupted = True
+            history.info["interrupted"] = True
+            result = None
+        if result is not None:
+            history.info.update({
+                "iterations": int(result.nit), "nfev": int(getattr(result, "nfev", 0)),
+                "success": bool(getattr(result, "success", True)),
+                "message": str(getattr(result, "message", "")),
+            })
+            if not math.isfinite(float(result.loss)):
+                raise DivergenceError(f"{opt.name}: the loss became {result.loss}")
+    if not interrupted:
+        for cb in cbs:
+            if hasattr(cb, "on_train_end"):
+                cb.on_train_end(net, history)
+        for cb in cbs:
+            if isinstance(cb, EarlyStopping):
+                history.info["stopped_early"] = cb.stopped_epoch > 0
+                history.info["best_epoch"] = cb.best_epoch
+    if checkpoint is not None:
+        ckpt_mod.save(checkpoint, ckpt_mod.Checkpoint(
+            epoch=len(history.records), params=net.parameters(), rng_state=ckpt_mod.capture_rng(net),
+            optimizer_name=opt.name, optimizer=opt.state_dict(), history=history.to_dict(),
+            extra={"stopped": bool(state["stopped"])},
+        ))
+    progress.close()
     net.eval()
     return history

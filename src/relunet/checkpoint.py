@@ -1,0 +1,161 @@
+"""Training checkpoints: everything needed to continue a run exactly where it stopped.
+
+A checkpoint is a :func:`relunet.io.write_archive` file of kind ``"checkpoint"`` (zip of
+``meta.json`` + ``.npy`` arrays, never pickled, written atomically: a crash mid-write
+leaves the previous checkpoint intact). It holds
+
+* the network's parameters (every array of ``net.parameters()``, in order);
+* the optimizer's ``state_dict()`` (moment buffers, step counts, current lr);
+* the schedule's and the stateful callbacks' (early stopping) ``state_dict()``;
+* the state of the network's random generator (``net.rng.bit_generator.state``), so the
+  next epoch's shuffle is the one an uninterrupted run would draw;
+* the completed epoch, the history so far, and the validation-split indices.
+
+Restoring all of it and running the remaining epochs gives bit for bit the parameters of
+an uninterrupted run with the same seed (``tests/test_checkpoint.py`` checks it).
+
+State dicts are stored faithfully: arrays (and NumPy scalars, as 0-d arrays, keeping their
+dtype) go into the archive's array entries; tuples and dicts with non-string keys are
+tagged so they come back as they were.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelFileError
+from .io import read_archive, write_archive
+
+KIND = "checkpoint"
+
+
+# -- faithful (de)serialisation of state dicts -----------------------------------
+def encode_state(obj: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
+    """A JSON-able copy of ``obj``; its arrays are moved into ``arrays`` under ``name/...``."""
+    if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
+        key = name
+        arrays[key] = np.asarray(obj)
+        return {"__array__": key, "scalar": isinstance(obj, np.generic)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj) and "__array__" not in obj:
+            return {k: encode_state(v, f"{name}/{k}", arrays) for k, v in obj.items()}
+        return {"__items__": [[encode_state(k, f"{name}/k{i}", arrays),
+                               encode_state(v, f"{name}/v{i}", arrays)]
+                              for i, (k, v) in enumerate(obj.items())]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [encode_state(v, f"{name}/{i}", arrays) for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [encode_state(v, f"{name}/{i}", arrays) for i, v in enumerate(obj)]
+    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint ({name})")
+
+
+def decode_state(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """The inverse of :func:`encode_state`."""
+    if isinstance(obj, dict):
+        if "__array__" in obj:
+            arr = arrays[obj["__array__"]]
+            return arr[()] if obj.get("scalar") else np.array(arr)
+        if "__items__" in obj:
+            return {_hashable(decode_state(k, arrays)): decode_state(v, arrays) for k, v in obj["__items__"]}
+        if "__tuple__" in obj:
+            return tuple(decode_state(v, arrays) for v in obj["__tuple__"])
+        return {k: decode_state(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_state(v, arrays) for v in obj]
+    return obj
+
+
+def _hashable(k: Any) -> Any:
+    return k.item() if isinstance(k, np.generic) else k
+
+
+# -- the checkpoint ------------------------------------------------------------
+@dataclass
+class Checkpoint:
+    """The content of a checkpoint file (see the module docstring)."""
+
+    epoch: int
+    params: list[np.ndarray]
+    rng_state: dict[str, Any] | None
+    optimizer_name: str
+    optimizer: dict[str, Any] | None
+    schedule: dict[str, Any] | None = None
+    callbacks: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
+    """Write ``ckpt`` atomically to ``path`` (the previous file survives a failed write)."""
+    arrays: dict[str, np.ndarray] = {}
+    for i, p in enumerate(ckpt.params):
+        arrays[f"param/{i}"] = np.asarray(p)
+    meta = {
+        "epoch": int(ckpt.epoch),
+        "n_params": len(ckpt.params),
+        "rng_state": ckpt.rng_state,
+        "optimizer_name": ckpt.optimizer_name,
+        "optimizer": encode_state(ckpt.optimizer, "optimizer", arrays),
+        "schedule": encode_state(ckpt.schedule, "schedule", arrays),
+        "callbacks": encode_state(ckpt.callbacks, "callbacks", arrays),
+        "history": ckpt.history,
+        "extra": encode_state(ckpt.extra, "extra", arrays),
+    }
+    write_archive(path, KIND, meta, arrays)
+
+
+def load(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint written by :func:`save`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ModelFileError: not a relunet checkpoint, truncated or corrupted.
+    """
+    meta, arrays = read_archive(path, KIND)
+    try:
+        params = [np.array(arrays[f"param/{i}"]) for i in range(int(meta["n_params"]))]
+        return Checkpoint(
+            epoch=int(meta["epoch"]),
+            params=params,
+            rng_state=meta["rng_state"],
+            optimizer_name=str(meta["optimizer_name"]),
+            optimizer=decode_state(meta["optimizer"], arrays),
+            schedule=decode_state(meta["schedule"], arrays),
+            callbacks=decode_state(meta["callbacks"], arrays) or {},
+            history=meta["history"],
+            extra=decode_state(meta["extra"], arrays) or {},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{os.fspath(path)}: incomplete checkpoint ({exc!r})") from None
+
+
+def capture_rng(net: Any) -> dict[str, Any] | None:
+    rng = getattr(net, "rng", None)
+    return None if rng is None else rng.bit_generator.state
+
+
+def restore_params(net: Any, ckpt: Checkpoint, path: str | os.PathLike = "checkpoint") -> None:
+    """Copy the checkpoint's parameters and generator state into ``net`` (in place).
+
+    Raises:
+        ModelFileError: the checkpoint belongs to a network of another shape or dtype.
+    """
+    params = net.parameters()
+    theirs = [(tuple(p.shape), p.dtype.name) for p in ckpt.params]
+    ours = [(tuple(p.shape), p.dtype.name) for p in params]
+    if theirs != ours:
+        raise ModelFileError(
+            f"{os.fspath(path)}: the checkpoint's parameters {theirs} do not fit this network's {ours}; "
+            "resume with the same architecture, dtype and options"
+        )
+    for p, saved in zip(params, ckpt.params):
+        p[...] = saved
+    if ckpt.rng_state is not None and getattr(net, "rng", None) is not None:
+        # Assign in place: layers (RReLU) share this generator object.
+        net.rng.bit_generator.state = ckpt.rng_state
