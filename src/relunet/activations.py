@@ -14,6 +14,17 @@ PyTorch's ``torch.nn.functional`` exactly (for example ``relu'(0) = 0``).
 
 Arrays are ``shape (n_samples, n_units)`` or any shape for element-wise activations;
 softmax and log_softmax act over the last axis.
+
+Numerics, for every activation: the output has the input's floating dtype (float32 in,
+float32 out: hyper-parameters are kept as Python floats so they never promote an array),
+and no input with ``|x| <= 1e30`` makes NumPy warn (overflow, invalid) or return NaN:
+exponentials are only ever taken of non-positive numbers (``exp(min(x, 0))``,
+``exp(-|x|)``), and ``expm1``/``log1p`` keep the precision near 0.
+
+Speed: these run in the training hot path. Selections between two branches are written
+as arithmetic with boolean masks (``g * (x > 0)``) rather than ``np.where``, which is
+several times slower on random masks; each such sum adds an exact 0 to the chosen term,
+so the result is bit-for-bit the selected branch.
 """
 
 from __future__ import annotations
@@ -21,7 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import math
+
 import numpy as np
+from scipy import special
 
 from .errors import ConfigError, NonDifferentiableError, UnknownNameError
 
@@ -31,6 +45,10 @@ __all__ = [
     "get",
     "names",
     "ACTIVATIONS",
+    "canonical_name",
+    "Identity", "Step", "Sign", "Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "PReLU",
+    "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Softsign",
+    "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softmax", "LogSoftmax",
 ]
 
 
@@ -42,8 +60,11 @@ class Properties:
         formula: f(x) in plain text.
         derivative: f'(x) in plain text.
         output_range: the range of f as text, e.g. ``"(0, 1)"``.
-        saturating: True where f' tends to 0 for large |x| on at least one side.
-        zero_centred: True where outputs are centred on 0 (f(0) = 0 and f takes both signs).
+        saturating: True where f' tends to 0 both as x -> +inf and as x -> -inf (sigmoid,
+            tanh: vanishing gradients on both sides). ReLU-like units, which saturate on
+            one side only, count as non-saturating (Krizhevsky et al., 2012).
+        zero_centred: True where f is odd, f(-x) = -f(x) (tanh, softsign), so that
+            zero-mean symmetric inputs give zero-mean outputs (LeCun et al., 1998).
         monotonic: True where f is non-decreasing.
         smooth: True where f is continuously differentiable everywhere.
         kink: the value chosen for f' where f is not differentiable, or "" if none.
@@ -125,6 +146,10 @@ class Activation:
         """Hyper-parameters needed to rebuild this activation with ``get(name, **config)``."""
         return {}
 
+    def kinks(self) -> tuple[float, ...]:
+        """The points where f is not differentiable (f' there is PyTorch's choice)."""
+        return ()
+
     def train(self, mode: bool = True) -> "Activation":
         self.training = mode
         return self
@@ -150,23 +175,66 @@ class Activation:
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:
+    """``x`` as a floating array (integers and bools become float64; floats stay as they are)."""
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
     return x
 
 
-# ---------------------------------------------------------------------------
-# The catalog. Each class: docstring with f, f', the value at the kink, shape, reference.
-# ---------------------------------------------------------------------------
+def _real(owner: str, name: str, value: Any, *, positive: bool = False) -> float:
+    """Validate a hyper-parameter as a finite real number and return it as a Python float.
 
+    Python floats (not NumPy scalars) so that they never promote a float32 array.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"activation {owner!r}: {name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"activation {owner!r}: {name} must be finite, got {value!r}")
+    if positive and value <= 0:
+        raise ConfigError(f"activation {owner!r}: {name} must be > 0, got {value!r}")
+    return value
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|) (same dtype as z)."""
+    # NOTE: np.logaddexp(0, z) is equally stable but ~15x slower (no SIMD loop).
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _leaky(x: np.ndarray, slope: float) -> np.ndarray:
+    """x if x > 0 else slope * x, exactly as torch (shared by LeakyReLU and RReLU eval)."""
+    if 0.0 <= slope <= 1.0:
+        return np.maximum(x, x * slope)  # slope*x <= x exactly when x > 0
+    if slope > 1.0:
+        return np.minimum(x, x * slope)
+    return np.where(x > 0, x, x * slope)
+
+
+def _leaky_derivative(x: np.ndarray, slope: float) -> np.ndarray:
+    """1 if x > 0 else slope (slope at x = 0, as torch's leaky_relu_backward)."""
+    d = (x <= 0).astype(x.dtype)
+    d *= slope
+    d += x > 0  # exact: one of the two terms is 0
+    return d
+
+
+# ---------------------------------------------------------------------------
+# The catalog. Each class, in PyTorch's docstring order: the definition (f and f' as
+# math, piecewise cases spelled out), the arguments with their defaults, the value of f'
+# at the kink, ``Shape:``, a numerical note, the reference.
+# ---------------------------------------------------------------------------
 
 class Identity(Activation):
     r"""Identity (linear) activation.
 
     .. math:: f(x) = x, \qquad f'(x) = 1
 
-    Shape: any. Use: the output of a regression network (with MSE).
+    Shape:
+        - Input: ``(*)``, any shape. Output: the same array (no copy for float input).
+
+    Use: the output of a regression network (with mean squared error).
     """
 
     name = "identity"
@@ -174,7 +242,8 @@ class Identity(Activation):
     properties = Properties(
         formula="x", derivative="1", output_range="(-inf, inf)", saturating=False,
         zero_centred=True, monotonic=True, smooth=True, use="output (regression, with MSE)",
-        reference="-",
+        problems="a network of identity units is a single linear map, whatever its depth",
+        reference="Widrow & Hoff, Adaptive switching circuits (ADALINE), 1960",
     )
 
     def fn(self, x):
@@ -187,6 +256,187 @@ class Identity(Activation):
         return grad_out
 
 
+class Step(Activation):
+    r"""Heaviside step function (the perceptron's threshold unit).
+
+    .. math::
+        f(x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}, \qquad
+        f'(x) = 0 \ (x \ne 0), \text{ undefined at } 0
+
+    f(0) = 0, as ``torch.heaviside(x, values=torch.tensor(0.))``.
+    ``derivative`` returns 0 everywhere (torch has no derivative for ``heaviside`` at all),
+    which is why it cannot be trained by gradient descent: ``backward`` (and a network
+    trained by backpropagation) raises :class:`NonDifferentiableError`.
+
+    Shape:
+        - Input: ``(*)``. Output: ``(*)``, values in {0, 1}.
+
+    Reference: McCulloch & Pitts (1943); Rosenblatt, The Perceptron (1958).
+    """
+
+    name = "step"
+    aliases = ("heaviside",)
+    differentiable = False
+    properties = Properties(
+        formula="1 if x > 0 else 0", derivative="0 (x != 0), undefined at 0",
+        output_range="{0, 1}", saturating=True, zero_centred=False, monotonic=True,
+        smooth=False, kink="f(0) = 0; f' = 0 everywhere (no gradient)",
+        use="perceptron only (perceptron learning rule)",
+        problems="zero gradient almost everywhere: gradient descent cannot train it",
+        reference="McCulloch & Pitts 1943; Rosenblatt, The Perceptron, 1958",
+    )
+
+    def fn(self, x):
+        x = _as_float(x)
+        return (x > 0).astype(x.dtype)
+
+    def derivative(self, x):
+        return np.zeros_like(_as_float(x))
+
+    def kinks(self):
+        return (0.0,)
+
+    def backward(self, grad_out):
+        self.require_differentiable()
+        return super().backward(grad_out)
+
+
+class Sign(Activation):
+    r"""Sign function (the bipolar threshold unit of ADALINE / the +-1 perceptron).
+
+    .. math::
+        f(x) = \begin{cases} 1 & x > 0 \\ 0 & x = 0 \\ -1 & x < 0 \end{cases}, \qquad
+        f'(x) = 0 \ (x \ne 0), \text{ undefined at } 0
+
+    f(0) = 0 and ``derivative`` is 0 everywhere, as ``torch.sign`` and its autograd.
+    ``backward`` raises :class:`NonDifferentiableError`: no gradient passes through it.
+
+    Shape:
+        - Input: ``(*)``. Output: ``(*)``, values in {-1, 0, 1}.
+
+    Reference: Widrow & Hoff, Adaptive switching circuits (1960).
+    """
+
+    name = "sign"
+    aliases = ("signum",)
+    differentiable = False
+    properties = Properties(
+        formula="1 if x > 0, 0 if x = 0, -1 if x < 0", derivative="0 (x != 0), undefined at 0",
+        output_range="{-1, 0, 1}", saturating=True, zero_centred=True, monotonic=True,
+        smooth=False, kink="f(0) = 0; f' = 0 everywhere (torch autograd's value)",
+        use="perceptron only (bipolar targets, perceptron learning rule)",
+        problems="zero gradient almost everywhere: gradient descent cannot train it",
+        reference="Widrow & Hoff, Adaptive switching circuits, 1960",
+    )
+
+    def fn(self, x):
+        return np.sign(_as_float(x))
+
+    def derivative(self, x):
+        return np.zeros_like(_as_float(x))
+
+    def kinks(self):
+        return (0.0,)
+
+    def backward(self, grad_out):
+        self.require_differentiable()
+        return super().backward(grad_out)
+
+
+class Sigmoid(Activation):
+    r"""Logistic sigmoid.
+
+    .. math::
+        f(x) = \sigma(x) = \frac{1}{1 + e^{-x}}, \qquad f'(x) = f(x)\,(1 - f(x))
+
+    No arguments; no kink (smooth).
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        Computed by ``scipy.special.expit`` (``e^x / (1 + e^x)`` for x < 0): never
+        overflows. ``backward`` uses the cached output, as torch. Saturates:
+        f' < 1e-3 for |x| > 6.9. For a binary output, use it fused with binary
+        cross-entropy from the logits (relunet does this for output="sigmoid").
+
+    Reference: Rumelhart, Hinton & Williams, Learning representations by
+    back-propagating errors (1986).
+    """
+
+    name = "sigmoid"
+    aliases = ("logistic",)
+    properties = Properties(
+        formula="1 / (1 + exp(-x))", derivative="f(x) (1 - f(x))", output_range="(0, 1)",
+        saturating=True, zero_centred=False, monotonic=True, smooth=True,
+        use="output (binary / multi-label, with binary cross-entropy)",
+        problems="vanishing gradients when saturated (f' <= 1/4); outputs not zero-centred",
+        reference="Rumelhart, Hinton & Williams, Learning representations by back-propagating errors, 1986",
+    )
+
+    def fn(self, x):
+        return special.expit(_as_float(x))
+
+    def forward(self, x):
+        self._x = x
+        self._y = self.fn(x)
+        return self._y
+
+    def backward(self, grad_out):
+        y = self._y
+        return grad_out * (y * (1 - y))
+
+    def derivative(self, x):
+        s = self.fn(x)
+        return s * (1 - s)
+
+
+class Tanh(Activation):
+    r"""Hyperbolic tangent.
+
+    .. math::
+        f(x) = \tanh(x) = \frac{e^x - e^{-x}}{e^x + e^{-x}}, \qquad f'(x) = 1 - f(x)^2
+
+    No arguments; no kink (smooth).
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        ``np.tanh`` is exact to rounding and saturates to +-1 without overflow.
+        ``backward`` uses the cached output, as torch. Zero-centred, which is why
+        LeCun (1998) preferred it to the sigmoid for hidden layers.
+
+    Reference: LeCun, Bottou, Orr & Mueller, Efficient BackProp (1998).
+    """
+
+    name = "tanh"
+    properties = Properties(
+        formula="tanh(x)", derivative="1 - tanh(x)^2", output_range="(-1, 1)",
+        saturating=True, zero_centred=True, monotonic=True, smooth=True, use="hidden",
+        problems="vanishing gradients when saturated (|x| > ~3)",
+        reference="LeCun, Bottou, Orr & Mueller, Efficient BackProp, 1998",
+    )
+
+    def fn(self, x):
+        return np.tanh(_as_float(x))
+
+    def forward(self, x):
+        self._x = x
+        self._y = self.fn(x)
+        return self._y
+
+    def backward(self, grad_out):
+        y = self._y
+        return grad_out * (1 - y * y)
+
+    def derivative(self, x):
+        t = self.fn(x)
+        return 1 - t * t
+
+
 class ReLU(Activation):
     r"""Rectified linear unit.
 
@@ -194,10 +444,18 @@ class ReLU(Activation):
         f(x) = \max(0, x), \qquad
         f'(x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}
 
-    At the kink, f'(0) = 0, as PyTorch (the subgradient it picks).
-    NOTE: units whose input is <= 0 for every sample get no gradient ("dying ReLU").
+    No arguments. At the kink f'(0) = 0, as torch (the subgradient its autograd picks).
 
-    Shape: any. Reference: Nair & Hinton (2010); Glorot, Bordes & Bengio (2011).
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        ``backward`` is ``grad_out * (x > 0)``: one comparison and one product.
+        Units whose input is <= 0 for every sample get no gradient ("dying ReLU").
+
+    Reference: Nair & Hinton (2010); Glorot, Bordes & Bengio, Deep sparse rectifier
+    neural networks (2011).
     """
 
     name = "relu"
@@ -212,51 +470,972 @@ class ReLU(Activation):
 
     def fn(self, x):
         x = _as_float(x)
-        return np.maximum(x, 0, dtype=x.dtype)
+        return np.maximum(x, 0)
 
     def derivative(self, x):
         x = _as_float(x)
         return (x > 0).astype(x.dtype)
 
+    def backward(self, grad_out):
+        return grad_out * (self._x > 0)
 
-class Sigmoid(Activation):
-    r"""Logistic sigmoid.
+    def kinks(self):
+        return (0.0,)
+
+
+class ReLU6(Activation):
+    r"""ReLU capped at 6.
 
     .. math::
-        f(x) = \frac{1}{1 + e^{-x}}, \qquad f'(x) = f(x)\,(1 - f(x))
+        f(x) = \min(\max(0, x), 6), \qquad
+        f'(x) = \begin{cases} 1 & 0 < x < 6 \\ 0 & \text{otherwise} \end{cases}
 
-    Computed without overflow: for x < 0 as e^x / (1 + e^x).
-    Shape: any. Use: output of binary / multi-label classifiers (fused with binary
-    cross-entropy from logits). Saturates: f' < 1e-3 for |x| > ~6.9.
+    No arguments. At the kinks f'(0) = f'(6) = 0, as torch (``relu6`` is
+    ``hardtanh(x, 0, 6)``, whose gradient is 0 at both bounds).
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        The cap keeps activations small enough for low-precision arithmetic.
+
+    Reference: Krizhevsky, Convolutional Deep Belief Networks on CIFAR-10 (2010);
+    used in MobileNet (Howard et al., 2017).
     """
 
-    name = "sigmoid"
-    aliases = ("logistic",)
+    name = "relu6"
+    init = "he"
     properties = Properties(
-        formula="1 / (1 + exp(-x))", derivative="f(x) (1 - f(x))", output_range="(0, 1)",
-        saturating=True, zero_centred=False, monotonic=True, smooth=True,
-        use="output (binary / multi-label, with binary cross-entropy)",
-        problems="vanishing gradients when saturated; outputs not zero-centred",
-        reference="Rumelhart, Hinton & Williams, Learning representations by back-propagating errors, 1986",
+        formula="min(max(0, x), 6)", derivative="1 if 0 < x < 6 else 0", output_range="[0, 6]",
+        saturating=True, zero_centred=False, monotonic=True, smooth=False,
+        kink="f'(0) = 0 and f'(6) = 0 (PyTorch)", use="hidden (mobile / quantised networks)",
+        problems="dying units below 0 and above 6",
+        reference="Krizhevsky, Convolutional Deep Belief Networks on CIFAR-10, 2010",
+    )
+
+    def fn(self, x):
+        return np.clip(_as_float(x), 0, 6)
+
+    def derivative(self, x):
+        x = _as_float(x)
+        return ((x > 0) & (x < 6)).astype(x.dtype)
+
+    def backward(self, grad_out):
+        x = self._x
+        return grad_out * ((x > 0) & (x < 6))
+
+    def kinks(self):
+        return (0.0, 6.0)
+
+
+class LeakyReLU(Activation):
+    r"""Leaky rectified linear unit.
+
+    .. math::
+        f(x) = \begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases}, \qquad
+        f'(x) = \begin{cases} 1 & x > 0 \\ a & x \le 0 \end{cases}
+
+    Args:
+        negative_slope (float): the slope ``a`` for x <= 0. Default: ``0.01``.
+
+    At the kink f'(0) = a (torch's ``leaky_relu_backward`` tests ``x > 0``).
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        Any finite slope is accepted, as torch (a > 1 or a < 0 give a non-standard,
+        still piecewise-linear unit). He initialisation uses the gain sqrt(2 / (1 + a^2)).
+
+    Reference: Maas, Hannun & Ng, Rectifier nonlinearities improve neural network
+    acoustic models (2013).
+    """
+
+    name = "leaky_relu"
+    aliases = ("lrelu", "leakyrelu")
+    init = "he"
+    properties = Properties(
+        formula="x if x > 0 else a x  (a = negative_slope = 0.01)",
+        derivative="1 if x > 0 else a", output_range="(-inf, inf)", saturating=False,
+        zero_centred=False, monotonic=True, smooth=False, kink="f'(0) = a (PyTorch)",
+        use="hidden", problems="the slope a is a hyper-parameter; small a learns slowly below 0",
+        reference="Maas, Hannun & Ng, Rectifier nonlinearities improve neural network acoustic models, ICML 2013",
+    )
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = _real(self.name, "negative_slope", negative_slope)
+
+    def config(self):
+        return {"negative_slope": self.negative_slope}
+
+    def fn(self, x):
+        return _leaky(_as_float(x), self.negative_slope)
+
+    def derivative(self, x):
+        return _leaky_derivative(_as_float(x), self.negative_slope)
+
+    def kinks(self):
+        return (0.0,)
+
+
+class PReLU(Activation):
+    r"""Parametric ReLU: a leaky ReLU whose slope is learned.
+
+    .. math::
+        f(x) = \begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases}, \quad
+        \frac{\partial f}{\partial x} = \begin{cases} 1 & x > 0 \\ a & x \le 0 \end{cases}, \quad
+        \frac{\partial L}{\partial a_c} = \sum_{n:\ x_{nc} \le 0} g_{nc}\, x_{nc}
+
+    Args:
+        num_parameters (int): 1 (one slope shared by every unit) or the number of units
+            (one slope per unit; ``MLP`` accepts ``("prelu", {"num_parameters":
+            "per_unit"})``). Default: ``1``.
+        init (float): the initial slope. Default: ``0.25``.
+
+    At the kink f'(0) = a and dL/da gets 0 from x = 0, as torch.
+
+    Shape:
+        - Input: ``(*)`` with one shared slope; ``(n_samples, C, *)`` with C slopes
+          (the units are axis 1, torch's channel axis).
+        - Output: the input's shape. ``weight``: ``shape (num_parameters,)``.
+
+    Note:
+        ``parameters()`` is ``[weight]`` and ``gradients()`` ``[dweight]``, the slope
+        gradient summed over the batch (and every axis but the units), as torch's;
+        ``dweight`` is overwritten in place by each ``backward``.
+
+    Reference: He, Zhang, Ren & Sun, Delving deep into rectifiers (2015).
+    """
+
+    name = "prelu"
+    init = "he"
+    properties = Properties(
+        formula="x if x > 0 else a x  (a learned, initially 0.25)",
+        derivative="1 if x > 0 else a;  dL/da = sum over x <= 0 of g x",
+        output_range="(-inf, inf)", saturating=False, zero_centred=False,
+        monotonic=True, smooth=False, kink="f'(0) = a (PyTorch)", use="hidden",
+        problems="a learned slope can overfit on small data; monotonic only while a >= 0",
+        reference="He, Zhang, Ren & Sun, Delving Deep into Rectifiers, ICCV 2015",
+    )
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+        super().__init__()
+        if (isinstance(num_parameters, (bool, np.bool_))
+                or not isinstance(num_parameters, (int, np.integer)) or num_parameters < 1):
+            raise ConfigError(
+                f"activation 'prelu': num_parameters must be a positive integer (1 shared "
+                f"slope or one per unit), got {num_parameters!r}"
+            )
+        self.num_parameters = int(num_parameters)
+        self.init_value = _real(self.name, "init", init)
+        self.weight = np.full(self.num_parameters, self.init_value, dtype=np.float64)
+        self.dweight = np.zeros_like(self.weight)
+
+    def config(self):
+        return {"num_parameters": self.num_parameters, "init": self.init_value}
+
+    def parameters(self):
+        return [self.weight]
+
+    def gradients(self):
+        return [self.dweight]
+
+    def astype(self, dtype):
+        self.weight = self.weight.astype(dtype)
+        self.dweight = np.zeros_like(self.weight)
+        return self
+
+    def _slopes(self, x: np.ndarray) -> np.ndarray:
+        """The weight shaped to broadcast against x (units on axis 1)."""
+        if self.num_parameters == 1:
+            return self.weight
+        if x.ndim < 2 or x.shape[1] != self.num_parameters:
+            raise ConfigError(
+                f"activation 'prelu' has {self.num_parameters} slopes (one per unit) but its "
+                f"input has shape {x.shape}; expected (n_samples, {self.num_parameters}, ...)"
+            )
+        return self.weight.reshape((-1,) + (1,) * (x.ndim - 2))
+
+    def _factor(self, x: np.ndarray) -> np.ndarray:
+        """f'(x): 1 where x > 0, the slope elsewhere (exact, branch-free)."""
+        f = (x <= 0) * self._slopes(x)
+        f += x > 0
+        return f.astype(np.result_type(x, self.weight), copy=False)
+
+    def fn(self, x):
+        x = _as_float(x)
+        return x * self._factor(x)
+
+    def forward(self, x):
+        x = _as_float(x)
+        self._x = x
+        self._d = self._factor(x)
+        return x * self._d
+
+    def derivative(self, x):
+        return self._factor(_as_float(x))
+
+    def backward(self, grad_out):
+        x = self._x
+        contrib = grad_out * x
+        contrib *= x <= 0
+        if self.num_parameters == 1:
+            self.dweight[...] = contrib.sum()
+        else:
+            axes = (0,) + tuple(range(2, x.ndim))
+            self.dweight[...] = contrib.sum(axis=axes)
+        return grad_out * self._d
+
+    def kinks(self):
+        return (0.0,)
+
+
+class RReLU(Activation):
+    r"""Randomized leaky ReLU.
+
+    .. math::
+        f(x) = \begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases}, \qquad
+        f'(x) = \begin{cases} 1 & x > 0 \\ a & x \le 0 \end{cases}
+
+    where, in training mode, ``a ~ U(lower, upper)`` is drawn afresh for every element
+    at each ``forward`` (and reused by the matching ``backward``), and in evaluation
+    mode ``a = (lower + upper) / 2``, i.e. ``leaky_relu(x, (lower + upper) / 2)``,
+    exactly as ``torch.nn.functional.rrelu(x, training=False)``.
+
+    Args:
+        lower (float): lower bound of the uniform distribution. Default: ``1/8``.
+        upper (float): upper bound of the uniform distribution. Default: ``1/3``.
+        rng (numpy.random.Generator): the source of the slopes; also settable as the
+            attribute ``rng`` (``MLP`` gives it the network's seeded generator).
+            Default: ``np.random.default_rng()`` (unseeded).
+
+    At the kink f'(0) = a, as torch (its noise is a for x <= 0).
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        ``derivative(x)`` is the evaluation-mode derivative (slope (lower + upper) / 2);
+        ``backward`` in training mode uses the slopes drawn by the last ``forward``.
+        lower > upper raises :class:`ConfigError`, as torch.
+
+    Reference: Xu, Wang, Chen & Li, Empirical evaluation of rectified activations in
+    convolutional network (2015).
+    """
+
+    name = "rrelu"
+    init = "he"
+    properties = Properties(
+        formula="x if x > 0 else a x, a ~ U(1/8, 1/3) in training, (1/8 + 1/3)/2 in evaluation",
+        derivative="1 if x > 0 else a", output_range="(-inf, inf)", saturating=False,
+        zero_centred=False, monotonic=True, smooth=False, kink="f'(0) = a (PyTorch)",
+        use="hidden (a mild regulariser)",
+        problems="random in training: set eval() for deterministic predictions",
+        reference="Xu, Wang, Chen & Li, Empirical Evaluation of Rectified Activations in Convolutional Network, 2015",
+    )
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+                 rng: np.random.Generator | None = None):
+        super().__init__()
+        self.lower = _real(self.name, "lower", lower)
+        self.upper = _real(self.name, "upper", upper)
+        if self.lower > self.upper:
+            raise ConfigError(
+                f"activation 'rrelu': lower ({self.lower}) must be <= upper ({self.upper})"
+            )
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ConfigError(f"activation 'rrelu': rng must be a numpy.random.Generator, got {rng!r}")
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    @property
+    def eval_slope(self) -> float:
+        return (self.lower + self.upper) / 2
+
+    def config(self):
+        return {"lower": self.lower, "upper": self.upper}
+
+    def fn(self, x):
+        return _leaky(_as_float(x), self.eval_slope)
+
+    def forward(self, x):
+        x = _as_float(x)
+        self._x = x
+        if not self.training:
+            self._d = None
+            return _leaky(x, self.eval_slope)
+        dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        slope = self.rng.random(x.shape, dtype=dtype).astype(x.dtype, copy=False)
+        slope *= self.upper - self.lower
+        slope += self.lower
+        slope *= x <= 0
+        slope += x > 0  # 1 where x > 0, a where x <= 0 (exact)
+        self._d = slope
+        return x * slope
+
+    def backward(self, grad_out):
+        if self._d is None:
+            return grad_out * _leaky_derivative(self._x, self.eval_slope)
+        return grad_out * self._d
+
+    def derivative(self, x):
+        return _leaky_derivative(_as_float(x), self.eval_slope)
+
+    def kinks(self):
+        return (0.0,)
+
+
+class ELU(Activation):
+    r"""Exponential linear unit.
+
+    .. math::
+        f(x) = \begin{cases} x & x > 0 \\ \alpha\,(e^x - 1) & x \le 0 \end{cases}, \qquad
+        f'(x) = \begin{cases} 1 & x > 0 \\ \alpha\, e^x & x \le 0 \end{cases}
+
+    Args:
+        alpha (float): the value f tends to is -alpha for x -> -inf. Default: ``1.0``.
+
+    At 0, f'(0) = alpha (torch's ``elu_backward`` tests ``x <= 0``); smooth when
+    alpha = 1.
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        Computed as ``max(x, 0) + alpha * expm1(min(x, 0))``: the exponential only sees
+        non-positive numbers (no overflow) and ``expm1`` keeps precision near 0.
+        Any finite alpha is accepted, as torch.
+
+    Reference: Clevert, Unterthiner & Hochreiter, Fast and accurate deep network
+    learning by exponential linear units (ELUs) (2016).
+    """
+
+    name = "elu"
+    init = "he"
+    properties = Properties(
+        formula="x if x > 0 else alpha (exp(x) - 1)  (alpha = 1)",
+        derivative="1 if x > 0 else alpha exp(x)", output_range="(-alpha, inf)",
+        saturating=False, zero_centred=False, monotonic=True, smooth=True,
+        kink="f'(0) = alpha (PyTorch); smooth only for alpha = 1",
+        use="hidden", problems="exp makes it slower than ReLU; saturates to -alpha for x << 0",
+        reference="Clevert, Unterthiner & Hochreiter, Fast and Accurate Deep Network Learning by ELUs, ICLR 2016",
+    )
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = _real(self.name, "alpha", alpha)
+
+    def config(self):
+        return {"alpha": self.alpha}
+
+    def fn(self, x):
+        x = _as_float(x)
+        return np.maximum(x, 0) + self.alpha * np.expm1(np.minimum(x, 0))
+
+    def derivative(self, x):
+        x = _as_float(x)
+        d = np.exp(np.minimum(x, 0))
+        d *= self.alpha
+        d *= x <= 0
+        d += x > 0
+        return d
+
+    def kinks(self):
+        return () if self.alpha == 1.0 else (0.0,)
+
+
+class SELU(Activation):
+    r"""Scaled exponential linear unit (self-normalising).
+
+    .. math::
+        f(x) = \lambda \begin{cases} x & x > 0 \\ \alpha\,(e^x - 1) & x \le 0 \end{cases},
+        \qquad
+        f'(x) = \lambda \begin{cases} 1 & x > 0 \\ \alpha\, e^x & x \le 0 \end{cases}
+
+    with the fixed constants of the paper, as torch:
+    ``alpha = 1.6732632423543772848170429916717``,
+    ``scale = lambda = 1.0507009873554804934193349852946``. No arguments.
+
+    At the kink f'(0) = lambda * alpha = 1.7581, as torch (``x <= 0`` branch).
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        ``expm1`` of ``min(x, 0)``: no overflow. Self-normalisation assumes LeCun-normal
+        weights (relunet's default for SELU) and standardised inputs.
+
+    Reference: Klambauer, Unterthiner, Mayr & Hochreiter, Self-normalizing neural
+    networks (2017).
+    """
+
+    name = "selu"
+    init = "lecun"
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+    properties = Properties(
+        formula="scale (x if x > 0 else alpha (exp(x) - 1)), alpha = 1.67326, scale = 1.05070",
+        derivative="scale (1 if x > 0 else alpha exp(x))", output_range="(-scale alpha, inf) = (-1.7581, inf)",
+        saturating=False, zero_centred=False, monotonic=True, smooth=False,
+        kink="f'(0) = scale alpha = 1.7581 (PyTorch)", use="hidden (self-normalising MLPs)",
+        problems="self-normalisation needs LeCun-normal init, standardised inputs, no batch norm",
+        reference="Klambauer, Unterthiner, Mayr & Hochreiter, Self-Normalizing Neural Networks, NeurIPS 2017",
     )
 
     def fn(self, x):
         x = _as_float(x)
-        # NOTE: exp of a non-positive number only: never overflows.
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-    def forward(self, x):
-        self._y = self.fn(x)
-        self._x = x
-        return self._y
-
-    def backward(self, grad_out):
-        return grad_out * self._y * (1 - self._y)
+        # torch: x * scale (x > 0), (alpha * scale) * expm1(x) (x <= 0)
+        return np.maximum(x, 0) * self.scale + (self.alpha * self.scale) * np.expm1(np.minimum(x, 0))
 
     def derivative(self, x):
-        s = self.fn(x)
-        return s * (1 - s)
+        x = _as_float(x)
+        d = np.exp(np.minimum(x, 0))
+        d *= self.alpha * self.scale
+        d *= x <= 0
+        d += (x > 0) * np.asarray(self.scale, dtype=x.dtype)
+        return d
+
+    def kinks(self):
+        return (0.0,)
+
+
+class CELU(Activation):
+    r"""Continuously differentiable exponential linear unit.
+
+    .. math::
+        f(x) = \begin{cases} x & x > 0 \\ \alpha\,(e^{x/\alpha} - 1) & x \le 0 \end{cases},
+        \qquad
+        f'(x) = \begin{cases} 1 & x > 0 \\ e^{x/\alpha} & x \le 0 \end{cases}
+
+    Args:
+        alpha (float): the scale of the negative part, > 0. Default: ``1.0``.
+
+    f'(0) = 1 from both sides: C^1 for every alpha (unlike ELU).
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        ``alpha * expm1(min(x, 0) / alpha)``: no overflow. torch rejects alpha = 0;
+        relunet also rejects alpha < 0 (then e^{x/alpha} grows without bound as
+        x -> -inf, and overflows for large |x|).
+
+    Reference: Barron, Continuously differentiable exponential linear units (2017).
+    """
+
+    name = "celu"
+    init = "he"
+    properties = Properties(
+        formula="x if x > 0 else alpha (exp(x / alpha) - 1)  (alpha = 1)",
+        derivative="1 if x > 0 else exp(x / alpha)", output_range="(-alpha, inf)",
+        saturating=False, zero_centred=False, monotonic=True, smooth=True,
+        kink="none: f'(0) = 1 from both sides for every alpha", use="hidden",
+        problems="exp makes it slower than ReLU; saturates to -alpha for x << 0",
+        reference="Barron, Continuously Differentiable Exponential Linear Units, arXiv:1704.07483, 2017",
+    )
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = _real(self.name, "alpha", alpha, positive=True)
+
+    def config(self):
+        return {"alpha": self.alpha}
+
+    def fn(self, x):
+        x = _as_float(x)
+        return np.maximum(x, 0) + self.alpha * np.expm1(np.minimum(x, 0) * (1.0 / self.alpha))
+
+    def derivative(self, x):
+        x = _as_float(x)
+        d = np.exp(np.minimum(x, 0) * (1.0 / self.alpha))
+        d *= x <= 0
+        d += x > 0
+        return d
+
+
+class GELU(Activation):
+    r"""Gaussian error linear unit.
+
+    .. math::
+        f(x) = x\,\Phi(x) = \frac{x}{2}\left(1 + \operatorname{erf}\frac{x}{\sqrt 2}\right),
+        \qquad f'(x) = \Phi(x) + x\,\varphi(x), \quad \varphi(x) = \frac{e^{-x^2/2}}{\sqrt{2\pi}}
+
+    With ``approximate="tanh"``, :math:`u = \sqrt{2/\pi}\,(x + 0.044715\,x^3)`:
+
+    .. math::
+        f(x) = \frac{x}{2}\,(1 + \tanh u), \qquad
+        f'(x) = \frac{1 + \tanh u}{2} + \frac{x}{2}\,(1 - \tanh^2 u)\,\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2)
+
+    Args:
+        approximate (str): ``"none"`` (the exact erf form) or ``"tanh"``. Default: ``"none"``.
+
+    No kink (smooth); f'(0) = 1/2.
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        Phi is ``scipy.special.ndtr`` (accurate in both tails, unlike ``1 + erf`` for
+        x << 0). The Gaussian and the cubic are evaluated on x clipped to [-40, 40]
+        (resp. [-100, 100]), where they have already underflowed to 0 (resp. tanh has
+        saturated to +-1 exactly): no overflow for any x, same values.
+
+    Reference: Hendrycks & Gimpel, Gaussian error linear units (GELUs) (2016).
+    """
+
+    name = "gelu"
+    init = "he"
+    properties = Properties(
+        formula="x Phi(x) = x/2 (1 + erf(x / sqrt 2))  (or tanh approximation)",
+        derivative="Phi(x) + x phi(x)", output_range="[-0.170, inf)", saturating=False,
+        zero_centred=False, monotonic=False, smooth=True, use="hidden (transformers)",
+        problems="slower than ReLU (erf); non-monotonic with a minimum -0.17 at x = -0.75",
+        reference="Hendrycks & Gimpel, Gaussian Error Linear Units (GELUs), arXiv:1606.08415, 2016",
+    )
+
+    _K = math.sqrt(2.0 / math.pi)
+    _C = 0.044715
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ConfigError(
+                f"activation 'gelu': approximate must be 'none' or 'tanh', got {approximate!r}"
+            )
+        self.approximate = approximate
+
+    def config(self):
+        return {"approximate": self.approximate}
+
+    def _inner_tanh(self, x):
+        xc = np.clip(x, -100, 100)
+        return xc, np.tanh(self._K * (xc + self._C * (xc * xc * xc)))
+
+    def fn(self, x):
+        x = _as_float(x)
+        if self.approximate == "tanh":
+            _, t = self._inner_tanh(x)
+            return (0.5 * x) * (1 + t)
+        return x * special.ndtr(x)
+
+    def derivative(self, x):
+        x = _as_float(x)
+        if self.approximate == "tanh":
+            xc, t = self._inner_tanh(x)
+            right = (0.5 * xc) * (1 - t * t)
+            right *= self._K * (1 + (3 * self._C) * (xc * xc))
+            return 0.5 * (1 + t) + right
+        xc = np.clip(x, -40, 40)
+        pdf = np.exp(-0.5 * (xc * xc))
+        pdf *= xc
+        pdf *= 1.0 / math.sqrt(2.0 * math.pi)
+        return special.ndtr(x) + pdf
+
+
+class SiLU(Activation):
+    r"""Sigmoid-weighted linear unit (swish with beta = 1).
+
+    .. math::
+        f(x) = x\,\sigma(x), \qquad f'(x) = \sigma(x)\,(1 + x\,(1 - \sigma(x)))
+
+    No arguments; no kink (smooth); f'(0) = 1/2.
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        sigma is ``scipy.special.expit`` (no overflow); at x = -1e30 sigma is exactly 0
+        and f, f' are -0.0, never NaN.
+
+    Reference: Hendrycks & Gimpel (2016); Elfwing, Uchibe & Doya, Sigmoid-weighted
+    linear units (2018); Ramachandran, Zoph & Le, Searching for activation functions
+    (2017) (as "swish").
+    """
+
+    name = "silu"
+    aliases = ("swish",)
+    init = "he"
+    properties = Properties(
+        formula="x sigmoid(x)", derivative="s (1 + x (1 - s)), s = sigmoid(x)",
+        output_range="[-0.278, inf)", saturating=False, zero_centred=False, monotonic=False,
+        smooth=True, use="hidden", problems="non-monotonic (minimum -0.278 at x = -1.278); slower than ReLU",
+        reference="Elfwing, Uchibe & Doya, Sigmoid-Weighted Linear Units, Neural Networks 2018; "
+                  "Ramachandran, Zoph & Le, Searching for Activation Functions, 2017",
+    )
+
+    def fn(self, x):
+        x = _as_float(x)
+        return x * special.expit(x)
+
+    def derivative(self, x):
+        x = _as_float(x)
+        s = special.expit(x)
+        d = x * (1 - s)
+        d += 1
+        d *= s
+        return d
+
+
+class Mish(Activation):
+    r"""Mish: a self-regularised non-monotonic activation.
+
+    .. math::
+        f(x) = x \tanh(\operatorname{softplus}(x)), \qquad
+        f'(x) = \tanh(\operatorname{softplus}(x)) + x\,\sigma(x)\,(1 - \tanh^2(\operatorname{softplus}(x)))
+
+    No arguments; no kink (smooth); f'(0) = 0.6.
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        softplus is ``max(x, 0) + log1p(exp(-|x|))`` (no overflow); torch's formula
+        ``log1p(exp(x))`` gives the same values.
+
+    Reference: Misra, Mish: a self regularized non-monotonic activation function (2019).
+    """
+
+    name = "mish"
+    init = "he"
+    properties = Properties(
+        formula="x tanh(softplus(x))", derivative="t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))",
+        output_range="[-0.309, inf)", saturating=False, zero_centred=False, monotonic=False,
+        smooth=True, use="hidden", problems="non-monotonic (minimum -0.309 at x = -1.19); slower than ReLU",
+        reference="Misra, Mish: A Self Regularized Non-Monotonic Activation Function, BMVC 2020 (arXiv:1908.08681)",
+    )
+
+    def fn(self, x):
+        x = _as_float(x)
+        return x * np.tanh(_softplus(x))
+
+    def derivative(self, x):
+        x = _as_float(x)
+        t = np.tanh(_softplus(x))
+        d = 1 - t * t
+        d *= x
+        d *= special.expit(x)
+        d += t
+        return d
+
+
+class Softplus(Activation):
+    r"""Softplus: a smooth approximation of ReLU.
+
+    .. math::
+        f(x) = \begin{cases} \frac{1}{\beta}\log(1 + e^{\beta x}) & \beta x \le t \\
+                              x & \beta x > t \end{cases}, \qquad
+        f'(x) = \begin{cases} \sigma(\beta x) & \beta x \le t \\ 1 & \beta x > t \end{cases}
+
+    Args:
+        beta (float): sharpness, > 0. Default: ``1.0``.
+        threshold (float): t, above which f is taken as the identity (as torch).
+            Default: ``20.0``.
+
+    Smooth; the switch to the identity at beta x = t changes f by log1p(e^-t)/beta
+    (2e-9 for t = 20), as in torch.
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        Below the threshold ``log(1 + e^z) = max(z, 0) + log1p(e^{-|z|})``, which never
+        overflows even for a huge threshold (torch's ``log1p(exp(z))`` would).
+        torch accepts beta <= 0 (giving inf or a concave function); relunet raises
+        :class:`ConfigError`.
+
+    Reference: Dugas, Bengio, Belisle, Nadeau & Garcia, Incorporating second-order
+    functional knowledge for better option pricing (2001); Glorot et al. (2011).
+    """
+
+    name = "softplus"
+    init = "he"
+    properties = Properties(
+        formula="log(1 + exp(beta x)) / beta, x where beta x > threshold (beta = 1, threshold = 20)",
+        derivative="sigmoid(beta x), 1 where beta x > threshold", output_range="(0, inf)",
+        saturating=False, zero_centred=False, monotonic=True, smooth=True,
+        kink="none mathematically; torch's switch to x at beta x = threshold is a jump of "
+             "log1p(exp(-threshold)) / beta (2e-9 by default), kept for exactness",
+        use="hidden; positive outputs (scales, rates)",
+        problems="f' -> 0 for x << 0 (saturates on the left); slower than ReLU",
+        reference="Dugas et al., Incorporating Second-Order Functional Knowledge for Better Option Pricing, NeurIPS 2001",
+    )
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = _real(self.name, "beta", beta, positive=True)
+        self.threshold = _real(self.name, "threshold", threshold)
+
+    def config(self):
+        return {"beta": self.beta, "threshold": self.threshold}
+
+    def _bx(self, x):
+        if self.beta == 1.0:
+            return x
+        with np.errstate(over="ignore"):  # an inf here is always past the threshold
+            return x * self.beta
+
+    def fn(self, x):
+        x = _as_float(x)
+        bx = self._bx(x)
+        soft = _softplus(bx)
+        if self.beta != 1.0:
+            soft /= self.beta
+        return np.where(bx > self.threshold, x, soft)
+
+    def derivative(self, x):
+        x = _as_float(x)
+        bx = self._bx(x)
+        return np.where(bx > self.threshold, 1, special.expit(bx))
+
+
+
+    def kinks(self):
+        # NOTE: torch's switch to the identity makes f jump by log1p(e^-t)/beta at
+        # beta x = t (2e-9 for the defaults, 0.0034 for beta=2, t=5): not differentiable there.
+        return (self.threshold / self.beta,)
+
+
+class Softsign(Activation):
+    r"""Softsign.
+
+    .. math::
+        f(x) = \frac{x}{1 + |x|}, \qquad f'(x) = \frac{1}{(1 + |x|)^2}
+
+    No arguments; smooth (C^1; f'' jumps at 0).
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        f' is computed as ``(1 / (1 + |x|))**2``: squaring ``1 + |x|`` first would
+        overflow float32 for |x| > 1.8e19. Saturates polynomially, not exponentially.
+
+    Reference: Bergstra, Desjardins, Lamblin & Bengio, Quadratic polynomials learn
+    better image features (2009).
+    """
+
+    name = "softsign"
+    properties = Properties(
+        formula="x / (1 + |x|)", derivative="1 / (1 + |x|)^2", output_range="(-1, 1)",
+        saturating=True, zero_centred=True, monotonic=True, smooth=True, use="hidden",
+        problems="saturates (polynomially, more gently than tanh)",
+        reference="Bergstra, Desjardins, Lamblin & Bengio, Quadratic Polynomials Learn Better Image Features, 2009",
+    )
+
+    def fn(self, x):
+        x = _as_float(x)
+        return x / (1 + np.abs(x))
+
+    def derivative(self, x):
+        x = _as_float(x)
+        d = np.abs(x)
+        d += 1
+        np.reciprocal(d, out=d)
+        d *= d
+        return d
+
+
+class Hardtanh(Activation):
+    r"""Hard tanh: tanh replaced by a clipped identity.
+
+    .. math::
+        f(x) = \begin{cases} \text{max\_val} & x > \text{max\_val} \\
+                              \text{min\_val} & x < \text{min\_val} \\ x & \text{otherwise} \end{cases},
+        \qquad f'(x) = \begin{cases} 1 & \text{min\_val} < x < \text{max\_val} \\ 0 & \text{otherwise} \end{cases}
+
+    Args:
+        min_val (float): the lower bound. Default: ``-1.0``.
+        max_val (float): the upper bound, >= min_val. Default: ``1.0``.
+
+    At the kinks f'(min_val) = f'(max_val) = 0, as torch's ``hardtanh_backward``.
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        A piecewise-linear tanh: cheap and exact, but units outside the bounds get no
+        gradient. min_val > max_val raises :class:`ConfigError`, as torch.
+
+    Reference: Collobert, Large scale machine learning (PhD thesis, 2004).
+    """
+
+    name = "hardtanh"
+    aliases = ("hard_tanh",)
+    properties = Properties(
+        formula="min(max(x, min_val), max_val)  (min_val = -1, max_val = 1)",
+        derivative="1 if min_val < x < max_val else 0", output_range="[min_val, max_val] = [-1, 1]",
+        saturating=True, zero_centred=True, monotonic=True, smooth=False,
+        kink="f'(min_val) = f'(max_val) = 0 (PyTorch)", use="hidden",
+        problems="no gradient outside [min_val, max_val]",
+        reference="Collobert, Large Scale Machine Learning, PhD thesis, 2004",
+    )
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        super().__init__()
+        self.min_val = _real(self.name, "min_val", min_val)
+        self.max_val = _real(self.name, "max_val", max_val)
+        if self.min_val > self.max_val:
+            raise ConfigError(
+                f"activation 'hardtanh': min_val ({self.min_val}) must be <= max_val ({self.max_val})"
+            )
+
+    def config(self):
+        return {"min_val": self.min_val, "max_val": self.max_val}
+
+    def fn(self, x):
+        return np.clip(_as_float(x), self.min_val, self.max_val)
+
+    def derivative(self, x):
+        x = _as_float(x)
+        return ((x > self.min_val) & (x < self.max_val)).astype(x.dtype)
+
+    def backward(self, grad_out):
+        x = self._x
+        return grad_out * ((x > self.min_val) & (x < self.max_val))
+
+    def kinks(self):
+        return (self.min_val, self.max_val)
+
+
+class Hardsigmoid(Activation):
+    r"""Hard sigmoid: a piecewise-linear sigmoid.
+
+    .. math::
+        f(x) = \begin{cases} 0 & x \le -3 \\ 1 & x \ge 3 \\ x/6 + 1/2 & \text{otherwise} \end{cases},
+        \qquad f'(x) = \begin{cases} 1/6 & -3 < x < 3 \\ 0 & \text{otherwise} \end{cases}
+
+    No arguments. At the kinks f'(-3) = f'(3) = 0, as torch.
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        Computed as torch: ``min(max(x + 3, 0), 6) / 6``.
+
+    Reference: Howard et al., Searching for MobileNetV3 (2019); Courbariaux, Bengio &
+    David, BinaryConnect (2015).
+    """
+
+    name = "hardsigmoid"
+    aliases = ("hard_sigmoid",)
+    properties = Properties(
+        formula="min(max(x + 3, 0), 6) / 6", derivative="1/6 if -3 < x < 3 else 0",
+        output_range="[0, 1]", saturating=True, zero_centred=False, monotonic=True,
+        smooth=False, kink="f'(-3) = f'(3) = 0 (PyTorch)", use="hidden / gates (mobile networks)",
+        problems="no gradient outside (-3, 3)",
+        reference="Howard et al., Searching for MobileNetV3, ICCV 2019",
+    )
+
+    def fn(self, x):
+        return np.clip(_as_float(x) + 3, 0, 6) / 6
+
+    def derivative(self, x):
+        x = _as_float(x)
+        d = ((x > -3) & (x < 3)).astype(x.dtype)
+        d *= 1.0 / 6.0
+        return d
+
+    def kinks(self):
+        return (-3.0, 3.0)
+
+
+class Hardswish(Activation):
+    r"""Hard swish: x times the hard sigmoid.
+
+    .. math::
+        f(x) = \begin{cases} 0 & x \le -3 \\ x & x \ge 3 \\ x\,(x + 3)/6 & \text{otherwise} \end{cases},
+        \qquad f'(x) = \begin{cases} 0 & x \le -3 \\ x/3 + 1/2 & -3 < x < 3 \\ 1 & x \ge 3 \end{cases}
+
+    No arguments. At the kinks f'(-3) = 0 and f'(3) = 1, as torch's
+    ``hardswish_backward`` (the one-sided slopes are 0 and -1/2 at -3, 3/2 and 1 at 3).
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        Computed as torch: ``x * min(max(x + 3, 0), 6) / 6``. Non-monotonic:
+        minimum -3/8 at x = -3/2.
+
+    Reference: Howard et al., Searching for MobileNetV3 (2019).
+    """
+
+    name = "hardswish"
+    aliases = ("hard_swish",)
+    properties = Properties(
+        formula="x min(max(x + 3, 0), 6) / 6", derivative="0 if x <= -3, x/3 + 1/2 if x < 3, else 1",
+        output_range="[-0.375, inf)", saturating=False, zero_centred=False, monotonic=False,
+        smooth=False, kink="f'(-3) = 0, f'(3) = 1 (PyTorch)", use="hidden (mobile networks)",
+        problems="non-monotonic; no gradient below -3",
+        reference="Howard et al., Searching for MobileNetV3, ICCV 2019",
+    )
+    init = "he"
+
+    def fn(self, x):
+        x = _as_float(x)
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    def derivative(self, x):
+        x = _as_float(x)
+        d = x * (1.0 / 3.0)
+        d += 0.5
+        d *= (x > -3) & (x < 3)
+        d += x >= 3
+        return d
+
+    def kinks(self):
+        return (-3.0, 3.0)
+
+
+class LogSigmoid(Activation):
+    r"""Log of the sigmoid.
+
+    .. math::
+        f(x) = \log \sigma(x) = -\operatorname{softplus}(-x), \qquad
+        f'(x) = 1 - \sigma(x) = \sigma(-x)
+
+    No arguments; smooth.
+
+    Shape:
+        - Input: ``(*)``, any shape (usually ``(n_samples, n_units)``).
+        - Output: ``(*)``, the input's shape and floating dtype.
+
+    Note:
+        ``min(x, 0) - log1p(exp(-|x|))``: never ``log(sigmoid(x))``, which is
+        ``log(0) = -inf`` for x < -745. f(-1e30) = -1e30 exactly.
+
+    Reference: the log-likelihood of logistic regression; torch.nn.LogSigmoid.
+    """
+
+    name = "logsigmoid"
+    aliases = ("log_sigmoid",)
+    properties = Properties(
+        formula="log(1 / (1 + exp(-x))) = -softplus(-x)", derivative="1 - sigmoid(x) = sigmoid(-x)",
+        output_range="(-inf, 0)", saturating=False, zero_centred=False, monotonic=True,
+        smooth=True, use="inside losses (log-likelihood of a Bernoulli)",
+        problems="saturates to 0 for x >> 0",
+        reference="Cox, The regression analysis of binary sequences, 1958 (logistic log-likelihood)",
+    )
+
+    def fn(self, x):
+        x = _as_float(x)
+        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+    def derivative(self, x):
+        return special.expit(-_as_float(x))
 
 
 class Softmax(Activation):
@@ -266,13 +1445,24 @@ class Softmax(Activation):
         s_i = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \quad m = \max_j x_j, \qquad
         \frac{\partial s_i}{\partial x_j} = s_i(\delta_{ij} - s_j)
 
+    No arguments (the axis is the last, torch's ``dim=-1``).
+
     The Jacobian is not diagonal, so there is no element-wise ``derivative``;
     ``backward`` is the true vector-Jacobian product ``s * (g - sum(g * s))``.
-    Shifting by the max makes every exponent <= 0: no overflow for any logits.
-    For training, use it fused with cross-entropy (``delta = (p - y) / N``),
-    which is what relunet does when output="softmax" and loss="cross_entropy".
 
-    Shape: (n_samples, n_classes). Use: output of a multi-class classifier.
+    Shape:
+        - Input: ``(*, n_classes)``, usually ``(n_samples, n_classes)``.
+        - Output: the same shape; each row sums to 1.
+
+    Note:
+        Shifting by the max makes every exponent <= 0: no overflow for any finite logits
+        (+-1e30 included). For training, use it fused with cross-entropy
+        (``delta = (p - y) / N``), which is what relunet does when output="softmax" and
+        loss="cross_entropy"; for log-probabilities use ``log_softmax``, never
+        ``log(softmax)``.
+
+    Reference: Bridle, Probabilistic interpretation of feedforward classification
+    network outputs (1990).
     """
 
     name = "softmax"
@@ -300,47 +1490,64 @@ class Softmax(Activation):
 
     def backward(self, grad_out):
         s = self._y
-        return s * (grad_out - np.sum(grad_out * s, axis=-1, keepdims=True))
+        gs = grad_out * s
+        gs -= s * np.sum(gs, axis=-1, keepdims=True)
+        return gs
 
     def derivative(self, x):
         raise TypeError("softmax is not element-wise: its Jacobian is s_i (delta_ij - s_j); use backward()")
 
 
-class Step(Activation):
-    r"""Heaviside step function (the perceptron's threshold unit).
+class LogSoftmax(Activation):
+    r"""Log of the softmax over the last axis.
 
     .. math::
-        f(x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}, \qquad
-        f'(x) = 0 \ (x \ne 0), \text{ undefined at } 0
+        y_i = x_i - m - \log \sum_j e^{x_j - m}, \quad m = \max_j x_j, \qquad
+        \frac{\partial y_i}{\partial x_j} = \delta_{ij} - s_j
 
-    ``derivative`` returns 0 everywhere (the value torch's autograd gives for
-    ``torch.heaviside(x, 0)``), which is why it cannot be trained by gradient descent:
-    a network trained by backpropagation refuses it (:class:`NonDifferentiableError`).
-    f(0) = 0, as ``torch.heaviside(x, values=0)``.
+    No arguments (the axis is the last). ``backward`` is the vector-Jacobian product
+    ``g - s * sum(g)`` with ``s = exp(y)`` the softmax, as torch's.
+
+    Shape:
+        - Input: ``(*, n_classes)``. Output: the same shape; ``exp`` of each row sums to 1.
+
+    Note:
+        The log-sum-exp with the max shift: exponents are <= 0 and the sum is >= 1, so
+        no overflow and no ``log(0)`` for any finite logits; y = 0 for the largest
+        logit when it dominates, never NaN. Pair it with the negative log-likelihood.
+
+    Reference: Bridle (1990); torch.nn.LogSoftmax.
     """
 
-    name = "step"
-    aliases = ("heaviside",)
-    differentiable = False
+    name = "log_softmax"
+    aliases = ("logsoftmax",)
+    elementwise = False
     properties = Properties(
-        formula="1 if x > 0 else 0", derivative="0 (x != 0), undefined at 0",
-        output_range="{0, 1}", saturating=True, zero_centred=False, monotonic=True,
-        smooth=False, kink="f(0) = 0; f' = 0 everywhere (no gradient)",
-        use="perceptron only (perceptron learning rule)",
-        problems="zero gradient almost everywhere: gradient descent cannot train it",
-        reference="McCulloch & Pitts 1943; Rosenblatt, The Perceptron, 1958",
+        formula="x_i - log sum_j exp(x_j)", derivative="delta_ij - softmax_j",
+        output_range="(-inf, 0]", saturating=False, zero_centred=False, monotonic=True,
+        smooth=True, use="output (multi-class log-probabilities, with negative log-likelihood)",
+        problems="outputs are log-probabilities: exponentiate for probabilities",
+        reference="Bridle, Probabilistic interpretation of feedforward classification network outputs, 1990",
     )
 
     def fn(self, x):
         x = _as_float(x)
-        return (x > 0).astype(x.dtype)
+        z = x - np.max(x, axis=-1, keepdims=True)
+        z -= np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+        return z
 
-    def derivative(self, x):
-        return np.zeros_like(_as_float(x))
+    def forward(self, x):
+        self._x = x
+        self._y = self.fn(x)
+        return self._y
 
     def backward(self, grad_out):
-        self.require_differentiable()
-        return super().backward(grad_out)
+        s = np.exp(self._y)
+        s *= np.sum(grad_out, axis=-1, keepdims=True)
+        return grad_out - s
+
+    def derivative(self, x):
+        raise TypeError("log_softmax is not element-wise: its Jacobian is delta_ij - s_j; use backward()")
 
 
 # ---------------------------------------------------------------------------
@@ -358,7 +1565,11 @@ def _register(*classes: type[Activation]) -> None:
             _ALIASES[alias] = cls.name
 
 
-_register(Identity, ReLU, Sigmoid, Softmax, Step)
+_register(
+    Identity, Step, Sign, Sigmoid, Tanh, ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, SELU,
+    CELU, GELU, SiLU, Mish, Softplus, Softsign, Hardtanh, Hardsigmoid, Hardswish,
+    LogSigmoid, Softmax, LogSoftmax,
+)
 
 
 def names() -> list[str]:
