@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -83,5 +84,9 @@ def read_archive(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any], di
         raise
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError, json.JSONDecodeError,
+            TypeError, zlib.error,
+            # a flipped bit in a zip header can claim an unsupported method, version or
+            # encryption: zipfile raises these before any checksum is read
+            NotImplementedError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: truncated, corrupted or not a relunet file ({exc})") from None

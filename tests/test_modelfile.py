@@ -1,0 +1,238 @@
+"""Model files: bit-identical round trips, and bad files rejected with ModelFileError."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+import relunet
+from relunet import activations, modelfile
+from relunet.errors import ModelFileError
+from relunet.io import write_archive
+
+X = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
+Y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5).astype(int)  # 3 classes
+
+
+def _net(act="relu", **kw):
+    spec = ("prelu", {"num_parameters": "per_unit"}) if act == "prelu" else act
+    return relunet.MLP([5, 8, 6, 3], activation=spec, seed=kw.pop("seed", 1), **kw)
+
+
+def _roundtrip(net, tmp_path, name="m.relunet"):
+    path = tmp_path / name
+    net.save(path)
+    return relunet.load(path), path
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_roundtrip_bit_identical_for_every_activation(name, tmp_path):
+    net = _net(name)
+    if activations.get(name).differentiable:
+        net.fit(X, Y, epochs=3, batch_size=8, lr=0.05)
+    else:  # step / sign cannot be trained by gradient descent: save them untrained
+        net.classes_ = np.arange(3)
+    loaded, _ = _roundtrip(net, tmp_path)
+    assert loaded.sizes == net.sizes and loaded.loss.name == net.loss.name
+    for a, b in zip(net.parameters(), loaded.parameters()):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert np.array_equal(net.predict_output(X), loaded.predict_output(X))
+    assert np.array_equal(net.predict(X), loaded.predict(X))
+
+
+def test_prelu_learned_slopes_survive(tmp_path):
+    net = _net("prelu")
+    net.fit(X, Y, epochs=5, batch_size=8, lr=0.1)
+    slopes = [l.activation.weight for l in net.layers[1:-1:2]]
+    assert all(s.shape == (8,) or s.shape == (6,) for s in slopes)
+    assert any(not np.allclose(s, 0.25) for s in slopes)  # they were trained
+    loaded, _ = _roundtrip(net, tmp_path)
+    for s, t in zip(slopes, [l.activation.weight for l in loaded.layers[1:-1:2]]):
+        assert np.array_equal(s, t)
+
+
+def test_activation_settings_and_per_layer_specs(tmp_path):
+    net = relunet.MLP([5, 7, 7, 7, 2], activation=[("leaky_relu", {"negative_slope": 0.3}),
+                      ("softplus", {"beta": 2.0, "threshold": 5.0}), ("gelu", {"approximate": "tanh"})],
+                      output="sigmoid", dtype=np.float64, seed=4)
+    loaded, _ = _roundtrip(net, tmp_path)
+    acts = [l.activation for l in loaded.layers[1::2]]
+    assert acts[0].negative_slope == 0.3
+    assert (acts[1].beta, acts[1].threshold) == (2.0, 5.0)
+    assert acts[2].approximate == "tanh"
+    assert loaded.dtype == np.float64
+    assert np.array_equal(net.predict_output(X), loaded.predict_output(X))
+
+
+def test_string_classes_and_regression(tmp_path):
+    labels = np.array(["cat", "dog", "emu"])[Y]
+    net = _net("tanh")
+    net.fit(X, labels, epochs=2, lr=0.05)
+    loaded, _ = _roundtrip(net, tmp_path)
+    assert loaded.classes_.tolist() == ["cat", "dog", "emu"]
+    assert np.array_equal(net.predict(X), loaded.predict(X))
+    reg = relunet.MLP([5, 4, 2], activation="elu", output="identity", seed=2)
+    reg.fit(X, X[:, :2] * 2, epochs=2, lr=0.05)
+    loaded, _ = _roundtrip(reg, tmp_path, "r.relunet")
+    assert loaded.classes_ is None and loaded.task == "regression"
+    assert np.array_equal(reg.predict(X), loaded.predict(X))
+
+
+def test_training_continues_identically_after_load(tmp_path):
+    """The generator state is saved: shuffling (and RReLU noise) continue where they were."""
+    net = _net("rrelu")
+    net.fit(X, Y, epochs=2, batch_size=8, lr=0.05)
+    loaded, _ = _roundtrip(net, tmp_path)
+    net.fit(X, Y, epochs=2, batch_size=8, lr=0.05)
+    loaded.fit(X, Y, epochs=2, batch_size=8, lr=0.05)
+    for a, b in zip(net.parameters(), loaded.parameters()):
+        assert np.array_equal(a, b)
+
+
+def test_save_is_atomic_and_overwrites(tmp_path):
+    path = tmp_path / "m.relunet"
+    _net("relu", seed=1).save(path)
+    net2 = _net("tanh", seed=2)
+    net2.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.relunet"]  # no temp file left
+    assert np.array_equal(relunet.load(path).predict_output(X), net2.predict_output(X))
+
+
+# -- bad files -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def good_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "m.relunet"
+    net = relunet.MLP([3, 4, 2], activation=("prelu", {"num_parameters": "per_unit"}), seed=0)
+    net.save(path)
+    return path, net
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        relunet.load(tmp_path / "nope.relunet")
+
+
+def test_truncated_file(good_file, tmp_path):
+    path, _ = good_file
+    data = path.read_bytes()
+    for n in (0, 1, 10, len(data) // 3, len(data) // 2, len(data) - 22, len(data) - 1):
+        bad = tmp_path / "t.relunet"
+        bad.write_bytes(data[:n])
+        with pytest.raises(ModelFileError, match="t.relunet"):
+            relunet.load(bad)
+
+
+def test_every_flipped_byte_is_caught_or_harmless(good_file, tmp_path):
+    """Flip each byte of a small model file in turn: loading must raise ModelFileError or
+    (a flip in a field zip does not use, e.g. a timestamp) give the very same model."""
+    path, net = good_file
+    data = path.read_bytes()
+    x = X[:, :3]
+    expected = net.predict_output(x)
+    bad = tmp_path / "f.relunet"
+    caught = harmless = 0
+    for i, mask in [(i, m) for m in (0xFF, 0x01) for i in range(len(data))]:
+        flipped = bytearray(data)
+        flipped[i] ^= mask
+        bad.write_bytes(bytes(flipped))
+        try:
+            loaded = relunet.load(bad)
+        except ModelFileError:
+            caught += 1
+            continue
+        assert np.array_equal(loaded.predict_output(x), expected), f"byte {i} changed the model silently"
+        harmless += 1
+    assert caught > 0.8 * 2 * len(data)
+
+
+def test_flipped_byte_in_weights_is_a_checksum_error(good_file, tmp_path):
+    path, _ = good_file
+    data = bytearray(path.read_bytes())
+    # the first occurrence is the local header: name, then the .npy (128-byte header, data)
+    i = data.index(b"arrays/W0.npy") + len(b"arrays/W0.npy") + 128 + 4
+    data[i] ^= 0x01
+    bad = tmp_path / "w.relunet"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="corrupted"):
+        relunet.load(bad)
+
+
+def test_foreign_files(tmp_path):
+    png = tmp_path / "image.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
+    npz = tmp_path / "arrays.npz"
+    np.savez(npz, W0=np.zeros((3, 4)))
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    zipped = tmp_path / "other.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("meta.json", json.dumps({"format": "something-else"}))
+    ckpt = tmp_path / "ckpt.relunet"
+    write_archive(ckpt, "checkpoint", {}, {})
+    for path, message in [(png, "not a relunet file"), (npz, "no meta.json"), (text, "not a relunet file"),
+                          (zipped, "not a relunet file"), (ckpt, "expected a 'model'")]:
+        with pytest.raises(ModelFileError, match=message):
+            relunet.load(path)
+
+
+def _tampered(tmp_path, good_file, edit_meta=None, edit_arrays=None):
+    path, net = good_file
+    meta, arrays = modelfile.describe(net)
+    arrays = {k: v.copy() for k, v in arrays.items()}
+    if edit_meta:
+        edit_meta(meta)
+    if edit_arrays:
+        edit_arrays(arrays)
+    out = tmp_path / "x.relunet"
+    write_archive(out, "model", meta, arrays)
+    return out
+
+
+@pytest.mark.parametrize("edit_meta,edit_arrays,message", [
+    (lambda m: m.update(format_version=99), None, "newer"),
+    (lambda m: m["activations"][0].update(name="frobnicate"), None, "unknown activation 'frobnicate'"),
+    (lambda m: m.update(loss="hinge_of_doom"), None, "unknown loss"),
+    (lambda m: m.update(sizes=[3, 5, 2]), None, "shape"),
+    (lambda m: m.update(sizes=[3, "4", 2]), None, "sizes"),
+    (lambda m: m.update(dtype="int8"), None, "dtype"),
+    (lambda m: m["activations"][0]["config"].update(num_parameters=-3), None, "cannot be built"),
+    (lambda m: m["activations"][0]["config"].update(num_parameters=1), None, "act0_p0 has shape"),
+    (None, lambda a: a.pop("b1"), "missing \\['b1'\\]"),
+    (None, lambda a: a.update(extra=np.zeros(2)), "unexpected \\['extra'\\]"),
+    (None, lambda a: a.update(W0=a["W0"].astype(np.float64)), "dtype float64"),
+    (None, lambda a: a.update(W1=a["W1"][:, :1]), "W1 has shape"),
+    (None, lambda a: a["W0"].__setitem__((0, 0), np.nan), "NaN"),
+])
+def test_inconsistent_files(tmp_path, good_file, edit_meta, edit_arrays, message):
+    bad = _tampered(tmp_path, good_file, edit_meta, edit_arrays)
+    with pytest.raises(ModelFileError, match=message):
+        relunet.load(bad)
+
+
+def test_pickled_array_is_refused(tmp_path, good_file):
+    """An array stored as a pickle (which could run code) is never unpickled."""
+    path, _ = good_file
+    bad = tmp_path / "p.relunet"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.namelist():
+            data = src.read(item)
+            if item == "arrays/b0.npy":
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.array([object()] * 4, dtype=object), allow_pickle=True)
+                data = buf.getvalue()
+            dst.writestr(item, data)
+    with pytest.raises(ModelFileError):
+        relunet.load(bad)
+
+
+def test_unsaveable_network(tmp_path):
+    from relunet.layers import ActivationLayer, Dense
+
+    net = relunet.Network([Dense(np.zeros((2, 2)), np.zeros(2)), ActivationLayer("relu")], "mse")
+    with pytest.raises(ModelFileError, match="only an MLP"):
+        modelfile.save(net, tmp_path / "n.relunet")
+    assert not (tmp_path / "n.relunet").exists()
