@@ -1,0 +1,316 @@
+"""Optimizers: the same numbers as torch.optim, checkpointable state, dtypes, convergence."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from relunet import optimizers
+from relunet.errors import ConfigError, UnknownNameError
+
+torch = pytest.importorskip("torch")
+
+SHAPES = [(5, 4), (4,), (4, 3), (3,)]
+N_STEPS = 20
+
+# (relunet name, torch class name, hyper-parameters passed to both)
+CASES = [
+    ("sgd", "SGD", {"lr": 0.1}),
+    ("sgd", "SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("sgd", "SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+    ("sgd", "SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.1}),
+    ("adagrad", "Adagrad", {}),
+    ("adagrad", "Adagrad", {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1,
+                            "initial_accumulator_value": 0.5, "eps": 1e-6}),
+    ("rmsprop", "RMSprop", {}),
+    ("rmsprop", "RMSprop", {"lr": 0.003, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.1,
+                            "momentum": 0.7, "centered": True}),
+    ("rmsprop", "RMSprop", {"lr": 0.003, "centered": True}),
+    ("adam", "Adam", {}),
+    ("adam", "Adam", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1,
+                      "amsgrad": True}),
+    ("adamw", "AdamW", {}),
+    ("adamw", "AdamW", {"lr": 0.02, "betas": (0.85, 0.995), "weight_decay": 0.3, "amsgrad": True}),
+]
+IDS = [f"{n}-{i}" for i, (n, _, _) in enumerate(CASES)]
+
+
+def _problem(seed: int = 0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    params = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(N_STEPS)]
+    return params, grads
+
+
+def _torch_run(cls_name, hyper, params, grads, lrs=None, max_norm=None):
+    ts = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    opt = getattr(torch.optim, cls_name)(ts, **hyper)
+    for k, gs in enumerate(grads):
+        for t, g in zip(ts, gs):
+            t.grad = torch.tensor(g.copy())
+        if max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(ts, max_norm)
+        if lrs is not None:
+            opt.param_groups[0]["lr"] = lrs[k]
+        opt.step()
+    return [t.detach().numpy() for t in ts]
+
+
+def _ours_run(name, hyper, params, grads, lrs=None, opt=None, **extra):
+    opt = opt or optimizers.get(name, **hyper, **extra)
+    ps = [p.copy() for p in params]
+    for k, gs in enumerate(grads):
+        if lrs is not None:
+            opt.lr = lrs[k]
+        opt.step(ps, [g.copy() for g in gs])
+    return ps, opt
+
+
+def _assert_close(ours, ref, rtol=1e-10):
+    for a, b in zip(ours, ref):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-14)
+
+
+@pytest.mark.parametrize("name, torch_cls, hyper", CASES, ids=IDS)
+def test_twenty_steps_equal_torch(name, torch_cls, hyper):
+    params, grads = _problem()
+    ours, _ = _ours_run(name, hyper, params, grads)
+    ref = _torch_run(torch_cls, hyper, params, grads)
+    _assert_close(ours, ref)
+    # the parameters did move (a no-op optimizer would pass the comparison otherwise only by luck)
+    assert max(np.abs(a - p).max() for a, p in zip(ours, params)) > 1e-3
+
+
+@pytest.mark.parametrize("name, torch_cls, hyper", CASES[::3], ids=IDS[::3])
+def test_lr_changed_between_steps_equals_torch(name, torch_cls, hyper):
+    params, grads = _problem(1)
+    lrs = [0.02 * 0.9**k for k in range(N_STEPS)]
+    ours, _ = _ours_run(name, hyper, params, grads, lrs=lrs)
+    _assert_close(ours, _torch_run(torch_cls, hyper, params, grads, lrs=lrs))
+
+
+@pytest.mark.parametrize("name, torch_cls, hyper", [CASES[2], CASES[7], CASES[10]], ids=["sgd", "rmsprop", "adam"])
+def test_max_grad_norm_equals_torch_clip_then_step(name, torch_cls, hyper):
+    params, grads = _problem(2)
+    ours, _ = _ours_run(name, hyper, params, grads, max_grad_norm=1.5)
+    _assert_close(ours, _torch_run(torch_cls, hyper, params, grads, max_norm=1.5))
+
+
+@pytest.mark.parametrize("max_norm, norm_type", [(1.0, 2.0), (100.0, 2.0), (0.5, math.inf), (2.0, 1.0)])
+def test_clip_grad_norm_equals_torch(max_norm, norm_type):
+    _, grads = _problem(3)
+    gs = [g * 3 for g in grads[0]]
+    ts = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in gs]
+    for t, g in zip(ts, gs):
+        t.grad = torch.tensor(g.copy())
+    ref_total = torch.nn.utils.clip_grad_norm_(ts, max_norm, norm_type=norm_type)
+    total = optimizers.clip_grad_norm(gs, max_norm, norm_type=norm_type)
+    assert total == pytest.approx(float(ref_total), rel=1e-12)
+    _assert_close(gs, [t.grad.numpy() for t in ts], rtol=1e-12)
+
+
+def test_clip_grad_norm_leaves_small_gradients_alone():
+    g = [np.array([0.3, -0.4])]
+    assert optimizers.clip_grad_norm(g, 1.0) == pytest.approx(0.5)
+    np.testing.assert_array_equal(g[0], [0.3, -0.4])
+
+
+def _flatten(d):
+    """A state dict as .npz does it: flat names, arrays, no pickle."""
+    flat = {"lr": np.float64(d["lr"]), "step": np.int64(d["step"])}
+    for k, arrays in d["state"].items():
+        for i, a in enumerate(arrays):
+            flat[f"state/{k}/{i}"] = a
+    return flat
+
+
+def _unflatten(flat):
+    state: dict[str, list] = {}
+    keys = sorted((k for k in flat if k.startswith("state/")), key=lambda k: int(k.rsplit("/", 1)[1]))
+    for k in keys:
+        state.setdefault(k.split("/")[1], []).append(flat[k])
+    return {"lr": float(flat["lr"]), "step": int(flat["step"]), "state": state}
+
+
+@pytest.mark.parametrize("name, torch_cls, hyper", CASES, ids=IDS)
+def test_state_dict_round_trip_through_npz_continues_identically(name, torch_cls, hyper, tmp_path):
+    params, grads = _problem(4)
+    straight, _ = _ours_run(name, hyper, params, grads)
+    half, opt = _ours_run(name, hyper, params, grads[:10])
+    d = opt.state_dict()
+    # plain scalars and numpy arrays only
+    assert isinstance(d["lr"], float) and isinstance(d["step"], int) and d["step"] == 10
+    assert all(isinstance(a, np.ndarray) for v in d["state"].values() for a in v)
+    path = tmp_path / "opt.npz"
+    np.savez(path, **_flatten(d))
+    with np.load(path, allow_pickle=False) as f:
+        loaded = _unflatten(dict(f))
+    fresh = optimizers.get(name, **hyper)
+    fresh.load_state_dict(loaded)
+    resumed, _ = _ours_run(name, hyper, half, grads[10:], opt=fresh)
+    for a, b in zip(resumed, straight):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_state_dict_is_a_copy():
+    params, grads = _problem()
+    _, opt = _ours_run("adam", {}, params, grads[:3])
+    d = opt.state_dict()
+    before = d["state"]["exp_avg"][0].copy()
+    opt.step([p.copy() for p in params], grads[3])
+    np.testing.assert_array_equal(d["state"]["exp_avg"][0], before)
+    json.dumps({"lr": d["lr"], "step": d["step"]})  # the scalars are JSON-ready
+
+
+def test_load_state_dict_rejects_a_foreign_state():
+    params, grads = _problem()
+    _, adam = _ours_run("adam", {}, params, grads[:2])
+    sgd = optimizers.get("sgd", lr=0.1, momentum=0.9)
+    with pytest.raises(ConfigError, match="momentum_buffer"):
+        sgd.load_state_dict(adam.state_dict())
+    with pytest.raises(ConfigError, match="'lr', 'step'"):
+        sgd.load_state_dict({"state": {}})
+    other = optimizers.get("adam")
+    other.load_state_dict(adam.state_dict())
+    with pytest.raises(ConfigError, match="shape"):
+        other.step([np.zeros((2, 2))] * 4, [np.zeros((2, 2))] * 4)
+
+
+@pytest.mark.parametrize("name, torch_cls, hyper", CASES, ids=IDS)
+def test_float32_params_stay_float32_and_match_torch(name, torch_cls, hyper):
+    params, grads = _problem(5, np.float32)
+    ours, opt = _ours_run(name, hyper, params, grads)
+    assert all(p.dtype == np.float32 for p in ours)
+    assert all(a.dtype == np.float32 for v in opt.state.values() for a in v)
+    _assert_close(ours, _torch_run(torch_cls, hyper, params, grads), rtol=2e-5)
+
+
+def test_plain_sgd_updates_in_place_including_non_contiguous_arrays():
+    rng = np.random.default_rng(6)
+    base = rng.standard_normal((6, 8))
+    params = [base.copy(), np.asfortranarray(base), base.copy()[:, ::2], base.astype(np.float32)]
+    grads = [np.ones_like(p) for p in params]
+    grads[2] = np.ones((6, 8))[:, ::2]  # a strided gradient too
+    expected = [p - 0.25 * g for p, g in zip(params, grads)]
+    ids = [id(p) for p in params]
+    optimizers.SGD(lr=0.25).step(params, grads)
+    assert [id(p) for p in params] == ids
+    for p, e in zip(params, expected):
+        np.testing.assert_allclose(p, e, rtol=1e-6)
+    assert params[3].dtype == np.float32
+
+
+# -- convergence (optax style: one table, every optimizer) ----------------------------
+
+A = np.array([1.0, 3.0, 0.5])
+C = np.array([1.0, -2.0, 0.5])
+
+CONVERGENCE = [
+    ("sgd", {"lr": 0.1}, 500),
+    ("sgd", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, 500),
+    ("adagrad", {"lr": 0.5}, 1000),
+    ("rmsprop", {"lr": 0.01}, 1000),
+    ("rmsprop", {"lr": 0.01, "centered": True, "momentum": 0.5}, 1000),
+    ("adam", {"lr": 0.05}, 1000),
+    ("adam", {"lr": 0.05, "amsgrad": True}, 1000),
+    ("adamw", {"lr": 0.05, "weight_decay": 0.0}, 1000),
+]
+
+
+@pytest.mark.parametrize("name, hyper, steps", CONVERGENCE, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(CONVERGENCE)])
+def test_reaches_the_minimum_of_a_quadratic(name, hyper, steps):
+    # f(x) = 1/2 sum a_i (x_i - c_i)^2, minimum at c
+    x = [np.zeros(3)]
+    opt = optimizers.get(name, **hyper)
+    for _ in range(steps):
+        opt.step(x, [A * (x[0] - C)])
+    np.testing.assert_allclose(x[0], C, atol=1e-4)
+
+
+def test_coupled_weight_decay_reaches_the_l2_regularised_minimum():
+    # f(x) + wd/2 |x|^2 has its minimum at a c / (a + wd)
+    x = [np.zeros(3)]
+    opt = optimizers.get("sgd", lr=0.1, momentum=0.5, weight_decay=0.5)
+    for _ in range(500):
+        opt.step(x, [A * (x[0] - C)])
+    np.testing.assert_allclose(x[0], A * C / (A + 0.5), atol=1e-8)
+
+
+def _rosenbrock_grad(p):
+    x, y = p
+    return np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
+
+
+@pytest.mark.parametrize("name, hyper, steps", [
+    ("adam", {"lr": 0.02}, 3000),
+    ("rmsprop", {"lr": 0.001, "momentum": 0.9}, 3000),
+    ("sgd", {"lr": 0.001, "momentum": 0.9}, 5000),
+])
+def test_reaches_the_minimum_of_rosenbrock(name, hyper, steps):
+    x = [np.array([-1.0, 1.0])]
+    opt = optimizers.get(name, **hyper)
+    for _ in range(steps):
+        opt.step(x, [_rosenbrock_grad(x[0])])
+    np.testing.assert_allclose(x[0], [1.0, 1.0], atol=2e-3)
+
+
+# -- registry and errors -----------------------------------------------------------
+
+
+def test_registry_names_and_full_batch_flags():
+    assert optimizers.names() == sorted(["sgd", "adagrad", "rmsprop", "adam", "adamw", "cg", "lbfgs"])
+    for n in optimizers.names():
+        opt = optimizers.get(n, lr=0.01)
+        assert opt.full_batch == (n in ("cg", "lbfgs"))
+    assert isinstance(optimizers.get("L-BFGS"), optimizers.LBFGS)
+    with pytest.raises(ConfigError, match="full-batch"):
+        optimizers.get("cg").step([np.zeros(2)], [np.zeros(2)])
+
+
+def test_defaults_are_torchs():
+    assert optimizers.get("adam").lr == 1e-3 and optimizers.get("adam").config()["betas"] == (0.9, 0.999)
+    assert optimizers.get("adamw").weight_decay == 0.01
+    assert optimizers.get("rmsprop").config()["alpha"] == 0.99 and optimizers.get("rmsprop").lr == 0.01
+    assert optimizers.get("adagrad").eps == 1e-10
+    assert optimizers.get("adam", b1=0.5, b2=0.6).config()["betas"] == (0.5, 0.6)
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(UnknownNameError, match="adamw.*sgd"):
+        optimizers.get("adamm")
+
+
+@pytest.mark.parametrize("name, hyper, match", [
+    ("sgd", {"lr": 0}, "lr"),
+    ("sgd", {"lr": -1}, "lr"),
+    ("sgd", {"lr": "fast"}, "lr must be a number"),
+    ("sgd", {"lr": float("nan")}, "lr"),
+    ("sgd", {"momentum": -0.1}, "momentum"),
+    ("sgd", {"nesterov": True}, "Nesterov"),
+    ("sgd", {"momentum": 0.9, "dampening": 0.1, "nesterov": True}, "Nesterov"),
+    ("sgd", {"nesterov": "yes"}, "nesterov"),
+    ("sgd", {"beta": 0.9}, "unexpected keyword"),
+    ("adam", {"betas": (0.9, 1.0)}, "beta2"),
+    ("adam", {"betas": 0.9}, "betas"),
+    ("adam", {"eps": -1e-8}, "eps"),
+    ("adamw", {"weight_decay": -0.01}, "weight_decay"),
+    ("rmsprop", {"alpha": 1.5}, "alpha"),
+    ("adagrad", {"lr_decay": -1}, "lr_decay"),
+    ("adam", {"max_grad_norm": 0}, "max_grad_norm"),
+    ("lbfgs", {"max_iter": 0}, "max_iter"),
+    ("cg", {"max_grad_norm": 1.0}, "max_grad_norm"),
+])
+def test_invalid_hyper_parameters_raise_config_error(name, hyper, match):
+    with pytest.raises(ConfigError, match=match):
+        optimizers.get(name, **hyper)
+
+
+def test_clip_grad_norm_rejects_bad_arguments():
+    with pytest.raises(ConfigError, match="max_norm"):
+        optimizers.clip_grad_norm([np.ones(2)], -1.0)
+    with pytest.raises(ConfigError, match="norm_type"):
+        optimizers.clip_grad_norm([np.ones(2)], 1.0, norm_type=0)
