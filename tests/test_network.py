@@ -122,14 +122,16 @@ def test_float32_network_stays_float32():
 
 
 # -- XOR: the problem everyone starts with --------------------------------------
-XOR_EPOCHS = 600
+# Full-batch gradient descent, lr = 1.0: every seed 0..19 is at 100% by 1500 epochs (seed 10
+# is the slowest); 2000 leaves a margin.
+XOR_EPOCHS = 2000
 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_xor_leaky_relu_sigmoid_bce_every_seed(seed):
     net = relunet.MLP([2, 8, 1], activation="leaky_relu", output="sigmoid", seed=seed)
     assert net.loss.name == "binary_cross_entropy"
-    net.fit(XOR_X, XOR_Y, epochs=XOR_EPOCHS, batch_size=4, lr=0.5)
+    net.fit(XOR_X, XOR_Y, epochs=XOR_EPOCHS, batch_size=4, lr=1.0)
     assert net.score(XOR_X, XOR_Y) == 1.0
 
 
@@ -137,7 +139,7 @@ def test_xor_leaky_relu_sigmoid_bce_every_seed(seed):
 def test_xor_two_unit_softmax_every_seed(seed):
     net = relunet.MLP([2, 8, 2], activation="leaky_relu", output="softmax", seed=seed)
     assert net.loss.name == "cross_entropy"
-    net.fit(XOR_X, XOR_Y, epochs=XOR_EPOCHS, batch_size=4, lr=0.5)
+    net.fit(XOR_X, XOR_Y, epochs=XOR_EPOCHS, batch_size=4, lr=1.0)
     assert net.score(XOR_X, XOR_Y) == 1.0
     np.testing.assert_allclose(net.predict_proba(XOR_X).sum(axis=1), 1.0, rtol=1e-6)
 

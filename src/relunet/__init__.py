@@ -1,6 +1,6 @@
 """relunet: feed-forward neural networks with explicit, verified activations and gradients."""
 
-from . import activations, losses, optimizers
+from . import activations, datasets, losses, optimizers
 from .errors import RelunetError
 from .layers import ActivationLayer, Dense
 from .modelfile import load
@@ -18,6 +18,7 @@ __all__ = [
     "RelunetError",
     "load",
     "activations",
+    "datasets",
     "losses",
     "optimizers",
     "__version__",
