@@ -487,8 +487,10 @@ class TrainingDiagnostics:
             "loss": self.loss,
         }
 
-    def report(self) -> str:
-        """Per epoch: loss, dead fraction per layer that can die, gradient norm per dense layer."""
+    def report(self, max_rows: int | None = 25) -> str:
+        """Per epoch: loss, dead fraction per layer that can die, saturated fraction per
+        saturating layer, gradient norm per dense layer. With more than ``max_rows`` recorded
+        epochs, evenly spaced ones are shown (always the first and the last)."""
         die = [j for j, _ in enumerate(self.layers)
                if any(row[j] is not None for row in self.layer_series["dead_fraction"])]
         sat = [j for j, _ in enumerate(self.layers)
@@ -497,7 +499,11 @@ class TrainingDiagnostics:
                   + [f"sat {self.layers[j]['name']}" for j in sat]
                   + [f"|dW| {d['name']}" for d in self.dense])
         rows = [tuple(header)]
-        for i, e in enumerate(self.epochs):
+        shown = range(len(self.epochs))
+        if max_rows is not None and len(self.epochs) > max_rows:
+            shown = sorted(set(np.linspace(0, len(self.epochs) - 1, max_rows).round().astype(int).tolist()))
+        for i in shown:
+            e = self.epochs[i]
             cells = [str(e), "-" if self.loss[i] is None else f"{self.loss[i]:.4g}"]
             cells += [_pct(self.layer_series["dead_fraction"][i][j]) for j in die]
             cells += [_pct(self.layer_series["saturated_fraction"][i][j]) for j in sat]
@@ -632,8 +638,8 @@ class DiagnosticsTracker:
     def to_dict(self) -> dict[str, Any]:
         return self.data.to_dict()
 
-    def report(self) -> str:
-        return self.data.report()
+    def report(self, max_rows: int | None = 25) -> str:
+        return self.data.report(max_rows)
 
 
 def copy_network(net: Any) -> Any:

@@ -1,0 +1,118 @@
+"""``relunet diagnose MODEL --data D``: dead units, saturation, activation statistics and
+gradient norms of a saved model on a dataset.
+
+Also the helpers behind ``relunet train --diagnose`` (:func:`add_option`,
+:func:`make_tracker`, :func:`print_report`), so that training with diagnostics needs
+three lines in ``cli/train.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .. import diagnostics
+from . import common
+
+NAME = "diagnose"
+HELP = "report dead and saturated units, activation statistics and gradient norms of a saved model"
+
+
+def _threshold(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s}")
+    return v
+
+
+def _fraction(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction, got {s!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {s}")
+    return v
+
+
+def add_saturation_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("diagnostics")
+    g.add_argument("--saturation-threshold", type=_threshold, default=diagnostics.SATURATION_THRESHOLD,
+                   help="|f'(z)| below this is the flat region (default: %(default)g)")
+    g.add_argument("--saturation-min-fraction", type=_fraction, default=diagnostics.SATURATION_MIN_FRACTION,
+                   help="a unit is saturated when flat on at least this fraction of samples "
+                   "(default: %(default)g)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="a model file written by net.save / relunet train --save")
+    common.add_data_args(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the dataset's train/test split")
+    p.add_argument("--split", choices=["train", "test"], default="train",
+                   help="diagnose on the training part (default) or the test part")
+    add_saturation_args(p)
+    p.add_argument("--json", action="store_true", help="print the diagnosis as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import load
+
+    net = load(args.model)
+    data = common.load_data(args)
+    X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_test, data.y_test)
+    if getattr(net, "classes_", None) is None and net.task == "classification":
+        y = None  # labels cannot be encoded without the model's classes: no gradient norms
+    diag = diagnostics.diagnose(net, X, y, saturation_threshold=args.saturation_threshold,
+                                saturation_min_fraction=args.saturation_min_fraction)
+    if args.json:
+        json.dump({"model": args.model, "data": data.name, "split": args.split, **diag.to_dict()}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(f"{net}  on {data.name} ({args.split})")
+        print(diag.report())
+    return 0
+
+
+# -- relunet train --diagnose ------------------------------------------------------
+
+
+def add_option(p: argparse.ArgumentParser) -> None:
+    """Add ``--diagnose`` (and the saturation thresholds) to a training command."""
+    p.add_argument("--diagnose", action="store_true",
+                   help="record dead units, saturation, activation statistics and gradient norms "
+                   "after every epoch and report them after training")
+    if not any("--saturation-threshold" in a.option_strings for a in p._actions):
+        add_saturation_args(p)
+
+
+def make_tracker(args: argparse.Namespace, data: Any) -> diagnostics.DiagnosticsTracker | None:
+    """The per-epoch tracker ``--diagnose`` asks for (None without it); pass it in ``callbacks``."""
+    if not getattr(args, "diagnose", False):
+        return None
+    return diagnostics.DiagnosticsTracker(
+        data.X_train, data.y_train,
+        saturation_threshold=getattr(args, "saturation_threshold", diagnostics.SATURATION_THRESHOLD),
+        saturation_min_fraction=getattr(args, "saturation_min_fraction", diagnostics.SATURATION_MIN_FRACTION),
+        seed=getattr(args, "seed", 0) or 0,
+    )
+
+
+def print_report(tracker: diagnostics.DiagnosticsTracker | None, net: Any, result: dict[str, Any] | None = None,
+                 stream: Any = None) -> None:
+    """After training: with ``result`` (the ``--json`` dict) add ``diagnostics`` to it,
+    else print the per-epoch table and the final diagnosis."""
+    if tracker is None:
+        return
+    if result is not None:
+        result["diagnostics"] = {"epochs": tracker.to_dict(), "final": tracker.diagnosis(net).to_dict()}
+        return
+    out = stream or sys.stdout
+    print("\nper-epoch diagnostics (on up to 2000 training samples):", file=out)
+    print(tracker.report(), file=out)
+    print("", file=out)
+    print(tracker.diagnosis(net).report(), file=out)
