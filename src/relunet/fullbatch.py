@@ -178,6 +178,8 @@ def minimize(
         best["it"] += 1
         loss = float(intermediate_result.fun)
         history.append(loss)
+        if callback is not None:
+            net.set_flat_parameters(best["x"])  # the callback sees this iteration's point
         if callback is not None and callback(best["it"], loss) is True:
             raise StopIteration
 
