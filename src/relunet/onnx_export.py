@@ -1,0 +1,282 @@
+"""ONNX export of a network's inference graph (``net.to_onnx(path)``, ``relunet export``).
+
+The graph takes ``input`` of ``shape (N, n_features)`` (float32, N dynamic) and gives
+``output``, ``shape (N, n_outputs)``: exactly what ``net.predict_output`` returns
+(probabilities for classifiers, values for regression). Each dense layer is one
+``Gemm`` (``z = x W + b``); each activation is the ONNX operator of the same
+definition, or a short decomposition where ONNX has none:
+
+=============  ==============================================================
+relunet        ONNX (default opset 20)
+=============  ==============================================================
+identity       (nothing)
+step           Cast(Greater(x, 0))             -- f(0) = 0, as relunet
+sign           Sign
+relu           Relu
+relu6          Clip(x, 0, 6)
+hardtanh       Clip(x, min_val, max_val)
+leaky_relu     LeakyRelu(alpha=negative_slope)
+prelu          PRelu(x, slopes)                -- the learned slopes
+rrelu          LeakyRelu(alpha=(lower+upper)/2) -- its evaluation mode, which is what
+               ``predict`` uses; the random training-mode slopes are not inference
+elu/selu/celu  Elu / Selu / Celu with relunet's constants
+gelu           Gelu(approximate=none|tanh) (opset >= 20), else the erf/tanh formula
+silu           x * Sigmoid(x)
+mish           Mish
+softplus       Where(beta x > threshold, x, Softplus(beta x) / beta)
+               -- ONNX Softplus has no threshold; the Where keeps relunet's (torch's)
+               exact definition for any threshold rather than relying on the
+               difference being below float32 precision (it is, for threshold >= ~17)
+softsign       Softsign
+sigmoid, tanh  Sigmoid, Tanh
+hardsigmoid    HardSigmoid(alpha=1/6, beta=1/2)
+hardswish      HardSwish
+logsigmoid     Neg(Softplus(Neg(x)))            -- -softplus(-x); onnxruntime's Softplus
+               is overflow-free for large inputs
+softmax        Softmax(axis=-1)
+log_softmax    LogSoftmax(axis=-1)
+=============  ==============================================================
+
+An activation without an entry here (a user-defined one) raises
+:class:`relunet.errors.ExportError` naming it. A float64 network is exported in float32
+(ONNX runtimes support float32 for every operator above); its outputs then differ from
+relunet's float64 ones by float32 rounding.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .activations import Activation
+from .errors import ExportError
+from .layers import ActivationLayer, Dense
+
+#: the opset written by default: Gelu is a native operator from opset 20
+DEFAULT_OPSET = 20
+#: the lowest opset accepted (Mish, and Clip/Softmax with today's semantics)
+MIN_OPSET = 18
+
+
+def _onnx():
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError:  # pragma: no cover - onnx is a test dependency
+        raise ExportError("ONNX export needs the 'onnx' package: pip install 'relunet[onnx]'") from None
+    return onnx, helper, numpy_helper
+
+
+class _Graph:
+    """Collects nodes and initialisers with unique names."""
+
+    def __init__(self, opset: int):
+        self.onnx, self.helper, self.numpy_helper = _onnx()
+        self.opset = opset
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._count = 0
+
+    def name(self, stem: str) -> str:
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def const(self, value: Any, stem: str = "c") -> str:
+        arr = np.asarray(value, dtype=np.float32)
+        name = self.name(stem)
+        self.initializers.append(self.numpy_helper.from_array(arr, name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], stem: str | None = None, **attrs: Any) -> str:
+        out = self.name(stem or op_type.lower())
+        self.nodes.append(self.helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+
+def _f(x: float) -> float:
+    """An attribute value: ONNX float attributes are float32."""
+    return float(np.float32(x))
+
+
+# -- one emitter per activation: (graph, input name, activation) -> output name ------------
+
+Emitter = Callable[[_Graph, str, Activation], str]
+
+
+def _unary(op_type: str, **attrs: Any) -> Emitter:
+    return lambda g, x, act: g.op(op_type, [x], **attrs)
+
+
+def _step(g: _Graph, x: str, act: Activation) -> str:
+    onnx = g.onnx
+    return g.op("Cast", [g.op("Greater", [x, g.const(0.0)])], to=onnx.TensorProto.FLOAT)
+
+
+def _clip(lo: float, hi: float) -> Emitter:
+    return lambda g, x, act: g.op("Clip", [x, g.const(lo), g.const(hi)])
+
+
+def _hardtanh(g: _Graph, x: str, act: Activation) -> str:
+    return g.op("Clip", [x, g.const(act.min_val), g.const(act.max_val)])
+
+
+def _leaky(g: _Graph, x: str, act: Activation) -> str:
+    return g.op("LeakyRelu", [x], alpha=_f(act.negative_slope))
+
+
+def _rrelu(g: _Graph, x: str, act: Activation) -> str:
+    return g.op("LeakyRelu", [x], alpha=_f((act.lower + act.upper) / 2))
+
+
+def _prelu(g: _Graph, x: str, act: Activation) -> str:
+    (weight,) = act.parameters()
+    return g.op("PRelu", [x, g.const(np.asarray(weight).reshape(-1), "prelu_slope")])
+
+
+def _elu(g: _Graph, x: str, act: Activation) -> str:
+    return g.op("Elu", [x], alpha=_f(act.alpha))
+
+
+def _celu(g: _Graph, x: str, act: Activation) -> str:
+    return g.op("Celu", [x], alpha=_f(act.alpha))
+
+
+def _selu(g: _Graph, x: str, act: Activation) -> str:
+    return g.op("Selu", [x], alpha=_f(act.alpha), gamma=_f(act.scale))
+
+
+def _gelu(g: _Graph, x: str, act: Activation) -> str:
+    approx = act.config().get("approximate", "none")
+    if g.opset >= 20:
+        return g.op("Gelu", [x], approximate=approx)
+    if approx == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        x3 = g.op("Mul", [g.op("Mul", [x, x]), x])
+        inner = g.op("Add", [x, g.op("Mul", [x3, g.const(0.044715)])])
+        t = g.op("Tanh", [g.op("Mul", [inner, g.const(math.sqrt(2 / math.pi))])])
+    else:  # 0.5 x (1 + erf(x / sqrt 2))
+        t = g.op("Erf", [g.op("Mul", [x, g.const(1 / math.sqrt(2))])])
+    return g.op("Mul", [g.op("Mul", [x, g.const(0.5)]), g.op("Add", [t, g.const(1.0)])])
+
+
+def _silu(g: _Graph, x: str, act: Activation) -> str:
+    return g.op("Mul", [x, g.op("Sigmoid", [x])])
+
+
+def _softplus(g: _Graph, x: str, act: Activation) -> str:
+    beta, threshold = float(act.beta), float(act.threshold)
+    bx = x if beta == 1 else g.op("Mul", [x, g.const(beta)])
+    soft = g.op("Softplus", [bx])
+    if beta != 1:
+        soft = g.op("Div", [soft, g.const(beta)])
+    if math.isinf(threshold) and threshold > 0:
+        return soft
+    return g.op("Where", [g.op("Greater", [bx, g.const(threshold)]), x, soft])
+
+
+def _logsigmoid(g: _Graph, x: str, act: Activation) -> str:
+    return g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])])
+
+
+EMITTERS: dict[str, Emitter] = {
+    "identity": lambda g, x, act: x,
+    "step": _step,
+    "sign": _unary("Sign"),
+    "relu": _unary("Relu"),
+    "relu6": _clip(0.0, 6.0),
+    "hardtanh": _hardtanh,
+    "leaky_relu": _leaky,
+    "prelu": _prelu,
+    "rrelu": _rrelu,
+    "elu": _elu,
+    "selu": _selu,
+    "celu": _celu,
+    "gelu": _gelu,
+    "silu": _silu,
+    "mish": _unary("Mish"),
+    "softplus": _softplus,
+    "softsign": _unary("Softsign"),
+    "sigmoid": _unary("Sigmoid"),
+    "tanh": _unary("Tanh"),
+    "hardsigmoid": _unary("HardSigmoid", alpha=_f(1 / 6), beta=0.5),
+    "hardswish": _unary("HardSwish"),
+    "logsigmoid": _logsigmoid,
+    "softmax": _unary("Softmax", axis=-1),
+    "log_softmax": _unary("LogSoftmax", axis=-1),
+}
+
+
+def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
+             output_name: str = "output") -> Any:
+    """Build (and check with ``onnx.checker``) the ONNX ``ModelProto`` of ``net``.
+
+    Raises:
+        ExportError: an activation without an ONNX form (named in the message), an
+            unsupported opset, or a layer type the exporter does not know.
+    """
+    if not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ExportError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
+    g = _Graph(opset)
+    onnx, helper = g.onnx, g.helper
+    if opset > onnx.defs.onnx_opset_version():
+        raise ExportError(f"opset {opset} is newer than the installed onnx supports "
+                          f"({onnx.defs.onnx_opset_version()})")
+    x = input_name
+    for i, layer in enumerate(net.layers):
+        if isinstance(layer, Dense):
+            W = g.const(layer.W, f"W{i}")
+            b = g.const(layer.b, f"b{i}")
+            x = g.op("Gemm", [x, W, b], stem=f"dense{i}")
+        elif isinstance(layer, ActivationLayer):
+            act = layer.activation
+            emit = EMITTERS.get(act.name)
+            if emit is None or type(act).__module__ != "relunet.activations":
+                raise ExportError(
+                    f"activation {act.name or type(act).__name__!r} (layer {i}) has no exact ONNX "
+                    f"form; exportable activations: {', '.join(sorted(EMITTERS))}"
+                )
+            x = emit(g, x, act)
+        else:
+            raise ExportError(f"cannot export a layer of type {type(layer).__name__} (layer {i})")
+    g.nodes.append(helper.make_node("Identity", [x], [output_name], name="output_identity"))
+    n_in, n_out = net.dense_layers[0].n_in, net.dense_layers[-1].n_out
+    graph = helper.make_graph(
+        g.nodes, "relunet_mlp",
+        [helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, ["N", n_in])],
+        [helper.make_tensor_value_info(output_name, onnx.TensorProto.FLOAT, ["N", n_out])],
+        initializer=g.initializers,
+    )
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="relunet",
+                              doc_string=repr(net))
+    model.ir_version = helper.find_min_ir_version_for(opsets)
+    classes = getattr(net, "classes_", None)
+    if classes is not None:
+        helper.set_model_props(model, {"classes": ",".join(str(c) for c in np.asarray(classes).tolist()),
+                                       "loss": net.loss.name})
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as exc:  # pragma: no cover - a bug in an emitter
+        raise ExportError(f"the exported graph failed onnx.checker: {exc}") from None
+    return model
+
+
+def export(net: Any, path: str | os.PathLike, **options: Any) -> Any:
+    """Write ``net`` to an ONNX file at ``path`` (atomically); returns the ``ModelProto``.
+
+    Options are those of :func:`to_model` (``opset``, ``input_name``, ``output_name``).
+    """
+    model = to_model(net, **options)
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(model.SerializeToString())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return model

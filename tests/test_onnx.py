@@ -1,0 +1,138 @@
+"""ONNX export: onnx.checker accepts the graph and onnxruntime reproduces relunet's outputs."""
+
+import numpy as np
+import pytest
+
+import relunet
+import relunet.onnx_export
+from relunet import activations
+from relunet.activations import Activation
+from relunet.errors import ExportError
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+TOL = 1e-5
+# inputs spread over every regime: kinks, both saturations, softplus' threshold
+X = (np.random.default_rng(0).normal(size=(256, 6)) * 3).astype(np.float32)
+
+
+def _run(model, X):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"input": X})[0]
+
+
+def _net(hidden, output="identity", sizes=(6, 16, 12, 10, 4), seed=3, **kw):
+    net = relunet.MLP(list(sizes), activation=hidden, output=output, seed=seed, **kw)
+    rng = np.random.default_rng(seed)
+    for layer in net.dense_layers:  # non-zero biases, so every bias path is exercised
+        layer.b[...] = rng.normal(scale=0.5, size=layer.b.shape)
+    for p in (p for l in net.layers[1::2] for p in l.parameters()):  # e.g. PReLU slopes
+        p[...] = rng.uniform(-0.5, 0.8, size=p.shape)
+    return net
+
+
+def _spec(name):
+    return ("prelu", {"num_parameters": "per_unit"}) if name == "prelu" else name
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_parity_three_hidden_layers_per_activation(name, tmp_path):
+    net = _net(_spec(name))
+    path = tmp_path / "m.onnx"
+    net.to_onnx(path)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    expected = net.predict_output(X)
+    got = _run(model, X)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert np.max(np.abs(got - expected)) < TOL
+
+
+@pytest.mark.parametrize("output", ["softmax", "log_softmax", "sigmoid", "identity", "tanh"])
+def test_parity_outputs(output):
+    net = _net("relu", output=output)
+    assert np.max(np.abs(_run(net_model := relunet.onnx_export.to_model(net), X)
+                         - net.predict_output(X))) < TOL
+    assert net_model.graph.output[0].name == "output"
+
+
+@pytest.mark.parametrize("spec", [
+    ("leaky_relu", {"negative_slope": 0.3}),
+    ("elu", {"alpha": 0.7}),
+    ("celu", {"alpha": 2.5}),
+    ("hardtanh", {"min_val": -0.5, "max_val": 2.0}),
+    ("rrelu", {"lower": 0.05, "upper": 0.4}),
+    ("gelu", {"approximate": "tanh"}),
+    ("softplus", {"beta": 2.0, "threshold": 1.0}),  # a low threshold: the Where matters
+    ("softplus", {"beta": 0.5, "threshold": 20.0}),
+    ("prelu", {"num_parameters": 1}),
+])
+def test_parity_with_settings(spec):
+    net = _net(spec)
+    assert np.max(np.abs(_run(relunet.onnx_export.to_model(net), X) - net.predict_output(X))) < TOL
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_decomposed_below_opset_20(approximate):
+    net = _net(("gelu", {"approximate": approximate}))
+    model = relunet.onnx_export.to_model(net, opset=18)
+    assert "Gelu" not in {n.op_type for n in model.graph.node}
+    assert np.max(np.abs(_run(model, X) - net.predict_output(X))) < TOL
+
+
+def test_rrelu_in_training_mode_exports_its_evaluation_mode():
+    net = _net("rrelu")
+    net.train()
+    model = relunet.onnx_export.to_model(net)
+    assert np.max(np.abs(_run(model, X) - net.predict_output(X))) < TOL  # eval slopes
+
+
+def test_trained_classifier_and_float64(tmp_path):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    Xd = (d.data / 16).astype(np.float32)
+    net = relunet.MLP([64, 32, 32, 32, 10], activation="selu", seed=0)
+    net.fit(Xd, d.target, epochs=3, lr=0.05)
+    model = relunet.onnx_export.to_model(net)
+    proba = _run(model, Xd)
+    assert np.max(np.abs(proba - net.predict_proba(Xd))) < TOL
+    assert np.array_equal(np.argmax(proba, axis=1), net.predict(Xd))
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["classes"] == ",".join(map(str, range(10)))
+    net64 = _net("tanh", dtype=np.float64)
+    got = _run(relunet.onnx_export.to_model(net64), X)
+    assert np.max(np.abs(got - net64.predict_output(X))) < TOL  # float32 rounding only
+
+
+def test_loaded_model_exports_identically(tmp_path):
+    net = _net(_spec("prelu"), output="softmax")
+    net.save(tmp_path / "m.relunet")
+    a = relunet.onnx_export.to_model(net)
+    b = relunet.onnx_export.to_model(relunet.load(tmp_path / "m.relunet"))
+    assert np.array_equal(_run(a, X), _run(b, X))
+
+
+class Cube(Activation):
+    """x^3: not in the catalog, so the exporter has no ONNX form for it."""
+
+    name = "cube"
+
+    def fn(self, x):
+        return x**3
+
+    def derivative(self, x):
+        return 3 * x**2
+
+
+def test_unknown_activation_is_named(tmp_path):
+    net = relunet.MLP([3, 4, 2], activation=Cube(), seed=0)
+    with pytest.raises(ExportError, match="'cube'"):
+        net.to_onnx(tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_bad_opset():
+    with pytest.raises(ExportError, match="opset"):
+        relunet.onnx_export.to_model(_net("relu"), opset=11)
