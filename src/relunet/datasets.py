@@ -1,18 +1,70 @@
-"""Datasets: the built-in problems and the loader behind ``--data``.
+"""Datasets: the built-in problems, MNIST / Fashion-MNIST, and the user's own files.
 
-``load(name)`` returns a :class:`Dataset` with a train/test split. Classification
-targets are integer labels ``shape (n_samples,)``; regression targets are real
-``shape (n_samples,)`` or ``(n_samples, n_outputs)``.
+``load(name_or_path, seed=..., **options)`` returns a :class:`Dataset` with a train/test
+split. Classification targets are integer labels ``shape (n_samples,)``; regression
+targets are real ``shape (n_samples,)``.
+
+Built in (``names()``):
+
+* ``xor``, ``and``, ``or``: the 2-input truth tables; train = test = the four patterns.
+* ``spirals``, ``moons``: 2-D, two classes, seeded Gaussian noise, stratified 25% test split.
+* ``digits``: scikit-learn's 1797 8x8 digits, pixels scaled to [0, 1].
+* ``sine``: ``y = sin(x) + noise``, ``x`` uniform in [-pi, pi] (1-D regression).
+* ``diabetes``: scikit-learn's 442-patient regression; inputs and target are standardised
+  with the training part's mean and std (so a test MSE of 1 is "no better than the mean");
+  ``info["target_mean"]``/``info["target_std"]`` undo it; ``standardize_target=False``
+  keeps the raw disease-progression target.
+* ``mnist``, ``fashion-mnist``: the four IDX files (plain or ``.gz``), validated and
+  checked against their published md5s; pixels as float32 in [0, 1] (``pixels="raw"``
+  keeps the uint8 values, memory-mapped for plain files). They are looked for, in order,
+  in an explicit ``data_dir``; ``$RELUNET_DATA`` (or ``$RELUNET_DATA/<name>``); the
+  per-user cache ``$XDG_CACHE_HOME/relunet/<name>`` (default ``~/.cache/relunet/<name>``);
+  and for Fashion-MNIST, Debian's ``/usr/share/datasets/fashion-mnist``. ``fetch(name)``
+  (``relunet data fetch NAME``) downloads them into the cache.
+
+The user's own data (``load("path")``):
+
+* CSV with a header row; the target column is ``target=`` (a name, default the last
+  column); every other column must be numeric. A non-numeric target is a set of class labels.
+* ``.npz`` with arrays ``X`` and ``y`` (or ``X_train``, ``y_train``, ``X_test``, ``y_test``).
+* ``.npy`` holding X, memory-mapped, with the targets in the ``.npy`` named by ``target=``;
+  or a directory with ``X.npy`` and ``y.npy`` (and optionally ``X_test.npy``, ``y_test.npy``).
+  Memory-mapped inputs are never copied whole: without test files they are split by
+  position (the last ``test_size`` fraction of rows is the test set), so shuffle the
+  file beforehand if its order means something. Store them as float32 (the network's
+  default dtype) so training reads them batch by batch without a converted copy.
+
+The task is inferred unless ``task=`` says: integer-valued targets with at most
+:data:`MAX_CLASSES` distinct values are classification, anything else regression.
+Classification splits are stratified. ``scale="standard"`` or ``"minmax"`` rescales the
+inputs with statistics of the training part only; ``train_samples=N`` keeps the first N
+training samples (for quick runs).
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import UnknownNameError
+from . import preprocessing
+from .errors import (
+    ConfigError,
+    DataError,
+    DataFormatError,
+    DatasetNotFoundError,
+    DownloadError,
+    UnknownNameError,
+)
+from .idx import md5_file, read_idx
 
 
 @dataclass
@@ -25,6 +77,7 @@ class Dataset:
         y_train, y_test: labels (classification) or targets (regression).
         task: ``"classification"`` or ``"regression"``.
         description: one line about where the data comes from.
+        info: extra facts (files read, scaling, class names, ...).
     """
 
     name: str
@@ -48,36 +101,570 @@ class Dataset:
         return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
 
 
-def _xor(seed: int) -> Dataset:
-    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
-    y = np.array([0, 1, 1, 0])
+#: integer-valued targets with at most this many distinct values are taken as class labels
+MAX_CLASSES = 20
+TASKS = ("classification", "regression")
+
+
+# -- built-in problems ---------------------------------------------------------
+_TRUTH_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+
+
+def _truth_table(name: str, y: list[int]) -> Dataset:
+    X, y_ = _TRUTH_INPUTS.copy(), np.array(y)
     # The truth table is the whole problem: train and test are the same four patterns.
-    return Dataset("xor", X, y, X.copy(), y.copy(), "classification", "XOR truth table")
+    return Dataset(name, X, y_, X.copy(), y_.copy(), "classification", f"{name.upper()} truth table")
 
 
-def _digits(seed: int) -> Dataset:
+def _xor(seed: int) -> Dataset:
+    return _truth_table("xor", [0, 1, 1, 0])
+
+
+def _and(seed: int) -> Dataset:
+    return _truth_table("and", [0, 0, 0, 1])
+
+
+def _or(seed: int) -> Dataset:
+    return _truth_table("or", [0, 1, 1, 1])
+
+
+def _split(name: str, X: np.ndarray, y: np.ndarray, task: str, description: str, seed: int,
+           test_size: float = 0.25, **info: Any) -> Dataset:
+    rng = np.random.default_rng(seed)
+    tr, te = preprocessing.split_indices(len(X), test_size, rng, y if task == "classification" else None)
+    return Dataset(name, X[tr], y[tr], X[te], y[te], task, description, dict(info))
+
+
+def _spirals(seed: int, n_samples: int = 400, noise: float = 0.2, turns: float = 1.5,
+             test_size: float = 0.25) -> Dataset:
+    """Two interleaved Archimedean spirals ``r = t``, ``t`` in (0, 2 pi turns], arm 2 = -arm 1."""
+    rng = np.random.default_rng(seed)
+    n = max(int(n_samples) // 2, 2)
+    t = np.sqrt(rng.uniform(0.02, 1.0, n)) * turns * 2 * np.pi  # sqrt: even density along the arm
+    arm = np.column_stack([t * np.cos(t), t * np.sin(t)]) / (turns * 2 * np.pi)  # radius <= 1
+    X = np.vstack([arm, -arm]) + rng.normal(0.0, noise / (turns * 2 * np.pi) * 2, (2 * n, 2))
+    y = np.repeat([0, 1], n)
+    return _split("spirals", X.astype(np.float32), y, "classification",
+                  f"two spirals, {2 * n} points, noise {noise}", seed, test_size)
+
+
+def _moons(seed: int, n_samples: int = 400, noise: float = 0.15, test_size: float = 0.25) -> Dataset:
+    """Two interleaving half circles (as scikit-learn's make_moons), Gaussian noise ``noise``."""
+    rng = np.random.default_rng(seed)
+    n = max(int(n_samples) // 2, 2)
+    a = rng.uniform(0.0, np.pi, n)
+    b = rng.uniform(0.0, np.pi, n)
+    X = np.vstack([np.column_stack([np.cos(a), np.sin(a)]),
+                   np.column_stack([1.0 - np.cos(b), 0.5 - np.sin(b)])])
+    X += rng.normal(0.0, noise, X.shape)
+    y = np.repeat([0, 1], n)
+    return _split("moons", X.astype(np.float32), y, "classification",
+                  f"two moons, {2 * n} points, noise {noise}", seed, test_size)
+
+
+def _sine(seed: int, n_samples: int = 256, noise: float = 0.05, test_size: float = 0.25) -> Dataset:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-np.pi, np.pi, int(n_samples))
+    y = np.sin(x) + rng.normal(0.0, noise, len(x))
+    return _split("sine", x[:, None].astype(np.float32), y.astype(np.float32), "regression",
+                  f"y = sin(x) + N(0, {noise}^2), x uniform in [-pi, pi]", seed, test_size)
+
+
+def _digits(seed: int, test_size: float = 0.25) -> Dataset:
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     d = load_digits()
     X = (d.data / 16.0).astype(np.float32)  # pixel intensities 0..16 -> [0, 1]
-    Xtr, Xte, ytr, yte = train_test_split(
-        X, d.target, test_size=0.25, random_state=seed, stratify=d.target
+    return _split("digits", X, d.target, "classification",
+                  "scikit-learn's 1797 handwritten digits, 8x8 pixels scaled to [0, 1]", seed, test_size)
+
+
+def _diabetes(seed: int, test_size: float = 0.25, standardize_target: bool = True) -> Dataset:
+    from sklearn.datasets import load_diabetes
+
+    d = load_diabetes()
+    ds = _split("diabetes", d.data, d.target.astype(np.float64), "regression",
+                "scikit-learn's diabetes regression (442 patients, 10 features), standardised",
+                seed, test_size)
+    scaler = preprocessing.Standardizer().fit(ds.X_train)
+    ds.X_train = scaler.transform(ds.X_train).astype(np.float32)
+    ds.X_test = scaler.transform(ds.X_test).astype(np.float32)
+    if standardize_target:
+        mu, sd = float(ds.y_train.mean()), float(ds.y_train.std())
+        ds.y_train, ds.y_test = (ds.y_train - mu) / sd, (ds.y_test - mu) / sd
+        ds.info.update(target_mean=mu, target_std=sd)
+    ds.y_train, ds.y_test = ds.y_train.astype(np.float32), ds.y_test.astype(np.float32)
+    return ds
+
+
+# -- MNIST and Fashion-MNIST -----------------------------------------------------
+@dataclass(frozen=True)
+class IdxFile:
+    """One file of an IDX dataset: its name, shape and published md5s."""
+
+    name: str  # without .gz
+    shape: tuple[int, ...]
+    md5: str  # of the decompressed file
+    gz_md5: str  # of the official .gz
+
+
+@dataclass(frozen=True)
+class IdxDataset:
+    name: str
+    files: dict[str, IdxFile]  # roles: train_images, train_labels, test_images, test_labels
+    mirrors: tuple[str, ...]
+    description: str
+    system_dirs: tuple[str, ...] = ()
+    how_to_install: str = ""
+    classes: tuple[str, ...] = ()
+
+
+def _mnist_files(md5s: list[str], gz: list[str]) -> dict[str, IdxFile]:
+    spec = [("train_images", "train-images-idx3-ubyte", (60000, 28, 28)),
+            ("train_labels", "train-labels-idx1-ubyte", (60000,)),
+            ("test_images", "t10k-images-idx3-ubyte", (10000, 28, 28)),
+            ("test_labels", "t10k-labels-idx1-ubyte", (10000,))]
+    return {role: IdxFile(n, s, m, g) for (role, n, s), m, g in zip(spec, md5s, gz)}
+
+
+IDX_DATASETS: dict[str, IdxDataset] = {
+    "mnist": IdxDataset(
+        "mnist",
+        _mnist_files(
+            ["6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
+             "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"],
+            ["f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+             "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"]),
+        ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        "MNIST handwritten digits (LeCun, Cortes, Burges), 60k/10k 28x28, pixels scaled to [0, 1]",
+        classes=tuple(str(i) for i in range(10)),
+    ),
+    "fashion-mnist": IdxDataset(
+        "fashion-mnist",
+        _mnist_files(
+            ["f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
+             "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965"],
+            ["8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+             "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"]),
+        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        "Fashion-MNIST (Zalando Research), 60k/10k 28x28 clothing images, pixels scaled to [0, 1]",
+        system_dirs=("/usr/share/datasets/fashion-mnist",),
+        how_to_install="on Debian/Ubuntu: apt-get install dataset-fashion-mnist",
+        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot"),
+    ),
+}
+
+
+def cache_dir(name: str) -> Path:
+    """The per-user cache directory of a dataset: ``$XDG_CACHE_HOME/relunet/<name>``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "relunet" / name
+
+
+def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
+    """Where the files of IDX dataset ``name`` are looked for, in order, with why.
+
+    An explicit ``data_dir`` is the only place looked (``data_dir`` and
+    ``data_dir/<name>``): naming a directory means that copy and no other.
+    """
+    spec = _idx_spec(name)
+    if data_dir is not None:
+        d = Path(data_dir).expanduser()
+        return [(d, "data_dir"), (d / spec.name, "data_dir")]
+    out: list[tuple[Path, str]] = []
+    env = os.environ.get("RELUNET_DATA")
+    if env:
+        out += [(Path(env) / spec.name, "$RELUNET_DATA"), (Path(env), "$RELUNET_DATA")]
+    out.append((cache_dir(spec.name), "user cache"))
+    out += [(Path(d), "system package") for d in spec.system_dirs]
+    return out
+
+
+def _idx_spec(name: str) -> IdxDataset:
+    key = name.strip().lower().replace("_", "-")
+    if key not in IDX_DATASETS:
+        raise UnknownNameError("IDX dataset", name, IDX_DATASETS)
+    return IDX_DATASETS[key]
+
+
+def _file_in(d: Path, f: IdxFile) -> Path | None:
+    for candidate in (d / f.name, d / (f.name + ".gz")):  # plain first: it can be memory-mapped
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def find_files(name: str, data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """The paths of the four IDX files of ``name`` (the first directory holding all four).
+
+    Raises:
+        DatasetNotFoundError: saying where it looked and how to obtain the files.
+    """
+    spec = _idx_spec(name)
+    looked = []
+    for d, why in search_dirs(name, data_dir):
+        found = {role: _file_in(d, f) for role, f in spec.files.items()}
+        if all(found.values()):
+            return {role: p for role, p in found.items() if p is not None}
+        n = sum(p is not None for p in found.values())
+        looked.append(f"{d} ({why}{', ' + str(n) + ' of 4 files' if n else ''})")
+    files = ", ".join(f.name + "[.gz]" for f in spec.files.values())
+    how = [f"run `relunet data fetch {spec.name}` (downloads from {spec.mirrors[0]} into {cache_dir(spec.name)})",
+           "put the four files in a directory and pass --data-dir DIR (or set RELUNET_DATA=DIR)"]
+    if spec.how_to_install:
+        how.append(spec.how_to_install)
+    raise DatasetNotFoundError(
+        f"{spec.name} not found: looked for {files} in: {'; '.join(looked)}. "
+        f"To obtain them: {'; or '.join(how)}"
     )
-    return Dataset("digits", Xtr, ytr, Xte, yte, "classification",
-                   "scikit-learn's 1797 handwritten digits, 8x8 pixels scaled to [0, 1]")
 
 
-LOADERS = {"xor": _xor, "digits": _digits}
+def _load_idx_dataset(name: str, seed: int, data_dir: str | os.PathLike | None = None,
+                      pixels: str = "float") -> Dataset:
+    spec = _idx_spec(name)
+    if pixels not in ("float", "raw"):
+        raise ConfigError(f"pixels must be 'float' ([0, 1] float32) or 'raw' (uint8), got {pixels!r}")
+    paths = find_files(spec.name, data_dir)
+    arrays = {}
+    for role, f in spec.files.items():
+        shape = (None, *f.shape[1:])
+        arrays[role] = read_idx(paths[role], shape=shape, md5=(f.md5, f.gz_md5))
+    for part in ("train", "test"):
+        ni, nl = len(arrays[f"{part}_images"]), len(arrays[f"{part}_labels"])
+        if ni != nl:
+            raise DataError(f"{spec.name}: {ni} {part} images but {nl} labels")
+
+    def flat(images: np.ndarray) -> np.ndarray:
+        X = images.reshape(len(images), -1)  # a view (memmap stays a memmap)
+        if pixels == "raw":
+            return X
+        out = np.empty(X.shape, dtype=np.float32)
+        np.divide(X, np.float32(255), out=out, dtype=np.float32)  # uint8 0..255 -> [0, 1]
+        return out
+
+    return Dataset(
+        spec.name, flat(arrays["train_images"]), arrays["train_labels"].astype(np.int64),
+        flat(arrays["test_images"]), arrays["test_labels"].astype(np.int64), "classification",
+        spec.description,
+        {"files": {r: str(p) for r, p in paths.items()}, "verified": "md5", "classes": list(spec.classes)},
+    )
+
+
+def fetch(name: str, data_dir: str | os.PathLike | None = None, *, mirrors: list[str] | None = None,
+          timeout: float = 30.0, force: bool = False) -> Path:
+    """Download the four ``.gz`` files of ``name`` into ``data_dir`` (default: the user cache).
+
+    Each file is streamed into a temporary file beside its destination, its md5 checked
+    against the published one, and only then renamed into place (atomic): an interrupted
+    or corrupted download never leaves a file that looks complete. Files already present
+    and verified are kept.
+
+    Raises:
+        DownloadError: naming each URL tried and why it failed.
+    """
+    spec = _idx_spec(name)
+    dest = Path(data_dir).expanduser() if data_dir is not None else cache_dir(spec.name)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot create {dest}: {exc}") from None
+    for f in spec.files.values():
+        target = dest / (f.name + ".gz")
+        if not force and target.is_file() and md5_file(target) == f.gz_md5:
+            continue
+        failures = []
+        for base in mirrors or spec.mirrors:
+            url = base.rstrip("/") + "/" + f.name + ".gz"
+            try:
+                _download(url, target, f.gz_md5, timeout)
+                break
+            except (urllib.error.URLError, OSError, ValueError, DownloadError) as exc:
+                failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
+        else:
+            raise DownloadError(
+                f"could not download {f.name}.gz for {spec.name}: " + "; ".join(failures)
+                + f". Without a network, copy the files into {dest} by other means"
+                + (f" ({spec.how_to_install})" if spec.how_to_install else "")
+            )
+    return dest
+
+
+def _download(url: str, target: Path, md5: str, timeout: float) -> None:
+    fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".part", dir=target.parent)
+    try:
+        h = hashlib.md5()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            for block in iter(lambda: resp.read(1 << 20), b""):
+                h.update(block)
+                out.write(block)
+        if h.hexdigest() != md5:
+            raise DownloadError(f"checksum mismatch: md5 {h.hexdigest()}, expected {md5}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# -- the user's own files ----------------------------------------------------------
+def infer_task(y: np.ndarray) -> str:
+    """``classification`` for labels (strings, or integers with few distinct values), else regression."""
+    y = np.asarray(y)
+    if y.dtype.kind in "biuUSO":
+        if y.dtype.kind in "iu" and len(np.unique(y)) > MAX_CLASSES:
+            return "regression"
+        return "classification"
+    if y.dtype.kind == "f" and y.ndim == 1 and np.all(y == np.round(y)) and len(np.unique(y)) <= MAX_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def _check_finite(X: np.ndarray, what: str, columns: list[str] | None = None) -> None:
+    """Raise DataError at the first NaN/inf, reading X in chunks (memory-mapped X stays on disk)."""
+    if X.dtype.kind not in "fc":
+        return
+    step = preprocessing.CHUNK_ROWS
+    for i in range(0, len(X), step):
+        chunk = X[i : i + step]
+        ok = np.isfinite(chunk)
+        if not ok.all():
+            r, *c = (int(v) for v in np.argwhere(~ok)[0])
+            col = f", column {columns[c[0]]!r}" if columns and c else (f", column {c[0]}" if c else "")
+            raise DataError(f"{what} holds {chunk[(r, *c)]} at row {i + r}{col}; clean or impute it first")
+
+
+def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise DataError(f"{path}: empty CSV file (a header row is expected)") from None
+        except csv.Error as exc:
+            raise DataFormatError(f"{path}: malformed CSV ({exc})") from None
+        if len(set(header)) != len(header):
+            dup = sorted({h for h in header if header.count(h) > 1})
+            raise DataError(f"{path}: duplicate column names {dup}")
+        if len(header) < 2:
+            raise DataError(f"{path}: needs at least one feature column and a target column; header is {header}")
+        if target is None:
+            t = len(header) - 1
+        elif target in header:
+            t = header.index(target)
+        else:
+            raise DataError(f"{path}: no column {target!r}; available columns: {', '.join(header)}")
+        features = [h for i, h in enumerate(header) if i != t]
+        rows, labels = [], []
+        try:
+            for line, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(f"{path}: line {line} has {len(row)} values, the header has {len(header)}")
+                values = []
+                for i, cell in enumerate(row):
+                    if i == t:
+                        continue
+                    try:
+                        values.append(float(cell))
+                    except ValueError:
+                        what = "an empty (missing) value" if not cell.strip() else f"non-numeric value {cell!r}"
+                        raise DataError(
+                            f"{path}: {what} in column {header[i]!r}, line {line} (data row {line - 1})"
+                        ) from None
+                rows.append(values)
+                labels.append(row[t].strip())
+        except csv.Error as exc:
+            raise DataFormatError(f"{path}: malformed CSV ({exc})") from None
+    if not rows:
+        raise DataError(f"{path}: no data rows after the header")
+    X = np.array(rows, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(X))
+    if len(bad):
+        r, c = bad[0]
+        raise DataError(f"{path}: {X[r, c]} in column {features[c]!r}, line {r + 2}; clean or impute it first")
+    try:
+        y: np.ndarray = np.array([float(v) for v in labels])
+    except ValueError:
+        if any(not v for v in labels):
+            r = labels.index("")
+            raise DataError(f"{path}: empty (missing) target in column {header[t]!r}, line {r + 2}") from None
+        y = np.array(labels)  # class names
+    else:
+        if not np.isfinite(y).all():
+            r = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise DataError(f"{path}: {y[r]} in target column {header[t]!r}, line {r + 2}")
+        if np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+    return X.astype(np.float32), y, features
+
+
+def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, np.ndarray]:
+    X, y = (X if isinstance(X, np.ndarray) else np.asarray(X)), np.asarray(y)
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X{what} must be numeric, got dtype {X.dtype}")
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise DataError(f"{path}: X{what} must be 2-D, shape (n_samples, n_features); got shape {X.shape}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"{path}: y{what} must be 1-D, shape (n_samples,); got shape {y.shape}")
+    if len(X) != len(y):
+        raise DataError(f"{path}: X{what} has {len(X)} samples but y{what} has {len(y)}")
+    if len(X) == 0:
+        raise DataError(f"{path}: X{what} has no samples")
+    _check_finite(X, f"{path}: X{what}")
+    if y.dtype.kind == "f":
+        _check_finite(y, f"{path}: y{what}")
+        if np.all(y == np.round(y)) and len(np.unique(y)) <= MAX_CLASSES:
+            y = y.astype(np.int64)
+    return X, y
+
+
+def _npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataFormatError(f"{path}: not a readable .npy file ({exc})") from None
+
+
+def _load_user(path: Path, seed: int, target: str | None = None, task: str = "auto",
+               test_size: float = 0.25) -> Dataset:
+    X_test = y_test = None
+    columns: list[str] | None = None
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        need = [path / "X.npy", path / "y.npy"]
+        missing = [str(p) for p in need if not p.is_file()]
+        if missing:
+            raise DataError(f"{path}: a data directory needs X.npy and y.npy; missing {', '.join(missing)}")
+        X, y = _check_xy(path, _npy(need[0]), _npy(need[1]))
+        if (path / "X_test.npy").is_file() or (path / "y_test.npy").is_file():
+            X_test, y_test = _check_xy(path, _npy(path / "X_test.npy"), _npy(path / "y_test.npy"), "_test")
+    elif suffix == ".csv":
+        X, y, columns = _load_csv(path, target)
+    elif suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataFormatError(f"{path}: not a readable .npz file ({exc})") from None
+        if {"X_train", "y_train", "X_test", "y_test"} <= arrays.keys():
+            X, y = _check_xy(path, arrays["X_train"], arrays["y_train"], "_train")
+            X_test, y_test = _check_xy(path, arrays["X_test"], arrays["y_test"], "_test")
+        elif {"X", "y"} <= arrays.keys():
+            X, y = _check_xy(path, arrays["X"], arrays["y"])
+        else:
+            raise DataError(
+                f"{path}: expected arrays 'X' and 'y' (or X_train, y_train, X_test, y_test); "
+                f"the file holds: {', '.join(sorted(arrays)) or 'nothing'}"
+            )
+    elif suffix == ".npy":
+        if target is None:
+            raise DataError(f"{path}: a .npy file holds only X; name the targets' .npy with --target FILE")
+        tpath = Path(target)
+        if not tpath.is_file():
+            raise DataError(f"{path}: the target file {target} does not exist (--target takes a .npy path for .npy data)")
+        X, y = _check_xy(path, _npy(path), _npy(tpath))
+    else:
+        raise DataError(f"{path}: unsupported data file type {suffix!r}; use .csv, .npz, .npy or a directory")
+
+    if task == "auto":
+        task = infer_task(y if y_test is None else np.concatenate([y, y_test]))
+    elif task not in TASKS:
+        raise UnknownNameError("task", task, TASKS)
+    if task == "regression":
+        if y.dtype.kind not in "biuf":
+            raise DataError(f"{path}: the target holds non-numeric labels, which cannot be regressed")
+        y = y.astype(np.float32)
+        y_test = None if y_test is None else y_test.astype(np.float32)
+    info: dict[str, Any] = {"path": str(path), "columns": columns}
+    if X_test is None:
+        if isinstance(X, np.memmap):
+            # positional split: both parts are views of the mapped file, nothing is copied
+            n_test = min(max(int(round(test_size * len(X))), 1), len(X) - 1)
+            X, X_test, y, y_test = X[:-n_test], X[-n_test:], y[:-n_test], y[-n_test:]
+            info["split"] = "positional (last rows)"
+        else:
+            rng = np.random.default_rng(seed)
+            tr, te = preprocessing.split_indices(len(X), test_size, rng, y if task == "classification" else None)
+            X, X_test, y, y_test = X[tr], X[te], y[tr], y[te]
+            info["split"] = "stratified" if task == "classification" else "random"
+    return Dataset(path.stem if not path.is_dir() else path.name, X, y, X_test, y_test, task,
+                   f"user data from {path}", info)
+
+
+LOADERS = {
+    "xor": _xor, "and": _and, "or": _or, "spirals": _spirals, "moons": _moons,
+    "digits": _digits, "sine": _sine, "diabetes": _diabetes,
+    "mnist": lambda seed, **kw: _load_idx_dataset("mnist", seed, **kw),
+    "fashion-mnist": lambda seed, **kw: _load_idx_dataset("fashion-mnist", seed, **kw),
+}
+#: options every dataset accepts (applied after loading); the rest go to the loader
+_GENERIC = ("scale", "train_samples")
+#: options only the user's files take
+_USER = ("target", "task", "test_size")
 
 
 def names() -> list[str]:
     return sorted(LOADERS)
 
 
+def is_path(name: str) -> bool:
+    """True when ``name`` denotes a file or directory rather than a built-in dataset."""
+    return (os.sep in name or "/" in name or Path(name).suffix.lower() in (".csv", ".npz", ".npy")
+            or (Path(name).exists() and name.strip().lower() not in LOADERS))
+
+
 def load(name: str, *, seed: int = 0, **options: Any) -> Dataset:
-    """Load a dataset by name (see :func:`names`)."""
-    key = name.strip().lower()
-    if key not in LOADERS:
-        raise UnknownNameError("dataset", name, LOADERS)
-    return LOADERS[key](seed, **options)
+    """Load a dataset by name (see :func:`names`) or from a file path.
+
+    Args:
+        name: a built-in name, or the path of a ``.csv``, ``.npz``, ``.npy`` or directory.
+        seed: seeds the noise and the train/test split.
+        **options: ``scale`` (``none``, ``standard``, ``minmax``; fitted on the training
+            part), ``train_samples`` (keep the first N training samples); ``data_dir``
+            and ``pixels`` for MNIST / Fashion-MNIST; ``target``, ``task``, ``test_size``
+            for files; ``n_samples``, ``noise``, ``test_size`` for generated sets.
+    """
+    generic = {k: options.pop(k) for k in _GENERIC if k in options}
+    options = {k: v for k, v in options.items() if v is not None}
+    if is_path(name):
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise DatasetNotFoundError(f"data file {path} does not exist (and {name!r} is not a built-in "
+                                       f"dataset: {', '.join(names())})")
+        unknown = set(options) - set(_USER)
+        if unknown:
+            raise ConfigError(f"option(s) {sorted(unknown)} do not apply to data files; use {list(_USER)}")
+        ds = _load_user(path, seed, **options)
+    else:
+        key = name.strip().lower().replace("_", "-")
+        if key not in LOADERS:
+            raise UnknownNameError("dataset", name, LOADERS)
+        bad = set(options) & {"target", "task"}
+        if bad:
+            raise ConfigError(f"{', '.join(sorted(bad))} only apply to data files, not the built-in {key!r}")
+        try:
+            ds = LOADERS[key](seed, **options)
+        except TypeError as exc:
+            raise ConfigError(f"dataset {key!r}: {exc}") from None
+    return _postprocess(ds, **generic)
+
+
+def _postprocess(ds: Dataset, scale: str | None = None, train_samples: int | None = None) -> Dataset:
+    if train_samples is not None:
+        if train_samples < 1:
+            raise ConfigError(f"train_samples must be >= 1, got {train_samples}")
+        ds.X_train, ds.y_train = ds.X_train[:train_samples], ds.y_train[:train_samples]
+        ds.info["train_samples"] = len(ds.X_train)
+    if scale is not None:
+        scaler = preprocessing.get_scaler(scale)
+        if scaler is not None:
+            scaler.fit(ds.X_train)  # training part only: nothing leaks from the test set
+            ds.X_train, ds.X_test = scaler.transform(ds.X_train), scaler.transform(ds.X_test)
+            ds.info["scale"] = scaler.name
+            ds.info["scaler"] = scaler
+    return ds
