@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
@@ -78,7 +79,9 @@ def save_figure(fig: Figure, path: "str | os.PathLike[str]", dpi: int | None = N
     fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix="." + ext, dir=folder)
     os.close(fd)
     try:
-        fig.savefig(tmp, format=ext, dpi=dpi)
+        # NOTE: SVG text stays text (not glyph outlines): searchable, editable, smaller.
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            fig.savefig(tmp, format=ext, dpi=dpi)
         os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); give it a normal file's mode
         os.replace(tmp, path)
     except BaseException:
@@ -360,14 +363,16 @@ _METRIC_LABELS = {
 
 
 def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *,
-                    metrics: Sequence[str] | None = None) -> Figure:
+                    metrics: Sequence[str] | None = None, ncols: int | None = None) -> Figure:
     """Bars of each metric's mean per activation, with error bars of one standard deviation.
 
     Args:
         result: a :class:`relunet.compare.ComparisonResult`, its ``to_dict()`` or the path
             of its JSON file.
         metrics: which of :data:`relunet.compare.METRICS` (default: all), one panel each,
-            titled with the metric's label.
+            titled with the metric's label (a metric never measured, e.g. no seed reached
+            the target, is an empty bar marked "n/a").
+        ncols: panels per row (default: up to 3).
     """
     from .compare import METRICS, ComparisonResult
 
@@ -388,19 +393,25 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
     names = result.activations
     if not names:
         raise DataError("the comparison has no rows")
-    fig = _new_figure(max(3.0, 0.55 * len(names) + 1.2) * len(metrics), 3.6)
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    rows, cols = _grid_shape(len(metrics), ncols)
+    fig = _new_figure(max(3.0, 0.5 * len(names) + 1.5) * cols, 3.4 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False)
     xs = np.arange(len(names))
-    for ax, m in zip(axes, metrics):
+    for ax, m in zip(axes.flat, metrics):
         means = np.array([_num(r[m + "_mean"]) for r in result.rows])
         stds = np.array([_num(r[m + "_std"]) for r in result.rows])
+        # NOTE: a NaN mean (no seed reached the target) is drawn as an empty bar, labelled.
         ax.bar(xs, np.nan_to_num(means), yerr=np.nan_to_num(stds), capsize=4,
                color=[_COLORS[i % len(_COLORS)] for i in range(len(names))], label=m)
+        for x in xs[np.isnan(means)]:
+            ax.annotate("n/a", (x, 0), ha="center", va="bottom", fontsize="small")
         ax.set_xticks(xs, names, rotation=45, ha="right")
         ax.set_title(_METRIC_LABELS.get(m, m))
         ax.set_ylabel(_METRIC_LABELS.get(m, m))
         if m in ("test_accuracy", "dead_fraction"):
             ax.set_ylim(0, 1.05)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
     n = max((r["n_seeds"] for r in result.rows), default=0)
     fig.suptitle(f"{result.config.get('data', '')} — mean ± std over {n} seed(s)".lstrip(" —"))
     return _finish(fig, path)

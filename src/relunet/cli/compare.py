@@ -1,0 +1,98 @@
+"""``relunet compare``: the same network and budget with each activation, over several seeds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .. import compare
+from ..errors import ConfigError
+from . import common
+
+NAME = "compare"
+HELP = "compare hidden activations: same network and budget, several seeds, mean and std"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    common.add_data_args(p)
+    g = p.add_argument_group("comparison")
+    g.add_argument("--activations",
+                   help="hidden activations to compare, comma-separated "
+                        f"(default: {','.join(compare.DEFAULT_ACTIVATIONS)}, those in the catalog)")
+    g.add_argument("--seeds", type=_seeds, default=[0, 1, 2, 3, 4],
+                   help="a number N (seeds 0..N-1) or a comma-separated list of seeds (default: 5)")
+    g.add_argument("--target-accuracy", type=float, default=0.9,
+                   help="training accuracy whose first epoch is reported as 'epochs to target' (default: 0.9)")
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", help="hidden layer sizes, comma-separated (default: 64)")
+    g.add_argument("--output", default="auto", help="output activation (default: auto, as train)")
+    g.add_argument("--loss", default="auto", help="loss (default: the one natural for the output)")
+    g.add_argument("--init", default=None, help="weight initialisation (default: follows the activation)")
+    g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    common.add_training_args(p)
+    g = p.add_argument_group("parallelism")
+    g.add_argument("--jobs", "-j", type=int, default=None,
+                   help="local worker processes (default: all cores; 1 = no parallelism)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask distributed cluster, e.g. tcp://host:8786")
+    g = p.add_argument_group("output")
+    g.add_argument("--out-json", metavar="FILE", help="write the summary and per-seed results as JSON")
+    g.add_argument("--out-csv", metavar="FILE", help="write one CSV line per activation")
+    g.add_argument("--out-figure", metavar="FILE", help="bar chart with error bars (.png, .svg, .pdf)")
+    g.add_argument("--json", action="store_true", help="print the JSON result on stdout instead of the table")
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        if "," in text:
+            seeds = [int(t) for t in text.split(",") if t.strip()]
+        else:
+            n = int(text)
+            if n < 1:
+                raise argparse.ArgumentTypeError(f"--seeds must be >= 1, got {n}")
+            seeds = list(range(n))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--seeds takes a number or a comma-separated list of integers, got {text!r}") from None
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise argparse.ArgumentTypeError(f"--seeds must list distinct integers, got {text!r}")
+    return seeds
+
+
+def run(args: argparse.Namespace) -> int:
+    common.resolve_defaults(args)
+    names = None
+    if args.activations:
+        names = [a.strip() for a in args.activations.split(",") if a.strip()]
+    if args.jobs is not None and args.jobs < 1 and args.jobs != -1:
+        raise ConfigError(f"--jobs must be >= 1 (or -1 for all cores), got {args.jobs}")
+    if args.out_figure:
+        from ..plots import FORMATS
+
+        ext = args.out_figure.rsplit(".", 1)[-1].lower() if "." in args.out_figure else ""
+        if ext not in FORMATS:  # fail before training, not after
+            raise ConfigError(f"--out-figure {args.out_figure!r}: give a name ending in "
+                              + ", ".join("." + f for f in FORMATS))
+    result = compare.compare_activations(
+        args.data, names, args.seeds, hidden=common.parse_hidden(args.hidden), epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, output=args.output,
+        loss=args.loss, init=args.init, dtype=args.dtype, target_accuracy=args.target_accuracy,
+        jobs=args.jobs, scheduler=args.scheduler,
+    )
+    if args.json:
+        json.dump(result.to_dict(), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(f"{args.data}: hidden {args.hidden or 'none'}, {args.epochs} epochs, lr {args.lr}, "
+              f"batch {args.batch_size or 'full'}, {args.optimizer}; seeds {args.seeds}")
+        print(result.table())
+    if args.out_json:
+        result.save_json(args.out_json)
+    if args.out_csv:
+        result.save_csv(args.out_csv)
+    if args.out_figure:
+        from ..plots import plot_comparison
+
+        plot_comparison(result, args.out_figure)
+    return 0

@@ -1,0 +1,118 @@
+"""``relunet plot``: figures as PNG/SVG/PDF files (headless).
+
+    relunet plot activations [NAMES ...] --out act.png     each f with f'
+    relunet plot history HISTORY.json --out curves.svg     loss and accuracy per epoch
+    relunet plot compare RESULT.json --out bars.png        a ``relunet compare --out-json`` file
+    relunet plot dead-units FILE.json --out dead.png       dead-unit fraction per layer per epoch
+    relunet plot gradients FILE.json --out grads.png       gradient norm per layer per epoch
+    relunet plot boundary --data xor --out xor.png         train, then draw the decision boundary
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from ..errors import DataError
+from . import common
+
+NAME = "plot"
+HELP = "draw figures: activations, training curves, diagnostics, comparisons, decision boundaries"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="figure", metavar="FIGURE", required=True)
+
+    a = sub.add_parser("activations", help="each activation with its derivative",
+                       description="each activation f(x) with its derivative f'(x)")
+    a.add_argument("names", nargs="*", help="activation names (space or comma separated; default: all)")
+    a.add_argument("--range", dest="x_range", type=_range, default=(-5.0, 5.0), metavar="LOW,HIGH",
+                   help="x range (default: -5,5)")
+    a.add_argument("--cols", type=int, default=None, help="panels per row")
+    _out(a)
+
+    h = sub.add_parser("history", help="loss and accuracy curves from a history JSON file")
+    h.add_argument("file", help="history JSON (History.save, or a file holding 'records')")
+    _out(h)
+
+    c = sub.add_parser("compare", help="a comparison's metrics as bars with error bars")
+    c.add_argument("file", help="JSON written by relunet compare --out-json")
+    c.add_argument("--metrics", help="comma-separated metrics (default: all)")
+    _out(c)
+
+    for name, what in (("dead-units", "dead-unit fraction"), ("gradients", "gradient norm")):
+        d = sub.add_parser(name, help=f"{what} per layer over epochs from a JSON file",
+                           description=f"{what} per layer over epochs. The JSON holds "
+                           "{layer: [value per epoch]}, a list over epochs of per-layer lists or "
+                           "dicts, or one of those under the key "
+                           f"{'dead_fraction' if name == 'dead-units' else 'gradient_norms'!r}.")
+        d.add_argument("file")
+        _out(d)
+
+    b = sub.add_parser("boundary", help="train on a 2-D dataset and draw the decision boundary")
+    common.add_data_args(b)
+    b.set_defaults(data="xor")
+    common.add_network_args(b)
+    common.add_training_args(b)
+    b.add_argument("--resolution", type=int, default=200, help="pixels per side (default: 200)")
+    _out(b)
+
+
+def _out(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", "-o", required=True, metavar="FILE", help="output file: .png, .svg or .pdf")
+
+
+def _range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, e.g. -5,5; got {text!r}") from None
+    if not lo < hi:
+        raise argparse.ArgumentTypeError(f"LOW must be below HIGH, got {text!r}")
+    return lo, hi
+
+
+def _read_json(path: str):
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path} is not valid JSON: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import plots
+
+    out = args.out
+    ext = os.path.splitext(out)[1].lower().lstrip(".")
+    if ext not in plots.FORMATS:  # fail before any training or reading
+        raise DataError(f"--out {out!r}: give a file name ending in " + ", ".join("." + f for f in plots.FORMATS))
+    fig = args.figure
+    if fig == "activations":
+        names = [n.strip() for arg in args.names for n in arg.split(",") if n.strip()] or None
+        plots.plot_activations(names, out, x_range=args.x_range, ncols=args.cols)
+    elif fig == "history":
+        plots.plot_history(args.file, out, title=os.path.basename(args.file))
+    elif fig == "compare":
+        metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+        plots.plot_comparison(args.file, out, metrics=metrics)
+    elif fig == "dead-units":
+        plots.plot_dead_units(_read_json(args.file), out)
+    elif fig == "gradients":
+        plots.plot_gradient_norms(_read_json(args.file), out)
+    elif fig == "boundary":
+        common.resolve_defaults(args)
+        data = common.load_data(args)
+        if data.n_features != 2:
+            raise DataError(f"dataset {data.name!r} has {data.n_features} features; "
+                            "a decision boundary needs 2 (e.g. xor, spirals, moons)")
+        net = common.build_network(args, data)
+        net.fit(data.X_train, data.y_train, epochs=args.epochs, batch_size=args.batch_size,
+                lr=args.lr, optimizer=args.optimizer)
+        acc = net.score(data.X_train, data.y_train)
+        plots.plot_decision_boundary(
+            net, data.X_train, data.y_train, out, resolution=args.resolution,
+            title=f"{data.name}: {args.activation} {args.hidden}, train accuracy {acc:.3f}")
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,160 @@
+"""Activation comparison: dead units, per-run metrics, the summary and ``relunet compare``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from relunet import MLP, compare, datasets
+from relunet.cli import main
+from relunet.errors import ConfigError, UnknownNameError
+
+KW = dict(hidden=[16], epochs=3, batch_size=64, lr=0.2, jobs=1)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return compare.compare_activations("digits", ["relu", "sigmoid"], 3, target_accuracy=0.5, **KW)
+
+
+def test_dead_units_are_those_never_positive():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4))
+    net = MLP([4, 6, 5, 2], activation="relu", seed=1, dtype="float64")
+    h1, h2 = net.dense_layers[:2]
+    h1.b[[0, 3]] = -100.0  # units 0 and 3 of layer 1 never fire
+    h2.b[4] = -100.0
+    masks = compare.dead_units(net, X)
+    z1 = X @ h1.W + h1.b
+    z2 = np.maximum(z1, 0) @ h2.W + h2.b
+    assert masks[0].tolist() == np.all(z1 <= 0, axis=0).tolist()
+    assert masks[1].tolist() == np.all(z2 <= 0, axis=0).tolist()
+    assert masks[0][[0, 3]].all() and masks[1][4]
+    assert len(masks) == 2  # the output layer is not a hidden layer
+
+
+def test_saturating_activations_have_no_dead_units():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    net = MLP([3, 5, 2], activation="sigmoid", seed=0)
+    net.dense_layers[0].b[:] = -8.0  # saturated, but f' > 0: still gets a gradient
+    assert not compare.dead_units(net, X)[0].any()
+
+
+def test_rows_are_mean_and_sample_std_of_the_runs(result):
+    assert result.activations == ["relu", "sigmoid"]
+    assert len(result.runs) == 6
+    for row in result.rows:
+        runs = [r for r in result.runs if r["activation"] == row["activation"]]
+        assert sorted(r["seed"] for r in runs) == [0, 1, 2] and row["n_seeds"] == 3
+        for m in ("test_accuracy", "final_loss", "dead_fraction", "seconds"):
+            v = np.array([r[m] for r in runs])
+            assert row[m + "_mean"] == pytest.approx(v.mean(), rel=1e-12)
+            assert row[m + "_std"] == pytest.approx(v.std(ddof=1), rel=1e-12, abs=1e-15)
+        reached = [r["epochs_to_target"] for r in runs if r["epochs_to_target"] is not None]
+        assert row["reached_target"] == len(reached)
+    assert result.row("relu")["test_accuracy_std"] > 0  # the seeds really differ
+
+
+def test_run_metrics_agree_with_their_curves(result):
+    for r in result.runs:
+        assert len(r["loss"]) == len(r["accuracy"]) == 3
+        assert r["final_loss"] == r["loss"][-1]
+        first = next((i + 1 for i, a in enumerate(r["accuracy"]) if a >= 0.5), None)
+        assert r["epochs_to_target"] == first
+        assert 0 <= r["dead_fraction"] <= 1 and r["dead_per_layer"] == [r["dead_fraction"]]
+
+
+def test_seed_s_is_relunet_train_seed_s(result, capsys):
+    run = next(r for r in result.runs if r["activation"] == "relu" and r["seed"] == 2)
+    assert main(["train", "--data", "digits", "--activation", "relu", "--hidden", "16", "--epochs", "3",
+                 "--batch-size", "64", "--lr", "0.2", "--seed", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["test_accuracy"] == run["test_accuracy"]
+    assert out["final_loss"] == run["final_loss"]
+
+
+def test_a_fixed_dataset_is_used_as_given():
+    d = datasets.load("xor")
+    res = compare.compare_activations(d, ["relu"], [0, 7], hidden=[8], epochs=400, batch_size=4, lr=0.5,
+                                      target_accuracy=1.0, jobs=1)
+    assert [r["seed"] for r in res.runs] == [0, 7]
+    assert res.config["data"] == "xor"
+    json.dumps(res.to_dict())  # the Dataset object is not in the JSON
+
+
+def test_nan_free_json_and_csv(result, tmp_path):
+    never = compare.ComparisonResult.from_runs(
+        [{**r, "epochs_to_target": None} for r in result.runs], result.config)
+    assert math.isnan(never.rows[0]["epochs_to_target_mean"])
+    never.save_json(tmp_path / "r.json")
+    text = (tmp_path / "r.json").read_text()
+    assert "NaN" not in text
+    back = compare.ComparisonResult.from_dict(json.loads(text))
+    assert math.isnan(back.rows[0]["epochs_to_target_mean"])
+    assert back.rows[0]["test_accuracy_mean"] == never.rows[0]["test_accuracy_mean"]
+    never.save_csv(tmp_path / "r.csv")
+    rows = list(csv.DictReader(open(tmp_path / "r.csv")))
+    assert rows[0]["epochs_to_target_mean"] == ""
+    assert float(rows[1]["final_loss_mean"]) == never.rows[1]["final_loss_mean"]
+
+
+@pytest.mark.parametrize("kw, err, word", [
+    ({"activations": ["relu", "nope"]}, UnknownNameError, "nope"),
+    ({"activations": ["relu", "relu"]}, ConfigError, "repeat"),
+    ({"activations": ["softmax"]}, ConfigError, "hidden"),
+    ({"activations": ["step"]}, ConfigError, "hidden"),
+    ({"seeds": 0}, ConfigError, "seeds"),
+    ({"seeds": [1, 1]}, ConfigError, "repeat"),
+    ({"target_accuracy": 1.5}, ConfigError, "target"),
+    ({"data": "nosuchdata"}, UnknownNameError, "nosuchdata"),
+])
+def test_bad_arguments_fail_before_training(kw, err, word):
+    args = {"data": "digits", "activations": ["relu"], "seeds": 1, **kw}
+    with pytest.raises(err, match=word):
+        compare.compare_activations(args.pop("data"), args.pop("activations"), args.pop("seeds"), **args)
+
+
+def test_cli_compare_digits_three_seeds(tmp_path, capsys):
+    import matplotlib.image as mpimg
+
+    j, c, f = tmp_path / "c.json", tmp_path / "c.csv", tmp_path / "c.png"
+    rc = main(["compare", "--data", "digits", "--activations", "relu,sigmoid", "--seeds", "3",
+               "--hidden", "16", "--epochs", "3", "--batch-size", "64", "--jobs", "1",
+               "--out-json", str(j), "--out-csv", str(c), "--out-figure", str(f)])
+    assert rc == 0
+    table = capsys.readouterr().out
+    assert "relu" in table and "sigmoid" in table and "±" in table
+    doc = json.loads(j.read_text())
+    assert [r["activation"] for r in doc["rows"]] == ["relu", "sigmoid"]
+    for row in doc["rows"]:
+        for m in compare.METRICS:
+            assert m + "_mean" in row and m + "_std" in row
+        accs = [r["test_accuracy"] for r in doc["runs"] if r["activation"] == row["activation"]]
+        assert len(accs) == 3
+        assert row["test_accuracy_mean"] == pytest.approx(np.mean(accs))
+        assert row["test_accuracy_std"] == pytest.approx(np.std(accs, ddof=1))
+    lines = list(csv.DictReader(open(c)))
+    assert [x["activation"] for x in lines] == ["relu", "sigmoid"]
+    assert float(lines[0]["test_accuracy_mean"]) == pytest.approx(doc["rows"][0]["test_accuracy_mean"])
+    img = mpimg.imread(f)
+    assert img.ndim == 3 and img.var() > 0
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["--activations", "relu,bogus"], "bogus"),
+    (["--seeds", "x"], "--seeds"),
+    (["--out-figure", "fig.gif"], ".png"),
+    (["--jobs", "0"], "--jobs"),
+])
+def test_cli_compare_errors_exit_2(argv, word, capsys):
+    try:
+        rc = main(["compare", "--data", "digits", "--epochs", "1", *argv])
+    except SystemExit as exc:  # argparse's own errors
+        rc = exc.code
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert word in err and err.count("\n") == 1

@@ -1,0 +1,290 @@
+"""Figures: rendered and checked by their content (plotted data, bars, pixels, SVG text)."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+from matplotlib.container import BarContainer
+
+from relunet import MLP, activations, compare, datasets, plots
+from relunet.cli import main
+from relunet.errors import ConfigError, DataError, UnknownNameError
+
+ELEMENTWISE = [n for n in activations.names() if activations.ACTIVATIONS[n].elementwise]
+
+
+@pytest.fixture(scope="module")
+def xor_net():
+    d = datasets.load("xor")
+    net = MLP([2, 8, 1], activation="relu", output="sigmoid", seed=0)
+    hist = net.fit(d.X_train, d.y_train, epochs=300, batch_size=4, lr=0.5)
+    assert net.score(d.X_train, d.y_train) == 1.0
+    return net, d, hist
+
+
+def _svg_text(path) -> str:
+    root = ET.parse(path).getroot()  # parses as XML, or raises
+    return " ".join(t for el in root.iter() if el.tag.endswith("text") for t in el.itertext())
+
+
+# -- activations -------------------------------------------------------------
+
+
+def test_every_activation_panel_plots_f_and_its_derivative():
+    fig = plots.plot_activations(ELEMENTWISE, x_range=(-3, 4), n_points=101)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ELEMENTWISE
+    for ax, name in zip(panels, ELEMENTWISE):
+        act = activations.get(name).eval()
+        (f_line, d_line) = [l for l in ax.get_lines() if l.get_label() in ("f(x)", "f'(x)")]
+        x = f_line.get_xdata()
+        assert len(x) == 101 and x[0] == -3 and x[-1] == 4
+        np.testing.assert_array_equal(f_line.get_ydata(), act.fn(x), err_msg=name)
+        np.testing.assert_array_equal(d_line.get_ydata(), act.derivative(x), err_msg=name)
+    assert len(fig.axes) - len(panels) == (-len(ELEMENTWISE)) % 3  # unused grid cells hidden
+
+
+def test_relu_panel_values():
+    fig = plots.plot_activations("relu", x_range=(-2, 2), n_points=5)
+    f_line, d_line = fig.axes[0].get_lines()[2:4]  # after the two zero axis lines
+    assert f_line.get_ydata().tolist() == [0, 0, 0, 1, 2]
+    assert d_line.get_ydata().tolist() == [0, 0, 0, 1, 1]  # relu'(0) = 0
+
+
+@pytest.mark.parametrize("names, err", [(["softmax"], ConfigError), (["nope"], UnknownNameError), ([], ConfigError)])
+def test_activation_plot_rejects(names, err):
+    with pytest.raises(err):
+        plots.plot_activations(names)
+
+
+def test_bad_x_range():
+    with pytest.raises(ConfigError, match="range"):
+        plots.plot_activations("relu", x_range=(1, -1))
+
+
+# -- saving --------------------------------------------------------------------
+
+
+def test_png_decodes_to_the_figure_size_and_is_not_blank(tmp_path):
+    path = tmp_path / "act.png"
+    fig = plots.plot_activations(["relu", "sigmoid"], path, ncols=2)
+    w, h = fig.get_size_inches() * fig.dpi
+    img = mpimg.imread(path)
+    assert img.shape[:2] == (round(h), round(w))
+    assert img[..., :3].var() > 0
+    assert os.listdir(tmp_path) == ["act.png"]  # no temporary file left behind
+
+
+def test_svg_is_xml_with_titles_and_labels(tmp_path):
+    path = tmp_path / "act.svg"
+    plots.plot_activations(["relu", "sigmoid"], path)
+    text = _svg_text(path)
+    for word in ("relu", "sigmoid", "f(x)", "f'(x)", "x"):
+        assert word in text
+
+
+def test_save_replaces_and_rejects_unknown_formats(tmp_path):
+    path = tmp_path / "a.png"
+    path.write_bytes(b"old")
+    plots.plot_activations("relu", path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ConfigError, match=r"\.png"):
+        plots.plot_activations("relu", tmp_path / "a.gif")
+    with pytest.raises(FileNotFoundError):
+        plots.plot_activations("relu", tmp_path / "missing" / "a.png")
+    assert sorted(os.listdir(tmp_path)) == ["a.png"]
+
+
+# -- training curves -----------------------------------------------------------
+
+
+def test_history_curves_are_the_history(xor_net, tmp_path):
+    _, _, hist = xor_net
+    fig = plots.plot_history(hist)
+    loss_ax, acc_ax = fig.axes
+    (loss_line,) = loss_ax.get_lines()
+    np.testing.assert_allclose(loss_line.get_ydata(), hist["loss"])
+    np.testing.assert_array_equal(loss_line.get_xdata(), hist["epoch"])
+    np.testing.assert_allclose(acc_ax.get_lines()[0].get_ydata(), hist["accuracy"])
+    assert loss_ax.get_ylabel() == "loss" and acc_ax.get_ylabel() == "accuracy"
+    # the same from a saved JSON file, with a validation curve added
+    recs = [{**r, "val_loss": 2 * r["loss"]} for r in hist.records]
+    f = tmp_path / "h.json"
+    f.write_text(json.dumps({"records": recs}))
+    fig2 = plots.plot_history(str(f))
+    lines = fig2.axes[0].get_lines()
+    assert [l.get_label() for l in lines] == ["train", "validation"]
+    np.testing.assert_allclose(lines[1].get_ydata(), 2 * np.array(hist["loss"]))
+
+
+@pytest.mark.parametrize("bad", [[], {"foo": 1}, [1, 2]])
+def test_history_rejects_non_histories(bad):
+    with pytest.raises(DataError):
+        plots.plot_history(bad)
+
+
+# -- per-layer series ----------------------------------------------------------
+
+DEAD = {"layer 1": [0.0, 0.25, 0.5], "layer 2": [0.0, 0.0, 0.75]}
+
+
+@pytest.mark.parametrize("data", [
+    DEAD,
+    [[0.0, 0.0], [0.25, 0.0], [0.5, 0.75]],
+    [{"epoch": 1, "layer 1": 0.0, "layer 2": 0.0}, {"epoch": 2, "layer 1": 0.25, "layer 2": 0.0},
+     {"epoch": 3, "layer 1": 0.5, "layer 2": 0.75}],
+    {"dead_fraction": DEAD, "epochs": [1, 2, 3]},
+])
+def test_dead_units_accepts_every_documented_form(data):
+    fig = plots.plot_dead_units(data)
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert [l.get_label() for l in lines] == ["layer 1", "layer 2"]
+    for line, want in zip(lines, DEAD.values()):
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+        np.testing.assert_array_equal(line.get_ydata(), want)
+    assert ax.get_ylabel() == "dead-unit fraction"
+
+
+def test_gradient_norms_log_scale_and_missing_values():
+    data = {"dense 1": [1e-1, 1e-3, 1e-5], "dense 2": [1.0, None, 0.5]}
+    ax = plots.plot_gradient_norms(data).axes[0]
+    assert ax.get_yscale() == "log"
+    assert np.isnan(ax.get_lines()[1].get_ydata()[1])
+    assert ax.get_title() == "gradient norm per layer"
+
+
+def test_per_layer_series_from_an_object_with_to_dict():
+    class Report:
+        def to_dict(self):
+            return {"gradient_norms": {"l1": [3.0, 2.0]}, "dead_fraction": {"l1": [0.0, 0.5]}}
+
+    ax = plots.plot_gradient_norms(Report()).axes[0]
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [3.0, 2.0])
+
+
+@pytest.mark.parametrize("bad", [{"a": [1, 2], "b": [1]}, [], {"a": "xyz"}, {"epochs": [1]}, 5])
+def test_per_layer_series_rejects(bad):
+    with pytest.raises(DataError):
+        plots.plot_dead_units(bad)
+
+
+# -- comparisons ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    return compare.compare_activations("digits", ["relu", "sigmoid"], 2, hidden=[8], epochs=2,
+                                       batch_size=64, jobs=1, target_accuracy=0.3)
+
+
+def test_bars_and_error_bars_are_means_and_stds(comparison, tmp_path):
+    fig = plots.plot_comparison(comparison, tmp_path / "c.svg")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == len(compare.METRICS)
+    for ax, m in zip(axes, compare.METRICS):
+        (bars,) = [c for c in ax.containers if isinstance(c, BarContainer)]
+        heights = [p.get_height() for p in bars.patches]
+        means = [np.nan_to_num(r[m + "_mean"]) for r in comparison.rows]
+        stds = [np.nan_to_num(r[m + "_std"]) for r in comparison.rows]
+        np.testing.assert_allclose(heights, means)
+        segments = bars.errorbar.lines[2][0].get_segments()
+        np.testing.assert_allclose([s[1][1] - s[0][1] for s in segments], 2 * np.array(stds), atol=1e-12)
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["relu", "sigmoid"]
+    text = _svg_text(tmp_path / "c.svg")
+    assert "test accuracy" in text and "dead-unit fraction" in text and "sigmoid" in text
+
+
+def test_comparison_from_json_file_and_metric_choice(comparison, tmp_path):
+    f = tmp_path / "c.json"
+    comparison.save_json(f)
+    fig = plots.plot_comparison(str(f), metrics=["test_accuracy"])
+    (ax,) = fig.axes
+    (bars,) = [c for c in ax.containers if isinstance(c, BarContainer)]
+    np.testing.assert_allclose([p.get_height() for p in bars.patches],
+                               [r["test_accuracy_mean"] for r in comparison.rows])
+    with pytest.raises(ConfigError, match="metric"):
+        plots.plot_comparison(comparison, metrics=["speed"])
+
+
+# -- decision boundary ---------------------------------------------------------
+
+
+def test_decision_regions_are_the_networks_predictions(xor_net, tmp_path):
+    net, d, _ = xor_net
+    fig = plots.plot_decision_boundary(net, d.X_train, d.y_train, tmp_path / "b.png", resolution=40)
+    ax = fig.axes[0]
+    (im,) = ax.get_images()
+    img = np.asarray(im.get_array())
+    assert img.shape == (40, 40)
+    left, right, bottom, top = im.get_extent()
+    xs = left + (np.arange(40) + 0.5) * (right - left) / 40
+    ys = bottom + (np.arange(40) + 0.5) * (top - bottom) / 40
+    gx, gy = np.meshgrid(xs, ys)
+    pred = net.predict(np.column_stack([gx.ravel(), gy.ravel()])).reshape(40, 40)
+    np.testing.assert_array_equal(img, np.searchsorted(net.classes_, pred))
+    # the data's corners are covered and classified as XOR says
+    assert left < 0 and right > 1 and bottom < 0 and top > 1
+    corner = lambda x, y: img[np.argmin(abs(ys - y)), np.argmin(abs(xs - x))]  # noqa: E731
+    assert [corner(0, 0), corner(0, 1), corner(1, 0), corner(1, 1)] == [0, 1, 1, 0]
+    png = mpimg.imread(tmp_path / "b.png")
+    assert png[..., :3].var() > 0
+
+
+def test_decision_boundary_needs_2d_fitted_classifier(xor_net):
+    net, d, _ = xor_net
+    with pytest.raises(DataError, match="2-D"):
+        plots.plot_decision_boundary(net, np.zeros((4, 3)))
+    with pytest.raises(ConfigError, match="fitted"):
+        plots.plot_decision_boundary(MLP([2, 3, 1], output="sigmoid"), d.X_train)
+    with pytest.raises(ConfigError, match="regression"):
+        plots.plot_decision_boundary(MLP([2, 3, 1], output="identity"), d.X_train)
+
+
+# -- the CLI -------------------------------------------------------------------
+
+
+def test_cli_plot_activations_svg(tmp_path, capsys):
+    out = tmp_path / "a.svg"
+    assert main(["plot", "activations", "relu,sigmoid", "--out", str(out)]) == 0
+    text = _svg_text(out)
+    assert "relu" in text and "sigmoid" in text and "tanh" not in text
+
+
+def test_cli_plot_history_and_compare(xor_net, comparison, tmp_path):
+    _, _, hist = xor_net
+    hist.save(str(tmp_path / "h.json"))
+    comparison.save_json(tmp_path / "c.json")
+    assert main(["plot", "history", str(tmp_path / "h.json"), "--out", str(tmp_path / "h.png")]) == 0
+    assert main(["plot", "compare", str(tmp_path / "c.json"), "--metrics", "test_accuracy",
+                 "--out", str(tmp_path / "c.png")]) == 0
+    for name in ("h.png", "c.png"):
+        assert mpimg.imread(tmp_path / name)[..., :3].var() > 0
+    (tmp_path / "d.json").write_text(json.dumps({"dead_fraction": DEAD}))
+    assert main(["plot", "dead-units", str(tmp_path / "d.json"), "--out", str(tmp_path / "d.svg")]) == 0
+    assert "dead-unit fraction" in _svg_text(tmp_path / "d.svg")
+
+
+def test_cli_plot_boundary_xor(tmp_path):
+    out = tmp_path / "xor.png"
+    assert main(["plot", "boundary", "--data", "xor", "--epochs", "300", "--out", str(out)]) == 0
+    assert mpimg.imread(out)[..., :3].var() > 0
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["plot", "activations", "relu", "--out", "a.gif"], ".png"),
+    (["plot", "activations", "bogus", "--out", "a.png"], "bogus"),
+    (["plot", "history", "missing.json", "--out", "a.png"], "missing.json"),
+    (["plot", "boundary", "--data", "digits", "--out", "a.png"], "2"),
+])
+def test_cli_plot_errors_exit_2(argv, word, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert word in err and err.count("\n") == 1
+    assert os.listdir(tmp_path) == []

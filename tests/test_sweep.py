@@ -1,0 +1,121 @@
+"""Parallel sweeps: grids, and the same numbers from every backend (sequential, joblib, Dask)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from relunet import compare, sweep
+from relunet.errors import ClusterError, ConfigError
+
+#: four small, different trainings (two activations x two seeds) on digits
+CONFIGS = sweep.grid({"activation": ["relu", "sigmoid"], "seed": [0, 1]},
+                     data="digits", hidden=[8], epochs=2, batch_size=64, lr=0.2)
+
+
+def _deterministic(results):
+    """Everything except wall time, which legitimately differs between runs."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in results]
+
+
+def tag(config):
+    """Which configuration, and which process computed it."""
+    return config["i"], os.getpid()
+
+
+@pytest.fixture(scope="module")
+def sequential():
+    return sweep.run_sweep(CONFIGS, compare.trial, jobs=1)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1,
+                                  dashboard_address=None, protocol="tcp") as c:
+        yield c
+
+
+def test_grid_is_the_cartesian_product_first_key_slowest():
+    g = sweep.grid({"a": [1, 2], "b": ["x", "y", "z"]}, c=0)
+    assert g == [{"c": 0, "a": a, "b": b} for a in (1, 2) for b in ("x", "y", "z")]
+    union = sweep.grid([{"a": [1]}, {"b": [2, 3]}])
+    assert union == [{"a": 1}, {"b": 2}, {"b": 3}]
+    assert sweep.grid({"a": [1]}, a=5) == [{"a": 1}]  # the grid overrides fixed settings
+
+
+@pytest.mark.parametrize("space, word", [({"lr": 0.1}, "list"), ({"act": "relu"}, "list"),
+                                         ({"lr": []}, "empty"), ("lr", "dict")])
+def test_grid_rejects_bad_spaces(space, word):
+    with pytest.raises(ConfigError, match=word):
+        sweep.grid(space)
+
+
+def test_configs_give_different_results(sequential):
+    # otherwise "identical across backends" would prove nothing
+    keys = {(r["activation"], r["seed"], r["final_loss"]) for r in sequential}
+    assert len(keys) == len(CONFIGS)
+    assert [(r["activation"], r["seed"]) for r in sequential] == [(c["activation"], c["seed"]) for c in CONFIGS]
+
+
+def test_joblib_matches_sequential(sequential):
+    parallel = sweep.run_sweep(CONFIGS, compare.trial, jobs=2)
+    assert _deterministic(parallel) == _deterministic(sequential)
+
+
+def test_joblib_runs_in_worker_processes_and_keeps_order():
+    out = sweep.run_sweep([{"i": i} for i in range(6)], tag, jobs=2)
+    assert [i for i, _ in out] == list(range(6))
+    assert all(pid != os.getpid() for _, pid in out)
+    here = sweep.run_sweep([{"i": i} for i in range(3)], tag, jobs=1)
+    assert here == [(i, os.getpid()) for i in range(3)]
+
+
+def test_dask_address_matches_sequential(cluster, sequential):
+    assert cluster.scheduler_address.startswith("tcp://")
+    out = sweep.run_sweep(CONFIGS, compare.trial, scheduler=cluster.scheduler_address)
+    assert _deterministic(out) == _deterministic(sequential)
+
+
+def test_dask_client_matches_sequential_and_stays_open(cluster, sequential):
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(cluster, set_as_default=False) as client:
+        out = sweep.run_sweep(CONFIGS, compare.trial, scheduler=client)
+        assert client.status == "running"  # a client we were given is not ours to close
+    assert _deterministic(out) == _deterministic(sequential)
+
+
+def test_compare_on_dask_matches_local(cluster):
+    kw = dict(hidden=[8], epochs=2, batch_size=64)
+    local = compare.compare_activations("digits", ["relu", "sigmoid"], 2, jobs=1, **kw)
+    remote = compare.compare_activations("digits", ["relu", "sigmoid"], 2,
+                                         scheduler=cluster.scheduler_address, **kw)
+    assert _deterministic(remote.runs) == _deterministic(local.runs)
+    for a, b in zip(local.rows, remote.rows):
+        assert a["test_accuracy_mean"] == b["test_accuracy_mean"]
+        assert a["final_loss_std"] == b["final_loss_std"]
+
+
+def test_unreachable_scheduler_names_the_address():
+    with pytest.raises(ClusterError, match=r"tcp://127\.0\.0\.1:1\b"):
+        sweep.run_sweep(CONFIGS[:1], compare.trial, scheduler="tcp://127.0.0.1:1", timeout=1)
+
+
+def test_missing_dask_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ClusterError, match="not installed"):
+        sweep.run_sweep(CONFIGS[:1], compare.trial, scheduler="tcp://127.0.0.1:8786")
+
+
+@pytest.mark.parametrize("kw", [{"jobs": 0}, {"jobs": -3}, {"jobs": 1.5}, {"scheduler": 8786}, {"scheduler": " "}])
+def test_bad_backend_settings(kw):
+    with pytest.raises(ConfigError):
+        sweep.run_sweep(CONFIGS[:1], compare.trial, **kw)
+
+
+def test_empty_sweep_and_bad_fn():
+    assert sweep.run_sweep([], compare.trial) == []
+    with pytest.raises(ConfigError, match="callable"):
+        sweep.run_sweep(CONFIGS, "trial")
