@@ -1,4 +1,9 @@
-"""``relunet train``: build, train and evaluate a network on a dataset."""
+"""``relunet train``: build, train and evaluate a network on a dataset.
+
+Exit status: 0 trained; 2 bad arguments or data, or training diverged (one line on stderr);
+130 interrupted by Ctrl-C (a checkpoint is written first when ``--checkpoint`` or
+``--resume`` names one).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -15,33 +21,100 @@ NAME = "train"
 HELP = "train a network and report its test accuracy (or MSE)"
 
 
+def _fraction(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction, got {s!r}") from None
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {s}")
+    return v
+
+
+def _patience(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a patience (epochs, an integer >= 1), got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"the patience must be >= 1, got {s}")
+    return v
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_data_args(p)
     common.add_network_args(p)
     common.add_training_args(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of text")
-    p.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress")
+    g = p.add_argument_group("validation, checkpoints")
+    g.add_argument("--validation-split", type=_fraction, default=None, metavar="F",
+                   help="hold out this fraction of the training data for validation (stratified for "
+                   "classifiers); default none, or 0.1 with --early-stopping")
+    g.add_argument("--early-stopping", type=_patience, nargs="?", const=10, default=None, metavar="PATIENCE",
+                   help="stop when val_loss has not improved for PATIENCE epochs (default 10) and keep "
+                   "the best epoch's weights")
+    g.add_argument("--monitor", default=None,
+                   help="metric for early stopping and the plateau schedule: val_loss (default with "
+                   "validation), val_accuracy, loss, accuracy")
+    g.add_argument("--checkpoint", metavar="PATH",
+                   help="save weights, optimizer, schedule and random state after every epoch (atomic write) "
+                   "and on Ctrl-C")
+    g.add_argument("--resume", metavar="PATH",
+                   help="continue from a checkpoint up to --epochs in total (same options and seed: the "
+                   "result equals an uninterrupted run); keeps checkpointing to PATH unless --checkpoint")
+    g.add_argument("--history", metavar="PATH", help="write the per-epoch history as JSON")
+    g = p.add_argument_group("output")
+    g.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of text")
+    g.add_argument("--verbose", "-v", action="store_true",
+                   help="one plain line per epoch, even on a terminal (default: a live progress bar on "
+                   "a terminal, one line per epoch otherwise)")
+    g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress")
 
 
 def run(args: argparse.Namespace) -> int:
     common.resolve_defaults(args)
+    kwargs = common.training_kwargs(args)  # unknown optimizer/schedule names fail here
+    monitors_train = bool(args.monitor) and not args.monitor.startswith("val_")
+    if args.early_stopping is not None and args.validation_split is None and not monitors_train:
+        args.validation_split = 0.1
     data = common.load_data(args)
     net = common.build_network(args, data)
-    verbose = 0 if (args.json or args.quiet) else 1
+    verbose = 0 if (args.json or args.quiet) else (2 if args.verbose else 1)
+    checkpoint = args.checkpoint or args.resume
     if verbose:
-        print(f"{net}  on {data.name}: {len(data.X_train)} train / {len(data.X_test)} test samples")
+        print(f"{net}  on {data.name}: {len(data.X_train)} train / {len(data.X_test)} test samples, "
+              f"optimizer {kwargs['optimizer']!r}" + (f", schedule {args.schedule}" if args.schedule else ""))
     t0 = time.perf_counter()
-    history = net.fit(data.X_train, data.y_train, epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, optimizer=args.optimizer, verbose=verbose)
+    with warnings.catch_warnings():
+        # An overflow during training is divergence: raised, it becomes one clear
+        # DivergenceError (epoch, batch, advice) instead of numpy warnings.
+        warnings.simplefilter("error", RuntimeWarning)
+        history = net.fit(
+            data.X_train, data.y_train, verbose=verbose,
+            validation_split=args.validation_split or 0.0,
+            early_stopping=args.early_stopping, monitor=args.monitor or None,
+            checkpoint=checkpoint, resume=args.resume, **kwargs,
+        )
     seconds = time.perf_counter() - t0
+    if args.history:
+        history.save(args.history)
+    if history.interrupted:
+        done = history.records[-1]["epoch"] if history.records else 0
+        where = f"; checkpoint saved to {checkpoint} (continue with --resume {checkpoint})" if checkpoint else ""
+        print(f"relunet: interrupted after epoch {done}{where}", file=sys.stderr)
+        return 130
     result = summary(net, data, history, seconds)
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")
     else:
         key = "test_accuracy" if "test_accuracy" in result else "test_mse"
+        extra = ""
+        if "iterations" in result:
+            extra = f"  iterations: {result['iterations']}  nfev: {result['nfev']}"
+        if result.get("stopped_early"):
+            extra += f"  early stop, best epoch: {result['best_epoch']}"
         print(f"{key}: {result[key]:.4f}  final_loss: {result['final_loss']:.4g}  "
-              f"epochs: {result['epochs']}  time: {seconds:.1f}s")
+              f"epochs: {result['epochs']}  time: {seconds:.1f}s{extra}")
     return 0
 
 
@@ -56,6 +129,16 @@ def summary(net, data, history, seconds: float) -> dict:
         "final_loss": history.final_loss,
         "seconds": seconds,
     }
+    info = history.info
+    out["optimizer"] = info.get("optimizer")
+    out["optimizer_config"] = info.get("optimizer_config", {})
+    for key in ("iterations", "nfev", "stopped_early", "best_epoch", "resumed_from"):
+        if key in info:
+            out[key] = info[key]
+    last = history.records[-1] if history.records else {}
+    for key in ("val_loss", "val_accuracy", "lr"):
+        if key in last:
+            out[key] = last[key]
     if net.task == "classification":
         out["train_accuracy"] = net.score(data.X_train, data.y_train)
         out["test_accuracy"] = net.score(data.X_test, data.y_test)
