@@ -100,12 +100,70 @@ def add_network_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_training_args(p: argparse.ArgumentParser) -> None:
+    """Epochs, batch size, learning rate, optimizer (and its hyper-parameters), schedule.
+
+    :func:`training_kwargs` turns them into keyword arguments of ``fit``.
+    """
+    from .. import optimizers
+    from ..training import SCHEDULE_SYNTAX
+
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=_nonneg_int)
+    g.add_argument("--epochs", type=_nonneg_int,
+                   help="epochs to train (cg/lbfgs: maximum iterations); with --resume, the total")
     g.add_argument("--batch-size", type=_batch_size,
                    help="1 = online, N = mini-batch, 'full' = full batch")
-    g.add_argument("--lr", type=_positive_float, help="learning rate")
-    g.add_argument("--optimizer", default="sgd", help="optimizer name (default: sgd)")
+    g.add_argument("--lr", type=_positive_float, help="learning rate (the schedule's base rate)")
+    g.add_argument("--optimizer", default="sgd",
+                   help="optimizer: " + ", ".join(optimizers.names()) + " (default: sgd)")
+    g.add_argument("--momentum", type=_nonneg_float, default=None,
+                   help="momentum (sgd, rmsprop; default 0)")
+    g.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd; needs --momentum)")
+    g.add_argument("--weight-decay", type=_nonneg_float, default=None,
+                   help="weight decay: L2 (sgd, adagrad, rmsprop, adam) or decoupled (adamw)")
+    g.add_argument("--schedule", default=None, metavar="SPEC",
+                   help="learning-rate schedule, " + SCHEDULE_SYNTAX.replace("%", "%%"))
+
+
+def _nonneg_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not v >= 0 or not np.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {s}")
+    return v
+
+
+def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """``fit`` keyword arguments from :func:`add_training_args`' options (after
+    :func:`resolve_defaults`): epochs, batch_size, lr, optimizer, its hyper-parameters and
+    the schedule. Unknown optimizer or schedule names raise ``UnknownNameError`` here,
+    listing the known ones."""
+    from .. import optimizers
+    from ..training import parse_schedule
+
+    params: dict[str, Any] = {}
+    if getattr(args, "momentum", None) is not None:
+        params["momentum"] = args.momentum
+    if getattr(args, "nesterov", False):
+        params["nesterov"] = True
+    if getattr(args, "weight_decay", None) is not None:
+        params["weight_decay"] = args.weight_decay
+    try:
+        opt = optimizers.get(args.optimizer, lr=args.lr, **params)  # fails early, listing names
+    except ConfigError as exc:
+        bad = [k for k in params if f"'{k}'" in str(exc) and "unexpected keyword" in str(exc)]
+        if bad:
+            raise ConfigError(f"--{bad[0].replace('_', '-')} does not apply to optimizer "
+                              f"{args.optimizer!r}") from None
+        raise
+    out: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                           "optimizer": opt}
+    spec = getattr(args, "schedule", None)
+    if spec:
+        parse_schedule(spec, args.epochs)  # validate now (bad names fail before data loading)
+        out["schedule"] = spec
+    return out
 
 
 def _nonneg_int(s: str) -> int:
