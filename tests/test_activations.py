@@ -17,8 +17,6 @@ import torch.nn.functional as F
 from relunet import activations as A
 from relunet.errors import ConfigError, NonDifferentiableError, UnknownNameError
 
-torch.set_num_threads(1)
-
 REQUIRED = [
     "identity", "step", "sign", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "prelu",
     "rrelu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus", "softsign",

@@ -203,6 +203,62 @@ def _softplus(z: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x), exact to a few ulp, same dtype as x, no warning."""
+    if x.dtype == np.float32:
+        # NOTE: e^-x overflows to inf for x < -88.7; 1 / (1 + inf) = 0 is then the right
+        # limit, so the overflow is silenced here (and only here): ~5x faster than
+        # scipy.special.expit, which has no SIMD loop.
+        with np.errstate(over="ignore"):
+            e = np.exp(-x)
+        e += 1
+        return np.reciprocal(e, out=e)
+    return special.expit(x)
+
+
+#: Abramowitz & Stegun 7.1.26: erfc(z) ~ t (a1 + t (a2 + ...)) e^{-z^2}, t = 1 / (1 + p z),
+#: z >= 0, absolute error <= 1.5e-7 (below float32's resolution of Phi near 1).
+_AS_P = 0.3275911
+_AS_A = (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _normal_cdf_pdf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Phi(x) and phi(x), the standard normal CDF and density, same dtype as x.
+
+    float64: ``scipy.special.ndtr`` (accurate in both tails). float32: A&S 7.1.26 with
+    one SIMD ``exp`` shared by both (scipy's ndtr has no SIMD loop: ~10x slower);
+    the error, <= 1e-7, is below float32's own. z is clipped at 11, where e^{-z^2}
+    has underflowed to 0 in float32, so z^2 never overflows.
+    """
+    if x.dtype != np.float32:
+        xc = np.clip(x, -40, 40)  # phi(40) underflows to 0 in float64 already
+        pdf = np.exp(-0.5 * (xc * xc))
+        pdf *= _INV_SQRT_2PI
+        return special.ndtr(x), pdf
+    z = np.abs(x)
+    z *= _INV_SQRT2
+    np.minimum(z, 11, out=z)
+    t = z * _AS_P
+    t += 1
+    np.reciprocal(t, out=t)
+    poly = t * _AS_A[0]
+    for a in _AS_A[1:]:
+        poly += a
+        poly *= t
+    e = z * z
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # e^{-x^2 / 2}
+    poly *= e
+    poly *= 0.5  # Phi(-|x|) = erfc(|x| / sqrt 2) / 2
+    cdf = 1 - 2 * poly
+    cdf *= x >= 0
+    cdf += poly  # Phi(x) = Phi(-|x|) for x < 0, 1 - Phi(-|x|) for x >= 0
+    e *= _INV_SQRT_2PI
+    return cdf, e
+
+
 def _leaky(x: np.ndarray, slope: float) -> np.ndarray:
     """x if x > 0 else slope * x, exactly as torch (shared by LeakyReLU and RReLU eval)."""
     if 0.0 <= slope <= 1.0:
@@ -356,8 +412,9 @@ class Sigmoid(Activation):
         - Output: ``(*)``, the input's shape and floating dtype.
 
     Note:
-        Computed by ``scipy.special.expit`` (``e^x / (1 + e^x)`` for x < 0): never
-        overflows. ``backward`` uses the cached output, as torch. Saturates:
+        ``1 / (1 + e^{-x})`` in float32, where ``e^{-x} = inf`` for x < -88.7 gives the
+        right limit 0 (the overflow is expected and silenced); ``scipy.special.expit``
+        in float64. No warning, no NaN. ``backward`` uses the cached output, as torch. Saturates:
         f' < 1e-3 for |x| > 6.9. For a binary output, use it fused with binary
         cross-entropy from the logits (relunet does this for output="sigmoid").
 
@@ -376,7 +433,7 @@ class Sigmoid(Activation):
     )
 
     def fn(self, x):
-        return special.expit(_as_float(x))
+        return _sigmoid(_as_float(x))
 
     def forward(self, x):
         self._x = x
@@ -982,10 +1039,13 @@ class GELU(Activation):
         - Output: ``(*)``, the input's shape and floating dtype.
 
     Note:
-        Phi is ``scipy.special.ndtr`` (accurate in both tails, unlike ``1 + erf`` for
-        x << 0). The Gaussian and the cubic are evaluated on x clipped to [-40, 40]
-        (resp. [-100, 100]), where they have already underflowed to 0 (resp. tanh has
-        saturated to +-1 exactly): no overflow for any x, same values.
+        Phi is ``scipy.special.ndtr`` in float64 (accurate in both tails, unlike
+        ``1 + erf`` for x << 0) and Abramowitz & Stegun 7.1.26 in float32 (error
+        <= 1e-7, 10x faster). The Gaussian and the cubic are evaluated on x clipped
+        to [-40, 40] (resp. [-100, 100]), where they have already underflowed to 0
+        (resp. tanh has saturated to +-1 exactly): no overflow for any x, same values.
+        ``forward`` computes f' alongside f (they share Phi), so ``backward`` is one
+        product.
 
     Reference: Hendrycks & Gimpel, Gaussian error linear units (GELUs) (2016).
     """
@@ -1018,25 +1078,37 @@ class GELU(Activation):
         xc = np.clip(x, -100, 100)
         return xc, np.tanh(self._K * (xc + self._C * (xc * xc * xc)))
 
+    def _value_and_derivative(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.approximate == "tanh":
+            xc, t = self._inner_tanh(x)
+            y = (0.5 * x) * (1 + t)
+            right = (0.5 * xc) * (1 - t * t)
+            right *= self._K * (1 + (3 * self._C) * (xc * xc))
+            return y, 0.5 * (1 + t) + right
+        cdf, pdf = _normal_cdf_pdf(x)
+        y = x * cdf
+        pdf *= np.clip(x, -40, 40)  # pdf is exactly 0 beyond: the clip only avoids 0 * inf
+        cdf += pdf
+        return y, cdf
+
     def fn(self, x):
         x = _as_float(x)
         if self.approximate == "tanh":
             _, t = self._inner_tanh(x)
             return (0.5 * x) * (1 + t)
-        return x * special.ndtr(x)
+        return x * _normal_cdf_pdf(x)[0]
+
+    def forward(self, x):
+        x = _as_float(x)
+        self._x = x
+        y, self._d = self._value_and_derivative(x)  # f and f' share Phi (and the exp)
+        return y
+
+    def backward(self, grad_out):
+        return grad_out * self._d
 
     def derivative(self, x):
-        x = _as_float(x)
-        if self.approximate == "tanh":
-            xc, t = self._inner_tanh(x)
-            right = (0.5 * xc) * (1 - t * t)
-            right *= self._K * (1 + (3 * self._C) * (xc * xc))
-            return 0.5 * (1 + t) + right
-        xc = np.clip(x, -40, 40)
-        pdf = np.exp(-0.5 * (xc * xc))
-        pdf *= xc
-        pdf *= 1.0 / math.sqrt(2.0 * math.pi)
-        return special.ndtr(x) + pdf
+        return self._value_and_derivative(_as_float(x))[1]
 
 
 class SiLU(Activation):
@@ -1052,7 +1124,7 @@ class SiLU(Activation):
         - Output: ``(*)``, the input's shape and floating dtype.
 
     Note:
-        sigma is ``scipy.special.expit`` (no overflow); at x = -1e30 sigma is exactly 0
+        sigma computed without overflow (see Sigmoid); at x = -1e30 sigma is exactly 0
         and f, f' are -0.0, never NaN.
 
     Reference: Hendrycks & Gimpel (2016); Elfwing, Uchibe & Doya, Sigmoid-weighted
@@ -1073,15 +1145,27 @@ class SiLU(Activation):
 
     def fn(self, x):
         x = _as_float(x)
-        return x * special.expit(x)
+        return x * _sigmoid(x)
 
-    def derivative(self, x):
+    def forward(self, x):
         x = _as_float(x)
-        s = special.expit(x)
+        self._x = x
+        self._s = _sigmoid(x)
+        return x * self._s
+
+    def backward(self, grad_out):
+        return grad_out * self._derivative(self._x, self._s)
+
+    @staticmethod
+    def _derivative(x, s):
         d = x * (1 - s)
         d += 1
         d *= s
         return d
+
+    def derivative(self, x):
+        x = _as_float(x)
+        return self._derivative(x, _sigmoid(x))
 
 
 class Mish(Activation):
@@ -1117,14 +1201,26 @@ class Mish(Activation):
         x = _as_float(x)
         return x * np.tanh(_softplus(x))
 
-    def derivative(self, x):
+    def forward(self, x):
         x = _as_float(x)
-        t = np.tanh(_softplus(x))
+        self._x = x
+        self._t = np.tanh(_softplus(x))
+        return x * self._t
+
+    def backward(self, grad_out):
+        return grad_out * self._derivative(self._x, self._t)
+
+    @staticmethod
+    def _derivative(x, t):
         d = 1 - t * t
         d *= x
-        d *= special.expit(x)
+        d *= _sigmoid(x)
         d += t
         return d
+
+    def derivative(self, x):
+        x = _as_float(x)
+        return self._derivative(x, np.tanh(_softplus(x)))
 
 
 class Softplus(Activation):
@@ -1187,15 +1283,23 @@ class Softplus(Activation):
     def fn(self, x):
         x = _as_float(x)
         bx = self._bx(x)
-        soft = _softplus(bx)
+        y = _softplus(bx)
         if self.beta != 1.0:
-            soft /= self.beta
-        return np.where(bx > self.threshold, x, soft)
+            y /= self.beta
+        # NOTE: few elements pass the threshold: patching them is ~5x faster than np.where
+        over = np.flatnonzero(bx > self.threshold)
+        if over.size:
+            y.flat[over] = x.flat[over]
+        return y
 
     def derivative(self, x):
         x = _as_float(x)
         bx = self._bx(x)
-        return np.where(bx > self.threshold, 1, special.expit(bx))
+        d = _sigmoid(bx)
+        over = np.flatnonzero(bx > self.threshold)
+        if over.size:
+            d.flat[over] = 1
+        return d
 
 
 
@@ -1435,7 +1539,7 @@ class LogSigmoid(Activation):
         return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
     def derivative(self, x):
-        return special.expit(-_as_float(x))
+        return _sigmoid(-_as_float(x))
 
 
 class Softmax(Activation):
