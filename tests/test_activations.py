@@ -298,6 +298,16 @@ def test_rrelu_is_reproducible_with_a_seeded_rng():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rrelu_training_keeps_the_dtype_at_extremes(dtype):
+    act = A.get("rrelu", rng=np.random.default_rng(1))
+    x = EXTREMES.astype(dtype)
+    with np.errstate(over="raise", invalid="raise"):
+        y, gx = act.forward(x), act.backward(np.ones_like(x))
+    assert y.dtype == dtype and gx.dtype == dtype
+    assert np.all(np.isfinite(y)) and np.all((gx == 1) | ((gx >= 1 / 8) & (gx <= 1 / 3)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_rrelu_eval_equals_torch_eval_exactly(dtype):
     x = np.random.default_rng(4).standard_normal((100, 8)).astype(dtype) * 5
     x[0, 0] = 0.0

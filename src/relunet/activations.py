@@ -18,8 +18,9 @@ softmax and log_softmax act over the last axis.
 Numerics, for every activation: the output has the input's floating dtype (float32 in,
 float32 out: hyper-parameters are kept as Python floats so they never promote an array),
 and no input with ``|x| <= 1e30`` makes NumPy warn (overflow, invalid) or return NaN:
-exponentials are only ever taken of non-positive numbers (``exp(min(x, 0))``,
-``exp(-|x|)``), and ``expm1``/``log1p`` keep the precision near 0.
+exponentials are taken of non-positive numbers only (``exp(min(x, 0))``, ``exp(-|x|)``),
+except in the float32 sigmoid, where ``1 / (1 + inf) = 0`` is the right limit and that
+one overflow is silenced; ``expm1``/``log1p`` keep the precision near 0.
 
 Speed: these run in the training hot path. Selections between two branches are written
 as arithmetic with boolean masks (``g * (x > 0)``) rather than ``np.where``, which is
@@ -29,10 +30,9 @@ so the result is bit-for-bit the selected branch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
-
-import math
 
 import numpy as np
 from scipy import special
