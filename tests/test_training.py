@@ -1,0 +1,352 @@
+"""The training loop: online/batch, shuffling, validation, early stopping, callbacks,
+schedules, progress, divergence guard, Ctrl-C, full-batch optimizers, determinism."""
+
+import io
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import relunet
+from relunet import progress as progress_mod
+from relunet import schedules, training
+from relunet.callbacks import Callback, EarlyStopping
+from relunet.errors import ConfigError, DataError, DivergenceError
+from relunet.training import History, fit, validation_indices
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def _digits(n=300):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return (d.data[:n] / 16.0).astype(np.float32), d.target[:n]
+
+
+class Recorder(Callback):
+    """Records the calls and a copy of the parameters after every epoch."""
+
+    def __init__(self, stop_at=None, interrupt_at=None):
+        self.calls = []
+        self.params = {}
+        self.stop_at = stop_at
+        self.interrupt_at = interrupt_at
+
+    def on_train_begin(self, net):
+        self.calls.append("begin")
+        self.params[0] = [p.copy() for p in net.parameters()]
+
+    def on_batch_end(self, epoch, batch, loss, net):
+        self.calls.append(("batch", epoch, batch))
+        if self.interrupt_at == (epoch, batch):
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, epoch, record, net):
+        self.calls.append(("epoch", epoch))
+        self.params[epoch] = [p.copy() for p in net.parameters()]
+        return self.stop_at is not None and epoch >= self.stop_at
+
+    def on_train_end(self, net, history):
+        self.calls.append("end")
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+# -- online vs batch ----------------------------------------------------------------
+def _epochs_to_100(batch_size, lr):
+    net = relunet.MLP([2, 8, 1], activation="leaky_relu", output="sigmoid", seed=0)
+    hist = net.fit(XOR_X, XOR_Y, epochs=300, batch_size=batch_size, lr=lr)
+    acc = hist["accuracy"]
+    return net, next((i + 1 for i, a in enumerate(acc) if a == 1.0), None)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, None])
+def test_online_minibatch_and_batch_all_solve_xor(batch_size):
+    net, reached = _epochs_to_100(batch_size, 0.5)
+    assert reached is not None, f"batch_size={batch_size} never reached 100% on XOR"
+    assert net.score(XOR_X, XOR_Y) == 1.0
+
+
+def test_online_does_one_update_per_pattern_batch_one_per_epoch():
+    for bs, per_epoch in ((1, 4), (3, 2), (None, 1)):
+        rec = Recorder()
+        net = relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=1)
+        net.fit(XOR_X, XOR_Y, epochs=2, batch_size=bs, lr=0.1, callbacks=[rec])
+        batches = [c for c in rec.calls if c[0] == "batch"]
+        assert len(batches) == 2 * per_epoch
+
+
+def test_shuffling_uses_the_networks_seeded_generator():
+    """One online epoch equals manual SGD over net.rng's permutation, bit for bit."""
+    net = relunet.MLP([2, 5, 1], activation="tanh", output="sigmoid", seed=3)
+    twin = relunet.MLP([2, 5, 1], activation="tanh", output="sigmoid", seed=3)
+    X, Y = net.check_X(XOR_X), net.encode_targets(XOR_Y)
+    order = np.random.default_rng(0)
+    order.bit_generator.state = net.rng.bit_generator.state
+    perm = order.permutation(4)
+    net.fit(XOR_X, XOR_Y, epochs=1, batch_size=1, lr=0.3)
+    opt = relunet.optimizers.get("sgd", lr=0.3)
+    for i in perm:
+        twin.train_step(X[i : i + 1], Y[i : i + 1], opt)
+    assert _same(net.parameters(), twin.parameters())
+    # shuffle=False visits the samples in order
+    a = relunet.MLP([2, 5, 1], activation="tanh", output="sigmoid", seed=3)
+    b = relunet.MLP([2, 5, 1], activation="tanh", output="sigmoid", seed=3)
+    a.fit(XOR_X, XOR_Y, epochs=1, batch_size=1, lr=0.3, shuffle=False)
+    opt = relunet.optimizers.get("sgd", lr=0.3)
+    for i in range(4):
+        b.train_step(X[i : i + 1], Y[i : i + 1], opt)
+    assert _same(a.parameters(), b.parameters())
+    assert not _same(a.parameters(), net.parameters())
+
+
+# -- determinism ------------------------------------------------------------------------
+def test_same_seed_same_data_identical_bit_for_bit():
+    X, y = _digits(200)
+    runs = []
+    for _ in range(2):
+        net = relunet.MLP([64, 16, 10], activation="rrelu", seed=7)
+        h = net.fit(X, y, epochs=3, batch_size=16, lr=0.1, optimizer="sgd", momentum=0.9,
+                    validation_split=0.2)
+        runs.append((net.parameters(), h["loss"], h["val_loss"]))
+    assert _same(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1] and runs[0][2] == runs[1][2]
+    other = relunet.MLP([64, 16, 10], activation="rrelu", seed=8)
+    other.fit(X, y, epochs=3, batch_size=16, lr=0.1, optimizer="sgd", momentum=0.9, validation_split=0.2)
+    assert not _same(runs[0][0], other.parameters())
+
+
+# -- validation ---------------------------------------------------------------------------
+def test_validation_split_is_stratified_disjoint_and_seeded():
+    X, y = _digits(300)
+    net = relunet.MLP([64, 10], seed=0)
+    Y = net.encode_targets(y)
+    tr, va = validation_indices(net, Y, 0.2, np.random.default_rng(0))
+    assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == 300
+    for c in range(10):
+        n_c = int(np.sum(y == c))
+        assert int(np.sum(y[va] == c)) == round(0.2 * n_c)
+    tr2, va2 = validation_indices(net, Y, 0.2, np.random.default_rng(0))
+    assert np.array_equal(va, va2)
+    _, last = validation_indices(net, Y, 0.2, np.random.default_rng(0), stratify=False)
+    assert np.array_equal(last, np.arange(240, 300))
+    with pytest.raises(ConfigError, match="validation_split"):
+        validation_indices(net, Y, 1.5, np.random.default_rng(0))
+
+
+def test_explicit_validation_data_is_encoded_and_recorded():
+    X, y = _digits(300)
+    net = relunet.MLP([64, 16, 10], seed=0)
+    h = net.fit(X[:200], y[:200], epochs=3, batch_size=20, lr=0.2, validation_data=(X[200:], y[200:]))
+    assert h.records[-1]["val_accuracy"] == pytest.approx(net.score(X[200:], y[200:]))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(h.records[0])
+    with pytest.raises(DataError, match="pair"):
+        net.fit(X, y, epochs=1, validation_data=X)
+
+
+# -- early stopping ----------------------------------------------------------------------
+def _rising_val_net():
+    """A linear unit y = w x trained towards w = 2; the validation targets are y = x, so
+    the validation loss falls while w < 1 and rises after."""
+    net = relunet.MLP([1, 1], output="identity", dtype=np.float64, seed=0)
+    net.parameters()[0][...] = 0.0
+    x = np.linspace(-1, 1, 21)[:, None]
+    return net, x, 2 * x[:, 0], x[:, 0]
+
+
+def test_early_stopping_restores_the_best_epochs_weights():
+    net, x, y_train, y_val = _rising_val_net()
+    rec = Recorder()
+    h = net.fit(x, y_train, epochs=200, batch_size=None, lr=0.1, validation_data=(x, y_val),
+                early_stopping=3, callbacks=[rec])
+    val = h["val_loss"]
+    best = int(np.argmin(val)) + 1
+    assert 1 < best < len(val)  # it really fell, then rose
+    assert h.stopped_early and h.info["best_epoch"] == best
+    assert len(h) == best + 3  # patience 3
+    assert all(val[i] > val[best - 1] for i in range(best, len(val)))
+    assert _same(net.parameters(), rec.params[best])  # the best epoch's weights, exactly
+    assert not _same(net.parameters(), rec.params[len(h)])
+
+
+def test_early_stopping_val_accuracy_maximises_and_min_delta():
+    es = EarlyStopping(monitor="val_accuracy", patience=2)
+    assert es.mode == "max"
+    net = relunet.MLP([2, 1], output="sigmoid", seed=0)
+    for e, v in enumerate([0.5, 0.7, 0.7, 0.69], start=1):
+        stop = es.on_epoch_end(e, {"val_accuracy": v}, net)
+    assert stop and es.best_epoch == 2 and es.best == 0.7
+    es = EarlyStopping(monitor="val_loss", patience=1, min_delta=0.1)
+    es.on_epoch_end(1, {"val_loss": 1.0}, net)
+    assert es.on_epoch_end(2, {"val_loss": 0.95}, net)  # < min_delta: no improvement
+
+
+def test_early_stopping_needs_validation_or_an_existing_metric():
+    net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
+    with pytest.raises(ConfigError, match="validation"):
+        net.fit(XOR_X, XOR_Y, epochs=2, early_stopping=2)
+    with pytest.raises(ConfigError, match="val_loss"):
+        net.fit(XOR_X, XOR_Y, epochs=2, monitor="val_loss", schedule="plateau")
+    with pytest.raises(ConfigError, match="nonsense"):
+        net.fit(XOR_X, XOR_Y, epochs=2, early_stopping=EarlyStopping(monitor="nonsense"))
+    h = net.fit(XOR_X, XOR_Y, epochs=2, early_stopping=2, monitor="loss")
+    assert len(h) == 2
+
+
+# -- callbacks and history -----------------------------------------------------------
+def test_callback_protocol_order_and_stop_request():
+    rec = Recorder(stop_at=3)
+    net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
+    h = net.fit(XOR_X, XOR_Y, epochs=10, batch_size=2, lr=0.1, callbacks=[rec])
+    assert len(h) == 3
+    assert rec.calls[0] == "begin" and rec.calls[-1] == "end"
+    assert rec.calls[1:4] == [("batch", 1, 1), ("batch", 1, 2), ("epoch", 1)]
+    seen = []
+    net.fit(XOR_X, XOR_Y, epochs=4, callbacks=[lambda e, r, n: seen.append(r["epoch"]) or e == 2])
+    assert seen == [1, 2]
+
+
+def test_history_saves_and_loads_as_json(tmp_path):
+    X, y = _digits(120)
+    net = relunet.MLP([64, 10], seed=0)
+    h = net.fit(X, y, epochs=3, batch_size=30, lr=0.1, validation_split=0.25)
+    path = tmp_path / "h.json"
+    h.save(path)
+    raw = json.loads(path.read_text())
+    assert [r["epoch"] for r in raw["records"]] == [1, 2, 3]
+    back = History.load(path)
+    assert back.records == h.records and back.info == json.loads(json.dumps(h.info))
+    assert back["val_accuracy"] == h["val_accuracy"] and back.final_loss == h.final_loss
+    path.write_text("{not json")
+    with pytest.raises(DataError, match="JSON"):
+        History.load(path)
+
+
+# -- schedules ----------------------------------------------------------------------
+def test_schedule_sets_each_epochs_learning_rate():
+    net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
+    h = net.fit(XOR_X, XOR_Y, epochs=5, lr=1.0, schedule="step:2:0.5")
+    assert h["lr"] == [1.0, 1.0, 0.5, 0.5, 0.25]
+    h = net.fit(XOR_X, XOR_Y, epochs=4, lr=0.4, schedule="cosine")
+    ref = schedules.Cosine(T_max=4)
+    assert h["lr"] == pytest.approx([ref.lr_at(t, 0.4) for t in range(4)], rel=1e-15)
+
+
+def test_plateau_schedule_receives_the_monitored_metric():
+    class Spy(schedules.ReduceOnPlateau):
+        def step(self, metric=None):
+            got.append(metric)
+            return super().step(metric)
+
+    got = []
+    X, y = _digits(100)
+    net = relunet.MLP([64, 10], seed=0)
+    h = net.fit(X, y, epochs=3, batch_size=25, lr=0.1, validation_split=0.2, schedule=Spy(patience=0))
+    assert got == h["val_loss"]
+    got.clear()
+    h = net.fit(X, y, epochs=2, lr=0.1, validation_split=0.2, monitor="val_accuracy",
+                schedule=Spy(mode="max"))
+    assert got == h["val_accuracy"]
+
+
+# -- divergence guard ---------------------------------------------------------------
+@pytest.mark.parametrize("warnings_as_errors", [True, False])
+def test_divergence_guard_stops_names_epoch_and_keeps_good_weights(warnings_as_errors):
+    rec = Recorder()
+    net = relunet.MLP([2, 8, 1], activation="leaky_relu", output="sigmoid", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error" if warnings_as_errors else "ignore", RuntimeWarning)
+        with pytest.raises(DivergenceError) as info:
+            net.fit(XOR_X, XOR_Y, epochs=50, batch_size=1, lr=1e6, callbacks=[rec])
+    err = info.value
+    msg = str(err)
+    assert f"epoch {err.epoch}" in msg and "smaller" in msg and "learning rate" in msg
+    if err.batch is not None:
+        assert f"batch {err.batch}" in msg
+    assert all(np.isfinite(p).all() for p in net.parameters())
+    # the parameters are exactly those at the end of the last completed epoch
+    assert _same(net.parameters(), rec.params[err.epoch - 1])
+    assert len(err.history) == err.epoch - 1
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------
+def test_keyboard_interrupt_returns_history_with_last_complete_epoch():
+    rec = Recorder(interrupt_at=(3, 2))
+    net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
+    h = net.fit(XOR_X, XOR_Y, epochs=10, batch_size=1, lr=0.1, callbacks=[rec])
+    assert h.interrupted and len(h) == 2
+    assert _same(net.parameters(), rec.params[2])
+    assert "end" not in rec.calls
+
+
+# -- progress --------------------------------------------------------------------------
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_plain_lines_when_not_a_terminal_and_silent_at_zero():
+    net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
+    out = io.StringIO()
+    net.fit(XOR_X, XOR_Y, epochs=3, batch_size=1, lr=0.1, verbose=1, stream=out)
+    lines = out.getvalue().splitlines()
+    assert [ln.split()[1] for ln in lines] == ["1/3", "2/3", "3/3"]
+    assert "\r" not in out.getvalue() and all("loss" in ln and "acc" in ln for ln in lines)
+    quiet = io.StringIO()
+    net.fit(XOR_X, XOR_Y, epochs=3, verbose=0, stream=quiet)
+    assert quiet.getvalue() == ""
+
+
+def test_progress_bar_on_a_terminal_redraws_at_most_ten_times_a_second(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(progress_mod.time, "perf_counter", lambda: now[0])
+    out = _Tty()
+    p = progress_mod.Progress(epochs=2, n_samples=1000, n_batches=1000, verbose=1, stream=out)
+    assert p.mode == "bar"
+    p.epoch_begin(1)
+    for b in range(1, 501):  # 500 batches within 50 ms: no redraw
+        now[0] += 1e-4
+        p.batch_end(b, b, 0.5 * b)
+    assert out.getvalue() == ""
+    for b in range(501, 1001):  # 500 batches over 1 s: about 10 redraws
+        now[0] += 2e-3
+        p.batch_end(b, b, 0.5 * b)
+    text = out.getvalue()
+    assert 8 <= text.count("\r") <= 11
+    last = text.split("\r")[-1]
+    assert "epoch 1/2" in last and "loss 0.5000" in last and "samples/s" in last and "ETA" in last
+    p.epoch_end({"epoch": 1, "loss": 0.5, "accuracy": 0.75, "seconds": 1.05})
+    assert out.getvalue().endswith("\n") and "acc 0.7500" in out.getvalue().splitlines()[-1]
+    assert progress_mod.Progress(2, 10, 10, verbose=2, stream=_Tty()).mode == "lines"
+    assert progress_mod.Progress(2, 10, 10, verbose=0, stream=_Tty()).mode == "off"
+
+
+# -- full-batch optimizers ---------------------------------------------------------------
+def test_full_batch_optimizer_records_iterations_and_evaluations():
+    net = relunet.MLP([2, 8, 1], activation="tanh", output="sigmoid", dtype=np.float64, seed=0)
+    h = net.fit(XOR_X, XOR_Y, epochs=200, optimizer="lbfgs")
+    assert h.info["iterations"] == len(h) >= 1
+    assert h.info["nfev"] >= h.info["iterations"]
+    assert net.score(XOR_X, XOR_Y) == 1.0
+    losses = h["loss"]
+    assert all(b <= a for a, b in zip(losses, losses[1:]))  # line searches never increase it
+    assert h.records[-1]["accuracy"] == 1.0
+
+
+# -- bad settings --------------------------------------------------------------------
+def test_bad_settings_raise_config_errors():
+    net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
+    for kwargs, match in [({"epochs": -1}, "epochs"), ({"batch_size": 0}, "batch_size"),
+                          ({"verbose": 5}, "verbose"), ({"schedule": "step:1:2:3"}, "at most"),
+                          ({"callbacks": [42]}, "callback")]:
+        with pytest.raises(ConfigError, match=match):
+            net.fit(XOR_X, XOR_Y, **kwargs)
+    with pytest.raises(relunet.errors.UnknownNameError, match="known schedules"):
+        net.fit(XOR_X, XOR_Y, schedule="zigzag")
+    with pytest.raises(ConfigError):
+        training.make_schedule(42, 10, "loss")
