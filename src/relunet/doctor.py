@@ -513,6 +513,8 @@ def _probe_lr(
             opt = copy.deepcopy(optimizer)
     except RelunetError:
         return []  # the target / activation rules already say why training cannot start
+    if getattr(opt, "full_batch", False):
+        return []  # CG / L-BFGS choose their own step lengths: no learning rate to probe
     n = len(X)
     bs = n if batch_size is None else max(1, min(int(batch_size), n))
     dead_before = diagnose(probe, X).dead_fraction()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from .. import doctor
 from ..errors import RelunetError
@@ -35,10 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     common.resolve_defaults(args)
+    kwargs = common.training_kwargs(args)  # unknown optimizer/schedule names fail here
     data = common.load_data(args)
     net = common.build_network(args, data)
     before = doctor.examine(net, data.X_train, data.y_train, lr=args.lr, batch_size=args.batch_size,
-                            optimizer=args.optimizer, probe=not args.no_probe, seed=args.seed)
+                            optimizer=kwargs["optimizer"], probe=not args.no_probe, seed=args.seed)
     after: list[doctor.Finding] = []
     trained = False
     note = ""
@@ -48,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
         note = "not trained: fix the errors first"
     else:
         try:
-            net.fit(data.X_train, data.y_train, epochs=args.epochs, batch_size=args.batch_size,
-                    lr=args.lr, optimizer=args.optimizer, verbose=0)
+            with warnings.catch_warnings():
+                # as relunet train: an overflow is divergence, raised as one DivergenceError
+                warnings.simplefilter("error", RuntimeWarning)
+                net.fit(data.X_train, data.y_train, verbose=0, **kwargs)
             trained = True
         except RelunetError as exc:
             after.append(doctor.Finding(
