@@ -302,6 +302,9 @@ def make_schedule(spec: Any, epochs: int, monitor: str) -> "schedules_mod.Schedu
 
     Defaults filled from the run: ``cosine`` anneals over ``T_max = epochs``;
     ``reduce_on_plateau`` takes its mode from the monitored metric (max for accuracies).
+    NOTE: a default taken from ``epochs`` makes a 3-epoch run a different schedule from a
+    5-epoch one; to stop after 3 and resume to 5 exactly, give ``T_max`` explicitly (a run
+    interrupted by Ctrl-C or a crash, resumed with the same arguments, is exact anyway).
     """
     if spec is None:
         return None

@@ -1,0 +1,197 @@
+"""Checkpoints: exact resume, atomic writes, Ctrl-C, faithful state, bad files."""
+
+import os
+
+import numpy as np
+import pytest
+
+import relunet
+from relunet import checkpoint as ckpt
+from relunet import optimizers
+from relunet.callbacks import Callback
+from relunet.errors import ConfigError, ModelFileError
+
+
+def _data(n=160):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return (d.data[:n] / 16.0).astype(np.float32), d.target[:n]
+
+
+X, Y = _data()
+
+CASES = {
+    "sgd_momentum": dict(optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4),
+    "adam_plateau_es": dict(optimizer="adam", lr=0.01, schedule="plateau:0:0.5", early_stopping=50),
+    # T_max explicit: by default cosine anneals over the run's epochs, which differ (3 vs 5)
+    "adamw_warmup": dict(optimizer="adamw", lr=0.01, schedule="warmup:2:cosine:4"),
+}
+
+
+def _net(activation="relu"):
+    return relunet.MLP([64, 12, 10], activation=activation, seed=5)
+
+
+def _train(net, epochs, **kwargs):
+    return net.fit(X, Y, epochs=epochs, batch_size=16, validation_split=0.2, **kwargs)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_three_epochs_resume_two_equals_five_straight(tmp_path, case):
+    kw = CASES[case]
+    act = "rrelu" if case == "sgd_momentum" else "relu"  # RReLU draws from net.rng each batch
+    straight = _net(act)
+    h5 = _train(straight, 5, **kw)
+
+    path = tmp_path / "run.ckpt"
+    first = _net(act)
+    _train(first, 3, checkpoint=path, **kw)
+    saved = ckpt.load(path)
+    assert saved.epoch == 3 and saved.optimizer_name == kw["optimizer"]
+
+    resumed = _net(act)  # a fresh process would build the same network from the same seed
+    h = _train(resumed, 5, resume=path, checkpoint=path, **kw)
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        assert np.array_equal(a, b)
+    assert h["loss"] == h5["loss"] and h["val_loss"] == h5["val_loss"] and h["lr"] == h5["lr"]
+    assert h.info["resumed_from"] == 3 and ckpt.load(path).epoch == 5
+    assert straight.rng.bit_generator.state == resumed.rng.bit_generator.state
+
+
+def test_resume_restores_the_generator_in_place():
+    net = _net("rrelu")
+    rrelu = next(l.activation for l in net.layers if getattr(l, "activation", None) is not None
+                 and l.activation.name == "rrelu")
+    state = {"bit_generator": "PCG64", "state": {"state": 12345, "inc": 7}, "has_uint32": 0, "uinteger": 0}
+    c = ckpt.Checkpoint(epoch=1, params=[p.copy() for p in net.parameters()], rng_state=state,
+                        optimizer_name="sgd", optimizer=None)
+    ckpt.restore_params(net, c)
+    assert rrelu.rng is net.rng and net.rng.bit_generator.state["state"]["state"] == 12345
+
+
+def test_crash_mid_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = tmp_path / "c.ckpt"
+    net = _net()
+    _train(net, 2, checkpoint=path, optimizer="adam", lr=0.01)
+    before = path.read_bytes()
+    good = ckpt.load(path)
+
+    calls = {"n": 0}
+    real = np.lib.format.write_array
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # a few arrays in: the archive is half written
+            raise OSError("disk full (simulated)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", crashing)
+    with pytest.raises(OSError, match="simulated"):
+        _train(_net(), 5, checkpoint=path, optimizer="adam", lr=0.01)
+    monkeypatch.undo()
+    assert calls["n"] == 3
+    assert path.read_bytes() == before
+    again = ckpt.load(path)
+    assert again.epoch == good.epoch == 2
+    assert all(np.array_equal(a, b) for a, b in zip(again.params, good.params))
+    assert os.listdir(tmp_path) == ["c.ckpt"]  # no temporary file left behind
+
+
+class _InterruptAt(Callback):
+    def __init__(self, epoch, batch):
+        self.at = (epoch, batch)
+
+    def on_batch_end(self, epoch, batch, loss, net):
+        if (epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(tmp_path):
+    kw = dict(optimizer="sgd", lr=0.05, momentum=0.9)
+    straight = _net()
+    _train(straight, 5, **kw)
+
+    path = tmp_path / "c.ckpt"
+    net = _net()
+    h = _train(net, 5, checkpoint=path, callbacks=[_InterruptAt(4, 3)], **kw)
+    assert h.interrupted and len(h) == 3
+    assert ckpt.load(path).epoch == 3
+    resumed = _net()
+    h2 = _train(resumed, 5, resume=path, **kw)
+    assert not h2.interrupted and len(h2) == 5
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        assert np.array_equal(a, b)
+
+
+def test_state_encoding_is_faithful():
+    state = {
+        "lr": 0.1,
+        "step": 3,
+        "state": {"exp_avg": [np.arange(3, dtype=np.float32), np.ones((2, 2))]},
+        "betas": (0.9, 0.999),
+        "by_index": {0: np.float32(1.5), 1: None},
+        "flag": True,
+        "name": "x",
+    }
+    arrays = {}
+    enc = ckpt.encode_state(state, "opt", arrays)
+    import json
+
+    dec = ckpt.decode_state(json.loads(json.dumps(enc)), arrays)
+    assert dec["betas"] == (0.9, 0.999) and dec["step"] == 3 and dec["flag"] is True
+    assert dec["by_index"][1] is None and set(dec["by_index"]) == {0, 1}
+    assert isinstance(dec["by_index"][0], np.float32) and dec["by_index"][0] == np.float32(1.5)
+    a, b = dec["state"]["exp_avg"]
+    assert a.dtype == np.float32 and np.array_equal(a, np.arange(3)) and np.array_equal(b, np.ones((2, 2)))
+    with pytest.raises(TypeError, match="checkpoint"):
+        ckpt.encode_state({"f": object()}, "x", {})
+
+
+def test_optimizer_state_round_trips_through_a_file(tmp_path):
+    params = [np.ones((3, 2), np.float32), np.zeros(2, np.float32)]
+    opt = optimizers.get("adam", lr=0.01)
+    for _ in range(3):
+        opt.step(params, [np.full_like(p, 0.5) for p in params])
+    c = ckpt.Checkpoint(epoch=1, params=params, rng_state=None, optimizer_name="adam",
+                        optimizer=opt.state_dict())
+    ckpt.save(tmp_path / "o.ckpt", c)
+    back = ckpt.load(tmp_path / "o.ckpt")
+    twin = optimizers.get("adam", lr=0.01)
+    twin.load_state_dict(back.optimizer)
+    p1, p2 = [p.copy() for p in params], [p.copy() for p in params]
+    g = [np.full_like(p, -0.25) for p in params]
+    opt.step(p1, [x.copy() for x in g])
+    twin.step(p2, [x.copy() for x in g])
+    assert all(np.array_equal(a, b) for a, b in zip(p1, p2))
+
+
+def test_bad_checkpoints_are_refused(tmp_path):
+    path = tmp_path / "c.ckpt"
+    _train(_net(), 1, checkpoint=path, optimizer="sgd", lr=0.1)
+    other = relunet.MLP([64, 7, 10], seed=5)
+    with pytest.raises(ModelFileError, match="do not fit"):
+        other.fit(X, Y, epochs=2, resume=path)
+    with pytest.raises(ConfigError, match="same optimizer"):
+        _train(_net(), 2, resume=path, optimizer="adam")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError):
+        _train(_net(), 2, resume=bad)
+    (tmp_path / "junk.ckpt").write_text("hello")
+    with pytest.raises(ModelFileError):
+        ckpt.load(tmp_path / "junk.ckpt")
+    with pytest.raises(FileNotFoundError):
+        ckpt.load(tmp_path / "missing.ckpt")
+
+
+def test_resume_after_the_last_epoch_trains_no_more(tmp_path):
+    path = tmp_path / "c.ckpt"
+    net = _net()
+    _train(net, 2, checkpoint=path, optimizer="sgd", lr=0.1)
+    again = _net()
+    h = _train(again, 2, resume=path, optimizer="sgd", lr=0.1)
+    assert len(h) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(net.parameters(), again.parameters()))
