@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from relunet import MLP, compare, datasets
+from relunet import MLP, activations, compare, datasets
 from relunet.cli import main
 from relunet.errors import ConfigError, UnknownNameError
 
@@ -21,27 +21,33 @@ def result():
     return compare.compare_activations("digits", ["relu", "sigmoid"], 3, target_accuracy=0.5, **KW)
 
 
-def test_dead_units_are_those_never_positive():
+def test_dead_fraction_counts_units_never_positive():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 4))
     net = MLP([4, 6, 5, 2], activation="relu", seed=1, dtype="float64")
     h1, h2 = net.dense_layers[:2]
     h1.b[[0, 3]] = -100.0  # units 0 and 3 of layer 1 never fire
     h2.b[4] = -100.0
-    masks = compare.dead_units(net, X)
+    total, per_layer = compare.dead_fraction(net, X)
     z1 = X @ h1.W + h1.b
     z2 = np.maximum(z1, 0) @ h2.W + h2.b
-    assert masks[0].tolist() == np.all(z1 <= 0, axis=0).tolist()
-    assert masks[1].tolist() == np.all(z2 <= 0, axis=0).tolist()
-    assert masks[0][[0, 3]].all() and masks[1][4]
-    assert len(masks) == 2  # the output layer is not a hidden layer
+    dead1, dead2 = np.all(z1 <= 0, axis=0), np.all(z2 <= 0, axis=0)
+    assert dead1[[0, 3]].all() and dead2[4]
+    assert per_layer == [dead1.mean(), dead2.mean()]  # the output layer is not hidden
+    assert total == (dead1.sum() + dead2.sum()) / 11
 
 
-def test_saturating_activations_have_no_dead_units():
+@pytest.mark.parametrize("act", ["sigmoid", "leaky_relu"])
+def test_activations_that_cannot_die_have_no_dead_units(act):
+    if act not in activations.names():
+        pytest.skip(f"{act} not in the catalog")
     X = np.random.default_rng(0).normal(size=(30, 3))
-    net = MLP([3, 5, 2], activation="sigmoid", seed=0)
-    net.dense_layers[0].b[:] = -8.0  # saturated, but f' > 0: still gets a gradient
-    assert not compare.dead_units(net, X)[0].any()
+    net = MLP([3, 5, 2], activation=act, seed=0)
+    net.dense_layers[0].b[:] = -8.0  # every z < 0, yet f' != 0: still gets a gradient
+    assert compare.dead_fraction(net, X) == (0.0, [0.0])
+    relu = MLP([3, 5, 2], activation="relu", seed=0)
+    relu.dense_layers[0].b[:] = -8.0  # the same with ReLU: all dead
+    assert compare.dead_fraction(relu, X) == (1.0, [1.0])
 
 
 def test_rows_are_mean_and_sample_std_of_the_runs(result):

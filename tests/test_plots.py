@@ -168,7 +168,33 @@ def test_per_layer_series_from_an_object_with_to_dict():
     np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [3.0, 2.0])
 
 
-@pytest.mark.parametrize("bad", [{"a": [1, 2], "b": [1]}, [], {"a": "xyz"}, {"epochs": [1]}, 5])
+def test_diagnostics_tracker_series_are_plotted_as_recorded():
+    diagnostics = pytest.importorskip("relunet.diagnostics")
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    net = MLP([4, 6, 5, 2], activation="relu", seed=3)
+    net.dense_layers[0].b[:3] = -3.0  # some units start (nearly) dead
+    tracker = diagnostics.DiagnosticsTracker(X, y)
+    tracker.on_train_begin(net)
+    for epoch in (1, 2, 3):
+        net.fit(X, y, epochs=1, batch_size=16, lr=0.5)
+        tracker.on_epoch_end(epoch, None, net)
+    data = tracker.to_dict()
+    ax = plots.plot_dead_units(tracker).axes[0]
+    dead = tracker.data.series("dead_fraction")
+    assert [l.get_label() for l in ax.get_lines()] == ["hidden 1", "hidden 2"]  # output: cannot die
+    for j, line in enumerate(ax.get_lines()):
+        np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2, 3])
+        np.testing.assert_array_equal(line.get_ydata(), dead[:, j])
+    assert dead[0, 0] > 0
+    grads = plots.plot_gradient_norms({"diagnostics": {"epochs": data}}).axes[0].get_lines()
+    assert [l.get_label() for l in grads] == ["dense 1", "dense 2", "dense 3"]
+    for j, line in enumerate(grads):
+        np.testing.assert_array_equal(line.get_ydata(), tracker.data.series("grad_norm")[:, j])
+
+
+@pytest.mark.parametrize("bad", [{"a": [1, 2], "b": [1]}, [], {"a": "xyz"}, {"epochs": [1]}, 5,
+                                 {"a": [None, None]}, {"layers": [], "grad_norm": [[1.0]]}])
 def test_per_layer_series_rejects(bad):
     with pytest.raises(DataError):
         plots.plot_dead_units(bad)

@@ -7,10 +7,9 @@ For each activation and seed, :func:`trial` builds the network, trains it and me
 * ``epochs_to_target``: the first epoch whose *training* accuracy reaches the target
   (None if never reached within the budget);
 * ``dead_fraction``: the fraction of hidden units that are dead on the training set at
-  the end: units whose derivative ``f'(z)`` is exactly 0 on every training sample, so
-  no gradient reaches their weights. For the ReLU family this is "pre-activation
-  ``z <= 0`` on every sample" (dying ReLU); leaky ReLU, ELU, tanh, sigmoid essentially
-  never have dead units in this sense (see :mod:`relunet.diagnostics` for saturation);
+  the end: pre-activation ``z <= 0`` and ``f'(z) == 0`` on every training sample, so no
+  gradient reaches their weights (dying ReLU; the definition of :mod:`relunet.diagnostics`).
+  Activations without a flat negative side (leaky ReLU, ELU, tanh, ...) never die: 0;
 * ``seconds``: wall time of training.
 
 For seed ``s`` the data split and the network's weights both come from ``s``, so seed
@@ -37,10 +36,9 @@ from typing import Any
 import numpy as np
 
 from . import activations as catalog
-from . import datasets, losses
+from . import datasets, diagnostics, losses
 from .datasets import Dataset
 from .errors import ConfigError
-from .layers import ActivationLayer, Dense
 from .network import MLP
 from .sweep import run_sweep
 
@@ -49,7 +47,7 @@ __all__ = [
     "METRICS",
     "ComparisonResult",
     "compare_activations",
-    "dead_units",
+    "dead_fraction",
     "trial",
 ]
 
@@ -71,41 +69,23 @@ def default_activations() -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def dead_units(net: MLP, X: np.ndarray) -> list[np.ndarray]:
-    """Per hidden layer, a boolean mask of the units that are dead on ``X``.
+def dead_fraction(net: MLP, X: np.ndarray) -> tuple[float, list[float]]:
+    """Dead hidden units on ``X``: over all hidden units, and per hidden layer.
 
-    A unit is dead when ``f'(z) == 0`` for every sample (its weights get no gradient);
-    for ReLU that is ``z <= 0`` on every sample. Computed in evaluation mode.
+    "Dead" as in :mod:`relunet.diagnostics`: ``z <= 0`` and ``f'(z) == 0`` for every
+    sample. Layers whose activation cannot die (leaky ReLU, ELU, tanh, ...) count as 0.
 
     Args:
-        net: a network whose hidden activations are element-wise.
+        net: the network.
         X: ``shape (n_samples, n_features)``.
 
     Returns:
-        One mask ``shape (n_units,)`` per hidden layer.
+        ``(dead units / hidden units, [fraction per hidden layer])``.
     """
-    X = net.check_X(X)
-    was = net.training
-    net.eval()
-    masks: list[np.ndarray] = []
-    try:
-        a = X
-        layers = net.layers[:-1]  # the output activation is not a hidden layer
-        for layer in layers:
-            a = layer.forward(a)
-            if isinstance(layer, Dense):
-                z = a
-            elif isinstance(layer, ActivationLayer):
-                act = layer.activation
-                if not act.elementwise:
-                    raise ConfigError(f"dead units need element-wise hidden activations, not {act.name!r}")
-                # NOTE: extreme z may under/overflow inside f'(z); the result is still 0 or not.
-                with np.errstate(over="ignore", under="ignore"):
-                    d = act.derivative(z)
-                masks.append(np.all(d == 0, axis=0))
-    finally:
-        net.train(was)
-    return masks
+    hidden = [s for s in diagnostics.layer_stats(net, net.check_X(X)) if not s.output]
+    units = sum(s.units for s in hidden)
+    dead = sum(len(s.dead_units) for s in hidden)
+    return (dead / units if units else 0.0), [len(s.dead_units) / s.units for s in hidden]
 
 
 @lru_cache(maxsize=8)
@@ -166,17 +146,16 @@ def trial(config: dict[str, Any]) -> dict[str, Any]:
     target = float(config.get("target_accuracy", 0.9))
     acc = [float(a) for a in history["accuracy"]]
     reached = next((i + 1 for i, a in enumerate(acc) if a >= target), None)
-    masks = dead_units(net, data.X_train)
-    n_hidden = sum(m.size for m in masks)
+    dead, dead_per_layer = dead_fraction(net, data.X_train)
     return {
         "activation": catalog.canonical_name(config["activation"]),
         "seed": int(config["seed"]),
         "test_accuracy": float(net.score(data.X_test, data.y_test)),
         "final_loss": history.final_loss,
         "epochs_to_target": reached,
-        "dead_fraction": float(sum(int(m.sum()) for m in masks) / n_hidden) if n_hidden else 0.0,
+        "dead_fraction": dead,
         "seconds": seconds,
-        "dead_per_layer": [float(m.mean()) for m in masks],
+        "dead_per_layer": dead_per_layer,
         "loss": [float(v) for v in history["loss"]],
         "accuracy": acc,
     }

@@ -13,9 +13,14 @@ of these forms:
 * a sequence over epochs of mappings ``{layer_name: value}`` (records; the keys
   ``"epoch"``/``"epochs"`` give the x values instead of 1, 2, ...);
 * an object with ``to_dict()`` returning one of those, or a mapping holding one under the
-  plotted quantity's key (``"dead_fraction"``, ``"gradient_norms"``).
+  plotted quantity's key (``"dead_fraction"``; ``"grad_norm"`` or ``"gradient_norms"``),
+  in particular :class:`relunet.diagnostics.DiagnosticsTracker` and its ``to_dict()``:
+  ``{"epochs": [...], "layers": [{"name": ...}], "dense": [{"name": ...}],
+  "dead_fraction": [[per layer] per epoch], "grad_norm": [[per dense layer] per epoch]}``
+  (also inside the ``"diagnostics"`` of ``relunet train --diagnose --json``).
 
-``None`` or NaN marks an epoch/layer with no value (e.g. a tanh layer has no dead units).
+``None`` or NaN marks an epoch/layer with no value (e.g. a tanh layer has no dead units);
+a layer with no value at any epoch is not drawn.
 """
 
 from __future__ import annotations
@@ -247,62 +252,86 @@ def _num(v: Any) -> float:
 # ---------------------------------------------------------------------------
 
 
-def per_layer_series(data: Any, key: str | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_key: str | None = None
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Normalise per-layer data over epochs (see the module docstring) to ``(epochs, {layer: values})``.
+
+    Args:
+        data: the data, in one of the documented forms.
+        key: the quantity's key (or aliases) when ``data`` is a mapping holding several,
+            e.g. ``TrainingDiagnostics.to_dict()`` of :mod:`relunet.diagnostics`.
+        names_key: where such a mapping lists the layers (``"layers"`` or ``"dense"``: dicts
+            with a ``"name"``), naming the columns of a table of rows.
 
     Returns:
         ``epochs`` ``shape (n_epochs,)`` and, per layer in order, values ``shape (n_epochs,)``
-        (NaN where there is none).
+        (NaN where there is none). Layers with no value at any epoch (a leaky ReLU layer's
+        dead fraction, the output layer's) are left out.
     """
     if hasattr(data, "to_dict") and not isinstance(data, Mapping):
         data = data.to_dict()
-    if isinstance(data, Mapping) and key is not None and key in data:
-        epochs_given = data.get("epochs", data.get("epoch"))
-        data = data[key]
-        if isinstance(data, Mapping) and epochs_given is not None and "epochs" not in data:
-            data = {"epochs": epochs_given, **data}
-    epochs: np.ndarray | None = None
-    series: dict[str, np.ndarray] = {}
+    keys = [key] if isinstance(key, str) else list(key or [])
+    what = f" for {keys[0]!r}" if keys else ""
+    epochs: Any = None
+    names: list[str] | None = None
+    if isinstance(data, Mapping) and isinstance(data.get("diagnostics"), Mapping):
+        data = data["diagnostics"]  # ``relunet train --diagnose --json`` output
+    if isinstance(data, Mapping) and isinstance(data.get("epochs"), Mapping):
+        data = data["epochs"]
     if isinstance(data, Mapping):
+        found = next((k for k in keys if k in data), None)
+        if found is not None:
+            epochs = data.get("epochs")
+            listed = data.get(names_key) if names_key else None
+            if isinstance(listed, Sequence) and not isinstance(listed, str):
+                names = [str(n.get("name", j + 1)) if isinstance(n, Mapping) else str(n)
+                         for j, n in enumerate(listed)]
+            data = data[found]
+        elif names_key and names_key in data:  # a diagnostics dict without this quantity
+            raise DataError(f"the data holds no per-layer values{what}")
+    series: dict[str, np.ndarray]
+    if isinstance(data, Mapping):  # {layer: [value per epoch]}
         items = dict(data)
-        ep = items.pop("epochs", items.pop("epoch", None))
-        if not items:
-            raise DataError(f"no per-layer values{' for ' + repr(key) if key else ''}")
+        epochs = items.pop("epochs", items.pop("epoch", epochs))
+        series = {}
         for name, values in items.items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
                 raise DataError(f"layer {name!r}: expected a list of per-epoch values, got {values!r}")
             series[str(name)] = np.array([_num(v) for v in values], dtype=np.float64)
-        if ep is not None:
-            epochs = np.asarray(ep, dtype=np.float64)
     elif isinstance(data, Sequence | np.ndarray) and not isinstance(data, (str, bytes)):
         rows = list(data)
-        if not rows:
-            raise DataError("no epochs in the per-layer data")
-        if all(isinstance(r, Mapping) for r in rows):
-            names: list[str] = []
+        if rows and all(isinstance(r, Mapping) for r in rows):  # [{layer: value} per epoch]
+            cols: list[str] = []
             for r in rows:
-                names += [str(k) for k in r if k not in ("epoch", "epochs") and str(k) not in names]
-            series = {n: np.array([_num(r.get(n, r.get(_maybe_int(n)))) for r in rows]) for n in names}
+                cols += [str(k) for k in r if k not in ("epoch", "epochs") and str(k) not in cols]
+            series = {c: np.array([_num(r.get(c, r.get(_maybe_int(c)))) for r in rows]) for c in cols}
             if all("epoch" in r for r in rows):
-                epochs = np.array([float(r["epoch"]) for r in rows])
-        else:
+                epochs = [r["epoch"] for r in rows]
+        else:  # [[value per layer] per epoch]
             try:
-                arr = np.array([[_num(v) for v in np.atleast_1d(r)] for r in rows], dtype=np.float64)
+                table = np.array([[_num(v) for v in np.atleast_1d(r)] for r in rows], dtype=np.float64)
             except (TypeError, ValueError):
                 raise DataError("per-layer data over epochs must be numbers, shape (n_epochs, n_layers)") from None
-            series = {f"layer {j + 1}": arr[:, j] for j in range(arr.shape[1])}
+            if table.ndim != 2:
+                raise DataError("per-layer rows must all have the same number of layers")
+            if names is None or len(names) != table.shape[1]:
+                names = [f"layer {j + 1}" for j in range(table.shape[1])]
+            series = {n: table[:, j] for j, n in enumerate(names)}
     else:
         raise DataError(f"cannot read per-layer data from {type(data).__name__}")
     lengths = {len(v) for v in series.values()}
-    if len(lengths) != 1:
+    if len(lengths) > 1:
         raise DataError(f"layers have different numbers of epochs: {sorted(lengths)}")
+    if not series or lengths == {0}:
+        raise DataError(f"no epochs in the per-layer data{what}")
     n = lengths.pop()
-    if n == 0:
-        raise DataError("no epochs in the per-layer data")
-    if epochs is None:
-        epochs = np.arange(1, n + 1, dtype=np.float64)
-    if len(epochs) != n:
-        raise DataError(f"{len(epochs)} epochs given for {n} values per layer")
+    series = {k: v for k, v in series.items() if not np.all(np.isnan(v))}
+    if not series:
+        raise DataError(f"no layer has a value{what} at any epoch "
+                        "(e.g. leaky ReLU, ELU or tanh layers cannot have dead units)")
+    epochs = np.arange(1, n + 1, dtype=np.float64) if epochs is None else np.asarray(epochs, dtype=np.float64)
+    if epochs.shape != (n,):
+        raise DataError(f"{epochs.size} epochs given for {n} values per layer")
     return epochs, series
 
 
@@ -313,11 +342,12 @@ def _maybe_int(name: str) -> Any:
         return name
 
 
-def plot_layer_series(data: Any, path: "str | os.PathLike[str] | None" = None, *, key: str | None = None,
+def plot_layer_series(data: Any, path: "str | os.PathLike[str] | None" = None, *,
+                      key: "str | Sequence[str] | None" = None, names_key: str | None = None,
                       ylabel: str = "value", title: str = "", log: bool = False,
                       ylim: tuple[float, float] | None = None) -> Figure:
     """One line per layer over epochs (the layer's name is the line's label)."""
-    epochs, series = per_layer_series(data, key)
+    epochs, series = per_layer_series(data, key, names_key)
     fig = _new_figure(5.5, 3.6)
     ax = fig.subplots()
     for j, (name, v) in enumerate(series.items()):
@@ -339,13 +369,14 @@ def plot_layer_series(data: Any, path: "str | os.PathLike[str] | None" = None, *
 
 def plot_dead_units(data: Any, path: "str | os.PathLike[str] | None" = None) -> Figure:
     """Fraction of dead units per hidden layer over epochs (a "dying ReLU" shows as a rising line)."""
-    return plot_layer_series(data, path, key="dead_fraction", ylabel="dead-unit fraction",
+    return plot_layer_series(data, path, key="dead_fraction", names_key="layers", ylabel="dead-unit fraction",
                              title="dead units per layer", ylim=(-0.02, 1.02))
 
 
 def plot_gradient_norms(data: Any, path: "str | os.PathLike[str] | None" = None, *, log: bool = True) -> Figure:
     """Gradient norm per layer over epochs (log scale): vanishing or exploding gradients."""
-    return plot_layer_series(data, path, key="gradient_norms", ylabel="gradient norm",
+    return plot_layer_series(data, path, key=("grad_norm", "gradient_norms"), names_key="dense",
+                             ylabel="gradient norm",
                              title="gradient norm per layer", log=log)
 
 
