@@ -40,6 +40,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import mmap
 import os
 import time
 from dataclasses import dataclass, field
@@ -359,6 +360,27 @@ class _Snapshot:
             schedule.load_state_dict(copy.deepcopy(self.schedule))
 
 
+def _memory_mapped(X: Any) -> bool:
+    """True when X is (a view of) a memory-mapped file: ``np.memmap`` or ``np.load(mmap_mode=...)``."""
+    a = X
+    while a is not None:
+        if isinstance(a, (np.memmap, mmap.mmap)):
+            return True
+        a = getattr(a, "base", None)
+    return False
+
+
+class _Rows:
+    """``X[order]`` gathered lazily: slicing gives ``X[order[s:e]]``, so a memory-mapped X
+    is read one batch at a time instead of being copied whole each epoch."""
+
+    def __init__(self, X: np.ndarray, order: np.ndarray):
+        self.X, self.order = X, order
+
+    def __getitem__(self, sl: slice) -> np.ndarray:
+        return self.X[self.order[sl]]
+
+
 def _has_hook(cb: Any, name: str) -> bool:
     """True when ``cb`` defines ``name`` itself (not the base class's no-op)."""
     from .callbacks import Callback
@@ -463,6 +485,11 @@ def fit(
             raise ConfigError("validation_data must be a pair (X_val, Y_val)") from None
         if len(Xv) != len(Yv) or len(Xv) == 0:
             raise DataError(f"validation_data: X_val has {len(Xv)} samples, Y_val {len(Yv)}")
+        if np.ndim(Xv) != 2 or np.shape(Xv)[1] != X.shape[1] or np.ndim(Yv) != 2 or np.shape(Yv)[1] != Y.shape[1]:
+            raise DataError(
+                f"validation_data has shapes {np.shape(Xv)}, {np.shape(Yv)}; the training data "
+                f"{X.shape}, {Y.shape} (give encoded targets here, or raw labels to MLP.fit)"
+            )
         validation: tuple[np.ndarray, np.ndarray] | None = (Xv, Yv)
     elif validation_split:
         if restored is not None and "val_idx" in restored.extra:
@@ -504,6 +531,8 @@ def fit(
     if n == 0:
         raise DataError("no training samples")
     if getattr(opt, "full_batch", False):
+        if schedule_obj is not None:
+            raise ConfigError(f"{opt_name!r} chooses its step by line search: a learning-rate schedule does not apply")
         return _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, stream,
                                checkpoint, restored, resume)
 
@@ -568,7 +597,10 @@ def fit(
             progress.epoch_begin(epoch)
             if shuffle and batch_size < n:
                 order = net.rng.permutation(n)
-                Xe, Ye = X[order], Y[order]  # one gather per epoch; batches are then views
+                if _memory_mapped(X):  # out-of-core: gather batch by batch, never all of X
+                    Xe, Ye = _Rows(X, order), Y[order]
+                else:
+                    Xe, Ye = X[order], Y[order]  # one gather per epoch; batches are then views
             else:
                 Xe, Ye = X, Y
             total = 0.0
