@@ -992,8 +992,9 @@ class CELU(Activation):
         formula="x if x > 0 else alpha (exp(x / alpha) - 1)  (alpha = 1)",
         derivative="1 if x > 0 else exp(x / alpha)", output_range="(-alpha, inf)",
         saturating=False, zero_centred=False, monotonic=True, smooth=True,
-        kink="none: f'(0) = 1 from both sides for every alpha", use="hidden",
-        problems="exp makes it slower than ReLU; saturates to -alpha for x << 0",
+        use="hidden",
+        problems="exp makes it slower than ReLU; saturates to -alpha for x << 0 "
+                 "(f'(0) = 1 from both sides for every alpha: no kink, unlike ELU)",
         reference="Barron, Continuously Differentiable Exponential Linear Units, arXiv:1704.07483, 2017",
     )
 
@@ -1259,10 +1260,10 @@ class Softplus(Activation):
         formula="log(1 + exp(beta x)) / beta, x where beta x > threshold (beta = 1, threshold = 20)",
         derivative="sigmoid(beta x), 1 where beta x > threshold", output_range="(0, inf)",
         saturating=False, zero_centred=False, monotonic=True, smooth=True,
-        kink="none mathematically; torch's switch to x at beta x = threshold is a jump of "
-             "log1p(exp(-threshold)) / beta (2e-9 by default), kept for exactness",
         use="hidden; positive outputs (scales, rates)",
-        problems="f' -> 0 for x << 0 (saturates on the left); slower than ReLU",
+        problems="f' -> 0 for x << 0 (saturates on the left); slower than ReLU; as torch, f is "
+                 "taken as x where beta x > threshold (a jump of log1p(exp(-threshold)) / beta, "
+                 "2e-9 by default)",
         reference="Dugas et al., Incorporating Second-Order Functional Knowledge for Better Option Pricing, NeurIPS 2001",
     )
 
