@@ -11,7 +11,7 @@ import pytest
 
 from relunet import MLP, activations, compare, datasets
 from relunet.cli import main
-from relunet.errors import ConfigError, UnknownNameError
+from relunet.errors import ConfigError, DivergenceError, UnknownNameError
 
 KW = dict(hidden=[16], epochs=3, batch_size=64, lr=0.2, jobs=1)
 
@@ -117,11 +117,35 @@ def test_nan_free_json_and_csv(result, tmp_path):
     ({"seeds": [1, 1]}, ConfigError, "repeat"),
     ({"target_accuracy": 1.5}, ConfigError, "target"),
     ({"data": "nosuchdata"}, UnknownNameError, "nosuchdata"),
+    ({"data": "sine"}, ConfigError, "regression"),
+    ({"optimizer": "bogus"}, UnknownNameError, "bogus"),
+    ({"init": "bogus"}, UnknownNameError, "bogus"),
+    ({"epochs": 0}, ConfigError, "epochs"),
 ])
 def test_bad_arguments_fail_before_training(kw, err, word):
     args = {"data": "digits", "activations": ["relu"], "seeds": 1, **kw}
     with pytest.raises(err, match=word):
         compare.compare_activations(args.pop("data"), args.pop("activations"), args.pop("seeds"), **args)
+
+
+def test_diverged_runs_are_reported_not_raised(monkeypatch):
+    real_fit = MLP.fit
+
+    def fit(self, X, y, **kw):  # relu "diverges" on seed 1
+        if self.activation_specs[0] == "relu" and self.seed == 1:
+            raise DivergenceError("loss became nan at epoch 1")
+        return real_fit(self, X, y, **kw)
+
+    monkeypatch.setattr(MLP, "fit", fit)
+    res = compare.compare_activations("digits", ["relu", "sigmoid"], 2, **KW)
+    bad = [r for r in res.runs if r["diverged"]]
+    assert [(r["activation"], r["seed"]) for r in bad] == [("relu", 1)]
+    assert bad[0]["test_accuracy"] is None and "nan" in bad[0]["diverged"]
+    relu, sigmoid = res.rows
+    assert (relu["diverged"], sigmoid["diverged"]) == (1, 0)
+    ok = next(r for r in res.runs if r["activation"] == "relu" and r["seed"] == 0)
+    assert relu["test_accuracy_mean"] == ok["test_accuracy"] and relu["test_accuracy_std"] == 0.0
+    assert "relu (1 diverged)" in res.table()
 
 
 def test_cli_compare_digits_three_seeds(tmp_path, capsys):

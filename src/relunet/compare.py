@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from . import activations as catalog
-from . import datasets, diagnostics, losses
+from . import datasets, diagnostics, losses, optimizers
 from .datasets import Dataset
-from .errors import ConfigError
+from .errors import ConfigError, DivergenceError
 from .network import MLP
 from .sweep import run_sweep
 
@@ -133,23 +133,33 @@ def trial(config: dict[str, Any]) -> dict[str, Any]:
     Returns:
         A JSON-ready dict: the configuration's ``activation`` and ``seed``, the metrics of
         :data:`METRICS`, ``dead_per_layer`` and the per-epoch ``loss`` and ``accuracy``.
+        A run whose loss became NaN/inf has ``diverged`` (the message) and None metrics
+        except ``seconds``; otherwise ``diverged`` is None.
     """
     data = _dataset(config)
     if data.task != "classification":
         raise ConfigError(f"compare measures accuracy; dataset {data.name!r} is a {data.task} problem")
     net = build_network(config, data)
+    name = catalog.canonical_name(config["activation"])
     t0 = time.perf_counter()
-    history = net.fit(data.X_train, data.y_train, epochs=int(config.get("epochs", 30)),
-                      batch_size=config.get("batch_size", 32), lr=float(config.get("lr", 0.1)),
-                      optimizer=config.get("optimizer", "sgd"))
+    try:
+        history = net.fit(data.X_train, data.y_train, epochs=int(config.get("epochs", 30)),
+                          batch_size=config.get("batch_size", 32), lr=float(config.get("lr", 0.1)),
+                          optimizer=config.get("optimizer", "sgd"))
+    except DivergenceError as exc:
+        # A diverged run is a result of the comparison, not a failure of it.
+        return {"activation": name, "seed": int(config["seed"]), "diverged": str(exc),
+                **{m: None for m in METRICS}, "seconds": time.perf_counter() - t0,
+                "dead_per_layer": [], "loss": [], "accuracy": []}
     seconds = time.perf_counter() - t0
     target = float(config.get("target_accuracy", 0.9))
     acc = [float(a) for a in history["accuracy"]]
     reached = next((i + 1 for i, a in enumerate(acc) if a >= target), None)
     dead, dead_per_layer = dead_fraction(net, data.X_train)
     return {
-        "activation": catalog.canonical_name(config["activation"]),
+        "activation": name,
         "seed": int(config["seed"]),
+        "diverged": None,
         "test_accuracy": float(net.score(data.X_test, data.y_test)),
         "final_loss": history.final_loss,
         "epochs_to_target": reached,
@@ -182,8 +192,9 @@ class ComparisonResult:
     Attributes:
         rows: one dict per activation, in the order compared: ``activation``, ``n_seeds``,
             ``<metric>_mean`` and ``<metric>_std`` for every metric of :data:`METRICS`
-            (``epochs_to_target`` over the seeds that reached the target), and
-            ``reached_target`` (how many seeds did).
+            (over the seeds that have a value: ``epochs_to_target`` over those that reached
+            the target, every metric over those that did not diverge), ``reached_target``
+            and ``diverged`` (how many seeds did).
         runs: the per-seed raw results of :func:`trial`.
         config: the shared settings (data, network, budget, seeds, target).
     """
@@ -205,6 +216,7 @@ class ComparisonResult:
             for m in METRICS:
                 row[m + "_mean"], row[m + "_std"] = _mean_std([r[m] for r in mine])
             row["reached_target"] = sum(r["epochs_to_target"] is not None for r in mine)
+            row["diverged"] = sum(bool(r.get("diverged")) for r in mine)
             rows.append(row)
         return cls(rows=rows, runs=list(runs), config=dict(config or {}))
 
@@ -236,14 +248,14 @@ class ComparisonResult:
         _atomic_write(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     def to_csv(self) -> str:
-        """One line per activation: ``activation, n_seeds, <metric>_mean, <metric>_std, ..., reached_target``."""
+        """One line per activation: ``activation, n_seeds, <metric>_mean, <metric>_std, ..., reached_target, diverged``."""
         fields = ["activation", "n_seeds"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
-        fields.append("reached_target")
+        fields += ["reached_target", "diverged"]
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         w.writeheader()
         for r in self.rows:
-            w.writerow({k: ("" if _is_nan(r[k]) else r[k]) for k in fields})
+            w.writerow({k: ("" if _is_nan(r.get(k)) else r.get(k, "")) for k in fields})
         return buf.getvalue()
 
     def save_csv(self, path: str) -> None:
@@ -255,10 +267,13 @@ class ComparisonResult:
         n_seeds = max((r["n_seeds"] for r in self.rows), default=0)
         lines = []
         for r in self.rows:
+            if _is_nan(r["test_accuracy_mean"]):  # every seed diverged
+                lines.append([f"{r['activation']} (all {r['n_seeds']} diverged)"] + ["-"] * (len(header) - 1))
+                continue
             ept = ("-" if _is_nan(r["epochs_to_target_mean"]) else
                    f"{r['epochs_to_target_mean']:.1f} ± {r['epochs_to_target_std']:.1f}")
             lines.append([
-                r["activation"],
+                r["activation"] + (f" ({r['diverged']} diverged)" if r.get("diverged") else ""),
                 f"{r['test_accuracy_mean']:.4f} ± {r['test_accuracy_std']:.4f}",
                 f"{r['final_loss_mean']:.4g} ± {r['final_loss_std']:.2g}",
                 f"{ept} ({r['reached_target']}/{r['n_seeds']})",
@@ -325,6 +340,21 @@ def _seeds(seeds: "int | Sequence[int]") -> list[int]:
     return out
 
 
+def _validate(config: dict[str, Any], names: list[str]) -> None:
+    """Fail here, with the specific error, rather than inside a worker process."""
+    data = config["data"] if isinstance(config["data"], Dataset) else datasets.load(config["data"])
+    if data.task != "classification":
+        raise ConfigError(f"compare measures accuracy; dataset {data.name!r} is a {data.task} problem")
+    for a in names:
+        build_network({**config, "activation": a}, data)  # sizes, output, loss, init, dtype
+    optimizers.get(config["optimizer"], lr=config["lr"])
+    if config["epochs"] < 1:
+        raise ConfigError(f"epochs must be >= 1, got {config['epochs']}")
+    bs = config["batch_size"]
+    if bs is not None and (not isinstance(bs, (int, np.integer)) or bs < 1):
+        raise ConfigError(f"batch_size must be an integer >= 1 or None (full batch), got {bs!r}")
+
+
 def compare_activations(
     data: "str | Dataset" = "digits",
     activations: "Sequence[str] | None" = None,
@@ -370,8 +400,6 @@ def compare_activations(
             raise ConfigError(f"{a!r} cannot be a hidden activation trained by gradient descent")
     if not 0 < target_accuracy <= 1:
         raise ConfigError(f"target accuracy must be in (0, 1], got {target_accuracy}")
-    if isinstance(data, str):
-        datasets.load(data)  # an unknown dataset fails here, before any worker starts
     seed_list = _seeds(seeds)
     shared = {
         "data": data, "hidden": [int(h) for h in hidden], "epochs": int(epochs),
@@ -379,6 +407,7 @@ def compare_activations(
         "loss": loss, "init": init, "dtype": dtype, "target_accuracy": float(target_accuracy),
     }
     configs = [{**shared, "activation": a, "seed": s} for a in names for s in seed_list]
+    _validate(configs[0], names)
     runs = run_sweep(configs, trial, jobs=jobs, scheduler=scheduler)
     summary_config = {**shared, "data": data.name if isinstance(data, Dataset) else data,
                       "activations": names, "seeds": seed_list}

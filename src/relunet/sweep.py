@@ -12,7 +12,8 @@ order of the configurations, whichever backend ran them:
 Same configurations, same numbers: every result depends only on its configuration (all
 randomness comes from seeds inside it, see :mod:`relunet.network`), and each call runs
 with BLAS limited to one thread, so no backend changes the order of a floating-point sum.
-``fn`` must be picklable (a module-level function) for the process-based backends.
+``fn`` must be picklable (a module-level function) for the process-based backends, and a
+Dask cluster's workers need relunet (the same version) importable.
 
 :func:`grid` builds the configurations of a hyper-parameter grid.
 """
