@@ -254,6 +254,12 @@ def test_softmax_of_huge_logits(name, dtype):
     np.testing.assert_allclose(y, ref, rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", [n for n in A.names() if n != "identity" and A.ACTIVATIONS[n].differentiable])
+def test_backward_before_forward_is_a_clear_error(name):
+    with pytest.raises(RuntimeError, match="before forward"):
+        A.get(name).backward(np.ones((2, 3)))
+
+
 def test_integer_input_becomes_float64():
     y = A.get("relu").forward(np.array([-2, 0, 3]))
     assert y.dtype == np.float64 and y.tolist() == [0.0, 0.0, 3.0]

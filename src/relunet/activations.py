@@ -115,9 +115,12 @@ class Activation:
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """dL/dx = grad_out * f'(x) for the x of the last ``forward``."""
+        self._check_forward()
+        return grad_out * self.derivative(self._x)
+
+    def _check_forward(self) -> None:
         if self._x is None:
             raise RuntimeError(f"{self.name}.backward called before forward")
-        return grad_out * self.derivative(self._x)
 
     def fn(self, x: np.ndarray) -> np.ndarray:
         """f(x) without caching."""
@@ -441,6 +444,7 @@ class Sigmoid(Activation):
         return self._y
 
     def backward(self, grad_out):
+        self._check_forward()
         y = self._y
         return grad_out * (y * (1 - y))
 
@@ -486,6 +490,7 @@ class Tanh(Activation):
         return self._y
 
     def backward(self, grad_out):
+        self._check_forward()
         y = self._y
         return grad_out * (1 - y * y)
 
@@ -534,6 +539,7 @@ class ReLU(Activation):
         return (x > 0).astype(x.dtype)
 
     def backward(self, grad_out):
+        self._check_forward()
         return grad_out * (self._x > 0)
 
     def kinks(self):
@@ -579,6 +585,7 @@ class ReLU6(Activation):
         return ((x > 0) & (x < 6)).astype(x.dtype)
 
     def backward(self, grad_out):
+        self._check_forward()
         x = self._x
         return grad_out * ((x > 0) & (x < 6))
 
@@ -736,6 +743,7 @@ class PReLU(Activation):
         return self._factor(_as_float(x))
 
     def backward(self, grad_out):
+        self._check_forward()
         x = self._x
         contrib = grad_out * x
         contrib *= x <= 0
@@ -834,6 +842,7 @@ class RReLU(Activation):
         return x * slope
 
     def backward(self, grad_out):
+        self._check_forward()
         if self._d is None:
             return grad_out * _leaky_derivative(self._x, self.eval_slope)
         return grad_out * self._d
@@ -1106,6 +1115,7 @@ class GELU(Activation):
         return y
 
     def backward(self, grad_out):
+        self._check_forward()
         return grad_out * self._d
 
     def derivative(self, x):
@@ -1155,6 +1165,7 @@ class SiLU(Activation):
         return x * self._s
 
     def backward(self, grad_out):
+        self._check_forward()
         return grad_out * self._derivative(self._x, self._s)
 
     @staticmethod
@@ -1209,6 +1220,7 @@ class Mish(Activation):
         return x * self._t
 
     def backward(self, grad_out):
+        self._check_forward()
         return grad_out * self._derivative(self._x, self._t)
 
     @staticmethod
@@ -1407,6 +1419,7 @@ class Hardtanh(Activation):
         return ((x > self.min_val) & (x < self.max_val)).astype(x.dtype)
 
     def backward(self, grad_out):
+        self._check_forward()
         x = self._x
         return grad_out * ((x > self.min_val) & (x < self.max_val))
 
@@ -1594,6 +1607,7 @@ class Softmax(Activation):
         return self._y
 
     def backward(self, grad_out):
+        self._check_forward()
         s = self._y
         gs = grad_out * s
         gs -= s * np.sum(gs, axis=-1, keepdims=True)
@@ -1647,6 +1661,7 @@ class LogSoftmax(Activation):
         return self._y
 
     def backward(self, grad_out):
+        self._check_forward()
         s = np.exp(self._y)
         s *= np.sum(grad_out, axis=-1, keepdims=True)
         return grad_out - s
