@@ -128,6 +128,12 @@ def test_bad_arguments_fail_before_training(kw, err, word):
         compare.compare_activations(args.pop("data"), args.pop("activations"), args.pop("seeds"), **args)
 
 
+def test_too_large_a_learning_rate_kills_relu_units_but_not_leaky_ones():
+    res = compare.compare_activations("digits", ["relu", "leaky_relu"], 1, hidden=[32], epochs=2, lr=2.0, jobs=1)
+    assert res.row("relu")["dead_fraction_mean"] > 0.5
+    assert res.row("leaky_relu")["dead_fraction_mean"] == 0.0 and res.row("leaky_relu")["diverged"] == 0
+
+
 def test_diverged_runs_are_reported_not_raised(monkeypatch):
     real_fit = MLP.fit
 
