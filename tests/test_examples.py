@@ -1,0 +1,61 @@
+"""The worked examples in examples/: each runs and shows what its docstring promises."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_xor_four_ways(capsys):
+    results = _load("xor_four_ways").main(seeds=6)
+    out = capsys.readouterr().out
+    wins = {k.split(" (")[0]: v["wins"] for k, v in results.items()}
+    assert wins["sigmoid + BCE"] == 6 and wins["softmax + CE"] == 6 and wins["linear + MSE"] == 6
+    relu = results["relu + MSE (2-30-1, relu, plain GD)"]
+    assert relu["wins"] < 6  # the ReLU-output MSE net fails on some seeds ...
+    assert relu["stuck"] == 6 - relu["wins"]  # ... because it gets stuck (flat loss)
+    assert relu["dead_output_runs"] >= 1
+    assert "XOR is classification" in out
+
+
+def test_dying_relu_made_visible_and_fixed(capsys):
+    r = _load("dying_relu").main(epochs=30)
+    assert r["relu"]["dead_before"] > 0.5 and r["relu"]["dead_after"] > 0.5
+    assert r["relu"]["test_accuracy"] < 0.3
+    for name in ("leaky_relu", "leaky_relu(0.1)", "prelu"):
+        assert r[name]["dead_after"] == 0.0
+        assert r[name]["inactive_after"] < r[name]["inactive_before"]  # units came back to life
+    assert r["leaky_relu(0.1)"]["test_accuracy"] >= 0.9 and r["prelu"]["test_accuracy"] >= 0.9
+    assert "dead" in capsys.readouterr().out
+
+
+def test_sigmoid_vs_softmax_same_decision():
+    r = _load("sigmoid_vs_softmax").main()
+    assert r["gap"] < 1e-6 and r["same_decisions"]
+    assert r["acc_sigmoid"] >= 0.95 and r["acc_softmax"] >= 0.95
+    assert abs(r["acc_sigmoid"] - r["acc_softmax"]) <= 0.02
+
+
+def test_training_modes():
+    r = _load("training_modes").main()
+    for name, row in r.items():
+        assert row["epochs_to_target"] is not None, name
+    assert r["online (batch 1)"]["epochs_to_target"] < r["full batch"]["epochs_to_target"]
+    assert r["conjugate gradient"]["epochs_to_target"] < r["full batch"]["epochs_to_target"]
+    assert r["L-BFGS"]["epochs_to_target"] < r["full batch"]["epochs_to_target"]
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="MNIST not found beside the repository")
+def test_mnist_example_small_run():
+    r = _load("mnist_relu").main(data_dir=str(MNIST), train_samples=3000, epochs=2, verbose=0)
+    assert r["test_accuracy"] >= 0.88 and r["epochs"] == 2
