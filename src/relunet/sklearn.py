@@ -210,29 +210,42 @@ class _BaseMLP(BaseEstimator):
 
     def _epoch(self, X: np.ndarray, Y: np.ndarray) -> float:
         """One pass over (X, Y) in mini-batches with the persistent optimizer; mean loss."""
-        net, opt = self.net_, self._optimizer
+        net = self.net_
         n = len(X)
         bs = self._batch(n)
         order = net.rng.permutation(n) if self.shuffle and bs < n else None
         net.train()
-        total = 0.0
         try:
-            for start in range(0, n, bs):
-                if order is None:
-                    xb, yb = X[start : start + bs], Y[start : start + bs]
-                else:
-                    idx = order[start : start + bs]
-                    xb, yb = X[idx], Y[idx]
-                loss = net.train_step(xb, yb, opt)
-                if not np.isfinite(loss):
-                    raise DivergenceError(
-                        f"loss became {loss} in iteration {self.n_iter_ + 1}; the learning rate "
-                        f"({self.learning_rate_init}) is probably too large: try a smaller one"
-                    )
-                total += float(loss) * len(xb)
+            # NOTE: a diverging run overflows inside a step before its loss is inf; raising
+            # at the first overflow turns it into one DivergenceError instead of warnings/NaN
+            with np.errstate(over="raise", invalid="raise"):
+                total = self._batches(X, Y, order, bs)
+        except FloatingPointError as exc:
+            raise DivergenceError(
+                f"training diverged in iteration {self.n_iter_ + 1} ({exc}); the learning rate "
+                f"({self.learning_rate_init}) is probably too large: try a smaller one"
+            ) from None
         finally:
             net.eval()
         return total / n
+
+    def _batches(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray | None, bs: int) -> float:
+        net, opt = self.net_, self._optimizer
+        total = 0.0
+        for start in range(0, len(X), bs):
+            if order is None:
+                xb, yb = X[start : start + bs], Y[start : start + bs]
+            else:
+                idx = order[start : start + bs]
+                xb, yb = X[idx], Y[idx]
+            loss = net.train_step(xb, yb, opt)
+            if not np.isfinite(loss):
+                raise DivergenceError(
+                    f"loss became {loss} in iteration {self.n_iter_ + 1}; the learning rate "
+                    f"({self.learning_rate_init}) is probably too large: try a smaller one"
+                )
+            total += float(loss) * len(xb)
+        return total
 
     def _train(self, X: np.ndarray, Y: np.ndarray, y_raw: Any, incremental: bool) -> None:
         """Epochs of training (one when incremental), with the stopping rules of sklearn's MLP."""
@@ -537,7 +550,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _validation_score(self, X: np.ndarray, y: Any) -> float:
         out = self.net_.predict_output(X).astype(np.float64)
-        return float(r2_score(np.asarray(y).reshape(out.shape), out))
+        y = np.asarray(y).reshape(out.shape)
+        if len(y) < 2:  # R^2 is undefined on one sample: use minus the squared error
+            return -float(np.mean((out - y) ** 2))
+        return float(r2_score(y, out))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values, ``shape (n_samples,)`` for one output, else ``(n_samples, n_outputs)``."""

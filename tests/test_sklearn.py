@@ -1,0 +1,236 @@
+"""relunet.sklearn: scikit-learn's own estimator checks, model selection, every target type."""
+
+import pickle
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import relunet
+from relunet.errors import ConfigError, UnknownNameError
+from relunet.sklearn import EXPECTED_FAILED_CHECKS, MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0)[:600]
+    return train_test_split(X, y[:600], test_size=0.25, random_state=0, stratify=y[:600])
+
+
+@parametrize_with_checks(
+    [
+        MLPClassifier((16,), learning_rate_init=0.01, max_iter=50, random_state=0),
+        MLPRegressor((16,), learning_rate_init=0.01, max_iter=50, random_state=0),
+        # another solver, a per-layer activation list with learned PReLU slopes
+        MLPClassifier((8, 8), activation=["gelu", "prelu"], solver="lbfgs", max_iter=15, random_state=0),
+        # float32 networks, early stopping, SGD with momentum and gradient clipping
+        MLPRegressor((16,), activation="elu", dtype="float32", early_stopping=True, solver="sgd",
+                     optimizer_params={"momentum": 0.9, "max_grad_norm": 10.0}, learning_rate_init=0.01, max_iter=50,
+                     random_state=0),
+    ],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_module_name_does_not_shadow_scikit_learn():
+    import relunet.sklearn as rs
+
+    assert rs.BaseEstimator.__module__ == "sklearn.base"
+    assert "relunet" not in sys.modules["sklearn"].__file__
+
+
+def test_grid_search_over_activation_and_hidden_sizes(digits):
+    X_tr, X_te, y_tr, y_te = digits
+    grid = GridSearchCV(
+        MLPClassifier(learning_rate_init=0.01, max_iter=25, random_state=0),
+        {"activation": ["relu", "tanh", "gelu"], "hidden_layer_sizes": [(16,), (32, 16)]},
+        cv=3,
+    )
+    grid.fit(X_tr, y_tr)
+    assert len(grid.cv_results_["params"]) == 6
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+    assert grid.best_score_ > 0.85
+    assert grid.best_estimator_.net_.sizes[1:-1] == list(grid.best_params_["hidden_layer_sizes"])
+    assert grid.score(X_te, y_te) > 0.85
+
+
+def test_pipeline_and_cross_val_score(digits):
+    X_tr, _, y_tr, _ = digits
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((32,), activation="silu", learning_rate_init=0.01,
+                                                         max_iter=20, random_state=0))
+    scores = cross_val_score(pipe, X_tr, y_tr, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.85
+
+
+def test_binary_string_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = np.where(X[:, 0] - 2 * X[:, 1] > 0, "yes", "no")
+    clf = MLPClassifier((16,), learning_rate_init=0.02, max_iter=80, random_state=0).fit(X, y)
+    assert clf.classes_.tolist() == ["no", "yes"]
+    assert clf.net_.sizes[-1] == 1 and clf.out_activation_ == "sigmoid"
+    assert clf.net_.loss.name == "binary_cross_entropy"
+    proba = clf.predict_proba(X)
+    assert proba.shape == (200, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert np.array_equal(clf.predict(X), clf.classes_[np.argmax(proba, axis=1)])
+    assert np.allclose(np.exp(clf.predict_log_proba(X)), proba)
+    assert clf.score(X, y) > 0.95
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0] / 2
+    assert clf.n_iter_ == len(clf.loss_curve_) and clf.n_features_in_ == 3
+
+
+def test_multiclass_softmax(digits):
+    X_tr, X_te, y_tr, y_te = digits
+    clf = MLPClassifier((32,), activation="leaky_relu", learning_rate_init=0.01, max_iter=30,
+                        random_state=0).fit(X_tr, y_tr)
+    assert clf.out_activation_ == "softmax" and clf.net_.sizes == [64, 32, 10]
+    assert np.allclose(clf.predict_proba(X_te).sum(axis=1), 1)
+    assert clf.score(X_te, y_te) > 0.9
+
+
+def test_multilabel():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 4))
+    Y = np.stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0, X[:, 3] < 0.5], axis=1).astype(int)
+    clf = MLPClassifier((32,), learning_rate_init=0.02, max_iter=100, random_state=0).fit(X, Y)
+    assert clf.out_activation_ == "sigmoid" and clf.net_.loss.name == "binary_cross_entropy"
+    assert clf.classes_.tolist() == [0, 1, 2]
+    pred = clf.predict(X)
+    assert pred.shape == (300, 3) and set(np.unique(pred)) <= {0, 1}
+    proba = clf.predict_proba(X)
+    assert proba.shape == (300, 3) and np.array_equal(pred, (proba > 0.5).astype(int))
+    assert (pred == Y).mean() > 0.95  # per-label accuracy
+    with pytest.raises(ValueError, match="indicator"):
+        MLPClassifier().fit(X, rng.integers(0, 3, size=(300, 2)))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_regression_single_and_multi_output(n_outputs):
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-2, 2, size=(300, 2))
+    Y = np.stack([np.sin(X[:, 0]) + X[:, 1] ** 2 * k for k in range(1, n_outputs + 1)], axis=1)
+    y = Y[:, 0] if n_outputs == 1 else Y
+    reg = MLPRegressor((32, 32), activation="tanh", learning_rate_init=0.01, max_iter=150,
+                       random_state=0).fit(X, y)
+    pred = reg.predict(X)
+    assert pred.shape == y.shape and pred.dtype == np.float64
+    assert reg.out_activation_ == "identity" and reg.net_.loss.name == "mse"
+    assert reg.score(X, y) > 0.95
+
+
+def test_partial_fit_equals_fit_epoch_by_epoch(digits):
+    X_tr, _, y_tr, _ = digits
+    params = dict(hidden_layer_sizes=(16,), learning_rate_init=0.01, shuffle=False, random_state=3,
+                  batch_size=64, n_iter_no_change=1000)
+    full = MLPClassifier(max_iter=4, **params).fit(X_tr, y_tr)
+    inc = MLPClassifier(**params)
+    for _ in range(4):
+        inc.partial_fit(X_tr, y_tr, classes=np.arange(10))
+    assert inc.n_iter_ == 4 and inc.t_ == 4 * len(X_tr)
+    assert np.allclose(inc.loss_curve_, full.loss_curve_)
+    for a, b in zip(full.coefs_, inc.coefs_):
+        assert np.array_equal(a, b)
+
+
+def test_partial_fit_errors(digits):
+    X_tr, _, y_tr, _ = digits
+    with pytest.raises(ValueError, match="classes must be passed"):
+        MLPClassifier().partial_fit(X_tr, y_tr)
+    clf = MLPClassifier((8,), random_state=0).partial_fit(X_tr[y_tr < 5], y_tr[y_tr < 5], classes=np.arange(5))
+    with pytest.raises(ValueError, match="not seen"):
+        clf.partial_fit(X_tr, y_tr)
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X_tr[:, :10], y_tr)
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")  # full-batch: no partial_fit
+    reg = MLPRegressor((8,), random_state=0)
+    for _ in range(3):
+        reg.partial_fit(X_tr, X_tr[:, 20])
+    assert reg.n_iter_ == 3 and reg.loss_curve_[-1] < reg.loss_curve_[0]
+
+
+def test_early_stopping_keeps_validation_record(digits):
+    X_tr, _, y_tr, _ = digits
+    clf = MLPClassifier((32,), early_stopping=True, validation_fraction=0.2, n_iter_no_change=3,
+                        learning_rate_init=0.01, max_iter=200, random_state=0).fit(X_tr, y_tr)
+    assert len(clf.validation_scores_) == clf.n_iter_ < 200
+    assert clf.best_validation_score_ == max(clf.validation_scores_) > 0.8
+
+
+def test_tol_stops_training():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # converging must not warn
+        clf = MLPClassifier((8,), tol=0.5, n_iter_no_change=2, max_iter=100, random_state=0).fit(X, y)
+    # as sklearn's MLP: stop once more than n_iter_no_change epochs in a row fail to
+    # improve the best loss by tol; no epoch after the first improves it by 0.5: 1 + 3
+    assert clf.n_iter_ == 4
+    with pytest.warns(ConvergenceWarning):
+        MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+
+
+def test_random_state_reproducible():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(80, 4)), rng.integers(0, 3, 80)
+    a = MLPClassifier((8,), max_iter=5, random_state=7).fit(X, y)
+    b = clone(a).fit(X, y)
+    c = MLPClassifier((8,), max_iter=5, random_state=8).fit(X, y)
+    assert all(np.array_equal(p, q) for p, q in zip(a.coefs_, b.coefs_))
+    assert not np.array_equal(a.coefs_[0], c.coefs_[0])
+    assert a.net_.seed == 7  # random_state=k is relunet's seed=k
+
+
+@pytest.mark.parametrize("name", ["selu", "mish", "hardswish", "softplus", "rrelu", "celu"])
+def test_catalog_activations_train(name, digits):
+    X_tr, X_te, y_tr, y_te = digits
+    clf = MLPClassifier((32,), activation=name, learning_rate_init=0.01, max_iter=15, random_state=0)
+    assert clf.fit(X_tr, y_tr).score(X_te, y_te) > 0.8
+
+
+def test_bad_parameters_are_named():
+    X, y = np.zeros((10, 2)), np.arange(10) % 2
+    with pytest.raises(UnknownNameError, match="frobnicate.*relu"):
+        MLPClassifier(activation="frobnicate").fit(X, y)
+    with pytest.raises(ConfigError, match="2 activations for 1 hidden"):
+        MLPClassifier((4,), activation=["relu", "tanh"]).fit(X, y)
+    with pytest.raises(ConfigError, match="hidden_layer_sizes"):
+        MLPClassifier((4, 0)).fit(X, y)
+    with pytest.raises(UnknownNameError, match="optimizer"):
+        MLPClassifier(solver="newton").fit(X, y)
+    with pytest.raises(ConfigError, match="dtype"):
+        MLPRegressor(dtype="int8").fit(X, y)
+    with pytest.raises(ValueError, match="only one class"):
+        MLPClassifier().fit(X, np.zeros(10))
+
+
+def test_dtype_follows_input_unless_set():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
+    assert MLPRegressor((4,), max_iter=2).fit(X, y).net_.dtype == np.float64
+    assert MLPRegressor((4,), max_iter=2).fit(X.astype(np.float32), y).net_.dtype == np.float32
+    assert MLPRegressor((4,), max_iter=2, dtype="float32").fit(X, y).net_.dtype == np.float32
+
+
+def test_pickle_and_model_file(tmp_path, digits):
+    X_tr, X_te, y_tr, _ = digits
+    clf = MLPClassifier((16,), activation="prelu", max_iter=5, random_state=0).fit(X_tr, y_tr)
+    again = pickle.loads(pickle.dumps(clf))
+    assert np.array_equal(again.predict_proba(X_te), clf.predict_proba(X_te))
+    clf.save(tmp_path / "clf.relunet")
+    net = relunet.load(tmp_path / "clf.relunet")
+    assert np.array_equal(net.predict(X_te), clf.predict(X_te))
+    assert np.allclose(net.predict_proba(X_te), clf.predict_proba(X_te), atol=1e-12)
