@@ -161,7 +161,8 @@ def test_online_learning_updates_once_per_pattern():
 def test_digits_default_network_reaches_95_percent():
     data = relunet.datasets.load("digits", seed=0)
     net = relunet.MLP([64, 64, 10], activation="relu", output="softmax", seed=0)
-    hist = net.fit(data.X_train, data.y_train, epochs=30, batch_size=32, lr=0.1)
+    # SGD with momentum 0.9: >= 0.964 for split seeds 0..4 (plain SGD at lr 0.1 varied 0.89-0.98)
+    hist = net.fit(data.X_train, data.y_train, epochs=30, batch_size=32, lr=0.01, momentum=0.9)
     assert hist["loss"][-1] < hist["loss"][0]
     assert net.score(data.X_test, data.y_test) >= 0.95
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, losses
+from . import _blas, activations, losses
 from .activations import Activation
 from .errors import (
     ConfigError,
@@ -123,19 +123,41 @@ class Network:
                 layer.activation.require_differentiable()
 
     # -- computation -------------------------------------------------------
+    #: rows per block of the evaluation-mode forward (bounds its memory on large inputs)
+    infer_chunk: int = 4096
+
     def logits(self, X: np.ndarray) -> np.ndarray:
-        """Forward pass up to (not through) the output activation: ``z_L``."""
+        """Forward pass up to (not through) the output activation: ``z_L``.
+
+        In training mode every layer caches its input for :meth:`backward`; in evaluation
+        mode this is the inference path (see :meth:`forward`).
+        """
+        if not self.training:
+            return self._infer(X, through_output=False)
         a = X
         for layer in self.layers[:-1]:
             a = layer.forward(a)
         return a
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """The network's output ``f_L(z_L)``, ``shape (n_samples, n_outputs)``."""
+        """The network's output ``f_L(z_L)``, ``shape (n_samples, n_outputs)``.
+
+        In evaluation mode (``net.eval()``, ``predict``) this is the inference path: no
+        training caches or work arrays, each layer's output computed into one fresh array
+        and ReLU applied to it in place, and inputs of more than ``infer_chunk`` rows taken
+        in blocks (so predicting on 60000 samples never holds a 60000 x 500 activation).
+        The result is always a new array the caller owns.
+        """
+        if not self.training:
+            return self._infer(X, through_output=True)
         return self.layers[-1].forward(self.logits(X))
 
     def backward(self, delta: np.ndarray) -> None:
-        """Backpropagate ``delta = dL/dz_L`` (gradient at the logits) through every layer."""
+        """Backpropagate ``delta = dL/dz_L`` (gradient at the logits) through every layer.
+
+        Follows a training-mode :meth:`forward` (the clear, allocating version of the
+        pass that :meth:`loss_and_gradients` runs on reusable work arrays).
+        """
         g = delta
         for layer in reversed(self.layers[:-1]):
             g = layer.backward(g)
@@ -146,37 +168,279 @@ class Network:
         Args:
             X: inputs, ``shape (n_samples, n_features)``, in the network's dtype.
             Y: encoded targets, ``shape (n_samples, n_outputs)``.
+
+        Runs on work arrays reused across calls (see :meth:`_work`); the gradients
+        (``gradients()``) are the only results, written in place.
         """
-        z = self.logits(X)
-        if self.fused:
-            # Valid only for softmax+CE, sigmoid+BCE, identity+MSE (see relunet.losses).
-            value = self.loss.value_from_logits(z, Y)
-            delta = self.loss.delta_from_logits(z, Y)
-        else:
-            out = self.layers[-1]
-            y_pred = out.forward(z)
-            value = self.loss.value(y_pred, Y)
-            delta = out.backward(self.loss.gradient(y_pred, Y))
-        self.backward(delta.astype(z.dtype, copy=False))
+        work = self._work(X, Y)
+        value, delta = self._output_delta(self._forward_work(X, work), Y, work)
+        self._backward_work(delta, work, lr=None)
         return value
 
     def train_step(self, X: np.ndarray, Y: np.ndarray, optimizer: Any) -> float:
         """One optimisation step on a batch: forward, backward, ``optimizer.step``.
 
-        Returns the batch loss (before the update). This is the single entry point the
-        training loop uses per batch, so a faster path (e.g. plain SGD fused into the
-        backward GEMMs) can live here without the loop knowing.
+        Returns the batch loss (before the update); when it is not finite, no update is
+        made. This is the single entry point the training loop uses per batch.
+
+        Plain SGD (no momentum, weight decay or clipping) takes a fused path: each dense
+        layer's update ``W -= lr * x.T @ delta`` is made inside the backward GEMM
+        (``alpha = -lr, beta = 1``, straight into ``W``) right after ``delta W.T`` has
+        been computed with the old ``W``, which is the same step as
+        ``loss_and_gradients`` then ``optimizer.step`` without ever forming ``dW``
+        (``dW`` is then left as it was; ``db`` and activation gradients are filled).
         """
-        value = self.loss_and_gradients(X, Y)
-        if np.isfinite(value):
-            optimizer.step(self.parameters(), self.gradients())
+        lr = _fused_sgd_lr(optimizer)
+        if lr is None:
+            value = self.loss_and_gradients(X, Y)
+            if np.isfinite(value):
+                optimizer.step(self.parameters(), self.gradients())
+            return value
+        work = self._work(X, Y)
+        value, delta = self._output_delta(self._forward_work(X, work), Y, work)
+        if not np.isfinite(value):
+            return value
+        self._backward_work(delta, work, lr=lr)
+        optimizer.n_steps = getattr(optimizer, "n_steps", 0) + 1
         return value
 
     def loss_value(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """The loss on ``(X, Y)`` without gradients (in evaluation mode: the inference path)."""
+        if not self.training and len(X) > self.infer_chunk:
+            # Every relunet loss is a mean over samples: the mean of the blocks' means,
+            # weighted by their rows, is the loss on the whole set.
+            total = 0.0
+            for s in range(0, len(X), self.infer_chunk):
+                Xc, Yc = X[s : s + self.infer_chunk], Y[s : s + self.infer_chunk]
+                total += self.loss_value(Xc, Yc) * len(Xc)
+            return total / len(X)
         z = self.logits(X)
         if self.fused:
             return self.loss.value_from_logits(z, Y)
         return self.loss.value(self.layers[-1].forward(z), Y)
+
+    def release_buffers(self) -> None:
+        """Drop the training work arrays (they are re-created by the next training step)."""
+        self._plans = {}
+        self._storage = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Work arrays are scratch: never pickled or deep-copied.
+        state = self.__dict__.copy()
+        state.pop("_plans", None)
+        state.pop("_storage", None)
+        return state
+
+    # -- the inference path --------------------------------------------------
+    def _infer(self, X: np.ndarray, through_output: bool) -> np.ndarray:
+        """Evaluation-mode forward in blocks of ``infer_chunk`` rows (see :meth:`forward`)."""
+        n, chunk = len(X), self.infer_chunk
+        if n <= chunk:
+            return self._infer_block(X, through_output)
+        out = None
+        for s in range(0, n, chunk):
+            y = self._infer_block(X[s : s + chunk], through_output)
+            if out is None:
+                out = np.empty((n,) + y.shape[1:], dtype=y.dtype)
+            out[s : s + len(y)] = y
+        return out
+
+    def _infer_block(self, X: np.ndarray, through_output: bool) -> np.ndarray:
+        layers = self.layers if through_output else self.layers[:-1]
+        a, owned = X, False  # owned: a is a fresh array of ours (may be overwritten)
+        for layer in layers:
+            if isinstance(layer, Dense):
+                a, owned = layer.infer(a), True
+            elif owned and getattr(layer, "inplace", False):
+                a = layer.infer(a)
+            else:
+                a, owned = layer.forward(a), False
+        return a if owned or a is not X else a.copy()
+
+    # -- the training hot path: work arrays reused from batch to batch ----------
+    def _work(self, X: np.ndarray, Y: np.ndarray) -> "_Work":
+        """The work arrays for a batch of ``len(X)`` samples.
+
+        They are views of arrays sized for the largest batch seen so far, so batches of
+        one size reuse the same memory, and a smaller last batch uses the leading rows.
+        """
+        plans = self.__dict__.get("_plans")
+        if plans is None:
+            self.release_buffers()
+            plans = self._plans
+        if X.ndim != 2:
+            raise DataError(f"X must be 2-D, shape (n_samples, n_features); got shape {X.shape}")
+        work = plans.get(len(X))
+        if work is None:
+            work = self._make_work(len(X))
+        if X.shape[1] != work.n_features:
+            raise FeatureCountError(
+                f"X has {X.shape[1]} features but the network takes {work.n_features}"
+            )
+        if Y.shape != (len(X), work.n_outputs):
+            raise DataError(
+                f"Y must be encoded targets of shape ({len(X)}, {work.n_outputs}); got {Y.shape}"
+            )
+        return work
+
+    def _rows(self, key: Any, n: int, cols: int, dtype: Any) -> tuple[np.ndarray, bool]:
+        """The first ``n`` rows of the stored work array ``key``; True if it had to grow."""
+        arr = self._storage.get(key)
+        grew = arr is None or arr.shape[0] < n or arr.shape[1] != cols or arr.dtype != dtype
+        if grew:
+            arr = self._storage[key] = np.empty((n, cols), dtype=dtype)
+        return arr[:n], grew
+
+    def _make_work(self, n: int) -> "_Work":
+        dtype, grew = self.dtype, False
+        work = _Work(n, self.n_features, self.n_outputs)
+        prev_dense = False
+        for i, layer in enumerate(self.layers[:-1]):
+            z = dx = mask = None
+            inplace = False
+            if isinstance(layer, Dense):
+                z, g1 = self._rows((i, "z"), n, layer.n_out, dtype)
+                grew |= g1
+                if layer.needs_input_grad:
+                    dx, g2 = self._rows((i, "dx"), n, layer.n_in, dtype)
+                    grew |= g2
+            elif isinstance(layer, ActivationLayer) and layer.inplace and prev_dense:
+                inplace = True
+                mask, g1 = self._rows((i, "mask"), n, self.layers[i - 1].n_out, np.bool_)
+                grew |= g1
+            work.layers.append((z, dx, mask, inplace))
+            prev_dense = isinstance(layer, Dense)
+        work.delta, g1 = self._rows("delta", n, self.n_outputs, dtype)
+        work.col, g2 = self._rows("col", n, 1, dtype)
+        work.tmp, g3 = self._rows("tmp", n, self.n_outputs, dtype)
+        if grew or g1 or g2 or g3 or len(self._plans) > 16:
+            self._plans.clear()  # views of replaced arrays: drop them
+        self._plans[n] = work
+        return work
+
+    def _forward_work(self, X: np.ndarray, work: "_Work") -> np.ndarray:
+        """Training forward up to the logits, each dense layer into its work array."""
+        a = X
+        for layer, (z, _, _, inplace) in zip(self.layers[:-1], work.layers):
+            if z is not None:
+                a = layer.forward_into(a, z)
+            elif inplace:
+                a = layer.forward_into(a)  # ReLU over the dense output, in place
+            else:
+                a = layer.forward(a)
+        return a
+
+    def _output_delta(self, z: np.ndarray, Y: np.ndarray, work: "_Work") -> tuple[float, np.ndarray]:
+        """The loss and ``delta = dL/dz_L`` at the logits ``z``."""
+        # NOTE: a diverged network has inf/nan logits; the loss then says so (the training
+        # loop raises DivergenceError), the warnings numpy would give are noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.fused and type(self.loss) is losses.CrossEntropy:
+                value = _softmax_cross_entropy_into(z, Y, work.delta, work.col, work.tmp)
+                return value, work.delta
+            if self.fused:
+                # Valid only for softmax+CE, sigmoid+BCE, identity+MSE (see relunet.losses).
+                value = self.loss.value_from_logits(z, Y)
+                delta = self.loss.delta_from_logits(z, Y)
+            else:
+                out = self.layers[-1]
+                y_pred = out.forward(z)
+                value = self.loss.value(y_pred, Y)
+                delta = out.backward(self.loss.gradient(y_pred, Y))
+        return value, delta.astype(z.dtype, copy=False)
+
+    def _backward_work(self, delta: np.ndarray, work: "_Work", lr: float | None) -> None:
+        """Backward through the work arrays; with ``lr``, the fused plain-SGD step as well."""
+        g = delta
+        for i in range(len(self.layers) - 2, -1, -1):
+            layer, (z, dx, mask, inplace) = self.layers[i], work.layers[i]
+            if z is not None:  # Dense
+                if lr is None:
+                    g = layer.backward_into(g, dx)
+                else:
+                    g = layer.sgd_backward_into(g, dx, lr)
+                if g is None:  # the first dense layer: nothing below needs dL/dx
+                    return
+            else:
+                g = layer.backward_into(g, mask) if inplace else layer.backward(g)
+                if lr is not None:
+                    for p, gp in zip(layer.parameters(), layer.gradients()):
+                        _blas.axpy(-lr, gp, p)  # e.g. PReLU's slope: plain SGD
+
+
+class _Work:
+    """The training work arrays for one batch size (see ``Network._work``).
+
+    ``layers[i]`` is ``(z, dx, mask, inplace)`` for layer i: a dense layer's output and
+    input-gradient arrays, or, for an activation run in place over the dense output
+    before it, its bool mask; ``delta`` holds dL/dz_L, ``col`` one value per row and
+    ``tmp`` is scratch of delta's shape.
+    """
+
+    __slots__ = ("n", "n_features", "n_outputs", "layers", "delta", "col", "tmp")
+
+    def __init__(self, n: int, n_features: int, n_outputs: int):
+        self.n, self.n_features, self.n_outputs = n, n_features, n_outputs
+        self.layers: list[tuple[Any, Any, Any, bool]] = []
+        self.delta: np.ndarray | None = None
+        self.col: np.ndarray | None = None
+        self.tmp: np.ndarray | None = None
+
+
+def _softmax_cross_entropy_into(
+    z: np.ndarray, Y: np.ndarray, delta: np.ndarray, col: np.ndarray, tmp: np.ndarray
+) -> float:
+    r"""Softmax + cross-entropy from logits, fused: returns L, writes dL/dz into ``delta``.
+
+    The same math as ``CrossEntropy.value_from_logits`` and ``delta_from_logits``
+    (valid only for a softmax output with cross-entropy), on work arrays:
+
+    .. math::
+        s = z - \max_k z, \quad
+        L = \frac1N \sum_n \Big(\big(\textstyle\sum_k Y_{nk}\big) \log \sum_k e^{s_{nk}}
+            - \sum_k Y_{nk} s_{nk}\Big), \quad
+        \delta = \frac{\mathrm{softmax}(z) - Y}{N}
+
+    The max-shift makes every exponent <= 0 (no overflow) and the sum of exponentials
+    >= 1 (its log is finite).
+
+    Args:
+        z, Y: logits and targets, ``shape (n_samples, n_classes)``.
+        delta: output, ``shape (n_samples, n_classes)``.
+        col, tmp: work arrays, ``shape (n_samples, 1)`` and ``(n_samples, n_classes)``.
+    """
+    # NOTE: sums by ufuncs, not np.dot/vdot: those call NumPy's BLAS, whose thread pool
+    # must stay asleep while the layers run on SciPy's (see relunet._blas).
+    n = len(Y)
+    np.max(z, axis=1, keepdims=True, out=col)
+    s = np.subtract(z, col, out=delta)
+    ys = float(np.multiply(Y, s, out=tmp).sum())  # sum_nk Y s
+    e = np.exp(s, out=delta)
+    np.sum(e, axis=1, keepdims=True, out=col)
+    np.divide(e, col, out=delta)  # softmax
+    np.log(col, out=col)
+    y_rows = Y.sum(axis=1, keepdims=True)
+    value = (float(np.multiply(y_rows, col, out=col).sum()) - ys) / n
+    delta -= Y
+    delta /= n
+    return value
+
+
+def _fused_sgd_lr(optimizer: Any) -> float | None:
+    """The learning rate when ``optimizer`` is plain SGD (no momentum, weight decay or
+    gradient clipping), whose step can be fused into the backward pass; else None."""
+    from .optimizers import SGD
+
+    if type(optimizer) is not SGD:
+        return None
+    if (
+        getattr(optimizer, "momentum", 0)
+        or getattr(optimizer, "weight_decay", 0)
+        or getattr(optimizer, "nesterov", False)
+        or getattr(optimizer, "max_grad_norm", None) is not None
+    ):
+        return None
+    return float(optimizer.lr)
 
 
 def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
@@ -190,6 +454,19 @@ def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
         params = {k: (units if v == "per_unit" else v) for k, v in dict(params).items()}
         return ActivationLayer(name, **params)
     return ActivationLayer(spec)
+
+
+def _negative_slope(act: Activation) -> float:
+    """The slope below 0 that He initialisation's gain sqrt(2 / (1 + a^2)) should use:
+    leaky ReLU's ``negative_slope``, PReLU's initial slope, RReLU's mean slope, else 0."""
+    cfg = act.config()
+    if "negative_slope" in cfg:
+        return float(cfg["negative_slope"])
+    if act.name == "prelu":
+        return float(cfg.get("init", 0.25))
+    if act.name == "rrelu":
+        return (float(cfg["lower"]) + float(cfg["upper"])) / 2
+    return 0.0
 
 
 class MLP(Network):
@@ -252,7 +529,7 @@ class MLP(Network):
             act_layer = _activation_from_spec(self.activation_specs[i], n_out)
             act = act_layer.activation
             scheme = init or act.init
-            slope = float(act.config().get("negative_slope", 0.0)) if scheme == "he" else 0.0
+            slope = _negative_slope(act) if scheme == "he" else 0.0
             W = initial_weights(scheme, n_in, n_out, self.rng, dtype, negative_slope=slope)
             layers += [Dense(W, np.zeros(n_out, dtype=dtype)), act_layer]
             if hasattr(act, "rng"):
