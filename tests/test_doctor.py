@@ -262,6 +262,9 @@ def test_cli_doctor_exit_codes(capsys):
     assert "classification-target-as-regression" in {f["rule"] for f in d["before_training"]}
     assert main(["doctor", "--data", "xor", "--activation", "nope"]) == 2
     assert "unknown activation" in capsys.readouterr().err
+    assert main(["doctor", "--list-rules"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == list(RULES)
 
 
 def test_cli_doctor_reports_dead_units_after_training(capsys):

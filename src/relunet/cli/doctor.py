@@ -22,7 +22,14 @@ NAME = "doctor"
 HELP = "diagnose why a network would not learn: checks before training, dead/saturated units after"
 
 
+EPILOG = (
+    "exit status: 0 no errors or warnings (notes do not count), 1 problems found, "
+    "2 bad arguments. Rules: relunet doctor --list-rules"
+)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
     common.add_data_args(p)
     common.add_network_args(p)
     common.add_training_args(p)
@@ -30,11 +37,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-train", action="store_true",
                    help="only the checks before training (no training run)")
     g.add_argument("--no-probe", action="store_true", help="skip the short learning-rate probe")
+    g.add_argument("--list-rules", action="store_true", help="list the rules the doctor checks and exit")
     add_saturation_args(p)
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list_rules:
+        width = max(map(len, doctor.RULES))
+        for rule, summary in doctor.RULES.items():
+            print(f"{rule.ljust(width)}  {summary}")
+        return 0
     common.resolve_defaults(args)
     kwargs = common.training_kwargs(args)  # unknown optimizer/schedule names fail here
     data = common.load_data(args)
