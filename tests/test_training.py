@@ -305,6 +305,7 @@ def test_progress_plain_lines_when_not_a_terminal_and_silent_at_zero():
 def test_progress_bar_on_a_terminal_redraws_at_most_ten_times_a_second(monkeypatch):
     now = [0.0]
     monkeypatch.setattr(progress_mod.time, "perf_counter", lambda: now[0])
+    monkeypatch.setenv("COLUMNS", "200")
     out = _Tty()
     p = progress_mod.Progress(epochs=2, n_samples=1000, n_batches=1000, verbose=1, stream=out)
     assert p.mode == "bar"
@@ -322,6 +323,13 @@ def test_progress_bar_on_a_terminal_redraws_at_most_ten_times_a_second(monkeypat
     assert "epoch 1/2" in last and "loss 0.5000" in last and "samples/s" in last and "ETA" in last
     p.epoch_end({"epoch": 1, "loss": 0.5, "accuracy": 0.75, "seconds": 1.05})
     assert out.getvalue().endswith("\n") and "acc 0.7500" in out.getvalue().splitlines()[-1]
+    monkeypatch.setenv("COLUMNS", "40")  # never wider than the terminal: no wrapped redraws
+    narrow = _Tty()
+    q = progress_mod.Progress(epochs=2, n_samples=10, n_batches=10, verbose=1, stream=narrow)
+    q.epoch_begin(1)
+    now[0] += 1.0
+    q.batch_end(5, 5, 1.0)
+    assert 0 < len(narrow.getvalue().split("\r")[-1]) <= 39
     assert progress_mod.Progress(2, 10, 10, verbose=2, stream=_Tty()).mode == "lines"
     assert progress_mod.Progress(2, 10, 10, verbose=0, stream=_Tty()).mode == "off"
 

@@ -21,6 +21,7 @@ per epoch).
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from typing import Any, TextIO
@@ -104,6 +105,8 @@ class Progress:
         else:
             self.mode = "lines"
         self.enabled = self.mode != "off"
+        # A bar longer than the terminal wraps, and "\r" then redraws only the last row.
+        self._cols = shutil.get_terminal_size((100, 24)).columns if self.mode == "bar" else 0
         self._first_epoch = first_epoch
         self._t_start = time.perf_counter()
         self._epoch_seconds: list[float] = []
@@ -184,6 +187,8 @@ class Progress:
         )
 
     def _draw(self, line: str) -> None:
+        if self._cols > 1:
+            line = line[: self._cols - 1]
         pad = max(0, self._width - len(line))
         self.stream.write("\r" + line + " " * pad)
         self.stream.flush()
