@@ -29,11 +29,13 @@ activation's derivative with respect to ``z``, as in :mod:`relunet.activations`)
 
 :class:`DiagnosticsTracker` is a training callback that records all of this after
 every epoch (epoch 0 is the network before training), so one sees *when* units die.
+Its ``data.series(key)`` is a float array ``shape (n_epochs, n_layers)`` (NaN where a
+value does not apply) for plotting, e.g. ``series("dead_fraction")`` or
+``series("grad_norm")``; ``data.epochs`` gives the x axis.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -695,7 +697,3 @@ class DiagnosticsTracker:
     def report(self, max_rows: int | None = 25) -> str:
         return self.data.report(max_rows)
 
-
-def copy_network(net: Any) -> Any:
-    """A deep copy of ``net`` (parameters, random generator and all) for probing."""
-    return copy.deepcopy(net)
