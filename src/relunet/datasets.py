@@ -49,6 +49,8 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -549,7 +551,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
-        except (ValueError, OSError, EOFError) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise DataFormatError(f"{path}: not a readable .npz file ({exc})") from None
         if {"X_train", "y_train", "X_test", "y_test"} <= arrays.keys():
             X, y = _check_xy(path, arrays["X_train"], arrays["y_train"], "_train")

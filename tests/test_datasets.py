@@ -1,0 +1,484 @@
+"""Datasets: built-ins, MNIST-style lookup and fetch, the user's files, preprocessing, out-of-core."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from relunet import datasets, preprocessing
+from relunet.cli import main
+from relunet.errors import (
+    ConfigError,
+    DataError,
+    DataFormatError,
+    DatasetNotFoundError,
+    DownloadError,
+    NotFittedError,
+    UnknownNameError,
+)
+from relunet.idx import write_idx
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+# -- built-ins -------------------------------------------------------------------
+@pytest.mark.parametrize("name, op", [("xor", np.bitwise_xor), ("and", np.bitwise_and), ("or", np.bitwise_or)])
+def test_truth_tables(name, op):
+    ds = datasets.load(name)
+    a, b = ds.X_train.astype(int).T
+    np.testing.assert_array_equal(ds.y_train, op(a, b))
+    assert sorted(map(tuple, ds.X_train.astype(int).tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    np.testing.assert_array_equal(ds.X_test, ds.X_train)
+    assert ds.task == "classification" and ds.n_outputs == 2
+
+
+@pytest.mark.parametrize("name", ["spirals", "moons"])
+def test_2d_sets_are_seeded_noisy_and_stratified(name):
+    a, b, c = datasets.load(name, seed=1), datasets.load(name, seed=1), datasets.load(name, seed=2)
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    assert not np.array_equal(a.X_train, c.X_train)
+    assert a.X_train.shape[1] == 2 and a.X_train.dtype == np.float32
+    assert len(a.X_train) + len(a.X_test) == 400 and len(a.X_test) == 100
+    np.testing.assert_array_equal(np.bincount(a.y_test), [50, 50])  # stratified
+    quiet = datasets.load(name, seed=1, noise=0.0)
+    assert not np.allclose(np.sort(quiet.X_train, axis=0), np.sort(a.X_train, axis=0))
+
+
+def test_moons_without_noise_lie_on_the_half_circles():
+    ds = datasets.load("moons", noise=0.0, n_samples=200)
+    X = np.vstack([ds.X_train, ds.X_test]).astype(np.float64)
+    y = np.concatenate([ds.y_train, ds.y_test])
+    r0 = np.hypot(X[y == 0, 0], X[y == 0, 1])
+    r1 = np.hypot(X[y == 1, 0] - 1.0, X[y == 1, 1] - 0.5)
+    np.testing.assert_allclose(r0, 1.0, atol=1e-6)
+    np.testing.assert_allclose(r1, 1.0, atol=1e-6)
+    assert (X[y == 0, 1] >= -1e-6).all() and (X[y == 1, 1] <= 0.5 + 1e-6).all()
+
+
+def test_spirals_arms_are_point_symmetric_without_noise():
+    ds = datasets.load("spirals", noise=0.0, n_samples=100)
+    X = np.vstack([ds.X_train, ds.X_test])
+    y = np.concatenate([ds.y_train, ds.y_test])
+    a0 = {tuple(np.round(p, 5)) for p in X[y == 0]}
+    a1 = {tuple(np.round(-p, 5)) for p in X[y == 1]}
+    assert a0 == a1 and np.hypot(*X.T).max() <= 1.0 + 1e-6
+
+
+def test_sine_is_sin_plus_small_noise():
+    ds = datasets.load("sine", seed=3, noise=0.05)
+    assert ds.task == "regression" and ds.X_train.shape[1] == 1
+    resid = ds.y_train - np.sin(ds.X_train[:, 0].astype(np.float64))
+    assert 0.02 < resid.std() < 0.08 and abs(resid.mean()) < 0.02
+    assert ds.X_train.min() >= -np.pi and ds.X_train.max() <= np.pi
+
+
+def test_diabetes_target_standardised_on_train_and_invertible():
+    from sklearn.datasets import load_diabetes
+
+    ds = datasets.load("diabetes", seed=0)
+    assert ds.task == "regression" and ds.X_train.shape == (332, 10)
+    assert abs(ds.y_train.mean()) < 1e-5 and abs(ds.y_train.std() - 1) < 1e-4
+    assert abs(ds.X_train.mean(axis=0)).max() < 1e-5
+    mu, sd = ds.info["target_mean"], ds.info["target_std"]
+    back = np.concatenate([ds.y_train, ds.y_test]) * sd + mu
+    np.testing.assert_allclose(np.sort(back), np.sort(load_diabetes().target), rtol=1e-5)
+    raw = datasets.load("diabetes", seed=0, standardize_target=False)
+    assert raw.y_train.mean() > 100
+
+
+def test_digits_shape_and_range():
+    ds = datasets.load("digits")
+    assert ds.X_train.shape[1] == 64 and ds.n_outputs == 10
+    assert ds.X_train.min() >= 0 and ds.X_train.max() <= 1
+
+
+def test_unknown_name_lists_known():
+    with pytest.raises(UnknownNameError) as exc:
+        datasets.load("mnistt")
+    for n in ("mnist", "fashion-mnist", "xor", "spirals"):
+        assert n in str(exc.value)
+    with pytest.raises(ConfigError, match="only apply to data files"):
+        datasets.load("xor", target="y")
+
+
+# -- MNIST-style lookup, verification and fetch -----------------------------------
+@pytest.fixture
+def fake_idx(tmp_path, monkeypatch):
+    """A tiny dataset registered as ``tiny`` with the real MNIST layout and its own md5s."""
+    src = tmp_path / "src"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": np.arange(30, dtype=np.uint8) % 10,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": np.arange(10, dtype=np.uint8),
+    }
+    files = {}
+    for role, (name, arr) in zip(["train_images", "train_labels", "test_images", "test_labels"], arrays.items()):
+        write_idx(src / name, arr)
+        (src / (name + ".gz")).write_bytes(gzip.compress((src / name).read_bytes(), mtime=0))
+        md5 = hashlib.md5((src / name).read_bytes()).hexdigest()
+        gz_md5 = hashlib.md5((src / (name + ".gz")).read_bytes()).hexdigest()
+        files[role] = datasets.IdxFile(name, arr.shape, md5, gz_md5)
+    system = tmp_path / "system"
+    spec = datasets.IdxDataset("tiny", files, ("http://127.0.0.1:9/",), "tiny test set",
+                               system_dirs=(str(system),), how_to_install="apt-get install tiny")
+    monkeypatch.setitem(datasets.IDX_DATASETS, "tiny", spec)
+    monkeypatch.setitem(datasets.LOADERS, "tiny", lambda seed, **kw: datasets._load_idx_dataset("tiny", seed, **kw))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("RELUNET_DATA", raising=False)
+    return src, arrays, system
+
+
+def _copy(src: Path, dst: Path, gz: bool) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    for p in src.iterdir():
+        if (p.suffix == ".gz") == gz:
+            (dst / p.name).write_bytes(p.read_bytes())
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_dataset_loads_verified_and_scaled(fake_idx, gz, tmp_path):
+    src, arrays, _ = fake_idx
+    d = tmp_path / "d"
+    _copy(src, d, gz)
+    ds = datasets.load("tiny", data_dir=d)
+    assert ds.X_train.shape == (30, 784) and ds.X_train.dtype == np.float32
+    np.testing.assert_allclose(ds.X_train, arrays["train-images-idx3-ubyte"].reshape(30, -1) / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(ds.y_test, arrays["t10k-labels-idx1-ubyte"])
+    raw = datasets.load("tiny", data_dir=d, pixels="raw")
+    assert raw.X_train.dtype == np.uint8
+    assert isinstance(raw.X_train, np.memmap) == (not gz)  # plain files are memory-mapped
+
+
+def test_idx_dataset_search_order(fake_idx, tmp_path, monkeypatch):
+    src, _, system = fake_idx
+    where = lambda: datasets.find_files("tiny")["train_images"].parent  # noqa: E731
+    with pytest.raises(DatasetNotFoundError) as exc:
+        where()
+    msg = str(exc.value)
+    for part in (str(tmp_path / "cache" / "relunet" / "tiny"), str(system), "relunet data fetch tiny",
+                 "--data-dir", "RELUNET_DATA", "apt-get install tiny"):
+        assert part in msg
+    _copy(src, system, gz=True)
+    assert where() == system
+    cache = tmp_path / "cache" / "relunet" / "tiny"
+    _copy(src, cache, gz=True)
+    assert where() == cache
+    env = tmp_path / "env"
+    _copy(src, env / "tiny", gz=False)
+    monkeypatch.setenv("RELUNET_DATA", str(env))
+    assert where() == env / "tiny"
+    explicit = tmp_path / "explicit"
+    _copy(src, explicit, gz=True)
+    assert datasets.find_files("tiny", explicit)["train_images"].parent == explicit
+    # an explicit directory is the only place looked
+    with pytest.raises(DatasetNotFoundError, match="empty"):
+        datasets.find_files("tiny", tmp_path / "empty")
+
+
+def test_partial_directory_is_reported(fake_idx, tmp_path):
+    src, _, _ = fake_idx
+    d = tmp_path / "d"
+    _copy(src, d, gz=True)
+    (d / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DatasetNotFoundError, match="3 of 4 files"):
+        datasets.load("tiny", data_dir=d)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_dataset_corrupted_copy_is_refused(fake_idx, tmp_path, gz):
+    src, _, _ = fake_idx
+    d = tmp_path / "d"
+    _copy(src, d, gz)
+    name = "train-images-idx3-ubyte" + (".gz" if gz else "")
+    content = bytearray((src / "train-images-idx3-ubyte").read_bytes())
+    content[100] ^= 0xFF  # one pixel: the structure is intact, only the checksum can tell
+    (d / name).write_bytes(gzip.compress(bytes(content)) if gz else bytes(content))
+    with pytest.raises(DataFormatError, match="checksum mismatch"):
+        datasets.load("tiny", data_dir=d)
+
+
+def test_fetch_unreachable_fails_cleanly_naming_the_url(fake_idx, tmp_path):
+    dest = tmp_path / "dl"
+    with pytest.raises(DownloadError) as exc:
+        datasets.fetch("tiny", dest, timeout=2)
+    assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz" in str(exc.value)
+    assert list(dest.iterdir()) == []  # no partial file left behind
+
+
+def test_fetch_verifies_and_places_files_atomically(fake_idx, tmp_path):
+    src, arrays, _ = fake_idx
+    mirror = src.as_uri() + "/"  # file:// URLs: the same download path without a network
+    dest = datasets.fetch("tiny", tmp_path / "dl", mirrors=[mirror])
+    assert sorted(p.name for p in dest.iterdir()) == sorted(n + ".gz" for n in arrays)
+    ds = datasets.load("tiny", data_dir=dest)
+    assert ds.X_train.shape == (30, 784)
+    # a mirror serving a different file: rejected, nothing written
+    bad = tmp_path / "badmirror"
+    _copy(src, bad, gz=True)
+    (bad / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01" + bytes(4)))
+    dest2 = tmp_path / "dl2"
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        datasets.fetch("tiny", dest2, mirrors=[bad.as_uri() + "/"])
+    assert not (dest2 / "t10k-labels-idx1-ubyte.gz").exists()
+    assert not [p for p in dest2.iterdir() if p.name.endswith(".part")]
+
+
+def test_cli_data_fetch_and_info(fake_idx, tmp_path, capsys):
+    assert main(["data", "fetch", "mnist", "--data-dir", str(tmp_path / "m"),
+                 "--mirror", "http://127.0.0.1:9/", "--timeout", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "http://127.0.0.1:9/" in err
+    src, _, _ = fake_idx
+    assert main(["data", "info", "tiny", "--data-dir", str(src), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_train"] == 30 and info["n_features"] == 784 and info["verified"] == "md5"
+    assert main(["data", "info", "tiny", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert "relunet data fetch tiny" in capsys.readouterr().err
+
+
+# -- the user's files ---------------------------------------------------------------
+def _csv(tmp_path, text, name="d.csv"):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text).lstrip())
+    return p
+
+
+def test_csv_classification_with_named_target(tmp_path):
+    rows = "\n".join(f"{i % 3},{i * 0.5},{i}" for i in range(60))
+    p = _csv(tmp_path, "label, a, b\n" + rows + "\n")
+    ds = datasets.load(str(p), target="label")
+    assert ds.task == "classification" and ds.n_features == 2
+    assert ds.info["columns"] == ["a", "b"]
+    X = np.vstack([ds.X_train, ds.X_test])
+    y = np.concatenate([ds.y_train, ds.y_test])
+    np.testing.assert_array_equal(y, X[:, 1].astype(int) % 3)  # rows kept intact by the split
+    np.testing.assert_array_equal(np.bincount(ds.y_test), [5, 5, 5])  # stratified 25%
+    default = datasets.load(str(p))  # last column is the target: 60 distinct values -> regression
+    assert default.task == "regression" and default.info["columns"] == ["label", "a"]
+    forced = datasets.load(str(p), target="label", task="regression")
+    assert forced.task == "regression" and forced.y_train.dtype == np.float32
+
+
+def test_csv_string_labels(tmp_path):
+    rows = "\n".join(f"{i},{'cat' if i % 2 else 'dog'}" for i in range(20))
+    ds = datasets.load(str(_csv(tmp_path, "x,animal\n" + rows)))
+    assert ds.task == "classification" and set(ds.y_train) == {"cat", "dog"}
+    with pytest.raises(DataError, match="non-numeric labels"):
+        datasets.load(str(_csv(tmp_path, "x,animal\n" + rows, "e.csv")), task="regression")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("a,b,y\n1,2,0\n", ["no column 'target'", "available columns: a, b, y"]),
+        ("a,b,y\n1,2,0\n3,oops,1\n", ["non-numeric value 'oops'", "column 'b'", "line 3"]),
+        ("a,b,y\n1,,0\n", ["empty (missing) value", "column 'b'", "line 2"]),
+        ("a,b,y\n1,nan,0\n", ["nan", "column 'b'", "line 2"]),
+        ("a,b,y\n1,inf,0\n", ["inf", "column 'b'"]),
+        ("a,b,y\n1,2,nan\n3,4,1\n", ["nan", "target column 'y'", "line 2"]),
+        ("a,b,y\n1,2\n", ["line 2 has 2 values", "header has 3"]),
+        ("a,a,y\n1,2,3\n", ["duplicate column names ['a']"]),
+        ("a,b,y\n", ["no data rows"]),
+        ("", ["empty CSV"]),
+    ],
+)
+def test_csv_errors_name_the_problem(tmp_path, text, words):
+    p = _csv(tmp_path, text) if text else tmp_path / "d.csv"
+    if not text:
+        p.write_text("")
+    target = "target" if "no column" in words[0] else None
+    with pytest.raises(DataError) as exc:
+        datasets.load(str(p), target=target)
+    for w in words:
+        assert w in str(exc.value)
+
+
+def test_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), np.repeat([0, 1], 20)
+    np.savez(tmp_path / "a.npz", X=X, y=y)
+    ds = datasets.load(str(tmp_path / "a.npz"), seed=0)
+    assert ds.task == "classification" and len(ds.X_train) == 30 and len(ds.X_test) == 10
+    np.savez(tmp_path / "b.npz", X_train=X[:30], y_train=y[:30], X_test=X[30:], y_test=y[30:])
+    ds = datasets.load(str(tmp_path / "b.npz"))
+    np.testing.assert_array_equal(ds.X_test, X[30:])
+    np.savez(tmp_path / "c.npz", features=X, labels=y)
+    with pytest.raises(DataError, match="holds: features, labels"):
+        datasets.load(str(tmp_path / "c.npz"))
+    X[7, 2] = np.nan
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    with pytest.raises(DataError, match="row 7, column 2"):
+        datasets.load(str(tmp_path / "d.npz"))
+    np.savez(tmp_path / "e.npz", X=X[:5], y=y)
+    with pytest.raises(DataError, match="5 samples but y has 40"):
+        datasets.load(str(tmp_path / "e.npz"))
+    (tmp_path / "f.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataFormatError):
+        datasets.load(str(tmp_path / "f.npz"))
+
+
+def test_npy_is_memory_mapped_and_split_by_position(tmp_path):
+    X = np.arange(200, dtype=np.float32).reshape(100, 2)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", np.arange(100) % 2)
+    ds = datasets.load(str(tmp_path / "X.npy"), target=str(tmp_path / "y.npy"))
+    assert isinstance(ds.X_train.base, np.memmap) or isinstance(ds.X_train, np.memmap)
+    np.testing.assert_array_equal(ds.X_test, X[75:])  # the last 25%, not copied
+    ds2 = datasets.load(str(tmp_path))  # a directory with X.npy, y.npy
+    np.testing.assert_array_equal(ds2.X_train, X[:75])
+    with pytest.raises(DataError, match="--target"):
+        datasets.load(str(tmp_path / "X.npy"))
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(DataError, match="needs X.npy and y.npy"):
+        datasets.load(str(tmp_path / "sub"))
+
+
+def test_missing_file_and_unsupported_type(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        datasets.load(str(tmp_path / "nope.csv"))
+    (tmp_path / "d.txt").write_text("1 2 3")
+    with pytest.raises(DataError, match="unsupported"):
+        datasets.load(str(tmp_path / "d.txt"))
+
+
+def test_scale_is_fitted_on_train_only():
+    raw = datasets.load("spirals", seed=0)
+    ds = datasets.load("spirals", seed=0, scale="standard")
+    mu, sd = raw.X_train.mean(axis=0), raw.X_train.std(axis=0)
+    np.testing.assert_allclose(ds.X_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(ds.X_test, (raw.X_test - mu) / sd, rtol=1e-4, atol=1e-5)
+    mm = datasets.load("spirals", seed=0, scale="minmax")
+    assert mm.X_train.min() == 0 and mm.X_train.max() == 1
+    lo, hi = raw.X_train.min(axis=0), raw.X_train.max(axis=0)
+    np.testing.assert_allclose(mm.X_test, (raw.X_test - lo) / (hi - lo), rtol=1e-4, atol=1e-6)
+    with pytest.raises(UnknownNameError, match="minmax"):
+        datasets.load("spirals", scale="robust")
+
+
+# -- preprocessing ---------------------------------------------------------------------
+def test_standardizer_and_minmax():
+    rng = np.random.default_rng(0)
+    X = rng.normal(3.0, 2.0, size=(20000, 3)).astype(np.float32)
+    X[:, 2] = 5.0  # constant feature: centred, not divided by 0
+    s = preprocessing.Standardizer().fit(X)  # chunks of 8192 rows
+    np.testing.assert_allclose(s.mean_, X.astype(np.float64).mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(s.scale_[:2], X[:, :2].astype(np.float64).std(axis=0), rtol=1e-9)
+    Z = s.transform(X)
+    assert Z.dtype == np.float32 and np.all(Z[:, 2] == 0)
+    np.testing.assert_allclose(s.inverse_transform(Z), X, rtol=1e-5, atol=1e-5)
+    m = preprocessing.MinMaxScaler().fit(X)
+    Z = m.transform(X)
+    assert Z[:, :2].min() == 0 and Z[:, :2].max() == 1 and np.all(Z[:, 2] == 0)
+    with pytest.raises(NotFittedError):
+        preprocessing.Standardizer().transform(X)
+    with pytest.raises(DataError, match="fitted on 3"):
+        s.transform(X[:, :2])
+
+
+def test_stratified_split_keeps_proportions_and_partitions():
+    y = np.repeat([0, 1, 2], [100, 40, 8])
+    tr, va = preprocessing.split_indices(len(y), 0.25, np.random.default_rng(0), y)
+    assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == len(y)
+    np.testing.assert_array_equal(np.bincount(y[va]), [25, 10, 2])
+    tr2, va2 = preprocessing.split_indices(len(y), 0.25, np.random.default_rng(0), y)
+    np.testing.assert_array_equal(va, va2)  # seeded
+    y2 = np.array([0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
+    _, va = preprocessing.split_indices(10, 0.1, np.random.default_rng(1), y2)
+    assert 0 in y2[va]  # a rare class still reaches both sides
+    Xtr, Xva, ytr, yva = preprocessing.train_test_split(np.arange(148)[:, None], y, 0.25, seed=0)
+    np.testing.assert_array_equal(y[Xva[:, 0]], yva)
+    with pytest.raises(ConfigError):
+        preprocessing.split_indices(10, 1.5, np.random.default_rng(0))
+
+
+def test_one_hot():
+    Y = preprocessing.one_hot([2, 0, 1, 2])
+    np.testing.assert_array_equal(Y, np.eye(3)[[2, 0, 1, 2]])
+    assert preprocessing.one_hot([0, 1], n_classes=4).shape == (2, 4)
+    with pytest.raises(DataError, match="does not fit"):
+        preprocessing.one_hot([0, 5], n_classes=3)
+    with pytest.raises(DataError, match="integers"):
+        preprocessing.one_hot([0.5, 1.0])
+    with pytest.raises(DataError, match=">= 0"):
+        preprocessing.one_hot([-1, 1])
+
+
+# -- the CLI with the user's data ----------------------------------------------------
+def test_cli_trains_on_a_csv_and_reports_errors(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    p = tmp_path / "d.csv"
+    p.write_text("x1,cls,x2\n" + "\n".join(f"{a},{c},{b}" for (a, b), c in zip(X, y)))
+    rc = main(["train", "--data", str(p), "--target", "cls", "--hidden", "8", "--epochs", "30",
+               "--lr", "0.5", "--scale", "standard", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["test_accuracy"] >= 0.9 and out["sizes"][0] == 2
+    assert main(["train", "--data", str(p), "--target", "label", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "available columns: x1, cls, x2" in err
+    assert main(["train", "--data", "xor", "--target", "y"]) == 2
+    assert "--target" in capsys.readouterr().err
+
+
+# -- out-of-core: a file larger than the memory the process may allocate ------------------
+CHILD = """
+import resource, sys
+limit = int(sys.argv[3]) << 20
+# RLIMIT_DATA caps private, writable memory (heap, anonymous mmaps: every array numpy
+# allocates); a read-only memory-mapped file is not part of it, so the file can be larger
+resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+import numpy as np
+from relunet import datasets
+from relunet.network import MLP
+ds = datasets.load(sys.argv[1], target=sys.argv[2])
+if sys.argv[4] == "copy":
+    try:
+        np.array(ds.X_train)
+    except MemoryError:
+        print("MemoryError")
+    sys.exit(0)
+net = MLP([ds.n_features, 8, 2], output="softmax", seed=0)
+hist = net.fit(ds.X_train, ds.y_train, epochs=1, batch_size=4096, lr=0.1)
+print(len(ds.X_train), hist.epochs, net.score(ds.X_test, ds.y_test))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_DATA semantics are Linux's")
+def test_training_on_a_file_larger_than_the_memory_limit(tmp_path):
+    n, d, limit_mb = 100_000, 1000, 220  # a 400 MB float32 file; the train part alone is 300 MB
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n)
+    X = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    noise = rng.standard_normal((10_000, d), dtype=np.float32)  # reused: writing stays cheap
+    for i in range(0, n, 10_000):
+        X[i : i + 10_000] = noise
+        X[i : i + 10_000, 0] += 2.0 * (2 * y[i : i + 10_000] - 1)  # the class shows in feature 0
+    X.flush()
+    del X
+    np.save(tmp_path / "y.npy", y)
+    assert (tmp_path / "X.npy").stat().st_size > 400e6
+    env = {**os.environ, "PYTHONPATH": SRC, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    args = [sys.executable, "-c", CHILD, str(tmp_path / "X.npy"), str(tmp_path / "y.npy"), str(limit_mb)]
+    # the control: under this limit, a copy of the training inputs cannot even be made ...
+    copy = subprocess.run(args + ["copy"], capture_output=True, text=True, env=env, timeout=120)
+    assert copy.stdout.strip() == "MemoryError", copy.stderr[-2000:]
+    # ... yet one epoch of training over them runs, reading the mapped file batch by batch
+    run = subprocess.run(args + ["train"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    n_train, epochs, acc = run.stdout.split()
+    assert int(n_train) == 75_000 and int(epochs) == 1 and float(acc) > 0.9
