@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from ..errors import RelunetError
 
 #: sub-command modules, in the order ``relunet --help`` lists them
-COMMANDS = ["train", "activations", "explain", "trace", "compare", "plot", "data", "diagnose", "doctor"]
+COMMANDS = ["train", "activations", "explain", "trace", "compare", "plot", "data", "diagnose", "doctor", "predict", "export"]
 
 
 class CLIError(RelunetError):

@@ -1,0 +1,61 @@
+"""``relunet export``: a saved model as an ONNX file (checked; optionally run and compared)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from .. import onnx_export
+from ..errors import ExportError
+from ..modelfile import load as load_model
+
+NAME = "export"
+HELP = "export a saved model to ONNX (validated with onnx.checker)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="a model file written by net.save / relunet train --save")
+    p.add_argument("--onnx", required=True, metavar="OUT", help="the ONNX file to write")
+    p.add_argument("--opset", type=int, default=onnx_export.DEFAULT_OPSET,
+                   help=f"ONNX opset (default: {onnx_export.DEFAULT_OPSET}; >= {onnx_export.MIN_OPSET})")
+    p.add_argument("--verify", action="store_true",
+                   help="run the exported graph with onnxruntime on random inputs and report the "
+                        "largest difference from relunet (fails above 1e-5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def verify(net, model, n: int = 256, seed: int = 0) -> float:
+    """Max abs difference between onnxruntime and relunet on random float32 inputs."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ExportError("--verify needs onnxruntime: pip install 'relunet[onnx]'") from None
+    X = (np.random.default_rng(seed).normal(size=(n, net.n_features)) * 2).astype(np.float32)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {model.graph.input[0].name: X})[0]
+    return float(np.max(np.abs(got - net.predict_output(X))))
+
+
+def run(args: argparse.Namespace) -> int:
+    net = load_model(args.model)
+    model = onnx_export.export(net, args.onnx, opset=args.opset)
+    out = {"model": args.model, "onnx": args.onnx, "opset": args.opset,
+           "nodes": len(model.graph.node), "inputs": net.n_features, "outputs": net.n_outputs}
+    if args.verify:
+        out["max_abs_diff"] = verify(net, model)
+    if args.json:
+        json.dump(out, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        line = f"wrote {args.onnx} (opset {args.opset}, {out['nodes']} nodes, {out['inputs']} -> {out['outputs']})"
+        if args.verify:
+            line += f"; onnxruntime vs relunet max abs diff {out['max_abs_diff']:.3g}"
+        print(line)
+    if args.verify and not out["max_abs_diff"] < 1e-5:
+        print(f"relunet: error: exported graph differs from relunet by {out['max_abs_diff']:.3g} (> 1e-5)",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,171 @@
+"""``relunet predict``: predictions of a saved model on a dataset or a data file."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from .. import datasets
+from ..errors import DataFormatError, FeatureCountError, UnknownNameError
+from ..modelfile import load as load_model
+from . import CLIError
+
+NAME = "predict"
+HELP = "predict with a saved model (relunet train --save / net.save) and write CSV or JSON"
+
+FORMATS = ("csv", "json")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="a model file written by net.save / relunet train --save")
+    p.add_argument("--data", required=True,
+                   help="a dataset name, or a data file: .npy (X), .npz (X [, y]) or .csv (numeric "
+                        "columns; a last extra column is taken as the target)")
+    p.add_argument("--split", default="test", choices=["test", "train", "all"],
+                   help="which part of a named dataset to predict on (default: test)")
+    p.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
+    p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
+    p.add_argument("--seed", type=int, default=0, help="seed of a named dataset's train/test split")
+
+
+# -- data ---------------------------------------------------------------------
+
+
+def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """X (and y when the file has one) from a .npy, .npz or .csv file."""
+    suffix = os.path.splitext(path)[1].lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False), None
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if "X" not in z.files:
+                    raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {z.files})")
+                return z["X"], (z["y"] if "y" in z.files else None)
+        if suffix == ".csv":
+            with open(path, newline="") as f:
+                rows = [r for r in csv.reader(f) if r]
+            if rows and not _numeric(rows[0]):
+                rows = rows[1:]  # a header
+            if not rows:
+                raise DataFormatError(f"{path}: no data rows")
+            try:
+                A = np.array([[float(v) for v in r] for r in rows])
+            except ValueError as exc:
+                raise DataFormatError(f"{path}: non-numeric value ({exc})") from None
+            if A.shape[1] == n_features + 1:
+                return A[:, :-1], A[:, -1]
+            return A, None
+    except (OSError, ValueError, EOFError) as exc:
+        if isinstance(exc, (FileNotFoundError, DataFormatError)):
+            raise
+        raise DataFormatError(f"{path}: cannot read data ({exc})") from None
+    raise DataFormatError(f"{path}: unknown data file type {suffix!r}; use .csv, .npy or .npz")
+
+
+def _numeric(row: list[str]) -> bool:
+    try:
+        [float(v) for v in row]
+    except ValueError:
+        return False
+    return True
+
+
+def load_inputs(spec: str, n_features: int, split: str = "test", seed: int = 0) -> tuple[np.ndarray, Any, str]:
+    """``(X, y or None, description)`` for a dataset name or a data file path."""
+    if os.path.exists(spec) and not os.path.isdir(spec):
+        try:  # the datasets module may know this file type itself
+            d = datasets.load(spec, seed=seed)
+        except (UnknownNameError, TypeError, ValueError):
+            X, y = _read_file(spec, n_features)
+            return X, y, spec
+    else:
+        d = datasets.load(spec, seed=seed)
+    if split == "train":
+        return d.X_train, d.y_train, f"{d.name} (train)"
+    if split == "all":
+        return (np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test]), f"{d.name} (all)")
+    return d.X_test, d.y_test, f"{d.name} (test)"
+
+
+# -- output -------------------------------------------------------------------
+
+
+def predictions(net: Any, X: np.ndarray) -> dict[str, Any]:
+    """Labels (and probabilities) for a classifier, values for a regressor, as lists."""
+    X = net.check_X(X)
+    out: dict[str, Any] = {"task": net.task, "n_samples": int(len(X))}
+    if net.task == "classification":
+        proba = net.predict_proba(X)
+        pred = net.predict(X)
+        out["classes"] = np.asarray(net.classes_).tolist()
+        out["predictions"] = pred.tolist()
+        out["probabilities"] = proba.astype(float).tolist()
+    else:
+        out["predictions"] = net.predict(X).astype(float).tolist()
+    return out
+
+
+def to_csv(result: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    preds = result["predictions"]
+    multi = bool(preds) and isinstance(preds[0], list)
+    if result["task"] == "classification":
+        classes = result["classes"]
+        head = [f"label_{c}" for c in classes] if multi else ["prediction"]
+        w.writerow(head + [f"p_{c}" for c in classes])
+        for p, pr in zip(preds, result["probabilities"]):
+            w.writerow((p if multi else [p]) + [repr(float(v)) for v in pr])
+    else:
+        width = len(preds[0]) if multi else 1
+        w.writerow([f"prediction_{i}" for i in range(width)] if multi else ["prediction"])
+        for p in preds:
+            w.writerow([repr(float(v)) for v in (p if multi else [p])])
+    return buf.getvalue()
+
+
+def _metric(net: Any, X: np.ndarray, y: Any) -> str:
+    try:
+        if net.task == "classification":
+            return f"accuracy: {net.score(X, y):.4f}"
+        pred = net.predict(X)
+        return f"mse: {float(np.mean((pred - np.asarray(y, dtype=float).reshape(pred.shape)) ** 2)):.6g}"
+    except Exception:  # a target that does not fit the model: just no metric
+        return ""
+
+
+def run(args: argparse.Namespace) -> int:
+    net = load_model(args.model)
+    X, y, what = load_inputs(args.data, net.n_features, args.split, args.seed)
+    X = np.asarray(X)
+    if X.ndim == 2 and X.shape[1] != net.n_features:
+        raise FeatureCountError(f"{what} has {X.shape[1]} features but the model takes {net.n_features}")
+    result = predictions(net, X)
+    result = {"model": args.model, "data": what, **result}
+    fmt = args.format
+    if fmt is None:
+        suffix = os.path.splitext(args.out)[1].lower().lstrip(".") if args.out else "csv"
+        if suffix not in FORMATS:
+            raise CLIError(f"--out {args.out!r}: use a .csv or .json file, or give --format")
+        fmt = suffix
+    text = json.dumps(result) + "\n" if fmt == "json" else to_csv(result)
+    if args.out:
+        tmp = f"{args.out}.tmp-{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, args.out)
+    else:
+        sys.stdout.write(text)
+    if y is not None and args.out:
+        metric = _metric(net, X, y)
+        if metric:
+            print(f"{what}: {result['n_samples']} predictions written to {args.out}; {metric}", file=sys.stderr)
+    return 0
