@@ -236,3 +236,101 @@ def test_unsaveable_network(tmp_path):
     with pytest.raises(ModelFileError, match="only an MLP"):
         modelfile.save(net, tmp_path / "n.relunet")
     assert not (tmp_path / "n.relunet").exists()
+
+
+# -- relunet predict ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    from relunet import datasets
+
+    d = datasets.load("digits", seed=0)
+    net = relunet.MLP([64, 16, 10], activation="prelu", seed=0)
+    net.fit(d.X_train, d.y_train, epochs=3, lr=0.1)
+    path = tmp_path_factory.mktemp("cli") / "digits.relunet"
+    net.save(path)
+    return path, net, d
+
+
+def _cli(*argv):
+    from relunet.cli import main
+
+    return main([str(a) for a in argv])
+
+
+def test_predict_csv_on_named_dataset(digits_model, tmp_path, capsys):
+    import csv
+
+    path, net, d = digits_model
+    out = tmp_path / "pred.csv"
+    assert _cli("predict", "--model", path, "--data", "digits", "--out", out) == 0
+    assert "accuracy" in capsys.readouterr().err
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["prediction"] + [f"p_{k}" for k in range(10)]
+    assert len(rows) - 1 == len(d.X_test)
+    assert [int(r[0]) for r in rows[1:]] == net.predict(d.X_test).tolist()
+    proba = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    assert np.array_equal(proba, net.predict_proba(d.X_test).astype(np.float64))  # repr round-trips
+
+
+def test_predict_json_and_data_files(digits_model, tmp_path, capsys):
+    path, net, d = digits_model
+    X = d.X_test[:7]
+    np.savez(tmp_path / "x.npz", X=X, y=d.y_test[:7])
+    np.save(tmp_path / "x.npy", X)
+    with open(tmp_path / "x.csv", "w") as f:  # a header and a named target column, first
+        f.write(",".join(["label"] + [f"px{i}" for i in range(64)]) + "\n")
+        for row, label in zip(X, d.y_test[:7]):
+            f.write(",".join([str(label)] + [repr(float(v)) for v in row]) + "\n")
+    expected = net.predict(X).tolist()
+    for name in ("x.npz", "x.npy", "x.csv"):
+        out = tmp_path / f"{name}.json"
+        assert _cli("predict", "--model", path, "--data", tmp_path / name, "--out", out) == 0
+        result = json.loads(out.read_text())
+        assert result["predictions"] == expected and result["classes"] == list(range(10))
+        assert np.allclose(result["probabilities"], net.predict_proba(X), atol=1e-6)
+    assert _cli("predict", "--model", path, "--data", tmp_path / "x.npy", "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out)["n_samples"] == 7
+
+
+def test_predict_regression_and_multilabel(tmp_path, capsys):
+    import csv
+
+    reg = relunet.MLP([5, 4, 2], activation="tanh", output="identity", seed=0)
+    reg.save(tmp_path / "reg.relunet")
+    np.save(tmp_path / "x.npy", X)
+    assert _cli("predict", "--model", tmp_path / "reg.relunet", "--data", tmp_path / "x.npy") == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["prediction_0", "prediction_1"]
+    assert np.array_equal(np.array(rows[1:], dtype=float), reg.predict(X).astype(np.float64))
+    ml = relunet.MLP([5, 4, 3], activation="relu", output="sigmoid", seed=0)
+    ml.fit(X, (X[:, :3] > 0).astype(int), epochs=2, lr=0.1)
+    ml.save(tmp_path / "ml.relunet")
+    assert _cli("predict", "--model", tmp_path / "ml.relunet", "--data", tmp_path / "x.npy") == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["label_0", "label_1", "label_2", "p_0", "p_1", "p_2"]
+    assert np.array_equal(np.array(rows[1:], dtype=float)[:, :3], ml.predict(X))
+
+
+@pytest.mark.parametrize("case", ["corrupt", "features", "dataset", "suffix", "foreign_data"])
+def test_predict_errors_exit_2_with_one_line(digits_model, tmp_path, capsys, case):
+    path, _, _ = digits_model
+    args = ["predict", "--model", path, "--data", "digits"]
+    if case == "corrupt":
+        bad = tmp_path / "bad.relunet"
+        bad.write_bytes(path.read_bytes()[:-40])
+        args[2] = bad
+    elif case == "features":
+        np.save(tmp_path / "x.npy", np.zeros((3, 5)))
+        args[4] = tmp_path / "x.npy"
+    elif case == "dataset":
+        args[4] = "no-such-dataset"
+    elif case == "suffix":
+        args += ["--out", tmp_path / "p.txt"]
+    else:
+        (tmp_path / "x.npz").write_bytes(b"not a zip")
+        args[4] = tmp_path / "x.npz"
+    assert _cli(*args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("relunet: error:") and "\n" not in err

@@ -1,5 +1,7 @@
 """ONNX export: onnx.checker accepts the graph and onnxruntime reproduces relunet's outputs."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -136,3 +138,19 @@ def test_unknown_activation_is_named(tmp_path):
 def test_bad_opset():
     with pytest.raises(ExportError, match="opset"):
         relunet.onnx_export.to_model(_net("relu"), opset=11)
+
+
+def test_cli_export(tmp_path, capsys):
+    from relunet.cli import main
+
+    net = _net(_spec("prelu"), output="softmax")
+    net.save(tmp_path / "m.relunet")
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--model", str(tmp_path / "m.relunet"), "--onnx", str(out), "--verify", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["max_abs_diff"] < TOL and report["opset"] == 20
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model, full_check=True)
+    assert np.max(np.abs(_run(model, X) - net.predict_output(X))) < TOL
+    assert main(["export", "--model", str(tmp_path / "m.relunet"), "--onnx", str(out), "--opset", "11"]) == 2
+    assert "opset" in capsys.readouterr().err

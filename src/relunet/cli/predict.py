@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import datasets
-from ..errors import DataFormatError, FeatureCountError, UnknownNameError
+from ..errors import DataFormatError, FeatureCountError
 from ..modelfile import load as load_model
 from . import CLIError
 
@@ -46,22 +46,26 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
             return np.load(path, allow_pickle=False), None
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
-                if "X" not in z.files:
-                    raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {z.files})")
-                return z["X"], (z["y"] if "y" in z.files else None)
+                for xk, yk in (("X", "y"), ("X_test", "y_test")):
+                    if xk in z.files:
+                        return z[xk], (z[yk] if yk in z.files else None)
+                raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {z.files})")
         if suffix == ".csv":
             with open(path, newline="") as f:
                 rows = [r for r in csv.reader(f) if r]
+            header = None
             if rows and not _numeric(rows[0]):
-                rows = rows[1:]  # a header
+                header, rows = [h.strip().lower() for h in rows[0]], rows[1:]
             if not rows:
                 raise DataFormatError(f"{path}: no data rows")
             try:
                 A = np.array([[float(v) for v in r] for r in rows])
             except ValueError as exc:
-                raise DataFormatError(f"{path}: non-numeric value ({exc})") from None
-            if A.shape[1] == n_features + 1:
-                return A[:, :-1], A[:, -1]
+                raise DataFormatError(f"{path}: non-numeric value or ragged rows ({exc})") from None
+            if A.ndim == 2 and A.shape[1] == n_features + 1:
+                names = [i for i, h in enumerate(header or []) if h in ("target", "y", "label", "class")]
+                t = names[0] if names else A.shape[1] - 1
+                return np.delete(A, t, axis=1), A[:, t]
             return A, None
     except (OSError, ValueError, EOFError) as exc:
         if isinstance(exc, (FileNotFoundError, DataFormatError)):
@@ -79,19 +83,22 @@ def _numeric(row: list[str]) -> bool:
 
 
 def load_inputs(spec: str, n_features: int, split: str = "test", seed: int = 0) -> tuple[np.ndarray, Any, str]:
-    """``(X, y or None, description)`` for a dataset name or a data file path."""
-    if os.path.exists(spec) and not os.path.isdir(spec):
-        try:  # the datasets module may know this file type itself
-            d = datasets.load(spec, seed=seed)
-        except (UnknownNameError, TypeError, ValueError):
-            X, y = _read_file(spec, n_features)
-            return X, y, spec
-    else:
-        d = datasets.load(spec, seed=seed)
+    """``(X, y or None, description)`` for a dataset name or a data file path.
+
+    A data file is predicted on whole (every row; ``split`` is for named datasets): a
+    ``.npy`` of X, an ``.npz`` with ``X`` (and optionally ``y``), or a numeric ``.csv``
+    (optional header; one column more than the model's inputs is taken as the target,
+    the column named target/y/label/class if there is one, else the last). A directory
+    goes through :func:`relunet.datasets.load` (X.npy, y.npy, ...), train and test parts.
+    """
+    if os.path.isfile(spec):
+        X, y = _read_file(spec, n_features)
+        return X, y, spec
+    d = datasets.load(spec, seed=seed)
+    if split == "all" or os.path.isdir(spec):
+        return (np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test]), f"{d.name} (all)")
     if split == "train":
         return d.X_train, d.y_train, f"{d.name} (train)"
-    if split == "all":
-        return (np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test]), f"{d.name} (all)")
     return d.X_test, d.y_test, f"{d.name} (test)"
 
 
