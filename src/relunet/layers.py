@@ -4,6 +4,17 @@ Every layer has ``forward(x)``, ``backward(grad_out)`` (which fills the gradient
 its parameters and returns the gradient for its input), ``parameters()`` and
 ``gradients()`` (lists of arrays in the same order; optimizers update parameters in
 place). Samples are rows: ``x`` is ``shape (n_samples, n_in)``.
+
+``forward``/``backward`` are the clear, documented versions. The network's hot path
+uses the same math through three more methods that differ only in where the results
+go (see :mod:`relunet.network`):
+
+* ``forward_into`` / ``backward_into``: write into work arrays the network owns and
+  reuses from batch to batch, so a training step allocates (almost) nothing;
+* ``Dense.sgd_backward_into``: backward fused with plain SGD, the update
+  ``W -= lr * x.T @ g`` done by one GEMM with ``beta = 1`` straight into ``W``;
+* ``infer``: evaluation-mode forward that keeps no references (no training caches)
+  and works in place on the array it has just allocated.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations
+from . import _blas, activations
 from .activations import Activation
 
 
@@ -29,7 +40,8 @@ class Dense:
     Attributes:
         W: weights, ``shape (n_in, n_out)``.
         b: biases, ``shape (n_out,)``.
-        dW, db: their gradients after ``backward``.
+        dW, db: their gradients after ``backward`` (``sgd_backward_into`` fills ``db``
+            but never forms ``dW``).
     """
 
     def __init__(self, W: np.ndarray, b: np.ndarray):
@@ -63,6 +75,48 @@ class Dense:
             return None
         return grad_out @ self.W.T
 
+    # -- the hot path: same math, results written into given arrays ----------
+    def forward_into(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """``z = x W + b`` written into ``z``, ``shape (n_samples, n_out)``; caches ``x``."""
+        self._x = x
+        np.copyto(z, self.b)  # the bias, broadcast over the rows, then z += x W (beta = 1)
+        return _blas.gemm(1.0, x, self.W, 1.0, z)
+
+    def backward_into(self, grad_out: np.ndarray, dx: np.ndarray | None) -> np.ndarray | None:
+        """``backward`` with ``dL/dx`` written into ``dx`` (``shape (n_samples, n_in)``)."""
+        _blas.gemm(1.0, self._x, grad_out, 0.0, self.dW, trans_a=True)
+        np.sum(grad_out, axis=0, out=self.db)
+        if not self.needs_input_grad:
+            return None
+        return _blas.gemm(1.0, grad_out, self.W, 0.0, dx, trans_b=True)
+
+    def sgd_backward_into(
+        self, grad_out: np.ndarray, dx: np.ndarray | None, lr: float
+    ) -> np.ndarray | None:
+        r"""Backward fused with the plain SGD step, in this order:
+
+        .. math::
+            \frac{\partial L}{\partial x} = g W^\top \ \text{(with the old W)}, \quad
+            W \leftarrow W - \eta\, x^\top g, \quad
+            b \leftarrow b - \eta \sum_n g_n
+
+        The weight update is one GEMM with ``alpha = -lr``, ``beta = 1`` into ``W``:
+        ``dW`` is never formed (it is left as it was); ``db`` is filled.
+        """
+        out = None
+        if self.needs_input_grad:
+            out = _blas.gemm(1.0, grad_out, self.W, 0.0, dx, trans_b=True)
+        _blas.gemm(-lr, self._x, grad_out, 1.0, self.W, trans_a=True)
+        np.sum(grad_out, axis=0, out=self.db)
+        _blas.axpy(-lr, self.db, self.b)
+        return out
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Evaluation forward: a fresh ``z = x W + b``; caches nothing."""
+        z = np.empty((x.shape[0], self.n_out), dtype=np.result_type(x, self.W))
+        np.copyto(z, self.b)
+        return _blas.gemm(1.0, x, self.W, 1.0, z)
+
     def parameters(self) -> list[np.ndarray]:
         return [self.W, self.b]
 
@@ -78,10 +132,23 @@ class Dense:
 
 
 class ActivationLayer:
-    """Applies an activation; holds its parameters when it has some (PReLU's slope)."""
+    """Applies an activation; holds its parameters when it has some (PReLU's slope).
+
+    On the hot path (``forward_into``/``backward_into``/``infer``) ReLU, the activation
+    of most networks, runs in place: the catalog's ``max(0, x)`` and
+    ``grad_out * (x > 0)``, written with ``out=`` (``a > 0`` exactly where ``x > 0``,
+    so the mask is taken from the output that overwrote ``x``; ``relu'(0) = 0`` stays).
+    Every other activation runs through its own ``forward``/``backward``.
+    """
 
     def __init__(self, activation: "str | Activation", **params: Any):
         self.activation = activations.get(activation, **params)
+        self._a: np.ndarray | None = None  # in-place ReLU: its output (= mask source)
+
+    @property
+    def inplace(self) -> bool:
+        """True when the hot path runs this activation in place (plain ReLU)."""
+        return type(self.activation) is activations.ReLU
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self.activation.forward(x)
@@ -89,6 +156,30 @@ class ActivationLayer:
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         self.activation.require_differentiable()
         return self.activation.backward(grad_out)
+
+    # -- the hot path ---------------------------------------------------------
+    def forward_into(self, x: np.ndarray) -> np.ndarray:
+        """f(x), overwriting ``x`` for in-place activations (``x`` is a work array)."""
+        if self.inplace:
+            self._a = np.maximum(x, 0, out=x)
+            return x
+        return self.activation.forward(x)
+
+    def backward_into(self, grad_out: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """dL/dx, overwriting ``grad_out`` (a work array) for in-place activations.
+
+        ``mask``: a bool work array of ``grad_out``'s shape (used by in-place ReLU).
+        """
+        if self.inplace:
+            np.greater(self._a, 0, out=mask)
+            return np.multiply(grad_out, mask, out=grad_out)
+        return self.backward(grad_out)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Evaluation forward; ``x`` is a fresh array the caller owns (ReLU overwrites it)."""
+        if self.inplace:
+            return np.maximum(x, 0, out=x)
+        return self.activation.forward(x)
 
     def parameters(self) -> list[np.ndarray]:
         return self.activation.parameters()

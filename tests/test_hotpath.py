@@ -1,0 +1,309 @@
+"""The training hot path: work arrays, fused softmax+CE, fused BLAS SGD, inference path.
+
+Every fast path is compared with a plain one that shares none of its tricks:
+``loss_and_gradients`` then an explicit ``p -= lr * g`` (for the fused SGD step), the
+clear ``forward``/``backward`` of the layers (for the work-array backward), and a
+from-scratch NumPy backprop (for both).
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from relunet import activations
+from relunet.layers import ActivationLayer, Dense
+from relunet.network import MLP
+from relunet.optimizers import SGD
+
+SIZES = [6, 9, 8, 4]
+N = 40
+LR = 0.05
+
+HIDDEN = [
+    "relu",
+    "tanh",
+    "prelu",
+    ("prelu", {"num_parameters": "per_unit"}),
+    "rrelu",
+]
+OUTPUTS = ["softmax", "sigmoid", "identity"]
+
+
+def _name(spec):
+    return spec[0] if isinstance(spec, tuple) else spec
+
+
+def _skip_missing(spec):
+    name = _name(spec)
+    if name not in activations.names():
+        pytest.skip(f"activation {name!r} not in the catalog yet")
+
+
+def _data(output, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, SIZES[0])).astype(dtype)
+    k = SIZES[-1]
+    if output == "softmax":
+        Y = np.eye(k, dtype=dtype)[rng.integers(0, k, N)]
+    elif output == "sigmoid":
+        Y = (rng.random((N, k)) < 0.5).astype(dtype)
+    else:
+        Y = rng.standard_normal((N, k)).astype(dtype)
+    return X, Y
+
+
+def _net(hidden, output, dtype, seed=3):
+    return MLP(SIZES, activation=hidden, output=output, dtype=dtype, seed=seed)
+
+
+def _plain_step(net, xb, yb, lr):
+    value = net.loss_and_gradients(xb, yb)
+    for p, g in zip(net.parameters(), net.gradients()):
+        p -= lr * g
+    return value
+
+
+def _batches(n, batch):
+    return [slice(s, s + batch) for s in range(0, n, batch)]
+
+
+def _assert_params_close(a, b, dtype):
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert pa.dtype == pb.dtype == dtype
+        if dtype == np.float64:
+            np.testing.assert_allclose(pa, pb, rtol=1e-12, atol=1e-14)
+        else:
+            np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+# -- the fused SGD step against loss_and_gradients + p -= lr * g ---------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch", [1, 7, 32])
+@pytest.mark.parametrize("hidden", HIDDEN, ids=str)
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_fused_sgd_step_equals_plain_step(dtype, batch, hidden, output):
+    _skip_missing(hidden)
+    X, Y = _data(output, dtype)
+    fast, plain = _net(hidden, output, dtype), _net(hidden, output, dtype)
+    opt = SGD(lr=LR)
+    before = [p.copy() for p in fast.parameters()]
+    # batch 7 and 32 over 40 samples: the last batch is smaller (5 and 8)
+    for sl in _batches(N, batch)[:6]:
+        v_fast = fast.train_step(X[sl], Y[sl], opt)
+        v_plain = _plain_step(plain, X[sl], Y[sl], LR)
+        assert v_fast == pytest.approx(v_plain, rel=1e-12 if dtype == np.float64 else 1e-5)
+    _assert_params_close(fast, plain, dtype)
+    # the steps did move every dense weight (the comparison is not vacuous)
+    assert all(not np.array_equal(p, q) for p, q in zip(fast.parameters()[::2], before[::2]))
+
+
+@pytest.mark.parametrize("hidden", ["relu", "rrelu", "prelu"])
+def test_batch_size_changes_and_predictions_between_steps(hidden):
+    """Work arrays sized for batch 32 reused by 13 and 1, and eval forwards in between."""
+    _skip_missing(hidden)
+    X, Y = _data("softmax", np.float64)
+    fast, plain = _net(hidden, "softmax", np.float64), _net(hidden, "softmax", np.float64)
+    opt = SGD(lr=LR)
+    for sl in [slice(0, 32), slice(0, 13), slice(13, 14), slice(8, 40), slice(20, 27)]:
+        v1 = fast.train_step(X[sl], Y[sl], opt)
+        v2 = _plain_step(plain, X[sl], Y[sl], LR)
+        assert v1 == pytest.approx(v2, rel=1e-12)
+        p_fast, p_plain = fast.predict_output(X), plain.predict_output(X)
+        np.testing.assert_allclose(p_fast, p_plain, rtol=1e-12)
+        # and a training-mode forward (the clear path) too
+        np.testing.assert_allclose(fast.forward(X[:3]), plain.forward(X[:3]), rtol=1e-12)
+        assert fast.training and plain.training
+    _assert_params_close(fast, plain, np.float64)
+
+
+def test_optimizer_step_count_and_non_plain_sgd_is_not_fused():
+    X, Y = _data("softmax", np.float64)
+    net, ref = _net("relu", "softmax", np.float64), _net("relu", "softmax", np.float64)
+    opt, ref_opt = SGD(lr=LR, momentum=0.9), SGD(lr=LR, momentum=0.9)
+    for sl in _batches(N, 8):
+        net.train_step(X[sl], Y[sl], opt)
+        ref.loss_and_gradients(X[sl], Y[sl])
+        ref_opt.step(ref.parameters(), ref.gradients())
+    _assert_params_close(net, ref, np.float64)
+    plain = SGD(lr=LR)
+    for sl in _batches(N, 8):
+        net.train_step(X[sl], Y[sl], plain)
+    assert plain.n_steps == 5
+
+
+# -- the work-array backward against the clear layers and a from-scratch backprop ------------
+
+
+@pytest.mark.parametrize("hidden", HIDDEN, ids=str)
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_loss_and_gradients_equals_clear_forward_backward(hidden, output):
+    _skip_missing(hidden)
+    X, Y = _data(output, np.float64)
+    net = _net(hidden, output, np.float64)
+    ref = _net(hidden, output, np.float64)
+    value = net.loss_and_gradients(X, Y)
+    z = ref.logits(X)  # training mode: the clear, allocating layers
+    ref.backward(ref.loss.delta_from_logits(z, Y))
+    assert value == pytest.approx(ref.loss.value_from_logits(z, Y), rel=1e-12)
+    for g, h in zip(net.gradients(), ref.gradients()):
+        np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-14)
+
+
+def test_gradients_match_numpy_backprop_from_scratch():
+    X, Y = _data("softmax", np.float64)
+    net = _net("relu", "softmax", np.float64)
+    Ws = [l.W.copy() for l in net.dense_layers]
+    bs = [l.b.copy() for l in net.dense_layers]
+    value = net.loss_and_gradients(X, Y)
+    # forward
+    acts, zs = [X], []
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        zs.append(acts[-1] @ W + b)
+        if i < len(Ws) - 1:
+            acts.append(np.maximum(zs[-1], 0))
+    z = zs[-1]
+    logp = z - z.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    assert value == pytest.approx(-(Y * logp).sum() / N, rel=1e-12)
+    # backward
+    delta = (np.exp(logp) - Y) / N
+    for i in range(len(Ws) - 1, -1, -1):
+        layer = net.dense_layers[i]
+        np.testing.assert_allclose(layer.dW, acts[i].T @ delta, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(layer.db, delta.sum(axis=0), rtol=1e-12, atol=1e-15)
+        delta = (delta @ Ws[i].T) * (zs[i - 1] > 0) if i else None
+
+
+# -- float32 all the way ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hidden", ["relu", "tanh", "prelu", "rrelu"])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_float32_run_never_promotes_to_float64(hidden, batch):
+    _skip_missing(hidden)
+    X, Y = _data("softmax", np.float32)
+    net = _net(hidden, "softmax", np.float32)
+    opt = SGD(lr=np.float64(LR))  # a NumPy float64 learning rate must not promote either
+    for sl in _batches(N, batch)[:3]:
+        assert np.isfinite(net.train_step(X[sl], Y[sl], opt))
+    net.loss_and_gradients(X[:batch], Y[:batch])
+    held = list(net._storage.values())
+    for layer in net.layers:
+        for owner in filter(None, (layer, getattr(layer, "activation", None))):
+            held += [v for v in vars(owner).values() if isinstance(v, np.ndarray)]
+    held += net.parameters() + net.gradients()
+    floats = [a for a in held if a.dtype != np.bool_]
+    assert len(floats) > 10
+    assert {a.dtype for a in floats} == {np.dtype(np.float32)}
+    assert net.forward(X).dtype == np.float32
+    assert net.predict_output(X).dtype == np.float32
+
+
+# -- memory: work arrays are reused, inference holds no training arrays and copies nothing ---
+
+
+def test_training_steps_allocate_no_batch_sized_arrays():
+    rng = np.random.default_rng(0)
+    net = MLP([50, 500, 300, 5], seed=0)
+    X = rng.standard_normal((128, 50)).astype(np.float32)
+    Y = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 128)]
+    opt = SGD(lr=0.01)
+    for _ in range(2):  # warm-up: the work arrays are created here
+        net.train_step(X[:64], Y[:64], opt)
+    storage = {k: id(v) for k, v in net._storage.items()}
+    tracemalloc.start()
+    try:
+        for s in (0, 64, 0, 64):
+            net.train_step(X[s : s + 64], Y[s : s + 64], opt)
+            net.loss_and_gradients(X[s : s + 64], Y[s : s + 64])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The old path allocated several 64 x 500 and 64 x 300 float32 arrays per step; what
+    # is left is NumPy's bounded ufunc cast buffer (bool mask -> float32, <= 32 KiB).
+    smallest_layer_array = 64 * 300 * 4
+    assert peak < smallest_layer_array / 2, peak
+    assert {k: id(v) for k, v in net._storage.items()} == storage  # same arrays reused
+
+
+def test_inference_uses_no_work_arrays_no_caches_and_copies_nothing():
+    rng = np.random.default_rng(0)
+    net = MLP([784, 64, 10], seed=0).eval()
+    X = rng.standard_normal((1000, 784)).astype(np.float32)
+    net.forward(X[:10])
+    tracemalloc.start()
+    try:
+        out = net.forward(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # output + one hidden activation (1000 x 64) and the logits; nothing of X's size (3 MB)
+    assert peak < 1000 * (64 + 2 * 10) * 4 + 4096, peak
+    assert not getattr(net, "_storage", None)
+    assert all(layer._x is None for layer in net.dense_layers)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    # results are new arrays, never overwritten by the next call
+    again = net.forward(X[:5] * 0)
+    assert not np.shares_memory(out, again)
+    np.testing.assert_allclose(out[:5], net.forward(X[:5]), rtol=1e-5)
+
+
+def test_inference_in_blocks_equals_one_block():
+    X, Y = _data("softmax", np.float64)
+    net = _net("rrelu" if "rrelu" in activations.names() else "relu", "softmax", np.float64).eval()
+    whole, z_whole, loss_whole = net.forward(X), net.logits(X), net.loss_value(X, Y)
+    net.infer_chunk = 7  # 40 rows: 6 blocks, the last of 5
+    np.testing.assert_allclose(net.forward(X), whole, rtol=1e-12)
+    np.testing.assert_allclose(net.logits(X), z_whole, rtol=1e-12)
+    assert net.loss_value(X, Y) == pytest.approx(loss_whole, rel=1e-12)
+    # and the eval forward agrees with the clear training-mode layers for a deterministic net
+    relu = _net("relu", "softmax", np.float64)
+    np.testing.assert_allclose(relu.eval().forward(X), relu.train().forward(X), rtol=1e-12)
+
+
+def test_inplace_relu_only_over_a_dense_output():
+    """An activation straight on the inputs must never overwrite the caller's X."""
+    from relunet.network import Network
+
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((3, 2))
+    layers = [ActivationLayer("relu"), Dense(W, np.zeros(2)), ActivationLayer("softmax")]
+    net = Network(layers, "cross_entropy")
+    X = rng.standard_normal((5, 3))
+    X0 = X.copy()
+    Y = np.eye(2)[[0, 1, 0, 1, 1]]
+    net.train_step(X, Y, SGD(lr=0.1))
+    net.eval().forward(X)
+    np.testing.assert_array_equal(X, X0)
+
+
+# -- bad input and divergence -----------------------------------------------------------------
+
+
+def test_bad_shapes_raise_specific_errors():
+    from relunet.errors import DataError, FeatureCountError
+
+    X, Y = _data("softmax", np.float32)
+    net = _net("relu", "softmax", np.float32)
+    with pytest.raises(FeatureCountError, match="features"):
+        net.train_step(X[:, :3], Y, SGD(lr=0.1))
+    with pytest.raises(DataError, match="shape"):
+        net.loss_and_gradients(X, Y[:, :2])
+    with pytest.raises(DataError, match="2-D"):
+        net.loss_and_gradients(X[0], Y[0])
+
+
+def test_diverged_logits_give_a_non_finite_loss_without_warnings_or_update():
+    X, Y = _data("softmax", np.float32)
+    net = _net("relu", "softmax", np.float32)
+    net.dense_layers[-1].W[...] = np.inf
+    before = [p.copy() for p in net.parameters()]
+    value = net.train_step(X[:8], Y[:8], SGD(lr=0.1))  # RuntimeWarnings are errors here
+    assert not np.isfinite(value)
+    for p, q in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p, q)
