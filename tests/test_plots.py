@@ -314,3 +314,18 @@ def test_cli_plot_errors_exit_2(argv, word, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert word in err and err.count("\n") == 1
     assert os.listdir(tmp_path) == []
+
+
+def test_headless_even_with_an_interactive_backend_configured(tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["MPLBACKEND"] = "TkAgg"  # would need a display if pyplot were used
+    env["PYTHONPATH"] = os.pathsep.join(["src", env.get("PYTHONPATH", "")])
+    code = ("import sys; from relunet.cli import main; rc = main(['plot', 'activations', 'relu', '--out', "
+            f"{str(tmp_path / 'a.png')!r}]); assert 'matplotlib.pyplot' not in sys.modules; sys.exit(rc)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert mpimg.imread(tmp_path / "a.png")[..., :3].var() > 0
