@@ -128,7 +128,8 @@ def trial(config: dict[str, Any]) -> dict[str, Any]:
     Args:
         config: ``data`` (a dataset name or :class:`Dataset`), ``activation``, ``seed``,
             and optionally ``hidden`` (list of sizes), ``epochs``, ``batch_size``, ``lr``,
-            ``optimizer``, ``output``, ``loss``, ``init``, ``dtype``, ``target_accuracy``.
+            ``optimizer``, ``output``, ``loss``, ``init``, ``dtype``, ``target_accuracy``,
+            ``data_seed`` (the split of a named dataset; default: ``seed``).
 
     Returns:
         A JSON-ready dict: the configuration's ``activation`` and ``seed``, the metrics of

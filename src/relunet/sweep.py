@@ -15,7 +15,13 @@ with BLAS limited to one thread, so no backend changes the order of a floating-p
 ``fn`` must be picklable (a module-level function) for the process-based backends, and a
 Dask cluster's workers need relunet (the same version) importable.
 
-:func:`grid` builds the configurations of a hyper-parameter grid.
+:func:`grid` builds the configurations of a hyper-parameter grid; any picklable function of
+one configuration can be swept, e.g. the comparison's training run::
+
+    from relunet import compare, sweep
+    configs = sweep.grid({"lr": [0.05, 0.1, 0.2], "seed": [0, 1, 2]},
+                         data="digits", activation="relu", hidden=[64], epochs=20)
+    results = sweep.run_sweep(configs, compare.trial, jobs=2)   # or scheduler="tcp://..."
 """
 
 from __future__ import annotations
