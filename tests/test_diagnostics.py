@@ -163,6 +163,16 @@ def test_report_and_to_dict(digits):
     assert "dense 3" in text
 
 
+def test_step_network_has_loss_but_no_gradient_norms():
+    X = _grid(20)
+    y = (X[:, 0] > X[:, 1]).astype(int)
+    net = MLP([2, 4, 1], activation="step", output="sigmoid", dtype=np.float64)
+    diag = diagnose(net, X, y)
+    assert all(d.grad_norm is None for d in diag.dense)
+    assert diag.loss == pytest.approx(net.loss_value(X, y[:, None].astype(float)))
+    assert diag.layers[0].dead_fraction is None  # no gradient at all: not "dead", another problem
+
+
 def test_bad_inputs_raise_specific_errors():
     net = MLP([2, 4, 1], output="sigmoid")
     with pytest.raises(FeatureCountError):

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, NonDifferentiableError
 from .layers import ActivationLayer, Dense
 
 __all__ = [
@@ -429,6 +429,11 @@ def gradient_stats(net: Any, X: np.ndarray | None = None, Y: np.ndarray | None =
                     loss += w * float(net.loss_and_gradients(X[rows], Y[rows]))
                     for g, d in zip(grads, dense):
                         g += w * d.dW
+        except NonDifferentiableError:
+            # step/sign pass no gradient: the norms are undefined, the loss is not
+            grads = None
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss = float(net.loss_value(X, Y))
         finally:
             net.train(was)
     out = []
