@@ -104,3 +104,12 @@ def test_registry_unknown_name_lists_known():
         losses.get("hinge")
     assert "cross_entropy" in str(exc.value) and "mse" in str(exc.value)
     assert losses.get("CE").name == "cross_entropy"
+
+
+def test_unknown_name_error_survives_pickling():
+    # errors raised in joblib / Dask workers are pickled back to the caller
+    import pickle
+
+    err = pickle.loads(pickle.dumps(UnknownNameError("loss", "hinge", ["mse", "cross_entropy"])))
+    assert isinstance(err, UnknownNameError) and err.known == ["cross_entropy", "mse"]
+    assert "hinge" in str(err)

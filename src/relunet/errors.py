@@ -29,6 +29,9 @@ class UnknownNameError(RelunetError, ValueError):
             f"unknown {kind} {name!r}; known {kind}s: {', '.join(self.known)}"
         )
 
+    def __reduce__(self):  # picklable, so it crosses joblib / Dask worker boundaries intact
+        return (type(self), (self.kind, self.name, self.known))
+
 
 class ConfigError(RelunetError, ValueError):
     """A hyper-parameter or architecture setting is invalid."""
