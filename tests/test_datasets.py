@@ -482,3 +482,16 @@ def test_training_on_a_file_larger_than_the_memory_limit(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     n_train, epochs, acc = run.stdout.split()
     assert int(n_train) == 75_000 and int(epochs) == 1 and float(acc) > 0.9
+
+
+def test_convert_idx_to_memory_mapped_npy(fake_idx, tmp_path, capsys):
+    src, _, _ = fake_idx
+    want = datasets.load("tiny", data_dir=src)
+    assert main(["data", "convert", "tiny", str(tmp_path / "npy"), "--data-dir", str(src)]) == 0
+    assert "relunet train --data" in capsys.readouterr().out
+    got = datasets.load(str(tmp_path / "npy"))
+    assert isinstance(got.X_train, np.memmap) and got.X_train.dtype == np.float32
+    np.testing.assert_array_equal(got.X_train, want.X_train)
+    np.testing.assert_array_equal(got.X_test, want.X_test)
+    np.testing.assert_array_equal(got.y_test, want.y_test)
+    assert not list((tmp_path / "npy").glob("*.part"))

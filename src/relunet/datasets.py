@@ -408,6 +408,31 @@ def _download(url: str, target: Path, md5: str, timeout: float) -> None:
             os.unlink(tmp)
 
 
+def convert(name: str, out_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+            chunk_rows: int = 8192) -> Path:
+    """Write MNIST / Fashion-MNIST as float32 ``.npy`` files for out-of-core training.
+
+    ``out_dir`` receives ``X.npy``, ``y.npy``, ``X_test.npy``, ``y_test.npy`` (pixels in
+    [0, 1]), written ``chunk_rows`` rows at a time from the (memory-mapped, for plain
+    files) IDX arrays, so neither side is ever held whole. ``load(out_dir)`` then
+    memory-maps them and training reads them batch by batch.
+    """
+    spec = _idx_spec(name)
+    ds = _load_idx_dataset(spec.name, 0, data_dir=data_dir, pixels="raw")
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    for stem, X, y in (("", ds.X_train, ds.y_train), ("_test", ds.X_test, ds.y_test)):
+        tmp = out / f".X{stem}.npy.part"
+        dst = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=X.shape)
+        for i in range(0, len(X), chunk_rows):
+            np.divide(X[i : i + chunk_rows], np.float32(255), out=dst[i : i + chunk_rows], dtype=np.float32)
+        dst.flush()
+        del dst
+        os.replace(tmp, out / f"X{stem}.npy")  # complete files only, never a half-written one
+        np.save(out / f"y{stem}.npy", np.asarray(y, dtype=np.int64))
+    return out
+
+
 # -- the user's own files ----------------------------------------------------------
 def infer_task(y: np.ndarray) -> str:
     """``classification`` for labels (strings, or integers with few distinct values), else regression."""

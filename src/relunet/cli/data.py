@@ -3,6 +3,8 @@
 * ``relunet data list``: the built-in datasets;
 * ``relunet data info NAME [--data-dir DIR]``: where a dataset comes from, its shapes,
   task and classes (for MNIST / Fashion-MNIST: the files found and verified);
+* ``relunet data convert NAME OUT_DIR``: the same as float32 ``.npy`` files, written in
+  chunks, which ``--data OUT_DIR`` memory-maps (out-of-core training);
 * ``relunet data fetch NAME [--data-dir DIR]``: download the four IDX files from the
   official mirrors into the per-user cache (or DIR), verifying their md5s; without a
   network it fails with the URLs it tried (exit status 2).
@@ -39,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="base URL to download from instead of the official mirrors (repeatable)")
     fetch.add_argument("--timeout", type=float, default=30.0, help="seconds per connection (default 30)")
     fetch.add_argument("--force", action="store_true", help="download even files already present and verified")
+    conv = sub.add_parser("convert", help="write MNIST / Fashion-MNIST as float32 .npy files (out-of-core training)")
+    conv.add_argument("name", choices=sorted(datasets.IDX_DATASETS))
+    conv.add_argument("out_dir", help="directory for X.npy, y.npy, X_test.npy, y_test.npy")
+    conv.add_argument("--data-dir", default=None, help="directory holding the IDX files")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
                               force=args.force)
         datasets.load(args.name, data_dir=dest, pixels="raw")  # re-read: every file validated
         print(f"{args.name}: 4 files verified in {dest}")
+        return 0
+    if args.data_command == "convert":
+        out = datasets.convert(args.name, args.out_dir, args.data_dir)
+        print(f"{args.name}: float32 X.npy, y.npy, X_test.npy, y_test.npy in {out}; "
+              f"train with: relunet train --data {out}")
         return 0
     opts = {}
     if args.data_dir is not None:
