@@ -30,6 +30,8 @@ def digits():
 
 @parametrize_with_checks(
     [
+        MLPClassifier(),  # the defaults: (100,) relu, adam, 200 epochs
+        MLPRegressor(),
         MLPClassifier((16,), learning_rate_init=0.01, max_iter=50, random_state=0),
         MLPRegressor((16,), learning_rate_init=0.01, max_iter=50, random_state=0),
         # another solver, a per-layer activation list with learned PReLU slopes
