@@ -236,3 +236,16 @@ def test_pickle_and_model_file(tmp_path, digits):
     net = relunet.load(tmp_path / "clf.relunet")
     assert np.array_equal(net.predict(X_te), clf.predict(X_te))
     assert np.allclose(net.predict_proba(X_te), clf.predict_proba(X_te), atol=1e-12)
+
+
+def test_solver_as_optimizer_instance_is_copied():
+    from relunet.optimizers import SGD
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60)
+    opt = SGD(lr=0.05, momentum=0.9)
+    a = MLPClassifier((8,), solver=opt, max_iter=3, random_state=0).fit(X, y)
+    assert opt.state == {} and opt.n_steps == 0  # the given instance is left untouched
+    b = MLPClassifier((8,), solver="sgd", optimizer_params={"momentum": 0.9}, learning_rate_init=0.05,
+                      max_iter=3, random_state=0).fit(X, y)
+    assert all(np.array_equal(p, q) for p, q in zip(a.coefs_, b.coefs_))

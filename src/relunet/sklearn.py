@@ -29,6 +29,7 @@ always scikit-learn itself, never this module.
 
 from __future__ import annotations
 
+import copy
 import sys
 import warnings
 from collections.abc import Sequence
@@ -77,7 +78,7 @@ class _BaseMLP(BaseEstimator):
         *,
         output: str = "auto",
         loss: str = "auto",
-        solver: str = "adam",
+        solver: "str | optimizers.Optimizer" = "adam",
         learning_rate_init: float = 0.001,
         optimizer_params: dict[str, Any] | None = None,
         batch_size: int | str | None = "auto",
@@ -188,10 +189,14 @@ class _BaseMLP(BaseEstimator):
 
     def _stochastic(self) -> bool:
         """partial_fit exists only for per-batch solvers (not for full-batch L-BFGS / CG)."""
+        if isinstance(self.solver, optimizers.Optimizer):
+            return not self.solver.full_batch
         cls = optimizers.OPTIMIZERS.get(str(self.solver).strip().lower().replace("-", "_"))
         return cls is None or not getattr(cls, "full_batch", False)
 
     def _make_optimizer(self) -> optimizers.Optimizer:
+        if isinstance(self.solver, optimizers.Optimizer):  # a copy: each fit starts afresh
+            return copy.deepcopy(self.solver)
         return optimizers.get(self.solver, lr=self.learning_rate_init, **(self.optimizer_params or {}))
 
     def _build(self, n_features: int, n_outputs: int, output: str, dtype: np.dtype) -> MLP:
