@@ -154,3 +154,33 @@ def test_cli_export(tmp_path, capsys):
     assert np.max(np.abs(_run(model, X) - net.predict_output(X))) < TOL
     assert main(["export", "--model", str(tmp_path / "m.relunet"), "--onnx", str(out), "--opset", "11"]) == 2
     assert "opset" in capsys.readouterr().err
+
+
+def _run_all(model, X):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"input": X})
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "strings", "binary", "multilabel"])
+def test_label_output_equals_predict(kind):
+    rng = np.random.default_rng(5)
+    Xs = X[:64]
+    if kind == "multilabel":
+        net = relunet.MLP([6, 8, 3], activation="tanh", output="sigmoid", seed=0)
+        y = (Xs[:, :3] > 0).astype(int)
+    elif kind == "binary":
+        net = relunet.MLP([6, 8, 1], activation="tanh", output="sigmoid", seed=0)
+        y = np.where(Xs[:, 0] > 0, 7, 3)
+    else:
+        net = relunet.MLP([6, 8, 4], activation="tanh", seed=0)
+        y = rng.integers(0, 4, len(Xs))
+        if kind == "strings":
+            y = np.array(["ant", "bee", "cat", "dog"])[y]
+    net.fit(Xs, y, epochs=3, lr=0.1)
+    proba, label = _run_all(relunet.onnx_export.to_model(net), Xs)
+    assert np.max(np.abs(proba - net.predict_output(Xs))) < TOL
+    expected = net.predict(Xs)
+    if kind == "strings":
+        label = label.astype(str)
+    assert label.shape == expected.shape and np.array_equal(label, expected)
+    assert len(_run_all(relunet.onnx_export.to_model(net, labels=False), Xs)) == 1

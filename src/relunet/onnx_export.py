@@ -210,8 +210,14 @@ EMITTERS: dict[str, Emitter] = {
 
 
 def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
-             output_name: str = "output") -> Any:
+             output_name: str = "output", labels: bool = True) -> Any:
     """Build (and check with ``onnx.checker``) the ONNX ``ModelProto`` of ``net``.
+
+    With ``labels`` (default) a classifier whose classes are known (``net.classes_``, set
+    by ``fit``) gets a second output ``label``, what ``net.predict`` returns: the class of
+    the largest output (``ArgMax`` then ``Gather`` from the class labels, int64 or
+    string), of ``output > 0.5`` for a single sigmoid unit, or the 0/1 matrix
+    ``output > 0.5`` (int64) for multi-label.
 
     Raises:
         ExportError: an activation without an ONNX form (named in the message), an
@@ -243,17 +249,20 @@ def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
             raise ExportError(f"cannot export a layer of type {type(layer).__name__} (layer {i})")
     g.nodes.append(helper.make_node("Identity", [x], [output_name], name="output_identity"))
     n_in, n_out = net.dense_layers[0].n_in, net.dense_layers[-1].n_out
+    outputs = [helper.make_tensor_value_info(output_name, onnx.TensorProto.FLOAT, ["N", n_out])]
+    classes = getattr(net, "classes_", None)
+    if labels and classes is not None and net.task == "classification":
+        outputs.append(_label_output(g, output_name, net, np.asarray(classes)))
     graph = helper.make_graph(
         g.nodes, "relunet_mlp",
         [helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, ["N", n_in])],
-        [helper.make_tensor_value_info(output_name, onnx.TensorProto.FLOAT, ["N", n_out])],
+        outputs,
         initializer=g.initializers,
     )
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="relunet",
                               doc_string=repr(net))
     model.ir_version = helper.find_min_ir_version_for(opsets)
-    classes = getattr(net, "classes_", None)
     if classes is not None:
         helper.set_model_props(model, {"classes": ",".join(str(c) for c in np.asarray(classes).tolist()),
                                        "loss": net.loss.name})
@@ -264,10 +273,42 @@ def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
     return model
 
 
+def _label_output(g: _Graph, out: str, net: Any, classes: np.ndarray) -> Any:
+    """Nodes computing ``label`` from the probabilities ``out``; returns its value info."""
+    onnx, helper = g.onnx, g.helper
+    INT64 = onnx.TensorProto.INT64
+    n_out = net.dense_layers[-1].n_out
+    bce = net.loss.name == "binary_cross_entropy"
+    if bce and n_out > 1:  # multi-label: the 0/1 matrix
+        g.nodes.append(helper.make_node("Cast", [g.op("Greater", [out, g.const(0.5)])], ["label"], to=INT64))
+        return helper.make_tensor_value_info("label", INT64, ["N", n_out])
+    if bce:  # one sigmoid unit: class 1 where p > 0.5
+        col = g.op("Cast", [g.op("Greater", [out, g.const(0.5)])], to=INT64)
+        idx = g.op("Squeeze", [col, _int_const(g, [1])])
+    else:
+        idx = g.op("ArgMax", [out], axis=1, keepdims=0)  # first maximum, as numpy.argmax
+    name = g.name("classes")
+    if classes.dtype.kind == "U":
+        elem = onnx.TensorProto.STRING
+        g.initializers.append(helper.make_tensor(name, elem, [len(classes)], [c.encode() for c in classes.tolist()]))
+    else:
+        elem = INT64
+        g.initializers.append(g.numpy_helper.from_array(classes.astype(np.int64), name))
+    g.nodes.append(helper.make_node("Gather", [name, idx], ["label"], axis=0))
+    return helper.make_tensor_value_info("label", elem, ["N"])
+
+
+def _int_const(g: _Graph, values: list[int]) -> str:
+    name = g.name("axes")
+    g.initializers.append(g.numpy_helper.from_array(np.asarray(values, dtype=np.int64), name))
+    return name
+
+
 def export(net: Any, path: str | os.PathLike, **options: Any) -> Any:
     """Write ``net`` to an ONNX file at ``path`` (atomically); returns the ``ModelProto``.
 
-    Options are those of :func:`to_model` (``opset``, ``input_name``, ``output_name``).
+    Options are those of :func:`to_model` (``opset``, ``input_name``, ``output_name``,
+    ``labels``).
     """
     model = to_model(net, **options)
     path = os.fspath(path)
