@@ -257,6 +257,9 @@ class _BaseMLP(BaseEstimator):
         if incremental:
             self._record(self._epoch(X, Y))
             return
+        if self._optimizer.full_batch:  # L-BFGS / CG: their own stopping rule, all the data
+            self._run_full_batch(X, Y, self.max_iter)
+            return
         X_val = y_val = None
         if self.early_stopping:
             stratify = y_raw if (isinstance(self, ClassifierMixin) and np.ndim(y_raw) == 1) else None
@@ -267,9 +270,6 @@ class _BaseMLP(BaseEstimator):
             except ValueError:  # a class too small to stratify
                 X, X_val, Y, _, y_raw, y_val = train_test_split(
                     X, Y, y_raw, test_size=self.validation_fraction, random_state=seed)
-        if self._optimizer.full_batch:
-            self._run_full_batch(X, Y, self.max_iter)
-            return
         best, no_improvement, best_params = np.inf, 0, None
         for _ in range(self.max_iter):
             loss = self._epoch(X, Y)
