@@ -22,6 +22,13 @@ Targets:
   cross-entropy, ``predict`` gives the 0/1 matrix;
 * regressor, ``shape (n_samples,)`` or ``(n_samples, n_outputs)``: identity + MSE.
 
+Stopping: an epoch-based solver stops after ``max_iter`` epochs, or once more than
+``n_iter_no_change`` epochs in a row fail to improve the training loss (or, with
+``early_stopping``, the validation score on a held-out ``validation_fraction``) by
+``tol``; with early stopping the best validated weights are kept. The full-batch solvers
+(``lbfgs``, ``cg``) run up to ``max_iter`` iterations under their own line-search rule,
+on all the data (``early_stopping`` does not apply), and have no ``partial_fit``.
+
 NOTE: this module is ``relunet.sklearn``; every import is absolute
 (``from __future__ import annotations`` + ``import sklearn...``), so ``sklearn`` below is
 always scikit-learn itself, never this module.
