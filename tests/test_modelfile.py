@@ -334,3 +334,20 @@ def test_predict_errors_exit_2_with_one_line(digits_model, tmp_path, capsys, cas
     assert _cli(*args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("relunet: error:") and "\n" not in err
+
+
+def test_predict_scaling_as_in_training(tmp_path, capsys):
+    """--scale standard on a named dataset reproduces the inputs relunet train --scale saw."""
+    from relunet import datasets
+
+    d = datasets.load("digits", seed=1, scale="standard")
+    net = relunet.MLP([64, 8, 10], activation="relu", seed=0)
+    net.fit(d.X_train, d.y_train, epochs=2, lr=0.05)
+    net.save(tmp_path / "m.relunet")
+    out = tmp_path / "p.json"
+    args = ["predict", "--model", tmp_path / "m.relunet", "--data", "digits", "--seed", 1, "--out", out]
+    assert _cli(*args, "--scale", "standard") == 0
+    assert json.loads(out.read_text())["predictions"] == net.predict(d.X_test).tolist()
+    np.save(tmp_path / "x.npy", d.X_test)
+    assert _cli("predict", "--model", tmp_path / "m.relunet", "--data", tmp_path / "x.npy", "--scale", "standard") == 2
+    assert "--scale" in capsys.readouterr().err

@@ -33,6 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
     p.add_argument("--seed", type=int, default=0, help="seed of a named dataset's train/test split")
+    p.add_argument("--scale", default="none", choices=["none", "standard", "minmax"],
+                   help="for a named dataset: rescale inputs as relunet train --scale did (statistics "
+                        "of the training part; same --seed); a data file is used as it is")
+    p.add_argument("--data-dir", default=None, help="directory holding the MNIST / Fashion-MNIST IDX files")
 
 
 # -- data ---------------------------------------------------------------------
@@ -82,7 +86,8 @@ def _numeric(row: list[str]) -> bool:
     return True
 
 
-def load_inputs(spec: str, n_features: int, split: str = "test", seed: int = 0) -> tuple[np.ndarray, Any, str]:
+def load_inputs(spec: str, n_features: int, split: str = "test", seed: int = 0,
+                **options: Any) -> tuple[np.ndarray, Any, str]:
     """``(X, y or None, description)`` for a dataset name or a data file path.
 
     A data file is predicted on whole (every row; ``split`` is for named datasets): a
@@ -91,10 +96,14 @@ def load_inputs(spec: str, n_features: int, split: str = "test", seed: int = 0) 
     the column named target/y/label/class if there is one, else the last). A directory
     goes through :func:`relunet.datasets.load` (X.npy, y.npy, ...), train and test parts.
     """
+    options = {k: v for k, v in options.items() if v not in (None, "none")}
     if os.path.isfile(spec):
+        if options:
+            raise CLIError(f"{', '.join('--' + k.replace('_', '-') for k in options)} apply to named "
+                           "datasets; a data file is predicted on as it is (scale it beforehand)")
         X, y = _read_file(spec, n_features)
         return X, y, spec
-    d = datasets.load(spec, seed=seed)
+    d = datasets.load(spec, seed=seed, **options)
     if split == "all" or os.path.isdir(spec):
         return (np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test]), f"{d.name} (all)")
     if split == "train":
@@ -151,7 +160,8 @@ def _metric(net: Any, X: np.ndarray, y: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     net = load_model(args.model)
-    X, y, what = load_inputs(args.data, net.n_features, args.split, args.seed)
+    X, y, what = load_inputs(args.data, net.n_features, args.split, args.seed,
+                             scale=args.scale, data_dir=args.data_dir)
     X = np.asarray(X)
     if X.ndim == 2 and X.shape[1] != net.n_features:
         raise FeatureCountError(f"{what} has {X.shape[1]} features but the model takes {net.n_features}")
