@@ -249,3 +249,24 @@ def test_solver_as_optimizer_instance_is_copied():
     b = MLPClassifier((8,), solver="sgd", optimizer_params={"momentum": 0.9}, learning_rate_init=0.05,
                       max_iter=3, random_state=0).fit(X, y)
     assert all(np.array_equal(p, q) for p, q in zip(a.coefs_, b.coefs_))
+
+
+def test_from_net_and_load_wrap_relunet_models(tmp_path, digits):
+    X_tr, X_te, y_tr, y_te = digits
+    net = relunet.MLP([64, 16, 10], activation=("leaky_relu", {"negative_slope": 0.2}), seed=0)
+    net.fit(X_tr, y_tr, epochs=5, lr=0.1)
+    net.save(tmp_path / "m.relunet")
+    clf = MLPClassifier.load(tmp_path / "m.relunet", solver="sgd", learning_rate_init=0.01)
+    assert clf.hidden_layer_sizes == (16,) and clf.activation == ("leaky_relu", {"negative_slope": 0.2})
+    assert np.array_equal(clf.predict(X_te), net.predict(X_te))
+    assert clf.score(X_te, y_te) == net.score(X_te, y_te)
+    assert np.allclose(clf.predict_proba(X_te), net.predict_proba(X_te), atol=1e-6)
+    clf.partial_fit(X_tr, y_tr)  # training continues on the wrapped network
+    assert clf.n_iter_ == 1
+    refit = clone(clf).fit(X_tr, y_tr)  # its parameters rebuild the same architecture
+    assert refit.net_.sizes == net.sizes and refit.net_.layers[1].activation.negative_slope == 0.2
+    reg_net = relunet.MLP([3, 4, 2], output="identity", seed=0)
+    reg = MLPRegressor.from_net(reg_net)
+    assert reg.predict(np.ones((5, 3))).shape == (5, 2)
+    with pytest.raises(ConfigError, match="regression"):
+        MLPClassifier.from_net(reg_net)

@@ -397,6 +397,52 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self, "net_")
         return [d.b for d in self.net_.dense_layers]
 
+    @classmethod
+    def from_net(cls, net: MLP, **params: Any):
+        """A fitted estimator around an existing :class:`~relunet.network.MLP` (e.g. one from
+        :func:`relunet.load` or ``relunet train --save``), for use in scikit-learn code.
+
+        The estimator's parameters describe the network; ``params`` set the others (solver,
+        learning rate, ...) used by a later ``partial_fit``. The network is not copied.
+        """
+        if not isinstance(net, MLP):
+            raise ConfigError(f"from_net takes a relunet MLP, not {type(net).__name__}")
+        acts = [l.activation for l in net.layers[1::2]]
+        hidden = [a.name if not a.config() else (a.name, a.config()) for a in acts[:-1]]
+        out = acts[-1].name
+        is_clf = issubclass(cls, ClassifierMixin)
+        if is_clf != (net.task == "classification"):
+            raise ConfigError(f"a network trained for {net.task} cannot become a {cls.__name__}")
+        if is_clf and net.classes_ is None:
+            raise ConfigError("the network's classes are not known (it was never fitted)")
+        est = cls(hidden_layer_sizes=tuple(net.sizes[1:-1]),
+                  activation=hidden[0] if len(set(map(repr, hidden))) == 1 else hidden,
+                  output=out, loss=net.loss.name, init=net.init, dtype=net.dtype.name,
+                  random_state=net.seed, **params)
+        est.net_ = net
+        est.n_features_in_ = net.n_features
+        est.n_outputs_ = net.n_outputs
+        est.out_activation_ = out
+        history = getattr(net, "history_", None)
+        est.loss_curve_ = [float(v) for v in history["loss"]] if history else []
+        est.n_iter_, est.t_ = len(est.loss_curve_), 0
+        est.loss_ = est.loss_curve_[-1] if est.loss_curve_ else np.inf
+        est.best_loss_ = min(est.loss_curve_, default=np.inf)
+        est.validation_scores_ = est.best_validation_score_ = None
+        est._fresh = False
+        est._optimizer = est._make_optimizer()
+        if is_clf:
+            est.classes_ = np.asarray(net.classes_)
+            est._multilabel = net.loss.name == "binary_cross_entropy" and net.n_outputs > 1
+        return est
+
+    @classmethod
+    def load(cls, path: Any, **params: Any):
+        """:meth:`from_net` of the network in a relunet model file."""
+        from relunet.modelfile import load
+
+        return cls.from_net(load(path), **params)
+
     def save(self, path: Any) -> None:
         """Save the fitted network (``net_``) as a relunet model file (see :mod:`relunet.modelfile`)."""
         check_is_fitted(self, "net_")
