@@ -192,16 +192,25 @@ def test_float32_params_stay_float32_and_match_torch(name, torch_cls, hyper):
 def test_plain_sgd_updates_in_place_including_non_contiguous_arrays():
     rng = np.random.default_rng(6)
     base = rng.standard_normal((6, 8))
-    params = [base.copy(), np.asfortranarray(base), base.copy()[:, ::2], base.astype(np.float32)]
+    big = rng.standard_normal((130, 101)).astype(np.float32)  # > 8192: axpy in chunks
+    params = [base.copy(), np.asfortranarray(base), base.copy()[:, ::2], base.astype(np.float32), big]
     grads = [np.ones_like(p) for p in params]
+    grads[4] = rng.standard_normal(big.shape).astype(np.float32)
     grads[2] = np.ones((6, 8))[:, ::2]  # a strided gradient too
     expected = [p - 0.25 * g for p, g in zip(params, grads)]
     ids = [id(p) for p in params]
     optimizers.SGD(lr=0.25).step(params, grads)
     assert [id(p) for p in params] == ids
     for p, e in zip(params, expected):
-        np.testing.assert_allclose(p, e, rtol=1e-6)
-    assert params[3].dtype == np.float32
+        np.testing.assert_allclose(p, e, rtol=1e-6, atol=1e-6)
+    assert params[3].dtype == params[4].dtype == np.float32
+
+
+def test_mismatched_params_and_grads_raise_config_error():
+    with pytest.raises(ConfigError, match="gradients"):
+        optimizers.SGD(lr=0.1).step([np.zeros(3)], [np.zeros(4)])
+    with pytest.raises(ConfigError, match="gradients"):
+        optimizers.Adam().step([np.zeros(3)], [])
 
 
 # -- convergence (optax style: one table, every optimizer) ----------------------------

@@ -87,13 +87,23 @@ def _flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
+# OpenBLAS runs ?axpy single-threaded for n <= 10000 elements.
+_AXPY_CHUNK = 8192
+
+
 def _axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     """``y += a * x`` in place, without allocating (BLAS ``?axpy`` on contiguous arrays).
 
+    NOTE: scipy ships its own OpenBLAS, separate from numpy's. On arrays above 10,000
+    elements OpenBLAS spreads axpy over its threads, and interleaved with numpy's
+    (multi-threaded) GEMMs of the forward/backward pass the two thread pools fight for
+    the cores: measured +40 ms CPU per step on 2 busy cores. Calling it on chunks of
+    8192 keeps every call single-threaded (see ``benchmarks/bench_optimizers.py``:
+    for 500x500 float32, chunked axpy ~30 us, ``np.multiply(g, -lr, out=buf);
+    np.add(p, buf, out=p)`` ~40 us, ``p -= lr * g`` ~41 us, plus the allocation).
+
     NOTE: f2py silently copies ``y`` when it is not contiguous or not of the routine's
     dtype, and the update would then be lost; such arrays take the numpy path.
-    ``benchmarks/bench_optimizers.py``: for 500x500 float32, axpy ~9 us against ~41 us for
-    ``p -= lr * g`` or ``np.multiply(g, -lr, out=buf); np.add(p, buf, out=p)``.
     """
     if (
         y.dtype == x.dtype
@@ -102,7 +112,13 @@ def _axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
         and x.flags.c_contiguous
     ):
         fn = blas.saxpy if y.dtype.char == "f" else blas.daxpy
-        fn(x.reshape(-1), y.reshape(-1), a=a)
+        xf, yf = x.reshape(-1), y.reshape(-1)
+        n = yf.size
+        if n <= _AXPY_CHUNK:
+            fn(xf, yf, a=a)
+        else:
+            for i in range(0, n, _AXPY_CHUNK):
+                fn(xf[i : i + _AXPY_CHUNK], yf[i : i + _AXPY_CHUNK], a=a)
     else:
         y += a * x
 
@@ -188,6 +204,11 @@ class Optimizer:
     # -- the step ----------------------------------------------------------
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Update ``params`` in place from ``grads`` (same order and shapes)."""
+        if len(params) != len(grads) or any(p.shape != g.shape for p, g in zip(params, grads)):
+            raise ConfigError(
+                f"{len(params)} parameters of shapes {[p.shape for p in params]} but "
+                f"{len(grads)} gradients of shapes {[g.shape for g in grads]}"
+            )
         if self.max_grad_norm is not None:
             clip_grad_norm(grads, self.max_grad_norm)
         if not self._checked or (self.state_names() and not self.state):
