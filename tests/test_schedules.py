@@ -129,6 +129,12 @@ def test_state_dict_round_trip_through_json_continues_identically(name, hyper, m
     assert lrs == straight
 
 
+def test_config_rebuilds_an_equal_schedule_and_is_json_ready():
+    s = schedules.get("warmup", warmup_epochs=3, after=schedules.Cosine(T_max=9, eta_min=0.01))
+    cfg = json.loads(json.dumps(s.config()))
+    assert _our_lrs(schedules.get("warmup", **cfg)) == _our_lrs(s)
+
+
 def test_reset_starts_over():
     s = schedules.get("warmup", warmup_epochs=2, after=("step", {"step_size": 2}))
     first = _our_lrs(s)

@@ -326,8 +326,8 @@ class Warmup(Schedule):
     Args:
         warmup_epochs: :math:`W \ge 1`. Default: 5.
         start_factor: :math:`s \in (0, 1]`. Default: 1/3.
-        after: the schedule that follows: an instance, a name, or ``(name, params)``;
-            None for a constant rate.
+        after: the schedule that follows: an instance, a name, or ``(name, params)``
+            (as :meth:`config` gives it); None for a constant rate.
 
     Reference:
         Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017.
@@ -340,7 +340,7 @@ class Warmup(Schedule):
         super().__init__()
         self.warmup_epochs = _int("warmup_epochs", warmup_epochs, 1)
         self.start_factor = _number("start_factor", start_factor, low_open=True, high=1.0)
-        if isinstance(after, tuple):
+        if isinstance(after, (tuple, list)):
             try:
                 name, params = after
                 after = get(name, **dict(params))
@@ -355,8 +355,9 @@ class Warmup(Schedule):
         self.after: Schedule | None = after
 
     def config(self):
+        after = None if self.after is None else (self.after.name, self.after.config())
         return {"warmup_epochs": self.warmup_epochs, "start_factor": self.start_factor,
-                "after": self.after}
+                "after": after}
 
     def lr_at(self, epoch, base_lr):
         if epoch < self.warmup_epochs:
