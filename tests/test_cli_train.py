@@ -26,9 +26,9 @@ def test_xor_json_report(capsys):
     rc, out, err = _run(capsys, ["train", "--data", "xor", "--json"])
     assert rc == 0, err
     res = json.loads(out)
-    assert res["test_accuracy"] == 1.0 and res["epochs"] == 1000
+    assert res["test_accuracy"] == 1.0 and res["epochs"] == 2000
     assert res["final_loss"] < 0.05 and res["optimizer"] == "sgd"
-    assert res["optimizer_config"]["lr"] == 0.5
+    assert res["optimizer_config"]["lr"] == 1.0 and res["optimizer_config"]["momentum"] == 0.0
 
 
 def test_optimizer_options_reach_the_optimizer(capsys):

