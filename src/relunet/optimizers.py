@@ -95,10 +95,12 @@ def _axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     """``y += a * x`` in place, without allocating (BLAS ``?axpy`` on contiguous arrays).
 
     NOTE: scipy ships its own OpenBLAS, separate from numpy's. On arrays above 10,000
-    elements OpenBLAS spreads axpy over its threads, and interleaved with numpy's
-    (multi-threaded) GEMMs of the forward/backward pass the two thread pools fight for
-    the cores: measured +40 ms CPU per step on 2 busy cores. Calling it on chunks of
-    8192 keeps every call single-threaded (see ``benchmarks/bench_optimizers.py``:
+    elements OpenBLAS spreads axpy over its threads; interleaved with numpy's
+    multi-threaded GEMMs (in user code: relunet's own layers use scipy's BLAS, see
+    ``_blas``) the two thread pools fight for the cores: measured +40 ms CPU per step on
+    2 busy cores, and a single 2-thread call took ~11 ms instead of ~9 us on a loaded
+    machine. Calling it on chunks of 8192 keeps every call single-threaded and immune to
+    both (see ``benchmarks/bench_optimizers.py``:
     for 500x500 float32, chunked axpy ~30 us, ``np.multiply(g, -lr, out=buf);
     np.add(p, buf, out=p)`` ~40 us, ``p -= lr * g`` ~41 us, plus the allocation).
 
