@@ -200,3 +200,12 @@ def test_bad_data():
         minimize(net, X_XOR[:, :1], np.eye(3)[[0, 1, 2, 0]])
     with pytest.raises(DataError, match="NaN"):
         minimize(net, np.full((4, 2), np.nan), np.eye(3)[[0, 1, 2, 0]])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float32_network_keeps_its_dtype(method):
+    net = MLP([2, 8, 1], activation="tanh", output="sigmoid", dtype=np.float32, seed=0)
+    res = minimize(net, X_XOR, net.encode_targets(Y_XOR), method=method, max_iter=100)
+    assert all(p.dtype == np.float32 for p in net.parameters())
+    assert res.x.dtype == np.float64
+    assert net.score(X_XOR, Y_XOR) == 1.0
