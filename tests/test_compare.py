@@ -77,7 +77,7 @@ def test_run_metrics_agree_with_their_curves(result):
 def test_seed_s_is_relunet_train_seed_s(result, capsys):
     run = next(r for r in result.runs if r["activation"] == "relu" and r["seed"] == 2)
     assert main(["train", "--data", "digits", "--activation", "relu", "--hidden", "16", "--epochs", "3",
-                 "--batch-size", "64", "--lr", "0.2", "--seed", "2", "--json"]) == 0
+                 "--batch-size", "64", "--lr", "0.2", "--momentum", "0", "--seed", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["test_accuracy"] == run["test_accuracy"]
     assert out["final_loss"] == run["final_loss"]
@@ -194,3 +194,15 @@ def test_cli_compare_errors_exit_2(argv, word, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert word in err and err.count("\n") == 1
+
+
+def test_optimizer_hyper_parameters_reach_every_trial(capsys):
+    res = compare.compare_activations("digits", ["relu"], [1], hidden=[16], epochs=2, batch_size=64,
+                                      lr=0.01, optimizer_params={"momentum": 0.9}, jobs=1)
+    assert res.config["optimizer_params"] == {"momentum": 0.9}
+    # the defaults of `relunet train` are SGD with momentum 0.9: the same run
+    assert main(["train", "--data", "digits", "--activation", "relu", "--hidden", "16", "--epochs", "2",
+                 "--batch-size", "64", "--lr", "0.01", "--seed", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["optimizer_config"]["momentum"] == 0.9
+    assert out["final_loss"] == res.runs[0]["final_loss"]

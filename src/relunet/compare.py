@@ -39,7 +39,7 @@ from . import activations as catalog
 from . import datasets, diagnostics, losses, optimizers
 from .datasets import Dataset
 from .errors import ConfigError, DivergenceError
-from .network import MLP
+from .network import MLP, output_for
 from .sweep import run_sweep
 
 __all__ = [
@@ -103,19 +103,7 @@ def _dataset(config: dict[str, Any]) -> Dataset:
 def build_network(config: dict[str, Any], data: Dataset) -> MLP:
     """The MLP a trial configuration describes, sized for ``data`` (as ``relunet train``)."""
     hidden = [int(h) for h in config.get("hidden", [64])]
-    output = config.get("output", "auto")
-    n_out = data.n_outputs
-    if output == "auto":
-        if data.task == "regression":
-            output = "identity"
-        elif n_out == 2:
-            output, n_out = "sigmoid", 1
-        else:
-            output = "softmax"
-    else:
-        output = catalog.canonical_name(output)
-        if data.task == "classification" and n_out == 2 and output == "sigmoid":
-            n_out = 1
+    output, n_out = output_for(data.task, data.n_outputs, config.get("output", "auto"))
     loss = config.get("loss", "auto")
     return MLP([data.n_features, *hidden, n_out], activation=config["activation"], output=output,
                loss=None if loss == "auto" else losses.get(loss), init=config.get("init"),
@@ -146,7 +134,8 @@ def trial(config: dict[str, Any]) -> dict[str, Any]:
     try:
         history = net.fit(data.X_train, data.y_train, epochs=int(config.get("epochs", 30)),
                           batch_size=config.get("batch_size", 32), lr=float(config.get("lr", 0.1)),
-                          optimizer=config.get("optimizer", "sgd"))
+                          optimizer=config.get("optimizer", "sgd"),
+                          **config.get("optimizer_params", {}))
     except DivergenceError as exc:
         # A diverged run is a result of the comparison, not a failure of it.
         return {"activation": name, "seed": int(config["seed"]), "diverged": str(exc),
@@ -348,7 +337,7 @@ def _validate(config: dict[str, Any], names: list[str]) -> None:
         raise ConfigError(f"compare measures accuracy; dataset {data.name!r} is a {data.task} problem")
     for a in names:
         build_network({**config, "activation": a}, data)  # sizes, output, loss, init, dtype
-    optimizers.get(config["optimizer"], lr=config["lr"])
+    optimizers.get(config["optimizer"], lr=config["lr"], **config.get("optimizer_params", {}))
     if config["epochs"] < 1:
         raise ConfigError(f"epochs must be >= 1, got {config['epochs']}")
     bs = config["batch_size"]
@@ -366,6 +355,7 @@ def compare_activations(
     batch_size: int | None = 32,
     lr: float = 0.1,
     optimizer: str = "sgd",
+    optimizer_params: dict[str, Any] | None = None,
     output: str = "auto",
     loss: str = "auto",
     init: str | None = None,
@@ -383,6 +373,7 @@ def compare_activations(
         seeds: a number N (seeds 0..N-1) or the list of seeds.
         hidden, epochs, batch_size, lr, optimizer, output, loss, init, dtype: the shared
             architecture and budget (as ``relunet train``).
+        optimizer_params: the optimizer's other hyper-parameters, e.g. ``{"momentum": 0.9}``.
         target_accuracy: the training accuracy whose first epoch is ``epochs_to_target``.
         jobs, scheduler: where the trials run (see :func:`relunet.sweep.run_sweep`).
 
@@ -404,7 +395,8 @@ def compare_activations(
     seed_list = _seeds(seeds)
     shared = {
         "data": data, "hidden": [int(h) for h in hidden], "epochs": int(epochs),
-        "batch_size": batch_size, "lr": float(lr), "optimizer": optimizer, "output": output,
+        "batch_size": batch_size, "lr": float(lr), "optimizer": optimizer,
+        "optimizer_params": dict(optimizer_params or {}), "output": output,
         "loss": loss, "init": init, "dtype": dtype, "target_accuracy": float(target_accuracy),
     }
     configs = [{**shared, "activation": a, "seed": s} for a in names for s in seed_list]

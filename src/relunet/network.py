@@ -741,3 +741,30 @@ class MLP(Network):
         from .onnx_export import export
 
         export(self, path, **options)
+
+
+def output_for(task: str, n_outputs: int, output: str = "auto") -> tuple[str, int]:
+    """The output activation and number of output units for a task.
+
+    ``output="auto"`` picks the natural one: ``identity`` for regression, one ``sigmoid``
+    unit for two classes (binary cross-entropy), ``softmax`` over K units for K > 2 classes.
+    An explicit ``sigmoid`` for two classes also gets a single unit.
+
+    Args:
+        task: ``"classification"`` or ``"regression"``.
+        n_outputs: classes (classification) or target columns (regression).
+        output: ``"auto"`` or an activation name.
+
+    Returns:
+        ``(canonical activation name, units)``.
+    """
+    if output == "auto":
+        if task == "regression":
+            return "identity", n_outputs
+        if n_outputs == 2:
+            return "sigmoid", 1
+        return "softmax", n_outputs
+    name = activations.canonical_name(output)
+    if task == "classification" and n_outputs == 2 and name == "sigmoid":
+        return name, 1
+    return name, n_outputs

@@ -10,7 +10,7 @@ import numpy as np
 from .. import activations, datasets, losses
 from ..datasets import Dataset
 from ..errors import ConfigError
-from ..network import MLP
+from ..network import MLP, output_for
 
 #: per-dataset defaults where the general ones would be a poor start
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -142,6 +142,18 @@ def _nonneg_float(s: str) -> float:
     return v
 
 
+def optimizer_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The optimizer hyper-parameters given (or defaulted): momentum, nesterov, weight_decay."""
+    params: dict[str, Any] = {}
+    if getattr(args, "momentum", None) is not None:
+        params["momentum"] = args.momentum
+    if getattr(args, "nesterov", False):
+        params["nesterov"] = True
+    if getattr(args, "weight_decay", None) is not None:
+        params["weight_decay"] = args.weight_decay
+    return params
+
+
 def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """``fit`` keyword arguments from :func:`add_training_args`' options (after
     :func:`resolve_defaults`): epochs, batch_size, lr, optimizer, its hyper-parameters and
@@ -150,13 +162,7 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     from .. import optimizers
     from ..training import parse_schedule
 
-    params: dict[str, Any] = {}
-    if getattr(args, "momentum", None) is not None:
-        params["momentum"] = args.momentum
-    if getattr(args, "nesterov", False):
-        params["nesterov"] = True
-    if getattr(args, "weight_decay", None) is not None:
-        params["weight_decay"] = args.weight_decay
+    params = optimizer_params(args)
     try:
         opt = optimizers.get(args.optimizer, lr=args.lr, **params)  # fails early, listing names
     except ConfigError as exc:
@@ -246,19 +252,7 @@ def build_network(args: argparse.Namespace, data: Dataset) -> MLP:
         act_spec = acts
     else:
         raise ConfigError(f"--activation lists {len(acts)} names for {len(hidden)} hidden layers")
-    output = args.output
-    n_out = data.n_outputs
-    if output == "auto":
-        if data.task == "regression":
-            output = "identity"
-        elif n_out == 2:
-            output, n_out = "sigmoid", 1
-        else:
-            output = "softmax"
-    else:
-        output = activations.canonical_name(output)
-        if data.task == "classification" and n_out == 2 and output == "sigmoid":
-            n_out = 1
+    output, n_out = output_for(data.task, data.n_outputs, args.output)
     loss = None if args.loss == "auto" else losses.get(args.loss)
     return MLP([data.n_features, *hidden, n_out], activation=act_spec, output=output,
                loss=loss, init=args.init, dtype=args.dtype, seed=args.seed)

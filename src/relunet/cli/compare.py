@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
                               + ", ".join("." + f for f in FORMATS))
     result = compare.compare_activations(
         args.data, names, args.seeds, hidden=common.parse_hidden(args.hidden), epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, output=args.output,
+        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        optimizer_params=common.optimizer_params(args), output=args.output,
         loss=args.loss, init=args.init, dtype=args.dtype, target_accuracy=args.target_accuracy,
         jobs=args.jobs, scheduler=args.scheduler,
     )

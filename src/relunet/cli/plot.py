@@ -108,8 +108,7 @@ def run(args: argparse.Namespace) -> int:
             raise DataError(f"dataset {data.name!r} has {data.n_features} features; "
                             "a decision boundary needs 2 (e.g. xor, spirals, moons)")
         net = common.build_network(args, data)
-        net.fit(data.X_train, data.y_train, epochs=args.epochs, batch_size=args.batch_size,
-                lr=args.lr, optimizer=args.optimizer)
+        net.fit(data.X_train, data.y_train, **common.training_kwargs(args))
         acc = net.score(data.X_train, data.y_train)
         plots.plot_decision_boundary(
             net, data.X_train, data.y_train, out, resolution=args.resolution,
