@@ -1,6 +1,7 @@
 """relunet: feed-forward neural networks with explicit, verified activations and gradients."""
 
-from . import activations, datasets, losses, optimizers
+from . import activations, callbacks, datasets, losses, optimizers, schedules
+from .callbacks import EarlyStopping
 from .errors import RelunetError
 from .layers import ActivationLayer, Dense
 from .modelfile import load
@@ -15,11 +16,14 @@ __all__ = [
     "Dense",
     "ActivationLayer",
     "History",
+    "EarlyStopping",
     "RelunetError",
     "load",
     "activations",
+    "callbacks",
     "datasets",
     "losses",
     "optimizers",
+    "schedules",
     "__version__",
 ]
