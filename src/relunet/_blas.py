@@ -36,10 +36,16 @@ _ROUTINES = {
 }
 
 
-def _fits(*arrays: np.ndarray) -> bool:
-    """True when every array is C-contiguous and of c's (the first array's) BLAS dtype."""
-    dtype = arrays[0].dtype
-    return dtype in _ROUTINES and all(x.dtype == dtype and x.flags.c_contiguous for x in arrays)
+def _fits(c: np.ndarray, a: np.ndarray, b: np.ndarray | None = None) -> bool:
+    """True when every array is C-contiguous and of c's BLAS dtype (float32 / float64)."""
+    dtype = c.dtype
+    return (
+        dtype in _ROUTINES
+        and a.dtype == dtype
+        and c.flags.c_contiguous
+        and a.flags.c_contiguous
+        and (b is None or (b.dtype == dtype and b.flags.c_contiguous))
+    )
 
 
 def gemm(
