@@ -10,9 +10,11 @@ target, so a crash mid-write leaves any previous file intact.
 
 from __future__ import annotations
 
+import errno
 import io as _io
 import json
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -25,31 +27,81 @@ from .errors import ModelFileError
 MAGIC = "relunet"
 
 
+def output_target(path: str | os.PathLike) -> tuple[str, bool]:
+    """Where a write to ``path`` lands, checked before any work: ``(real path, atomic)``.
+
+    Symbolic links are followed (as ``open`` does), so an atomic rename replaces the file
+    they point to, not the link. ``atomic`` is False for an existing non-regular file
+    (``/dev/stdout``, a FIFO): renaming over it would replace the device, so it is
+    written in place.
+
+    Raises:
+        IsADirectoryError: ``path`` is a directory.
+        FileNotFoundError: the folder that should hold ``path`` does not exist.
+        PermissionError: that folder is not writable.
+    """
+    path = os.fspath(path)
+    real = os.path.realpath(path)
+    if os.path.isdir(real):
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file name", path)
+    folder = os.path.dirname(real)
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise FileNotFoundError(errno.ENOENT, f"folder {folder} {what}", path)
+    if os.path.exists(real):
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            return real, False
+        if not os.access(real, os.W_OK):
+            raise PermissionError(errno.EACCES, "file is not writable", path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"folder {folder} is not writable", path)
+    return real, True
+
+
+def _file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, flushed,
+    then renamed over the target, so a crash mid-write leaves any previous file intact."""
+    real, atomic = output_target(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if not atomic:
+        with open(real, "wb") as f:
+            f.write(raw)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix=".tmp", dir=os.path.dirname(real))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); give it a normal file's mode
+        os.replace(tmp, real)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_archive(path: str | os.PathLike, kind: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Atomically write ``meta`` (JSON-serialisable) and ``arrays`` to ``path``.
 
     Args:
         kind: what the file holds (e.g. ``"model"``, ``"checkpoint"``); checked on read.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
     header = {"format": MAGIC, "kind": kind, "version": 1, "arrays": sorted(arrays), "meta": meta}
-    fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr("meta.json", json.dumps(header))
-                for name, arr in arrays.items():
-                    buf = _io.BytesIO()
-                    np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)
-                    zf.writestr(f"arrays/{name}.npy", buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = _io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("meta.json", json.dumps(header))
+        for name, arr in arrays.items():
+            entry = _io.BytesIO()
+            np.lib.format.write_array(entry, np.asarray(arr), allow_pickle=False)
+            zf.writestr(f"arrays/{name}.npy", entry.getvalue())
+    write_atomic(path, buf.getvalue())
 
 
 def read_archive(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -426,6 +426,14 @@ def _softmax_cross_entropy_into(
     return value
 
 
+def _finite_in_float64(original: Any, shape: tuple[int, ...], index: np.ndarray) -> bool:
+    """Whether ``original[index]`` is finite in float64 (so only the cast made it inf)."""
+    try:
+        return bool(np.isfinite(np.asarray(original, dtype=np.float64).reshape(shape)[tuple(index)]))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def _fused_sgd_lr(optimizer: Any) -> float | None:
     """The learning rate when ``optimizer`` is plain SGD (no momentum, weight decay or
     gradient clipping), whose step can be fused into the backward pass; else None."""
@@ -450,6 +458,11 @@ def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
     becomes the layer's number of units.
     """
     if isinstance(spec, tuple):
+        if len(spec) != 2 or not isinstance(spec[1], dict):
+            raise ConfigError(
+                f"an activation given as a tuple is (name, params dict), got {spec!r}; "
+                "give one activation per hidden layer as a list, e.g. ['relu', 'tanh']"
+            )
         name, params = spec
         params = {k: (units if v == "per_unit" else v) for k, v in dict(params).items()}
         return ActivationLayer(name, **params)
@@ -501,10 +514,19 @@ class MLP(Network):
         dtype: Any = np.float32,
         seed: int | None = 0,
     ):
-        sizes = [int(s) for s in sizes]
+        try:
+            given = list(sizes)
+            sizes = [int(s) for s in given]
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"sizes must be a list of integers (units per layer), got {sizes!r}") from None
+        if sizes != given:  # 2.5 units, "3": not silently truncated / parsed
+            raise ConfigError(f"sizes must be integers (units per layer), got {given!r}")
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise ConfigError(f"sizes must list at least input and output sizes, all >= 1; got {sizes}")
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise ConfigError(f"dtype must be float32 or float64, not {dtype!r}") from None
         if dtype not in (np.float32, np.float64):
             raise ConfigError(f"dtype must be float32 or float64, not {dtype}")
         n_hidden = len(sizes) - 2
@@ -522,7 +544,10 @@ class MLP(Network):
         self.sizes = sizes
         self.seed = seed
         self.init = init
-        self.rng = np.random.default_rng(seed)
+        try:
+            self.rng = np.random.default_rng(seed)
+        except (TypeError, ValueError):
+            raise ConfigError(f"seed must be an integer >= 0 or None, got {seed!r}") from None
         self.activation_specs = hidden_specs + [output]
         layers: list[Any] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -553,8 +578,12 @@ class MLP(Network):
 
     def check_X(self, X: Any) -> np.ndarray:
         """Validate inputs and return them as a C-contiguous array of the network's dtype."""
+        original = X
+        if np.iscomplexobj(X):
+            raise DataError("X holds complex numbers; a network takes real-valued features")
         try:
-            X = np.asarray(X, dtype=self.dtype)
+            with np.errstate(over="ignore"):  # values beyond the dtype's range: reported below
+                X = np.asarray(X, dtype=self.dtype)
         except (TypeError, ValueError) as exc:
             raise DataError(f"X must be numeric: {exc}") from None
         if X.ndim == 1 and self.n_features == 1:
@@ -569,6 +598,12 @@ class MLP(Network):
             raise DataError("X has no samples")
         if not np.isfinite(X).all():
             bad = np.argwhere(~np.isfinite(X))[0]
+            if _finite_in_float64(original, X.shape, bad):
+                raise DataError(
+                    f"X holds a value too large for {self.dtype.name} at row {bad[0]}, column {bad[1]} "
+                    f"(the largest is {np.finfo(self.dtype).max:.3g}); rescale the inputs "
+                    "(e.g. --scale standard) or use dtype float64"
+                )
             raise DataError(
                 f"X contains NaN or infinite values (first at row {bad[0]}, column {bad[1]}); "
                 "clean or impute them first"
@@ -583,6 +618,8 @@ class MLP(Network):
         Regression (MSE): real values, ``shape (n_samples,)`` or ``(n_samples, n_outputs)``.
         """
         y = np.asarray(y)
+        if y.ndim == 0:
+            raise DataError(f"y must be labels or targets, one per sample; got {y!r}")
         if n_samples is not None and len(y) != n_samples:
             raise DataError(f"X has {n_samples} samples but y has {len(y)}")
         k = self.n_outputs
@@ -594,7 +631,11 @@ class MLP(Network):
             if Y.ndim == 1:
                 Y = Y[:, None]
             if Y.shape[1] != k:
-                raise DataError(f"y has {Y.shape[1]} outputs but the network has {k}")
+                hint = ""
+                if Y.shape[1] == 1 and k > 1 and np.all(Y == np.round(Y)):
+                    hint = (f"; class labels with the regression loss {self.loss.name!r} must be one-hot "
+                            f"encoded (shape (n_samples, {k})), or use loss='cross_entropy'")
+                raise DataError(f"y has {Y.shape[1]} outputs but the network has {k}{hint}")
             if not np.isfinite(Y).all():
                 raise DataError("y contains NaN or infinite values")
             return Y
@@ -622,7 +663,12 @@ class MLP(Network):
                 "for regression, or pass class labels"
             )
         if fit or self.classes_ is None:
-            found = np.unique(y)
+            try:
+                found = np.unique(y)
+            except TypeError:  # e.g. numbers and strings mixed in an object array
+                raise TargetTypeError(
+                    "y mixes labels of different types (e.g. numbers and strings); give labels of one type"
+                ) from None
             n_classes_net = 2 if (self.loss.name == "binary_cross_entropy" and k == 1) else k
             if len(found) > n_classes_net:
                 raise TargetTypeError(
@@ -718,6 +764,8 @@ class MLP(Network):
         """Accuracy (classification; exact match for multi-label) or R^2 (regression)."""
         pred = self.predict(X)
         y = np.asarray(y)
+        if y.ndim == 0 or len(y) != len(pred):
+            raise DataError(f"X has {len(pred)} samples but y has {len(y) if y.ndim else 'none'}")
         if self.task == "regression":
             y = y.reshape(pred.shape).astype(np.float64)
             ss_res = np.sum((y - pred) ** 2)

@@ -115,10 +115,11 @@ class History:
         return cls(records=[dict(r) for r in d["records"]], info=dict(d.get("info") or {}))
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the history as JSON (``{"records": [...], "info": {...}}``)."""
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f, indent=1)
-            f.write("\n")
+        """Write the history as strict JSON (``{"records": [...], "info": {...}}``; NaN and
+        infinities become ``null``), atomically: a failed write leaves any previous file intact."""
+        from .io import write_atomic
+
+        write_atomic(path, json.dumps(_json_safe(self.to_dict()), indent=1, allow_nan=False) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "History":
@@ -129,6 +130,17 @@ class History:
             except json.JSONDecodeError as exc:
                 raise DataError(f"{os.fspath(path)}: not a JSON history ({exc})") from None
         return cls.from_dict(d)
+
+
+def _json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by None (strict JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _jsonable(obj: Any) -> Any:
@@ -536,10 +548,13 @@ def fit(
         return _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, stream,
                                checkpoint, restored, resume)
 
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, float, np.integer, np.floating))
+        or int(batch_size) != batch_size or batch_size < 1
+    ):
+        raise ConfigError(f"batch_size must be an integer >= 1 or None (full batch), got {batch_size!r}")
     if batch_size is None or batch_size >= n:
         batch_size = n
-    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}")
     batch_size = int(batch_size)
     n_batches = -(-n // batch_size)
 
