@@ -25,8 +25,9 @@ class UnknownNameError(RelunetError, ValueError):
         self.kind = kind
         self.name = name
         self.known = sorted(known)
+        plural = kind + ("es" if kind.endswith(("s", "x", "ch", "sh")) else "s")  # loss -> losses
         super().__init__(
-            f"unknown {kind} {name!r}; known {kind}s: {', '.join(self.known)}"
+            f"unknown {kind} {name!r}; known {plural}: {', '.join(self.known)}"
         )
 
     def __reduce__(self):  # picklable, so it crosses joblib / Dask worker boundaries intact

@@ -229,13 +229,13 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
     for ax, (metric, keys) in zip(axes, panels):
         for j, key in enumerate(keys):
             if any(key in r for r in records):
-                v = np.array([_num(r.get(key)) for r in records])
+                v = np.array([_num(r.get(key), f"history {key!r}") for r in records])
                 ax.plot(epochs, v, color=_COLORS[j], marker="o" if len(v) < 30 else None, ms=3,
                         label="train" if not key.startswith("val_") else "validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(metric)
-        if metric == "loss" and all(_num(r.get("loss")) > 0 for r in records):
+        if metric == "loss" and all(_num(r.get("loss"), "history 'loss'") > 0 for r in records):
             ax.set_yscale("log")
         ax.legend(fontsize="small", frameon=False)
     if title:
@@ -243,8 +243,12 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
     return _finish(fig, path)
 
 
-def _num(v: Any) -> float:
-    return math.nan if v is None else float(v)
+def _num(v: Any, what: str = "a value") -> float:
+    if v is None:
+        return math.nan
+    if isinstance(v, (str, bytes)) or not isinstance(v, (int, float, np.number)):
+        raise DataError(f"{what}: expected a number, got {v!r}")
+    return float(v)
 
 
 # ---------------------------------------------------------------------------
@@ -297,14 +301,14 @@ def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_
         for name, values in items.items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
                 raise DataError(f"layer {name!r}: expected a list of per-epoch values, got {values!r}")
-            series[str(name)] = np.array([_num(v) for v in values], dtype=np.float64)
+            series[str(name)] = np.array([_num(v, f"layer {name!r}") for v in values], dtype=np.float64)
     elif isinstance(data, Sequence | np.ndarray) and not isinstance(data, (str, bytes)):
         rows = list(data)
         if rows and all(isinstance(r, Mapping) for r in rows):  # [{layer: value} per epoch]
             cols: list[str] = []
             for r in rows:
                 cols += [str(k) for k in r if k not in ("epoch", "epochs") and str(k) not in cols]
-            series = {c: np.array([_num(r.get(c, r.get(_maybe_int(c)))) for r in rows]) for c in cols}
+            series = {c: np.array([_num(r.get(c, r.get(_maybe_int(c))), f"layer {c!r}") for r in rows]) for c in cols}
             if all("epoch" in r for r in rows):
                 epochs = [r["epoch"] for r in rows]
         else:  # [[value per layer] per epoch]

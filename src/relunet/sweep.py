@@ -147,6 +147,14 @@ def _run_dask(configs: list[Any], fn: Callable[[Any], Any], scheduler: Any, time
     elif isinstance(scheduler, str):
         if not scheduler.strip():
             raise ConfigError("the scheduler address is empty; give e.g. tcp://host:8786")
+        from distributed.comm.addressing import parse_address, parse_host_port
+
+        try:  # a malformed address fails here, before a Client exists (its cleanup would hang 10 s)
+            scheme, location = parse_address(scheduler)
+            if scheme in ("tcp", "tls", "ws", "wss"):
+                parse_host_port(location)
+        except ValueError as exc:
+            raise ConfigError(f"bad scheduler address {scheduler!r} ({exc}); give e.g. tcp://host:8786") from None
         try:
             client = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:

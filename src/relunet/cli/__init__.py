@@ -57,6 +57,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("relunet: interrupted", file=sys.stderr)
         return 130
-    except (RelunetError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        print(f"relunet: error: {exc}", file=sys.stderr)
+    except (RelunetError, OSError, MemoryError) as exc:
+        print(f"relunet: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error as one line: an OSError as ``PATH: reason`` (not ``[Errno 2] ...``)."""
+    if isinstance(exc, MemoryError):
+        return f"out of memory ({exc or 'MemoryError'}); try a smaller network, batch or dataset"
+    if isinstance(exc, OSError) and not isinstance(exc, RelunetError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        if exc.filename2 is not None:
+            where = f"{where} -> {exc.filename2}"
+        text = f"{where}: {exc.strerror}" if where else exc.strerror
+    else:
+        text = str(exc)
+    return " ".join(text.split())  # one line, whatever the message holds

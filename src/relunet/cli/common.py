@@ -104,7 +104,7 @@ def add_network_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--loss", default="auto", help="loss (auto: the one natural for the output)")
     g.add_argument("--init", default=None, help="weight initialisation: he, xavier, lecun (default: follows the activation)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    g.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, split)")
+    g.add_argument("--seed", type=seed_arg, default=0, help="random seed (weights, shuffling, split)")
 
 
 def add_training_args(p: argparse.ArgumentParser) -> None:
@@ -178,6 +178,32 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         parse_schedule(spec, args.epochs)  # validate now (bad names fail before data loading)
         out["schedule"] = spec
     return out
+
+
+def seed_arg(s: str) -> int:
+    """argparse type of ``--seed``: an integer >= 0 (what numpy's generators take)."""
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be >= 0, got {s}")
+    return v
+
+
+def check_outputs(args: argparse.Namespace, *flags: str) -> None:
+    """Fail now, before any training, when an output file given by one of ``flags``
+    (e.g. ``"--history"``) cannot be written: its folder is missing, it is a directory, ..."""
+    from ..io import output_target
+
+    for flag in flags:
+        path = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        if not path:
+            continue
+        try:
+            output_target(path)
+        except OSError as exc:
+            raise ConfigError(f"{flag} {path}: {exc.strerror}") from None
 
 
 def _nonneg_int(s: str) -> int:

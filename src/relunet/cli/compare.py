@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     names = None
     if args.activations:
         names = [a.strip() for a in args.activations.split(",") if a.strip()]
+    if args.activations is not None and not names:
+        raise ConfigError(f"--activations lists no activation names: {args.activations!r}")
     if args.jobs is not None and args.jobs < 1 and args.jobs != -1:
         raise ConfigError(f"--jobs must be >= 1 (or -1 for all cores), got {args.jobs}")
     if args.out_figure:
@@ -74,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         if ext not in FORMATS:  # fail before training, not after
             raise ConfigError(f"--out-figure {args.out_figure!r}: give a name ending in "
                               + ", ".join("." + f for f in FORMATS))
+    common.check_outputs(args, "--out-json", "--out-csv", "--out-figure")  # before training, not after
     result = compare.compare_activations(
         args.data, names, args.seeds, hidden=common.parse_hidden(args.hidden), epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,

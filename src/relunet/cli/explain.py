@@ -17,14 +17,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    print(explain(args.name), end="")
-    if args.plot:
+    text = explain(args.name)  # an unknown name fails here, listing the known ones
+    if args.plot:  # every check before anything is printed: one error line, no half output
+        import os
+
+        from ..errors import ConfigError, UnknownNameError
+        from ..io import output_target
+        from ..plots import FORMATS, plot_activations
+
         if args.name is None:
-            from . import CLIError
-
-            raise CLIError("--plot needs an activation name")
-        from ..plots import plot_activations
-
-        plot_activations([activations.canonical_name(args.name)], args.plot)
+            raise ConfigError("--plot needs an activation name")
+        try:
+            name = activations.canonical_name(args.name)
+        except UnknownNameError:  # explain() knew the name, so it is a loss
+            raise ConfigError(f"--plot draws an activation's f and f'; {args.name!r} is a loss") from None
+        if not activations.ACTIVATIONS[name].elementwise:
+            raise ConfigError(f"--plot: {name!r} is not element-wise (its Jacobian is not diagonal): "
+                              "no f'(x) curve to draw")
+        if os.path.splitext(args.plot)[1].lower().lstrip(".") not in FORMATS:
+            raise ConfigError(f"--plot {args.plot!r}: give a file name ending in "
+                              + ", ".join("." + f for f in FORMATS))
+        try:
+            output_target(args.plot)
+        except OSError as exc:
+            raise ConfigError(f"--plot {args.plot}: {exc.strerror}") from None
+        print(text, end="")
+        plot_activations([name], args.plot)
         print(f"figure written to {args.plot}")
+        return 0
+    print(text, end="")
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 
 from ..errors import DataError
 from . import common
@@ -29,7 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("names", nargs="*", help="activation names (space or comma separated; default: all)")
     a.add_argument("--range", dest="x_range", type=_range, default=(-5.0, 5.0), metavar="LOW,HIGH",
                    help="x range (default: -5,5)")
-    a.add_argument("--cols", type=int, default=None, help="panels per row")
+    a.add_argument("--cols", type=_positive_int("--cols"), default=None, help="panels per row")
+    # NOTE: argparse takes "-5,5" for an option (it is no plain negative number) unless told
+    # otherwise: values that start with "-" and a digit are values here (--range -5,5).
+    a._negative_number_matcher = re.compile(r"^-\.?\d")
     _out(a)
 
     h = sub.add_parser("history", help="loss and accuracy curves from a history JSON file")
@@ -55,8 +59,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.set_defaults(data="xor")
     common.add_network_args(b)
     common.add_training_args(b)
-    b.add_argument("--resolution", type=int, default=200, help="pixels per side (default: 200)")
+    b.add_argument("--resolution", type=_positive_int("--resolution", 2, MAX_RESOLUTION), default=200,
+                   help=f"pixels per side (default: 200, at most {MAX_RESOLUTION})")
     _out(b)
+
+
+#: the largest --resolution: the grid is resolution^2 forward passes held in memory
+MAX_RESOLUTION = 2000
+
+
+def _positive_int(flag: str, low: int = 1, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} takes an integer, got {text!r}") from None
+        if v < low or (high is not None and v > high):
+            bound = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"{flag} must be {bound}, got {text}")
+        return v
+
+    return parse
 
 
 def _out(p: argparse.ArgumentParser) -> None:

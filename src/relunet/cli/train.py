@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         return run_perceptron(args)
     common.resolve_defaults(args)
     kwargs = common.training_kwargs(args)  # unknown optimizer/schedule names fail here
+    common.check_outputs(args, "--history", "--checkpoint")  # before hours of training, not after
     monitors_train = bool(args.monitor) and not args.monitor.startswith("val_")
     if args.early_stopping is not None and args.validation_split is None and not monitors_train:
         args.validation_split = 0.1
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         return 130
     result = summary(net, data, history, seconds)
     if args.json:
-        json.dump(result, sys.stdout)
+        json.dump(_strict(result), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         key = "test_accuracy" if "test_accuracy" in result else "test_mse"
@@ -145,6 +146,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"{key}: {result[key]:.4f}  final_loss: {result['final_loss']:.4g}  "
               f"epochs: {result['epochs']}  time: {seconds:.1f}s{extra}")
     return 0
+
+
+def _strict(obj):
+    """``obj`` with NaN/inf floats as None: ``--json`` prints strict JSON (e.g. the final
+    loss of a run of 0 epochs is null, not NaN)."""
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def summary(net, data, history, seconds: float) -> dict:

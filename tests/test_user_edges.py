@@ -1,0 +1,269 @@
+"""Hostile and edge-case input, as a demanding user gives it.
+
+The rule these tests hold the code to: bad input raises a specific relunet error naming the
+problem (on the command line: exit status 2 and ONE line on stderr), never a traceback
+from deep inside numpy; JSON output is strict JSON; files are never lost or half-written;
+expensive work does not start when its output cannot be written.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import numpy as np
+import pytest
+
+import relunet
+from relunet import errors
+from relunet.cli import main
+from relunet.training import History
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def _run(capsys, argv):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _usage_error(capsys, argv, *needles):
+    """Run the CLI and assert: status 2, exactly one line on stderr naming the problem."""
+    rc, out, err = _run(capsys, argv)
+    assert rc == 2, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return out, lines[0]
+
+
+def _strict_json(text: str):
+    def reject(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def _xor_net(**kw):
+    return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
+
+
+# -- command line: arguments ---------------------------------------------------------
+@pytest.mark.parametrize("cmd", [["train", "--epochs", "1"], ["trace"], ["doctor", "--no-train"]])
+def test_negative_seed_is_a_usage_error(capsys, cmd):
+    _usage_error(capsys, [*cmd, "--data", "digits", "--seed", "-1"], "--seed")
+
+
+def test_epochs_zero_json_report_is_strict_json(capsys):
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--epochs", "0", "--json"])
+    assert rc == 0, err
+    res = _strict_json(out)
+    assert res["epochs"] == 0 and res["final_loss"] is None
+
+
+@pytest.mark.parametrize("flag", ["--history", "--checkpoint"])
+def test_train_output_in_missing_folder_fails_before_training(capsys, tmp_path, flag):
+    target = tmp_path / "no" / "such" / "out.json"
+    out, line = _usage_error(capsys, ["train", "--data", "xor", flag, str(target)], str(tmp_path / "no"))
+    assert out == "", "training ran although its output could not be written"
+    assert ".tmp" not in line  # the user's path, not a temporary file's
+
+
+@pytest.mark.parametrize("flag", ["--history", "--checkpoint"])
+def test_train_output_that_is_a_directory(capsys, tmp_path, flag):
+    out, _ = _usage_error(capsys, ["train", "--data", "xor", "--quiet", flag, str(tmp_path)], "directory")
+    assert out == ""
+
+
+def test_os_errors_while_writing_are_one_line(capsys, tmp_path, monkeypatch):
+    def full(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path))
+
+    monkeypatch.setattr(History, "save", full)
+    hist = tmp_path / "h.json"
+    _, line = _usage_error(capsys, ["train", "--data", "xor", "--epochs", "1", "--quiet", "--history", str(hist)],
+                           "No space left on device", str(hist))
+
+
+def test_compare_outputs_checked_before_training(capsys, tmp_path):
+    for flag in ("--out-json", "--out-csv", "--out-figure"):
+        target = tmp_path / "missing" / ("r.png" if flag == "--out-figure" else "r.json")
+        out, _ = _usage_error(capsys, ["compare", "--data", "xor", "--activations", "relu", "--seeds", "1",
+                                       "--jobs", "1", flag, str(target)], str(tmp_path / "missing"))
+        assert out == ""
+
+
+def test_compare_bad_scheduler_address(capsys):
+    _usage_error(capsys, ["compare", "--data", "xor", "--activations", "relu", "--seeds", "1", "--epochs", "1",
+                          "--scheduler", "bogus"], "bogus")
+
+
+def test_compare_empty_activation_list(capsys):
+    _usage_error(capsys, ["compare", "--data", "xor", "--activations", " , ", "--seeds", "1"], "--activations")
+
+
+def test_plot_bad_cols_and_resolution(capsys, tmp_path):
+    png = str(tmp_path / "a.png")
+    _usage_error(capsys, ["plot", "activations", "relu", "--cols", "-3", "--out", png], "--cols")
+    _usage_error(capsys, ["plot", "activations", "relu", "--cols", "0", "--out", png], "--cols")
+    _usage_error(capsys, ["plot", "boundary", "--data", "xor", "--epochs", "0", "--resolution", "100000",
+                          "--out", png], "resolution")
+    assert not os.path.exists(png)
+
+
+def test_plot_range_accepts_negative_low_as_documented(capsys, tmp_path):
+    png = tmp_path / "a.png"
+    rc, out, err = _run(capsys, ["plot", "activations", "relu", "--range", "-2,3", "--out", str(png)])
+    assert rc == 0, err
+    assert png.stat().st_size > 0
+
+
+@pytest.mark.parametrize("content", ['{"records": [{"epoch": 1, "loss": "x"}]}', '{"records": [{"epoch": 1, "loss": {}}]}'])
+def test_plot_history_with_non_numeric_values(capsys, tmp_path, content):
+    path = tmp_path / "h.json"
+    path.write_text(content)
+    _usage_error(capsys, ["plot", "history", str(path), "--out", str(tmp_path / "h.png")], "loss")
+
+
+def test_plot_dead_units_with_non_numeric_values(capsys, tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text('{"hidden 1": [0.1, "x"]}')
+    _usage_error(capsys, ["plot", "dead-units", str(path), "--out", str(tmp_path / "d.png")], "hidden 1")
+
+
+def test_explain_bad_plot_path_fails_before_printing(capsys, tmp_path):
+    out, _ = _usage_error(capsys, ["explain", "relu", "--plot", str(tmp_path / "x.bmp")], ".png")
+    assert out == ""
+    out, _ = _usage_error(capsys, ["explain", "relu", "--plot", str(tmp_path / "missing" / "x.png")],
+                          str(tmp_path / "missing"))
+    assert out == ""
+
+
+def test_explain_plot_of_a_loss_says_it_is_a_loss(capsys, tmp_path):
+    out, line = _usage_error(capsys, ["explain", "cross_entropy", "--plot", str(tmp_path / "ce.png")], "loss")
+    assert "unknown" not in line and out == ""
+
+
+def test_unknown_loss_lists_known_losses(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--loss", "msee"], "known losses:", "mse")
+
+
+def test_mse_on_class_labels_says_what_to_do(capsys):
+    _, line = _usage_error(capsys, ["train", "--data", "digits", "--loss", "mse", "--epochs", "1"], "one-hot")
+
+
+# -- files -----------------------------------------------------------------------------
+def test_history_save_is_atomic_and_strict_json(tmp_path, monkeypatch):
+    path = tmp_path / "h.json"
+    path.write_text("previous")
+    h = History(records=[{"epoch": 1, "loss": 0.5, "val_loss": float("nan")}], info={"x": float("inf")})
+
+    def crash(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(json, "dump", crash)
+    monkeypatch.setattr(json, "dumps", crash)
+    with pytest.raises(OSError):
+        h.save(path)
+    assert path.read_text() == "previous"
+    assert os.listdir(tmp_path) == ["h.json"]  # no temporary file left behind
+    monkeypatch.undo()
+    h.save(path)
+    d = _strict_json(path.read_text())
+    assert d["records"][0]["loss"] == 0.5 and d["records"][0]["val_loss"] is None and d["info"]["x"] is None
+
+
+def test_history_save_writes_through_a_symlink(tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    History(records=[{"epoch": 1, "loss": 1.0}]).save(link)
+    assert link.is_symlink() and History.load(real)["loss"] == [1.0]
+
+
+def test_model_save_errors_name_the_users_path(tmp_path):
+    net = _xor_net()
+    with pytest.raises(IsADirectoryError, match=str(tmp_path)):
+        net.save(tmp_path)
+    missing = tmp_path / "missing" / "m.rln"
+    with pytest.raises(FileNotFoundError) as info:
+        net.save(missing)
+    assert str(tmp_path / "missing") in str(info.value) and ".tmp" not in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_model_save_writes_through_a_symlink(tmp_path):
+    net = _xor_net()
+    real = tmp_path / "real.rln"
+    net.save(real)
+    link = tmp_path / "link.rln"
+    link.symlink_to(real)
+    net.fit(XOR_X, XOR_Y, epochs=3, lr=0.5)
+    net.save(link)
+    assert link.is_symlink()
+    np.testing.assert_array_equal(relunet.load(real).predict_output(XOR_X), net.predict_output(XOR_X))
+
+
+# -- Python API --------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [-1, 1.5, "a", [1, -2]])
+def test_mlp_bad_seed(seed):
+    with pytest.raises(errors.ConfigError, match="seed"):
+        relunet.MLP([2, 3, 1], seed=seed)
+
+
+@pytest.mark.parametrize("sizes", [None, 5, [2, "a", 1], [2, 2.5, 1], [2, float("nan"), 1]])
+def test_mlp_bad_sizes(sizes):
+    with pytest.raises(errors.ConfigError, match="sizes"):
+        relunet.MLP(sizes)
+
+
+def test_mlp_bad_dtype():
+    with pytest.raises(errors.ConfigError, match="dtype"):
+        relunet.MLP([2, 3, 1], dtype="foo")
+
+
+def test_mlp_tuple_of_per_layer_activations():
+    with pytest.raises(errors.ConfigError, match="list"):
+        relunet.MLP([2, 3, 3, 1], activation=("relu", "tanh"))
+
+
+def test_fit_batch_size_string():
+    with pytest.raises(errors.ConfigError, match="batch_size"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=1, batch_size="full")
+
+
+def test_fit_complex_X():
+    with pytest.raises(errors.DataError, match="complex"):
+        _xor_net().fit(XOR_X.astype(complex), XOR_Y, epochs=1)
+
+
+def test_fit_X_beyond_float32_range():
+    X = XOR_X.copy()
+    X[1, 0] = 1e300
+    with pytest.raises(errors.DataError, match="float32") as info:
+        _xor_net().fit(X, XOR_Y, epochs=1)
+    assert "row 1, column 0" in str(info.value)
+    _xor_net(dtype="float64").fit(X, XOR_Y, epochs=1)  # fits in float64: no error
+
+
+def test_fit_y_none_and_mixed_labels():
+    with pytest.raises(errors.DataError, match="y"):
+        _xor_net().fit(XOR_X, None, epochs=1)
+    with pytest.raises(errors.TargetTypeError, match="labels"):
+        _xor_net().fit(XOR_X, np.array([0, "a", 1, 0], dtype=object), epochs=1)
+
+
+def test_score_with_mismatched_lengths():
+    net = _xor_net()
+    net.fit(XOR_X, XOR_Y, epochs=1)
+    with pytest.raises(errors.DataError, match="4 samples but y has 3"):
+        net.score(XOR_X, XOR_Y[:3])
+    reg = relunet.MLP([2, 3, 1], output="identity", seed=0)
+    reg.fit(XOR_X, XOR_Y.astype(float), epochs=1)
+    with pytest.raises(errors.DataError, match="4 samples but y has 3"):
+        reg.score(XOR_X, np.ones(3))
