@@ -72,9 +72,9 @@ class Timer:
 
     def __init__(self, quick: bool):
         self.warmup = 0.02 if quick else 0.2
-        self.seconds = 0.03 if quick else 0.25
+        self.seconds = 0.03 if quick else 0.2
         self.repeats = 3 if quick else 5
-        self.settle = 0.02 if quick else 0.12
+        self.settle = 0.02 if quick else 0.1
 
     def _calibrate(self, call: Callable[[], Any]) -> int:
         t0 = time.perf_counter()
@@ -161,9 +161,13 @@ def machine_info(threads: int) -> dict[str, Any]:
     }
 
 
-def kernel_label() -> str:
+def kernel_label(threads: int = 0) -> str:
+    """The key of a run in results.json: the BLAS kernel setting (and threads if not all)."""
     core = os.environ.get("OPENBLAS_CORETYPE")
-    return f"OPENBLAS_CORETYPE={core}" if core else "default-kernel"
+    label = f"OPENBLAS_CORETYPE={core}" if core else "default-kernel"
+    if threads and threads != os.cpu_count():
+        label += f", {threads} thread{'s' if threads > 1 else ''}"
+    return label
 
 
 # -- GEMM rates ------------------------------------------------------------------------------
@@ -626,11 +630,21 @@ def _row_line(row: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def _spread(row: dict[str, Any]) -> float:
+    """max / min of the per-round rates over relunet and its peers: 1.0 is a quiet machine."""
+    worst = 1.0
+    for k in ("relunet", "torch", "sklearn", "gemm"):
+        rates = row.get(k, {}).get("rates") if row.get(k) else None
+        if rates and min(rates) > 0:
+            worst = max(worst, max(rates) / min(rates))
+    return worst
+
+
 def table(res: dict[str, Any]) -> str:
     lines = [
         "| phase | network | opt | batch | relunet /s | torch eager /s | x torch | torch.compile /s "
-        "| x compile | sklearn /s | x sklearn | relunet GF/s | of GEMM rate |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| x compile | sklearn /s | x sklearn | relunet GF/s | of GEMM rate | spread |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for phase in ("train", "infer"):
         for r in res[phase]:
@@ -647,7 +661,7 @@ def table(res: dict[str, Any]) -> str:
                 f"| {phase} | {r['arch']} | {r.get('optimizer', '-')} | {r['batch']} | "
                 f"{rate('relunet')} | {rate('torch')} | {ratio('torch')} | {rate('torch_compile')} | "
                 f"{ratio('torch_compile')} | {rate('sklearn')} | {ratio('sklearn')} | "
-                f"{r['relunet_gflops']:.1f} | {frac} |"
+                f"{r['relunet_gflops']:.1f} | {frac} | {_spread(r):.1f} |"
             )
     return "\n".join(lines)
 
@@ -707,8 +721,12 @@ def markdown(all_results: dict[str, Any]) -> str:
         "Samples/second, median of repeats after a warm-up; `x torch` etc. are relunet's rate "
         "divided by the peer's. FLOPs per sample: 6 x sum(n_in n_out) for training, 2 x for "
         "inference; `of GEMM rate` is relunet's training GF/s over `numpy.matmul`'s GF/s at the "
-        "layer shapes and batch size. torch.compile runs only for a subset (it compiles for "
-        "10-60 s per shape here). scikit-learn trains with `partial_fit` over chunks of batches.",
+        "layer shapes and batch size, timed in the same rounds (the issue's FLOP count includes "
+        "dL/dx of the first layer, which is never computed, so up to ~117% is possible for "
+        "784-500-500-500-10); for inference, the time per batch over that GEMM time. "
+        "`spread`: the largest max/min ratio of per-round rates in the row (1.0 = quiet "
+        "machine). torch.compile runs only for a subset (it compiles for 10-60 s per shape "
+        "here). scikit-learn trains with `partial_fit` over chunks of batches.",
         "",
         "**Noise:** the machine has 2 cores shared with other developers running test suites; "
         "load averages at the start and end of each run are listed. Ratios between libraries "
@@ -777,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
             all_results.setdefault("runs", {})
         except (OSError, json.JSONDecodeError):
             pass
-    all_results["runs"][kernel_label()] = res
+    all_results["runs"][kernel_label(args.threads)] = res
     all_results["command"] = "python -m benchmarks --both   (or: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks; python -m benchmarks)"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(all_results, indent=1, default=float) + "\n")
