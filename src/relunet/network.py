@@ -771,7 +771,9 @@ class MLP(Network):
             ss_res = np.sum((y - pred) ** 2)
             ss_tot = np.sum((y - y.mean(axis=0)) ** 2)
             return float(1 - ss_res / ss_tot) if ss_tot > 0 else 0.0
-        if pred.ndim == 2:
+        if pred.ndim == 2:  # multi-label (binary cross-entropy over several outputs)
+            if y.ndim == 1:  # labels, one per sample: as fit encodes them (one-hot rows)
+                y = self.encode_targets(y, len(y), fit=False)
             return float(np.mean(np.all(pred == y, axis=1)))
         if y.ndim == 2 and y.shape[1] > 1:  # one-hot targets
             y = self.classes_[np.argmax(y, axis=1)]

@@ -310,6 +310,14 @@ def parse_schedule(spec: str, epochs: int, monitor: str = "val_loss") -> "schedu
     return make_schedule((key, params), epochs, monitor)
 
 
+def _needs_metric(schedule: Any) -> bool:
+    """Whether ``schedule.step`` needs the monitored metric (reduce-on-plateau, also after a warm-up)."""
+    if isinstance(schedule, schedules_mod.ReduceOnPlateau):
+        return True
+    after = getattr(schedule, "after", None)
+    return after is not None and _needs_metric(after)
+
+
 def make_schedule(spec: Any, epochs: int, monitor: str) -> "schedules_mod.Schedule | None":
     """A schedule from a name or spec string, ``(name, params)`` or an instance; None for none.
 
@@ -656,6 +664,11 @@ def fit(
             record["seconds"] = time.perf_counter() - t0
             history.append(record)
             if schedule_obj is not None:
+                if monitor not in record and _needs_metric(schedule_obj):
+                    raise ConfigError(
+                        f"the {schedule_obj.name} schedule monitors {monitor!r}, which the epoch record does "
+                        f"not have (it has {', '.join(record)}); give validation data or monitor 'loss'"
+                    )
                 opt.lr = schedule_obj.step(record.get(monitor))
             for cb in cbs:
                 if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(epoch, record, net):
