@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -38,6 +39,17 @@ def _fraction(s: str) -> float:
     if not 0 < v <= 1:
         raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {s}")
     return v
+
+
+def strict_json(obj: Any) -> Any:
+    """``obj`` with NaN/inf floats as None, so ``--json`` prints strict JSON."""
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def add_saturation_args(p: argparse.ArgumentParser) -> None:
@@ -70,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     diag = diagnostics.diagnose(net, X, y, saturation_threshold=args.saturation_threshold,
                                 saturation_min_fraction=args.saturation_min_fraction)
     if args.json:
-        json.dump({"model": args.model, "data": data.name, "split": args.split, **diag.to_dict()}, sys.stdout)
+        json.dump(strict_json({"model": args.model, "data": data.name, "split": args.split, **diag.to_dict()}),
+                  sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print(f"{net}  on {data.name} ({args.split})")
@@ -109,7 +122,8 @@ def print_report(tracker: diagnostics.DiagnosticsTracker | None, net: Any, resul
     if tracker is None:
         return
     if result is not None:
-        result["diagnostics"] = {"epochs": tracker.to_dict(), "final": tracker.diagnosis(net).to_dict()}
+        result["diagnostics"] = strict_json(
+            {"epochs": tracker.to_dict(), "final": tracker.diagnosis(net).to_dict()})
         return
     out = stream or sys.stdout
     print("\nper-epoch diagnostics (on up to 2000 training samples):", file=out)

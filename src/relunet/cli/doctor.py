@@ -16,7 +16,7 @@ import warnings
 from .. import doctor
 from ..errors import RelunetError
 from . import common
-from .diagnose import add_saturation_args
+from .diagnose import add_saturation_args, strict_json
 
 NAME = "doctor"
 HELP = "diagnose why a network would not learn: checks before training, dead/saturated units after"
@@ -78,9 +78,10 @@ def run(args: argparse.Namespace) -> int:
                 saturation_min_fraction=args.saturation_min_fraction)
     problems = doctor.has_problems(before + after)
     if args.json:
-        json.dump({"data": data.name, "network": repr(net), "trained": trained,
-                   "before_training": [f.to_dict() for f in before],
-                   "after_training": [f.to_dict() for f in after], "problems": problems}, sys.stdout)
+        json.dump(strict_json({"data": data.name, "network": repr(net), "trained": trained,
+                               "before_training": [f.to_dict() for f in before],
+                               "after_training": [f.to_dict() for f in after], "problems": problems}),
+                  sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print(f"{net}  on {data.name}: {len(data.X_train)} training samples")
