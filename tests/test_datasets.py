@@ -495,3 +495,11 @@ def test_convert_idx_to_memory_mapped_npy(fake_idx, tmp_path, capsys):
     np.testing.assert_array_equal(got.X_test, want.X_test)
     np.testing.assert_array_equal(got.y_test, want.y_test)
     assert not list((tmp_path / "npy").glob("*.part"))
+
+
+def test_csv_with_bom_quotes_and_blank_lines(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_bytes('\ufeff"size, cm",kind\n1.5,a\n\n2.5,b\n3.5,a\n4.5,b\n'.encode("utf-8"))
+    ds = datasets.load(str(p), target="kind", test_size=0.5)
+    assert ds.info["columns"] == ["size, cm"] and ds.task == "classification"
+    assert sorted(np.concatenate([ds.X_train[:, 0], ds.X_test[:, 0]]).tolist()) == [1.5, 2.5, 3.5, 4.5]

@@ -461,7 +461,7 @@ def _check_finite(X: np.ndarray, what: str, columns: list[str] | None = None) ->
 
 
 def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's BOM is not a name
         reader = csv.reader(f)
         try:
             header = [h.strip() for h in next(reader)]
