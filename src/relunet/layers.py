@@ -85,7 +85,7 @@ class Dense:
     def backward_into(self, grad_out: np.ndarray, dx: np.ndarray | None) -> np.ndarray | None:
         """``backward`` with ``dL/dx`` written into ``dx`` (``shape (n_samples, n_in)``)."""
         _blas.gemm(1.0, self._x, grad_out, 0.0, self.dW, trans_a=True)
-        np.sum(grad_out, axis=0, out=self.db)
+        np.add.reduce(grad_out, axis=0, out=self.db)  # np.sum without its Python wrapper
         if not self.needs_input_grad:
             return None
         return _blas.gemm(1.0, grad_out, self.W, 0.0, dx, trans_b=True)
@@ -107,7 +107,7 @@ class Dense:
         if self.needs_input_grad:
             out = _blas.gemm(1.0, grad_out, self.W, 0.0, dx, trans_b=True)
         _blas.gemm(-lr, self._x, grad_out, 1.0, self.W, trans_a=True)
-        np.sum(grad_out, axis=0, out=self.db)
+        np.add.reduce(grad_out, axis=0, out=self.db)
         _blas.axpy(-lr, self.db, self.b)
         return out
 

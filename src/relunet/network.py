@@ -411,16 +411,17 @@ def _softmax_cross_entropy_into(
     """
     # NOTE: sums by ufuncs, not np.dot/vdot: those call NumPy's BLAS, whose thread pool
     # must stay asleep while the layers run on SciPy's (see relunet._blas).
+    # (ufunc.reduce is np.max / np.sum without their Python wrappers: same result)
     n = len(Y)
-    np.max(z, axis=1, keepdims=True, out=col)
+    np.maximum.reduce(z, axis=1, keepdims=True, out=col)
     s = np.subtract(z, col, out=delta)
-    ys = float(np.multiply(Y, s, out=tmp).sum())  # sum_nk Y s
+    ys = float(np.add.reduce(np.multiply(Y, s, out=tmp), axis=None))  # sum_nk Y s
     e = np.exp(s, out=delta)
-    np.sum(e, axis=1, keepdims=True, out=col)
+    np.add.reduce(e, axis=1, keepdims=True, out=col)
     np.divide(e, col, out=delta)  # softmax
     np.log(col, out=col)
-    y_rows = Y.sum(axis=1, keepdims=True)
-    value = (float(np.multiply(y_rows, col, out=col).sum()) - ys) / n
+    y_rows = np.add.reduce(Y, axis=1, keepdims=True)
+    value = (float(np.add.reduce(np.multiply(y_rows, col, out=col), axis=None)) - ys) / n
     delta -= Y
     delta /= n
     return value
