@@ -267,3 +267,53 @@ def test_score_with_mismatched_lengths():
     reg.fit(XOR_X, XOR_Y.astype(float), epochs=1)
     with pytest.raises(errors.DataError, match="4 samples but y has 3"):
         reg.score(XOR_X, np.ones(3))
+
+
+def test_score_of_a_multi_label_network_given_class_labels():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = np.arange(30) % 3
+    net = relunet.MLP([3, 8, 3], output="sigmoid", loss="bce", seed=0)  # three independent sigmoids
+    net.fit(X, y, epochs=3, lr=0.1)
+    onehot = np.eye(3, dtype=int)[y]
+    expected = float(np.mean(np.all(net.predict(X) == onehot, axis=1)))
+    assert net.score(X, y) == expected == net.score(X, onehot)
+
+
+def test_cli_train_bce_over_softmax_outputs_reports(capsys):
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--output", "softmax", "--loss", "bce", "--epochs", "2",
+                                 "--json"])
+    assert rc == 0, err
+    assert 0.0 <= _strict_json(out)["test_accuracy"] <= 1.0
+
+
+def test_plateau_schedule_with_a_missing_monitor(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--epochs", "2", "--schedule", "plateau", "--monitor", "bogus"],
+                 "'bogus'", "reduce_on_plateau")
+    _usage_error(capsys, ["train", "--data", "xor", "--epochs", "2", "--schedule", "warmup:1:plateau",
+                          "--monitor", "val_loss"], "'val_loss'")
+
+
+def test_train_samples_zero_is_rejected(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--train-samples", "0"], "--train-samples")
+
+
+def test_perceptron_zero_epochs_and_bad_targets(capsys):
+    rc, out, err = _run(capsys, ["train", "--model", "perceptron", "--data", "and", "--epochs", "0", "--json"])
+    assert rc == 0, err
+    res = _strict_json(out)
+    assert res["epochs"] == 0 and res["converged"] is False and "0 epochs" in res["message"]
+    _usage_error(capsys, ["train", "--model", "perceptron", "--data", "diabetes"], "regression")
+    from relunet.perceptron import Perceptron
+
+    with pytest.raises(errors.TargetTypeError):
+        Perceptron().fit(XOR_X, np.array([0.5, 1.5, 0.2, 0.1]))
+    with pytest.raises(errors.ConfigError, match="epochs"):
+        Perceptron().fit(XOR_X, XOR_Y, epochs=-1)
+
+
+@pytest.mark.parametrize("extra", [["--history", "h.json"], ["--hidden", "8"], ["--optimizer", "adam"],
+                                   ["--checkpoint", "c.ckpt"]])
+def test_perceptron_rejects_backprop_options(capsys, tmp_path, extra):
+    extra = [str(tmp_path / e) if e.endswith((".json", ".ckpt")) else e for e in extra]
+    _usage_error(capsys, ["train", "--model", "perceptron", "--data", "and", *extra], extra[0], "perceptron")
+    assert os.listdir(tmp_path) == []

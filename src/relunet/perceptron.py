@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog
 
-from .errors import ConfigError, DataError, FeatureCountError, NotFittedError
+from .errors import ConfigError, DataError, FeatureCountError, NotFittedError, TargetTypeError
 
 
 def linearly_separable(X: np.ndarray, y: np.ndarray) -> bool:
@@ -112,11 +112,21 @@ class Perceptron:
 
     def fit(self, X: Any, y: Any, epochs: int = 100) -> PerceptronResult:
         """Train until an epoch makes no mistake, or ``epochs`` run out."""
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ConfigError(f"epochs must be an integer >= 0, got {epochs!r}")
         X = self._check_X(X)
         y = np.asarray(y)
+        if y.ndim != 1:
+            raise DataError(f"y must be 1-D class labels, one per sample; got shape {y.shape}")
         if len(y) != len(X):
             raise DataError(f"X has {len(X)} samples but y has {len(y)}")
-        self.classes_ = np.unique(y)
+        if y.dtype.kind == "f" and not (np.isfinite(y).all() and np.all(y == np.round(y))):
+            raise TargetTypeError("y holds non-integer or non-finite values: a perceptron classifies, "
+                                  "it needs class labels (for regression use an MLP with output='identity')")
+        try:
+            self.classes_ = np.unique(y)
+        except TypeError:
+            raise TargetTypeError("y mixes labels of different types (e.g. numbers and strings)") from None
         if len(self.classes_) < 2:
             raise DataError("y holds a single class: nothing to separate")
         idx = np.searchsorted(self.classes_, y)
@@ -158,6 +168,8 @@ class Perceptron:
         if result.converged:
             return (f"converged after {result.epochs} epochs: every training sample is classified "
                     "correctly (the classes are linearly separable)")
+        if not result.mistakes:
+            return "not trained (0 epochs): the weights are all zero"
         text = f"did not converge in {result.epochs} epochs ({result.mistakes[-1]} mistakes in the last). "
         if self.binary:
             if not linearly_separable(X, y):

@@ -52,7 +52,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
                    help="rescale inputs with statistics of the training part (default: none)")
     g.add_argument("--test-size", type=_fraction, default=None,
                    help="fraction held out as the test set where a dataset has no fixed one (default 0.25)")
-    g.add_argument("--train-samples", type=_nonneg_int, default=None,
+    g.add_argument("--train-samples", type=_positive_int, default=None,
                    help="use only the first N training samples (quick runs)")
 
 
@@ -213,6 +213,13 @@ def _nonneg_int(s: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s}")
+    return v
+
+
+def _positive_int(s: str) -> int:
+    v = _nonneg_int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {s}")
     return v
 
 

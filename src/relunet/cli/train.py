@@ -80,7 +80,18 @@ def run_perceptron(args: argparse.Namespace) -> int:
     units = args.activation or "step"
     if units not in ("step", "sign"):
         raise common.ConfigError(f"a perceptron uses --activation step or sign, not {units!r}")
+    # options of backpropagation training: silently ignoring them would mislead (no file written, ...)
+    for flag, default in (("--hidden", None), ("--output", "auto"), ("--loss", "auto"), ("--init", None),
+                          ("--batch-size", None), ("--optimizer", "sgd"), ("--momentum", None),
+                          ("--nesterov", False), ("--weight-decay", None), ("--schedule", None),
+                          ("--validation-split", None), ("--early-stopping", None), ("--monitor", None),
+                          ("--checkpoint", None), ("--resume", None), ("--history", None)):
+        if getattr(args, flag.lstrip("-").replace("-", "_"), default) != default:
+            raise common.ConfigError(f"{flag} does not apply to --model perceptron (one layer of {units} "
+                                     "units trained by the perceptron rule: --activation, --epochs, --lr)")
     data = common.load_data(args)
+    if data.task != "classification":
+        raise common.ConfigError(f"a perceptron classifies; {data.name!r} is a regression problem")
     model = Perceptron(units, lr=args.lr or 1.0, seed=args.seed)
     epochs = 100 if args.epochs is None else args.epochs
     result = model.fit(data.X_train, data.y_train, epochs=epochs)
