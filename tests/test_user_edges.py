@@ -317,3 +317,19 @@ def test_perceptron_rejects_backprop_options(capsys, tmp_path, extra):
     extra = [str(tmp_path / e) if e.endswith((".json", ".ckpt")) else e for e in extra]
     _usage_error(capsys, ["train", "--model", "perceptron", "--data", "and", *extra], extra[0], "perceptron")
     assert os.listdir(tmp_path) == []
+
+
+def test_figures_and_comparison_files_write_through_symlinks(tmp_path):
+    from relunet import plots
+
+    real, link = tmp_path / "real.png", tmp_path / "link.png"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    plots.plot_activations(["relu"], link)
+    assert link.is_symlink() and real.read_bytes()[:4] == b"\x89PNG"
+    res = relunet.compare.compare_activations("xor", ["relu"], 1, hidden=[4], epochs=2, jobs=1)
+    real_json, link_json = tmp_path / "real.json", tmp_path / "link.json"
+    real_json.write_text("old")
+    link_json.symlink_to(real_json)
+    res.save_json(link_json)
+    assert link_json.is_symlink() and _strict_json(real_json.read_text())["rows"][0]["activation"] == "relu"

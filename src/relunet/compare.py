@@ -25,8 +25,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -297,24 +295,11 @@ def _json_ready(obj: Any) -> Any:
 
 
 def _atomic_write(path: str, text: str) -> None:
-    """Write a text file atomically (temp file in the same folder, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write a text file atomically (temp file in the same folder, then rename; see
+    :func:`relunet.io.write_atomic`: symlinks followed, devices written in place)."""
+    from .io import write_atomic
 
-
-def _file_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
+    write_atomic(path, text)
 
 
 def _seeds(seeds: "int | Sequence[int]") -> list[int]:

@@ -78,17 +78,25 @@ def save_figure(fig: Figure, path: "str | os.PathLike[str]", dpi: int | None = N
             f"cannot tell the figure format of {path!r}: give a file name ending in "
             + ", ".join("." + f for f in FORMATS)
         )
+    from .io import output_target
+
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"folder {folder} does not exist (for figure {path})")
-    fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix="." + ext, dir=folder)
+    # through symlinks to the file they name; a device (/dev/stdout) is written in place, not replaced
+    real, atomic = output_target(path)
+    if not atomic:
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            fig.savefig(real, format=ext, dpi=dpi)
+        return path
+    fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix="." + ext, dir=os.path.dirname(real))
     os.close(fd)
     try:
         # NOTE: SVG text stays text (not glyph outlines): searchable, editable, smaller.
         with matplotlib.rc_context({"svg.fonttype": "none"}):
             fig.savefig(tmp, format=ext, dpi=dpi)
         os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); give it a normal file's mode
-        os.replace(tmp, path)
+        os.replace(tmp, real)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
