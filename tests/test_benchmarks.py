@@ -1,0 +1,58 @@
+"""The benchmark suite's bookkeeping: target verdicts, timing rounds, report (no timings asserted)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks import suite
+
+BIG = "784-500-500-500-10"
+
+
+def _results(ratio_128=1.6, ratio_512=1.4, frac=0.95, infer=1.05, lat=0.8, mem=1.0002):
+    train = [
+        {"arch": BIG, "optimizer": "sgd", "batch": B, "ratio_torch": r, "ratio_sklearn": 3.5,
+         "fraction_of_gemm_rate": frac}
+        for B, r in ((1, 5.0), (128, ratio_128), (512, ratio_512))
+    ]
+    inf = [
+        {"arch": BIG, "batch": 1000, "time_over_gemm_bound": infer},
+        {"arch": BIG, "batch": 1, "latency_us": {"relunet": lat, "torch": 1.0}},
+    ]
+    return {"train": train, "infer": inf, "memory": {"loop": {"peak_over_budget": mem}}}
+
+
+def test_targets_report_misses_and_unmeasured():
+    verdicts = {t["target"]: t["met"] for t in suite.targets(_results())}
+    assert verdicts[f"train {BIG} SGD batch 128: relunet / torch eager"] is True
+    assert verdicts[f"train {BIG} SGD batch 512: relunet / torch eager"] is False
+    assert verdicts[f"inference {BIG} batch 1000: time / GEMM-bound time"] is True
+    assert verdicts[f"inference {BIG} batch 1: latency relunet / torch eager"] is True
+    fit = [t for t in suite.targets(_results()) if "net.fit" in t["target"]][0]
+    assert fit["met"] is None and fit["measured"] is None  # not run: not claimed
+    verdicts = {t["target"]: t["met"] for t in suite.targets(_results(infer=1.2, lat=1.3, mem=1.01))}
+    assert verdicts[f"inference {BIG} batch 1000: time / GEMM-bound time"] is False
+    assert verdicts[f"inference {BIG} batch 1: latency relunet / torch eager"] is False
+    assert not any(v for k, v in verdicts.items() if "memory" in k)
+
+
+def test_timer_rounds_give_rates_and_median_ratios():
+    timer = suite.Timer(quick=True)
+    a = np.ones((200, 200))
+    out = timer.compare({"one": (lambda: a @ a, 4), "two": (lambda: [a @ a for _ in range(6)], 4)})
+    assert set(out) == {"one", "two"}
+    assert len(out["one"]["rates"]) == timer.repeats
+    assert out["one"]["rate"] > 0 and "ratio" not in out["one"]
+    # "two" does 6x the work per call: "one" is faster, ratio = rate_one / rate_two (~6)
+    assert out["two"]["ratio"] > 1.0
+
+
+def test_relunet_job_trains_and_gemm_job_runs():
+    sizes = [8, 6, 3]
+    X, y, Y = suite._data(sizes, 64)
+    step, per_call, _ = suite.train_relunet(sizes, "sgd", 16, X, Y)
+    assert per_call == 16
+    step()
+    call, _, _ = suite.gemm_job(sizes, 16)
+    call()
+    assert suite.flops_per_sample([784, 500, 500, 500, 10]) == 784 * 500 + 2 * 500 * 500 + 500 * 10
