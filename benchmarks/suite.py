@@ -713,13 +713,14 @@ def markdown(all_results: dict[str, Any]) -> str:
     out = [
         "# relunet speed benchmarks",
         "",
-        "Rerun: `python -m benchmarks --both` (both BLAS-kernel settings, ~10 min), or "
-        "`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks` and "
-        "`python -m benchmarks` separately; `--quick` for a < 1 min smoke run. "
-        "(From the repository root with `PYTHONPATH=src`.)",
+        "Rerun from the repository root: `python -m benchmarks --both` (both BLAS-kernel "
+        "settings, ~2 x 4-8 min), or `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m "
+        "benchmarks` and `python -m benchmarks` separately; add `--threads 1` for the "
+        "single-thread runs; `--quick` for a < 1 min smoke run. Each run replaces its own "
+        "section (keyed by kernel and threads) in `results.json` and rewrites this file.",
         "",
-        "Samples/second, median of repeats after a warm-up; `x torch` etc. are relunet's rate "
-        "divided by the peer's. FLOPs per sample: 6 x sum(n_in n_out) for training, 2 x for "
+        "Samples/second: median of 5 rounds after a warm-up, the libraries timed in turn within "
+        "each round; `x torch` etc.: median over rounds of relunet's rate / the peer's. FLOPs per sample: 6 x sum(n_in n_out) for training, 2 x for "
         "inference; `of GEMM rate` is relunet's training GF/s over `numpy.matmul`'s GF/s at the "
         "layer shapes and batch size, timed in the same rounds (the issue's FLOP count includes "
         "dL/dx of the first layer, which is never computed, so up to ~117% is possible for "
@@ -739,7 +740,8 @@ def markdown(all_results: dict[str, Any]) -> str:
         out += [
             "", f"## {label}{' (--quick)' if res.get('quick') else ''}", "",
             f"CPU: {m['cpu']}, {m['logical_cores']} cores; threads: {m['threads']}; "
-            f"env: {m['env']}; load average start {m['loadavg_start']}, end {m.get('loadavg_end')}; "
+            f"env: {m['env']}; load average (1, 5, 15 min) start "
+            f"{[round(x, 2) for x in m['loadavg_start']]}, end {[round(x, 2) for x in m.get('loadavg_end', [])]}; "
             f"run took {res['seconds']:.0f} s.",
             f"BLAS: {blas}.",
             f"Versions: {m['versions']}.",
