@@ -333,3 +333,21 @@ def test_figures_and_comparison_files_write_through_symlinks(tmp_path):
     link_json.symlink_to(real_json)
     res.save_json(link_json)
     assert link_json.is_symlink() and _strict_json(real_json.read_text())["rows"][0]["activation"] == "relu"
+
+
+@pytest.mark.parametrize("change, needle", [(["--activation", "relu"], "network"),
+                                            (["--momentum", "0.5"], "optimizer settings"),
+                                            (["--loss", "mse", "--output", "sigmoid"], "network"),
+                                            (["--epochs", "2"], "already holds 3 epochs")])
+def test_resume_with_other_options_is_refused(capsys, tmp_path, change, needle):
+    ckpt = str(tmp_path / "c.ckpt")
+    assert main(["train", "--data", "xor", "--epochs", "3", "--quiet", "--checkpoint", ckpt]) == 0
+    capsys.readouterr()
+    before = open(ckpt, "rb").read()
+    argv = ["train", "--data", "xor", "--epochs", "5", "--quiet", "--resume", ckpt]
+    if change[0] == "--epochs":
+        argv = argv[:3] + change + argv[5:]
+    else:
+        argv += change
+    _usage_error(capsys, argv, needle)
+    assert open(ckpt, "rb").read() == before  # the checkpoint is left as it was

@@ -52,7 +52,7 @@ from . import checkpoint as ckpt_mod
 from . import optimizers
 from . import schedules as schedules_mod
 from .callbacks import EarlyStopping, as_callback, monitor_mode
-from .errors import ConfigError, DataError, DivergenceError
+from .errors import ConfigError, DataError, DivergenceError, ModelFileError
 from .progress import Progress
 
 
@@ -495,6 +495,7 @@ def fit(
                 f"{os.fspath(resume)} was written by optimizer {restored.optimizer_name!r}, "
                 f"this run uses {opt_name!r}; resume with the same optimizer"
             )
+        _check_resume(resume, restored, net, opt, epochs)
 
     # -- validation data ---------------------------------------------------------
     val_idx = None
@@ -599,7 +600,8 @@ def fit(
     epoch = first_epoch - 1
 
     def save_checkpoint(done_epoch: int) -> None:
-        extra: dict[str, Any] = {"stopped": stopped, "config": {"batch_size": batch_size, "shuffle": shuffle}}
+        extra: dict[str, Any] = {"stopped": stopped, "config": {"batch_size": batch_size, "shuffle": shuffle},
+                                 "network": repr(net), "optimizer_config": _resume_config(opt)}
         if val_idx is not None:
             extra["val_idx"] = val_idx
         ckpt_mod.save(checkpoint, ckpt_mod.Checkpoint(
@@ -710,6 +712,28 @@ def fit(
     progress.close()
     net.eval()
     return history
+
+
+def _resume_config(opt: Any) -> dict[str, Any]:
+    """The optimizer settings a resumed run must share (the lr is restored from the state)."""
+    return {k: v for k, v in _config(opt).items() if k != "lr"}
+
+
+def _check_resume(path: Any, restored: Any, net: Any, opt: Any, epochs: int) -> None:
+    """A checkpoint continues only the run that wrote it: same network, optimizer settings,
+    and fewer epochs done than the total asked for. (Checked where the file records them.)"""
+    where = os.fspath(path)
+    saved_net = restored.extra.get("network")
+    if saved_net is not None and saved_net != repr(net):
+        raise ModelFileError(f"{where}: the checkpoint's network {saved_net} and this run's {net!r} do not fit; "
+                             "resume with the same network options")
+    saved_opt = restored.extra.get("optimizer_config")
+    if saved_opt is not None and _jsonable(saved_opt) != _resume_config(opt):
+        raise ConfigError(f"{where} was written with optimizer settings {saved_opt}, this run uses "
+                          f"{_resume_config(opt)}; resume with the same options")
+    if restored.epoch > epochs:
+        raise ConfigError(f"{where} already holds {restored.epoch} epochs but --epochs/epochs asks for "
+                          f"{epochs} in total; give at least {restored.epoch}")
 
 
 def _config(opt: Any) -> dict[str, Any]:
