@@ -338,7 +338,8 @@ def test_figures_and_comparison_files_write_through_symlinks(tmp_path):
 @pytest.mark.parametrize("change, needle", [(["--activation", "relu"], "network"),
                                             (["--momentum", "0.5"], "optimizer settings"),
                                             (["--loss", "mse", "--output", "sigmoid"], "network"),
-                                            (["--epochs", "2"], "already holds 3 epochs")])
+                                            (["--epochs", "2"], "already holds 3 epochs"),
+                                            (["--batch-size", "1"], "batch size 4")])
 def test_resume_with_other_options_is_refused(capsys, tmp_path, change, needle):
     ckpt = str(tmp_path / "c.ckpt")
     assert main(["train", "--data", "xor", "--epochs", "3", "--quiet", "--checkpoint", ckpt]) == 0

@@ -573,6 +573,10 @@ def fit(
 
     first_epoch = 1
     if restored is not None:
+        saved_bs = (restored.extra.get("config") or {}).get("batch_size")
+        if saved_bs is not None and int(saved_bs) != batch_size:
+            raise ConfigError(f"{os.fspath(resume)} was written with batch size {saved_bs}, this run uses "
+                              f"{batch_size}; resume with the same options")
         ckpt_mod.restore_params(net, restored, resume)
         opt.load_state_dict(restored.optimizer)
         if schedule_obj is not None and restored.schedule is not None:
