@@ -32,7 +32,9 @@ The user's own data (``load("path")``):
   Memory-mapped inputs are never copied whole: without test files they are split by
   position (the last ``test_size`` fraction of rows is the test set), so shuffle the
   file beforehand if its order means something. Store them as float32 (the network's
-  default dtype) so training reads them batch by batch without a converted copy.
+  default dtype) so training reads them batch by batch without a converted copy
+  (``convert("mnist", dir)`` writes MNIST so); ``scale=`` and ``pixels="float"`` do make
+  an in-memory copy.
 
 The task is inferred unless ``task=`` says: integer-valued targets with at most
 :data:`MAX_CLASSES` distinct values are classification, anything else regression.
