@@ -469,6 +469,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     warnings.filterwarnings("ignore", module="sklearn")
+    # Load every BLAS / OpenMP library first: threadpoolctl limits only those loaded.
+    import sklearn.neural_network  # noqa: F401
+    from scipy.linalg import blas  # noqa: F401
+
+    from relunet import _blas  # noqa: F401
+
     threads = args.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     limiter = threadpoolctl.threadpool_limits(limits=threads)
@@ -671,7 +677,7 @@ def targets_table(res: dict[str, Any]) -> str:
     for t in res["targets"]:
         v = t["measured"]
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
-        lines.append(f"| {t['target']} | {'-' if v is None else f'{v:.3g}'} | {t['goal']} | {met} |")
+        lines.append(f"| {t['target']} | {'-' if v is None else f'{v:.4g}'} | {t['goal']} | {met} |")
     return "\n".join(lines)
 
 
@@ -709,6 +715,26 @@ def gemm_table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def summary_table(all_results: dict[str, Any]) -> str:
+    """The issue's targets, one column per run (kernel / threads setting)."""
+    runs = all_results["runs"]
+    labels = list(runs)
+    names = [t["target"] for t in next(iter(runs.values()))["targets"]] if runs else []
+    goals = {t["target"]: t["goal"] for r in runs.values() for t in r["targets"]}
+    lines = ["| target | goal | " + " | ".join(labels) + " |",
+             "|---|---|" + "---:|" * len(labels)]
+    for name in names:
+        cells = []
+        for label in labels:
+            t = next((t for t in runs[label]["targets"] if t["target"] == name), None)
+            if t is None or t["measured"] is None:
+                cells.append("-")
+            else:
+                cells.append(f"{t['measured']:.4g} {'yes' if t['met'] else '**no**'}")
+        lines.append(f"| {name} | {goals[name]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown(all_results: dict[str, Any]) -> str:
     out = [
         "# relunet speed benchmarks",
@@ -732,6 +758,10 @@ def markdown(all_results: dict[str, Any]) -> str:
         "**Noise:** the machine has 2 cores shared with other developers running test suites; "
         "load averages at the start and end of each run are listed. Ratios between libraries "
         "measured back to back are more reliable than absolute rates.",
+        "",
+        "## The issue's targets, every run",
+        "",
+        summary_table(all_results),
     ]
     for label, res in all_results["runs"].items():
         m = res["machine"]
