@@ -352,3 +352,12 @@ def test_resume_with_other_options_is_refused(capsys, tmp_path, change, needle):
         argv += change
     _usage_error(capsys, argv, needle)
     assert open(ckpt, "rb").read() == before  # the checkpoint is left as it was
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "hardtanh", "leaky_relu", "elu"])
+def test_activation_forward_backward_on_python_lists(name):
+    act = relunet.activations.get(name)
+    out = act.forward([-2.0, 0.5, 7.0])
+    grad = act.backward([1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(grad, act.derivative(np.array([-2.0, 0.5, 7.0])))
+    assert out.shape == (3,)

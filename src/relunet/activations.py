@@ -110,6 +110,8 @@ class Activation:
     # -- the interface ----------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
         """f(x); caches the input for ``backward``."""
+        if not isinstance(x, np.ndarray):  # a list or scalar: cached as the array f sees
+            x = _as_float(x)
         self._x = x
         return self.fn(x)
 
