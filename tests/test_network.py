@@ -275,3 +275,12 @@ def test_cli_default_train_reaches_95_percent_on_digits(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["data"] == "digits" and out["test_accuracy"] >= 0.95
     assert out["final_loss"] < 0.2 and out["epochs"] == 30
+
+
+def test_non_finite_value_found_past_the_first_block():
+    # X is checked block by block (memory-mapped data never needs a full-size temporary)
+    net = relunet.MLP([3, 4, 2], seed=0)
+    X = np.ones((20_000, 3))
+    X[17_000, 2] = np.inf
+    with pytest.raises(DataError, match="row 17000, column 2"):
+        net.check_X(X)

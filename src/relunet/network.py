@@ -470,6 +470,24 @@ def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
     return ActivationLayer(spec)
 
 
+#: rows checked at a time, so checking a memory-mapped X never needs memory for all of it
+_CHECK_ROWS = 8192
+
+
+def _all_finite(X: np.ndarray) -> bool:
+    """True when X has no NaN or inf; reads X in blocks of rows (no full-size temporary)."""
+    return all(np.isfinite(X[i : i + _CHECK_ROWS]).all() for i in range(0, len(X), _CHECK_ROWS))
+
+
+def _first_non_finite(X: np.ndarray) -> np.ndarray:
+    """(row, column) of the first NaN/inf in X, searched block by block."""
+    for i in range(0, len(X), _CHECK_ROWS):
+        hits = np.argwhere(~np.isfinite(X[i : i + _CHECK_ROWS]))
+        if len(hits):
+            return hits[0] + (i, 0)
+    raise AssertionError("no non-finite value")  # only called after _all_finite said False
+
+
 def _negative_slope(act: Activation) -> float:
     """The slope below 0 that He initialisation's gain sqrt(2 / (1 + a^2)) should use:
     leaky ReLU's ``negative_slope``, PReLU's initial slope, RReLU's mean slope, else 0."""
@@ -597,8 +615,8 @@ class MLP(Network):
             )
         if len(X) == 0:
             raise DataError("X has no samples")
-        if not np.isfinite(X).all():
-            bad = np.argwhere(~np.isfinite(X))[0]
+        if not _all_finite(X):
+            bad = _first_non_finite(X)
             if _finite_in_float64(original, X.shape, bad):
                 raise DataError(
                     f"X holds a value too large for {self.dtype.name} at row {bad[0]}, column {bad[1]} "
