@@ -361,3 +361,11 @@ def test_activation_forward_backward_on_python_lists(name):
     grad = act.backward([1.0, 1.0, 1.0])
     np.testing.assert_array_equal(grad, act.derivative(np.array([-2.0, 0.5, 7.0])))
     assert out.shape == (3,)
+
+
+def test_compare_without_hidden_layer_or_with_softmax(capsys):
+    _usage_error(capsys, ["compare", "--data", "xor", "--activations", "relu", "--seeds", "1", "--hidden", ""],
+                 "no hidden layer")
+    _, line = _usage_error(capsys, ["compare", "--data", "xor", "--activations", "relu,softmax", "--seeds", "1"],
+                           "element-wise")
+    assert "gradient descent" not in line  # softmax is differentiable; the reason is another

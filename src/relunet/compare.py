@@ -373,8 +373,12 @@ def compare_activations(
         raise ConfigError(f"activations repeat: {names}")
     for a in names:
         cls = catalog.ACTIVATIONS[a]
-        if not cls.elementwise or not cls.differentiable:
-            raise ConfigError(f"{a!r} cannot be a hidden activation trained by gradient descent")
+        if not cls.differentiable:
+            raise ConfigError(f"{a!r} cannot be a hidden activation trained by gradient descent "
+                              "(its derivative is 0 almost everywhere)")
+        if not cls.elementwise:
+            raise ConfigError(f"{a!r} is not element-wise (it couples the units of a layer): "
+                              "compare compares element-wise hidden activations")
     if not 0 < target_accuracy <= 1:
         raise ConfigError(f"target accuracy must be in (0, 1], got {target_accuracy}")
     seed_list = _seeds(seeds)

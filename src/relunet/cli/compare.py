@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--out-figure {args.out_figure!r}: give a name ending in "
                               + ", ".join("." + f for f in FORMATS))
     common.check_outputs(args, "--out-json", "--out-csv", "--out-figure")  # before training, not after
+    if args.hidden is not None and not common.parse_hidden(args.hidden):
+        raise ConfigError("--hidden '' means no hidden layer: there is no hidden activation to compare")
     result = compare.compare_activations(
         args.data, names, args.seeds, hidden=common.parse_hidden(args.hidden), epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
