@@ -369,3 +369,11 @@ def test_compare_without_hidden_layer_or_with_softmax(capsys):
     _, line = _usage_error(capsys, ["compare", "--data", "xor", "--activations", "relu,softmax", "--seeds", "1"],
                            "element-wise")
     assert "gradient descent" not in line  # softmax is differentiable; the reason is another
+
+
+def test_divergence_from_weight_decay_names_the_weight_decay(capsys):
+    _, line = _usage_error(capsys, ["train", "--data", "digits", "--epochs", "2", "--weight-decay", "1e10"],
+                           "weight decay", "diverged")
+    assert "learning rate is probably too large" not in line
+    with pytest.raises(errors.DivergenceError, match="lr x weight_decay = 1e\\+09"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=20, lr=0.1, optimizer="sgd", weight_decay=1e10)

@@ -665,7 +665,7 @@ def fit(
             except _Diverged as d:
                 good.restore(net, opt, schedule_obj)
                 progress.close()
-                raise _divergence_error(d, lr_used, batch_size, history) from d.cause
+                raise _divergence_error(d, lr_used, batch_size, history, opt) from d.cause
             record["lr"] = lr_used
             record["seconds"] = time.perf_counter() - t0
             history.append(record)
@@ -757,17 +757,33 @@ def _stateful(cbs: list[Any]) -> dict[str, Any]:
     }
 
 
-def _divergence_error(d: _Diverged, lr: float, batch_size: int, history: History) -> DivergenceError:
+def _divergence_error(d: _Diverged, lr: float, batch_size: int, history: History,
+                      opt: Any = None) -> DivergenceError:
     where = f"epoch {d.epoch}, batch {d.batch}" if d.batch is not None else f"the end of epoch {d.epoch}"
     what = d.value if isinstance(d.value, str) else f"the loss became {d.value}"
     kept = history.records[-1]["epoch"] if history.records else 0
+    advice = f"the learning rate is probably too large: try a smaller one (e.g. {lr / 10:g})"
+    wd = _number(getattr(opt, "weight_decay", 0.0))
+    momentum = _number(getattr(opt, "momentum", 0.0))
+    if momentum >= 1:
+        advice = f"momentum {momentum:g} >= 1 lets the steps grow without bound: use momentum < 1 (e.g. 0.9)"
+    elif getattr(opt, "name", "") != "adamw" and lr * wd > 1:
+        # L2 decay shrinks w by the factor (1 - lr * wd) each step: beyond 1 it overshoots 0
+        advice = (f"the weight decay is too large for this learning rate (lr x weight_decay = {lr * wd:g} > 1): "
+                  f"try a weight decay below {1 / lr:g}, e.g. {0.01 / lr:g}")
     err = DivergenceError(
         f"training diverged: {what} at {where} (learning rate {lr:g}, batch size {batch_size}); "
-        f"the learning rate is probably too large: try a smaller one (e.g. {lr / 10:g}). "
-        f"The parameters are those of the last good state (end of epoch {kept})."
+        f"{advice}. The parameters are those of the last good state (end of epoch {kept})."
     )
     err.epoch, err.batch, err.history = d.epoch, d.batch, history  # type: ignore[attr-defined]
     return err
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, stream,
