@@ -377,3 +377,12 @@ def test_divergence_from_weight_decay_names_the_weight_decay(capsys):
     assert "learning rate is probably too large" not in line
     with pytest.raises(errors.DivergenceError, match="lr x weight_decay = 1e\\+09"):
         _xor_net().fit(XOR_X, XOR_Y, epochs=20, lr=0.1, optimizer="sgd", weight_decay=1e10)
+
+
+def test_plot_boundary_checks_before_training(capsys, tmp_path):
+    csv = tmp_path / "reg.csv"
+    csv.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i * 0.37:.2f}\n" for i in range(12)))
+    out, _ = _usage_error(capsys, ["plot", "boundary", "--data", str(csv), "--out", str(tmp_path / "b.png")],
+                          "regression")
+    out, _ = _usage_error(capsys, ["plot", "boundary", "--data", "xor", "--epochs", "100000",
+                                   "--out", str(tmp_path / "missing" / "b.png")], str(tmp_path / "missing"))

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     ext = os.path.splitext(out)[1].lower().lstrip(".")
     if ext not in plots.FORMATS:  # fail before any training or reading
         raise DataError(f"--out {out!r}: give a file name ending in " + ", ".join("." + f for f in plots.FORMATS))
+    common.check_outputs(args, "--out")  # a missing folder fails now, not after training
     fig = args.figure
     if fig == "activations":
         names = [n.strip() for arg in args.names for n in arg.split(",") if n.strip()] or None
@@ -130,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         if data.n_features != 2:
             raise DataError(f"dataset {data.name!r} has {data.n_features} features; "
                             "a decision boundary needs 2 (e.g. xor, spirals, moons)")
+        if data.task != "classification":
+            raise DataError(f"a decision boundary needs classes; {data.name!r} is a regression problem")
         net = common.build_network(args, data)
         net.fit(data.X_train, data.y_train, **common.training_kwargs(args))
         acc = net.score(data.X_train, data.y_train)
