@@ -386,3 +386,27 @@ def test_plot_boundary_checks_before_training(capsys, tmp_path):
                           "regression")
     out, _ = _usage_error(capsys, ["plot", "boundary", "--data", "xor", "--epochs", "100000",
                                    "--out", str(tmp_path / "missing" / "b.png")], str(tmp_path / "missing"))
+
+
+def test_fit_argument_types(tmp_path):
+    with pytest.raises(errors.ConfigError, match="patience"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=2, early_stopping="x", monitor="loss")
+    with pytest.raises(errors.ConfigError, match="monitor"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=2, monitor=5)
+    with pytest.raises(errors.ConfigError, match="callbacks"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=2, callbacks=5)
+    seen = []
+    _xor_net().fit(XOR_X, XOR_Y, epochs=2, callbacks=lambda epoch, record, net: seen.append(epoch))
+    assert seen == [1, 2]  # one callback given on its own is one callback
+    calls = []
+
+    class Spy:
+        def on_epoch_end(self, epoch, record, net):
+            calls.append(epoch)
+
+    net = _xor_net()
+    net.fit(XOR_X, XOR_Y, epochs=2, callbacks=Spy())
+    assert calls == [1, 2]
+    with pytest.raises(FileNotFoundError, match="missing"):
+        net.fit(XOR_X, XOR_Y, epochs=1, checkpoint=tmp_path / "missing" / "c.ckpt", callbacks=Spy())
+    assert calls == [1, 2]  # refused before the first epoch

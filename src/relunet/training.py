@@ -483,6 +483,12 @@ def fit(
     if verbose not in (0, 1, 2, True, False):
         raise ConfigError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     verbose = int(verbose)
+    if monitor is not None and not isinstance(monitor, str):
+        raise ConfigError(f"monitor must be a metric name such as 'val_loss' or 'loss', got {monitor!r}")
+    if checkpoint is not None:  # a folder that is missing fails now, not after the first epoch
+        from .io import output_target
+
+        output_target(checkpoint)
     opt = optimizers.get(optimizer, lr=lr, **optimizer_params)
     opt_name = getattr(opt, "name", type(opt).__name__)
 
@@ -536,11 +542,21 @@ def fit(
         raise ConfigError(f"monitor={monitor!r} needs validation data (validation_split or validation_data)")
 
     # -- callbacks -----------------------------------------------------------------
-    cbs = [as_callback(c) for c in (callbacks or ())]
+    if callbacks is not None and (callable(callbacks) or hasattr(callbacks, "on_epoch_end")
+                                  or hasattr(callbacks, "on_batch_end")):
+        callbacks = [callbacks]  # one callback given on its own
+    try:
+        callbacks = list(callbacks or ())
+    except TypeError:
+        raise ConfigError(f"callbacks must be a list of callbacks, got {callbacks!r}") from None
+    cbs = [as_callback(c) for c in callbacks]
     if early_stopping not in (None, False):
         if isinstance(early_stopping, EarlyStopping):
             stopper = early_stopping
         else:
+            if not isinstance(early_stopping, (int, np.integer)):
+                raise ConfigError(f"early_stopping is a patience (an integer >= 1), True, or an EarlyStopping; "
+                                  f"got {early_stopping!r}")
             patience = 10 if early_stopping is True else int(early_stopping)
             stopper = EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
                                     restore_best_weights=restore_best_weights)
