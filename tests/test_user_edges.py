@@ -410,3 +410,12 @@ def test_fit_argument_types(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing"):
         net.fit(XOR_X, XOR_Y, epochs=1, checkpoint=tmp_path / "missing" / "c.ckpt", callbacks=Spy())
     assert calls == [1, 2]  # refused before the first epoch
+
+
+def test_activation_misuse_raises_relunet_errors():
+    with pytest.raises(errors.CallOrderError):
+        relunet.activations.get("relu").backward(np.ones(3))
+    for name in ("softmax", "log_softmax"):
+        with pytest.raises(errors.NotElementwiseError, match="backward"):
+            relunet.activations.get(name).derivative(np.ones(3))
+    assert issubclass(errors.CallOrderError, RuntimeError) and issubclass(errors.NotElementwiseError, TypeError)

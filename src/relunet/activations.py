@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from .errors import ConfigError, NonDifferentiableError, UnknownNameError
+from .errors import CallOrderError, ConfigError, NonDifferentiableError, NotElementwiseError, UnknownNameError
 
 __all__ = [
     "Activation",
@@ -122,7 +122,7 @@ class Activation:
 
     def _check_forward(self) -> None:
         if self._x is None:
-            raise RuntimeError(f"{self.name}.backward called before forward")
+            raise CallOrderError(f"{self.name}.backward called before forward")
 
     def fn(self, x: np.ndarray) -> np.ndarray:
         """f(x) without caching."""
@@ -1616,7 +1616,7 @@ class Softmax(Activation):
         return gs
 
     def derivative(self, x):
-        raise TypeError("softmax is not element-wise: its Jacobian is s_i (delta_ij - s_j); use backward()")
+        raise NotElementwiseError("softmax is not element-wise: its Jacobian is s_i (delta_ij - s_j); use backward()")
 
 
 class LogSoftmax(Activation):
@@ -1669,7 +1669,7 @@ class LogSoftmax(Activation):
         return grad_out - s
 
     def derivative(self, x):
-        raise TypeError("log_softmax is not element-wise: its Jacobian is delta_ij - s_j; use backward()")
+        raise NotElementwiseError("log_softmax is not element-wise: its Jacobian is delta_ij - s_j; use backward()")
 
 
 # ---------------------------------------------------------------------------

@@ -88,3 +88,12 @@ class DownloadError(RelunetError, OSError):
 
 class ExportError(RelunetError, ValueError):
     """A network cannot be exported (e.g. an activation the target format cannot express)."""
+
+
+class CallOrderError(RelunetError, RuntimeError):
+    """A method was called before the one it needs (e.g. ``backward`` before ``forward``)."""
+
+
+class NotElementwiseError(RelunetError, TypeError):
+    """``derivative(x)`` was asked of an activation whose Jacobian is not diagonal (softmax,
+    log_softmax): use its ``backward`` (the vector-Jacobian product) instead."""
