@@ -419,3 +419,14 @@ def test_activation_misuse_raises_relunet_errors():
         with pytest.raises(errors.NotElementwiseError, match="backward"):
             relunet.activations.get(name).derivative(np.ones(3))
     assert issubclass(errors.CallOrderError, RuntimeError) and issubclass(errors.NotElementwiseError, TypeError)
+
+
+def test_low_level_forward_checks_the_input_shape():
+    net = relunet.MLP([2, 3, 2], seed=0)
+    for mode in (net.train, net.eval):
+        mode()
+        with pytest.raises(errors.FeatureCountError, match=r"\(n_samples, 2\)"):
+            net.forward(np.ones((4, 3), dtype=np.float32))
+        with pytest.raises(errors.FeatureCountError):
+            net.logits(np.ones(2, dtype=np.float32))
+    assert net.forward(np.ones((4, 2), dtype=np.float32)).shape == (4, 2)

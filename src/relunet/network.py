@@ -132,6 +132,7 @@ class Network:
         In training mode every layer caches its input for :meth:`backward`; in evaluation
         mode this is the inference path (see :meth:`forward`).
         """
+        self._check_input(X)
         if not self.training:
             return self._infer(X, through_output=False)
         a = X
@@ -149,8 +150,17 @@ class Network:
         The result is always a new array the caller owns.
         """
         if not self.training:
+            self._check_input(X)
             return self._infer(X, through_output=True)
         return self.layers[-1].forward(self.logits(X))
+
+    def _check_input(self, X: Any) -> None:
+        """The cheap shape check of the low-level passes (``MLP.check_X`` validates fully)."""
+        shape = np.shape(X)
+        if len(shape) != 2 or shape[1] != self.n_features:
+            raise FeatureCountError(
+                f"X must have shape (n_samples, {self.n_features}), one row per sample; got shape {shape}"
+            )
 
     def backward(self, delta: np.ndarray) -> None:
         """Backpropagate ``delta = dL/dz_L`` (gradient at the logits) through every layer.
