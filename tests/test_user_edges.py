@@ -430,3 +430,14 @@ def test_low_level_forward_checks_the_input_shape():
         with pytest.raises(errors.FeatureCountError):
             net.logits(np.ones(2, dtype=np.float32))
     assert net.forward(np.ones((4, 2), dtype=np.float32)).shape == (4, 2)
+
+
+@pytest.mark.parametrize("name", ["mse", "cross_entropy", "binary_cross_entropy"])
+def test_loss_with_targets_of_another_shape(name):
+    loss = relunet.losses.get(name)
+    out = np.array([[0.2], [0.7], [0.9]])
+    with pytest.raises(errors.DataError, match=r"\(3, 1\).*\(3,\)"):
+        loss.value(out, np.array([0.0, 1.0, 1.0]))  # would broadcast to (3, 3)
+    with pytest.raises(errors.DataError):
+        loss.gradient(out, np.array([0.0, 1.0, 1.0]))
+    assert np.isfinite(loss.value(out, np.array([[0.0], [1.0], [1.0]])))

@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .errors import UnknownNameError
+from .errors import DataError, UnknownNameError
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -39,6 +39,13 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))  # exponent <= 0: never overflows
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _same_shape(out: np.ndarray, Y: np.ndarray) -> None:
+    # NOTE: (n, 1) outputs against (n,) targets would broadcast to (n, n): a silently wrong loss
+    if np.shape(out) != np.shape(Y):
+        raise DataError(f"outputs have shape {np.shape(out)} but targets {np.shape(Y)}; give targets of "
+                        "the outputs' shape, shape (n_samples, n_outputs) (e.g. y.reshape(-1, 1))")
 
 
 class Loss:
@@ -89,17 +96,21 @@ class CrossEntropy(Loss):
     formula = "-(1/N) sum_n sum_k y_nk log p_nk"
 
     def value(self, y_pred, Y):
+        _same_shape(y_pred, Y)
         tiny = np.finfo(y_pred.dtype).tiny
         return float(-np.sum(Y * np.log(np.maximum(y_pred, tiny))) / len(Y))
 
     def gradient(self, y_pred, Y):
+        _same_shape(y_pred, Y)
         tiny = np.finfo(y_pred.dtype).tiny
         return -Y / np.maximum(y_pred, tiny) / len(Y)
 
     def value_from_logits(self, z, Y):
+        _same_shape(z, Y)
         return float(-np.sum(Y * log_softmax(z)) / len(Y))
 
     def delta_from_logits(self, z, Y):
+        _same_shape(z, Y)
         p = z - np.max(z, axis=-1, keepdims=True)
         np.exp(p, out=p)
         p /= np.sum(p, axis=-1, keepdims=True)
@@ -127,20 +138,24 @@ class BinaryCrossEntropy(Loss):
     formula = "-(1/NK) sum [y log p + (1-y) log(1-p)]"
 
     def value(self, y_pred, Y):
+        _same_shape(y_pred, Y)
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(y_pred), -100)
             log_1mp = np.maximum(np.log1p(-y_pred), -100)
         return float(-np.mean(Y * log_p + (1 - Y) * log_1mp))
 
     def gradient(self, y_pred, Y):
+        _same_shape(y_pred, Y)
         eps = np.finfo(y_pred.dtype).eps
         p = np.clip(y_pred, eps, 1 - eps)
         return (p - Y) / (p * (1 - p)) / Y.size
 
     def value_from_logits(self, z, Y):
+        _same_shape(z, Y)
         return float(np.mean(np.maximum(z, 0) - z * Y + np.log1p(np.exp(-np.abs(z)))))
 
     def delta_from_logits(self, z, Y):
+        _same_shape(z, Y)
         d = _sigmoid(z)
         d -= Y
         d /= Y.size
@@ -163,10 +178,12 @@ class MeanSquaredError(Loss):
     formula = "(1/NK) sum (y_hat - y)^2"
 
     def value(self, y_pred, Y):
+        _same_shape(y_pred, Y)
         d = y_pred - Y
         return float(np.mean(d * d))
 
     def gradient(self, y_pred, Y):
+        _same_shape(y_pred, Y)
         return (y_pred - Y) * (2.0 / Y.size)
 
     value_from_logits = value
