@@ -441,3 +441,17 @@ def test_loss_with_targets_of_another_shape(name):
     with pytest.raises(errors.DataError):
         loss.gradient(out, np.array([0.0, 1.0, 1.0]))
     assert np.isfinite(loss.value(out, np.array([[0.0], [1.0], [1.0]])))
+
+
+def test_outputs_never_overwrite_the_data_or_each_other(capsys, tmp_path):
+    csv = tmp_path / "d.csv"
+    text = "a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(12))
+    csv.write_text(text)
+    _usage_error(capsys, ["train", "--data", str(csv), "--epochs", "1", "--history", str(csv)], "--data")
+    _usage_error(capsys, ["train", "--data", str(csv), "--epochs", "1", "--checkpoint", str(csv)], "--data")
+    same = str(tmp_path / "out")
+    _usage_error(capsys, ["train", "--data", "xor", "--epochs", "1", "--history", same, "--checkpoint", same],
+                 "--history")
+    _usage_error(capsys, ["compare", "--data", str(csv), "--activations", "relu", "--seeds", "1",
+                          "--out-csv", str(csv)], "--data")
+    assert csv.read_text() == text and not os.path.exists(same)

@@ -194,16 +194,24 @@ def seed_arg(s: str) -> int:
 def check_outputs(args: argparse.Namespace, *flags: str) -> None:
     """Fail now, before any training, when an output file given by one of ``flags``
     (e.g. ``"--history"``) cannot be written: its folder is missing, it is a directory, ..."""
+    import os
+
     from ..io import output_target
 
+    # inputs an output must never overwrite (a typo such as --history data.csv would destroy them)
+    taken = {os.path.realpath(p): f for f in ("--data", "--target")
+             if (p := getattr(args, f.lstrip("-"), None)) and isinstance(p, str) and os.path.exists(p)}
     for flag in flags:
         path = getattr(args, flag.lstrip("-").replace("-", "_"), None)
         if not path:
             continue
         try:
-            output_target(path)
+            real, _ = output_target(path)
         except OSError as exc:
             raise ConfigError(f"{flag} {path}: {exc.strerror}") from None
+        if real in taken:
+            raise ConfigError(f"{flag} {path} is also {taken[real]}: it would be overwritten; give another file")
+        taken[real] = flag
 
 
 def _nonneg_int(s: str) -> int:
