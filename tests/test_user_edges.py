@@ -455,3 +455,14 @@ def test_outputs_never_overwrite_the_data_or_each_other(capsys, tmp_path):
     _usage_error(capsys, ["compare", "--data", str(csv), "--activations", "relu", "--seeds", "1",
                           "--out-csv", str(csv)], "--data")
     assert csv.read_text() == text and not os.path.exists(same)
+
+
+def test_closed_pipe_exits_quietly(capsys, monkeypatch):
+    import relunet.cli.activations as cmd
+
+    def write_to_closed_pipe(args):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(cmd, "run", write_to_closed_pipe)
+    rc, out, err = _run(capsys, ["activations"])
+    assert rc == 141 and err == ""  # `relunet activations | head -1`: no "error: Broken pipe"
