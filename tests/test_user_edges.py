@@ -466,3 +466,10 @@ def test_closed_pipe_exits_quietly(capsys, monkeypatch):
     monkeypatch.setattr(cmd, "run", write_to_closed_pipe)
     rc, out, err = _run(capsys, ["activations"])
     assert rc == 141 and err == ""  # `relunet activations | head -1`: no "error: Broken pipe"
+
+
+def test_history_is_written_when_training_diverges(capsys, tmp_path):
+    hist = tmp_path / "h.json"
+    _usage_error(capsys, ["train", "--data", "xor", "--lr", "1e6", "--quiet", "--history", str(hist)], "diverged")
+    h = History.load(hist)
+    assert len(h) >= 1 and all(np.isfinite(h["loss"]))  # the good epochs before the divergence

@@ -125,16 +125,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"{net}  on {data.name}: {len(data.X_train)} train / {len(data.X_test)} test samples, "
               f"optimizer {kwargs['optimizer']!r}" + (f", schedule {args.schedule}" if args.schedule else ""))
     t0 = time.perf_counter()
+    from ..errors import DivergenceError
+
     with warnings.catch_warnings():
         # An overflow during training is divergence: raised, it becomes one clear
         # DivergenceError (epoch, batch, advice) instead of numpy warnings.
         warnings.simplefilter("error", RuntimeWarning)
-        history = net.fit(
-            data.X_train, data.y_train, verbose=verbose,
-            validation_split=args.validation_split or 0.0,
-            early_stopping=args.early_stopping, monitor=args.monitor or None,
-            checkpoint=checkpoint, resume=args.resume, **kwargs,
-        )
+        try:
+            history = net.fit(
+                data.X_train, data.y_train, verbose=verbose,
+                validation_split=args.validation_split or 0.0,
+                early_stopping=args.early_stopping, monitor=args.monitor or None,
+                checkpoint=checkpoint, resume=args.resume, **kwargs,
+            )
+        except DivergenceError as exc:  # the epochs before it are worth keeping: --history still written
+            if args.history and getattr(exc, "history", None) is not None:
+                exc.history.save(args.history)
+            raise
     seconds = time.perf_counter() - t0
     if args.history:
         history.save(args.history)
