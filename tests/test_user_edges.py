@@ -473,3 +473,16 @@ def test_history_is_written_when_training_diverges(capsys, tmp_path):
     _usage_error(capsys, ["train", "--data", "xor", "--lr", "1e6", "--quiet", "--history", str(hist)], "diverged")
     h = History.load(hist)
     assert len(h) >= 1 and all(np.isfinite(h["loss"]))  # the good epochs before the divergence
+
+
+def test_resume_keeps_the_validation_split(capsys, tmp_path):
+    ckpt = str(tmp_path / "c.ckpt")
+    base = ["train", "--data", "digits", "--hidden", "8", "--train-samples", "200", "--quiet"]
+    assert main(base + ["--epochs", "2", "--validation-split", "0.2", "--checkpoint", ckpt]) == 0
+    capsys.readouterr()
+    _usage_error(capsys, base + ["--epochs", "3", "--resume", ckpt], "validation split")
+    assert main(base + ["--epochs", "3", "--validation-split", "0.2", "--resume", ckpt]) == 0
+    ckpt2 = str(tmp_path / "c2.ckpt")
+    assert main(base + ["--epochs", "2", "--checkpoint", ckpt2]) == 0
+    capsys.readouterr()
+    _usage_error(capsys, base + ["--epochs", "3", "--early-stopping", "--resume", ckpt2], "without a validation split")

@@ -502,6 +502,13 @@ def fit(
                 f"this run uses {opt_name!r}; resume with the same optimizer"
             )
         _check_resume(resume, restored, net, opt, epochs)
+        had_split = "val_idx" in restored.extra
+        if had_split and not validation_split and validation_data is None:
+            raise ConfigError(f"{os.fspath(resume)} was written by a run that held out a validation split; "
+                              "resume with validation_split (--validation-split) too: the same samples are held out")
+        if not had_split and validation_split:
+            raise ConfigError(f"{os.fspath(resume)} was written by a run without a validation split; "
+                              "resume without validation_split (--validation-split, --early-stopping)")
 
     # -- validation data ---------------------------------------------------------
     val_idx = None
