@@ -486,3 +486,8 @@ def test_resume_keeps_the_validation_split(capsys, tmp_path):
     assert main(base + ["--epochs", "2", "--checkpoint", ckpt2]) == 0
     capsys.readouterr()
     _usage_error(capsys, base + ["--epochs", "3", "--early-stopping", "--resume", ckpt2], "without a validation split")
+
+
+@pytest.mark.parametrize("spec", ["step:2:0.5:gamma=0.1", "step:gamma=0.1:2:0.5", "step:2:step_size=3"])
+def test_schedule_parameter_given_twice(capsys, spec):
+    _usage_error(capsys, ["train", "--data", "xor", "--epochs", "1", "--schedule", spec], "given twice")

@@ -292,11 +292,15 @@ def parse_schedule(spec: str, epochs: int, monitor: str = "val_loss") -> "schedu
     for i, tok in enumerate(rest):
         if "=" in tok:
             k, _, v = tok.partition("=")
+            if k.strip() in params:
+                raise ConfigError(f"schedule {key!r}: {k.strip()} is given twice in {spec!r}")
             params[k.strip()] = _value(v.strip())
         elif key == "warmup" and n_pos >= len(positional):
             after = ":".join(rest[i:])
             break
         elif n_pos < len(positional):
+            if positional[n_pos] in params:
+                raise ConfigError(f"schedule {key!r}: {positional[n_pos]} is given twice in {spec!r}")
             params[positional[n_pos]] = _value(tok)
             n_pos += 1
         else:
