@@ -827,7 +827,8 @@ def output_for(task: str, n_outputs: int, output: str = "auto") -> tuple[str, in
 
     ``output="auto"`` picks the natural one: ``identity`` for regression, one ``sigmoid``
     unit for two classes (binary cross-entropy), ``softmax`` over K units for K > 2 classes.
-    An explicit ``sigmoid`` for two classes also gets a single unit.
+    An explicit output other than softmax for two classes also gets a single unit (sigmoid
+    + BCE, or e.g. a ReLU output regressing the 0/1 labels with MSE).
 
     Args:
         task: ``"classification"`` or ``"regression"``.
@@ -844,6 +845,6 @@ def output_for(task: str, n_outputs: int, output: str = "auto") -> tuple[str, in
             return "sigmoid", 1
         return "softmax", n_outputs
     name = activations.canonical_name(output)
-    if task == "classification" and n_outputs == 2 and name == "sigmoid":
-        return name, 1
+    if task == "classification" and n_outputs == 2 and name != "softmax":
+        return name, 1  # one unit for two classes: sigmoid + BCE, or labels regressed (e.g. MSE)
     return name, n_outputs
