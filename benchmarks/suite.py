@@ -103,11 +103,14 @@ class Timer:
         first = next(iter(jobs))
         out = {}
         for name in jobs:
-            out[name] = {"rate": float(np.median(rates[name])),
+            out[name] = {"rate": float(np.median(rates[name])), "best": float(max(rates[name])),
                          "rates": [round(r, 1) for r in rates[name]],
                          "calls_per_repeat": calls[name]}
             if name != first:
                 out[name]["ratio"] = float(np.median(np.array(rates[first]) / np.array(rates[name])))
+                # best against best: load only ever slows a run down, so on a busy machine
+                # the fastest round of each is the closest to its unloaded speed
+                out[name]["ratio_best"] = max(rates[first]) / max(rates[name])
         return out
 
     def rate(self, call: Callable[[], Any], per_call: int) -> dict[str, Any]:
@@ -509,6 +512,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             row[k] = {**results[k], **info}
             if k != "relunet":
                 row[f"ratio_{k}"] = results[k]["ratio"]
+                row[f"ratio_best_{k}"] = results[k]["ratio_best"]
 
     train = []
     for arch, sizes in ARCHS.items():
@@ -533,6 +537,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # relunet's training GF/s over numpy.matmul's GF/s at the layer shapes, timed
                 # in the same rounds: 6 f r_relunet / (2 f r_gemm)
                 row["fraction_of_gemm_rate"] = 3 * row.pop("ratio_gemm")
+                row["fraction_of_gemm_rate_best"] = 3 * row.pop("ratio_best_gemm")
                 row["gemm_gflops"] = row["gemm"]["rate"] * f6 / 3 / 1e9
                 g = res["gemm"][arch][str(B)]
                 row["fraction_of_train_gemms"] = row["relunet_gflops"] / g["train_gemms_gflops"]
@@ -562,6 +567,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             row["gemm_gflops"] = row["gemm"]["rate"] * f2 / 1e9
             # time per batch over numpy.matmul's time for the same layer products
             row["time_over_gemm_bound"] = 1 / row.pop("ratio_gemm")
+            row["time_over_gemm_bound_best"] = 1 / row.pop("ratio_best_gemm")
+            row["latency_best_us"] = {k: 1e6 * B / row[k]["best"] for k in ("relunet", "torch")}
             row["latency_us"] = {k: 1e6 * B / row[k]["rate"] for k in ("relunet", "torch")}
             infer.append(row)
             log(_row_line(row), flush=True)
@@ -584,37 +591,40 @@ def _find(rows, **kw):
 
 
 def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets, each with the measured value and whether it was met."""
+    """The issue's targets: the measured value (medians) and whether it was met, and the
+    same from the best round of each library (``best``; see ``Timer.compare``)."""
     big = "784-500-500-500-10"
     out = []
 
-    def add(name, value, goal, ok):
+    def add(name, value, goal, test, best=None):
         out.append({"target": name, "measured": value, "goal": goal,
-                    "met": None if value is None else bool(ok)})
+                    "met": None if value is None else bool(test(value)),
+                    "best": best, "met_best": None if best is None else bool(test(best))})
 
     for B in (128, 512, 1):
         r = _find(res["train"], arch=big, optimizer="sgd", batch=B)
-        v = r and r.get("ratio_torch")
-        add(f"train {big} SGD batch {B}: relunet / torch eager", v, ">= 1.5", v and v >= 1.5)
+        add(f"train {big} SGD batch {B}: relunet / torch eager", r and r.get("ratio_torch"),
+            ">= 1.5", lambda v: v >= 1.5, r and r.get("ratio_best_torch"))
     r = _find(res["train"], arch=big, optimizer="sgd", batch=128)
-    v = r and r.get("ratio_sklearn")
-    add(f"train {big} SGD batch 128: relunet / sklearn", v, ">= 3", v and v >= 3)
+    add(f"train {big} SGD batch 128: relunet / sklearn", r and r.get("ratio_sklearn"), ">= 3",
+        lambda v: v >= 3, r and r.get("ratio_best_sklearn"))
     r = _find(res["train"], arch=big, optimizer="sgd", batch=512)
-    v = r and r["fraction_of_gemm_rate"]
-    add(f"train {big} SGD batch 512: fraction of numpy float32 GEMM rate", v, ">= 0.90",
-        v and v >= 0.9)
+    add(f"train {big} SGD batch 512: fraction of numpy float32 GEMM rate",
+        r and r["fraction_of_gemm_rate"], ">= 0.90", lambda v: v >= 0.9,
+        r and r.get("fraction_of_gemm_rate_best"))
     r = _find(res["infer"], arch=big, batch=1000)
-    v = r and r["time_over_gemm_bound"]
-    add(f"inference {big} batch 1000: time / GEMM-bound time", v, "<= 1.10", v and v <= 1.1)
+    add(f"inference {big} batch 1000: time / GEMM-bound time", r and r["time_over_gemm_bound"],
+        "<= 1.10", lambda v: v <= 1.1, r and r.get("time_over_gemm_bound_best"))
     r = _find(res["infer"], arch=big, batch=1)
-    v = r and r["latency_us"]["relunet"] / r["latency_us"]["torch"]
-    add(f"inference {big} batch 1: latency relunet / torch eager", v, "< 1", v and v < 1)
+    add(f"inference {big} batch 1: latency relunet / torch eager",
+        r and r["latency_us"]["relunet"] / r["latency_us"]["torch"], "< 1", lambda v: v < 1,
+        r and r.get("latency_best_us") and r["latency_best_us"]["relunet"] / r["latency_best_us"]["torch"])
     for mode in ("loop", "fit"):
         m = res.get("memory", {}).get(mode, {})
-        v = m.get("peak_over_budget")
         # allowance: interpreter objects and NumPy's bounded (<= 32 KiB) ufunc buffers
         add(f"peak memory, 1 epoch 60000x784 ({'train_step loop' if mode == 'loop' else 'net.fit'}) "
-            "/ (data + 2 x params + work arrays)", v, "<= 1.001", v and v <= 1.001)
+            "/ (data + 2 x params + work arrays)", m.get("peak_over_budget"), "<= 1.001",
+            lambda v: v <= 1.001)
     return out
 
 
@@ -673,11 +683,14 @@ def table(res: dict[str, Any]) -> str:
 
 
 def targets_table(res: dict[str, Any]) -> str:
-    lines = ["| target | measured | goal | met |", "|---|---:|---|---|"]
+    lines = ["| target | measured (medians) | goal | met | best rounds | met |",
+             "|---|---:|---|---|---:|---|"]
+    word = {True: "yes", False: "**no**", None: "not measured"}
     for t in res["targets"]:
-        v = t["measured"]
-        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
-        lines.append(f"| {t['target']} | {'-' if v is None else f'{v:.4g}'} | {t['goal']} | {met} |")
+        v, b = t["measured"], t.get("best")
+        lines.append(f"| {t['target']} | {'-' if v is None else f'{v:.5g}'} | {t['goal']} | "
+                     f"{word[t['met']]} | {'-' if b is None else f'{b:.4g}'} | "
+                     f"{'-' if b is None else word[t.get('met_best')]} |")
     return "\n".join(lines)
 
 
@@ -730,7 +743,10 @@ def summary_table(all_results: dict[str, Any]) -> str:
             if t is None or t["measured"] is None:
                 cells.append("-")
             else:
-                cells.append(f"{t['measured']:.4g} {'yes' if t['met'] else '**no**'}")
+                cell = f"{t['measured']:.4g} {'yes' if t['met'] else '**no**'}"
+                if t.get("best") is not None:
+                    cell += f" (best {t['best']:.3g} {'yes' if t['met_best'] else '**no**'})"
+                cells.append(cell)
         lines.append(f"| {name} | {goals[name]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -752,7 +768,9 @@ def markdown(all_results: dict[str, Any]) -> str:
         "dL/dx of the first layer, which is never computed, so up to ~117% is possible for "
         "784-500-500-500-10); for inference, the time per batch over that GEMM time. "
         "`spread`: the largest max/min ratio of per-round rates in the row (1.0 = quiet "
-        "machine). torch.compile runs only for a subset (it compiles for 10-60 s per shape "
+        "machine). Targets are judged on the medians; `best` judges them on each library's "
+        "fastest round (load only slows a run down, so on a busy machine the best round is "
+        "the closest to unloaded speed). torch.compile runs only for a subset (it compiles for 10-60 s per shape "
         "here). scikit-learn trains with `partial_fit` over chunks of batches.",
         "",
         "**Noise:** the machine has 2 cores shared with other developers running test suites; "
