@@ -491,3 +491,12 @@ def test_resume_keeps_the_validation_split(capsys, tmp_path):
 @pytest.mark.parametrize("spec", ["step:2:0.5:gamma=0.1", "step:gamma=0.1:2:0.5", "step:2:step_size=3"])
 def test_schedule_parameter_given_twice(capsys, spec):
     _usage_error(capsys, ["train", "--data", "xor", "--epochs", "1", "--schedule", spec], "given twice")
+
+
+def test_compare_api_argument_types():
+    from relunet import compare
+
+    with pytest.raises(errors.ConfigError, match="seeds"):
+        compare.compare_activations("xor", ["relu"], 1.5, epochs=1, jobs=1)
+    res = compare.compare_activations("xor", "relu,tanh", 1, hidden=[4], epochs=1, jobs=1)
+    assert [r["activation"] for r in res.rows] == ["relu", "tanh"]

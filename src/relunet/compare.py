@@ -307,7 +307,13 @@ def _seeds(seeds: "int | Sequence[int]") -> list[int]:
         if seeds < 1:
             raise ConfigError(f"seeds must be >= 1 (the number of seeds), got {seeds}")
         return list(range(int(seeds)))
-    out = [int(s) for s in seeds]
+    try:
+        given = list(seeds)
+        out = [int(s) for s in given]
+    except (TypeError, ValueError):
+        raise ConfigError(f"seeds is a number of seeds or a list of integer seeds, got {seeds!r}") from None
+    if out != given:  # 1.5, "3": not silently truncated
+        raise ConfigError(f"seeds must be integers, got {given!r}")
     if not out:
         raise ConfigError("no seeds given")
     if len(set(out)) != len(out):
@@ -365,6 +371,8 @@ def compare_activations(
     Returns:
         A :class:`ComparisonResult`: one row per activation with mean and std of every metric.
     """
+    if isinstance(activations, str):  # "relu" or "relu,tanh": names, not characters
+        activations = [a.strip() for a in activations.split(",") if a.strip()]
     names = default_activations() if activations is None else list(activations)
     if not names:
         raise ConfigError("no activations to compare")
