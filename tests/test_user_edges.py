@@ -500,3 +500,17 @@ def test_compare_api_argument_types():
         compare.compare_activations("xor", ["relu"], 1.5, epochs=1, jobs=1)
     res = compare.compare_activations("xor", "relu,tanh", 1, hidden=[4], epochs=1, jobs=1)
     assert [r["activation"] for r in res.rows] == ["relu", "tanh"]
+
+
+def test_teaching_and_plot_api_argument_types(tmp_path):
+    from relunet import explain, plots, trace
+
+    with pytest.raises(errors.UnknownNameError):
+        explain.explain(123)
+    tr = trace.trace_steps(_xor_net(), XOR_X, XOR_Y, lr=0.5)
+    with pytest.raises(errors.ConfigError, match="precision"):
+        trace.render(tr, "text", -1)
+    for ncols in (0, -1):
+        with pytest.raises(errors.ConfigError, match="ncols"):
+            plots.plot_activations(["relu"], tmp_path / "a.png", ncols=ncols)
+    assert os.listdir(tmp_path) == []

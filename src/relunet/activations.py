@@ -1704,6 +1704,8 @@ def canonical_name(name: str) -> str:
 
     Raises :class:`UnknownNameError` listing the known names.
     """
+    if not isinstance(name, str):
+        raise UnknownNameError("activation", name, list(ACTIVATIONS) + list(_ALIASES))
     key = name.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in ACTIVATIONS:

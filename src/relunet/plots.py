@@ -117,6 +117,8 @@ def _finish(fig: Figure, path: "str | os.PathLike[str] | None") -> Figure:
 
 
 def _grid_shape(n: int, ncols: int | None) -> tuple[int, int]:
+    if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1):
+        raise ConfigError(f"ncols (panels per row) must be an integer >= 1, got {ncols!r}")
     ncols = ncols or min(n, 3)
     return math.ceil(n / ncols), ncols
 

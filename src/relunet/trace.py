@@ -256,6 +256,10 @@ def render_text(trace: Trace, precision: int = 4, markdown: bool = False) -> str
 
 def render(trace: Trace, fmt: str = "text", precision: int = 4) -> str:
     """Render as ``text``, ``markdown`` or ``json``."""
+    if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)) or not 0 <= precision <= 12:
+        from .errors import ConfigError
+
+        raise ConfigError(f"precision (decimals shown) must be an integer from 0 to 12, got {precision!r}")
     if fmt == "json":
         return json.dumps(trace.to_dict()) + "\n"
     if fmt == "markdown":
