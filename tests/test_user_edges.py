@@ -514,3 +514,10 @@ def test_teaching_and_plot_api_argument_types(tmp_path):
         with pytest.raises(errors.ConfigError, match="ncols"):
             plots.plot_activations(["relu"], tmp_path / "a.png", ncols=ncols)
     assert os.listdir(tmp_path) == []
+
+
+def test_one_optimizer_instance_for_two_networks():
+    opt = relunet.optimizers.get("adam", lr=0.01)
+    relunet.MLP([2, 4, 1], output="sigmoid", seed=0).fit(XOR_X, XOR_Y, epochs=2, optimizer=opt)
+    with pytest.raises(errors.ConfigError, match="another network"):
+        relunet.MLP([2, 6, 1], output="sigmoid", seed=0).fit(XOR_X, XOR_Y, epochs=2, optimizer=opt)

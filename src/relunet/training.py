@@ -495,6 +495,15 @@ def fit(
         output_target(checkpoint)
     opt = optimizers.get(optimizer, lr=lr, **optimizer_params)
     opt_name = getattr(opt, "name", type(opt).__name__)
+    state = getattr(opt, "state", None)
+    if isinstance(state, dict) and state:  # an instance that already trained: its state must be this net's
+        shapes = [p.shape for p in net.parameters()]
+        for name, arrays in state.items():
+            if isinstance(arrays, list) and [np.shape(a) for a in arrays] != shapes:
+                raise ConfigError(
+                    f"this {opt_name} instance holds state ({name!r}) of another network; give each network "
+                    f"its own optimizer (a fresh instance, or the name {opt_name!r})"
+                )
 
     # -- resume: read first (its validation split and epoch decide what follows) --
     restored = None
