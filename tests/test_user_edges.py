@@ -521,3 +521,9 @@ def test_one_optimizer_instance_for_two_networks():
     relunet.MLP([2, 4, 1], output="sigmoid", seed=0).fit(XOR_X, XOR_Y, epochs=2, optimizer=opt)
     with pytest.raises(errors.ConfigError, match="another network"):
         relunet.MLP([2, 6, 1], output="sigmoid", seed=0).fit(XOR_X, XOR_Y, epochs=2, optimizer=opt)
+
+
+@pytest.mark.parametrize("kwargs", [{"patience": "a"}, {"patience": 2.5}, {"monitor": None}, {"min_delta": "x"}])
+def test_early_stopping_argument_types(kwargs):
+    with pytest.raises(errors.ConfigError):
+        relunet.callbacks.EarlyStopping(**kwargs)

@@ -93,9 +93,11 @@ class EarlyStopping(Callback):
         mode: str = "auto",
         restore_best_weights: bool = True,
     ):
-        if int(patience) < 1:
-            raise ConfigError(f"early-stopping patience must be >= 1, got {patience}")
-        if not min_delta >= 0:
+        if not isinstance(monitor, str) or not monitor:
+            raise ConfigError(f"monitor must be a metric name such as 'val_loss' or 'loss', got {monitor!r}")
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
+            raise ConfigError(f"early-stopping patience must be an integer >= 1, got {patience!r}")
+        if not isinstance(min_delta, (int, float, np.number)) or not min_delta >= 0:
             raise ConfigError(f"min_delta must be >= 0, got {min_delta}")
         self.monitor = monitor
         self.patience = int(patience)
