@@ -527,3 +527,7 @@ def test_one_optimizer_instance_for_two_networks():
 def test_early_stopping_argument_types(kwargs):
     with pytest.raises(errors.ConfigError):
         relunet.callbacks.EarlyStopping(**kwargs)
+
+
+def test_absurd_layer_size(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--hidden", "99999999999999999999"], "units")

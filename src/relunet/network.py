@@ -552,6 +552,9 @@ class MLP(Network):
             raise ConfigError(f"sizes must be integers (units per layer), got {given!r}")
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise ConfigError(f"sizes must list at least input and output sizes, all >= 1; got {sizes}")
+        if max(sizes) >= 2**31:  # beyond any memory (and numpy's dimension limit): say so plainly
+            raise ConfigError(f"a layer of {max(sizes)} units cannot be built (no memory holds its weights); "
+                              f"got sizes {sizes}")
         try:
             dtype = np.dtype(dtype)
         except TypeError:
