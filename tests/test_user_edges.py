@@ -531,3 +531,15 @@ def test_early_stopping_argument_types(kwargs):
 
 def test_absurd_layer_size(capsys):
     _usage_error(capsys, ["train", "--data", "xor", "--hidden", "99999999999999999999"], "units")
+
+
+def test_history_to_stdout_pipe():
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "src")}
+    proc = subprocess.run([sys.executable, "-m", "relunet", "train", "--data", "xor", "--epochs", "2", "--quiet",
+                           "--history", "/dev/stdout"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    first_json = proc.stdout[: proc.stdout.index("test_accuracy")]
+    assert [r["epoch"] for r in _strict_json(first_json)["records"]] == [1, 2]

@@ -41,18 +41,23 @@ def output_target(path: str | os.PathLike) -> tuple[str, bool]:
         PermissionError: that folder is not writable.
     """
     path = os.fspath(path)
-    real = os.path.realpath(path)
-    if os.path.isdir(real):
+    try:
+        st: os.stat_result | None = os.stat(path)  # follows symlinks
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a file name", path)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # a device or pipe (/dev/stdout, /dev/null, a FIFO): written in place, by the name given
+        # (/dev/stdout resolves to /proc/PID/fd/pipe:[N], which cannot be opened by that name)
+        return path, False
+    real = os.path.realpath(path)
     folder = os.path.dirname(real)
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise FileNotFoundError(errno.ENOENT, f"folder {folder} {what}", path)
-    if os.path.exists(real):
-        if not stat.S_ISREG(os.stat(real).st_mode):
-            return real, False
-        if not os.access(real, os.W_OK):
-            raise PermissionError(errno.EACCES, "file is not writable", path)
+    if st is not None and not os.access(real, os.W_OK):
+        raise PermissionError(errno.EACCES, "file is not writable", path)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, f"folder {folder} is not writable", path)
     return real, True
