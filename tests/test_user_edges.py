@@ -543,3 +543,9 @@ def test_history_to_stdout_pipe():
     assert proc.returncode == 0, proc.stderr
     first_json = proc.stdout[: proc.stdout.index("test_accuracy")]
     assert [r["epoch"] for r in _strict_json(first_json)["records"]] == [1, 2]
+
+
+def test_optimizer_instance_with_extra_hyper_parameters():
+    opt = relunet.optimizers.get("sgd", lr=0.1)
+    with pytest.raises(errors.ConfigError, match="momentum would be ignored"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=1, optimizer=opt, momentum=0.9)

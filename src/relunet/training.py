@@ -493,6 +493,9 @@ def fit(
         from .io import output_target
 
         output_target(checkpoint)
+    if isinstance(optimizer, optimizers.Optimizer) and optimizer_params:
+        raise ConfigError(f"{', '.join(sorted(optimizer_params))} would be ignored: the optimizer is given as an "
+                          f"instance, {optimizer!r}; set them on it, or give the optimizer by name")
     opt = optimizers.get(optimizer, lr=lr, **optimizer_params)
     opt_name = getattr(opt, "name", type(opt).__name__)
     state = getattr(opt, "state", None)
