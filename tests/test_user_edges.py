@@ -549,3 +549,20 @@ def test_optimizer_instance_with_extra_hyper_parameters():
     opt = relunet.optimizers.get("sgd", lr=0.1)
     with pytest.raises(errors.ConfigError, match="momentum would be ignored"):
         _xor_net().fit(XOR_X, XOR_Y, epochs=1, optimizer=opt, momentum=0.9)
+
+
+def test_batch_size_with_a_full_batch_optimizer(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--batch-size", "2"], "--batch-size")
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--batch-size", "full",
+                                 "--epochs", "3", "--quiet"])
+    assert rc == 0, err
+
+
+def test_batch_size_full_means_full_batch(capsys):
+    argv = ["train", "--data", "digits", "--hidden", "8", "--epochs", "1", "--train-samples", "100", "--json"]
+    results = {}
+    for bs in ("full", "100", "32"):
+        rc, out, err = _run(capsys, argv + ["--batch-size", bs])
+        assert rc == 0, err
+        results[bs] = _strict_json(out)["final_loss"]
+    assert results["full"] == results["100"] != results["32"]  # one update per epoch, not the default 32

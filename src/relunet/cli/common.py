@@ -118,7 +118,7 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=_nonneg_int,
                    help="epochs to train (cg/lbfgs: maximum iterations); with --resume, the total")
-    g.add_argument("--batch-size", type=_batch_size,
+    g.add_argument("--batch-size", type=_batch_size, action=_GivenAction,
                    help="1 = online, N = mini-batch, 'full' = full batch")
     g.add_argument("--lr", type=_positive_float, help="learning rate (the schedule's base rate)")
     g.add_argument("--optimizer", default="sgd",
@@ -231,6 +231,15 @@ def _positive_int(s: str) -> int:
     return v
 
 
+class _GivenAction(argparse.Action):
+    """Store the value and remember that it was given: ``--batch-size full`` is None (full
+    batch), which :func:`resolve_defaults` must not mistake for "not given"."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
+
+
 def _batch_size(s: str) -> int | None:
     if s.lower() in ("full", "all", "batch"):
         return None
@@ -257,7 +266,7 @@ def resolve_defaults(args: argparse.Namespace) -> None:
     for key, value in {**GENERAL_DEFAULTS, **specific}.items():
         if optimizer != "sgd" and key in _SGD_ONLY:
             continue  # sgd's learning rate and momentum are no defaults for adam, cg, ...
-        if getattr(args, key, None) is None and hasattr(args, key):
+        if getattr(args, key, None) is None and hasattr(args, key) and not getattr(args, f"{key}_given", False):
             setattr(args, key, value)
     if hasattr(args, "lr") and args.lr is None:
         args.lr = OPTIMIZER_DEFAULT_LR.get(optimizer, GENERAL_DEFAULTS["lr"])

@@ -111,8 +111,12 @@ def run_perceptron(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.model == "perceptron":
         return run_perceptron(args)
+    batch_given = args.batch_size is not None  # a number (--batch-size full is None: fine for cg/lbfgs)
     common.resolve_defaults(args)
     kwargs = common.training_kwargs(args)  # unknown optimizer/schedule names fail here
+    if batch_given and args.batch_size is not None and getattr(kwargs["optimizer"], "full_batch", False):
+        raise common.ConfigError(f"--batch-size does not apply to optimizer {args.optimizer!r}: it works on "
+                                 "the full batch (its step comes from a line search over all samples)")
     common.check_outputs(args, "--history", "--checkpoint")  # before hours of training, not after
     monitors_train = bool(args.monitor) and not args.monitor.startswith("val_")
     if args.early_stopping is not None and args.validation_split is None and not monitors_train:
