@@ -566,3 +566,16 @@ def test_batch_size_full_means_full_batch(capsys):
         assert rc == 0, err
         results[bs] = _strict_json(out)["final_loss"]
     assert results["full"] == results["100"] != results["32"]  # one update per epoch, not the default 32
+
+
+def test_train_save_as_the_docs_say(capsys, tmp_path):
+    model = tmp_path / "m.relunet"
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--epochs", "300", "--json", "--save", str(model)])
+    assert rc == 0, err
+    res = _strict_json(out)
+    net = relunet.load(model)
+    assert res["model"] == str(model) and net.score(XOR_X, XOR_Y) == res["test_accuracy"]
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", "xor", "--format", "json"])
+    assert rc == 0, err
+    assert _strict_json(out)["predictions"] == net.predict(XOR_X).tolist()
+    _usage_error(capsys, ["train", "--data", "xor", "--save", str(tmp_path / "missing" / "m.relunet")], "missing")

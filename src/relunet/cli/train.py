@@ -65,6 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="continue from a checkpoint up to --epochs in total (same options and seed: the "
                    "result equals an uninterrupted run); keeps checkpointing to PATH unless --checkpoint")
     g.add_argument("--history", metavar="PATH", help="write the per-epoch history as JSON")
+    g.add_argument("--save", metavar="PATH",
+                   help="write the trained model (safe, atomic file; for relunet predict, diagnose, export "
+                   "and relunet.load)")
     g = p.add_argument_group("output")
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of text")
     g.add_argument("--verbose", "-v", action="store_true",
@@ -85,7 +88,8 @@ def run_perceptron(args: argparse.Namespace) -> int:
                           ("--batch-size", None), ("--optimizer", "sgd"), ("--momentum", None),
                           ("--nesterov", False), ("--weight-decay", None), ("--schedule", None),
                           ("--validation-split", None), ("--early-stopping", None), ("--monitor", None),
-                          ("--checkpoint", None), ("--resume", None), ("--history", None)):
+                          ("--checkpoint", None), ("--resume", None), ("--history", None),
+                          ("--save", None)):
         if getattr(args, flag.lstrip("-").replace("-", "_"), default) != default:
             raise common.ConfigError(f"{flag} does not apply to --model perceptron (one layer of {units} "
                                      "units trained by the perceptron rule: --activation, --epochs, --lr)")
@@ -117,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if batch_given and args.batch_size is not None and getattr(kwargs["optimizer"], "full_batch", False):
         raise common.ConfigError(f"--batch-size does not apply to optimizer {args.optimizer!r}: it works on "
                                  "the full batch (its step comes from a line search over all samples)")
-    common.check_outputs(args, "--history", "--checkpoint")  # before hours of training, not after
+    common.check_outputs(args, "--history", "--checkpoint", "--save")  # before hours of training, not after
     monitors_train = bool(args.monitor) and not args.monitor.startswith("val_")
     if args.early_stopping is not None and args.validation_split is None and not monitors_train:
         args.validation_split = 0.1
@@ -154,7 +158,11 @@ def run(args: argparse.Namespace) -> int:
         where = f"; checkpoint saved to {checkpoint} (continue with --resume {checkpoint})" if checkpoint else ""
         print(f"relunet: interrupted after epoch {done}{where}", file=sys.stderr)
         return 130
+    if args.save:
+        net.save(args.save)
     result = summary(net, data, history, seconds)
+    if args.save:
+        result["model"] = args.save
     if args.json:
         json.dump(_strict(result), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
@@ -167,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
             extra += f"  early stop, best epoch: {result['best_epoch']}"
         print(f"{key}: {result[key]:.4f}  final_loss: {result['final_loss']:.4g}  "
               f"epochs: {result['epochs']}  time: {seconds:.1f}s{extra}")
+        if args.save:
+            print(f"model saved to {args.save}")
     return 0
 
 
