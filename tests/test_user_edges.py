@@ -143,9 +143,26 @@ def test_explain_bad_plot_path_fails_before_printing(capsys, tmp_path):
     assert out == ""
 
 
-def test_explain_plot_of_a_loss_says_it_is_a_loss(capsys, tmp_path):
-    out, line = _usage_error(capsys, ["explain", "cross_entropy", "--plot", str(tmp_path / "ce.png")], "loss")
-    assert "unknown" not in line and out == ""
+@pytest.mark.parametrize("name", ["cross_entropy", "bce", "mse", "softmax", "log_softmax"])
+def test_explain_plot_of_losses_and_softmax(capsys, tmp_path, name):
+    # issue 8: --plot for every activation *and loss*; what has no element-wise f' is drawn
+    # over one logit, from the library's own value/gradient code
+    rc, out, err = _run(capsys, ["explain", name, "--plot", str(tmp_path / "f.svg")])
+    assert rc == 0, err
+    assert (tmp_path / "f.svg").read_text().startswith("<?xml")
+    from relunet import plots
+
+    fig = plots.plot_explained(name)
+    f_line, df_line = fig.axes[0].lines[2:4]  # after the two zero axes
+    x, f, df = f_line.get_xdata(), f_line.get_ydata(), df_line.get_ydata()
+    sig = 1 / (1 + np.exp(-x))
+    expected = {  # target class 0 / target 1, other logit 0
+        "cross_entropy": (np.logaddexp(0, -x), sig - 1), "bce": (np.logaddexp(0, -x), sig - 1),
+        "mse": ((x - 1) ** 2, 2 * (x - 1)), "softmax": (sig, sig * (1 - sig)),
+        "log_softmax": (-np.logaddexp(0, -x), 1 - sig),
+    }[name]
+    np.testing.assert_allclose(f, expected[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(df, expected[1], rtol=1e-10, atol=1e-12)
 
 
 def test_unknown_loss_lists_known_losses(capsys):

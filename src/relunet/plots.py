@@ -183,6 +183,72 @@ def plot_activations(
     return _finish(fig, path)
 
 
+def explained_curves(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, str, str]:
+    """One-variable curves for what has no element-wise ``f'(x)``: ``(f, df, f_label, df_label, title)``.
+
+    * softmax / log_softmax: output 0 over the logits ``(x, 0)`` (two classes) and its
+      diagonal Jacobian entry, from the activation's own ``forward`` and ``backward``;
+    * a loss: ``L`` over one logit of its natural output, target class 0 (cross-entropy:
+      logits ``(x, 0)``; binary cross-entropy: logit ``x``, target 1; MSE: output ``x``,
+      target 1) and ``dL/dx``, from the loss's own ``value_from_logits`` / ``delta_from_logits``.
+    """
+    from . import losses
+
+    x = np.asarray(x, dtype=np.float64)
+    if name in ("softmax", "log_softmax"):
+        act = catalog.get(name)
+        Z = np.stack([x, np.zeros_like(x)], axis=1)
+        f = act.forward(Z)[:, 0]
+        g = np.zeros_like(Z)
+        g[:, 0] = 1.0
+        df = act.backward(g)[:, 0]  # d out_0 / d z_0, the diagonal of the Jacobian
+        return f, df, f"{name}(x, 0)_0", f"d/dx {name}(x, 0)_0", f"{name}: two logits (x, 0), output 0"
+    loss = losses.get(name)
+    if loss.name == "cross_entropy":
+        rows = [np.array([[v, 0.0]]) for v in x]
+        Y = np.array([[1.0, 0.0]])
+        what = "logits (x, 0), target class 0"
+    else:
+        rows = [np.array([[v]]) for v in x]
+        Y = np.array([[1.0]])
+        what = "logit x, target 1" if loss.name == "binary_cross_entropy" else "output x, target 1"
+    f = np.array([loss.value_from_logits(z, Y) for z in rows])
+    df = np.array([loss.delta_from_logits(z, Y)[0, 0] for z in rows])
+    return f, df, "L(x)", "dL/dx", f"{loss.name}: {what}"
+
+
+def plot_explained(name: str, path: "str | os.PathLike[str] | None" = None, *,
+                   x_range: tuple[float, float] = (-5.0, 5.0), n_points: int = 401) -> Figure:
+    """``relunet explain NAME --plot``: an element-wise activation's ``f`` and ``f'``
+    (as :func:`plot_activations`), or the curves of :func:`explained_curves` for softmax,
+    log_softmax and the losses. One panel; the first line is ``f``, the second its derivative."""
+    from . import losses
+
+    from .errors import UnknownNameError
+
+    try:
+        key = catalog.canonical_name(name)
+    except UnknownNameError:
+        try:
+            key = losses.get(name).name
+        except UnknownNameError:
+            raise UnknownNameError("activation or loss name", name, catalog.names() + losses.names()) from None
+    if key in catalog.ACTIVATIONS and catalog.ACTIVATIONS[key].elementwise:
+        return plot_activations([key], path, x_range=x_range, n_points=n_points)
+    x = np.linspace(float(x_range[0]), float(x_range[1]), int(n_points))
+    f, df, f_label, df_label, title = explained_curves(key, x)
+    fig = _new_figure(4.2, 3.0)
+    ax = fig.subplots()
+    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    ax.plot(x, f, color=_COLORS[0], lw=2, label=f_label)
+    ax.plot(x, df, color=_COLORS[1], lw=1.5, ls="--", label=df_label)
+    ax.set_title(title, fontsize="small")
+    ax.set_xlabel("x")
+    ax.legend(loc="best", fontsize="small", frameon=False)
+    return _finish(fig, path)
+
+
 # ---------------------------------------------------------------------------
 # Training curves
 # ---------------------------------------------------------------------------
