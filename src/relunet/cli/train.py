@@ -163,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     result = summary(net, data, history, seconds)
     if args.save:
         result["model"] = args.save
+        result["scale"] = args.scale  # the model does not store it: predict / diagnose need the same --scale
     if args.json:
         json.dump(_strict(result), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
@@ -176,7 +177,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{key}: {result[key]:.4f}  final_loss: {result['final_loss']:.4g}  "
               f"epochs: {result['epochs']}  time: {seconds:.1f}s{extra}")
         if args.save:
-            print(f"model saved to {args.save}")
+            scaled = "" if args.scale == "none" else (
+                f" (it expects inputs scaled as --scale {args.scale} does: give predict / diagnose "
+                f"the same --scale {args.scale})")
+            print(f"model saved to {args.save}{scaled}")
     return 0
 
 
