@@ -596,3 +596,12 @@ def test_train_save_as_the_docs_say(capsys, tmp_path):
     assert rc == 0, err
     assert _strict_json(out)["predictions"] == net.predict(XOR_X).tolist()
     _usage_error(capsys, ["train", "--data", "xor", "--save", str(tmp_path / "missing" / "m.relunet")], "missing")
+
+
+def test_save_or_history_cannot_replace_the_checkpoint_being_resumed(capsys, tmp_path):
+    ckpt = str(tmp_path / "c.ckpt")
+    assert main(["train", "--data", "xor", "--epochs", "2", "--quiet", "--checkpoint", ckpt]) == 0
+    capsys.readouterr()
+    for flag in ("--save", "--history"):
+        _usage_error(capsys, ["train", "--data", "xor", "--epochs", "3", "--resume", ckpt, flag, ckpt], "--resume")
+    assert relunet.checkpoint.load(ckpt).epoch == 2

@@ -122,6 +122,13 @@ def run(args: argparse.Namespace) -> int:
         raise common.ConfigError(f"--batch-size does not apply to optimizer {args.optimizer!r}: it works on "
                                  "the full batch (its step comes from a line search over all samples)")
     common.check_outputs(args, "--history", "--checkpoint", "--save")  # before hours of training, not after
+    if args.resume:  # the checkpoint read may be written again (--checkpoint), but not replaced by another file
+        import os
+
+        for flag in ("--history", "--save"):
+            path = getattr(args, flag[2:])
+            if path and os.path.realpath(path) == os.path.realpath(args.resume):
+                raise common.ConfigError(f"{flag} {path} is also --resume: it would be overwritten; give another file")
     monitors_train = bool(args.monitor) and not args.monitor.startswith("val_")
     if args.early_stopping is not None and args.validation_split is None and not monitors_train:
         args.validation_split = 0.1
