@@ -144,6 +144,18 @@ class ActivationLayer:
     def __init__(self, activation: "str | Activation", **params: Any):
         self.activation = activations.get(activation, **params)
         self._a: np.ndarray | None = None  # in-place ReLU: its output (= mask source)
+        self._zero_row: np.ndarray | None = None
+
+    def _relu_inplace(self, x: np.ndarray) -> np.ndarray:
+        """``x = max(x, 0)`` in place, ``x`` of ``shape (n_samples, n_units)``.
+
+        NOTE: against a row of zeros, not the scalar 0: NumPy 2.4 takes a ~3x slower loop
+        for ``np.maximum(x, 0)`` (measured 159 us against 52 us for 1000 x 500 float32).
+        """
+        zeros = self._zero_row
+        if zeros is None or zeros.shape[0] != x.shape[-1] or zeros.dtype != x.dtype:
+            zeros = self._zero_row = np.zeros(x.shape[-1], dtype=x.dtype)
+        return np.maximum(x, zeros, out=x)
 
     @property
     def inplace(self) -> bool:
@@ -161,7 +173,7 @@ class ActivationLayer:
     def forward_into(self, x: np.ndarray) -> np.ndarray:
         """f(x), overwriting ``x`` for in-place activations (``x`` is a work array)."""
         if self.inplace:
-            self._a = np.maximum(x, 0, out=x)
+            self._a = self._relu_inplace(x)
             return x
         return self.activation.forward(x)
 
@@ -178,7 +190,7 @@ class ActivationLayer:
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Evaluation forward; ``x`` is a fresh array the caller owns (ReLU overwrites it)."""
         if self.inplace:
-            return np.maximum(x, 0, out=x)
+            return self._relu_inplace(x)
         return self.activation.forward(x)
 
     def parameters(self) -> list[np.ndarray]:
