@@ -605,3 +605,8 @@ def test_save_or_history_cannot_replace_the_checkpoint_being_resumed(capsys, tmp
     for flag in ("--save", "--history"):
         _usage_error(capsys, ["train", "--data", "xor", "--epochs", "3", "--resume", ckpt, flag, ckpt], "--resume")
     assert relunet.checkpoint.load(ckpt).epoch == 2
+
+
+def test_compare_negative_seed_in_a_list(capsys):
+    _usage_error(capsys, ["compare", "--data", "digits", "--activations", "relu", "--seeds=1,-2", "--epochs", "1",
+                          "--jobs", "1"], ">= 0")

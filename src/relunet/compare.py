@@ -312,8 +312,8 @@ def _seeds(seeds: "int | Sequence[int]") -> list[int]:
         out = [int(s) for s in given]
     except (TypeError, ValueError):
         raise ConfigError(f"seeds is a number of seeds or a list of integer seeds, got {seeds!r}") from None
-    if out != given:  # 1.5, "3": not silently truncated
-        raise ConfigError(f"seeds must be integers, got {given!r}")
+    if out != given or any(s < 0 for s in out):  # 1.5, "3": not silently truncated; numpy takes no -1
+        raise ConfigError(f"seeds must be integers >= 0, got {given!r}")
     if not out:
         raise ConfigError("no seeds given")
     if len(set(out)) != len(out):
