@@ -610,3 +610,14 @@ def test_save_or_history_cannot_replace_the_checkpoint_being_resumed(capsys, tmp
 def test_compare_negative_seed_in_a_list(capsys):
     _usage_error(capsys, ["compare", "--data", "digits", "--activations", "relu", "--seeds=1,-2", "--epochs", "1",
                           "--jobs", "1"], ">= 0")
+
+
+def test_dataset_default_schedule_does_not_break_full_batch_optimizers(monkeypatch, capsys):
+    from relunet.cli import common
+
+    # a per-dataset default schedule (as fashion-mnist's cosine) is SGD's; lbfgs/cg take none
+    monkeypatch.setitem(common.DATASET_DEFAULTS, "xor", {**common.DATASET_DEFAULTS["xor"], "schedule": "cosine"})
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--epochs", "5", "--json"])
+    assert rc == 0, err
+    assert _strict_json(out)["optimizer"] == "lbfgs"
+    _usage_error(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--schedule", "cosine"], "schedule")

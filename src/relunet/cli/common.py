@@ -263,9 +263,16 @@ def resolve_defaults(args: argparse.Namespace) -> None:
     """Fill options left unset with the dataset's defaults, then the general ones."""
     specific = DATASET_DEFAULTS.get(str(args.data).lower(), {})
     optimizer = str(getattr(args, "optimizer", "sgd") or "sgd").strip().lower()
+    from .. import optimizers
+
+    opt_key = optimizer.replace("-", "_")
+    opt_cls = optimizers.OPTIMIZERS.get(optimizers._ALIASES.get(opt_key, opt_key))
+    full_batch = bool(getattr(opt_cls, "full_batch", False))
     for key, value in {**GENERAL_DEFAULTS, **specific}.items():
         if optimizer != "sgd" and key in _SGD_ONLY:
             continue  # sgd's learning rate and momentum are no defaults for adam, cg, ...
+        if full_batch and key in ("schedule", "batch_size"):
+            continue  # cg / lbfgs take no learning-rate schedule (line search) and work on the full batch
         if getattr(args, key, None) is None and hasattr(args, key) and not getattr(args, f"{key}_given", False):
             setattr(args, key, value)
     if hasattr(args, "lr") and args.lr is None:
