@@ -621,3 +621,31 @@ def test_dataset_default_schedule_does_not_break_full_batch_optimizers(monkeypat
     assert rc == 0, err
     assert _strict_json(out)["optimizer"] == "lbfgs"
     _usage_error(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--schedule", "cosine"], "schedule")
+
+
+def _rewrite_meta(src, dst, change):
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "meta.json":
+                header = json.loads(data)
+                change(header["meta"])
+                data = json.dumps(header).encode()
+            zout.writestr(item, data)
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m.__setitem__("epoch", -1),
+    lambda m: m.__setitem__("rng_state", "x"),
+    lambda m: m.__setitem__("rng_state", {"bit_generator": "Bogus"}),
+    lambda m: m["optimizer"].__setitem__("step", "y"),
+])
+def test_resume_from_a_tampered_checkpoint(capsys, tmp_path, change):
+    good, bad = tmp_path / "good.ckpt", tmp_path / "bad.ckpt"
+    base = ["train", "--data", "xor", "--optimizer", "adam", "--quiet"]
+    assert main(base + ["--epochs", "2", "--checkpoint", str(good)]) == 0
+    capsys.readouterr()
+    _rewrite_meta(good, bad, change)
+    _usage_error(capsys, base + ["--epochs", "4", "--resume", str(bad)], str(bad))

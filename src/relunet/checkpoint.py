@@ -119,6 +119,10 @@ def load(path: str | os.PathLike) -> Checkpoint:
     """
     meta, arrays = read_archive(path, KIND)
     try:
+        if isinstance(meta["epoch"], bool) or not isinstance(meta["epoch"], int) or meta["epoch"] < 0:
+            raise ValueError(f"epoch must be an integer >= 0, got {meta['epoch']!r}")
+        if meta["rng_state"] is not None and not isinstance(meta["rng_state"], dict):
+            raise ValueError(f"rng_state must be a dict, got {type(meta['rng_state']).__name__}")
         params = [np.array(arrays[f"param/{i}"]) for i in range(int(meta["n_params"]))]
         return Checkpoint(
             epoch=int(meta["epoch"]),
@@ -158,4 +162,7 @@ def restore_params(net: Any, ckpt: Checkpoint, path: str | os.PathLike = "checkp
         p[...] = saved
     if ckpt.rng_state is not None and getattr(net, "rng", None) is not None:
         # Assign in place: layers (RReLU) share this generator object.
-        net.rng.bit_generator.state = ckpt.rng_state
+        try:
+            net.rng.bit_generator.state = ckpt.rng_state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ModelFileError(f"{os.fspath(path)}: bad random generator state ({exc})") from None

@@ -52,7 +52,7 @@ from . import checkpoint as ckpt_mod
 from . import optimizers
 from . import schedules as schedules_mod
 from .callbacks import EarlyStopping, as_callback, monitor_mode
-from .errors import ConfigError, DataError, DivergenceError, ModelFileError
+from .errors import ConfigError, DataError, DivergenceError, ModelFileError, RelunetError
 from .progress import Progress
 
 
@@ -617,7 +617,12 @@ def fit(
             raise ConfigError(f"{os.fspath(resume)} was written with batch size {saved_bs}, this run uses "
                               f"{batch_size}; resume with the same options")
         ckpt_mod.restore_params(net, restored, resume)
-        opt.load_state_dict(restored.optimizer)
+        try:
+            opt.load_state_dict(restored.optimizer)
+        except RelunetError:
+            raise
+        except (TypeError, ValueError, KeyError) as exc:  # a corrupted (but checksummed) state
+            raise ModelFileError(f"{os.fspath(resume)}: bad optimizer state ({exc})") from None
         if schedule_obj is not None and restored.schedule is not None:
             schedule_obj.load_state_dict(restored.schedule)
         for key, cb in _stateful(cbs).items():
