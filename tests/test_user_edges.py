@@ -649,3 +649,20 @@ def test_resume_from_a_tampered_checkpoint(capsys, tmp_path, change):
     capsys.readouterr()
     _rewrite_meta(good, bad, change)
     _usage_error(capsys, base + ["--epochs", "4", "--resume", str(bad)], str(bad))
+
+
+def test_train_diagnose_shows_dying_relu_and_not_leaky_relu(capsys):
+    # issue 5: `relunet train --diagnose`; a too-large learning rate kills ReLU units, not leaky ones
+    argv = ["train", "--data", "digits", "--hidden", "32", "--epochs", "2", "--lr", "3", "--momentum", "0",
+            "--train-samples", "300", "--diagnose", "--json"]
+    rc, out, err = _run(capsys, argv + ["--activation", "relu"])
+    assert rc == 0, err
+    diag = _strict_json(out)["diagnostics"]
+    assert diag["final"]["dead_fraction"] > 0.5
+    assert [row[0] for row in diag["epochs"]["dead_fraction"]][-1] > 0.5  # per epoch, hidden layer 1
+    rc, out, err = _run(capsys, argv + ["--activation", "leaky_relu"])
+    assert rc == 0, err
+    assert _strict_json(out)["diagnostics"]["final"]["dead_fraction"] in (None, 0.0)
+    rc, out, err = _run(capsys, argv[:-1] + ["--activation", "relu", "--quiet"])
+    assert rc == 0 and "dead hidden units" in out and "per-epoch diagnostics" in out
+    _usage_error(capsys, ["train", "--model", "perceptron", "--data", "and", "--diagnose"], "--diagnose")

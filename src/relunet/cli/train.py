@@ -74,6 +74,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="one plain line per epoch, even on a terminal (default: a live progress bar on "
                    "a terminal, one line per epoch otherwise)")
     g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress")
+    from .diagnose import add_option
+
+    add_option(p)  # --diagnose (issue 5): dead / saturated units and gradient norms per epoch
 
 
 def run_perceptron(args: argparse.Namespace) -> int:
@@ -89,7 +92,7 @@ def run_perceptron(args: argparse.Namespace) -> int:
                           ("--nesterov", False), ("--weight-decay", None), ("--schedule", None),
                           ("--validation-split", None), ("--early-stopping", None), ("--monitor", None),
                           ("--checkpoint", None), ("--resume", None), ("--history", None),
-                          ("--save", None)):
+                          ("--save", None), ("--diagnose", False)):
         if getattr(args, flag.lstrip("-").replace("-", "_"), default) != default:
             raise common.ConfigError(f"{flag} does not apply to --model perceptron (one layer of {units} "
                                      "units trained by the perceptron rule: --activation, --epochs, --lr)")
@@ -134,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
         args.validation_split = 0.1
     data = common.load_data(args)
     net = common.build_network(args, data)
+    from .diagnose import make_tracker, print_report
+
+    tracker = make_tracker(args, data)
     verbose = 0 if (args.json or args.quiet) else (2 if args.verbose else 1)
     checkpoint = args.checkpoint or args.resume
     if verbose:
@@ -151,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
                 data.X_train, data.y_train, verbose=verbose,
                 validation_split=args.validation_split or 0.0,
                 early_stopping=args.early_stopping, monitor=args.monitor or None,
-                checkpoint=checkpoint, resume=args.resume, **kwargs,
+                checkpoint=checkpoint, resume=args.resume, callbacks=[tracker] if tracker else (), **kwargs,
             )
         except DivergenceError as exc:  # the epochs before it are worth keeping: --history still written
             if args.history and getattr(exc, "history", None) is not None:
@@ -172,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         result["model"] = args.save
         result["scale"] = args.scale  # the model does not store it: predict / diagnose need the same --scale
     if args.json:
+        print_report(tracker, net, result)
         json.dump(_strict(result), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
@@ -188,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
                 f" (it expects inputs scaled as --scale {args.scale} does: give predict / diagnose "
                 f"the same --scale {args.scale})")
             print(f"model saved to {args.save}{scaled}")
+        print_report(tracker, net)
     return 0
 
 
