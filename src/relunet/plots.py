@@ -37,6 +37,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from . import activations as catalog
 from .errors import ConfigError, DataError
@@ -309,6 +310,7 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
                 ax.plot(epochs, v, color=_COLORS[j], marker="o" if len(v) < 30 else None, ms=3,
                         label="train" if not key.startswith("val_") else "validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel(metric)
         ax.set_title(metric)
         if metric == "loss" and all(_num(r.get("loss"), "history 'loss'") > 0 for r in records):
@@ -434,6 +436,7 @@ def plot_layer_series(data: Any, path: "str | os.PathLike[str] | None" = None, *
         ax.plot(epochs, v, color=_COLORS[j % len(_COLORS)], marker="o" if len(v) < 30 else None,
                 ms=3, label=name)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
