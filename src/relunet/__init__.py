@@ -1,6 +1,7 @@
 """relunet: feed-forward neural networks with explicit, verified activations and gradients."""
 
 from . import activations, callbacks, datasets, losses, optimizers, schedules
+from . import diagnostics, doctor  # issue 5: relunet.diagnostics.diagnose, relunet.doctor.examine
 from .callbacks import EarlyStopping
 from .errors import RelunetError
 from .layers import ActivationLayer, Dense
