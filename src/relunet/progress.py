@@ -33,6 +33,7 @@ _SHOWN = (
     ("val_loss", "val_loss"),
     ("val_accuracy", "val_acc"),
     ("lr", "lr"),
+    ("dead_fraction", "dead"),  # with the diagnostics tracker (train --diagnose)
 )
 
 
