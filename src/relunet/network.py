@@ -124,7 +124,7 @@ class Network:
 
     # -- computation -------------------------------------------------------
     #: rows per block of the evaluation-mode forward (bounds its memory on large inputs)
-    infer_chunk: int = 4096
+    infer_chunk: int = 1024
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         """Forward pass up to (not through) the output activation: ``z_L``.
@@ -481,7 +481,7 @@ def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
 
 
 #: rows checked at a time, so checking a memory-mapped X never needs memory for all of it
-_CHECK_ROWS = 8192
+_CHECK_ROWS = 1024
 
 
 def _all_finite(X: np.ndarray) -> bool:

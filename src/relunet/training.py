@@ -40,7 +40,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import mmap
 import os
 import time
 from dataclasses import dataclass, field
@@ -171,14 +170,36 @@ def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True) -> di
     was = net.training
     net.eval()
     try:
-        out: dict[str, float] = {}
-        z = net.logits(X)
+        n = len(X)
+        # in blocks of rows, so evaluating on a large set (MNIST's 60k every epoch) needs
+        # memory for one block, not for all the outputs; each block's mean is weighted by
+        # its share of the samples (every loss here is a mean over samples x outputs)
+        chunk = int(getattr(net, "infer_chunk", n) or n)
+        classify = getattr(net, "task", None) == "classification"
+        if n <= chunk:  # one block: the plain means, exactly
+            z = net.logits(X)
+            out: dict[str, float] = {}
+            if loss:
+                out["loss"] = float(net.loss.value_from_logits(z, Y) if net.fused
+                                    else net.loss.value(net.layers[-1].forward(z), Y))
+            if classify:
+                out["accuracy"] = _accuracy_from_output(net, net.layers[-1].forward(z), Y)
+            return out
+        loss_sum, acc_sum = 0.0, 0.0
+        for s in range(0, n, chunk):
+            Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
+            z = net.logits(Xc)
+            if loss:
+                value = (net.loss.value_from_logits(z, Yc) if net.fused
+                         else net.loss.value(net.layers[-1].forward(z), Yc))
+                loss_sum += float(value) * len(Xc)
+            if classify:
+                acc_sum += _accuracy_from_output(net, net.layers[-1].forward(z), Yc) * len(Xc)
+        out = {}
         if loss:
-            out["loss"] = float(
-                net.loss.value_from_logits(z, Y) if net.fused else net.loss.value(net.layers[-1].forward(z), Y)
-            )
-        if getattr(net, "task", None) == "classification":
-            out["accuracy"] = _accuracy_from_output(net, net.layers[-1].forward(z), Y)
+            out["loss"] = loss_sum / n
+        if classify:
+            out["accuracy"] = acc_sum / n
         return out
     finally:
         net.train(was)
@@ -384,25 +405,27 @@ class _Snapshot:
             schedule.load_state_dict(copy.deepcopy(self.schedule))
 
 
-def _memory_mapped(X: Any) -> bool:
-    """True when X is (a view of) a memory-mapped file: ``np.memmap`` or ``np.load(mmap_mode=...)``."""
-    a = X
-    while a is not None:
-        if isinstance(a, (np.memmap, mmap.mmap)):
-            return True
-        a = getattr(a, "base", None)
-    return False
+class _Gathered:
+    """``X[order]`` gathered batch by batch into one reused buffer.
 
+    Slicing gives ``X[order[s:e]]`` written into the same ``(batch_size, ...)`` array each
+    time (``np.take(..., out=)``), so an epoch never copies the whole data set: a
+    memory-mapped X is read one batch at a time, and an in-memory X needs no second
+    full-size copy. The returned array is overwritten by the next slice, which is safe
+    because ``train_step`` is done with a batch before the next one is gathered.
+    """
 
-class _Rows:
-    """``X[order]`` gathered lazily: slicing gives ``X[order[s:e]]``, so a memory-mapped X
-    is read one batch at a time instead of being copied whole each epoch."""
-
-    def __init__(self, X: np.ndarray, order: np.ndarray):
+    def __init__(self, X: np.ndarray, order: np.ndarray, batch_size: int):
         self.X, self.order = X, order
+        self.buf = np.empty((min(batch_size, len(order)),) + X.shape[1:], dtype=X.dtype)
 
     def __getitem__(self, sl: slice) -> np.ndarray:
-        return self.X[self.order[sl]]
+        idx = self.order[sl]
+        out = self.buf[: len(idx)]
+        # mode="clip" writes straight into out (mode="raise" would gather into a temporary);
+        # idx is a permutation of range(n), so clipping never changes an index
+        np.take(self.X, idx, axis=0, out=out, mode="clip")
+        return out
 
 
 def _has_hook(cb: Any, name: str) -> bool:
@@ -670,10 +693,9 @@ def fit(
             progress.epoch_begin(epoch)
             if shuffle and batch_size < n:
                 order = net.rng.permutation(n)
-                if _memory_mapped(X):  # out-of-core: gather batch by batch, never all of X
-                    Xe, Ye = _Rows(X, order), Y[order]
-                else:
-                    Xe, Ye = X[order], Y[order]  # one gather per epoch; batches are then views
+                # gather batch by batch into reused buffers: no full copy of X per epoch
+                # (a memory-mapped X is read one batch at a time)
+                Xe, Ye = _Gathered(X, order, batch_size), _Gathered(Y, order, batch_size)
             else:
                 Xe, Ye = X, Y
             total = 0.0
