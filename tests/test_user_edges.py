@@ -666,3 +666,58 @@ def test_train_diagnose_shows_dying_relu_and_not_leaky_relu(capsys):
     rc, out, err = _run(capsys, argv[:-1] + ["--activation", "relu", "--quiet"])
     assert rc == 0 and "dead hidden units" in out and "per-epoch diagnostics" in out
     _usage_error(capsys, ["train", "--model", "perceptron", "--data", "and", "--diagnose"], "--diagnose")
+
+
+# -- modules of other developers, fixed after their freeze (12:45) ---------------------
+def test_dataset_seed_and_name_types(capsys, tmp_path):
+    for seed in (-1, 1.5):
+        with pytest.raises(errors.ConfigError, match="seed"):
+            relunet.datasets.load("digits", seed=seed)
+    with pytest.raises(errors.ConfigError):
+        relunet.datasets.load(None)
+    model = tmp_path / "m.relunet"
+    relunet.MLP([64, 8, 10], seed=0).save(model)
+    _usage_error(capsys, ["predict", "--model", str(model), "--data", "digits", "--seed", "-1"], "--seed")
+    _usage_error(capsys, ["diagnose", str(model), "--data", "digits", "--seed", "-1"], "--seed")
+
+
+def test_predict_and_export_output_errors_name_the_users_path(capsys, tmp_path):
+    model = tmp_path / "m.relunet"
+    net = _xor_net()
+    net.fit(XOR_X, XOR_Y, epochs=2)
+    net.save(model)
+    _, line = _usage_error(capsys, ["predict", "--model", str(model), "--data", "xor",
+                                    "--out", str(tmp_path / "missing" / "p.csv")], str(tmp_path / "missing"))
+    assert ".tmp" not in line
+    _, line = _usage_error(capsys, ["export", "--model", str(model), "--onnx", str(tmp_path)], str(tmp_path))
+    assert ".tmp" not in line
+    real, link = tmp_path / "real.onnx", tmp_path / "link.onnx"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    assert main(["export", "--model", str(model), "--onnx", str(link)]) == 0
+    assert link.is_symlink() and real.stat().st_size > 3
+
+
+@pytest.mark.parametrize("kwargs", [{"n_samples": 0}, {"n_samples": -5}, {"noise": -1.0}])
+@pytest.mark.parametrize("name", ["spirals", "moons"])
+def test_generated_dataset_arguments(name, kwargs):
+    with pytest.raises(errors.ConfigError):
+        relunet.datasets.load(name, **kwargs)
+
+
+def test_csv_value_beyond_float32(capsys, tmp_path):
+    csv = tmp_path / "big.csv"
+    csv.write_text("a,b,y\n1e300,5,0\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(8)))
+    _usage_error(capsys, ["train", "--data", str(csv), "--epochs", "1"], "'a'", "line 2", "float32")
+
+
+def test_doctor_with_mixed_labels():
+    from relunet import doctor
+
+    with pytest.raises(errors.TargetTypeError, match="mixes"):
+        doctor.examine(_xor_net(), XOR_X, np.array([0, "a", 1, 0], dtype=object), probe=False)
+
+
+def test_data_fetch_timeout_must_be_positive(capsys, tmp_path):
+    for t in ("0", "-1", "nan"):
+        _usage_error(capsys, ["data", "fetch", "mnist", "--data-dir", str(tmp_path), "--timeout", t], "--timeout")

@@ -139,9 +139,18 @@ def _split(name: str, X: np.ndarray, y: np.ndarray, task: str, description: str,
     return Dataset(name, X[tr], y[tr], X[te], y[te], task, description, dict(info))
 
 
+def _check_generated(name: str, n_samples: Any, noise: Any) -> None:
+    """Generated sets: at least 4 samples (two per class and part), noise >= 0."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 4:
+        raise ConfigError(f"dataset {name!r}: n_samples must be an integer >= 4, got {n_samples!r}")
+    if not isinstance(noise, (int, float, np.number)) or not noise >= 0:
+        raise ConfigError(f"dataset {name!r}: noise must be a number >= 0, got {noise!r}")
+
+
 def _spirals(seed: int, n_samples: int = 400, noise: float = 0.2, turns: float = 1.5,
              test_size: float = 0.25) -> Dataset:
     """Two interleaved Archimedean spirals ``r = t``, ``t`` in (0, 2 pi turns], arm 2 = -arm 1."""
+    _check_generated("spirals", n_samples, noise)
     rng = np.random.default_rng(seed)
     n = max(int(n_samples) // 2, 2)
     t = np.sqrt(rng.uniform(0.02, 1.0, n)) * turns * 2 * np.pi  # sqrt: even density along the arm
@@ -154,6 +163,7 @@ def _spirals(seed: int, n_samples: int = 400, noise: float = 0.2, turns: float =
 
 def _moons(seed: int, n_samples: int = 400, noise: float = 0.15, test_size: float = 0.25) -> Dataset:
     """Two interleaving half circles (as scikit-learn's make_moons), Gaussian noise ``noise``."""
+    _check_generated("moons", n_samples, noise)
     rng = np.random.default_rng(seed)
     n = max(int(n_samples) // 2, 2)
     a = rng.uniform(0.0, np.pi, n)
@@ -525,6 +535,11 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
             raise DataError(f"{path}: {y[r]} in target column {header[t]!r}, line {r + 2}")
         if np.all(y == np.round(y)):
             y = y.astype(np.int64)
+    big = np.argwhere(np.abs(X) > np.finfo(np.float32).max)
+    if len(big):  # float32 would make it inf (with a RuntimeWarning) and the error would say "NaN or inf"
+        r, c = big[0]
+        raise DataError(f"{path}: {X[r, c]:g} in column {features[c]!r}, line {r + 2} is beyond float32's range "
+                        f"(+-{np.finfo(np.float32).max:.3g}); rescale that column")
     return X.astype(np.float32), y, features
 
 
@@ -658,6 +673,11 @@ def load(name: str, *, seed: int = 0, **options: Any) -> Dataset:
             and ``pixels`` for MNIST / Fashion-MNIST; ``target``, ``task``, ``test_size``
             for files; ``n_samples``, ``noise``, ``test_size`` for generated sets.
     """
+    if not isinstance(name, (str, os.PathLike)):
+        raise ConfigError(f"a dataset is a name ({', '.join(names())}) or a file path, not {name!r}")
+    name = os.fspath(name)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
     generic = {k: options.pop(k) for k in _GENERIC if k in options}
     options = {k: v for k, v in options.items() if v is not None}
     if is_path(name):

@@ -147,8 +147,13 @@ def target_kind(y: Any) -> dict[str, Any]:
                     "form": "one_hot" if one_hot else "multi_label"}
         return {"kind": "regression", "n_targets": int(y.shape[1])}
     if y.dtype.kind in "USOb":
-        return {"kind": "classification", "n_classes": int(len(np.unique(y))), "single_label": True,
-                "form": "labels"}
+        try:
+            n_classes = int(len(np.unique(y)))
+        except TypeError:  # numbers and strings mixed in an object array
+            from .errors import TargetTypeError
+
+            raise TargetTypeError("y mixes labels of different types (e.g. numbers and strings)") from None
+        return {"kind": "classification", "n_classes": n_classes, "single_label": True, "form": "labels"}
     if y.dtype.kind == "f":
         if not np.isfinite(y).all() or not np.all(y == np.round(y)):
             return {"kind": "regression", "n_targets": 1, "distinct": int(len(np.unique(y)))}

@@ -311,13 +311,7 @@ def export(net: Any, path: str | os.PathLike, **options: Any) -> Any:
     ``labels``).
     """
     model = to_model(net, **options)
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from .io import write_atomic
+
+    write_atomic(path, model.SerializeToString())  # folder checked, symlinks followed, devices in place
     return model

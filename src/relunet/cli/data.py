@@ -20,6 +20,16 @@ import numpy as np
 
 from .. import datasets
 
+
+def _seconds(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {s!r}") from None
+    if not (v > 0 and np.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {s}")
+    return v
+
 NAME = "data"
 HELP = "list, describe or download datasets (MNIST, Fashion-MNIST, ...)"
 
@@ -39,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="where to put the files (default: ~/.cache/relunet/NAME or $XDG_CACHE_HOME)")
     fetch.add_argument("--mirror", action="append", default=None, metavar="URL",
                        help="base URL to download from instead of the official mirrors (repeatable)")
-    fetch.add_argument("--timeout", type=float, default=30.0, help="seconds per connection (default 30)")
+    fetch.add_argument("--timeout", type=_seconds, default=30.0, help="seconds per connection (default 30)")
     fetch.add_argument("--force", action="store_true", help="download even files already present and verified")
     conv = sub.add_parser("convert", help="write MNIST / Fashion-MNIST as float32 .npy files (out-of-core training)")
     conv.add_argument("name", choices=sorted(datasets.IDX_DATASETS))

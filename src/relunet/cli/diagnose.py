@@ -64,7 +64,7 @@ def add_saturation_args(p: argparse.ArgumentParser) -> None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="a model file written by net.save / relunet train --save")
     common.add_data_args(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the dataset's train/test split")
+    p.add_argument("--seed", type=common.seed_arg, default=0, help="seed of the dataset's train/test split")
     p.add_argument("--split", choices=["train", "test"], default="train",
                    help="diagnose on the training part (default) or the test part")
     add_saturation_args(p)

@@ -15,7 +15,7 @@ import numpy as np
 from .. import datasets
 from ..errors import DataFormatError, FeatureCountError
 from ..modelfile import load as load_model
-from . import CLIError
+from . import CLIError, common
 
 NAME = "predict"
 HELP = "predict with a saved model (relunet train --save / net.save) and write CSV or JSON"
@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="which part of a named dataset to predict on (default: test)")
     p.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
-    p.add_argument("--seed", type=int, default=0, help="seed of a named dataset's train/test split")
+    p.add_argument("--seed", type=common.seed_arg, default=0, help="seed of a named dataset's train/test split")
     p.add_argument("--scale", default="none", choices=["none", "standard", "minmax"],
                    help="for a named dataset: rescale inputs as relunet train --scale did (statistics "
                         "of the training part; same --seed); a data file is used as it is")
@@ -175,10 +175,9 @@ def run(args: argparse.Namespace) -> int:
         fmt = suffix
     text = json.dumps(result) + "\n" if fmt == "json" else to_csv(result)
     if args.out:
-        tmp = f"{args.out}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.out)
+        from ..io import write_atomic
+
+        write_atomic(args.out, text)  # folder checked, symlinks followed, devices written in place
     else:
         sys.stdout.write(text)
     if y is not None and args.out:
