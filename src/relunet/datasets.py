@@ -441,7 +441,10 @@ def convert(name: str, out_dir: str | os.PathLike, data_dir: str | os.PathLike |
         dst.flush()
         del dst
         os.replace(tmp, out / f"X{stem}.npy")  # complete files only, never a half-written one
-        np.save(out / f"y{stem}.npy", np.asarray(y, dtype=np.int64))
+        ytmp = out / f".y{stem}.npy.part"
+        with open(ytmp, "wb") as f:  # np.save(path) would add ".npy" to a name not ending in it
+            np.save(f, np.asarray(y, dtype=np.int64))
+        os.replace(ytmp, out / f"y{stem}.npy")
     return out
 
 
