@@ -721,3 +721,10 @@ def test_doctor_with_mixed_labels():
 def test_data_fetch_timeout_must_be_positive(capsys, tmp_path):
     for t in ("0", "-1", "nan"):
         _usage_error(capsys, ["data", "fetch", "mnist", "--data-dir", str(tmp_path), "--timeout", t], "--timeout")
+
+
+def test_doctor_examine_bad_learning_rate():
+    from relunet import doctor
+
+    with pytest.raises(errors.ConfigError, match="lr"):
+        doctor.examine(_xor_net(), XOR_X, XOR_Y, lr=-1)

@@ -611,6 +611,8 @@ def examine(
         >>> [f.rule for f in examine(net, X_xor, y_xor, lr=0.5)]   # doctest: +SKIP
         ['classification-target-as-regression', 'relu-output-classifier']
     """
+    if probe:  # the probe trains with these settings: bad ones are the caller's error, not "no finding"
+        optimizers.get(optimizer, lr=lr, **optimizer_params)
     X = net.check_X(X)
     y_arr = np.asarray(y)
     findings: list[Finding] = []
