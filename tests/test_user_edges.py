@@ -728,3 +728,14 @@ def test_doctor_examine_bad_learning_rate():
 
     with pytest.raises(errors.ConfigError, match="lr"):
         doctor.examine(_xor_net(), XOR_X, XOR_Y, lr=-1)
+
+
+def test_network_backward_before_forward_is_a_call_order_error():
+    import numpy as np
+
+    import relunet
+    from relunet.errors import CallOrderError
+
+    net = relunet.MLP([2, 3, 1], seed=0)
+    with pytest.raises(CallOrderError, match="before forward"):
+        net.backward(np.ones((1, 1), np.float32))

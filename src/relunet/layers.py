@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import _blas, activations
+from .errors import CallOrderError
 from .activations import Activation
 
 
@@ -69,6 +70,9 @@ class Dense:
         return z
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
+        if self._x is None:
+            raise CallOrderError("Dense.backward called before forward: there is no input to "
+                                 "take the weight gradient x^T g from")
         np.matmul(self._x.T, grad_out, out=self.dW)
         np.sum(grad_out, axis=0, out=self.db)
         if not self.needs_input_grad:
