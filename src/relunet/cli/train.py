@@ -21,16 +21,6 @@ NAME = "train"
 HELP = "train a network and report its test accuracy (or MSE)"
 
 
-def _fraction(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction, got {s!r}") from None
-    if not 0.0 < v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {s}")
-    return v
-
-
 def _patience(s: str) -> int:
     try:
         v = int(s)
@@ -49,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="mlp (default: trained by backpropagation) or perceptron (one layer of step "
                    "or sign units trained by the perceptron rule; --activation step|sign, --epochs, --lr)")
     g = p.add_argument_group("validation, checkpoints")
-    g.add_argument("--validation-split", type=_fraction, default=None, metavar="F",
+    g.add_argument("--validation-split", type=common._fraction, default=None, metavar="F",
                    help="hold out this fraction of the training data for validation (stratified for "
                    "classifiers); default none, or 0.1 with --early-stopping")
     g.add_argument("--early-stopping", type=_patience, nargs="?", const=10, default=None, metavar="PATIENCE",
