@@ -739,3 +739,13 @@ def test_network_backward_before_forward_is_a_call_order_error():
     net = relunet.MLP([2, 3, 1], seed=0)
     with pytest.raises(CallOrderError, match="before forward"):
         net.backward(np.ones((1, 1), np.float32))
+
+
+def test_sklearn_regressor_with_string_targets_says_use_the_classifier():
+    import numpy as np
+
+    from relunet.errors import TargetTypeError
+    from relunet.sklearn import MLPRegressor
+
+    with pytest.raises(TargetTypeError, match="MLPClassifier"):
+        MLPRegressor(max_iter=1).fit(np.ones((4, 2)), np.array(["a", "b", "a", "b"]))

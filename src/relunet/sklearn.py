@@ -55,7 +55,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from relunet import activations, optimizers
-from relunet.errors import ConfigError, DivergenceError
+from relunet.errors import ConfigError, DivergenceError, TargetTypeError
 from relunet.network import MLP
 
 __all__ = ["MLPClassifier", "MLPRegressor", "EXPECTED_FAILED_CHECKS"]
@@ -595,7 +595,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _encode(self, y: Any, first: bool, classes: Any, dtype: np.dtype) -> tuple[np.ndarray, int, str]:
         y = np.asarray(y)
-        Y = y.reshape(len(y), -1).astype(dtype)
+        try:
+            Y = y.reshape(len(y), -1).astype(dtype)
+        except (TypeError, ValueError):
+            raise TargetTypeError(
+                f"MLPRegressor needs numeric targets; y holds {y.dtype} values (e.g. {y.flat[0]!r}): "
+                "for class labels use MLPClassifier"
+            ) from None
         if not first and Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs; the model was fitted on {self.n_outputs_}")
         output = "identity" if self.output == "auto" else activations.canonical_name(self.output)
