@@ -172,34 +172,32 @@ def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True) -> di
     try:
         n = len(X)
         # in blocks of rows, so evaluating on a large set (MNIST's 60k every epoch) needs
-        # memory for one block, not for all the outputs; each block's mean is weighted by
-        # its share of the samples (every loss here is a mean over samples x outputs)
+        # memory for one block, not for all the outputs; with several blocks each block's
+        # mean is weighted by its share of the samples (every loss here is a mean over
+        # samples x outputs); a single block gives the plain means, exactly
         chunk = int(getattr(net, "infer_chunk", n) or n)
         classify = getattr(net, "task", None) == "classification"
-        if n <= chunk:  # one block: the plain means, exactly
-            z = net.logits(X)
-            out: dict[str, float] = {}
-            if loss:
-                out["loss"] = float(net.loss.value_from_logits(z, Y) if net.fused
-                                    else net.loss.value(net.layers[-1].forward(z), Y))
-            if classify:
-                out["accuracy"] = _accuracy_from_output(net, net.layers[-1].forward(z), Y)
-            return out
-        loss_sum, acc_sum = 0.0, 0.0
+        blocks: list[tuple[int, float, float]] = []
         for s in range(0, n, chunk):
             Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
             z = net.logits(Xc)
+            output = net.layers[-1].forward(z) if (classify or (loss and not net.fused)) else None
+            value = acc = 0.0
             if loss:
-                value = (net.loss.value_from_logits(z, Yc) if net.fused
-                         else net.loss.value(net.layers[-1].forward(z), Yc))
-                loss_sum += float(value) * len(Xc)
+                value = float(net.loss.value_from_logits(z, Yc) if net.fused else net.loss.value(output, Yc))
             if classify:
-                acc_sum += _accuracy_from_output(net, net.layers[-1].forward(z), Yc) * len(Xc)
-        out = {}
+                acc = _accuracy_from_output(net, output, Yc)
+            blocks.append((len(Xc), value, acc))
+        if len(blocks) == 1:
+            _, value, acc = blocks[0]
+        else:
+            value = sum(k * v for k, v, _ in blocks) / n
+            acc = sum(k * a for k, _, a in blocks) / n
+        out: dict[str, float] = {}
         if loss:
-            out["loss"] = loss_sum / n
+            out["loss"] = value
         if classify:
-            out["accuracy"] = acc_sum / n
+            out["accuracy"] = acc
         return out
     finally:
         net.train(was)
@@ -767,21 +765,28 @@ def fit(
         net.eval()
         return history
 
-    for cb in cbs:
-        if hasattr(cb, "on_train_end"):
-            cb.on_train_end(net, history)
-    for cb in cbs:
-        if isinstance(cb, EarlyStopping):
-            history.info["stopped_early"] = cb.stopped_epoch > 0
-            history.info["best_epoch"] = cb.best_epoch
-            if cb.stopped_epoch:
-                progress.message(
-                    f"early stopping at epoch {cb.stopped_epoch}: {cb.monitor} has not improved for "
-                    f"{cb.patience} epochs; best {cb.monitor} {cb.best:.4g} at epoch {cb.best_epoch}"
-                )
+    for cb in _train_end(cbs, net, history):
+        if cb.stopped_epoch:
+            progress.message(
+                f"early stopping at epoch {cb.stopped_epoch}: {cb.monitor} has not improved for "
+                f"{cb.patience} epochs; best {cb.monitor} {cb.best:.4g} at epoch {cb.best_epoch}"
+            )
     progress.close()
     net.eval()
     return history
+
+
+def _train_end(cbs: list[Any], net: Any, history: History) -> list[EarlyStopping]:
+    """Run the callbacks' ``on_train_end``, then record early stopping's outcome in
+    ``history.info``; returns the EarlyStopping callbacks (the caller may report them)."""
+    for cb in cbs:
+        if hasattr(cb, "on_train_end"):
+            cb.on_train_end(net, history)
+    stops = [cb for cb in cbs if isinstance(cb, EarlyStopping)]
+    for cb in stops:
+        history.info["stopped_early"] = cb.stopped_epoch > 0
+        history.info["best_epoch"] = cb.best_epoch
+    return stops
 
 
 def _resume_config(opt: Any) -> dict[str, Any]:
@@ -912,13 +917,7 @@ def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, s
             if not math.isfinite(float(result.loss)):
                 raise DivergenceError(f"{opt.name}: the loss became {result.loss}")
     if not interrupted:
-        for cb in cbs:
-            if hasattr(cb, "on_train_end"):
-                cb.on_train_end(net, history)
-        for cb in cbs:
-            if isinstance(cb, EarlyStopping):
-                history.info["stopped_early"] = cb.stopped_epoch > 0
-                history.info["best_epoch"] = cb.best_epoch
+        _train_end(cbs, net, history)
     if checkpoint is not None:
         ckpt_mod.save(checkpoint, ckpt_mod.Checkpoint(
             epoch=len(history.records), params=net.parameters(), rng_state=ckpt_mod.capture_rng(net),
