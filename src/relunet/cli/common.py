@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,31 @@ OPTIMIZER_DEFAULT_LR: dict[str, float] = {
 _SGD_ONLY = ("lr", "momentum")
 
 
+def numeric(convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str,
+            bound: str) -> Callable[[str], Any]:
+    """An argparse ``type``: ``convert`` the text (failing with "expected WHAT, got 'TEXT'"),
+    then require ``ok(value)`` (failing with "BOUND, got TEXT"). NaN fails every bound."""
+
+    def parse(s: str) -> Any:
+        try:
+            v = convert(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"{bound}, got {s}")
+        return v
+
+    return parse
+
+
+_fraction = numeric(float, lambda v: 0.0 < v < 1.0, "a fraction", "expected a fraction between 0 and 1")
+_nonneg_float = numeric(float, lambda v: v >= 0 and np.isfinite(v), "a number", "expected a number >= 0")
+_positive_float = numeric(float, lambda v: v > 0 and np.isfinite(v), "a number", "expected a positive number")
+_nonneg_int = numeric(int, lambda v: v >= 0, "an integer", "expected an integer >= 0")
+#: argparse type of ``--seed``: an integer >= 0 (what numpy's generators take)
+seed_arg = numeric(int, lambda v: v >= 0, "an integer seed >= 0", "a seed must be >= 0")
+
+
 def add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", default="digits",
@@ -54,16 +80,6 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
                    help="fraction held out as the test set where a dataset has no fixed one (default 0.25)")
     g.add_argument("--train-samples", type=_positive_int, default=None,
                    help="use only the first N training samples (quick runs)")
-
-
-def _fraction(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction, got {s!r}") from None
-    if not 0.0 < v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {s}")
-    return v
 
 
 def data_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -132,16 +148,6 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
                    help="learning-rate schedule, " + SCHEDULE_SYNTAX.replace("%", "%%"))
 
 
-def _nonneg_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not v >= 0 or not np.isfinite(v):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {s}")
-    return v
-
-
 def optimizer_params(args: argparse.Namespace) -> dict[str, Any]:
     """The optimizer hyper-parameters given (or defaulted): momentum, nesterov, weight_decay."""
     params: dict[str, Any] = {}
@@ -180,17 +186,6 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def seed_arg(s: str) -> int:
-    """argparse type of ``--seed``: an integer >= 0 (what numpy's generators take)."""
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"a seed must be >= 0, got {s}")
-    return v
-
-
 def check_outputs(args: argparse.Namespace, *flags: str) -> None:
     """Fail now, before any training, when an output file given by one of ``flags``
     (e.g. ``"--history"``) cannot be written: its folder is missing, it is a directory, ..."""
@@ -212,16 +207,6 @@ def check_outputs(args: argparse.Namespace, *flags: str) -> None:
         if real in taken:
             raise ConfigError(f"{flag} {path} is also {taken[real]}: it would be overwritten; give another file")
         taken[real] = flag
-
-
-def _nonneg_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s}")
-    return v
 
 
 def _positive_int(s: str) -> int:
@@ -246,16 +231,6 @@ def _batch_size(s: str) -> int | None:
     v = _nonneg_int(s)
     if v < 1:
         raise argparse.ArgumentTypeError("batch size must be >= 1 (or 'full')")
-    return v
-
-
-def _positive_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not v > 0 or not np.isfinite(v):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s}")
     return v
 
 

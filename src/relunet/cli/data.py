@@ -19,19 +19,13 @@ import sys
 import numpy as np
 
 from .. import datasets
-
-
-def _seconds(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {s!r}") from None
-    if not (v > 0 and np.isfinite(v)):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {s}")
-    return v
+from . import common
 
 NAME = "data"
 HELP = "list, describe or download datasets (MNIST, Fashion-MNIST, ...)"
+
+_seconds = common.numeric(float, lambda v: v > 0 and np.isfinite(v), "a number of seconds",
+                          "expected a positive number of seconds")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -20,25 +20,8 @@ from . import common
 NAME = "diagnose"
 HELP = "report dead and saturated units, activation statistics and gradient norms of a saved model"
 
-
-def _threshold(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s}")
-    return v
-
-
-def _fraction(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction, got {s!r}") from None
-    if not 0 < v <= 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {s}")
-    return v
+_threshold = common.numeric(float, lambda v: v > 0, "a number", "expected a positive number")
+_fraction = common.numeric(float, lambda v: 0 < v <= 1, "a fraction", "expected a fraction in (0, 1]")
 
 
 def strict_json(obj: Any) -> Any:

@@ -69,17 +69,10 @@ MAX_RESOLUTION = 2000
 
 
 def _positive_int(flag: str, low: int = 1, high: int | None = None):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} takes an integer, got {text!r}") from None
-        if v < low or (high is not None and v > high):
-            bound = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise argparse.ArgumentTypeError(f"{flag} must be {bound}, got {text}")
-        return v
-
-    return parse
+    """argparse type: an integer in [low, high] (high None: no upper bound)."""
+    bound = f"between {low} and {high}" if high is not None else f">= {low}"
+    return common.numeric(int, lambda v: v >= low and (high is None or v <= high),
+                          "an integer", f"{flag} must be {bound}")
 
 
 def _out(p: argparse.ArgumentParser) -> None:

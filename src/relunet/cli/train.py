@@ -20,15 +20,8 @@ from . import common
 NAME = "train"
 HELP = "train a network and report its test accuracy (or MSE)"
 
-
-def _patience(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a patience (epochs, an integer >= 1), got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"the patience must be >= 1, got {s}")
-    return v
+_patience = common.numeric(int, lambda v: v >= 1, "a patience (epochs, an integer >= 1)",
+                           "the patience must be >= 1")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
