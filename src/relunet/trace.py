@@ -110,10 +110,10 @@ def trace_steps(net: Any, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Tr
         rule = (f"delta = dL/dy_hat * f'(z): {out_act.name} is not the natural output for "
                 f"{net.loss.name}, so the loss gradient passes through the output activation")
     trace = Trace(lr=float(lr), loss_name=net.loss.name)
+    dense_layers = net.dense_layers
     for step in range(1, steps + 1):
         records: list[LayerTrace] = []
         rng_before = net.rng.bit_generator.state
-        dense_layers = [l for l in net.layers if isinstance(l, Dense)]
         # forward: the network's own layers, in order (a copy of each value is kept,
         # since layers may reuse their buffers)
         a = X
@@ -167,14 +167,13 @@ def trace_steps(net: Any, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Tr
         # activations (RReLU) draw the same slopes as in the pass recorded above
         rng_state = net.rng.bit_generator.state
         net.rng.bit_generator.state = rng_before
-        before = [d.W.copy() for d in dense_layers], [d.b.copy() for d in dense_layers]
         net.train_step(X, Y, optimizers.SGD(lr=lr))
         if net.rng.bit_generator.state != rng_state:  # the replay drew differently: say so
             raise RuntimeError("trace: the training step consumed the random generator differently "
                                "from the traced pass; the recorded numbers would not be the step's")
-        for rec, dense, W0, b0 in zip(records, dense_layers, *before):
-            rec.update_W = (dense.W - W0).tolist()
-            rec.update_b = (dense.b - b0).tolist()
+        for rec, dense in zip(records, dense_layers):  # W_before holds the exact old values
+            rec.update_W = (dense.W - np.asarray(rec.W_before, dtype=dense.W.dtype)).tolist()
+            rec.update_b = (dense.b - np.asarray(rec.b_before, dtype=dense.b.dtype)).tolist()
         trace.steps.append(StepTrace(step=step, loss=float(value), target=Y.tolist(),
                                      output=records[-1].a, delta_rule=rule, layers=records))
     net.eval()
@@ -186,10 +185,6 @@ def _fmt(values: Any, precision: int) -> str:
     arr = np.asarray(values, dtype=float)
     return np.array2string(arr, precision=precision, suppress_small=True, floatmode="fixed",
                            max_line_width=100, separator=" ")
-
-
-def _indent(text: str, pad: str) -> str:
-    return "\n".join(pad + line for line in text.splitlines())
 
 
 def render_text(trace: Trace, precision: int = 4, markdown: bool = False) -> str:
