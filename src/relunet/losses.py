@@ -27,18 +27,15 @@ from typing import ClassVar
 
 import numpy as np
 
+from . import activations
 from .errors import DataError, UnknownNameError
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """log softmax over the last axis by log-sum-exp (max-shifted: finite for any finite z)."""
-    shifted = z - np.max(z, axis=-1, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(z))  # exponent <= 0: never overflows
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+# The stable forms live in the activation catalog (max-shifted softmax / log-sum-exp,
+# overflow-free sigmoid); the losses use the same code rather than copies of it.
+_SOFTMAX = activations.Softmax()
+_LOG_SOFTMAX = activations.LogSoftmax()
+_SIGMOID = activations.Sigmoid()
 
 
 def _same_shape(out: np.ndarray, Y: np.ndarray) -> None:
@@ -107,13 +104,11 @@ class CrossEntropy(Loss):
 
     def value_from_logits(self, z, Y):
         _same_shape(z, Y)
-        return float(-np.sum(Y * log_softmax(z)) / len(Y))
+        return float(-np.sum(Y * _LOG_SOFTMAX.fn(z)) / len(Y))
 
     def delta_from_logits(self, z, Y):
         _same_shape(z, Y)
-        p = z - np.max(z, axis=-1, keepdims=True)
-        np.exp(p, out=p)
-        p /= np.sum(p, axis=-1, keepdims=True)
+        p = _SOFTMAX.fn(z)  # a new array: updated in place below
         p -= Y
         p /= len(Y)
         return p
@@ -156,7 +151,7 @@ class BinaryCrossEntropy(Loss):
 
     def delta_from_logits(self, z, Y):
         _same_shape(z, Y)
-        d = _sigmoid(z)
+        d = _SIGMOID.fn(z)  # a new array: updated in place below
         d -= Y
         d /= Y.size
         return d
