@@ -213,8 +213,9 @@ def test_training_steps_allocate_no_batch_sized_arrays():
     X = rng.standard_normal((128, 50)).astype(np.float32)
     Y = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 128)]
     opt = SGD(lr=0.01)
-    for _ in range(2):  # warm-up: the work arrays are created here
+    for _ in range(2):  # warm-up: the work arrays (and, for the unfused pass, dW) are created here
         net.train_step(X[:64], Y[:64], opt)
+        net.loss_and_gradients(X[:64], Y[:64])
     storage = {k: id(v) for k, v in net._storage.items()}
     tracemalloc.start()
     try:
@@ -229,6 +230,22 @@ def test_training_steps_allocate_no_batch_sized_arrays():
     smallest_layer_array = 64 * 300 * 4
     assert peak < smallest_layer_array / 2, peak
     assert {k: id(v) for k, v in net._storage.items()} == storage  # same arrays reused
+
+
+def test_plain_sgd_training_never_allocates_weight_gradients():
+    """The fused SGD step updates W inside the backward GEMM: no dW array exists, so
+    training holds the parameters once (plus the last good epoch's copy), not twice."""
+    rng = np.random.default_rng(0)
+    net = MLP([20, 30, 3], seed=0)
+    X = rng.standard_normal((64, 20)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    net.fit(X, y, epochs=2, batch_size=16, optimizer="sgd", lr=0.05)
+    assert all(layer._dW is None for layer in net.dense_layers)
+    # an unfused optimizer needs dW: allocated on first use, in the weights' dtype and shape
+    net.fit(X, y, epochs=1, batch_size=16, optimizer="sgd", lr=0.05, momentum=0.9)
+    for layer in net.dense_layers:
+        assert layer._dW is not None and layer.dW.shape == layer.W.shape and layer.dW.dtype == np.float32
+        assert np.any(layer.dW != 0)
 
 
 def test_inference_uses_no_work_arrays_no_caches_and_copies_nothing():

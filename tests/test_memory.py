@@ -42,3 +42,48 @@ def test_evaluation_in_blocks_equals_one_pass(output):
     blocks = evaluate(net, X.astype(np.float64), Y)
     assert blocks["loss"] == pytest.approx(whole["loss"], rel=1e-12)
     assert blocks["accuracy"] == pytest.approx(whole["accuracy"], abs=1e-12)
+
+
+@pytest.mark.parametrize("output, k", [("softmax", 3), ("sigmoid", 1), ("identity", 2)])
+def test_evaluation_through_the_work_arrays_equals_the_inference_path(output, k):
+    X, y = _data(n=1000, d=10, k=3 if output == "softmax" else 2)
+    net = relunet.MLP([10, 16, k], activation="rrelu", output=output, dtype=np.float64, seed=1)
+    if output == "identity":
+        Y = np.random.default_rng(2).standard_normal((1000, 2))
+        net.fit(X.astype(np.float64), Y, epochs=2, batch_size=100, lr=0.01)
+    else:
+        net.fit(X, y, epochs=2, batch_size=100, lr=0.05)
+        Y = net.encode_targets(y, fit=False)
+    X = X.astype(np.float64)
+    whole = evaluate(net, X, Y)
+    for rows in (1000, 64, 7):  # one block, uneven blocks, a last block of 6 rows
+        worked = evaluate(net, X, Y, work_rows=rows)
+        assert worked.keys() == whole.keys()
+        for key in whole:
+            # RReLU in evaluation mode is deterministic (its mean slope) on both paths
+            assert worked[key] == pytest.approx(whole[key], rel=1e-12, abs=1e-12), (rows, key)
+    assert net.training is False  # evaluate leaves the mode as it found it
+
+
+def test_fit_peak_memory_is_within_the_training_budget():
+    """One epoch of fit holds: the encoded targets, the shuffle order, the gathered batch,
+    the work arrays and one copy of the parameters (the last good epoch, for the divergence
+    guard); plain SGD forms no dW. Evaluating the training set each epoch adds nothing."""
+    X, y = _data(n=20_000, d=100, k=5)
+    net = relunet.MLP([100, 300, 300, 5], seed=0)
+    params = sum(p.nbytes for p in net.parameters())
+    B = 64
+    tracemalloc.start()
+    try:
+        net.fit(X, y, epochs=2, batch_size=B, lr=0.01, momentum=0.0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    work = sum(a.nbytes for a in net._storage.values())
+    budget = (len(y) * 5 * 4  # one-hot targets, float32
+              + len(y) * np.dtype(np.intp).itemsize  # the epoch's order
+              + B * (100 + 5) * 4  # the gathered batch
+              + work + params)
+    # an extra copy of the parameters (~0.5 MB), of dW, or 1024-row evaluation blocks
+    # (~2.4 MB) would each break this; what is left is small per-batch arrays and the history
+    assert peak < budget + 100_000, f"peak {peak} for a budget of {budget} (params {params})"

@@ -42,18 +42,27 @@ class Dense:
         W: weights, ``shape (n_in, n_out)``.
         b: biases, ``shape (n_out,)``.
         dW, db: their gradients after ``backward`` (``sgd_backward_into`` fills ``db``
-            but never forms ``dW``).
+            but never forms ``dW``: ``dW`` is allocated on first use, so a network trained
+            by plain SGD holds no weight-gradient arrays at all).
     """
 
     def __init__(self, W: np.ndarray, b: np.ndarray):
         self.W = W
         self.b = b
-        self.dW = np.zeros_like(W)
+        self._dW: np.ndarray | None = None
         self.db = np.zeros_like(b)
         self._x: np.ndarray | None = None
         #: the first layer of a network need not compute dL/dx
         self.needs_input_grad = True
         self.training = True
+
+    @property
+    def dW(self) -> np.ndarray:
+        """dL/dW, ``shape (n_in, n_out)``; zeros until a backward pass fills it."""
+        dW = self._dW
+        if dW is None or dW.shape != self.W.shape or dW.dtype != self.W.dtype:
+            dW = self._dW = np.zeros_like(self.W)
+        return dW
 
     @property
     def n_in(self) -> int:

@@ -161,26 +161,41 @@ def _accuracy_from_output(net: Any, out: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
 
 
-def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True) -> dict[str, float]:
+def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
+             work_rows: int | None = None) -> dict[str, float]:
     """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets.
 
     One forward pass: the loss is taken from the logits where the loss is fused with the
     output activation (the stable form), the accuracy from the output.
+
+    The pass runs in blocks of rows, so a large set (MNIST's 60k, every epoch) needs
+    memory for one block, not for all the outputs. By default the blocks are
+    ``net.infer_chunk`` rows through the inference path. With ``work_rows`` (what
+    :func:`fit` passes: its batch size) they are that many rows through the network's
+    training work arrays, which the training step has already allocated, so evaluating
+    during training needs no memory of its own.
     """
     was = net.training
     net.eval()
     try:
         n = len(X)
-        # in blocks of rows, so evaluating on a large set (MNIST's 60k every epoch) needs
-        # memory for one block, not for all the outputs; with several blocks each block's
-        # mean is weighted by its share of the samples (every loss here is a mean over
-        # samples x outputs); a single block gives the plain means, exactly
-        chunk = int(getattr(net, "infer_chunk", n) or n)
+        if work_rows is not None and hasattr(net, "_forward_work"):
+            chunk = int(work_rows)
+
+            def logits(Xc: np.ndarray, Yc: np.ndarray) -> np.ndarray:
+                return net._forward_work(Xc, net._work(Xc, Yc))
+        else:
+            chunk = int(getattr(net, "infer_chunk", n) or n)
+
+            def logits(Xc: np.ndarray, Yc: np.ndarray) -> np.ndarray:
+                return net.logits(Xc)
         classify = getattr(net, "task", None) == "classification"
+        # with several blocks each block's mean is weighted by its share of the samples
+        # (every loss here is a mean over samples x outputs); one block gives the plain means
         blocks: list[tuple[int, float, float]] = []
         for s in range(0, n, chunk):
             Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
-            z = net.logits(Xc)
+            z = logits(Xc, Yc)
             output = net.layers[-1].forward(z) if (classify or (loss and not net.fused)) else None
             value = acc = 0.0
             if loss:
@@ -388,15 +403,31 @@ class _Snapshot:
     def take(cls, net: Any, opt: Any, schedule: Any) -> "_Snapshot":
         return cls(
             [p.copy() for p in net.parameters()],
-            copy.deepcopy(opt.state_dict()),
+            opt.state_dict(),  # its arrays are copies already
             ckpt_mod.capture_rng(net),
             None if schedule is None else copy.deepcopy(schedule.state_dict()),
         )
 
+    def retake(self, net: Any, opt: Any, schedule: Any) -> "_Snapshot":
+        """Take the state again, the parameters copied into this snapshot's arrays (so a
+        new snapshot never coexists with the old one: one copy of the parameters, not two)."""
+        params = net.parameters()
+        if len(params) != len(self.params) or any(
+            p.shape != s.shape or p.dtype != s.dtype for p, s in zip(params, self.params)
+        ):
+            return self.take(net, opt, schedule)
+        for p, saved in zip(params, self.params):
+            np.copyto(saved, p)
+        self.optimizer = {}  # the old state goes before the new copy is made
+        self.optimizer = opt.state_dict()
+        self.rng_state = ckpt_mod.capture_rng(net)
+        self.schedule = None if schedule is None else copy.deepcopy(schedule.state_dict())
+        return self
+
     def restore(self, net: Any, opt: Any, schedule: Any) -> None:
         for p, saved in zip(net.parameters(), self.params):
             p[...] = saved
-        opt.load_state_dict(copy.deepcopy(self.optimizer))
+        opt.load_state_dict(self.optimizer)  # copies the arrays
         if self.rng_state is not None:
             net.rng.bit_generator.state = self.rng_state
         if schedule is not None and self.schedule is not None:
@@ -690,6 +721,7 @@ def fit(
             t0 = time.perf_counter()
             progress.epoch_begin(epoch)
             if shuffle and batch_size < n:
+                Xe = Ye = order = None  # last epoch's order and buffers go before the new ones come
                 order = net.rng.permutation(n)
                 # gather batch by batch into reused buffers: no full copy of X per epoch
                 # (a memory-mapped X is read one batch at a time)
@@ -717,9 +749,9 @@ def fit(
                                 stopped = True
                 record: dict[str, Any] = {"epoch": epoch, "loss": total / n}
                 try:
-                    record.update(evaluate(net, X, Y, loss=False))
+                    record.update(evaluate(net, X, Y, loss=False, work_rows=batch_size))
                     if validation is not None:
-                        for k, v in evaluate(net, *validation).items():
+                        for k, v in evaluate(net, *validation, work_rows=batch_size).items():
                             record["val_" + k] = v
                 except (FloatingPointError, RuntimeWarning) as exc:
                     raise _Diverged(epoch, None, "a floating-point overflow", exc) from None
@@ -743,7 +775,7 @@ def fit(
             for cb in cbs:
                 if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(epoch, record, net):
                     stopped = True
-            good = _Snapshot.take(net, opt, schedule_obj)
+            good = good.retake(net, opt, schedule_obj)
             if checkpoint is not None:
                 save_checkpoint(epoch)
             progress.epoch_end(record)
@@ -880,9 +912,9 @@ def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, s
     def callback(iteration: int, loss: float) -> bool:
         epoch = start + int(iteration)
         record: dict[str, Any] = {"epoch": epoch, "loss": float(loss)}
-        record.update(evaluate(net, X, Y, loss=False))
+        record.update(evaluate(net, X, Y, loss=False, work_rows=len(X)))
         if validation is not None:
-            for k, v in evaluate(net, *validation).items():
+            for k, v in evaluate(net, *validation, work_rows=len(X)).items():
                 record["val_" + k] = v
         now = time.perf_counter()
         record["seconds"] = now - state["t"]
