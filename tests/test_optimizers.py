@@ -323,3 +323,77 @@ def test_clip_grad_norm_rejects_bad_arguments():
         optimizers.clip_grad_norm([np.ones(2)], -1.0)
     with pytest.raises(ConfigError, match="norm_type"):
         optimizers.clip_grad_norm([np.ones(2)], 1.0, norm_type=0)
+
+
+# -- no parameter-sized temporaries per step; scratch follows the parameters ----------
+
+NO_ALLOC_CASES = [
+    ("adam", {}),
+    ("adam", {"weight_decay": 0.1, "amsgrad": True}),
+    ("adamw", {"weight_decay": 0.1}),
+    ("rmsprop", {}),
+    ("rmsprop", {"weight_decay": 0.1, "momentum": 0.7, "centered": True}),
+    ("adagrad", {"weight_decay": 0.1, "lr_decay": 0.01}),
+    ("sgd", {"lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize("name, hyper", NO_ALLOC_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(NO_ALLOC_CASES)])
+def test_step_allocates_no_parameter_sized_temporaries(name, hyper):
+    import tracemalloc
+
+    rng = np.random.default_rng(7)
+    params = [rng.standard_normal((1000, 1000)).astype(np.float32), rng.standard_normal(1000).astype(np.float32)]
+    grads = [(rng.standard_normal(p.shape) * 1e-2).astype(np.float32) for p in params]
+    grads_before = [g.copy() for g in grads]
+    opt = optimizers.get(name, **hyper)
+    opt.step(params, grads)  # warm-up: creates the state and the scratch arrays
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        opt.step(params, grads)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    nbytes = sum(p.nbytes for p in params)
+    assert peak - base < 0.1 * nbytes, f"{name} step allocated {peak - base} bytes for {nbytes} bytes of parameters"
+    # the network's gradients are read, never written; everything stays float32
+    for g, g0 in zip(grads, grads_before):
+        np.testing.assert_array_equal(g, g0)
+    assert all(p.dtype == np.float32 for p in params)
+    assert all(a.dtype == np.float32 for v in opt.state.values() for a in v)
+    assert all(w.dtype == np.float32 for ws in opt._work for w in ws)
+
+
+@pytest.mark.parametrize("name, torch_cls, hyper", CASES, ids=IDS)
+def test_scratch_is_not_state_and_follows_the_parameters(name, torch_cls, hyper):
+    import copy
+
+    params, grads = _problem(8)
+    _, opt = _ours_run(name, hyper, params, grads[:3])
+    names_before = set(opt.state)
+    d = opt.state_dict()
+    assert set(d["state"]) == names_before  # no scratch in the checkpoint
+    clone = copy.deepcopy(opt)
+    assert clone._work == []  # scratch is never deep-copied...
+    a, _ = _ours_run(name, hyper, params, grads[3:], opt=opt)
+    b, _ = _ours_run(name, hyper, params, grads[3:], opt=clone)
+    for x, y in zip(a, b):  # ...and re-created on the next step
+        np.testing.assert_array_equal(x, y)
+    # the same state continued on float32 parameters: state and scratch follow the dtype
+    f32 = optimizers.get(name, **hyper)
+    f32.load_state_dict(d)
+    ps32, _ = _ours_run(name, hyper, [p.astype(np.float32) for p in params],
+                        [[g.astype(np.float32) for g in gs] for gs in grads[3:6]], opt=f32)
+    assert all(p.dtype == np.float32 for p in ps32)
+    assert all(a.dtype == np.float32 for v in f32.state.values() for a in v)
+    assert all(w.dtype == np.float32 for ws in f32._work for w in ws)
+    # other shapes (a fresh state): the scratch is re-made for them
+    f32.load_state_dict({"lr": d["lr"], "step": 0, "state": {}})
+    shapes = [(3, 2), (2,)]
+    f32.step([np.ones(s) for s in shapes], [np.ones(s) for s in shapes])
+    assert all(ws[0].shape == s and ws[0].dtype == np.float64 for ws, s in zip(f32._work, shapes))

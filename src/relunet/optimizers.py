@@ -125,6 +125,16 @@ def _axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
         y += a * x
 
 
+def _with_decay(g: np.ndarray, p: np.ndarray, wd: float, out: np.ndarray) -> np.ndarray:
+    """``g + wd * p`` into ``out`` (torch's ``grad.add(param, alpha=wd)``); ``g`` untouched.
+
+    The gradient belongs to the network, so the coupled (L2) weight decay goes to scratch.
+    """
+    np.multiply(p, wd, out=out)
+    out += g
+    return out
+
+
 def clip_grad_norm(grads: Sequence[np.ndarray], max_norm: float, norm_type: float = 2.0) -> float:
     r"""Scale ``grads`` in place so that their global norm is at most ``max_norm``.
 
@@ -175,6 +185,12 @@ class Optimizer:
     ``self.state`` maps a state name (``"exp_avg"``, ...) to a list with one array per
     parameter, created on the first :meth:`step` in each parameter's dtype. A subclass
     lists its state names in :meth:`state_names` and implements :meth:`_update`.
+
+    The element-wise updates run without parameter-sized temporaries: intermediate results
+    go to scratch arrays from :meth:`_scratch` (made once, like the state, but not part of
+    it: never in :meth:`state_dict`, never pickled or deep-copied) via ufuncs with ``out=``.
+    ``y += a * x`` is written ``w *= a; y += w`` into scratch ``w``: torch's rounding, and
+    on 784x500 float32 faster than the chunked :func:`_axpy` (~47 vs ~53 us: 48 f2py calls).
     """
 
     name = ""
@@ -188,6 +204,13 @@ class Optimizer:
         self.n_steps = 0
         self.state: dict[str, list[np.ndarray]] = {}
         self._checked = True  # False after load_state_dict: the next step checks shapes/dtypes
+        self._work: list[list[np.ndarray]] = []  # scratch, per parameter (not state)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Scratch arrays are not state: never pickled or deep-copied.
+        state = self.__dict__.copy()
+        state["_work"] = []
+        return state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"
@@ -220,6 +243,17 @@ class Optimizer:
 
     def _update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         raise NotImplementedError
+
+    def _scratch(self, params: Sequence[np.ndarray], n: int) -> list[list[np.ndarray]]:
+        """``n`` scratch arrays per parameter (contents undefined), made on the first call
+        and again whenever the parameters' number, shapes or dtypes change."""
+        work = self._work
+        if len(work) != len(params) or any(
+            len(ws) < n or ws[0].shape != p.shape or ws[0].dtype != p.dtype
+            for ws, p in zip(work, params)
+        ):
+            work = self._work = [[np.empty_like(p) for _ in range(n)] for p in params]
+        return work
 
     def _initial_state(self, name: str, p: np.ndarray) -> np.ndarray:
         return np.zeros_like(p)
@@ -318,7 +352,6 @@ class SGD(Optimizer):
         self.weight_decay = _number("weight_decay", weight_decay)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ConfigError("Nesterov momentum needs momentum > 0 and dampening = 0")
-        self._work: list[np.ndarray] = []  # scratch, one per parameter (not state)
 
     def config(self):
         return {**super().config(), "momentum": self.momentum, "dampening": self.dampening,
@@ -335,17 +368,12 @@ class SGD(Optimizer):
             for p, g in zip(params, grads):
                 _axpy(-lr, g, p)
             return
-        if len(self._work) != len(params) or any(
-            w.shape != p.shape or w.dtype != p.dtype for w, p in zip(self._work, params)
-        ):
-            self._work = [np.empty_like(p) for p in params]
+        work = self._scratch(params, 1)
         bufs = self.state.get("momentum_buffer")
         for i, (p, g) in enumerate(zip(params, grads)):
             d = g
             if wd:
-                d = self._work[i]
-                np.multiply(p, wd, out=d)  # d = g + wd * p, as torch's grad.add(p, alpha=wd)
-                d += g
+                d = _with_decay(g, p, wd, work[i][0])
             if mu:
                 b = bufs[i]
                 if self.n_steps == 1:
@@ -354,8 +382,8 @@ class SGD(Optimizer):
                     b *= mu
                     _axpy(1.0 - self.dampening, d, b)
                 if self.nesterov:
-                    if d is g:
-                        d = self._work[i]
+                    if d is g:  # d += mu * b must not touch the network's gradient
+                        d = work[i][0]
                         d[...] = g
                     _axpy(mu, b, d)
                 else:
@@ -407,14 +435,19 @@ class Adagrad(Optimizer):
         return np.full_like(p, self.initial_accumulator_value)
 
     def _update(self, params, grads):
-        clr = self.lr / (1 + (self.n_steps - 1) * self.lr_decay)
-        for p, g, s in zip(params, grads, self.state["sum"]):
-            if self.weight_decay:
-                g = g + self.weight_decay * p
-            s += g * g
-            std = np.sqrt(s)
-            std += self.eps
-            _axpy(-clr, g / std, p)
+        clr, wd = self.lr / (1 + (self.n_steps - 1) * self.lr_decay), self.weight_decay
+        work = self._scratch(params, 2 if wd else 1)
+        for p, g, s, ws in zip(params, grads, self.state["sum"], work):
+            w = ws[0]
+            if wd:
+                g = _with_decay(g, p, wd, ws[1])
+            np.multiply(g, g, out=w)
+            s += w
+            np.sqrt(s, out=w)  # w = std = sqrt(s) + eps
+            w += self.eps
+            np.divide(g, w, out=w)  # p -= clr * g / std
+            w *= -clr
+            p += w
 
 
 class RMSprop(Optimizer):
@@ -466,29 +499,40 @@ class RMSprop(Optimizer):
                 + (("momentum_buffer",) if self.momentum > 0 else ()))
 
     def _update(self, params, grads):
-        a, st = self.alpha, self.state
+        a, wd, st = self.alpha, self.weight_decay, self.state
+        work = self._scratch(params, 2 if wd else 1)
         for i, (p, g) in enumerate(zip(params, grads)):
-            if self.weight_decay:
-                g = g + self.weight_decay * p
+            w = work[i][0]
+            if wd:
+                g = _with_decay(g, p, wd, work[i][1])
             v = st["square_avg"][i]
             v *= a
-            v += (1 - a) * (g * g)
+            np.multiply(g, g, out=w)  # v += (1 - a) g^2
+            w *= 1 - a
+            v += w
             if self.centered:
                 m = st["grad_avg"][i]
-                m += (1 - a) * (g - m)  # torch's lerp(m, g, 1 - a)
+                np.subtract(g, m, out=w)  # m += (1 - a)(g - m): torch's lerp(m, g, 1 - a)
+                w *= 1 - a
+                m += w
+                np.multiply(m, m, out=w)  # w = v - m^2
+                np.subtract(v, w, out=w)
                 # NOTE: v - m^2 >= 0 in exact arithmetic (Cauchy-Schwarz), but rounding can
                 # make it -1 ulp when all gradients are equal; clip so sqrt stays finite.
-                avg = np.sqrt(np.maximum(v - m * m, 0))
+                np.maximum(w, 0, out=w)
+                np.sqrt(w, out=w)
             else:
-                avg = np.sqrt(v)
-            avg += self.eps
+                np.sqrt(v, out=w)
+            w += self.eps  # w = avg
+            np.divide(g, w, out=w)  # w = g / avg
             if self.momentum > 0:
                 b = st["momentum_buffer"][i]
                 b *= self.momentum
-                b += g / avg
-                _axpy(-self.lr, b, p)
+                b += w
+                np.multiply(b, -self.lr, out=w)  # p -= lr * b
             else:
-                _axpy(-self.lr, g / avg, p)
+                w *= -self.lr  # p -= lr * g / avg
+            p += w
 
 
 class Adam(Optimizer):
@@ -551,24 +595,33 @@ class Adam(Optimizer):
         lr, b1, b2, wd, t, st = self.lr, self.b1, self.b2, self.weight_decay, self.n_steps, self.state
         step_size = lr / (1 - b1**t)
         bc2_sqrt = (1 - b2**t) ** 0.5
+        coupled = wd and not self.decoupled_weight_decay
+        work = self._scratch(params, 2 if coupled else 1)
         for i, (p, g) in enumerate(zip(params, grads)):
+            w = work[i][0]
             if wd:
                 if self.decoupled_weight_decay:
                     p *= 1 - lr * wd
                 else:
-                    g = g + wd * p
+                    g = _with_decay(g, p, wd, work[i][1])
             m, v = st["exp_avg"][i], st["exp_avg_sq"][i]
-            m += (1 - b1) * (g - m)  # torch's lerp(m, g, 1 - b1)
+            np.subtract(g, m, out=w)  # m += (1 - b1)(g - m): torch's lerp(m, g, 1 - b1)
+            w *= 1 - b1
+            m += w
             v *= b2
-            v += (1 - b2) * (g * g)
+            np.multiply(g, g, out=w)  # v += (1 - b2) g^2
+            w *= 1 - b2
+            v += w
             if self.amsgrad:
                 vmax = st["max_exp_avg_sq"][i]
                 np.maximum(vmax, v, out=vmax)
                 v = vmax
-            denom = np.sqrt(v)
-            denom /= bc2_sqrt
-            denom += self.eps
-            _axpy(-step_size, m / denom, p)
+            np.sqrt(v, out=w)  # w = denom = sqrt(v) / sqrt(1 - b2^t) + eps
+            w /= bc2_sqrt
+            w += self.eps
+            np.divide(m, w, out=w)  # p -= step_size * m / denom
+            w *= -step_size
+            p += w
 
 
 class AdamW(Adam):
