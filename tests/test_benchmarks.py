@@ -56,3 +56,27 @@ def test_relunet_job_trains_and_gemm_job_runs():
     call, _, _ = suite.gemm_job(sizes, 16)
     call()
     assert suite.flops_per_sample([784, 500, 500, 500, 10]) == 784 * 500 + 2 * 500 * 500 + 500 * 10
+
+
+def test_sklearn_bound_is_reported_as_context_not_as_a_verdict():
+    res = _results()
+    res["train"][1]["sklearn_ceiling_ratio"] = 2.2
+    rows = [t for t in suite.targets(res) if t.get("context")]
+    assert len(rows) == 1 and rows[0]["measured"] == 2.2 and rows[0]["met"] is None
+    res["targets"] = suite.targets(res)
+    line = [ln for ln in suite.targets_table(res).splitlines() if ln.startswith("| bound")][0]
+    assert "2.2" in line and "yes" not in line and "no" not in line.split("|", 2)[2]
+
+
+def test_quick_runs_never_replace_the_measured_results(tmp_path):
+    import argparse
+
+    def ns(**kw):
+        return argparse.Namespace(**{"quick": False, "out": None, "md": None, **kw})
+
+    out, md = suite.output_paths(ns())
+    assert (out.name, md.name) == ("results.json", "RESULTS.md") and out.parent == suite.HERE
+    out, md = suite.output_paths(ns(quick=True))
+    assert (out.name, md.name) == ("results-quick.json", "RESULTS-quick.md")
+    out, md = suite.output_paths(ns(quick=True, out=str(tmp_path / "r.json")))
+    assert (out, md) == (tmp_path / "r.json", tmp_path / "RESULTS.md")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from ..errors import RelunetError
 
 #: sub-command modules, in the order ``relunet --help`` lists them
-COMMANDS = ["train", "activations", "explain", "trace", "compare", "plot", "data", "diagnose", "doctor", "predict", "export"]
+COMMANDS = ["train", "activations", "explain", "trace", "compare", "plot", "data", "diagnose", "doctor", "predict", "export", "bench"]
 
 
 class CLIError(RelunetError):
