@@ -293,6 +293,15 @@ class Network:
             )
         return work
 
+    def reserve_work(self, rows: int) -> None:
+        """Create the work arrays for batches of up to ``rows`` rows now (``fit`` does, for
+        its evaluation blocks), so that no later batch makes them grow: growing allocates the
+        new arrays while the old ones are still held."""
+        if getattr(self, "_plans", None) is None:
+            self.release_buffers()
+        if rows not in self._plans:
+            self._make_work(int(rows))
+
     def _rows(self, key: Any, n: int, cols: int, dtype: Any) -> tuple[np.ndarray, bool]:
         """The first ``n`` rows of the stored work array ``key``; True if it had to grow."""
         arr = self._storage.get(key)

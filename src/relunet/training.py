@@ -155,6 +155,11 @@ def _jsonable(obj: Any) -> Any:
 
 
 # -- evaluation -------------------------------------------------------------------
+#: fewest rows per block when fit evaluates through the work arrays: on 784-500-500-500-10
+#: the 60k-sample pass took 0.64 s in 32-row blocks, 0.36 s in 128-row, 0.28 s in 1024-row
+#: (2 cores); 128 rows of work arrays is a few MB at most
+EVAL_MIN_ROWS = 128
+
 def _accuracy_from_output(net: Any, out: np.ndarray, Y: np.ndarray) -> float:
     if net.loss.name == "binary_cross_entropy":
         return float(np.mean(np.all((out > 0.5) == (Y > 0.5), axis=1)))
@@ -657,6 +662,11 @@ def fit(
         batch_size = n
     batch_size = int(batch_size)
     n_batches = -(-n // batch_size)
+    # the epoch's evaluation runs through the work arrays in blocks of the batch size, or of
+    # EVAL_MIN_ROWS for smaller batches (online learning would otherwise evaluate row by row)
+    eval_rows = max(batch_size, EVAL_MIN_ROWS)
+    if hasattr(net, "reserve_work"):
+        net.reserve_work(min(eval_rows, max(n, len(validation[0]) if validation is not None else 0)))
 
     for cb in cbs:
         if hasattr(cb, "on_train_begin"):
@@ -749,9 +759,9 @@ def fit(
                                 stopped = True
                 record: dict[str, Any] = {"epoch": epoch, "loss": total / n}
                 try:
-                    record.update(evaluate(net, X, Y, loss=False, work_rows=batch_size))
+                    record.update(evaluate(net, X, Y, loss=False, work_rows=eval_rows))
                     if validation is not None:
-                        for k, v in evaluate(net, *validation, work_rows=batch_size).items():
+                        for k, v in evaluate(net, *validation, work_rows=eval_rows).items():
                             record["val_" + k] = v
                 except (FloatingPointError, RuntimeWarning) as exc:
                     raise _Diverged(epoch, None, "a floating-point overflow", exc) from None
