@@ -149,6 +149,20 @@ def test_explicit_validation_data_is_encoded_and_recorded():
         net.fit(X, y, epochs=1, validation_data=X)
 
 
+def test_low_level_fit_takes_validation_data_as_lists_or_other_dtypes():
+    X, y = _digits(300)
+    net = relunet.MLP([64, 16, 10], seed=0)
+    Y = net.encode_targets(y)
+    h_arrays = fit(relunet.MLP([64, 16, 10], seed=0), X[:200], Y[:200], epochs=2, batch_size=20,
+                   validation_data=(X[200:], Y[200:]))
+    h_lists = fit(net, X[:200], Y[:200], epochs=2, batch_size=20,
+                  validation_data=(X[200:].astype(np.float64).tolist(), Y[200:].tolist()))
+    for key in ("val_loss", "val_accuracy"):
+        assert h_lists[key] == pytest.approx(h_arrays[key], rel=1e-6)
+    with pytest.raises(DataError, match="numeric arrays"):
+        fit(net, X[:200], Y[:200], epochs=1, validation_data=([["a"] * 64] * 3, Y[:3]))
+
+
 # -- early stopping ----------------------------------------------------------------------
 def _rising_val_net():
     """A linear unit y = w x trained towards w = 2; the validation targets are y = x, so

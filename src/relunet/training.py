@@ -590,6 +590,10 @@ def fit(
             Xv, Yv = validation_data
         except (TypeError, ValueError):
             raise ConfigError("validation_data must be a pair (X_val, Y_val)") from None
+        try:  # arrays in the training data's dtypes (lists, float64 for a float32 network, ...)
+            Xv, Yv = np.asarray(Xv, dtype=X.dtype), np.asarray(Yv, dtype=Y.dtype)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"validation_data must be numeric arrays (X_val, Y_val): {exc}") from None
         if len(Xv) != len(Yv) or len(Xv) == 0:
             raise DataError(f"validation_data: X_val has {len(Xv)} samples, Y_val {len(Yv)}")
         if np.ndim(Xv) != 2 or np.shape(Xv)[1] != X.shape[1] or np.ndim(Yv) != 2 or np.shape(Yv)[1] != Y.shape[1]:
