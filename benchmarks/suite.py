@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from relunet.io import write_atomic
+from relunet.io import output_target, write_atomic
 
 HERE = Path(__file__).resolve().parent
 ARCHS: dict[str, list[int]] = {
@@ -861,6 +861,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(memory_child(args.memory_child, 60 if args.quick else None)))
         return 0
     out, md = output_paths(args)
+    try:  # before minutes of measuring, not after
+        for path in (out, md):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            output_target(path)
+    except OSError as exc:
+        print(f"python -m benchmarks: error: cannot write {exc.filename or path}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
     if args.both:
         passthrough = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--both"]
         for drop in (True, False):
@@ -884,8 +892,6 @@ def main(argv: list[str] | None = None) -> int:
             pass
     all_results["runs"][kernel_label(args.threads)] = res
     all_results["command"] = "python -m benchmarks --both   (or: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks; python -m benchmarks)"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    md.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, json.dumps(all_results, indent=1, default=float) + "\n")  # never half-written
     write_atomic(md, markdown(all_results))
     print()

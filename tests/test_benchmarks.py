@@ -80,3 +80,13 @@ def test_quick_runs_never_replace_the_measured_results(tmp_path):
     assert (out.name, md.name) == ("results-quick.json", "RESULTS-quick.md")
     out, md = suite.output_paths(ns(quick=True, out=str(tmp_path / "r.json")))
     assert (out, md) == (tmp_path / "r.json", tmp_path / "RESULTS.md")
+
+
+def test_an_unwritable_output_fails_at_once_with_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    rc = suite.main(["--quick", "--out", str(tmp_path / "file" / "r.json")])  # a file as the folder
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m benchmarks: error: cannot write") and "Traceback" not in err
+    rc = suite.main(["--quick", "--out", str(tmp_path)])  # a folder as the file
+    assert rc == 2 and "cannot write" in capsys.readouterr().err
