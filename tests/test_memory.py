@@ -87,3 +87,21 @@ def test_fit_peak_memory_is_within_the_training_budget():
     # an extra copy of the parameters (~0.5 MB), of dW, or 1024-row evaluation blocks
     # (~2.4 MB) would each break this; what is left is small per-batch arrays and the history
     assert peak < budget + 100_000, f"peak {peak} for a budget of {budget} (params {params})"
+
+
+@pytest.mark.parametrize("validation_split", [0.0, 0.2])
+def test_fitted_network_keeps_no_copy_of_the_data(validation_split):
+    """The epoch's evaluation through the work arrays must not leave the first layer's
+    input cache pointing into X: after fit on float64 data the network would keep fit's
+    whole float32 copy (or the validation copy) alive, where it held one batch before."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 100))  # float64: fit converts it to a float32 copy (8 MB)
+    y = rng.integers(0, 5, size=len(X))
+    net = relunet.MLP([100, 32, 5], seed=0)
+    tracemalloc.start()
+    try:
+        net.fit(X, y, epochs=1, batch_size=64, validation_split=validation_split)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 0.1 * (X.nbytes // 2), f"{held / 1e6:.1f} MB still held after fit"

@@ -181,6 +181,12 @@ def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
     during training needs no memory of its own.
     """
     was = net.training
+    # the work-array pass caches each dense layer's input (the first one's: a view of X);
+    # they are put back afterwards, so the network never keeps X alive (after fit: the
+    # whole training or validation set) where it held a batch before
+    cached = [(obj, obj._x) for layer in getattr(net, "layers", ())
+              for obj in (layer, getattr(layer, "activation", None))
+              if "_x" in getattr(obj, "__dict__", ())]
     net.eval()
     try:
         n = len(X)
@@ -220,6 +226,8 @@ def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
             out["accuracy"] = acc
         return out
     finally:
+        for layer, x in cached:
+            layer._x = x
         net.train(was)
 
 
