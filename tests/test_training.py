@@ -13,7 +13,7 @@ from relunet import progress as progress_mod
 from relunet import schedules, training
 from relunet.callbacks import Callback, EarlyStopping
 from relunet.errors import ConfigError, DataError, DivergenceError
-from relunet.training import History, fit, validation_indices
+from relunet.training import History, evaluate, fit, validation_indices
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -161,6 +161,18 @@ def test_low_level_fit_takes_validation_data_as_lists_or_other_dtypes():
         assert h_lists[key] == pytest.approx(h_arrays[key], rel=1e-6)
     with pytest.raises(DataError, match="numeric arrays"):
         fit(net, X[:200], Y[:200], epochs=1, validation_data=([["a"] * 64] * 3, Y[:3]))
+
+
+def test_low_level_fit_never_truncates_validation_data_to_integer_training_dtypes():
+    """Integer training targets (counts) must not turn float validation targets into integers."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4)).astype(np.float32)
+    Y = rng.integers(0, 5, (200, 1))  # int64 targets
+    Xv = rng.standard_normal((50, 4)).astype(np.float32)
+    Yv = rng.integers(0, 5, (50, 1)) + 0.5
+    net = relunet.MLP([4, 8, 1], output="identity", seed=0)
+    h = fit(net, X, Y, epochs=1, batch_size=20, validation_data=(Xv, Yv))
+    assert h["val_loss"][-1] == pytest.approx(evaluate(net, Xv, Yv)["loss"], rel=1e-6)
 
 
 # -- early stopping ----------------------------------------------------------------------

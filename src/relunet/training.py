@@ -598,8 +598,12 @@ def fit(
             Xv, Yv = validation_data
         except (TypeError, ValueError):
             raise ConfigError("validation_data must be a pair (X_val, Y_val)") from None
-        try:  # arrays in the training data's dtypes (lists, float64 for a float32 network, ...)
-            Xv, Yv = np.asarray(Xv, dtype=X.dtype), np.asarray(Yv, dtype=Y.dtype)
+        # arrays in the training data's dtypes (lists, float64 for a float32 network, ...),
+        # but never an integer one: integer training targets (counts) must not truncate
+        # float validation targets (2.5 -> 2), nor uint8 pixels scaled validation inputs
+        xd, yd = (d if d.kind == "f" else np.dtype(getattr(net, "dtype", np.float64)) for d in (X.dtype, Y.dtype))
+        try:
+            Xv, Yv = np.asarray(Xv, dtype=xd), np.asarray(Yv, dtype=yd)
         except (TypeError, ValueError) as exc:
             raise DataError(f"validation_data must be numeric arrays (X_val, Y_val): {exc}") from None
         if len(Xv) != len(Yv) or len(Xv) == 0:
