@@ -310,6 +310,34 @@ def test_keyboard_interrupt_returns_history_with_last_complete_epoch():
     assert "end" not in rec.calls
 
 
+def test_keyboard_interrupt_while_the_epoch_snapshot_is_taken():
+    """Ctrl-C landing while the end-of-epoch snapshot is refreshed (in place) must not
+    restore a torn snapshot (it raised ConfigError from an emptied optimizer state): the
+    network keeps the epoch just completed, as the history says, optimizer and rng included."""
+    X, y = _digits(100)
+
+    class Adam(relunet.optimizers.Adam):
+        calls = 0
+
+        def state_dict(self):
+            type(self).calls += 1
+            if type(self).calls == 3:  # 1: before training, 2: after epoch 1, 3: after epoch 2
+                raise KeyboardInterrupt
+            return super().state_dict()
+
+    net = relunet.MLP([64, 16, 10], seed=0)
+    opt = Adam(lr=0.01)
+    h = net.fit(X, y, epochs=5, batch_size=20, optimizer=opt)
+    assert h.interrupted and len(h) == 2
+    ref = relunet.MLP([64, 16, 10], seed=0)
+    ref_opt = relunet.optimizers.Adam(lr=0.01)
+    ref.fit(X, y, epochs=2, batch_size=20, optimizer=ref_opt)
+    assert _same(net.parameters(), ref.parameters())
+    assert opt.n_steps == ref_opt.n_steps
+    assert _same(opt.state["exp_avg"], ref_opt.state["exp_avg"])
+    assert net.rng.bit_generator.state == ref.rng.bit_generator.state
+
+
 # -- progress --------------------------------------------------------------------------
 class _Tty(io.StringIO):
     def isatty(self):

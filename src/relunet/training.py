@@ -411,6 +411,8 @@ class _Snapshot:
     optimizer: dict[str, Any]
     rng_state: dict[str, Any] | None
     schedule: dict[str, Any] | None
+    #: True while :meth:`retake` runs: the snapshot is half old, half new
+    retaking: bool = False
 
     @classmethod
     def take(cls, net: Any, opt: Any, schedule: Any) -> "_Snapshot":
@@ -429,15 +431,22 @@ class _Snapshot:
             p.shape != s.shape or p.dtype != s.dtype for p, s in zip(params, self.params)
         ):
             return self.take(net, opt, schedule)
+        self.retaking = True
         for p, saved in zip(params, self.params):
             np.copyto(saved, p)
         self.optimizer = {}  # the old state goes before the new copy is made
         self.optimizer = opt.state_dict()
         self.rng_state = ckpt_mod.capture_rng(net)
         self.schedule = None if schedule is None else copy.deepcopy(schedule.state_dict())
+        self.retaking = False
         return self
 
     def restore(self, net: Any, opt: Any, schedule: Any) -> None:
+        if self.retaking:
+            # interrupted (Ctrl-C) while retaking: the snapshot is torn, but retake only
+            # reads, so the network, optimizer, rng and schedule still hold exactly the state
+            # it was taking (the epoch just completed): nothing to restore
+            return
         for p, saved in zip(net.parameters(), self.params):
             p[...] = saved
         opt.load_state_dict(self.optimizer)  # copies the arrays
