@@ -209,3 +209,23 @@ def test_float32_network_keeps_its_dtype(method):
     assert all(p.dtype == np.float32 for p in net.parameters())
     assert res.x.dtype == np.float64
     assert net.score(X_XOR, Y_XOR) == 1.0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_small_training_set_evaluates_a_large_validation_set_in_whole_blocks(method):
+    """The per-iteration validation pass runs through the work arrays in blocks of at least
+    EVAL_MIN_ROWS rows, not of the training set's size (XOR's 4 rows: 1000 blocks here)."""
+    from relunet.training import EVAL_MIN_ROWS, evaluate, fit
+
+    rng = np.random.default_rng(0)
+    net = MLP([2, 8, 1], activation="tanh", output="sigmoid", dtype=np.float64, seed=0)
+    Y = net.encode_targets(Y_XOR)
+    Xv = rng.random((4000, 2))
+    Yv = net.encode_targets(rng.integers(0, 2, len(Xv)), fit=False)
+    blocks = []
+    forward_work = net._forward_work
+    net._forward_work = lambda X, work: (blocks.append(np.shares_memory(X, Xv)), forward_work(X, work))[1]
+    h = fit(net, X_XOR, Y, epochs=3, optimizer=method, validation_data=(Xv, Yv))
+    del net._forward_work
+    assert 0 < sum(blocks) <= len(h) * -(-len(Xv) // EVAL_MIN_ROWS)
+    assert h["val_loss"][-1] == pytest.approx(evaluate(net, Xv, Yv)["loss"], rel=1e-12)

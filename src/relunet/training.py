@@ -943,13 +943,17 @@ def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, s
     progress = Progress(epochs, len(X), 1, verbose, stream, first_epoch=start + 1)
     progress.mode = "lines" if progress.mode == "bar" else progress.mode
     state = {"t": time.perf_counter(), "stopped": False}
+    # the validation set in blocks of the training set's rows (the work arrays the passes
+    # already hold), but never fewer than EVAL_MIN_ROWS: a small training set (XOR's 4
+    # rows) would otherwise take a large validation set a few rows at a time
+    val_rows = max(len(X), min(EVAL_MIN_ROWS, len(validation[0]))) if validation is not None else None
 
     def callback(iteration: int, loss: float) -> bool:
         epoch = start + int(iteration)
         record: dict[str, Any] = {"epoch": epoch, "loss": float(loss)}
         record.update(evaluate(net, X, Y, loss=False, work_rows=len(X)))
         if validation is not None:
-            for k, v in evaluate(net, *validation, work_rows=len(X)).items():
+            for k, v in evaluate(net, *validation, work_rows=val_rows).items():
                 record["val_" + k] = v
         now = time.perf_counter()
         record["seconds"] = now - state["t"]
