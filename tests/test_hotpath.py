@@ -246,6 +246,10 @@ def test_plain_sgd_training_never_allocates_weight_gradients():
     for layer in net.dense_layers:
         assert layer._dW is not None and layer.dW.shape == layer.W.shape and layer.dW.dtype == np.float32
         assert np.any(layer.dW != 0)
+    # a layer pickled before dW became lazy has no _dW attribute: dW is still made on use
+    old = net.dense_layers[0]
+    del old.__dict__["_dW"]
+    assert old.dW.shape == old.W.shape and not np.any(old.dW)
 
 
 def test_inference_uses_no_work_arrays_no_caches_and_copies_nothing():

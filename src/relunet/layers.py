@@ -59,7 +59,7 @@ class Dense:
     @property
     def dW(self) -> np.ndarray:
         """dL/dW, ``shape (n_in, n_out)``; zeros until a backward pass fills it."""
-        dW = self._dW
+        dW = self.__dict__.get("_dW")  # absent in a layer pickled before dW was lazy
         if dW is None or dW.shape != self.W.shape or dW.dtype != self.W.dtype:
             dW = self._dW = np.zeros_like(self.W)
         return dW
