@@ -75,8 +75,8 @@ class Timer:
     def __init__(self, quick: bool):
         self.warmup = 0.02 if quick else 0.2
         self.seconds = 0.03 if quick else 0.2
-        self.repeats = 3 if quick else 5
-        self.settle = 0.02 if quick else 0.1
+        self.repeats = 2 if quick else 5
+        self.settle = 0.1  # the BLAS / OpenMP pools spin ~0.1 s after a call (see above)
 
     def _calibrate(self, call: Callable[[], Any]) -> int:
         t0 = time.perf_counter()
