@@ -729,7 +729,7 @@ class PReLU(Activation):
         """f'(x): 1 where x > 0, the slope elsewhere (exact, branch-free)."""
         f = (x <= 0) * self._slopes(x)
         f += x > 0
-        return f.astype(np.result_type(x, self.weight), copy=False)
+        return f.astype(x.dtype, copy=False)  # the input's dtype, whatever the slope's
 
     def fn(self, x):
         x = _as_float(x)

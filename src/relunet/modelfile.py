@@ -85,10 +85,12 @@ def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 classes = np.asarray(classes.tolist())
             except (TypeError, ValueError):
                 pass
-        if classes.dtype.kind not in "iubU" or classes.ndim != 1:
+        if classes.dtype.kind == "f" and classes.ndim == 1 and np.isfinite(classes).all():
+            classes = classes.astype(np.float64)  # e.g. labels 1.0, 2.0, 3.0 read from a CSV file
+        if classes.dtype.kind not in "iubUf" or classes.ndim != 1:
             raise ModelFileError(
-                f"cannot save class labels of dtype {classes.dtype} (only integers, booleans "
-                "or strings are stored without pickle)"
+                f"cannot save class labels of dtype {classes.dtype} (only integers, booleans, "
+                "finite real numbers or strings are stored without pickle)"
             )
         arrays["classes"] = classes
         classes_kind = classes.dtype.kind
@@ -166,7 +168,7 @@ def _check_meta(path: str, meta: Any) -> None:
     seed = meta.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
         raise _fail(path, f"seed must be a non-negative integer or null, got {seed!r}")
-    if meta.get("classes") not in (None, "i", "u", "b", "U"):
+    if meta.get("classes") not in (None, "i", "u", "b", "U", "f"):
         raise _fail(path, f"bad class label kind {meta.get('classes')!r}")
 
 
@@ -197,6 +199,8 @@ def _check_arrays(path: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]
         if name == "classes":
             if arr.ndim != 1 or arr.dtype.kind != meta["classes"]:
                 raise _fail(path, f"class labels of shape {arr.shape} and dtype {arr.dtype}")
+            if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                raise _fail(path, "class labels hold NaN or infinite values")
             continue
         if arr.dtype != dtype:
             raise _fail(path, f"array {name} has dtype {arr.dtype}, the model {dtype}")

@@ -620,7 +620,11 @@ class MLP(Network):
     def check_X(self, X: Any) -> np.ndarray:
         """Validate inputs and return them as a C-contiguous array of the network's dtype."""
         original = X
-        if np.iscomplexobj(X):
+        try:
+            complex_ = np.iscomplexobj(X)
+        except (TypeError, ValueError) as exc:  # e.g. ragged rows: numpy cannot make an array
+            raise DataError(f"X must be a 2-D array of numbers, one row per sample: {exc}") from None
+        if complex_:
             raise DataError("X holds complex numbers; a network takes real-valued features")
         try:
             with np.errstate(over="ignore"):  # values beyond the dtype's range: reported below
@@ -658,15 +662,21 @@ class MLP(Network):
         Binary cross-entropy: labels of two classes (one output) or a 0/1 matrix (multi-label).
         Regression (MSE): real values, ``shape (n_samples,)`` or ``(n_samples, n_outputs)``.
         """
-        y = np.asarray(y)
+        try:
+            y = np.asarray(y)
+        except (TypeError, ValueError) as exc:  # e.g. ragged rows
+            raise DataError(f"y must be labels or targets, one per sample: {exc}") from None
         if y.ndim == 0:
             raise DataError(f"y must be labels or targets, one per sample; got {y!r}")
         if n_samples is not None and len(y) != n_samples:
             raise DataError(f"X has {n_samples} samples but y has {len(y)}")
+        if y.dtype.kind == "c":
+            raise TargetTypeError("y holds complex numbers; targets and labels must be real")
         k = self.n_outputs
         if self.task == "regression":
             try:
-                Y = y.astype(self.dtype)
+                with np.errstate(over="ignore"):  # values beyond the dtype's range: reported below
+                    Y = y.astype(self.dtype)
             except (TypeError, ValueError):
                 raise TargetTypeError("a regression target must be numeric") from None
             if Y.ndim == 1:
@@ -678,6 +688,11 @@ class MLP(Network):
                             f"encoded (shape (n_samples, {k})), or use loss='cross_entropy'")
                 raise DataError(f"y has {Y.shape[1]} outputs but the network has {k}{hint}")
             if not np.isfinite(Y).all():
+                if y.dtype.kind in "iuf" and np.isfinite(y).all():
+                    raise DataError(
+                        f"y holds a value too large for {self.dtype.name} (the largest is "
+                        f"{np.finfo(self.dtype).max:.3g}); rescale the targets or use dtype float64"
+                    )
                 raise DataError("y contains NaN or infinite values")
             return Y
         if y.dtype.kind == "f" and not np.isfinite(y).all():
@@ -723,10 +738,13 @@ class MLP(Network):
                 classes = found
             if len(classes) < n_classes_net:
                 # e.g. string labels {"a","b"} with 2 outputs: fine; fewer: pad is ambiguous
-                if not (self.loss.name == "binary_cross_entropy" and len(classes) <= 2):
-                    raise TargetTypeError(
-                        f"y has {len(classes)} classes but the network has {n_classes_net} outputs"
-                    )
+                # (one sigmoid unit with a single label other than 0/1: which is the other class?)
+                raise TargetTypeError(
+                    f"y has {len(classes)} class{'es' if len(classes) != 1 else ''} "
+                    f"({', '.join(map(repr, classes[:5].tolist()))}) but the network's output "
+                    f"represents {n_classes_net}; give samples of every class (integer labels "
+                    f"0..{n_classes_net - 1} name the classes even when some are absent)"
+                )
             if fit:
                 self.classes_ = classes
         else:
@@ -804,14 +822,38 @@ class MLP(Network):
     def score(self, X: Any, y: Any) -> float:
         """Accuracy (classification; exact match for multi-label) or R^2 (regression)."""
         pred = self.predict(X)
-        y = np.asarray(y)
+        try:
+            y = np.asarray(y)
+        except (TypeError, ValueError) as exc:  # e.g. ragged rows
+            raise DataError(f"y must be labels or targets, one per sample: {exc}") from None
         if y.ndim == 0 or len(y) != len(pred):
             raise DataError(f"X has {len(pred)} samples but y has {len(y) if y.ndim else 'none'}")
+        if y.dtype.kind == "c":
+            raise TargetTypeError("y holds complex numbers; targets and labels must be real")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise DataError("y contains NaN or infinite values")
         if self.task == "regression":
-            y = y.reshape(pred.shape).astype(np.float64)
-            ss_res = np.sum((y - pred) ** 2)
+            if y.size != pred.size:
+                raise DataError(f"y has shape {y.shape} but the network predicts shape {pred.shape}")
+            try:
+                y = y.reshape(pred.shape).astype(np.float64)
+            except (TypeError, ValueError):
+                raise TargetTypeError("a regression target must be numeric") from None
+            if not np.isfinite(y).all():
+                raise DataError("y contains NaN or infinite values")
+            p = pred.astype(np.float64)
+            # R^2 is scale-free: divide by the largest magnitude first, so that squaring
+            # targets like 1e200 does not overflow
+            scale = max(float(np.max(np.abs(y))), float(np.max(np.abs(p))))
+            if np.isfinite(scale) and scale > 0:
+                y, p = y / scale, p / scale
+            ss_res = np.sum((y - p) ** 2)
             ss_tot = np.sum((y - y.mean(axis=0)) ** 2)
             return float(1 - ss_res / ss_tot) if ss_tot > 0 else 0.0
+        if y.ndim == 2 and y.shape[1] > 1 and pred.ndim == 1 and y.shape[1] != len(self.classes_):
+            raise DataError(
+                f"y has {y.shape[1]} columns; one-hot targets for this network have {len(self.classes_)}"
+            )
         if pred.ndim == 2:  # multi-label (binary cross-entropy over several outputs)
             if y.ndim == 1:  # labels, one per sample: as fit encodes them (one-hot rows)
                 y = self.encode_targets(y, len(y), fit=False)

@@ -26,7 +26,18 @@ CHUNK_ROWS = 8192
 
 
 def _as_2d(X: Any) -> np.ndarray:
-    X = X if isinstance(X, np.ndarray) else np.asarray(X)
+    if not isinstance(X, np.ndarray):
+        try:
+            X = np.asarray(X)
+        except (TypeError, ValueError) as exc:  # e.g. ragged rows
+            raise DataError(f"X must be a 2-D array of numbers, one row per sample: {exc}") from None
+    if X.dtype.kind == "c":
+        raise DataError("X holds complex numbers; scaling takes real-valued features")
+    if X.dtype.kind not in "biuf":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"X must be numeric: {exc}") from None
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
@@ -34,6 +45,26 @@ def _as_2d(X: Any) -> np.ndarray:
     if len(X) == 0:
         raise DataError("X has no samples")
     return X
+
+
+def _check_finite(chunk: np.ndarray, start: int) -> None:
+    """DataError naming the first NaN/inf of a chunk of rows starting at row ``start``."""
+    if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
+        r, c = np.argwhere(~np.isfinite(chunk))[0]
+        raise DataError(
+            f"X contains NaN or infinite values (first at row {start + r}, column {c}); "
+            "clean or impute them before fitting a scaler"
+        )
+
+
+def _check_features(X: np.ndarray, n: int, what: str) -> None:
+    if X.shape[1] != n:
+        raise DataError(f"X has {X.shape[1]} features, the scaler was fitted on {n}")
+
+
+def _out_dtype(X: np.ndarray) -> np.dtype:
+    """Float inputs keep their dtype (float32 stays float32); others become float32."""
+    return X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
 
 
 class Standardizer:
@@ -52,14 +83,25 @@ class Standardizer:
     def fit(self, X: Any) -> "Standardizer":
         X = _as_2d(X)
         n = len(X)
+        # sums of x / p with p a power of 2 near max |x| (exact scaling), so that features
+        # as large as 1e300 neither overflow the sum nor the sum of squares
+        amax = np.zeros(X.shape[1])
+        for i in range(0, n, CHUNK_ROWS):
+            chunk = X[i : i + CHUNK_ROWS]
+            _check_finite(chunk, i)
+            amax = np.maximum(amax, np.abs(chunk).max(axis=0).astype(np.float64))
+        p = np.ones(X.shape[1])
+        big = amax > 1.0
+        p[big] = np.exp2(np.ceil(np.log2(amax[big])))
         s = np.zeros(X.shape[1])
         for i in range(0, n, CHUNK_ROWS):
-            s += X[i : i + CHUNK_ROWS].sum(axis=0, dtype=np.float64)
+            s += (X[i : i + CHUNK_ROWS] / p).sum(axis=0, dtype=np.float64)
         mean = s / n
         ss = np.zeros(X.shape[1])
         for i in range(0, n, CHUNK_ROWS):  # two passes: no catastrophic cancellation
-            ss += ((X[i : i + CHUNK_ROWS] - mean) ** 2).sum(axis=0)
-        std = np.sqrt(ss / n)
+            ss += ((X[i : i + CHUNK_ROWS] / p - mean) ** 2).sum(axis=0)
+        std = np.sqrt(ss / n) * p
+        mean = mean * p
         self.mean_, self.scale_ = mean, np.where(std > 0, std, 1.0)
         return self
 
@@ -67,9 +109,8 @@ class Standardizer:
         if self.mean_ is None:
             raise NotFittedError("call fit (on the training inputs) before transform")
         X = _as_2d(X)
-        if X.shape[1] != len(self.mean_):
-            raise DataError(f"X has {X.shape[1]} features, the scaler was fitted on {len(self.mean_)}")
-        dtype = X.dtype if X.dtype.kind == "f" else np.float32
+        _check_features(X, len(self.mean_), "transform")
+        dtype = _out_dtype(X)
         # in X's float dtype: a float32 input stays float32 (no float64 copy of all of X)
         return ((X - self.mean_.astype(dtype)) / self.scale_.astype(dtype)).astype(dtype, copy=False)
 
@@ -79,7 +120,10 @@ class Standardizer:
     def inverse_transform(self, X: Any) -> np.ndarray:
         if self.mean_ is None:
             raise NotFittedError("call fit before inverse_transform")
-        return np.asarray(X) * self.scale_ + self.mean_
+        X = _as_2d(X)
+        _check_features(X, len(self.mean_), "inverse_transform")
+        dtype = _out_dtype(X)
+        return (X * self.scale_.astype(dtype) + self.mean_.astype(dtype)).astype(dtype, copy=False)
 
 
 class MinMaxScaler:
@@ -101,9 +145,17 @@ class MinMaxScaler:
         hi = np.full(X.shape[1], -np.inf)
         for i in range(0, len(X), CHUNK_ROWS):
             chunk = X[i : i + CHUNK_ROWS]
+            _check_finite(chunk, i)
             lo = np.minimum(lo, chunk.min(axis=0))
             hi = np.maximum(hi, chunk.max(axis=0))
-        span = hi - lo
+        with np.errstate(over="ignore"):
+            span = hi - lo
+        if not np.isfinite(span).all():
+            j = int(np.flatnonzero(~np.isfinite(span))[0])
+            raise DataError(
+                f"feature {j} spans [{lo[j]:.3g}, {hi[j]:.3g}], a range beyond float64; "
+                "use the standard scaler or rescale it first"
+            )
         self.min_, self.range_ = lo, np.where(span > 0, span, 1.0)
         return self
 
@@ -111,9 +163,8 @@ class MinMaxScaler:
         if self.min_ is None:
             raise NotFittedError("call fit (on the training inputs) before transform")
         X = _as_2d(X)
-        if X.shape[1] != len(self.min_):
-            raise DataError(f"X has {X.shape[1]} features, the scaler was fitted on {len(self.min_)}")
-        dtype = X.dtype if X.dtype.kind == "f" else np.float32
+        _check_features(X, len(self.min_), "transform")
+        dtype = _out_dtype(X)
         return ((X - self.min_.astype(dtype)) / self.range_.astype(dtype)).astype(dtype, copy=False)
 
     def fit_transform(self, X: Any) -> np.ndarray:
@@ -122,7 +173,10 @@ class MinMaxScaler:
     def inverse_transform(self, X: Any) -> np.ndarray:
         if self.min_ is None:
             raise NotFittedError("call fit before inverse_transform")
-        return np.asarray(X) * self.range_ + self.min_
+        X = _as_2d(X)
+        _check_features(X, len(self.min_), "inverse_transform")
+        dtype = _out_dtype(X)
+        return (X * self.range_.astype(dtype) + self.min_.astype(dtype)).astype(dtype, copy=False)
 
 
 SCALERS = {"standard": Standardizer, "minmax": MinMaxScaler}
@@ -215,7 +269,7 @@ def one_hot(y: Any, n_classes: int | None = None, dtype: Any = np.float32) -> np
         raise DataError(f"one-hot labels must be integers 0..n_classes-1, got dtype {y.dtype}")
     if len(y) and y.min() < 0:
         raise DataError(f"one-hot labels must be >= 0, got {int(y.min())}")
-    k = int(y.max()) + 1 if n_classes is None else int(n_classes)
+    k = (int(y.max()) + 1 if len(y) else 0) if n_classes is None else int(n_classes)
     if len(y) and y.max() >= k:
         raise DataError(f"label {int(y.max())} does not fit {k} classes (labels are 0..{k - 1})")
     Y = np.zeros((len(y), k), dtype=dtype)

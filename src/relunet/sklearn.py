@@ -55,7 +55,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from relunet import activations, optimizers
-from relunet.errors import ConfigError, DivergenceError, TargetTypeError
+from relunet.errors import ConfigError, DataError, DivergenceError, TargetTypeError
 from relunet.network import MLP
 
 __all__ = ["MLPClassifier", "MLPRegressor", "EXPECTED_FAILED_CHECKS"]
@@ -232,6 +232,8 @@ class _BaseMLP(BaseEstimator):
             # at the first overflow turns it into one DivergenceError instead of warnings/NaN
             with np.errstate(over="raise", invalid="raise"):
                 total = self._batches(X, Y, order, bs)
+        except DivergenceError:  # already says what happened (it is a FloatingPointError too)
+            raise
         except FloatingPointError as exc:
             raise DivergenceError(
                 f"training diverged in iteration {self.n_iter_ + 1} ({exc}); the learning rate "
@@ -331,6 +333,8 @@ class _BaseMLP(BaseEstimator):
         first = not hasattr(self, "net_") or not (incremental or self.warm_start)
         X, y = validate_data(self, X, y, reset=first, dtype=_FLOATS, multi_output=True,
                              y_numeric=not isinstance(self, ClassifierMixin))
+        if not first:
+            self._check_continuable()
         self._fresh = first
         dtype = self._work_dtype(X)
         Y, n_outputs, output, y = self._encode(y, first, classes, dtype)
@@ -360,18 +364,58 @@ class _BaseMLP(BaseEstimator):
         self.out_activation_ = self.net_.output_activation.name
         return self
 
+    def _check_continuable(self) -> None:
+        """With ``warm_start`` or ``partial_fit``, training continues on ``net_``: refuse
+        parameters changed (``set_params``) since it was built, which it cannot honour."""
+        net = self.net_
+        hidden = self._hidden()
+        if list(net.sizes[1:-1]) != hidden:
+            raise ConfigError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} differs from the fitted network's "
+                f"{tuple(net.sizes[1:-1])}; training cannot continue on it (warm_start / partial_fit): "
+                "set warm_start=False or fit a new estimator"
+            )
+        from relunet.network import _activation_from_spec
+
+        acts = [l.activation for l in net.layers[1::2]]
+        for i, (spec, act) in enumerate(zip(self._activation_spec(len(hidden)), acts)):
+            want = _activation_from_spec(spec, net.sizes[i + 1]).activation
+            if (want.name, want.config()) != (act.name, act.config()):
+                raise ConfigError(
+                    f"activation {spec!r} differs from the fitted network's {act.name!r} in hidden "
+                    f"layer {i + 1}; training cannot continue on it (warm_start / partial_fit): "
+                    "set warm_start=False or fit a new estimator"
+                )
+        changed = []
+        if self.output != "auto" and activations.canonical_name(self.output) != acts[-1].name:
+            changed.append(f"output={self.output!r} (the network's is {acts[-1].name!r})")
+        if self.loss != "auto":
+            from relunet import losses
+
+            if losses.get(self.loss).name != net.loss.name:
+                changed.append(f"loss={self.loss!r} (the network's is {net.loss.name!r})")
+        if not (isinstance(self.dtype, str) and self.dtype == "auto") and np.dtype(self.dtype) != net.dtype:
+            changed.append(f"dtype={self.dtype!r} (the network's is {net.dtype.name})")
+        if changed:
+            raise ConfigError(
+                f"{', '.join(changed)} differs from the fitted network; training cannot continue on "
+                "it (warm_start / partial_fit): set warm_start=False or fit a new estimator"
+            )
+
     def fit(self, X: Any, y: Any):
         """Train on ``X`` (``shape (n_samples, n_features)``) and ``y``; returns self."""
         return self._fit(X, y, incremental=False)
 
-    def _output(self, X: Any, logits: bool = False) -> np.ndarray:
+    def _output(self, X: Any, logits: bool = False, native: bool = False) -> np.ndarray:
         """The network's output (or, with ``logits``, its pre-activation ``z_L``) on
-        validated X, ``shape (n_samples, n_outputs)``, in float64."""
+        validated X, ``shape (n_samples, n_outputs)``, in float64 (with ``native``: in X's
+        float dtype, as scikit-learn's MLP: float32 inputs give float32 predictions)."""
         check_is_fitted(self, "net_")
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
+        out_dtype = X.dtype if native else np.float64
         X = self.net_.check_X(np.asarray(X, dtype=self.net_.dtype))
         if not logits:
-            return self.net_.predict_output(X).astype(np.float64)
+            return self.net_.predict_output(X).astype(out_dtype, copy=False)
         was = self.net_.training
         self.net_.eval()
         try:
@@ -596,12 +640,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _encode(self, y: Any, first: bool, classes: Any, dtype: np.dtype) -> tuple[np.ndarray, int, str]:
         y = np.asarray(y)
         try:
-            Y = y.reshape(len(y), -1).astype(dtype)
+            with np.errstate(over="ignore"):  # values beyond float32: reported below
+                Y = y.reshape(len(y), -1).astype(dtype)
         except (TypeError, ValueError):
             raise TargetTypeError(
                 f"MLPRegressor needs numeric targets; y holds {y.dtype} values (e.g. {y.flat[0]!r}): "
                 "for class labels use MLPClassifier"
             ) from None
+        if not np.isfinite(Y).all():  # y itself is finite (validate_data checked it)
+            raise DataError(
+                f"y holds a value too large for {np.dtype(dtype).name} (the largest is "
+                f"{np.finfo(dtype).max:.3g}); rescale the targets or use dtype='float64'"
+            )
         if not first and Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs; the model was fitted on {self.n_outputs_}")
         output = "identity" if self.output == "auto" else activations.canonical_name(self.output)
@@ -620,8 +670,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return float(r2_score(y, out))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted values, ``shape (n_samples,)`` for one output, else ``(n_samples, n_outputs)``."""
-        out = self._output(X)
+        """Predicted values, ``shape (n_samples,)`` for one output, else ``(n_samples, n_outputs)``,
+        in X's float dtype (float32 inputs give float32 predictions, as scikit-learn's MLP)."""
+        out = self._output(X, native=True)
         return out[:, 0] if out.shape[1] == 1 else out
 
     def __sklearn_tags__(self):
