@@ -161,7 +161,7 @@ def _run_all(model, X):
     return sess.run(None, {"input": X})
 
 
-@pytest.mark.parametrize("kind", ["multiclass", "strings", "binary", "multilabel"])
+@pytest.mark.parametrize("kind", ["multiclass", "strings", "floats", "binary", "multilabel"])
 def test_label_output_equals_predict(kind):
     rng = np.random.default_rng(5)
     Xs = X[:64]
@@ -176,6 +176,8 @@ def test_label_output_equals_predict(kind):
         y = rng.integers(0, 4, len(Xs))
         if kind == "strings":
             y = np.array(["ant", "bee", "cat", "dog"])[y]
+        elif kind == "floats":  # float labels come back as floats, like predict's
+            y = np.array([-1.0, 10.0, 20.0, 1e10])[y]
     net.fit(Xs, y, epochs=3, lr=0.1)
     proba, label = _run_all(relunet.onnx_export.to_model(net), Xs)
     assert np.max(np.abs(proba - net.predict_output(Xs))) < TOL
@@ -183,4 +185,5 @@ def test_label_output_equals_predict(kind):
     if kind == "strings":
         label = label.astype(str)
     assert label.shape == expected.shape and np.array_equal(label, expected)
+    assert label.dtype.kind == expected.dtype.kind or kind == "strings"
     assert len(_run_all(relunet.onnx_export.to_model(net, labels=False), Xs)) == 1

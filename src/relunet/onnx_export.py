@@ -215,7 +215,7 @@ def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
 
     With ``labels`` (default) a classifier whose classes are known (``net.classes_``, set
     by ``fit``) gets a second output ``label``, what ``net.predict`` returns: the class of
-    the largest output (``ArgMax`` then ``Gather`` from the class labels, int64 or
+    the largest output (``ArgMax`` then ``Gather`` from the class labels, int64, double or
     string), of ``output > 0.5`` for a single sigmoid unit, or the 0/1 matrix
     ``output > 0.5`` (int64) for multi-label.
 
@@ -291,6 +291,9 @@ def _label_output(g: _Graph, out: str, net: Any, classes: np.ndarray) -> Any:
     if classes.dtype.kind == "U":
         elem = onnx.TensorProto.STRING
         g.initializers.append(helper.make_tensor(name, elem, [len(classes)], [c.encode() for c in classes.tolist()]))
+    elif classes.dtype.kind == "f":  # float labels (1.0, 2.0, ...) stay floats, as predict returns them
+        elem = onnx.TensorProto.DOUBLE
+        g.initializers.append(g.numpy_helper.from_array(classes.astype(np.float64), name))
     else:
         elem = INT64
         g.initializers.append(g.numpy_helper.from_array(classes.astype(np.int64), name))
