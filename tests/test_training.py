@@ -175,6 +175,15 @@ def test_low_level_fit_never_truncates_validation_data_to_integer_training_dtype
     assert h["val_loss"][-1] == pytest.approx(evaluate(net, Xv, Yv)["loss"], rel=1e-6)
 
 
+@pytest.mark.parametrize("dtype, big", [(np.float32, 1e30), (np.float64, 1e300)])
+def test_regression_targets_whose_squares_overflow_are_named_not_blamed_on_the_lr(dtype, big):
+    X = np.arange(12, dtype=float).reshape(6, 2)
+    net = relunet.MLP([2, 3, 1], output="identity", dtype=dtype, seed=0)
+    with pytest.raises(DataError, match="squared error overflows.*scale the targets"):
+        net.fit(X, np.full(6, big), epochs=1)
+    net.fit(X, np.full(6, 1e3), epochs=1, lr=1e-6)  # large but representable: trains
+
+
 # -- early stopping ----------------------------------------------------------------------
 def _rising_val_net():
     """A linear unit y = w x trained towards w = 2; the validation targets are y = x, so

@@ -668,6 +668,7 @@ def fit(
         cbs.append(stopper)
     schedule_obj = make_schedule(schedule, epochs, monitor)
 
+    _check_target_scale(net, Y)
     history = History(info={"optimizer": opt_name, "optimizer_config": _config(opt)})
     n = len(X)
     if n == 0:
@@ -893,6 +894,20 @@ def _stateful(cbs: list[Any]) -> dict[str, Any]:
         for i, cb in enumerate(cbs)
         if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict")
     }
+
+
+def _check_target_scale(net: Any, Y: np.ndarray) -> None:
+    """Refuse regression targets whose squared error cannot be represented: training would
+    only report a divergence, blaming the learning rate."""
+    if getattr(getattr(net, "loss", None), "name", None) != "mse" or Y.dtype.kind != "f" or not Y.size:
+        return
+    limit = float(np.sqrt(np.finfo(Y.dtype).max))
+    largest = float(np.max(np.abs(Y)))
+    if largest > limit:
+        raise DataError(
+            f"regression targets reach {largest:.3g}: their squared error overflows {Y.dtype} "
+            f"(above {limit:.3g}); scale the targets first (e.g. divide by their standard deviation)"
+        )
 
 
 def _divergence_error(d: _Diverged, lr: float, batch_size: int, history: History,
