@@ -296,3 +296,24 @@ def test_cli_diagnose_saved_model(tmp_path, capsys):
     assert "hidden 1" in capsys.readouterr().out
     assert main(["diagnose", str(path), "--data", "xor"]) == 2  # 2 features, model takes 64
     assert main(["diagnose", str(tmp_path / "missing"), "--data", "digits"]) == 2
+
+
+@pytest.mark.parametrize("bad", [dict(batch_size=0), dict(batch_size=2.5), dict(probe_steps=0),
+                                 dict(probe_samples=-1), dict(probe_rise=float("nan")),
+                                 dict(probe_rise="2"), dict(dead_threshold=1.5)])
+def test_examine_refuses_bad_settings_instead_of_finding_nothing(bad):
+    from relunet.errors import ConfigError
+
+    net = MLP([2, 4, 2], seed=0)
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        examine(net, X, [0, 1, 1, 0], **bad)
+
+
+def test_diagnose_names_a_non_numeric_threshold():
+    from relunet.diagnostics import diagnose
+    from relunet.errors import ConfigError
+
+    net = MLP([2, 4, 2], seed=0)
+    with pytest.raises(ConfigError, match="saturation_threshold must be a number"):
+        diagnose(net, np.zeros((3, 2)), saturation_threshold="x")

@@ -471,6 +471,10 @@ def diagnose(
         >>> d = diagnose(net, X_test, y_test)            # doctest: +SKIP
         >>> print(d.report()); d.to_dict()["dead_fraction"]   # doctest: +SKIP
     """
+    for name, value in (("saturation_threshold", saturation_threshold),
+                        ("saturation_min_fraction", saturation_min_fraction)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
     if not saturation_threshold > 0:
         raise ConfigError(f"saturation_threshold must be > 0, got {saturation_threshold}")
     if not 0 < saturation_min_fraction <= 1:

@@ -47,7 +47,7 @@ import numpy as np
 
 from . import optimizers
 from .diagnostics import Diagnosis, can_die, diagnose, is_saturating
-from .errors import RelunetError
+from .errors import ConfigError, RelunetError
 from .layers import ActivationLayer
 
 __all__ = ["Finding", "RULES", "examine", "examine_trained", "has_problems", "format_findings",
@@ -573,6 +573,26 @@ def _probe_lr(
     return out
 
 
+def _check_settings(*, batch_size: Any, probe_steps: Any, probe_samples: Any, probe_rise: Any,
+                    dead_threshold: Any) -> None:
+    """Bad examine() settings are the caller's error (ConfigError), never an empty finding list."""
+    def integer(v: Any) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+
+    def real(v: Any) -> bool:
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v)
+
+    if batch_size is not None and not integer(batch_size):
+        raise ConfigError(f"batch_size must be an integer >= 1 or None (full batch), got {batch_size!r}")
+    for name, v in (("probe_steps", probe_steps), ("probe_samples", probe_samples)):
+        if not integer(v):
+            raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
+    if not (real(probe_rise) and probe_rise > 0):
+        raise ConfigError(f"probe_rise must be a number > 0 (the loss ratio that counts as diverging), got {probe_rise!r}")
+    if not (real(dead_threshold) and 0 <= dead_threshold <= 1):
+        raise ConfigError(f"dead_threshold must be a fraction in [0, 1], got {dead_threshold!r}")
+
+
 def examine(
     net: Any,
     X: Any,
@@ -611,6 +631,8 @@ def examine(
         >>> [f.rule for f in examine(net, X_xor, y_xor, lr=0.5)]   # doctest: +SKIP
         ['classification-target-as-regression', 'relu-output-classifier']
     """
+    _check_settings(batch_size=batch_size, probe_steps=probe_steps, probe_samples=probe_samples,
+                    probe_rise=probe_rise, dead_threshold=dead_threshold)
     if probe:  # the probe trains with these settings: bad ones are the caller's error, not "no finding"
         optimizers.get(optimizer, lr=lr, **optimizer_params)
     X = net.check_X(X)
