@@ -270,3 +270,28 @@ def test_from_net_and_load_wrap_relunet_models(tmp_path, digits):
     assert reg.predict(np.ones((5, 3))).shape == (5, 2)
     with pytest.raises(ConfigError, match="regression"):
         MLPClassifier.from_net(reg_net)
+
+
+def test_errors_are_relunet_types_and_still_value_errors():
+    from relunet.errors import ConfigError, DataError, TargetTypeError
+    from relunet.sklearn import MLPClassifier, MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((20, 3)), np.arange(20) % 2
+    cases = [
+        (lambda: MLPClassifier((4,), random_state=-1).fit(X, y), ConfigError, "random_state"),
+        (lambda: MLPClassifier((4,), early_stopping=True, validation_fraction=0.99).fit(X, y),
+         DataError, "no training or no validation sample"),
+        (lambda: MLPRegressor((4,), early_stopping=True, validation_fraction=0.99).fit(X, y * 1.0),
+         DataError, "no training or no validation sample"),
+        (lambda: MLPClassifier((4,)).fit(X, np.zeros(20)), TargetTypeError, "at least 2 classes"),
+        (lambda: MLPClassifier((4,)).partial_fit(X, y), ConfigError, "classes must be passed"),
+        (lambda: MLPClassifier((4,), max_iter=1).partial_fit(X, y, classes=[0, 1]).partial_fit(X, y + 5),
+         DataError, "not seen in the first fit"),
+        (lambda: MLPRegressor((4,), max_iter=1).fit(X, y * 1.0).partial_fit(X, np.ones((20, 2))),
+         DataError, "2 outputs"),
+    ]
+    for call, error, text in cases:
+        with pytest.raises(error, match=text) as info:
+            call()
+        assert isinstance(info.value, ValueError)  # scikit-learn's convention holds too

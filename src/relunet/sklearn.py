@@ -192,7 +192,11 @@ class _BaseMLP(BaseEstimator):
         rs = self.random_state
         if isinstance(rs, Integral) and not isinstance(rs, bool) and rs >= 0:
             return int(rs)  # random_state=k is relunet's seed=k
-        return int(check_random_state(rs).randint(np.iinfo(np.int32).max))
+        try:
+            generator = check_random_state(rs)
+        except ValueError:
+            raise ConfigError(f"random_state must be None, an integer >= 0 or a numpy RandomState, got {rs!r}") from None
+        return int(generator.randint(np.iinfo(np.int32).max))
 
     def _stochastic(self) -> bool:
         """partial_fit exists only for per-batch solvers (not for full-batch L-BFGS / CG)."""
@@ -277,8 +281,14 @@ class _BaseMLP(BaseEstimator):
                 X, X_val, Y, _, y_raw, y_val = train_test_split(
                     X, Y, y_raw, test_size=self.validation_fraction, random_state=seed, stratify=stratify)
             except ValueError:  # a class too small to stratify
-                X, X_val, Y, _, y_raw, y_val = train_test_split(
-                    X, Y, y_raw, test_size=self.validation_fraction, random_state=seed)
+                try:
+                    X, X_val, Y, _, y_raw, y_val = train_test_split(
+                        X, Y, y_raw, test_size=self.validation_fraction, random_state=seed)
+                except ValueError:  # a split with no training or no validation sample
+                    raise DataError(
+                        f"early_stopping holds out validation_fraction={self.validation_fraction} of "
+                        f"{len(X)} samples: that leaves no training or no validation sample"
+                    ) from None
         best, no_improvement, best_params = np.inf, 0, None
         for _ in range(self.max_iter):
             loss = self._epoch(X, Y)
@@ -511,7 +521,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         output = "sigmoid" if self.output == "auto" else activations.canonical_name(self.output)
         if np.ndim(y) == 2 and np.shape(y)[1] > 1:
             if type_of_target(y) != "multilabel-indicator":
-                raise ValueError(
+                raise TargetTypeError(
                     "a 2-D target for MLPClassifier must be a 0/1 multi-label indicator matrix; "
                     f"got {type_of_target(y)!r}"
                 )
@@ -520,7 +530,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self.classes_ = np.arange(y.shape[1])
                 self._multilabel = True
             elif not getattr(self, "_multilabel", False) or y.shape[1] != len(self.classes_):
-                raise ValueError(f"y has {y.shape[1]} labels; the model was fitted on {len(self.classes_)} classes")
+                raise DataError(f"y has {y.shape[1]} labels; the model was fitted on {len(self.classes_)} classes")
             if output != "sigmoid":
                 raise ConfigError("multi-label classification needs output='sigmoid' (or 'auto')")
             return y.astype(dtype), y.shape[1], output, y
@@ -531,23 +541,23 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 found = np.asarray(unique_labels(classes))
                 unseen = np.setdiff1d(unique_labels(y), found)
                 if len(unseen):
-                    raise ValueError(f"y holds labels not in classes: {unseen[:5].tolist()}")
+                    raise DataError(f"y holds labels not in classes: {unseen[:5].tolist()}")
             else:
                 found = unique_labels(y)
             if len(found) < 2:
-                raise ValueError(
+                raise TargetTypeError(
                     f"MLPClassifier needs samples of at least 2 classes; y has only one class ({found[0]!r})"
                 )
             self.classes_ = found
             self._multilabel = False
         else:
             if getattr(self, "_multilabel", False):
-                raise ValueError("the model was fitted on a multi-label target; y is 1-D")
+                raise TargetTypeError("the model was fitted on a multi-label target; y is 1-D")
             if classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
-                raise ValueError(f"classes={classes!r} differs from the classes of the first call, {self.classes_!r}")
+                raise ConfigError(f"classes={classes!r} differs from the classes of the first call, {self.classes_!r}")
             unseen = np.setdiff1d(unique_labels(y), self.classes_)
             if len(unseen):
-                raise ValueError(f"y holds labels not seen in the first fit: {unseen[:5].tolist()}")
+                raise DataError(f"y holds labels not seen in the first fit: {unseen[:5].tolist()}")
         k = len(self.classes_)
         idx = np.searchsorted(self.classes_, y)
         if self.output == "auto":
@@ -568,7 +578,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         labels, since a batch need not hold every class.
         """
         if not hasattr(self, "net_") and classes is None and np.ndim(y) == 1:
-            raise ValueError("classes must be passed on the first call to partial_fit")
+            raise ConfigError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, incremental=True, classes=classes)
 
     # Predictions come from the logits z (float64), so that labels, probabilities and
@@ -653,7 +663,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 f"{np.finfo(dtype).max:.3g}); rescale the targets or use dtype='float64'"
             )
         if not first and Y.shape[1] != self.n_outputs_:
-            raise ValueError(f"y has {Y.shape[1]} outputs; the model was fitted on {self.n_outputs_}")
+            raise DataError(f"y has {Y.shape[1]} outputs; the model was fitted on {self.n_outputs_}")
         output = "identity" if self.output == "auto" else activations.canonical_name(self.output)
         return Y, Y.shape[1], output, y
 
