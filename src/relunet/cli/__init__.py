@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RelunetError, OSError, MemoryError) as exc:
         print(f"relunet: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as exc:  # a binary file where text was expected (commands name the file where they can)
+        print(f"relunet: error: an input file is not UTF-8 text ({_one_line(exc)})", file=sys.stderr)
+        return 2
 
 
 def _silence_stdout() -> None:

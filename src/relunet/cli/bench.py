@@ -78,6 +78,7 @@ def suite_argv(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    common.check_outputs(args, "--out")  # a missing folder fails now, not after minutes of benchmarks
     repo = find_checkout(args.repo)
     missing = [m for m in ("torch", "sklearn") if importlib.util.find_spec(m) is None]
     if missing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from .. import activations, datasets, losses
 from ..datasets import Dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, DataFormatError
 from ..network import MLP, output_for
 
 #: per-dataset defaults where the general ones would be a poor start
@@ -60,12 +61,13 @@ _nonneg_int = numeric(int, lambda v: v >= 0, "an integer", "expected an integer 
 seed_arg = numeric(int, lambda v: v >= 0, "an integer seed >= 0", "a seed must be >= 0")
 
 
-def add_data_args(p: argparse.ArgumentParser) -> None:
+def add_data_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
+    """``--data`` (defaulting to ``default``, which its help names), ``--data-dir``, ``--target``, ..."""
     g = p.add_argument_group("data")
-    g.add_argument("--data", default="digits",
+    g.add_argument("--data", default=default,
                    help="a built-in dataset (" + ", ".join(datasets.names()) + ") or a data file: "
                    ".csv (header row), .npz (X, y), .npy (X, memory-mapped; --target y.npy) "
-                   "or a directory with X.npy, y.npy (default: digits)")
+                   f"or a directory with X.npy, y.npy (default: {default})")
     g.add_argument("--data-dir", default=None,
                    help="directory holding the MNIST / Fashion-MNIST IDX files (default: "
                    "$RELUNET_DATA, then ~/.cache/relunet/NAME, then system packages)")
@@ -89,6 +91,10 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "train_samples", None):
         opts["train_samples"] = args.train_samples
     if datasets.is_path(name):
+        target = getattr(args, "target", None)
+        if target is not None and os.path.splitext(name)[1].lower() not in (".csv", ".npy"):
+            raise ConfigError(f"--target applies to .csv and .npy data files; {name} holds its targets itself "
+                              "(an .npz: arrays X and y; a directory: y.npy)")
         opts.update(target=getattr(args, "target", None), task=getattr(args, "task", "auto"),
                     test_size=getattr(args, "test_size", None))
         if getattr(args, "data_dir", None):
@@ -186,15 +192,15 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def check_outputs(args: argparse.Namespace, *flags: str) -> None:
+def check_outputs(args: argparse.Namespace, *flags: str, inputs: tuple[str, ...] = ()) -> None:
     """Fail now, before any training, when an output file given by one of ``flags``
-    (e.g. ``"--history"``) cannot be written: its folder is missing, it is a directory, ..."""
-    import os
-
+    (e.g. ``"--history"``) cannot be written: its folder is missing, it is a directory, ...,
+    or it is one of the command's input files: ``--data``, ``--target`` and the options named
+    in ``inputs`` (e.g. ``("--model",)``)."""
     from ..io import output_target
 
     # inputs an output must never overwrite (a typo such as --history data.csv would destroy them)
-    taken = {os.path.realpath(p): f for f in ("--data", "--target")
+    taken = {os.path.realpath(p): f for f in ("--data", "--target", *inputs)
              if (p := getattr(args, f.lstrip("-"), None)) and isinstance(p, str) and os.path.exists(p)}
     for flag in flags:
         path = getattr(args, flag.lstrip("-").replace("-", "_"), None)
@@ -209,11 +215,7 @@ def check_outputs(args: argparse.Namespace, *flags: str) -> None:
         taken[real] = flag
 
 
-def _positive_int(s: str) -> int:
-    v = _nonneg_int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {s}")
-    return v
+_positive_int = numeric(int, lambda v: v >= 1, "an integer", "expected an integer >= 1")
 
 
 class _GivenAction(argparse.Action):
@@ -269,7 +271,21 @@ def parse_hidden(text: str) -> list[int]:
 
 def load_data(args: argparse.Namespace) -> Dataset:
     """The dataset ``--data`` (with ``--data-dir``, ``--target``, ``--scale``, ...) names."""
-    return datasets.load(args.data, seed=args.seed, **data_options(args))
+    return load_dataset(args.data, seed=args.seed, **data_options(args))
+
+
+def load_dataset(name: str, **options: Any) -> Dataset:
+    """``datasets.load``, with a binary file given as a CSV reported as one line naming it."""
+    try:
+        return datasets.load(name, **options)
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(not_text(name, exc)) from None
+
+
+def not_text(path: str, exc: UnicodeDecodeError) -> str:
+    """The message for a file that should hold text but does not decode as UTF-8."""
+    return (f"{path}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "is it a binary file or in another encoding?")
 
 
 def build_network(args: argparse.Namespace, data: Dataset) -> MLP:

@@ -60,6 +60,20 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
+def _data(args: argparse.Namespace):
+    """What ``compare_activations`` gets: the dataset's name (each seed splits it anew), or,
+    when a data option (--target, --scale, --train-samples, --test-size, --task, --data-dir)
+    is given, the dataset loaded with it, split once by the first seed. Returns ``(data, note)``."""
+    given = [flag for flag, attr, default in (
+        ("--target", "target", None), ("--task", "task", "auto"), ("--scale", "scale", "none"),
+        ("--test-size", "test_size", None), ("--train-samples", "train_samples", None),
+        ("--data-dir", "data_dir", None)) if getattr(args, attr, default) != default]
+    if not given:
+        return args.data, ""
+    args.seed = args.seeds[0]
+    return common.load_data(args), f"; one split (seed {args.seed}) for every seed: {', '.join(given)}"
+
+
 def run(args: argparse.Namespace) -> int:
     common.resolve_defaults(args)
     names = None
@@ -79,8 +93,13 @@ def run(args: argparse.Namespace) -> int:
     common.check_outputs(args, "--out-json", "--out-csv", "--out-figure")  # before training, not after
     if args.hidden is not None and not common.parse_hidden(args.hidden):
         raise ConfigError("--hidden '' means no hidden layer: there is no hidden activation to compare")
+    if args.schedule:  # compare_activations trains at a constant rate: no schedule to pass on
+        raise ConfigError("--schedule does not apply to relunet compare (every trial trains at the constant "
+                          "--lr); compare schedules with relunet train --schedule")
+    common.training_kwargs(args)  # unknown optimizer names, options that do not apply: fail before training
+    data, split_note = _data(args)
     result = compare.compare_activations(
-        args.data, names, args.seeds, hidden=common.parse_hidden(args.hidden), epochs=args.epochs,
+        data, names, args.seeds, hidden=common.parse_hidden(args.hidden), epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         optimizer_params=common.optimizer_params(args), output=args.output,
         loss=args.loss, init=args.init, dtype=args.dtype, target_accuracy=args.target_accuracy,
@@ -91,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(f"{args.data}: hidden {args.hidden or 'none'}, {args.epochs} epochs, lr {args.lr}, "
-              f"batch {args.batch_size or 'full'}, {args.optimizer}; seeds {args.seeds}")
+              f"batch {args.batch_size or 'full'}, {args.optimizer}; seeds {args.seeds}{split_note}")
         print(result.table())
     if args.out_json:
         result.save_json(args.out_json)

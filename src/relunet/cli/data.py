@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         opts["target"] = args.target
     if args.name.strip().lower() in datasets.IDX_DATASETS:
         opts["pixels"] = "raw"  # describing needs no float copy
-    ds = datasets.load(args.name, **opts)
+    ds = common.load_dataset(args.name, **opts)
     out = {
         "name": ds.name,
         "description": ds.description,

@@ -20,7 +20,7 @@ from . import common
 NAME = "diagnose"
 HELP = "report dead and saturated units, activation statistics and gradient norms of a saved model"
 
-_threshold = common.numeric(float, lambda v: v > 0, "a number", "expected a positive number")
+_threshold = common.numeric(float, lambda v: 0 < v < math.inf, "a number", "expected a positive finite number")
 _fraction = common.numeric(float, lambda v: 0 < v <= 1, "a fraction", "expected a fraction in (0, 1]")
 
 

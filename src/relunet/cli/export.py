@@ -40,6 +40,9 @@ def verify(net, model, n: int = 256, seed: int = 0) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    from . import common
+
+    common.check_outputs(args, "--onnx", inputs=("--model",))  # --onnx model.relunet would destroy the model
     net = load_model(args.model)
     model = onnx_export.export(net, args.onnx, opset=args.opset)
     out = {"model": args.model, "onnx": args.onnx, "opset": args.opset,

@@ -55,8 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         _out(d)
 
     b = sub.add_parser("boundary", help="train on a 2-D dataset and draw the decision boundary")
-    common.add_data_args(b)
-    b.set_defaults(data="xor")
+    common.add_data_args(b, default="xor")
     common.add_network_args(b)
     common.add_training_args(b)
     b.add_argument("--resolution", type=_positive_int("--resolution", 2, MAX_RESOLUTION), default=200,
@@ -90,11 +89,23 @@ def _range(text: str) -> tuple[float, float]:
 
 
 def _read_json(path: str):
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
         try:
             return json.load(f)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path} is not valid JSON: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(common.not_text(path, exc)) from None
+
+
+def _check_text(path: str) -> None:
+    """A binary file given as a JSON one fails as one line naming it (not a UnicodeDecodeError)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(common.not_text(path, exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,8 +121,10 @@ def run(args: argparse.Namespace) -> int:
         names = [n.strip() for arg in args.names for n in arg.split(",") if n.strip()] or None
         plots.plot_activations(names, out, x_range=args.x_range, ncols=args.cols)
     elif fig == "history":
+        _check_text(args.file)
         plots.plot_history(args.file, out, title=os.path.basename(args.file))
     elif fig == "compare":
+        _check_text(args.file)
         metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
         plots.plot_comparison(args.file, out, metrics=metrics)
     elif fig == "dead-units":

@@ -28,11 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True,
                    help="a dataset name, or a data file: .npy (X), .npz (X [, y]) or .csv (numeric "
                         "columns; a last extra column is taken as the target)")
-    p.add_argument("--split", default="test", choices=["test", "train", "all"],
+    p.add_argument("--split", default=None, choices=["test", "train", "all"],
                    help="which part of a named dataset to predict on (default: test)")
     p.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
-    p.add_argument("--seed", type=common.seed_arg, default=0, help="seed of a named dataset's train/test split")
+    p.add_argument("--seed", type=common.seed_arg, default=None,
+                   help="seed of a named dataset's train/test split (default: 0)")
     p.add_argument("--scale", default="none", choices=["none", "standard", "minmax"],
                    help="for a named dataset: rescale inputs as relunet train --scale did (statistics "
                         "of the training part; same --seed); a data file is used as it is")
@@ -55,27 +56,58 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
                         return z[xk], (z[yk] if yk in z.files else None)
                 raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {z.files})")
         if suffix == ".csv":
-            with open(path, newline="") as f:
-                rows = [r for r in csv.reader(f) if r]
-            header = None
-            if rows and not _numeric(rows[0]):
-                header, rows = [h.strip().lower() for h in rows[0]], rows[1:]
-            if not rows:
-                raise DataFormatError(f"{path}: no data rows")
-            try:
-                A = np.array([[float(v) for v in r] for r in rows])
-            except ValueError as exc:
-                raise DataFormatError(f"{path}: non-numeric value or ragged rows ({exc})") from None
-            if A.ndim == 2 and A.shape[1] == n_features + 1:
-                names = [i for i, h in enumerate(header or []) if h in ("target", "y", "label", "class")]
-                t = names[0] if names else A.shape[1] - 1
-                return np.delete(A, t, axis=1), A[:, t]
-            return A, None
+            return _read_csv(path, n_features)
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(common.not_text(path, exc)) from None
     except (OSError, ValueError, EOFError) as exc:
         if isinstance(exc, (FileNotFoundError, DataFormatError)):
             raise
         raise DataFormatError(f"{path}: cannot read data ({exc})") from None
     raise DataFormatError(f"{path}: unknown data file type {suffix!r}; use .csv, .npy or .npz")
+
+
+def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A CSV of numeric feature columns (optional header), with one extra column taken as the
+    target (numeric or class labels). Errors name the line: ragged rows, empty cells, text, NaN/inf."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if r]
+    header = None
+    if rows and not _numeric(rows[0][1]):
+        header, rows = [h.strip().lower() for h in rows[0][1]], rows[1:]
+    if not rows:
+        raise DataFormatError(f"{path}: no data rows")
+    width = len(header) if header is not None else len(rows[0][1])
+    for line, r in rows:
+        if len(r) != width:
+            raise DataFormatError(f"{path}: line {line} has {len(r)} values, "
+                                  f"{'the header has' if header is not None else 'the first row has'} {width}")
+    t = None
+    if width == n_features + 1:  # one column more than the model takes: the target
+        names = [i for i, h in enumerate(header or []) if h in ("target", "y", "label", "class")]
+        t = names[0] if names else width - 1
+    cols = [c for c in range(width) if c != t]
+    X = np.empty((len(rows), len(cols)))
+    for k, (line, r) in enumerate(rows):
+        for j, c in enumerate(cols):
+            text = r[c].strip()
+            where = f"column {header[c]!r}" if header is not None else f"column {c + 1}"
+            if not text:
+                raise DataFormatError(f"{path}: an empty (missing) value in {where}, line {line}")
+            try:
+                v = float(text)
+            except ValueError:
+                raise DataFormatError(f"{path}: non-numeric value {text!r} in {where}, line {line}") from None
+            if not np.isfinite(v):
+                raise DataFormatError(f"{path}: {text} in {where}, line {line}; clean or impute it first")
+            X[k, j] = v
+    if t is None:
+        return X, None
+    labels = [r[t].strip() for _, r in rows]
+    try:
+        y: np.ndarray = np.array([float(v) for v in labels])
+    except ValueError:
+        y = np.array(labels)  # class labels such as "cat", "dog": the model's classes_ decode them
+    return X, y
 
 
 def _numeric(row: list[str]) -> bool:
@@ -86,7 +118,7 @@ def _numeric(row: list[str]) -> bool:
     return True
 
 
-def load_inputs(spec: str, n_features: int, split: str = "test", seed: int = 0,
+def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int | None = None,
                 **options: Any) -> tuple[np.ndarray, Any, str]:
     """``(X, y or None, description)`` for a dataset name or a data file path.
 
@@ -98,12 +130,17 @@ def load_inputs(spec: str, n_features: int, split: str = "test", seed: int = 0,
     """
     options = {k: v for k, v in options.items() if v not in (None, "none")}
     if os.path.isfile(spec):
-        if options:
-            raise CLIError(f"{', '.join('--' + k.replace('_', '-') for k in options)} apply to named "
-                           "datasets; a data file is predicted on as it is (scale it beforehand)")
+        given = [*(f"--{k.replace('_', '-')}" for k in options), *(["--split"] if split is not None else []),
+                 *(["--seed"] if seed is not None else [])]
+        if given:
+            raise CLIError(f"{', '.join(given)} apply to named datasets; a data file is predicted on "
+                           "as it is, every row (scale it beforehand)")
         X, y = _read_file(spec, n_features)
         return X, y, spec
-    d = datasets.load(spec, seed=seed, **options)
+    split = split or "test"
+    if options.get("data_dir") and spec.strip().lower().replace("_", "-") not in datasets.IDX_DATASETS:
+        raise CLIError(f"--data-dir applies to {', '.join(datasets.IDX_DATASETS)}, not {spec!r}")
+    d = common.load_dataset(spec, seed=seed or 0, **options)
     if split == "all" or os.path.isdir(spec):
         return (np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test]), f"{d.name} (all)")
     if split == "train":
@@ -159,6 +196,7 @@ def _metric(net: Any, X: np.ndarray, y: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    common.check_outputs(args, "--out", inputs=("--model",))  # --out data.csv would destroy the data
     net = load_model(args.model)
     X, y, what = load_inputs(args.data, net.n_features, args.split, args.seed,
                              scale=args.scale, data_dir=args.data_dir)

@@ -13,8 +13,7 @@ HELP = "print forward pass, loss, deltas, gradients and the update of real train
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    common.add_data_args(p)
-    p.set_defaults(data="xor")
+    common.add_data_args(p, default="xor")
     common.add_network_args(p)
     p.add_argument("--lr", type=common._positive_float, default=None, help="learning rate of the traced SGD step")
     p.add_argument("--samples", type=int, default=1, help="samples in the traced batch (default 1)")
