@@ -206,3 +206,15 @@ def test_optimizer_hyper_parameters_reach_every_trial(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["optimizer_config"]["momentum"] == 0.9
     assert out["final_loss"] == res.runs[0]["final_loss"]
+
+
+@pytest.mark.parametrize("payload, words", [({}, "the key 'rows' is missing"),
+                                            ({"rows": 3}, "'rows' must be a list of objects"),
+                                            ({"rows": [1]}, "'rows' must be a list of objects")])
+def test_a_foreign_json_is_not_a_comparison_result(payload, words):
+    from relunet.compare import ComparisonResult
+    from relunet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=words) as info:
+        ComparisonResult.from_dict(payload)
+    assert not str(info.value).endswith("'rows'")  # no stray repeat of the key

@@ -271,6 +271,19 @@ def test_csv_classification_with_named_target(tmp_path):
     assert forced.task == "regression" and forced.y_train.dtype == np.float32
 
 
+def test_csv_without_a_header_keeps_its_first_row(tmp_path):
+    rows = "\n".join(f"{i * 0.5},{-i},{i % 2}" for i in range(40))
+    ds = datasets.load(str(_csv(tmp_path, rows + "\n")), test_size=0.25)
+    assert len(ds.X_train) + len(ds.X_test) == 40  # the first row is data, not a header
+    assert ds.info["columns"] == ["0", "1"] and ds.task == "classification"
+    X = np.vstack([ds.X_train, ds.X_test])
+    assert 0.0 in X[:, 0]  # the first row's 0,0
+    by_name = datasets.load(str(_csv(tmp_path, rows + "\n", "b.csv")), target="0", task="regression")
+    assert by_name.info["columns"] == ["1", "2"]
+    with pytest.raises(DataError, match=r"non-numeric value 'x'.*line 2 \(data row 2\)"):
+        datasets.load(str(_csv(tmp_path, "1,2,0\n3,x,1\n", "c.csv")))
+
+
 def test_csv_string_labels(tmp_path):
     rows = "\n".join(f"{i},{'cat' if i % 2 else 'dog'}" for i in range(20))
     ds = datasets.load(str(_csv(tmp_path, "x,animal\n" + rows)))
@@ -503,3 +516,15 @@ def test_csv_with_bom_quotes_and_blank_lines(tmp_path):
     ds = datasets.load(str(p), target="kind", test_size=0.5)
     assert ds.info["columns"] == ["size, cm"] and ds.task == "classification"
     assert sorted(np.concatenate([ds.X_train[:, 0], ds.X_test[:, 0]]).tolist()) == [1.5, 2.5, 3.5, 4.5]
+
+
+@pytest.mark.parametrize("name", ["garbage.npz", "garbage.npy"])
+def test_a_corrupted_numpy_file_is_named_without_numpy_unpickling_advice(tmp_path, name):
+    p = tmp_path / name
+    p.write_bytes(bytes(range(256)) * 2)
+    with pytest.raises(DataFormatError, match=r"not a readable \.np[yz] file \(neither a NumPy") as info:
+        if name.endswith(".npz"):
+            datasets.load(str(p))
+        else:
+            datasets.load(str(p), target=str(p))
+    assert "pickle" not in str(info.value)

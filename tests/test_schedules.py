@@ -202,3 +202,10 @@ class _no_torch_warnings:
 
     def __exit__(self, *exc):
         return self._cm.__exit__(*exc)
+
+
+def test_an_infinite_factor_is_refused_with_a_consistent_interval():
+    from relunet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"gamma must be a finite number in \(0\.0, inf\), got inf"):
+        schedules.Exponential(gamma=float("inf"))

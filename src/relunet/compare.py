@@ -214,8 +214,12 @@ class ComparisonResult:
             rows = [{k: (math.nan if v is None and k.endswith(("_mean", "_std")) else v) for k, v in r.items()}
                     for r in d["rows"]]
             return cls(rows=rows, runs=list(d.get("runs", [])), config=dict(d.get("config", {})))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"not a comparison result (needs 'rows'): {exc}") from None
+        except KeyError as exc:
+            raise ConfigError(f"not a comparison result: the key {exc} is missing "
+                              "(relunet compare --out-json writes one)") from None
+        except (TypeError, AttributeError):
+            raise ConfigError("not a comparison result: 'rows' must be a list of objects "
+                              "(relunet compare --out-json writes one)") from None
 
     @property
     def activations(self) -> list[str]:

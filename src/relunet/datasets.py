@@ -26,6 +26,8 @@ The user's own data (``load("path")``):
 
 * CSV with a header row; the target column is ``target=`` (a name, default the last
   column); every other column must be numeric. A non-numeric target is a set of class labels.
+  A first row that is all numbers is data, not a header: the columns are then named
+  ``"0"``, ``"1"``, ... (so ``target="0"`` picks the first).
 * ``.npz`` with arrays ``X`` and ``y`` (or ``X_train``, ``y_train``, ``X_test``, ``y_test``).
 * ``.npy`` holding X, memory-mapped, with the targets in the ``.npy`` named by ``target=``;
   or a directory with ``X.npy`` and ``y.npy`` (and optionally ``X_test.npy``, ``y_test.npy``).
@@ -47,6 +49,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import os
 import tempfile
 import urllib.error
@@ -475,6 +478,14 @@ def _check_finite(X: np.ndarray, what: str, columns: list[str] | None = None) ->
             raise DataError(f"{what} holds {chunk[(r, *c)]} at row {i + r}{col}; clean or impute it first")
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's BOM is not a name
         reader = csv.reader(f)
@@ -484,6 +495,11 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
             raise DataError(f"{path}: empty CSV file (a header row is expected)") from None
         except csv.Error as exc:
             raise DataFormatError(f"{path}: malformed CSV ({exc})") from None
+        # a first row of numbers only is data: a file without a header (columns "0", "1", ...)
+        first_row = header if all(_is_number(h) for h in header) else None
+        if first_row is not None:
+            header = [str(i) for i in range(len(first_row))]
+        first_line = 1 if first_row is not None else 2  # the file line of data row 0
         if len(set(header)) != len(header):
             dup = sorted({h for h in header if header.count(h) > 1})
             raise DataError(f"{path}: duplicate column names {dup}")
@@ -498,7 +514,7 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
         features = [h for i, h in enumerate(header) if i != t]
         rows, labels = [], []
         try:
-            for line, row in enumerate(reader, start=2):
+            for line, row in enumerate(itertools.chain([first_row] if first_row else [], reader), start=first_line):
                 if not row:
                     continue
                 if len(row) != len(header):
@@ -512,7 +528,7 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
                     except ValueError:
                         what = "an empty (missing) value" if not cell.strip() else f"non-numeric value {cell!r}"
                         raise DataError(
-                            f"{path}: {what} in column {header[i]!r}, line {line} (data row {line - 1})"
+                            f"{path}: {what} in column {header[i]!r}, line {line} (data row {line - first_line + 1})"
                         ) from None
                 rows.append(values)
                 labels.append(row[t].strip())
@@ -524,18 +540,18 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
     bad = np.argwhere(~np.isfinite(X))
     if len(bad):
         r, c = bad[0]
-        raise DataError(f"{path}: {X[r, c]} in column {features[c]!r}, line {r + 2}; clean or impute it first")
+        raise DataError(f"{path}: {X[r, c]} in column {features[c]!r}, line {r + first_line}; clean or impute it first")
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
         if any(not v for v in labels):
             r = labels.index("")
-            raise DataError(f"{path}: empty (missing) target in column {header[t]!r}, line {r + 2}") from None
+            raise DataError(f"{path}: empty (missing) target in column {header[t]!r}, line {r + first_line}") from None
         y = np.array(labels)  # class names
     else:
         if not np.isfinite(y).all():
             r = int(np.flatnonzero(~np.isfinite(y))[0])
-            raise DataError(f"{path}: {y[r]} in target column {header[t]!r}, line {r + 2}")
+            raise DataError(f"{path}: {y[r]} in target column {header[t]!r}, line {r + first_line}")
         if np.all(y == np.round(y)):
             y = y.astype(np.int64)
     big = np.argwhere(np.abs(X) > np.finfo(np.float32).max)
@@ -570,11 +586,20 @@ def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, n
     return X, y
 
 
+def _why(exc: BaseException) -> str:
+    """numpy's reason a load failed, minus its advice to unpickle, which numpy gives for
+    any file that is neither .npy nor .npz (a corrupted or foreign file, here)."""
+    text = str(exc)
+    if "pickled" in text:
+        return "neither a NumPy .npy file nor a .npz archive: corrupted, or another format"
+    return text
+
+
 def _npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise DataFormatError(f"{path}: not a readable .npy file ({exc})") from None
+        raise DataFormatError(f"{path}: not a readable .npy file ({_why(exc)})") from None
 
 
 def _load_user(path: Path, seed: int, target: str | None = None, task: str = "auto",
@@ -597,7 +622,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            raise DataFormatError(f"{path}: not a readable .npz file ({exc})") from None
+            raise DataFormatError(f"{path}: not a readable .npz file ({_why(exc)})") from None
         if {"X_train", "y_train", "X_test", "y_test"} <= arrays.keys():
             X, y = _check_xy(path, arrays["X_train"], arrays["y_train"], "_train")
             X_test, y_test = _check_xy(path, arrays["X_test"], arrays["y_test"], "_test")

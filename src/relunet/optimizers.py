@@ -76,8 +76,8 @@ def _number(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
     too_high = x >= high if high_open else x > high
     if not math.isfinite(x) or too_low or too_high:
         lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ConfigError(f"{name} must be in {lo}{low}, {high}{hi}, got {value!r}")
+        hi = ")" if high_open or math.isinf(high) else "]"  # infinity is never a value
+        raise ConfigError(f"{name} must be a finite number in {lo}{low}, {high}{hi}, got {value!r}")
     return x
 
 
