@@ -76,3 +76,22 @@ def test_several_steps_reduce_loss_and_render_all_formats():
     data = json.loads(render(tr, "json"))
     assert data["steps"][0]["layers"][0]["shape"] == [2, 8]
     assert np.isclose(data["steps"][4]["loss"], losses[-1])
+
+
+def test_a_step_that_blows_up_the_weights_is_an_error_not_a_table_of_nan():
+    from relunet.errors import DivergenceError
+
+    net = relunet.MLP([2, 3, 1], activation="tanh", output="sigmoid", seed=0)
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    with pytest.raises(DivergenceError, match="step 1 made the weights infinite or NaN.*1e\\+300"):
+        trace_steps(net, X, [0, 1, 1, 0], lr=1e300, steps=3)
+
+
+def test_cli_trace_bounds_steps_and_reports_divergence_in_one_line(capsys):
+    from relunet.cli import main
+
+    assert main(["trace", "--steps", "100000000"]) == 2
+    assert "from 1 to 1000" in capsys.readouterr().err
+    assert main(["trace", "--lr", "1e300", "--samples", "2", "--steps", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "too large" in err

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import optimizers
+from .errors import DivergenceError
 from .layers import Dense
 
 _WHY_DELTA = {
@@ -171,6 +172,11 @@ def trace_steps(net: Any, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Tr
         if net.rng.bit_generator.state != rng_state:  # the replay drew differently: say so
             raise RuntimeError("trace: the training step consumed the random generator differently "
                                "from the traced pass; the recorded numbers would not be the step's")
+        if not all(np.isfinite(p).all() for p in net.parameters()):
+            raise DivergenceError(
+                f"trace: step {step} made the weights infinite or NaN (loss before it {float(value):.4g}): "
+                f"the learning rate {lr:g} is too large; trace with a smaller one"
+            )
         for rec, dense in zip(records, dense_layers):  # W_before holds the exact old values
             rec.update_W = (dense.W - np.asarray(rec.W_before, dtype=dense.W.dtype)).tolist()
             rec.update_b = (dense.b - np.asarray(rec.b_before, dtype=dense.b.dtype)).tolist()

@@ -10,14 +10,18 @@ from . import common
 
 NAME = "trace"
 HELP = "print forward pass, loss, deltas, gradients and the update of real training steps"
+#: every traced step prints all its numbers: more is a log, not a trace
+MAX_STEPS = 1000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_data_args(p, default="xor")
     common.add_network_args(p)
     p.add_argument("--lr", type=common._positive_float, default=None, help="learning rate of the traced SGD step")
-    p.add_argument("--samples", type=int, default=1, help="samples in the traced batch (default 1)")
-    p.add_argument("--steps", type=int, default=1, help="number of updates to trace (default 1)")
+    p.add_argument("--samples", type=common._positive_int, default=1, help="samples in the traced batch (default 1)")
+    p.add_argument("--steps", type=common.numeric(int, lambda v: 1 <= v <= MAX_STEPS, "an integer",
+                                                  f"expected an integer from 1 to {MAX_STEPS}"),
+                   default=1, help=f"number of updates to trace (default 1, at most {MAX_STEPS})")
     p.add_argument("--precision", type=int, default=4, help="decimals shown (default 4)")
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
 
@@ -25,8 +29,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from . import CLIError
 
-    if args.samples < 1 or args.steps < 1:
-        raise CLIError("--samples and --steps must be >= 1")
     if not 0 <= args.precision <= 12:
         raise CLIError("--precision must be between 0 and 12")
     if args.hidden is None:
