@@ -233,7 +233,7 @@ def test_mlp_bad_seed(seed):
         relunet.MLP([2, 3, 1], seed=seed)
 
 
-@pytest.mark.parametrize("sizes", [None, 5, [2, "a", 1], [2, 2.5, 1], [2, float("nan"), 1]])
+@pytest.mark.parametrize("sizes", [None, 5, [2, "a", 1], [2, 2.5, 1], [2, float("nan"), 1], [True, 3, 1], [2, np.True_, 2]])
 def test_mlp_bad_sizes(sizes):
     with pytest.raises(errors.ConfigError, match="sizes"):
         relunet.MLP(sizes)

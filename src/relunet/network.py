@@ -557,7 +557,8 @@ class MLP(Network):
             sizes = [int(s) for s in given]
         except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"sizes must be a list of integers (units per layer), got {sizes!r}") from None
-        if sizes != given:  # 2.5 units, "3": not silently truncated / parsed
+        if sizes != given or any(isinstance(s, (bool, np.bool_)) for s in given):
+            # 2.5 units, "3", True: not silently truncated / parsed / counted as 1
             raise ConfigError(f"sizes must be integers (units per layer), got {given!r}")
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise ConfigError(f"sizes must list at least input and output sizes, all >= 1; got {sizes}")
