@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, ModelFileError
 
 
 class Callback:
@@ -48,7 +48,14 @@ class LambdaCallback(Callback):
         self._f = on_epoch_end
 
     def on_epoch_end(self, epoch, record, net):
-        return bool(self._f(epoch, record, net))
+        out = self._f(epoch, record, net)
+        try:
+            return bool(out)
+        except (TypeError, ValueError):  # an array of several values has no truth value
+            raise ConfigError(
+                f"callback {getattr(self._f, '__name__', self._f)!r} returned {type(out).__name__} "
+                "from on_epoch_end; return True to stop training, or False/None"
+            ) from None
 
     def __repr__(self) -> str:
         return f"LambdaCallback({getattr(self._f, '__name__', self._f)!r})"
@@ -97,13 +104,16 @@ class EarlyStopping(Callback):
             raise ConfigError(f"monitor must be a metric name such as 'val_loss' or 'loss', got {monitor!r}")
         if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
             raise ConfigError(f"early-stopping patience must be an integer >= 1, got {patience!r}")
-        if not isinstance(min_delta, (int, float, np.number)) or not min_delta >= 0:
-            raise ConfigError(f"min_delta must be >= 0, got {min_delta}")
+        if isinstance(min_delta, (bool, np.bool_)) or not isinstance(min_delta, (int, float, np.number)) \
+                or not 0 <= min_delta < np.inf:
+            raise ConfigError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+        if not isinstance(restore_best_weights, (bool, np.bool_)):
+            raise ConfigError(f"restore_best_weights must be True or False, got {restore_best_weights!r}")
         self.monitor = monitor
         self.patience = int(patience)
         self.min_delta = float(min_delta)
         self.mode = monitor_mode(monitor, mode)
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = bool(restore_best_weights)
         self._reset()
 
     def _reset(self) -> None:
@@ -142,7 +152,15 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, net, history):
         if self.restore_best_weights and self.best_weights is not None:
-            for p, best in zip(net.parameters(), self.best_weights):
+            params = net.parameters()
+            ours = [(p.shape, p.dtype) for p in params]
+            theirs = [(np.shape(b), np.asarray(b).dtype) for b in self.best_weights]
+            if ours != theirs:  # a state loaded from another network's checkpoint
+                raise ModelFileError(
+                    f"early stopping's best weights {[(s, d.name) for s, d in theirs]} do not fit this "
+                    f"network's parameters {[(s, d.name) for s, d in ours]}"
+                )
+            for p, best in zip(params, self.best_weights):
                 p[...] = best
 
     def state_dict(self) -> dict[str, Any]:
@@ -155,11 +173,29 @@ class EarlyStopping(Callback):
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
-        self.best = float(d["best"])
-        self.best_epoch = int(d["best_epoch"])
-        self.wait = int(d["wait"])
-        self.stopped_epoch = int(d["stopped_epoch"])
-        w = d.get("best_weights")
+        """Restore :meth:`state_dict`'s output.
+
+        Raises:
+            ModelFileError: a missing key or a value of the wrong type (a corrupted checkpoint).
+        """
+        try:
+            if not isinstance(d, dict):
+                raise TypeError(f"a dict is needed, got {type(d).__name__}")
+            best = d["best"]
+            if isinstance(best, (bool, str)) or not isinstance(best, (int, float, np.number)):
+                raise TypeError(f"best must be a number, got {best!r}")
+            counts = {k: d[k] for k in ("best_epoch", "wait", "stopped_epoch")}
+            for k, v in counts.items():
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                    raise TypeError(f"{k} must be an integer >= 0, got {v!r}")
+            w = d.get("best_weights")
+            if w is not None and (not isinstance(w, list) or not all(isinstance(a, np.ndarray) for a in w)):
+                raise TypeError("best_weights must be a list of arrays")
+        except (KeyError, TypeError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ModelFileError(f"bad early-stopping state in the checkpoint ({detail})") from None
+        self.best = float(best)
+        self.best_epoch, self.wait, self.stopped_epoch = (int(counts[k]) for k in ("best_epoch", "wait", "stopped_epoch"))
         self.best_weights = None if w is None else [np.array(a) for a in w]
 
     def __repr__(self) -> str:

@@ -27,16 +27,26 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelFileError
+from .errors import ConfigError, ModelFileError
 from .io import read_archive, write_archive
 
 KIND = "checkpoint"
+
+
+class CheckpointStateError(ConfigError, TypeError):
+    """A state dict (an optimizer's, a schedule's, a callback's) holds something a checkpoint
+    cannot store: the message names where (e.g. ``callbacks/0:MyCallback/seen``)."""
 
 
 # -- faithful (de)serialisation of state dicts -----------------------------------
 def encode_state(obj: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
     """A JSON-able copy of ``obj``; its arrays are moved into ``arrays`` under ``name/...``."""
     if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
+        if np.asarray(obj).dtype.kind not in "biufc":  # object, string, structured: pickled or not portable
+            raise CheckpointStateError(
+                f"cannot store an array of dtype {np.asarray(obj).dtype} in a checkpoint ({name}); "
+                "state_dict() must hold numeric arrays, numbers, strings, lists and dicts"
+            )
         key = name
         arrays[key] = np.asarray(obj)
         return {"__array__": key, "scalar": isinstance(obj, np.generic)}
@@ -52,7 +62,10 @@ def encode_state(obj: Any, name: str, arrays: dict[str, np.ndarray]) -> Any:
         return {"__tuple__": [encode_state(v, f"{name}/{i}", arrays) for i, v in enumerate(obj)]}
     if isinstance(obj, list):
         return [encode_state(v, f"{name}/{i}", arrays) for i, v in enumerate(obj)]
-    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint ({name})")
+    raise CheckpointStateError(
+        f"cannot store a {type(obj).__name__} in a checkpoint ({name}); "
+        "state_dict() must hold numeric arrays, numbers, strings, lists and dicts"
+    )
 
 
 def decode_state(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -124,6 +137,14 @@ def load(path: str | os.PathLike) -> Checkpoint:
         if meta["rng_state"] is not None and not isinstance(meta["rng_state"], dict):
             raise ValueError(f"rng_state must be a dict, got {type(meta['rng_state']).__name__}")
         params = [np.array(arrays[f"param/{i}"]) for i in range(int(meta["n_params"]))]
+        callbacks = decode_state(meta["callbacks"], arrays) or {}
+        if not isinstance(callbacks, dict):
+            raise ValueError(f"callbacks must be a dict, got {type(callbacks).__name__}")
+        extra = decode_state(meta["extra"], arrays) or {}
+        if not isinstance(extra, dict):
+            raise ValueError(f"extra must be a dict, got {type(extra).__name__}")
+        _check_history(meta["history"])
+        _check_extra(extra)
         return Checkpoint(
             epoch=int(meta["epoch"]),
             params=params,
@@ -131,12 +152,42 @@ def load(path: str | os.PathLike) -> Checkpoint:
             optimizer_name=str(meta["optimizer_name"]),
             optimizer=decode_state(meta["optimizer"], arrays),
             schedule=decode_state(meta["schedule"], arrays),
-            callbacks=decode_state(meta["callbacks"], arrays) or {},
-            history=meta["history"],
-            extra=decode_state(meta["extra"], arrays) or {},
+            callbacks=callbacks,
+            history=meta["history"] or {},
+            extra=extra,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{os.fspath(path)}: incomplete checkpoint ({exc!r})") from None
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ModelFileError(f"{os.fspath(path)}: incomplete or corrupted checkpoint ({detail})") from None
+
+
+def _check_history(history: Any) -> None:
+    if not history:
+        return
+    if not isinstance(history, dict) or not isinstance(history.get("records", []), list):
+        raise ValueError("history must be a dict with a list of 'records'")
+    if not all(isinstance(r, dict) for r in history.get("records", [])):
+        raise ValueError("history records must be dicts")
+    if not isinstance(history.get("info", {}), dict):
+        raise ValueError("history info must be a dict")
+
+
+def _check_extra(extra: dict[str, Any]) -> None:
+    config = extra.get("config")
+    if config is not None:
+        if not isinstance(config, dict):
+            raise ValueError("extra config must be a dict")
+        bs = config.get("batch_size")
+        if bs is not None and (isinstance(bs, bool) or not isinstance(bs, int) or bs < 1):
+            raise ValueError(f"batch_size must be an integer >= 1, got {bs!r}")
+    if "stopped" in extra and not isinstance(extra["stopped"], bool):
+        raise ValueError(f"stopped must be true or false, got {extra['stopped']!r}")
+    if "val_idx" in extra:
+        idx = extra["val_idx"]
+        if not isinstance(idx, np.ndarray) or idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise ValueError("val_idx must be a 1-D integer array")
+        if idx.size and (idx.min() < 0 or len(np.unique(idx)) != idx.size):
+            raise ValueError("val_idx must hold distinct sample indices >= 0")
 
 
 def capture_rng(net: Any) -> dict[str, Any] | None:

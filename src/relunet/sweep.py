@@ -27,6 +27,7 @@ one configuration can be swept, e.g. the comparison's training run::
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -134,6 +135,63 @@ def run_sweep(
     return list(Parallel(n_jobs=n, backend="loky")(delayed(call_single_threaded)(fn, c) for c in configs))
 
 
+def _check_timeout(timeout: Any) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
+            or timeout <= 0:
+        raise ConfigError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    return float(timeout)
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Connect to ``address``, shake hands and ask its identity, all within ``timeout`` seconds.
+
+    ``distributed.Client`` bounds only the TCP connect: a server that accepts the connection
+    but is no Dask scheduler (the dashboard's port 8787, a web server, a proxy) made it wait
+    forever for the handshake, or read garbage as a frame length (MemoryError). The probe
+    runs its own event loop in a helper thread (so it also works where a loop is already
+    running, e.g. in Jupyter).
+    """
+    import asyncio
+    import concurrent.futures
+
+    from distributed.comm import connect
+
+    async def identify() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    def run() -> Any:
+        return asyncio.run(asyncio.wait_for(identify(), timeout + 0.5))  # connect() names its own failure first
+
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="relunet-dask-probe")
+    try:
+        reply = pool.submit(run).result(timeout + 2.0)
+    except (concurrent.futures.TimeoutError, TimeoutError, asyncio.TimeoutError):
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s (no answer); "
+            "is it running and the address right (the scheduler's port, e.g. 8786, not the dashboard's)?"
+        ) from None
+    except OSError as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
+            f"({type(exc).__name__}: {exc}); is it running and the address right?"
+        ) from None
+    except Exception as exc:  # garbage from a server that is not Dask (MemoryError, decode errors, ...)
+        raise ClusterError(
+            f"{address} answered, but not as a Dask scheduler ({type(exc).__name__}); "
+            "give the scheduler's address (e.g. tcp://host:8786, not the dashboard's port)"
+        ) from None
+    finally:
+        pool.shutdown(wait=False)
+    if not isinstance(reply, dict):
+        raise ClusterError(f"{address} answered, but not as a Dask scheduler; "
+                           "give the scheduler's address (e.g. tcp://host:8786)")
+
+
 def _run_dask(configs: list[Any], fn: Callable[[Any], Any], scheduler: Any, timeout: float) -> list[Any]:
     try:
         import distributed
@@ -147,14 +205,18 @@ def _run_dask(configs: list[Any], fn: Callable[[Any], Any], scheduler: Any, time
     elif isinstance(scheduler, str):
         if not scheduler.strip():
             raise ConfigError("the scheduler address is empty; give e.g. tcp://host:8786")
+        timeout = _check_timeout(timeout)
         from distributed.comm.addressing import parse_address, parse_host_port
+        from distributed.comm.registry import get_backend
 
         try:  # a malformed address fails here, before a Client exists (its cleanup would hang 10 s)
             scheme, location = parse_address(scheduler)
+            get_backend(scheme)  # http://... : an unknown scheme
             if scheme in ("tcp", "tls", "ws", "wss"):
                 parse_host_port(location)
         except ValueError as exc:
             raise ConfigError(f"bad scheduler address {scheduler!r} ({exc}); give e.g. tcp://host:8786") from None
+        _probe(scheduler, timeout)
         try:
             client = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
