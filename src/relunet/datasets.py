@@ -39,8 +39,9 @@ The user's own data (``load("path")``):
   an in-memory copy.
 
 The task is inferred unless ``task=`` says: integer-valued targets with at most
-:data:`MAX_CLASSES` distinct values are classification, anything else regression.
-Classification splits are stratified. ``scale="standard"`` or ``"minmax"`` rescales the
+:data:`MAX_CLASSES` distinct values are classification, anything else regression; a
+classification target of a single class is refused. Classification splits are stratified
+(both parts always hold at least one sample). ``scale="standard"`` or ``"minmax"`` rescales the
 inputs with statistics of the training part only; ``train_samples=N`` keeps the first N
 training samples (for quick runs).
 """
@@ -146,14 +147,18 @@ def _check_generated(name: str, n_samples: Any, noise: Any) -> None:
     """Generated sets: at least 4 samples (two per class and part), noise >= 0."""
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 4:
         raise ConfigError(f"dataset {name!r}: n_samples must be an integer >= 4, got {n_samples!r}")
-    if not isinstance(noise, (int, float, np.number)) or not noise >= 0:
-        raise ConfigError(f"dataset {name!r}: noise must be a number >= 0, got {noise!r}")
+    if (isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating))
+            or not 0 <= noise < np.inf):
+        raise ConfigError(f"dataset {name!r}: noise must be a finite number >= 0, got {noise!r}")
 
 
 def _spirals(seed: int, n_samples: int = 400, noise: float = 0.2, turns: float = 1.5,
              test_size: float = 0.25) -> Dataset:
     """Two interleaved Archimedean spirals ``r = t``, ``t`` in (0, 2 pi turns], arm 2 = -arm 1."""
     _check_generated("spirals", n_samples, noise)
+    if (isinstance(turns, bool) or not isinstance(turns, (int, float, np.integer, np.floating))
+            or not 0 < turns < np.inf):
+        raise ConfigError(f"dataset 'spirals': turns must be a finite number > 0, got {turns!r}")
     rng = np.random.default_rng(seed)
     n = max(int(n_samples) // 2, 2)
     t = np.sqrt(rng.uniform(0.02, 1.0, n)) * turns * 2 * np.pi  # sqrt: even density along the arm
@@ -180,6 +185,7 @@ def _moons(seed: int, n_samples: int = 400, noise: float = 0.15, test_size: floa
 
 
 def _sine(seed: int, n_samples: int = 256, noise: float = 0.05, test_size: float = 0.25) -> Dataset:
+    _check_generated("sine", n_samples, noise)
     rng = np.random.default_rng(seed)
     x = rng.uniform(-np.pi, np.pi, int(n_samples))
     y = np.sin(x) + rng.normal(0.0, noise, len(x))
@@ -504,6 +510,10 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
             dup = sorted({h for h in header if header.count(h) > 1})
             raise DataError(f"{path}: duplicate column names {dup}")
         if len(header) < 2:
+            other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]), None)
+            if other is not None:
+                raise DataError(f"{path}: columns are separated by {other!r}; relunet reads comma-separated "
+                                "values: save the file as CSV with commas (and '.' as decimal point)")
             raise DataError(f"{path}: needs at least one feature column and a target column; header is {header}")
         if target is None:
             t = len(header) - 1
@@ -569,7 +579,11 @@ def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, n
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
-        raise DataError(f"{path}: X{what} must be 2-D, shape (n_samples, n_features); got shape {X.shape}")
+        hint = (f"; images? flatten them: X.reshape({X.shape[0]}, {int(np.prod(X.shape[1:]))})"
+                if X.ndim > 2 else "")
+        raise DataError(f"{path}: X{what} must be 2-D, shape (n_samples, n_features); got shape {X.shape}{hint}")
+    if X.shape[1] == 0:
+        raise DataError(f"{path}: X{what} has no features (shape {X.shape})")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -597,9 +611,16 @@ def _why(exc: BaseException) -> str:
 
 def _npy(path: Path) -> np.ndarray:
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise DataFormatError(f"{path}: not a readable .npy file ({_why(exc)})") from None
+        text = _why(exc)
+        if "Python objects" in text:
+            text = "it holds Python objects (dtype object), which are never unpickled; save a numeric array"
+        raise DataFormatError(f"{path}: not a readable .npy file ({text})") from None
+    if not isinstance(arr, np.ndarray):  # an .npz archive (np.load gives an NpzFile)
+        arr.close()
+        raise DataFormatError(f"{path}: an .npz archive, not a .npy file holding one array")
+    return arr
 
 
 def _load_user(path: Path, seed: int, target: str | None = None, task: str = "auto",
@@ -614,12 +635,16 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
             raise DataError(f"{path}: a data directory needs X.npy and y.npy; missing {', '.join(missing)}")
         X, y = _check_xy(path, _npy(need[0]), _npy(need[1]))
         if (path / "X_test.npy").is_file() or (path / "y_test.npy").is_file():
+            lone = [n for n in ("X_test.npy", "y_test.npy") if not (path / n).is_file()]
+            if lone:
+                raise DataError(f"{path}: has {'y_test.npy' if lone[0] == 'X_test.npy' else 'X_test.npy'} "
+                                f"but no {lone[0]}; a test set needs both (or neither: a split of X.npy)")
             X_test, y_test = _check_xy(path, _npy(path / "X_test.npy"), _npy(path / "y_test.npy"), "_test")
     elif suffix == ".csv":
         X, y, columns = _load_csv(path, target)
     elif suffix == ".npz":
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise DataFormatError(f"{path}: not a readable .npz file ({_why(exc)})") from None
@@ -643,6 +668,9 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
     else:
         raise DataError(f"{path}: unsupported data file type {suffix!r}; use .csv, .npz, .npy or a directory")
 
+    if X_test is not None and X_test.shape[1] != X.shape[1]:
+        raise DataError(f"{path}: the training inputs have {X.shape[1]} features but the test inputs "
+                        f"{X_test.shape[1]}")
     if task == "auto":
         task = infer_task(y if y_test is None else np.concatenate([y, y_test]))
     elif task not in TASKS:
@@ -652,8 +680,15 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
             raise DataError(f"{path}: the target holds non-numeric labels, which cannot be regressed")
         y = y.astype(np.float32)
         y_test = None if y_test is None else y_test.astype(np.float32)
+    if task == "classification":
+        found = np.unique(y if y_test is None else np.concatenate([y, y_test]))
+        if len(found) < 2:
+            raise DataError(f"{path}: the target holds a single class ({found.tolist()[0]!r}): there is nothing to "
+                            "classify; a classifier needs samples of at least two classes")
     info: dict[str, Any] = {"path": str(path), "columns": columns}
     if X_test is None:
+        if len(X) < 2:
+            raise DataError(f"{path}: {len(X)} sample: cannot split it into a training and a test part")
         if isinstance(X, np.memmap):
             # positional split: both parts are views of the mapped file, nothing is copied
             n_test = min(max(int(round(test_size * len(X))), 1), len(X) - 1)
@@ -708,6 +743,10 @@ def load(name: str, *, seed: int = 0, **options: Any) -> Dataset:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
     generic = {k: options.pop(k) for k in _GENERIC if k in options}
     options = {k: v for k, v in options.items() if v is not None}
+    ts = options.get("test_size")
+    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float, np.integer, np.floating))
+                           or not 0.0 < ts < 1.0):
+        raise ConfigError(f"test_size must be a fraction in (0, 1), got {ts!r}")
     if is_path(name):
         path = Path(name).expanduser()
         if not path.exists():
@@ -733,8 +772,8 @@ def load(name: str, *, seed: int = 0, **options: Any) -> Dataset:
 
 def _postprocess(ds: Dataset, scale: str | None = None, train_samples: int | None = None) -> Dataset:
     if train_samples is not None:
-        if train_samples < 1:
-            raise ConfigError(f"train_samples must be >= 1, got {train_samples}")
+        if isinstance(train_samples, bool) or not isinstance(train_samples, (int, np.integer)) or train_samples < 1:
+            raise ConfigError(f"train_samples must be an integer >= 1, got {train_samples!r}")
         ds.X_train, ds.y_train = ds.X_train[:train_samples], ds.y_train[:train_samples]
         ds.info["train_samples"] = len(ds.X_train)
     if scale is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import zlib
 from collections.abc import Iterable
@@ -87,8 +88,14 @@ def parse_header(head: bytes, source: str = "<bytes>") -> tuple[np.dtype, tuple[
     return DTYPES[code], shape, size
 
 
+def _expected_size(dtype: np.dtype, shape: tuple[int, ...], header: int) -> int:
+    """Bytes a file of this header needs (Python integers: 8 dimensions of 2**32 - 1
+    overflow int64, which gave a negative size and a RuntimeWarning)."""
+    return header + math.prod(shape) * dtype.itemsize
+
+
 def _check_payload(source: str, dtype: np.dtype, shape: tuple[int, ...], header: int, total: int) -> None:
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = _expected_size(dtype, shape, header)
     if total < expected:
         raise DataFormatError(
             f"{source}: truncated: {total} bytes, but the header's shape {shape} of {dtype.name} "
@@ -129,7 +136,8 @@ def read_idx(
     md5: Iterable[str] | None = None,
     mmap: bool = True,
 ) -> np.ndarray:
-    """Read an IDX file, plain or gzip-compressed (by the ``.gz`` suffix or the gzip magic).
+    """Read an IDX file, plain or gzip-compressed (told apart by the first bytes, not the
+    name: a plain file named ``.gz`` is read as plain).
 
     Args:
         path: the file.
@@ -147,7 +155,9 @@ def read_idx(
     source = str(path)
     with open(path, "rb") as f:
         magic = f.read(2)
-    if path.suffix == ".gz" or magic == b"\x1f\x8b":
+    # by the content, not the name: a browser that undid the transfer's gzip encoding leaves
+    # a plain IDX file named .gz (its md5 is then the content's, which is accepted)
+    if magic == b"\x1f\x8b" or (path.suffix == ".gz" and magic != b"\x00\x00"):
         return _read_gz(path, shape, md5)
     total = path.stat().st_size
     with open(path, "rb") as f:
@@ -165,19 +175,36 @@ def read_idx(
 
 
 def _read_gz(path: Path, shape: tuple[int | None, ...] | None, md5: Iterable[str] | None) -> np.ndarray:
+    """Decompress in blocks, never more than the header declares (plus one block): a small
+    ``.gz`` that inflates to gigabytes of trailing data fails without holding them."""
     source = str(path)
-    raw = path.read_bytes()
+    content = bytearray()
+    h = hashlib.md5()
+    block = 1 << 20
     try:
-        content = gzip.decompress(raw)
+        with gzip.open(path, "rb") as g:
+            while len(content) < 4 + 4 * MAX_DIMS:
+                chunk = g.read(block)
+                if not chunk:
+                    break
+                content += chunk
+            dtype, dims, header = parse_header(bytes(content[: 4 + 4 * MAX_DIMS]), source)
+            expected = _expected_size(dtype, dims, header)
+            while len(content) <= expected:
+                chunk = g.read(block)
+                if not chunk:
+                    break
+                content += chunk
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise DataFormatError(f"{source}: broken gzip stream ({exc}); the file is truncated or corrupted") from None
-    if md5 is not None:
-        _check_md5(
-            source,
-            {"file": hashlib.md5(raw).hexdigest(), "content": hashlib.md5(content).hexdigest()},
-            md5,
+    if len(content) > expected:
+        raise DataFormatError(
+            f"{source}: unexpected trailing bytes after the {dims} array ({expected} bytes expected, "
+            f"more than {len(content)} found); the file is corrupted or not what its header says"
         )
-    dtype, dims, header = parse_header(content[: 4 + 4 * MAX_DIMS], source)
+    if md5 is not None:
+        h.update(content)
+        _check_md5(source, {"file": md5_file(path), "content": h.hexdigest()}, md5)
     _check_payload(source, dtype, dims, header, len(content))
     _check_shape(source, dims, shape)
     arr = np.frombuffer(content, dtype=dtype, offset=header).reshape(dims)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import io as _io
 import json
+import math
 import os
 import stat
 import tempfile
@@ -78,13 +79,17 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
         with open(real, "wb") as f:
             f.write(raw)
         return
+    try:  # a file replaced keeps its permissions (a private 0600 file must not become 0644)
+        mode = stat.S_IMODE(os.stat(real).st_mode)
+    except OSError:
+        mode = _file_mode()
     fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix=".tmp", dir=os.path.dirname(real))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); give it a normal file's mode
+        os.chmod(tmp, mode)  # mkstemp makes it private (0600); give it the old file's or a normal file's mode
         os.replace(tmp, real)
     except BaseException:
         if os.path.exists(tmp):
@@ -107,6 +112,24 @@ def write_archive(path: str | os.PathLike, kind: str, meta: dict[str, Any], arra
             np.lib.format.write_array(entry, np.asarray(arr), allow_pickle=False)
             zf.writestr(f"arrays/{name}.npy", entry.getvalue())
     write_atomic(path, buf.getvalue())
+
+
+def _read_npy(path: str, name: str, raw: bytes) -> np.ndarray:
+    """One ``.npy`` entry, its header checked against its size first: a tampered header
+    declaring a huge shape must fail here, not make numpy allocate that many bytes."""
+    buf = _io.BytesIO(raw)
+    major, _ = np.lib.format.read_magic(buf)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(buf)
+    if dtype.hasobject:
+        raise ModelFileError(f"{path}: array {name} holds Python objects, which are never unpickled")
+    need = math.prod(shape) * dtype.itemsize
+    have = len(raw) - buf.tell()
+    if need != have:
+        raise ModelFileError(f"{path}: array {name}: its header declares shape {shape} of {dtype} "
+                             f"({need} bytes) but the file holds {have} bytes; truncated or corrupted")
+    buf.seek(0)
+    return np.lib.format.read_array(buf, allow_pickle=False)
 
 
 def read_archive(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -135,7 +158,7 @@ def read_archive(path: str | os.PathLike, kind: str) -> tuple[dict[str, Any], di
             arrays = {}
             for name in header["arrays"]:
                 with zf.open(f"arrays/{name}.npy") as f:
-                    arrays[name] = np.lib.format.read_array(_io.BytesIO(f.read()), allow_pickle=False)
+                    arrays[name] = _read_npy(path, name, f.read())
             return header["meta"], arrays
     except FileNotFoundError:
         raise

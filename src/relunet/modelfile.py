@@ -34,6 +34,8 @@ from .layers import ActivationLayer, Dense
 KIND = "model"
 #: version of the layout described in this module's docstring
 FORMAT_VERSION = 1
+#: the most parameter arrays one activation may declare (PReLU has 1; a file claiming more is refused)
+MAX_ACTIVATION_PARAMETERS = 64
 
 _JSON_SCALARS = (bool, int, float, str, type(None))
 
@@ -130,6 +132,8 @@ def _check_meta(path: str, meta: Any) -> None:
     version = meta.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise _fail(path, "no format_version")
+    if version < 1:
+        raise _fail(path, f"format_version must be >= 1, got {version}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: model format version {version} is newer than this relunet reads "
@@ -145,9 +149,12 @@ def _check_meta(path: str, meta: Any) -> None:
     if not isinstance(acts, list) or len(acts) != len(sizes) - 1:
         raise _fail(path, f"expected {len(sizes) - 1} activations for sizes {sizes}")
     for a in acts:
+        n_params = a.get("n_parameters") if isinstance(a, dict) else None
         if (not isinstance(a, dict) or not isinstance(a.get("name"), str)
                 or not isinstance(a.get("config"), dict)
-                or not isinstance(a.get("n_parameters"), int)):
+                or not isinstance(n_params, int) or isinstance(n_params, bool)
+                or not 0 <= n_params <= MAX_ACTIVATION_PARAMETERS):
+            # bounded: a tampered count (10**9) must not make the loader build a billion names
             raise _fail(path, f"bad activation entry {a!r}")
         if not all(isinstance(v, (*_JSON_SCALARS, list)) for v in a["config"].values()):
             raise _fail(path, f"activation {a['name']!r} has non-scalar settings")
@@ -201,6 +208,14 @@ def _check_arrays(path: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]
                 raise _fail(path, f"class labels of shape {arr.shape} and dtype {arr.dtype}")
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
                 raise _fail(path, "class labels hold NaN or infinite values")
+            # predict maps output unit i to classes[i] (searchsorted: sorted, unique labels)
+            k = meta["sizes"][-1]
+            n_classes = 2 if (k == 1 and losses.get(meta["loss"]).name == "binary_cross_entropy") else k
+            if len(arr) != n_classes:
+                raise _fail(path, f"{len(arr)} class labels for an output of {k} unit{'s' if k != 1 else ''} "
+                                  f"(which represents {n_classes} classes)")
+            if len(arr) > 1 and not bool(np.all(arr[1:] > arr[:-1])):
+                raise _fail(path, "class labels are not sorted and unique")
             continue
         if arr.dtype != dtype:
             raise _fail(path, f"array {name} has dtype {arr.dtype}, the model {dtype}")

@@ -230,7 +230,16 @@ def split_indices(
             k = min(max(k, 1), len(idx) - 1)
         second.append(idx[:k])
         first.append(idx[k:])
-    return np.sort(np.concatenate(first)), np.sort(np.concatenate(second))
+    a, b = np.concatenate(first), np.concatenate(second)
+    # classes of one sample each can leave a side empty (2 singletons at 0.25: no test set);
+    # both parts must hold a sample, as in the unstratified split
+    if len(b) == 0:
+        j = int(rng.integers(len(a)))
+        a, b = np.delete(a, j), a[j : j + 1]
+    elif len(a) == 0:
+        j = int(rng.integers(len(b)))
+        a, b = b[j : j + 1], np.delete(b, j)
+    return np.sort(a), np.sort(b)
 
 
 def train_test_split(
