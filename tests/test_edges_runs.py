@@ -194,3 +194,45 @@ def test_function_callback_returning_an_array_is_named():
 
     with pytest.raises(ConfigError, match="'cb' returned ndarray"):
         _fit(_net(), 2, callbacks=[cb])
+
+
+# ---------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------
+
+
+def test_history_with_a_non_numeric_epoch_is_a_data_error(tmp_path):
+    from relunet import plots
+    from relunet.errors import DataError
+
+    with pytest.raises(DataError, match="epoch"):
+        plots.plot_history([{"epoch": "a", "loss": 1.0}], tmp_path / "h.png")
+    assert not (tmp_path / "h.png").exists()
+
+
+def test_activation_range_with_an_infinite_width_is_refused():
+    from relunet import plots
+
+    with pytest.raises(ConfigError, match="finite width"):
+        plots.plot_activations("relu", x_range=(-1e308, 1e308))
+
+
+def test_comparison_rows_missing_a_metric_are_named(tmp_path):
+    from relunet import plots
+    from relunet.errors import DataError
+
+    with pytest.raises(DataError, match="test_accuracy_mean"):
+        plots.plot_comparison({"rows": [{"activation": "relu"}]}, tmp_path / "c.png")
+    fig = plots.plot_comparison({"rows": [{"activation": "relu", "test_accuracy_mean": 0.5,
+                                           "test_accuracy_std": None}]}, metrics=["test_accuracy"])
+    assert fig.axes[0].get_title() == "test accuracy"
+
+
+def test_cli_plot_history_bad_epoch_is_one_line(tmp_path, capsys):
+    from relunet.cli import main
+
+    f = tmp_path / "h.json"
+    f.write_text('{"records": [{"epoch": "a", "loss": 1}]}')
+    assert main(["plot", "history", str(f), "--out", str(tmp_path / "h.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "epoch" in err

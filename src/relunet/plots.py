@@ -156,12 +156,7 @@ def plot_activations(
     names = [catalog.canonical_name(n) for n in names]
     if not names:
         raise ConfigError("no activations to plot")
-    lo, hi = float(x_range[0]), float(x_range[1])
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ConfigError(f"x range must be two finite numbers, low < high; got {x_range}")
-    if n_points < 2:
-        raise ConfigError(f"n_points must be >= 2, got {n_points}")
-    x = np.linspace(lo, hi, int(n_points))
+    x = _x_values(x_range, n_points)
     rows, cols = _grid_shape(len(names), ncols)
     fig = _new_figure(3.2 * cols, 2.6 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
@@ -182,6 +177,20 @@ def plot_activations(
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
     return _finish(fig, path)
+
+
+def _x_values(x_range: Any, n_points: Any) -> np.ndarray:
+    """``n_points`` evenly spaced float64 values over ``x_range``, checked."""
+    try:
+        lo, hi = (float(v) for v in x_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"x range must be two numbers (low, high); got {x_range!r}") from None
+    # the width must be finite too: (-1e308, 1e308) overflowed in linspace (RuntimeWarnings, inf x)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi and np.isfinite(hi - lo)):
+        raise ConfigError(f"x range must be two finite numbers, low < high, with a finite width; got {x_range}")
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
+        raise ConfigError(f"n_points must be an integer >= 2, got {n_points!r}")
+    return np.linspace(lo, hi, int(n_points))
 
 
 def explained_curves(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, str, str]:
@@ -236,7 +245,7 @@ def plot_explained(name: str, path: "str | os.PathLike[str] | None" = None, *,
             raise UnknownNameError("activation or loss name", name, catalog.names() + losses.names()) from None
     if key in catalog.ACTIVATIONS and catalog.ACTIVATIONS[key].elementwise:
         return plot_activations([key], path, x_range=x_range, n_points=n_points)
-    x = np.linspace(float(x_range[0]), float(x_range[1]), int(n_points))
+    x = _x_values(x_range, n_points)
     f, df, f_label, df_label, title = explained_curves(key, x)
     fig = _new_figure(4.2, 3.0)
     ax = fig.subplots()
@@ -295,7 +304,8 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
     ``val_accuracy``) if any record holds one.
     """
     records = load_history(history)
-    epochs = np.array([r.get("epoch", i + 1) for i, r in enumerate(records)], dtype=np.float64)
+    epochs = np.array([_num(r.get("epoch", i + 1), "history 'epoch'") for i, r in enumerate(records)],
+                      dtype=np.float64)
     panels = [("loss", ["loss", "val_loss"])]
     if any("accuracy" in r or "val_accuracy" in r for r in records):
         panels.append(("accuracy", ["accuracy", "val_accuracy"]))
@@ -504,16 +514,21 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
     for m in metrics:
         if m not in METRICS:
             raise ConfigError(f"unknown metric {m!r}; known metrics: {', '.join(METRICS)}")
-    names = result.activations
-    if not names:
+    if not result.rows:
         raise DataError("the comparison has no rows")
+    for i, r in enumerate(result.rows):
+        missing = [k for k in ["activation"] + [m + s for m in metrics for s in ("_mean", "_std")] if k not in r]
+        if missing:
+            raise DataError(f"comparison row {i + 1} has no {', '.join(repr(k) for k in missing)} "
+                            "(relunet compare --out-json writes complete rows)")
+    names = [str(n) for n in result.activations]
     rows, cols = _grid_shape(len(metrics), ncols)
     fig = _new_figure(max(3.0, 0.5 * len(names) + 1.5) * cols, 3.4 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
     xs = np.arange(len(names))
     for ax, m in zip(axes.flat, metrics):
-        means = np.array([_num(r[m + "_mean"]) for r in result.rows])
-        stds = np.array([_num(r[m + "_std"]) for r in result.rows])
+        means = np.array([_num(r[m + "_mean"], f"{r['activation']}: {m}_mean") for r in result.rows])
+        stds = np.array([_num(r[m + "_std"], f"{r['activation']}: {m}_std") for r in result.rows])
         # NOTE: a NaN mean (no seed reached the target) is drawn as an empty bar, labelled.
         ax.bar(xs, np.nan_to_num(means), yerr=np.nan_to_num(stds), capsize=4,
                color=[_COLORS[i % len(_COLORS)] for i in range(len(names))], label=m)
@@ -526,7 +541,7 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
             ax.set_ylim(0, 1.05)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
-    n = max((r["n_seeds"] for r in result.rows), default=0)
+    n = max((r.get("n_seeds") for r in result.rows if isinstance(r.get("n_seeds"), int)), default=0)
     fig.suptitle(f"{result.config.get('data', '')} — mean ± std over {n} seed(s)".lstrip(" —"))
     return _finish(fig, path)
 
