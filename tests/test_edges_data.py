@@ -264,3 +264,41 @@ def test_saving_over_a_file_keeps_its_permissions(model_file):
     relunet.load(model_file).save(model_file)
     assert stat.S_IMODE(os.stat(model_file).st_mode) == 0o600
     relunet.load(model_file)
+
+
+# -- relunet predict on broken data files ------------------------------------------
+
+
+@pytest.fixture
+def cli_model(tmp_path):
+    net = relunet.MLP([3, 4, 2], seed=0)
+    net.fit(np.eye(3)[[0, 1, 2, 0]], np.array([0, 1, 1, 0]), epochs=1, verbose=0)
+    net.save(tmp_path / "m.relunet")
+    return str(tmp_path / "m.relunet")
+
+
+def _good_npz_bytes() -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, X=np.random.default_rng(0).normal(size=(50, 3)))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("trunc.npz", lambda: _good_npz_bytes()[:300], "cannot read data"),  # BadZipFile traceback before
+    ("flip.npz", lambda: (lambda b: bytes(b[:200]) + bytes([b[200] ^ 0xFF]) + bytes(b[201:]))(_good_npz_bytes()),
+     "cannot read data"),  # zlib.error traceback before
+    ("semi.csv", lambda: b"a;b;c\n1;2;3\n", "separated by ';'"),
+])
+def test_predict_on_broken_files_is_one_line(tmp_path, capsys, cli_model, name, data, words):
+    p = tmp_path / name
+    p.write_bytes(data())
+    assert main(["predict", "--model", cli_model, "--data", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and str(p) in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_on_an_image_stack_names_the_file_and_the_reshape(tmp_path, capsys, cli_model):
+    np.save(tmp_path / "img.npy", np.zeros((4, 28, 28), np.float32))
+    assert main(["predict", "--model", cli_model, "--data", str(tmp_path / "img.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "img.npy" in err and "reshape(4, 784)" in err

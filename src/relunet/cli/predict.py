@@ -8,6 +8,9 @@ import io
 import json
 import os
 import sys
+import zipfile
+import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,22 +51,33 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
     suffix = os.path.splitext(path)[1].lower()
     try:
         if suffix == ".npy":
-            return np.load(path, allow_pickle=False), None
+            return _check_inputs(path, datasets._npy(Path(path))), None  # memory-mapped, never unpickled
         if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
                 for xk, yk in (("X", "y"), ("X_test", "y_test")):
                     if xk in z.files:
-                        return z[xk], (z[yk] if yk in z.files else None)
+                        return _check_inputs(path, z[xk]), (z[yk] if yk in z.files else None)
                 raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {z.files})")
         if suffix == ".csv":
             return _read_csv(path, n_features)
     except UnicodeDecodeError as exc:
         raise DataFormatError(common.not_text(path, exc)) from None
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # a truncated or corrupted .npz: zipfile / zlib errors (were tracebacks)
         if isinstance(exc, (FileNotFoundError, DataFormatError)):
             raise
-        raise DataFormatError(f"{path}: cannot read data ({exc})") from None
+        raise DataFormatError(f"{path}: cannot read data ({datasets._why(exc)})") from None
     raise DataFormatError(f"{path}: unknown data file type {suffix!r}; use .csv, .npy or .npz")
+
+
+def _check_inputs(path: str, X: np.ndarray) -> np.ndarray:
+    """The inputs of a .npy / .npz file: numeric, 2-D (a 1-D array is one feature)."""
+    if X.dtype.kind not in "biuf":
+        raise DataFormatError(f"{path}: X must be numeric, got dtype {X.dtype}")
+    if X.ndim > 2:
+        raise DataFormatError(f"{path}: X must be 2-D, shape (n_samples, n_features); got shape {X.shape}; "
+                              f"images? flatten them: X.reshape({X.shape[0]}, {int(np.prod(X.shape[1:]))})")
+    return X
 
 
 def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -77,6 +91,11 @@ def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None
     if not rows:
         raise DataFormatError(f"{path}: no data rows")
     width = len(header) if header is not None else len(rows[0][1])
+    first = rows[0][1] if header is None else header
+    other = next((d for d in (";", "\t", "|") if len(first) == 1 and d in first[0]), None)
+    if other is not None:
+        raise DataFormatError(f"{path}: columns are separated by {other!r}; relunet reads comma-separated "
+                              "values: save the file as CSV with commas (and '.' as decimal point)")
     for line, r in rows:
         if len(r) != width:
             raise DataFormatError(f"{path}: line {line} has {len(r)} values, "
