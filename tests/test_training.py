@@ -421,3 +421,30 @@ def test_bad_settings_raise_config_errors():
         net.fit(XOR_X, XOR_Y, schedule="zigzag")
     with pytest.raises(ConfigError):
         training.make_schedule(42, 10, "loss")
+
+
+def test_callback_and_early_stopping_mistakes_are_named():
+    X, y = _digits(120)
+    net = relunet.MLP([64, 8, 10], seed=0)
+    with pytest.raises(ConfigError, match="early_stopping=0: a patience is an integer >= 1"):
+        net.fit(X, y, epochs=2, early_stopping=0, validation_split=0.2)
+    with pytest.raises(ConfigError, match="the string 'abc'"):
+        net.fit(X, y, epochs=1, callbacks="abc")
+
+    class ArrayAnswer(Callback):
+        def on_epoch_end(self, epoch, record, net):
+            return np.array([True, False])
+
+    with pytest.raises(ConfigError, match="ArrayAnswer.on_epoch_end returned array"):
+        net.fit(X, y, epochs=1, callbacks=[ArrayAnswer()])
+
+    class Counting(EarlyStopping):
+        calls = 0
+
+        def on_epoch_end(self, epoch, record, net):
+            Counting.calls += 1
+            return super().on_epoch_end(epoch, record, net)
+
+    es = Counting(monitor="val_loss", patience=50)
+    net.fit(X, y, epochs=3, validation_split=0.2, callbacks=[es], early_stopping=es)
+    assert Counting.calls == 3  # given twice, called once per epoch

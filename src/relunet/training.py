@@ -636,6 +636,10 @@ def fit(
     else:
         validation = None
 
+    if (isinstance(early_stopping, (int, np.integer)) and not isinstance(early_stopping, (bool, np.bool_))
+            and early_stopping < 1):
+        raise ConfigError(f"early_stopping={early_stopping!r}: a patience is an integer >= 1 "
+                          "(None or False turn early stopping off)")
     if monitor is None:
         monitor = "val_loss" if validation is not None else "loss"
         if early_stopping not in (None, False) and validation is None and not isinstance(early_stopping, EarlyStopping):
@@ -647,6 +651,8 @@ def fit(
         raise ConfigError(f"monitor={monitor!r} needs validation data (validation_split or validation_data)")
 
     # -- callbacks -----------------------------------------------------------------
+    if isinstance(callbacks, (str, bytes)):
+        raise ConfigError(f"callbacks must be a list of callbacks, got the string {callbacks!r}")
     if callbacks is not None and (callable(callbacks) or hasattr(callbacks, "on_epoch_end")
                                   or hasattr(callbacks, "on_batch_end")):
         callbacks = [callbacks]  # one callback given on its own
@@ -665,7 +671,8 @@ def fit(
             patience = 10 if early_stopping is True else int(early_stopping)
             stopper = EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
                                     restore_best_weights=restore_best_weights)
-        cbs.append(stopper)
+        if not any(cb is stopper for cb in cbs):  # given twice: one stopper, called once per epoch
+            cbs.append(stopper)
     schedule_obj = make_schedule(schedule, epochs, monitor)
 
     _check_target_scale(net, Y)
@@ -781,7 +788,7 @@ def fit(
                         progress.batch_end(b + 1, min(e, n), total)
                     if batch_cbs:
                         for cb in batch_cbs:
-                            if cb.on_batch_end(epoch, b + 1, float(loss), net):
+                            if _wants_stop(cb.on_batch_end(epoch, b + 1, float(loss), net), cb, "on_batch_end"):
                                 stopped = True
                 record: dict[str, Any] = {"epoch": epoch, "loss": total / n}
                 try:
@@ -809,7 +816,7 @@ def fit(
                     )
                 opt.lr = schedule_obj.step(record.get(monitor))
             for cb in cbs:
-                if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(epoch, record, net):
+                if hasattr(cb, "on_epoch_end") and _wants_stop(cb.on_epoch_end(epoch, record, net), cb, "on_epoch_end"):
                     stopped = True
             good = good.retake(net, opt, schedule_obj)
             if checkpoint is not None:
@@ -896,6 +903,17 @@ def _stateful(cbs: list[Any]) -> dict[str, Any]:
     }
 
 
+def _wants_stop(value: Any, cb: Any, hook: str) -> bool:
+    """A hook's answer: True (or 1) stops training; False, 0 or None goes on; anything else
+    (an array, a string: their truth is ambiguous) is a mistake."""
+    if value is None:
+        return False
+    if isinstance(value, (bool, np.bool_, int, np.integer)):
+        return bool(value)
+    raise ConfigError(f"{type(cb).__name__}.{hook} returned {value!r}: return True to stop training, "
+                      "False or None to go on")
+
+
 def _check_target_scale(net: Any, Y: np.ndarray) -> None:
     """Refuse regression targets whose squared error cannot be represented: training would
     only report a divergence, blaming the learning rate."""
@@ -976,7 +994,7 @@ def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, s
         history.append(record)
         stop = False
         for cb in cbs:
-            if hasattr(cb, "on_epoch_end") and cb.on_epoch_end(epoch, record, net):
+            if hasattr(cb, "on_epoch_end") and _wants_stop(cb.on_epoch_end(epoch, record, net), cb, "on_epoch_end"):
                 stop = True
         progress.epoch_end(record)
         state["stopped"] = stop
