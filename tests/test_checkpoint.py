@@ -195,3 +195,25 @@ def test_resume_after_the_last_epoch_trains_no_more(tmp_path):
     h = _train(again, 2, resume=path, optimizer="sgd", lr=0.1)
     assert len(h) == 2
     assert all(np.array_equal(a, b) for a, b in zip(net.parameters(), again.parameters()))
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"lr": 0.05}, "learning rate 0.02, this run uses 0.05"),
+    ({"schedule": "cosine"}, "schedule None"),
+    ({"data": "other"}, "other data"),
+    ({"data": "fewer"}, "other data"),
+])
+def test_resume_refuses_another_learning_rate_schedule_or_data(tmp_path, change, words):
+    path = tmp_path / "run.ckpt"
+    kw = {"optimizer": "sgd", "lr": 0.02}
+    net = _net()
+    net.fit(X, Y, epochs=2, batch_size=16, checkpoint=path, **kw)
+    X2, Y2 = X, Y
+    if change.get("data") == "other":
+        X2 = X[::-1].copy()  # the same rows in another order: another split of the data
+    elif change.get("data") == "fewer":
+        X2, Y2 = X[:-1], Y[:-1]
+    kw.update({k: v for k, v in change.items() if k != "data"})
+    with pytest.raises(ConfigError, match=words):
+        _net().fit(X2, Y2, epochs=4, batch_size=16, resume=path, **kw)
+    _net().fit(X, Y, epochs=4, batch_size=16, resume=path, optimizer="sgd", lr=0.02)  # the same run: fine

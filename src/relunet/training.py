@@ -42,6 +42,7 @@ import json
 import math
 import os
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -705,12 +706,16 @@ def fit(
         if hasattr(cb, "on_train_begin"):
             cb.on_train_begin(net)
 
+    # what a checkpoint records of the run, so that a resume continues this run and no other
+    run_config: dict[str, Any] = {
+        "batch_size": batch_size, "shuffle": bool(shuffle), "lr": float(opt.lr),
+        "schedule": None if schedule_obj is None else _jsonable({"name": schedule_obj.name,
+                                                                 **schedule_obj.config()}),
+        "data": _fingerprint(X),
+    }
     first_epoch = 1
     if restored is not None:
-        saved_bs = (restored.extra.get("config") or {}).get("batch_size")
-        if saved_bs is not None and int(saved_bs) != batch_size:
-            raise ConfigError(f"{os.fspath(resume)} was written with batch size {saved_bs}, this run uses "
-                              f"{batch_size}; resume with the same options")
+        _check_resume_run(resume, restored.extra.get("config") or {}, run_config)
         ckpt_mod.restore_params(net, restored, resume)
         try:
             opt.load_state_dict(restored.optimizer)
@@ -743,7 +748,7 @@ def fit(
     epoch = first_epoch - 1
 
     def save_checkpoint(done_epoch: int) -> None:
-        extra: dict[str, Any] = {"stopped": stopped, "config": {"batch_size": batch_size, "shuffle": shuffle},
+        extra: dict[str, Any] = {"stopped": stopped, "config": run_config,
                                  "network": repr(net), "optimizer_config": _resume_config(opt)}
         if val_idx is not None:
             extra["val_idx"] = val_idx
@@ -884,6 +889,34 @@ def _check_resume(path: Any, restored: Any, net: Any, opt: Any, epochs: int) -> 
     if restored.epoch > epochs:
         raise ConfigError(f"{where} already holds {restored.epoch} epochs but --epochs/epochs asks for "
                           f"{epochs} in total; give at least {restored.epoch}")
+
+
+def _fingerprint(X: np.ndarray) -> dict[str, Any]:
+    """The training data's shape, dtype and a checksum of up to 16 rows spread over it:
+    cheap even for a memory-mapped 60k x 784 X, and different for another data set or
+    another split of the same one."""
+    n = len(X)
+    crc = 0
+    for i in np.unique(np.linspace(0, n - 1, min(n, 16)).astype(np.int64)):
+        crc = zlib.crc32(np.ascontiguousarray(X[int(i)]).tobytes(), crc)
+    return {"rows": int(n), "shape": [int(d) for d in X.shape[1:]], "dtype": str(X.dtype), "crc32": int(crc)}
+
+
+def _check_resume_run(path: Any, saved: dict[str, Any], now: dict[str, Any]) -> None:
+    """The checkpoint's run settings against this run's (those the file records: older
+    checkpoints hold only the batch size)."""
+    what = {"batch_size": "batch size", "lr": "learning rate", "schedule": "schedule",
+            "data": "training data", "shuffle": "shuffle"}
+    for key, name in what.items():
+        if key in saved and _jsonable(saved[key]) != _jsonable(now[key]):
+            if key == "data" and isinstance(saved[key], dict):
+                raise ConfigError(
+                    f"{os.fspath(path)} was written while training on other data ({saved[key].get('rows')} rows, "
+                    f"checksum {saved[key].get('crc32')}; this run: {now[key]['rows']} rows, checksum "
+                    f"{now[key]['crc32']}); resume on the same data, split and scaling (same --seed, --scale, ...)"
+                )
+            raise ConfigError(f"{os.fspath(path)} was written with {name} {saved[key]}, this run uses "
+                              f"{now[key]}; resume with the same options")
 
 
 def _config(opt: Any) -> dict[str, Any]:
