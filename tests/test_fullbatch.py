@@ -229,3 +229,23 @@ def test_small_training_set_evaluates_a_large_validation_set_in_whole_blocks(met
     del net._forward_work
     assert 0 < sum(blocks) <= len(h) * -(-len(Xv) // EVAL_MIN_ROWS)
     assert h["val_loss"][-1] == pytest.approx(evaluate(net, Xv, Yv)["loss"], rel=1e-12)
+
+
+def test_full_batch_checkpoints_every_iteration_and_records_the_network(tmp_path, monkeypatch):
+    from relunet import checkpoint as ckpt
+    from relunet.errors import ModelFileError
+
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+    y = np.array([0, 1, 1, 0])
+    path = tmp_path / "run.ckpt"
+    written = []
+    real_save = ckpt.save
+    monkeypatch.setattr(ckpt, "save", lambda p, c: (written.append(c.epoch), real_save(p, c)))
+    net = MLP([2, 4, 2], activation="tanh", dtype=np.float64, seed=0)
+    h = net.fit(X, y, epochs=5, optimizer="lbfgs", checkpoint=path)
+    assert written[:len(h.records)] == list(range(1, len(h.records) + 1))  # one per iteration
+    saved = ckpt.load(path)
+    assert saved.extra["network"] == repr(net)
+    other = MLP([2, 4, 2], activation="relu", dtype=np.float64, seed=0)
+    with pytest.raises(ModelFileError, match="do not fit"):
+        other.fit(X, y, epochs=8, optimizer="lbfgs", resume=path)

@@ -1014,6 +1014,13 @@ def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, s
     # rows) would otherwise take a large validation set a few rows at a time
     val_rows = max(len(X), min(EVAL_MIN_ROWS, len(validation[0]))) if validation is not None else None
 
+    def save_checkpoint() -> None:
+        ckpt_mod.save(checkpoint, ckpt_mod.Checkpoint(
+            epoch=len(history.records), params=net.parameters(), rng_state=ckpt_mod.capture_rng(net),
+            optimizer_name=opt.name, optimizer=opt.state_dict(), history=history.to_dict(),
+            extra={"stopped": bool(state["stopped"]), "network": repr(net)},
+        ))
+
     def callback(iteration: int, loss: float) -> bool:
         epoch = start + int(iteration)
         record: dict[str, Any] = {"epoch": epoch, "loss": float(loss)}
@@ -1031,6 +1038,8 @@ def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, s
                 stop = True
         progress.epoch_end(record)
         state["stopped"] = stop
+        if checkpoint is not None:  # after every iteration, as for the per-batch optimizers
+            save_checkpoint()
         return stop
 
     # Evaluation mode: a line search needs a deterministic objective (RReLU's random slopes
@@ -1056,11 +1065,7 @@ def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, s
     if not interrupted:
         _train_end(cbs, net, history)
     if checkpoint is not None:
-        ckpt_mod.save(checkpoint, ckpt_mod.Checkpoint(
-            epoch=len(history.records), params=net.parameters(), rng_state=ckpt_mod.capture_rng(net),
-            optimizer_name=opt.name, optimizer=opt.state_dict(), history=history.to_dict(),
-            extra={"stopped": bool(state["stopped"])},
-        ))
+        save_checkpoint()
     progress.close()
     net.eval()
     return history
