@@ -140,3 +140,19 @@ def test_real_subprocess_python_m_relunet_train():
     assert proc.returncode == 0, proc.stderr
     res = json.loads(proc.stdout)
     assert res["test_accuracy"] == 1.0 and res["data"] == "xor"
+
+
+def test_save_to_stdout_writes_only_the_model_there(tmp_path):
+    import subprocess
+    import sys
+
+    import relunet
+
+    out = tmp_path / "model.relunet"
+    with open(out, "wb") as f:
+        proc = subprocess.run([sys.executable, "-m", "relunet", "train", "--data", "xor", "--epochs", "2",
+                               "--save", "/dev/stdout"], stdout=f, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "test_accuracy" in proc.stderr  # the summary went to stderr ...
+    assert out.read_bytes()[:4] == b"PK\x03\x04"  # ... and stdout holds the model file alone
+    assert relunet.load(out).n_features == 2

@@ -8,7 +8,9 @@ Exit status: 0 trained; 2 bad arguments or data, or training diverged (one line 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 import warnings
@@ -98,7 +100,23 @@ def run_perceptron(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_stdout(path: str) -> bool:
+    """True when ``path`` is this process's standard output (``--save /dev/stdout``)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no such file yet, or stdout has no descriptor
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "save", None) and _is_stdout(args.save):
+        # the model file is the output: progress and the summary go to stderr, not into the zip
+        with contextlib.redirect_stdout(sys.stderr):
+            return _run(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.model == "perceptron":
         return run_perceptron(args)
     batch_given = args.batch_size is not None  # a number (--batch-size full is None: fine for cg/lbfgs)
