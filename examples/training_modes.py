@@ -3,8 +3,10 @@
 One epoch = one pass over the training set. What differs is how many updates an epoch makes
 and how noisy each is:
 
-* online (batch_size=1): one update per pattern, the textbook ``w += lr * delta * f'(e) * x``;
-  many cheap, noisy steps per epoch;
+* online (batch_size=1): one update per pattern, the textbook ``w += lr * delta * f'(e) * x``
+  (there ``delta`` is the error ``target - output``, which carries gradient descent's minus
+  sign; relunet's delta, ``dL/dz`` in ``relunet trace``, has the opposite sign and already
+  includes ``f'(e)``); many cheap, noisy steps per epoch;
 * mini-batch (batch_size=B): one update per B patterns, the gradient averaged over them;
 * full batch: one exact-gradient update per epoch;
 * conjugate gradient (Polak-Ribiere) and L-BFGS: full-batch methods that choose each step's

@@ -14,15 +14,15 @@ from .errors import UnknownNameError
 #: target type -> (output activation, output units, loss, why)
 OUTPUT_GUIDE: list[tuple[str, str, str, str, str]] = [
     ("binary class (0/1), e.g. XOR", "sigmoid", "1", "binary_cross_entropy",
-     "p = P(class 1); BCE from logits gives delta = p - y"),
+     "p = P(class 1); BCE from logits gives delta = (p - y) / N"),
     ("binary class, as two classes", "softmax", "2", "cross_entropy",
      "same decision as sigmoid + BCE (softmax over 2 = sigmoid of the difference)"),
     ("one of K classes (K > 2)", "softmax", "K", "cross_entropy",
-     "probabilities sum to 1; delta = p - y"),
+     "probabilities sum to 1; delta = (p - y) / N"),
     ("several labels at once (multi-label)", "sigmoid", "K", "binary_cross_entropy",
-     "one independent probability per label"),
+     "one independent probability per label; delta = (p - y) / (N K)"),
     ("real value(s): regression", "identity", "1 or K", "mse",
-     "unbounded output; delta = 2 (y_hat - y) / N"),
+     "unbounded output; delta = 2 (y_hat - y) / (N K)"),
 ]
 
 
@@ -66,19 +66,22 @@ def explain_activation(name: str) -> str:
         f"  smooth          {_yes(p.smooth)}",
         f"  typical use     {p.use}",
         f"  known problems  {p.problems or '-'}",
-        f"  initialisation  {cls.init} (what relunet uses with it by default)",
+        (f"  initialisation  {cls.init} (what relunet uses with it by default)" if cls.differentiable else
+         "  initialisation  - (the perceptron starts from zero weights)"),
         f"  parameters      {', '.join(f'{k}={v!r}' for k, v in cfg.items()) or '-'}",
         f"  reference       {p.reference}",
     ]
     if not cls.differentiable:
         lines.append("  training        not by gradient descent (derivative 0 almost everywhere): "
                      "use the perceptron rule (relunet train --model perceptron)")
-    if p.kink and cls.differentiable:
+    if p.kink and cls.differentiable and not p.smooth:
+        # (a smooth entry with a kink text, ELU: differentiable with the default parameters,
+        # the kink line already says for which ones it is not)
         lines.append("")
         lines.append("  Why that value at the kink? f is not differentiable there, so any value in the")
         lines.append("  subdifferential would do; relunet uses PyTorch's choice so gradients agree")
-        lines.append("  with torch autograd bit for bit, and a unit sitting exactly at 0 is rare in")
-        lines.append("  floating point anyway.")
+        lines.append("  with torch autograd there too (to rounding), and a unit sitting exactly at the")
+        lines.append("  kink is rare in floating point anyway.")
     return "\n".join(lines) + "\n"
 
 

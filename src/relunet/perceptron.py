@@ -19,6 +19,7 @@ storage and organization in the brain*, Psychological Review 65 (1958).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,15 +35,34 @@ def linearly_separable(X: np.ndarray, y: np.ndarray) -> bool:
     ``s_i`` is +1 for samples of the second class (in sorted order) and -1 for the first. Solved as a linear
     programming feasibility problem (scipy's HiGHS), so the answer is a proof, not a guess.
     Two classes only.
+
+    The columns are standardised first (``(x - mean) / std``): an invertible affine change of
+    units that cannot change separability, but keeps the LP well scaled (features of size
+    1e-12, or differing by 1e-3 around 1e6, needed |w| ~ 1e12 and HiGHS answered "infeasible").
+
+    Raises:
+        ConfigError: not two classes.
+        DataError: the solver could not decide (neither a separating plane nor a proof of
+            infeasibility).
     """
+    X = np.asarray(X, dtype=np.float64)
     classes = np.unique(y)
     if len(classes) != 2:
         raise ConfigError("linear separability is tested for two classes")
     s = np.where(y == classes[1], 1.0, -1.0)
-    A = np.hstack([X, np.ones((len(X), 1))]) * s[:, None]
-    res = linprog(np.zeros(A.shape[1]), A_ub=-A, b_ub=-np.ones(len(X)),
+    peak = np.abs(X).max(axis=0) if len(X) else np.zeros(X.shape[1])
+    Xs = X / np.where(peak > 0, peak, 1.0)  # first |x| <= 1: no overflow in the std (1e300)
+    Xs = Xs - Xs.mean(axis=0)
+    std = Xs.std(axis=0)
+    Xs = Xs / np.where(std > 0, std, 1.0)  # a constant column becomes 0: it cannot separate
+    A = np.hstack([Xs, np.ones((len(Xs), 1))]) * s[:, None]
+    res = linprog(np.zeros(A.shape[1]), A_ub=-A, b_ub=-np.ones(len(Xs)),
                   bounds=[(None, None)] * A.shape[1], method="highs")
-    return res.status == 0
+    if res.status == 0:
+        return True
+    if res.status == 2:  # proved infeasible
+        return False
+    raise DataError(f"linear separability could not be decided (linear programming: {res.message})")
 
 
 @dataclass
@@ -77,8 +97,10 @@ class Perceptron:
                  shuffle: bool = True):
         if activation not in ("step", "sign"):
             raise ConfigError(f"a perceptron uses 'step' or 'sign' units, not {activation!r}")
-        if not lr > 0:
-            raise ConfigError(f"lr must be > 0, got {lr}")
+        if (isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating))
+                or not (math.isfinite(lr) and lr > 0)):
+            # inf gave NaN weights (inf - inf) and a RuntimeWarning in the first matmul
+            raise ConfigError(f"lr must be a finite number > 0, got {lr!r}")
         self.activation = activation
         self.lr = float(lr)
         self.seed = seed
@@ -87,7 +109,7 @@ class Perceptron:
         self.b: np.ndarray | None = None
         self.classes_: np.ndarray | None = None
 
-    def _check_X(self, X: Any) -> np.ndarray:
+    def _check_X(self, X: Any, width: bool = True) -> np.ndarray:
         try:
             X = np.asarray(X, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -96,7 +118,7 @@ class Perceptron:
             raise DataError(f"X must be 2-D, shape (n_samples, n_features); got {X.shape}")
         if not np.isfinite(X).all():
             raise DataError("X contains NaN or infinite values")
-        if self.W is not None and X.shape[1] != self.W.shape[0]:
+        if width and self.W is not None and X.shape[1] != self.W.shape[0]:
             raise FeatureCountError(f"X has {X.shape[1]} features but the perceptron takes {self.W.shape[0]}")
         return X
 
@@ -114,7 +136,7 @@ class Perceptron:
         """Train until an epoch makes no mistake, or ``epochs`` run out."""
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ConfigError(f"epochs must be an integer >= 0, got {epochs!r}")
-        X = self._check_X(X)
+        X = self._check_X(X, width=False)  # a refit starts afresh: another width is fine
         y = np.asarray(y)
         if y.ndim != 1:
             raise DataError(f"y must be 1-D class labels, one per sample; got shape {y.shape}")
@@ -172,13 +194,19 @@ class Perceptron:
             return "not trained (0 epochs): the weights are all zero"
         text = f"did not converge in {result.epochs} epochs ({result.mistakes[-1]} mistakes in the last). "
         if self.binary:
-            if not linearly_separable(X, y):
+            try:
+                separable = linearly_separable(X, y)
+            except DataError:
+                return text + ("Whether the classes are linearly separable could not be decided; "
+                               "train for more epochs, or try a hidden layer.")
+            if not separable:
                 return text + (
                     "The data are NOT linearly separable (proved by linear programming): no line "
                     "(hyperplane) puts the two classes on different sides, so no single layer of "
                     "threshold units can represent them -- XOR is the classic case. A hidden layer "
-                    "is needed: e.g. relunet train --data xor --hidden 8 --activation leaky_relu "
-                    "--output sigmoid (trained by backpropagation)."
+                    "is needed: an MLP trained by backpropagation, e.g. on the same data "
+                    "relunet train --model mlp --hidden 8 --activation leaky_relu --output sigmoid "
+                    "(with your --data)."
                 )
             return text + "The data are linearly separable: train for more epochs."
         return text + "The classes may not be linearly separable; a hidden layer may be needed."

@@ -40,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
     header = ("name", "f(x)", "f'(x)", "range", "properties")
     table = [header] + [(n, p.formula, p.derivative, p.output_range, _flags(p)) for n, p in rows]
     widths = [min(max(len(r[i]) for r in table), 44) for i in range(len(header) - 1)]
+    cut = False
     for r in table:
         cells = [c if len(c) <= w else c[: w - 1] + "~" for c, w in zip(r[:-1], widths)]
+        cut = cut or any(len(c) > w for c, w in zip(r[:-1], widths))
         print("  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + r[-1])
+    if cut:  # the cut part often holds the defaults (alpha = 1, negative_slope = 0.01)
+        print("\n~: cut to fit; relunet explain NAME (or --json) gives the full text, with the "
+              "parameters' defaults")
     return 0

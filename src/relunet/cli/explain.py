@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     text = explain(args.name)  # an unknown name fails here, listing the known ones
-    if args.plot:  # every check before anything is printed: one error line, no half output
+    if args.plot is not None:  # every check before anything is printed: one error line, no half output
         import os
 
         from ..errors import ConfigError
@@ -31,10 +31,13 @@ def run(args: argparse.Namespace) -> int:
                               + ", ".join("." + f for f in FORMATS))
         try:
             output_target(args.plot)
+            # drawn before the text is printed: a write that fails only now (a folder that
+            # passes the access checks but refuses new files, a full disk) is one error line
+            # naming --plot and the user's path, not a temporary file's name after the text
+            plot_explained(args.name, args.plot)
         except OSError as exc:
-            raise ConfigError(f"--plot {args.plot}: {exc.strerror}") from None
+            raise ConfigError(f"--plot {args.plot}: {exc.strerror or exc}") from None
         print(text, end="")
-        plot_explained(args.name, args.plot)
         print(f"figure written to {args.plot}")
         return 0
     print(text, end="")
