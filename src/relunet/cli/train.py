@@ -84,7 +84,7 @@ def run_perceptron(args: argparse.Namespace) -> int:
     data = common.load_data(args)
     if data.task != "classification":
         raise common.ConfigError(f"a perceptron classifies; {data.name!r} is a regression problem")
-    model = Perceptron(units, lr=args.lr or 1.0, seed=args.seed)
+    model = Perceptron(units, lr=1.0 if args.lr is None else args.lr, seed=args.seed)
     epochs = 100 if args.epochs is None else args.epochs
     result = model.fit(data.X_train, data.y_train, epochs=epochs)
     out = {"data": data.name, "model": "perceptron", "activation": units, "epochs": result.epochs,
