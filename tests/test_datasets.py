@@ -210,11 +210,16 @@ def test_idx_dataset_corrupted_copy_is_refused(fake_idx, tmp_path, gz):
 
 
 def test_fetch_unreachable_fails_cleanly_naming_the_url(fake_idx, tmp_path):
-    dest = tmp_path / "dl"
+    dest = tmp_path / "dl" / "tiny"
     with pytest.raises(DownloadError) as exc:
         datasets.fetch("tiny", dest, timeout=2)
     assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz" in str(exc.value)
-    assert list(dest.iterdir()) == []  # no partial file left behind
+    assert not (tmp_path / "dl").exists()  # no partial file, and the folders it made are gone
+    kept = tmp_path / "mine"
+    kept.mkdir()
+    with pytest.raises(DownloadError):
+        datasets.fetch("tiny", kept, timeout=2)
+    assert kept.is_dir() and list(kept.iterdir()) == []  # a folder the user made stays
 
 
 def test_fetch_verifies_and_places_files_atomically(fake_idx, tmp_path):

@@ -388,10 +388,28 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, mirrors: list
     """
     spec = _idx_spec(name)
     dest = Path(data_dir).expanduser() if data_dir is not None else cache_dir(spec.name)
+    created = []  # the folders this call makes, deepest first: removed again if nothing arrives
+    folder = dest
+    while not folder.exists() and folder != folder.parent:
+        created.append(folder)
+        folder = folder.parent
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"cannot create {dest}: {exc}") from None
+    try:
+        _fetch_files(spec, dest, force, mirrors, timeout)
+    except DownloadError:
+        for made in created:
+            try:
+                made.rmdir()  # only if still empty
+            except OSError:
+                break
+        raise
+    return dest
+
+
+def _fetch_files(spec: Any, dest: Path, force: bool, mirrors: Any, timeout: float) -> None:
     for f in spec.files.values():
         target = dest / (f.name + ".gz")
         if not force and target.is_file() and md5_file(target) == f.gz_md5:
@@ -410,7 +428,6 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, mirrors: list
                 + f". Without a network, copy the files into {dest} by other means"
                 + (f" ({spec.how_to_install})" if spec.how_to_install else "")
             )
-    return dest
 
 
 def _download(url: str, target: Path, md5: str, timeout: float) -> None:
