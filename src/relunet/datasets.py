@@ -501,12 +501,21 @@ def _check_finite(X: np.ndarray, what: str, columns: list[str] | None = None) ->
             raise DataError(f"{what} holds {chunk[(r, *c)]} at row {i + r}{col}; clean or impute it first")
 
 
-def _is_number(text: str) -> bool:
+def _numeric_row(row: list[str]) -> bool:
+    """True when every cell of a CSV row reads as a number (a data row, not a header)."""
     try:
-        float(text)
+        [float(v) for v in row]
     except ValueError:
         return False
     return True
+
+
+def _check_separator(path: Any, first_row: list[str]) -> None:
+    """A one-cell first row holding ';', a tab or '|': the file is not comma-separated."""
+    other = next((d for d in (";", "\t", "|") if len(first_row) == 1 and d in first_row[0]), None)
+    if other is not None:
+        raise DataFormatError(f"{path}: columns are separated by {other!r}; relunet reads comma-separated "
+                              "values: save the file as CSV with commas (and '.' as decimal point)")
 
 
 def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -519,7 +528,7 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
         except csv.Error as exc:
             raise DataFormatError(f"{path}: malformed CSV ({exc})") from None
         # a first row of numbers only is data: a file without a header (columns "0", "1", ...)
-        first_row = header if all(_is_number(h) for h in header) else None
+        first_row = header if _numeric_row(header) else None
         if first_row is not None:
             header = [str(i) for i in range(len(first_row))]
         first_line = 1 if first_row is not None else 2  # the file line of data row 0
@@ -527,10 +536,7 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
             dup = sorted({h for h in header if header.count(h) > 1})
             raise DataError(f"{path}: duplicate column names {dup}")
         if len(header) < 2:
-            other = next((d for d in (";", "\t", "|") if len(header) == 1 and d in header[0]), None)
-            if other is not None:
-                raise DataError(f"{path}: columns are separated by {other!r}; relunet reads comma-separated "
-                                "values: save the file as CSV with commas (and '.' as decimal point)")
+            _check_separator(path, header)
             raise DataError(f"{path}: needs at least one feature column and a target column; header is {header}")
         if target is None:
             t = len(header) - 1

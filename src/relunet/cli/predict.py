@@ -86,16 +86,13 @@ def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if r]
     header = None
-    if rows and not _numeric(rows[0][1]):
+    if rows and not datasets._numeric_row(rows[0][1]):
         header, rows = [h.strip().lower() for h in rows[0][1]], rows[1:]
     if not rows:
         raise DataFormatError(f"{path}: no data rows")
     width = len(header) if header is not None else len(rows[0][1])
     first = rows[0][1] if header is None else header
-    other = next((d for d in (";", "\t", "|") if len(first) == 1 and d in first[0]), None)
-    if other is not None:
-        raise DataFormatError(f"{path}: columns are separated by {other!r}; relunet reads comma-separated "
-                              "values: save the file as CSV with commas (and '.' as decimal point)")
+    datasets._check_separator(path, first)
     for line, r in rows:
         if len(r) != width:
             raise DataFormatError(f"{path}: line {line} has {len(r)} values, "
@@ -127,14 +124,6 @@ def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None
     except ValueError:
         y = np.array(labels)  # class labels such as "cat", "dog": the model's classes_ decode them
     return X, y
-
-
-def _numeric(row: list[str]) -> bool:
-    try:
-        [float(v) for v in row]
-    except ValueError:
-        return False
-    return True
 
 
 def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int | None = None,
