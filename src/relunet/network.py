@@ -274,15 +274,9 @@ class Network:
         They are views of arrays sized for the largest batch seen so far, so batches of
         one size reuse the same memory, and a smaller last batch uses the leading rows.
         """
-        plans = self.__dict__.get("_plans")
-        if plans is None:
-            self.release_buffers()
-            plans = self._plans
         if X.ndim != 2:
             raise DataError(f"X must be 2-D, shape (n_samples, n_features); got shape {X.shape}")
-        work = plans.get(len(X))
-        if work is None:
-            work = self._make_work(len(X))
+        work = self._plan(len(X))
         if X.shape[1] != work.n_features:
             raise FeatureCountError(
                 f"X has {X.shape[1]} features but the network takes {work.n_features}"
@@ -293,14 +287,20 @@ class Network:
             )
         return work
 
+    def _plan(self, n: int) -> "_Work":
+        """The work arrays for batches of ``n`` rows: made on first use, then reused."""
+        plans = self.__dict__.get("_plans")
+        if plans is None:
+            self.release_buffers()
+            plans = self._plans
+        work = plans.get(n)
+        return work if work is not None else self._make_work(n)
+
     def reserve_work(self, rows: int) -> None:
         """Create the work arrays for batches of up to ``rows`` rows now (``fit`` does, for
         its evaluation blocks), so that no later batch makes them grow: growing allocates the
         new arrays while the old ones are still held."""
-        if getattr(self, "_plans", None) is None:
-            self.release_buffers()
-        if rows not in self._plans:
-            self._make_work(int(rows))
+        self._plan(int(rows))
 
     def _rows(self, key: Any, n: int, cols: int, dtype: Any) -> tuple[np.ndarray, bool]:
         """The first ``n`` rows of the stored work array ``key``; True if it had to grow."""
@@ -493,6 +493,14 @@ def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
 _CHECK_ROWS = 1024
 
 
+def _targets_array(y: Any) -> np.ndarray:
+    """``y`` as an array; ragged rows (which numpy cannot make one array of) are a DataError."""
+    try:
+        return np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"y must be labels or targets, one per sample: {exc}") from None
+
+
 def _all_finite(X: np.ndarray) -> bool:
     """True when X has no NaN or inf; reads X in blocks of rows (no full-size temporary)."""
     return all(np.isfinite(X[i : i + _CHECK_ROWS]).all() for i in range(0, len(X), _CHECK_ROWS))
@@ -663,10 +671,7 @@ class MLP(Network):
         Binary cross-entropy: labels of two classes (one output) or a 0/1 matrix (multi-label).
         Regression (MSE): real values, ``shape (n_samples,)`` or ``(n_samples, n_outputs)``.
         """
-        try:
-            y = np.asarray(y)
-        except (TypeError, ValueError) as exc:  # e.g. ragged rows
-            raise DataError(f"y must be labels or targets, one per sample: {exc}") from None
+        y = _targets_array(y)
         if y.ndim == 0:
             raise DataError(f"y must be labels or targets, one per sample; got {y!r}")
         if n_samples is not None and len(y) != n_samples:
@@ -823,10 +828,7 @@ class MLP(Network):
     def score(self, X: Any, y: Any) -> float:
         """Accuracy (classification; exact match for multi-label) or R^2 (regression)."""
         pred = self.predict(X)
-        try:
-            y = np.asarray(y)
-        except (TypeError, ValueError) as exc:  # e.g. ragged rows
-            raise DataError(f"y must be labels or targets, one per sample: {exc}") from None
+        y = _targets_array(y)
         if y.ndim == 0 or len(y) != len(pred):
             raise DataError(f"X has {len(pred)} samples but y has {len(y) if y.ndim else 'none'}")
         if y.dtype.kind == "c":
