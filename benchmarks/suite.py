@@ -622,7 +622,7 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     r = _find(res["train"], arch=big, optimizer="sgd", batch=128)
     add(f"train {big} SGD batch 128: relunet / sklearn", r and r.get("ratio_sklearn"), ">= 3",
         lambda v: v >= 3, r and r.get("ratio_best_sklearn"))
-    out.append({"target": f"bound: relunet / sklearn at batch 128 if relunet ran at 100% of the GEMM rate",
+    out.append({"target": "bound: relunet / sklearn at batch 128 if relunet ran at 100% of the GEMM rate",
                 "measured": r and r.get("sklearn_ceiling_ratio"), "goal": "(context)", "met": None,
                 "best": None, "met_best": None, "context": True})
     r = _find(res["train"], arch=big, optimizer="sgd", batch=512)
