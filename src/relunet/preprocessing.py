@@ -67,7 +67,39 @@ def _out_dtype(X: np.ndarray) -> np.dtype:
     return X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
 
 
-class Standardizer:
+class _AffineScaler:
+    """A per-feature ``x' = (x - offset) / scale`` fitted on training data: the transform
+    both scalers share; each subclass's ``fit`` sets the pair ``_fitted()`` returns."""
+
+    def _fitted(self) -> tuple[np.ndarray, np.ndarray] | None:
+        raise NotImplementedError
+
+    def transform(self, X: Any) -> np.ndarray:
+        fitted = self._fitted()
+        if fitted is None:
+            raise NotFittedError("call fit (on the training inputs) before transform")
+        offset, scale = fitted
+        X = _as_2d(X)
+        _check_features(X, len(offset), "transform")
+        dtype = _out_dtype(X)
+        # in X's float dtype: a float32 input stays float32 (no float64 copy of all of X)
+        return ((X - offset.astype(dtype)) / scale.astype(dtype)).astype(dtype, copy=False)
+
+    def fit_transform(self, X: Any) -> np.ndarray:
+        return self.fit(X).transform(X)  # type: ignore[attr-defined]
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        fitted = self._fitted()
+        if fitted is None:
+            raise NotFittedError("call fit before inverse_transform")
+        offset, scale = fitted
+        X = _as_2d(X)
+        _check_features(X, len(offset), "inverse_transform")
+        dtype = _out_dtype(X)
+        return (X * scale.astype(dtype) + offset.astype(dtype)).astype(dtype, copy=False)
+
+
+class Standardizer(_AffineScaler):
     """Per-feature standardisation ``x' = (x - mean_) / scale_``, fitted on training data.
 
     Attributes:
@@ -105,28 +137,11 @@ class Standardizer:
         self.mean_, self.scale_ = mean, np.where(std > 0, std, 1.0)
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
-        if self.mean_ is None:
-            raise NotFittedError("call fit (on the training inputs) before transform")
-        X = _as_2d(X)
-        _check_features(X, len(self.mean_), "transform")
-        dtype = _out_dtype(X)
-        # in X's float dtype: a float32 input stays float32 (no float64 copy of all of X)
-        return ((X - self.mean_.astype(dtype)) / self.scale_.astype(dtype)).astype(dtype, copy=False)
-
-    def fit_transform(self, X: Any) -> np.ndarray:
-        return self.fit(X).transform(X)
-
-    def inverse_transform(self, X: Any) -> np.ndarray:
-        if self.mean_ is None:
-            raise NotFittedError("call fit before inverse_transform")
-        X = _as_2d(X)
-        _check_features(X, len(self.mean_), "inverse_transform")
-        dtype = _out_dtype(X)
-        return (X * self.scale_.astype(dtype) + self.mean_.astype(dtype)).astype(dtype, copy=False)
+    def _fitted(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return None if self.mean_ is None else (self.mean_, self.scale_)
 
 
-class MinMaxScaler:
+class MinMaxScaler(_AffineScaler):
     """Per-feature ``x' = (x - min_) / range_`` into [0, 1] on the training data.
 
     Attributes:
@@ -159,24 +174,8 @@ class MinMaxScaler:
         self.min_, self.range_ = lo, np.where(span > 0, span, 1.0)
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
-        if self.min_ is None:
-            raise NotFittedError("call fit (on the training inputs) before transform")
-        X = _as_2d(X)
-        _check_features(X, len(self.min_), "transform")
-        dtype = _out_dtype(X)
-        return ((X - self.min_.astype(dtype)) / self.range_.astype(dtype)).astype(dtype, copy=False)
-
-    def fit_transform(self, X: Any) -> np.ndarray:
-        return self.fit(X).transform(X)
-
-    def inverse_transform(self, X: Any) -> np.ndarray:
-        if self.min_ is None:
-            raise NotFittedError("call fit before inverse_transform")
-        X = _as_2d(X)
-        _check_features(X, len(self.min_), "inverse_transform")
-        dtype = _out_dtype(X)
-        return (X * self.range_.astype(dtype) + self.min_.astype(dtype)).astype(dtype, copy=False)
+    def _fitted(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return None if self.min_ is None else (self.min_, self.range_)
 
 
 SCALERS = {"standard": Standardizer, "minmax": MinMaxScaler}
