@@ -157,8 +157,8 @@ def _jsonable(obj: Any) -> Any:
 
 # -- evaluation -------------------------------------------------------------------
 #: fewest rows per block when fit evaluates through the work arrays: on 784-500-500-500-10
-#: the 60k-sample pass took 0.64 s in 32-row blocks, 0.36 s in 128-row, 0.28 s in 1024-row
-#: (2 cores); 128 rows of work arrays is a few MB at most
+#: the 60k-sample pass took 0.74 s in 32-row blocks, 0.46 s in 128-row, 0.37 s in 1024-row
+#: (2 cores; benchmarks/bench_evaluation.py); 128 rows of work arrays is a few MB at most
 EVAL_MIN_ROWS = 128
 
 def _accuracy_from_output(net: Any, out: np.ndarray, Y: np.ndarray) -> float:
