@@ -74,29 +74,27 @@ class _AffineScaler:
     def _fitted(self) -> tuple[np.ndarray, np.ndarray] | None:
         raise NotImplementedError
 
-    def transform(self, X: Any) -> np.ndarray:
+    def _inputs(self, X: Any, what: str, hint: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
+        """``(X, offset, scale, dtype)`` for ``transform``/``inverse_transform``: checked, and
+        in X's float dtype (a float32 input stays float32: no float64 copy of all of X)."""
         fitted = self._fitted()
         if fitted is None:
-            raise NotFittedError("call fit (on the training inputs) before transform")
-        offset, scale = fitted
+            raise NotFittedError(f"call fit{hint} before {what}")
         X = _as_2d(X)
-        _check_features(X, len(offset), "transform")
+        _check_features(X, len(fitted[0]), what)
         dtype = _out_dtype(X)
-        # in X's float dtype: a float32 input stays float32 (no float64 copy of all of X)
-        return ((X - offset.astype(dtype)) / scale.astype(dtype)).astype(dtype, copy=False)
+        return X, fitted[0].astype(dtype), fitted[1].astype(dtype), dtype
+
+    def transform(self, X: Any) -> np.ndarray:
+        X, offset, scale, dtype = self._inputs(X, "transform", " (on the training inputs)")
+        return ((X - offset) / scale).astype(dtype, copy=False)
 
     def fit_transform(self, X: Any) -> np.ndarray:
         return self.fit(X).transform(X)  # type: ignore[attr-defined]
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        fitted = self._fitted()
-        if fitted is None:
-            raise NotFittedError("call fit before inverse_transform")
-        offset, scale = fitted
-        X = _as_2d(X)
-        _check_features(X, len(offset), "inverse_transform")
-        dtype = _out_dtype(X)
-        return (X * scale.astype(dtype) + offset.astype(dtype)).astype(dtype, copy=False)
+        X, offset, scale, dtype = self._inputs(X, "inverse_transform", "")
+        return (X * scale + offset).astype(dtype, copy=False)
 
 
 class Standardizer(_AffineScaler):
