@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from relunet import activations as A
+from relunet.core import activations as A
 
 try:
     import torch

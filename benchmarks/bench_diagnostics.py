@@ -15,9 +15,10 @@ import argparse
 import statistics
 import time
 
-from relunet import MLP, datasets
-from relunet.diagnostics import DiagnosticsTracker, diagnose
-from relunet.doctor import examine
+from relunet import MLP
+from relunet.data import datasets
+from relunet.insight.diagnostics import DiagnosticsTracker, diagnose
+from relunet.insight.doctor import examine
 
 
 def _median(f, repeats: int) -> float:

@@ -25,7 +25,8 @@ import warnings
 import numpy as np
 
 import relunet
-from relunet import activations, onnx_export
+from relunet.core import activations
+from relunet.interop import onnx as onnx_export
 
 
 def _median_time(fn, repeat: int = 5) -> float:
@@ -77,7 +78,7 @@ def bench_sklearn() -> None:
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier as SkMLP
 
-    from relunet.sklearn import MLPClassifier
+    from relunet.interop.sklearn import MLPClassifier
 
     X, y = load_digits(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X / 16, y, test_size=0.25, random_state=0, stratify=y)

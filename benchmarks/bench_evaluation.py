@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import benchmarks  # noqa: E402,F401  (puts src/ on the path when relunet is not installed)
 from relunet import MLP  # noqa: E402
-from relunet.io import write_atomic  # noqa: E402
-from relunet.training import evaluate  # noqa: E402
+from relunet.io.archive import write_atomic  # noqa: E402
+from relunet.training.engine import evaluate  # noqa: E402
 
 BLOCKS = (32, 64, 128, 256, 512, 1024)
 

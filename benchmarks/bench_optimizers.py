@@ -9,7 +9,7 @@ does: each call single-threaded) -- alone, then right after numpy GEMMs as in tr
 (scipy's OpenBLAS pool against numpy's); then ``step`` of every relunet optimizer and of
 torch.optim (one thread) on the same array.
 
-Part 2: ``relunet.fullbatch.minimize`` on a 64-32-10 tanh MLP (float64) on digits
+Part 2: ``relunet.training.minimizers.minimize`` on a 64-32-10 tanh MLP (float64) on digits
 (75/25 stratified split): iterations, function evaluations, seconds, test accuracy.
 """
 
@@ -21,8 +21,9 @@ import time
 import numpy as np
 from scipy.linalg import blas
 
-from relunet import MLP, optimizers
-from relunet.optimizers import _axpy
+from relunet import MLP
+from relunet.training import optimizers
+from relunet.training.optimizers import _axpy
 
 try:
     import torch

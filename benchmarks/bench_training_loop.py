@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 import relunet
-from relunet import optimizers
-from relunet.datasets import load
+from relunet.training import optimizers
+from relunet.data.datasets import load
 
 
 class _FakeTty(io.StringIO):

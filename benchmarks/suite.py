@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from relunet.io import output_target, write_atomic
+from relunet.io.archive import output_target, write_atomic
 
 HERE = Path(__file__).resolve().parent
 ARCHS: dict[str, list[int]] = {
@@ -179,7 +179,7 @@ def kernel_label(threads: int = 0) -> str:
 
 
 def gemm_rates(timer: Timer, batches: tuple[int, ...]) -> dict[str, Any]:
-    from relunet import _blas
+    from relunet.core import blas as _blas
 
     rng = np.random.default_rng(0)
     out: dict[str, Any] = {}
@@ -279,7 +279,7 @@ def gemm_job(sizes, B):
 
 
 def train_relunet(sizes, opt_name, B, X, Y):
-    from relunet import optimizers
+    from relunet.training import optimizers
 
     net = _relunet_net(sizes)
     opt = optimizers.get(opt_name, lr=LR[opt_name])
@@ -404,7 +404,7 @@ def memory_child(mode: str, max_steps: int | None = None) -> dict[str, Any]:
     (X, labels, one-hot targets, the epoch's shuffle order), 2 x the parameters and the
     per-batch arrays (relunet's work arrays and, in the loop, the gathered batch).
     """
-    from relunet import optimizers
+    from relunet.training import optimizers
 
     sizes = ARCHS["784-500-500-500-10"]
     B = 128
@@ -482,7 +482,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import sklearn.neural_network  # noqa: F401
     from scipy.linalg import blas  # noqa: F401
 
-    from relunet import _blas  # noqa: F401
+    from relunet.core import blas as _blas  # noqa: F401
 
     threads = args.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)

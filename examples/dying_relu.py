@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 import relunet
-from relunet.diagnostics import diagnose
+from relunet.insight.diagnostics import diagnose
 
 BIAS = -1.0
 

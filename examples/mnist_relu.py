@@ -24,7 +24,7 @@ import argparse
 import time
 
 import relunet
-from relunet.datasets import load
+from relunet.data.datasets import load
 
 
 def main(data_dir: str | None = None, train_samples: int | None = 20000, epochs: int = 3,

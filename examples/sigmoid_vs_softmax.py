@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 import relunet
-from relunet.datasets import load
+from relunet.data.datasets import load
 
 
 def main() -> dict:

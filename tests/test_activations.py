@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from relunet import activations as A
+from relunet.core import activations as A
 from relunet.errors import ConfigError, NonDifferentiableError, UnknownNameError
 
 REQUIRED = [

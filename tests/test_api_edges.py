@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import relunet
-from relunet import activations, preprocessing
+from relunet.core import activations
+from relunet.data import preprocessing
 from relunet.errors import ConfigError, DataError, DivergenceError, TargetTypeError
 
 X6 = np.random.default_rng(0).random((6, 2))
@@ -97,7 +98,7 @@ def test_sklearn_warm_start_refuses_a_changed_architecture():
     pytest.importorskip("sklearn")
     from sklearn.exceptions import ConvergenceWarning
 
-    from relunet.sklearn import MLPClassifier
+    from relunet.interop.sklearn import MLPClassifier
 
     X = np.random.default_rng(1).random((20, 3))
     y = np.array([0, 1] * 10)
@@ -116,7 +117,7 @@ def test_sklearn_regressor_dtypes_and_errors():
     pytest.importorskip("sklearn")
     from sklearn.exceptions import ConvergenceWarning
 
-    from relunet.sklearn import MLPRegressor
+    from relunet.interop.sklearn import MLPRegressor
 
     X = np.random.default_rng(1).random((20, 3))
     with warnings.catch_warnings():

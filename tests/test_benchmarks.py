@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from benchmarks import suite
 
@@ -36,15 +37,28 @@ def test_targets_report_misses_and_unmeasured():
     assert not any(v for k, v in verdicts.items() if "memory" in k)
 
 
-def test_timer_rounds_give_rates_and_median_ratios():
+def test_timer_rounds_give_rates_and_median_ratios(monkeypatch):
+    # A fake clock: each call of a job advances it by that job's cost, so the rates and
+    # ratios are arithmetic on known durations (no real timing in a test).
+    now = [0.0]
+    monkeypatch.setattr(suite.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(suite.time, "sleep", lambda s: None)
+
+    def job(cost):
+        def call():
+            now[0] += cost
+        return call
+
     timer = suite.Timer(quick=True)
-    a = np.ones((200, 200))
-    out = timer.compare({"one": (lambda: a @ a, 4), "two": (lambda: [a @ a for _ in range(6)], 4)})
+    out = timer.compare({"one": (job(0.001), 4), "two": (job(0.006), 4)})
     assert set(out) == {"one", "two"}
     assert len(out["one"]["rates"]) == timer.repeats
-    assert out["one"]["rate"] > 0 and "ratio" not in out["one"]
-    # "two" does 6x the work per call: "one" is faster, ratio = rate_one / rate_two (~6)
-    assert out["two"]["ratio"] > 1.0
+    assert out["one"]["rate"] == pytest.approx(4 / 0.001)
+    assert out["two"]["rate"] == pytest.approx(4 / 0.006)
+    assert "ratio" not in out["one"]
+    # "two" costs 6x per call: ratio = rate_one / rate_two
+    assert out["two"]["ratio"] == pytest.approx(6.0)
+    assert out["two"]["ratio_best"] == pytest.approx(6.0)
 
 
 def test_relunet_job_trains_and_gemm_job_runs():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import relunet
-from relunet import checkpoint as ckpt
-from relunet import optimizers
-from relunet.callbacks import Callback
+from relunet.training import checkpoint as ckpt
+from relunet.training import optimizers
+from relunet.training.callbacks import Callback
 from relunet.errors import ConfigError, ModelFileError
 
 

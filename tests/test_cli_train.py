@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import relunet
-from relunet import checkpoint as ckpt
+from relunet.training import checkpoint as ckpt
 from relunet.cli import main
-from relunet.training import History
+from relunet.training.engine import History
 
 DIGITS = ["train", "--data", "digits", "--hidden", "16", "--batch-size", "64", "--lr", "0.1"]
 

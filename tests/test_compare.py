@@ -9,7 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from relunet import MLP, activations, compare, datasets
+from relunet import MLP
+from relunet.core import activations
+from relunet.insight import compare
+from relunet.data import datasets
 from relunet.cli import main
 from relunet.errors import ConfigError, DivergenceError, UnknownNameError
 
@@ -212,7 +215,7 @@ def test_optimizer_hyper_parameters_reach_every_trial(capsys):
                                             ({"rows": 3}, "'rows' must be a list of objects"),
                                             ({"rows": [1]}, "'rows' must be a list of objects")])
 def test_a_foreign_json_is_not_a_comparison_result(payload, words):
-    from relunet.compare import ComparisonResult
+    from relunet.insight.compare import ComparisonResult
     from relunet.errors import ConfigError
 
     with pytest.raises(ConfigError, match=words) as info:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relunet import datasets, preprocessing
+from relunet.data import datasets
+from relunet.data import preprocessing
 from relunet.cli import main
 from relunet.errors import (
     ConfigError,
@@ -25,7 +26,7 @@ from relunet.errors import (
     NotFittedError,
     UnknownNameError,
 )
-from relunet.idx import write_idx
+from relunet.data.idx import write_idx
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -460,8 +461,8 @@ limit = int(sys.argv[3]) << 20
 # allocates); a read-only memory-mapped file is not part of it, so the file can be larger
 resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 import numpy as np
-from relunet import datasets
-from relunet.network import MLP
+from relunet.data import datasets
+from relunet.core.network import MLP
 ds = datasets.load(sys.argv[1], target=sys.argv[2])
 if sys.argv[4] == "copy":
     try:

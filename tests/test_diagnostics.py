@@ -11,8 +11,10 @@ import json
 import numpy as np
 import pytest
 
-from relunet import MLP, activations, datasets
-from relunet.diagnostics import (
+from relunet import MLP
+from relunet.core import activations
+from relunet.data import datasets
+from relunet.insight.diagnostics import (
     DiagnosticsTracker,
     can_die,
     diagnose,

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from relunet import MLP, datasets
+from relunet import MLP
+from relunet.data import datasets
 from relunet.cli import main
-from relunet.doctor import RULES, Finding, examine, examine_trained, has_problems, target_kind
+from relunet.insight.doctor import RULES, Finding, examine, examine_trained, has_problems, target_kind
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -286,7 +287,7 @@ def test_cli_diagnose_saved_model(tmp_path, capsys):
     net.save(path)
     assert main(["diagnose", str(path), "--data", "digits", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    from relunet.diagnostics import diagnose
+    from relunet.insight.diagnostics import diagnose
 
     expected = diagnose(net, d.X_train)
     assert out["layers"][0]["dead_units"] == expected.layers[0].dead_units
@@ -311,7 +312,7 @@ def test_examine_refuses_bad_settings_instead_of_finding_nothing(bad):
 
 
 def test_diagnose_names_a_non_numeric_threshold():
-    from relunet.diagnostics import diagnose
+    from relunet.insight.diagnostics import diagnose
     from relunet.errors import ConfigError
 
     net = MLP([2, 4, 2], seed=0)

@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 
 import relunet
-from relunet import datasets, preprocessing
+from relunet.data import datasets
+from relunet.data import preprocessing
 from relunet.cli import main
 from relunet.errors import ConfigError, DataError, DataFormatError, ModelFileError
-from relunet.idx import read_idx
+from relunet.data.idx import read_idx
 
 
 def _idx_header(code: int, dims: list[int]) -> bytes:

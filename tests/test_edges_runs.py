@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import relunet
-from relunet import checkpoint as ckpt
-from relunet import sweep
-from relunet.callbacks import Callback, EarlyStopping
+from relunet.training import checkpoint as ckpt
+from relunet.insight import sweep
+from relunet.training.callbacks import Callback, EarlyStopping
 from relunet.errors import ClusterError, ConfigError, ModelFileError, RelunetError
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
@@ -202,7 +202,7 @@ def test_function_callback_returning_an_array_is_named():
 
 
 def test_history_with_a_non_numeric_epoch_is_a_data_error(tmp_path):
-    from relunet import plots
+    from relunet.insight import plots
     from relunet.errors import DataError
 
     with pytest.raises(DataError, match="epoch"):
@@ -211,14 +211,14 @@ def test_history_with_a_non_numeric_epoch_is_a_data_error(tmp_path):
 
 
 def test_activation_range_with_an_infinite_width_is_refused():
-    from relunet import plots
+    from relunet.insight import plots
 
     with pytest.raises(ConfigError, match="finite width"):
         plots.plot_activations("relu", x_range=(-1e308, 1e308))
 
 
 def test_comparison_rows_missing_a_metric_are_named(tmp_path):
-    from relunet import plots
+    from relunet.insight import plots
     from relunet.errors import DataError
 
     with pytest.raises(DataError, match="test_accuracy_mean"):

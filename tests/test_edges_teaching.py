@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from relunet import activations, explain
+from relunet.core import activations
+from relunet.insight import explain
 from relunet.cli import main
 from relunet.errors import ConfigError
-from relunet.perceptron import Perceptron, linearly_separable
+from relunet.insight.perceptron import Perceptron, linearly_separable
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 AND = np.array([0, 0, 0, 1])
@@ -42,7 +43,7 @@ def test_output_guide_deltas_match_the_losses():
     assert "2 (y_hat - y) / (N K)" in explain.explain("mse")
     Y = np.zeros((3, 2))
     y_hat = np.ones((3, 2))
-    from relunet import losses
+    from relunet.core import losses
     np.testing.assert_allclose(losses.get("mse").gradient(y_hat, Y), 2 * (y_hat - Y) / Y.size)
 
 
@@ -61,7 +62,7 @@ def test_explain_plot_failure_names_the_option_and_prints_no_half_output(capsys,
     # a folder that passes the access checks but where creating the file fails (as /proc
     # for root): one error line naming --plot and the user's path, not a temporary file name
     # after the whole explanation
-    import relunet.plots as plots
+    import relunet.insight.plots as plots
 
     def failing(name, path, **kw):
         raise FileNotFoundError(2, "No such file or directory", str(tmp_path / ".relunet-tmp123.png"))

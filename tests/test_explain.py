@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from relunet import activations, losses
+from relunet.core import activations
+from relunet.core import losses
 from relunet.cli import main
-from relunet.explain import explain
+from relunet.insight.explain import explain
 
 
 @pytest.mark.parametrize("name", activations.names())

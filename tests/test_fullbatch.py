@@ -9,9 +9,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
-from relunet import MLP, optimizers
+from relunet import MLP
+from relunet.training import optimizers
 from relunet.errors import ConfigError, DataError, DivergenceError
-from relunet.fullbatch import FullBatchResult, minimize
+from relunet.training.minimizers import FullBatchResult, minimize
 
 METHODS = ["cg", "lbfgs"]
 X_XOR = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
@@ -215,7 +216,7 @@ def test_float32_network_keeps_its_dtype(method):
 def test_small_training_set_evaluates_a_large_validation_set_in_whole_blocks(method):
     """The per-iteration validation pass runs through the work arrays in blocks of at least
     EVAL_MIN_ROWS rows, not of the training set's size (XOR's 4 rows: 1000 blocks here)."""
-    from relunet.training import EVAL_MIN_ROWS, evaluate, fit
+    from relunet.training.engine import EVAL_MIN_ROWS, evaluate, fit
 
     rng = np.random.default_rng(0)
     net = MLP([2, 8, 1], activation="tanh", output="sigmoid", dtype=np.float64, seed=0)
@@ -232,7 +233,7 @@ def test_small_training_set_evaluates_a_large_validation_set_in_whole_blocks(met
 
 
 def test_full_batch_checkpoints_every_iteration_and_records_the_network(tmp_path, monkeypatch):
-    from relunet import checkpoint as ckpt
+    from relunet.training import checkpoint as ckpt
     from relunet.errors import ModelFileError
 
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)

@@ -13,10 +13,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from relunet import activations
-from relunet.layers import ActivationLayer, Dense
-from relunet.network import MLP
-from relunet.optimizers import SGD
+from relunet.core import activations
+from relunet.core.layers import ActivationLayer, Dense
+from relunet.core.network import MLP
+from relunet.training.optimizers import SGD
 
 SIZES = [6, 9, 8, 4]
 N = 40
@@ -289,7 +289,7 @@ def test_inference_in_blocks_equals_one_block():
 
 def test_inplace_relu_only_over_a_dense_output():
     """An activation straight on the inputs must never overwrite the caller's X."""
-    from relunet.network import Network
+    from relunet.core.network import Network
 
     rng = np.random.default_rng(0)
     W = rng.standard_normal((3, 2))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from relunet.errors import DataFormatError
-from relunet.idx import DTYPES, parse_header, read_idx, write_idx
+from relunet.data.idx import DTYPES, parse_header, read_idx, write_idx
 
 
 def _images(n=5, h=4, w=3, seed=0):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from relunet import losses
+from relunet.core import losses
 from relunet.errors import UnknownNameError
 
 RNG = np.random.default_rng(0)

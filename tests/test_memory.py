@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import relunet
-from relunet.training import evaluate
+from relunet.training.engine import evaluate
 
 
 def _data(n=20_000, d=100, k=5, seed=0):

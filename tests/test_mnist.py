@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relunet import datasets
+from relunet.data import datasets
 from relunet.cli import main
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -69,7 +69,7 @@ def test_fashion_mnist_from_the_debian_package(monkeypatch, tmp_path):
     assert ds.info["files"]["train_images"].startswith(str(FASHION_DIR))
     assert ds.X_test.shape == (10000, 784)
     np.testing.assert_array_equal(np.bincount(ds.y_test), [1000] * 10)
-    from relunet.network import MLP
+    from relunet.core.network import MLP
 
     net = MLP([784, 64, 10], seed=0)
     net.fit(ds.X_train, ds.y_train, epochs=3, batch_size=32, lr=0.05)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import relunet
-from relunet import activations, modelfile
+from relunet.core import activations
+from relunet.io import modelfile
 from relunet.errors import ModelFileError
-from relunet.io import write_archive
+from relunet.io.archive import write_archive
 
 X = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
 Y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5).astype(int)  # 3 classes
@@ -230,7 +231,7 @@ def test_pickled_array_is_refused(tmp_path, good_file):
 
 
 def test_unsaveable_network(tmp_path):
-    from relunet.layers import ActivationLayer, Dense
+    from relunet.core.layers import ActivationLayer, Dense
 
     net = relunet.Network([Dense(np.zeros((2, 2)), np.zeros(2)), ActivationLayer("relu")], "mse")
     with pytest.raises(ModelFileError, match="only an MLP"):
@@ -243,7 +244,7 @@ def test_unsaveable_network(tmp_path):
 
 @pytest.fixture(scope="module")
 def digits_model(tmp_path_factory):
-    from relunet import datasets
+    from relunet.data import datasets
 
     d = datasets.load("digits", seed=0)
     net = relunet.MLP([64, 16, 10], activation="prelu", seed=0)
@@ -338,7 +339,7 @@ def test_predict_errors_exit_2_with_one_line(digits_model, tmp_path, capsys, cas
 
 def test_predict_scaling_as_in_training(tmp_path, capsys):
     """--scale standard on a named dataset reproduces the inputs relunet train --scale saw."""
-    from relunet import datasets
+    from relunet.data import datasets
 
     d = datasets.load("digits", seed=1, scale="standard")
     net = relunet.MLP([64, 8, 10], activation="relu", seed=0)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import relunet
-from relunet import activations
+from relunet.core import activations
 from relunet.errors import (
     ConfigError,
     DataError,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import relunet
-import relunet.onnx_export
-from relunet import activations
-from relunet.activations import Activation
+import relunet.interop.onnx
+from relunet.core import activations
+from relunet.core.activations import Activation
 from relunet.errors import ExportError
 
 onnx = pytest.importorskip("onnx")
@@ -54,7 +54,7 @@ def test_parity_three_hidden_layers_per_activation(name, tmp_path):
 @pytest.mark.parametrize("output", ["softmax", "log_softmax", "sigmoid", "identity", "tanh"])
 def test_parity_outputs(output):
     net = _net("relu", output=output)
-    assert np.max(np.abs(_run(net_model := relunet.onnx_export.to_model(net), X)
+    assert np.max(np.abs(_run(net_model := relunet.interop.onnx.to_model(net), X)
                          - net.predict_output(X))) < TOL
     assert net_model.graph.output[0].name == "output"
 
@@ -72,13 +72,13 @@ def test_parity_outputs(output):
 ])
 def test_parity_with_settings(spec):
     net = _net(spec)
-    assert np.max(np.abs(_run(relunet.onnx_export.to_model(net), X) - net.predict_output(X))) < TOL
+    assert np.max(np.abs(_run(relunet.interop.onnx.to_model(net), X) - net.predict_output(X))) < TOL
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_decomposed_below_opset_20(approximate):
     net = _net(("gelu", {"approximate": approximate}))
-    model = relunet.onnx_export.to_model(net, opset=18)
+    model = relunet.interop.onnx.to_model(net, opset=18)
     assert "Gelu" not in {n.op_type for n in model.graph.node}
     assert np.max(np.abs(_run(model, X) - net.predict_output(X))) < TOL
 
@@ -86,7 +86,7 @@ def test_gelu_decomposed_below_opset_20(approximate):
 def test_rrelu_in_training_mode_exports_its_evaluation_mode():
     net = _net("rrelu")
     net.train()
-    model = relunet.onnx_export.to_model(net)
+    model = relunet.interop.onnx.to_model(net)
     assert np.max(np.abs(_run(model, X) - net.predict_output(X))) < TOL  # eval slopes
 
 
@@ -97,22 +97,22 @@ def test_trained_classifier_and_float64(tmp_path):
     Xd = (d.data / 16).astype(np.float32)
     net = relunet.MLP([64, 32, 32, 32, 10], activation="selu", seed=0)
     net.fit(Xd, d.target, epochs=3, lr=0.05)
-    model = relunet.onnx_export.to_model(net)
+    model = relunet.interop.onnx.to_model(net)
     proba = _run(model, Xd)
     assert np.max(np.abs(proba - net.predict_proba(Xd))) < TOL
     assert np.array_equal(np.argmax(proba, axis=1), net.predict(Xd))
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["classes"] == ",".join(map(str, range(10)))
     net64 = _net("tanh", dtype=np.float64)
-    got = _run(relunet.onnx_export.to_model(net64), X)
+    got = _run(relunet.interop.onnx.to_model(net64), X)
     assert np.max(np.abs(got - net64.predict_output(X))) < TOL  # float32 rounding only
 
 
 def test_loaded_model_exports_identically(tmp_path):
     net = _net(_spec("prelu"), output="softmax")
     net.save(tmp_path / "m.relunet")
-    a = relunet.onnx_export.to_model(net)
-    b = relunet.onnx_export.to_model(relunet.load(tmp_path / "m.relunet"))
+    a = relunet.interop.onnx.to_model(net)
+    b = relunet.interop.onnx.to_model(relunet.load(tmp_path / "m.relunet"))
     assert np.array_equal(_run(a, X), _run(b, X))
 
 
@@ -137,7 +137,7 @@ def test_unknown_activation_is_named(tmp_path):
 
 def test_bad_opset():
     with pytest.raises(ExportError, match="opset"):
-        relunet.onnx_export.to_model(_net("relu"), opset=11)
+        relunet.interop.onnx.to_model(_net("relu"), opset=11)
 
 
 def test_cli_export(tmp_path, capsys):
@@ -179,11 +179,11 @@ def test_label_output_equals_predict(kind):
         elif kind == "floats":  # float labels come back as floats, like predict's
             y = np.array([-1.0, 10.0, 20.0, 1e10])[y]
     net.fit(Xs, y, epochs=3, lr=0.1)
-    proba, label = _run_all(relunet.onnx_export.to_model(net), Xs)
+    proba, label = _run_all(relunet.interop.onnx.to_model(net), Xs)
     assert np.max(np.abs(proba - net.predict_output(Xs))) < TOL
     expected = net.predict(Xs)
     if kind == "strings":
         label = label.astype(str)
     assert label.shape == expected.shape and np.array_equal(label, expected)
     assert label.dtype.kind == expected.dtype.kind or kind == "strings"
-    assert len(_run_all(relunet.onnx_export.to_model(net, labels=False), Xs)) == 1
+    assert len(_run_all(relunet.interop.onnx.to_model(net, labels=False), Xs)) == 1

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from relunet import optimizers
+from relunet.training import optimizers
 from relunet.errors import ConfigError, UnknownNameError
 
 torch = pytest.importorskip("torch")

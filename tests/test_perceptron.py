@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from relunet.errors import ConfigError, DataError, NotFittedError
-from relunet.perceptron import Perceptron, linearly_separable
+from relunet.insight.perceptron import Perceptron, linearly_separable
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 AND = np.array([0, 0, 0, 1])

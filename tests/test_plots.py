@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 from matplotlib.container import BarContainer
 
-from relunet import MLP, activations, compare, datasets, plots
+from relunet import MLP
+from relunet.core import activations
+from relunet.insight import compare
+from relunet.data import datasets
+from relunet.insight import plots
 from relunet.cli import main
 from relunet.errors import ConfigError, DataError, UnknownNameError
 
@@ -169,7 +173,7 @@ def test_per_layer_series_from_an_object_with_to_dict():
 
 
 def test_diagnostics_tracker_series_are_plotted_as_recorded():
-    diagnostics = pytest.importorskip("relunet.diagnostics")
+    diagnostics = pytest.importorskip("relunet.insight.diagnostics")
     X = np.random.default_rng(0).normal(size=(60, 4))
     y = (X[:, 0] * X[:, 1] > 0).astype(int)
     net = MLP([4, 6, 5, 2], activation="relu", seed=3)

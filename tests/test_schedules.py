@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from relunet import schedules
+from relunet.training import schedules
 from relunet.errors import ConfigError, UnknownNameError
 
 torch = pytest.importorskip("torch")

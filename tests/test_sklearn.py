@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import relunet
 from relunet.errors import ConfigError, UnknownNameError
-from relunet.sklearn import EXPECTED_FAILED_CHECKS, MLPClassifier, MLPRegressor
+from relunet.interop.sklearn import EXPECTED_FAILED_CHECKS, MLPClassifier, MLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -48,10 +48,18 @@ def test_sklearn_estimator_checks(estimator, check):
 
 
 def test_module_name_does_not_shadow_scikit_learn():
-    import relunet.sklearn as rs
+    # relunet.sklearn and relunet.interop.sklearn must not be what ``import sklearn`` finds:
+    # scikit-learn's own package is imported, from outside relunet's package folder (a path
+    # test, not a name test: the clone's folder may itself be called "relunet").
+    from pathlib import Path
 
-    assert rs.BaseEstimator.__module__ == "sklearn.base"
-    assert "relunet" not in sys.modules["sklearn"].__file__
+    import relunet
+    import relunet.interop.sklearn as impl
+
+    assert impl.BaseEstimator.__module__ == "sklearn.base"
+    package = Path(relunet.__file__).resolve().parent
+    sklearn_file = Path(sys.modules["sklearn"].__file__).resolve()
+    assert package not in sklearn_file.parents
 
 
 def test_grid_search_over_activation_and_hidden_sizes(digits):
@@ -239,7 +247,7 @@ def test_pickle_and_model_file(tmp_path, digits):
 
 
 def test_solver_as_optimizer_instance_is_copied():
-    from relunet.optimizers import SGD
+    from relunet.training.optimizers import SGD
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60)
@@ -274,7 +282,7 @@ def test_from_net_and_load_wrap_relunet_models(tmp_path, digits):
 
 def test_errors_are_relunet_types_and_still_value_errors():
     from relunet.errors import ConfigError, DataError, TargetTypeError
-    from relunet.sklearn import MLPClassifier, MLPRegressor
+    from relunet.interop.sklearn import MLPClassifier, MLPRegressor
 
     rng = np.random.default_rng(0)
     X, y = rng.random((20, 3)), np.arange(20) % 2

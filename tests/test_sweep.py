@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from relunet import compare, sweep
+from relunet.insight import compare
+from relunet.insight import sweep
 from relunet.errors import ClusterError, ConfigError
 
 #: four small, different trainings (two activations x two seeds) on digits

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import relunet
-from relunet.trace import render, trace_steps
+from relunet.insight.trace import render, trace_steps
 
 X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 Y = np.array([0, 1, 1, 0])

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 import relunet
-from relunet import progress as progress_mod
-from relunet import schedules, training
-from relunet.callbacks import Callback, EarlyStopping
+from relunet.training import progress as progress_mod
+from relunet.training import schedules
+from relunet.training import engine as training
+from relunet.training.callbacks import Callback, EarlyStopping
 from relunet.errors import ConfigError, DataError, DivergenceError
-from relunet.training import History, evaluate, fit, validation_indices
+from relunet.training.engine import History, evaluate, fit, validation_indices
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0])

@@ -18,7 +18,7 @@ import pytest
 import relunet
 from relunet import errors
 from relunet.cli import main
-from relunet.training import History
+from relunet.training.engine import History
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -150,7 +150,7 @@ def test_explain_plot_of_losses_and_softmax(capsys, tmp_path, name):
     rc, out, err = _run(capsys, ["explain", name, "--plot", str(tmp_path / "f.svg")])
     assert rc == 0, err
     assert (tmp_path / "f.svg").read_text().startswith("<?xml")
-    from relunet import plots
+    from relunet.insight import plots
 
     fig = plots.plot_explained(name)
     f_line, df_line = fig.axes[0].lines[2:4]  # after the two zero axes
@@ -320,7 +320,7 @@ def test_perceptron_zero_epochs_and_bad_targets(capsys):
     res = _strict_json(out)
     assert res["epochs"] == 0 and res["converged"] is False and "0 epochs" in res["message"]
     _usage_error(capsys, ["train", "--model", "perceptron", "--data", "diabetes"], "regression")
-    from relunet.perceptron import Perceptron
+    from relunet.insight.perceptron import Perceptron
 
     with pytest.raises(errors.TargetTypeError):
         Perceptron().fit(XOR_X, np.array([0.5, 1.5, 0.2, 0.1]))
@@ -337,14 +337,14 @@ def test_perceptron_rejects_backprop_options(capsys, tmp_path, extra):
 
 
 def test_figures_and_comparison_files_write_through_symlinks(tmp_path):
-    from relunet import plots
+    from relunet.insight import plots
 
     real, link = tmp_path / "real.png", tmp_path / "link.png"
     real.write_bytes(b"old")
     link.symlink_to(real)
     plots.plot_activations(["relu"], link)
     assert link.is_symlink() and real.read_bytes()[:4] == b"\x89PNG"
-    res = relunet.compare.compare_activations("xor", ["relu"], 1, hidden=[4], epochs=2, jobs=1)
+    res = relunet.insight.compare.compare_activations("xor", ["relu"], 1, hidden=[4], epochs=2, jobs=1)
     real_json, link_json = tmp_path / "real.json", tmp_path / "link.json"
     real_json.write_text("old")
     link_json.symlink_to(real_json)
@@ -511,7 +511,7 @@ def test_schedule_parameter_given_twice(capsys, spec):
 
 
 def test_compare_api_argument_types():
-    from relunet import compare
+    from relunet.insight import compare
 
     with pytest.raises(errors.ConfigError, match="seeds"):
         compare.compare_activations("xor", ["relu"], 1.5, epochs=1, jobs=1)
@@ -520,7 +520,9 @@ def test_compare_api_argument_types():
 
 
 def test_teaching_and_plot_api_argument_types(tmp_path):
-    from relunet import explain, plots, trace
+    from relunet.insight import explain
+    from relunet.insight import plots
+    from relunet.insight import trace
 
     with pytest.raises(errors.UnknownNameError):
         explain.explain(123)
@@ -604,7 +606,7 @@ def test_save_or_history_cannot_replace_the_checkpoint_being_resumed(capsys, tmp
     capsys.readouterr()
     for flag in ("--save", "--history"):
         _usage_error(capsys, ["train", "--data", "xor", "--epochs", "3", "--resume", ckpt, flag, ckpt], "--resume")
-    assert relunet.checkpoint.load(ckpt).epoch == 2
+    assert relunet.training.checkpoint.load(ckpt).epoch == 2
 
 
 def test_compare_negative_seed_in_a_list(capsys):
@@ -712,7 +714,7 @@ def test_csv_value_beyond_float32(capsys, tmp_path):
 
 
 def test_doctor_with_mixed_labels():
-    from relunet import doctor
+    from relunet.insight import doctor
 
     with pytest.raises(errors.TargetTypeError, match="mixes"):
         doctor.examine(_xor_net(), XOR_X, np.array([0, "a", 1, 0], dtype=object), probe=False)
@@ -724,7 +726,7 @@ def test_data_fetch_timeout_must_be_positive(capsys, tmp_path):
 
 
 def test_doctor_examine_bad_learning_rate():
-    from relunet import doctor
+    from relunet.insight import doctor
 
     with pytest.raises(errors.ConfigError, match="lr"):
         doctor.examine(_xor_net(), XOR_X, XOR_Y, lr=-1)
@@ -745,7 +747,7 @@ def test_sklearn_regressor_with_string_targets_says_use_the_classifier():
     import numpy as np
 
     from relunet.errors import TargetTypeError
-    from relunet.sklearn import MLPRegressor
+    from relunet.interop.sklearn import MLPRegressor
 
     with pytest.raises(TargetTypeError, match="MLPClassifier"):
         MLPRegressor(max_iter=1).fit(np.ones((4, 2)), np.array(["a", "b", "a", "b"]))

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..errors import RelunetError
+from relunet.errors import RelunetError
 
 #: sub-command modules, in the order ``relunet --help`` lists them
 COMMANDS = ["train", "activations", "explain", "trace", "compare", "plot", "data", "diagnose", "doctor", "predict", "export", "bench"]
@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="relunet", description="Feed-forward neural networks with explicit, verified gradients.")
-    from .. import __version__
+    from relunet import __version__
 
     parser.add_argument("--version", action="version", version=f"relunet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from .. import activations
+from relunet.core import activations
 
 NAME = "activations"
 HELP = "list every activation with its formula, derivative, range and properties"

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import CLIError, common
+from relunet.cli import CLIError, common
 
 NAME = "bench"
 HELP = "run the speed suite against PyTorch and scikit-learn (python -m benchmarks, from a source checkout)"

@@ -9,10 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import activations, datasets, losses
-from ..datasets import Dataset
-from ..errors import ConfigError, DataFormatError
-from ..network import MLP, output_for
+from relunet.core import activations
+from relunet.data import datasets
+from relunet.core import losses
+from relunet.data.datasets import Dataset
+from relunet.errors import ConfigError, DataFormatError
+from relunet.core.network import MLP, output_for
 
 #: per-dataset defaults where the general ones would be a poor start
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -134,8 +136,8 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
 
     :func:`training_kwargs` turns them into keyword arguments of ``fit``.
     """
-    from .. import optimizers
-    from ..training import SCHEDULE_SYNTAX
+    from relunet.training import optimizers
+    from relunet.training.engine import SCHEDULE_SYNTAX
 
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=_nonneg_int,
@@ -171,8 +173,8 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     :func:`resolve_defaults`): epochs, batch_size, lr, optimizer, its hyper-parameters and
     the schedule. Unknown optimizer or schedule names raise ``UnknownNameError`` here,
     listing the known ones."""
-    from .. import optimizers
-    from ..training import parse_schedule
+    from relunet.training import optimizers
+    from relunet.training.engine import parse_schedule
 
     params = optimizer_params(args)
     try:
@@ -197,7 +199,7 @@ def check_outputs(args: argparse.Namespace, *flags: str, inputs: tuple[str, ...]
     (e.g. ``"--history"``) cannot be written: its folder is missing, it is a directory, ...,
     or it is one of the command's input files: ``--data``, ``--target`` and the options named
     in ``inputs`` (e.g. ``("--model",)``)."""
-    from ..io import output_target
+    from relunet.io.archive import output_target
 
     # inputs an output must never overwrite (a typo such as --history data.csv would destroy them)
     taken = {os.path.realpath(p): f for f in ("--data", "--target", *inputs)
@@ -240,7 +242,7 @@ def resolve_defaults(args: argparse.Namespace) -> None:
     """Fill options left unset with the dataset's defaults, then the general ones."""
     specific = DATASET_DEFAULTS.get(str(args.data).lower(), {})
     optimizer = str(getattr(args, "optimizer", "sgd") or "sgd").strip().lower()
-    from .. import optimizers
+    from relunet.training import optimizers
 
     opt_key = optimizer.replace("-", "_")
     opt_cls = optimizers.OPTIMIZERS.get(optimizers._ALIASES.get(opt_key, opt_key))

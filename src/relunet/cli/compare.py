@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from .. import compare
-from ..errors import ConfigError
-from . import common
+from relunet.insight import compare
+from relunet.errors import ConfigError
+from relunet.cli import common
 
 NAME = "compare"
 HELP = "compare hidden activations: same network and budget, several seeds, mean and std"
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1 and args.jobs != -1:
         raise ConfigError(f"--jobs must be >= 1 (or -1 for all cores), got {args.jobs}")
     if args.out_figure:
-        from ..plots import FORMATS
+        from relunet.insight.plots import FORMATS
 
         ext = args.out_figure.rsplit(".", 1)[-1].lower() if "." in args.out_figure else ""
         if ext not in FORMATS:  # fail before training, not after
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out_csv:
         result.save_csv(args.out_csv)
     if args.out_figure:
-        from ..plots import plot_comparison
+        from relunet.insight.plots import plot_comparison
 
         plot_comparison(result, args.out_figure)
     return 0

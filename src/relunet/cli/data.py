@@ -18,8 +18,8 @@ import sys
 
 import numpy as np
 
-from .. import datasets
-from . import common
+from relunet.data import datasets
+from relunet.cli import common
 
 NAME = "data"
 HELP = "list, describe or download datasets (MNIST, Fashion-MNIST, ...)"

@@ -14,8 +14,8 @@ import math
 import sys
 from typing import Any
 
-from .. import diagnostics
-from . import common
+from relunet.insight import diagnostics
+from relunet.cli import common
 
 NAME = "diagnose"
 HELP = "report dead and saturated units, activation statistics and gradient norms of a saved model"
@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import load
+    from relunet import load
 
     net = load(args.model)
     data = common.load_data(args)

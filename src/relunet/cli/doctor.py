@@ -13,10 +13,10 @@ import json
 import sys
 import warnings
 
-from .. import doctor
-from ..errors import RelunetError
-from . import common
-from .diagnose import add_saturation_args, strict_json
+from relunet.insight import doctor
+from relunet.errors import RelunetError
+from relunet.cli import common
+from relunet.cli.diagnose import add_saturation_args, strict_json
 
 NAME = "doctor"
 HELP = "diagnose why a network would not learn: checks before training, dead/saturated units after"

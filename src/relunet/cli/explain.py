@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..explain import explain
+from relunet.insight.explain import explain
 
 NAME = "explain"
 HELP = "explain an activation or loss (no name: which output activation and loss to use)"
@@ -20,9 +20,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:  # every check before anything is printed: one error line, no half output
         import os
 
-        from ..errors import ConfigError
-        from ..io import output_target
-        from ..plots import FORMATS, plot_explained
+        from relunet.errors import ConfigError
+        from relunet.io.archive import output_target
+        from relunet.insight.plots import FORMATS, plot_explained
 
         if args.name is None:
             raise ConfigError("--plot needs an activation or loss name")

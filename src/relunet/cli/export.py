@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 
-from .. import onnx_export
-from ..errors import ExportError
-from ..modelfile import load as load_model
+from relunet.interop import onnx as onnx_export
+from relunet.errors import ExportError
+from relunet.io.modelfile import load as load_model
 
 NAME = "export"
 HELP = "export a saved model to ONNX (validated with onnx.checker)"
@@ -40,7 +40,7 @@ def verify(net, model, n: int = 256, seed: int = 0) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import common
+    from relunet.cli import common
 
     common.check_outputs(args, "--onnx", inputs=("--model",))  # --onnx model.relunet would destroy the model
     net = load_model(args.model)

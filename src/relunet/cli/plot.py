@@ -15,8 +15,8 @@ import json
 import os
 import re
 
-from ..errors import DataError
-from . import common
+from relunet.errors import DataError
+from relunet.cli import common
 
 NAME = "plot"
 HELP = "draw figures: activations, training curves, diagnostics, comparisons, decision boundaries"
@@ -109,7 +109,7 @@ def _check_text(path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import plots
+    from relunet.insight import plots
 
     out = args.out
     ext = os.path.splitext(out)[1].lower().lstrip(".")

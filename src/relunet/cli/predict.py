@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import datasets
-from ..errors import DataFormatError, FeatureCountError
-from ..modelfile import load as load_model
-from . import CLIError, common
+from relunet.data import datasets
+from relunet.errors import DataFormatError, FeatureCountError
+from relunet.io.modelfile import load as load_model
+from relunet.cli import CLIError, common
 
 NAME = "predict"
 HELP = "predict with a saved model (relunet train --save / net.save) and write CSV or JSON"
@@ -221,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         fmt = suffix
     text = json.dumps(result) + "\n" if fmt == "json" else to_csv(result)
     if args.out:
-        from ..io import write_atomic
+        from relunet.io.archive import write_atomic
 
         write_atomic(args.out, text)  # folder checked, symlinks followed, devices written in place
     else:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..trace import render, trace_steps
-from . import common
+from relunet.insight.trace import render, trace_steps
+from relunet.cli import common
 
 NAME = "trace"
 HELP = "print forward pass, loss, deltas, gradients and the update of real training steps"
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import CLIError
+    from relunet.cli import CLIError
 
     if not 0 <= args.precision <= 12:
         raise CLIError("--precision must be between 0 and 12")

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from . import common
+from relunet.cli import common
 
 NAME = "train"
 HELP = "train a network and report its test accuracy (or MSE)"
@@ -59,14 +59,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="one plain line per epoch, even on a terminal (default: a live progress bar on "
                    "a terminal, one line per epoch otherwise)")
     g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress")
-    from .diagnose import add_option
+    from relunet.cli.diagnose import add_option
 
     add_option(p)  # --diagnose (issue 5): dead / saturated units and gradient norms per epoch
 
 
 def run_perceptron(args: argparse.Namespace) -> int:
     """``--model perceptron``: the perceptron rule, no derivative needed."""
-    from ..perceptron import Perceptron
+    from relunet.insight.perceptron import Perceptron
 
     units = args.activation or "step"
     if units not in ("step", "sign"):
@@ -138,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
         args.validation_split = 0.1
     data = common.load_data(args)
     net = common.build_network(args, data)
-    from .diagnose import make_tracker, print_report
+    from relunet.cli.diagnose import make_tracker, print_report
 
     tracker = make_tracker(args, data)
     verbose = 0 if (args.json or args.quiet) else (2 if args.verbose else 1)
@@ -147,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{net}  on {data.name}: {len(data.X_train)} train / {len(data.X_test)} test samples, "
               f"optimizer {kwargs['optimizer']!r}" + (f", schedule {args.schedule}" if args.schedule else ""))
     t0 = time.perf_counter()
-    from ..errors import DivergenceError
+    from relunet.errors import DivergenceError
 
     with warnings.catch_warnings():
         # An overflow during training is divergence: raised, it becomes one clear

@@ -39,8 +39,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from . import activations as catalog
-from .errors import ConfigError, DataError
+from relunet.core import activations as catalog
+from relunet.errors import ConfigError, DataError
 
 __all__ = [
     "save_figure",
@@ -79,7 +79,7 @@ def save_figure(fig: Figure, path: "str | os.PathLike[str]", dpi: int | None = N
             f"cannot tell the figure format of {path!r}: give a file name ending in "
             + ", ".join("." + f for f in FORMATS)
         )
-    from .io import output_target
+    from relunet.io.archive import output_target
 
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -202,7 +202,7 @@ def explained_curves(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
       logits ``(x, 0)``; binary cross-entropy: logit ``x``, target 1; MSE: output ``x``,
       target 1) and ``dL/dx``, from the loss's own ``value_from_logits`` / ``delta_from_logits``.
     """
-    from . import losses
+    from relunet.core import losses
 
     x = np.asarray(x, dtype=np.float64)
     if name in ("softmax", "log_softmax"):
@@ -232,9 +232,9 @@ def plot_explained(name: str, path: "str | os.PathLike[str] | None" = None, *,
     """``relunet explain NAME --plot``: an element-wise activation's ``f`` and ``f'``
     (as :func:`plot_activations`), or the curves of :func:`explained_curves` for softmax,
     log_softmax and the losses. One panel; the first line is ``f``, the second its derivative."""
-    from . import losses
+    from relunet.core import losses
 
-    from .errors import UnknownNameError
+    from relunet.errors import UnknownNameError
 
     try:
         key = catalog.canonical_name(name)
@@ -491,14 +491,14 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
     """Bars of each metric's mean per activation, with error bars of one standard deviation.
 
     Args:
-        result: a :class:`relunet.compare.ComparisonResult`, its ``to_dict()`` or the path
+        result: a :class:`relunet.insight.compare.ComparisonResult`, its ``to_dict()`` or the path
             of its JSON file.
-        metrics: which of :data:`relunet.compare.METRICS` (default: all), one panel each,
+        metrics: which of :data:`relunet.insight.compare.METRICS` (default: all), one panel each,
             titled with the metric's label (a metric never measured, e.g. no seed reached
             the target, is an empty bar marked "n/a").
         ncols: panels per row (default: up to 3).
     """
-    from .compare import METRICS, ComparisonResult
+    from relunet.insight.compare import METRICS, ComparisonResult
 
     if isinstance(result, (str, os.PathLike)):
         try:

@@ -63,8 +63,8 @@ from typing import Any
 
 import numpy as np
 
-from . import preprocessing
-from .errors import (
+from relunet.data import preprocessing
+from relunet.errors import (
     ConfigError,
     DataError,
     DataFormatError,
@@ -72,7 +72,7 @@ from .errors import (
     DownloadError,
     UnknownNameError,
 )
-from .idx import md5_file, read_idx
+from relunet.data.idx import md5_file, read_idx
 
 
 @dataclass

@@ -15,7 +15,7 @@ For each activation and seed, :func:`trial` builds the network, trains it and me
 For seed ``s`` the data split and the network's weights both come from ``s``, so seed
 ``s`` of :func:`compare_activations` is exactly ``relunet train --seed s``; every
 activation sees the same split for a given seed (a paired comparison).
-:func:`compare_activations` runs the trials with :func:`relunet.sweep.run_sweep`
+:func:`compare_activations` runs the trials with :func:`relunet.insight.sweep.run_sweep`
 (joblib locally or Dask) and summarises them as mean and sample standard deviation.
 """
 
@@ -33,12 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from . import activations as catalog
-from . import datasets, diagnostics, losses, optimizers
-from .datasets import Dataset
-from .errors import ConfigError, DivergenceError
-from .network import MLP, output_for
-from .sweep import run_sweep
+from relunet.core import activations as catalog
+from relunet.data import datasets
+from relunet.insight import diagnostics
+from relunet.core import losses
+from relunet.training import optimizers
+from relunet.data.datasets import Dataset
+from relunet.errors import ConfigError, DivergenceError
+from relunet.core.network import MLP, output_for
+from relunet.insight.sweep import run_sweep
 
 __all__ = [
     "DEFAULT_ACTIVATIONS",
@@ -300,8 +303,8 @@ def _json_ready(obj: Any) -> Any:
 
 def _atomic_write(path: str, text: str) -> None:
     """Write a text file atomically (temp file in the same folder, then rename; see
-    :func:`relunet.io.write_atomic`: symlinks followed, devices written in place)."""
-    from .io import write_atomic
+    :func:`relunet.io.archive.write_atomic`: symlinks followed, devices written in place)."""
+    from relunet.io.archive import write_atomic
 
     write_atomic(path, text)
 
@@ -370,7 +373,7 @@ def compare_activations(
             architecture and budget (as ``relunet train``).
         optimizer_params: the optimizer's other hyper-parameters, e.g. ``{"momentum": 0.9}``.
         target_accuracy: the training accuracy whose first epoch is ``epochs_to_target``.
-        jobs, scheduler: where the trials run (see :func:`relunet.sweep.run_sweep`).
+        jobs, scheduler: where the trials run (see :func:`relunet.insight.sweep.run_sweep`).
 
     Returns:
         A :class:`ComparisonResult`: one row per activation with mean and std of every metric.

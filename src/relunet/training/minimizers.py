@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from .errors import ConfigError, DataError, DivergenceError
+from relunet.errors import ConfigError, DataError, DivergenceError
 
 __all__ = ["FullBatchResult", "minimize", "METHODS"]
 
@@ -122,7 +122,7 @@ def minimize(
     """Minimise the network's loss on ``(X, Y)`` by CG or L-BFGS; the network is updated.
 
     Args:
-        net: a :class:`relunet.network.Network`.
+        net: a :class:`relunet.core.network.Network`.
         X: inputs, ``shape (n_samples, n_features)`` (cast to the network's dtype).
         Y: encoded targets, ``shape (n_samples, n_outputs)`` (see ``MLP.encode_targets``).
         method: ``"cg"`` (Polak-Ribiere) or ``"lbfgs"``.

@@ -7,7 +7,7 @@ place). Samples are rows: ``x`` is ``shape (n_samples, n_in)``.
 
 ``forward``/``backward`` are the clear, documented versions. The network's hot path
 uses the same math through three more methods that differ only in where the results
-go (see :mod:`relunet.network`):
+go (see :mod:`relunet.core.network`):
 
 * ``forward_into`` / ``backward_into``: write into work arrays the network owns and
   reuses from batch to batch, so a training step allocates (almost) nothing;
@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _blas, activations
-from .errors import CallOrderError
-from .activations import Activation
+from relunet.core import blas as _blas
+from relunet.core import activations
+from relunet.errors import CallOrderError
+from relunet.core.activations import Activation
 
 
 class Dense:

@@ -48,12 +48,12 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import checkpoint as ckpt_mod
-from . import optimizers
-from . import schedules as schedules_mod
-from .callbacks import EarlyStopping, as_callback, monitor_mode
-from .errors import ConfigError, DataError, DivergenceError, ModelFileError, RelunetError
-from .progress import Progress
+from relunet.training import checkpoint as ckpt_mod
+from relunet.training import optimizers
+from relunet.training import schedules as schedules_mod
+from relunet.training.callbacks import EarlyStopping, as_callback, monitor_mode
+from relunet.errors import ConfigError, DataError, DivergenceError, ModelFileError, RelunetError
+from relunet.training.progress import Progress
 
 
 @dataclass
@@ -117,7 +117,7 @@ class History:
     def save(self, path: str | os.PathLike) -> None:
         """Write the history as strict JSON (``{"records": [...], "info": {...}}``; NaN and
         infinities become ``null``), atomically: a failed write leaves any previous file intact."""
-        from .io import write_atomic
+        from relunet.io.archive import write_atomic
 
         write_atomic(path, json.dumps(_json_safe(self.to_dict()), indent=1, allow_nan=False) + "\n")
 
@@ -482,7 +482,7 @@ class _Gathered:
 
 def _has_hook(cb: Any, name: str) -> bool:
     """True when ``cb`` defines ``name`` itself (not the base class's no-op)."""
-    from .callbacks import Callback
+    from relunet.training.callbacks import Callback
 
     fn = getattr(type(cb), name, None)
     if fn is None:
@@ -518,7 +518,7 @@ def fit(
     """Train ``net`` on encoded data; returns the per-epoch :class:`History`.
 
     Args:
-        net: a :class:`relunet.network.Network` (usually an MLP) with a seeded ``rng``.
+        net: a :class:`relunet.core.network.Network` (usually an MLP) with a seeded ``rng``.
         X: ``shape (n_samples, n_features)`` in the network's dtype.
         Y: encoded targets ``shape (n_samples, n_outputs)``.
         epochs: the epoch to train up to. After ``resume`` from epoch ``k``, epochs
@@ -531,7 +531,7 @@ def fit(
         schedule: a name, ``(name, params)`` or :class:`relunet.schedules.Schedule`.
         shuffle: reshuffle the training samples every epoch (with ``net.rng``).
         verbose: 0 silent; 1 a live progress bar on a terminal, else one line per epoch;
-            2 one line per epoch always (see :mod:`relunet.progress`).
+            2 one line per epoch always (see :mod:`relunet.training.progress`).
         validation_data: encoded ``(X_val, Y_val)``.
         validation_split: hold out this fraction of ``(X, Y)`` for validation (ignored when
             ``validation_data`` is given); drawn once with ``net.rng``.
@@ -545,7 +545,7 @@ def fit(
         callbacks: objects following :mod:`relunet.callbacks`' protocol (or functions used
             as ``on_epoch_end``).
         checkpoint: path of a checkpoint written after every epoch (and on Ctrl-C).
-        resume: path of a checkpoint to continue from (see :mod:`relunet.checkpoint`).
+        resume: path of a checkpoint to continue from (see :mod:`relunet.training.checkpoint`).
         stream: where progress goes (default stdout).
 
     Returns:
@@ -565,7 +565,7 @@ def fit(
     if monitor is not None and not isinstance(monitor, str):
         raise ConfigError(f"monitor must be a metric name such as 'val_loss' or 'loss', got {monitor!r}")
     if checkpoint is not None:  # a folder that is missing fails now, not after the first epoch
-        from .io import output_target
+        from relunet.io.archive import output_target
 
         output_target(checkpoint)
     if isinstance(optimizer, optimizers.Optimizer) and optimizer_params:

@@ -27,7 +27,7 @@ AdamW, exactly as in torch. One core, many faces: AdamW is Adam with decoupled d
 Full-batch optimizers (``"cg"``, ``"lbfgs"``) live in the same registry but follow a
 different contract (see :class:`FullBatchOptimizer`): they have ``full_batch = True`` and
 train with ``opt.minimize(net, X, Y, max_iter=..., callback=...)`` over the whole data set
-(:mod:`relunet.fullbatch`), never with ``step``.
+(:mod:`relunet.training.minimizers`), never with ``step``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
-from .errors import ConfigError, UnknownNameError
+from relunet.errors import ConfigError, UnknownNameError
 
 __all__ = [
     "Optimizer",
@@ -655,7 +655,7 @@ class AdamW(Adam):
 
 
 class FullBatchOptimizer(Optimizer):
-    """A full-batch method over the flattened parameter vector (see :mod:`relunet.fullbatch`).
+    """A full-batch method over the flattened parameter vector (see :mod:`relunet.training.minimizers`).
 
     Contract for the training loop: ``full_batch`` is True; instead of calling ``step`` per
     batch, call once::
@@ -663,7 +663,7 @@ class FullBatchOptimizer(Optimizer):
         result = opt.minimize(net, X, Y, max_iter=epochs, callback=cb)
 
     with the whole (encoded) training set. ``cb(iteration, loss)`` is called after every
-    iteration (return True to stop); ``result`` is a :class:`relunet.fullbatch.FullBatchResult`
+    iteration (return True to stop); ``result`` is a :class:`relunet.training.minimizers.FullBatchResult`
     (``nit``, ``nfev``, ``loss``, ``history``, ``success``, ``message``). The network is left
     at the best point found. ``lr`` is accepted (so the loop can pass it) and ignored: the
     step length comes from the line search.
@@ -700,8 +700,8 @@ class FullBatchOptimizer(Optimizer):
 
     def minimize(self, net: Any, X: np.ndarray, Y: np.ndarray, max_iter: int | None = None,
                  callback: Callable[[int, float], Any] | None = None) -> Any:
-        """Train ``net`` on all of ``(X, Y)``; see :func:`relunet.fullbatch.minimize`."""
-        from .fullbatch import minimize
+        """Train ``net`` on all of ``(X, Y)``; see :func:`relunet.training.minimizers.minimize`."""
+        from relunet.training.minimizers import minimize
 
         result = minimize(net, X, Y, method=self.method,
                           max_iter=self.max_iter if max_iter is None else max_iter,

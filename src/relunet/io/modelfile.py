@@ -1,6 +1,6 @@
 """Model files: one safe file holding a network's architecture and weights.
 
-``save(net, path)`` writes, through :func:`relunet.io.write_archive` (atomic; a zip of
+``save(net, path)`` writes, through :func:`relunet.io.archive.write_archive` (atomic; a zip of
 JSON + ``.npy``, never a pickle):
 
 * the architecture as JSON: ``sizes``, each layer's activation ``name`` and ``config``
@@ -13,7 +13,7 @@ JSON + ``.npy``, never a pickle):
 
 ``load(path)`` never executes anything from the file: it reads JSON and plain arrays
 (``allow_pickle=False``), checks every name, shape and dtype against the architecture
-the JSON describes, and only then builds the :class:`relunet.network.MLP`. Any problem
+the JSON describes, and only then builds the :class:`relunet.core.network.MLP`. Any problem
 (truncated, flipped byte, a PNG, a plain ``.npz``, a checkpoint, a newer format)
 raises :class:`relunet.errors.ModelFileError` naming it; no half-built model escapes.
 """
@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, losses
-from .errors import ModelFileError, RelunetError
-from .io import read_archive, write_archive
-from .layers import ActivationLayer, Dense
+from relunet.core import activations
+from relunet.core import losses
+from relunet.errors import ModelFileError, RelunetError
+from relunet.io.archive import read_archive, write_archive
+from relunet.core.layers import ActivationLayer, Dense
 
 #: the kind tag of model archives (checkpoints use another)
 KIND = "model"
@@ -56,7 +57,7 @@ def _json_value(name: str, key: str, value: Any) -> Any:
 
 def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The ``(meta, arrays)`` pair that :func:`save` writes for ``net``."""
-    from .network import MLP
+    from relunet.core.network import MLP
 
     if not isinstance(net, MLP):
         raise ModelFileError(f"only an MLP can be saved, not a {type(net).__name__}")
@@ -113,7 +114,7 @@ def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def save(net: Any, path: str | os.PathLike) -> None:
-    """Write ``net`` (an :class:`~relunet.network.MLP`) to one file at ``path``, atomically."""
+    """Write ``net`` (an :class:`~relunet.core.network.MLP`) to one file at ``path``, atomically."""
     meta, arrays = describe(net)
     write_archive(path, KIND, meta, arrays)
 
@@ -233,7 +234,7 @@ def load(path: str | os.PathLike) -> Any:
         ModelFileError: truncated, corrupted, foreign, of a newer version, or not
             consistent with itself (names, shapes, dtypes).
     """
-    from .network import MLP
+    from relunet.core.network import MLP
 
     path = os.fspath(path)
     meta, arrays = read_archive(path, KIND)

@@ -10,7 +10,7 @@ order of the configurations, whichever backend ran them:
   distributed cluster.
 
 Same configurations, same numbers: every result depends only on its configuration (all
-randomness comes from seeds inside it, see :mod:`relunet.network`), and each call runs
+randomness comes from seeds inside it, see :mod:`relunet.core.network`), and each call runs
 with BLAS limited to one thread, so no backend changes the order of a floating-point sum.
 ``fn`` must be picklable (a module-level function) for the process-based backends, and a
 Dask cluster's workers need relunet (the same version) importable.
@@ -18,7 +18,8 @@ Dask cluster's workers need relunet (the same version) importable.
 :func:`grid` builds the configurations of a hyper-parameter grid; any picklable function of
 one configuration can be swept, e.g. the comparison's training run::
 
-    from relunet import compare, sweep
+    from relunet.insight import compare
+    from relunet.insight import sweep
     configs = sweep.grid({"lr": [0.05, 0.1, 0.2], "seed": [0, 1, 2]},
                          data="digits", activation="relu", hidden=[64], epochs=20)
     results = sweep.run_sweep(configs, compare.trial, jobs=2)   # or scheduler="tcp://..."
@@ -32,7 +33,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .errors import ClusterError, ConfigError
+from relunet.errors import ClusterError, ConfigError
 
 __all__ = ["grid", "run_sweep", "call_single_threaded"]
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import inspect
 
-from . import activations, losses
-from .errors import UnknownNameError
+from relunet.core import activations
+from relunet.core import losses
+from relunet.errors import UnknownNameError
 
 #: target type -> (output activation, output units, loss, why)
 OUTPUT_GUIDE: list[tuple[str, str, str, str, str]] = [

@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from . import optimizers
-from .errors import DivergenceError
-from .layers import Dense
+from relunet.training import optimizers
+from relunet.errors import DivergenceError
+from relunet.core.layers import Dense
 
 _WHY_DELTA = {
     ("softmax", "cross_entropy"): (
@@ -260,7 +260,7 @@ def render_text(trace: Trace, precision: int = 4, markdown: bool = False) -> str
 def render(trace: Trace, fmt: str = "text", precision: int = 4) -> str:
     """Render as ``text``, ``markdown`` or ``json``."""
     if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)) or not 0 <= precision <= 12:
-        from .errors import ConfigError
+        from relunet.errors import ConfigError
 
         raise ConfigError(f"precision (decimals shown) must be an integer from 0 to 12, got {precision!r}")
     if fmt == "json":
@@ -269,6 +269,6 @@ def render(trace: Trace, fmt: str = "text", precision: int = 4) -> str:
         return render_text(trace, precision, markdown=True)
     if fmt == "text":
         return render_text(trace, precision)
-    from .errors import UnknownNameError
+    from relunet.errors import UnknownNameError
 
     raise UnknownNameError("trace format", fmt, ["text", "markdown", "json"])

@@ -31,8 +31,8 @@ import math
 import numbers
 from typing import Any
 
-from .errors import ConfigError, UnknownNameError
-from .optimizers import _number
+from relunet.errors import ConfigError, UnknownNameError
+from relunet.training.optimizers import _number
 
 __all__ = [
     "Schedule",

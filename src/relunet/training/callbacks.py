@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, ModelFileError
+from relunet.errors import ConfigError, ModelFileError
 
 
 class Callback:

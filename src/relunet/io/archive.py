@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelFileError
+from relunet.errors import ModelFileError
 
 MAGIC = "relunet"
 

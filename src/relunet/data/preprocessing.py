@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError, NotFittedError, UnknownNameError
+from relunet.errors import ConfigError, DataError, NotFittedError, UnknownNameError
 
 #: rows per chunk when computing statistics over (possibly memory-mapped) arrays
 CHUNK_ROWS = 8192

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataFormatError
+from relunet.errors import DataFormatError
 
 #: IDX dtype code -> numpy dtype (big-endian, as stored)
 DTYPES: dict[int, np.dtype] = {

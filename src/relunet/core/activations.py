@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from .errors import CallOrderError, ConfigError, NonDifferentiableError, NotElementwiseError, UnknownNameError
+from relunet.errors import CallOrderError, ConfigError, NonDifferentiableError, NotElementwiseError, UnknownNameError
 
 __all__ = [
     "Activation",

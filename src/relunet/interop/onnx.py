@@ -52,9 +52,10 @@ from typing import Any
 
 import numpy as np
 
-from .activations import Activation
-from .errors import ExportError
-from .layers import ActivationLayer, Dense
+from relunet.core import activations as catalog
+from relunet.core.activations import Activation
+from relunet.errors import ExportError
+from relunet.core.layers import ActivationLayer, Dense
 
 #: the opset written by default: Gelu is a native operator from opset 20
 DEFAULT_OPSET = 20
@@ -239,7 +240,7 @@ def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
         elif isinstance(layer, ActivationLayer):
             act = layer.activation
             emit = EMITTERS.get(act.name)
-            if emit is None or type(act).__module__ != "relunet.activations":
+            if emit is None or type(act).__module__ != catalog.__name__:
                 raise ExportError(
                     f"activation {act.name or type(act).__name__!r} (layer {i}) has no exact ONNX "
                     f"form; exportable activations: {', '.join(sorted(EMITTERS))}"
@@ -314,7 +315,7 @@ def export(net: Any, path: str | os.PathLike, **options: Any) -> Any:
     ``labels``).
     """
     model = to_model(net, **options)
-    from .io import write_atomic
+    from relunet.io.archive import write_atomic
 
     write_atomic(path, model.SerializeToString())  # folder checked, symlinks followed, devices in place
     return model

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog
 
-from .errors import ConfigError, DataError, FeatureCountError, NotFittedError, TargetTypeError
+from relunet.errors import ConfigError, DataError, FeatureCountError, NotFittedError, TargetTypeError
 
 
 def linearly_separable(X: np.ndarray, y: np.ndarray) -> bool:

@@ -45,10 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from . import optimizers
-from .diagnostics import Diagnosis, can_die, diagnose, is_saturating
-from .errors import ConfigError, RelunetError
-from .layers import ActivationLayer
+from relunet.training import optimizers
+from relunet.insight.diagnostics import Diagnosis, can_die, diagnose, is_saturating
+from relunet.errors import ConfigError, RelunetError
+from relunet.core.layers import ActivationLayer
 
 __all__ = ["Finding", "RULES", "examine", "examine_trained", "has_problems", "format_findings",
            "target_kind"]
@@ -150,7 +150,7 @@ def target_kind(y: Any) -> dict[str, Any]:
         try:
             n_classes = int(len(np.unique(y)))
         except TypeError:  # numbers and strings mixed in an object array
-            from .errors import TargetTypeError
+            from relunet.errors import TargetTypeError
 
             raise TargetTypeError("y mixes labels of different types (e.g. numbers and strings)") from None
         return {"kind": "classification", "n_classes": n_classes, "single_label": True, "form": "labels"}
@@ -354,7 +354,7 @@ def _check_inputs(X: np.ndarray, tolerance: float = 5.0) -> list[Finding]:
 
 
 def expected_std(scheme: str, n_in: int, n_out: int, negative_slope: float = 0.0) -> float:
-    """The weight std an initialisation scheme gives (see :mod:`relunet.init`)."""
+    """The weight std an initialisation scheme gives (see :mod:`relunet.core.init`)."""
     if scheme == "he":
         return float(np.sqrt(2.0 / (1.0 + negative_slope**2) / n_in))
     if scheme == "xavier":
@@ -612,7 +612,7 @@ def examine(
     """Inspect a network, its loss and data before training.
 
     Args:
-        net: an (untrained) :class:`relunet.network.MLP`; it is not modified.
+        net: an (untrained) :class:`relunet.core.network.MLP`; it is not modified.
         X: inputs ``shape (n_samples, n_features)``.
         y: labels or targets, as given to ``fit``.
         lr, batch_size, optimizer, **optimizer_params: the training settings to probe.

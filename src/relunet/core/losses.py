@@ -27,8 +27,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from . import activations
-from .errors import DataError, UnknownNameError
+from relunet.core import activations
+from relunet.errors import DataError, UnknownNameError
 
 
 # The stable forms live in the activation catalog (max-shifted softmax / log-sum-exp,

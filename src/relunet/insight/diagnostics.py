@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError, NonDifferentiableError
-from .layers import ActivationLayer, Dense
+from relunet.errors import ConfigError, DataError, NonDifferentiableError
+from relunet.core.layers import ActivationLayer, Dense
 
 __all__ = [
     "LayerStats",
@@ -459,7 +459,7 @@ def diagnose(
     and (when ``y`` is given) the gradient norms per layer.
 
     Args:
-        net: a :class:`relunet.network.Network` (usually an MLP, fitted or not).
+        net: a :class:`relunet.core.network.Network` (usually an MLP, fitted or not).
         X: ``shape (n_samples, n_features)``.
         y: optional labels/targets (as for ``fit``) or encoded targets
             ``shape (n_samples, n_outputs)``; needed for gradient norms and the loss.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import UnknownNameError
+from relunet.errors import UnknownNameError
 
 INITS = ("he", "xavier", "lecun")
 

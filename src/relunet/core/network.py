@@ -17,17 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from . import _blas, activations, losses
-from .activations import Activation
-from .errors import (
+from relunet.core import blas as _blas
+from relunet.core import activations
+from relunet.core import losses
+from relunet.core.activations import Activation
+from relunet.errors import (
     ConfigError,
     DataError,
     FeatureCountError,
     NotFittedError,
     TargetTypeError,
 )
-from .init import initial_weights
-from .layers import ActivationLayer, Dense
+from relunet.core.init import initial_weights
+from relunet.core.layers import ActivationLayer, Dense
 
 ActivationSpec = "str | Activation | tuple[str, dict[str, Any]]"
 
@@ -429,7 +431,7 @@ def _softmax_cross_entropy_into(
         col, tmp: work arrays, ``shape (n_samples, 1)`` and ``(n_samples, n_classes)``.
     """
     # NOTE: sums by ufuncs, not np.dot/vdot: those call NumPy's BLAS, whose thread pool
-    # must stay asleep while the layers run on SciPy's (see relunet._blas).
+    # must stay asleep while the layers run on SciPy's (see relunet.core.blas).
     # (ufunc.reduce is np.max / np.sum without their Python wrappers: same result)
     n = len(Y)
     np.maximum.reduce(z, axis=1, keepdims=True, out=col)
@@ -457,7 +459,7 @@ def _finite_in_float64(original: Any, shape: tuple[int, ...], index: np.ndarray)
 def _fused_sgd_lr(optimizer: Any) -> float | None:
     """The learning rate when ``optimizer`` is plain SGD (no momentum, weight decay or
     gradient clipping), whose step can be fused into the backward pass; else None."""
-    from .optimizers import SGD
+    from relunet.training.optimizers import SGD
 
     if type(optimizer) is not SGD:
         return None
@@ -779,7 +781,7 @@ class MLP(Network):
                 ``validation_data`` (raw ``(X_val, y_val)``, encoded here), ``validation_split``,
                 ``early_stopping``, ``callbacks``, ``checkpoint``, ``resume``, ...
         """
-        from .training import fit as _fit
+        from relunet.training.engine import fit as _fit
 
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
@@ -867,14 +869,14 @@ class MLP(Network):
 
     # -- files and export --------------------------------------------------
     def save(self, path: Any) -> None:
-        """Write architecture + weights to one safe file (see :mod:`relunet.modelfile`)."""
-        from .modelfile import save
+        """Write architecture + weights to one safe file (see :mod:`relunet.io.modelfile`)."""
+        from relunet.io.modelfile import save
 
         save(self, path)
 
     def to_onnx(self, path: Any, **options: Any) -> None:
-        """Export the inference graph to ONNX (see :mod:`relunet.onnx_export`)."""
-        from .onnx_export import export
+        """Export the inference graph to ONNX (see :mod:`relunet.interop.onnx`)."""
+        from relunet.interop.onnx import export
 
         export(self, path, **options)
 

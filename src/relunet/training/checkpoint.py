@@ -1,6 +1,6 @@
 """Training checkpoints: everything needed to continue a run exactly where it stopped.
 
-A checkpoint is a :func:`relunet.io.write_archive` file of kind ``"checkpoint"`` (zip of
+A checkpoint is a :func:`relunet.io.archive.write_archive` file of kind ``"checkpoint"`` (zip of
 ``meta.json`` + ``.npy`` arrays, never pickled, written atomically: a crash mid-write
 leaves the previous checkpoint intact). It holds
 
@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, ModelFileError
-from .io import read_archive, write_archive
+from relunet.errors import ConfigError, ModelFileError
+from relunet.io.archive import read_archive, write_archive
 
 KIND = "checkpoint"
 
