@@ -270,14 +270,17 @@ def test_reaches_the_minimum_of_rosenbrock(name, hyper, steps):
 # -- registry and errors -----------------------------------------------------------
 
 
-def test_registry_names_and_full_batch_flags():
+def test_registry_names_and_the_full_batch_minimizers():
+    from relunet.training.minimizers import Minimizer
+
     assert optimizers.names() == sorted(["sgd", "adagrad", "rmsprop", "adam", "adamw", "cg", "lbfgs"])
     for n in optimizers.names():
         opt = optimizers.get(n, lr=0.01)
-        assert opt.full_batch == (n in ("cg", "lbfgs"))
+        # cg / lbfgs are minimizers (minimize over the whole data set), not optimizers with a step
+        assert isinstance(opt, Minimizer) == (n in ("cg", "lbfgs"))
+        assert isinstance(opt, optimizers.Optimizer) == (n not in ("cg", "lbfgs"))
+        assert hasattr(opt, "step") == (n not in ("cg", "lbfgs"))
     assert isinstance(optimizers.get("L-BFGS"), optimizers.LBFGS)
-    with pytest.raises(ConfigError, match="full-batch"):
-        optimizers.get("cg").step([np.zeros(2)], [np.zeros(2)])
 
 
 def test_defaults_are_torchs():

@@ -185,8 +185,8 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--{bad[0].replace('_', '-')} does not apply to optimizer "
                               f"{args.optimizer!r}") from None
         raise
-    out: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                           "optimizer": opt}
+    # the instance carries the learning rate (fit refuses an lr= beside an instance)
+    out: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "optimizer": opt}
     spec = getattr(args, "schedule", None)
     if spec:
         parse_schedule(spec, args.epochs)  # validate now (bad names fail before data loading)
@@ -243,10 +243,11 @@ def resolve_defaults(args: argparse.Namespace) -> None:
     specific = DATASET_DEFAULTS.get(str(args.data).lower(), {})
     optimizer = str(getattr(args, "optimizer", "sgd") or "sgd").strip().lower()
     from relunet.training import optimizers
+    from relunet.training.minimizers import Minimizer
 
     opt_key = optimizer.replace("-", "_")
     opt_cls = optimizers.OPTIMIZERS.get(optimizers._ALIASES.get(opt_key, opt_key))
-    full_batch = bool(getattr(opt_cls, "full_batch", False))
+    full_batch = isinstance(opt_cls, type) and issubclass(opt_cls, Minimizer)
     for key, value in {**GENERAL_DEFAULTS, **specific}.items():
         if optimizer != "sgd" and key in _SGD_ONLY:
             continue  # sgd's learning rate and momentum are no defaults for adam, cg, ...

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from relunet.training import optimizers
+from relunet.training.minimizers import Minimizer
 from relunet.insight.diagnostics import Diagnosis, can_die, diagnose, is_saturating
 from relunet.errors import ConfigError, RelunetError
 from relunet.core.layers import ActivationLayer
@@ -518,7 +519,7 @@ def _probe_lr(
             opt = copy.deepcopy(optimizer)
     except RelunetError:
         return []  # the target / activation rules already say why training cannot start
-    if getattr(opt, "full_batch", False):
+    if isinstance(opt, Minimizer):
         return []  # CG / L-BFGS choose their own step lengths: no learning rate to probe
     n = len(X)
     bs = n if batch_size is None else max(1, min(int(batch_size), n))

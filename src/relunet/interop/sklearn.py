@@ -56,6 +56,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from relunet.core import activations
 from relunet.training import optimizers
+from relunet.training.minimizers import Minimizer
 from relunet.errors import ConfigError, DataError, DivergenceError, TargetTypeError
 from relunet.core.network import MLP
 
@@ -201,13 +202,13 @@ class _BaseMLP(BaseEstimator):
 
     def _stochastic(self) -> bool:
         """partial_fit exists only for per-batch solvers (not for full-batch L-BFGS / CG)."""
-        if isinstance(self.solver, optimizers.Optimizer):
-            return not self.solver.full_batch
+        if isinstance(self.solver, (optimizers.Optimizer, Minimizer)):
+            return not isinstance(self.solver, Minimizer)
         cls = optimizers.OPTIMIZERS.get(str(self.solver).strip().lower().replace("-", "_"))
-        return cls is None or not getattr(cls, "full_batch", False)
+        return not (isinstance(cls, type) and issubclass(cls, Minimizer))
 
-    def _make_optimizer(self) -> optimizers.Optimizer:
-        if isinstance(self.solver, optimizers.Optimizer):  # a copy: each fit starts afresh
+    def _make_optimizer(self) -> "optimizers.Optimizer | Minimizer":
+        if isinstance(self.solver, (optimizers.Optimizer, Minimizer)):  # a copy: each fit starts afresh
             return copy.deepcopy(self.solver)
         return optimizers.get(self.solver, lr=self.learning_rate_init, **(self.optimizer_params or {}))
 
@@ -271,7 +272,7 @@ class _BaseMLP(BaseEstimator):
         if incremental:
             self._record(self._epoch(X, Y))
             return
-        if self._optimizer.full_batch:  # L-BFGS / CG: their own stopping rule, all the data
+        if isinstance(self._optimizer, Minimizer):  # L-BFGS / CG: their own stopping rule, all the data
             self._run_full_batch(X, Y, self.max_iter)
             return
         X_val = y_val = None
@@ -357,7 +358,7 @@ class _BaseMLP(BaseEstimator):
                 self.net_.classes_ = self.classes_
             self.net_.eval()
             self._optimizer = self._make_optimizer()
-            if incremental and self._optimizer.full_batch:
+            if incremental and isinstance(self._optimizer, Minimizer):
                 raise ConfigError(f"partial_fit needs a stochastic solver, not the full-batch {self.solver!r}")
             self.loss_curve_, self.n_iter_, self.t_ = [], 0, 0
             self.loss_, self.best_loss_ = np.inf, np.inf
