@@ -523,8 +523,7 @@ class Run:
     def _diverged(self, d: Diverged, lr: float) -> DivergenceError:
         self.good.restore(self.net, self.optimizer, self.schedule)
         self.progress.close()
-        kept = self.history.records[-1]["epoch"] if self.history.records else 0
-        err = divergence_error(d, lr, self.batch_size, kept, self.optimizer)
+        err = divergence_error(d, lr, self.batch_size, self.epochs_done, self.optimizer)
         err.history = self.history  # type: ignore[attr-defined]
         return err
 
