@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import relunet
 from relunet.core import activations as A
 from relunet.errors import ConfigError, NonDifferentiableError, UnknownNameError
 
@@ -510,3 +511,13 @@ def test_init_follows_the_family():
     assert A.ACTIVATIONS["selu"].init == "lecun"
     for name in ["tanh", "sigmoid", "softsign", "hardtanh", "identity", "softmax"]:
         assert A.ACTIVATIONS[name].init == "xavier", name
+
+
+@pytest.mark.parametrize("spec", [("elu", {"alpha": 1e308}), ("leaky_relu", {"negative_slope": 1e308}),
+                                  ("prelu", {"init": -1e308}), ("softplus", {"beta": 1e-308}),
+                                  ("rrelu", {"lower": -1e308, "upper": 0.5}), ("celu", {"alpha": 10**400})])
+def test_settings_beyond_the_finite_range_are_refused_by_name(spec):
+    """1e308 used to predict NaN (ELU) or raise OverflowError from the initialiser (leaky)."""
+    name, config = spec
+    with pytest.raises(ConfigError, match=f"{next(iter(config))} must be (within|finite)"):
+        relunet.MLP([2, 3, 2], activation=(name, config), seed=0)

@@ -187,18 +187,34 @@ def _as_float(x: np.ndarray) -> np.ndarray:
     return x
 
 
+#: the largest magnitude of a real hyper-parameter (a slope, alpha, a clip value), and the
+#: smallest of a positive one (alpha of CELU, beta of Softplus, which divide): beyond them
+#: the setting becomes inf in float32 (max 3.4e38) or f, f' or He's gain overflow.
+MAX_SETTING = 1e6
+MIN_POSITIVE_SETTING = 1e-6
+
+
 def _real(owner: str, name: str, value: Any, *, positive: bool = False) -> float:
-    """Validate a hyper-parameter as a finite real number and return it as a Python float.
+    """Validate a hyper-parameter as a finite real number within ``[-MAX_SETTING,
+    MAX_SETTING]`` (positive ones: ``[MIN_POSITIVE_SETTING, MAX_SETTING]``) and return it as
+    a Python float.
 
     Python floats (not NumPy scalars) so that they never promote a float32 array.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ConfigError(f"activation {owner!r}: {name} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float's range
+        value = math.inf
     if not math.isfinite(value):
         raise ConfigError(f"activation {owner!r}: {name} must be finite, got {value!r}")
     if positive and value <= 0:
         raise ConfigError(f"activation {owner!r}: {name} must be > 0, got {value!r}")
+    low = MIN_POSITIVE_SETTING if positive else -MAX_SETTING
+    if not low <= value <= MAX_SETTING:
+        raise ConfigError(f"activation {owner!r}: {name} must be within [{low:g}, {MAX_SETTING:g}] "
+                          f"(beyond it f or f' overflows), got {value!r}")
     return value
 
 
