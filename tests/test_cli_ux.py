@@ -186,3 +186,27 @@ def test_help_defaults_tell_the_truth():
                 assert claimed == str(parser.get_default("data")), (name, claimed)
                 checked += 1
     assert checked >= 5
+
+
+# -- no raw tracebacks ---------------------------------------------------------------------
+
+def test_predict_csv_field_over_the_csv_limit_is_a_one_line_error(tmp_path, capsys, xor_model):
+    data = tmp_path / "long.csv"
+    data.write_text("a,b\n1," + "9" * 200_000 + "\n")
+    rc, _, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", str(data)])
+    _one_line_error(rc, err)
+    assert "field larger than field limit" in err
+
+
+def test_closed_stdout_is_a_one_line_error(tmp_path, xor_model):
+    import os
+    import subprocess
+    import sys
+    data = tmp_path / "x.csv"
+    data.write_text("a,b\n0,1\n")
+    cmd = f"{sys.executable} -m relunet predict --model {xor_model} --data {data} >&-"
+    done = subprocess.run(["bash", "-c", cmd], capture_output=False, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ}, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("relunet: error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert "standard output is closed" in done.stderr
