@@ -156,3 +156,10 @@ def test_save_to_stdout_writes_only_the_model_there(tmp_path):
     assert "test_accuracy" in proc.stderr  # the summary went to stderr ...
     assert out.read_bytes()[:4] == b"PK\x03\x04"  # ... and stdout holds the model file alone
     assert relunet.load(out).n_features == 2
+
+
+@pytest.mark.xfail(strict=True, reason="wired at merge: cli/train.py's summary line belongs to the engine refactoring")
+def test_zero_epochs_reports_no_loss_instead_of_nan(capsys):
+    assert main(["train", "--data", "xor", "--epochs", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "final_loss: nan" not in out and "final_loss: none (0 epochs)" in out
