@@ -333,3 +333,24 @@ def test_headless_even_with_an_interactive_backend_configured(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert mpimg.imread(tmp_path / "a.png")[..., :3].var() > 0
+
+
+# -- usability: the files a user has, every class and clip visible, targets named ---------------
+
+@pytest.mark.parametrize("figure", ["dead-units", "gradients"])
+def test_cli_plots_the_history_that_train_diagnose_writes(figure, tmp_path, capsys):
+    hist = tmp_path / "h.json"
+    assert main(["train", "--data", "xor", "--activation", "relu", "--epochs", "4", "--diagnose",
+                 "--history", str(hist), "-q"]) == 0
+    out = tmp_path / "d.png"
+    assert main(["plot", figure, str(hist), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert out.stat().st_size > 1000
+    lines = plots.plot_gradient_norms(json.loads(hist.read_text())).axes[0].get_lines()
+    assert [len(l.get_xdata()) for l in lines] == [5, 5]  # epochs 0..4, both dense layers
+
+
+def test_a_history_without_diagnostics_says_how_to_get_them(xor_net, tmp_path, capsys):
+    hist = tmp_path / "h.json"
+    xor_net[2].save(hist)
+    assert main(["plot", "dead-units", str(hist), "--out", str(tmp_path / "d.png")]) == 2
+    assert "--diagnose --history" in capsys.readouterr().err

@@ -47,11 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     for name, what in (("dead-units", "dead-unit fraction"), ("gradients", "gradient norm")):
         d = sub.add_parser(name, help=f"{what} per layer over epochs from a JSON file",
-                           description=f"{what} per layer over epochs. The JSON holds "
-                           "{layer: [value per epoch]}, a list over epochs of per-layer lists or "
-                           "dicts, or one of those under the key "
+                           description=f"{what} per layer over epochs, from the history file that "
+                           "relunet train --diagnose --history FILE writes, the output of relunet train "
+                           "--diagnose --json, or a JSON of {layer: [value per epoch]}, a list over epochs "
+                           "of per-layer lists or dicts, or one of those under the key "
                            f"{'dead_fraction' if name == 'dead-units' else 'gradient_norms'!r}.")
-        d.add_argument("file")
+        d.add_argument("file", help="a history written by relunet train --diagnose --history FILE, "
+                       "or relunet train --diagnose --json output")
         _out(d)
 
     b = sub.add_parser("boundary", help="train on a 2-D dataset and draw the decision boundary")

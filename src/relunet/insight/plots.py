@@ -344,6 +344,17 @@ def _num(v: Any, what: str = "a value") -> float:
 # ---------------------------------------------------------------------------
 
 
+def _history_diagnostics(history: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The per-layer diagnostics a training history holds (``info["diagnostics"]``, written
+    by ``relunet train --diagnose --history FILE``), or a DataError saying how to get them."""
+    info = history.get("info")
+    if isinstance(info, Mapping) and isinstance(info.get("diagnostics"), Mapping):
+        return info["diagnostics"]
+    raise DataError("this training history holds no per-layer diagnostics (only the loss and metrics "
+                    "per epoch): train with --diagnose, e.g. relunet train --diagnose --history FILE, "
+                    "or plot the output of relunet train --diagnose --json")
+
+
 def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_key: str | None = None
                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Normalise per-layer data over epochs (see the module docstring) to ``(epochs, {layer: values})``.
@@ -366,6 +377,8 @@ def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_
     what = f" for {keys[0]!r}" if keys else ""
     epochs: Any = None
     names: list[str] | None = None
+    if isinstance(data, Mapping) and isinstance(data.get("records"), list) and "diagnostics" not in data:
+        data = _history_diagnostics(data)  # ``relunet train --diagnose --history FILE``
     if isinstance(data, Mapping) and isinstance(data.get("diagnostics"), Mapping):
         data = data["diagnostics"]  # ``relunet train --diagnose --json`` output
     if isinstance(data, Mapping) and isinstance(data.get("epochs"), Mapping):
