@@ -221,3 +221,11 @@ def test_a_foreign_json_is_not_a_comparison_result(payload, words):
     with pytest.raises(ConfigError, match=words) as info:
         ComparisonResult.from_dict(payload)
     assert not str(info.value).endswith("'rows'")  # no stray repeat of the key
+
+
+@pytest.mark.parametrize("argv", [["compare"], ["plot", "boundary"]])
+def test_help_mentions_no_option_the_command_lacks(argv, capsys):
+    from relunet.cli import main
+    assert main([*argv, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--epochs" in text and "--resume" not in text

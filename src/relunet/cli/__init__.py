@@ -33,6 +33,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"relunet: error: {message}\n")
 
 
+#: the help of ``--epochs`` where the command has no ``--resume`` (the shared one mentions it)
+EPOCHS_HELP = "epochs to train (cg/lbfgs: maximum iterations)"
+
+
+def set_help(parser: argparse.ArgumentParser, option: str, text: str) -> None:
+    """Replace the help of ``option``, added by a shared helper, for one command (e.g. a
+    command without ``--resume`` must not mention it)."""
+    # argparse has no public accessor for an added option: its own option table
+    parser._option_string_actions[option].help = text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="relunet", description="Feed-forward neural networks with explicit, verified gradients.")
     from relunet import __version__

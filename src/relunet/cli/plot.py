@@ -16,7 +16,7 @@ import os
 import re
 
 from relunet.errors import DataError
-from relunet.cli import common
+from relunet.cli import EPOCHS_HELP, common, set_help
 
 NAME = "plot"
 HELP = "draw figures: activations, training curves, diagnostics, comparisons, decision boundaries"
@@ -60,6 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_data_args(b, default="xor")
     common.add_network_args(b)
     common.add_training_args(b)
+    set_help(b, "--epochs", EPOCHS_HELP)  # plot boundary has no --resume
     b.add_argument("--resolution", type=_positive_int("--resolution", 2, MAX_RESOLUTION), default=200,
                    help=f"pixels per side (default: 200, at most {MAX_RESOLUTION})")
     _out(b)
