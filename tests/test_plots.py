@@ -354,3 +354,22 @@ def test_a_history_without_diagnostics_says_how_to_get_them(xor_net, tmp_path, c
     xor_net[2].save(hist)
     assert main(["plot", "dead-units", str(hist), "--out", str(tmp_path / "d.png")]) == 2
     assert "--diagnose --history" in capsys.readouterr().err
+
+
+def _close_comparison(target=0.9):
+    rows = []
+    for name, acc in (("relu", 0.944), ("tanh", 0.968)):
+        row = {"activation": name, "n_seeds": 3, "reached_target": 3, "diverged": 0}
+        for m in compare.METRICS:
+            row[m + "_mean"], row[m + "_std"] = 1.0, 0.1
+        row["test_accuracy_mean"], row["test_accuracy_std"] = acc, 0.004
+        rows.append(row)
+    return {"rows": rows, "runs": [], "config": {"data": "digits", "target_accuracy": target}}
+
+
+def test_comparison_accuracy_panel_zooms_to_the_data_and_names_the_target(tmp_path):
+    fig = plots.plot_comparison(_close_comparison(0.95), tmp_path / "close.png")
+    acc, _, ept = [ax for ax in fig.axes if ax.get_visible()][:3]
+    low, high = acc.get_ylim()
+    assert 0.9 < low < 0.94 and 0.972 < high < 1.0  # 0.944 vs 0.968 is a visible difference
+    assert ept.get_title() == "epochs to target\n(training accuracy \u2265 0.95)"

@@ -499,6 +499,27 @@ _METRIC_LABELS = {
 }
 
 
+def _metric_label(metric: str, config: Mapping[str, Any]) -> str:
+    """A panel's title: the metric's label; epochs to target names the target."""
+    target = config.get("target_accuracy")
+    if metric == "epochs_to_target" and isinstance(target, (int, float)):
+        return f"epochs to target\n(training accuracy \u2265 {target:g})"
+    return _METRIC_LABELS.get(metric, metric)
+
+
+def _zoomed_limits(means: np.ndarray, stds: np.ndarray) -> tuple[float, float]:
+    """y limits around the bars' tops and error bars, with a margin of a quarter of their
+    spread (at least 0.01), within [0, 1] plus the margin: accuracies of 0.944 and 0.968 must
+    look different, which they do not on a 0-1 axis."""
+    ends = np.concatenate([means - stds, means + stds])
+    ends = ends[np.isfinite(ends)]
+    if not ends.size:
+        return 0.0, 1.05
+    lo, hi = float(ends.min()), float(ends.max())
+    pad = max(0.25 * (hi - lo), 0.01)
+    return max(lo - pad, 0.0), min(hi + pad, max(hi, 1.0) + pad / 2)
+
+
 def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *,
                     metrics: Sequence[str] | None = None, ncols: int | None = None) -> Figure:
     """Bars of each metric's mean per activation, with error bars of one standard deviation.
@@ -548,9 +569,11 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
         for x in xs[np.isnan(means)]:
             ax.annotate("n/a", (x, 0), ha="center", va="bottom", fontsize="small")
         ax.set_xticks(xs, names, rotation=45, ha="right")
-        ax.set_title(_METRIC_LABELS.get(m, m))
+        ax.set_title(_metric_label(m, result.config))
         ax.set_ylabel(_METRIC_LABELS.get(m, m))
-        if m in ("test_accuracy", "dead_fraction"):
+        if m == "test_accuracy":
+            ax.set_ylim(*_zoomed_limits(means, stds))
+        elif m == "dead_fraction":
             ax.set_ylim(0, 1.05)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
