@@ -373,3 +373,21 @@ def test_comparison_accuracy_panel_zooms_to_the_data_and_names_the_target(tmp_pa
     low, high = acc.get_ylim()
     assert 0.9 < low < 0.94 and 0.972 < high < 1.0  # 0.944 vs 0.968 is a visible difference
     assert ept.get_title() == "epochs to target\n(training accuracy \u2265 0.95)"
+
+
+def test_decision_boundary_has_a_legend_of_the_classes(xor_net, tmp_path):
+    net, d, _ = xor_net
+    fig = plots.plot_decision_boundary(net, d.X_train, d.y_train, tmp_path / "b.png", resolution=20)
+    legend = fig.axes[0].get_legend()
+    assert legend is not None and legend.get_title().get_text() == "class"
+    assert [t.get_text() for t in legend.get_texts()] == [str(c) for c in net.classes_]
+
+
+def test_a_bogus_matplotlib_backend_is_one_line(tmp_path):
+    import subprocess
+    import sys
+    env = {**os.environ, "MPLBACKEND": "bogus"}
+    done = subprocess.run([sys.executable, "-m", "relunet", "plot", "activations", "relu", "--out",
+                           str(tmp_path / "a.png")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and "MPLBACKEND='bogus'" in done.stderr

@@ -17,7 +17,8 @@ of these forms:
   in particular :class:`relunet.diagnostics.DiagnosticsTracker` and its ``to_dict()``:
   ``{"epochs": [...], "layers": [{"name": ...}], "dense": [{"name": ...}],
   "dead_fraction": [[per layer] per epoch], "grad_norm": [[per dense layer] per epoch]}``
-  (also inside the ``"diagnostics"`` of ``relunet train --diagnose --json``).
+  (also inside the ``"diagnostics"`` of ``relunet train --diagnose --json``, and in the
+  ``info["diagnostics"]`` of the history ``relunet train --diagnose --history FILE`` writes).
 
 ``None`` or NaN marks an epoch/layer with no value (e.g. a tanh layer has no dead units);
 a layer with no value at any epoch is not drawn.
@@ -32,15 +33,25 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from relunet.core import activations as catalog
 from relunet.errors import ConfigError, DataError
+
+try:
+    import matplotlib
+except ValueError as _exc:  # matplotlib validates $MPLBACKEND as it is imported
+    if "backend" not in str(_exc):
+        raise
+    raise ConfigError(
+        f"MPLBACKEND={os.environ.get('MPLBACKEND')!r} is not a backend matplotlib knows; relunet draws "
+        "into files with Agg and needs none: unset MPLBACKEND (or set it to agg)"
+    ) from None
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "save_figure",
@@ -651,6 +662,11 @@ def plot_decision_boundary(net: Any, X: Any, y: Any = None, path: "str | os.Path
         ax.scatter(X[:, 0], X[:, 1], color="k", s=12)
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
+    # one entry per class: the colour of its region and of its points
+    handles = [Line2D([], [], ls="", marker="s", ms=9, mfc=cmap(i), mec="k", label=str(c))
+               for i, c in enumerate(classes)]
+    ax.legend(handles=handles, title="class", fontsize="small", ncols=1 if k <= 10 else 2,
+              framealpha=0.85, loc="best")
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.set_title(title or "decision boundary")
