@@ -60,7 +60,7 @@ def test_relu_panel_values():
     assert d_line.get_ydata().tolist() == [0, 0, 0, 1, 1]  # relu'(0) = 0
 
 
-@pytest.mark.parametrize("names, err", [(["softmax"], ConfigError), (["nope"], UnknownNameError), ([], ConfigError)])
+@pytest.mark.parametrize("names, err", [(["nope"], UnknownNameError), ([], ConfigError)])
 def test_activation_plot_rejects(names, err):
     with pytest.raises(err):
         plots.plot_activations(names)
@@ -391,3 +391,30 @@ def test_a_bogus_matplotlib_backend_is_one_line(tmp_path):
                            str(tmp_path / "a.png")], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.count("\n") == 1 and "MPLBACKEND='bogus'" in done.stderr
+
+
+def test_relu6_panel_shows_the_clip_at_6_by_default():
+    fig = plots.plot_activations(["relu", "relu6"])
+    for ax, kinks in zip(fig.axes, [(0.0,), (0.0, 6.0)]):
+        f_line = [l for l in ax.get_lines() if l.get_label() == "f(x)"][0]
+        x = f_line.get_xdata()
+        assert x[0] <= -5 and x[-1] >= max(kinks) + 2
+    relu6 = [l for l in fig.axes[1].get_lines() if l.get_label() == "f(x)"][0]
+    assert relu6.get_ydata().max() == 6.0 and (relu6.get_ydata() == 6.0).sum() > 20  # the flat part
+
+
+def test_all_activations_include_softmax_drawn_on_a_vector_input(tmp_path):
+    fig = plots.plot_activations(None, tmp_path / "all.png")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == len(activations.names())
+    by_title = {ax.get_title().split(":")[0]: ax for ax in panels}
+    for name in ("softmax", "log_softmax"):
+        ax = by_title[name]
+        assert "not element-wise" in ax.get_title() and "(x, 0)" in ax.get_title()
+        f_line, d_line = [l for l in ax.get_lines() if l.get_linestyle() in ("-", "--")][-2:]
+        x = f_line.get_xdata()
+        s0 = 1 / (1 + np.exp(-x))  # output 0 of softmax(x, 0) is the sigmoid of x
+        expected = s0 if name == "softmax" else np.log(s0)
+        np.testing.assert_allclose(f_line.get_ydata(), expected, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(d_line.get_ydata(), s0 * (1 - s0) if name == "softmax" else 1 - s0,
+                                   rtol=1e-6, atol=1e-12)

@@ -27,9 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     a = sub.add_parser("activations", help="each activation with its derivative",
                        description="each activation f(x) with its derivative f'(x)")
-    a.add_argument("names", nargs="*", help="activation names (space or comma separated; default: all)")
-    a.add_argument("--range", dest="x_range", type=_range, default=(-5.0, 5.0), metavar="LOW,HIGH",
-                   help="x range (default: -5,5)")
+    a.add_argument("names", nargs="*", help="activation names (space or comma separated; default: all; "
+                   "softmax and log_softmax, not element-wise, are drawn on the logits (x, 0))")
+    a.add_argument("--range", dest="x_range", type=_range, default=None, metavar="LOW,HIGH",
+                   help="x range (default: -5,5, widened where an activation has a kink outside it: "
+                   "relu6's clip at 6)")
     a.add_argument("--cols", type=_positive_int("--cols"), default=None, help="panels per row")
     # NOTE: argparse takes "-5,5" for an option (it is no plain negative number) unless told
     # otherwise: values that start with "-" and a digit are values here (--range -5,5).

@@ -144,50 +144,80 @@ def plot_activations(
     names: "str | Sequence[str] | None" = None,
     path: "str | os.PathLike[str] | None" = None,
     *,
-    x_range: tuple[float, float] = (-5.0, 5.0),
+    x_range: tuple[float, float] | None = None,
     n_points: int = 401,
     ncols: int | None = None,
 ) -> Figure:
     """Each activation ``f`` with its derivative ``f'``, one panel per activation.
 
     Args:
-        names: a catalog name, a list of them, or None for every element-wise activation.
+        names: a catalog name, a list of them, or None for every activation.
         path: where to save (png/svg/pdf), or None.
-        x_range: the plotted inputs ``x`` (``n_points`` evenly spaced, float64).
+        x_range: the plotted inputs ``x`` (``n_points`` evenly spaced, float64). Default:
+            ``(-5, 5)``, widened in a panel to show each kink of its activation within 10
+            of 0 two units inside (relu6's clip at 6: ``(-5, 8)``).
         ncols: panels per row (default: up to 3).
 
     In each panel the first line is ``f(x)`` (label ``"f(x)"``), the second ``f'(x)``
     (label ``"f'(x)"``), computed by the catalog's ``fn`` and ``derivative`` in
-    evaluation mode (RReLU's fixed mean slope).
+    evaluation mode (RReLU's fixed mean slope). Softmax and log-softmax are not
+    element-wise (each output depends on every input), so they have no ``f'(x)``: their
+    panel shows output 0 for the two logits ``(x, 0)`` and its derivative in ``x`` (the
+    diagonal of the Jacobian), as :func:`explained_curves` computes them, and says so.
     """
     if names is None:
-        names = [n for n in catalog.names() if catalog.ACTIVATIONS[n].elementwise]
+        names = catalog.names()
     elif isinstance(names, str):
         names = [names]
     names = [catalog.canonical_name(n) for n in names]
     if not names:
         raise ConfigError("no activations to plot")
-    x = _x_values(x_range, n_points)
+    if x_range is not None:
+        _x_values(x_range, n_points)  # checked before any drawing
     rows, cols = _grid_shape(len(names), ncols)
     fig = _new_figure(3.2 * cols, 2.6 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names):
-        act = catalog.get(name)
-        if not act.elementwise:
-            raise ConfigError(f"{name!r} is not element-wise (its Jacobian is not diagonal): no f'(x) curve")
-        act.eval()
-        y = np.asarray(act.fn(x), dtype=np.float64)
-        d = np.asarray(act.derivative(x), dtype=np.float64)
-        ax.axhline(0, color="0.85", lw=0.8, zorder=0)
-        ax.axvline(0, color="0.85", lw=0.8, zorder=0)
-        ax.plot(x, y, color=_COLORS[0], lw=2, label="f(x)")
-        ax.plot(x, d, color=_COLORS[1], lw=1.5, ls="--", label="f'(x)")
-        ax.set_title(name)
-        ax.set_xlabel("x")
-        ax.legend(loc="upper left", fontsize="small", frameon=False)
+        _activation_panel(ax, name, x_range, n_points)
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
     return _finish(fig, path)
+
+
+def _activation_panel(ax: Any, name: str, x_range: tuple[float, float] | None, n_points: int) -> None:
+    """One panel of :func:`plot_activations`."""
+    act = catalog.get(name)
+    act.eval()
+    x = _x_values(x_range if x_range is not None else _panel_range(act), n_points)
+    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    if act.elementwise:
+        y = np.asarray(act.fn(x), dtype=np.float64)
+        d = np.asarray(act.derivative(x), dtype=np.float64)
+        ax.set_title(name)
+        f_label, d_label = "f(x)", "f'(x)"
+    else:
+        y, d, _, _, _ = explained_curves(name, x)
+        ax.set_title(f"{name}: not element-wise,\noutput 0 of the logits (x, 0)", fontsize="medium")
+        f_label, d_label = "f(x, 0)[0]", "\u2202f[0]/\u2202x"
+    ax.plot(x, y, color=_COLORS[0], lw=2, label=f_label)
+    ax.plot(x, d, color=_COLORS[1], lw=1.5, ls="--", label=d_label)
+    ax.set_xlabel("x")
+    ax.legend(loc="upper left", fontsize="small", frameon=False)
+
+
+#: kinks farther from 0 than this do not widen an activation's default panel: softplus switches
+#: to x at 20, where f and f' are already x and 1 (a numerical, not a visible, kink)
+_KINK_REACH = 10.0
+
+
+def _panel_range(act: Any) -> tuple[float, float]:
+    """``(-5, 5)``, widened so that every kink of ``act`` within ``_KINK_REACH`` of 0 lies at
+    least 2 inside (relu6's clip at 6)."""
+    kinks = [float(k) for k in act.kinks() if abs(float(k)) <= _KINK_REACH]
+    lo = min([-5.0] + [k - 2.0 for k in kinks])
+    hi = max([5.0] + [k + 2.0 for k in kinks])
+    return lo, hi
 
 
 def _x_values(x_range: Any, n_points: Any) -> np.ndarray:
