@@ -203,7 +203,7 @@ def _activation_panel(ax: Any, name: str, x_range: tuple[float, float] | None, n
     ax.plot(x, y, color=_COLORS[0], lw=2, label=f_label)
     ax.plot(x, d, color=_COLORS[1], lw=1.5, ls="--", label=d_label)
     ax.set_xlabel("x")
-    ax.legend(loc="upper left", fontsize="small", frameon=False)
+    ax.legend(loc="upper left" if act.elementwise else "best", fontsize="small", frameon=False)
 
 
 #: kinks farther from 0 than this do not widen an activation's default panel: softplus switches
