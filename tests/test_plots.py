@@ -418,3 +418,11 @@ def test_all_activations_include_softmax_drawn_on_a_vector_input(tmp_path):
         np.testing.assert_allclose(f_line.get_ydata(), expected, rtol=1e-6, atol=1e-12)
         np.testing.assert_allclose(d_line.get_ydata(), s0 * (1 - s0) if name == "softmax" else 1 - s0,
                                    rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("figure", ["history", "compare", "dead-units", "gradients"])
+def test_an_endless_json_input_is_refused_within_a_bounded_read(figure, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(plots, "MAX_JSON_BYTES", 2**20)  # /dev/zero: refused after 1 MiB, not read forever
+    assert main(["plot", figure, "/dev/zero", "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "more than 1048576 bytes" in err

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 
@@ -93,26 +92,6 @@ def _range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _read_json(path: str):
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path} is not valid JSON: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise DataError(common.not_text(path, exc)) from None
-
-
-def _check_text(path: str) -> None:
-    """A binary file given as a JSON one fails as one line naming it (not a UnicodeDecodeError)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(common.not_text(path, exc)) from None
-
-
 def run(args: argparse.Namespace) -> int:
     from relunet.insight import plots
 
@@ -126,16 +105,14 @@ def run(args: argparse.Namespace) -> int:
         names = [n.strip() for arg in args.names for n in arg.split(",") if n.strip()] or None
         plots.plot_activations(names, out, x_range=args.x_range, ncols=args.cols)
     elif fig == "history":
-        _check_text(args.file)
         plots.plot_history(args.file, out, title=os.path.basename(args.file))
     elif fig == "compare":
-        _check_text(args.file)
         metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
         plots.plot_comparison(args.file, out, metrics=metrics)
     elif fig == "dead-units":
-        plots.plot_dead_units(_read_json(args.file), out)
+        plots.plot_dead_units(plots.read_json(args.file), out)
     elif fig == "gradients":
-        plots.plot_gradient_norms(_read_json(args.file), out)
+        plots.plot_gradient_norms(plots.read_json(args.file), out)
     elif fig == "boundary":
         common.resolve_defaults(args)
         data = common.load_data(args)

@@ -63,6 +63,7 @@ __all__ = [
     "plot_comparison",
     "plot_decision_boundary",
     "decision_grid",
+    "read_json",
 ]
 
 #: file formats :func:`save_figure` writes, by extension
@@ -305,14 +306,38 @@ def plot_explained(name: str, path: "str | os.PathLike[str] | None" = None, *,
 # ---------------------------------------------------------------------------
 
 
+#: the most bytes a JSON input (a history, a comparison, diagnostics) may take
+MAX_JSON_BYTES = 256 * 2**20
+
+
+def read_json(path: "str | os.PathLike[str]", what: str = "a JSON file") -> Any:
+    """The JSON document in ``path``, read with a cap of :data:`MAX_JSON_BYTES` (an endless
+    stream such as ``/dev/zero`` is refused once past it, not read until memory runs out).
+
+    Raises:
+        DataError: over the cap, not UTF-8 text, or not valid JSON (the message says it is
+            not ``what``).
+    """
+    name = os.fspath(path)
+    with open(path, "rb") as f:
+        raw = f.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise DataError(f"{name}: more than {MAX_JSON_BYTES} bytes (an endless stream?); refused")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
+                        f"{exc.start}); is it a binary file or in another encoding?") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{name} is not {what}: {exc}") from None
+
+
 def load_history(source: Any) -> list[dict[str, Any]]:
     """The per-epoch records of a History, its ``to_dict()``, a list of records or a JSON file."""
     if isinstance(source, (str, os.PathLike)):
-        try:
-            with open(source) as f:
-                source = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{os.fspath(source)} is not a JSON history: {exc}") from None
+        source = read_json(source, "a JSON history")
     if hasattr(source, "records"):
         source = source.records
     elif isinstance(source, Mapping):
@@ -576,11 +601,7 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
     from relunet.insight.compare import METRICS, ComparisonResult
 
     if isinstance(result, (str, os.PathLike)):
-        try:
-            with open(result) as f:
-                result = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{os.fspath(result)} is not a comparison JSON file: {exc}") from None
+        result = read_json(result, "a comparison JSON file")
     if isinstance(result, Mapping):
         result = ComparisonResult.from_dict(dict(result))
     if not isinstance(result, ComparisonResult):
