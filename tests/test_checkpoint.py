@@ -230,7 +230,8 @@ def _resaved(tmp_path, edit):
     return path
 
 
-@pytest.mark.parametrize("field, value", [("state", 10**400), ("inc", 2**128), ("uinteger", -5)], ids=["state", "inc", "uinteger"])
+@pytest.mark.parametrize("field, value", [("state", 10**400), ("inc", 2**128), ("uinteger", -5)],
+                         ids=["state", "inc", "uinteger"])
 def test_generator_state_out_of_range_is_refused(tmp_path, field, value):
     def edit(meta):
         state = meta["rng_state"]
@@ -261,6 +262,7 @@ def test_a_fifo_named_as_checkpoint_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     import subprocess
     import sys
-    code = f"from relunet.training import checkpoint as c\ntry: c.load({str(fifo)!r})\nexcept Exception as e: print(type(e).__name__, e)"
+    code = (f"from relunet.training import checkpoint as c\ntry: c.load({str(fifo)!r})\n"
+            "except Exception as e: print(type(e).__name__, e)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
     assert out.startswith("ModelFileError") and "not a regular file" in out

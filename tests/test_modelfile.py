@@ -493,7 +493,8 @@ def test_activation_settings_out_of_range_are_refused(tmp_path, name, key, value
         modelfile.load(bad)
 
 
-@pytest.mark.parametrize("field, value", [("state", 10**400), ("inc", -1), ("has_uint32", 7), ("uinteger", 2**40)], ids=["state", "inc", "has_uint32", "uinteger"])
+@pytest.mark.parametrize("field, value", [("state", 10**400), ("inc", -1), ("has_uint32", 7), ("uinteger", 2**40)],
+                         ids=["state", "inc", "has_uint32", "uinteger"])
 def test_generator_state_out_of_range_is_refused(tmp_path, prelu_file, field, value):
     _, net = prelu_file
     meta, arrays = modelfile.describe(net)

@@ -247,7 +247,8 @@ def check_rng_state(state: Any) -> None:
     fields += [("has_uint32", state.get("has_uint32"), 2), ("uinteger", state.get("uinteger"), 2**32)]
     for name, value, bound in fields:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < bound:
-            shown = f"{value!r}" if not isinstance(value, int) or value.bit_length() < 200 else f"an integer of {value.bit_length()} bits"
+            big = isinstance(value, int) and value.bit_length() >= 200
+            shown = f"an integer of {value.bit_length()} bits" if big else f"{value!r}"
             raise ValueError(f"{name} must be an integer in [0, {bound}), got {shown}")
 
 
