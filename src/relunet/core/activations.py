@@ -37,7 +37,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from relunet.errors import CallOrderError, ConfigError, NonDifferentiableError, NotElementwiseError, UnknownNameError
+from relunet.core.registry import Registry
+from relunet.errors import CallOrderError, ConfigError, NonDifferentiableError, NotElementwiseError
 
 __all__ = [
     "Activation",
@@ -46,6 +47,7 @@ __all__ = [
     "names",
     "ACTIVATIONS",
     "canonical_name",
+    "REGISTRY",
     "Identity", "Step", "Sign", "Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "PReLU",
     "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Softsign",
     "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softmax", "LogSoftmax",
@@ -1677,26 +1679,21 @@ class LogSoftmax(Activation):
 # ---------------------------------------------------------------------------
 
 ACTIVATIONS: dict[str, type[Activation]] = {}
-_ALIASES: dict[str, str] = {}
+#: the activation catalog's name table (:class:`relunet.core.registry.Registry`)
+REGISTRY: Registry[type[Activation]] = Registry("activation", ACTIVATIONS, base=Activation, classes=True)
 
-
-def _register(*classes: type[Activation]) -> None:
-    for cls in classes:
-        ACTIVATIONS[cls.name] = cls
-        for alias in cls.aliases:
-            _ALIASES[alias] = cls.name
-
-
-_register(
+for _cls in (
     Identity, Step, Sign, Sigmoid, Tanh, ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, SELU,
     CELU, GELU, SiLU, Mish, Softplus, Softsign, Hardtanh, Hardsigmoid, Hardswish,
     LogSigmoid, Softmax, LogSoftmax,
-)
+):
+    REGISTRY.register(_cls.name, _cls, _cls.aliases)
+del _cls
 
 
 def names() -> list[str]:
     """The canonical names of every activation in the catalog, sorted."""
-    return sorted(ACTIVATIONS)
+    return REGISTRY.names()
 
 
 def canonical_name(name: str) -> str:
@@ -1704,35 +1701,20 @@ def canonical_name(name: str) -> str:
 
     Raises :class:`UnknownNameError` listing the known names.
     """
-    if not isinstance(name, str):
-        raise UnknownNameError("activation", name, list(ACTIVATIONS) + list(_ALIASES))
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in ACTIVATIONS:
-        raise UnknownNameError("activation", name, list(ACTIVATIONS) + list(_ALIASES))
-    return key
+    return REGISTRY.canonical_name(name)
 
 
-def get(name: "str | Activation", **params: Any) -> Activation:
+def get(name: "str | Activation | type[Activation]", **params: Any) -> Activation:
     """Return a fresh activation instance.
 
     Args:
-        name: a catalog name or alias (see :func:`names`), or an ``Activation``
-            instance (returned as is, ``params`` must then be empty).
+        name: a catalog name or alias (see :func:`names`), an ``Activation``
+            instance (returned as is, ``params`` must then be empty) or an
+            ``Activation`` subclass (instantiated with ``params``).
         **params: the activation's hyper-parameters, e.g. ``negative_slope=0.1``.
 
     Raises:
         UnknownNameError: for a name not in the catalog (the message lists them).
         ConfigError: for a hyper-parameter the activation does not take or a bad value.
     """
-    if isinstance(name, Activation):
-        if params:
-            raise ConfigError("cannot pass parameters together with an Activation instance")
-        return name
-    if not isinstance(name, str):
-        raise ConfigError(f"an activation is a name or an Activation instance, not {type(name).__name__}")
-    cls = ACTIVATIONS[canonical_name(name)]
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ConfigError(f"activation {cls.name!r}: {exc}") from None
+    return REGISTRY.get(name, **params)
