@@ -24,7 +24,7 @@ HELP = "run the speed suite against PyTorch and scikit-learn (python -m benchmar
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
-                   help="a short smoke run (< 1 min, no torch.compile); writes results-quick.json")
+                   help="a short smoke run (fewer, shorter repeats; no torch.compile); writes results-quick.json")
     p.add_argument("--both", action="store_true",
                    help="run twice: the default OpenBLAS kernel, then with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as set")
     p.add_argument("--threads", type=common.positive_int_arg, default=None, metavar="N",

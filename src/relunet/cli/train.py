@@ -61,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress")
     from relunet.cli.diagnose import add_option
 
-    add_option(p)  # --diagnose (issue 5): dead / saturated units and gradient norms per epoch
+    add_option(p)  # --diagnose: dead / saturated units and gradient norms per epoch
 
 
 def run_perceptron(args: argparse.Namespace) -> int:

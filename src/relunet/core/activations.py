@@ -206,7 +206,7 @@ def _real(owner: str, name: str, value: Any, *, positive: bool = False) -> float
 
 def _softplus(z: np.ndarray) -> np.ndarray:
     """log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|) (same dtype as z)."""
-    # NOTE: np.logaddexp(0, z) is equally stable but ~15x slower (no SIMD loop).
+    # NOTE: np.logaddexp(0, z) is equally stable but much slower (it has no SIMD loop).
     return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
@@ -214,7 +214,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), exact to a few ulp, same dtype as x, no warning."""
     if x.dtype == np.float32:
         # NOTE: e^-x overflows to inf for x < -88.7; 1 / (1 + inf) = 0 is then the right
-        # limit, so the overflow is silenced here (and only here): ~5x faster than
+        # limit, so the overflow is silenced here (and only here): faster than
         # scipy.special.expit, which has no SIMD loop.
         with np.errstate(over="ignore"):
             e = np.exp(-x)
@@ -235,7 +235,7 @@ def _normal_cdf_pdf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Phi(x) and phi(x), the standard normal CDF and density, same dtype as x.
 
     float64: ``scipy.special.ndtr`` (accurate in both tails). float32: A&S 7.1.26 with
-    one SIMD ``exp`` shared by both (scipy's ndtr has no SIMD loop: ~10x slower);
+    one SIMD ``exp`` shared by both (scipy's ndtr has no SIMD loop, so it is much slower);
     the error, <= 1e-7, is below float32's own. z is clipped at 11, where e^{-z^2}
     has underflowed to 0 in float32, so z^2 never overflows.
     """
@@ -1055,7 +1055,7 @@ class GELU(Activation):
     Note:
         Phi is ``scipy.special.ndtr`` in float64 (accurate in both tails, unlike
         ``1 + erf`` for x << 0) and Abramowitz & Stegun 7.1.26 in float32 (error
-        <= 1e-7, 10x faster). The Gaussian and the cubic are evaluated on x clipped
+        <= 1e-7, SIMD ``exp``). The Gaussian and the cubic are evaluated on x clipped
         to [-40, 40] (resp. [-100, 100]), where they have already underflowed to 0
         (resp. tanh has saturated to +-1 exactly): no overflow for any x, same values.
         ``forward`` computes f' alongside f (they share Phi), so ``backward`` is one
@@ -1303,7 +1303,7 @@ class Softplus(Activation):
         y = _softplus(bx)
         if self.beta != 1.0:
             y /= self.beta
-        # NOTE: few elements pass the threshold: patching them is ~5x faster than np.where
+        # NOTE: few elements pass the threshold: patching them is faster than np.where
         over = np.flatnonzero(bx > self.threshold)
         if over.size:
             y.flat[over] = x.flat[over]
