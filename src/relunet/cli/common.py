@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core import activations
-from relunet.data import datasets
-from relunet.core import losses
+from relunet.core import activations, losses
+from relunet.core.network import MLP, output_for
+from relunet.data import datasets, preprocessing
 from relunet.data.datasets import Dataset
 from relunet.errors import ConfigError, DataFormatError
-from relunet.core.network import MLP, output_for
+
+#: ``--scale`` choices: the scalers' registry names, ``none`` first (the default)
+SCALES = ["none", *(n for n in preprocessing.REGISTRY.names() if n != "none")]
 
 #: per-dataset defaults where the general ones would be a poor start
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -80,7 +82,7 @@ def add_data_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
                    ".npy: the targets' .npy file")
     g.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
                    help="for data files: the task (auto: integer targets with few values are classes)")
-    g.add_argument("--scale", default="none", choices=["none", "standard", "minmax"],
+    g.add_argument("--scale", default="none", choices=SCALES,
                    help="rescale inputs with statistics of the training part (default: none)")
     g.add_argument("--test-size", type=fraction_arg, default=None,
                    help="fraction held out as the test set where a dataset has no fixed one (default 0.25)")
@@ -243,12 +245,14 @@ def _batch_size(s: str) -> int | None:
 
 def resolve_defaults(args: argparse.Namespace) -> None:
     """Fill options left unset with the dataset's defaults, then the general ones."""
-    specific = DATASET_DEFAULTS.get(str(args.data).lower(), {})
-    optimizer = str(getattr(args, "optimizer", "sgd") or "sgd").strip().lower()
+    data = str(args.data)
+    specific = DATASET_DEFAULTS.get(datasets.REGISTRY.canonical_name(data), {}) if data in datasets.REGISTRY else {}
     from relunet.training import optimizers
 
-    opt_cls = optimizers.REGISTRY.lookup(optimizer) if optimizer in optimizers.REGISTRY else None
-    full_batch = bool(getattr(opt_cls, "full_batch", False))
+    optimizer = str(getattr(args, "optimizer", "sgd") or "sgd").strip().lower()
+    if optimizer in optimizers.REGISTRY:  # an alias (l-bfgs) takes its optimizer's defaults
+        optimizer = optimizers.canonical_name(optimizer)
+    full_batch = bool(getattr(optimizers.OPTIMIZERS.get(optimizer), "full_batch", False))
     for key, value in {**GENERAL_DEFAULTS, **specific}.items():
         if optimizer != "sgd" and key in _SGD_ONLY:
             continue  # sgd's learning rate and momentum are no defaults for adam, cg, ...

@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
     p.add_argument("--seed", type=common.seed_arg, default=None,
                    help="seed of a named dataset's train/test split (default: 0)")
-    p.add_argument("--scale", default="none", choices=["none", "standard", "minmax"],
+    p.add_argument("--scale", default="none", choices=common.SCALES,
                    help="for a named dataset: rescale inputs as relunet train --scale did (statistics "
                         "of the training part; same --seed); a data file is used as it is")
     p.add_argument("--data-dir", default=None, help="directory holding the MNIST / Fashion-MNIST IDX files")
