@@ -82,7 +82,7 @@ def add_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--diagnose", action="store_true",
                    help="record dead units, saturation, activation statistics and gradient norms "
                    "after every epoch and report them after training")
-    if not any("--saturation-threshold" in a.option_strings for a in p._actions):
+    if p.get_default("saturation_threshold") is None:  # not added yet (doctor adds them too)
         add_saturation_args(p)
 
 

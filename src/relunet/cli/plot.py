@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("--cols", type=_positive_int("--cols"), default=None, help="panels per row")
     # NOTE: argparse takes "-5,5" for an option (it is no plain negative number) unless told
     # otherwise: values that start with "-" and a digit are values here (--range -5,5).
+    # argparse has no public setting for this; its private matcher is the only hook short of
+    # rewriting argv, and this parser has no option that starts with "-" and a digit.
     a._negative_number_matcher = re.compile(r"^-\.?\d")
     _out(a)
 
