@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from relunet import errors
 from relunet import MLP
 from relunet.core import activations
 from relunet.insight import compare
@@ -221,3 +222,20 @@ def test_a_foreign_json_is_not_a_comparison_result(payload, words):
     with pytest.raises(ConfigError, match=words) as info:
         ComparisonResult.from_dict(payload)
     assert not str(info.value).endswith("'rows'")  # no stray repeat of the key
+
+
+def test_compare_api_argument_types():
+    from relunet.insight import compare
+
+    with pytest.raises(errors.ConfigError, match="seeds"):
+        compare.compare_activations("xor", ["relu"], 1.5, epochs=1, jobs=1)
+    res = compare.compare_activations("xor", "relu,tanh", 1, hidden=[4], epochs=1, jobs=1)
+    assert [r["activation"] for r in res.rows] == ["relu", "tanh"]
+
+
+@pytest.mark.parametrize("argv", [["compare"], ["plot", "boundary"]])
+def test_help_mentions_no_option_the_command_lacks(argv, capsys):
+    from relunet.cli import main
+    assert main([*argv, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--epochs" in text and "--resume" not in text

@@ -7,10 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from relunet import MLP
+import relunet
+from relunet import MLP, errors
 from relunet.data import datasets
 from relunet.cli import main
 from relunet.insight.doctor import RULES, Finding, examine, examine_trained, has_problems, target_kind
+
+XOR_X64 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -344,3 +347,21 @@ def test_learning_rate_probe_trains_through_the_engine_and_shares_its_divergence
     assert "at step 3" in f.title and f.details["losses"][-1] is None and len(f.details["losses"]) == 3
     with pytest.raises(Exception, match="floating-point overflow at epoch 1, batch 3"):
         net.fit(X, y, epochs=1, batch_size=32, optimizer=OverflowsAtStep3())
+
+
+def _xor_net(**kw):
+    return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
+
+
+def test_doctor_with_mixed_labels():
+    from relunet.insight import doctor
+
+    with pytest.raises(errors.TargetTypeError, match="mixes"):
+        doctor.examine(_xor_net(), XOR_X64, np.array([0, "a", 1, 0], dtype=object), probe=False)
+
+
+def test_doctor_examine_bad_learning_rate():
+    from relunet.insight import doctor
+
+    with pytest.raises(errors.ConfigError, match="lr"):
+        doctor.examine(_xor_net(), XOR_X64, XOR_Y, lr=-1)

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="mlp (default: trained by backpropagation) or perceptron (one layer of step "
                    "or sign units trained by the perceptron rule; --activation step|sign, --epochs, --lr)")
     g = p.add_argument_group("validation, checkpoints")
-    g.add_argument("--validation-split", type=common._fraction, default=None, metavar="F",
+    g.add_argument("--validation-split", type=common.fraction_arg, default=None, metavar="F",
                    help="hold out this fraction of the training data for validation (stratified for "
                    "classifiers); default none, or 0.1 with --early-stopping")
     g.add_argument("--early-stopping", type=_patience, nargs="?", const=10, default=None, metavar="PATIENCE",
@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress")
     from relunet.cli.diagnose import add_option
 
-    add_option(p)  # --diagnose (issue 5): dead / saturated units and gradient norms per epoch
+    add_option(p)  # --diagnose: dead / saturated units and gradient norms per epoch
 
 
 def run_perceptron(args: argparse.Namespace) -> int:
@@ -188,7 +188,9 @@ def _run(args: argparse.Namespace) -> int:
             extra = f"  iterations: {result['iterations']}  nfev: {result['nfev']}"
         if result.get("stopped_early"):
             extra += f"  early stop, best epoch: {result['best_epoch']}"
-        print(f"{key}: {result[key]:.4f}  final_loss: {result['final_loss']:.4g}  "
+        # a run of 0 epochs has no loss: say so rather than print nan
+        loss = f"{result['final_loss']:.4g}" if result["epochs"] else "none (0 epochs)"
+        print(f"{key}: {result[key]:.4f}  final_loss: {loss}  "
               f"epochs: {result['epochs']}  time: {seconds:.1f}s{extra}")
         if args.save:
             scaled = "" if args.scale == "none" else (

@@ -51,6 +51,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from relunet.errors import ConfigError, DataError, DivergenceError, ModelFileError, RelunetError
+from relunet.io.archive import output_target
 from relunet.training import checkpoint as ckpt_mod
 from relunet.training import optimizers
 from relunet.training import schedules as schedules_mod
@@ -711,8 +712,6 @@ def _check_settings(epochs: Any, verbose: Any, monitor: Any,
     if monitor is not None and not isinstance(monitor, str):
         raise ConfigError(f"monitor must be a metric name such as 'val_loss' or 'loss', got {monitor!r}")
     if checkpoint is not None:  # a folder that is missing fails now, not after the first epoch
-        from relunet.io.archive import output_target
-
         output_target(checkpoint)
     return int(epochs), int(verbose)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from relunet.errors import DataError
+from relunet.io.archive import write_atomic
 
 __all__ = ["History", "json_safe", "jsonable"]
 
@@ -77,8 +78,6 @@ class History:
     def save(self, path: str | os.PathLike) -> None:
         """Write the history as strict JSON (``{"records": [...], "info": {...}}``; NaN and
         infinities become ``null``), atomically: a failed write leaves any previous file intact."""
-        from relunet.io.archive import write_atomic
-
         write_atomic(path, json.dumps(json_safe(self.to_dict()), indent=1, allow_nan=False) + "\n")
 
     @classmethod

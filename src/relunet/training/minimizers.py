@@ -46,6 +46,7 @@ from relunet.training.protocol import Differentiable, Trainable
 import numpy as np
 from scipy import optimize
 
+from relunet.core.checks import check_number
 from relunet.errors import ConfigError, DataError, DivergenceError
 
 __all__ = ["FullBatchResult", "Minimizer", "CG", "LBFGS", "minimize", "METHODS"]
@@ -251,11 +252,11 @@ class Minimizer:
                  max_grad_norm: float | None = None):
         if max_grad_norm is not None:
             raise ConfigError(f"{self.name} is a full-batch line-search method: max_grad_norm does not apply")
-        self.lr = _positive("lr", lr)
+        self.lr = check_number("lr", lr, low_open=True)
         if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
             raise ConfigError(f"max_iter must be an integer >= 1, got {max_iter!r}")
         self.max_iter = int(max_iter)
-        self.tol = None if tol is None else _positive("tol", tol)
+        self.tol = None if tol is None else check_number("tol", tol, low_open=True)
         self.n_steps = 0
 
     def __repr__(self) -> str:
@@ -287,19 +288,6 @@ class Minimizer:
             self.lr, self.n_steps = float(d["lr"]), int(d["step"])
         except (KeyError, TypeError, ValueError):
             raise ConfigError("an optimizer state dict needs the keys 'lr', 'step' and 'state'") from None
-
-
-def _positive(name: str, value: Any) -> float:
-    """``value`` as a finite float > 0, or ConfigError naming the setting (the optimizers' wording)."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{name} must be a number, not {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, not {value!r}") from None
-    if not np.isfinite(x) or x <= 0:
-        raise ConfigError(f"{name} must be a finite number in (0.0, inf), got {value!r}")
-    return x
 
 
 class CG(Minimizer):
