@@ -178,15 +178,21 @@ class Network:
         """
         self._backward(delta, _NO_BUFFERS, None, record)
 
-    def loss_and_delta(self, z: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    def loss_and_delta(
+        self, z: np.ndarray, Y: np.ndarray, *, record: list[np.ndarray] | None = None
+    ) -> tuple[float, np.ndarray]:
         """The loss and ``delta = dL/dz_L`` at the logits ``z`` (a new array, z's dtype).
 
         Where the loss is fused with the output activation the loss computes both from
         the logits (:meth:`relunet.core.losses.Loss.value_and_delta_from_logits`, valid
         only for its table's pairs); otherwise ``dL/dy`` passes back through the output
         activation's own ``backward``.
+
+        Args:
+            record: a list that receives the network's output ``f_L(z)`` (in the fused
+                case computed for it: the fused pass never forms it).
         """
-        return self._loss_and_delta(z, Y, None)
+        return self._loss_and_delta(z, Y, None, record)
 
     def loss_and_gradients(self, X: np.ndarray, Y: np.ndarray) -> float:
         """One forward and backward pass on a batch: returns the loss, fills the gradients.
@@ -363,13 +369,15 @@ class Network:
                 return
 
     def _loss_and_delta(
-        self, z: np.ndarray, Y: np.ndarray, work: "_Work | None"
+        self, z: np.ndarray, Y: np.ndarray, work: "_Work | None", record: list[Any] | None = None
     ) -> tuple[float, np.ndarray]:
         """:meth:`loss_and_delta`, into the work arrays when given."""
         # NOTE: a diverged network has inf/nan logits; the loss then says so (the training
         # loop raises DivergenceError), the warnings numpy would give are noise.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if self.fused:
+                if record is not None:
+                    record.append(self.output_activation.fn(z))
                 if work is None:
                     value, delta = self.loss.value_and_delta_from_logits(z, Y)
                 else:
@@ -378,6 +386,8 @@ class Network:
             else:
                 out = self.layers[-1]
                 y_pred = out.forward(z)
+                if record is not None:
+                    record.append(y_pred)
                 value = self.loss.value(y_pred, Y)
                 delta = out.backward(self.loss.gradient(y_pred, Y))
         return value, delta.astype(z.dtype, copy=False)
@@ -523,7 +533,7 @@ def _finite_in_float64(original: Any, shape: tuple[int, ...], index: np.ndarray)
         return False
 
 
-def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
+def activation_from_spec(spec: Any, units: int) -> ActivationLayer:
     """Build an activation layer from a name, an instance, or ``(name, params)``.
 
     A parameter given as the string ``"per_unit"`` (PReLU's ``num_parameters``)
@@ -539,6 +549,11 @@ def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
         params = {k: (units if v == "per_unit" else v) for k, v in dict(params).items()}
         return ActivationLayer(name, **params)
     return ActivationLayer(spec)
+
+
+# NOTE: the old private name, for code written against it; removed once every caller
+# uses activation_from_spec.
+_activation_from_spec = activation_from_spec
 
 
 #: rows checked at a time, so checking a memory-mapped X never needs memory for all of it
@@ -653,7 +668,7 @@ class MLP(Network):
         self.activation_specs = hidden_specs + [output]
         layers: list[Any] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            act_layer = _activation_from_spec(self.activation_specs[i], n_out)
+            act_layer = activation_from_spec(self.activation_specs[i], n_out)
             act = act_layer.activation
             scheme = init or act.init
             slope = _negative_slope(act) if scheme == "he" else 0.0
@@ -722,6 +737,8 @@ class MLP(Network):
         Classification (cross-entropy): integer or string labels, or one-hot rows.
         Binary cross-entropy: labels of two classes (one output) or a 0/1 matrix (multi-label).
         Regression (MSE): real values, ``shape (n_samples,)`` or ``(n_samples, n_outputs)``.
+        With ``fit`` the class labels found are kept in ``classes_``; without, labels are
+        looked up in the ``classes_`` of the last fit.
         """
         y = _targets_array(y)
         if y.ndim == 0:
@@ -730,42 +747,56 @@ class MLP(Network):
             raise DataError(f"X has {n_samples} samples but y has {len(y)}")
         if y.dtype.kind == "c":
             raise TargetTypeError("y holds complex numbers; targets and labels must be real")
-        k = self.n_outputs
         if self.task == "regression":
-            try:
-                with np.errstate(over="ignore"):  # values beyond the dtype's range: reported below
-                    Y = y.astype(self.dtype)
-            except (TypeError, ValueError):
-                raise TargetTypeError("a regression target must be numeric") from None
-            if Y.ndim == 1:
-                Y = Y[:, None]
-            if Y.shape[1] != k:
-                hint = ""
-                if Y.shape[1] == 1 and k > 1 and np.all(Y == np.round(Y)):
-                    hint = (f"; class labels with the regression loss {self.loss.name!r} must be one-hot "
-                            f"encoded (shape (n_samples, {k})), or use loss='cross_entropy'")
-                raise DataError(f"y has {Y.shape[1]} outputs but the network has {k}{hint}")
-            if not np.isfinite(Y).all():
-                if y.dtype.kind in "iuf" and np.isfinite(y).all():
-                    raise DataError(
-                        f"y holds a value too large for {self.dtype.name} (the largest is "
-                        f"{np.finfo(self.dtype).max:.3g}); rescale the targets or use dtype float64"
-                    )
-                raise DataError("y contains NaN or infinite values")
-            return Y
+            return self._encode_regression(y)
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise DataError("y contains NaN or infinite values")
-        # multi-label / one-hot matrix
+        k = self.n_outputs
         if y.ndim == 2 and y.shape[1] == k and k > 1:
-            if not np.isin(y, (0, 1)).all():
-                raise TargetTypeError(
-                    "a 2-D classification target must hold 0/1 values (one-hot or multi-label)"
+            return self._encode_matrix(y, fit)
+        return self._encode_labels(y, fit)
+
+    def _encode_regression(self, y: np.ndarray) -> np.ndarray:
+        """Real targets as ``shape (n_samples, n_outputs)`` in the network's dtype."""
+        k = self.n_outputs
+        try:
+            with np.errstate(over="ignore"):  # values beyond the dtype's range: reported below
+                Y = y.astype(self.dtype)
+        except (TypeError, ValueError):
+            raise TargetTypeError("a regression target must be numeric") from None
+        if Y.ndim == 1:
+            Y = Y[:, None]
+        if Y.shape[1] != k:
+            hint = ""
+            if Y.shape[1] == 1 and k > 1 and np.all(Y == np.round(Y)):
+                hint = (f"; class labels with the regression loss {self.loss.name!r} must be one-hot "
+                        f"encoded (shape (n_samples, {k})), or use loss='cross_entropy'")
+            raise DataError(f"y has {Y.shape[1]} outputs but the network has {k}{hint}")
+        if not np.isfinite(Y).all():
+            if y.dtype.kind in "iuf" and np.isfinite(y).all():
+                raise DataError(
+                    f"y holds a value too large for {self.dtype.name} (the largest is "
+                    f"{np.finfo(self.dtype).max:.3g}); rescale the targets or use dtype float64"
                 )
-            if self.loss.name == "cross_entropy" and not (y.sum(axis=1) == 1).all():
-                raise TargetTypeError("one-hot rows for cross-entropy must each hold exactly one 1")
-            if fit:
-                self.classes_ = np.arange(k)
-            return y.astype(self.dtype)
+            raise DataError("y contains NaN or infinite values")
+        return Y
+
+    def _encode_matrix(self, y: np.ndarray, fit: bool) -> np.ndarray:
+        """A 0/1 matrix with one column per output: one-hot rows or multi-label targets."""
+        k = self.n_outputs
+        if not np.isin(y, (0, 1)).all():
+            raise TargetTypeError(
+                "a 2-D classification target must hold 0/1 values (one-hot or multi-label)"
+            )
+        if self.loss.name == "cross_entropy" and not (y.sum(axis=1) == 1).all():
+            raise TargetTypeError("one-hot rows for cross-entropy must each hold exactly one 1")
+        if fit:
+            self.classes_ = np.arange(k)
+        return y.astype(self.dtype)
+
+    def _encode_labels(self, y: np.ndarray, fit: bool) -> np.ndarray:
+        """Class labels, one per sample: one-hot rows, or a 0/1 column for one sigmoid unit."""
+        k = self.n_outputs
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim != 1:
@@ -777,32 +808,7 @@ class MLP(Network):
                 "for regression, or pass class labels"
             )
         if fit or self.classes_ is None:
-            try:
-                found = np.unique(y)
-            except TypeError:  # e.g. numbers and strings mixed in an object array
-                raise TargetTypeError(
-                    "y mixes labels of different types (e.g. numbers and strings); give labels of one type"
-                ) from None
-            n_classes_net = 2 if (self.loss.name == "binary_cross_entropy" and k == 1) else k
-            if len(found) > n_classes_net:
-                raise TargetTypeError(
-                    f"y has {len(found)} distinct classes but the network's output can represent "
-                    f"{n_classes_net}; with {len(found)} distinct values this may be a regression "
-                    "target (use output='identity', loss='mse'), or give the output layer more units"
-                )
-            if y.dtype.kind in "iuf" and found.min() >= 0 and found.max() < n_classes_net:
-                classes = np.arange(n_classes_net)
-            else:
-                classes = found
-            if len(classes) < n_classes_net:
-                # e.g. string labels {"a","b"} with 2 outputs: fine; fewer: pad is ambiguous
-                # (one sigmoid unit with a single label other than 0/1: which is the other class?)
-                raise TargetTypeError(
-                    f"y has {len(classes)} class{'es' if len(classes) != 1 else ''} "
-                    f"({', '.join(map(repr, classes[:5].tolist()))}) but the network's output "
-                    f"represents {n_classes_net}; give samples of every class (integer labels "
-                    f"0..{n_classes_net - 1} name the classes even when some are absent)"
-                )
+            classes = self._classes_of(y)
             if fit:
                 self.classes_ = classes
         else:
@@ -817,6 +823,38 @@ class MLP(Network):
         Y = np.zeros((len(y), k), dtype=self.dtype)
         Y[np.arange(len(y)), idx] = 1
         return Y
+
+    def _classes_of(self, y: np.ndarray) -> np.ndarray:
+        """The sorted class labels of 1-D labels ``y``: ``0..K-1`` for integer labels in
+        that range (so absent classes keep their index), else the distinct labels found."""
+        k = self.n_outputs
+        try:
+            found = np.unique(y)
+        except TypeError:  # e.g. numbers and strings mixed in an object array
+            raise TargetTypeError(
+                "y mixes labels of different types (e.g. numbers and strings); give labels of one type"
+            ) from None
+        n_classes_net = 2 if (self.loss.name == "binary_cross_entropy" and k == 1) else k
+        if len(found) > n_classes_net:
+            raise TargetTypeError(
+                f"y has {len(found)} distinct classes but the network's output can represent "
+                f"{n_classes_net}; with {len(found)} distinct values this may be a regression "
+                "target (use output='identity', loss='mse'), or give the output layer more units"
+            )
+        if y.dtype.kind in "iuf" and found.min() >= 0 and found.max() < n_classes_net:
+            classes = np.arange(n_classes_net)
+        else:
+            classes = found
+        if len(classes) < n_classes_net:
+            # e.g. string labels {"a","b"} with 2 outputs: fine; fewer: pad is ambiguous
+            # (one sigmoid unit with a single label other than 0/1: which is the other class?)
+            raise TargetTypeError(
+                f"y has {len(classes)} class{'es' if len(classes) != 1 else ''} "
+                f"({', '.join(map(repr, classes[:5].tolist()))}) but the network's output "
+                f"represents {n_classes_net}; give samples of every class (integer labels "
+                f"0..{n_classes_net - 1} name the classes even when some are absent)"
+            )
+        return classes
 
     # -- estimator API -----------------------------------------------------
     def fit(self, X: Any, y: Any, **kwargs: Any):
