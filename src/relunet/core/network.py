@@ -8,6 +8,15 @@ Backpropagation is the chain rule applied layer by layer from the output back:
 
 so the textbook per-pattern rule ``w += lr * delta * f'(e) * input`` is one SGD step
 ``W -= lr * dL/dW`` with batch size 1 (the sign is folded into delta = -(y - y_hat)).
+
+Every pass runs through one forward loop and one backward loop (``Network._forward``,
+``Network._backward``): the training step (work arrays reused from batch to batch, ReLU
+in place, the SGD update fused into the backward GEMM when the optimizer says it can),
+the plain allocating pass (:meth:`Network.logits`, :meth:`Network.backward`, whose
+``record=`` lists let the trace and the diagnostics read what flows through) and the
+evaluation-mode inference in blocks (:meth:`Network.forward`, :meth:`Network.evaluate`).
+They differ only in the options they give each layer's ``forward(x, out, cache)`` and
+``backward(grad_out, work, lr)`` (see :mod:`relunet.core.layers`).
 """
 
 from __future__ import annotations
