@@ -14,6 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import relunet
+from relunet import errors
 from relunet.core import activations as A
 from relunet.errors import ConfigError, NonDifferentiableError, UnknownNameError
 
@@ -510,3 +512,29 @@ def test_init_follows_the_family():
     assert A.ACTIVATIONS["selu"].init == "lecun"
     for name in ["tanh", "sigmoid", "softsign", "hardtanh", "identity", "softmax"]:
         assert A.ACTIVATIONS[name].init == "xavier", name
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "hardtanh", "leaky_relu", "elu"])
+def test_activation_forward_backward_on_python_lists(name):
+    act = relunet.activations.get(name)
+    out = act.forward([-2.0, 0.5, 7.0])
+    grad = act.backward([1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(grad, act.derivative(np.array([-2.0, 0.5, 7.0])))
+    assert out.shape == (3,)
+
+
+def test_activation_misuse_raises_relunet_errors():
+    with pytest.raises(errors.CallOrderError):
+        relunet.activations.get("relu").backward(np.ones(3))
+    for name in ("softmax", "log_softmax"):
+        with pytest.raises(errors.NotElementwiseError, match="backward"):
+            relunet.activations.get(name).derivative(np.ones(3))
+    assert issubclass(errors.CallOrderError, RuntimeError) and issubclass(errors.NotElementwiseError, TypeError)
+
+
+def test_prelu_keeps_float32_outside_a_network():
+    a = A.get("prelu")
+    x = np.array([[-1.0, 0.5]], dtype=np.float32)
+    assert a.forward(x).dtype == np.float32
+    assert a.backward(np.ones_like(x)).dtype == np.float32
+    assert a.derivative(x).dtype == np.float32

@@ -8,8 +8,11 @@ import pytest
 import relunet
 from relunet.training import checkpoint as ckpt
 from relunet.training import optimizers
-from relunet.training.callbacks import Callback
+from relunet.training.callbacks import Callback, EarlyStopping
 from relunet.errors import ConfigError, ModelFileError
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+XOR_Y = np.array([0, 1, 1, 0])
 
 
 def _data(n=160):
@@ -217,3 +220,66 @@ def test_resume_refuses_another_learning_rate_schedule_or_data(tmp_path, change,
     with pytest.raises(ConfigError, match=words):
         _net().fit(X2, Y2, epochs=4, batch_size=16, resume=path, **kw)
     _net().fit(X, Y, epochs=4, batch_size=16, resume=path, optimizer="sgd", lr=0.02)  # the same run: fine
+
+
+def _xor_net():
+    return relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
+
+
+def _fit(net, epochs, **kw):
+    return net.fit(XOR_X, XOR_Y, epochs=epochs, lr=0.5, batch_size=2, **kw)
+
+
+@pytest.fixture()
+def saved(tmp_path):
+    path = tmp_path / "x.ckpt"
+    _fit(_xor_net(), 2, checkpoint=path, early_stopping=EarlyStopping(monitor="loss", patience=5))
+    return path
+
+
+class _Stateful(Callback):
+    def __init__(self, state):
+        self.state = state
+
+    def state_dict(self):
+        return {"s": self.state}
+
+    def load_state_dict(self, d):
+        pass
+
+
+@pytest.mark.parametrize("mutate, word", [
+    (lambda c: setattr(c, "history", {"records": [1, 2]}), "records"),
+    (lambda c: setattr(c, "callbacks", [1]), "callbacks"),
+    (lambda c: c.callbacks.update({k: {"best": "x"} for k in c.callbacks}), "best"),
+    (lambda c: c.callbacks.update({k: {} for k in c.callbacks}), "best"),
+    (lambda c: c.extra.update(config={"batch_size": "x"}), "batch_size"),
+    (lambda c: c.extra.update(val_idx=np.array([-1, 0])), "val_idx"),
+    (lambda c: c.extra.update(val_idx=np.array([0.5, 1.5])), "val_idx"),
+    (lambda c: c.extra.update(val_idx="ab"), "val_idx"),
+])
+def test_bad_checkpoint_content_is_a_model_file_error(saved, tmp_path, mutate, word):
+    c = ckpt.load(saved)
+    mutate(c)
+    bad = tmp_path / "bad.ckpt"
+    ckpt.save(bad, c)
+    with pytest.raises(ModelFileError, match=word):
+        _fit(_xor_net(), 4, resume=bad, early_stopping=EarlyStopping(monitor="loss", patience=5))
+
+
+@pytest.mark.parametrize("state", [{1, 2}, lambda: 1, np.array(["a", None], dtype=object)])
+def test_unstorable_callback_state_is_a_config_error(tmp_path, state):
+    with pytest.raises(ConfigError, match=r"callbacks/0:_Stateful/s"):
+        _fit(_xor_net(), 2, callbacks=[_Stateful(state)], checkpoint=tmp_path / "s.ckpt")
+
+
+def test_resume_of_an_early_stopped_run_keeps_the_best_weights(tmp_path):
+    path = tmp_path / "es.ckpt"
+    kw = dict(early_stopping=EarlyStopping(monitor="val_loss", patience=1), validation_split=0.5)
+    first = _xor_net()
+    h1 = _fit(first, 20, checkpoint=path, **kw)
+    assert h1.stopped_early
+    again = _xor_net()
+    h2 = _fit(again, 30, resume=path, **kw)
+    assert len(h2) == len(h1) and h2.stopped_early
+    assert all(np.array_equal(a, b) for a, b in zip(first.parameters(), again.parameters()))

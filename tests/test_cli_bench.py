@@ -57,3 +57,28 @@ def test_missing_torch_is_named(monkeypatch, capsys):
     assert main(["bench", "--quick"]) == 2
     err = capsys.readouterr().err
     assert "torch not installed" in err and "torch==2.13.0" in err
+
+
+def _run(capsys, argv):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _one_line_error(rc, err):
+    assert rc == 2, err
+    assert err.startswith("relunet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+def test_positive_int_message_is_consistent(capsys):
+    for bad in ("0", "-1"):
+        rc, _, err = _run(capsys, ["bench", "--threads", bad])
+        _one_line_error(rc, err)
+        assert ">= 1" in err
+
+
+def test_bench_out_checked_before_the_run(tmp_path, capsys):
+    rc, _, err = _run(capsys, ["bench", "--quick", "--out", str(tmp_path / "missing" / "r.json")])
+    _one_line_error(rc, err)
+    assert "--out" in err and "does not exist" in err

@@ -1,5 +1,6 @@
 """``relunet train`` end to end: options, JSON report, checkpoints, history, errors, Ctrl-C."""
 
+import errno
 import json
 import os
 import subprocess
@@ -9,9 +10,13 @@ import numpy as np
 import pytest
 
 import relunet
+from relunet import errors
 from relunet.training import checkpoint as ckpt
 from relunet.cli import main
 from relunet.training.engine import History
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([0, 1, 1, 0])
 
 DIGITS = ["train", "--data", "digits", "--hidden", "16", "--batch-size", "64", "--lr", "0.1"]
 
@@ -156,3 +161,308 @@ def test_save_to_stdout_writes_only_the_model_there(tmp_path):
     assert "test_accuracy" in proc.stderr  # the summary went to stderr ...
     assert out.read_bytes()[:4] == b"PK\x03\x04"  # ... and stdout holds the model file alone
     assert relunet.load(out).n_features == 2
+
+
+def _usage_error(capsys, argv, *needles):
+    """Run the CLI and assert: status 2, exactly one line on stderr naming the problem."""
+    rc, out, err = _run(capsys, argv)
+    assert rc == 2, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return out, lines[0]
+
+
+def _strict_json(text: str):
+    def reject(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def _xor_net(**kw):
+    return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
+
+
+def _rewrite_meta(src, dst, change):
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "meta.json":
+                header = json.loads(data)
+                change(header["meta"])
+                data = json.dumps(header).encode()
+            zout.writestr(item, data)
+
+
+def test_epochs_zero_json_report_is_strict_json(capsys):
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--epochs", "0", "--json"])
+    assert rc == 0, err
+    res = _strict_json(out)
+    assert res["epochs"] == 0 and res["final_loss"] is None
+
+
+@pytest.mark.parametrize("flag", ["--history", "--checkpoint"])
+def test_train_output_in_missing_folder_fails_before_training(capsys, tmp_path, flag):
+    target = tmp_path / "no" / "such" / "out.json"
+    out, line = _usage_error(capsys, ["train", "--data", "xor", flag, str(target)], str(tmp_path / "no"))
+    assert out == "", "training ran although its output could not be written"
+    assert ".tmp" not in line  # the user's path, not a temporary file's
+
+
+@pytest.mark.parametrize("flag", ["--history", "--checkpoint"])
+def test_train_output_that_is_a_directory(capsys, tmp_path, flag):
+    out, _ = _usage_error(capsys, ["train", "--data", "xor", "--quiet", flag, str(tmp_path)], "directory")
+    assert out == ""
+
+
+def test_os_errors_while_writing_are_one_line(capsys, tmp_path, monkeypatch):
+    def full(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path))
+
+    monkeypatch.setattr(History, "save", full)
+    hist = tmp_path / "h.json"
+    _, line = _usage_error(capsys, ["train", "--data", "xor", "--epochs", "1", "--quiet", "--history", str(hist)],
+                           "No space left on device", str(hist))
+
+
+def test_unknown_loss_lists_known_losses(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--loss", "msee"], "known losses:", "mse")
+
+
+def test_mse_on_class_labels_says_what_to_do(capsys):
+    _, line = _usage_error(capsys, ["train", "--data", "digits", "--loss", "mse", "--epochs", "1"], "one-hot")
+
+
+def test_cli_train_bce_over_softmax_outputs_reports(capsys):
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--output", "softmax", "--loss", "bce", "--epochs", "2",
+                                 "--json"])
+    assert rc == 0, err
+    assert 0.0 <= _strict_json(out)["test_accuracy"] <= 1.0
+
+
+def test_plateau_schedule_with_a_missing_monitor(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--epochs", "2", "--schedule", "plateau", "--monitor", "bogus"],
+                 "'bogus'", "reduce_on_plateau")
+    _usage_error(capsys, ["train", "--data", "xor", "--epochs", "2", "--schedule", "warmup:1:plateau",
+                          "--monitor", "val_loss"], "'val_loss'")
+
+
+def test_train_samples_zero_is_rejected(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--train-samples", "0"], "--train-samples")
+
+
+def test_perceptron_zero_epochs_and_bad_targets(capsys):
+    rc, out, err = _run(capsys, ["train", "--model", "perceptron", "--data", "and", "--epochs", "0", "--json"])
+    assert rc == 0, err
+    res = _strict_json(out)
+    assert res["epochs"] == 0 and res["converged"] is False and "0 epochs" in res["message"]
+    _usage_error(capsys, ["train", "--model", "perceptron", "--data", "diabetes"], "regression")
+    from relunet.insight.perceptron import Perceptron
+
+    with pytest.raises(errors.TargetTypeError):
+        Perceptron().fit(XOR_X, np.array([0.5, 1.5, 0.2, 0.1]))
+    with pytest.raises(errors.ConfigError, match="epochs"):
+        Perceptron().fit(XOR_X, XOR_Y, epochs=-1)
+
+
+@pytest.mark.parametrize("extra", [["--history", "h.json"], ["--hidden", "8"], ["--optimizer", "adam"],
+                                   ["--checkpoint", "c.ckpt"]])
+def test_perceptron_rejects_backprop_options(capsys, tmp_path, extra):
+    extra = [str(tmp_path / e) if e.endswith((".json", ".ckpt")) else e for e in extra]
+    _usage_error(capsys, ["train", "--model", "perceptron", "--data", "and", *extra], extra[0], "perceptron")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("change, needle", [(["--activation", "relu"], "network"),
+                                            (["--momentum", "0.5"], "optimizer settings"),
+                                            (["--loss", "mse", "--output", "sigmoid"], "network"),
+                                            (["--epochs", "2"], "already holds 3 epochs"),
+                                            (["--batch-size", "1"], "batch size 4")])
+def test_resume_with_other_options_is_refused(capsys, tmp_path, change, needle):
+    ckpt = str(tmp_path / "c.ckpt")
+    assert main(["train", "--data", "xor", "--epochs", "3", "--quiet", "--checkpoint", ckpt]) == 0
+    capsys.readouterr()
+    before = open(ckpt, "rb").read()
+    argv = ["train", "--data", "xor", "--epochs", "5", "--quiet", "--resume", ckpt]
+    if change[0] == "--epochs":
+        argv = argv[:3] + change + argv[5:]
+    else:
+        argv += change
+    _usage_error(capsys, argv, needle)
+    assert open(ckpt, "rb").read() == before  # the checkpoint is left as it was
+
+
+def test_divergence_from_weight_decay_names_the_weight_decay(capsys):
+    _, line = _usage_error(capsys, ["train", "--data", "digits", "--epochs", "2", "--weight-decay", "1e10"],
+                           "weight decay", "diverged")
+    assert "learning rate is probably too large" not in line
+    with pytest.raises(errors.DivergenceError, match="lr x weight_decay = 1e\\+09"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=20, lr=0.1, optimizer="sgd", weight_decay=1e10)
+
+
+def test_outputs_never_overwrite_the_data_or_each_other(capsys, tmp_path):
+    csv = tmp_path / "d.csv"
+    text = "a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(12))
+    csv.write_text(text)
+    _usage_error(capsys, ["train", "--data", str(csv), "--epochs", "1", "--history", str(csv)], "--data")
+    _usage_error(capsys, ["train", "--data", str(csv), "--epochs", "1", "--checkpoint", str(csv)], "--data")
+    same = str(tmp_path / "out")
+    _usage_error(capsys, ["train", "--data", "xor", "--epochs", "1", "--history", same, "--checkpoint", same],
+                 "--history")
+    _usage_error(capsys, ["compare", "--data", str(csv), "--activations", "relu", "--seeds", "1",
+                          "--out-csv", str(csv)], "--data")
+    assert csv.read_text() == text and not os.path.exists(same)
+
+
+def test_history_is_written_when_training_diverges(capsys, tmp_path):
+    hist = tmp_path / "h.json"
+    _usage_error(capsys, ["train", "--data", "xor", "--lr", "1e6", "--quiet", "--history", str(hist)], "diverged")
+    h = History.load(hist)
+    assert len(h) >= 1 and all(np.isfinite(h["loss"]))  # the good epochs before the divergence
+
+
+def test_resume_keeps_the_validation_split(capsys, tmp_path):
+    ckpt = str(tmp_path / "c.ckpt")
+    base = ["train", "--data", "digits", "--hidden", "8", "--train-samples", "200", "--quiet"]
+    assert main(base + ["--epochs", "2", "--validation-split", "0.2", "--checkpoint", ckpt]) == 0
+    capsys.readouterr()
+    _usage_error(capsys, base + ["--epochs", "3", "--resume", ckpt], "validation split")
+    assert main(base + ["--epochs", "3", "--validation-split", "0.2", "--resume", ckpt]) == 0
+    ckpt2 = str(tmp_path / "c2.ckpt")
+    assert main(base + ["--epochs", "2", "--checkpoint", ckpt2]) == 0
+    capsys.readouterr()
+    _usage_error(capsys, base + ["--epochs", "3", "--early-stopping", "--resume", ckpt2], "without a validation split")
+
+
+@pytest.mark.parametrize("spec", ["step:2:0.5:gamma=0.1", "step:gamma=0.1:2:0.5", "step:2:step_size=3"])
+def test_schedule_parameter_given_twice(capsys, spec):
+    _usage_error(capsys, ["train", "--data", "xor", "--epochs", "1", "--schedule", spec], "given twice")
+
+
+def test_absurd_layer_size(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--hidden", "99999999999999999999"], "units")
+
+
+def test_history_to_stdout_pipe():
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), "..", "src")}
+    proc = subprocess.run([sys.executable, "-m", "relunet", "train", "--data", "xor", "--epochs", "2", "--quiet",
+                           "--history", "/dev/stdout"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    first_json = proc.stdout[: proc.stdout.index("test_accuracy")]
+    assert [r["epoch"] for r in _strict_json(first_json)["records"]] == [1, 2]
+
+
+def test_batch_size_with_a_full_batch_optimizer(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--batch-size", "2"], "--batch-size")
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--batch-size", "full",
+                                 "--epochs", "3", "--quiet"])
+    assert rc == 0, err
+
+
+def test_batch_size_full_means_full_batch(capsys):
+    argv = ["train", "--data", "digits", "--hidden", "8", "--epochs", "1", "--train-samples", "100", "--json"]
+    results = {}
+    for bs in ("full", "100", "32"):
+        rc, out, err = _run(capsys, argv + ["--batch-size", bs])
+        assert rc == 0, err
+        results[bs] = _strict_json(out)["final_loss"]
+    assert results["full"] == results["100"] != results["32"]  # one update per epoch, not the default 32
+
+
+def test_train_save_as_the_docs_say(capsys, tmp_path):
+    model = tmp_path / "m.relunet"
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--epochs", "300", "--json", "--save", str(model)])
+    assert rc == 0, err
+    res = _strict_json(out)
+    net = relunet.load(model)
+    assert res["model"] == str(model) and net.score(XOR_X, XOR_Y) == res["test_accuracy"]
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", "xor", "--format", "json"])
+    assert rc == 0, err
+    assert _strict_json(out)["predictions"] == net.predict(XOR_X).tolist()
+    _usage_error(capsys, ["train", "--data", "xor", "--save", str(tmp_path / "missing" / "m.relunet")], "missing")
+
+
+def test_save_or_history_cannot_replace_the_checkpoint_being_resumed(capsys, tmp_path):
+    ckpt = str(tmp_path / "c.ckpt")
+    assert main(["train", "--data", "xor", "--epochs", "2", "--quiet", "--checkpoint", ckpt]) == 0
+    capsys.readouterr()
+    for flag in ("--save", "--history"):
+        _usage_error(capsys, ["train", "--data", "xor", "--epochs", "3", "--resume", ckpt, flag, ckpt], "--resume")
+    assert relunet.training.checkpoint.load(ckpt).epoch == 2
+
+
+def test_dataset_default_schedule_does_not_break_full_batch_optimizers(monkeypatch, capsys):
+    from relunet.cli import common
+
+    # a per-dataset default schedule (as fashion-mnist's cosine) is SGD's; lbfgs/cg take none
+    monkeypatch.setitem(common.DATASET_DEFAULTS, "xor", {**common.DATASET_DEFAULTS["xor"], "schedule": "cosine"})
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--epochs", "5", "--json"])
+    assert rc == 0, err
+    assert _strict_json(out)["optimizer"] == "lbfgs"
+    _usage_error(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--schedule", "cosine"], "schedule")
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m.__setitem__("epoch", -1),
+    lambda m: m.__setitem__("rng_state", "x"),
+    lambda m: m.__setitem__("rng_state", {"bit_generator": "Bogus"}),
+    lambda m: m["optimizer"].__setitem__("step", "y"),
+])
+def test_resume_from_a_tampered_checkpoint(capsys, tmp_path, change):
+    good, bad = tmp_path / "good.ckpt", tmp_path / "bad.ckpt"
+    base = ["train", "--data", "xor", "--optimizer", "adam", "--quiet"]
+    assert main(base + ["--epochs", "2", "--checkpoint", str(good)]) == 0
+    capsys.readouterr()
+    _rewrite_meta(good, bad, change)
+    _usage_error(capsys, base + ["--epochs", "4", "--resume", str(bad)], str(bad))
+
+
+def test_train_diagnose_shows_dying_relu_and_not_leaky_relu(capsys):
+    # `relunet train --diagnose`: a too-large learning rate kills ReLU units, not leaky ones
+    argv = ["train", "--data", "digits", "--hidden", "32", "--epochs", "2", "--lr", "3", "--momentum", "0",
+            "--train-samples", "300", "--diagnose", "--json"]
+    rc, out, err = _run(capsys, argv + ["--activation", "relu"])
+    assert rc == 0, err
+    diag = _strict_json(out)["diagnostics"]
+    assert diag["final"]["dead_fraction"] > 0.5
+    assert [row[0] for row in diag["epochs"]["dead_fraction"]][-1] > 0.5  # per epoch, hidden layer 1
+    rc, out, err = _run(capsys, argv + ["--activation", "leaky_relu"])
+    assert rc == 0, err
+    assert _strict_json(out)["diagnostics"]["final"]["dead_fraction"] in (None, 0.0)
+    rc, out, err = _run(capsys, argv[:-1] + ["--activation", "relu", "--quiet"])
+    assert rc == 0 and "dead hidden units" in out and "per-epoch diagnostics" in out
+    _usage_error(capsys, ["train", "--model", "perceptron", "--data", "and", "--diagnose"], "--diagnose")
+
+
+def test_csv_value_beyond_float32(capsys, tmp_path):
+    csv = tmp_path / "big.csv"
+    csv.write_text("a,b,y\n1e300,5,0\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(8)))
+    _usage_error(capsys, ["train", "--data", str(csv), "--epochs", "1"], "'a'", "line 2", "float32")
+
+
+def test_train_on_two_rows_runs(tmp_path, capsys):
+    p = tmp_path / "two.csv"
+    p.write_text("a,b,y\n1,2,0\n3,4,1\n")
+    assert main(["train", "--data", str(p), "--epochs", "1", "-q"]) == 0
+
+
+def _one_line_error(rc, err):
+    assert rc == 2, err
+    assert err.startswith("relunet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+def test_target_with_an_npz_is_refused(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", X=np.zeros((10, 2)), y=np.arange(10) % 2)
+    np.save(tmp_path / "y.npy", np.arange(10) % 2)
+    rc, _, err = _run(capsys, ["train", "--data", str(tmp_path / "d.npz"), "--target", str(tmp_path / "y.npy"),
+                               "--epochs", "1", "-q"])
+    _one_line_error(rc, err)
+    assert "--target" in err

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from relunet import errors
 from relunet import MLP
 from relunet.core import activations
 from relunet.insight import compare
@@ -221,3 +222,12 @@ def test_a_foreign_json_is_not_a_comparison_result(payload, words):
     with pytest.raises(ConfigError, match=words) as info:
         ComparisonResult.from_dict(payload)
     assert not str(info.value).endswith("'rows'")  # no stray repeat of the key
+
+
+def test_compare_api_argument_types():
+    from relunet.insight import compare
+
+    with pytest.raises(errors.ConfigError, match="seeds"):
+        compare.compare_activations("xor", ["relu"], 1.5, epochs=1, jobs=1)
+    res = compare.compare_activations("xor", "relu,tanh", 1, hidden=[4], epochs=1, jobs=1)
+    assert [r["activation"] for r in res.rows] == ["relu", "tanh"]

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import relunet
+from relunet import errors
 from relunet.data import datasets
 from relunet.data import preprocessing
 from relunet.cli import main
@@ -534,3 +536,138 @@ def test_a_corrupted_numpy_file_is_named_without_numpy_unpickling_advice(tmp_pat
         else:
             datasets.load(str(p), target=str(p))
     assert "pickle" not in str(info.value)
+
+
+def _run(capsys, argv):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _usage_error(capsys, argv, *needles):
+    """Run the CLI and assert: status 2, exactly one line on stderr naming the problem."""
+    rc, out, err = _run(capsys, argv)
+    assert rc == 2, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return out, lines[0]
+
+
+def test_dataset_seed_and_name_types(capsys, tmp_path):
+    for seed in (-1, 1.5):
+        with pytest.raises(errors.ConfigError, match="seed"):
+            relunet.datasets.load("digits", seed=seed)
+    with pytest.raises(errors.ConfigError):
+        relunet.datasets.load(None)
+    model = tmp_path / "m.relunet"
+    relunet.MLP([64, 8, 10], seed=0).save(model)
+    _usage_error(capsys, ["predict", "--model", str(model), "--data", "digits", "--seed", "-1"], "--seed")
+    _usage_error(capsys, ["diagnose", str(model), "--data", "digits", "--seed", "-1"], "--seed")
+
+
+@pytest.mark.parametrize("kwargs", [{"n_samples": 0}, {"n_samples": -5}, {"noise": -1.0}])
+@pytest.mark.parametrize("name", ["spirals", "moons"])
+def test_generated_dataset_arguments(name, kwargs):
+    with pytest.raises(errors.ConfigError):
+        relunet.datasets.load(name, **kwargs)
+
+
+def _npy_pair(tmp_path, X, y):
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    return str(tmp_path / "X.npy"), str(tmp_path / "y.npy")
+
+
+def test_memory_mapped_file_of_one_row_is_refused(tmp_path):
+    x, y = _npy_pair(tmp_path, np.ones((1, 3), np.float32), np.array([0.5]))
+    with pytest.raises(DataError, match="1 sample"):  # was: an empty training part
+        datasets.load(x, target=y, task="regression")
+
+
+@pytest.mark.parametrize("test_size", [0, 1, 5, -1, float("nan"), "0.5", True])
+def test_test_size_is_checked_for_every_data_kind(tmp_path, test_size):
+    x, y = _npy_pair(tmp_path, np.ones((10, 3), np.float32), np.arange(10) % 2)
+    with pytest.raises(ConfigError, match="test_size"):  # memory-mapped: silently clipped before
+        datasets.load(x, target=y, test_size=test_size)
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(10)))
+    with pytest.raises(ConfigError, match="test_size"):  # a string: TypeError before
+        datasets.load(str(tmp_path / "d.csv"), test_size=test_size)
+
+
+@pytest.mark.parametrize("n", [1.5, "5", True])
+def test_train_samples_must_be_an_integer(n):
+    with pytest.raises(ConfigError, match="train_samples"):
+        datasets.load("xor", train_samples=n)
+
+
+def test_stratified_split_of_singleton_classes_keeps_a_test_sample(tmp_path):
+    p = tmp_path / "two.csv"
+    p.write_text("a,b,y\n1,2,0\n3,4,1\n")
+    ds = datasets.load(str(p))
+    assert len(ds.X_train) == 1 and len(ds.X_test) == 1  # was 2 / 0: training, then "X has no samples"
+    tr, te = preprocessing.split_indices(3, 0.999, np.random.default_rng(0), np.array([0, 1, 2]))
+    assert len(tr) >= 1 and len(te) >= 1
+    assert sorted(np.concatenate([tr, te]).tolist()) == [0, 1, 2]
+
+
+def test_single_class_is_refused(tmp_path, capsys):
+    p = tmp_path / "one.csv"
+    p.write_text("a,b,y\n1,2,0\n3,4,0\n5,6,0\n")
+    with pytest.raises(DataError, match="single class"):
+        datasets.load(str(p))
+    assert main(["train", "--data", str(p), "--epochs", "1", "-q"]) == 2
+    assert "single class" in capsys.readouterr().err
+
+
+def test_npz_train_and_test_of_different_widths(tmp_path):
+    X = np.ones((6, 3), np.float32)
+    np.savez(tmp_path / "d.npz", X_train=X, y_train=np.arange(6) % 2, X_test=X[:2, :2], y_test=[0, 1])
+    with pytest.raises(DataError, match="3 features but the test inputs 2"):
+        datasets.load(str(tmp_path / "d.npz"))
+
+
+def test_inputs_without_features(tmp_path):
+    x, y = _npy_pair(tmp_path, np.zeros((6, 0), np.float32), np.arange(6) % 2)
+    with pytest.raises(DataError, match="no features"):
+        datasets.load(x, target=y)
+
+
+def test_image_stack_names_the_reshape(tmp_path):
+    x, y = _npy_pair(tmp_path, np.zeros((6, 28, 28), np.float32), np.arange(6) % 2)
+    with pytest.raises(DataError, match=r"reshape\(6, 784\)"):
+        datasets.load(x, target=y)
+
+
+def test_directory_with_x_test_but_no_y_test(tmp_path):
+    _npy_pair(tmp_path, np.ones((6, 2), np.float32), np.arange(6) % 2)
+    np.save(tmp_path / "X_test.npy", np.ones((2, 2), np.float32))
+    with pytest.raises(DataError, match="no y_test.npy"):
+        datasets.load(str(tmp_path))
+
+
+def test_npz_given_as_the_targets_of_a_npy(tmp_path):
+    x, _ = _npy_pair(tmp_path, np.ones((6, 2), np.float32), np.arange(6) % 2)
+    np.savez(tmp_path / "t.npz", y=np.arange(6) % 2)
+    with pytest.raises(DataFormatError, match="an .npz archive"):
+        datasets.load(x, target=str(tmp_path / "t.npz"))
+
+
+def test_semicolon_separated_file_is_named(tmp_path):
+    p = tmp_path / "semi.csv"
+    p.write_text("a;b;y\n1;2;0\n3;4;1\n")
+    with pytest.raises(DataError, match="separated by ';'"):
+        datasets.load(str(p))
+
+
+@pytest.mark.parametrize("name, opts, words", [
+    ("sine", {"noise": -1}, "noise"),
+    ("sine", {"n_samples": 1}, "n_samples"),
+    ("moons", {"noise": float("inf")}, "noise"),
+    ("spirals", {"turns": 0}, "turns"),
+    ("spirals", {"turns": float("nan")}, "turns"),
+])
+def test_generated_sets_check_their_options(name, opts, words):
+    with pytest.raises(ConfigError, match=words):
+        datasets.load(name, **opts)

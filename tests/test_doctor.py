@@ -7,10 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from relunet import MLP
+import relunet
+from relunet import MLP, errors
 from relunet.data import datasets
 from relunet.cli import main
 from relunet.insight.doctor import RULES, Finding, examine, examine_trained, has_problems, target_kind
+
+XOR_X64 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -318,3 +321,21 @@ def test_diagnose_names_a_non_numeric_threshold():
     net = MLP([2, 4, 2], seed=0)
     with pytest.raises(ConfigError, match="saturation_threshold must be a number"):
         diagnose(net, np.zeros((3, 2)), saturation_threshold="x")
+
+
+def _xor_net(**kw):
+    return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
+
+
+def test_doctor_with_mixed_labels():
+    from relunet.insight import doctor
+
+    with pytest.raises(errors.TargetTypeError, match="mixes"):
+        doctor.examine(_xor_net(), XOR_X64, np.array([0, "a", 1, 0], dtype=object), probe=False)
+
+
+def test_doctor_examine_bad_learning_rate():
+    from relunet.insight import doctor
+
+    with pytest.raises(errors.ConfigError, match="lr"):
+        doctor.examine(_xor_net(), XOR_X64, XOR_Y, lr=-1)

@@ -1,14 +1,21 @@
 """`relunet explain` and `relunet trace` from the command line."""
 
 import json
+import os
 
 import numpy as np
 import pytest
 
+import relunet
+from relunet import errors
 from relunet.core import activations
 from relunet.core import losses
 from relunet.cli import main
 from relunet.insight.explain import explain
+from relunet.insight import explain as explain_module
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([0, 1, 1, 0])
 
 
 @pytest.mark.parametrize("name", activations.names())
@@ -74,3 +81,56 @@ def test_trace_cli_text_and_bad_arguments(capsys):
     assert "z1 = a0 W1 + b1" in out and "delta1 = (delta2 W2^T) * f'(z1)" in out
     assert main(["trace", "--steps", "0"]) == 2
     assert main(["trace", "--format", "yaml"]) == 2
+
+
+def _xor_net(**kw):
+    return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
+
+
+def test_teaching_and_plot_api_argument_types(tmp_path):
+    from relunet.insight import explain
+    from relunet.insight import plots
+    from relunet.insight import trace
+
+    with pytest.raises(errors.UnknownNameError):
+        explain.explain(123)
+    tr = trace.trace_steps(_xor_net(), XOR_X, XOR_Y, lr=0.5)
+    with pytest.raises(errors.ConfigError, match="precision"):
+        trace.render(tr, "text", -1)
+    for ncols in (0, -1):
+        with pytest.raises(errors.ConfigError, match="ncols"):
+            plots.plot_activations(["relu"], tmp_path / "a.png", ncols=ncols)
+    assert os.listdir(tmp_path) == []
+
+
+def test_explain_does_not_call_a_smooth_activation_non_differentiable():
+    # ELU with its default alpha = 1 is continuously differentiable (f'(0-) = f'(0+) = 1);
+    # the explanation said "smooth yes" and then "f is not differentiable there"
+    text = explain_module.explain("elu")
+    assert "smooth          yes" in text
+    assert "not differentiable there" not in text
+    # a real kink keeps the paragraph
+    assert "not differentiable there" in explain_module.explain("relu")
+
+
+def test_explain_kink_paragraph_does_not_promise_bit_for_bit():
+    # hardsigmoid's f' is the exact 1/6; torch's float64 kernel uses the float32 constant
+    # (differs by 5e-9): "agree with torch autograd bit for bit" was not true
+    assert "bit for bit" not in explain_module.explain("hardsigmoid")
+
+
+def test_output_guide_deltas_match_the_losses():
+    # MSE averages over all N K elements (losses.MeanSquaredError.gradient: 2 / Y.size);
+    # the guide said "2 (y_hat - y) / N" for "1 or K" units, explain mse "/ (N K)"
+    guide = explain_module.output_guide()
+    assert "2 (y_hat - y) / N\n" not in guide and "2 (y_hat - y) / (N K)" in guide
+    assert "2 (y_hat - y) / (N K)" in explain_module.explain("mse")
+    Y = np.zeros((3, 2))
+    y_hat = np.ones((3, 2))
+    from relunet.core import losses
+    np.testing.assert_allclose(losses.get("mse").gradient(y_hat, Y), 2 * (y_hat - Y) / Y.size)
+
+
+def test_explain_step_does_not_claim_an_initialisation_it_never_uses():
+    text = explain_module.explain("step")
+    assert "xavier" not in text and "zero weights" in text

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import struct
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -154,3 +157,55 @@ def test_write_rejects_unstorable(tmp_path):
         write_idx(tmp_path / "b", np.zeros(3, dtype=bool))
     with pytest.raises(DataFormatError, match="dtype"):
         write_idx(tmp_path / "c", np.zeros(3, dtype=np.int64))
+
+
+def _idx_header(code: int, dims: list[int]) -> bytes:
+    return bytes([0, 0, code, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
+
+
+@pytest.mark.parametrize("dims", [[65536] * 4, [0xFFFFFFFF] * 8])
+def test_idx_dimensions_whose_product_overflows_int64(tmp_path, dims):
+    # 65536**4 = 2**64 wrapped to 0 in int64 (a RuntimeWarning, then a wrong size)
+    p = tmp_path / "x"
+    p.write_bytes(_idx_header(8, dims) + b"\0" * 10)
+    with pytest.raises(DataFormatError, match="truncated"):
+        read_idx(p)
+
+
+def test_idx_plain_file_named_gz_is_read(tmp_path):
+    # what a browser leaves when it undoes the transfer's gzip encoding but keeps the name
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    p = tmp_path / "train-images-idx3-ubyte.gz"
+    p.write_bytes(_idx_header(8, [2, 3, 4]) + arr.tobytes())
+    np.testing.assert_array_equal(read_idx(p, shape=(None, 3, 4)), arr)
+
+
+def test_idx_gzip_inflating_far_beyond_its_header_is_not_held(tmp_path):
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
+    p = tmp_path / "bomb.gz"
+    with open(p, "wb") as f:
+        f.write(co.compress(_idx_header(8, [1, 28, 28])))
+        zeros = b"\0" * (1 << 22)
+        for _ in range(16):  # 64 MiB of content behind an 800-byte array
+            f.write(co.compress(zeros))
+        f.write(co.flush())
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataFormatError, match="trailing bytes"):
+            read_idx(p, shape=(None, 28, 28))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, peak
+
+
+def test_idx_gzip_still_reads_and_verifies(tmp_path):
+    arr = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    content = _idx_header(8, [2, 28, 28]) + arr.tobytes()
+    p = tmp_path / "x.gz"
+    p.write_bytes(gzip.compress(content))
+    import hashlib
+
+    np.testing.assert_array_equal(read_idx(p, md5=[hashlib.md5(content).hexdigest()]), arr)
+    with pytest.raises(DataFormatError, match="checksum"):
+        read_idx(p, md5=["0" * 32])

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+import relunet
+from relunet import errors
 from relunet.core import losses
 from relunet.errors import UnknownNameError
 
@@ -157,3 +159,14 @@ def test_fused_cross_entropy_writes_into_the_given_work_arrays():
     v2, d2 = loss.value_and_delta_from_logits(z, Y)
     assert value == v2
     np.testing.assert_array_equal(delta, d2)
+
+
+@pytest.mark.parametrize("name", ["mse", "cross_entropy", "binary_cross_entropy"])
+def test_loss_with_targets_of_another_shape(name):
+    loss = relunet.losses.get(name)
+    out = np.array([[0.2], [0.7], [0.9]])
+    with pytest.raises(errors.DataError, match=r"\(3, 1\).*\(3,\)"):
+        loss.value(out, np.array([0.0, 1.0, 1.0]))  # would broadcast to (3, 3)
+    with pytest.raises(errors.DataError):
+        loss.gradient(out, np.array([0.0, 1.0, 1.0]))
+    assert np.isfinite(loss.value(out, np.array([[0.0], [1.0], [1.0]])))

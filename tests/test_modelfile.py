@@ -2,6 +2,8 @@
 
 import io
 import json
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -12,6 +14,10 @@ from relunet.core import activations
 from relunet.io import modelfile
 from relunet.errors import ModelFileError
 from relunet.io.archive import write_archive
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([0, 1, 1, 0])
+X6 = np.random.default_rng(0).random((6, 2))
 
 X = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
 Y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5).astype(int)  # 3 classes
@@ -352,3 +358,114 @@ def test_predict_scaling_as_in_training(tmp_path, capsys):
     np.save(tmp_path / "x.npy", d.X_test)
     assert _cli("predict", "--model", tmp_path / "m.relunet", "--data", tmp_path / "x.npy", "--scale", "standard") == 2
     assert "--scale" in capsys.readouterr().err
+
+
+def _xor_net(**kw):
+    return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
+
+
+def test_model_save_errors_name_the_users_path(tmp_path):
+    net = _xor_net()
+    with pytest.raises(IsADirectoryError, match=str(tmp_path)):
+        net.save(tmp_path)
+    missing = tmp_path / "missing" / "m.rln"
+    with pytest.raises(FileNotFoundError) as info:
+        net.save(missing)
+    assert str(tmp_path / "missing") in str(info.value) and ".tmp" not in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_model_save_writes_through_a_symlink(tmp_path):
+    net = _xor_net()
+    real = tmp_path / "real.rln"
+    net.save(real)
+    link = tmp_path / "link.rln"
+    link.symlink_to(real)
+    net.fit(XOR_X, XOR_Y, epochs=3, lr=0.5)
+    net.save(link)
+    assert link.is_symlink()
+    np.testing.assert_array_equal(relunet.load(real).predict_output(XOR_X), net.predict_output(XOR_X))
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    net = relunet.MLP([2, 3, 2], activation="prelu", seed=0)
+    net.fit(np.array([[0, 0], [0, 1], [1, 0], [1, 1]]), np.array(["a", "b", "b", "a"]), epochs=1, verbose=0)
+    p = tmp_path / "m.relunet"
+    net.save(p)
+    return p
+
+
+def _tamper(src, dst, meta=None, arrays=None):
+    with zipfile.ZipFile(src) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    if meta is not None:
+        h = json.loads(entries["meta.json"])
+        meta(h)
+        entries["meta.json"] = json.dumps(h).encode()
+    for name, raw in (arrays or {}).items():
+        entries[f"arrays/{name}.npy"] = raw
+    with zipfile.ZipFile(dst, "w") as z:
+        for n, b in entries.items():
+            z.writestr(n, b)
+    return dst
+
+
+def test_model_file_declaring_a_billion_parameter_arrays(model_file, tmp_path):
+    # the loader built a dict of 10**9 names (killed for memory)
+    bad = _tamper(model_file, tmp_path / "t.relunet",
+                  meta=lambda h: h["meta"]["activations"][0].__setitem__("n_parameters", 10**9))
+    with pytest.raises(ModelFileError, match="bad activation entry"):
+        relunet.load(bad)
+
+
+def test_model_file_array_header_declaring_a_huge_shape(model_file, tmp_path):
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f4", "fortran_order": False, "shape": (2, 3 * 10**9)})
+    bad = _tamper(model_file, tmp_path / "t.relunet", arrays={"W0": head.getvalue() + b"\0" * 24})
+    with pytest.raises(ModelFileError, match="declares shape"):  # was MemoryError (22 GiB)
+        relunet.load(bad)
+
+
+@pytest.mark.parametrize("classes, words", [
+    (["a", "b", "c"], "3 class labels"),
+    ([], "0 class labels"),  # was an IndexError at predict
+    (["b", "a"], "sorted and unique"),
+    (["a", "a"], "sorted and unique"),
+])
+def test_model_file_class_labels_must_fit_the_output(model_file, tmp_path, classes, words):
+    raw = io.BytesIO()
+    np.lib.format.write_array(raw, np.array(classes, dtype="<U1"))
+    bad = _tamper(model_file, tmp_path / "t.relunet", arrays={"classes": raw.getvalue()})
+    with pytest.raises(ModelFileError, match=words):
+        relunet.load(bad)
+
+
+@pytest.mark.parametrize("version", [0, -1])
+def test_model_file_version_below_one(model_file, tmp_path, version):
+    bad = _tamper(model_file, tmp_path / "t.relunet", meta=lambda h: h["meta"].__setitem__("format_version", version))
+    with pytest.raises(ModelFileError, match="format_version"):
+        relunet.load(bad)
+
+
+def test_model_file_bool_parameter_count(model_file, tmp_path):
+    bad = _tamper(model_file, tmp_path / "t.relunet",
+                  meta=lambda h: h["meta"]["activations"][0].__setitem__("n_parameters", True))
+    with pytest.raises(ModelFileError):
+        relunet.load(bad)
+
+
+def test_saving_over_a_file_keeps_its_permissions(model_file):
+    os.chmod(model_file, 0o600)  # private: re-saving must not make it world-readable
+    relunet.load(model_file).save(model_file)
+    assert stat.S_IMODE(os.stat(model_file).st_mode) == 0o600
+    relunet.load(model_file)
+
+
+def test_float_class_labels_round_trip_through_a_model_file(tmp_path):
+    net = relunet.MLP([2, 3, 3], seed=0)
+    net.fit(X6, np.array([1.0, 2.0, 3.0] * 2), epochs=1)
+    net.save(tmp_path / "m.relunet")
+    back = relunet.load(tmp_path / "m.relunet")
+    assert back.classes_.dtype == np.float64
+    np.testing.assert_array_equal(back.predict(X6), net.predict(X6))

@@ -1,10 +1,13 @@
 """The MLP: backpropagation vs finite differences and PyTorch autograd, XOR, bad input."""
 
+
+import warnings
 import numpy as np
 import pytest
 import torch
 
 import relunet
+from relunet import errors
 from relunet.core import activations
 from relunet.errors import (
     ConfigError,
@@ -15,6 +18,9 @@ from relunet.errors import (
     TargetTypeError,
     UnknownNameError,
 )
+
+X6 = np.random.default_rng(0).random((6, 2))
+Y6 = np.array([0, 1, 0, 1, 1, 0])
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -385,3 +391,100 @@ def test_recorded_pass_is_the_pass():
     net.backward(delta, record=grads)
     assert len(grads) == len(net.layers) - 1 and grads[0] is delta
     np.testing.assert_allclose(grads[1], delta @ net.layers[-2].W.T, rtol=1e-13)
+
+
+def _xor_net(**kw):
+    return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "a", [1, -2]])
+def test_mlp_bad_seed(seed):
+    with pytest.raises(errors.ConfigError, match="seed"):
+        relunet.MLP([2, 3, 1], seed=seed)
+
+
+@pytest.mark.parametrize("sizes", [None, 5, [2, "a", 1], [2, 2.5, 1], [2, float("nan"), 1], [True, 3, 1], [2, np.True_, 2]])
+def test_mlp_bad_sizes(sizes):
+    with pytest.raises(errors.ConfigError, match="sizes"):
+        relunet.MLP(sizes)
+
+
+def test_mlp_bad_dtype():
+    with pytest.raises(errors.ConfigError, match="dtype"):
+        relunet.MLP([2, 3, 1], dtype="foo")
+
+
+def test_mlp_tuple_of_per_layer_activations():
+    with pytest.raises(errors.ConfigError, match="list"):
+        relunet.MLP([2, 3, 3, 1], activation=("relu", "tanh"))
+
+
+def test_score_with_mismatched_lengths():
+    net = _xor_net()
+    net.fit(XOR_X, XOR_Y, epochs=1)
+    with pytest.raises(errors.DataError, match="4 samples but y has 3"):
+        net.score(XOR_X, XOR_Y[:3])
+    reg = relunet.MLP([2, 3, 1], output="identity", seed=0)
+    reg.fit(XOR_X, XOR_Y.astype(float), epochs=1)
+    with pytest.raises(errors.DataError, match="4 samples but y has 3"):
+        reg.score(XOR_X, np.ones(3))
+
+
+def test_score_of_a_multi_label_network_given_class_labels():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    y = np.arange(30) % 3
+    net = relunet.MLP([3, 8, 3], output="sigmoid", loss="bce", seed=0)  # three independent sigmoids
+    net.fit(X, y, epochs=3, lr=0.1)
+    onehot = np.eye(3, dtype=int)[y]
+    expected = float(np.mean(np.all(net.predict(X) == onehot, axis=1)))
+    assert net.score(X, y) == expected == net.score(X, onehot)
+
+
+def test_low_level_forward_checks_the_input_shape():
+    net = relunet.MLP([2, 3, 2], seed=0)
+    for mode in (net.train, net.eval):
+        mode()
+        with pytest.raises(errors.FeatureCountError, match=r"\(n_samples, 2\)"):
+            net.forward(np.ones((4, 3), dtype=np.float32))
+        with pytest.raises(errors.FeatureCountError):
+            net.logits(np.ones(2, dtype=np.float32))
+    assert net.forward(np.ones((4, 2), dtype=np.float32)).shape == (4, 2)
+
+
+def test_network_backward_before_forward_is_a_call_order_error():
+    import numpy as np
+
+    import relunet
+    from relunet.errors import CallOrderError
+
+    net = relunet.MLP([2, 3, 1], seed=0)
+    with pytest.raises(CallOrderError, match="before forward"):
+        net.backward(np.ones((1, 1), np.float32))
+
+
+def _bin():
+    return relunet.MLP([2, 3, 1], output="sigmoid", seed=0)
+
+
+def test_score_validates_y():
+    reg = relunet.MLP([2, 3, 1], output="identity", seed=0)
+    reg.fit(X6, Y6, epochs=1)
+    with pytest.raises(DataError, match="NaN"):
+        reg.score(X6, [np.nan] * 6)
+    with pytest.raises(TargetTypeError, match="numeric"):
+        reg.score(X6, list("abcdef"))
+    with pytest.raises(DataError, match="shape"):
+        reg.score(X6, np.ones((6, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r2 = reg.score(X6, np.arange(6) * 1e200)  # squares overflow float64 unless rescaled
+    assert np.isfinite(r2) and r2 < 1
+    clf = relunet.MLP([2, 3, 3], seed=0)
+    clf.fit(X6, [0, 1, 2, 0, 1, 2], epochs=1)
+    with pytest.raises(DataError, match="NaN"):
+        clf.score(X6, [np.nan] * 6)
+    with pytest.raises(DataError, match="columns"):
+        clf.score(X6, np.ones((6, 2)))
+    net = _bin()
+    net.fit(X6, Y6, epochs=1)
+    assert net.score(X6, np.eye(2)[Y6]) == net.score(X6, Y6)  # one-hot of 2 classes, 1 unit

@@ -6,6 +6,8 @@ import pytest
 from relunet.errors import ConfigError, DataError, NotFittedError
 from relunet.insight.perceptron import Perceptron, linearly_separable
 
+X_FLOAT = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 AND = np.array([0, 0, 0, 1])
 OR = np.array([0, 1, 1, 1])
@@ -95,3 +97,41 @@ def test_cli_perceptron_refuses_differentiable_units(capsys):
 
     assert main(["train", "--model", "perceptron", "--activation", "relu"]) == 2
     assert "step or sign" in capsys.readouterr().err
+
+
+def test_perceptron_refit_with_another_width():
+    p = Perceptron()
+    assert p.fit(X_FLOAT, AND).converged
+    X3 = np.hstack([X_FLOAT, X_FLOAT[:, :1]])
+    assert p.fit(X3, AND).converged  # was FeatureCountError: X has 3 features but ... takes 2
+    assert p.W.shape == (3, 1) and np.array_equal(p.predict(X3), AND)
+
+
+@pytest.mark.parametrize("lr", [float("inf"), float("nan"), 0.0, -1.0])
+def test_perceptron_lr_must_be_finite_and_positive(lr):
+    with pytest.raises(ConfigError):
+        Perceptron(lr=lr)  # inf was accepted: NaN weights, RuntimeWarning in matmul
+
+
+@pytest.mark.parametrize("scale,offset", [(1e-12, 0.0), (1e-3, 1e6), (1e-6, 1e6), (1e6, 0.0)])
+def test_linear_separability_does_not_depend_on_units(scale, offset):
+    # AND in other units is still linearly separable; the LP (margin >= 1) said "NOT
+    # separable (proved)" for AND * 1e-12 and AND * 1e-3 + 1e6
+    assert linearly_separable(X_FLOAT * scale + offset, AND)
+    assert not linearly_separable(X_FLOAT * scale + offset, XOR)
+
+
+def test_perceptron_does_not_claim_a_false_proof_on_shifted_data():
+    Xs = X_FLOAT * 1e-3 + 1e6
+    result = Perceptron().fit(Xs, AND, epochs=5)
+    assert "NOT linearly separable" not in result.message
+
+
+def test_perceptron_advice_does_not_switch_the_data_set():
+    # on moons, the advice was "relunet train --data xor ...": that trains another problem
+    rng = np.random.default_rng(0)
+    Xn = rng.normal(size=(40, 2))
+    yn = (Xn[:, 0] * Xn[:, 1] > 0).astype(int)  # XOR-like quadrants: not separable
+    result = Perceptron().fit(Xn, yn, epochs=3)
+    assert "NOT linearly separable" in result.message and "hidden layer" in result.message
+    assert "--data xor" not in result.message

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from matplotlib.container import BarContainer
 
+import relunet
 from relunet import MLP
 from relunet.core import activations
 from relunet.insight import compare
@@ -333,3 +334,53 @@ def test_headless_even_with_an_interactive_backend_configured(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert mpimg.imread(tmp_path / "a.png")[..., :3].var() > 0
+
+
+def _strict_json(text: str):
+    def reject(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def test_figures_and_comparison_files_write_through_symlinks(tmp_path):
+    from relunet.insight import plots
+
+    real, link = tmp_path / "real.png", tmp_path / "link.png"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    plots.plot_activations(["relu"], link)
+    assert link.is_symlink() and real.read_bytes()[:4] == b"\x89PNG"
+    res = relunet.insight.compare.compare_activations("xor", ["relu"], 1, hidden=[4], epochs=2, jobs=1)
+    real_json, link_json = tmp_path / "real.json", tmp_path / "link.json"
+    real_json.write_text("old")
+    link_json.symlink_to(real_json)
+    res.save_json(link_json)
+    assert link_json.is_symlink() and _strict_json(real_json.read_text())["rows"][0]["activation"] == "relu"
+
+
+def test_history_with_a_non_numeric_epoch_is_a_data_error(tmp_path):
+    from relunet.insight import plots
+    from relunet.errors import DataError
+
+    with pytest.raises(DataError, match="epoch"):
+        plots.plot_history([{"epoch": "a", "loss": 1.0}], tmp_path / "h.png")
+    assert not (tmp_path / "h.png").exists()
+
+
+def test_activation_range_with_an_infinite_width_is_refused():
+    from relunet.insight import plots
+
+    with pytest.raises(ConfigError, match="finite width"):
+        plots.plot_activations("relu", x_range=(-1e308, 1e308))
+
+
+def test_comparison_rows_missing_a_metric_are_named(tmp_path):
+    from relunet.insight import plots
+    from relunet.errors import DataError
+
+    with pytest.raises(DataError, match="test_accuracy_mean"):
+        plots.plot_comparison({"rows": [{"activation": "relu"}]}, tmp_path / "c.png")
+    fig = plots.plot_comparison({"rows": [{"activation": "relu", "test_accuracy_mean": 0.5,
+                                           "test_accuracy_std": None}]}, metrics=["test_accuracy"])
+    assert fig.axes[0].get_title() == "test accuracy"

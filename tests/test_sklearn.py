@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import relunet
-from relunet.errors import ConfigError, UnknownNameError
+from relunet.errors import ConfigError, DataError, DivergenceError, UnknownNameError
 from relunet.interop.sklearn import EXPECTED_FAILED_CHECKS, MLPClassifier, MLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -303,3 +303,53 @@ def test_errors_are_relunet_types_and_still_value_errors():
         with pytest.raises(error, match=text) as info:
             call()
         assert isinstance(info.value, ValueError)  # scikit-learn's convention holds too
+
+
+def test_sklearn_regressor_with_string_targets_says_use_the_classifier():
+    import numpy as np
+
+    from relunet.errors import TargetTypeError
+    from relunet.interop.sklearn import MLPRegressor
+
+    with pytest.raises(TargetTypeError, match="MLPClassifier"):
+        MLPRegressor(max_iter=1).fit(np.ones((4, 2)), np.array(["a", "b", "a", "b"]))
+
+
+def test_sklearn_warm_start_refuses_a_changed_architecture():
+    pytest.importorskip("sklearn")
+    from sklearn.exceptions import ConvergenceWarning
+
+    from relunet.interop.sklearn import MLPClassifier
+
+    X = np.random.default_rng(1).random((20, 3))
+    y = np.array([0, 1] * 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier((5,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
+        with pytest.raises(ConfigError, match="hidden_layer_sizes"):
+            clf.set_params(hidden_layer_sizes=(4,)).fit(X, y)
+        with pytest.raises(ConfigError, match="activation"):
+            clf.set_params(hidden_layer_sizes=(5,), activation="tanh").fit(X, y)
+        clf.set_params(activation="relu").fit(X, y)  # unchanged: continues
+        assert clf.n_iter_ == 4
+
+
+def test_sklearn_regressor_dtypes_and_errors():
+    pytest.importorskip("sklearn")
+    from sklearn.exceptions import ConvergenceWarning
+
+    from relunet.interop.sklearn import MLPRegressor
+
+    X = np.random.default_rng(1).random((20, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        X32 = X.astype(np.float32)
+        reg = MLPRegressor((4,), max_iter=2, random_state=0).fit(X32, X[:, 0])
+        assert reg.net_.dtype == np.float32 and reg.predict(X32).dtype == np.float32
+        assert reg.predict(X).dtype == np.float64
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DataError, match="too large for float32"):
+            MLPRegressor((4,), max_iter=2, dtype="float32").fit(X, np.arange(20) * 1e300)
+        with pytest.raises(DivergenceError) as err:
+            MLPRegressor((4,), max_iter=2, random_state=0).fit(X, np.arange(20) * 1e300)
+    assert "diverged in iteration 1 (loss" not in str(err.value)  # not wrapped twice

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import threading
 
 import pytest
 
@@ -120,3 +122,77 @@ def test_empty_sweep_and_bad_fn():
     assert sweep.run_sweep([], compare.trial) == []
     with pytest.raises(ConfigError, match="callable"):
         sweep.run_sweep(CONFIGS, "trial")
+
+
+class _FakeServer:
+    """A TCP server that accepts connections and either stays silent or sends ``reply``."""
+
+    def __init__(self, reply: bytes | None):
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            if self.reply is not None:
+                try:
+                    conn.sendall(self.reply)
+                except OSError:
+                    pass
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def _run_bounded(fn, seconds):
+    """``fn()`` in a daemon thread: (finished, exception); a hang fails instead of blocking."""
+    out: dict = {}
+
+    def target():
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            out["exc"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    return not t.is_alive(), out.get("exc")
+
+
+@pytest.mark.parametrize("reply", [None, b"HTTP/1.0 400 Bad Request\r\n\r\n" * 4 + b"\xff" * 64])
+def test_dask_address_that_is_not_a_scheduler_fails_fast(reply):
+    pytest.importorskip("distributed")
+    server = _FakeServer(reply)
+    try:
+        done, exc = _run_bounded(lambda: sweep.run_sweep([1], abs, scheduler=server.address, timeout=1), 10)
+        assert done, "run_sweep hung on a server that is not a Dask scheduler"
+        assert isinstance(exc, ClusterError), repr(exc)
+        assert server.address in str(exc)
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), "2", True])
+def test_dask_timeout_is_checked(timeout):
+    pytest.importorskip("distributed")
+    with pytest.raises(ConfigError, match="timeout"):
+        sweep.run_sweep([1], abs, scheduler="tcp://127.0.0.1:9", timeout=timeout)
+
+
+def test_dask_address_with_an_unknown_scheme_is_a_config_error():
+    pytest.importorskip("distributed")
+    with pytest.raises(ConfigError, match="http"):
+        sweep.run_sweep([1], abs, scheduler="http://127.0.0.1:8786", timeout=1)

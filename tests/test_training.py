@@ -1,20 +1,26 @@
 """The training loop: online/batch, shuffling, validation, early stopping, callbacks,
 schedules, progress, divergence guard, Ctrl-C, full-batch optimizers, determinism."""
 
+import errno
 import io
 import json
+import os
 import warnings
 
 import numpy as np
 import pytest
 
 import relunet
+from relunet import errors
 from relunet.training import progress as progress_mod
 from relunet.training import schedules
 from relunet.training import engine as training
 from relunet.training.callbacks import Callback, EarlyStopping
-from relunet.errors import ConfigError, DataError, DivergenceError
+from relunet.errors import ConfigError, DataError, DivergenceError, TargetTypeError
 from relunet.training.engine import History, evaluate, fit, validation_indices
+
+X6 = np.random.default_rng(0).random((6, 2))
+Y6 = np.array([0, 1, 0, 1, 1, 0])
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -449,3 +455,145 @@ def test_callback_and_early_stopping_mistakes_are_named():
     es = Counting(monitor="val_loss", patience=50)
     net.fit(X, y, epochs=3, validation_split=0.2, callbacks=[es], early_stopping=es)
     assert Counting.calls == 3  # given twice, called once per epoch
+
+
+def _strict_json(text: str):
+    def reject(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def _xor_net(**kw):
+    return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
+
+
+def test_history_save_is_atomic_and_strict_json(tmp_path, monkeypatch):
+    path = tmp_path / "h.json"
+    path.write_text("previous")
+    h = History(records=[{"epoch": 1, "loss": 0.5, "val_loss": float("nan")}], info={"x": float("inf")})
+
+    def crash(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(json, "dump", crash)
+    monkeypatch.setattr(json, "dumps", crash)
+    with pytest.raises(OSError):
+        h.save(path)
+    assert path.read_text() == "previous"
+    assert os.listdir(tmp_path) == ["h.json"]  # no temporary file left behind
+    monkeypatch.undo()
+    h.save(path)
+    d = _strict_json(path.read_text())
+    assert d["records"][0]["loss"] == 0.5 and d["records"][0]["val_loss"] is None and d["info"]["x"] is None
+
+
+def test_history_save_writes_through_a_symlink(tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    History(records=[{"epoch": 1, "loss": 1.0}]).save(link)
+    assert link.is_symlink() and History.load(real)["loss"] == [1.0]
+
+
+def test_fit_batch_size_string():
+    with pytest.raises(errors.ConfigError, match="batch_size"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=1, batch_size="full")
+
+
+def test_fit_complex_X():
+    with pytest.raises(errors.DataError, match="complex"):
+        _xor_net().fit(XOR_X.astype(complex), XOR_Y, epochs=1)
+
+
+def test_fit_X_beyond_float32_range():
+    X = XOR_X.copy()
+    X[1, 0] = 1e300
+    with pytest.raises(errors.DataError, match="float32") as info:
+        _xor_net().fit(X, XOR_Y, epochs=1)
+    assert "row 1, column 0" in str(info.value)
+    _xor_net(dtype="float64").fit(X, XOR_Y, epochs=1)  # fits in float64: no error
+
+
+def test_fit_y_none_and_mixed_labels():
+    with pytest.raises(errors.DataError, match="y"):
+        _xor_net().fit(XOR_X, None, epochs=1)
+    with pytest.raises(errors.TargetTypeError, match="labels"):
+        _xor_net().fit(XOR_X, np.array([0, "a", 1, 0], dtype=object), epochs=1)
+
+
+def test_fit_argument_types(tmp_path):
+    with pytest.raises(errors.ConfigError, match="patience"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=2, early_stopping="x", monitor="loss")
+    with pytest.raises(errors.ConfigError, match="monitor"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=2, monitor=5)
+    with pytest.raises(errors.ConfigError, match="callbacks"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=2, callbacks=5)
+    seen = []
+    _xor_net().fit(XOR_X, XOR_Y, epochs=2, callbacks=lambda epoch, record, net: seen.append(epoch))
+    assert seen == [1, 2]  # one callback given on its own is one callback
+    calls = []
+
+    class Spy:
+        def on_epoch_end(self, epoch, record, net):
+            calls.append(epoch)
+
+    net = _xor_net()
+    net.fit(XOR_X, XOR_Y, epochs=2, callbacks=Spy())
+    assert calls == [1, 2]
+    with pytest.raises(FileNotFoundError, match="missing"):
+        net.fit(XOR_X, XOR_Y, epochs=1, checkpoint=tmp_path / "missing" / "c.ckpt", callbacks=Spy())
+    assert calls == [1, 2]  # refused before the first epoch
+
+
+def test_one_optimizer_instance_for_two_networks():
+    opt = relunet.optimizers.get("adam", lr=0.01)
+    relunet.MLP([2, 4, 1], output="sigmoid", seed=0).fit(XOR_X, XOR_Y, epochs=2, optimizer=opt)
+    with pytest.raises(errors.ConfigError, match="another network"):
+        relunet.MLP([2, 6, 1], output="sigmoid", seed=0).fit(XOR_X, XOR_Y, epochs=2, optimizer=opt)
+
+
+def test_optimizer_instance_with_extra_hyper_parameters():
+    opt = relunet.optimizers.get("sgd", lr=0.1)
+    with pytest.raises(errors.ConfigError, match="momentum would be ignored"):
+        _xor_net().fit(XOR_X, XOR_Y, epochs=1, optimizer=opt, momentum=0.9)
+
+
+def _bin():
+    return relunet.MLP([2, 3, 1], output="sigmoid", seed=0)
+
+
+def test_ragged_X_and_y_are_data_errors():
+    net = _bin()
+    with pytest.raises(DataError, match="2-D array of numbers"):
+        net.fit([[1.0, 2.0], [3.0]], [0, 1])
+    net.fit(X6, Y6, epochs=1)
+    with pytest.raises(DataError, match="2-D array of numbers"):
+        net.predict([[1.0, 2.0], [3.0]])
+    with pytest.raises(DataError, match="one per sample"):
+        _bin().fit(X6, [[0], [1, 2], 0, 0, 0, 0], epochs=1)
+
+
+def test_complex_targets_are_refused():
+    with pytest.raises(TargetTypeError, match="complex"):
+        relunet.MLP([2, 3, 1], output="identity").fit(X6, Y6 + 1j, epochs=1)
+    with pytest.raises(TargetTypeError, match="complex"):
+        _bin().fit(X6, Y6 + 0j, epochs=1)
+
+
+def test_regression_target_beyond_float32_is_named_not_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match="too large for float32"):
+            relunet.MLP([2, 3, 1], output="identity").fit(X6, np.full(6, 1e300), epochs=1)
+
+
+@pytest.mark.parametrize("label", ["a", 5])
+def test_one_sigmoid_unit_with_a_single_label_other_than_0_1(label):
+    # was accepted, then predict raised IndexError (classes_ had one entry for two outputs)
+    with pytest.raises(TargetTypeError, match="1 class"):
+        _bin().fit(X6, np.array([label] * 6), epochs=1)
+    net = _bin()  # all-zero labels still name the classes 0/1
+    net.fit(X6, np.zeros(6, dtype=int), epochs=1)
+    assert net.predict(X6).shape == (6,)

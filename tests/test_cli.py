@@ -1,0 +1,79 @@
+"""The command line's entry point (relunet.cli): the parser, main's error handling and the options
+several commands share."""
+
+import errno
+
+import pytest
+
+from relunet.cli import build_parser, main
+
+
+def _run(capsys, argv):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _usage_error(capsys, argv, *needles):
+    """Run the CLI and assert: status 2, exactly one line on stderr naming the problem."""
+    rc, out, err = _run(capsys, argv)
+    assert rc == 2, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return out, lines[0]
+
+
+@pytest.mark.parametrize("cmd", [["train", "--epochs", "1"], ["trace"], ["doctor", "--no-train"]])
+def test_negative_seed_is_a_usage_error(capsys, cmd):
+    _usage_error(capsys, [*cmd, "--data", "digits", "--seed", "-1"], "--seed")
+
+
+def test_closed_pipe_exits_quietly(capsys, monkeypatch):
+    import relunet.cli.activations as cmd
+
+    def write_to_closed_pipe(args):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(cmd, "run", write_to_closed_pipe)
+    rc, out, err = _run(capsys, ["activations"])
+    assert rc == 141 and err == ""  # `relunet activations | head -1`: no "error: Broken pipe"
+
+
+def _one_line_error(rc, err):
+    assert rc == 2, err
+    assert err.startswith("relunet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--epochs", "1", "-q", "--data"],
+    ["doctor", "--no-train", "--data"],
+    ["data", "info"],
+    ["plot", "history", "--out", "{tmp}/h.png"],
+    ["plot", "gradients", "--out", "{tmp}/h.png"],
+])
+def test_binary_file_as_text_is_a_one_line_error(tmp_path, capsys, argv):
+    bad = tmp_path / "garbage.csv"
+    bad.write_bytes(b"\xd4\x80\xff\xfe" * 50)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    argv = argv[:2] + [str(bad)] + argv[2:] if argv[0] == "plot" else argv + [str(bad)]
+    rc, _, err = _run(capsys, argv)
+    _one_line_error(rc, err)
+    assert "garbage.csv" in err and "UTF-8" in err
+
+
+def test_help_defaults_tell_the_truth():
+    """--data's help names the default the sub-command really uses (trace, plot boundary: xor)."""
+    sub = build_parser()._subparsers._group_actions[0].choices
+    parsers = dict(sub)
+    parsers.update({f"plot {k}": v for k, v in sub["plot"]._subparsers._group_actions[0].choices.items()})
+    checked = 0
+    for name, parser in parsers.items():
+        for action in parser._actions:
+            if "--data" in action.option_strings and "(default: " in (action.help or ""):
+                claimed = action.help.rsplit("(default: ", 1)[1].split(")")[0]
+                assert claimed == str(parser.get_default("data")), (name, claimed)
+                checked += 1
+    assert checked >= 5

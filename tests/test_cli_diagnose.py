@@ -1,0 +1,20 @@
+"""`relunet diagnose` on the command line."""
+
+from relunet.cli import main
+
+
+def _run(capsys, argv):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _one_line_error(rc, err):
+    assert rc == 2, err
+    assert err.startswith("relunet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+def test_saturation_threshold_must_be_finite(capsys, xor_model):
+    rc, _, err = _run(capsys, ["diagnose", str(xor_model), "--data", "xor", "--saturation-threshold", "inf"])
+    _one_line_error(rc, err)

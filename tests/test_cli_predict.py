@@ -1,0 +1,148 @@
+"""`relunet predict` on the command line."""
+
+import io
+
+import numpy as np
+import pytest
+
+import relunet
+from relunet.cli import main
+
+XOR_CSV = "a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def _run(capsys, argv):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _usage_error(capsys, argv, *needles):
+    """Run the CLI and assert: status 2, exactly one line on stderr naming the problem."""
+    rc, out, err = _run(capsys, argv)
+    assert rc == 2, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return out, lines[0]
+
+
+def _xor_net(**kw):
+    return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
+
+
+def test_predict_and_export_output_errors_name_the_users_path(capsys, tmp_path):
+    model = tmp_path / "m.relunet"
+    net = _xor_net()
+    net.fit(XOR_X, XOR_Y, epochs=2)
+    net.save(model)
+    _, line = _usage_error(capsys, ["predict", "--model", str(model), "--data", "xor",
+                                    "--out", str(tmp_path / "missing" / "p.csv")], str(tmp_path / "missing"))
+    assert ".tmp" not in line
+    _, line = _usage_error(capsys, ["export", "--model", str(model), "--onnx", str(tmp_path)], str(tmp_path))
+    assert ".tmp" not in line
+    real, link = tmp_path / "real.onnx", tmp_path / "link.onnx"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    assert main(["export", "--model", str(model), "--onnx", str(link)]) == 0
+    assert link.is_symlink() and real.stat().st_size > 3
+
+
+@pytest.fixture
+def cli_model(tmp_path):
+    net = relunet.MLP([3, 4, 2], seed=0)
+    net.fit(np.eye(3)[[0, 1, 2, 0]], np.array([0, 1, 1, 0]), epochs=1, verbose=0)
+    net.save(tmp_path / "m.relunet")
+    return str(tmp_path / "m.relunet")
+
+
+def _good_npz_bytes() -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, X=np.random.default_rng(0).normal(size=(50, 3)))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("trunc.npz", lambda: _good_npz_bytes()[:300], "cannot read data"),  # BadZipFile traceback before
+    ("flip.npz", lambda: (lambda b: bytes(b[:200]) + bytes([b[200] ^ 0xFF]) + bytes(b[201:]))(_good_npz_bytes()),
+     "cannot read data"),  # zlib.error traceback before
+    ("semi.csv", lambda: b"a;b;c\n1;2;3\n", "separated by ';'"),
+])
+def test_predict_on_broken_files_is_one_line(tmp_path, capsys, cli_model, name, data, words):
+    p = tmp_path / name
+    p.write_bytes(data())
+    assert main(["predict", "--model", cli_model, "--data", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and str(p) in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_on_an_image_stack_names_the_file_and_the_reshape(tmp_path, capsys, cli_model):
+    np.save(tmp_path / "img.npy", np.zeros((4, 28, 28), np.float32))
+    assert main(["predict", "--model", cli_model, "--data", str(tmp_path / "img.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "img.npy" in err and "reshape(4, 784)" in err
+
+
+def _one_line_error(rc, err):
+    assert rc == 2, err
+    assert err.startswith("relunet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+def test_predict_out_never_overwrites_the_data_file(tmp_path, capsys, xor_model):
+    data = tmp_path / "xor.csv"
+    data.write_text(XOR_CSV)
+    rc, _, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", str(data), "--out", str(data)])
+    _one_line_error(rc, err)
+    assert "--data" in err and data.read_text() == XOR_CSV
+
+
+def test_predict_out_never_overwrites_the_model(tmp_path, capsys, xor_model):
+    before = xor_model.read_bytes()
+    rc, _, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", "xor",
+                               "--out", str(xor_model), "--format", "csv"])
+    _one_line_error(rc, err)
+    assert "--model" in err and xor_model.read_bytes() == before
+
+
+def test_predict_refuses_named_dataset_options_for_a_file(tmp_path, capsys, xor_model):
+    data = tmp_path / "xor.csv"
+    data.write_text(XOR_CSV)
+    for extra in (["--split", "train"], ["--seed", "3"]):
+        rc, _, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", str(data), *extra])
+        _one_line_error(rc, err)
+        assert extra[0] in err
+
+
+def test_predict_data_dir_for_a_small_dataset(capsys, xor_model, tmp_path):
+    rc, _, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", "xor", "--data-dir", str(tmp_path)])
+    _one_line_error(rc, err)
+    assert "--data-dir" in err and "_xor" not in err
+
+
+def test_predict_csv_with_string_labels(tmp_path, capsys):
+    data = tmp_path / "animals.csv"
+    data.write_text("a,b,y\n" + "".join(f"{a},{b},{'dog' if a != b else 'cat'}\n"
+                                        for a, b in [(0, 0), (0, 1), (1, 0), (1, 1)] * 2))
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", str(data), "--epochs", "2", "-q", "--save", str(model)])
+    assert rc == 0, err
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(data)])
+    assert rc == 0, err
+    assert out.splitlines()[0] == "prediction,p_cat,p_dog" and len(out.splitlines()) == 9
+
+
+def test_predict_csv_errors_name_the_line(tmp_path, capsys, xor_model):
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b,y\n0,0,0\n0,1\n")
+    rc, _, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", str(ragged)])
+    _one_line_error(rc, err)
+    assert "line 3" in err and "inhomogeneous" not in err
+    nan = tmp_path / "nan.csv"
+    nan.write_text("a,b\n0,0\n0,nan\n")
+    rc, _, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", str(nan)])
+    _one_line_error(rc, err)
+    assert "nan.csv" in err and "line 3" in err
