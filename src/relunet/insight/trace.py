@@ -21,7 +21,9 @@ Update (SGD)::
 
     W_l <- W_l - lr * dL/dW_l            i.e. w += lr * (-delta) * f'(e) * input
 
-The forward and backward numbers come from the network's own layers; the update is
+The forward and backward numbers are what the network's own pass computes, read through
+its ``record=`` lists (``Network.logits``, ``Network.loss_and_delta``, ``Network.backward``:
+the same layer calls and the same fused loss as the training step); the update is
 applied by ``Network.train_step`` with plain SGD -- the call ``fit`` makes per batch --
 and recorded as the actual change of each parameter (a test checks it equals a real
 ``fit`` step bit for bit, and ``-lr * dL/dW`` to rounding).
