@@ -161,8 +161,8 @@ class ActivationLayer:
     def _relu(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """``out = max(x, 0)``, ``x`` of ``shape (n_samples, n_units)`` (``out`` may be ``x``).
 
-        NOTE: against a row of zeros, not the scalar 0: NumPy 2.4 takes a ~3x slower loop
-        for ``np.maximum(x, 0)``.
+        NOTE: against a row of zeros, not the scalar 0: for ``np.maximum(x, 0)`` NumPy 2.4
+        takes a slower loop (the scalar is cast and broadcast per call).
         """
         zeros = self._zero_row
         if zeros is None or zeros.shape[0] != x.shape[-1] or zeros.dtype != x.dtype:
