@@ -162,7 +162,7 @@ class ActivationLayer:
         """``out = max(x, 0)``, ``x`` of ``shape (n_samples, n_units)`` (``out`` may be ``x``).
 
         NOTE: against a row of zeros, not the scalar 0: for ``np.maximum(x, 0)`` NumPy 2.4
-        takes a slower loop (the scalar is cast and broadcast per call).
+        takes a slower inner loop for a scalar operand than for a broadcast row.
         """
         zeros = self._zero_row
         if zeros is None or zeros.shape[0] != x.shape[-1] or zeros.dtype != x.dtype:
