@@ -161,6 +161,7 @@ def _jsonable(obj: Any) -> Any:
 #: (2 cores; benchmarks/bench_evaluation.py); 128 rows of work arrays is a few MB at most
 EVAL_MIN_ROWS = 128
 
+
 def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
              work_rows: int | None = None) -> dict[str, float]:
     """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets:
