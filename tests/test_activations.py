@@ -538,3 +538,13 @@ def test_prelu_keeps_float32_outside_a_network():
     assert a.forward(x).dtype == np.float32
     assert a.backward(np.ones_like(x)).dtype == np.float32
     assert a.derivative(x).dtype == np.float32
+
+
+@pytest.mark.parametrize("spec", [("elu", {"alpha": 1e308}), ("leaky_relu", {"negative_slope": 1e308}),
+                                  ("prelu", {"init": -1e308}), ("softplus", {"beta": 1e-308}),
+                                  ("rrelu", {"lower": -1e308, "upper": 0.5}), ("celu", {"alpha": 10**400})])
+def test_settings_beyond_the_finite_range_are_refused_by_name(spec):
+    """1e308 used to predict NaN (ELU) or raise OverflowError from the initialiser (leaky)."""
+    name, config = spec
+    with pytest.raises(ConfigError, match=f"{next(iter(config))} must be (within|finite)"):
+        relunet.MLP([2, 3, 2], activation=(name, config), seed=0)

@@ -283,3 +283,52 @@ def test_resume_of_an_early_stopped_run_keeps_the_best_weights(tmp_path):
     h2 = _fit(again, 30, resume=path, **kw)
     assert len(h2) == len(h1) and h2.stopped_early
     assert all(np.array_equal(a, b) for a, b in zip(first.parameters(), again.parameters()))
+
+
+def _resaved(tmp_path, edit):
+    """A checkpoint of a short run, its metadata changed by ``edit(meta)`` and written again."""
+    from relunet.io.archive import read_archive, write_archive
+    path = tmp_path / "c.ckpt"
+    _train(_net(), 1, checkpoint=path, optimizer="sgd", lr=0.1)
+    meta, arrays = read_archive(path, "checkpoint")
+    edit(meta)
+    write_archive(path, "checkpoint", meta, arrays)
+    return path
+
+
+@pytest.mark.parametrize("field, value", [("state", 10**400), ("inc", 2**128), ("uinteger", -5)],
+                         ids=["state", "inc", "uinteger"])
+def test_generator_state_out_of_range_is_refused(tmp_path, field, value):
+    def edit(meta):
+        state = meta["rng_state"]
+        (state["state"] if field in ("state", "inc") else state)[field] = value
+    path = _resaved(tmp_path, edit)
+    with pytest.raises(ModelFileError, match=f"rng_state: .*{field} must be an integer in"):
+        ckpt.load(path)
+
+
+def test_an_entry_inflating_far_beyond_its_size_is_refused_unread(tmp_path, monkeypatch):
+    import zipfile
+    path = tmp_path / "bomb.ckpt"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("meta.json", b"{}")
+        zf.writestr("arrays/param/0.npy", bytes(64 * 2**20))  # 64 MiB of zeros in 64 KiB
+    assert path.stat().st_size < 2**20
+    monkeypatch.setattr(zipfile.ZipFile, "testzip", None)  # refused before any entry is inflated
+    with pytest.raises(ModelFileError, match="param/0.npy would inflate .* zip bomb"):
+        ckpt.load(path)
+    small = tmp_path / "small.ckpt"
+    _train(_net(), 1, checkpoint=small, optimizer="sgd", lr=0.1)
+    with pytest.raises(ModelFileError, match="over the limit of 1000"):
+        ckpt.load(small, max_bytes=1000)
+
+
+def test_a_fifo_named_as_checkpoint_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "c.ckpt"
+    os.mkfifo(fifo)
+    import subprocess
+    import sys
+    code = (f"from relunet.training import checkpoint as c\ntry: c.load({str(fifo)!r})\n"
+            "except Exception as e: print(type(e).__name__, e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert out.startswith("ModelFileError") and "not a regular file" in out

@@ -77,3 +77,40 @@ def test_help_defaults_tell_the_truth():
                 assert claimed == str(parser.get_default("data")), (name, claimed)
                 checked += 1
     assert checked >= 5
+
+
+@pytest.mark.parametrize("data, optimizer, expected", [
+    ("Fashion_MNIST", "sgd", {"lr": 0.1, "schedule": "cosine", "epochs": 25}),  # the dataset's name table
+    ("xor", "L-BFGS", {"lr": 1.0, "batch_size": None, "schedule": None}),  # an alias: lbfgs's defaults
+    ("digits", "conjugate_gradient", {"lr": 1.0, "batch_size": None}),
+    ("digits", "adam", {"lr": 1e-3, "batch_size": 32, "momentum": None}),
+])
+def test_defaults_follow_the_registries_names_and_aliases(data, optimizer, expected):
+    import argparse
+
+    from relunet.cli import common
+
+    args = argparse.Namespace(data=data, optimizer=optimizer, lr=None, momentum=None, epochs=None,
+                              batch_size=None, schedule=None, hidden=None, activation=None)
+    common.resolve_defaults(args)
+    assert {k: getattr(args, k) for k in expected} == expected
+
+
+def test_scale_choices_come_from_the_scalers_registry():
+    from relunet.cli import common
+    from relunet.data import preprocessing
+
+    assert common.SCALES[0] == "none" and sorted(common.SCALES) == preprocessing.REGISTRY.names()
+
+
+def test_closed_stdout_is_a_one_line_error(tmp_path, xor_model):
+    import os
+    import subprocess
+    import sys
+    data = tmp_path / "x.csv"
+    data.write_text("a,b\n0,1\n")
+    cmd = f"{sys.executable} -m relunet predict --model {xor_model} --data {data} >&-"
+    done = subprocess.run(["bash", "-c", cmd], stderr=subprocess.PIPE, text=True, env={**os.environ}, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("relunet: error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert "standard output is closed" in done.stderr

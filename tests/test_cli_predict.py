@@ -146,3 +146,10 @@ def test_predict_csv_errors_name_the_line(tmp_path, capsys, xor_model):
     rc, _, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", str(nan)])
     _one_line_error(rc, err)
     assert "nan.csv" in err and "line 3" in err
+
+
+def test_predict_csv_field_over_the_csv_limit_is_a_one_line_error(tmp_path, capsys, xor_model):
+    data = tmp_path / "long.csv"
+    data.write_text("a,b\n1," + "9" * 200_000 + "\n")
+    _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)],
+                 "field larger than field limit")

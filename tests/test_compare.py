@@ -231,3 +231,11 @@ def test_compare_api_argument_types():
         compare.compare_activations("xor", ["relu"], 1.5, epochs=1, jobs=1)
     res = compare.compare_activations("xor", "relu,tanh", 1, hidden=[4], epochs=1, jobs=1)
     assert [r["activation"] for r in res.rows] == ["relu", "tanh"]
+
+
+@pytest.mark.parametrize("argv", [["compare"], ["plot", "boundary"]])
+def test_help_mentions_no_option_the_command_lacks(argv, capsys):
+    from relunet.cli import main
+    assert main([*argv, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--epochs" in text and "--resume" not in text

@@ -469,3 +469,154 @@ def test_float_class_labels_round_trip_through_a_model_file(tmp_path):
     back = relunet.load(tmp_path / "m.relunet")
     assert back.classes_.dtype == np.float64
     np.testing.assert_array_equal(back.predict(X6), net.predict(X6))
+
+
+# -- sizes and numbers declared by a file are checked before anything is allocated ----------
+
+def _run_under_memory_limit(code: str, spare_mb: int = 600) -> str:
+    """Run ``code`` in a fresh interpreter whose address space may grow by ``spare_mb`` only
+    (after relunet is imported); returns its stdout (its last line says what happened)."""
+    import os
+    import subprocess
+    import sys
+    prologue = (
+        "import resource, relunet, relunet.io.modelfile, relunet.training.checkpoint\n"
+        "vm = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmSize')][0] * 1024\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, (vm + {spare_mb} * 2**20, resource.RLIM_INFINITY))\n"
+        "try:\n" + "".join(f"    {line}\n" for line in code.splitlines()) +
+        "except BaseException as exc:\n    print(type(exc).__name__, exc)\nelse:\n    print('loaded')\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", prologue], capture_output=True, text=True, timeout=120, env=env)
+    return (done.stdout.strip().splitlines() or [done.stderr.strip()[-300:]])[-1]
+
+
+@pytest.fixture()
+def prelu_file(tmp_path):
+    net = relunet.MLP([3, 4, 2], activation="prelu", seed=0)
+    path = tmp_path / "p.relunet"
+    net.save(path)
+    return path, net
+
+
+def test_huge_declared_parameter_count_is_refused_before_building(tmp_path, prelu_file, monkeypatch):
+    path, net = prelu_file
+    meta, arrays = modelfile.describe(net)
+    meta["activations"][0]["config"]["num_parameters"] = 400_000_000
+    bad = tmp_path / "huge.relunet"
+    write_archive(bad, "model", meta, arrays)
+    import relunet.core.network as network
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("the network was built before the sizes were checked")
+
+    monkeypatch.setattr(network, "MLP", no_building)
+    with pytest.raises(ModelFileError, match="num_parameters = 400000000 exceeds 4"):
+        modelfile.load(bad)
+    assert "ModelFileError" in _run_under_memory_limit(f"relunet.load({str(bad)!r})")
+
+
+def test_parameter_limit_has_a_default_and_an_override(tmp_path):
+    net = relunet.MLP([30, 40, 2], seed=0)
+    path = tmp_path / "m.relunet"
+    net.save(path)
+    assert modelfile.MAX_PARAMETERS >= 10**6
+    with pytest.raises(ModelFileError, match=r"1322 parameters, over the limit of 1000 .*max_parameters"):
+        modelfile.load(path, max_parameters=1000)
+    assert modelfile.load(path, max_parameters=1322).sizes == [30, 40, 2]
+
+
+def test_huge_layer_widths_are_refused_from_the_metadata(tmp_path, prelu_file, monkeypatch):
+    path, net = prelu_file
+    meta, arrays = modelfile.describe(net)
+    meta["sizes"] = [3, 10**6, 10**6]
+    bad = tmp_path / "wide.relunet"
+    write_archive(bad, "model", meta, arrays)
+    monkeypatch.setattr(np, "empty", None)  # nothing may be allocated for it
+    with pytest.raises(ModelFileError, match="over the limit"):
+        modelfile.load(bad)
+
+
+def _zip_bomb(path, entry, inflated=2**30, meta_entry=None):
+    """A zip whose ``entry`` deflates ``inflated`` zero bytes into a few megabytes."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        if meta_entry is not None:
+            zf.writestr("meta.json", json.dumps(meta_entry))
+        with zf.open(entry, "w", force_zip64=True) as f:
+            block = bytes(2**20)
+            for _ in range(inflated // len(block)):
+                f.write(block)
+
+
+@pytest.fixture(scope="module")
+def bomb_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bombs")
+    net = relunet.MLP([3, 4, 2], seed=0)
+    meta, _ = modelfile.describe(net)
+    header = {"format": "relunet", "kind": "model", "version": 1, "arrays": ["W0"], "meta": meta}
+    _zip_bomb(folder / "array.relunet", "arrays/W0.npy", meta_entry=header)
+    _zip_bomb(folder / "meta.relunet", "meta.json")
+    return folder
+
+
+@pytest.mark.parametrize("name, message", [("array.relunet", "W0.npy would inflate"),
+                                           ("meta.relunet", "meta.json declares 1073741824 bytes")])
+def test_entries_that_inflate_to_a_gigabyte_are_refused_unread(bomb_files, name, message, monkeypatch):
+    path = bomb_files / name
+    assert path.stat().st_size < 8 * 2**20
+    monkeypatch.setattr(zipfile.ZipFile, "testzip", None)  # refused before any entry is inflated
+    with pytest.raises(ModelFileError, match=message):
+        modelfile.load(path)
+    assert "ModelFileError" in _run_under_memory_limit(f"relunet.load({str(path)!r})", spare_mb=300)
+
+
+def test_an_entry_longer_than_its_directory_claims_is_cut_off(tmp_path):
+    from relunet.io import archive
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as zf:
+        zf.writestr("meta.json", b" " * 100 + b"{}")
+    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as zf, zf.open("meta.json") as f:
+        with pytest.raises(ModelFileError, match="more than 50 bytes"):
+            archive.read_capped(f, 50, "meta.json", "x")
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo", "folder"])
+def test_endless_or_special_inputs_are_refused(tmp_path, special):
+    import os
+    if special == "fifo":
+        path = tmp_path / "model.relunet"
+        os.mkfifo(path)  # no writer: opening it would block
+    elif special == "folder":
+        path = tmp_path
+    else:
+        path = special
+    out = _run_under_memory_limit(f"relunet.load({str(path)!r})", spare_mb=300)
+    assert out.startswith("ModelFileError") and "not a regular file" in out
+
+
+# -- numbers in a file: in the range where the maths stays finite --------------------------
+
+@pytest.mark.parametrize("name, key, value", [("elu", "alpha", 1e308), ("celu", "alpha", 1e308),
+                                              ("leaky_relu", "negative_slope", -1e308),
+                                              ("prelu", "init", 1e308), ("softplus", "beta", 1e-308),
+                                              ("hardtanh", "max_val", 1e308)])
+def test_activation_settings_out_of_range_are_refused(tmp_path, name, key, value):
+    net = relunet.MLP([3, 4, 2], activation=name, seed=0)
+    meta, arrays = modelfile.describe(net)
+    meta["activations"][0]["config"][key] = value
+    bad = tmp_path / "big.relunet"
+    write_archive(bad, "model", meta, arrays)
+    with pytest.raises(ModelFileError, match=f"{key} must be"):
+        modelfile.load(bad)
+
+
+@pytest.mark.parametrize("field, value", [("state", 10**400), ("inc", -1), ("has_uint32", 7), ("uinteger", 2**40)],
+                         ids=["state", "inc", "has_uint32", "uinteger"])
+def test_generator_state_out_of_range_is_refused(tmp_path, prelu_file, field, value):
+    _, net = prelu_file
+    meta, arrays = modelfile.describe(net)
+    (meta["rng"]["state"] if field in ("state", "inc") else meta["rng"])[field] = value
+    bad = tmp_path / "rng.relunet"
+    write_archive(bad, "model", meta, arrays)
+    with pytest.raises(ModelFileError, match=f"rng: .*{field} must be an integer"):
+        modelfile.load(bad)

@@ -135,3 +135,21 @@ def test_perceptron_advice_does_not_switch_the_data_set():
     result = Perceptron().fit(Xn, yn, epochs=3)
     assert "NOT linearly separable" in result.message and "hidden layer" in result.message
     assert "--data xor" not in result.message
+
+
+@pytest.mark.parametrize("y", [AND, XOR, np.array([0, 1, 2, 0])], ids=["and", "xor", "3-class"])
+def test_a_learning_rate_that_overflows_the_weights_is_an_error_about_the_learning_rate(y):
+    """lr = 1e308 drove the weights to inf and then advised training for more epochs."""
+    import warnings
+    from relunet.errors import DivergenceError
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on the way either
+        with pytest.raises(DivergenceError, match=r"lr=1e\+308 is too large.*lr=1"):
+            Perceptron("step", lr=1e308).fit(X * 10.0, y, epochs=50)
+
+
+def test_cli_perceptron_huge_learning_rate_is_a_one_line_error(capsys):
+    from relunet.cli import main
+    assert main(["train", "--model", "perceptron", "--data", "and", "--lr", "1e308"]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "learning rate" in err and "more epochs" not in out + err

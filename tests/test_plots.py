@@ -61,7 +61,7 @@ def test_relu_panel_values():
     assert d_line.get_ydata().tolist() == [0, 0, 0, 1, 1]  # relu'(0) = 0
 
 
-@pytest.mark.parametrize("names, err", [(["softmax"], ConfigError), (["nope"], UnknownNameError), ([], ConfigError)])
+@pytest.mark.parametrize("names, err", [(["nope"], UnknownNameError), ([], ConfigError)])
 def test_activation_plot_rejects(names, err):
     with pytest.raises(err):
         plots.plot_activations(names)
@@ -384,3 +384,96 @@ def test_comparison_rows_missing_a_metric_are_named(tmp_path):
     fig = plots.plot_comparison({"rows": [{"activation": "relu", "test_accuracy_mean": 0.5,
                                            "test_accuracy_std": None}]}, metrics=["test_accuracy"])
     assert fig.axes[0].get_title() == "test accuracy"
+
+
+# -- usability: the files a user has, every class and clip visible, targets named ---------------
+
+@pytest.mark.parametrize("figure", ["dead-units", "gradients"])
+def test_cli_plots_the_history_that_train_diagnose_writes(figure, tmp_path, capsys):
+    hist = tmp_path / "h.json"
+    assert main(["train", "--data", "xor", "--activation", "relu", "--epochs", "4", "--diagnose",
+                 "--history", str(hist), "-q"]) == 0
+    out = tmp_path / "d.png"
+    assert main(["plot", figure, str(hist), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert out.stat().st_size > 1000
+    lines = plots.plot_gradient_norms(json.loads(hist.read_text())).axes[0].get_lines()
+    assert [len(l.get_xdata()) for l in lines] == [5, 5]  # epochs 0..4, both dense layers
+
+
+def test_a_history_without_diagnostics_says_how_to_get_them(xor_net, tmp_path, capsys):
+    hist = tmp_path / "h.json"
+    xor_net[2].save(hist)
+    assert main(["plot", "dead-units", str(hist), "--out", str(tmp_path / "d.png")]) == 2
+    assert "--diagnose --history" in capsys.readouterr().err
+
+
+def _close_comparison(target=0.9):
+    rows = []
+    for name, acc in (("relu", 0.944), ("tanh", 0.968)):
+        row = {"activation": name, "n_seeds": 3, "reached_target": 3, "diverged": 0}
+        for m in compare.METRICS:
+            row[m + "_mean"], row[m + "_std"] = 1.0, 0.1
+        row["test_accuracy_mean"], row["test_accuracy_std"] = acc, 0.004
+        rows.append(row)
+    return {"rows": rows, "runs": [], "config": {"data": "digits", "target_accuracy": target}}
+
+
+def test_comparison_accuracy_panel_zooms_to_the_data_and_names_the_target(tmp_path):
+    fig = plots.plot_comparison(_close_comparison(0.95), tmp_path / "close.png")
+    acc, _, ept = [ax for ax in fig.axes if ax.get_visible()][:3]
+    low, high = acc.get_ylim()
+    assert 0.9 < low < 0.94 and 0.972 < high < 1.0  # 0.944 vs 0.968 is a visible difference
+    assert ept.get_title() == "epochs to target\n(training accuracy \u2265 0.95)"
+
+
+def test_decision_boundary_has_a_legend_of_the_classes(xor_net, tmp_path):
+    net, d, _ = xor_net
+    fig = plots.plot_decision_boundary(net, d.X_train, d.y_train, tmp_path / "b.png", resolution=20)
+    legend = fig.axes[0].get_legend()
+    assert legend is not None and legend.get_title().get_text() == "class"
+    assert [t.get_text() for t in legend.get_texts()] == [str(c) for c in net.classes_]
+
+
+def test_a_bogus_matplotlib_backend_is_one_line(tmp_path):
+    import subprocess
+    import sys
+    env = {**os.environ, "MPLBACKEND": "bogus"}
+    done = subprocess.run([sys.executable, "-m", "relunet", "plot", "activations", "relu", "--out",
+                           str(tmp_path / "a.png")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and "MPLBACKEND='bogus'" in done.stderr
+
+
+def test_relu6_panel_shows_the_clip_at_6_by_default():
+    fig = plots.plot_activations(["relu", "relu6"])
+    for ax, kinks in zip(fig.axes, [(0.0,), (0.0, 6.0)]):
+        f_line = [l for l in ax.get_lines() if l.get_label() == "f(x)"][0]
+        x = f_line.get_xdata()
+        assert x[0] <= -5 and x[-1] >= max(kinks) + 2
+    relu6 = [l for l in fig.axes[1].get_lines() if l.get_label() == "f(x)"][0]
+    assert relu6.get_ydata().max() == 6.0 and (relu6.get_ydata() == 6.0).sum() > 20  # the flat part
+
+
+def test_all_activations_include_softmax_drawn_on_a_vector_input(tmp_path):
+    fig = plots.plot_activations(None, tmp_path / "all.png")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == len(activations.names())
+    by_title = {ax.get_title().split(":")[0]: ax for ax in panels}
+    for name in ("softmax", "log_softmax"):
+        ax = by_title[name]
+        assert "not element-wise" in ax.get_title() and "(x, 0)" in ax.get_title()
+        f_line, d_line = [l for l in ax.get_lines() if l.get_linestyle() in ("-", "--")][-2:]
+        x = f_line.get_xdata()
+        s0 = 1 / (1 + np.exp(-x))  # output 0 of softmax(x, 0) is the sigmoid of x
+        expected = s0 if name == "softmax" else np.log(s0)
+        np.testing.assert_allclose(f_line.get_ydata(), expected, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(d_line.get_ydata(), s0 * (1 - s0) if name == "softmax" else 1 - s0,
+                                   rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("figure", ["history", "compare", "dead-units", "gradients"])
+def test_an_endless_json_input_is_refused_within_a_bounded_read(figure, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(plots, "MAX_JSON_BYTES", 2**20)  # /dev/zero: refused after 1 MiB, not read forever
+    assert main(["plot", figure, "/dev/zero", "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "more than 1048576 bytes" in err

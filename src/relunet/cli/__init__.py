@@ -10,7 +10,10 @@ one line on stderr.
 from __future__ import annotations
 
 import argparse
+import csv
+import errno
 import importlib
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -28,6 +31,17 @@ class CLIError(RelunetError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, status 2
         self.exit(2, f"relunet: error: {message}\n")
+
+
+#: the help of ``--epochs`` where the command has no ``--resume`` (the shared one mentions it)
+EPOCHS_HELP = "epochs to train (cg/lbfgs: maximum iterations)"
+
+
+def set_help(parser: argparse.ArgumentParser, option: str, text: str) -> None:
+    """Replace the help of ``option``, added by a shared helper, for one command (e.g. a
+    command without ``--resume`` must not mention it)."""
+    # argparse has no public accessor for an added option: its own option table
+    parser._option_string_actions[option].help = text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        sys.stdout = _ClosedOutput()
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
@@ -64,9 +80,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RelunetError, OSError, MemoryError) as exc:
         print(f"relunet: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except csv.Error as exc:  # a CSV the reader gives up on (a field over csv.field_size_limit)
+        print(f"relunet: error: malformed CSV input ({_one_line(exc)})", file=sys.stderr)
+        return 2
     except UnicodeDecodeError as exc:  # a binary file where text was expected (commands name the file where they can)
         print(f"relunet: error: an input file is not UTF-8 text ({_one_line(exc)})", file=sys.stderr)
         return 2
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Stands for a standard output that was closed before the start: writing to it fails
+    with one OSError (reported as one line, status 2), not an AttributeError on None."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed; redirect it to a file or /dev/null")
 
 
 def _silence_stdout() -> None:

@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core import activations
-from relunet.data import datasets
-from relunet.core import losses
+from relunet.core import activations, losses
+from relunet.core.network import MLP, output_for
+from relunet.data import datasets, preprocessing
 from relunet.data.datasets import Dataset
 from relunet.errors import ConfigError, DataFormatError
-from relunet.core.network import MLP, output_for
+
+#: ``--scale`` choices: the scalers' registry names, ``none`` first (the default)
+SCALES = ["none", *(n for n in preprocessing.REGISTRY.names() if n != "none")]
 
 #: per-dataset defaults where the general ones would be a poor start
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -55,9 +57,11 @@ def numeric(convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str,
     return parse
 
 
-_fraction = numeric(float, lambda v: 0.0 < v < 1.0, "a fraction", "expected a fraction between 0 and 1")
+#: argparse type: a fraction in (0, 1)
+fraction_arg = numeric(float, lambda v: 0.0 < v < 1.0, "a fraction", "expected a fraction between 0 and 1")
 _nonneg_float = numeric(float, lambda v: v >= 0 and np.isfinite(v), "a number", "expected a number >= 0")
-_positive_float = numeric(float, lambda v: v > 0 and np.isfinite(v), "a number", "expected a positive number")
+#: argparse type: a finite number > 0
+positive_float_arg = numeric(float, lambda v: v > 0 and np.isfinite(v), "a number", "expected a positive number")
 _nonneg_int = numeric(int, lambda v: v >= 0, "an integer", "expected an integer >= 0")
 #: argparse type of ``--seed``: an integer >= 0 (what numpy's generators take)
 seed_arg = numeric(int, lambda v: v >= 0, "an integer seed >= 0", "a seed must be >= 0")
@@ -78,11 +82,11 @@ def add_data_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
                    ".npy: the targets' .npy file")
     g.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
                    help="for data files: the task (auto: integer targets with few values are classes)")
-    g.add_argument("--scale", default="none", choices=["none", "standard", "minmax"],
+    g.add_argument("--scale", default="none", choices=SCALES,
                    help="rescale inputs with statistics of the training part (default: none)")
-    g.add_argument("--test-size", type=_fraction, default=None,
+    g.add_argument("--test-size", type=fraction_arg, default=None,
                    help="fraction held out as the test set where a dataset has no fixed one (default 0.25)")
-    g.add_argument("--train-samples", type=_positive_int, default=None,
+    g.add_argument("--train-samples", type=positive_int_arg, default=None,
                    help="use only the first N training samples (quick runs)")
 
 
@@ -144,7 +148,7 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
                    help="epochs to train (cg/lbfgs: maximum iterations); with --resume, the total")
     g.add_argument("--batch-size", type=_batch_size, action=_GivenAction,
                    help="1 = online, N = mini-batch, 'full' = full batch")
-    g.add_argument("--lr", type=_positive_float, help="learning rate (the schedule's base rate)")
+    g.add_argument("--lr", type=positive_float_arg, help="learning rate (the schedule's base rate)")
     g.add_argument("--optimizer", default="sgd",
                    help="optimizer: " + ", ".join(optimizers.names()) + " (default: sgd)")
     g.add_argument("--momentum", type=_nonneg_float, default=None,
@@ -217,7 +221,8 @@ def check_outputs(args: argparse.Namespace, *flags: str, inputs: tuple[str, ...]
         taken[real] = flag
 
 
-_positive_int = numeric(int, lambda v: v >= 1, "an integer", "expected an integer >= 1")
+#: argparse type: an integer >= 1
+positive_int_arg = numeric(int, lambda v: v >= 1, "an integer", "expected an integer >= 1")
 
 
 class _GivenAction(argparse.Action):
@@ -240,13 +245,14 @@ def _batch_size(s: str) -> int | None:
 
 def resolve_defaults(args: argparse.Namespace) -> None:
     """Fill options left unset with the dataset's defaults, then the general ones."""
-    specific = DATASET_DEFAULTS.get(str(args.data).lower(), {})
-    optimizer = str(getattr(args, "optimizer", "sgd") or "sgd").strip().lower()
+    data = str(args.data)
+    specific = DATASET_DEFAULTS.get(datasets.REGISTRY.canonical_name(data), {}) if data in datasets.REGISTRY else {}
     from relunet.training import optimizers
 
-    opt_key = optimizer.replace("-", "_")
-    opt_cls = optimizers.OPTIMIZERS.get(optimizers._ALIASES.get(opt_key, opt_key))
-    full_batch = bool(getattr(opt_cls, "full_batch", False))
+    optimizer = str(getattr(args, "optimizer", "sgd") or "sgd").strip().lower()
+    if optimizer in optimizers.REGISTRY:  # an alias (l-bfgs) takes its optimizer's defaults
+        optimizer = optimizers.canonical_name(optimizer)
+    full_batch = bool(getattr(optimizers.OPTIMIZERS.get(optimizer), "full_batch", False))
     for key, value in {**GENERAL_DEFAULTS, **specific}.items():
         if optimizer != "sgd" and key in _SGD_ONLY:
             continue  # sgd's learning rate and momentum are no defaults for adam, cg, ...

@@ -8,7 +8,7 @@ import sys
 
 from relunet.insight import compare
 from relunet.errors import ConfigError
-from relunet.cli import common
+from relunet.cli import EPOCHS_HELP, common, set_help
 
 NAME = "compare"
 HELP = "compare hidden activations: same network and budget, several seeds, mean and std"
@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init", default=None, help="weight initialisation (default: follows the activation)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     common.add_training_args(p)
+    set_help(p, "--epochs", EPOCHS_HELP)  # compare has no --resume
     g = p.add_argument_group("parallelism")
     g.add_argument("--jobs", "-j", type=int, default=None,
                    help="local worker processes (default: all cores; 1 = no parallelism)")

@@ -82,15 +82,27 @@ def add_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--diagnose", action="store_true",
                    help="record dead units, saturation, activation statistics and gradient norms "
                    "after every epoch and report them after training")
-    if not any("--saturation-threshold" in a.option_strings for a in p._actions):
+    if p.get_default("saturation_threshold") is None:  # not added yet (doctor adds them too)
         add_saturation_args(p)
+
+
+class HistoryDiagnosticsTracker(diagnostics.DiagnosticsTracker):
+    """``--diagnose``'s tracker: at the end of training it also stores its per-epoch series in
+    the history's ``info["diagnostics"]``, so a ``--history`` file holds them (``relunet plot
+    dead-units`` / ``gradients`` read it, as they read the ``--json`` output)."""
+
+    def on_train_end(self, net: Any, *args: Any, **kwargs: Any) -> None:
+        super().on_train_end(net, *args, **kwargs)
+        history = args[0] if args else kwargs.get("history")
+        if history is not None and hasattr(history, "info"):
+            history.info["diagnostics"] = strict_json({"epochs": self.to_dict()})
 
 
 def make_tracker(args: argparse.Namespace, data: Any) -> diagnostics.DiagnosticsTracker | None:
     """The per-epoch tracker ``--diagnose`` asks for (None without it); pass it in ``callbacks``."""
     if not getattr(args, "diagnose", False):
         return None
-    return diagnostics.DiagnosticsTracker(
+    return HistoryDiagnosticsTracker(
         data.X_train, data.y_train,
         saturation_threshold=getattr(args, "saturation_threshold", diagnostics.SATURATION_THRESHOLD),
         saturation_min_fraction=getattr(args, "saturation_min_fraction", diagnostics.SATURATION_MIN_FRACTION),

@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 
 from relunet.errors import DataError
-from relunet.cli import common
+from relunet.cli import EPOCHS_HELP, common, set_help
 
 NAME = "plot"
 HELP = "draw figures: activations, training curves, diagnostics, comparisons, decision boundaries"
@@ -27,12 +26,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     a = sub.add_parser("activations", help="each activation with its derivative",
                        description="each activation f(x) with its derivative f'(x)")
-    a.add_argument("names", nargs="*", help="activation names (space or comma separated; default: all)")
-    a.add_argument("--range", dest="x_range", type=_range, default=(-5.0, 5.0), metavar="LOW,HIGH",
-                   help="x range (default: -5,5)")
+    a.add_argument("names", nargs="*", help="activation names (space or comma separated; default: all; "
+                   "softmax and log_softmax, not element-wise, are drawn on the logits (x, 0))")
+    a.add_argument("--range", dest="x_range", type=_range, default=None, metavar="LOW,HIGH",
+                   help="x range (default: -5,5, widened where an activation has a kink outside it: "
+                   "relu6's clip at 6)")
     a.add_argument("--cols", type=_positive_int("--cols"), default=None, help="panels per row")
     # NOTE: argparse takes "-5,5" for an option (it is no plain negative number) unless told
     # otherwise: values that start with "-" and a digit are values here (--range -5,5).
+    # argparse has no public setting for this; its private matcher is the only hook short of
+    # rewriting argv, and this parser has no option that starts with "-" and a digit.
     a._negative_number_matcher = re.compile(r"^-\.?\d")
     _out(a)
 
@@ -47,17 +50,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     for name, what in (("dead-units", "dead-unit fraction"), ("gradients", "gradient norm")):
         d = sub.add_parser(name, help=f"{what} per layer over epochs from a JSON file",
-                           description=f"{what} per layer over epochs. The JSON holds "
-                           "{layer: [value per epoch]}, a list over epochs of per-layer lists or "
-                           "dicts, or one of those under the key "
+                           description=f"{what} per layer over epochs, from the history file that "
+                           "relunet train --diagnose --history FILE writes, the output of relunet train "
+                           "--diagnose --json, or a JSON of {layer: [value per epoch]}, a list over epochs "
+                           "of per-layer lists or dicts, or one of those under the key "
                            f"{'dead_fraction' if name == 'dead-units' else 'gradient_norms'!r}.")
-        d.add_argument("file")
+        d.add_argument("file", help="a history written by relunet train --diagnose --history FILE, "
+                       "or relunet train --diagnose --json output")
         _out(d)
 
     b = sub.add_parser("boundary", help="train on a 2-D dataset and draw the decision boundary")
     common.add_data_args(b, default="xor")
     common.add_network_args(b)
     common.add_training_args(b)
+    set_help(b, "--epochs", EPOCHS_HELP)  # plot boundary has no --resume
     b.add_argument("--resolution", type=_positive_int("--resolution", 2, MAX_RESOLUTION), default=200,
                    help=f"pixels per side (default: 200, at most {MAX_RESOLUTION})")
     _out(b)
@@ -88,26 +94,6 @@ def _range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _read_json(path: str):
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path} is not valid JSON: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise DataError(common.not_text(path, exc)) from None
-
-
-def _check_text(path: str) -> None:
-    """A binary file given as a JSON one fails as one line naming it (not a UnicodeDecodeError)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(common.not_text(path, exc)) from None
-
-
 def run(args: argparse.Namespace) -> int:
     from relunet.insight import plots
 
@@ -121,16 +107,14 @@ def run(args: argparse.Namespace) -> int:
         names = [n.strip() for arg in args.names for n in arg.split(",") if n.strip()] or None
         plots.plot_activations(names, out, x_range=args.x_range, ncols=args.cols)
     elif fig == "history":
-        _check_text(args.file)
         plots.plot_history(args.file, out, title=os.path.basename(args.file))
     elif fig == "compare":
-        _check_text(args.file)
         metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
         plots.plot_comparison(args.file, out, metrics=metrics)
     elif fig == "dead-units":
-        plots.plot_dead_units(_read_json(args.file), out)
+        plots.plot_dead_units(plots.read_json(args.file), out)
     elif fig == "gradients":
-        plots.plot_gradient_norms(_read_json(args.file), out)
+        plots.plot_gradient_norms(plots.read_json(args.file), out)
     elif fig == "boundary":
         common.resolve_defaults(args)
         data = common.load_data(args)

@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
     p.add_argument("--seed", type=common.seed_arg, default=None,
                    help="seed of a named dataset's train/test split (default: 0)")
-    p.add_argument("--scale", default="none", choices=["none", "standard", "minmax"],
+    p.add_argument("--scale", default="none", choices=common.SCALES,
                    help="for a named dataset: rescale inputs as relunet train --scale did (statistics "
                         "of the training part; same --seed); a data file is used as it is")
     p.add_argument("--data-dir", default=None, help="directory holding the MNIST / Fashion-MNIST IDX files")
@@ -51,7 +51,7 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
     suffix = os.path.splitext(path)[1].lower()
     try:
         if suffix == ".npy":
-            return _check_inputs(path, datasets._npy(Path(path))), None  # memory-mapped, never unpickled
+            return _check_inputs(path, datasets.read_npy(Path(path))), None  # memory-mapped, never unpickled
         if suffix == ".npz":
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
                 for xk, yk in (("X", "y"), ("X_test", "y_test")):
@@ -66,7 +66,7 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
         # a truncated or corrupted .npz: zipfile / zlib errors (were tracebacks)
         if isinstance(exc, (FileNotFoundError, DataFormatError)):
             raise
-        raise DataFormatError(f"{path}: cannot read data ({datasets._why(exc)})") from None
+        raise DataFormatError(f"{path}: cannot read data ({datasets.load_failure_reason(exc)})") from None
     raise DataFormatError(f"{path}: unknown data file type {suffix!r}; use .csv, .npy or .npz")
 
 
@@ -86,13 +86,13 @@ def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if r]
     header = None
-    if rows and not datasets._numeric_row(rows[0][1]):
+    if rows and not datasets.is_numeric_row(rows[0][1]):
         header, rows = [h.strip().lower() for h in rows[0][1]], rows[1:]
     if not rows:
         raise DataFormatError(f"{path}: no data rows")
     width = len(header) if header is not None else len(rows[0][1])
     first = rows[0][1] if header is None else header
-    datasets._check_separator(path, first)
+    datasets.check_separator(path, first)
     for line, r in rows:
         if len(r) != width:
             raise DataFormatError(f"{path}: line {line} has {len(r)} values, "

@@ -17,8 +17,8 @@ MAX_STEPS = 1000
 def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_data_args(p, default="xor")
     common.add_network_args(p)
-    p.add_argument("--lr", type=common._positive_float, default=None, help="learning rate of the traced SGD step")
-    p.add_argument("--samples", type=common._positive_int, default=1, help="samples in the traced batch (default 1)")
+    p.add_argument("--lr", type=common.positive_float_arg, default=None, help="learning rate of the traced SGD step")
+    p.add_argument("--samples", type=common.positive_int_arg, default=1, help="samples in the traced batch (default 1)")
     p.add_argument("--steps", type=common.numeric(int, lambda v: 1 <= v <= MAX_STEPS, "an integer",
                                                   f"expected an integer from 1 to {MAX_STEPS}"),
                    default=1, help=f"number of updates to trace (default 1, at most {MAX_STEPS})")

@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="mlp (default: trained by backpropagation) or perceptron (one layer of step "
                    "or sign units trained by the perceptron rule; --activation step|sign, --epochs, --lr)")
     g = p.add_argument_group("validation, checkpoints")
-    g.add_argument("--validation-split", type=common._fraction, default=None, metavar="F",
+    g.add_argument("--validation-split", type=common.fraction_arg, default=None, metavar="F",
                    help="hold out this fraction of the training data for validation (stratified for "
                    "classifiers); default none, or 0.1 with --early-stopping")
     g.add_argument("--early-stopping", type=_patience, nargs="?", const=10, default=None, metavar="PATIENCE",
@@ -61,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", "-q", action="store_true", help="no per-epoch progress")
     from relunet.cli.diagnose import add_option
 
-    add_option(p)  # --diagnose (issue 5): dead / saturated units and gradient norms per epoch
+    add_option(p)  # --diagnose: dead / saturated units and gradient norms per epoch
 
 
 def run_perceptron(args: argparse.Namespace) -> int:

@@ -37,7 +37,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special
 
-from relunet.errors import CallOrderError, ConfigError, NonDifferentiableError, NotElementwiseError, UnknownNameError
+from relunet.core.registry import Registry
+from relunet.errors import CallOrderError, ConfigError, NonDifferentiableError, NotElementwiseError
 
 __all__ = [
     "Activation",
@@ -46,6 +47,7 @@ __all__ = [
     "names",
     "ACTIVATIONS",
     "canonical_name",
+    "REGISTRY",
     "Identity", "Step", "Sign", "Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "PReLU",
     "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Softsign",
     "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softmax", "LogSoftmax",
@@ -187,24 +189,40 @@ def _as_float(x: np.ndarray) -> np.ndarray:
     return x
 
 
+#: the largest magnitude of a real hyper-parameter (a slope, alpha, a clip value), and the
+#: smallest of a positive one (alpha of CELU, beta of Softplus, which divide): beyond them
+#: the setting becomes inf in float32 (max 3.4e38) or f, f' or He's gain overflow.
+MAX_SETTING = 1e6
+MIN_POSITIVE_SETTING = 1e-6
+
+
 def _real(owner: str, name: str, value: Any, *, positive: bool = False) -> float:
-    """Validate a hyper-parameter as a finite real number and return it as a Python float.
+    """Validate a hyper-parameter as a finite real number within ``[-MAX_SETTING,
+    MAX_SETTING]`` (positive ones: ``[MIN_POSITIVE_SETTING, MAX_SETTING]``) and return it as
+    a Python float.
 
     Python floats (not NumPy scalars) so that they never promote a float32 array.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ConfigError(f"activation {owner!r}: {name} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float's range
+        value = math.inf
     if not math.isfinite(value):
         raise ConfigError(f"activation {owner!r}: {name} must be finite, got {value!r}")
     if positive and value <= 0:
         raise ConfigError(f"activation {owner!r}: {name} must be > 0, got {value!r}")
+    low = MIN_POSITIVE_SETTING if positive else -MAX_SETTING
+    if not low <= value <= MAX_SETTING:
+        raise ConfigError(f"activation {owner!r}: {name} must be within [{low:g}, {MAX_SETTING:g}] "
+                          f"(beyond it f or f' overflows), got {value!r}")
     return value
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
     """log(1 + e^z) without overflow: max(z, 0) + log1p(e^-|z|) (same dtype as z)."""
-    # NOTE: np.logaddexp(0, z) is equally stable but ~15x slower (no SIMD loop).
+    # NOTE: np.logaddexp(0, z) is equally stable but much slower (it has no SIMD loop).
     return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
@@ -212,7 +230,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x), exact to a few ulp, same dtype as x, no warning."""
     if x.dtype == np.float32:
         # NOTE: e^-x overflows to inf for x < -88.7; 1 / (1 + inf) = 0 is then the right
-        # limit, so the overflow is silenced here (and only here): ~5x faster than
+        # limit, so the overflow is silenced here (and only here): faster than
         # scipy.special.expit, which has no SIMD loop.
         with np.errstate(over="ignore"):
             e = np.exp(-x)
@@ -233,7 +251,7 @@ def _normal_cdf_pdf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Phi(x) and phi(x), the standard normal CDF and density, same dtype as x.
 
     float64: ``scipy.special.ndtr`` (accurate in both tails). float32: A&S 7.1.26 with
-    one SIMD ``exp`` shared by both (scipy's ndtr has no SIMD loop: ~10x slower);
+    one SIMD ``exp`` shared by both (scipy's ndtr has no SIMD loop, so it is much slower);
     the error, <= 1e-7, is below float32's own. z is clipped at 11, where e^{-z^2}
     has underflowed to 0 in float32, so z^2 never overflows.
     """
@@ -1053,7 +1071,7 @@ class GELU(Activation):
     Note:
         Phi is ``scipy.special.ndtr`` in float64 (accurate in both tails, unlike
         ``1 + erf`` for x << 0) and Abramowitz & Stegun 7.1.26 in float32 (error
-        <= 1e-7, 10x faster). The Gaussian and the cubic are evaluated on x clipped
+        <= 1e-7, SIMD ``exp``). The Gaussian and the cubic are evaluated on x clipped
         to [-40, 40] (resp. [-100, 100]), where they have already underflowed to 0
         (resp. tanh has saturated to +-1 exactly): no overflow for any x, same values.
         ``forward`` computes f' alongside f (they share Phi), so ``backward`` is one
@@ -1301,7 +1319,7 @@ class Softplus(Activation):
         y = _softplus(bx)
         if self.beta != 1.0:
             y /= self.beta
-        # NOTE: few elements pass the threshold: patching them is ~5x faster than np.where
+        # NOTE: few elements pass the threshold: patching them is faster than np.where
         over = np.flatnonzero(bx > self.threshold)
         if over.size:
             y.flat[over] = x.flat[over]
@@ -1677,26 +1695,21 @@ class LogSoftmax(Activation):
 # ---------------------------------------------------------------------------
 
 ACTIVATIONS: dict[str, type[Activation]] = {}
-_ALIASES: dict[str, str] = {}
+#: the activation catalog's name table (:class:`relunet.core.registry.Registry`)
+REGISTRY: Registry[type[Activation]] = Registry("activation", ACTIVATIONS, base=Activation, classes=True)
 
-
-def _register(*classes: type[Activation]) -> None:
-    for cls in classes:
-        ACTIVATIONS[cls.name] = cls
-        for alias in cls.aliases:
-            _ALIASES[alias] = cls.name
-
-
-_register(
+for _cls in (
     Identity, Step, Sign, Sigmoid, Tanh, ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, SELU,
     CELU, GELU, SiLU, Mish, Softplus, Softsign, Hardtanh, Hardsigmoid, Hardswish,
     LogSigmoid, Softmax, LogSoftmax,
-)
+):
+    REGISTRY.register(_cls.name, _cls, _cls.aliases)
+del _cls
 
 
 def names() -> list[str]:
     """The canonical names of every activation in the catalog, sorted."""
-    return sorted(ACTIVATIONS)
+    return REGISTRY.names()
 
 
 def canonical_name(name: str) -> str:
@@ -1704,35 +1717,20 @@ def canonical_name(name: str) -> str:
 
     Raises :class:`UnknownNameError` listing the known names.
     """
-    if not isinstance(name, str):
-        raise UnknownNameError("activation", name, list(ACTIVATIONS) + list(_ALIASES))
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in ACTIVATIONS:
-        raise UnknownNameError("activation", name, list(ACTIVATIONS) + list(_ALIASES))
-    return key
+    return REGISTRY.canonical_name(name)
 
 
-def get(name: "str | Activation", **params: Any) -> Activation:
+def get(name: "str | Activation | type[Activation]", **params: Any) -> Activation:
     """Return a fresh activation instance.
 
     Args:
-        name: a catalog name or alias (see :func:`names`), or an ``Activation``
-            instance (returned as is, ``params`` must then be empty).
+        name: a catalog name or alias (see :func:`names`), an ``Activation``
+            instance (returned as is, ``params`` must then be empty) or an
+            ``Activation`` subclass (instantiated with ``params``).
         **params: the activation's hyper-parameters, e.g. ``negative_slope=0.1``.
 
     Raises:
         UnknownNameError: for a name not in the catalog (the message lists them).
         ConfigError: for a hyper-parameter the activation does not take or a bad value.
     """
-    if isinstance(name, Activation):
-        if params:
-            raise ConfigError("cannot pass parameters together with an Activation instance")
-        return name
-    if not isinstance(name, str):
-        raise ConfigError(f"an activation is a name or an Activation instance, not {type(name).__name__}")
-    cls = ACTIVATIONS[canonical_name(name)]
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ConfigError(f"activation {cls.name!r}: {exc}") from None
+    return REGISTRY.get(name, **params)

@@ -14,9 +14,36 @@ from __future__ import annotations
 
 import numpy as np
 
-from relunet.errors import UnknownNameError
+from collections.abc import Callable
 
-INITS = ("he", "xavier", "lecun")
+from relunet.core.registry import Registry
+
+#: a scheme draws ``shape (n_in, n_out)`` float64 weights: (n_in, n_out, rng, negative_slope) -> W
+Scheme = Callable[[int, int, np.random.Generator, float], np.ndarray]
+
+
+def he(n_in: int, n_out: int, rng: np.random.Generator, negative_slope: float = 0.0) -> np.ndarray:
+    """Kaiming normal (fan-in): ``N(0, gain^2 / n_in)``, ``gain = sqrt(2 / (1 + a^2))``."""
+    gain = np.sqrt(2.0 / (1.0 + negative_slope**2))
+    return rng.standard_normal((n_in, n_out)) * (gain / np.sqrt(n_in))
+
+
+def xavier(n_in: int, n_out: int, rng: np.random.Generator, negative_slope: float = 0.0) -> np.ndarray:
+    """Glorot uniform: ``U(-l, l)``, ``l = sqrt(6 / (n_in + n_out))`` (the slope is not used)."""
+    limit = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-limit, limit, size=(n_in, n_out))
+
+
+def lecun(n_in: int, n_out: int, rng: np.random.Generator, negative_slope: float = 0.0) -> np.ndarray:
+    """LeCun normal: ``N(0, 1 / n_in)`` (the slope is not used)."""
+    return rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)
+
+
+#: the initialisation catalog's name table. Names are exact (no case folding): the
+#: network compares the scheme with ``"he"`` to pass the activation's negative slope.
+REGISTRY: Registry[Scheme] = Registry("initialisation", {"he": he, "xavier": xavier, "lecun": lecun},
+                                      normalize=str)
+INITS = tuple(REGISTRY.entries)
 
 
 def initial_weights(
@@ -27,15 +54,10 @@ def initial_weights(
     dtype: np.dtype = np.float32,
     negative_slope: float = 0.0,
 ) -> np.ndarray:
-    """Draw a weight matrix ``shape (n_in, n_out)`` for the given scheme."""
-    if scheme == "he":
-        gain = np.sqrt(2.0 / (1.0 + negative_slope**2))
-        w = rng.standard_normal((n_in, n_out)) * (gain / np.sqrt(n_in))
-    elif scheme == "xavier":
-        limit = np.sqrt(6.0 / (n_in + n_out))
-        w = rng.uniform(-limit, limit, size=(n_in, n_out))
-    elif scheme == "lecun":
-        w = rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)
-    else:
-        raise UnknownNameError("initialisation", scheme, INITS)
-    return w.astype(dtype)
+    """Draw a weight matrix ``shape (n_in, n_out)`` for the given scheme.
+
+    Raises:
+        UnknownNameError: for a scheme not in :data:`INITS` (the message lists them).
+    """
+    draw = REGISTRY.lookup(scheme)
+    return draw(n_in, n_out, rng, negative_slope).astype(dtype)

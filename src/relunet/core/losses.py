@@ -29,7 +29,8 @@ from typing import ClassVar
 import numpy as np
 
 from relunet.core import activations
-from relunet.errors import DataError, UnknownNameError
+from relunet.core.registry import Registry
+from relunet.errors import DataError
 
 
 # The stable forms live in the activation catalog (max-shifted softmax / log-sum-exp,
@@ -252,25 +253,31 @@ class MeanSquaredError(Loss):
 LOSSES: dict[str, type[Loss]] = {
     cls.name: cls for cls in (CrossEntropy, BinaryCrossEntropy, MeanSquaredError)
 }
-_ALIASES = {
+#: the loss catalog's name table (:class:`relunet.core.registry.Registry`)
+REGISTRY: Registry[type[Loss]] = Registry("loss", LOSSES, base=Loss, classes=True, others_unknown=True, aliases={
     "ce": "cross_entropy", "categorical_cross_entropy": "cross_entropy", "nll": "cross_entropy",
     "bce": "binary_cross_entropy", "log_loss": "binary_cross_entropy",
     "mean_squared_error": "mse", "squared_error": "mse",
-}
+})
 #: natural loss for each output activation
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse"}
 
 
 def names() -> list[str]:
-    return sorted(LOSSES)
+    """The canonical names of every loss, sorted."""
+    return REGISTRY.names()
 
 
-def get(name: "str | Loss") -> Loss:
-    """A loss by name or alias (``ce``, ``bce``, ``mse``, ...), or a ``Loss`` instance."""
-    if isinstance(name, Loss):
-        return name
-    key = str(name).strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in LOSSES:
-        raise UnknownNameError("loss", name, list(LOSSES) + list(_ALIASES))
-    return LOSSES[key]()
+def canonical_name(name: str) -> str:
+    """Resolve an alias (``ce``, ``bce``, ...) to its canonical name (UnknownNameError if unknown)."""
+    return REGISTRY.canonical_name(name)
+
+
+def get(name: "str | Loss | type[Loss]") -> Loss:
+    """A loss by name or alias (``ce``, ``bce``, ``mse``, ...), a ``Loss`` instance (returned
+    as is) or a ``Loss`` subclass (instantiated).
+
+    Raises:
+        UnknownNameError: for an unknown name (the message lists the known ones).
+    """
+    return REGISTRY.get(name)

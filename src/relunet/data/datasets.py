@@ -57,12 +57,14 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from relunet.core.registry import Registry, kebab_case
 from relunet.data import preprocessing
 from relunet.errors import (
     ConfigError,
@@ -277,6 +279,8 @@ IDX_DATASETS: dict[str, IdxDataset] = {
                  "Sneaker", "Bag", "Ankle boot"),
     ),
 }
+#: the IDX datasets' name table (names as in :data:`REGISTRY`)
+IDX_REGISTRY: Registry[IdxDataset] = Registry("IDX dataset", IDX_DATASETS, normalize=kebab_case)
 
 
 def cache_dir(name: str) -> Path:
@@ -305,10 +309,7 @@ def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[tu
 
 
 def _idx_spec(name: str) -> IdxDataset:
-    key = name.strip().lower().replace("_", "-")
-    if key not in IDX_DATASETS:
-        raise UnknownNameError("IDX dataset", name, IDX_DATASETS)
-    return IDX_DATASETS[key]
+    return IDX_REGISTRY.lookup(name)
 
 
 def _file_in(d: Path, f: IdxFile) -> Path | None:
@@ -501,7 +502,7 @@ def _check_finite(X: np.ndarray, what: str, columns: list[str] | None = None) ->
             raise DataError(f"{what} holds {chunk[(r, *c)]} at row {i + r}{col}; clean or impute it first")
 
 
-def _numeric_row(row: list[str]) -> bool:
+def is_numeric_row(row: list[str]) -> bool:
     """True when every cell of a CSV row reads as a number (a data row, not a header)."""
     try:
         [float(v) for v in row]
@@ -510,8 +511,9 @@ def _numeric_row(row: list[str]) -> bool:
     return True
 
 
-def _check_separator(path: Any, first_row: list[str]) -> None:
-    """A one-cell first row holding ';', a tab or '|': the file is not comma-separated."""
+def check_separator(path: Any, first_row: list[str]) -> None:
+    """Raise :class:`DataFormatError` for a one-cell first row holding ';', a tab or '|':
+    the file is not comma-separated."""
     other = next((d for d in (";", "\t", "|") if len(first_row) == 1 and d in first_row[0]), None)
     if other is not None:
         raise DataFormatError(f"{path}: columns are separated by {other!r}; relunet reads comma-separated "
@@ -528,7 +530,7 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
         except csv.Error as exc:
             raise DataFormatError(f"{path}: malformed CSV ({exc})") from None
         # a first row of numbers only is data: a file without a header (columns "0", "1", ...)
-        first_row = header if _numeric_row(header) else None
+        first_row = header if is_numeric_row(header) else None
         if first_row is not None:
             header = [str(i) for i in range(len(first_row))]
         first_line = 1 if first_row is not None else 2  # the file line of data row 0
@@ -536,7 +538,7 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
             dup = sorted({h for h in header if header.count(h) > 1})
             raise DataError(f"{path}: duplicate column names {dup}")
         if len(header) < 2:
-            _check_separator(path, header)
+            check_separator(path, header)
             raise DataError(f"{path}: needs at least one feature column and a target column; header is {header}")
         if target is None:
             t = len(header) - 1
@@ -623,7 +625,7 @@ def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, n
     return X, y
 
 
-def _why(exc: BaseException) -> str:
+def load_failure_reason(exc: BaseException) -> str:
     """numpy's reason a load failed, minus its advice to unpickle, which numpy gives for
     any file that is neither .npy nor .npz (a corrupted or foreign file, here)."""
     text = str(exc)
@@ -632,11 +634,16 @@ def _why(exc: BaseException) -> str:
     return text
 
 
-def _npy(path: Path) -> np.ndarray:
+def read_npy(path: Path) -> np.ndarray:
+    """The one array of a ``.npy`` file, memory-mapped and never unpickled.
+
+    Raises:
+        DataFormatError: unreadable, an object array, or an ``.npz`` archive.
+    """
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        text = _why(exc)
+        text = load_failure_reason(exc)
         if "Python objects" in text:
             text = "it holds Python objects (dtype object), which are never unpickled; save a numeric array"
         raise DataFormatError(f"{path}: not a readable .npy file ({text})") from None
@@ -656,13 +663,13 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
         missing = [str(p) for p in need if not p.is_file()]
         if missing:
             raise DataError(f"{path}: a data directory needs X.npy and y.npy; missing {', '.join(missing)}")
-        X, y = _check_xy(path, _npy(need[0]), _npy(need[1]))
+        X, y = _check_xy(path, read_npy(need[0]), read_npy(need[1]))
         if (path / "X_test.npy").is_file() or (path / "y_test.npy").is_file():
             lone = [n for n in ("X_test.npy", "y_test.npy") if not (path / n).is_file()]
             if lone:
                 raise DataError(f"{path}: has {'y_test.npy' if lone[0] == 'X_test.npy' else 'X_test.npy'} "
                                 f"but no {lone[0]}; a test set needs both (or neither: a split of X.npy)")
-            X_test, y_test = _check_xy(path, _npy(path / "X_test.npy"), _npy(path / "y_test.npy"), "_test")
+            X_test, y_test = _check_xy(path, read_npy(path / "X_test.npy"), read_npy(path / "y_test.npy"), "_test")
     elif suffix == ".csv":
         X, y, columns = _load_csv(path, target)
     elif suffix == ".npz":
@@ -670,7 +677,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            raise DataFormatError(f"{path}: not a readable .npz file ({_why(exc)})") from None
+            raise DataFormatError(f"{path}: not a readable .npz file ({load_failure_reason(exc)})") from None
         if {"X_train", "y_train", "X_test", "y_test"} <= arrays.keys():
             X, y = _check_xy(path, arrays["X_train"], arrays["y_train"], "_train")
             X_test, y_test = _check_xy(path, arrays["X_test"], arrays["y_test"], "_test")
@@ -687,7 +694,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
         tpath = Path(target)
         if not tpath.is_file():
             raise DataError(f"{path}: the target file {target} does not exist (--target takes a .npy path for .npy data)")
-        X, y = _check_xy(path, _npy(path), _npy(tpath))
+        X, y = _check_xy(path, read_npy(path), read_npy(tpath))
     else:
         raise DataError(f"{path}: unsupported data file type {suffix!r}; use .csv, .npz, .npy or a directory")
 
@@ -738,8 +745,14 @@ _GENERIC = ("scale", "train_samples")
 _USER = ("target", "task", "test_size")
 
 
+#: the dataset catalog's name table (:class:`relunet.core.registry.Registry`); a name is
+#: read case-insensitively with ``_`` as ``-`` (``fashion_mnist``)
+REGISTRY: Registry[Callable[..., Dataset]] = Registry("dataset", LOADERS, normalize=kebab_case)
+
+
 def names() -> list[str]:
-    return sorted(LOADERS)
+    """The names of every built-in dataset, sorted."""
+    return REGISTRY.names()
 
 
 def is_path(name: str) -> bool:
@@ -780,9 +793,7 @@ def load(name: str, *, seed: int = 0, **options: Any) -> Dataset:
             raise ConfigError(f"option(s) {sorted(unknown)} do not apply to data files; use {list(_USER)}")
         ds = _load_user(path, seed, **options)
     else:
-        key = name.strip().lower().replace("_", "-")
-        if key not in LOADERS:
-            raise UnknownNameError("dataset", name, LOADERS)
+        key = REGISTRY.canonical_name(name)
         bad = set(options) & {"target", "task"}
         if bad:
             raise ConfigError(f"{', '.join(sorted(bad))} only apply to data files, not the built-in {key!r}")

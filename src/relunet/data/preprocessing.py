@@ -15,11 +15,13 @@ read batch by batch rather than copied whole.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from relunet.errors import ConfigError, DataError, NotFittedError, UnknownNameError
+from relunet.core.registry import Registry
+from relunet.errors import ConfigError, DataError, NotFittedError
 
 #: rows per chunk when computing statistics over (possibly memory-mapped) arrays
 CHUNK_ROWS = 8192
@@ -179,14 +181,23 @@ class MinMaxScaler(_AffineScaler):
 SCALERS = {"standard": Standardizer, "minmax": MinMaxScaler}
 
 
-def get_scaler(name: str) -> Standardizer | MinMaxScaler | None:
-    """A new scaler by name: ``standard``, ``minmax``, or ``none`` (returns None)."""
-    key = str(name).strip().lower()
-    if key == "none":
-        return None
-    if key not in SCALERS:
-        raise UnknownNameError("scaler", name, [*SCALERS, "none"])
-    return SCALERS[key]()
+def _no_scaler() -> None:
+    """``none``: the data is used as it is."""
+    return None
+
+
+#: the scalers' name table (:class:`relunet.core.registry.Registry`), ``none`` included
+REGISTRY: Registry[Callable[[], Standardizer | MinMaxScaler | None]] = Registry(
+    "scaler", {**SCALERS, "none": _no_scaler})
+
+
+def get_scaler(name: str | None) -> Standardizer | MinMaxScaler | None:
+    """A new scaler by name: ``standard``, ``minmax``, or ``none`` (or None: returns None).
+
+    Raises:
+        UnknownNameError: for another name (the message lists the known ones).
+    """
+    return REGISTRY.get("none" if name is None else name)
 
 
 def split_indices(

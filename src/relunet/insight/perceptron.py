@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog
 
-from relunet.errors import ConfigError, DataError, FeatureCountError, NotFittedError, TargetTypeError
+from relunet.errors import ConfigError, DataError, DivergenceError, FeatureCountError, NotFittedError, TargetTypeError
 
 
 def linearly_separable(X: np.ndarray, y: np.ndarray) -> bool:
@@ -159,25 +159,10 @@ class Perceptron:
         result = PerceptronResult(converged=False, epochs=0)
         for epoch in range(1, epochs + 1):
             order = rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
-            mistakes = 0
-            for i in order:
-                x, t = X[i], idx[i]
-                if self.binary:
-                    y_out = int(x @ self.W[:, 0] + self.b[0] > 0)
-                    if y_out != t:
-                        # w += lr (t - y) x; with sign units t - y is +-2, same direction
-                        err = (t - y_out) * (2 if self.activation == "sign" else 1)
-                        self.W[:, 0] += self.lr * err * x
-                        self.b[0] += self.lr * err
-                        mistakes += 1
-                else:
-                    pred = int(np.argmax(x @ self.W + self.b))
-                    if pred != t:
-                        self.W[:, t] += self.lr * x
-                        self.b[t] += self.lr
-                        self.W[:, pred] -= self.lr * x
-                        self.b[pred] -= self.lr
-                        mistakes += 1
+            # an overflow (a huge lr) is reported once, below, naming lr: not as a warning
+            with np.errstate(over="ignore", invalid="ignore"):
+                mistakes = self._epoch(X, idx, order)
+            self._check_weights(epoch, X)
             result.mistakes.append(mistakes)
             result.epochs = epoch
             if mistakes == 0:
@@ -185,6 +170,44 @@ class Perceptron:
                 break
         result.message = self._message(result, X, y)
         return result
+
+    def _epoch(self, X: np.ndarray, idx: np.ndarray, order: np.ndarray) -> int:
+        """One pass of the rule over the samples in ``order``; returns the mistakes made."""
+        mistakes = 0
+        for i in order:
+            x, t = X[i], idx[i]
+            if self.binary:
+                y_out = int(x @ self.W[:, 0] + self.b[0] > 0)
+                if y_out != t:
+                    # w += lr (t - y) x; with sign units t - y is +-2, same direction
+                    err = (t - y_out) * (2 if self.activation == "sign" else 1)
+                    self.W[:, 0] += self.lr * err * x
+                    self.b[0] += self.lr * err
+                    mistakes += 1
+            else:
+                pred = int(np.argmax(x @ self.W + self.b))
+                if pred != t:
+                    self.W[:, t] += self.lr * x
+                    self.b[t] += self.lr
+                    self.W[:, pred] -= self.lr * x
+                    self.b[pred] -= self.lr
+                    mistakes += 1
+        return mistakes
+
+    def _check_weights(self, epoch: int, X: np.ndarray) -> None:
+        """Raise if the weights overflowed: with them inf or NaN every later decision is noise.
+
+        Starting from zero weights, every weight is a sum of ``lr * x`` terms, so ``lr``
+        only scales them and never changes a decision; a huge one only overflows.
+        """
+        if np.isfinite(self.W).all() and np.isfinite(self.b).all():
+            return
+        largest = float(np.abs(X).max()) if X.size else 0.0
+        raise DivergenceError(
+            f"the perceptron's weights overflowed to inf/NaN in epoch {epoch}: the learning rate "
+            f"lr={self.lr:g} is too large for inputs up to {largest:.3g}. From zero weights the rule's "
+            "decisions do not depend on lr (it only scales the weights): use lr=1 (--lr 1, the default)"
+        )
 
     def _message(self, result: PerceptronResult, X: np.ndarray, y: np.ndarray) -> str:
         if result.converged:

@@ -17,7 +17,8 @@ of these forms:
   in particular :class:`relunet.diagnostics.DiagnosticsTracker` and its ``to_dict()``:
   ``{"epochs": [...], "layers": [{"name": ...}], "dense": [{"name": ...}],
   "dead_fraction": [[per layer] per epoch], "grad_norm": [[per dense layer] per epoch]}``
-  (also inside the ``"diagnostics"`` of ``relunet train --diagnose --json``).
+  (also inside the ``"diagnostics"`` of ``relunet train --diagnose --json``, and in the
+  ``info["diagnostics"]`` of the history ``relunet train --diagnose --history FILE`` writes).
 
 ``None`` or NaN marks an epoch/layer with no value (e.g. a tanh layer has no dead units);
 a layer with no value at any epoch is not drawn.
@@ -32,15 +33,25 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from relunet.core import activations as catalog
 from relunet.errors import ConfigError, DataError
+
+try:
+    import matplotlib
+except ValueError as _exc:  # matplotlib validates $MPLBACKEND as it is imported
+    if "backend" not in str(_exc):
+        raise
+    raise ConfigError(
+        f"MPLBACKEND={os.environ.get('MPLBACKEND')!r} is not a backend matplotlib knows; relunet draws "
+        "into files with Agg and needs none: unset MPLBACKEND (or set it to agg)"
+    ) from None
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "save_figure",
@@ -52,6 +63,7 @@ __all__ = [
     "plot_comparison",
     "plot_decision_boundary",
     "decision_grid",
+    "read_json",
 ]
 
 #: file formats :func:`save_figure` writes, by extension
@@ -133,50 +145,80 @@ def plot_activations(
     names: "str | Sequence[str] | None" = None,
     path: "str | os.PathLike[str] | None" = None,
     *,
-    x_range: tuple[float, float] = (-5.0, 5.0),
+    x_range: tuple[float, float] | None = None,
     n_points: int = 401,
     ncols: int | None = None,
 ) -> Figure:
     """Each activation ``f`` with its derivative ``f'``, one panel per activation.
 
     Args:
-        names: a catalog name, a list of them, or None for every element-wise activation.
+        names: a catalog name, a list of them, or None for every activation.
         path: where to save (png/svg/pdf), or None.
-        x_range: the plotted inputs ``x`` (``n_points`` evenly spaced, float64).
+        x_range: the plotted inputs ``x`` (``n_points`` evenly spaced, float64). Default:
+            ``(-5, 5)``, widened in a panel to show each kink of its activation within 10
+            of 0 two units inside (relu6's clip at 6: ``(-5, 8)``).
         ncols: panels per row (default: up to 3).
 
     In each panel the first line is ``f(x)`` (label ``"f(x)"``), the second ``f'(x)``
     (label ``"f'(x)"``), computed by the catalog's ``fn`` and ``derivative`` in
-    evaluation mode (RReLU's fixed mean slope).
+    evaluation mode (RReLU's fixed mean slope). Softmax and log-softmax are not
+    element-wise (each output depends on every input), so they have no ``f'(x)``: their
+    panel shows output 0 for the two logits ``(x, 0)`` and its derivative in ``x`` (the
+    diagonal of the Jacobian), as :func:`explained_curves` computes them, and says so.
     """
     if names is None:
-        names = [n for n in catalog.names() if catalog.ACTIVATIONS[n].elementwise]
+        names = catalog.names()
     elif isinstance(names, str):
         names = [names]
     names = [catalog.canonical_name(n) for n in names]
     if not names:
         raise ConfigError("no activations to plot")
-    x = _x_values(x_range, n_points)
+    if x_range is not None:
+        _x_values(x_range, n_points)  # checked before any drawing
     rows, cols = _grid_shape(len(names), ncols)
     fig = _new_figure(3.2 * cols, 2.6 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names):
-        act = catalog.get(name)
-        if not act.elementwise:
-            raise ConfigError(f"{name!r} is not element-wise (its Jacobian is not diagonal): no f'(x) curve")
-        act.eval()
-        y = np.asarray(act.fn(x), dtype=np.float64)
-        d = np.asarray(act.derivative(x), dtype=np.float64)
-        ax.axhline(0, color="0.85", lw=0.8, zorder=0)
-        ax.axvline(0, color="0.85", lw=0.8, zorder=0)
-        ax.plot(x, y, color=_COLORS[0], lw=2, label="f(x)")
-        ax.plot(x, d, color=_COLORS[1], lw=1.5, ls="--", label="f'(x)")
-        ax.set_title(name)
-        ax.set_xlabel("x")
-        ax.legend(loc="upper left", fontsize="small", frameon=False)
+        _activation_panel(ax, name, x_range, n_points)
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
     return _finish(fig, path)
+
+
+def _activation_panel(ax: Any, name: str, x_range: tuple[float, float] | None, n_points: int) -> None:
+    """One panel of :func:`plot_activations`."""
+    act = catalog.get(name)
+    act.eval()
+    x = _x_values(x_range if x_range is not None else _panel_range(act), n_points)
+    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    if act.elementwise:
+        y = np.asarray(act.fn(x), dtype=np.float64)
+        d = np.asarray(act.derivative(x), dtype=np.float64)
+        ax.set_title(name)
+        f_label, d_label = "f(x)", "f'(x)"
+    else:
+        y, d, _, _, _ = explained_curves(name, x)
+        ax.set_title(f"{name}: not element-wise,\noutput 0 of the logits (x, 0)", fontsize="medium")
+        f_label, d_label = "f(x, 0)[0]", "\u2202f[0]/\u2202x"
+    ax.plot(x, y, color=_COLORS[0], lw=2, label=f_label)
+    ax.plot(x, d, color=_COLORS[1], lw=1.5, ls="--", label=d_label)
+    ax.set_xlabel("x")
+    ax.legend(loc="upper left" if act.elementwise else "best", fontsize="small", frameon=False)
+
+
+#: kinks farther from 0 than this do not widen an activation's default panel: softplus switches
+#: to x at 20, where f and f' are already x and 1 (a numerical, not a visible, kink)
+_KINK_REACH = 10.0
+
+
+def _panel_range(act: Any) -> tuple[float, float]:
+    """``(-5, 5)``, widened so that every kink of ``act`` within ``_KINK_REACH`` of 0 lies at
+    least 2 inside (relu6's clip at 6)."""
+    kinks = [float(k) for k in act.kinks() if abs(float(k)) <= _KINK_REACH]
+    lo = min([-5.0] + [k - 2.0 for k in kinks])
+    hi = max([5.0] + [k + 2.0 for k in kinks])
+    return lo, hi
 
 
 def _x_values(x_range: Any, n_points: Any) -> np.ndarray:
@@ -264,14 +306,38 @@ def plot_explained(name: str, path: "str | os.PathLike[str] | None" = None, *,
 # ---------------------------------------------------------------------------
 
 
+#: the most bytes a JSON input (a history, a comparison, diagnostics) may take
+MAX_JSON_BYTES = 256 * 2**20
+
+
+def read_json(path: "str | os.PathLike[str]", what: str = "a JSON file") -> Any:
+    """The JSON document in ``path``, read with a cap of :data:`MAX_JSON_BYTES` (an endless
+    stream such as ``/dev/zero`` is refused once past it, not read until memory runs out).
+
+    Raises:
+        DataError: over the cap, not UTF-8 text, or not valid JSON (the message says it is
+            not ``what``).
+    """
+    name = os.fspath(path)
+    with open(path, "rb") as f:
+        raw = f.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise DataError(f"{name}: more than {MAX_JSON_BYTES} bytes (an endless stream?); refused")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
+                        f"{exc.start}); is it a binary file or in another encoding?") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{name} is not {what}: {exc}") from None
+
+
 def load_history(source: Any) -> list[dict[str, Any]]:
     """The per-epoch records of a History, its ``to_dict()``, a list of records or a JSON file."""
     if isinstance(source, (str, os.PathLike)):
-        try:
-            with open(source) as f:
-                source = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{os.fspath(source)} is not a JSON history: {exc}") from None
+        source = read_json(source, "a JSON history")
     if hasattr(source, "records"):
         source = source.records
     elif isinstance(source, Mapping):
@@ -344,6 +410,17 @@ def _num(v: Any, what: str = "a value") -> float:
 # ---------------------------------------------------------------------------
 
 
+def _history_diagnostics(history: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The per-layer diagnostics a training history holds (``info["diagnostics"]``, written
+    by ``relunet train --diagnose --history FILE``), or a DataError saying how to get them."""
+    info = history.get("info")
+    if isinstance(info, Mapping) and isinstance(info.get("diagnostics"), Mapping):
+        return info["diagnostics"]
+    raise DataError("this training history holds no per-layer diagnostics (only the loss and metrics "
+                    "per epoch): train with --diagnose, e.g. relunet train --diagnose --history FILE, "
+                    "or plot the output of relunet train --diagnose --json")
+
+
 def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_key: str | None = None
                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Normalise per-layer data over epochs (see the module docstring) to ``(epochs, {layer: values})``.
@@ -366,6 +443,8 @@ def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_
     what = f" for {keys[0]!r}" if keys else ""
     epochs: Any = None
     names: list[str] | None = None
+    if isinstance(data, Mapping) and isinstance(data.get("records"), list) and "diagnostics" not in data:
+        data = _history_diagnostics(data)  # ``relunet train --diagnose --history FILE``
     if isinstance(data, Mapping) and isinstance(data.get("diagnostics"), Mapping):
         data = data["diagnostics"]  # ``relunet train --diagnose --json`` output
     if isinstance(data, Mapping) and isinstance(data.get("epochs"), Mapping):
@@ -486,6 +565,27 @@ _METRIC_LABELS = {
 }
 
 
+def _metric_label(metric: str, config: Mapping[str, Any]) -> str:
+    """A panel's title: the metric's label; epochs to target names the target."""
+    target = config.get("target_accuracy")
+    if metric == "epochs_to_target" and isinstance(target, (int, float)):
+        return f"epochs to target\n(training accuracy \u2265 {target:g})"
+    return _METRIC_LABELS.get(metric, metric)
+
+
+def _zoomed_limits(means: np.ndarray, stds: np.ndarray) -> tuple[float, float]:
+    """y limits around the bars' tops and error bars, with a margin of a quarter of their
+    spread (at least 0.01), within [0, 1] plus the margin: accuracies of 0.944 and 0.968 must
+    look different, which they do not on a 0-1 axis."""
+    ends = np.concatenate([means - stds, means + stds])
+    ends = ends[np.isfinite(ends)]
+    if not ends.size:
+        return 0.0, 1.05
+    lo, hi = float(ends.min()), float(ends.max())
+    pad = max(0.25 * (hi - lo), 0.01)
+    return max(lo - pad, 0.0), min(hi + pad, max(hi, 1.0) + pad / 2)
+
+
 def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *,
                     metrics: Sequence[str] | None = None, ncols: int | None = None) -> Figure:
     """Bars of each metric's mean per activation, with error bars of one standard deviation.
@@ -501,11 +601,7 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
     from relunet.insight.compare import METRICS, ComparisonResult
 
     if isinstance(result, (str, os.PathLike)):
-        try:
-            with open(result) as f:
-                result = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{os.fspath(result)} is not a comparison JSON file: {exc}") from None
+        result = read_json(result, "a comparison JSON file")
     if isinstance(result, Mapping):
         result = ComparisonResult.from_dict(dict(result))
     if not isinstance(result, ComparisonResult):
@@ -535,9 +631,11 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
         for x in xs[np.isnan(means)]:
             ax.annotate("n/a", (x, 0), ha="center", va="bottom", fontsize="small")
         ax.set_xticks(xs, names, rotation=45, ha="right")
-        ax.set_title(_METRIC_LABELS.get(m, m))
+        ax.set_title(_metric_label(m, result.config))
         ax.set_ylabel(_METRIC_LABELS.get(m, m))
-        if m in ("test_accuracy", "dead_fraction"):
+        if m == "test_accuracy":
+            ax.set_ylim(*_zoomed_limits(means, stds))
+        elif m == "dead_fraction":
             ax.set_ylim(0, 1.05)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
@@ -615,6 +713,11 @@ def plot_decision_boundary(net: Any, X: Any, y: Any = None, path: "str | os.Path
         ax.scatter(X[:, 0], X[:, 1], color="k", s=12)
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
+    # one entry per class: the colour of its region and of its points
+    handles = [Line2D([], [], ls="", marker="s", ms=9, mfc=cmap(i), mec="k", label=str(c))
+               for i, c in enumerate(classes)]
+    ax.legend(handles=handles, title="class", fontsize="small", ncols=1 if k <= 10 else 2,
+              framealpha=0.85, loc="best")
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.set_title(title or "decision boundary")

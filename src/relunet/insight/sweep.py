@@ -210,7 +210,7 @@ def _run_dask(configs: list[Any], fn: Callable[[Any], Any], scheduler: Any, time
         from distributed.comm.addressing import parse_address, parse_host_port
         from distributed.comm.registry import get_backend
 
-        try:  # a malformed address fails here, before a Client exists (its cleanup would hang 10 s)
+        try:  # a malformed address fails here, before a Client exists (its cleanup would hang until a timeout)
             scheme, location = parse_address(scheduler)
             get_backend(scheme)  # http://... : an unknown scheme
             if scheme in ("tcp", "tls", "ws", "wss"):

@@ -28,7 +28,7 @@ import numpy as np
 from relunet.core import activations
 from relunet.core import losses
 from relunet.errors import ModelFileError, RelunetError
-from relunet.io.archive import read_archive, write_archive
+from relunet.io.archive import MAX_ARCHIVE_BYTES, NPY_HEADER_BYTES, read_archive, write_archive
 from relunet.core.layers import ActivationLayer, Dense
 
 #: the kind tag of model archives (checkpoints use another)
@@ -37,6 +37,14 @@ KIND = "model"
 FORMAT_VERSION = 1
 #: the most parameter arrays one activation may declare (PReLU has 1; a file claiming more is refused)
 MAX_ACTIVATION_PARAMETERS = 64
+#: the default limit on the parameters (weights, biases, activation parameters) a model file
+#: may declare; ``load(path, max_parameters=...)`` overrides it. 10**8 float64 parameters
+#: take 800 MB.
+MAX_PARAMETERS = 10**8
+#: the most bytes ``meta.json`` of a model may take (an architecture is a few kilobytes)
+MAX_META_BYTES = 4 * 2**20
+#: the most bytes one class label may take in the file (as NumPy stores it: 4 per character)
+MAX_LABEL_BYTES = 4 * 1024
 
 _JSON_SCALARS = (bool, int, float, str, type(None))
 
@@ -178,6 +186,70 @@ def _check_meta(path: str, meta: Any) -> None:
         raise _fail(path, f"seed must be a non-negative integer or null, got {seed!r}")
     if meta.get("classes") not in (None, "i", "u", "b", "U", "f"):
         raise _fail(path, f"bad class label kind {meta.get('classes')!r}")
+    if meta.get("rng") is not None:
+        try:
+            check_rng_state(meta["rng"])
+        except ValueError as exc:
+            raise _fail(path, f"rng: {exc}") from None
+
+
+def _check_sizes(path: str, meta: dict[str, Any], max_parameters: int) -> None:
+    """The sizes the architecture declares, against ``max_parameters``, before anything is
+    allocated: the weights and biases it implies, and every integer setting of an
+    activation (PReLU's ``num_parameters``), which may not exceed its layer's width."""
+    sizes = meta["sizes"]
+    total = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    for i, a in enumerate(meta["activations"]):
+        width = sizes[i + 1]
+        for key, value in a["config"].items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                if value > width:  # the constructor checks the lower bound
+                    raise _fail(path, f"activation {i} ({a['name']}): {key} = {value} exceeds {width}, "
+                                      "the width of its layer")
+                total += max(value, 0)
+    if total > max_parameters:
+        raise _fail(path, f"the architecture {sizes} declares {total} parameters, over the limit of "
+                          f"{max_parameters} (load(path, max_parameters=...) raises it)")
+
+
+def _entry_limits(meta: dict[str, Any]) -> dict[str, int]:
+    """The most bytes each array of a (checked) architecture may take in the file."""
+    sizes = meta["sizes"]
+    item = np.dtype(meta["dtype"]).itemsize
+    room = NPY_HEADER_BYTES
+    limits = {}
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        limits[f"W{i}"] = n_in * n_out * item + room
+        limits[f"b{i}"] = n_out * item + room
+    for i, a in enumerate(meta["activations"]):
+        for j in range(a["n_parameters"]):
+            limits[f"act{i}_p{j}"] = sizes[i + 1] * 8 + room  # one float per unit at most
+    if meta["classes"] is not None:
+        limits["classes"] = max(sizes[-1], 2) * MAX_LABEL_BYTES + room
+    return limits
+
+
+def check_rng_state(state: Any) -> None:
+    """Check a PCG64 generator state (``Generator.bit_generator.state``) read from a file.
+
+    Its integers must lie where NumPy stores them: ``state`` and ``inc`` in
+    ``[0, 2**128)``, ``has_uint32`` 0 or 1, ``uinteger`` in ``[0, 2**32)``.
+
+    Raises:
+        ValueError: naming the field out of range or of the wrong type.
+    """
+    if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
+        raise ValueError("must be the state of a PCG64 generator")
+    inner = state.get("state")
+    if not isinstance(inner, dict):
+        raise ValueError("state must be an object with 'state' and 'inc'")
+    fields = [(f"state.{k}", inner.get(k), 2**128) for k in ("state", "inc")]
+    fields += [("has_uint32", state.get("has_uint32"), 2), ("uinteger", state.get("uinteger"), 2**32)]
+    for name, value, bound in fields:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < bound:
+            big = isinstance(value, int) and value.bit_length() >= 200
+            shown = f"an integer of {value.bit_length()} bits" if big else f"{value!r}"
+            raise ValueError(f"{name} must be an integer in [0, {bound}), got {shown}")
 
 
 def _expected_arrays(meta: dict[str, Any]) -> dict[str, tuple[int, ...] | None]:
@@ -226,19 +298,30 @@ def _check_arrays(path: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]
             raise _fail(path, f"array {name} holds NaN or infinite values")
 
 
-def load(path: str | os.PathLike) -> Any:
+def load(path: str | os.PathLike, *, max_parameters: int = MAX_PARAMETERS) -> Any:
     """Read a network written by :func:`save` (or ``net.save``); returns an ``MLP``.
+
+    Nothing is allocated before the architecture has been checked: its parameter count
+    against ``max_parameters`` (default :data:`MAX_PARAMETERS`), each array's size in the
+    zip directory against what the architecture implies, and each array's header against
+    its size, so a small tampered file cannot claim gigabytes.
 
     Raises:
         FileNotFoundError: no such file.
-        ModelFileError: truncated, corrupted, foreign, of a newer version, or not
-            consistent with itself (names, shapes, dtypes).
+        ModelFileError: truncated, corrupted, foreign, of a newer version, over the size
+            limits, or not consistent with itself (names, shapes, dtypes, ranges).
     """
     from relunet.core.network import MLP
 
     path = os.fspath(path)
-    meta, arrays = read_archive(path, KIND)
-    _check_meta(path, meta)
+
+    def limits(meta: Any) -> dict[str, int]:
+        _check_meta(path, meta)
+        _check_sizes(path, meta, max_parameters)
+        return _entry_limits(meta)
+
+    meta, arrays = read_archive(path, KIND, max_bytes=max(MAX_ARCHIVE_BYTES, 16 * max_parameters),
+                                max_meta_bytes=MAX_META_BYTES, entry_limits=limits)
     _check_arrays(path, meta, arrays)
     specs = [(a["name"], dict(a["config"])) for a in meta["activations"]]
     try:
@@ -269,8 +352,8 @@ def load(path: str | os.PathLike) -> Any:
     if isinstance(state, dict):
         try:
             net.rng.bit_generator.state = state
-        except (TypeError, ValueError, KeyError) as exc:
-            raise _fail(path, f"bad random generator state ({exc})") from None
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise _fail(path, f"rng: bad random generator state ({exc})") from None
     net.eval()
     return net
 

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from relunet.errors import ConfigError, ModelFileError
-from relunet.io.archive import read_archive, write_archive
+from relunet.io.archive import MAX_ARCHIVE_BYTES, read_archive, write_archive
+from relunet.io.modelfile import check_rng_state
 
 KIND = "checkpoint"
 
@@ -123,19 +124,27 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     write_archive(path, KIND, meta, arrays)
 
 
-def load(path: str | os.PathLike) -> Checkpoint:
+def load(path: str | os.PathLike, *, max_bytes: int = MAX_ARCHIVE_BYTES) -> Checkpoint:
     """Read a checkpoint written by :func:`save`.
+
+    ``max_bytes`` bounds what the file's entries may inflate to, all together (see
+    :func:`relunet.io.archive.read_archive`); a device or FIFO is refused.
 
     Raises:
         FileNotFoundError: no such file.
-        ModelFileError: not a relunet checkpoint, truncated or corrupted.
+        ModelFileError: not a relunet checkpoint, truncated, corrupted or over the limit.
     """
-    meta, arrays = read_archive(path, KIND)
+    meta, arrays = read_archive(path, KIND, max_bytes=max_bytes)
     try:
         if isinstance(meta["epoch"], bool) or not isinstance(meta["epoch"], int) or meta["epoch"] < 0:
             raise ValueError(f"epoch must be an integer >= 0, got {meta['epoch']!r}")
         if meta["rng_state"] is not None and not isinstance(meta["rng_state"], dict):
             raise ValueError(f"rng_state must be a dict, got {type(meta['rng_state']).__name__}")
+        if meta["rng_state"] is not None and meta["rng_state"].get("bit_generator") == "PCG64":
+            try:
+                check_rng_state(meta["rng_state"])
+            except ValueError as exc:
+                raise ValueError(f"rng_state: {exc}") from None
         params = [np.array(arrays[f"param/{i}"]) for i in range(int(meta["n_params"]))]
         callbacks = decode_state(meta["callbacks"], arrays) or {}
         if not isinstance(callbacks, dict):
@@ -215,5 +224,5 @@ def restore_params(net: Any, ckpt: Checkpoint, path: str | os.PathLike = "checkp
         # Assign in place: layers (RReLU) share this generator object.
         try:
             net.rng.bit_generator.state = ckpt.rng_state
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
             raise ModelFileError(f"{os.fspath(path)}: bad random generator state ({exc})") from None

@@ -239,7 +239,7 @@ SCHEDULE_SYNTAX = (
 
 def _canonical_schedule(name: str) -> str:
     key = name.strip().lower().replace("-", "_")
-    return schedules_mod._ALIASES.get(key, key)
+    return schedules_mod.canonical_name(key) if key in schedules_mod.REGISTRY else key
 
 
 def _value(text: str) -> Any:

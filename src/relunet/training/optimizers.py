@@ -39,7 +39,9 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
-from relunet.errors import ConfigError, UnknownNameError
+from relunet.core.checks import check_number
+from relunet.core.registry import Registry
+from relunet.errors import ConfigError
 
 __all__ = [
     "Optimizer",
@@ -54,31 +56,15 @@ __all__ = [
     "clip_grad_norm",
     "get",
     "names",
+    "canonical_name",
     "OPTIMIZERS",
+    "REGISTRY",
 ]
 
 
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-def _number(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
-            low_open: bool = False, high_open: bool = False) -> float:
-    """``value`` as a float in the interval, or ConfigError naming the hyper-parameter."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{name} must be a number, not {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, not {value!r}") from None
-    too_low = x <= low if low_open else x < low
-    too_high = x >= high if high_open else x > high
-    if not math.isfinite(x) or too_low or too_high:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open or math.isinf(high) else "]"  # infinity is never a value
-        raise ConfigError(f"{name} must be a finite number in {lo}{low}, {high}{hi}, got {value!r}")
-    return x
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -153,7 +139,7 @@ def clip_grad_norm(grads: Sequence[np.ndarray], max_norm: float, norm_type: floa
     Returns:
         The total norm of the gradients *before* clipping.
     """
-    max_norm = _number("max_norm", max_norm, low_open=True)
+    max_norm = check_number("max_norm", max_norm, low_open=True)
     try:
         p = float(norm_type)
     except (TypeError, ValueError):
@@ -197,9 +183,9 @@ class Optimizer:
     full_batch = False
 
     def __init__(self, lr: float, max_grad_norm: float | None = None):
-        self.lr = _number("lr", lr, low_open=True)
+        self.lr = check_number("lr", lr, low_open=True)
         self.max_grad_norm = (
-            None if max_grad_norm is None else _number("max_grad_norm", max_grad_norm, low_open=True)
+            None if max_grad_norm is None else check_number("max_grad_norm", max_grad_norm, low_open=True)
         )
         self.n_steps = 0
         self.state: dict[str, list[np.ndarray]] = {}
@@ -315,7 +301,7 @@ class Optimizer:
             )
         if step > 0 and expected and not state:
             raise ConfigError(f"optimizer state is empty after {step} steps; expected {sorted(expected)}")
-        self.lr = _number("lr", lr, low=0.0)
+        self.lr = check_number("lr", lr, low=0.0)
         self.n_steps = step
         self.state = state
         self._checked = False
@@ -357,10 +343,10 @@ class SGD(Optimizer):
                  nesterov: bool = False, weight_decay: float = 0.0,
                  max_grad_norm: float | None = None):
         super().__init__(lr, max_grad_norm)
-        self.momentum = _number("momentum", momentum)
-        self.dampening = _number("dampening", dampening)
+        self.momentum = check_number("momentum", momentum)
+        self.dampening = check_number("dampening", dampening)
         self.nesterov = _flag("nesterov", nesterov)
-        self.weight_decay = _number("weight_decay", weight_decay)
+        self.weight_decay = check_number("weight_decay", weight_decay)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ConfigError("Nesterov momentum needs momentum > 0 and dampening = 0")
 
@@ -440,10 +426,10 @@ class Adagrad(Optimizer):
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10,
                  max_grad_norm: float | None = None):
         super().__init__(lr, max_grad_norm)
-        self.lr_decay = _number("lr_decay", lr_decay)
-        self.weight_decay = _number("weight_decay", weight_decay)
-        self.initial_accumulator_value = _number("initial_accumulator_value", initial_accumulator_value)
-        self.eps = _number("eps", eps)
+        self.lr_decay = check_number("lr_decay", lr_decay)
+        self.weight_decay = check_number("weight_decay", weight_decay)
+        self.initial_accumulator_value = check_number("initial_accumulator_value", initial_accumulator_value)
+        self.eps = check_number("eps", eps)
 
     def config(self):
         return {**super().config(), "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
@@ -504,10 +490,10 @@ class RMSprop(Optimizer):
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
                  max_grad_norm: float | None = None):
         super().__init__(lr, max_grad_norm)
-        self.alpha = _number("alpha", alpha, high=1.0)
-        self.eps = _number("eps", eps)
-        self.weight_decay = _number("weight_decay", weight_decay)
-        self.momentum = _number("momentum", momentum)
+        self.alpha = check_number("alpha", alpha, high=1.0)
+        self.eps = check_number("eps", eps)
+        self.weight_decay = check_number("weight_decay", weight_decay)
+        self.momentum = check_number("momentum", momentum)
         self.centered = _flag("centered", centered)
 
     def config(self):
@@ -597,10 +583,10 @@ class Adam(Optimizer):
             raise ConfigError(f"betas must be a pair (beta1, beta2), not {betas!r}") from None
         beta1 = beta1 if b1 is None else b1
         beta2 = beta2 if b2 is None else b2
-        self.b1 = _number("beta1", beta1, high=1.0, high_open=True)
-        self.b2 = _number("beta2", beta2, high=1.0, high_open=True)
-        self.eps = _number("eps", eps)
-        self.weight_decay = _number("weight_decay", weight_decay)
+        self.b1 = check_number("beta1", beta1, high=1.0, high_open=True)
+        self.b2 = check_number("beta2", beta2, high=1.0, high_open=True)
+        self.eps = check_number("eps", eps)
+        self.weight_decay = check_number("weight_decay", weight_decay)
         self.amsgrad = _flag("amsgrad", amsgrad)
         self.decoupled_weight_decay = _flag("decoupled_weight_decay", decoupled_weight_decay)
 
@@ -707,7 +693,7 @@ class FullBatchOptimizer(Optimizer):
         if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
             raise ConfigError(f"max_iter must be an integer >= 1, got {max_iter!r}")
         self.max_iter = int(max_iter)
-        self.tol = None if tol is None else _number("tol", tol, low_open=True)
+        self.tol = None if tol is None else check_number("tol", tol, low_open=True)
 
     def config(self):
         return {"lr": self.lr, "max_iter": self.max_iter, "tol": self.tol}
@@ -779,16 +765,29 @@ class LBFGS(FullBatchOptimizer):
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, CG, LBFGS)
 }
-_ALIASES = {"l_bfgs": "lbfgs", "conjugate_gradient": "cg"}
+#: the optimizer catalog's name table (:class:`relunet.core.registry.Registry`)
+REGISTRY: Registry[type[Optimizer]] = Registry(
+    "optimizer", OPTIMIZERS, base=Optimizer, classes=True, list_aliases=False,
+    aliases={"l_bfgs": "lbfgs", "conjugate_gradient": "cg"},
+)
 
 
 def names() -> list[str]:
     """The names of every optimizer, sorted."""
-    return sorted(OPTIMIZERS)
+    return REGISTRY.names()
 
 
-def get(name: "str | Optimizer", **hyper: Any) -> Optimizer:
-    """An optimizer by name (see :func:`names`) with its hyper-parameters, or an instance.
+def canonical_name(name: str) -> str:
+    """Resolve an alias (``l-bfgs``, ``conjugate_gradient``) to its canonical name.
+
+    Raises:
+        UnknownNameError: for an unknown name (the message lists the known ones).
+    """
+    return REGISTRY.canonical_name(name)
+
+
+def get(name: "str | Optimizer | type[Optimizer]", **hyper: Any) -> Optimizer:
+    """An optimizer by name (see :func:`names`) or class with its hyper-parameters, or an instance.
 
     An instance is returned as it is (``hyper`` is then ignored, so the training loop may
     always pass ``lr=``).
@@ -799,13 +798,4 @@ def get(name: "str | Optimizer", **hyper: Any) -> Optimizer:
     """
     if isinstance(name, Optimizer):
         return name
-    if not isinstance(name, str):
-        raise ConfigError(f"an optimizer is a name or an Optimizer instance, not {type(name).__name__}")
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in OPTIMIZERS:
-        raise UnknownNameError("optimizer", name, OPTIMIZERS)
-    try:
-        return OPTIMIZERS[key](**hyper)
-    except TypeError as exc:
-        raise ConfigError(f"optimizer {key!r}: {exc}") from None
+    return REGISTRY.get(name, **hyper)

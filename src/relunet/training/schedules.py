@@ -31,8 +31,9 @@ import math
 import numbers
 from typing import Any
 
-from relunet.errors import ConfigError, UnknownNameError
-from relunet.training.optimizers import _number
+from relunet.core.checks import check_number
+from relunet.core.registry import Registry
+from relunet.errors import ConfigError
 
 __all__ = [
     "Schedule",
@@ -44,7 +45,9 @@ __all__ = [
     "Warmup",
     "get",
     "names",
+    "canonical_name",
     "SCHEDULES",
+    "REGISTRY",
 ]
 
 
@@ -90,7 +93,7 @@ class Schedule:
         """
         if self.base_lr is not None and self.lr is not None:
             return self.lr
-        self.base_lr = _number("base_lr", base_lr, low_open=True)
+        self.base_lr = check_number("base_lr", base_lr, low_open=True)
         self.epoch = 0
         self.lr = self._first_lr()
         return self.lr
@@ -153,7 +156,7 @@ class StepDecay(Schedule):
     def __init__(self, step_size: int, gamma: float = 0.1):
         super().__init__()
         self.step_size = _int("step_size", step_size, 1)
-        self.gamma = _number("gamma", gamma, low_open=True)
+        self.gamma = check_number("gamma", gamma, low_open=True)
 
     def config(self):
         return {"step_size": self.step_size, "gamma": self.gamma}
@@ -175,7 +178,7 @@ class Exponential(Schedule):
 
     def __init__(self, gamma: float):
         super().__init__()
-        self.gamma = _number("gamma", gamma, low_open=True)
+        self.gamma = check_number("gamma", gamma, low_open=True)
 
     def config(self):
         return {"gamma": self.gamma}
@@ -207,7 +210,7 @@ class Cosine(Schedule):
     def __init__(self, T_max: int, eta_min: float = 0.0):
         super().__init__()
         self.T_max = _int("T_max", T_max, 1)
-        self.eta_min = _number("eta_min", eta_min)
+        self.eta_min = check_number("eta_min", eta_min)
 
     def config(self):
         return {"T_max": self.T_max, "eta_min": self.eta_min}
@@ -249,13 +252,13 @@ class ReduceOnPlateau(Schedule):
         if threshold_mode not in ("rel", "abs"):
             raise ConfigError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
         self.mode = mode
-        self.factor = _number("factor", factor, low_open=True, high=1.0, high_open=True)
+        self.factor = check_number("factor", factor, low_open=True, high=1.0, high_open=True)
         self.patience = _int("patience", patience, 0)
-        self.threshold = _number("threshold", threshold)
+        self.threshold = check_number("threshold", threshold)
         self.threshold_mode = threshold_mode
         self.cooldown = _int("cooldown", cooldown, 0)
-        self.min_lr = _number("min_lr", min_lr)
-        self.eps = _number("eps", eps)
+        self.min_lr = check_number("min_lr", min_lr)
+        self.eps = check_number("eps", eps)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -339,7 +342,7 @@ class Warmup(Schedule):
                  after: "Schedule | str | tuple[str, dict[str, Any]] | None" = None):
         super().__init__()
         self.warmup_epochs = _int("warmup_epochs", warmup_epochs, 1)
-        self.start_factor = _number("start_factor", start_factor, low_open=True, high=1.0)
+        self.start_factor = check_number("start_factor", start_factor, low_open=True, high=1.0)
         if isinstance(after, (tuple, list)):
             try:
                 name, params = after
@@ -409,38 +412,36 @@ class Warmup(Schedule):
 SCHEDULES: dict[str, type[Schedule]] = {
     cls.name: cls for cls in (Constant, StepDecay, Exponential, Cosine, ReduceOnPlateau, Warmup)
 }
-_ALIASES = {
+#: the schedule catalog's name table (:class:`relunet.core.registry.Registry`)
+REGISTRY: Registry[type[Schedule]] = Registry("schedule", SCHEDULES, base=Schedule, classes=True, aliases={
     "plateau": "reduce_on_plateau",
     "linear_warmup": "warmup",
     "cosine_annealing": "cosine",
     "exp": "exponential",
     "none": "constant",
-}
+})
 
 
 def names() -> list[str]:
     """The names of every schedule, sorted."""
-    return sorted(SCHEDULES)
+    return REGISTRY.names()
 
 
-def get(name: "str | Schedule", **hyper: Any) -> Schedule:
-    """A fresh schedule by name (see :func:`names`) with its hyper-parameters, or an instance.
+def canonical_name(name: str) -> str:
+    """Resolve an alias (``plateau``, ``exp``, ``none``, ...) to its canonical name.
 
     Raises:
         UnknownNameError: for an unknown name (the message lists the known ones).
-        ConfigError: for a hyper-parameter the schedule does not take, or a bad value.
     """
-    if isinstance(name, Schedule):
-        if hyper:
-            raise ConfigError("cannot pass parameters together with a Schedule instance")
-        return name
-    if not isinstance(name, str):
-        raise ConfigError(f"a schedule is a name or a Schedule instance, not {type(name).__name__}")
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in SCHEDULES:
-        raise UnknownNameError("schedule", name, list(SCHEDULES) + list(_ALIASES))
-    try:
-        return SCHEDULES[key](**hyper)
-    except TypeError as exc:
-        raise ConfigError(f"schedule {key!r}: {exc}") from None
+    return REGISTRY.canonical_name(name)
+
+
+def get(name: "str | Schedule | type[Schedule]", **hyper: Any) -> Schedule:
+    """A fresh schedule by name (see :func:`names`) or class with its hyper-parameters, or an instance.
+
+    Raises:
+        UnknownNameError: for an unknown name (the message lists the known ones).
+        ConfigError: for a hyper-parameter the schedule does not take, a bad value, or
+            parameters given together with an instance.
+    """
+    return REGISTRY.get(name, **hyper)

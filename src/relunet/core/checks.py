@@ -1,0 +1,39 @@
+"""Argument checks shared by the catalogs (optimizers, schedules, ...).
+
+Each returns the checked value in its canonical type, or raises
+:class:`~relunet.errors.ConfigError` naming the argument, the interval and the value.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from relunet.errors import ConfigError
+
+__all__ = ["check_number"]
+
+
+def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a float in the interval from ``low`` to ``high``.
+
+    The interval is closed unless ``low_open``/``high_open``; an infinite ``high`` is
+    always open (infinity is never a value), so the default is ``[0, inf)``.
+
+    Raises:
+        ConfigError: ``value`` is a bool, not a number, not finite, or outside the interval.
+    """
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, not {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    too_low = x <= low if low_open else x < low
+    too_high = x >= high if high_open else x > high
+    if not math.isfinite(x) or too_low or too_high:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open or math.isinf(high) else "]"
+        raise ConfigError(f"{name} must be a finite number in {lo}{low}, {high}{hi}, got {value!r}")
+    return x

@@ -1,0 +1,50 @@
+"""Checks on what a network computes: no NaN or inf leaves inference silently.
+
+Inputs are checked before a forward pass (finite, in the dtype's range), but finite inputs
+can still overflow inside it: a feature near the float32 maximum (3.4e38) times a weight
+above 1 is inf, and ``inf - inf`` in the next layer or softmax's shift is NaN. A
+classifier would then report label 0 with NaN probabilities. :func:`check_finite_output`
+is applied to the output of every public prediction and raises, naming the cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from relunet.errors import DataError, DivergenceError
+
+__all__ = ["check_finite_output"]
+
+
+def check_finite_output(out: np.ndarray, X: np.ndarray, parameters: Sequence[np.ndarray]) -> np.ndarray:
+    """Return ``out`` (a network's output for the inputs ``X``) if every value is finite.
+
+    The check is one pass over the output, ``shape (n_samples, n_outputs)``; the cause is
+    looked for only when it fails.
+
+    Raises:
+        DivergenceError: a parameter of the network is NaN or infinite (a diverged run).
+        DataError: the parameters are finite, so the inputs overflowed inside the network;
+            the message names the first such sample and its largest feature.
+    """
+    finite = np.isfinite(out)
+    if finite.all():
+        return out
+    for i, p in enumerate(parameters):
+        if not np.isfinite(p).all():
+            raise DivergenceError(
+                f"the network's parameter array {i} holds NaN or infinite values (training diverged), "
+                "so its outputs are NaN; retrain it with a smaller learning rate"
+            )
+    bad_rows = np.flatnonzero(~finite.reshape(len(out), -1).all(axis=1))
+    row = int(bad_rows[0])
+    largest = float(np.max(np.abs(X[row]))) if X[row].size else 0.0
+    dtype = np.asarray(out).dtype
+    raise DataError(
+        f"the network's output is NaN or infinite for {len(bad_rows)} of {len(out)} samples "
+        f"(first: row {row}, whose largest |feature| is {largest:.3g}): the inputs overflow "
+        f"{dtype.name} (max {np.finfo(dtype).max:.3g}) inside the network; rescale them "
+        "(e.g. --scale standard, as in training) or use dtype float64"
+    )

@@ -1,0 +1,29 @@
+"""relunet.core.checks: the argument checks the catalogs share."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from relunet.core.checks import check_number
+from relunet.errors import ConfigError
+
+
+@pytest.mark.parametrize("value, options, message", [
+    (True, {}, "lr must be a number, not True"),
+    ("x", {}, "lr must be a number, not 'x'"),
+    (-1, {}, r"lr must be a finite number in \[0.0, inf\), got -1"),
+    (0, {"low_open": True}, r"in \(0.0, inf\), got 0"),
+    (1.0, {"high": 1.0, "high_open": True}, r"in \[0.0, 1.0\), got 1.0"),
+    (math.nan, {}, "got nan"),
+])
+def test_check_number_rejects(value, options, message):
+    with pytest.raises(ConfigError, match=message):
+        check_number("lr", value, **options)
+
+
+def test_check_number_accepts():
+    assert check_number("lr", 1) == 1.0 and isinstance(check_number("lr", np.float32(0.5)), float)
+    assert check_number("alpha", 1.0, high=1.0) == 1.0
