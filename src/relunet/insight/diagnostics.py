@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from relunet.errors import ConfigError, DataError, NonDifferentiableError
-from relunet.core.layers import ActivationLayer, Dense
+from relunet.core.layers import ActivationLayer
 
 __all__ = [
     "LayerStats",
