@@ -374,11 +374,11 @@ class _BaseMLP(BaseEstimator):
                 f"{tuple(net.sizes[1:-1])}; training cannot continue on it (warm_start / partial_fit): "
                 "set warm_start=False or fit a new estimator"
             )
-        from relunet.core.network import _activation_from_spec
+        from relunet.core.network import activation_from_spec
 
         acts = [l.activation for l in net.layers[1::2]]
         for i, (spec, act) in enumerate(zip(self._activation_spec(len(hidden)), acts)):
-            want = _activation_from_spec(spec, net.sizes[i + 1]).activation
+            want = activation_from_spec(spec, net.sizes[i + 1]).activation
             if (want.name, want.config()) != (act.name, act.config()):
                 raise ConfigError(
                     f"activation {spec!r} differs from the fitted network's {act.name!r} in hidden "

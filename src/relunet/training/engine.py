@@ -115,75 +115,13 @@ DEFAULT_LR: float = _DefaultRate(0.01)
 #: (2 cores; benchmarks/bench_evaluation.py); 128 rows of work arrays is a few MB at most
 EVAL_MIN_ROWS = 128
 
-def _accuracy_from_output(net: Any, out: np.ndarray, Y: np.ndarray) -> float:
-    if net.loss.name == "binary_cross_entropy":
-        return float(np.mean(np.all((out > 0.5) == (Y > 0.5), axis=1)))
-    return float(np.mean(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
-
 
 def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
              work_rows: int | None = None) -> dict[str, float]:
-    """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets.
-
-    One forward pass: the loss is taken from the logits where the loss is fused with the
-    output activation (the stable form), the accuracy from the output.
-
-    The pass runs in blocks of rows, so a large set (MNIST's 60k, every epoch) needs
-    memory for one block, not for all the outputs. By default the blocks are
-    ``net.infer_chunk`` rows through the inference path. With ``work_rows`` (what
-    :func:`fit` passes: its batch size) they are that many rows through the network's
-    training work arrays, which the training step has already allocated, so evaluating
-    during training needs no memory of its own.
-    """
-    was = net.training
-    # the work-array pass caches each dense layer's input (the first one's: a view of X);
-    # they are put back afterwards, so the network never keeps X alive (after fit: the
-    # whole training or validation set) where it held a batch before
-    cached = [(obj, obj._x) for layer in getattr(net, "layers", ())
-              for obj in (layer, getattr(layer, "activation", None))
-              if "_x" in getattr(obj, "__dict__", ())]
-    net.eval()
-    try:
-        n = len(X)
-        if work_rows is not None and hasattr(net, "_forward_work"):
-            chunk = int(work_rows)
-
-            def logits(Xc: np.ndarray, Yc: np.ndarray) -> np.ndarray:
-                return net._forward_work(Xc, net._work(Xc, Yc))
-        else:
-            chunk = int(getattr(net, "infer_chunk", n) or n)
-
-            def logits(Xc: np.ndarray, Yc: np.ndarray) -> np.ndarray:
-                return net.logits(Xc)
-        classify = getattr(net, "task", None) == "classification"
-        # with several blocks each block's mean is weighted by its share of the samples
-        # (every loss here is a mean over samples x outputs); one block gives the plain means
-        blocks: list[tuple[int, float, float]] = []
-        for s in range(0, n, chunk):
-            Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
-            z = logits(Xc, Yc)
-            output = net.layers[-1].forward(z) if (classify or (loss and not net.fused)) else None
-            value = acc = 0.0
-            if loss:
-                value = float(net.loss.value_from_logits(z, Yc) if net.fused else net.loss.value(output, Yc))
-            if classify:
-                acc = _accuracy_from_output(net, output, Yc)
-            blocks.append((len(Xc), value, acc))
-        if len(blocks) == 1:
-            _, value, acc = blocks[0]
-        else:
-            value = sum(k * v for k, v, _ in blocks) / n
-            acc = sum(k * a for k, _, a in blocks) / n
-        out: dict[str, float] = {}
-        if loss:
-            out["loss"] = value
-        if classify:
-            out["accuracy"] = acc
-        return out
-    finally:
-        for layer, x in cached:
-            layer._x = x
-        net.train(was)
+    """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets:
+    ``net.evaluate(X, Y, loss=loss, work_rows=work_rows)`` (see
+    :meth:`relunet.core.network.Network.evaluate`, which runs it in blocks of rows)."""
+    return net.evaluate(X, Y, loss=loss, work_rows=work_rows)
 
 
 # -- validation split ---------------------------------------------------------------

@@ -226,6 +226,17 @@ class Optimizer:
         self.n_steps += 1
         self._update(params, grads)
 
+    def fused_sgd_lr(self) -> float | None:
+        """The learning rate ``lr`` when this update is the plain SGD step
+        ``p -= lr * g``, which the caller may then fuse into its backward pass; else None.
+
+        Asked by ``Network.train_step`` once per batch, right before the backward pass: a
+        float is a promise that the caller makes this step itself (``step`` is not called),
+        and it is counted in ``n_steps`` here, as ``step`` counts its own. This base class
+        never fuses; plain SGD does.
+        """
+        return None
+
     def _update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         raise NotImplementedError
 
@@ -344,6 +355,16 @@ class SGD(Optimizer):
 
     def state_names(self):
         return ("momentum_buffer",) if self.momentum else ()
+
+    def fused_sgd_lr(self):
+        # Only the plain rule fuses: no momentum, weight decay, Nesterov or clipping, and
+        # no subclass that changes the update.
+        cls = type(self)
+        if (self.momentum or self.weight_decay or self.nesterov or self.max_grad_norm is not None
+                or cls._update is not SGD._update or cls.step is not Optimizer.step):
+            return None
+        self.n_steps += 1
+        return float(self.lr)
 
     def _update(self, params, grads):
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
