@@ -80,7 +80,7 @@ def test_help_defaults_tell_the_truth():
 
 
 @pytest.mark.parametrize("data, optimizer, expected", [
-    ("Fashion_MNIST", "sgd", {"lr": 0.1, "schedule": "cosine", "epochs": 25}),  # the dataset's name table
+    ("Fashion_MNIST", "sgd", {"lr": 0.1, "schedule": "cosine", "epochs": 50}),  # the dataset's name table
     ("xor", "L-BFGS", {"lr": 1.0, "batch_size": None, "schedule": None}),  # an alias: lbfgs's defaults
     ("digits", "conjugate_gradient", {"lr": 1.0, "batch_size": None}),
     ("digits", "adam", {"lr": 1e-3, "batch_size": 32, "momentum": None}),

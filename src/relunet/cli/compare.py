@@ -1,4 +1,5 @@
-"""``relunet compare``: the same network and budget with each activation, over several seeds."""
+"""``relunet compare``: the same network and budget with each activation (or each value of
+one regularization setting: ``--dropout 0,0.2,0.5``), over several seeds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from relunet.errors import ConfigError
 from relunet.cli import EPOCHS_HELP, common, set_help
 
 NAME = "compare"
-HELP = "compare hidden activations: same network and budget, several seeds, mean and std"
+HELP = ("compare hidden activations (or dropout / l2 / max-norm values): same network and budget, "
+        "several seeds, mean and std")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,6 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--loss", default="auto", help="loss (default: the one natural for the output)")
     g.add_argument("--init", default=None, help="weight initialisation (default: follows the activation)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    g = p.add_argument_group("regularization (one value: shared; several, comma-separated: compared)")
+    g.add_argument("--dropout", type=_values(common.dropout_arg), metavar="P[,P...]",
+                   help="dropout rate after every hidden layer; e.g. 0,0.2,0.5 compares the three")
+    g.add_argument("--l2", type=_values(common.numeric(float, lambda v: v >= 0, "a number", "expected >= 0")),
+                   metavar="A[,A...]", help="L2 penalty (scikit-learn's alpha); several: compared")
+    g.add_argument("--max-norm", type=_values(common.positive_float_arg), metavar="C[,C...]",
+                   help="max-norm cap per unit; several: compared")
     common.add_training_args(p)
     set_help(p, "--epochs", EPOCHS_HELP)  # compare has no --resume
     g = p.add_argument_group("parallelism")
@@ -59,6 +68,33 @@ def _seeds(text: str) -> list[int]:
     if len(set(seeds)) != len(seeds) or not seeds:
         raise argparse.ArgumentTypeError(f"--seeds must list distinct integers, got {text!r}")
     return seeds
+
+
+def _values(parse):
+    """argparse type: comma-separated values, each parsed by ``parse``; a list."""
+
+    def values(text: str) -> list:
+        out = []
+        for t in text.split(","):
+            v = parse(t.strip())
+            out += v if isinstance(v, list) else [v]
+        return out
+
+    return values
+
+
+def _regularization(args: argparse.Namespace) -> tuple[str | None, list, dict]:
+    """``(setting compared or None, its values, the shared settings)`` from the options."""
+    given = {k: v for k, v in (("dropout", args.dropout), ("l2", args.l2), ("max_norm", args.max_norm))
+             if v is not None}
+    varied = [k for k, v in given.items() if len(v) > 1]
+    if len(varied) > 1:
+        raise ConfigError("compare varies one setting at a time; "
+                          f"{' and '.join('--' + k.replace('_', '-') for k in varied)} both list several values")
+    shared = {k: v[0] for k, v in given.items() if len(v) == 1}
+    if not varied:
+        return None, [], shared
+    return varied[0], given[varied[0]], shared
 
 
 def _data(args: argparse.Namespace):
@@ -98,14 +134,21 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--schedule does not apply to relunet compare (every trial trains at the constant "
                           "--lr); compare schedules with relunet train --schedule")
     common.training_kwargs(args)  # unknown optimizer names, options that do not apply: fail before training
+    setting, values, shared = _regularization(args)
+    if setting is not None and names is not None and len(names) > 1:
+        raise ConfigError(f"--{setting.replace('_', '-')} lists several values: give one --activations "
+                          "(compare varies one thing at a time)")
     data, split_note = _data(args)
-    result = compare.compare_activations(
-        data, names, args.seeds, hidden=common.parse_hidden(args.hidden), epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-        optimizer_params=common.optimizer_params(args), output=args.output,
-        loss=args.loss, init=args.init, dtype=args.dtype, target_accuracy=args.target_accuracy,
-        jobs=args.jobs, scheduler=args.scheduler,
-    )
+    options = dict(hidden=common.parse_hidden(args.hidden), epochs=args.epochs,
+                   batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                   optimizer_params=common.optimizer_params(args), output=args.output,
+                   loss=args.loss, init=args.init, dtype=args.dtype, target_accuracy=args.target_accuracy,
+                   jobs=args.jobs, scheduler=args.scheduler, regularization=shared)
+    if setting is None:
+        result = compare.compare_activations(data, names, args.seeds, **options)
+    else:
+        result = compare.compare_regularization(data, setting, values, args.seeds,
+                                                activation=(names or ["relu"])[0], **options)
     if args.json:
         json.dump(result.to_dict(), sys.stdout)
         sys.stdout.write("\n")

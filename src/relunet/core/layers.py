@@ -25,7 +25,7 @@ import numpy as np
 
 from relunet.core import blas as _blas
 from relunet.core import activations
-from relunet.errors import CallOrderError
+from relunet.errors import CallOrderError, ConfigError
 from relunet.core.activations import Activation
 
 
@@ -59,6 +59,9 @@ class Dense:
         #: the first layer of a network need not compute dL/dx
         self.needs_input_grad = True
         self.training = True
+        #: the L2 coefficient ``lambda``: backward adds ``(lambda / n) W`` to ``dW`` for a
+        #: batch of ``n`` rows (the gradient of ``lambda / (2 n) ||W||^2``; biases excluded)
+        self.l2 = 0.0
 
     @property
     def dW(self) -> np.ndarray:
@@ -115,8 +118,11 @@ class Dense:
             raise CallOrderError("Dense.backward called before forward: there is no input to "
                                  "take the weight gradient x^T g from")
         dx = None
+        decay = self.__dict__.get("l2", 0.0) / grad_out.shape[0]
         if lr is None:
             _blas.gemm(1.0, x, grad_out, 0.0, self.dW, trans_a=True)
+            if decay:
+                _blas.axpy(decay, self.W, self.dW)
         if self.needs_input_grad:
             if work is None:
                 work = np.empty((grad_out.shape[0], self.W.shape[0]),
@@ -124,6 +130,8 @@ class Dense:
             dx = _blas.gemm(1.0, grad_out, self.W, 0.0, work, trans_b=True)
         np.add.reduce(grad_out, axis=0, out=self.db)  # np.sum without its Python wrapper
         if lr is not None:
+            if decay:  # W - lr (x^T g + decay W) = (1 - lr decay) W - lr x^T g
+                np.multiply(self.W, self.W.dtype.type(1.0 - lr * decay), out=self.W)
             _blas.gemm(-lr, x, grad_out, 1.0, self.W, trans_a=True)
             _blas.axpy(-lr, self.db, self.b)
         return dx
@@ -234,3 +242,101 @@ class ActivationLayer:
 
     def __repr__(self) -> str:
         return f"ActivationLayer({self.activation!r})"
+
+
+class Dropout:
+    r"""Inverted dropout: in training, each input value is kept with probability ``1 - p``
+    and scaled by ``1 / (1 - p)``; in evaluation it is the identity.
+
+    .. math::
+        m_{ij} = \frac{[u_{ij} \ge p]}{1 - p}, \quad u_{ij} \sim U[0, 1), \qquad
+        y = x \odot m, \qquad \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} \odot m
+
+    so ``E[y] = x`` and the evaluation-mode network (no mask, no scaling) computes the
+    expected training output. The mask is drawn from ``rng`` (the network's seeded
+    generator: runs are reproducible) on each training forward; it is kept in :attr:`mask`
+    (the scaled mask ``m``, readable by the trace) for the backward. Dropout has no
+    parameters and is skipped by the inference export (ONNX).
+
+    Args:
+        p: the drop probability, ``0 <= p < 1``.
+        rng: the ``numpy.random.Generator`` the masks are drawn from.
+    """
+
+    def __init__(self, p: float, rng: np.random.Generator | None = None):
+        p = float(p)
+        if not 0.0 <= p < 1.0:
+            raise ConfigError(f"a dropout rate must be in [0, 1), got {p}")
+        self.p = p
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.training = True
+        #: the scaled mask ``m`` of the last training forward, ``shape (n_samples, n_units)``
+        self.mask: np.ndarray | None = None
+        self._keep: np.ndarray | None = None
+        self._u: np.ndarray | None = None
+
+    @property
+    def inplace(self) -> bool:
+        """Dropout may write over its input when the network says that input is scratch."""
+        return True
+
+    def _draw(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A fresh scaled mask of ``shape``, in buffers reused while the shape stays."""
+        u, m = self._u, self.mask
+        if u is None or u.shape != shape or u.dtype != dtype:
+            u = self._u = np.empty(shape, dtype=dtype)
+            m = self.mask = np.empty(shape, dtype=dtype)
+            self._keep = np.empty(shape, dtype=np.bool_)
+        self.rng.random(out=u, dtype=dtype)
+        np.greater_equal(u, self.p, out=self._keep)
+        return np.multiply(self._keep, dtype.type(1.0 / (1.0 - self.p)), out=m)
+
+    def forward(self, x: np.ndarray, out: np.ndarray | None = None, cache: bool = True) -> np.ndarray:
+        """``x * m`` in training (``cache=True`` and training mode), else ``x`` itself.
+
+        Args:
+            out: an array of x's shape to write the result into (may be ``x``); None: a new one.
+            cache: training forward (draws a mask); False: evaluation, the identity.
+        """
+        if not (cache and self.training) or self.p == 0.0:
+            if out is None or out is x:
+                return x
+            np.copyto(out, x)
+            return out
+        m = self._draw(x.shape, np.dtype(x.dtype))
+        return np.multiply(x, m, out=out)
+
+    def backward(
+        self, grad_out: np.ndarray, work: np.ndarray | None = None, lr: float | None = None
+    ) -> np.ndarray:
+        """``dL/dx = grad_out * m`` with the mask of the last training forward.
+
+        Args:
+            work: an array of grad_out's shape to write into; None: a new array.
+            lr: unused (no parameters).
+        """
+        if self.p == 0.0:
+            return grad_out
+        m = self.mask
+        if m is None or m.shape != grad_out.shape:
+            raise CallOrderError("Dropout.backward called without the training forward of this batch "
+                                 "(no mask of the gradient's shape)")
+        return np.multiply(grad_out, m, out=work)
+
+    def parameters(self) -> list[np.ndarray]:
+        return []
+
+    def gradients(self) -> list[np.ndarray]:
+        return []
+
+    def train(self, mode: bool = True) -> "Dropout":
+        self.training = mode
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_u"] = state["_keep"] = state["mask"] = None  # scratch
+        return state
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"

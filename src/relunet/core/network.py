@@ -38,7 +38,7 @@ from relunet.errors import (
     TargetTypeError,
 )
 from relunet.core.init import initial_weights
-from relunet.core.layers import ActivationLayer, Dense
+from relunet.core.layers import ActivationLayer, Dense, Dropout
 
 ActivationSpec = "str | Activation | tuple[str, dict[str, Any]]"
 
@@ -58,6 +58,9 @@ class Network:
         self.layers = list(layers)
         self.loss = losses.get(loss)
         self.training = True
+        #: the max-norm constraint ``c``: after each training step every unit's incoming
+        #: weight vector (a column of ``W``) longer than ``c`` is scaled back to length ``c``
+        self.max_norm: float | None = None
         first = next((l for l in self.layers if isinstance(l, Dense)), None)
         if first is not None:
             first.needs_input_grad = False
@@ -66,6 +69,57 @@ class Network:
     @property
     def dense_layers(self) -> list[Dense]:
         return [l for l in self.layers if isinstance(l, Dense)]
+
+    @property
+    def l2(self) -> float:
+        r"""The L2 penalty coefficient ``lambda`` (0: none), scikit-learn's ``alpha``.
+
+        On a batch of ``n`` samples the loss minimised is
+
+        .. math::
+            L = \frac{1}{n} \sum_{i=1}^{n} \ell(x_i, y_i)
+                + \frac{\lambda}{2 n} \sum_l \lVert W_l \rVert_F^2
+
+        (biases excluded), so ``dL/dW_l`` gains ``(lambda / n) W_l``, added in each dense
+        layer's backward. This is exactly the penalty scikit-learn's ``MLPClassifier`` /
+        ``MLPRegressor`` add for ``alpha`` (``alpha / (2 n)`` times the squared weights, per
+        batch of ``n``), so ``l2 = alpha`` gives the same objective. The loss reported for a
+        whole set of ``N`` samples (``evaluate``, the epoch records) is the same formula with
+        ``n = N`` (scikit-learn's ``loss_curve_`` instead averages its per-batch values).
+        """
+        dense = self.dense_layers
+        return float(dense[0].__dict__.get("l2", 0.0)) if dense else 0.0
+
+    @l2.setter
+    def l2(self, value: float) -> None:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"l2 must be a number >= 0, got {value!r}") from None
+        if not (value >= 0 and np.isfinite(value)):
+            raise ConfigError(f"l2 must be a finite number >= 0, got {value}")
+        for d in self.dense_layers:
+            d.l2 = value
+
+    def penalty(self, n: int) -> float:
+        """The L2 term ``l2 / (2 n) * sum ||W||^2`` of the loss on ``n`` samples (0 without L2)."""
+        lam = self.l2
+        if not lam:
+            return 0.0
+        return float(lam / (2.0 * n) * sum(float(np.vdot(d.W, d.W)) for d in self.dense_layers))
+
+    def apply_max_norm(self) -> None:
+        r"""Scale each unit's incoming weights back onto the ball of radius ``max_norm``:
+        ``W[:, j] <- W[:, j] * min(1, c / ||W[:, j]||)`` for every dense layer (biases free).
+        Nothing happens when ``max_norm`` is None."""
+        c = self.__dict__.get("max_norm")
+        if c is None:
+            return
+        for d in self.dense_layers:
+            norms = np.sqrt(np.einsum("ij,ij->j", d.W, d.W))
+            over = norms > c
+            if over.any():
+                d.W[:, over] *= (c / norms[over]).astype(d.W.dtype)
 
     @property
     def output_activation(self) -> Activation:
@@ -240,17 +294,22 @@ class Network:
         self._backward(delta, work.grads, lr)
         if lr is None:
             optimizer.step(self.parameters(), self.gradients())
+        self.apply_max_norm()
         return value
 
     def loss_value(self, X: np.ndarray, Y: np.ndarray) -> float:
         """The loss on ``(X, Y)`` without gradients (in evaluation mode: the inference path)."""
+        return self._data_loss(X, Y) + self.penalty(len(X))
+
+    def _data_loss(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """The loss on ``(X, Y)`` without the L2 term."""
         if not self.training and len(X) > self.infer_chunk:
             # Every relunet loss is a mean over samples: the mean of the blocks' means,
             # weighted by their rows, is the loss on the whole set.
             total = 0.0
             for s in range(0, len(X), self.infer_chunk):
                 Xc, Yc = X[s : s + self.infer_chunk], Y[s : s + self.infer_chunk]
-                total += self.loss_value(Xc, Yc) * len(Xc)
+                total += self._data_loss(Xc, Yc) * len(Xc)
             return total / len(X)
         z = self.logits(X)
         if self.fused:
@@ -308,7 +367,7 @@ class Network:
                 acc = sum(k * a for k, _, a in blocks) / n
             result: dict[str, float] = {}
             if loss:
-                result["loss"] = value
+                result["loss"] = value + self.penalty(n)
             if classify:
                 result["accuracy"] = acc
             return result
@@ -399,7 +458,7 @@ class Network:
                     record.append(y_pred)
                 value = self.loss.value(y_pred, Y)
                 delta = out.backward(self.loss.gradient(y_pred, Y))
-        return value, delta.astype(z.dtype, copy=False)
+        return value + self.penalty(len(z)), delta.astype(z.dtype, copy=False)
 
     # -- evaluation mode: the forward loop in blocks, on fresh arrays -----------------
     def _infer(
@@ -464,6 +523,13 @@ class Network:
             arr = self._storage[key] = np.empty((n, cols), dtype=dtype)
         return arr[:n], grew
 
+    def _units_before(self, i: int) -> int:
+        """The width of the input of layer ``i`` (the features for the first layer)."""
+        for layer in reversed(self.layers[:i]):
+            if isinstance(layer, Dense):
+                return layer.n_out
+        return self.n_features
+
     def _make_work(self, n: int) -> "_Work":
         dtype, grew = self.dtype, False
         work = _Work(n, self.n_features, self.n_outputs)
@@ -476,6 +542,16 @@ class Network:
                 grew |= g1
                 if layer.needs_input_grad:
                     grad, g2 = self._rows((i, "dx"), n, layer.n_in, dtype)
+                    grew |= g2
+            elif isinstance(layer, Dropout):
+                units = self._units_before(i)
+                if i and work.outs[i - 1] is not None:  # its input is a work array: over it
+                    out = True
+                else:  # the caller's X, or an activation's own (cached) output: a copy
+                    out, g1 = self._rows((i, "drop"), n, units, dtype)
+                    grew |= g1
+                if i:  # input dropout needs no gradient
+                    grad, g2 = self._rows((i, "dgrad"), n, units, dtype)
                     grew |= g2
             elif over:
                 out = True
@@ -619,7 +695,15 @@ class MLP(Network):
             (He for the ReLU family, Xavier for tanh/sigmoid, LeCun for SELU).
         dtype: float32 (default, fast) or float64.
         seed: seed of the ``numpy.random.Generator`` that draws the weights and everything
-            random in training (shuffling, RReLU slopes).
+            random in training (shuffling, RReLU slopes, dropout masks).
+        dropout: the dropout rate after each hidden layer's activation (one rate for all,
+            or a list with one per hidden layer; 0: none). Inverted dropout
+            (:class:`relunet.core.layers.Dropout`): active in training only.
+        input_dropout: the dropout rate on the inputs (0: none).
+        l2: the L2 penalty ``lambda`` on the weights, scikit-learn's ``alpha`` (see
+            :attr:`Network.l2` for the equation).
+        max_norm: cap on the norm of each unit's incoming weights, applied after every
+            training step (see :meth:`Network.apply_max_norm`); None: no cap.
 
     Example:
         >>> net = MLP([2, 8, 1], activation="leaky_relu", output="sigmoid", seed=0)
@@ -635,6 +719,10 @@ class MLP(Network):
         init: str | None = None,
         dtype: Any = np.float32,
         seed: int | None = 0,
+        dropout: "float | Sequence[float]" = 0.0,
+        input_dropout: float = 0.0,
+        l2: float = 0.0,
+        max_norm: float | None = None,
     ):
         try:
             given = list(sizes)
@@ -675,7 +763,11 @@ class MLP(Network):
         except (TypeError, ValueError):
             raise ConfigError(f"seed must be an integer >= 0 or None, got {seed!r}") from None
         self.activation_specs = hidden_specs + [output]
+        self.dropout = _dropout_rates(dropout, n_hidden)
+        self.input_dropout = _dropout_rates(input_dropout, 1, "input_dropout")[0]
         layers: list[Any] = []
+        if self.input_dropout:
+            layers.append(Dropout(self.input_dropout, self.rng))
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             act_layer = activation_from_spec(self.activation_specs[i], n_out)
             act = act_layer.activation
@@ -686,16 +778,31 @@ class MLP(Network):
             if hasattr(act, "rng"):
                 act.rng = self.rng  # RReLU draws from the network's generator
             act.astype(dtype)  # PReLU's slope in the network's dtype
+            if i < n_hidden and self.dropout[i]:
+                layers.append(Dropout(self.dropout[i], self.rng))
         super().__init__(layers, loss)
+        self.l2 = l2
+        self.max_norm = _max_norm(max_norm)
         self.classes_: np.ndarray | None = None
         self.history_ = None
 
     def __repr__(self) -> str:
         acts = [l.activation.name for l in self.layers if isinstance(l, ActivationLayer)]
+        extra = ""
+        if any(self.regularization().values()):
+            extra = "".join(f", {k}={v!r}" for k, v in self.regularization().items() if v)
         return (
             f"MLP({self.sizes}, activation={acts[:-1]}, output={acts[-1]!r}, "
-            f"loss={self.loss.name!r}, dtype={self.dtype.name})"
+            f"loss={self.loss.name!r}, dtype={self.dtype.name}{extra})"
         )
+
+    def regularization(self) -> dict[str, Any]:
+        """The regularization settings: ``dropout`` (per hidden layer), ``input_dropout``,
+        ``l2``, ``max_norm`` (what the model file stores)."""
+        rates = self.__dict__.get("dropout") or [0.0] * (len(self.sizes) - 2)
+        return {"dropout": list(rates) if any(rates) else 0.0,
+                "input_dropout": self.__dict__.get("input_dropout", 0.0),
+                "l2": self.l2, "max_norm": self.__dict__.get("max_norm")}
 
     # -- data checks and encoding -----------------------------------------
     @property
@@ -876,10 +983,15 @@ class MLP(Network):
                 (1 = online learning, an int = mini-batch, None or n_samples = full batch),
                 ``lr``, ``optimizer``, ``schedule``, ``shuffle``, ``verbose``,
                 ``validation_data`` (raw ``(X_val, y_val)``, encoded here), ``validation_split``,
-                ``early_stopping``, ``callbacks``, ``checkpoint``, ``resume``, ...
+                ``early_stopping``, ``callbacks``, ``checkpoint``, ``resume``, ...; ``l2`` and
+                ``max_norm`` set the network's (see :class:`MLP`) before training.
         """
         from relunet.training.engine import fit as _fit
 
+        if "l2" in kwargs:
+            self.l2 = kwargs.pop("l2")
+        if "max_norm" in kwargs:
+            self.max_norm = _max_norm(kwargs.pop("max_norm"))
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
         self.check_trainable()
@@ -976,6 +1088,39 @@ class MLP(Network):
         from relunet.interop.onnx import export
 
         export(self, path, **options)
+
+
+def _dropout_rates(value: Any, n: int, what: str = "dropout") -> list[float]:
+    """``n`` dropout rates from one rate or a list of ``n``; each in ``[0, 1)``."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        rates = list(value)
+        if len(rates) != n:
+            raise ConfigError(f"{len(rates)} {what} rates given for {n} hidden layers")
+    else:
+        rates = [value] * n
+    out = []
+    for r in rates:
+        try:
+            r = float(r)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{what} must be a rate in [0, 1), got {r!r}") from None
+        if isinstance(r, bool) or not 0.0 <= r < 1.0:
+            raise ConfigError(f"{what} must be a rate in [0, 1) (the probability of dropping a unit), got {r}")
+        out.append(r)
+    return out
+
+
+def _max_norm(value: Any) -> float | None:
+    """A max-norm cap: None, or a finite number > 0."""
+    if value is None:
+        return None
+    try:
+        c = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"max_norm must be a number > 0 or None, got {value!r}") from None
+    if not (c > 0 and np.isfinite(c)):
+        raise ConfigError(f"max_norm must be a finite number > 0, got {c}")
+    return c
 
 
 def output_for(task: str, n_outputs: int, output: str = "auto") -> tuple[str, int]:

@@ -12,6 +12,11 @@ For each activation and seed, :func:`trial` builds the network, trains it and me
   Activations without a flat negative side (leaky ReLU, ELU, tanh, ...) never die: 0;
 * ``seconds``: wall time of training.
 
+The same machinery compares regularization (:func:`compare_regularization`): one
+activation, the values of one setting (``dropout``, ``l2``, ``max_norm``), each row
+labelled ``setting=value`` (in the rows' ``activation`` field, which names the variant);
+each run also reports ``train_accuracy``, so the train/test gap can be read off.
+
 For seed ``s`` the data split and the network's weights both come from ``s``, so seed
 ``s`` of :func:`compare_activations` is exactly ``relunet train --seed s``; every
 activation sees the same split for a given seed (a paired comparison).
@@ -48,12 +53,17 @@ __all__ = [
     "METRICS",
     "ComparisonResult",
     "compare_activations",
+    "compare_regularization",
+    "REGULARIZATION_SETTINGS",
     "dead_fraction",
     "trial",
 ]
 
 #: the activations compared when none are named (those present in the catalog)
 DEFAULT_ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid")
+
+#: the settings :func:`compare_regularization` can vary (MLP keyword arguments)
+REGULARIZATION_SETTINGS = ("dropout", "input_dropout", "l2", "max_norm")
 
 #: the metrics summarised per activation, in table order
 METRICS = ("test_accuracy", "final_loss", "epochs_to_target", "dead_fraction", "seconds")
@@ -108,7 +118,8 @@ def build_network(config: dict[str, Any], data: Dataset) -> MLP:
     loss = config.get("loss", "auto")
     return MLP([data.n_features, *hidden, n_out], activation=config["activation"], output=output,
                loss=None if loss == "auto" else losses.get(loss), init=config.get("init"),
-               dtype=config.get("dtype", "float32"), seed=int(config["seed"]))
+               dtype=config.get("dtype", "float32"), seed=int(config["seed"]),
+               **{k: config[k] for k in REGULARIZATION_SETTINGS if config.get(k) is not None})
 
 
 def trial(config: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +129,9 @@ def trial(config: dict[str, Any]) -> dict[str, Any]:
         config: ``data`` (a dataset name or :class:`Dataset`), ``activation``, ``seed``,
             and optionally ``hidden`` (list of sizes), ``epochs``, ``batch_size``, ``lr``,
             ``optimizer``, ``output``, ``loss``, ``init``, ``dtype``, ``target_accuracy``,
-            ``data_seed`` (the split of a named dataset; default: ``seed``).
+            ``data_seed`` (the split of a named dataset; default: ``seed``), the
+            regularization of :data:`REGULARIZATION_SETTINGS` and ``label`` (the name of
+            the variant the result is grouped under; default: the activation).
 
     Returns:
         A JSON-ready dict: the configuration's ``activation`` and ``seed``, the metrics of
@@ -130,7 +143,7 @@ def trial(config: dict[str, Any]) -> dict[str, Any]:
     if data.task != "classification":
         raise ConfigError(f"compare measures accuracy; dataset {data.name!r} is a {data.task} problem")
     net = build_network(config, data)
-    name = catalog.canonical_name(config["activation"])
+    name = config.get("label") or catalog.canonical_name(config["activation"])
     t0 = time.perf_counter()
     try:
         history = net.fit(data.X_train, data.y_train, epochs=int(config.get("epochs", 30)),
@@ -152,6 +165,7 @@ def trial(config: dict[str, Any]) -> dict[str, Any]:
         "seed": int(config["seed"]),
         "diverged": None,
         "test_accuracy": float(net.score(data.X_test, data.y_test)),
+        "train_accuracy": float(net.score(data.X_train, data.y_train)),
         "final_loss": history.final_loss,
         "epochs_to_target": reached,
         "dead_fraction": dead,
@@ -328,13 +342,15 @@ def _seeds(seeds: "int | Sequence[int]") -> list[int]:
     return out
 
 
-def _validate(config: dict[str, Any], names: list[str]) -> None:
+def _validate(config: dict[str, Any], names: list[str], variants: Sequence[dict[str, Any]] = ()) -> None:
     """Fail here, with the specific error, rather than inside a worker process."""
     data = config["data"] if isinstance(config["data"], Dataset) else datasets.load(config["data"])
     if data.task != "classification":
         raise ConfigError(f"compare measures accuracy; dataset {data.name!r} is a {data.task} problem")
     for a in names:
         build_network({**config, "activation": a}, data)  # sizes, output, loss, init, dtype
+    for v in variants:
+        build_network(v, data)  # each regularization value
     optimizers.get(config["optimizer"], lr=config["lr"], **config.get("optimizer_params", {}))
     if config["epochs"] < 1:
         raise ConfigError(f"epochs must be >= 1, got {config['epochs']}")
@@ -361,6 +377,7 @@ def compare_activations(
     target_accuracy: float = 0.9,
     jobs: int | None = None,
     scheduler: Any = None,
+    regularization: dict[str, Any] | None = None,
 ) -> ComparisonResult:
     """Train the same network with each activation over several seeds and summarise.
 
@@ -374,6 +391,8 @@ def compare_activations(
         optimizer_params: the optimizer's other hyper-parameters, e.g. ``{"momentum": 0.9}``.
         target_accuracy: the training accuracy whose first epoch is ``epochs_to_target``.
         jobs, scheduler: where the trials run (see :func:`relunet.insight.sweep.run_sweep`).
+        regularization: shared settings of :data:`REGULARIZATION_SETTINGS`, e.g.
+            ``{"dropout": 0.2}``.
 
     Returns:
         A :class:`ComparisonResult`: one row per activation with mean and std of every metric.
@@ -402,10 +421,87 @@ def compare_activations(
         "batch_size": batch_size, "lr": float(lr), "optimizer": optimizer,
         "optimizer_params": dict(optimizer_params or {}), "output": output,
         "loss": loss, "init": init, "dtype": dtype, "target_accuracy": float(target_accuracy),
+        **_regularization(regularization),
     }
     configs = [{**shared, "activation": a, "seed": s} for a in names for s in seed_list]
-    _validate(configs[0], names)
+    return _run(configs, shared, names, seed_list, jobs, scheduler, activations=names)
+
+
+def _regularization(settings: dict[str, Any] | None) -> dict[str, Any]:
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(REGULARIZATION_SETTINGS))
+    if unknown:
+        raise ConfigError(f"unknown regularization setting(s) {unknown}; known: {', '.join(REGULARIZATION_SETTINGS)}")
+    return settings
+
+
+def _run(configs: list[dict[str, Any]], shared: dict[str, Any], names: list[str], seed_list: list[int],
+         jobs: Any, scheduler: Any, **summary: Any) -> ComparisonResult:
+    """Validate, run the trials, summarise."""
+    data = shared["data"]
+    _validate(configs[0], names, [c for c in configs if c["seed"] == seed_list[0]])
     runs = run_sweep(configs, trial, jobs=jobs, scheduler=scheduler)
     summary_config = {**shared, "data": data.name if isinstance(data, Dataset) else data,
-                      "activations": names, "seeds": seed_list}
+                      **summary, "seeds": seed_list}
     return ComparisonResult.from_runs(runs, summary_config)
+
+
+def compare_regularization(
+    data: "str | Dataset" = "digits",
+    setting: str = "dropout",
+    values: Sequence[Any] = (0.0, 0.2, 0.5),
+    seeds: "int | Sequence[int]" = 5,
+    *,
+    activation: str = "relu",
+    hidden: Sequence[int] = (64,),
+    epochs: int = 30,
+    batch_size: int | None = 32,
+    lr: float = 0.1,
+    optimizer: str = "sgd",
+    optimizer_params: dict[str, Any] | None = None,
+    output: str = "auto",
+    loss: str = "auto",
+    init: str | None = None,
+    dtype: str = "float32",
+    target_accuracy: float = 0.9,
+    jobs: int | None = None,
+    scheduler: Any = None,
+    regularization: dict[str, Any] | None = None,
+) -> ComparisonResult:
+    """Train the same network with each value of one regularization setting, over seeds.
+
+    Each row is one value, labelled ``"setting=value"`` (e.g. ``"dropout=0.2"``); the
+    other arguments are those of :func:`compare_activations` (one ``activation`` for all).
+
+    Args:
+        setting: one of :data:`REGULARIZATION_SETTINGS`.
+        values: its values to compare (``None`` for max_norm: no cap).
+        regularization: the other settings, shared by every row (e.g. ``{"l2": 1e-4}``).
+
+    Returns:
+        A :class:`ComparisonResult` whose rows are the values (in the ``activation`` field);
+        the runs carry ``train_accuracy`` beside ``test_accuracy``.
+    """
+    if setting not in REGULARIZATION_SETTINGS:
+        raise ConfigError(f"cannot compare {setting!r}; compare one of {', '.join(REGULARIZATION_SETTINGS)}")
+    values = list(values)
+    if not values:
+        raise ConfigError(f"no values of {setting} to compare")
+    labels = [f"{setting}={v}" for v in values]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"{setting} values repeat: {values}")
+    act = catalog.canonical_name(activation)
+    seed_list = _seeds(seeds)
+    others = _regularization(regularization)
+    others.pop(setting, None)
+    shared = {
+        "data": data, "hidden": [int(h) for h in hidden], "epochs": int(epochs),
+        "batch_size": batch_size, "lr": float(lr), "optimizer": optimizer,
+        "optimizer_params": dict(optimizer_params or {}), "output": output,
+        "loss": loss, "init": init, "dtype": dtype, "target_accuracy": float(target_accuracy),
+        "activation": act, **others,
+    }
+    configs = [{**shared, setting: v, "label": label, "seed": s}
+               for v, label in zip(values, labels) for s in seed_list]
+    return _run(configs, shared, [act], seed_list, jobs, scheduler,
+                activations=labels, setting=setting, values=values)

@@ -32,6 +32,9 @@ saturated-units                        sigmoid/tanh-like units flat on every sam
 vanishing-gradients                    first-layer relative gradient < 1e-3 x the last's
 lr-diverges                            a 20-step probe of the learning rate: loss NaN or x2
 lr-kills-units                         the probe leaves >= 25% more units dead
+overfitting                            (with a training history holding val_loss) the
+                                       validation loss rose >= 10% above its best while
+                                       the training loss kept falling, and the gap grew
 target-mismatch                        ``fit`` could not encode the targets for the output
 =====================================  =================================================
 """
@@ -53,8 +56,8 @@ from relunet.insight.diagnostics import Diagnosis, can_die, diagnose, is_saturat
 from relunet.errors import ConfigError, DivergenceError, RelunetError
 from relunet.core.layers import ActivationLayer
 
-__all__ = ["Finding", "RULES", "examine", "examine_trained", "has_problems", "format_findings",
-           "target_kind"]
+__all__ = ["Finding", "RULES", "examine", "examine_trained", "check_overfitting", "has_problems",
+           "format_findings", "target_kind"]
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -76,6 +79,7 @@ RULES: dict[str, str] = {
     "lr-diverges": "the learning rate makes the loss blow up in a short probe",
     "lr-kills-units": "the learning rate kills ReLU units within a few steps",
     "target-mismatch": "targets that do not fit the output layer and loss",
+    "overfitting": "a growing gap between training and validation loss",
     "training-failed": "(relunet doctor) training stopped with an error",
 }
 
@@ -683,6 +687,46 @@ def examine(
     return sorted(findings, key=lambda f: order[f.severity])
 
 
+def check_overfitting(history: Any, rise: float = 0.1, min_epochs: int = 5) -> list[Finding]:
+    r"""The ``overfitting`` finding from a training history's ``loss`` and ``val_loss``.
+
+    With ``e*`` the epoch of the lowest validation loss and ``T`` the last epoch, it fires
+    when the model kept fitting the training set while getting worse on held-out data:
+
+    .. math::
+        \text{val}_T \ge (1 + \text{rise})\, \text{val}_{e^*}, \quad
+        \text{train}_T < \text{train}_{e^*}, \quad
+        \text{val}_T - \text{train}_T > \text{val}_{e^*} - \text{train}_{e^*}
+
+    Args:
+        history: a :class:`relunet.training.History` (or a list of its epoch records).
+        rise: the relative rise of the validation loss above its best that counts.
+        min_epochs: fewer epochs with a validation loss say nothing.
+    """
+    records = getattr(history, "records", history) or []
+    pts = [(r["loss"], r["val_loss"]) for r in records
+           if isinstance(r, dict) and np.isfinite(r.get("loss", np.nan)) and np.isfinite(r.get("val_loss", np.nan))]
+    if len(pts) < min_epochs:
+        return []
+    best = int(np.argmin([v for _, v in pts]))
+    (train_b, val_b), (train_t, val_t) = pts[best], pts[-1]
+    if not (val_t >= (1 + rise) * val_b and train_t < train_b and val_t - train_t > val_b - train_b):
+        return []
+    return [Finding(
+        "overfitting", "warning", "the network is overfitting: validation loss rises while training loss falls",
+        f"The validation loss was lowest at epoch {best + 1} ({val_b:.4g}) and is {val_t:.4g} after epoch "
+        f"{len(pts)} ({(val_t / val_b - 1) * 100:.0f}% higher), while the training loss fell from "
+        f"{train_b:.4g} to {train_t:.4g}: the gap between them grew from {val_b - train_b:.4g} to "
+        f"{val_t - train_t:.4g}. The network is memorising the training samples rather than learning "
+        "what generalises.",
+        "regularize: dropout (--dropout 0.2 to 0.5, MLP(dropout=...)), an L2 penalty (--l2 1e-4 to 1e-2, "
+        "MLP(l2=...)) or a max-norm cap (--max-norm 3); stop at the best epoch (--early-stopping, which "
+        "keeps its weights); or train on more data",
+        details={"best_epoch": best + 1, "best_val_loss": float(val_b), "final_val_loss": float(val_t),
+                 "train_loss_at_best": float(train_b), "final_train_loss": float(train_t)},
+    )]
+
+
 def examine_trained(
     net: Any,
     X: Any,
@@ -690,6 +734,7 @@ def examine_trained(
     *,
     dead_threshold: float = 0.1,
     saturated_threshold: float = 0.1,
+    history: Any = None,
     **diagnose_options: Any,
 ) -> list[Finding]:
     """Inspect a trained network on data: dead units, saturated units, vanishing gradients.
@@ -701,10 +746,15 @@ def examine_trained(
         dead_threshold: a layer with at least this fraction of dead units is a warning
             (fewer dead units are reported as info).
         saturated_threshold: the same for saturated units.
+        history: the training history (default: ``net.history_``): with validation losses
+            it is checked for overfitting (:func:`check_overfitting`).
         **diagnose_options: ``saturation_threshold``, ``saturation_min_fraction``.
     """
     diag = diagnose(net, X, y, **diagnose_options)
     findings = _dead_findings(diag, "after training", dead_threshold)
+    hist = history if history is not None else getattr(net, "history_", None)
+    if hist is not None:
+        findings += check_overfitting(hist)
     findings += _saturation_findings(diag, net, "after training", saturated_threshold)
     if y is not None:
         findings += _vanishing_findings(diag)

@@ -17,6 +17,11 @@ Loss, then backward::
     dL/db_l = sum_n delta_l
     delta_{l-1} = (delta_l W_l^T) * f'_{l-1}(z_{l-1})
 
+With dropout (training only) after a layer's activation, the next layer takes
+``a_l * m_l`` (the mask ``m_l`` holds 0 or ``1/(1-p)``, drawn from the network's
+generator) and the backward multiplies by the same mask:
+``delta_l = ((delta_{l+1} W_{l+1}^T) * m_l) * f'_l(z_l)``; the trace shows each mask.
+
 Update (SGD)::
 
     W_l <- W_l - lr * dL/dW_l            i.e. w += lr * (-delta) * f'(e) * input
@@ -39,7 +44,7 @@ import numpy as np
 
 from relunet.training import optimizers
 from relunet.errors import DivergenceError
-from relunet.core.layers import Dense
+from relunet.core.layers import Dense, Dropout
 
 _WHY_DELTA = {
     ("softmax", "cross_entropy"): (
@@ -72,6 +77,11 @@ class LayerTrace:
     update_b: list | None = None
     W_before: list | None = None
     b_before: list | None = None
+    #: dropout after the activation: the scaled mask m (0 or 1/(1-p)) and a * m, the next input
+    mask: list | None = None
+    dropped: list | None = None
+    #: input dropout before the first layer: its mask (``input`` is then the dropped input)
+    input_mask: list | None = None
 
 
 @dataclass
@@ -152,12 +162,22 @@ def _traced_pass(net: Any, X: np.ndarray, Y: np.ndarray) -> tuple[list[LayerTrac
     z_last = net.logits(X, record=outputs)
     records: list[LayerTrace] = []
     a, z = X, None
+    input_mask = None
     for layer, out in zip(net.layers[:-1], outputs):
         if isinstance(layer, Dense):
             records.append(LayerTrace(index=len(records) + 1, shape=(layer.n_in, layer.n_out),
                                       activation="", input=a.tolist(), z=out.tolist(), a=[],
-                                      W_before=layer.W.tolist(), b_before=layer.b.tolist()))
+                                      W_before=layer.W.tolist(), b_before=layer.b.tolist(),
+                                      input_mask=input_mask))
+            input_mask = None
             z = out
+        elif isinstance(layer, Dropout):
+            mask = (layer.mask.tolist() if layer.mask is not None and layer.p
+                    else np.ones_like(out).tolist())
+            if records:
+                records[-1].mask, records[-1].dropped = mask, out.tolist()
+            else:
+                input_mask = mask
         else:
             act = layer.activation
             records[-1].activation = act.name
@@ -213,11 +233,20 @@ def render_text(trace: Trace, precision: int = 4, markdown: bool = False) -> str
         for rec in st.layers:
             l = rec.index
             lines.append(f"layer {l}: Dense {rec.shape[0]} -> {rec.shape[1]}, activation {rec.activation}")
-            block(f"a{l-1} (input)", rec.input)
+            if rec.input_mask is not None:
+                block("input dropout mask m0", rec.input_mask)
+                block(f"a{l-1} = x * m0 (input)", rec.input)
+            elif l > 1 and st.layers[l - 2].mask is not None:
+                block(f"a{l-1} * m{l-1} (input)", rec.input)
+            else:
+                block(f"a{l-1} (input)", rec.input)
             block(f"W{l}", rec.W_before)
             block(f"b{l}", rec.b_before)
             block(f"z{l} = a{l-1} W{l} + b{l}", rec.z)
             block(f"a{l} = {rec.activation}(z{l})", rec.a)
+            if rec.mask is not None:
+                block(f"dropout mask m{l}", rec.mask)
+                block(f"a{l} * m{l} (to layer {l + 1})", rec.dropped)
         if code_close:
             lines.append(code_close)
         lines.append(h(f"step {st.step}: loss"))
@@ -235,7 +264,8 @@ def render_text(trace: Trace, precision: int = 4, markdown: bool = False) -> str
                     note = "  (0 where the unit is off: no gradient flows there)"
                 elif rec.activation in ("leaky_relu", "prelu", "rrelu"):
                     note = "  (the slope where z < 0: a small gradient still flows)"
-                lines.append(f"layer {l}: delta{l} = (delta{l+1} W{l+1}^T) * f'(z{l}){note}")
+                masked = f" * m{l}" if rec.mask is not None else ""
+                lines.append(f"layer {l}: delta{l} = (delta{l+1} W{l+1}^T{masked}) * f'(z{l}){note}")
                 block(f"f'(z{l})", rec.derivative)
             else:
                 lines.append(f"layer {l}: output delta")

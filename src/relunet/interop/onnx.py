@@ -55,7 +55,7 @@ import numpy as np
 from relunet.core import activations as catalog
 from relunet.core.activations import Activation
 from relunet.errors import ExportError
-from relunet.core.layers import ActivationLayer, Dense
+from relunet.core.layers import ActivationLayer, Dense, Dropout
 
 #: the opset written by default: Gelu is a native operator from opset 20
 DEFAULT_OPSET = 20
@@ -246,6 +246,8 @@ def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
                     f"form; exportable activations: {', '.join(sorted(EMITTERS))}"
                 )
             x = emit(g, x, act)
+        elif isinstance(layer, Dropout):
+            continue  # the identity at inference (inverted dropout scales in training only)
         else:
             raise ExportError(f"cannot export a layer of type {type(layer).__name__} (layer {i})")
     g.nodes.append(helper.make_node("Identity", [x], [output_name], name="output_identity"))

@@ -5,8 +5,10 @@ JSON + ``.npy``, never a pickle):
 
 * the architecture as JSON: ``sizes``, each layer's activation ``name`` and ``config``
   (the hyper-parameters that rebuild it with ``activations.get(name, **config)``), the
-  loss, dtype, init scheme, seed, the random generator's state, the class labels' kind
-  and the model format version;
+  loss, dtype, init scheme, seed, the random generator's state, the class labels' kind,
+  the regularization (``dropout`` per hidden layer, ``input_dropout``, ``l2``,
+  ``max_norm``: training settings that inference ignores, absent in older files) and the
+  model format version;
 * the arrays: ``W0, b0, W1, b1, ...`` (dense layers, input first), ``act{i}_p{j}`` (the
   j-th parameter of the i-th activation, e.g. PReLU's learned slopes) and ``classes``
   (the labels of a classifier, when known).
@@ -29,7 +31,7 @@ from relunet.core import activations
 from relunet.core import losses
 from relunet.errors import ModelFileError, RelunetError
 from relunet.io.archive import MAX_ARCHIVE_BYTES, NPY_HEADER_BYTES, read_archive, write_archive
-from relunet.core.layers import ActivationLayer, Dense
+from relunet.core.layers import ActivationLayer, Dense, Dropout
 
 #: the kind tag of model archives (checkpoints use another)
 KIND = "model"
@@ -85,6 +87,8 @@ def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 arrays[f"act{i_act}_p{j}"] = p
             acts.append({"name": act.name, "config": cfg, "n_parameters": len(params)})
             i_act += 1
+        elif isinstance(layer, Dropout):
+            continue  # no parameters: the rates are in "regularization"
         else:
             raise ModelFileError(f"cannot save a layer of type {type(layer).__name__}")
     classes = getattr(net, "classes_", None)
@@ -117,6 +121,8 @@ def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "seed": None if net.seed is None else int(net.seed),
         "rng": state if state.get("bit_generator") == "PCG64" else None,
         "classes": classes_kind,
+        "regularization": {k: _json_value("regularization", k, v)
+                           for k, v in net.regularization().items()},
     }
     return meta, arrays
 
@@ -186,11 +192,38 @@ def _check_meta(path: str, meta: Any) -> None:
         raise _fail(path, f"seed must be a non-negative integer or null, got {seed!r}")
     if meta.get("classes") not in (None, "i", "u", "b", "U", "f"):
         raise _fail(path, f"bad class label kind {meta.get('classes')!r}")
+    _check_regularization(path, meta.get("regularization"), len(sizes) - 2)
     if meta.get("rng") is not None:
         try:
             check_rng_state(meta["rng"])
         except ValueError as exc:
             raise _fail(path, f"rng: {exc}") from None
+
+
+def _check_regularization(path: str, reg: Any, n_hidden: int) -> None:
+    """The optional ``regularization`` entry: rates in [0, 1), l2 >= 0, max_norm > 0 or null."""
+    if reg is None:
+        return
+    if not isinstance(reg, dict) or set(reg) - {"dropout", "input_dropout", "l2", "max_norm"}:
+        raise _fail(path, f"bad regularization entry {reg!r}")
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+    rates = reg.get("dropout", 0.0)
+    listed = rates if isinstance(rates, list) else [rates]
+    if (isinstance(rates, list) and len(rates) != n_hidden) or not all(
+            number(r) and 0 <= r < 1 for r in listed):
+        raise _fail(path, f"dropout must be a rate in [0, 1) or {n_hidden} of them, got {rates!r}")
+    inp = reg.get("input_dropout", 0.0)
+    if not (number(inp) and 0 <= inp < 1):
+        raise _fail(path, f"input_dropout must be a rate in [0, 1), got {inp!r}")
+    l2 = reg.get("l2", 0.0)
+    if not (number(l2) and l2 >= 0):
+        raise _fail(path, f"l2 must be a number >= 0, got {l2!r}")
+    c = reg.get("max_norm")
+    if c is not None and not (number(c) and c > 0):
+        raise _fail(path, f"max_norm must be a number > 0 or null, got {c!r}")
 
 
 def _check_sizes(path: str, meta: dict[str, Any], max_parameters: int) -> None:
@@ -326,7 +359,8 @@ def load(path: str | os.PathLike, *, max_parameters: int = MAX_PARAMETERS) -> An
     specs = [(a["name"], dict(a["config"])) for a in meta["activations"]]
     try:
         net = MLP(meta["sizes"], activation=specs[:-1], output=specs[-1], loss=meta["loss"],
-                  init=meta["init"], dtype=meta["dtype"], seed=meta["seed"])
+                  init=meta["init"], dtype=meta["dtype"], seed=meta["seed"],
+                  **(meta.get("regularization") or {}))
     except RelunetError as exc:
         raise _fail(path, f"the architecture cannot be built: {exc}") from None
     act_layers = [l.activation for l in net.layers if isinstance(l, ActivationLayer)]
