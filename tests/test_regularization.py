@@ -221,7 +221,9 @@ def test_l2_fused_sgd_step_equals_the_unfused_step():
     a, b = _net(l2=0.2), _net(l2=0.2)
     Y = a.encode_targets(Y_LABELS, len(X))
     a.train_step(X, Y, optimizers.SGD(lr=0.1))  # fused into the backward GEMM
-    b.train_step(X, Y, optimizers.SGD(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=1e-300))
+    b.loss_and_gradients(X, Y)  # the gradient, then the plain step by hand
+    for p, g in zip(b.parameters(), b.gradients()):
+        p -= 0.1 * g
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)
 
@@ -339,3 +341,22 @@ def test_cli_compare_varies_dropout_with_a_figure(capsys, tmp_path):
 def test_cli_compare_varies_one_setting_at_a_time(capsys):
     rc = main(["compare", "--data", "digits", "--dropout", "0,0.5", "--l2", "0,1e-3", "--seeds", "1"])
     assert rc == 2 and "one setting at a time" in capsys.readouterr().err
+
+
+def test_evaluation_mode_gradient_passes_dropout_as_the_identity():
+    net = _net(dropout=0.5)
+    plain = _net()
+    Y = net.encode_targets(Y_LABELS, len(X))
+    net.eval()
+    plain.eval()
+    assert net.loss_and_gradients(X, Y) == pytest.approx(plain.loss_and_gradients(X, Y), rel=1e-12)
+    for a, b in zip(net.gradients(), plain.gradients()):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_doctor_and_diagnostics_run_on_a_dropout_network():
+    d = datasets.load("digits", seed=0)
+    net = MLP([64, 32, 32, 10], dropout=0.3, seed=0)
+    net.fit(d.X_train, d.y_train, epochs=1, verbose=0)
+    assert isinstance(doctor.examine_trained(net, d.X_train, d.y_train), list)
+    assert isinstance(doctor.examine(net, d.X_train, d.y_train, lr=0.01), list)

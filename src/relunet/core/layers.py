@@ -274,6 +274,7 @@ class Dropout:
         self.mask: np.ndarray | None = None
         self._keep: np.ndarray | None = None
         self._u: np.ndarray | None = None
+        self._active = True  # the last caching forward drew a mask
 
     @property
     def inplace(self) -> bool:
@@ -298,6 +299,8 @@ class Dropout:
             out: an array of x's shape to write the result into (may be ``x``); None: a new one.
             cache: training forward (draws a mask); False: evaluation, the identity.
         """
+        if cache:
+            self._active = self.training and self.p > 0.0
         if not (cache and self.training) or self.p == 0.0:
             if out is None or out is x:
                 return x
@@ -309,13 +312,14 @@ class Dropout:
     def backward(
         self, grad_out: np.ndarray, work: np.ndarray | None = None, lr: float | None = None
     ) -> np.ndarray:
-        """``dL/dx = grad_out * m`` with the mask of the last training forward.
+        """``dL/dx = grad_out * m`` with the mask of the last training forward (after an
+        evaluation-mode forward with ``cache=True``: ``grad_out``, the identity's gradient).
 
         Args:
             work: an array of grad_out's shape to write into; None: a new array.
             lr: unused (no parameters).
         """
-        if self.p == 0.0:
+        if not self.__dict__.get("_active", True):
             return grad_out
         m = self.mask
         if m is None or m.shape != grad_out.shape:
