@@ -360,3 +360,17 @@ def test_doctor_and_diagnostics_run_on_a_dropout_network():
     net.fit(d.X_train, d.y_train, epochs=1, verbose=0)
     assert isinstance(doctor.examine_trained(net, d.X_train, d.y_train), list)
     assert isinstance(doctor.examine(net, d.X_train, d.y_train, lr=0.01), list)
+
+
+def test_resume_replays_the_dropout_masks_and_refuses_other_regularization(tmp_path):
+    d = datasets.load("digits", seed=0)
+    opts = dict(dropout=0.3, input_dropout=0.1, l2=0.01, max_norm=2.0, seed=0)
+    straight = MLP([64, 32, 10], **opts)
+    straight.fit(d.X_train, d.y_train, epochs=4, verbose=0)
+    MLP([64, 32, 10], **opts).fit(d.X_train, d.y_train, epochs=2, verbose=0, checkpoint=tmp_path / "c.ckpt")
+    resumed = MLP([64, 32, 10], **opts)
+    resumed.fit(d.X_train, d.y_train, epochs=4, verbose=0, resume=tmp_path / "c.ckpt")
+    for p, q in zip(straight.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(p, q)
+    with pytest.raises(ModelFileError, match="do not fit"):
+        MLP([64, 32, 10], seed=0).fit(d.X_train, d.y_train, epochs=4, verbose=0, resume=tmp_path / "c.ckpt")

@@ -220,6 +220,7 @@ def summary(net, data, history, seconds: float) -> dict:
         "sizes": net.sizes,
         "activations": [s if isinstance(s, str) else getattr(s, "name", str(s)) for s in net.activation_specs],
         "loss": net.loss.name,
+        "regularization": net.regularization(),
         "epochs": history.epochs,
         "final_loss": history.final_loss,
         "seconds": seconds,
