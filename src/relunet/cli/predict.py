@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -82,9 +83,11 @@ def _check_inputs(path: str, X: np.ndarray) -> np.ndarray:
 
 def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
     """A CSV of numeric feature columns (optional header), with one extra column taken as the
-    target (numeric or class labels). Errors name the line: ragged rows, empty cells, text, NaN/inf."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if r]
+    target (numeric or class labels). Errors name the file's line (blank lines counted): ragged
+    rows, empty cells, text, NaN/inf, a field over ``csv.field_size_limit()``; a FIFO or a device
+    is refused (:func:`relunet.data.datasets.csv_rows`)."""
+    with contextlib.closing(datasets.csv_rows(path)) as lines:
+        rows = list(lines)
     header = None
     if rows and not datasets.is_numeric_row(rows[0][1]):
         header, rows = [h.strip().lower() for h in rows[0][1]], rows[1:]
