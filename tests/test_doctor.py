@@ -339,3 +339,16 @@ def test_doctor_examine_bad_learning_rate():
 
     with pytest.raises(errors.ConfigError, match="lr"):
         doctor.examine(_xor_net(), XOR_X64, XOR_Y, lr=-1)
+
+
+def test_examine_lets_ctrl_c_out_of_the_probe(monkeypatch):
+    from relunet.core.network import MLP
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    net = MLP([2, 4, 1], activation="relu", output="sigmoid", seed=0)
+    monkeypatch.setattr(MLP, "train_step", interrupted)
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    with pytest.raises(KeyboardInterrupt):
+        doctor.examine(net, X, np.array([0, 1, 1, 0]), lr=0.1)

@@ -3,7 +3,7 @@ report dead and saturated units.
 
 Takes the arguments of ``relunet train``. Exit status: 0 when no errors or warnings were
 found (info findings do not count), 1 when the doctor found problems, 2 on bad arguments
-(unknown names, bad values, missing data).
+(unknown names, bad values, missing data), 130 interrupted by Ctrl-C (before or during training).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ HELP = "diagnose why a network would not learn: checks before training, dead/sat
 
 EPILOG = (
     "exit status: 0 no errors or warnings (notes do not count), 1 problems found, "
-    "2 bad arguments. Rules: relunet doctor --list-rules"
+    "2 bad arguments, 130 interrupted (Ctrl-C). Rules: relunet doctor --list-rules"
 )
 
 
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
             with warnings.catch_warnings():
                 # as relunet train: an overflow is divergence, raised as one DivergenceError
                 warnings.simplefilter("error", RuntimeWarning)
-                net.fit(data.X_train, data.y_train, verbose=0, **kwargs)
+                history = net.fit(data.X_train, data.y_train, verbose=0, **kwargs)
+            if history.interrupted:  # fit stops cleanly on Ctrl-C; the doctor stops too (status 130)
+                raise KeyboardInterrupt
             trained = True
         except RelunetError as exc:
             after.append(doctor.Finding(
