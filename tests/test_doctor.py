@@ -342,8 +342,6 @@ def test_doctor_examine_bad_learning_rate():
 
 
 def test_examine_lets_ctrl_c_out_of_the_probe(monkeypatch):
-    from relunet.core.network import MLP
-
     def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt
 
@@ -351,4 +349,4 @@ def test_examine_lets_ctrl_c_out_of_the_probe(monkeypatch):
     monkeypatch.setattr(MLP, "train_step", interrupted)
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
     with pytest.raises(KeyboardInterrupt):
-        doctor.examine(net, X, np.array([0, 1, 1, 0]), lr=0.1)
+        examine(net, X, np.array([0, 1, 1, 0]), lr=0.1)
