@@ -40,3 +40,14 @@ def test_ctrl_c_during_the_doctors_probe_exits_130(capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert rc == 130 and err.strip() == "relunet: interrupted", (out, err)
     assert "no problems" not in out
+
+
+def test_doctor_reports_a_log_softmax_output_on_two_classes(capsys):
+    rc = main(["doctor", "--data", "xor", "--output", "log_softmax", "--epochs", "3", "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 1, err
+    import json
+
+    d = json.loads(out)
+    assert not d["trained"]
+    assert "log-softmax-single-unit" in {f["rule"] for f in d["before_training"] if f["severity"] == "error"}

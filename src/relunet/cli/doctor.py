@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     common.resolve_defaults(args)
     kwargs = common.training_kwargs(args)  # unknown optimizer/schedule names fail here
     data = common.load_data(args)
-    net = common.build_network(args, data)
+    net = common.build_network(args, data, refuse_constant_output=False)  # a finding, not a refusal
     before = doctor.examine(net, data.X_train, data.y_train, lr=args.lr, batch_size=args.batch_size,
                             optimizer=kwargs["optimizer"], probe=not args.no_probe, seed=args.seed)
     after: list[doctor.Finding] = []

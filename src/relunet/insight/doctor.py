@@ -17,6 +17,8 @@ rule                                   fires when
 classification-target-as-regression    MSE loss and a target of few integer / 0-1 values
 regression-target-with-classifier      cross-entropy loss and a continuous target
 softmax-single-unit                    softmax over one output unit (always 1)
+log-softmax-single-unit                log_softmax over one output unit (always 0), e.g.
+                                       ``--output log_softmax`` on two classes
 softmax-with-mse                       softmax output trained with MSE
 relu-output-classifier                 a ReLU-family (unbounded) output for classification
 sigmoid-multiclass                     sigmoid outputs for single-label multi-class targets
@@ -59,6 +61,7 @@ RULES: dict[str, str] = {
     "classification-target-as-regression": "class labels trained as regression (MSE)",
     "regression-target-with-classifier": "a continuous target given to a classifier",
     "softmax-single-unit": "softmax over a single output unit",
+    "log-softmax-single-unit": "log_softmax over a single output unit (always 0)",
     "softmax-with-mse": "softmax output trained with mean squared error",
     "relu-output-classifier": "a ReLU-family output activation in a classifier",
     "sigmoid-multiclass": "independent sigmoids for single-label multi-class targets",
@@ -231,6 +234,16 @@ def _check_output(net: Any, kind: dict[str, Any]) -> list[Finding]:
             "Softmax normalises its inputs to sum to 1, so over one unit it outputs 1 for every input; "
             "its gradient is 0 and the network cannot learn anything.",
             _classifier_fix(2), layer="output",
+        ))
+    if name == "log_softmax" and k == 1:
+        out.append(Finding(
+            "log-softmax-single-unit", "error", "log_softmax over a single output unit: it is always 0",
+            "Log-softmax subtracts the log-sum-exp of its inputs, so over one unit it outputs log 1 = 0 "
+            "for every input; its gradient is 0 and the network cannot learn anything. Two classes get "
+            "a single output unit unless the output is softmax.",
+            _classifier_fix(2) if classification else
+            "use a linear output (output='identity'; on the command line --output identity)",
+            layer="output",
         ))
     if name == "softmax" and loss.name == "mse":
         out.append(Finding(
