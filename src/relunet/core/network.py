@@ -37,6 +37,7 @@ from relunet.errors import (
     NotFittedError,
     TargetTypeError,
 )
+from relunet.core.finite import check_finite_output
 from relunet.core.init import initial_weights
 from relunet.core.layers import ActivationLayer, Dense
 
@@ -898,7 +899,7 @@ class MLP(Network):
         was = self.training
         self.eval()
         try:
-            return self.forward(X)
+            return check_finite_output(self.forward(X), X, self.parameters())
         finally:
             self.train(was)
 
