@@ -39,10 +39,7 @@ LAZY_UP_ALLOWED: dict[tuple[str, str, str], str] = {
 
 #: offenders in files other helpers own (relunet issue 12); this set must shrink to empty
 #: once their work is merged. Each is the text :func:`_offenders` reports.
-KNOWN_OFFENDERS: set[str] = {
-    "relunet.core.network:_fused_sgd_lr: lazy import up a layer: relunet.training.optimizers",
-    "relunet.interop.sklearn: imports private relunet.core.network._activation_from_spec",
-}
+KNOWN_OFFENDERS: set[str] = set()
 
 
 def _module_name(path: Path) -> str:

@@ -468,7 +468,6 @@ def test_target_with_an_npz_is_refused(tmp_path, capsys):
     assert "--target" in err
 
 
-@pytest.mark.xfail(strict=True, reason="wired at merge: cli/train.py's summary line belongs to the engine refactoring")
 def test_zero_epochs_reports_no_loss_instead_of_nan(capsys):
     assert main(["train", "--data", "xor", "--epochs", "0"]) == 0
     out = capsys.readouterr().out

@@ -19,6 +19,7 @@ from relunet.insight.diagnostics import (
     can_die,
     diagnose,
     is_saturating,
+    layer_stats,
 )
 from relunet.errors import ConfigError, FeatureCountError
 
@@ -275,3 +276,20 @@ def test_first_death_epoch():
     assert tracker.data.dead_units == [[[], []], [[], []], [[0], []]]
     assert tracker.data.first_death() == {"hidden 1": 2}
     assert tracker.data.series("dead_fraction")[:, 0].tolist() == [0.0, 0.0, 0.25]
+
+
+def test_layer_statistics_come_from_the_networks_own_forward():
+    """The pre-activations the statistics are taken from are the network's recorded
+    evaluation forward: mean and zero fraction of each activation equal those of the pass."""
+    rng = np.random.default_rng(0)
+    net = MLP([5, 7, 6, 3], activation="relu", seed=0)
+    Xd = rng.standard_normal((40, 5)).astype(np.float32)
+    stats = layer_stats(net, Xd)
+    outs = []
+    net.eval().forward(Xd, record=outs)
+    acts = outs[1::2]
+    assert len(stats) == len(acts)
+    for s, a in zip(stats, acts):
+        a64 = a.astype(np.float64)
+        assert s.mean == pytest.approx(a64.mean(), rel=1e-9, abs=1e-12)
+        assert s.zero_fraction == pytest.approx(np.mean(a64 == 0))

@@ -323,6 +323,32 @@ def test_diagnose_names_a_non_numeric_threshold():
         diagnose(net, np.zeros((3, 2)), saturation_threshold="x")
 
 
+def test_learning_rate_probe_trains_through_the_engine_and_shares_its_divergence_policy(digits):
+    """An overflow inside a step is divergence for the probe as for fit (the engine's
+    policy), even while the loss is still finite."""
+    from relunet.training import optimizers
+
+    class OverflowsAtStep3(optimizers.SGD):
+        name = "sgd"
+
+        def __init__(self):
+            super().__init__(lr=0.01)
+            self.calls = 0
+
+        def _update(self, params, grads):
+            self.calls += 1
+            super()._update(params, grads)
+            if self.calls == 3:
+                np.exp(np.array([1000.0]))  # overflows: numpy warns
+
+    X, y = digits
+    net = MLP([64, 32, 10], activation="tanh")
+    f = next(f for f in examine(net, X, y, optimizer=OverflowsAtStep3()) if f.rule == "lr-diverges")
+    assert "at step 3" in f.title and f.details["losses"][-1] is None and len(f.details["losses"]) == 3
+    with pytest.raises(Exception, match="floating-point overflow at epoch 1, batch 3"):
+        net.fit(X, y, epochs=1, batch_size=32, optimizer=OverflowsAtStep3())
+
+
 def _xor_net(**kw):
     return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
 

@@ -117,6 +117,50 @@ def test_unknown_name_error_survives_pickling():
     assert "hinge" in str(err)
 
 
+# -- the one fused form: value_and_delta_from_logits ---------------------------------------
+
+
+@pytest.mark.parametrize("name, output", [("cross_entropy", "softmax"),
+                                          ("binary_cross_entropy", "sigmoid"), ("mse", "identity")])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_delta_equals_the_chain_rule_through_the_output(name, output, dtype):
+    """(L, dL/dz) from the logits equals the generic path: the loss on f(z) and its
+    gradient passed back through the output activation's own backward."""
+    from relunet.core import activations
+
+    rng = np.random.default_rng(3)
+    z = (rng.standard_normal((7, 4)) * 3).astype(dtype)
+    if name == "cross_entropy":
+        Y = np.eye(4, dtype=dtype)[rng.integers(0, 4, 7)]
+    elif name == "binary_cross_entropy":
+        Y = (rng.random((7, 4)) < 0.5).astype(dtype)
+    else:
+        Y = rng.standard_normal((7, 4)).astype(dtype)
+    loss, act = losses.get(name), activations.get(output)
+    value, delta = loss.value_and_delta_from_logits(z, Y)
+    y_pred = act.forward(z)
+    chain = act.backward(loss.gradient(y_pred, Y))
+    tol = dict(rtol=1e-10, atol=1e-14) if dtype == np.float64 else dict(rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(delta, chain, **tol)
+    assert value == pytest.approx(loss.value(y_pred, Y), rel=tol["rtol"])
+    np.testing.assert_allclose(delta, loss.delta_from_logits(z, Y), rtol=1e-15)
+    assert value == pytest.approx(loss.value_from_logits(z, Y), rel=tol["rtol"])
+    assert delta.dtype == dtype
+
+
+def test_fused_cross_entropy_writes_into_the_given_work_arrays():
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((5, 3))
+    Y = np.eye(3)[rng.integers(0, 3, 5)]
+    out, col, tmp = np.empty((5, 3)), np.empty((5, 1)), np.empty((5, 3))
+    loss = losses.get("cross_entropy")
+    value, delta = loss.value_and_delta_from_logits(z, Y, out=out, col=col, tmp=tmp)
+    assert delta is out
+    v2, d2 = loss.value_and_delta_from_logits(z, Y)
+    assert value == v2
+    np.testing.assert_array_equal(delta, d2)
+
+
 @pytest.mark.parametrize("name", ["mse", "cross_entropy", "binary_cross_entropy"])
 def test_loss_with_targets_of_another_shape(name):
     loss = relunet.losses.get(name)

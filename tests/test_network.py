@@ -292,6 +292,107 @@ def test_non_finite_value_found_past_the_first_block():
         net.check_X(X)
 
 
+# -- one forward/backward path: its options give the same gradients --------------------------
+
+
+def _path_net(hidden, output, seed=11):
+    return relunet.MLP([4, 6, 5, 3], activation=hidden, output=output, dtype=np.float64, seed=seed)
+
+
+def _path_data(output, seed=12):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((9, 4))
+    if output == "softmax":
+        Y = np.eye(3)[rng.integers(0, 3, 9)]
+    elif output == "sigmoid":
+        Y = (rng.random((9, 3)) < 0.5).astype(float)
+    else:
+        Y = rng.standard_normal((9, 3))
+    return X, Y
+
+
+@pytest.mark.parametrize("hidden", ["relu", "tanh", "prelu", "elu"])
+@pytest.mark.parametrize("output", ["softmax", "sigmoid", "identity", "tanh"])
+def test_gradients_with_and_without_work_arrays_agree_with_finite_differences(hidden, output):
+    """loss_and_gradients (work arrays, in-place ReLU, fused loss into work arrays) and the
+    plain logits/loss_and_delta/backward give the same gradients, and both are dL/dtheta."""
+    X, Y = _path_data(output)
+    fast, plain = _path_net(hidden, output), _path_net(hidden, output)
+    value = fast.loss_and_gradients(X, Y)
+    v_plain, delta = plain.loss_and_delta(plain.logits(X), Y)
+    plain.backward(delta)
+    assert value == pytest.approx(v_plain, rel=1e-12)
+    for g, h in zip(fast.gradients(), plain.gradients()):
+        np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-13)
+    theta = plain.flat_parameters()
+
+    def loss_at(t):
+        plain.set_flat_parameters(t)
+        return plain.loss_value(X, Y)
+
+    numeric = np.zeros_like(theta)
+    for i in range(len(theta)):
+        e = np.zeros_like(theta)
+        e[i] = 1e-6
+        numeric[i] = (loss_at(theta + e) - loss_at(theta - e)) / 2e-6
+    plain.set_flat_parameters(theta)
+    np.testing.assert_allclose(fast.flat_gradients(), numeric, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("hidden", ["relu", "prelu"])
+def test_fused_sgd_step_through_the_optimizer_equals_the_unfused_step(hidden):
+    """SGD says it fuses (fused_sgd_lr); the fused train_step equals gradients + SGD.step,
+    and counts its steps as step() does."""
+    from relunet.training.optimizers import SGD
+
+    X, Y = _path_data("softmax")
+    fused, plain = _path_net(hidden, "softmax"), _path_net(hidden, "softmax")
+    opt, ref = SGD(lr=0.1), SGD(lr=0.1)
+    for _ in range(3):
+        fused.train_step(X, Y, opt)
+        plain.loss_and_gradients(X, Y)
+        ref.step(plain.parameters(), plain.gradients())
+    for p, q in zip(fused.parameters(), plain.parameters()):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)
+    assert opt.n_steps == ref.n_steps == 3
+    assert all(layer.__dict__.get("_dW") is None for layer in fused.dense_layers)  # no dW formed
+
+
+def test_network_evaluate_equals_the_loss_and_accuracy_by_hand_and_keeps_no_view_of_X():
+    X, Y = _path_data("softmax")
+    net = _path_net("relu", "softmax")
+    net.loss_and_gradients(X[:4], Y[:4])  # the layers now cache a batch of 4
+    Xe = X.copy()
+    for work_rows in (None, 4, 9):
+        res = net.evaluate(Xe, Y, work_rows=work_rows)
+        p = net.eval().forward(Xe)
+        net.train()
+        assert res["loss"] == pytest.approx(-np.mean(np.sum(Y * np.log(p), axis=1)), rel=1e-12)
+        assert res["accuracy"] == pytest.approx(np.mean(p.argmax(1) == Y.argmax(1)))
+        assert net.training
+        # the evaluation pass caches nothing: no layer holds a view of Xe
+        owners = [o for layer in net.layers for o in (layer, getattr(layer, "activation", None)) if o]
+        held = [v for o in owners for v in vars(o).values() if isinstance(v, np.ndarray)]
+        assert not any(np.shares_memory(v, Xe) for v in held)
+    assert net.evaluate(Xe, Y, loss=False).keys() == {"accuracy"}
+
+
+def test_recorded_pass_is_the_pass():
+    """forward(record=) lists every layer's output; backward(record=) every gradient."""
+    X, Y = _path_data("sigmoid")
+    net = _path_net("tanh", "sigmoid")
+    outs = []
+    y = net.forward(X, record=outs)
+    assert len(outs) == len(net.layers) and outs[-1] is y
+    np.testing.assert_allclose(outs[0], X @ net.layers[0].W + net.layers[0].b, rtol=1e-13)
+    np.testing.assert_allclose(outs[1], np.tanh(outs[0]), rtol=1e-13)
+    value, delta = net.loss_and_delta(outs[-2], Y)
+    grads = []
+    net.backward(delta, record=grads)
+    assert len(grads) == len(net.layers) - 1 and grads[0] is delta
+    np.testing.assert_allclose(grads[1], delta @ net.layers[-2].W.T, rtol=1e-13)
+
+
 def _xor_net(**kw):
     return relunet.MLP([2, 4, 1], activation="tanh", output="sigmoid", seed=0, **kw)
 

@@ -270,14 +270,17 @@ def test_reaches_the_minimum_of_rosenbrock(name, hyper, steps):
 # -- registry and errors -----------------------------------------------------------
 
 
-def test_registry_names_and_full_batch_flags():
+def test_registry_names_and_the_full_batch_minimizers():
+    from relunet.training.minimizers import Minimizer
+
     assert optimizers.names() == sorted(["sgd", "adagrad", "rmsprop", "adam", "adamw", "cg", "lbfgs"])
     for n in optimizers.names():
         opt = optimizers.get(n, lr=0.01)
-        assert opt.full_batch == (n in ("cg", "lbfgs"))
+        # cg / lbfgs are minimizers (minimize over the whole data set), not optimizers with a step
+        assert isinstance(opt, Minimizer) == (n in ("cg", "lbfgs"))
+        assert isinstance(opt, optimizers.Optimizer) == (n not in ("cg", "lbfgs"))
+        assert hasattr(opt, "step") == (n not in ("cg", "lbfgs"))
     assert isinstance(optimizers.get("L-BFGS"), optimizers.LBFGS)
-    with pytest.raises(ConfigError, match="full-batch"):
-        optimizers.get("cg").step([np.zeros(2)], [np.zeros(2)])
 
 
 def test_defaults_are_torchs():
@@ -397,3 +400,23 @@ def test_scratch_is_not_state_and_follows_the_parameters(name, torch_cls, hyper)
     shapes = [(3, 2), (2,)]
     f32.step([np.ones(s) for s in shapes], [np.ones(s) for s in shapes])
     assert all(ws[0].shape == s and ws[0].dtype == np.float64 for ws, s in zip(f32._work, shapes))
+
+
+# -- fused_sgd_lr: the optimizer says whether its update can be fused into backward ----------
+
+
+def test_only_plain_sgd_fuses_and_a_fused_step_is_counted():
+    plain = optimizers.SGD(lr=0.25)
+    assert plain.fused_sgd_lr() == 0.25
+    assert plain.n_steps == 1  # the caller makes this step: counted as step() counts
+    for opt in (optimizers.SGD(lr=0.1, momentum=0.9), optimizers.SGD(lr=0.1, weight_decay=1e-3),
+                optimizers.SGD(lr=0.1, momentum=0.9, nesterov=True),
+                optimizers.SGD(lr=0.1, max_grad_norm=1.0), optimizers.get("adam", lr=0.1)):
+        assert opt.fused_sgd_lr() is None
+        assert opt.n_steps == 0
+
+    class Halved(optimizers.SGD):  # a subclass that changes the update is never fused
+        def _update(self, params, grads):
+            super()._update(params, [g / 2 for g in grads])
+
+    assert Halved(lr=0.1).fused_sgd_lr() is None

@@ -305,6 +305,73 @@ def test_errors_are_relunet_types_and_still_value_errors():
         assert isinstance(info.value, ValueError)  # scikit-learn's convention holds too
 
 
+# -- training through the engine (relunet.training.Run) --------------------------------------
+def _diverging_regression():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    return X, X @ rng.standard_normal(5) * 10
+
+
+@pytest.mark.parametrize("lr", [1.0, 1e3])
+def test_a_diverging_run_with_early_stopping_raises_the_engines_divergence_error(lr):
+    from relunet.errors import DivergenceError
+
+    X, y = _diverging_regression()
+    reg = MLPRegressor((16,), solver="sgd", learning_rate_init=lr, early_stopping=True, random_state=0,
+                       max_iter=30)
+    # scikit-learn's r2_score used to fail first on the NaN/inf predictions ("Input contains ...")
+    with pytest.raises(DivergenceError, match=r"training diverged: .* at .*epoch \d+.*smaller one") as info:
+        reg.fit(X, y)
+    assert "Input contains" not in str(info.value)
+    # the network is back at the last good epoch: finite, and predicting finite values
+    assert all(np.isfinite(p).all() for p in reg.net_.parameters())
+    assert len(info.value.history) == info.value.epoch - 1 == len(reg.loss_curve_)
+
+
+def test_partial_fit_is_one_engine_epoch(digits):
+    from relunet.training import optimizers
+    from relunet.training.engine import Run
+
+    X_train, _, y_train, _ = digits
+    clf = MLPClassifier((16,), solver="sgd", learning_rate_init=0.1, batch_size=32, random_state=0)
+    clf.partial_fit(X_train, y_train, classes=np.arange(10))
+    clf.partial_fit(X_train, y_train)
+
+    net = MLPClassifier((16,), solver="sgd", batch_size=32, random_state=0)._build(64, 10, "softmax", np.float64)
+    net.classes_ = np.arange(10)
+    opt = optimizers.get("sgd", lr=0.1)
+    Y = net.encode_targets(y_train, len(y_train), fit=False)
+    for _ in range(2):
+        run = Run(net, np.ascontiguousarray(X_train), Y, opt, batch_size=32)
+        run.start()
+        loss = run.epoch()["loss"]
+        run.finish()
+    assert all(np.array_equal(a, b) for a, b in zip(clf.net_.parameters(), net.parameters()))
+    assert clf.loss_curve_[-1] == loss and clf.n_iter_ == 2
+
+
+def test_partial_fit_divergence_names_the_estimators_epoch():
+    from relunet.errors import DivergenceError
+
+    X, y = _diverging_regression()
+    reg = MLPRegressor((16,), solver="sgd", learning_rate_init=1e-4, batch_size=20, random_state=0)
+    reg.partial_fit(X, y)
+    reg.partial_fit(X, y)
+    reg._optimizer.lr = 1e6  # the next epoch overflows
+    with pytest.raises(DivergenceError, match="epoch 3, batch") as info:
+        reg.partial_fit(X, y)
+    assert info.value.epoch == 3 and all(np.isfinite(p).all() for p in reg.net_.parameters())
+
+
+def test_the_estimators_encode_targets_with_the_network():
+    X, y = _diverging_regression()
+    labels = np.array(["lo", "mid", "hi"])[np.digitize(y, [-5, 5])]
+    clf = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, labels)
+    assert list(clf.classes_) == ["hi", "lo", "mid"] and list(clf.net_.classes_) == list(clf.classes_)
+    with pytest.raises(ConfigError, match="one output per class"):
+        MLPClassifier((4,), loss="cross_entropy", output="sigmoid", max_iter=2).fit(X, y > 0)
+
+
 def test_sklearn_regressor_with_string_targets_says_use_the_classifier():
     import numpy as np
 

@@ -95,3 +95,29 @@ def test_cli_trace_bounds_steps_and_reports_divergence_in_one_line(capsys):
     assert main(["trace", "--lr", "1e300", "--samples", "2", "--steps", "3"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "too large" in err
+
+
+@pytest.mark.parametrize("activation,output", [("relu", "softmax"), ("tanh", "sigmoid"), ("elu", "identity")])
+def test_trace_numbers_are_the_networks_path(activation, output):
+    """Every recorded z, a, delta and gradient is what the network's own pass gives."""
+    k = 2 if output == "softmax" else 1
+    net = relunet.MLP([2, 5, k], activation=activation, output=output, dtype=np.float64, seed=4)
+    twin = copy.deepcopy(net)
+    y = Y.astype(float) if output == "identity" else Y
+    Yenc = twin.encode_targets(y)
+    tr = trace_steps(net, X, y, lr=0.1)
+    outs = []
+    z = twin.logits(X, record=outs)
+    value, delta = twin.loss_and_delta(z, Yenc)
+    grads = []
+    twin.backward(delta, record=grads)
+    hidden, last = tr.steps[0].layers
+    np.testing.assert_array_equal(hidden.z, outs[0])
+    np.testing.assert_array_equal(hidden.a, outs[1])
+    np.testing.assert_array_equal(last.z, outs[2])
+    np.testing.assert_array_equal(last.delta, grads[0])
+    np.testing.assert_array_equal(hidden.delta, grads[2])
+    for rec, layer in zip((hidden, last), twin.dense_layers):
+        np.testing.assert_array_equal(rec.grad_W, layer.dW)
+        np.testing.assert_array_equal(rec.grad_b, layer.db)
+    assert tr.steps[0].loss == value

@@ -189,8 +189,8 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--{bad[0].replace('_', '-')} does not apply to optimizer "
                               f"{args.optimizer!r}") from None
         raise
-    out: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                           "optimizer": opt}
+    # the instance carries the learning rate (fit refuses an lr= beside an instance)
+    out: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "optimizer": opt}
     spec = getattr(args, "schedule", None)
     if spec:
         parse_schedule(spec, args.epochs)  # validate now (bad names fail before data loading)
@@ -248,11 +248,13 @@ def resolve_defaults(args: argparse.Namespace) -> None:
     data = str(args.data)
     specific = DATASET_DEFAULTS.get(datasets.REGISTRY.canonical_name(data), {}) if data in datasets.REGISTRY else {}
     from relunet.training import optimizers
+    from relunet.training.minimizers import Minimizer
 
     optimizer = str(getattr(args, "optimizer", "sgd") or "sgd").strip().lower()
     if optimizer in optimizers.REGISTRY:  # an alias (l-bfgs) takes its optimizer's defaults
         optimizer = optimizers.canonical_name(optimizer)
-    full_batch = bool(getattr(optimizers.OPTIMIZERS.get(optimizer), "full_batch", False))
+    opt_cls = optimizers.OPTIMIZERS.get(optimizer)
+    full_batch = isinstance(opt_cls, type) and issubclass(opt_cls, Minimizer)
     for key, value in {**GENERAL_DEFAULTS, **specific}.items():
         if optimizer != "sgd" and key in _SGD_ONLY:
             continue  # sgd's learning rate and momentum are no defaults for adam, cg, ...

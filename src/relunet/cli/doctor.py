@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 
 from relunet.insight import doctor
 from relunet.errors import RelunetError
@@ -63,10 +62,8 @@ def run(args: argparse.Namespace) -> int:
         note = "not trained: fix the errors first"
     else:
         try:
-            with warnings.catch_warnings():
-                # as relunet train: an overflow is divergence, raised as one DivergenceError
-                warnings.simplefilter("error", RuntimeWarning)
-                history = net.fit(data.X_train, data.y_train, verbose=0, **kwargs)
+            # an overflow is divergence: fit raises one DivergenceError (the engine's policy)
+            history = net.fit(data.X_train, data.y_train, verbose=0, **kwargs)
             if history.interrupted:  # fit stops cleanly on Ctrl-C; the doctor stops too (status 130)
                 raise KeyboardInterrupt
             trained = True

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -122,7 +121,9 @@ def _run(args: argparse.Namespace) -> int:
     batch_given = args.batch_size is not None  # a number (--batch-size full is None: fine for cg/lbfgs)
     common.resolve_defaults(args)
     kwargs = common.training_kwargs(args)  # unknown optimizer/schedule names fail here
-    if batch_given and args.batch_size is not None and getattr(kwargs["optimizer"], "full_batch", False):
+    from relunet.training.minimizers import Minimizer
+
+    if batch_given and args.batch_size is not None and isinstance(kwargs["optimizer"], Minimizer):
         raise common.ConfigError(f"--batch-size does not apply to optimizer {args.optimizer!r}: it works on "
                                  "the full batch (its step comes from a line search over all samples)")
     common.check_outputs(args, "--history", "--checkpoint", "--save")  # before hours of training, not after
@@ -149,21 +150,19 @@ def _run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     from relunet.errors import DivergenceError
 
-    with warnings.catch_warnings():
-        # An overflow during training is divergence: raised, it becomes one clear
-        # DivergenceError (epoch, batch, advice) instead of numpy warnings.
-        warnings.simplefilter("error", RuntimeWarning)
-        try:
-            history = net.fit(
-                data.X_train, data.y_train, verbose=verbose,
-                validation_split=args.validation_split or 0.0,
-                early_stopping=args.early_stopping, monitor=args.monitor or None,
-                checkpoint=checkpoint, resume=args.resume, callbacks=[tracker] if tracker else (), **kwargs,
-            )
-        except DivergenceError as exc:  # the epochs before it are worth keeping: --history still written
-            if args.history and getattr(exc, "history", None) is not None:
-                exc.history.save(args.history)
-            raise
+    # an overflow in a step is divergence: the engine raises one DivergenceError (epoch,
+    # batch, advice) for it (relunet.training.divergence), instead of numpy warnings
+    try:
+        history = net.fit(
+            data.X_train, data.y_train, verbose=verbose,
+            validation_split=args.validation_split or 0.0,
+            early_stopping=args.early_stopping, monitor=args.monitor or None,
+            checkpoint=checkpoint, resume=args.resume, callbacks=[tracker] if tracker else (), **kwargs,
+        )
+    except DivergenceError as exc:  # the epochs before it are worth keeping: --history still written
+        if args.history and getattr(exc, "history", None) is not None:
+            exc.history.save(args.history)
+        raise
     seconds = time.perf_counter() - t0
     if args.history:
         history.save(args.history)
@@ -189,7 +188,9 @@ def _run(args: argparse.Namespace) -> int:
             extra = f"  iterations: {result['iterations']}  nfev: {result['nfev']}"
         if result.get("stopped_early"):
             extra += f"  early stop, best epoch: {result['best_epoch']}"
-        print(f"{key}: {result[key]:.4f}  final_loss: {result['final_loss']:.4g}  "
+        # a run of 0 epochs has no loss: say so rather than print nan
+        loss = f"{result['final_loss']:.4g}" if result["epochs"] else "none (0 epochs)"
+        print(f"{key}: {result[key]:.4f}  final_loss: {loss}  "
               f"epochs: {result['epochs']}  time: {seconds:.1f}s{extra}")
         if args.save:
             scaled = "" if args.scale == "none" else (

@@ -1,20 +1,20 @@
 """Layers: the dense (fully connected) layer and the activation layer.
 
-Every layer has ``forward(x)``, ``backward(grad_out)`` (which fills the gradients of
-its parameters and returns the gradient for its input), ``parameters()`` and
-``gradients()`` (lists of arrays in the same order; optimizers update parameters in
-place). Samples are rows: ``x`` is ``shape (n_samples, n_in)``.
+Every layer has one ``forward`` and one ``backward`` (which fills the gradients of its
+parameters and returns the gradient for its input), ``parameters()`` and ``gradients()``
+(lists of arrays in the same order; optimizers update parameters in place). Samples are
+rows: ``x`` is ``shape (n_samples, n_in)``.
 
-``forward``/``backward`` are the clear, documented versions. The network's hot path
-uses the same math through three more methods that differ only in where the results
-go (see :mod:`relunet.core.network`):
+The network's speed tricks are options of these two methods, not second copies of them
+(see :mod:`relunet.core.network`, which chooses them):
 
-* ``forward_into`` / ``backward_into``: write into work arrays the network owns and
-  reuses from batch to batch, so a training step allocates (almost) nothing;
-* ``Dense.sgd_backward_into``: backward fused with plain SGD, the update
+* ``forward(x, out)`` / ``backward(grad_out, work)``: results written into work arrays the
+  network owns and reuses from batch to batch, so a training step allocates (almost)
+  nothing; ReLU given ``out`` runs in place, and its backward masks ``grad_out`` in place;
+* ``backward(grad_out, work, lr)``: backward fused with plain SGD, the dense update
   ``W -= lr * x.T @ g`` done by one GEMM with ``beta = 1`` straight into ``W``;
-* ``infer``: evaluation-mode forward that keeps no references (no training caches)
-  and works in place on the array it has just allocated.
+* ``forward(x, out, cache=False)``: the evaluation-mode forward, which keeps no references
+  (no training caches).
 """
 
 from __future__ import annotations
@@ -39,10 +39,13 @@ class Dense:
         \frac{\partial L}{\partial b} = \sum_n g_n, \quad
         \frac{\partial L}{\partial x} = g W^\top
 
+    Every product goes through :mod:`relunet.core.blas` (one BLAS library for the whole
+    pass).
+
     Attributes:
         W: weights, ``shape (n_in, n_out)``.
         b: biases, ``shape (n_out,)``.
-        dW, db: their gradients after ``backward`` (``sgd_backward_into`` fills ``db``
+        dW, db: their gradients after ``backward`` (the fused SGD backward fills ``db``
             but never forms ``dW``: ``dW`` is allocated on first use, so a network trained
             by plain SGD holds no weight-gradient arrays at all).
     """
@@ -73,63 +76,57 @@ class Dense:
     def n_out(self) -> int:
         return self.W.shape[1]
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self._x = x
-        z = x @ self.W
-        z += self.b
-        return z
+    def forward(self, x: np.ndarray, out: np.ndarray | None = None, cache: bool = True) -> np.ndarray:
+        """``z = x W + b``, ``shape (n_samples, n_out)``.
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
-        if self._x is None:
+        Args:
+            x: inputs, ``shape (n_samples, n_in)``.
+            out: an array of z's shape to write z into (a work array); None: a new array.
+            cache: keep ``x`` for :meth:`backward`; False for evaluation (no references kept).
+        """
+        if cache:
+            self._x = x
+        if out is None:
+            out = np.empty((x.shape[0], self.W.shape[1]), dtype=np.result_type(x, self.W))
+        np.copyto(out, self.b)  # the bias, broadcast over the rows, then z += x W (beta = 1)
+        return _blas.gemm(1.0, x, self.W, 1.0, out)
+
+    def backward(
+        self, grad_out: np.ndarray, work: np.ndarray | None = None, lr: float | None = None
+    ) -> np.ndarray | None:
+        r"""Fill ``dW`` and ``db`` from ``g = grad_out``; return ``dL/dx`` (None for a first layer).
+
+        Args:
+            grad_out: ``dL/dz``, ``shape (n_samples, n_out)``.
+            work: an array of ``shape (n_samples, n_in)`` to write ``dL/dx`` into; None: a
+                new array.
+            lr: fuse the plain SGD step, in this order:
+
+                .. math::
+                    \frac{\partial L}{\partial x} = g W^\top \ \text{(with the old W)}, \quad
+                    W \leftarrow W - \eta\, x^\top g, \quad
+                    b \leftarrow b - \eta \sum_n g_n
+
+                The weight update is one GEMM with ``alpha = -lr``, ``beta = 1`` into ``W``:
+                ``dW`` is never formed (it is left as it was); ``db`` is filled.
+        """
+        x = self._x
+        if x is None:
             raise CallOrderError("Dense.backward called before forward: there is no input to "
                                  "take the weight gradient x^T g from")
-        np.matmul(self._x.T, grad_out, out=self.dW)
-        np.sum(grad_out, axis=0, out=self.db)
-        if not self.needs_input_grad:
-            return None
-        return grad_out @ self.W.T
-
-    # -- the hot path: same math, results written into given arrays ----------
-    def forward_into(self, x: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """``z = x W + b`` written into ``z``, ``shape (n_samples, n_out)``; caches ``x``."""
-        self._x = x
-        np.copyto(z, self.b)  # the bias, broadcast over the rows, then z += x W (beta = 1)
-        return _blas.gemm(1.0, x, self.W, 1.0, z)
-
-    def backward_into(self, grad_out: np.ndarray, dx: np.ndarray | None) -> np.ndarray | None:
-        """``backward`` with ``dL/dx`` written into ``dx`` (``shape (n_samples, n_in)``)."""
-        _blas.gemm(1.0, self._x, grad_out, 0.0, self.dW, trans_a=True)
-        np.add.reduce(grad_out, axis=0, out=self.db)  # np.sum without its Python wrapper
-        if not self.needs_input_grad:
-            return None
-        return _blas.gemm(1.0, grad_out, self.W, 0.0, dx, trans_b=True)
-
-    def sgd_backward_into(
-        self, grad_out: np.ndarray, dx: np.ndarray | None, lr: float
-    ) -> np.ndarray | None:
-        r"""Backward fused with the plain SGD step, in this order:
-
-        .. math::
-            \frac{\partial L}{\partial x} = g W^\top \ \text{(with the old W)}, \quad
-            W \leftarrow W - \eta\, x^\top g, \quad
-            b \leftarrow b - \eta \sum_n g_n
-
-        The weight update is one GEMM with ``alpha = -lr``, ``beta = 1`` into ``W``:
-        ``dW`` is never formed (it is left as it was); ``db`` is filled.
-        """
-        out = None
+        dx = None
+        if lr is None:
+            _blas.gemm(1.0, x, grad_out, 0.0, self.dW, trans_a=True)
         if self.needs_input_grad:
-            out = _blas.gemm(1.0, grad_out, self.W, 0.0, dx, trans_b=True)
-        _blas.gemm(-lr, self._x, grad_out, 1.0, self.W, trans_a=True)
-        np.add.reduce(grad_out, axis=0, out=self.db)
-        _blas.axpy(-lr, self.db, self.b)
-        return out
-
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        """Evaluation forward: a fresh ``z = x W + b``; caches nothing."""
-        z = np.empty((x.shape[0], self.n_out), dtype=np.result_type(x, self.W))
-        np.copyto(z, self.b)
-        return _blas.gemm(1.0, x, self.W, 1.0, z)
+            if work is None:
+                work = np.empty((grad_out.shape[0], self.W.shape[0]),
+                                dtype=np.result_type(grad_out, self.W))
+            dx = _blas.gemm(1.0, grad_out, self.W, 0.0, work, trans_b=True)
+        np.add.reduce(grad_out, axis=0, out=self.db)  # np.sum without its Python wrapper
+        if lr is not None:
+            _blas.gemm(-lr, x, grad_out, 1.0, self.W, trans_a=True)
+            _blas.axpy(-lr, self.db, self.b)
+        return dx
 
     def parameters(self) -> list[np.ndarray]:
         return [self.W, self.b]
@@ -148,64 +145,82 @@ class Dense:
 class ActivationLayer:
     """Applies an activation; holds its parameters when it has some (PReLU's slope).
 
-    On the hot path (``forward_into``/``backward_into``/``infer``) ReLU, the activation
-    of most networks, runs in place: the catalog's ``max(0, x)`` and
-    ``grad_out * (x > 0)``, written with ``out=`` (``a > 0`` exactly where ``x > 0``,
-    so the mask is taken from the output that overwrote ``x``; ``relu'(0) = 0`` stays).
-    Every other activation runs through its own ``forward``/``backward``.
+    Given ``out``, ReLU, the activation of most networks, runs without temporaries: the
+    catalog's ``max(0, x)`` written into ``out`` (which may be ``x`` itself: in place), and
+    its backward ``grad_out * (a > 0)`` written over ``grad_out`` (``a > 0`` exactly where
+    ``x > 0``, so the mask is taken from the output, which may have overwritten ``x``;
+    ``relu'(0) = 0`` stays). Every other activation runs through its own
+    ``forward``/``backward``.
     """
 
     def __init__(self, activation: "str | Activation", **params: Any):
         self.activation = activations.get(activation, **params)
-        self._a: np.ndarray | None = None  # in-place ReLU: its output (= mask source)
+        self._a: np.ndarray | None = None  # ReLU written into out: its output (= mask source)
         self._zero_row: np.ndarray | None = None
 
-    def _relu_inplace(self, x: np.ndarray) -> np.ndarray:
-        """``x = max(x, 0)`` in place, ``x`` of ``shape (n_samples, n_units)``.
+    def _relu(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out = max(x, 0)``, ``x`` of ``shape (n_samples, n_units)`` (``out`` may be ``x``).
 
-        NOTE: against a row of zeros, not the scalar 0: NumPy 2.4 takes a ~3x slower loop
-        for ``np.maximum(x, 0)`` (measured 159 us against 52 us for 1000 x 500 float32).
+        NOTE: against a row of zeros, not the scalar 0: for ``np.maximum(x, 0)`` NumPy 2.4
+        takes a slower inner loop for a scalar operand than for a broadcast row.
         """
         zeros = self._zero_row
         if zeros is None or zeros.shape[0] != x.shape[-1] or zeros.dtype != x.dtype:
             zeros = self._zero_row = np.zeros(x.shape[-1], dtype=x.dtype)
-        return np.maximum(x, zeros, out=x)
+        return np.maximum(x, zeros, out=out)
 
     @property
     def inplace(self) -> bool:
-        """True when the hot path runs this activation in place (plain ReLU)."""
+        """True when this activation runs in place given ``out`` (plain ReLU)."""
         return type(self.activation) is activations.ReLU
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.activation.forward(x)
+    def forward(self, x: np.ndarray, out: np.ndarray | None = None, cache: bool = True) -> np.ndarray:
+        """``f(x)``, ``x`` of ``shape (n_samples, n_units)``.
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        self.activation.require_differentiable()
-        return self.activation.backward(grad_out)
-
-    # -- the hot path ---------------------------------------------------------
-    def forward_into(self, x: np.ndarray) -> np.ndarray:
-        """f(x), overwriting ``x`` for in-place activations (``x`` is a work array)."""
-        if self.inplace:
-            self._a = self._relu_inplace(x)
-            return x
-        return self.activation.forward(x)
-
-    def backward_into(self, grad_out: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """dL/dx, overwriting ``grad_out`` (a work array) for in-place activations.
-
-        ``mask``: a bool work array of ``grad_out``'s shape (used by in-place ReLU).
+        Args:
+            out: an array of x's shape to write f(x) into; it may be ``x`` itself (a work
+                array of the caller's: ReLU then overwrites it). None: a new array (or, for
+                activations such as the identity, ``x``).
+            cache: keep what :meth:`backward` needs; False for evaluation (no references
+                kept: the activation's ``fn``, which for a random activation such as RReLU
+                is its evaluation form).
         """
-        if self.inplace:
-            np.greater(self._a, 0, out=mask)
-            return np.multiply(grad_out, mask, out=grad_out)
-        return self.backward(grad_out)
+        if out is not None and type(self.activation) is activations.ReLU:
+            a = self._relu(x, out)
+            if cache:
+                self._a = a
+            return a
+        if cache:
+            self._a = None
+            y = self.activation.forward(x)
+        else:
+            y = self.activation.fn(x)
+        if out is None:
+            return y
+        np.copyto(out, y)
+        return out
 
-    def infer(self, x: np.ndarray) -> np.ndarray:
-        """Evaluation forward; ``x`` is a fresh array the caller owns (ReLU overwrites it)."""
-        if self.inplace:
-            return self._relu_inplace(x)
-        return self.activation.forward(x)
+    def backward(
+        self, grad_out: np.ndarray, work: np.ndarray | None = None, lr: float | None = None
+    ) -> np.ndarray:
+        """dL/dx for the x of the last forward.
+
+        Args:
+            grad_out: dL/df, ``shape (n_samples, n_units)``. After a ReLU forward into
+                ``out`` it is overwritten with the result (the caller's work array).
+            work: a bool array of grad_out's shape for ReLU's mask; None: a new one.
+            lr: also take a plain SGD step on this layer's parameters (PReLU's slope).
+        """
+        a = self._a
+        if a is not None:
+            g = np.multiply(grad_out, np.greater(a, 0, out=work), out=grad_out)
+        else:
+            self.activation.require_differentiable()
+            g = self.activation.backward(grad_out)
+        if lr is not None:
+            for p, gp in zip(self.activation.parameters(), self.activation.gradients()):
+                _blas.axpy(-lr, gp, p)
+        return g
 
     def parameters(self) -> list[np.ndarray]:
         return self.activation.parameters()

@@ -18,7 +18,8 @@ mse                    identity        2 (z - Y) / (N K)
 
 For any other pair the network backpropagates ``gradient(y_pred, Y)`` through the
 output activation's own ``backward`` (correct, but usually a poor choice: see
-``relunet doctor``).
+``relunet doctor``). ``Loss.value_and_delta_from_logits`` is the one place that computes
+the fused pair; the network's training step and the backprop trace both call it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from relunet.errors import DataError
 
 # The stable forms live in the activation catalog (max-shifted softmax / log-sum-exp,
 # overflow-free sigmoid); the losses use the same code rather than copies of it.
-_SOFTMAX = activations.Softmax()
 _LOG_SOFTMAX = activations.LogSoftmax()
 _SIGMOID = activations.Sigmoid()
 
@@ -73,6 +73,33 @@ class Loss:
         """dL/dz for the natural output (see the module's table)."""
         raise NotImplementedError
 
+    def value_and_delta_from_logits(
+        self,
+        z: np.ndarray,
+        Y: np.ndarray,
+        out: np.ndarray | None = None,
+        col: np.ndarray | None = None,
+        tmp: np.ndarray | None = None,
+    ) -> tuple[float, np.ndarray]:
+        """``(L, dL/dz)`` from the logits ``z`` of the natural output, in one pass.
+
+        Valid **only** when the network's output activation is this loss's ``output``
+        (the module's table): the output activation's Jacobian is then folded into the
+        delta, which is never passed back through it.
+
+        Args:
+            z, Y: logits and targets, ``shape (n_samples, n_outputs)``.
+            out: an array of z's shape to write the delta into (a work array); None: new.
+            col, tmp: work arrays of ``shape (n_samples, 1)`` and z's shape, for losses
+                that use scratch (cross-entropy); None: made when needed.
+        """
+        value = self.value_from_logits(z, Y)
+        delta = self.delta_from_logits(z, Y)
+        if out is None:
+            return value, delta
+        np.copyto(out, delta)
+        return value, out
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -108,11 +135,48 @@ class CrossEntropy(Loss):
         return float(-np.sum(Y * _LOG_SOFTMAX.fn(z)) / len(Y))
 
     def delta_from_logits(self, z, Y):
+        return self.value_and_delta_from_logits(z, Y)[1]
+
+    def value_and_delta_from_logits(self, z, Y, out=None, col=None, tmp=None):
+        r"""Softmax + cross-entropy from logits, fused: ``(L, (softmax(z) - Y) / N)``.
+
+        Valid only for a softmax output with cross-entropy (the softmax Jacobian and the
+        derivative of ``-log p`` cancel). On the given work arrays (none is allocated):
+
+        .. math::
+            s = z - \max_k z, \quad
+            L = \frac1N \sum_n \Big(\big(\textstyle\sum_k Y_{nk}\big) \log \sum_k e^{s_{nk}}
+                - \sum_k Y_{nk} s_{nk}\Big), \quad
+            \delta = \frac{\mathrm{softmax}(z) - Y}{N}
+
+        The max-shift makes every exponent <= 0 (no overflow) and the sum of exponentials
+        >= 1 (its log is finite).
+        """
         _same_shape(z, Y)
-        p = _SOFTMAX.fn(z)  # a new array: updated in place below
-        p -= Y
-        p /= len(Y)
-        return p
+        z, Y = np.asarray(z), np.asarray(Y)
+        n = len(Y)
+        dtype = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
+        if out is None:
+            out = np.empty(z.shape, dtype=dtype)
+        if col is None:
+            col = np.empty((n, 1), dtype=dtype)
+        if tmp is None:
+            tmp = np.empty(z.shape, dtype=dtype)
+        # NOTE: sums by ufuncs, not np.dot/vdot: those call NumPy's BLAS, whose thread pool
+        # must stay asleep while the layers run on SciPy's (see relunet.core.blas).
+        # (ufunc.reduce is np.max / np.sum without their Python wrappers: same result)
+        np.maximum.reduce(z, axis=1, keepdims=True, out=col)
+        s = np.subtract(z, col, out=out)
+        ys = float(np.add.reduce(np.multiply(Y, s, out=tmp), axis=None))  # sum_nk Y s
+        e = np.exp(s, out=out)
+        np.add.reduce(e, axis=1, keepdims=True, out=col)
+        np.divide(e, col, out=out)  # softmax
+        np.log(col, out=col)
+        y_rows = np.add.reduce(Y, axis=1, keepdims=True)
+        value = (float(np.add.reduce(np.multiply(y_rows, col, out=col), axis=None)) - ys) / n
+        out -= Y
+        out /= n
+        return value, out
 
 
 class BinaryCrossEntropy(Loss):

@@ -8,16 +8,25 @@ Backpropagation is the chain rule applied layer by layer from the output back:
 
 so the textbook per-pattern rule ``w += lr * delta * f'(e) * input`` is one SGD step
 ``W -= lr * dL/dW`` with batch size 1 (the sign is folded into delta = -(y - y_hat)).
+
+Every pass runs through one forward loop and one backward loop (``Network._forward``,
+``Network._backward``): the training step (work arrays reused from batch to batch, ReLU
+in place, the SGD update fused into the backward GEMM when the optimizer says it can),
+the plain allocating pass (:meth:`Network.logits`, :meth:`Network.backward`, whose
+``record=`` lists let the trace and the diagnostics read what flows through) and the
+evaluation-mode inference in blocks (:meth:`Network.forward`, :meth:`Network.evaluate`).
+They differ only in the options they give each layer's ``forward(x, out, cache)`` and
+``backward(grad_out, work, lr)`` (see :mod:`relunet.core.layers`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from relunet.core import blas as _blas
 from relunet.core import activations
 from relunet.core import losses
 from relunet.core.activations import Activation
@@ -28,6 +37,7 @@ from relunet.errors import (
     NotFittedError,
     TargetTypeError,
 )
+from relunet.core.finite import check_finite_output
 from relunet.core.init import initial_weights
 from relunet.core.layers import ActivationLayer, Dense
 
@@ -124,37 +134,40 @@ class Network:
             ):
                 layer.activation.require_differentiable()
 
-    # -- computation -------------------------------------------------------
+    # -- computation: one forward loop and one backward loop over the layers ------
     #: rows per block of the evaluation-mode forward (bounds its memory on large inputs)
     infer_chunk: int = 1024
 
-    def logits(self, X: np.ndarray) -> np.ndarray:
+    def logits(self, X: np.ndarray, *, record: list[np.ndarray] | None = None) -> np.ndarray:
         """Forward pass up to (not through) the output activation: ``z_L``.
 
-        In training mode every layer caches its input for :meth:`backward`; in evaluation
+        In training mode every layer caches what :meth:`backward` needs; in evaluation
         mode this is the inference path (see :meth:`forward`).
+
+        Args:
+            record: a list that receives every layer's output in order (``z_1``,
+                ``f_1(z_1)``, ..., ``z_L``): new arrays that the pass does not overwrite
+                (nothing runs in place; in evaluation mode the input is one block).
         """
         self._check_input(X)
         if not self.training:
-            return self._infer(X, through_output=False)
-        a = X
-        for layer in self.layers[:-1]:
-            a = layer.forward(a)
-        return a
+            return self._infer(X, through_output=False, record=record)
+        return self._forward(X, _NO_BUFFERS, True, False, record)
 
-    def forward(self, X: np.ndarray) -> np.ndarray:
+    def forward(self, X: np.ndarray, *, record: list[np.ndarray] | None = None) -> np.ndarray:
         """The network's output ``f_L(z_L)``, ``shape (n_samples, n_outputs)``.
 
         In evaluation mode (``net.eval()``, ``predict``) this is the inference path: no
         training caches or work arrays, each layer's output computed into one fresh array
         and ReLU applied to it in place, and inputs of more than ``infer_chunk`` rows taken
         in blocks (so predicting on 60000 samples never holds a 60000 x 500 activation).
-        The result is always a new array the caller owns.
+        The result is always a new array the caller owns. ``record``: as in :meth:`logits`,
+        with the output last.
         """
+        self._check_input(X)
         if not self.training:
-            self._check_input(X)
-            return self._infer(X, through_output=True)
-        return self.layers[-1].forward(self.logits(X))
+            return self._infer(X, through_output=True, record=record)
+        return self._forward(X, _NO_BUFFERS, True, True, record)
 
     def _check_input(self, X: Any) -> None:
         """The cheap shape check of the low-level passes (``MLP.check_X`` validates fully)."""
@@ -164,15 +177,32 @@ class Network:
                 f"X must have shape (n_samples, {self.n_features}), one row per sample; got shape {shape}"
             )
 
-    def backward(self, delta: np.ndarray) -> None:
+    def backward(self, delta: np.ndarray, *, record: list[np.ndarray] | None = None) -> None:
         """Backpropagate ``delta = dL/dz_L`` (gradient at the logits) through every layer.
 
-        Follows a training-mode :meth:`forward` (the clear, allocating version of the
-        pass that :meth:`loss_and_gradients` runs on reusable work arrays).
+        Follows a training-mode :meth:`logits` or :meth:`forward`; fills ``gradients()``.
+
+        Args:
+            record: a list that receives the gradient entering each layer below the
+                output activation, from the last layer back (``dL/dz_L`` first): new arrays.
         """
-        g = delta
-        for layer in reversed(self.layers[:-1]):
-            g = layer.backward(g)
+        self._backward(delta, _NO_BUFFERS, None, record)
+
+    def loss_and_delta(
+        self, z: np.ndarray, Y: np.ndarray, *, record: list[np.ndarray] | None = None
+    ) -> tuple[float, np.ndarray]:
+        """The loss and ``delta = dL/dz_L`` at the logits ``z`` (a new array, z's dtype).
+
+        Where the loss is fused with the output activation the loss computes both from
+        the logits (:meth:`relunet.core.losses.Loss.value_and_delta_from_logits`, valid
+        only for its table's pairs); otherwise ``dL/dy`` passes back through the output
+        activation's own ``backward``.
+
+        Args:
+            record: a list that receives the network's output ``f_L(z)`` (in the fused
+                case computed for it: the fused pass never forms it).
+        """
+        return self._loss_and_delta(z, Y, None, record)
 
     def loss_and_gradients(self, X: np.ndarray, Y: np.ndarray) -> float:
         """One forward and backward pass on a batch: returns the loss, fills the gradients.
@@ -185,35 +215,32 @@ class Network:
         (``gradients()``) are the only results, written in place.
         """
         work = self._work(X, Y)
-        value, delta = self._output_delta(self._forward_work(X, work), Y, work)
-        self._backward_work(delta, work, lr=None)
+        value, delta = self._loss_and_delta(self._forward(X, work.outs, True), Y, work)
+        self._backward(delta, work.grads, None)
         return value
 
     def train_step(self, X: np.ndarray, Y: np.ndarray, optimizer: Any) -> float:
-        """One optimisation step on a batch: forward, backward, ``optimizer.step``.
+        """One optimisation step on a batch: forward, backward, the optimizer's update.
 
         Returns the batch loss (before the update); when it is not finite, no update is
         made. This is the single entry point the training loop uses per batch.
 
-        Plain SGD (no momentum, weight decay or clipping) takes a fused path: each dense
-        layer's update ``W -= lr * x.T @ delta`` is made inside the backward GEMM
-        (``alpha = -lr, beta = 1``, straight into ``W``) right after ``delta W.T`` has
-        been computed with the old ``W``, which is the same step as
-        ``loss_and_gradients`` then ``optimizer.step`` without ever forming ``dW``
-        (``dW`` is then left as it was; ``db`` and activation gradients are filled).
+        The optimizer says whether its update can be fused into the backward pass
+        (``optimizer.fused_sgd_lr()``: plain SGD can): each dense layer's update
+        ``W -= lr * x.T @ delta`` is then made inside the backward GEMM (``alpha = -lr,
+        beta = 1``, straight into ``W``) right after ``delta W.T`` has been computed with the
+        old ``W``, the same step as ``loss_and_gradients`` then ``optimizer.step`` without
+        ever forming ``dW`` (``dW`` is left as it was; ``db`` and activation gradients are
+        filled). Any other optimizer takes ``optimizer.step(parameters, gradients)``.
         """
-        lr = _fused_sgd_lr(optimizer)
-        if lr is None:
-            value = self.loss_and_gradients(X, Y)
-            if np.isfinite(value):
-                optimizer.step(self.parameters(), self.gradients())
-            return value
         work = self._work(X, Y)
-        value, delta = self._output_delta(self._forward_work(X, work), Y, work)
+        value, delta = self._loss_and_delta(self._forward(X, work.outs, True), Y, work)
         if not np.isfinite(value):
             return value
-        self._backward_work(delta, work, lr=lr)
-        optimizer.n_steps = getattr(optimizer, "n_steps", 0) + 1
+        lr = optimizer.fused_sgd_lr()
+        self._backward(delta, work.grads, lr)
+        if lr is None:
+            optimizer.step(self.parameters(), self.gradients())
         return value
 
     def loss_value(self, X: np.ndarray, Y: np.ndarray) -> float:
@@ -229,7 +256,65 @@ class Network:
         z = self.logits(X)
         if self.fused:
             return self.loss.value_from_logits(z, Y)
-        return self.loss.value(self.layers[-1].forward(z), Y)
+        return self.loss.value(self.layers[-1].forward(z, None, self.training), Y)
+
+    def evaluate(
+        self, X: np.ndarray, Y: np.ndarray, *, loss: bool = True, work_rows: int | None = None
+    ) -> dict[str, float]:
+        """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets.
+
+        One forward pass: the loss is taken from the logits where the loss is fused with
+        the output activation (the stable form), the accuracy from the output.
+
+        The pass runs in blocks of rows, so a large set (MNIST's 60k, every epoch) needs
+        memory for one block, not for all the outputs. By default the blocks are
+        ``infer_chunk`` rows through the inference path. With ``work_rows`` (what
+        :func:`relunet.training.fit` passes: its batch size) they are that many rows through
+        the training work arrays, which the training step has already allocated, so
+        evaluating during training needs no memory of its own. Either way the pass caches
+        nothing (``cache=False``): the layers keep the references of the last training
+        step, never a view of ``X`` (after fit: the whole training or validation set).
+
+        Returns:
+            ``{"loss": ...}`` (with ``loss``) and ``{"accuracy": ...}`` for classifiers.
+        """
+        was = self.training
+        self.eval()
+        try:
+            n = len(X)
+            chunk = int(work_rows) if work_rows is not None else int(self.infer_chunk or n)
+            classify = getattr(self, "task", None) == "classification"
+            out_layer = self.layers[-1]
+            # with several blocks each block's mean is weighted by its share of the samples
+            # (every loss here is a mean over samples x outputs); one block gives the plain means
+            blocks: list[tuple[int, float, float]] = []
+            for s in range(0, n, chunk):
+                Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
+                if work_rows is not None:
+                    z = self._forward(Xc, self._work(Xc, Yc).outs, False)
+                else:
+                    z = self.logits(Xc)
+                output = out_layer.forward(z, None, False) if (classify or (loss and not self.fused)) else None
+                value = acc = 0.0
+                if loss:
+                    value = float(self.loss.value_from_logits(z, Yc) if self.fused
+                                  else self.loss.value(output, Yc))
+                if classify:
+                    acc = _accuracy(self.loss.name, output, Yc)
+                blocks.append((len(Xc), value, acc))
+            if len(blocks) == 1:
+                _, value, acc = blocks[0]
+            else:
+                value = sum(k * v for k, v, _ in blocks) / n
+                acc = sum(k * a for k, _, a in blocks) / n
+            result: dict[str, float] = {}
+            if loss:
+                result["loss"] = value
+            if classify:
+                result["accuracy"] = acc
+            return result
+        finally:
+            self.train(was)
 
     def release_buffers(self) -> None:
         """Drop the training work arrays (they are re-created by the next training step)."""
@@ -243,33 +328,101 @@ class Network:
         state.pop("_storage", None)
         return state
 
-    # -- the inference path --------------------------------------------------
-    def _infer(self, X: np.ndarray, through_output: bool) -> np.ndarray:
-        """Evaluation-mode forward in blocks of ``infer_chunk`` rows (see :meth:`forward`)."""
-        n, chunk = len(X), self.infer_chunk
-        if n <= chunk:
-            return self._infer_block(X, through_output)
-        out = None
-        for s in range(0, n, chunk):
-            y = self._infer_block(X[s : s + chunk], through_output)
-            if out is None:
-                out = np.empty((n,) + y.shape[1:], dtype=y.dtype)
-            out[s : s + len(y)] = y
-        return out
+    # -- the two loops -------------------------------------------------------------
+    def _forward(
+        self,
+        X: np.ndarray,
+        outs: Iterable[Any],
+        cache: bool,
+        through_output: bool = False,
+        record: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """The forward loop: ``a = layer.forward(a, out, cache)`` for every layer in order.
 
-    def _infer_block(self, X: np.ndarray, through_output: bool) -> np.ndarray:
-        layers = self.layers if through_output else self.layers[:-1]
-        a, owned = X, False  # owned: a is a fresh array of ours (may be overwritten)
-        for layer in layers:
-            if isinstance(layer, Dense):
-                a, owned = layer.infer(a), True
-            elif owned and getattr(layer, "inplace", False):
-                a = layer.infer(a)
+        Args:
+            outs: one entry per layer: None (the layer makes a new array), a work array
+                to write into, or True (write over the layer's input: an in-place ReLU on
+                the array the dense layer before it has just written).
+            cache: keep what ``backward`` needs (training) or nothing (evaluation).
+            through_output: also apply the output activation (else stop at the logits).
+            record: a list to append each layer's output to.
+        """
+        a = X
+        for layer, out in zip(self.layers if through_output else self.layers[:-1], outs):
+            a = layer.forward(a, a if out is True else out, cache)
+            if record is not None:
+                record.append(a)
+        return a
+
+    def _backward(
+        self,
+        delta: np.ndarray,
+        grads: Iterable[Any],
+        lr: float | None,
+        record: list[np.ndarray] | None = None,
+    ) -> None:
+        """The backward loop: ``g = layer.backward(g, work, lr)`` from the last layer below
+        the output activation back to the first dense layer (which returns None).
+
+        Args:
+            grads: one entry per layer, last layer first: a dense layer's ``dL/dx`` array,
+                an in-place ReLU's bool mask, or None (a new array).
+            lr: the plain SGD step to fuse into each layer's backward, or None.
+            record: a list to append the gradient entering each layer to.
+        """
+        g = delta
+        for layer, work in zip(reversed(self.layers[:-1]), grads):
+            if record is not None:
+                record.append(g)
+            g = layer.backward(g, work, lr)
+            if g is None:  # the first dense layer: nothing below needs dL/dx
+                return
+
+    def _loss_and_delta(
+        self, z: np.ndarray, Y: np.ndarray, work: "_Work | None", record: list[Any] | None = None
+    ) -> tuple[float, np.ndarray]:
+        """:meth:`loss_and_delta`, into the work arrays when given."""
+        # NOTE: a diverged network has inf/nan logits; the loss then says so (the training
+        # loop raises DivergenceError), the warnings numpy would give are noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.fused:
+                if record is not None:
+                    record.append(self.output_activation.fn(z))
+                if work is None:
+                    value, delta = self.loss.value_and_delta_from_logits(z, Y)
+                else:
+                    value, delta = self.loss.value_and_delta_from_logits(
+                        z, Y, out=work.delta, col=work.col, tmp=work.tmp)
             else:
-                a, owned = layer.forward(a), False
-        return a if owned or a is not X else a.copy()
+                out = self.layers[-1]
+                y_pred = out.forward(z)
+                if record is not None:
+                    record.append(y_pred)
+                value = self.loss.value(y_pred, Y)
+                delta = out.backward(self.loss.gradient(y_pred, Y))
+        return value, delta.astype(z.dtype, copy=False)
 
-    # -- the training hot path: work arrays reused from batch to batch ----------
+    # -- evaluation mode: the forward loop in blocks, on fresh arrays -----------------
+    def _infer(
+        self, X: np.ndarray, through_output: bool, record: list[np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Evaluation-mode forward in blocks of ``infer_chunk`` rows (see :meth:`forward`)."""
+        layers = self.layers if through_output else self.layers[:-1]
+        # fresh arrays from each dense layer: ReLU after one may overwrite them (not when recording)
+        outs = _NO_BUFFERS if record is not None else _in_place_over_dense(layers)
+        n, chunk = len(X), self.infer_chunk
+        if n <= chunk or record is not None:
+            a = self._forward(X, outs, False, through_output, record)
+            return a.copy() if a is X else a
+        result = None
+        for s in range(0, n, chunk):
+            y = self._forward(X[s : s + chunk], outs, False, through_output)
+            if result is None:
+                result = np.empty((n,) + y.shape[1:], dtype=y.dtype)
+            result[s : s + len(y)] = y
+        return result
+
+    # -- the training work arrays, reused from batch to batch --------------------------
     def _work(self, X: np.ndarray, Y: np.ndarray) -> "_Work":
         """The work arrays for a batch of ``len(X)`` samples.
 
@@ -315,22 +468,23 @@ class Network:
     def _make_work(self, n: int) -> "_Work":
         dtype, grew = self.dtype, False
         work = _Work(n, self.n_features, self.n_outputs)
-        prev_dense = False
-        for i, layer in enumerate(self.layers[:-1]):
-            z = dx = mask = None
-            inplace = False
+        hidden = self.layers[:-1]
+        grads: list[Any] = []
+        for i, (layer, over) in enumerate(zip(hidden, _in_place_over_dense(hidden))):
+            out = grad = None
             if isinstance(layer, Dense):
-                z, g1 = self._rows((i, "z"), n, layer.n_out, dtype)
+                out, g1 = self._rows((i, "z"), n, layer.n_out, dtype)
                 grew |= g1
                 if layer.needs_input_grad:
-                    dx, g2 = self._rows((i, "dx"), n, layer.n_in, dtype)
+                    grad, g2 = self._rows((i, "dx"), n, layer.n_in, dtype)
                     grew |= g2
-            elif isinstance(layer, ActivationLayer) and layer.inplace and prev_dense:
-                inplace = True
-                mask, g1 = self._rows((i, "mask"), n, self.layers[i - 1].n_out, np.bool_)
+            elif over:
+                out = True
+                grad, g1 = self._rows((i, "mask"), n, hidden[i - 1].n_out, np.bool_)
                 grew |= g1
-            work.layers.append((z, dx, mask, inplace))
-            prev_dense = isinstance(layer, Dense)
+            work.outs.append(out)
+            grads.append(grad)
+        work.grads = grads[::-1]
         work.delta, g1 = self._rows("delta", n, self.n_outputs, dtype)
         work.col, g2 = self._rows("col", n, 1, dtype)
         work.tmp, g3 = self._rows("tmp", n, self.n_outputs, dtype)
@@ -339,113 +493,46 @@ class Network:
         self._plans[n] = work
         return work
 
-    def _forward_work(self, X: np.ndarray, work: "_Work") -> np.ndarray:
-        """Training forward up to the logits, each dense layer into its work array."""
-        a = X
-        for layer, (z, _, _, inplace) in zip(self.layers[:-1], work.layers):
-            if z is not None:
-                a = layer.forward_into(a, z)
-            elif inplace:
-                a = layer.forward_into(a)  # ReLU over the dense output, in place
-            else:
-                a = layer.forward(a)
-        return a
 
-    def _output_delta(self, z: np.ndarray, Y: np.ndarray, work: "_Work") -> tuple[float, np.ndarray]:
-        """The loss and ``delta = dL/dz_L`` at the logits ``z``."""
-        # NOTE: a diverged network has inf/nan logits; the loss then says so (the training
-        # loop raises DivergenceError), the warnings numpy would give are noise.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if self.fused and type(self.loss) is losses.CrossEntropy:
-                value = _softmax_cross_entropy_into(z, Y, work.delta, work.col, work.tmp)
-                return value, work.delta
-            if self.fused:
-                # Valid only for softmax+CE, sigmoid+BCE, identity+MSE (see relunet.losses).
-                value = self.loss.value_from_logits(z, Y)
-                delta = self.loss.delta_from_logits(z, Y)
-            else:
-                out = self.layers[-1]
-                y_pred = out.forward(z)
-                value = self.loss.value(y_pred, Y)
-                delta = out.backward(self.loss.gradient(y_pred, Y))
-        return value, delta.astype(z.dtype, copy=False)
+#: the buffers of a pass without work arrays: every layer makes new arrays
+_NO_BUFFERS = itertools.repeat(None)
 
-    def _backward_work(self, delta: np.ndarray, work: "_Work", lr: float | None) -> None:
-        """Backward through the work arrays; with ``lr``, the fused plain-SGD step as well."""
-        g = delta
-        for i in range(len(self.layers) - 2, -1, -1):
-            layer, (z, dx, mask, inplace) = self.layers[i], work.layers[i]
-            if z is not None:  # Dense
-                if lr is None:
-                    g = layer.backward_into(g, dx)
-                else:
-                    g = layer.sgd_backward_into(g, dx, lr)
-                if g is None:  # the first dense layer: nothing below needs dL/dx
-                    return
-            else:
-                g = layer.backward_into(g, mask) if inplace else layer.backward(g)
-                if lr is not None:
-                    for p, gp in zip(layer.parameters(), layer.gradients()):
-                        _blas.axpy(-lr, gp, p)  # e.g. PReLU's slope: plain SGD
+
+def _in_place_over_dense(layers: Sequence[Any]) -> list[bool | None]:
+    """True for each activation that runs in place over the output of the dense layer
+    just before it (never over the caller's input); None for the others."""
+    return [
+        True if i and isinstance(layers[i - 1], Dense) and getattr(layer, "inplace", False) else None
+        for i, layer in enumerate(layers)
+    ]
 
 
 class _Work:
     """The training work arrays for one batch size (see ``Network._work``).
 
-    ``layers[i]`` is ``(z, dx, mask, inplace)`` for layer i: a dense layer's output and
-    input-gradient arrays, or, for an activation run in place over the dense output
-    before it, its bool mask; ``delta`` holds dL/dz_L, ``col`` one value per row and
-    ``tmp`` is scratch of delta's shape.
+    ``outs[i]`` is layer i's ``out`` in the forward loop (a dense layer's output array,
+    True for a ReLU run in place over it, else None) and ``grads`` the ``work`` of each
+    layer in the backward loop, last layer first (a dense layer's dL/dx array, the in-place
+    ReLU's bool mask, else None); ``delta`` holds dL/dz_L, ``col`` one value per row and
+    ``tmp`` is scratch of delta's shape (for the fused loss).
     """
 
-    __slots__ = ("n", "n_features", "n_outputs", "layers", "delta", "col", "tmp")
+    __slots__ = ("n", "n_features", "n_outputs", "outs", "grads", "delta", "col", "tmp")
 
     def __init__(self, n: int, n_features: int, n_outputs: int):
         self.n, self.n_features, self.n_outputs = n, n_features, n_outputs
-        self.layers: list[tuple[Any, Any, Any, bool]] = []
+        self.outs: list[Any] = []
+        self.grads: list[Any] = []
         self.delta: np.ndarray | None = None
         self.col: np.ndarray | None = None
         self.tmp: np.ndarray | None = None
 
 
-def _softmax_cross_entropy_into(
-    z: np.ndarray, Y: np.ndarray, delta: np.ndarray, col: np.ndarray, tmp: np.ndarray
-) -> float:
-    r"""Softmax + cross-entropy from logits, fused: returns L, writes dL/dz into ``delta``.
-
-    The same math as ``CrossEntropy.value_from_logits`` and ``delta_from_logits``
-    (valid only for a softmax output with cross-entropy), on work arrays:
-
-    .. math::
-        s = z - \max_k z, \quad
-        L = \frac1N \sum_n \Big(\big(\textstyle\sum_k Y_{nk}\big) \log \sum_k e^{s_{nk}}
-            - \sum_k Y_{nk} s_{nk}\Big), \quad
-        \delta = \frac{\mathrm{softmax}(z) - Y}{N}
-
-    The max-shift makes every exponent <= 0 (no overflow) and the sum of exponentials
-    >= 1 (its log is finite).
-
-    Args:
-        z, Y: logits and targets, ``shape (n_samples, n_classes)``.
-        delta: output, ``shape (n_samples, n_classes)``.
-        col, tmp: work arrays, ``shape (n_samples, 1)`` and ``(n_samples, n_classes)``.
-    """
-    # NOTE: sums by ufuncs, not np.dot/vdot: those call NumPy's BLAS, whose thread pool
-    # must stay asleep while the layers run on SciPy's (see relunet.core.blas).
-    # (ufunc.reduce is np.max / np.sum without their Python wrappers: same result)
-    n = len(Y)
-    np.maximum.reduce(z, axis=1, keepdims=True, out=col)
-    s = np.subtract(z, col, out=delta)
-    ys = float(np.add.reduce(np.multiply(Y, s, out=tmp), axis=None))  # sum_nk Y s
-    e = np.exp(s, out=delta)
-    np.add.reduce(e, axis=1, keepdims=True, out=col)
-    np.divide(e, col, out=delta)  # softmax
-    np.log(col, out=col)
-    y_rows = np.add.reduce(Y, axis=1, keepdims=True)
-    value = (float(np.add.reduce(np.multiply(y_rows, col, out=col), axis=None)) - ys) / n
-    delta -= Y
-    delta /= n
-    return value
+def _accuracy(loss_name: str, out: np.ndarray, Y: np.ndarray) -> float:
+    """Accuracy of the outputs ``out`` against encoded targets ``Y`` (exact match for multi-label)."""
+    if loss_name == "binary_cross_entropy":
+        return float(np.mean(np.all((out > 0.5) == (Y > 0.5), axis=1)))
+    return float(np.mean(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
 
 
 def _finite_in_float64(original: Any, shape: tuple[int, ...], index: np.ndarray) -> bool:
@@ -456,24 +543,7 @@ def _finite_in_float64(original: Any, shape: tuple[int, ...], index: np.ndarray)
         return False
 
 
-def _fused_sgd_lr(optimizer: Any) -> float | None:
-    """The learning rate when ``optimizer`` is plain SGD (no momentum, weight decay or
-    gradient clipping), whose step can be fused into the backward pass; else None."""
-    from relunet.training.optimizers import SGD
-
-    if type(optimizer) is not SGD:
-        return None
-    if (
-        getattr(optimizer, "momentum", 0)
-        or getattr(optimizer, "weight_decay", 0)
-        or getattr(optimizer, "nesterov", False)
-        or getattr(optimizer, "max_grad_norm", None) is not None
-    ):
-        return None
-    return float(optimizer.lr)
-
-
-def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
+def activation_from_spec(spec: Any, units: int) -> ActivationLayer:
     """Build an activation layer from a name, an instance, or ``(name, params)``.
 
     A parameter given as the string ``"per_unit"`` (PReLU's ``num_parameters``)
@@ -489,6 +559,11 @@ def _activation_from_spec(spec: Any, units: int) -> ActivationLayer:
         params = {k: (units if v == "per_unit" else v) for k, v in dict(params).items()}
         return ActivationLayer(name, **params)
     return ActivationLayer(spec)
+
+
+# NOTE: the old private name, for code written against it; removed once every caller
+# uses activation_from_spec.
+_activation_from_spec = activation_from_spec
 
 
 #: rows checked at a time, so checking a memory-mapped X never needs memory for all of it
@@ -603,7 +678,7 @@ class MLP(Network):
         self.activation_specs = hidden_specs + [output]
         layers: list[Any] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            act_layer = _activation_from_spec(self.activation_specs[i], n_out)
+            act_layer = activation_from_spec(self.activation_specs[i], n_out)
             act = act_layer.activation
             scheme = init or act.init
             slope = _negative_slope(act) if scheme == "he" else 0.0
@@ -672,6 +747,8 @@ class MLP(Network):
         Classification (cross-entropy): integer or string labels, or one-hot rows.
         Binary cross-entropy: labels of two classes (one output) or a 0/1 matrix (multi-label).
         Regression (MSE): real values, ``shape (n_samples,)`` or ``(n_samples, n_outputs)``.
+        With ``fit`` the class labels found are kept in ``classes_``; without, labels are
+        looked up in the ``classes_`` of the last fit.
         """
         y = _targets_array(y)
         if y.ndim == 0:
@@ -680,42 +757,56 @@ class MLP(Network):
             raise DataError(f"X has {n_samples} samples but y has {len(y)}")
         if y.dtype.kind == "c":
             raise TargetTypeError("y holds complex numbers; targets and labels must be real")
-        k = self.n_outputs
         if self.task == "regression":
-            try:
-                with np.errstate(over="ignore"):  # values beyond the dtype's range: reported below
-                    Y = y.astype(self.dtype)
-            except (TypeError, ValueError):
-                raise TargetTypeError("a regression target must be numeric") from None
-            if Y.ndim == 1:
-                Y = Y[:, None]
-            if Y.shape[1] != k:
-                hint = ""
-                if Y.shape[1] == 1 and k > 1 and np.all(Y == np.round(Y)):
-                    hint = (f"; class labels with the regression loss {self.loss.name!r} must be one-hot "
-                            f"encoded (shape (n_samples, {k})), or use loss='cross_entropy'")
-                raise DataError(f"y has {Y.shape[1]} outputs but the network has {k}{hint}")
-            if not np.isfinite(Y).all():
-                if y.dtype.kind in "iuf" and np.isfinite(y).all():
-                    raise DataError(
-                        f"y holds a value too large for {self.dtype.name} (the largest is "
-                        f"{np.finfo(self.dtype).max:.3g}); rescale the targets or use dtype float64"
-                    )
-                raise DataError("y contains NaN or infinite values")
-            return Y
+            return self._encode_regression(y)
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise DataError("y contains NaN or infinite values")
-        # multi-label / one-hot matrix
+        k = self.n_outputs
         if y.ndim == 2 and y.shape[1] == k and k > 1:
-            if not np.isin(y, (0, 1)).all():
-                raise TargetTypeError(
-                    "a 2-D classification target must hold 0/1 values (one-hot or multi-label)"
+            return self._encode_matrix(y, fit)
+        return self._encode_labels(y, fit)
+
+    def _encode_regression(self, y: np.ndarray) -> np.ndarray:
+        """Real targets as ``shape (n_samples, n_outputs)`` in the network's dtype."""
+        k = self.n_outputs
+        try:
+            with np.errstate(over="ignore"):  # values beyond the dtype's range: reported below
+                Y = y.astype(self.dtype)
+        except (TypeError, ValueError):
+            raise TargetTypeError("a regression target must be numeric") from None
+        if Y.ndim == 1:
+            Y = Y[:, None]
+        if Y.shape[1] != k:
+            hint = ""
+            if Y.shape[1] == 1 and k > 1 and np.all(Y == np.round(Y)):
+                hint = (f"; class labels with the regression loss {self.loss.name!r} must be one-hot "
+                        f"encoded (shape (n_samples, {k})), or use loss='cross_entropy'")
+            raise DataError(f"y has {Y.shape[1]} outputs but the network has {k}{hint}")
+        if not np.isfinite(Y).all():
+            if y.dtype.kind in "iuf" and np.isfinite(y).all():
+                raise DataError(
+                    f"y holds a value too large for {self.dtype.name} (the largest is "
+                    f"{np.finfo(self.dtype).max:.3g}); rescale the targets or use dtype float64"
                 )
-            if self.loss.name == "cross_entropy" and not (y.sum(axis=1) == 1).all():
-                raise TargetTypeError("one-hot rows for cross-entropy must each hold exactly one 1")
-            if fit:
-                self.classes_ = np.arange(k)
-            return y.astype(self.dtype)
+            raise DataError("y contains NaN or infinite values")
+        return Y
+
+    def _encode_matrix(self, y: np.ndarray, fit: bool) -> np.ndarray:
+        """A 0/1 matrix with one column per output: one-hot rows or multi-label targets."""
+        k = self.n_outputs
+        if not np.isin(y, (0, 1)).all():
+            raise TargetTypeError(
+                "a 2-D classification target must hold 0/1 values (one-hot or multi-label)"
+            )
+        if self.loss.name == "cross_entropy" and not (y.sum(axis=1) == 1).all():
+            raise TargetTypeError("one-hot rows for cross-entropy must each hold exactly one 1")
+        if fit:
+            self.classes_ = np.arange(k)
+        return y.astype(self.dtype)
+
+    def _encode_labels(self, y: np.ndarray, fit: bool) -> np.ndarray:
+        """Class labels, one per sample: one-hot rows, or a 0/1 column for one sigmoid unit."""
+        k = self.n_outputs
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim != 1:
@@ -727,32 +818,7 @@ class MLP(Network):
                 "for regression, or pass class labels"
             )
         if fit or self.classes_ is None:
-            try:
-                found = np.unique(y)
-            except TypeError:  # e.g. numbers and strings mixed in an object array
-                raise TargetTypeError(
-                    "y mixes labels of different types (e.g. numbers and strings); give labels of one type"
-                ) from None
-            n_classes_net = 2 if (self.loss.name == "binary_cross_entropy" and k == 1) else k
-            if len(found) > n_classes_net:
-                raise TargetTypeError(
-                    f"y has {len(found)} distinct classes but the network's output can represent "
-                    f"{n_classes_net}; with {len(found)} distinct values this may be a regression "
-                    "target (use output='identity', loss='mse'), or give the output layer more units"
-                )
-            if y.dtype.kind in "iuf" and found.min() >= 0 and found.max() < n_classes_net:
-                classes = np.arange(n_classes_net)
-            else:
-                classes = found
-            if len(classes) < n_classes_net:
-                # e.g. string labels {"a","b"} with 2 outputs: fine; fewer: pad is ambiguous
-                # (one sigmoid unit with a single label other than 0/1: which is the other class?)
-                raise TargetTypeError(
-                    f"y has {len(classes)} class{'es' if len(classes) != 1 else ''} "
-                    f"({', '.join(map(repr, classes[:5].tolist()))}) but the network's output "
-                    f"represents {n_classes_net}; give samples of every class (integer labels "
-                    f"0..{n_classes_net - 1} name the classes even when some are absent)"
-                )
+            classes = self._classes_of(y)
             if fit:
                 self.classes_ = classes
         else:
@@ -767,6 +833,38 @@ class MLP(Network):
         Y = np.zeros((len(y), k), dtype=self.dtype)
         Y[np.arange(len(y)), idx] = 1
         return Y
+
+    def _classes_of(self, y: np.ndarray) -> np.ndarray:
+        """The sorted class labels of 1-D labels ``y``: ``0..K-1`` for integer labels in
+        that range (so absent classes keep their index), else the distinct labels found."""
+        k = self.n_outputs
+        try:
+            found = np.unique(y)
+        except TypeError:  # e.g. numbers and strings mixed in an object array
+            raise TargetTypeError(
+                "y mixes labels of different types (e.g. numbers and strings); give labels of one type"
+            ) from None
+        n_classes_net = 2 if (self.loss.name == "binary_cross_entropy" and k == 1) else k
+        if len(found) > n_classes_net:
+            raise TargetTypeError(
+                f"y has {len(found)} distinct classes but the network's output can represent "
+                f"{n_classes_net}; with {len(found)} distinct values this may be a regression "
+                "target (use output='identity', loss='mse'), or give the output layer more units"
+            )
+        if y.dtype.kind in "iuf" and found.min() >= 0 and found.max() < n_classes_net:
+            classes = np.arange(n_classes_net)
+        else:
+            classes = found
+        if len(classes) < n_classes_net:
+            # e.g. string labels {"a","b"} with 2 outputs: fine; fewer: pad is ambiguous
+            # (one sigmoid unit with a single label other than 0/1: which is the other class?)
+            raise TargetTypeError(
+                f"y has {len(classes)} class{'es' if len(classes) != 1 else ''} "
+                f"({', '.join(map(repr, classes[:5].tolist()))}) but the network's output "
+                f"represents {n_classes_net}; give samples of every class (integer labels "
+                f"0..{n_classes_net - 1} name the classes even when some are absent)"
+            )
+        return classes
 
     # -- estimator API -----------------------------------------------------
     def fit(self, X: Any, y: Any, **kwargs: Any):
@@ -801,7 +899,7 @@ class MLP(Network):
         was = self.training
         self.eval()
         try:
-            return self.forward(X)
+            return check_finite_output(self.forward(X), X, self.parameters())
         finally:
             self.train(was)
 

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from relunet.errors import ConfigError, DataError, NonDifferentiableError
-from relunet.core.layers import ActivationLayer, Dense
+from relunet.core.layers import ActivationLayer
 
 __all__ = [
     "LayerStats",
@@ -304,20 +304,13 @@ def _chunks(n: int) -> list[slice]:
 
 
 def _pre_activations(net: Any, X: np.ndarray) -> list[tuple[ActivationLayer, np.ndarray, np.ndarray]]:
-    """(layer, z, f(z)) for every activation layer: one forward pass (the caller sets eval mode)."""
-    out = []
-    a = X
-    for layer in net.layers:
-        if isinstance(layer, ActivationLayer):
-            z = a
-            a = layer.forward(z)
-            out.append((layer, z, a))
-        elif isinstance(layer, Dense) and hasattr(layer, "forward_into"):
-            # the BLAS the training loop uses (mixing NumPy's matmul with it is slow)
-            a = layer.forward_into(a, np.empty((len(a), layer.n_out), dtype=layer.W.dtype))
-        else:
-            a = layer.forward(a)
-    return out
+    """(layer, z, f(z)) for every activation layer: one pass of the network's own forward,
+    recorded (the caller sets evaluation mode)."""
+    outputs: list[np.ndarray] = []
+    net.forward(X, record=outputs)
+    inputs = [X] + outputs[:-1]
+    return [(layer, z, a) for layer, z, a in zip(net.layers, inputs, outputs)
+            if isinstance(layer, ActivationLayer)]
 
 
 class _LayerAccumulator:

@@ -48,8 +48,11 @@ from typing import Any
 import numpy as np
 
 from relunet.training import optimizers
+from relunet.training.callbacks import Callback
+from relunet.training.engine import Run
+from relunet.training.minimizers import Minimizer
 from relunet.insight.diagnostics import Diagnosis, can_die, diagnose, is_saturating
-from relunet.errors import ConfigError, RelunetError
+from relunet.errors import ConfigError, DivergenceError, RelunetError
 from relunet.core.layers import ActivationLayer
 
 __all__ = ["Finding", "RULES", "examine", "examine_trained", "has_problems", "format_findings",
@@ -516,11 +519,37 @@ def _subsample(X: np.ndarray, y: Any, n: int, seed: int) -> tuple[np.ndarray, An
     return X[idx], (None if y is None else np.asarray(y)[idx])
 
 
+def _probe_steps(probe: Any, X: np.ndarray, Y: np.ndarray, opt: Any, bs: int,
+                 steps: int) -> tuple[list[float], int | None]:
+    """``(losses, diverged_at)``: the loss of each of ``steps`` engine steps on ``probe``,
+    and the step at which training diverged (None when it did not)."""
+    rows = np.arange(steps * bs) % len(X)
+    losses: list[float] = []
+
+    class _Losses(Callback):
+        def on_batch_end(self, epoch, batch, loss, net):
+            losses.append(loss)
+
+    run = Run(probe, X[rows], Y[rows], opt, batch_size=bs, shuffle=False, callbacks=[_Losses()], metrics=False)
+    run.start()
+    try:
+        run.epoch()
+    except DivergenceError as exc:
+        losses.append(float("nan"))  # the step that diverged
+        return losses, exc.batch if exc.batch is not None else steps
+    return losses, None
+
+
 def _probe_lr(
     net: Any, X: np.ndarray, y: Any, *, lr: float, batch_size: int | None, optimizer: Any,
     steps: int, rise: float, optimizer_params: dict[str, Any],
 ) -> list[Finding]:
-    """Train a copy of ``net`` for ``steps`` steps on ``X`` and watch the loss."""
+    """Train a copy of ``net`` for ``steps`` steps on ``X`` and watch the loss.
+
+    The steps are one epoch of the training engine (:class:`relunet.training.Run`, so the
+    engine's divergence policy applies) over ``steps`` batches of ``batch_size`` rows taken
+    from ``X`` in order, wrapping around.
+    """
     probe = copy.deepcopy(net)
     try:
         Y = probe.encode_targets(y, len(X), fit=True)
@@ -531,7 +560,7 @@ def _probe_lr(
             opt = copy.deepcopy(optimizer)
     except RelunetError:
         return []  # the target / activation rules already say why training cannot start
-    if getattr(opt, "full_batch", False):
+    if isinstance(opt, Minimizer):
         return []  # CG / L-BFGS choose their own step lengths: no learning rate to probe
     n = len(X)
     bs = n if batch_size is None else max(1, min(int(batch_size), n))
@@ -539,19 +568,8 @@ def _probe_lr(
     probe.train()
     with np.errstate(all="ignore"):
         before = float(probe.loss_value(X, Y))
-        losses = []
-        diverged_at = None
-        for step in range(steps):
-            start = (step * bs) % n
-            xb, yb = X[start:start + bs], Y[start:start + bs]
-            try:
-                value = float(probe.train_step(xb, yb, opt))
-            except FloatingPointError:
-                value = float("nan")
-            losses.append(value)
-            if not np.isfinite(value) or not np.isfinite(probe.flat_parameters()).all():
-                diverged_at = step + 1
-                break
+    losses, diverged_at = _probe_steps(probe, X, Y, opt, bs, steps)
+    with np.errstate(all="ignore"):
         after = float(probe.loss_value(X, Y)) if diverged_at is None else float("nan")
     details = {"lr": lr, "steps": steps, "samples": n, "batch_size": bs, "loss_before": before,
                "loss_after": after if np.isfinite(after) else None,

@@ -21,7 +21,9 @@ Update (SGD)::
 
     W_l <- W_l - lr * dL/dW_l            i.e. w += lr * (-delta) * f'(e) * input
 
-The forward and backward numbers come from the network's own layers; the update is
+The forward and backward numbers are what the network's own pass computes, read through
+its ``record=`` lists (``Network.logits``, ``Network.loss_and_delta``, ``Network.backward``:
+the same layer calls and the same fused loss as the training step); the update is
 applied by ``Network.train_step`` with plain SGD -- the call ``fit`` makes per batch --
 and recorded as the actual change of each parameter (a test checks it equals a real
 ``fit`` step bit for bit, and ``-lr * dL/dW`` to rounding).
@@ -113,56 +115,8 @@ def trace_steps(net: Any, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Tr
     trace = Trace(lr=float(lr), loss_name=net.loss.name)
     dense_layers = net.dense_layers
     for step in range(1, steps + 1):
-        records: list[LayerTrace] = []
         rng_before = net.rng.bit_generator.state
-        # forward: the network's own layers, in order (a copy of each value is kept,
-        # since layers may reuse their buffers)
-        a = X
-        rec: LayerTrace | None = None
-        zs: list[np.ndarray] = []
-        for layer in net.layers[:-1]:
-            if isinstance(layer, Dense):
-                rec = LayerTrace(index=len(records) + 1, shape=(layer.n_in, layer.n_out),
-                                 activation="", input=a.tolist(), z=[], a=[],
-                                 W_before=layer.W.tolist(), b_before=layer.b.tolist())
-                records.append(rec)
-                a = layer.forward(a)
-                rec.z = a.tolist()
-                zs.append(np.array(a))
-            else:
-                act = layer.activation
-                rec.activation = act.name
-                if act.elementwise:
-                    rec.derivative = act.derivative(zs[-1]).tolist()
-                a = layer.forward(a)
-                rec.a = a.tolist()
-        z_last = a
-        out_layer = net.layers[-1]
-        records[-1].activation = out_layer.activation.name
-        # loss and output delta, as Network.loss_and_gradients computes them
-        if net.fused:
-            value = net.loss.value_from_logits(z_last, Y)
-            delta = net.loss.delta_from_logits(np.array(z_last), Y)
-            records[-1].a = out_layer.activation.fn(z_last).tolist()
-        else:
-            y_pred = out_layer.forward(z_last)
-            records[-1].a = np.asarray(y_pred).tolist()
-            value = net.loss.value(y_pred, Y)
-            delta = out_layer.backward(net.loss.gradient(y_pred, Y))
-        if out_layer.activation.elementwise and records[-1].derivative is None:
-            records[-1].derivative = out_layer.activation.derivative(z_last).tolist()
-        # backward: the network's own layers, in reverse
-        g = np.asarray(delta).astype(z_last.dtype, copy=False)
-        k = len(dense_layers)
-        for layer in reversed(net.layers[:-1]):
-            if isinstance(layer, Dense):
-                records[k - 1].delta = np.asarray(g).tolist()
-                g = layer.backward(g)
-                records[k - 1].grad_W = layer.dW.tolist()
-                records[k - 1].grad_b = layer.db.tolist()
-                k -= 1
-            else:
-                g = layer.backward(g)
+        records, value = _traced_pass(net, X, Y)
         # the update: the real training step (plain SGD through Network.train_step, the
         # call fit makes per batch), replayed from the same random state so that random
         # activations (RReLU) draw the same slopes as in the pass recorded above
@@ -184,6 +138,50 @@ def trace_steps(net: Any, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Tr
                                      output=records[-1].a, delta_rule=rule, layers=records))
     net.eval()
     return trace
+
+
+def _traced_pass(net: Any, X: np.ndarray, Y: np.ndarray) -> tuple[list[LayerTrace], float]:
+    """One forward and backward pass through the network's own path, recorded per dense layer.
+
+    The forward (:meth:`Network.logits`), the loss and output delta
+    (:meth:`Network.loss_and_delta`, the fused form where the loss is fused with the
+    output) and the backward (:meth:`Network.backward`) are the network's; their
+    ``record`` lists give every layer's output and every gradient flowing back.
+    """
+    outputs: list[np.ndarray] = []
+    z_last = net.logits(X, record=outputs)
+    records: list[LayerTrace] = []
+    a, z = X, None
+    for layer, out in zip(net.layers[:-1], outputs):
+        if isinstance(layer, Dense):
+            records.append(LayerTrace(index=len(records) + 1, shape=(layer.n_in, layer.n_out),
+                                      activation="", input=a.tolist(), z=out.tolist(), a=[],
+                                      W_before=layer.W.tolist(), b_before=layer.b.tolist()))
+            z = out
+        else:
+            act = layer.activation
+            records[-1].activation = act.name
+            if act.elementwise:
+                records[-1].derivative = act.derivative(z).tolist()
+            records[-1].a = out.tolist()
+        a = out
+    out_act = net.output_activation
+    last = records[-1]
+    last.activation = out_act.name
+    y_pred: list[np.ndarray] = []
+    value, delta = net.loss_and_delta(z_last, Y, record=y_pred)
+    last.a = y_pred[0].tolist()
+    if out_act.elementwise and last.derivative is None:
+        last.derivative = out_act.derivative(z_last).tolist()
+    grads: list[np.ndarray] = []
+    net.backward(delta, record=grads)
+    dense = [layer for layer in reversed(net.layers[:-1]) if isinstance(layer, Dense)]
+    deltas = [g for layer, g in zip(reversed(net.layers[:-1]), grads) if isinstance(layer, Dense)]
+    for rec, layer, g in zip(reversed(records), dense, deltas):
+        rec.delta = g.tolist()
+        rec.grad_W = layer.dW.tolist()
+        rec.grad_b = layer.db.tolist()
+    return records, value
 
 
 # -- rendering -------------------------------------------------------------------

@@ -54,8 +54,10 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from relunet.core import activations
+from relunet.core import activations, losses
 from relunet.training import optimizers
+from relunet.training.engine import Run
+from relunet.training.minimizers import Minimizer
 from relunet.errors import ConfigError, DataError, DivergenceError, TargetTypeError
 from relunet.core.network import MLP
 
@@ -201,13 +203,13 @@ class _BaseMLP(BaseEstimator):
 
     def _stochastic(self) -> bool:
         """partial_fit exists only for per-batch solvers (not for full-batch L-BFGS / CG)."""
-        if isinstance(self.solver, optimizers.Optimizer):
-            return not self.solver.full_batch
+        if isinstance(self.solver, (optimizers.Optimizer, Minimizer)):
+            return not isinstance(self.solver, Minimizer)
         cls = optimizers.OPTIMIZERS.get(str(self.solver).strip().lower().replace("-", "_"))
-        return cls is None or not getattr(cls, "full_batch", False)
+        return not (isinstance(cls, type) and issubclass(cls, Minimizer))
 
-    def _make_optimizer(self) -> optimizers.Optimizer:
-        if isinstance(self.solver, optimizers.Optimizer):  # a copy: each fit starts afresh
+    def _make_optimizer(self) -> "optimizers.Optimizer | Minimizer":
+        if isinstance(self.solver, (optimizers.Optimizer, Minimizer)):  # a copy: each fit starts afresh
             return copy.deepcopy(self.solver)
         return optimizers.get(self.solver, lr=self.learning_rate_init, **(self.optimizer_params or {}))
 
@@ -225,74 +227,65 @@ class _BaseMLP(BaseEstimator):
             return min(200, n)
         return min(int(self.batch_size), n)
 
-    def _epoch(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """One pass over (X, Y) in mini-batches with the persistent optimizer; mean loss."""
-        net = self.net_
-        n = len(X)
-        bs = self._batch(n)
-        order = net.rng.permutation(n) if self.shuffle and bs < n else None
-        net.train()
-        try:
-            # NOTE: a diverging run overflows inside a step before its loss is inf; raising
-            # at the first overflow turns it into one DivergenceError instead of warnings/NaN
-            with np.errstate(over="raise", invalid="raise"):
-                total = self._batches(X, Y, order, bs)
-        except DivergenceError:  # already says what happened (it is a FloatingPointError too)
-            raise
-        except FloatingPointError as exc:
-            raise DivergenceError(
-                f"training diverged in iteration {self.n_iter_ + 1} ({exc}); the learning rate "
-                f"({self.learning_rate_init}) is probably too large: try a smaller one"
-            ) from None
-        finally:
-            net.eval()
-        return total / n
-
-    def _batches(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray | None, bs: int) -> float:
-        net, opt = self.net_, self._optimizer
-        total = 0.0
-        for start in range(0, len(X), bs):
-            if order is None:
-                xb, yb = X[start : start + bs], Y[start : start + bs]
-            else:
-                idx = order[start : start + bs]
-                xb, yb = X[idx], Y[idx]
-            loss = net.train_step(xb, yb, opt)
-            if not np.isfinite(loss):
-                raise DivergenceError(
-                    f"loss became {loss} in iteration {self.n_iter_ + 1}; the learning rate "
-                    f"({self.learning_rate_init}) is probably too large: try a smaller one"
-                )
-            total += float(loss) * len(xb)
-        return total
+    def _run(self, X: np.ndarray, Y: np.ndarray,
+             validation: tuple[np.ndarray, np.ndarray] | None = None) -> Run:
+        """The engine's run on ``(X, Y)`` with the persistent network and optimizer, its
+        epochs numbered on from ``n_iter_``, started (training mode, first snapshot)."""
+        run = Run(self.net_, X, Y, self._optimizer, batch_size=self._batch(len(X)), shuffle=self.shuffle,
+                  validation=validation, metrics=False, epochs=self.n_iter_ + self.max_iter,
+                  epochs_done=self.n_iter_)
+        run.start()
+        return run
 
     def _train(self, X: np.ndarray, Y: np.ndarray, y_raw: Any, incremental: bool) -> None:
-        """Epochs of training (one when incremental), with the stopping rules of sklearn's MLP."""
+        """Epochs of training (one when incremental), with the stopping rules of sklearn's MLP.
+
+        The epochs are the engine's (:class:`relunet.training.Run`): a diverging run raises
+        :class:`relunet.errors.DivergenceError` with the network at its last good state.
+        """
         if incremental:
-            self._record(self._epoch(X, Y))
+            run = self._run(X, Y)
+            self._record(run.epoch()["loss"])
+            run.finish()
             return
-        if self._optimizer.full_batch:  # L-BFGS / CG: their own stopping rule, all the data
+        if isinstance(self._optimizer, Minimizer):  # L-BFGS / CG: their own stopping rule, all the data
             self._run_full_batch(X, Y, self.max_iter)
             return
-        X_val = y_val = None
+        X_val = Y_val = y_val = None
         if self.early_stopping:
-            stratify = y_raw if (isinstance(self, ClassifierMixin) and np.ndim(y_raw) == 1) else None
-            seed = int(self.net_.rng.integers(np.iinfo(np.int32).max))
+            X, X_val, Y, Y_val, y_raw, y_val = self._split(X, Y, y_raw)
+        # with early stopping the engine evaluates the validation set too: a validation loss
+        # that overflows is divergence, before the score below would see NaN or inf
+        run = self._run(X, Y, None if X_val is None else (X_val, Y_val))
+        best_params = self._epochs(run, X_val, y_val)
+        run.finish()
+        if best_params is not None:  # early stopping: keep the best validated weights
+            for p, b in zip(self.net_.parameters(), best_params):
+                p[...] = b
+
+    def _split(self, X: np.ndarray, Y: np.ndarray, y_raw: Any) -> tuple[Any, ...]:
+        """``(X, X_val, Y, Y_val, y_raw, y_val)``: ``validation_fraction`` held out, stratified
+        for 1-D class labels where every class is large enough."""
+        stratify = y_raw if (isinstance(self, ClassifierMixin) and np.ndim(y_raw) == 1) else None
+        seed = int(self.net_.rng.integers(np.iinfo(np.int32).max))
+        try:
+            return tuple(train_test_split(X, Y, y_raw, test_size=self.validation_fraction, random_state=seed,
+                                          stratify=stratify))
+        except ValueError:  # a class too small to stratify
             try:
-                X, X_val, Y, _, y_raw, y_val = train_test_split(
-                    X, Y, y_raw, test_size=self.validation_fraction, random_state=seed, stratify=stratify)
-            except ValueError:  # a class too small to stratify
-                try:
-                    X, X_val, Y, _, y_raw, y_val = train_test_split(
-                        X, Y, y_raw, test_size=self.validation_fraction, random_state=seed)
-                except ValueError:  # a split with no training or no validation sample
-                    raise DataError(
-                        f"early_stopping holds out validation_fraction={self.validation_fraction} of "
-                        f"{len(X)} samples: that leaves no training or no validation sample"
-                    ) from None
+                return tuple(train_test_split(X, Y, y_raw, test_size=self.validation_fraction, random_state=seed))
+            except ValueError:  # a split with no training or no validation sample
+                raise DataError(
+                    f"early_stopping holds out validation_fraction={self.validation_fraction} of "
+                    f"{len(X)} samples: that leaves no training or no validation sample"
+                ) from None
+
+    def _epochs(self, run: Run, X_val: np.ndarray | None, y_val: Any) -> list[np.ndarray] | None:
+        """Up to ``max_iter`` epochs of ``run``, stopping as scikit-learn's MLP does; returns
+        the best validated parameters (early stopping) or None."""
         best, no_improvement, best_params = np.inf, 0, None
         for _ in range(self.max_iter):
-            loss = self._epoch(X, Y)
+            loss = run.epoch()["loss"]
             self._record(loss)
             if X_val is not None:
                 score = self._validation_score(X_val, y_val)
@@ -301,10 +294,7 @@ class _BaseMLP(BaseEstimator):
                     print(f"Validation score: {score:.6f}", file=sys.stdout)
                 if score > self.best_validation_score_:
                     best_params = [p.copy() for p in self.net_.parameters()]
-                if score < self.best_validation_score_ + self.tol:
-                    no_improvement += 1
-                else:
-                    no_improvement = 0
+                no_improvement = no_improvement + 1 if score < self.best_validation_score_ + self.tol else 0
                 self.best_validation_score_ = max(self.best_validation_score_, score)
             else:
                 no_improvement = no_improvement + 1 if loss > best - self.tol else 0
@@ -312,14 +302,11 @@ class _BaseMLP(BaseEstimator):
             if no_improvement > self.n_iter_no_change:
                 if self.verbose:
                     print(f"No improvement for {self.n_iter_no_change} consecutive epochs: stopping.")
-                break
-        else:
-            warnings.warn(
-                f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached and the "
-                "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
-        if best_params is not None:  # early stopping: keep the best validated weights
-            for p, b in zip(self.net_.parameters(), best_params):
-                p[...] = b
+                return best_params
+        warnings.warn(
+            f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached and the "
+            "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)
+        return best_params
 
     def _run_full_batch(self, X: np.ndarray, Y: np.ndarray, max_iter: int) -> None:
         self.net_.train()
@@ -348,7 +335,7 @@ class _BaseMLP(BaseEstimator):
             self._check_continuable()
         self._fresh = first
         dtype = self._work_dtype(X)
-        Y, n_outputs, output, y = self._encode(y, first, classes, dtype)
+        n_outputs, output, y = self._targets(y, first, classes, dtype)
         if first:
             self.net_ = self._build(X.shape[1], n_outputs, output, dtype)
             if isinstance(self, ClassifierMixin):
@@ -357,7 +344,7 @@ class _BaseMLP(BaseEstimator):
                 self.net_.classes_ = self.classes_
             self.net_.eval()
             self._optimizer = self._make_optimizer()
-            if incremental and self._optimizer.full_batch:
+            if incremental and isinstance(self._optimizer, Minimizer):
                 raise ConfigError(f"partial_fit needs a stochastic solver, not the full-batch {self.solver!r}")
             self.loss_curve_, self.n_iter_, self.t_ = [], 0, 0
             self.loss_, self.best_loss_ = np.inf, np.inf
@@ -368,6 +355,7 @@ class _BaseMLP(BaseEstimator):
         elif not incremental and self.early_stopping and self.validation_scores_ is None:
             self.validation_scores_, self.best_validation_score_ = [], -np.inf
         self._fresh = False
+        Y = self.net_.encode_targets(y, len(y), fit=False)  # the classes are the estimator's
         Xn = np.ascontiguousarray(X, dtype=self.net_.dtype)
         self._train(Xn, Y, y, incremental)
         self.t_ += len(Xn)
@@ -386,11 +374,11 @@ class _BaseMLP(BaseEstimator):
                 f"{tuple(net.sizes[1:-1])}; training cannot continue on it (warm_start / partial_fit): "
                 "set warm_start=False or fit a new estimator"
             )
-        from relunet.core.network import _activation_from_spec
+        from relunet.core.network import activation_from_spec
 
         acts = [l.activation for l in net.layers[1::2]]
         for i, (spec, act) in enumerate(zip(self._activation_spec(len(hidden)), acts)):
-            want = _activation_from_spec(spec, net.sizes[i + 1]).activation
+            want = activation_from_spec(spec, net.sizes[i + 1]).activation
             if (want.name, want.config()) != (act.name, act.config()):
                 raise ConfigError(
                     f"activation {spec!r} differs from the fitted network's {act.name!r} in hidden "
@@ -401,8 +389,6 @@ class _BaseMLP(BaseEstimator):
         if self.output != "auto" and activations.canonical_name(self.output) != acts[-1].name:
             changed.append(f"output={self.output!r} (the network's is {acts[-1].name!r})")
         if self.loss != "auto":
-            from relunet.core import losses
-
             if losses.get(self.loss).name != net.loss.name:
                 changed.append(f"loss={self.loss!r} (the network's is {net.loss.name!r})")
         if not (isinstance(self.dtype, str) and self.dtype == "auto") and np.dtype(self.dtype) != net.dtype:
@@ -518,7 +504,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         >>> clf.fit(X, y).predict_proba(X)                                 # doctest: +SKIP
     """
 
-    def _encode(self, y: Any, first: bool, classes: Any, dtype: np.dtype) -> tuple[np.ndarray, int, str]:
+    def _targets(self, y: Any, first: bool, classes: Any, dtype: np.dtype) -> tuple[int, str, Any]:
+        """``(n_outputs, output activation, y)``: the classes (set on the first call) and the
+        network's output for ``y``; the network encodes ``y`` itself (``encode_targets``)."""
         output = "sigmoid" if self.output == "auto" else activations.canonical_name(self.output)
         if np.ndim(y) == 2 and np.shape(y)[1] > 1:
             if type_of_target(y) != "multilabel-indicator":
@@ -534,7 +522,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 raise DataError(f"y has {y.shape[1]} labels; the model was fitted on {len(self.classes_)} classes")
             if output != "sigmoid":
                 raise ConfigError("multi-label classification needs output='sigmoid' (or 'auto')")
-            return y.astype(dtype), y.shape[1], output, y
+            return y.shape[1], output, y
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if first:
@@ -560,16 +548,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if len(unseen):
                 raise DataError(f"y holds labels not seen in the first fit: {unseen[:5].tolist()}")
         k = len(self.classes_)
-        idx = np.searchsorted(self.classes_, y)
         if self.output == "auto":
             output = "sigmoid" if k == 2 else "softmax"
         if k == 2 and output == "sigmoid":
-            return (idx == 1).astype(dtype)[:, None], 1, output, y
+            if self.loss != "auto" and losses.get(self.loss).name == "cross_entropy":
+                raise ConfigError("loss 'cross_entropy' needs one output per class; one sigmoid unit for two "
+                                  "classes takes loss='binary_cross_entropy' (or 'auto'), or use output='softmax'")
+            return 1, output, y
         if output not in ("softmax", "sigmoid"):
             raise ConfigError(f"a classifier's output must be 'softmax', 'sigmoid' or 'auto', not {self.output!r}")
-        Y = np.zeros((len(y), k), dtype=dtype)
-        Y[np.arange(len(y)), idx] = 1
-        return Y, k, output, y
+        return k, output, y
 
     @available_if(lambda self: self._stochastic())
     def partial_fit(self, X: Any, y: Any, classes: Any = None):
@@ -648,7 +636,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     but for ``classes_``.
     """
 
-    def _encode(self, y: Any, first: bool, classes: Any, dtype: np.dtype) -> tuple[np.ndarray, int, str]:
+    def _targets(self, y: Any, first: bool, classes: Any, dtype: np.dtype) -> tuple[int, str, Any]:
+        """``(n_outputs, output activation, y)`` after checking that ``y`` is numeric and
+        finite in ``dtype``; the network encodes ``y`` itself (``encode_targets``)."""
         y = np.asarray(y)
         try:
             with np.errstate(over="ignore"):  # values beyond float32: reported below
@@ -666,7 +656,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if not first and Y.shape[1] != self.n_outputs_:
             raise DataError(f"y has {Y.shape[1]} outputs; the model was fitted on {self.n_outputs_}")
         output = "identity" if self.output == "auto" else activations.canonical_name(self.output)
-        return Y, Y.shape[1], output, y
+        return Y.shape[1], output, y
 
     @available_if(lambda self: self._stochastic())
     def partial_fit(self, X: Any, y: Any):

@@ -23,21 +23,22 @@ from typing import Any
 import numpy as np
 
 from relunet.errors import ConfigError, ModelFileError
+from relunet.training.protocol import Trainable
 
 
 class Callback:
     """Base class with no-op hooks; subclass and override what you need."""
 
-    def on_train_begin(self, net: Any) -> None:
+    def on_train_begin(self, net: Trainable) -> None:
         pass
 
-    def on_batch_end(self, epoch: int, batch: int, loss: float, net: Any) -> bool | None:
+    def on_batch_end(self, epoch: int, batch: int, loss: float, net: Trainable) -> bool | None:
         return None
 
-    def on_epoch_end(self, epoch: int, record: dict[str, Any], net: Any) -> bool | None:
+    def on_epoch_end(self, epoch: int, record: dict[str, Any], net: Trainable) -> bool | None:
         return None
 
-    def on_train_end(self, net: Any, history: Any) -> None:
+    def on_train_end(self, net: Trainable, history: Any) -> None:
         pass
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from relunet.errors import ConfigError, ModelFileError
 from relunet.io.archive import MAX_ARCHIVE_BYTES, read_archive, write_archive
 from relunet.io.modelfile import check_rng_state
+from relunet.training.protocol import Trainable
 
 KIND = "checkpoint"
 
@@ -199,12 +200,12 @@ def _check_extra(extra: dict[str, Any]) -> None:
             raise ValueError("val_idx must hold distinct sample indices >= 0")
 
 
-def capture_rng(net: Any) -> dict[str, Any] | None:
-    rng = getattr(net, "rng", None)
-    return None if rng is None else rng.bit_generator.state
+def capture_rng(net: Trainable) -> dict[str, Any]:
+    """The state of the network's generator (a copy: plain dicts and integers)."""
+    return net.rng.bit_generator.state
 
 
-def restore_params(net: Any, ckpt: Checkpoint, path: str | os.PathLike = "checkpoint") -> None:
+def restore_params(net: Trainable, ckpt: Checkpoint, path: str | os.PathLike = "checkpoint") -> None:
     """Copy the checkpoint's parameters and generator state into ``net`` (in place).
 
     Raises:
@@ -220,7 +221,7 @@ def restore_params(net: Any, ckpt: Checkpoint, path: str | os.PathLike = "checkp
         )
     for p, saved in zip(params, ckpt.params):
         p[...] = saved
-    if ckpt.rng_state is not None and getattr(net, "rng", None) is not None:
+    if ckpt.rng_state is not None:
         # Assign in place: layers (RReLU) share this generator object.
         try:
             net.rng.bit_generator.state = ckpt.rng_state

@@ -1,4 +1,5 @@
-"""The training loop behind ``MLP.fit`` and ``relunet train``.
+"""The training engine behind ``MLP.fit``, ``relunet train``, the scikit-learn estimators
+and the doctor's learning-rate probe: one loop, in :class:`Run`.
 
 One epoch visits every training sample once, in batches:
 
@@ -10,7 +11,7 @@ Each batch is one call of ``net.train_step(xb, yb, optimizer)`` (forward, backwa
 Samples are shuffled each epoch with the network's seeded generator ``net.rng``, so the
 same seed and data give the same parameters bit for bit.
 
-Around the batches, per epoch, in this order:
+Around the batches, per epoch (:meth:`Run.epoch`), in this order:
 
 1. the record: ``epoch``, ``loss`` (mean of the batch losses, each taken before its
    update), ``accuracy`` (classifiers, evaluation mode, after the epoch), ``val_loss`` /
@@ -18,11 +19,13 @@ Around the batches, per epoch, in this order:
 2. the schedule: ``opt.lr = schedule.step(metric)`` gives the next epoch's rate
    (reduce-on-plateau gets the monitored metric);
 3. callbacks' ``on_epoch_end`` (early stopping is one; any may ask to stop);
-4. the checkpoint (if a path is given), written atomically.
+4. the snapshot of the last good state, then the checkpoint (if a path is given),
+   written atomically.
 
 Guards:
 
-* **divergence**: a NaN/inf loss (or a floating-point overflow raised as an error) stops
+* **divergence** (:mod:`relunet.training.divergence`, the one policy): a NaN/inf loss, a
+  floating-point overflow in a step or in the evaluation, or non-finite parameters stop
   training with :class:`relunet.errors.DivergenceError` naming the epoch and batch and
   suggesting a smaller learning rate; parameters, optimizer state and generator are put
   back to the end of the last completed epoch (the last good state), so no NaN is left;
@@ -30,129 +33,80 @@ Guards:
   epoch, a checkpoint is written if a path was given, and ``fit`` *returns* the history with
   ``history.interrupted = True`` (the CLI then exits with status 130).
 
-Full-batch optimizers (``opt.full_batch``: CG, L-BFGS) are run with ``opt.minimize`` once,
-one history record per iteration, the iteration and function-evaluation counts in
-``history.info``.
+Full-batch methods (CG, L-BFGS: a :class:`relunet.training.minimizers.Minimizer`, not an
+optimizer) are chosen by one ``if`` in :func:`fit` and run by :func:`fit_minimizer`: the
+minimizer's ``minimize`` once, one history record per iteration, the iteration and
+function-evaluation counts in ``history.info``.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
 
+from relunet.errors import ConfigError, DataError, DivergenceError, ModelFileError, RelunetError
+from relunet.io.archive import output_target
 from relunet.training import checkpoint as ckpt_mod
 from relunet.training import optimizers
 from relunet.training import schedules as schedules_mod
-from relunet.training.callbacks import EarlyStopping, as_callback, monitor_mode
-from relunet.errors import ConfigError, DataError, DivergenceError, ModelFileError, RelunetError
+from relunet.training.callbacks import Callback, EarlyStopping, as_callback
+from relunet.training.divergence import (
+    FLOAT_ERRORS,
+    Diverged,
+    check_parameters,
+    check_record,
+    checked_loss,
+    divergence_error,
+    float_errors,
+)
+from relunet.training.history import History, jsonable
+from relunet.training.minimizers import Minimizer
 from relunet.training.progress import Progress
+from relunet.training.protocol import Trainable
+from relunet.training.resume import (
+    check_checkpoint,
+    check_run_settings,
+    fingerprint,
+    optimizer_config,
+    resume_config,
+)
+from relunet.training.schedule_spec import (
+    SCHEDULE_POSITIONAL,
+    SCHEDULE_SYNTAX,
+    make_schedule,
+    needs_metric,
+    parse_schedule,
+)
+
+__all__ = [
+    "DEFAULT_LR",
+    "EVAL_MIN_ROWS",
+    "SCHEDULE_POSITIONAL",
+    "SCHEDULE_SYNTAX",
+    "History",
+    "Run",
+    "evaluate",
+    "fit",
+    "fit_minimizer",
+    "make_schedule",
+    "parse_schedule",
+    "validation_indices",
+]
 
 
-@dataclass
-class History:
-    """Per-epoch records and facts about the run.
-
-    ``history.records[i]`` is the dict of epoch ``i + 1`` (``epoch``, ``loss``, ``accuracy``,
-    ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, ...); ``history["loss"]`` is the
-    list of one metric over the epochs. ``history.info`` holds run-level facts: the
-    ``optimizer`` and its ``optimizer_config``; ``stopped_early``, ``best_epoch`` (early
-    stopping); ``iterations`` and ``nfev`` (full-batch optimizers); ``resumed_from``;
-    ``interrupted`` (Ctrl-C).
-    """
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def append(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
-
-    def __getitem__(self, key: str) -> list[Any]:
-        return [r.get(key) for r in self.records]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    @property
-    def epochs(self) -> int:
-        """Completed epochs (for full-batch optimizers: iterations)."""
-        return len(self.records)
-
-    @property
-    def final_loss(self) -> float:
-        return float(self.records[-1]["loss"]) if self.records else float("nan")
-
-    @property
-    def interrupted(self) -> bool:
-        """True when training was stopped by Ctrl-C (KeyboardInterrupt)."""
-        return bool(self.info.get("interrupted", False))
-
-    @property
-    def stopped_early(self) -> bool:
-        return bool(self.info.get("stopped_early", False))
-
-    def keys(self) -> list[str]:
-        """Metric names present in any record, in first-seen order."""
-        out: dict[str, None] = {}
-        for r in self.records:
-            out.update(dict.fromkeys(r))
-        return list(out)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"records": _jsonable(self.records), "info": _jsonable(self.info)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "History":
-        if not isinstance(d, dict) or not isinstance(d.get("records"), list):
-            raise DataError("a history needs a list under 'records'")
-        return cls(records=[dict(r) for r in d["records"]], info=dict(d.get("info") or {}))
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the history as strict JSON (``{"records": [...], "info": {...}}``; NaN and
-        infinities become ``null``), atomically: a failed write leaves any previous file intact."""
-        from relunet.io.archive import write_atomic
-
-        write_atomic(path, json.dumps(_json_safe(self.to_dict()), indent=1, allow_nan=False) + "\n")
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "History":
-        """Read a history written by :meth:`save`."""
-        with open(path) as f:
-            try:
-                d = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{os.fspath(path)}: not a JSON history ({exc})") from None
-        return cls.from_dict(d)
+class _DefaultRate(float):
+    """The documented default learning rate, told apart from the same value given."""
 
 
-def _json_safe(obj: Any) -> Any:
-    """``obj`` with every non-finite float replaced by None (strict JSON has no NaN)."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+#: ``fit``'s default ``lr`` (0.01): a float, but not one a caller passes, so that ``fit``
+#: can refuse an explicit ``lr`` beside an optimizer instance (which has its own rate)
+DEFAULT_LR: float = _DefaultRate(0.01)
 
 
 # -- evaluation -------------------------------------------------------------------
@@ -161,80 +115,18 @@ def _jsonable(obj: Any) -> Any:
 #: (2 cores; benchmarks/bench_evaluation.py); 128 rows of work arrays is a few MB at most
 EVAL_MIN_ROWS = 128
 
-def _accuracy_from_output(net: Any, out: np.ndarray, Y: np.ndarray) -> float:
-    if net.loss.name == "binary_cross_entropy":
-        return float(np.mean(np.all((out > 0.5) == (Y > 0.5), axis=1)))
-    return float(np.mean(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
-
 
 def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
              work_rows: int | None = None) -> dict[str, float]:
-    """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets.
-
-    One forward pass: the loss is taken from the logits where the loss is fused with the
-    output activation (the stable form), the accuracy from the output.
-
-    The pass runs in blocks of rows, so a large set (MNIST's 60k, every epoch) needs
-    memory for one block, not for all the outputs. By default the blocks are
-    ``net.infer_chunk`` rows through the inference path. With ``work_rows`` (what
-    :func:`fit` passes: its batch size) they are that many rows through the network's
-    training work arrays, which the training step has already allocated, so evaluating
-    during training needs no memory of its own.
-    """
-    was = net.training
-    # the work-array pass caches each dense layer's input (the first one's: a view of X);
-    # they are put back afterwards, so the network never keeps X alive (after fit: the
-    # whole training or validation set) where it held a batch before
-    cached = [(obj, obj._x) for layer in getattr(net, "layers", ())
-              for obj in (layer, getattr(layer, "activation", None))
-              if "_x" in getattr(obj, "__dict__", ())]
-    net.eval()
-    try:
-        n = len(X)
-        if work_rows is not None and hasattr(net, "_forward_work"):
-            chunk = int(work_rows)
-
-            def logits(Xc: np.ndarray, Yc: np.ndarray) -> np.ndarray:
-                return net._forward_work(Xc, net._work(Xc, Yc))
-        else:
-            chunk = int(getattr(net, "infer_chunk", n) or n)
-
-            def logits(Xc: np.ndarray, Yc: np.ndarray) -> np.ndarray:
-                return net.logits(Xc)
-        classify = getattr(net, "task", None) == "classification"
-        # with several blocks each block's mean is weighted by its share of the samples
-        # (every loss here is a mean over samples x outputs); one block gives the plain means
-        blocks: list[tuple[int, float, float]] = []
-        for s in range(0, n, chunk):
-            Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
-            z = logits(Xc, Yc)
-            output = net.layers[-1].forward(z) if (classify or (loss and not net.fused)) else None
-            value = acc = 0.0
-            if loss:
-                value = float(net.loss.value_from_logits(z, Yc) if net.fused else net.loss.value(output, Yc))
-            if classify:
-                acc = _accuracy_from_output(net, output, Yc)
-            blocks.append((len(Xc), value, acc))
-        if len(blocks) == 1:
-            _, value, acc = blocks[0]
-        else:
-            value = sum(k * v for k, v, _ in blocks) / n
-            acc = sum(k * a for k, _, a in blocks) / n
-        out: dict[str, float] = {}
-        if loss:
-            out["loss"] = value
-        if classify:
-            out["accuracy"] = acc
-        return out
-    finally:
-        for layer, x in cached:
-            layer._x = x
-        net.train(was)
+    """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets:
+    ``net.evaluate(X, Y, loss=loss, work_rows=work_rows)`` (see
+    :meth:`relunet.core.network.Network.evaluate`, which runs it in blocks of rows)."""
+    return net.evaluate(X, Y, loss=loss, work_rows=work_rows)
 
 
 # -- validation split ---------------------------------------------------------------
-def _labels_for_stratification(net: Any, Y: np.ndarray) -> np.ndarray | None:
-    if getattr(net, "task", None) != "classification":
+def _labels_for_stratification(net: Trainable, Y: np.ndarray) -> np.ndarray | None:
+    if net.task != "classification":
         return None
     if net.loss.name == "cross_entropy":
         return np.argmax(Y, axis=1)
@@ -244,7 +136,7 @@ def _labels_for_stratification(net: Any, Y: np.ndarray) -> np.ndarray | None:
 
 
 def validation_indices(
-    net: Any, Y: np.ndarray, fraction: float, rng: np.random.Generator, stratify: bool = True
+    net: Trainable, Y: np.ndarray, fraction: float, rng: np.random.Generator, stratify: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(train_idx, val_idx)``: a seeded split holding out ``fraction`` of the samples.
 
@@ -280,130 +172,6 @@ def validation_indices(
     return train, val
 
 
-# -- schedules ---------------------------------------------------------------------
-#: the values a schedule spec ``name:v1:v2`` gives, in order (see :func:`parse_schedule`)
-SCHEDULE_POSITIONAL: dict[str, tuple[str, ...]] = {
-    "constant": (),
-    "step": ("step_size", "gamma"),
-    "exponential": ("gamma",),
-    "cosine": ("T_max", "eta_min"),
-    "reduce_on_plateau": ("patience", "factor"),
-    "warmup": ("warmup_epochs",),
-}
-
-SCHEDULE_SYNTAX = (
-    "NAME[:VALUE...][:KEY=VALUE...]: step:STEP_SIZE[:GAMMA] (e.g. step:10:0.5), "
-    "exponential:GAMMA, cosine[:T_MAX[:ETA_MIN]] (T_MAX defaults to the epochs), "
-    "plateau[:PATIENCE[:FACTOR]] (reduce on plateau of the monitored metric), "
-    "warmup:EPOCHS[:SCHEDULE...] (linear warm-up, then e.g. cosine: warmup:5:cosine), constant"
-)
-
-
-def _canonical_schedule(name: str) -> str:
-    key = name.strip().lower().replace("-", "_")
-    return schedules_mod.canonical_name(key) if key in schedules_mod.REGISTRY else key
-
-
-def _value(text: str) -> Any:
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    return text
-
-
-def parse_schedule(spec: str, epochs: int, monitor: str = "val_loss") -> "schedules_mod.Schedule":
-    """A schedule from the text form ``NAME[:VALUE...][:KEY=VALUE...]`` (``--schedule``).
-
-    Positional values follow :data:`SCHEDULE_POSITIONAL` (``step:10:0.5`` is
-    ``StepDecay(step_size=10, gamma=0.5)``); ``KEY=VALUE`` sets any constructor argument
-    (``plateau:patience=3:factor=0.5``). ``warmup:W`` may be followed by the spec of the
-    schedule that comes after the warm-up (``warmup:5:cosine``). See :data:`SCHEDULE_SYNTAX`.
-
-    Raises:
-        UnknownNameError: unknown schedule name (lists the known ones).
-        ConfigError: too many values or a bad value.
-    """
-    tokens = [t.strip() for t in str(spec).split(":")]
-    name, rest = tokens[0], tokens[1:]
-    key = _canonical_schedule(name)
-    if key not in schedules_mod.SCHEDULES:
-        schedules_mod.get(name)  # raises UnknownNameError listing the known names
-    positional = SCHEDULE_POSITIONAL.get(key, ())
-    params: dict[str, Any] = {}
-    after: str | None = None
-    n_pos = 0
-    for i, tok in enumerate(rest):
-        if "=" in tok:
-            k, _, v = tok.partition("=")
-            if k.strip() in params:
-                raise ConfigError(f"schedule {key!r}: {k.strip()} is given twice in {spec!r}")
-            params[k.strip()] = _value(v.strip())
-        elif key == "warmup" and n_pos >= len(positional):
-            after = ":".join(rest[i:])
-            break
-        elif n_pos < len(positional):
-            if positional[n_pos] in params:
-                raise ConfigError(f"schedule {key!r}: {positional[n_pos]} is given twice in {spec!r}")
-            params[positional[n_pos]] = _value(tok)
-            n_pos += 1
-        else:
-            raise ConfigError(
-                f"schedule {key!r} takes at most {len(positional)} values "
-                f"({', '.join(positional) or 'none'}), got {spec!r}; syntax: {SCHEDULE_SYNTAX}"
-            )
-    if key == "warmup" and after:
-        w = int(params.get("warmup_epochs", 5))
-        params["after"] = parse_schedule(after, max(1, epochs - w), monitor)
-    return make_schedule((key, params), epochs, monitor)
-
-
-def _needs_metric(schedule: Any) -> bool:
-    """Whether ``schedule.step`` needs the monitored metric (reduce-on-plateau, also after a warm-up)."""
-    if isinstance(schedule, schedules_mod.ReduceOnPlateau):
-        return True
-    after = getattr(schedule, "after", None)
-    return after is not None and _needs_metric(after)
-
-
-def make_schedule(spec: Any, epochs: int, monitor: str) -> "schedules_mod.Schedule | None":
-    """A schedule from a name or spec string, ``(name, params)`` or an instance; None for none.
-
-    Defaults filled from the run: ``cosine`` anneals over ``T_max = epochs``;
-    ``reduce_on_plateau`` takes its mode from the monitored metric (max for accuracies).
-    NOTE: a default taken from ``epochs`` makes a 3-epoch run a different schedule from a
-    5-epoch one; to stop after 3 and resume to 5 exactly, give ``T_max`` explicitly (a run
-    interrupted by Ctrl-C or a crash, resumed with the same arguments, is exact anyway).
-    """
-    if spec is None:
-        return None
-    if isinstance(spec, schedules_mod.Schedule):
-        return spec
-    if isinstance(spec, str):
-        return parse_schedule(spec, epochs, monitor)
-    try:
-        name, params = spec
-        params = dict(params)
-    except (TypeError, ValueError):
-        raise ConfigError(f"a schedule is a name, (name, params) or a Schedule, not {spec!r}") from None
-    key = _canonical_schedule(str(name))
-    if key == "cosine":
-        params.setdefault("T_max", max(1, epochs))
-    elif key == "reduce_on_plateau":
-        params.setdefault("mode", monitor_mode(monitor))
-    return schedules_mod.get(key if key in schedules_mod.SCHEDULES else str(name), **params)
-
-
-# -- the loop ------------------------------------------------------------------------
-class _Diverged(Exception):
-    def __init__(self, epoch: int, batch: int | None, value: Any, cause: BaseException | None = None):
-        self.epoch, self.batch, self.value, self.cause = epoch, batch, value, cause
-
-
 @dataclass
 class _Snapshot:
     """The state at the end of the last completed epoch (the last good state)."""
@@ -416,7 +184,7 @@ class _Snapshot:
     retaking: bool = False
 
     @classmethod
-    def take(cls, net: Any, opt: Any, schedule: Any) -> "_Snapshot":
+    def take(cls, net: Trainable, opt: Any, schedule: Any) -> "_Snapshot":
         return cls(
             [p.copy() for p in net.parameters()],
             opt.state_dict(),  # its arrays are copies already
@@ -424,7 +192,7 @@ class _Snapshot:
             None if schedule is None else copy.deepcopy(schedule.state_dict()),
         )
 
-    def retake(self, net: Any, opt: Any, schedule: Any) -> "_Snapshot":
+    def retake(self, net: Trainable, opt: Any, schedule: Any) -> "_Snapshot":
         """Take the state again, the parameters copied into this snapshot's arrays (so a
         new snapshot never coexists with the old one: one copy of the parameters, not two)."""
         params = net.parameters()
@@ -442,7 +210,7 @@ class _Snapshot:
         self.retaking = False
         return self
 
-    def restore(self, net: Any, opt: Any, schedule: Any) -> None:
+    def restore(self, net: Trainable, opt: Any, schedule: Any) -> None:
         if self.retaking:
             # interrupted (Ctrl-C) while retaking: the snapshot is torn, but retake only
             # reads, so the network, optimizer, rng and schedule still hold exactly the state
@@ -480,25 +248,307 @@ class _Gathered:
         return out
 
 
+# -- the run -------------------------------------------------------------------------
+@dataclass(eq=False)
+class Run:
+    """One training run by per-batch optimizer steps: its state, and :meth:`epoch`.
+
+    Use::
+
+        run = Run(net, X, Y, optimizers.get("adam", lr=1e-3), batch_size=32)
+        run.start()                # callbacks' on_train_begin, first snapshot
+        while run.epochs_done < 10 and not run.stopped:
+            record = run.epoch()   # one pass over (X, Y); the epoch's history record
+        history = run.finish()     # on_train_end, evaluation mode
+
+    ``X`` and ``Y`` are the encoded training data; ``validation`` an encoded pair. The run
+    holds the network, the optimizer, the schedule, the callbacks, the :class:`History`,
+    the snapshot of the last good state (``good``), the progress display and the checkpoint
+    settings. A :class:`relunet.errors.DivergenceError` from :meth:`epoch` leaves the
+    network at the last good state. ``metrics=False`` skips the training-set evaluation
+    pass (the ``accuracy`` of the record) where the caller does not use it.
+    """
+
+    net: Trainable
+    X: np.ndarray
+    Y: np.ndarray
+    optimizer: optimizers.Optimizer
+    batch_size: int | None = 32
+    shuffle: bool = True
+    schedule: schedules_mod.Schedule | None = None
+    callbacks: list[Any] = field(default_factory=list)
+    validation: tuple[np.ndarray, np.ndarray] | None = None
+    monitor: str = "loss"
+    history: History = field(default_factory=History)
+    #: the epoch to train up to (progress display; a resumed early stop ends there)
+    epochs: int = 0
+    verbose: int = 0
+    stream: TextIO | None = None
+    checkpoint: str | os.PathLike | None = None
+    #: the validation split's indices into the data given to fit (kept in checkpoints)
+    val_idx: np.ndarray | None = None
+    metrics: bool = True
+    #: completed epochs (also those of a resumed run)
+    epochs_done: int = 0
+    #: a callback asked to stop (or a resumed run had already stopped)
+    stopped: bool = False
+
+    def __post_init__(self) -> None:
+        n = len(self.X)
+        if n == 0:
+            raise DataError("no training samples")
+        self.batch_size = _batch_size(self.batch_size, n)
+        self.n_batches = -(-n // self.batch_size)
+        # the epoch's evaluation runs through the work arrays in blocks of the batch size, or of
+        # EVAL_MIN_ROWS for smaller batches (online learning would otherwise evaluate row by row)
+        self.eval_rows = max(self.batch_size, EVAL_MIN_ROWS)
+        n_val = len(self.validation[0]) if self.validation is not None else 0
+        self.net.reserve_work(min(self.eval_rows, max(n, n_val)))
+        self.batch_callbacks = [cb for cb in self.callbacks if _has_hook(cb, "on_batch_end")]
+        # what a checkpoint records of the run, so that a resume continues this run and no other
+        self.settings: dict[str, Any] = {
+            "batch_size": self.batch_size, "shuffle": bool(self.shuffle), "lr": float(self.optimizer.lr),
+            "schedule": None if self.schedule is None else jsonable({"name": self.schedule.name,
+                                                                     **self.schedule.config()}),
+            "data": fingerprint(self.X),
+        }
+        self.first_epoch = self.epochs_done + 1
+        self.current = self.epochs_done
+        self.progress: Progress | None = None
+        self.good: _Snapshot | None = None
+
+    # -- start and end -------------------------------------------------------------
+    def start(self, restored: ckpt_mod.Checkpoint | None = None,
+              path: str | os.PathLike = "checkpoint") -> None:
+        """Callbacks' ``on_train_begin``, the resume from ``restored`` (read from ``path``),
+        the schedule's first rate, training mode and the first snapshot."""
+        for cb in self.callbacks:
+            if hasattr(cb, "on_train_begin"):
+                cb.on_train_begin(self.net)
+        if restored is not None:
+            self._resume(restored, path)
+        if self.schedule is not None:
+            self.optimizer.lr = self.schedule.start(self.optimizer.lr)
+        self.progress = Progress(self.epochs, len(self.X), self.n_batches, self.verbose, self.stream,
+                                 first_epoch=self.first_epoch)
+        self.net.train()
+        self.good = _Snapshot.take(self.net, self.optimizer, self.schedule)
+
+    def _resume(self, restored: ckpt_mod.Checkpoint, path: str | os.PathLike) -> None:
+        """Continue the run ``restored`` holds: parameters, generator, optimizer, schedule,
+        callbacks' state, history and the epoch count."""
+        check_run_settings(path, restored.extra.get("config") or {}, self.settings)
+        ckpt_mod.restore_params(self.net, restored, path)
+        try:
+            self.optimizer.load_state_dict(restored.optimizer)
+        except RelunetError:
+            raise
+        except (TypeError, ValueError, KeyError) as exc:  # a corrupted (but checksummed) state
+            raise ModelFileError(f"{os.fspath(path)}: bad optimizer state ({exc})") from None
+        if self.schedule is not None and restored.schedule is not None:
+            self.schedule.load_state_dict(restored.schedule)
+        for key, cb in _stateful(self.callbacks).items():
+            if key in restored.callbacks:
+                cb.load_state_dict(restored.callbacks[key])
+        if restored.history:
+            self.history = History.from_dict(restored.history)
+        self.history.info["resumed_from"] = restored.epoch
+        self.history.info.pop("interrupted", None)
+        self.epochs_done = self.current = restored.epoch
+        self.first_epoch = restored.epoch + 1
+        if restored.extra.get("stopped"):  # the run had already ended (early stop)
+            self.first_epoch, self.stopped = self.epochs + 1, True
+
+    def finish(self) -> History:
+        """Callbacks' ``on_train_end`` (early stopping's outcome into ``history.info`` and a
+        message), then evaluation mode; returns the history."""
+        for cb in _train_end(self.callbacks, self.net, self.history):
+            if cb.stopped_epoch:
+                self.progress.message(
+                    f"early stopping at epoch {cb.stopped_epoch}: {cb.monitor} has not improved for "
+                    f"{cb.patience} epochs; best {cb.monitor} {cb.best:.4g} at epoch {cb.best_epoch}"
+                )
+        self.progress.close()
+        self.net.eval()
+        return self.history
+
+    def interrupt(self) -> History:
+        """After Ctrl-C: back to the end of the last completed epoch (consistent with the
+        history and the checkpoint, so a resume continues exactly), a checkpoint, a message."""
+        self.good.restore(self.net, self.optimizer, self.schedule)
+        self.history.info["interrupted"] = True
+        done = self.history.records[-1]["epoch"] if self.history.records else self.first_epoch - 1
+        if self.checkpoint is not None:
+            self.save_checkpoint(done)
+        self.progress.message(
+            f"interrupted during epoch {self.current}; parameters are those of epoch {done}"
+            + (f"; checkpoint saved to {os.fspath(self.checkpoint)}" if self.checkpoint is not None else "")
+        )
+        self.progress.close()
+        self.net.eval()
+        return self.history
+
+    # -- one epoch -------------------------------------------------------------------
+    def epoch(self) -> dict[str, Any]:
+        """Train one epoch; returns its history record (see the module docstring).
+
+        Raises:
+            DivergenceError: the loss or the parameters became NaN/inf (the network is back
+                at the last good state; ``err.history`` holds the completed epochs).
+        """
+        epoch = self.current = self.epochs_done + 1
+        t0 = time.perf_counter()
+        self.progress.epoch_begin(epoch)
+        lr_used = float(self.optimizer.lr)
+        try:
+            with float_errors():
+                record: dict[str, Any] = {"epoch": epoch, "loss": self._batches(epoch) / len(self.X)}
+                self._evaluate(record, epoch)
+        except Diverged as d:
+            raise self._diverged(d, lr_used) from d.cause
+        record["lr"] = lr_used
+        record["seconds"] = time.perf_counter() - t0
+        self.history.append(record)
+        self._step_schedule(record)
+        for cb in self.callbacks:
+            if hasattr(cb, "on_epoch_end") and _wants_stop(cb.on_epoch_end(epoch, record, self.net),
+                                                           cb, "on_epoch_end"):
+                self.stopped = True
+        self.good = self.good.retake(self.net, self.optimizer, self.schedule)
+        self.epochs_done = epoch
+        if self.checkpoint is not None:
+            self.save_checkpoint(epoch)
+        self.progress.epoch_end(record)
+        return record
+
+    def _batches(self, epoch: int) -> float:
+        """The epoch's optimizer steps; the sum of the batch losses weighted by batch rows."""
+        X, Y, n, bs = self.X, self.Y, len(self.X), self.batch_size
+        if self.shuffle and bs < n:
+            # gather batch by batch into reused buffers: no full copy of X per epoch
+            # (a memory-mapped X is read one batch at a time)
+            order = self.net.rng.permutation(n)
+            X, Y = _Gathered(X, order, bs), _Gathered(Y, order, bs)
+        bar = self.progress.mode == "bar"
+        train_step, opt, total = self.net.train_step, self.optimizer, 0.0
+        for b in range(1, self.n_batches + 1):
+            s, e = (b - 1) * bs, b * bs
+            try:
+                value = train_step(X[s:e], Y[s:e], opt)
+            except FLOAT_ERRORS as exc:
+                raise Diverged(epoch, b, "a floating-point overflow", exc) from None
+            loss = checked_loss(value, epoch, b)
+            total += loss * (min(e, n) - s)
+            if bar:
+                self.progress.batch_end(b, min(e, n), total)
+            for cb in self.batch_callbacks:
+                if _wants_stop(cb.on_batch_end(epoch, b, loss, self.net), cb, "on_batch_end"):
+                    self.stopped = True
+        return total
+
+    def _evaluate(self, record: dict[str, Any], epoch: int) -> None:
+        """The record's evaluation metrics, in evaluation mode; checks that all are finite."""
+        try:
+            if self.metrics:
+                record.update(evaluate(self.net, self.X, self.Y, loss=False, work_rows=self.eval_rows))
+            if self.validation is not None:
+                for k, v in evaluate(self.net, *self.validation, work_rows=self.eval_rows).items():
+                    record["val_" + k] = v
+        except FLOAT_ERRORS as exc:
+            raise Diverged(epoch, None, "a floating-point overflow", exc) from None
+        check_record(record, epoch)
+        check_parameters(self.net.parameters(), epoch)
+
+    def _diverged(self, d: Diverged, lr: float) -> DivergenceError:
+        self.good.restore(self.net, self.optimizer, self.schedule)
+        self.progress.close()
+        err = divergence_error(d, lr, self.batch_size, self.epochs_done, self.optimizer)
+        err.history = self.history  # type: ignore[attr-defined]
+        return err
+
+    def _step_schedule(self, record: dict[str, Any]) -> None:
+        """The next epoch's rate from the schedule (reduce-on-plateau gets the monitored metric)."""
+        if self.schedule is None:
+            return
+        if self.monitor not in record and needs_metric(self.schedule):
+            raise ConfigError(
+                f"the {self.schedule.name} schedule monitors {self.monitor!r}, which the epoch record does "
+                f"not have (it has {', '.join(record)}); give validation data or monitor 'loss'"
+            )
+        self.optimizer.lr = self.schedule.step(record.get(self.monitor))
+
+    def save_checkpoint(self, done_epoch: int) -> None:
+        """Write the run's state after epoch ``done_epoch`` to ``checkpoint`` (atomically)."""
+        opt = self.optimizer
+        extra: dict[str, Any] = {"stopped": self.stopped, "config": self.settings,
+                                 "network": repr(self.net), "optimizer_config": resume_config(opt)}
+        if self.val_idx is not None:
+            extra["val_idx"] = self.val_idx
+        ckpt_mod.save(self.checkpoint, ckpt_mod.Checkpoint(
+            epoch=done_epoch,
+            params=self.net.parameters(),
+            rng_state=ckpt_mod.capture_rng(self.net),
+            optimizer_name=opt.name,
+            optimizer=opt.state_dict(),
+            schedule=None if self.schedule is None else self.schedule.state_dict(),
+            callbacks={k: cb.state_dict() for k, cb in _stateful(self.callbacks).items()},
+            history=self.history.to_dict(),
+            extra=extra,
+        ))
+
+
+def _batch_size(batch_size: Any, n: int) -> int:
+    """The batch size for ``n`` samples: None (or more than ``n``) is the full batch."""
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, float, np.integer, np.floating))
+        or int(batch_size) != batch_size or batch_size < 1
+    ):
+        raise ConfigError(f"batch_size must be an integer >= 1 or None (full batch), got {batch_size!r}")
+    if batch_size is None or batch_size >= n:
+        return n
+    return int(batch_size)
+
+
+def _train_end(cbs: list[Any], net: Trainable, history: History) -> list[EarlyStopping]:
+    """Run the callbacks' ``on_train_end``, then record early stopping's outcome in
+    ``history.info``; returns the EarlyStopping callbacks (the caller may report them)."""
+    for cb in cbs:
+        if hasattr(cb, "on_train_end"):
+            cb.on_train_end(net, history)
+    stops = [cb for cb in cbs if isinstance(cb, EarlyStopping)]
+    for cb in stops:
+        history.info["stopped_early"] = cb.stopped_epoch > 0
+        history.info["best_epoch"] = cb.best_epoch
+    return stops
+
+
+def _stateful(cbs: list[Any]) -> dict[str, Any]:
+    """Callbacks with state to checkpoint, keyed by position and class name."""
+    return {
+        f"{i}:{type(cb).__name__}": cb
+        for i, cb in enumerate(cbs)
+        if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict")
+    }
+
+
 def _has_hook(cb: Any, name: str) -> bool:
     """True when ``cb`` defines ``name`` itself (not the base class's no-op)."""
-    from relunet.training.callbacks import Callback
-
     fn = getattr(type(cb), name, None)
     if fn is None:
         return hasattr(cb, name)
     return fn is not getattr(Callback, name, None)
 
 
+# -- fit -----------------------------------------------------------------------------------
 def fit(
-    net: Any,
+    net: Trainable,
     X: np.ndarray,
     Y: np.ndarray,
     *,
     epochs: int = 10,
     batch_size: int | None = 32,
-    lr: float = 0.01,
-    optimizer: "str | optimizers.Optimizer" = "sgd",
+    lr: float = DEFAULT_LR,
+    optimizer: "str | optimizers.Optimizer | Minimizer" = "sgd",
     schedule: Any = None,
     shuffle: bool = True,
     verbose: int = 0,
@@ -525,9 +575,12 @@ def fit(
             ``k+1 .. epochs`` are run (so rerunning the same call with ``resume=`` finishes
             the intended run). For full-batch optimizers: the maximum number of iterations.
         batch_size: 1 (online), B (mini-batch) or None (full batch).
-        lr: learning rate (the schedule's base rate).
+        lr: learning rate (the schedule's base rate) of an optimizer given by name;
+            default 0.01. An optimizer instance carries its own rate: ``lr`` is then refused.
         optimizer: name or instance (see :mod:`relunet.optimizers`); ``**optimizer_params``
             go to its constructor (``momentum``, ``nesterov``, ``weight_decay``, ...).
+            ``"cg"`` and ``"lbfgs"`` (or a :class:`relunet.training.minimizers.Minimizer`)
+            train full-batch by line search (see :func:`fit_minimizer`).
         schedule: a name, ``(name, params)`` or :class:`relunet.schedules.Schedule`.
         shuffle: reshuffle the training samples every epoch (with ``net.rng``).
         verbose: 0 silent; 1 a live progress bar on a terminal, else one line per epoch;
@@ -554,89 +607,144 @@ def fit(
 
     Raises:
         DivergenceError: a NaN/inf loss; the network keeps the last good parameters.
-        ConfigError: bad settings; ModelFileError: an unusable ``resume`` file.
+        ConfigError: bad or conflicting settings; ModelFileError: an unusable ``resume`` file.
     """
+    epochs, verbose = _check_settings(epochs, verbose, monitor, checkpoint)
+    opt = _optimizer(net, optimizer, lr, optimizer_params)
+    restored = _read_resume(resume, net, opt, epochs, validation_split, validation_data)
+    X, Y, validation, val_idx = _validation(net, X, Y, validation_data, validation_split, stratify,
+                                            restored, resume)
+    monitor = _monitor(monitor, early_stopping, validation)
+    cbs = _callbacks(callbacks, early_stopping, monitor, min_delta, restore_best_weights)
+    schedule_obj = make_schedule(schedule, epochs, monitor)
+    _check_target_scale(net, Y)
+    history = History(info={"optimizer": opt.name, "optimizer_config": optimizer_config(opt)})
+    if len(X) == 0:
+        raise DataError("no training samples")
+    if isinstance(opt, Minimizer):  # full batch by line search (CG, L-BFGS), else per-batch steps
+        if schedule_obj is not None:
+            raise ConfigError(f"{opt.name!r} chooses its step by line search: a learning-rate schedule does not apply")
+        return fit_minimizer(net, X, Y, opt, epochs=epochs, validation=validation, callbacks=cbs,
+                             history=history, verbose=verbose, stream=stream, checkpoint=checkpoint,
+                             restored=restored, resume=resume)
+    run = Run(net, X, Y, opt, batch_size=batch_size, shuffle=shuffle, schedule=schedule_obj, callbacks=cbs,
+              validation=validation, monitor=monitor, history=history, epochs=epochs, verbose=verbose,
+              stream=stream, checkpoint=checkpoint, val_idx=val_idx)
+    run.start(restored, resume if resume is not None else "checkpoint")
+    try:
+        while run.epochs_done < epochs and not run.stopped:
+            run.epoch()
+    except KeyboardInterrupt:
+        return run.interrupt()
+    return run.finish()
+
+
+# -- fit's argument checks ---------------------------------------------------------------
+def _check_settings(epochs: Any, verbose: Any, monitor: Any,
+                    checkpoint: str | os.PathLike | None) -> tuple[int, int]:
+    """``(epochs, verbose)`` as integers, after checking them, ``monitor`` and the checkpoint's folder."""
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ConfigError(f"epochs must be an integer >= 0, got {epochs!r}")
-    epochs = int(epochs)
     if verbose not in (0, 1, 2, True, False):
         raise ConfigError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    verbose = int(verbose)
     if monitor is not None and not isinstance(monitor, str):
         raise ConfigError(f"monitor must be a metric name such as 'val_loss' or 'loss', got {monitor!r}")
     if checkpoint is not None:  # a folder that is missing fails now, not after the first epoch
-        from relunet.io.archive import output_target
-
         output_target(checkpoint)
-    if isinstance(optimizer, optimizers.Optimizer) and optimizer_params:
-        raise ConfigError(f"{', '.join(sorted(optimizer_params))} would be ignored: the optimizer is given as an "
-                          f"instance, {optimizer!r}; set them on it, or give the optimizer by name")
-    opt = optimizers.get(optimizer, lr=lr, **optimizer_params)
-    opt_name = getattr(opt, "name", type(opt).__name__)
-    state = getattr(opt, "state", None)
-    if isinstance(state, dict) and state:  # an instance that already trained: its state must be this net's
+    return int(epochs), int(verbose)
+
+
+def _optimizer(net: Trainable, optimizer: Any, lr: float,
+               params: dict[str, Any]) -> "optimizers.Optimizer | Minimizer":
+    """The optimizer (or minimizer) of the run. An instance comes with its own settings:
+    ``lr`` or other hyper-parameters beside it would be ignored, so they are refused."""
+    if isinstance(optimizer, (optimizers.Optimizer, Minimizer)):
+        given = sorted([*params, *([] if isinstance(lr, _DefaultRate) else ["lr"])])
+        if given:
+            raise ConfigError(f"{', '.join(given)} would be ignored: the optimizer is given as an "
+                              f"instance, {optimizer!r}; set them on it, or give the optimizer by name")
+        opt = optimizer
+    else:
+        opt = optimizers.get(optimizer, lr=float(lr), **params)
+    state = opt.state if isinstance(opt, optimizers.Optimizer) else {}
+    if state:  # an instance that already trained: its state must be this net's
         shapes = [p.shape for p in net.parameters()]
         for name, arrays in state.items():
             if isinstance(arrays, list) and [np.shape(a) for a in arrays] != shapes:
                 raise ConfigError(
-                    f"this {opt_name} instance holds state ({name!r}) of another network; give each network "
-                    f"its own optimizer (a fresh instance, or the name {opt_name!r})"
+                    f"this {opt.name} instance holds state ({name!r}) of another network; give each network "
+                    f"its own optimizer (a fresh instance, or the name {opt.name!r})"
                 )
+    return opt
 
-    # -- resume: read first (its validation split and epoch decide what follows) --
-    restored = None
-    if resume is not None:
-        restored = ckpt_mod.load(resume)
-        if restored.optimizer_name != opt_name:
-            raise ConfigError(
-                f"{os.fspath(resume)} was written by optimizer {restored.optimizer_name!r}, "
-                f"this run uses {opt_name!r}; resume with the same optimizer"
-            )
-        _check_resume(resume, restored, net, opt, epochs)
-        had_split = "val_idx" in restored.extra
-        if had_split and not validation_split and validation_data is None:
-            raise ConfigError(f"{os.fspath(resume)} was written by a run that held out a validation split; "
-                              "resume with validation_split (--validation-split) too: the same samples are held out")
-        if not had_split and validation_split:
-            raise ConfigError(f"{os.fspath(resume)} was written by a run without a validation split; "
-                              "resume without validation_split (--validation-split, --early-stopping)")
 
-    # -- validation data ---------------------------------------------------------
-    val_idx = None
+def _read_resume(resume: str | os.PathLike | None, net: Trainable, opt: Any, epochs: int,
+                 validation_split: float, validation_data: Any) -> ckpt_mod.Checkpoint | None:
+    """The checkpoint to continue from, read first (its validation split and epoch decide
+    what follows), after checking that it belongs to this run."""
+    if resume is None:
+        return None
+    restored = ckpt_mod.load(resume)
+    if restored.optimizer_name != opt.name:
+        raise ConfigError(
+            f"{os.fspath(resume)} was written by optimizer {restored.optimizer_name!r}, "
+            f"this run uses {opt.name!r}; resume with the same optimizer"
+        )
+    check_checkpoint(resume, restored, net, opt, epochs)
+    had_split = "val_idx" in restored.extra
+    if had_split and not validation_split and validation_data is None:
+        raise ConfigError(f"{os.fspath(resume)} was written by a run that held out a validation split; "
+                          "resume with validation_split (--validation-split) too: the same samples are held out")
+    if not had_split and validation_split:
+        raise ConfigError(f"{os.fspath(resume)} was written by a run without a validation split; "
+                          "resume without validation_split (--validation-split, --early-stopping)")
+    return restored
+
+
+def _validation(net: Trainable, X: np.ndarray, Y: np.ndarray, validation_data: Any, validation_split: float,
+                stratify: bool, restored: ckpt_mod.Checkpoint | None, resume: Any) -> tuple[Any, Any, Any, Any]:
+    """``(X, Y, validation, val_idx)``: the training data, the validation pair (or None)
+    and the held-out indices of a split (the checkpoint's when resuming)."""
     if validation_data is not None:
-        try:
-            Xv, Yv = validation_data
-        except (TypeError, ValueError):
-            raise ConfigError("validation_data must be a pair (X_val, Y_val)") from None
-        # arrays in the training data's dtypes (lists, float64 for a float32 network, ...),
-        # but never an integer one: integer training targets (counts) must not truncate
-        # float validation targets (2.5 -> 2), nor uint8 pixels scaled validation inputs
-        xd, yd = (d if d.kind == "f" else np.dtype(getattr(net, "dtype", np.float64)) for d in (X.dtype, Y.dtype))
-        try:
-            Xv, Yv = np.asarray(Xv, dtype=xd), np.asarray(Yv, dtype=yd)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"validation_data must be numeric arrays (X_val, Y_val): {exc}") from None
-        if len(Xv) != len(Yv) or len(Xv) == 0:
-            raise DataError(f"validation_data: X_val has {len(Xv)} samples, Y_val {len(Yv)}")
-        if np.ndim(Xv) != 2 or np.shape(Xv)[1] != X.shape[1] or np.ndim(Yv) != 2 or np.shape(Yv)[1] != Y.shape[1]:
-            raise DataError(
-                f"validation_data has shapes {np.shape(Xv)}, {np.shape(Yv)}; the training data "
-                f"{X.shape}, {Y.shape} (give encoded targets here, or raw labels to MLP.fit)"
-            )
-        validation: tuple[np.ndarray, np.ndarray] | None = (Xv, Yv)
-    elif validation_split:
-        if restored is not None and "val_idx" in restored.extra:
-            val_idx = np.asarray(restored.extra["val_idx"], dtype=np.int64)
-            if len(val_idx) and val_idx.max() >= len(X):
-                raise ConfigError(f"{os.fspath(resume)}: its validation split does not fit {len(X)} samples")
-            train_idx = np.setdiff1d(np.arange(len(X)), val_idx)
-        else:
-            train_idx, val_idx = validation_indices(net, Y, float(validation_split), net.rng, stratify)
-        validation = (X[val_idx], Y[val_idx])
-        X, Y = X[train_idx], Y[train_idx]
+        return X, Y, _validation_pair(net, X, Y, validation_data), None
+    if not validation_split:
+        return X, Y, None, None
+    if restored is not None and "val_idx" in restored.extra:
+        val_idx = np.asarray(restored.extra["val_idx"], dtype=np.int64)
+        if len(val_idx) and val_idx.max() >= len(X):
+            raise ConfigError(f"{os.fspath(resume)}: its validation split does not fit {len(X)} samples")
+        train_idx = np.setdiff1d(np.arange(len(X)), val_idx)
     else:
-        validation = None
+        train_idx, val_idx = validation_indices(net, Y, float(validation_split), net.rng, stratify)
+    return X[train_idx], Y[train_idx], (X[val_idx], Y[val_idx]), val_idx
 
+
+def _validation_pair(net: Trainable, X: np.ndarray, Y: np.ndarray, validation_data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The given ``(X_val, Y_val)`` checked against the training data."""
+    try:
+        Xv, Yv = validation_data
+    except (TypeError, ValueError):
+        raise ConfigError("validation_data must be a pair (X_val, Y_val)") from None
+    # arrays in the training data's dtypes (lists, float64 for a float32 network, ...),
+    # but never an integer one: integer training targets (counts) must not truncate
+    # float validation targets (2.5 -> 2), nor uint8 pixels scaled validation inputs
+    xd, yd = (d if d.kind == "f" else np.dtype(net.dtype) for d in (X.dtype, Y.dtype))
+    try:
+        Xv, Yv = np.asarray(Xv, dtype=xd), np.asarray(Yv, dtype=yd)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"validation_data must be numeric arrays (X_val, Y_val): {exc}") from None
+    if len(Xv) != len(Yv) or len(Xv) == 0:
+        raise DataError(f"validation_data: X_val has {len(Xv)} samples, Y_val {len(Yv)}")
+    if np.ndim(Xv) != 2 or np.shape(Xv)[1] != X.shape[1] or np.ndim(Yv) != 2 or np.shape(Yv)[1] != Y.shape[1]:
+        raise DataError(
+            f"validation_data has shapes {np.shape(Xv)}, {np.shape(Yv)}; the training data "
+            f"{X.shape}, {Y.shape} (give encoded targets here, or raw labels to MLP.fit)"
+        )
+    return Xv, Yv
+
+
+def _monitor(monitor: str | None, early_stopping: Any, validation: Any) -> str:
+    """The monitored metric: ``val_loss`` with validation data, ``loss`` without."""
     if (isinstance(early_stopping, (int, np.integer)) and not isinstance(early_stopping, (bool, np.bool_))
             and early_stopping < 1):
         raise ConfigError(f"early_stopping={early_stopping!r}: a patience is an integer >= 1 "
@@ -650,8 +758,12 @@ def fit(
             )
     if monitor.startswith("val_") and validation is None:
         raise ConfigError(f"monitor={monitor!r} needs validation data (validation_split or validation_data)")
+    return monitor
 
-    # -- callbacks -----------------------------------------------------------------
+
+def _callbacks(callbacks: Any, early_stopping: Any, monitor: str, min_delta: float,
+               restore_best_weights: bool) -> list[Any]:
+    """The callbacks as a list of objects, early stopping (if asked) among them once."""
     if isinstance(callbacks, (str, bytes)):
         raise ConfigError(f"callbacks must be a list of callbacks, got the string {callbacks!r}")
     if callbacks is not None and (callable(callbacks) or hasattr(callbacks, "on_epoch_end")
@@ -662,278 +774,20 @@ def fit(
     except TypeError:
         raise ConfigError(f"callbacks must be a list of callbacks, got {callbacks!r}") from None
     cbs = [as_callback(c) for c in callbacks]
-    if early_stopping not in (None, False):
-        if isinstance(early_stopping, EarlyStopping):
-            stopper = early_stopping
-        else:
-            if not isinstance(early_stopping, (int, np.integer)):
-                raise ConfigError(f"early_stopping is a patience (an integer >= 1), True, or an EarlyStopping; "
-                                  f"got {early_stopping!r}")
-            patience = 10 if early_stopping is True else int(early_stopping)
-            stopper = EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
-                                    restore_best_weights=restore_best_weights)
-        if not any(cb is stopper for cb in cbs):  # given twice: one stopper, called once per epoch
-            cbs.append(stopper)
-    schedule_obj = make_schedule(schedule, epochs, monitor)
-
-    _check_target_scale(net, Y)
-    history = History(info={"optimizer": opt_name, "optimizer_config": _config(opt)})
-    n = len(X)
-    if n == 0:
-        raise DataError("no training samples")
-    if getattr(opt, "full_batch", False):
-        if schedule_obj is not None:
-            raise ConfigError(f"{opt_name!r} chooses its step by line search: a learning-rate schedule does not apply")
-        return _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, stream,
-                               checkpoint, restored, resume)
-
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, (int, float, np.integer, np.floating))
-        or int(batch_size) != batch_size or batch_size < 1
-    ):
-        raise ConfigError(f"batch_size must be an integer >= 1 or None (full batch), got {batch_size!r}")
-    if batch_size is None or batch_size >= n:
-        batch_size = n
-    batch_size = int(batch_size)
-    n_batches = -(-n // batch_size)
-    # the epoch's evaluation runs through the work arrays in blocks of the batch size, or of
-    # EVAL_MIN_ROWS for smaller batches (online learning would otherwise evaluate row by row)
-    eval_rows = max(batch_size, EVAL_MIN_ROWS)
-    if hasattr(net, "reserve_work"):
-        net.reserve_work(min(eval_rows, max(n, len(validation[0]) if validation is not None else 0)))
-
-    for cb in cbs:
-        if hasattr(cb, "on_train_begin"):
-            cb.on_train_begin(net)
-
-    # what a checkpoint records of the run, so that a resume continues this run and no other
-    run_config: dict[str, Any] = {
-        "batch_size": batch_size, "shuffle": bool(shuffle), "lr": float(opt.lr),
-        "schedule": None if schedule_obj is None else _jsonable({"name": schedule_obj.name,
-                                                                 **schedule_obj.config()}),
-        "data": _fingerprint(X),
-    }
-    first_epoch = 1
-    if restored is not None:
-        _check_resume_run(resume, restored.extra.get("config") or {}, run_config)
-        ckpt_mod.restore_params(net, restored, resume)
-        try:
-            opt.load_state_dict(restored.optimizer)
-        except RelunetError:
-            raise
-        except (TypeError, ValueError, KeyError) as exc:  # a corrupted (but checksummed) state
-            raise ModelFileError(f"{os.fspath(resume)}: bad optimizer state ({exc})") from None
-        if schedule_obj is not None and restored.schedule is not None:
-            schedule_obj.load_state_dict(restored.schedule)
-        for key, cb in _stateful(cbs).items():
-            if key in restored.callbacks:
-                cb.load_state_dict(restored.callbacks[key])
-        history = History.from_dict(restored.history) if restored.history else history
-        history.info["resumed_from"] = restored.epoch
-        history.info.pop("interrupted", None)
-        first_epoch = restored.epoch + 1
-        if restored.extra.get("stopped"):
-            first_epoch = epochs + 1  # the run had already ended (early stop)
-    if schedule_obj is not None:
-        opt.lr = schedule_obj.start(opt.lr)
-
-    progress = Progress(epochs, n, n_batches, verbose, stream, first_epoch=first_epoch)
-    batch_cbs = [cb for cb in cbs if _has_hook(cb, "on_batch_end")]
-    bar = progress.mode == "bar"
-    net.train()
-    good = _Snapshot.take(net, opt, schedule_obj)
-    train_step = net.train_step
-    isfinite = math.isfinite
-    stopped = False
-    epoch = first_epoch - 1
-
-    def save_checkpoint(done_epoch: int) -> None:
-        extra: dict[str, Any] = {"stopped": stopped, "config": run_config,
-                                 "network": repr(net), "optimizer_config": _resume_config(opt)}
-        if val_idx is not None:
-            extra["val_idx"] = val_idx
-        ckpt_mod.save(checkpoint, ckpt_mod.Checkpoint(
-            epoch=done_epoch,
-            params=net.parameters(),
-            rng_state=ckpt_mod.capture_rng(net),
-            optimizer_name=opt_name,
-            optimizer=opt.state_dict(),
-            schedule=None if schedule_obj is None else schedule_obj.state_dict(),
-            callbacks={k: cb.state_dict() for k, cb in _stateful(cbs).items()},
-            history=history.to_dict(),
-            extra=extra,
-        ))
-
-    try:
-        for epoch in range(first_epoch, epochs + 1):
-            t0 = time.perf_counter()
-            progress.epoch_begin(epoch)
-            if shuffle and batch_size < n:
-                Xe = Ye = order = None  # last epoch's order and buffers go before the new ones come
-                order = net.rng.permutation(n)
-                # gather batch by batch into reused buffers: no full copy of X per epoch
-                # (a memory-mapped X is read one batch at a time)
-                Xe, Ye = _Gathered(X, order, batch_size), _Gathered(Y, order, batch_size)
-            else:
-                Xe, Ye = X, Y
-            total = 0.0
-            lr_used = float(opt.lr)
-            try:
-                for b in range(n_batches):
-                    s = b * batch_size
-                    e = s + batch_size
-                    try:
-                        loss = train_step(Xe[s:e], Ye[s:e], opt)
-                    except (FloatingPointError, RuntimeWarning) as exc:
-                        raise _Diverged(epoch, b + 1, "a floating-point overflow", exc) from None
-                    if not isfinite(loss):
-                        raise _Diverged(epoch, b + 1, loss)
-                    total += float(loss) * (min(e, n) - s)
-                    if bar:
-                        progress.batch_end(b + 1, min(e, n), total)
-                    if batch_cbs:
-                        for cb in batch_cbs:
-                            if _wants_stop(cb.on_batch_end(epoch, b + 1, float(loss), net), cb, "on_batch_end"):
-                                stopped = True
-                record: dict[str, Any] = {"epoch": epoch, "loss": total / n}
-                try:
-                    record.update(evaluate(net, X, Y, loss=False, work_rows=eval_rows))
-                    if validation is not None:
-                        for k, v in evaluate(net, *validation, work_rows=eval_rows).items():
-                            record["val_" + k] = v
-                except (FloatingPointError, RuntimeWarning) as exc:
-                    raise _Diverged(epoch, None, "a floating-point overflow", exc) from None
-                bad = [k for k, v in record.items() if isinstance(v, float) and not isfinite(v)]
-                if bad:
-                    raise _Diverged(epoch, None, f"{bad[0]}={record[bad[0]]}")
-            except _Diverged as d:
-                good.restore(net, opt, schedule_obj)
-                progress.close()
-                raise _divergence_error(d, lr_used, batch_size, history, opt) from d.cause
-            record["lr"] = lr_used
-            record["seconds"] = time.perf_counter() - t0
-            history.append(record)
-            if schedule_obj is not None:
-                if monitor not in record and _needs_metric(schedule_obj):
-                    raise ConfigError(
-                        f"the {schedule_obj.name} schedule monitors {monitor!r}, which the epoch record does "
-                        f"not have (it has {', '.join(record)}); give validation data or monitor 'loss'"
-                    )
-                opt.lr = schedule_obj.step(record.get(monitor))
-            for cb in cbs:
-                if hasattr(cb, "on_epoch_end") and _wants_stop(cb.on_epoch_end(epoch, record, net), cb, "on_epoch_end"):
-                    stopped = True
-            good = good.retake(net, opt, schedule_obj)
-            if checkpoint is not None:
-                save_checkpoint(epoch)
-            progress.epoch_end(record)
-            if stopped:
-                break
-    except KeyboardInterrupt:
-        # Back to the end of the last completed epoch: consistent with the history and
-        # with the checkpoint, so a resume continues exactly.
-        good.restore(net, opt, schedule_obj)
-        history.info["interrupted"] = True
-        done = history.records[-1]["epoch"] if history.records else first_epoch - 1
-        if checkpoint is not None:
-            save_checkpoint(done)
-        progress.message(
-            f"interrupted during epoch {epoch}; parameters are those of epoch {done}"
-            + (f"; checkpoint saved to {os.fspath(checkpoint)}" if checkpoint is not None else "")
-        )
-        progress.close()
-        net.eval()
-        return history
-
-    for cb in _train_end(cbs, net, history):
-        if cb.stopped_epoch:
-            progress.message(
-                f"early stopping at epoch {cb.stopped_epoch}: {cb.monitor} has not improved for "
-                f"{cb.patience} epochs; best {cb.monitor} {cb.best:.4g} at epoch {cb.best_epoch}"
-            )
-    progress.close()
-    net.eval()
-    return history
-
-
-def _train_end(cbs: list[Any], net: Any, history: History) -> list[EarlyStopping]:
-    """Run the callbacks' ``on_train_end``, then record early stopping's outcome in
-    ``history.info``; returns the EarlyStopping callbacks (the caller may report them)."""
-    for cb in cbs:
-        if hasattr(cb, "on_train_end"):
-            cb.on_train_end(net, history)
-    stops = [cb for cb in cbs if isinstance(cb, EarlyStopping)]
-    for cb in stops:
-        history.info["stopped_early"] = cb.stopped_epoch > 0
-        history.info["best_epoch"] = cb.best_epoch
-    return stops
-
-
-def _resume_config(opt: Any) -> dict[str, Any]:
-    """The optimizer settings a resumed run must share (the lr is restored from the state)."""
-    return {k: v for k, v in _config(opt).items() if k != "lr"}
-
-
-def _check_resume(path: Any, restored: Any, net: Any, opt: Any, epochs: int) -> None:
-    """A checkpoint continues only the run that wrote it: same network, optimizer settings,
-    and fewer epochs done than the total asked for. (Checked where the file records them.)"""
-    where = os.fspath(path)
-    saved_net = restored.extra.get("network")
-    if saved_net is not None and saved_net != repr(net):
-        raise ModelFileError(f"{where}: the checkpoint's network {saved_net} and this run's {net!r} do not fit; "
-                             "resume with the same network options")
-    saved_opt = restored.extra.get("optimizer_config")
-    if saved_opt is not None and _jsonable(saved_opt) != _resume_config(opt):
-        raise ConfigError(f"{where} was written with optimizer settings {saved_opt}, this run uses "
-                          f"{_resume_config(opt)}; resume with the same options")
-    if restored.epoch > epochs:
-        raise ConfigError(f"{where} already holds {restored.epoch} epochs but --epochs/epochs asks for "
-                          f"{epochs} in total; give at least {restored.epoch}")
-
-
-def _fingerprint(X: np.ndarray) -> dict[str, Any]:
-    """The training data's shape, dtype and a checksum of up to 16 rows spread over it:
-    cheap even for a memory-mapped 60k x 784 X, and different for another data set or
-    another split of the same one."""
-    n = len(X)
-    crc = 0
-    for i in np.unique(np.linspace(0, n - 1, min(n, 16)).astype(np.int64)):
-        crc = zlib.crc32(np.ascontiguousarray(X[int(i)]).tobytes(), crc)
-    return {"rows": int(n), "shape": [int(d) for d in X.shape[1:]], "dtype": str(X.dtype), "crc32": int(crc)}
-
-
-def _check_resume_run(path: Any, saved: dict[str, Any], now: dict[str, Any]) -> None:
-    """The checkpoint's run settings against this run's (those the file records: older
-    checkpoints hold only the batch size)."""
-    what = {"batch_size": "batch size", "lr": "learning rate", "schedule": "schedule",
-            "data": "training data", "shuffle": "shuffle"}
-    for key, name in what.items():
-        if key in saved and _jsonable(saved[key]) != _jsonable(now[key]):
-            if key == "data" and isinstance(saved[key], dict):
-                raise ConfigError(
-                    f"{os.fspath(path)} was written while training on other data ({saved[key].get('rows')} rows, "
-                    f"checksum {saved[key].get('crc32')}; this run: {now[key]['rows']} rows, checksum "
-                    f"{now[key]['crc32']}); resume on the same data, split and scaling (same --seed, --scale, ...)"
-                )
-            raise ConfigError(f"{os.fspath(path)} was written with {name} {saved[key]}, this run uses "
-                              f"{now[key]}; resume with the same options")
-
-
-def _config(opt: Any) -> dict[str, Any]:
-    cfg = getattr(opt, "config", None)
-    try:
-        return _jsonable(cfg()) if callable(cfg) else {"lr": float(opt.lr)}
-    except Exception:  # a user's optimizer with an odd config(): not worth failing for
-        return {"lr": float(opt.lr)}
-
-
-def _stateful(cbs: list[Any]) -> dict[str, Any]:
-    """Callbacks with state to checkpoint, keyed by position and class name."""
-    return {
-        f"{i}:{type(cb).__name__}": cb
-        for i, cb in enumerate(cbs)
-        if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict")
-    }
+    if early_stopping in (None, False):
+        return cbs
+    if isinstance(early_stopping, EarlyStopping):
+        stopper = early_stopping
+    else:
+        if not isinstance(early_stopping, (int, np.integer)):
+            raise ConfigError(f"early_stopping is a patience (an integer >= 1), True, or an EarlyStopping; "
+                              f"got {early_stopping!r}")
+        patience = 10 if early_stopping is True else int(early_stopping)
+        stopper = EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
+                                restore_best_weights=restore_best_weights)
+    if not any(cb is stopper for cb in cbs):  # given twice: one stopper, called once per epoch
+        cbs.append(stopper)
+    return cbs
 
 
 def _wants_stop(value: Any, cb: Any, hook: str) -> bool:
@@ -947,10 +801,10 @@ def _wants_stop(value: Any, cb: Any, hook: str) -> bool:
                       "False or None to go on")
 
 
-def _check_target_scale(net: Any, Y: np.ndarray) -> None:
+def _check_target_scale(net: Trainable, Y: np.ndarray) -> None:
     """Refuse regression targets whose squared error cannot be represented: training would
     only report a divergence, blaming the learning rate."""
-    if getattr(getattr(net, "loss", None), "name", None) != "mse" or Y.dtype.kind != "f" or not Y.size:
+    if net.loss.name != "mse" or Y.dtype.kind != "f" or not Y.size:
         return
     limit = float(np.sqrt(np.finfo(Y.dtype).max))
     largest = float(np.max(np.abs(Y)))
@@ -961,111 +815,98 @@ def _check_target_scale(net: Any, Y: np.ndarray) -> None:
         )
 
 
-def _divergence_error(d: _Diverged, lr: float, batch_size: int, history: History,
-                      opt: Any = None) -> DivergenceError:
-    where = f"epoch {d.epoch}, batch {d.batch}" if d.batch is not None else f"the end of epoch {d.epoch}"
-    what = d.value if isinstance(d.value, str) else f"the loss became {d.value}"
-    kept = history.records[-1]["epoch"] if history.records else 0
-    advice = f"the learning rate is probably too large: try a smaller one (e.g. {lr / 10:g})"
-    wd = _number(getattr(opt, "weight_decay", 0.0))
-    momentum = _number(getattr(opt, "momentum", 0.0))
-    if momentum >= 1:
-        advice = f"momentum {momentum:g} >= 1 lets the steps grow without bound: use momentum < 1 (e.g. 0.9)"
-    elif getattr(opt, "name", "") != "adamw" and lr * wd > 1:
-        # L2 decay shrinks w by the factor (1 - lr * wd) each step: beyond 1 it overshoots 0
-        advice = (f"the weight decay is too large for this learning rate (lr x weight_decay = {lr * wd:g} > 1): "
-                  f"try a weight decay below {1 / lr:g}, e.g. {0.01 / lr:g}")
-    err = DivergenceError(
-        f"training diverged: {what} at {where} (learning rate {lr:g}, batch size {batch_size}); "
-        f"{advice}. The parameters are those of the last good state (end of epoch {kept})."
-    )
-    err.epoch, err.batch, err.history = d.epoch, d.batch, history  # type: ignore[attr-defined]
-    return err
-
-
-def _number(value: Any) -> float:
-    try:
-        return float(value or 0.0)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _fit_full_batch(net, X, Y, opt, epochs, validation, cbs, history, verbose, stream,
-                    checkpoint, restored, resume) -> History:
-    """Run a full-batch optimizer (CG, L-BFGS): one record per iteration.
+# -- full batch: CG, L-BFGS -----------------------------------------------------------------
+def fit_minimizer(net: Trainable, X: np.ndarray, Y: np.ndarray, minimizer: Minimizer, *, epochs: int,
+                  validation: tuple[np.ndarray, np.ndarray] | None = None, callbacks: list[Any] | None = None,
+                  history: History | None = None, verbose: int = 0, stream: TextIO | None = None,
+                  checkpoint: str | os.PathLike | None = None, restored: ckpt_mod.Checkpoint | None = None,
+                  resume: str | os.PathLike | None = None) -> History:
+    """Train by a full-batch minimizer (CG, L-BFGS): one record per iteration, up to ``epochs``.
 
     Resuming restarts the method from the checkpoint's parameters (scipy's internal
     state is not saved), so it continues but is not bit-identical to an uninterrupted run.
     """
+    cbs = list(callbacks or ())
+    history = history if history is not None else History()
     if restored is not None:
-        ckpt_mod.restore_params(net, restored, resume)
+        ckpt_mod.restore_params(net, restored, resume if resume is not None else "checkpoint")
         if restored.history:
             history.records = list(History.from_dict(restored.history).records)
         history.info["resumed_from"] = restored.epoch
-    start = len(history.records)
     for cb in cbs:
         if hasattr(cb, "on_train_begin"):
             cb.on_train_begin(net)
-    progress = Progress(epochs, len(X), 1, verbose, stream, first_epoch=start + 1)
-    progress.mode = "lines" if progress.mode == "bar" else progress.mode
-    state = {"t": time.perf_counter(), "stopped": False}
-    # the validation set in blocks of the training set's rows (the work arrays the passes
-    # already hold), but never fewer than EVAL_MIN_ROWS: a small training set (XOR's 4
-    # rows) would otherwise take a large validation set a few rows at a time
-    val_rows = max(len(X), min(EVAL_MIN_ROWS, len(validation[0]))) if validation is not None else None
-
-    def save_checkpoint() -> None:
-        ckpt_mod.save(checkpoint, ckpt_mod.Checkpoint(
-            epoch=len(history.records), params=net.parameters(), rng_state=ckpt_mod.capture_rng(net),
-            optimizer_name=opt.name, optimizer=opt.state_dict(), history=history.to_dict(),
-            extra={"stopped": bool(state["stopped"]), "network": repr(net)},
-        ))
-
-    def callback(iteration: int, loss: float) -> bool:
-        epoch = start + int(iteration)
-        record: dict[str, Any] = {"epoch": epoch, "loss": float(loss)}
-        record.update(evaluate(net, X, Y, loss=False, work_rows=len(X)))
-        if validation is not None:
-            for k, v in evaluate(net, *validation, work_rows=val_rows).items():
-                record["val_" + k] = v
-        now = time.perf_counter()
-        record["seconds"] = now - state["t"]
-        state["t"] = now
-        history.append(record)
-        stop = False
-        for cb in cbs:
-            if hasattr(cb, "on_epoch_end") and _wants_stop(cb.on_epoch_end(epoch, record, net), cb, "on_epoch_end"):
-                stop = True
-        progress.epoch_end(record)
-        state["stopped"] = stop
-        if checkpoint is not None:  # after every iteration, as for the per-batch optimizers
-            save_checkpoint()
-        return stop
-
+    iterations = _Iterations(net, X, Y, minimizer, validation, cbs, history, checkpoint)
+    iterations.progress = Progress(epochs, len(X), 1, verbose, stream, first_epoch=iterations.start + 1)
+    if iterations.progress.mode == "bar":
+        iterations.progress.mode = "lines"
     # Evaluation mode: a line search needs a deterministic objective (RReLU's random slopes
     # would defeat it; RReLU then uses its mean slope).
     net.eval()
-    remaining = epochs - start
     interrupted = False
-    if remaining > 0:
+    if epochs > iterations.start:
         try:
-            result = opt.minimize(net, X, Y, max_iter=remaining, callback=callback)
+            result = minimizer.minimize(net, X, Y, max_iter=epochs - iterations.start, callback=iterations)
         except KeyboardInterrupt:
-            interrupted = True
+            interrupted, result = True, None
             history.info["interrupted"] = True
-            result = None
         if result is not None:
-            history.info.update({
-                "iterations": int(result.nit), "nfev": int(getattr(result, "nfev", 0)),
-                "success": bool(getattr(result, "success", True)),
-                "message": str(getattr(result, "message", "")),
-            })
+            history.info.update({"iterations": int(result.nit), "nfev": int(result.nfev),
+                                 "success": bool(result.success), "message": str(result.message)})
             if not math.isfinite(float(result.loss)):
-                raise DivergenceError(f"{opt.name}: the loss became {result.loss}")
+                raise DivergenceError(f"{minimizer.name}: the loss became {result.loss}")
     if not interrupted:
         _train_end(cbs, net, history)
     if checkpoint is not None:
-        save_checkpoint()
-    progress.close()
+        iterations.save_checkpoint()
+    iterations.progress.close()
     net.eval()
     return history
+
+
+class _Iterations:
+    """The minimizer's per-iteration callback: the history record, the callbacks, the
+    progress line and the checkpoint of each iteration."""
+
+    def __init__(self, net: Trainable, X: np.ndarray, Y: np.ndarray, minimizer: Minimizer,
+                 validation: tuple[np.ndarray, np.ndarray] | None, cbs: list[Any], history: History,
+                 checkpoint: str | os.PathLike | None):
+        self.net, self.X, self.Y, self.minimizer = net, X, Y, minimizer
+        self.validation, self.cbs, self.history, self.checkpoint = validation, cbs, history, checkpoint
+        self.start = len(history.records)
+        self.t = time.perf_counter()
+        self.stopped = False
+        self.progress: Progress | None = None
+        # the validation set in blocks of the training set's rows (the work arrays the passes
+        # already hold), but never fewer than EVAL_MIN_ROWS: a small training set (XOR's 4
+        # rows) would otherwise take a large validation set a few rows at a time
+        self.val_rows = max(len(X), min(EVAL_MIN_ROWS, len(validation[0]))) if validation is not None else None
+
+    def __call__(self, iteration: int, loss: float) -> bool:
+        epoch = self.start + int(iteration)
+        record: dict[str, Any] = {"epoch": epoch, "loss": float(loss)}
+        record.update(evaluate(self.net, self.X, self.Y, loss=False, work_rows=len(self.X)))
+        if self.validation is not None:
+            for k, v in evaluate(self.net, *self.validation, work_rows=self.val_rows).items():
+                record["val_" + k] = v
+        now = time.perf_counter()
+        record["seconds"], self.t = now - self.t, now
+        self.history.append(record)
+        stop = False
+        for cb in self.cbs:
+            if hasattr(cb, "on_epoch_end") and _wants_stop(cb.on_epoch_end(epoch, record, self.net),
+                                                           cb, "on_epoch_end"):
+                stop = True
+        self.progress.epoch_end(record)
+        self.stopped = stop
+        if self.checkpoint is not None:  # after every iteration, as for the per-batch optimizers
+            self.save_checkpoint()
+        return stop
+
+    def save_checkpoint(self) -> None:
+        net, opt = self.net, self.minimizer
+        ckpt_mod.save(self.checkpoint, ckpt_mod.Checkpoint(
+            epoch=len(self.history.records), params=net.parameters(), rng_state=ckpt_mod.capture_rng(net),
+            optimizer_name=opt.name, optimizer=opt.state_dict(), history=self.history.to_dict(),
+            extra={"stopped": bool(self.stopped), "network": repr(net)},
+        ))

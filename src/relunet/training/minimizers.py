@@ -21,11 +21,11 @@ when tight tolerances matter, since a float32 network's loss is only accurate to
 Both line searches enforce a sufficient decrease, so the loss recorded after each
 iteration never increases.
 
-Contract with the training loop (``relunet.training.fit``): the optimizers ``"cg"`` and
-``"lbfgs"`` in :mod:`relunet.optimizers` have ``full_batch = True``; the loop calls, once,
-instead of per-batch ``step``::
+The contract with the training loop is :class:`Minimizer`, not the per-batch optimizer's
+``step``: :class:`CG` and :class:`LBFGS` (``optimizers.get("cg")`` / ``"lbfgs"`` give them
+too) have no ``step``; ``relunet.training.fit`` chooses them in one ``if`` and calls, once::
 
-    result = opt.minimize(net, X, Y, max_iter=epochs, callback=cb)
+    result = minimizer.minimize(net, X, Y, max_iter=epochs, callback=cb)
 
 where ``cb(iteration, loss)`` runs after each iteration (return True to stop early) and
 ``result`` is a :class:`FullBatchResult`. An exception raised inside (Ctrl-C, a callback
@@ -41,12 +41,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from relunet.training.protocol import Differentiable, Trainable
+
 import numpy as np
 from scipy import optimize
 
+from relunet.core.checks import check_number
 from relunet.errors import ConfigError, DataError, DivergenceError
 
-__all__ = ["FullBatchResult", "minimize", "METHODS"]
+__all__ = ["FullBatchResult", "Minimizer", "CG", "LBFGS", "minimize", "METHODS"]
 
 #: relunet's method names and scipy's.
 METHODS = {"cg": "CG", "lbfgs": "L-BFGS-B"}
@@ -87,7 +90,7 @@ class FullBatchResult:
                 "seconds": self.seconds}
 
 
-def _check_data(net: Any, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+def _check_data(net: Differentiable, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
     dtype = net.dtype
     try:
         X = np.ascontiguousarray(X, dtype=dtype)
@@ -110,7 +113,7 @@ def _check_data(net: Any, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def minimize(
-    net: Any,
+    net: Differentiable,
     X: np.ndarray,
     Y: np.ndarray,
     method: str = "lbfgs",
@@ -122,7 +125,7 @@ def minimize(
     """Minimise the network's loss on ``(X, Y)`` by CG or L-BFGS; the network is updated.
 
     Args:
-        net: a :class:`relunet.core.network.Network`.
+        net: a :class:`relunet.core.network.Network` (anything :class:`Differentiable`).
         X: inputs, ``shape (n_samples, n_features)`` (cast to the network's dtype).
         Y: encoded targets, ``shape (n_samples, n_outputs)`` (see ``MLP.encode_targets``).
         method: ``"cg"`` (Polak-Ribiere) or ``"lbfgs"``.
@@ -143,66 +146,180 @@ def minimize(
         DivergenceError: the loss became NaN or infinite (the network keeps the last
             completed iteration's parameters).
     """
+    key = _method(method)
+    _check_settings(max_iter, tol, history_size)
+    X, Y = _check_data(net, X, Y)
+    objective = _Objective(net, X, Y, key, callback)
+    options: dict[str, Any] = {"maxiter": int(max_iter)}
+    if key == "lbfgs":
+        options["maxcor"] = int(history_size)
+    t0 = time.perf_counter()
+    try:
+        res = optimize.minimize(objective, objective.best, jac=True, method=METHODS[key], tol=tol,
+                                callback=objective.on_iteration, options=options)
+    except BaseException:
+        net.set_flat_parameters(objective.best)
+        raise
+    x = np.asarray(res.x, dtype=np.float64)
+    net.set_flat_parameters(x)
+    return FullBatchResult(method=key, loss=float(res.fun), nit=int(res.nit), nfev=int(res.nfev),
+                           success=bool(res.success), message=str(res.message),
+                           history=objective.history, x=x.copy(), seconds=time.perf_counter() - t0)
+
+
+def _method(method: str) -> str:
+    """relunet's method name for ``method`` (aliases: ``l-bfgs``, ``conjugate_gradient``)."""
     key = str(method).strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in METHODS:
         raise ConfigError(f"unknown full-batch method {method!r}; known: {', '.join(sorted(METHODS))}")
+    return key
+
+
+def _check_settings(max_iter: Any, tol: Any, history_size: Any) -> None:
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ConfigError(f"max_iter must be an integer >= 1, got {max_iter!r}")
     if tol is not None and not (isinstance(tol, (int, float)) and tol > 0):
         raise ConfigError(f"tol must be a positive number or None, got {tol!r}")
     if isinstance(history_size, bool) or not isinstance(history_size, (int, np.integer)) or history_size < 1:
         raise ConfigError(f"history_size must be an integer >= 1, got {history_size!r}")
-    if hasattr(net, "check_trainable"):
-        net.check_trainable()
-    X, Y = _check_data(net, X, Y)
 
-    theta0 = net.flat_parameters()
-    history: list[float] = []
-    best = {"x": theta0.copy(), "it": 0}
 
-    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        net.set_flat_parameters(theta)
-        loss = float(net.loss_and_gradients(X, Y))
+class _Objective:
+    """The loss of the network as a function of its flattened parameters, for scipy.
+
+    Calling it writes :math:`\theta` into the network and returns ``(loss, gradient)``;
+    :meth:`on_iteration` (scipy's callback) keeps the last completed iteration's point in
+    ``best`` (put back if the run fails) and the loss curve in ``history``.
+    """
+
+    def __init__(self, net: Differentiable, X: np.ndarray, Y: np.ndarray, method: str,
+                 callback: Callable[[int, float], Any] | None):
+        self.net, self.X, self.Y, self.method, self.callback = net, X, Y, method, callback
+        self.best = net.flat_parameters().copy()
+        self.iteration = 0
+        self.history: list[float] = []
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        self.net.set_flat_parameters(theta)
+        loss = float(self.net.loss_and_gradients(self.X, self.Y))
         if not np.isfinite(loss):
             raise DivergenceError(
-                f"{key}: the loss became {loss} during iteration {best['it'] + 1}; the network "
+                f"{self.method}: the loss became {loss} during iteration {self.iteration + 1}; the network "
                 "keeps the parameters of the last completed iteration"
             )
-        if not history:
-            history.append(loss)  # scipy's first evaluation is at theta0
-        return loss, net.flat_gradients()
+        if not self.history:
+            self.history.append(loss)  # scipy's first evaluation is at theta0
+        return loss, self.net.flat_gradients()
 
-    def on_iteration(intermediate_result: optimize.OptimizeResult) -> None:
-        best["x"] = np.array(intermediate_result.x, dtype=np.float64, copy=True)
-        best["it"] += 1
+    def on_iteration(self, intermediate_result: optimize.OptimizeResult) -> None:
+        self.best = np.array(intermediate_result.x, dtype=np.float64, copy=True)
+        self.iteration += 1
         loss = float(intermediate_result.fun)
-        history.append(loss)
-        if callback is not None:
-            net.set_flat_parameters(best["x"])  # the callback sees this iteration's point
-        if callback is not None and callback(best["it"], loss) is True:
+        self.history.append(loss)
+        if self.callback is None:
+            return
+        self.net.set_flat_parameters(self.best)  # the callback sees this iteration's point
+        if self.callback(self.iteration, loss) is True:
             raise StopIteration
 
-    options: dict[str, Any] = {"maxiter": int(max_iter)}
-    if key == "lbfgs":
-        options["maxcor"] = int(history_size)
-    t0 = time.perf_counter()
-    try:
-        res = optimize.minimize(fun, theta0, jac=True, method=METHODS[key], tol=tol,
-                                callback=on_iteration, options=options)
-    except BaseException:
-        net.set_flat_parameters(best["x"])
-        raise
-    x = np.asarray(res.x, dtype=np.float64)
-    net.set_flat_parameters(x)
-    return FullBatchResult(
-        method=key,
-        loss=float(res.fun),
-        nit=int(res.nit),
-        nfev=int(res.nfev),
-        success=bool(res.success),
-        message=str(res.message),
-        history=history,
-        x=x.copy(),
-        seconds=time.perf_counter() - t0,
-    )
+
+class Minimizer:
+    """A full-batch method over the flattened parameter vector: the training loop's
+    contract for CG and L-BFGS, instead of the per-batch optimizer's ``step``.
+
+    ``fit`` calls, once, with the whole (encoded) training set::
+
+        result = minimizer.minimize(net, X, Y, max_iter=epochs, callback=cb)
+
+    ``cb(iteration, loss)`` is called after every iteration (return True to stop);
+    ``result`` is a :class:`FullBatchResult` (``nit``, ``nfev``, ``loss``, ``history``,
+    ``success``, ``message``). The network is left at the best point found. A minimizer has
+    the checkpoint interface of an optimizer (``name``, ``lr``, ``n_steps``, ``config``,
+    ``state_dict``, ``load_state_dict``): ``lr`` is accepted (so ``get(name, lr=...)``
+    works) and ignored, the step length comes from the line search.
+
+    Args:
+        lr: ignored (kept for a uniform constructor).
+        max_iter: iterations when ``minimize`` is not given ``max_iter``. Default: 200.
+        tol: scipy's ``tol`` (gradient tolerance for CG; ``ftol`` and ``gtol`` for L-BFGS-B);
+            None for scipy's defaults.
+    """
+
+    name = ""
+
+    def __init__(self, lr: float = 1.0, max_iter: int = 200, tol: float | None = None,
+                 max_grad_norm: float | None = None):
+        if max_grad_norm is not None:
+            raise ConfigError(f"{self.name} is a full-batch line-search method: max_grad_norm does not apply")
+        self.lr = check_number("lr", lr, low_open=True)
+        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+            raise ConfigError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+        self.max_iter = int(max_iter)
+        self.tol = None if tol is None else check_number("tol", tol, low_open=True)
+        self.n_steps = 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items())})"
+
+    def config(self) -> dict[str, Any]:
+        """The hyper-parameters, as keyword arguments of the constructor."""
+        return {"lr": self.lr, "max_iter": self.max_iter, "tol": self.tol}
+
+    def options(self) -> dict[str, Any]:
+        """Method-specific keyword arguments of :func:`minimize`."""
+        return {}
+
+    def minimize(self, net: Trainable, X: np.ndarray, Y: np.ndarray, max_iter: int | None = None,
+                 callback: Callable[[int, float], Any] | None = None) -> FullBatchResult:
+        """Train ``net`` on all of ``(X, Y)``; see :func:`minimize`."""
+        net.check_trainable()
+        result = minimize(net, X, Y, method=self.name, max_iter=self.max_iter if max_iter is None else max_iter,
+                          tol=self.tol, callback=callback, **self.options())
+        self.n_steps += result.nit
+        return result
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"lr", "step", "state"}`` as an optimizer's (a line search keeps no state between runs)."""
+        return {"lr": float(self.lr), "step": int(self.n_steps), "state": {}}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        try:
+            self.lr, self.n_steps = float(d["lr"]), int(d["step"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError("an optimizer state dict needs the keys 'lr', 'step' and 'state'") from None
+
+
+class CG(Minimizer):
+    """Nonlinear conjugate gradient (Polak-Ribiere), ``scipy.optimize.minimize(method="CG")``.
+
+    Reference: Polak, Ribiere, "Note sur la convergence de methodes de directions
+    conjuguees", 1969; Nocedal & Wright, *Numerical Optimization*, 2nd ed., section 5.2.
+    """
+
+    name = "cg"
+
+
+class LBFGS(Minimizer):
+    """Limited-memory BFGS, ``scipy.optimize.minimize(method="L-BFGS-B")`` without bounds.
+
+    Args:
+        history_size: number of correction pairs kept (scipy's ``maxcor``). Default: 10.
+
+    Reference: Liu, Nocedal, "On the limited memory BFGS method for large scale
+    optimization", Math. Programming 45, 1989; Byrd, Lu, Nocedal, Zhu, 1995 (L-BFGS-B).
+    """
+
+    name = "lbfgs"
+
+    def __init__(self, lr: float = 1.0, max_iter: int = 200, tol: float | None = None,
+                 history_size: int = 10, max_grad_norm: float | None = None):
+        super().__init__(lr, max_iter, tol, max_grad_norm)
+        _check_settings(1, None, history_size)
+        self.history_size = int(history_size)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "history_size": self.history_size}
+
+    def options(self) -> dict[str, Any]:
+        return {"history_size": self.history_size}

@@ -24,10 +24,10 @@ Weight decay is *coupled* (L2: :math:`g_t \leftarrow g_t + \lambda\theta`) in SG
 RMSprop and Adam, and *decoupled* (:math:`\theta \leftarrow \theta(1 - \eta\lambda)`) in
 AdamW, exactly as in torch. One core, many faces: AdamW is Adam with decoupled decay.
 
-Full-batch optimizers (``"cg"``, ``"lbfgs"``) live in the same registry but follow a
-different contract (see :class:`FullBatchOptimizer`): they have ``full_batch = True`` and
-train with ``opt.minimize(net, X, Y, max_iter=..., callback=...)`` over the whole data set
-(:mod:`relunet.training.minimizers`), never with ``step``.
+The full-batch methods (``"cg"``, ``"lbfgs"``) are in the same registry, so ``get("lbfgs")``
+and ``fit(optimizer="lbfgs")`` work, but they are not optimizers: they are
+:class:`relunet.training.minimizers.Minimizer` objects, with no ``step``, that train with
+``minimize(net, X, Y, max_iter=..., callback=...)`` over the whole data set.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from scipy.linalg import blas
 from relunet.core.checks import check_number
 from relunet.core.registry import Registry
 from relunet.errors import ConfigError
+from relunet.training.minimizers import CG, LBFGS, Minimizer
 
 __all__ = [
     "Optimizer",
@@ -50,7 +51,6 @@ __all__ = [
     "RMSprop",
     "Adam",
     "AdamW",
-    "FullBatchOptimizer",
     "CG",
     "LBFGS",
     "clip_grad_norm",
@@ -180,7 +180,6 @@ class Optimizer:
     """
 
     name = ""
-    full_batch = False
 
     def __init__(self, lr: float, max_grad_norm: float | None = None):
         self.lr = check_number("lr", lr, low_open=True)
@@ -226,6 +225,17 @@ class Optimizer:
             self._prepare_state(params)
         self.n_steps += 1
         self._update(params, grads)
+
+    def fused_sgd_lr(self) -> float | None:
+        """The learning rate ``lr`` when this update is the plain SGD step
+        ``p -= lr * g``, which the caller may then fuse into its backward pass; else None.
+
+        Asked by ``Network.train_step`` once per batch, right before the backward pass: a
+        float is a promise that the caller makes this step itself (``step`` is not called),
+        and it is counted in ``n_steps`` here, as ``step`` counts its own. This base class
+        never fuses; plain SGD does.
+        """
+        return None
 
     def _update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         raise NotImplementedError
@@ -345,6 +355,16 @@ class SGD(Optimizer):
 
     def state_names(self):
         return ("momentum_buffer",) if self.momentum else ()
+
+    def fused_sgd_lr(self):
+        # Only the plain rule fuses: no momentum, weight decay, Nesterov or clipping, and
+        # no subclass that changes the update.
+        cls = type(self)
+        if (self.momentum or self.weight_decay or self.nesterov or self.max_grad_norm is not None
+                or cls._update is not SGD._update or cls.step is not Optimizer.step):
+            return None
+        self.n_steps += 1
+        return float(self.lr)
 
     def _update(self, params, grads):
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
@@ -636,116 +656,15 @@ class AdamW(Adam):
 
 
 # ---------------------------------------------------------------------------
-# Full-batch optimizers (conjugate gradient, L-BFGS)
-# ---------------------------------------------------------------------------
-
-
-class FullBatchOptimizer(Optimizer):
-    """A full-batch method over the flattened parameter vector (see :mod:`relunet.training.minimizers`).
-
-    Contract for the training loop: ``full_batch`` is True; instead of calling ``step`` per
-    batch, call once::
-
-        result = opt.minimize(net, X, Y, max_iter=epochs, callback=cb)
-
-    with the whole (encoded) training set. ``cb(iteration, loss)`` is called after every
-    iteration (return True to stop); ``result`` is a :class:`relunet.training.minimizers.FullBatchResult`
-    (``nit``, ``nfev``, ``loss``, ``history``, ``success``, ``message``). The network is left
-    at the best point found. ``lr`` is accepted (so the loop can pass it) and ignored: the
-    step length comes from the line search.
-
-    Args:
-        lr: ignored (kept for a uniform constructor).
-        max_iter: iterations when ``minimize`` is not given ``max_iter``. Default: 200.
-        tol: scipy's ``tol`` (gradient tolerance for CG; ``ftol`` and ``gtol`` for L-BFGS-B);
-            None for scipy's defaults.
-    """
-
-    full_batch = True
-    method = ""
-
-    def __init__(self, lr: float = 1.0, max_iter: int = 200, tol: float | None = None,
-                 max_grad_norm: float | None = None):
-        super().__init__(lr, None)
-        if max_grad_norm is not None:
-            raise ConfigError(f"{self.name} is a full-batch line-search method: max_grad_norm does not apply")
-        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-            raise ConfigError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-        self.max_iter = int(max_iter)
-        self.tol = None if tol is None else check_number("tol", tol, low_open=True)
-
-    def config(self):
-        return {"lr": self.lr, "max_iter": self.max_iter, "tol": self.tol}
-
-    def step(self, params, grads):
-        raise ConfigError(
-            f"{self.name!r} is a full-batch optimizer: it has no per-batch step; call "
-            "opt.minimize(net, X, Y) with the whole training set (the training loop does this "
-            "when opt.full_batch is True)"
-        )
-
-    def minimize(self, net: Any, X: np.ndarray, Y: np.ndarray, max_iter: int | None = None,
-                 callback: Callable[[int, float], Any] | None = None) -> Any:
-        """Train ``net`` on all of ``(X, Y)``; see :func:`relunet.training.minimizers.minimize`."""
-        from relunet.training.minimizers import minimize
-
-        result = minimize(net, X, Y, method=self.method,
-                          max_iter=self.max_iter if max_iter is None else max_iter,
-                          tol=self.tol, callback=callback, **self._options())
-        self.n_steps += result.nit
-        return result
-
-    def _options(self) -> dict[str, Any]:
-        return {}
-
-
-class CG(FullBatchOptimizer):
-    """Nonlinear conjugate gradient (Polak-Ribiere), ``scipy.optimize.minimize(method="CG")``.
-
-    Reference: Polak, Ribiere, "Note sur la convergence de methodes de directions
-    conjuguees", 1969; Nocedal & Wright, *Numerical Optimization*, 2nd ed., section 5.2.
-    """
-
-    name = "cg"
-    method = "cg"
-
-
-class LBFGS(FullBatchOptimizer):
-    """Limited-memory BFGS, ``scipy.optimize.minimize(method="L-BFGS-B")`` without bounds.
-
-    Args:
-        history_size: number of correction pairs kept (scipy's ``maxcor``). Default: 10.
-
-    Reference: Liu, Nocedal, "On the limited memory BFGS method for large scale
-    optimization", Math. Programming 45, 1989; Byrd, Lu, Nocedal, Zhu, 1995 (L-BFGS-B).
-    """
-
-    name = "lbfgs"
-    method = "lbfgs"
-
-    def __init__(self, lr: float = 1.0, max_iter: int = 200, tol: float | None = None,
-                 history_size: int = 10, max_grad_norm: float | None = None):
-        super().__init__(lr, max_iter, tol, max_grad_norm)
-        if isinstance(history_size, bool) or not isinstance(history_size, (int, np.integer)) or history_size < 1:
-            raise ConfigError(f"history_size must be an integer >= 1, got {history_size!r}")
-        self.history_size = int(history_size)
-
-    def config(self):
-        return {**super().config(), "history_size": self.history_size}
-
-    def _options(self):
-        return {"history_size": self.history_size}
-
-
-# ---------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
+#: the per-batch optimizers and, under the same names, the full-batch minimizers (cg, lbfgs)
+OPTIMIZERS: dict[str, "type[Optimizer] | type[Minimizer]"] = {
     cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, CG, LBFGS)
 }
 #: the optimizer catalog's name table (:class:`relunet.core.registry.Registry`)
-REGISTRY: Registry[type[Optimizer]] = Registry(
+REGISTRY: Registry["type[Optimizer] | type[Minimizer]"] = Registry(
     "optimizer", OPTIMIZERS, base=Optimizer, classes=True, list_aliases=False,
     aliases={"l_bfgs": "lbfgs", "conjugate_gradient": "cg"},
 )
@@ -765,7 +684,8 @@ def canonical_name(name: str) -> str:
     return REGISTRY.canonical_name(name)
 
 
-def get(name: "str | Optimizer | type[Optimizer]", **hyper: Any) -> Optimizer:
+def get(name: "str | Optimizer | Minimizer | type[Optimizer] | type[Minimizer]",
+        **hyper: Any) -> "Optimizer | Minimizer":
     """An optimizer by name (see :func:`names`) or class with its hyper-parameters, or an instance.
 
     An instance is returned as it is (``hyper`` is then ignored, so the training loop may
@@ -775,6 +695,11 @@ def get(name: "str | Optimizer | type[Optimizer]", **hyper: Any) -> Optimizer:
         UnknownNameError: for an unknown name (the message lists the known ones).
         ConfigError: for a hyper-parameter the optimizer does not take, or a bad value.
     """
-    if isinstance(name, Optimizer):
+    if isinstance(name, (Optimizer, Minimizer)):
         return name
+    if isinstance(name, type) and issubclass(name, Minimizer):  # CG / LBFGS given as a class
+        try:
+            return name(**hyper)
+        except TypeError as exc:
+            raise ConfigError(f"optimizer {name.name!r}: {exc}") from None
     return REGISTRY.get(name, **hyper)
