@@ -561,11 +561,6 @@ def activation_from_spec(spec: Any, units: int) -> ActivationLayer:
     return ActivationLayer(spec)
 
 
-# NOTE: the old private name, for code written against it; removed once every caller
-# uses activation_from_spec.
-_activation_from_spec = activation_from_spec
-
-
 #: rows checked at a time, so checking a memory-mapped X never needs memory for all of it
 _CHECK_ROWS = 1024
 
