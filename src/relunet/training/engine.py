@@ -116,7 +116,7 @@ DEFAULT_LR: float = _DefaultRate(0.01)
 EVAL_MIN_ROWS = 128
 
 
-def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
+def evaluate(net: Trainable, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
              work_rows: int | None = None) -> dict[str, float]:
     """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets:
     ``net.evaluate(X, Y, loss=loss, work_rows=work_rows)`` (see
