@@ -294,9 +294,8 @@ def _encode(net: MLP, X: np.ndarray, y: Any) -> np.ndarray:
 
 #: rows per forward/backward pass. NOTE: small passes, the size of training batches, are
 #: much faster than big ones on a loaded machine: OpenBLAS goes multi-threaded for big
-#: products and its threads then wait on each other. Measured on 2 shared cores, 10
-#: epochs of digits (64-64-10, batch 32) took 0.47 s without the tracker and with it
-#: 0.74 s (chunks of 32 rows), 0.98 s (64), 4.6 s (128), 6.3 s (256).
+#: products and its threads then wait on each other (``benchmarks/bench_diagnostics.py``
+#: measures the tracker's cost).
 CHUNK_ROWS = 32
 
 
