@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -19,6 +20,7 @@ from relunet.data import datasets
 from relunet.errors import DataFormatError, FeatureCountError
 from relunet.io.modelfile import load as load_model
 from relunet.cli import CLIError, common
+from relunet.core.network import MLP
 
 NAME = "predict"
 HELP = "predict with a saved model (relunet train --save / net.save) and write CSV or JSON"
@@ -82,9 +84,11 @@ def _check_inputs(path: str, X: np.ndarray) -> np.ndarray:
 
 def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
     """A CSV of numeric feature columns (optional header), with one extra column taken as the
-    target (numeric or class labels). Errors name the line: ragged rows, empty cells, text, NaN/inf."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if r]
+    target (numeric or class labels). Errors name the file's line (blank lines counted): ragged
+    rows, empty cells, text, NaN/inf, a field over ``csv.field_size_limit()``; a FIFO or a device
+    is refused (:func:`relunet.data.datasets.csv_rows`)."""
+    with contextlib.closing(datasets.csv_rows(path)) as lines:
+        rows = list(lines)
     header = None
     if rows and not datasets.is_numeric_row(rows[0][1]):
         header, rows = [h.strip().lower() for h in rows[0][1]], rows[1:]
@@ -159,7 +163,7 @@ def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int 
 # -- output -------------------------------------------------------------------
 
 
-def predictions(net: Any, X: np.ndarray) -> dict[str, Any]:
+def predictions(net: MLP, X: np.ndarray) -> dict[str, Any]:
     """Labels (and probabilities) for a classifier, values for a regressor, as lists."""
     X = net.check_X(X)
     out: dict[str, Any] = {"task": net.task, "n_samples": int(len(X))}
@@ -193,7 +197,7 @@ def to_csv(result: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def _metric(net: Any, X: np.ndarray, y: Any) -> str:
+def _metric(net: MLP, X: np.ndarray, y: Any) -> str:
     try:
         if net.task == "classification":
             return f"accuracy: {net.score(X, y):.4f}"
