@@ -59,3 +59,16 @@ def test_training_modes():
 def test_mnist_example_small_run():
     r = _load("mnist_relu").main(data_dir=str(MNIST), train_samples=3000, epochs=2, verbose=0)
     assert r["test_accuracy"] >= 0.88 and r["epochs"] == 2
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason="MNIST not found beside the repository")
+def test_overfitting_example_small_run(tmp_path):
+    fig = tmp_path / "overfitting.png"
+    r = _load("overfitting").main(data_dir=str(MNIST), train_samples=300, test_samples=1000, epochs=12,
+                                  hidden=(128, 128), figure=str(fig), verbose=False)
+    assert set(r) == set(_load("overfitting").VARIANTS)
+    plain = r["plain"]
+    assert plain["train_accuracy"] == 1.0 and plain["gap"] > 0.1  # memorised 300 images
+    for row in r.values():
+        assert len(row["train_loss"]) == len(row["test_loss"]) == 12
+    assert fig.stat().st_size > 10_000
