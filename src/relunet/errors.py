@@ -66,6 +66,11 @@ class DivergenceError(RelunetError, FloatingPointError):
     """Training produced a NaN or infinite loss."""
 
 
+class NonFiniteWeightsError(DivergenceError, ValueError):
+    """A divergence reported as scikit-learn reports it: a ``ValueError`` too (the
+    scikit-learn estimators raise it where ``sklearn.neural_network`` raises ValueError)."""
+
+
 class DatasetNotFoundError(RelunetError, FileNotFoundError):
     """A dataset's files were not found where relunet looked."""
 
