@@ -112,8 +112,10 @@ class _Trainee:
     matrix densified one batch at a time (never whole). Every other member is the network's.
     """
 
-    def __init__(self, net: MLP, alpha: float, source: Any = None, weights: np.ndarray | None = None):
+    def __init__(self, net: MLP, alpha: float, source: Any = None, weights: np.ndarray | None = None,
+                 scale: float = 1.0):
         self.net, self.alpha, self.source, self.weights = net, float(alpha), source, weights
+        self.scale = float(scale)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["net"], name)
@@ -131,18 +133,23 @@ class _Trainee:
         weights the weighted mean, rows being the weights' sum."""
         net = self.net
         if wb is None:
-            return net.loss_and_gradients(xb, yb), float(len(xb))
-        z = net.logits(xb)
-        per_row = np.array([net.loss_and_delta(z[i:i + 1], yb[i:i + 1])[0] for i in range(len(z))])
-        value, delta = net.loss_and_delta(z, yb)
-        total = float(np.sum(wb))
-        delta *= (wb * (len(wb) / total)).astype(delta.dtype)[:, None]
-        net.backward(delta)
-        return float(per_row @ wb) / total, total
+            value, total = net.loss_and_gradients(xb, yb), float(len(xb))
+        else:
+            z = net.logits(xb)
+            per_row = np.array([net.loss_and_delta(z[i:i + 1], yb[i:i + 1])[0] for i in range(len(z))])
+            delta = net.loss_and_delta(z, yb)[1]
+            total = float(np.sum(wb))
+            delta *= (wb * (len(wb) / total)).astype(delta.dtype)[:, None]
+            net.backward(delta)
+            value = float(per_row @ wb) / total
+        if self.scale != 1.0:
+            for g in net.gradients():
+                g *= self.scale
+        return value * self.scale, total
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray, optimizer: Any) -> float:
         """The engine's step: the network's own where there is nothing to add."""
-        if self.source is None and not self.alpha:
+        if self.source is None and not self.alpha and self.scale == 1.0:
             return self.net.train_step(xb, yb, optimizer)
         wb = None
         if self.source is not None:
@@ -411,9 +418,25 @@ class _BaseMLP(BaseEstimator):
         return _Solver(opt, schedule, self.learning_rate_init, self.power_t)
 
     def _build(self, n_features: int, n_outputs: int, output: str, dtype: np.dtype) -> MLP:
+        """The network; with ``init=None`` its parameters drawn as scikit-learn draws them."""
         hidden = self._hidden()
-        return MLP([n_features, *hidden, n_outputs], activation=self._activation_spec(len(hidden)),
-                   output=output, loss=self._loss_name(), init=self.init, dtype=dtype, seed=self._seed())
+        net = MLP([n_features, *hidden, n_outputs], activation=self._activation_spec(len(hidden)),
+                  output=output, loss=self._loss_name(), init=self.init, dtype=dtype, seed=self._seed())
+        if self.init is None:
+            self._glorot(net)
+        return net
+
+    def _glorot(self, net: MLP) -> None:
+        r"""scikit-learn's initialisation, drawn as scikit-learn draws it from ``random_state``
+        (the same seed gives the same initial parameters): weights and biases
+        :math:`\sim U(-l, l)`, :math:`l = \sqrt{f / (n_{in} + n_{out})}`, with :math:`f = 2`
+        for logistic hidden units and 6 otherwise (Glorot & Bengio, 2010)."""
+        factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
+        draw = check_random_state(self.random_state).uniform
+        for layer in net.dense_layers:
+            bound = np.sqrt(factor / (layer.n_in + layer.n_out))
+            layer.W[...] = draw(-bound, bound, layer.W.shape)
+            layer.b[...] = draw(-bound, bound, layer.b.shape)
 
     def _loss_name(self) -> str | None:
         return None if self.loss == "auto" else self.loss
@@ -485,7 +508,7 @@ class _BaseMLP(BaseEstimator):
         Y = self.net_.encode_targets(y, len(y), fit=False)  # the classes are the estimator's
         X = X.tocsr() if sparse.issparse(X) else np.ascontiguousarray(X, dtype=self.net_.dtype)
         if self._solver_name() == "lbfgs":
-            self._fit_lbfgs(_Trainee(self.net_, self.alpha, *self._source(X, sw)), X, Y)
+            self._fit_lbfgs(_Trainee(self.net_, self.alpha, *self._source(X, sw), scale=self._loss_scale()), X, Y)
         elif isinstance(self._optimizer.opt, Minimizer):
             self._fit_minimizer(X, Y, sw)
         else:
@@ -517,6 +540,34 @@ class _BaseMLP(BaseEstimator):
             return "exp"
         return _SKLEARN_OUTPUTS.get(name, name)
 
+    def _loss_scale(self) -> float:
+        """The factor from relunet's loss (a mean over every output, PyTorch's convention) to
+        scikit-learn's (a mean over samples of the sum over outputs; half the squared error),
+        so that the gradient, ``alpha`` and ``tol`` mean what they mean in scikit-learn."""
+        k = self.net_.n_outputs
+        return {"mse": k / 2, "binary_cross_entropy": float(k), "poisson": float(k)}.get(self.net_.loss.name, 1.0)
+
+    def _loss_grad_lbfgs(self, packed: np.ndarray, X: Any, Y: np.ndarray, sample_weight: Any = None,
+                         *unused: Any) -> tuple[float, np.ndarray]:
+        """scikit-learn's objective on packed parameters (every ``coefs_`` then every
+        ``intercepts_``, raveled) and encoded targets: ``(loss, gradient)``, same packing."""
+        self._adopt()
+        layers, i = self.net_.dense_layers, 0
+        for attr in ("W", "b"):
+            for layer in layers:
+                arr = getattr(layer, attr)
+                arr[...] = packed[i:i + arr.size].reshape(arr.shape)
+                i += arr.size
+        X = np.ascontiguousarray(X.toarray() if sparse.issparse(X) else X, dtype=self.net_.dtype)
+        Y = np.asarray(Y, dtype=self.net_.dtype).reshape(len(X), -1)
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        source, weights = self._source(X, sw)
+        trainee = _Trainee(self.net_, self.alpha, source, weights, scale=self._loss_scale())
+        Xr = np.arange(len(X), dtype=np.int64)[:, None] if source is not None else X
+        value = trainee.loss_and_gradients(Xr, Y)
+        grads = [layer.dW for layer in layers] + [layer.db for layer in layers]
+        return value, np.concatenate([g.ravel() for g in grads]).astype(np.float64)
+
     @staticmethod
     def _source(X: Any, sw: np.ndarray | None) -> tuple[Any, Any]:
         """``(source, weights)`` of a :class:`_Trainee`: row mode for sparse or weighted X."""
@@ -533,7 +584,7 @@ class _BaseMLP(BaseEstimator):
         if not incremental:
             self.n_iter_ = 0
         source, weights = self._source(X, sw)
-        trainee = _Trainee(self.net_, self.alpha, source, weights)
+        trainee = _Trainee(self.net_, self.alpha, source, weights, scale=self._loss_scale())
         Xr = np.arange(X.shape[0], dtype=np.int64)[:, None] if source is not None else X
         # dense validation data goes to the engine too: an overflowing validation pass is divergence
         engine_val = None if (val is None or sparse.issparse(val[0])) else val[:2]
@@ -657,7 +708,7 @@ class _BaseMLP(BaseEstimator):
         if sw is not None:
             raise ConfigError(f"sample_weight is not supported by the full-batch solver {self.solver!r}")
         X = X.toarray() if sparse.issparse(X) else X
-        trainee = _Trainee(self.net_, self.alpha)
+        trainee = _Trainee(self.net_, self.alpha, scale=self._loss_scale())
 
         def record(it: int, loss: float) -> None:
             self.loss_curve_.append(float(loss))
@@ -936,7 +987,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, ``shape (n_samples, n_classes)`` (per-label for multi-label)."""
-        z = self._output(X, logits=True)
+        return self._proba(self._output(X, logits=True))
+
+    def _proba(self, z: np.ndarray) -> np.ndarray:
         if getattr(self, "_multilabel", False):
             return expit(z)
         if z.shape[1] == 1:
@@ -946,8 +999,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return np.exp(self._log_proba(z))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Log class probabilities, computed stably from the logits (finite everywhere)."""
-        return self._log_proba(self._output(X, logits=True))
+        """Log class probabilities: ``log(predict_proba)`` where that is representable (so
+        both give the same argmax), computed stably from the logits where a probability
+        rounds to 0 (finite everywhere)."""
+        z = self._output(X, logits=True)
+        proba = self._proba(z)
+        with np.errstate(divide="ignore"):
+            return np.where(proba > 0, np.log(proba), self._log_proba(z))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
