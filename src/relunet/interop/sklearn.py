@@ -135,7 +135,12 @@ class _Trainee:
         if wb is None:
             value, total = net.loss_and_gradients(xb, yb), float(len(xb))
         else:
-            z = net.logits(xb)
+            was = net.training
+            net.train()  # the backward pass needs the training forward's caches
+            try:
+                z = net.logits(xb)
+            finally:
+                net.train(was)
             per_row = np.array([net.loss_and_delta(z[i:i + 1], yb[i:i + 1])[0] for i in range(len(z))])
             delta = net.loss_and_delta(z, yb)[1]
             total = float(np.sum(wb))
@@ -466,7 +471,13 @@ class _BaseMLP(BaseEstimator):
                 arr = np.asarray(arr, dtype=own.dtype)
                 if arr.size != own.size:
                     raise ConfigError(f"{name}[{i}] has shape {arr.shape}; the network's is {own.shape}")
-                own[...] = arr.reshape(own.shape)
+                arr = arr.reshape(own.shape)
+                if np.array_equal(arr, own):  # the same values (an unpickled copy): nothing to do
+                    continue
+                if own.flags.writeable:
+                    own[...] = arr
+                else:  # a read-only (memory-mapped) network array: the layer gets its own copy
+                    setattr(layer, attr, arr.copy())
         self._expose()
 
     # -- training --------------------------------------------------------------
@@ -663,8 +674,12 @@ class _BaseMLP(BaseEstimator):
         if isinstance(self, ClassifierMixin) and not getattr(self, "_multilabel", False):
             stratify = Y.astype(bool)
         seed = int(self.net_.rng.integers(np.iinfo(np.int32).max))
-        tr, va = train_test_split(np.arange(X.shape[0]), random_state=seed, test_size=self.validation_fraction,
-                                  stratify=stratify)
+        try:
+            tr, va = train_test_split(np.arange(X.shape[0]), random_state=seed, test_size=self.validation_fraction,
+                                      stratify=stratify)
+        except ValueError as exc:  # scikit-learn's reason: an empty side, a class too small to stratify
+            raise DataError(f"early_stopping cannot hold out validation_fraction={self.validation_fraction} of "
+                            f"{X.shape[0]} samples: {exc}") from None
         if len(va) < 2:
             raise DataError("The validation set is too small. Increase 'validation_fraction' or the size of "
                             "your dataset.")
