@@ -22,11 +22,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import sparse as _sparse
 
 from relunet.core import blas as _blas
 from relunet.core import activations
 from relunet.errors import CallOrderError
 from relunet.core.activations import Activation
+
+
+def _is_sparse(x: Any) -> bool:
+    """True for a scipy.sparse matrix or array (a first layer's CSR/CSC input)."""
+    return not isinstance(x, np.ndarray) and _sparse.issparse(x)
 
 
 class Dense:
@@ -40,7 +46,8 @@ class Dense:
         \frac{\partial L}{\partial x} = g W^\top
 
     Every product goes through :mod:`relunet.core.blas` (one BLAS library for the whole
-    pass).
+    pass), but those with a sparse (CSR/CSC) ``x``, which scipy's sparse product computes
+    without densifying ``x`` (a first layer on TF-IDF features, say).
 
     Attributes:
         W: weights, ``shape (n_in, n_out)``.
@@ -87,8 +94,11 @@ class Dense:
         if cache:
             self._x = x
         if out is None:
-            out = np.empty((x.shape[0], self.W.shape[1]), dtype=np.result_type(x, self.W))
+            out = np.empty((x.shape[0], self.W.shape[1]), dtype=np.result_type(x.dtype, self.W))
         np.copyto(out, self.b)  # the bias, broadcast over the rows, then z += x W (beta = 1)
+        if _is_sparse(x):  # a sparse (CSR/CSC) input: scipy's sparse product, x never densified
+            out += x @ self.W
+            return out
         return _blas.gemm(1.0, x, self.W, 1.0, out)
 
     def backward(
@@ -115,8 +125,12 @@ class Dense:
             raise CallOrderError("Dense.backward called before forward: there is no input to "
                                  "take the weight gradient x^T g from")
         dx = None
+        sparse_x = _is_sparse(x)  # x^T g then by scipy's sparse product
         if lr is None:
-            _blas.gemm(1.0, x, grad_out, 0.0, self.dW, trans_a=True)
+            if sparse_x:
+                np.copyto(self.dW, x.T @ grad_out)
+            else:
+                _blas.gemm(1.0, x, grad_out, 0.0, self.dW, trans_a=True)
         if self.needs_input_grad:
             if work is None:
                 work = np.empty((grad_out.shape[0], self.W.shape[0]),
@@ -124,7 +138,10 @@ class Dense:
             dx = _blas.gemm(1.0, grad_out, self.W, 0.0, work, trans_b=True)
         np.add.reduce(grad_out, axis=0, out=self.db)  # np.sum without its Python wrapper
         if lr is not None:
-            _blas.gemm(-lr, x, grad_out, 1.0, self.W, trans_a=True)
+            if sparse_x:
+                self.W -= lr * (x.T @ grad_out)
+            else:
+                _blas.gemm(-lr, x, grad_out, 1.0, self.W, trans_a=True)
             _blas.axpy(-lr, self.db, self.b)
         return dx
 

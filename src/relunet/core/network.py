@@ -410,7 +410,7 @@ class Network:
         layers = self.layers if through_output else self.layers[:-1]
         # fresh arrays from each dense layer: ReLU after one may overwrite them (not when recording)
         outs = _NO_BUFFERS if record is not None else _in_place_over_dense(layers)
-        n, chunk = len(X), self.infer_chunk
+        n, chunk = X.shape[0], self.infer_chunk  # not len(X): X may be a sparse matrix
         if n <= chunk or record is not None:
             a = self._forward(X, outs, False, through_output, record)
             return a.copy() if a is X else a
@@ -431,14 +431,15 @@ class Network:
         """
         if X.ndim != 2:
             raise DataError(f"X must be 2-D, shape (n_samples, n_features); got shape {X.shape}")
-        work = self._plan(len(X))
+        n = X.shape[0]  # not len(X): X may be a sparse matrix
+        work = self._plan(n)
         if X.shape[1] != work.n_features:
             raise FeatureCountError(
                 f"X has {X.shape[1]} features but the network takes {work.n_features}"
             )
-        if Y.shape != (len(X), work.n_outputs):
+        if Y.shape != (n, work.n_outputs):
             raise DataError(
-                f"Y must be encoded targets of shape ({len(X)}, {work.n_outputs}); got {Y.shape}"
+                f"Y must be encoded targets of shape ({n}, {work.n_outputs}); got {Y.shape}"
             )
         return work
 

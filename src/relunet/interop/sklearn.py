@@ -56,6 +56,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from relunet.core import activations, losses
+from relunet.core.finite import check_finite_output
 from relunet.training import optimizers
 from relunet.training.engine import Run
 from relunet.training.minimizers import Minimizer
@@ -108,8 +109,9 @@ class _Trainee:
     (``alpha``), sample weights, and rows gathered from a sparse (or weighted) ``X``.
 
     In row mode (``source`` given) the engine batches and shuffles the row numbers
-    ``arange(n)[:, None]``; each batch's rows of ``source`` are gathered here, a sparse
-    matrix densified one batch at a time (never whole). Every other member is the network's.
+    ``arange(n)[:, None]``; each batch's rows of ``source`` (and weights) are gathered here,
+    a sparse matrix's rows as a sparse batch, never densified: the first dense layer takes
+    the sparse product. Every other member is the network's.
     """
 
     def __init__(self, net: MLP, alpha: float, source: Any = None, weights: np.ndarray | None = None,
@@ -120,20 +122,23 @@ class _Trainee:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["net"], name)
 
-    def rows(self, idx: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(X rows, their weights)`` for row numbers ``idx``, dense in the network's dtype."""
+    def rows(self, idx: Any) -> tuple[Any, np.ndarray | None]:
+        """``(X rows, their weights)`` for row numbers ``idx`` in the network's dtype (a
+        sparse X stays sparse: the first layer takes the sparse product)."""
         idx = np.asarray(idx, dtype=np.int64).ravel()
         xb = self.source[idx]
-        xb = xb.toarray() if sparse.issparse(xb) else xb
-        return (np.ascontiguousarray(xb, dtype=self.net.dtype),
-                None if self.weights is None else self.weights[idx])
+        if sparse.issparse(xb):
+            xb = xb.astype(self.net.dtype, copy=False)
+        else:
+            xb = np.ascontiguousarray(xb, dtype=self.net.dtype)
+        return xb, None if self.weights is None else self.weights[idx]
 
     def batch_loss(self, xb: np.ndarray, yb: np.ndarray, wb: np.ndarray | None) -> tuple[float, float]:
         """``(mean loss, rows)``: one forward and backward pass (gradients filled); with
         weights the weighted mean, rows being the weights' sum."""
         net = self.net
         if wb is None:
-            value, total = net.loss_and_gradients(xb, yb), float(len(xb))
+            value, total = net.loss_and_gradients(xb, yb), float(xb.shape[0])
         else:
             was = net.training
             net.train()  # the backward pass needs the training forward's caches
@@ -154,11 +159,11 @@ class _Trainee:
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray, optimizer: Any) -> float:
         """The engine's step: the network's own where there is nothing to add."""
-        if self.source is None and not self.alpha and self.scale == 1.0:
-            return self.net.train_step(xb, yb, optimizer)
         wb = None
         if self.source is not None:
             xb, wb = self.rows(xb)
+        if wb is None and not self.alpha and self.scale == 1.0:
+            return self.net.train_step(xb, yb, optimizer)
         value, n = self.batch_loss(xb, yb, wb)
         if not np.isfinite(value):
             return value
@@ -169,26 +174,12 @@ class _Trainee:
 
     def loss_and_gradients(self, X: np.ndarray, Y: np.ndarray) -> float:
         """The full-batch objective (CG, L-BFGS): loss + penalty, gradients filled; in row
-        mode ``X`` holds row numbers, taken in blocks of ``infer_chunk`` rows."""
-        if self.source is None:
-            value, n = self.batch_loss(X, Y, None)
-        else:
-            value, n = self._blocks(np.asarray(X).ravel(), Y)
+        mode ``X`` holds the row numbers."""
+        wb = None
+        if self.source is not None:
+            X, wb = self.rows(X)
+        value, n = self.batch_loss(X, Y, wb)
         return value + (l2_penalty(self.net, self.alpha, n) if self.alpha and np.isfinite(value) else 0.0)
-
-    def _blocks(self, idx: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
-        net, chunk = self.net, self.net.infer_chunk
-        sums = [np.zeros_like(g) for g in net.gradients()]
-        value = total = 0.0
-        for s in range(0, len(idx), chunk):
-            xb, wb = self.rows(idx[s:s + chunk])
-            v, n = self.batch_loss(xb, Y[s:s + chunk], wb)
-            value, total = value + v * n, total + n
-            for acc, g in zip(sums, net.gradients()):
-                acc += n * g
-        for acc, g in zip(sums, net.gradients()):
-            np.divide(acc, total, out=g)
-        return value / total, total
 
 
 class _Solver:
@@ -569,12 +560,12 @@ class _BaseMLP(BaseEstimator):
                 arr = getattr(layer, attr)
                 arr[...] = packed[i:i + arr.size].reshape(arr.shape)
                 i += arr.size
-        X = np.ascontiguousarray(X.toarray() if sparse.issparse(X) else X, dtype=self.net_.dtype)
-        Y = np.asarray(Y, dtype=self.net_.dtype).reshape(len(X), -1)
+        X = X.tocsr() if sparse.issparse(X) else np.ascontiguousarray(X, dtype=self.net_.dtype)
+        Y = np.asarray(Y, dtype=self.net_.dtype).reshape(X.shape[0], -1)
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         source, weights = self._source(X, sw)
         trainee = _Trainee(self.net_, self.alpha, source, weights, scale=self._loss_scale())
-        Xr = np.arange(len(X), dtype=np.int64)[:, None] if source is not None else X
+        Xr = np.arange(X.shape[0], dtype=np.int64)[:, None] if source is not None else X
         value = trainee.loss_and_gradients(Xr, Y)
         grads = [layer.dW for layer in layers] + [layer.db for layer in layers]
         return value, np.concatenate([g.ravel() for g in grads]).astype(np.float64)
@@ -790,19 +781,16 @@ class _BaseMLP(BaseEstimator):
         return self._pass(X, logits).astype(out_dtype, copy=False)
 
     def _pass(self, X: Any, logits: bool) -> np.ndarray:
-        """Evaluation-mode forward; a sparse X one block of ``infer_chunk`` rows at a time."""
+        """Evaluation-mode forward (a sparse X through the first layer's sparse product)."""
         net = self.net_
         if sparse.issparse(X):
-            X, chunk = X.tocsr(), net.infer_chunk
-            blocks = [self._pass(X[s:s + chunk].toarray(), logits) for s in range(0, X.shape[0], chunk)]
-            return np.concatenate(blocks) if blocks else np.empty((0, net.n_outputs), dtype=net.dtype)
-        X = net.check_X(np.asarray(X, dtype=net.dtype))
-        if not logits:
-            return net.predict_output(X)
+            X = X.tocsr().astype(net.dtype, copy=False)
+        else:
+            X = net.check_X(np.asarray(X, dtype=net.dtype))
         was = net.training
         net.eval()
         try:
-            return net.logits(X)
+            return net.logits(X) if logits else check_finite_output(net.forward(X), X, net.parameters())
         finally:
             net.train(was)
 
