@@ -537,3 +537,23 @@ def test_a_failing_history_without_save_says_no_model_was_kept(capsys, tmp_path,
     monkeypatch.setattr(History, "save", full)
     _, line = _usage_error(capsys, ["train", "--data", "xor", "--epochs", "1", "--quiet",
                                     "--history", str(tmp_path / "h.json")], "the trained model was not kept (no --save given)")
+
+
+def _header(out):
+    return out[: out.index("epoch 1/")].splitlines()
+
+
+def test_header_fits_an_80_column_terminal_and_keeps_every_word(capsys, monkeypatch):
+    argv = DIGITS + ["--epochs", "1", "-v", "--hidden", "64,32,32,32", "--optimizer", "adam",
+                     "--schedule", "warmup:1:cosine"]
+    monkeypatch.setenv("COLUMNS", "400")
+    rc, wide, err = _run(capsys, argv)
+    assert rc == 0, err
+    (line,) = _header(wide)  # room enough: one line, as before
+    assert len(line) > 200 and "decoupled_weight_decay=False" in line and "schedule warmup:1:cosine" in line
+    monkeypatch.setenv("COLUMNS", "80")
+    rc, narrow, err = _run(capsys, argv)
+    assert rc == 0, err
+    lines = _header(narrow)
+    assert len(lines) > 1 and all(len(l) <= 80 for l in lines), lines
+    assert " ".join(" ".join(lines).split()) == " ".join(line.replace("  ", " ").split())  # nothing cut

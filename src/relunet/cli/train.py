@@ -15,7 +15,9 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -152,8 +154,7 @@ def _run(args: argparse.Namespace) -> int:
     verbose = 0 if (args.json or args.quiet) else (2 if args.verbose else 1)
     checkpoint = args.checkpoint or args.resume
     if verbose:
-        print(f"{net}  on {data.name}: {len(data.X_train)} train / {len(data.X_test)} test samples, "
-              f"optimizer {kwargs['optimizer']!r}" + (f", schedule {args.schedule}" if args.schedule else ""))
+        print(header(net, data, kwargs["optimizer"], args.schedule))
     t0 = time.perf_counter()
     from relunet.errors import DivergenceError
 
@@ -188,6 +189,28 @@ def _run(args: argparse.Namespace) -> int:
         return _print_result(args, net, data, history, seconds, tracker, saved, failed)
     finally:
         _report(failed)
+
+
+#: the narrowest width the header is wrapped to, whatever the terminal says
+MIN_WIDTH = 40
+
+
+def header(net, data, optimizer, schedule: str | None) -> str:
+    """The text printed before training: the network, the data, the optimizer and the
+    schedule. One line when it fits the terminal (``shutil.get_terminal_size()``: $COLUMNS
+    first, 80 when the output is not a terminal); else one part a line, each wrapped at
+    spaces with an indent, so nothing is cut and no line is wider than the terminal."""
+    parts = [repr(net), f"on {data.name}: {len(data.X_train)} train / {len(data.X_test)} test samples",
+             f"optimizer {optimizer!r}"] + ([f"schedule {schedule}"] if schedule else [])
+    parts[1:-1] = [p + "," for p in parts[1:-1]]
+    line = f"{parts[0]}  " + " ".join(parts[1:])
+    width = max(shutil.get_terminal_size().columns, MIN_WIDTH)
+    if len(line) <= width:
+        return line
+    lines = textwrap.wrap(parts[0], width, subsequent_indent="    ", break_on_hyphens=False)
+    for part in parts[1:]:
+        lines += textwrap.wrap(part, width, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 class Output(NamedTuple):
