@@ -25,7 +25,11 @@ from typing import NamedTuple
 import numpy as np
 
 from relunet.cli import common
+from relunet.core.network import MLP
+from relunet.data.datasets import Dataset
 from relunet.errors import RelunetError
+from relunet.insight.diagnostics import DiagnosticsTracker
+from relunet.training.history import History
 
 NAME = "train"
 HELP = "train a network and report its test accuracy (or MSE)"
@@ -195,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
 MIN_WIDTH = 40
 
 
-def header(net, data, optimizer, schedule: str | None) -> str:
+def header(net: MLP, data: Dataset, optimizer: object, schedule: str | None) -> str:
     """The text printed before training: the network, the data, the optimizer and the
     schedule. One line when it fits the terminal (``shutil.get_terminal_size()``: $COLUMNS
     first, 80 when the output is not a terminal); else one part a line, each wrapped at
@@ -254,8 +258,8 @@ def _report(failed: list[str]) -> None:
         print(f"relunet: error: {line}", file=sys.stderr)
 
 
-def _print_result(args: argparse.Namespace, net, data, history, seconds: float, tracker,
-                  saved: bool, failed: list[str]) -> int:
+def _print_result(args: argparse.Namespace, net: MLP, data: Dataset, history: History, seconds: float,
+                  tracker: DiagnosticsTracker | None, saved: bool, failed: list[str]) -> int:
     """The report on stdout (text or ``--json``); 2 when an output failed, else 0."""
     from relunet.cli.diagnose import print_report
 
