@@ -16,6 +16,7 @@ from typing import Any
 
 from relunet.insight import diagnostics
 from relunet.cli import common
+from relunet.core.network import MLP
 
 NAME = "diagnose"
 HELP = "report dead and saturated units, activation statistics and gradient norms of a saved model"
@@ -91,7 +92,7 @@ class HistoryDiagnosticsTracker(diagnostics.DiagnosticsTracker):
     the history's ``info["diagnostics"]``, so a ``--history`` file holds them (``relunet plot
     dead-units`` / ``gradients`` read it, as they read the ``--json`` output)."""
 
-    def on_train_end(self, net: Any, *args: Any, **kwargs: Any) -> None:
+    def on_train_end(self, net: MLP, *args: Any, **kwargs: Any) -> None:
         super().on_train_end(net, *args, **kwargs)
         history = args[0] if args else kwargs.get("history")
         if history is not None and hasattr(history, "info"):
@@ -110,7 +111,7 @@ def make_tracker(args: argparse.Namespace, data: Any) -> diagnostics.Diagnostics
     )
 
 
-def print_report(tracker: diagnostics.DiagnosticsTracker | None, net: Any, result: dict[str, Any] | None = None,
+def print_report(tracker: diagnostics.DiagnosticsTracker | None, net: MLP, result: dict[str, Any] | None = None,
                  stream: Any = None) -> None:
     """After training: with ``result`` (the ``--json`` dict) add ``diagnostics`` to it,
     else print the per-epoch table and the final diagnosis."""

@@ -20,6 +20,7 @@ from relunet.data import datasets
 from relunet.errors import DataFormatError, FeatureCountError
 from relunet.io.modelfile import load as load_model
 from relunet.cli import CLIError, common
+from relunet.core.network import MLP
 
 NAME = "predict"
 HELP = "predict with a saved model (relunet train --save / net.save) and write CSV or JSON"
@@ -162,7 +163,7 @@ def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int 
 # -- output -------------------------------------------------------------------
 
 
-def predictions(net: Any, X: np.ndarray) -> dict[str, Any]:
+def predictions(net: MLP, X: np.ndarray) -> dict[str, Any]:
     """Labels (and probabilities) for a classifier, values for a regressor, as lists."""
     X = net.check_X(X)
     out: dict[str, Any] = {"task": net.task, "n_samples": int(len(X))}
@@ -196,7 +197,7 @@ def to_csv(result: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def _metric(net: Any, X: np.ndarray, y: Any) -> str:
+def _metric(net: MLP, X: np.ndarray, y: Any) -> str:
     try:
         if net.task == "classification":
             return f"accuracy: {net.score(X, y):.4f}"

@@ -140,12 +140,7 @@ class _Trainee:
         if wb is None:
             value, total = net.loss_and_gradients(xb, yb), float(xb.shape[0])
         else:
-            was = net.training
-            net.train()  # the backward pass needs the training forward's caches
-            try:
-                z = net.logits(xb)
-            finally:
-                net.train(was)
+            z = net.logits(xb, training=True)  # the backward pass needs the training caches
             per_row = np.array([net.loss_and_delta(z[i:i + 1], yb[i:i + 1])[0] for i in range(len(z))])
             delta = net.loss_and_delta(z, yb)[1]
             total = float(np.sum(wb))
@@ -781,18 +776,15 @@ class _BaseMLP(BaseEstimator):
         return self._pass(X, logits).astype(out_dtype, copy=False)
 
     def _pass(self, X: Any, logits: bool) -> np.ndarray:
-        """Evaluation-mode forward (a sparse X through the first layer's sparse product)."""
+        """The evaluation pass (a sparse X through the first layer's sparse product)."""
         net = self.net_
         if sparse.issparse(X):
             X = X.tocsr().astype(net.dtype, copy=False)
         else:
             X = net.check_X(np.asarray(X, dtype=net.dtype))
-        was = net.training
-        net.eval()
-        try:
-            return net.logits(X) if logits else check_finite_output(net.forward(X), X, net.parameters())
-        finally:
-            net.train(was)
+        if logits:  # the evaluation pass by argument: never switches the shared mode
+            return net.logits(X, training=False)
+        return check_finite_output(net.forward(X, training=False), X, net.parameters())
 
     def _finite_predictions(self, X: Any) -> np.ndarray | None:
         """The validation predictions (float64 logits), or None where they are not finite."""

@@ -30,6 +30,7 @@ from relunet.core import losses
 from relunet.errors import ModelFileError, RelunetError
 from relunet.io.archive import MAX_ARCHIVE_BYTES, NPY_HEADER_BYTES, read_archive, write_archive
 from relunet.core.layers import ActivationLayer, Dense
+from relunet.core.network import MLP
 
 #: the kind tag of model archives (checkpoints use another)
 KIND = "model"
@@ -63,7 +64,7 @@ def _json_value(name: str, key: str, value: Any) -> Any:
     return value
 
 
-def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def describe(net: MLP) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The ``(meta, arrays)`` pair that :func:`save` writes for ``net``."""
     from relunet.core.network import MLP
 
@@ -121,7 +122,7 @@ def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return meta, arrays
 
 
-def save(net: Any, path: str | os.PathLike) -> None:
+def save(net: MLP, path: str | os.PathLike) -> None:
     """Write ``net`` (an :class:`~relunet.core.network.MLP`) to one file at ``path``, atomically."""
     meta, arrays = describe(net)
     write_archive(path, KIND, meta, arrays)
