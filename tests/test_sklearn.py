@@ -338,7 +338,7 @@ def test_a_diverging_run_with_early_stopping_keeps_the_best_validated_weights(lr
     X, y = _diverging_regression()
     reg = MLPRegressor((16,), solver="sgd", learning_rate_init=lr, early_stopping=True, random_state=0,
                        max_iter=30)
-    # as scikit-learn (its issue 29504): the diverged epoch's validation score is NaN, the
+    # as scikit-learn: the diverged epoch's validation score is NaN, the
     # best validated weights are kept; no "Input contains NaN" from inside the score
     with pytest.warns(ConvergenceWarning, match=r"training diverged: .* at .*epoch \d+.*smaller one"):
         reg.fit(X, y)

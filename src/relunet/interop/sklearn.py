@@ -1,18 +1,28 @@
-"""scikit-learn compatible estimators: :class:`MLPClassifier` and :class:`MLPRegressor`.
+"""scikit-learn estimators: :class:`MLPClassifier` and :class:`MLPRegressor`, drop-in
+replacements for ``sklearn.neural_network``'s.
 
-They wrap :class:`relunet.core.network.MLP` (kept, after ``fit``, as ``net_``) behind the
-scikit-learn estimator API, so they work in ``Pipeline``, ``GridSearchCV``,
-``cross_val_score``, ``clone`` and pickling, and they pass scikit-learn's own
-estimator checks (``sklearn.utils.estimator_checks``; the few checks that cannot
-apply are listed in :data:`EXPECTED_FAILED_CHECKS` with the reason).
+They wrap :class:`relunet.core.network.MLP` (kept, after ``fit``, as ``net_``) and train it
+through relunet's engine (:class:`relunet.training.engine.Run`), with scikit-learn's
+parameters, defaults and meaning (``alpha``, ``learning_rate`` 'constant' / 'invscaling' /
+'adaptive', ``momentum`` + ``nesterovs_momentum`` for 'sgd', ``beta_1`` / ``beta_2`` /
+``epsilon`` for 'adam', ``max_fun`` for 'lbfgs', ``tol``, ``n_iter_no_change`` (or
+``np.inf``), ``batch_size='auto'``, ``early_stopping``), its fitted attributes (``coefs_`` /
+``intercepts_`` settable, ``loss_``, ``best_loss_``, ``loss_curve_``, ``validation_scores_``,
+``best_validation_score_``, ``n_iter_``, ``t_``, ``n_layers_``, ``n_outputs_``,
+``out_activation_``, ``classes_``), ``sample_weight``, sparse CSR/CSC input (never
+densified: the first layer takes the sparse product), its warnings and its ``ValueError``
+refusals. They pass scikit-learn's estimator checks and its own ``test_mlp.py``
+(``tests/test_sklearn_upstream.py``).
 
-Parameters follow ``sklearn.neural_network`` where they mean the same thing
-(``hidden_layer_sizes``, ``solver``, ``learning_rate_init``, ``batch_size``,
-``max_iter``, ``tol``, ``n_iter_no_change``, ``early_stopping``,
-``validation_fraction``, ``random_state``, ``warm_start``, ``verbose``) and add
-relunet's: any activation of the catalog (or one per hidden layer), the output
-activation and loss, any optimizer of :mod:`relunet.optimizers` with its
-hyper-parameters, the weight initialisation and the dtype.
+The objective is scikit-learn's: the mean batch loss in scikit-learn's scale (see
+:meth:`_BaseMLP._loss_scale`) plus ``(alpha / (2 n)) * sum ||W||^2`` (:func:`l2_penalty`);
+the initial parameters are scikit-learn's Glorot-uniform draws from ``random_state``, so
+'lbfgs' and 'sgd' follow scikit-learn's path to rounding.
+
+relunet's additions are extra parameters whose defaults keep scikit-learn's behaviour: any
+activation of the catalog (or one per hidden layer), the output activation and loss, any
+optimizer of :mod:`relunet.training.optimizers` (by name or instance, with
+``optimizer_params``), CG, the weight initialisation and the dtype.
 
 Targets:
 
@@ -20,14 +30,9 @@ Targets:
 * classifier, 1-D labels of k > 2 classes: k softmax units + cross-entropy;
 * classifier, 2-D 0/1 indicator matrix (multi-label): k sigmoid units + binary
   cross-entropy, ``predict`` gives the 0/1 matrix;
-* regressor, ``shape (n_samples,)`` or ``(n_samples, n_outputs)``: identity + MSE.
-
-Stopping: an epoch-based solver stops after ``max_iter`` epochs, or once more than
-``n_iter_no_change`` epochs in a row fail to improve the training loss (or, with
-``early_stopping``, the validation score on a held-out ``validation_fraction``) by
-``tol``; with early stopping the best validated weights are kept. The full-batch solvers
-(``lbfgs``, ``cg``) run up to ``max_iter`` iterations under their own line-search rule,
-on all the data (``early_stopping`` does not apply), and have no ``partial_fit``.
+* regressor, ``shape (n_samples,)`` or ``(n_samples, n_outputs)``: identity + squared
+  error, or with ``loss='poisson'`` the log link (the network outputs the log rate,
+  ``predict`` its exponential).
 
 NOTE: this module is ``relunet.sklearn``; every import is absolute
 (``from __future__ import annotations`` + ``import sklearn...``), so ``sklearn`` below is
@@ -243,7 +248,7 @@ class _BaseMLP(BaseEstimator):
         shuffle: bool = True,
         random_state: Any = None,
         tol: float = 1e-4,
-        verbose: int = 0,
+        verbose: bool | int = False,
         warm_start: bool = False,
         momentum: float = 0.9,
         nesterovs_momentum: bool = True,
@@ -1031,7 +1036,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         shuffle: bool = True,
         random_state: Any = None,
         tol: float = 1e-4,
-        verbose: int = 0,
+        verbose: bool | int = False,
         warm_start: bool = False,
         momentum: float = 0.9,
         nesterovs_momentum: bool = True,
