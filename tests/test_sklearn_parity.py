@@ -144,6 +144,13 @@ def test_fitted_attributes_and_settable_coefs(iris):
     assert es.best_validation_score_ == max(es.validation_scores_)
 
 
+def test_a_warm_start_may_change_the_solver(iris):
+    X, y = iris
+    clf = MLPClassifier((4,), solver="lbfgs", warm_start=True, max_iter=5, random_state=0).fit(X, y)
+    clf.set_params(solver="sgd").fit(X, y)
+    assert clf.n_iter_ == 5 and clf._optimizer.opt.name == "sgd" and len(clf.loss_curve_) == 10
+
+
 def test_n_iter_counts_each_fit_and_n_iter_no_change_may_be_infinite(iris):
     X, y = iris
     clf = MLPClassifier((4,), solver="sgd", max_iter=4, warm_start=True, tol=1e9, n_iter_no_change=np.inf,
@@ -200,6 +207,20 @@ def test_integer_sample_weights_equal_repeated_rows_under_lbfgs(regression):
     weighted = MLPRegressor(**params).fit(X, y, sample_weight=w)
     repeated = MLPRegressor(**params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
     np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("loss, Y", [("cross_entropy", np.eye(3)[[0, 2, 1, 1]]),
+                                     ("binary_cross_entropy", np.array([[0, 1], [1, 1], [0, 0], [1, 0]])),
+                                     ("mse", np.arange(8.0).reshape(4, 2)), ("poisson", np.arange(8.0).reshape(4, 2))])
+def test_per_sample_losses_average_to_the_batch_loss(loss, Y):
+    from relunet.interop.sklearn import _row_losses
+
+    net = MLP([3, 4, Y.shape[1]], output=losses.get(loss).output, loss=loss, seed=0)
+    z = np.random.default_rng(0).normal(size=Y.shape)
+    rows = _row_losses(net, z, Y.astype(float))
+    assert rows.shape == (4,) and rows.mean() == pytest.approx(net.loss_and_delta(z, Y.astype(float))[0])
+    for i in range(4):
+        assert rows[i] == pytest.approx(net.loss_and_delta(z[i:i + 1], Y[i:i + 1].astype(float))[0])
 
 
 def test_unit_sample_weights_change_nothing(iris):

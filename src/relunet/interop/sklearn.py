@@ -55,7 +55,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from scipy import optimize, sparse
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
@@ -109,6 +109,21 @@ def l2_penalty(net: MLP, alpha: float, n: float) -> float:
     return 0.5 * coef * total
 
 
+def _row_losses(net: MLP, z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Each sample's loss at the logits ``z`` (their mean is the batch loss), for weighting."""
+    name = net.loss.name if net.fused else None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if name == "cross_entropy":
+            return logsumexp(z, axis=1) * Y.sum(axis=1) - np.sum(Y * z, axis=1)
+        if name == "binary_cross_entropy":
+            return np.mean(np.maximum(z, 0) - z * Y + np.log1p(np.exp(-np.abs(z))), axis=1)
+        if name == "mse":
+            return np.mean((z - Y) ** 2, axis=1)
+        if name == "poisson":
+            return np.mean(np.exp(z) - Y * z, axis=1)
+    return np.array([net.loss_and_delta(z[i:i + 1], Y[i:i + 1])[0] for i in range(len(z))])
+
+
 class _Trainee:
     """The network as the engine trains it for the estimators: scikit-learn's L2 penalty
     (``alpha``), sample weights, and rows gathered from a sparse (or weighted) ``X``.
@@ -146,7 +161,7 @@ class _Trainee:
             value, total = net.loss_and_gradients(xb, yb), float(xb.shape[0])
         else:
             z = net.logits(xb, training=True)  # the backward pass needs the training caches
-            per_row = np.array([net.loss_and_delta(z[i:i + 1], yb[i:i + 1])[0] for i in range(len(z))])
+            per_row = _row_losses(net, z, yb)
             delta = net.loss_and_delta(z, yb)[1]
             total = float(np.sum(wb))
             delta *= (wb * (len(wb) / total)).astype(delta.dtype)[:, None]
@@ -509,13 +524,15 @@ class _BaseMLP(BaseEstimator):
         self._adopt()
         Y = self.net_.encode_targets(y, len(y), fit=False)  # the classes are the estimator's
         X = X.tocsr() if sparse.issparse(X) else np.ascontiguousarray(X, dtype=self.net_.dtype)
+        solver = getattr(self, "_optimizer", None)
+        if not incremental or not isinstance(solver, _Solver) or isinstance(solver.opt, Minimizer):
+            self._optimizer = self._make_optimizer()  # each fit starts its solver afresh, as scikit-learn
+        self.__dict__.setdefault("_no_improvement_count", 0)
         if self._solver_name() == "lbfgs":
             self._fit_lbfgs(_Trainee(self.net_, self.alpha, *self._source(X, sw), scale=self._loss_scale()), X, Y)
         elif isinstance(self._optimizer.opt, Minimizer):
             self._fit_minimizer(X, Y, sw)
         else:
-            if not incremental or getattr(self, "_optimizer", None) is None:
-                self._optimizer = self._make_optimizer()
             self._fit_stochastic(X, Y, y, sw, incremental)
         self.n_outputs_ = n_outputs
         self._expose()
