@@ -171,12 +171,14 @@ def _run(args: argparse.Namespace) -> int:
         where = f"; checkpoint saved to {checkpoint} (continue with --resume {checkpoint})" if checkpoint else ""
         print(f"relunet: interrupted after epoch {done}{where}", file=sys.stderr)
         return 130
+    result = summary(net, data, history, seconds)  # on the inputs as transformed for training
+    contract = common.make_contract(args, data)
+    result["scale"] = contract.scale
     if args.save:
+        net.contract = contract  # the model file carries it: predict / diagnose / export apply it
         net.save(args.save)
-    result = summary(net, data, history, seconds)
-    if args.save:
         result["model"] = args.save
-        result["scale"] = args.scale  # the model does not store it: predict / diagnose need the same --scale
+        result["contract"] = contract.describe()
     if args.json:
         print_report(tracker, net, result)
         json.dump(_strict(result), sys.stdout, allow_nan=False)
@@ -193,10 +195,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{key}: {result[key]:.4f}  final_loss: {loss}  "
               f"epochs: {result['epochs']}  time: {seconds:.1f}s{extra}")
         if args.save:
-            scaled = "" if args.scale == "none" else (
-                f" (it expects inputs scaled as --scale {args.scale} does: give predict / diagnose "
-                f"the same --scale {args.scale})")
-            print(f"model saved to {args.save}{scaled}")
+            print(f"model saved to {args.save} ({contract.describe()}; predict, diagnose and export "
+                  "apply it)")
         print_report(tracker, net)
     return 0
 

@@ -689,6 +689,9 @@ class MLP(Network):
         super().__init__(layers, loss)
         self.classes_: np.ndarray | None = None
         self.history_ = None
+        #: the data contract (relunet.data.contract.DataContract) or None: when set, fit,
+        #: predict, predict_proba and score take raw inputs and transform them as it says
+        self.contract: Any = None
 
     def __repr__(self) -> str:
         acts = [l.activation.name for l in self.layers if isinstance(l, ActivationLayer)]
@@ -880,6 +883,8 @@ class MLP(Network):
         """
         from relunet.training.engine import fit as _fit
 
+        if self.contract is not None:
+            X = self.contract.transform(X)
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
         self.check_trainable()
@@ -887,13 +892,15 @@ class MLP(Network):
         if val is not None:  # raw (X_val, y_val): validated and encoded like the training data
             if not isinstance(val, (tuple, list)) or len(val) != 2:
                 raise DataError("validation_data must be a pair (X_val, y_val)")
-            X_val = self.check_X(val[0])
+            X_val = self.check_X(val[0] if self.contract is None else self.contract.transform(val[0]))
             kwargs["validation_data"] = (X_val, self.encode_targets(val[1], len(X_val), fit=False))
         self.history_ = _fit(self, X, Y, **kwargs)
         return self.history_
 
     def predict_output(self, X: Any) -> np.ndarray:
         """The raw network output (probabilities for classifiers), in evaluation mode."""
+        if getattr(self, "contract", None) is not None:
+            X = self.contract.transform(X)
         X = self.check_X(X)
         was = self.training
         self.eval()
@@ -928,6 +935,8 @@ class MLP(Network):
         """Accuracy (classification; exact match for multi-label) or R^2 (regression)."""
         pred = self.predict(X)
         y = _targets_array(y)
+        if getattr(self, "contract", None) is not None and self.classes_ is not None and self.task == "classification":
+            y = self.contract.check_labels(y, self.classes_)
         if y.ndim == 0 or len(y) != len(pred):
             raise DataError(f"X has {len(pred)} samples but y has {len(y) if y.ndim else 'none'}")
         if y.dtype.kind == "c":

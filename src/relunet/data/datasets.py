@@ -597,6 +597,18 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
     return X.astype(np.float32), y, features
 
 
+def csv_target_name(path: Path, target: str | None, features: list[str]) -> str:
+    """The name of a CSV file's target column: ``target`` when given, else the last column
+    (for a file without a header, its position as a name, as the feature columns are)."""
+    if target is not None:
+        return target
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        header = next(csv.reader(f), [])
+    if not header or is_numeric_row(header):
+        return str(len(features))  # no header: columns "0", "1", ..., the target last
+    return header[-1].strip()
+
+
 def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, np.ndarray]:
     X, y = (X if isinstance(X, np.ndarray) else np.asarray(X)), np.asarray(y)
     if X.dtype.kind not in "biuf":
@@ -716,6 +728,8 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
             raise DataError(f"{path}: the target holds a single class ({found.tolist()[0]!r}): there is nothing to "
                             "classify; a classifier needs samples of at least two classes")
     info: dict[str, Any] = {"path": str(path), "columns": columns}
+    if suffix == ".csv" and columns is not None:
+        info["target"] = csv_target_name(path, target, columns)
     if X_test is None:
         if len(X) < 2:
             raise DataError(f"{path}: {len(X)} sample: cannot split it into a training and a test part")
