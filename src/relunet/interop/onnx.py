@@ -231,7 +231,7 @@ def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
     if opset > onnx.defs.onnx_opset_version():
         raise ExportError(f"opset {opset} is newer than the installed onnx supports "
                           f"({onnx.defs.onnx_opset_version()})")
-    x = input_name
+    x = input_transform(g, input_name, getattr(net, "contract", None))
     for i, layer in enumerate(net.layers):
         if isinstance(layer, Dense):
             W = g.const(layer.W, f"W{i}")
@@ -264,14 +264,31 @@ def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
     model = helper.make_model(graph, opset_imports=opsets, producer_name="relunet",
                               doc_string=repr(net))
     model.ir_version = helper.find_min_ir_version_for(opsets)
+    props = {}
     if classes is not None:
-        helper.set_model_props(model, {"classes": ",".join(str(c) for c in np.asarray(classes).tolist()),
-                                       "loss": net.loss.name})
+        props = {"classes": ",".join(str(c) for c in np.asarray(classes).tolist()), "loss": net.loss.name}
+    contract = getattr(net, "contract", None)
+    if contract is not None:
+        props["scale"] = contract.scale
+        if contract.features is not None:
+            props["features"] = ",".join(contract.features)
+    if props:
+        helper.set_model_props(model, props)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:  # pragma: no cover - a bug in an emitter
         raise ExportError(f"the exported graph failed onnx.checker: {exc}") from None
     return model
+
+
+def input_transform(g: _Graph, x: str, contract: Any) -> str:
+    """The data contract's input transform ``(x - offset) / divisor`` as ``Sub`` and ``Div``
+    nodes (float32, as relunet computes it), so that the graph takes raw inputs as
+    ``net.predict`` does; ``x`` unchanged without a contract or scaling."""
+    if contract is None or contract.scale == "none" or contract.offset is None:
+        return x
+    centred = g.op("Sub", [x, g.const(contract.offset, "scale_offset")], stem="scale_sub")
+    return g.op("Div", [centred, g.const(contract.divisor, "scale_divisor")], stem="scale_div")
 
 
 def _label_output(g: _Graph, out: str, net: Any, classes: np.ndarray) -> Any:
