@@ -308,3 +308,29 @@ def test_column_order_names_missing_and_extra():
     assert column_order(["b", "x", "a"], ["a", "b"]) == ([2, 0], ["x"])
     with pytest.raises(ColumnMismatchError, match=r"\['c'\]"):
         column_order(["a", "b"], ["a", "c"])
+
+
+# -- the verdict after training -------------------------------------------------------------
+
+
+def test_train_says_why_a_run_failed_and_json_carries_it(capsys, wine):
+    rc, out, err = _cli(capsys, ["train", "--data", wine["csv"], "--target", "label", "--scale", "none", "-q"])
+    assert rc == 0
+    text = " ".join(out.split())
+    assert "verdict: this run failed" in text and "chance level" in text
+    assert "unscaled-inputs" in text and "--scale standard" in text
+    got = _train(capsys, "--data", wine["csv"], "--target", "label", "--scale", "none")
+    assert any("dead" in s for s in got["verdict"]["symptoms"])
+    assert got["verdict"]["findings"][0]["rule"] == "unscaled-inputs"
+
+
+def test_a_run_that_worked_has_no_verdict(capsys, wine):
+    got = _train(capsys, "--data", wine["csv"], "--target", "label")
+    assert "verdict" not in got
+    rc, out, _ = _cli(capsys, ["train", "--data", "xor", "-q"])
+    assert rc == 0 and "verdict" not in out
+
+
+def test_a_loss_that_never_fell_is_a_verdict(capsys):
+    got = _train(capsys, "--data", "moons", "--lr", "1e-9", "--epochs", "4")
+    assert any("never fell" in s for s in got["verdict"]["symptoms"])

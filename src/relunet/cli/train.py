@@ -172,6 +172,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"relunet: interrupted after epoch {done}{where}", file=sys.stderr)
         return 130
     result = summary(net, data, history, seconds)  # on the inputs as transformed for training
+    from relunet.cli.verdict import format_verdict, verdict
+
+    failed = verdict(net, data, history, result)  # chance level, a dead layer, a loss that never fell
+    if failed is not None:
+        result["verdict"] = failed
     contract = common.make_contract(args, data)
     result["scale"] = contract.scale
     if args.save:
@@ -198,6 +203,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"model saved to {args.save} ({contract.describe()}; predict, diagnose and export "
                   "apply it)")
         print_report(tracker, net)
+        if failed is not None:
+            print("\n" + format_verdict(failed))
     return 0
 
 
