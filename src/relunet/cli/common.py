@@ -140,6 +140,24 @@ def resolved_scale(args: argparse.Namespace) -> str:
     return "standard" if datasets.is_path(name) and name.lower().endswith(".csv") else "none"
 
 
+def scale_target(args: argparse.Namespace, data: Dataset) -> None:
+    """Standardise the regression target of a data file whose inputs are scaled (the default
+    for a .csv table) with the training part's mean and std, as the inputs are: a target in
+    the hundreds makes the first steps of SGD diverge. The model stores both numbers and
+    predicts in the target's units; ``data.info["y_test_raw"]`` keeps the raw test targets."""
+    if data.task != "regression" or not datasets.is_path(str(args.data)) or resolved_scale(args) == "none":
+        return
+    y = np.asarray(data.y_train, dtype=np.float64)
+    if y.ndim != 1:
+        return
+    mean, std = float(y.mean()), float(y.std())
+    std = std if std > 0 and np.isfinite(std) else 1.0
+    data.info["y_test_raw"] = data.y_test
+    data.info["target_scale"] = (mean, std)
+    data.y_train = ((y - mean) / std).astype(np.float32)
+    data.y_test = ((np.asarray(data.y_test, dtype=np.float64) - mean) / std).astype(np.float32)
+
+
 def make_contract(args: argparse.Namespace, data: Dataset) -> DataContract:
     """The data contract of a network trained on ``data`` as the arguments loaded it."""
     name = str(args.data)
@@ -152,7 +170,9 @@ def make_contract(args: argparse.Namespace, data: Dataset) -> DataContract:
         task=data.task, dtype=np.asarray(data.X_train[:1]).dtype.name,
         dataset=os.path.abspath(name) if is_file else key,
         seed=int(args.seed) if split else None, test_size=float(test_size) if split else None,
-        pixels=PIXEL_DIVISORS.get(key or ""))
+        pixels=PIXEL_DIVISORS.get(key or ""),
+        target_offset=data.info["target_scale"][0] if "target_scale" in data.info else None,
+        target_divisor=data.info["target_scale"][1] if "target_scale" in data.info else None)
 
 
 def add_network_args(p: argparse.ArgumentParser) -> None:

@@ -138,6 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.early_stopping is not None and args.validation_split is None and not monitors_train:
         args.validation_split = 0.1
     data = common.load_data(args)
+    common.scale_target(args, data)  # a table's regression target, standardised as its inputs
     net = common.build_network(args, data)
     from relunet.cli.diagnose import make_tracker, print_report
 
@@ -179,6 +180,10 @@ def _run(args: argparse.Namespace) -> int:
         result["verdict"] = failed
     contract = common.make_contract(args, data)
     result["scale"] = contract.scale
+    if "y_test_raw" in data.info:  # the error in the target's own units, as predict reports it
+        pred = contract.inverse_target(net.predict_output(data.X_test))
+        y_raw = np.asarray(data.info["y_test_raw"], dtype=float)
+        result["test_mse"] = float(np.mean((pred[:, 0] - y_raw) ** 2))
     if args.save:
         net.contract = contract  # the model file carries it: predict / diagnose / export apply it
         net.save(args.save)

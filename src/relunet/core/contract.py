@@ -23,7 +23,7 @@ labels of another type and classes the model never saw, naming them.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,8 @@ class DataContract:
         dataset: the built-in dataset's name or the data file's path.
         seed, test_size: the train/test split (None where the dataset has a fixed one).
         pixels: the loader's pixel divisor for the built-in image sets (None otherwise).
+        target_offset, target_divisor: a regression target standardised for training,
+            ``t' = (t - offset) / divisor``; predictions are mapped back (None: raw target).
     """
 
     scale: str = "none"
@@ -62,7 +64,8 @@ class DataContract:
     seed: int | None = None
     test_size: float | None = None
     pixels: float | None = None
-    notes: list[str] = field(default_factory=list)
+    target_offset: float | None = None
+    target_divisor: float | None = None
 
     # -- building ------------------------------------------------------------
     @classmethod
@@ -116,6 +119,18 @@ class DataContract:
         # as preprocessing's scalers compute it: the statistics in X's dtype, then (x - o) / d
         return ((arr - self.offset.astype(dtype)) / self.divisor.astype(dtype)).astype(dtype, copy=False)
 
+    def transform_target(self, y: Any) -> Any:
+        """A regression target in the network's units (unchanged without target scaling)."""
+        if self.target_offset is None or self.target_divisor is None:
+            return y
+        return (np.asarray(y, dtype=np.float64) - self.target_offset) / self.target_divisor
+
+    def inverse_target(self, out: np.ndarray) -> np.ndarray:
+        """Regression outputs back in the target's units (unchanged without target scaling)."""
+        if self.target_offset is None or self.target_divisor is None:
+            return out
+        return (out * out.dtype.type(self.target_divisor) + out.dtype.type(self.target_offset)).astype(out.dtype)
+
     def check_labels(self, y: Any, classes: Any) -> np.ndarray:
         """:func:`check_labels` (a method, so that the network needs no import of this module)."""
         return check_labels(y, classes)
@@ -129,6 +144,7 @@ class DataContract:
             "divisor": None if self.divisor is None else [float(v) for v in self.divisor],
             "features": self.features, "target": self.target, "task": self.task, "dtype": self.dtype,
             "dataset": self.dataset, "seed": self.seed, "test_size": self.test_size, "pixels": self.pixels,
+            "target_offset": self.target_offset, "target_divisor": self.target_divisor,
         }
 
     @classmethod
@@ -157,13 +173,15 @@ class DataContract:
         seed = d.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or null, got {seed!r}")
-        for key, ok in (("test_size", lambda v: 0 < v < 1), ("pixels", lambda v: v > 0)):
+        for key, ok in (("test_size", lambda v: 0 < v < 1), ("pixels", lambda v: v > 0),
+                        ("target_offset", np.isfinite), ("target_divisor", lambda v: 0 < v < np.inf)):
             v = d.get(key)
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not ok(v)):
                 raise ValueError(f"bad {key} {v!r}")
         return cls(scale=scale, offset=offset, divisor=divisor, features=features, target=d.get("target"),
                    task=d.get("task"), dtype=d["dtype"], dataset=d.get("dataset"), seed=seed,
-                   test_size=d.get("test_size"), pixels=d.get("pixels"))
+                   test_size=d.get("test_size"), pixels=d.get("pixels"), target_offset=d.get("target_offset"),
+                   target_divisor=d.get("target_divisor"))
 
     def describe(self) -> str:
         """One line: scaling, features, target, dataset and split."""
@@ -172,7 +190,7 @@ class DataContract:
             shown = ", ".join(self.features[:6]) + (", ..." if len(self.features) > 6 else "")
             parts.append(f"{len(self.features)} features ({shown})")
         if self.target is not None:
-            parts.append(f"target {self.target!r}")
+            parts.append(f"target {self.target!r}" + (" (standardised)" if self.target_divisor else ""))
         if self.dataset is not None:
             split = f", split seed {self.seed}" if self.seed is not None else ""
             split += f", test fraction {self.test_size}" if self.test_size is not None else ""

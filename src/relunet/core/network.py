@@ -885,6 +885,7 @@ class MLP(Network):
 
         if self.contract is not None:
             X = self.contract.transform(X)
+            y = self.contract.transform_target(y) if self.task == "regression" else y
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
         self.check_trainable()
@@ -893,7 +894,8 @@ class MLP(Network):
             if not isinstance(val, (tuple, list)) or len(val) != 2:
                 raise DataError("validation_data must be a pair (X_val, y_val)")
             X_val = self.check_X(val[0] if self.contract is None else self.contract.transform(val[0]))
-            kwargs["validation_data"] = (X_val, self.encode_targets(val[1], len(X_val), fit=False))
+            y_val = val[1] if self.contract is None or self.task != "regression" else self.contract.transform_target(val[1])
+            kwargs["validation_data"] = (X_val, self.encode_targets(y_val, len(X_val), fit=False))
         self.history_ = _fit(self, X, Y, **kwargs)
         return self.history_
 
@@ -922,6 +924,8 @@ class MLP(Network):
         """Predicted labels (classification) or values (regression)."""
         out = self.predict_output(X)
         if self.task == "regression":
+            if getattr(self, "contract", None) is not None:  # a standardised target back in its units
+                out = self.contract.inverse_target(out)
             return out[:, 0] if out.shape[1] == 1 else out
         if self.classes_ is None:
             raise NotFittedError("call fit before predict: the class labels are not known yet")

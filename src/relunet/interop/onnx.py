@@ -214,6 +214,10 @@ def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
              output_name: str = "output", labels: bool = True) -> Any:
     """Build (and check with ``onnx.checker``) the ONNX ``ModelProto`` of ``net``.
 
+    A network with a data contract (``net.contract``) takes raw inputs: the graph starts
+    with its input transform. A regression whose target was standardised in training gets a
+    second output ``prediction``, in the target's units (what ``net.predict`` returns).
+
     With ``labels`` (default) a classifier whose classes are known (``net.classes_``, set
     by ``fit``) gets a second output ``label``, what ``net.predict`` returns: the class of
     the largest output (``ArgMax`` then ``Gather`` from the class labels, int64, double or
@@ -254,6 +258,9 @@ def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
     classes = getattr(net, "classes_", None)
     if labels and classes is not None and net.task == "classification":
         outputs.append(_label_output(g, output_name, net, np.asarray(classes)))
+    contract = getattr(net, "contract", None)
+    if net.task == "regression" and contract is not None and contract.target_divisor is not None:
+        outputs.append(target_output(g, output_name, contract, n_out))
     graph = helper.make_graph(
         g.nodes, "relunet_mlp",
         [helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, ["N", n_in])],
@@ -289,6 +296,15 @@ def input_transform(g: _Graph, x: str, contract: Any) -> str:
         return x
     centred = g.op("Sub", [x, g.const(contract.offset, "scale_offset")], stem="scale_sub")
     return g.op("Div", [centred, g.const(contract.divisor, "scale_divisor")], stem="scale_div")
+
+
+def target_output(g: _Graph, out: str, contract: Any, n_out: int) -> Any:
+    """A second output ``prediction``: what ``net.predict`` returns for a regression whose
+    target was standardised in training, ``output * divisor + offset`` (the target's units)."""
+    scaled = g.op("Mul", [out, g.const(contract.target_divisor, "target_divisor")], stem="target_mul")
+    g.nodes.append(g.helper.make_node("Add", [scaled, g.const(contract.target_offset, "target_offset")],
+                                      ["prediction"], name="target_add"))
+    return g.helper.make_tensor_value_info("prediction", g.onnx.TensorProto.FLOAT, ["N", n_out])
 
 
 def _label_output(g: _Graph, out: str, net: Any, classes: np.ndarray) -> Any:
