@@ -334,3 +334,62 @@ def test_a_run_that_worked_has_no_verdict(capsys, wine):
 def test_a_loss_that_never_fell_is_a_verdict(capsys):
     got = _train(capsys, "--data", "moons", "--lr", "1e-9", "--epochs", "4")
     assert any("never fell" in s for s in got["verdict"]["symptoms"])
+
+
+# -- a regression table: the target is standardised with the inputs ---------------------------
+
+
+@pytest.fixture(scope="module")
+def diabetes_csv(tmp_path_factory):
+    from sklearn.datasets import load_diabetes
+
+    d = load_diabetes(scaled=False)
+    root = tmp_path_factory.mktemp("diabetes")
+    return _write_table(root / "diab.csv", d.data, d.target, list(d.feature_names), target="progression")
+
+
+def test_a_regression_table_trains_with_defaults_and_predict_reports_the_same_mse(capsys, diabetes_csv, tmp_path):
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = str(tmp_path / "r.relunet")
+    got = _train(capsys, "--data", diabetes_csv, "--save", model)  # raw target ~150: diverged before
+    ds = datasets.load(diabetes_csv, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = make_pipeline(StandardScaler(), MLPRegressor(random_state=0)).fit(ds.X_train, ds.y_train)
+    sk_mse = float(np.mean((sk.predict(ds.X_test) - ds.y_test) ** 2))
+    assert got["test_mse"] < min(sk_mse, float(np.var(ds.y_test)))
+    rc, err = _predict(capsys, model, diabetes_csv, tmp_path / "p.csv", "--split", "test")
+    assert rc == 0 and f"mse: {got['test_mse']:.6g}" in err
+    net = relunet.load(model)
+    assert net.contract.target_divisor > 1  # predictions in the target's units
+    assert abs(float(np.mean(net.predict(ds.X_test))) - float(np.mean(ds.y_test))) < 50
+
+
+def test_onnx_of_a_regression_table_predicts_in_the_targets_units(capsys, diabetes_csv, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    model = str(tmp_path / "r.relunet")
+    _train(capsys, "--data", diabetes_csv, "--save", model)
+    assert _cli(capsys, ["export", "--model", model, "--onnx", str(tmp_path / "r.onnx"), "--verify"])[0] == 0
+    net = relunet.load(model)
+    ds = datasets.load(diabetes_csv, seed=0)
+    sess = ort.InferenceSession(str(tmp_path / "r.onnx"), providers=["CPUExecutionProvider"])
+    _, pred = sess.run(None, {sess.get_inputs()[0].name: ds.X_test})
+    assert np.max(np.abs(pred[:, 0] - net.predict(ds.X_test)) / np.abs(ds.y_test).max()) < 1e-5
+
+
+# -- relunet data info shows the contract before training ---------------------------------------
+
+
+def test_data_info_shows_the_contract(capsys, wine):
+    rc, out, _ = _cli(capsys, ["data", "info", wine["csv"], "--target", "label", "--json"])
+    c = json.loads(out)["contract"]
+    assert c["scale"] == "standard" and c["target"] == "label" and c["features"] == wine["names"]
+    assert c["label_type"] == "integer" and c["classes"] == [0, 1, 2]
+    assert c["feature_ranges"]["proline"][1] > 1000
+    rc, out, _ = _cli(capsys, ["data", "info", wine["csv"], "--scale", "none", "--json"])
+    assert "--scale standard" in json.loads(out)["contract"]["warning"]
+    rc, out, _ = _cli(capsys, ["data", "info", wine["csv"]])
+    assert rc == 0 and "contract (what relunet train --save would store)" in out and "proline: [" in out
