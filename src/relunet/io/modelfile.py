@@ -7,6 +7,10 @@ JSON + ``.npy``, never a pickle):
   (the hyper-parameters that rebuild it with ``activations.get(name, **config)``), the
   loss, dtype, init scheme, seed, the random generator's state, the class labels' kind
   and the model format version;
+* the data contract, when the network has one (``net.contract``, a
+  :class:`relunet.core.contract.DataContract`): ``meta["contract"]``, plain JSON (the
+  scaling's statistics, feature and target names, the dataset and split); such a file is
+  format version 2, one without a contract version 1;
 * the arrays: ``W0, b0, W1, b1, ...`` (dense layers, input first), ``act{i}_p{j}`` (the
   j-th parameter of the i-th activation, e.g. PReLU's learned slopes) and ``classes``
   (the labels of a classifier, when known).
