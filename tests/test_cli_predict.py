@@ -153,3 +153,52 @@ def test_predict_csv_field_over_the_csv_limit_is_a_one_line_error(tmp_path, caps
     data.write_text("a,b\n1," + "9" * 200_000 + "\n")
     _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)],
                  "field larger than field limit")
+
+
+def test_predict_csv_field_over_the_csv_limit_names_the_file_and_line(tmp_path, capsys, xor_model):
+    data = tmp_path / "long.csv"
+    data.write_text("a,b\n\n0,1\n1," + "9" * 200_000 + "\n")
+    _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)],
+                 str(data), "line 4", "field larger than field limit")
+
+
+@pytest.mark.parametrize("text, line", [
+    ("0,0\n\n0,nan\n", 3),                       # no header, a blank line
+    ("\n\na,b\n0,0\n\n0,zz\n", 6),               # blank lines before the header and between rows
+    ('a,b,y\n0,0,"multi\nline"\n0,,1\n', 4),     # a line break inside a quoted field
+    ("a,b\n0,0\n\n\n0,1,2\n", 5),                # a ragged row after blank lines
+])
+def test_predict_csv_errors_give_the_files_line_number(tmp_path, capsys, xor_model, text, line):
+    data = tmp_path / "d.csv"
+    data.write_text(text)
+    _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)], f"line {line}")
+
+
+def _run_in_subprocess(argv, cwd):
+    """The CLI in a child process (a reader that blocks on a FIFO would hang the test run)."""
+    import subprocess
+    import sys
+
+    try:
+        return subprocess.run([sys.executable, "-m", "relunet", *argv], capture_output=True, text=True,
+                              cwd=cwd, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"relunet {' '.join(argv)} blocked")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("name", ["pipe.csv", "pipe.npy", "pipe"])
+def test_predict_refuses_a_fifo_instead_of_blocking(tmp_path, xor_model, name):
+    import os
+
+    os.mkfifo(tmp_path / name)
+    r = _run_in_subprocess(["predict", "--model", str(xor_model), "--data", str(tmp_path / name)], tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "FIFO" in r.stderr and name in r.stderr
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_predict_refuses_a_device_named_like_a_csv(tmp_path, capsys, xor_model):
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(tmp_path / "zero.csv")],
+                 "zero.csv", "character device, not a regular file")

@@ -472,3 +472,30 @@ def test_zero_epochs_reports_no_loss_instead_of_nan(capsys):
     assert main(["train", "--data", "xor", "--epochs", "0"]) == 0
     out = capsys.readouterr().out
     assert "final_loss: nan" not in out and "final_loss: none (0 epochs)" in out
+
+
+@pytest.mark.parametrize("data, output, words", [
+    ("xor", "log_softmax", ["two classes get one output unit", "always 0", "--output sigmoid",
+                            "--output softmax (two units"]),
+    ("sine", "softmax", ["one target column", "always 1", "--output identity"]),
+    ("sine", "log_softmax", ["always 0", "--output identity"]),
+])
+def test_train_refuses_a_constant_single_unit_output(capsys, tmp_path, data, output, words):
+    save = tmp_path / "m.relunet"
+    rc = main(["train", "--data", data, "--output", output, "--epochs", "2", "-q",
+                           "--save", str(save)])
+    _, err = capsys.readouterr()
+    assert rc == 2, err
+    line = err.strip()
+    assert line.startswith("relunet: error: --output " + output) and "\n" not in line
+    for w in words:
+        assert w in line, (w, line)
+    assert not save.exists()
+
+
+def test_train_keeps_log_softmax_over_several_units(capsys):
+    from relunet.cli import common
+
+    common.check_output_units("log_softmax", 2, "classification")
+    common.check_output_units("softmax", 2, "classification")
+    common.check_output_units("sigmoid", 1, "classification")

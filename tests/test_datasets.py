@@ -671,3 +671,65 @@ def test_semicolon_separated_file_is_named(tmp_path):
 def test_generated_sets_check_their_options(name, opts, words):
     with pytest.raises(ConfigError, match=words):
         datasets.load(name, **opts)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("1,2,0\n\n3,nan,1\n", r"nan in column '1', line 3;"),                         # no header
+    ("a,b,t\n\n1,2,0\n\n3,inf,1\n", r"inf in column 'b', line 5;"),                # blank lines
+    ("1,2,0\n3,1e300,1\n", r"column '1', line 2 is beyond float32"),               # no header
+    ("a,b,t\n1,2,0\n\n3,4,\n", r"empty \(missing\) target in column 't', line 4"),
+    ('a,b,t\n1,2,"x\ny"\n3,zz,1\n', r"'zz' in column 'b', line 4 \(data row 2\)"),  # quoted line break
+    ("\n\n1,2,0\n3,zz,1\n", r"'zz' in column '1', line 4 \(data row 2\)"),         # blank lines first
+    ("a,b,t\n1,2,0\n\n1,2\n", r"line 4 has 2 values"),
+])
+def test_csv_errors_give_the_files_line_number(tmp_path, text, match):
+    path = tmp_path / "d.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=match):
+        datasets.load(str(path))
+
+
+def test_csv_field_over_the_limit_names_the_file_and_the_line(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("a,b,t\n\n1,2,0\n1," + "9" * 200_000 + ",1\n")
+    with pytest.raises(errors.DataFormatError, match=r"long\.csv: malformed CSV at line 4 \(field larger"):
+        datasets.load(str(path))
+
+
+def test_csv_rows_give_the_line_where_each_row_starts(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('\ufeffa,b\n\n1,"x\ny"\n\n2,3\n')
+    assert list(datasets.csv_rows(path)) == [(1, ["a", "b"]), (3, ["1", "x\ny"]), (6, ["2", "3"])]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("name", ["pipe.csv", "pipe.npz", "pipe.npy", "dir/X.npy"])
+def test_a_fifo_is_refused_instead_of_blocking(tmp_path, name):
+    path = tmp_path / name
+    path.parent.mkdir(exist_ok=True)
+    if name.startswith("dir/"):
+        np.save(tmp_path / "dir" / "y.npy", np.array([0, 1]))
+    os.mkfifo(path)
+    data = str(path.parent) if name.startswith("dir/") else str(path)
+    target = ["--target", str(path)] if name == "pipe.npy" else []
+    code = ("import sys\nfrom relunet.cli import main\n"
+            f"sys.exit(main(['train', '--data', {data!r}, *{target!r}, '--epochs', '1', '-q']))")
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                           cwd=tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"loading the FIFO {name} blocked")
+    assert r.returncode == 2, r.stderr
+    assert "a FIFO (named pipe), not a regular file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+@pytest.mark.parametrize("name", ["/dev/zero", "zero.csv", "zero.npz"])
+def test_a_device_is_refused_before_it_is_read(tmp_path, name):
+    if name != "/dev/zero":
+        (tmp_path / name).symlink_to("/dev/zero")
+        name = str(tmp_path / name)
+    with pytest.raises(DataError, match="a character device, not a regular file"):
+        datasets.load(name)
+    with pytest.raises(DataError, match="character device"):
+        datasets.read_npy(Path("/dev/zero"))

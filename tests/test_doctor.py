@@ -365,3 +365,26 @@ def test_doctor_examine_bad_learning_rate():
 
     with pytest.raises(errors.ConfigError, match="lr"):
         doctor.examine(_xor_net(), XOR_X64, XOR_Y, lr=-1)
+
+
+def test_examine_lets_ctrl_c_out_of_the_probe(monkeypatch):
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    net = MLP([2, 4, 1], activation="relu", output="sigmoid", seed=0)
+    monkeypatch.setattr(MLP, "train_step", interrupted)
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    with pytest.raises(KeyboardInterrupt):
+        examine(net, X, np.array([0, 1, 1, 0]), lr=0.1)
+
+
+def test_log_softmax_single_unit():
+    net = MLP([2, 8, 1], activation="leaky_relu", output="log_softmax")
+    found = examine(net, XOR_X, XOR_Y, lr=0.1)
+    assert "log-softmax-single-unit" in rules(found, "error")
+    assert "output='sigmoid'" in next(f for f in found if f.rule == "log-softmax-single-unit").fix
+    y = XOR_X.sum(axis=1) * 0.37 + 0.1
+    fix = next(f for f in examine(net, XOR_X, y, lr=0.1) if f.rule == "log-softmax-single-unit").fix
+    assert "identity" in fix
+    net = MLP([2, 8, 2], activation="leaky_relu", output="log_softmax")
+    assert "log-softmax-single-unit" not in rules(examine(net, XOR_X, XOR_Y, lr=0.1))

@@ -40,7 +40,6 @@ def test_non_finite_parameters_are_named_as_divergence():
         check_finite_output(out, np.ones((2, 2)), net.parameters())
 
 
-@pytest.mark.xfail(strict=True, reason="wired at merge: MLP.predict_output calls check_finite_output")
 def test_predict_refuses_to_answer_nan():
     with pytest.raises(DataError, match="overflow float32"):
         _net().predict(HUGE)

@@ -207,5 +207,57 @@ class _no_torch_warnings:
 def test_an_infinite_factor_is_refused_with_a_consistent_interval():
     from relunet.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"gamma must be a finite number in \(0\.0, inf\), got inf"):
+    with pytest.raises(ConfigError, match=r"gamma must be a finite number in \(0\.0, 10\.0\], got inf"):
         schedules.Exponential(gamma=float("inf"))
+
+
+@pytest.mark.parametrize("name, hyper", [
+    ("exponential", {"gamma": 1e308}),
+    ("step", {"step_size": 1, "gamma": 1e300}),
+    ("exponential", {"gamma": 15.0}),
+])
+def test_a_huge_factor_is_refused_naming_gamma_and_its_range(name, hyper):
+    with pytest.raises(ConfigError, match=r"gamma must be a finite number in \(0\.0, 10\.0\], got"):
+        schedules.get(name, **hyper)
+
+
+def test_the_largest_factor_is_accepted():
+    s = schedules.get("exponential", gamma=schedules.MAX_FACTOR)
+    assert s.start(0.1) == 0.1
+    assert s.step() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("name, hyper", [
+    ("exponential", {"gamma": 10.0}),
+    ("step", {"step_size": 1, "gamma": 10.0}),
+])
+def test_a_rate_that_leaves_the_float_range_is_a_config_error(name, hyper):
+    s = schedules.get(name, **hyper)
+    s.start(1e307)
+    assert s.step() == pytest.approx(1e308)
+    with pytest.raises(ConfigError, match=rf"schedule '{name}': the learning rate .* is not a finite number"):
+        s.step()
+    with pytest.raises(ConfigError, match="not a finite number"):
+        s.lr_at(400, 0.1)
+
+
+@pytest.mark.parametrize("state, match", [
+    ({"base_lr": float("inf"), "epoch": 3, "lr": 0.1}, "base_lr"),
+    ({"base_lr": 0.1, "epoch": 3, "lr": float("nan")}, "lr"),
+    ({"base_lr": 0.1, "epoch": -1, "lr": 0.1}, "epoch"),
+])
+def test_a_state_dict_with_a_non_finite_rate_is_refused(state, match):
+    with pytest.raises(ConfigError, match=match):
+        schedules.get("exponential", gamma=0.5).load_state_dict(state)
+
+
+@pytest.mark.parametrize("spec", ["exponential:gamma=1e308", "step:1:1e300"])
+def test_cli_refuses_a_huge_schedule_factor_in_one_line(spec, tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "relunet", "train", "--data", "xor", "--epochs", "3",
+                        "--schedule", spec], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "OverflowError" not in r.stderr
+    assert "gamma must be a finite number in (0.0, 10.0]" in r.stderr

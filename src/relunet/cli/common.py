@@ -344,14 +344,43 @@ def load_dataset(name: str, **options: Any) -> Dataset:
         raise DataFormatError(not_text(name, exc)) from None
 
 
+def check_output_units(output: str, units: int, task: str) -> None:
+    """Refuse a softmax or log_softmax output over a single unit: it is constant.
+
+    Both normalise over the output units, so over one unit softmax is always 1 and
+    log_softmax always ``log 1 = 0``, whatever the input: the gradient is 0 and nothing is
+    learned. Two classes get one output unit unless the output is softmax.
+
+    Raises:
+        ConfigError: naming the output and what to use instead.
+    """
+    if units != 1 or output not in ("softmax", "log_softmax"):
+        return
+    value = "1" if output == "softmax" else "0 (log 1)"
+    if task == "classification":
+        why, fix = ("two classes get one output unit", "use --output sigmoid (one unit, binary cross-entropy) "
+                    "or --output softmax (two units, cross-entropy)")
+    else:
+        why, fix = ("one target column is one output unit", "use --output identity (a linear output)")
+    raise ConfigError(f"--output {output}: {why}, and {output} over a single unit is always {value}, so "
+                      f"nothing can be learned; {fix}")
+
+
 def not_text(path: str, exc: UnicodeDecodeError) -> str:
     """The message for a file that should hold text but does not decode as UTF-8."""
     return (f"{path}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
             "is it a binary file or in another encoding?")
 
 
-def build_network(args: argparse.Namespace, data: Dataset) -> MLP:
-    """The MLP the arguments describe, sized for ``data``."""
+def build_network(args: argparse.Namespace, data: Dataset, *, refuse_constant_output: bool = True) -> MLP:
+    """The MLP the arguments describe, sized for ``data``.
+
+    Raises:
+        ConfigError: unknown names, a mismatched ``--activation`` list, or (unless
+            ``refuse_constant_output`` is False, as for ``relunet doctor``, which reports
+            it as a finding) a softmax / log_softmax output over a single unit, which is
+            constant (see :func:`check_output_units`).
+    """
     hidden = parse_hidden(args.hidden)
     acts = [a.strip() for a in str(args.activation).split(",")]
     for a in acts:
@@ -363,6 +392,8 @@ def build_network(args: argparse.Namespace, data: Dataset) -> MLP:
     else:
         raise ConfigError(f"--activation lists {len(acts)} names for {len(hidden)} hidden layers")
     output, n_out = output_for(data.task, data.n_outputs, args.output)
+    if refuse_constant_output:
+        check_output_units(output, n_out, data.task)
     loss = None if args.loss == "auto" else losses.get(args.loss)
     return MLP([data.n_features, *hidden, n_out], activation=act_spec, output=output,
                loss=loss, init=args.init, dtype=args.dtype, seed=args.seed)

@@ -15,8 +15,12 @@ import os
 import sys
 from typing import Any
 
+import numpy as np
+
 from relunet.insight import diagnostics
 from relunet.cli import common
+from relunet.core.network import MLP
+from relunet.data.datasets import Dataset
 
 NAME = "diagnose"
 HELP = "report dead and saturated units, activation statistics and gradient norms of a saved model"
@@ -76,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def contract_data(args: argparse.Namespace, net: Any) -> tuple[Any, Any, Any]:
+def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarray, np.ndarray]:
     """``(dataset, X, y)`` of the part asked for, as the network sees it: a model with a data
     contract takes its stored split (seed, test fraction) for the dataset it was trained on,
     its target column and its stored scaling (columns matched by name); an older model file
@@ -130,7 +134,7 @@ class HistoryDiagnosticsTracker(diagnostics.DiagnosticsTracker):
     the history's ``info["diagnostics"]``, so a ``--history`` file holds them (``relunet plot
     dead-units`` / ``gradients`` read it, as they read the ``--json`` output)."""
 
-    def on_train_end(self, net: Any, *args: Any, **kwargs: Any) -> None:
+    def on_train_end(self, net: MLP, *args: Any, **kwargs: Any) -> None:
         super().on_train_end(net, *args, **kwargs)
         history = args[0] if args else kwargs.get("history")
         if history is not None and hasattr(history, "info"):
@@ -149,7 +153,7 @@ def make_tracker(args: argparse.Namespace, data: Any) -> diagnostics.Diagnostics
     )
 
 
-def print_report(tracker: diagnostics.DiagnosticsTracker | None, net: Any, result: dict[str, Any] | None = None,
+def print_report(tracker: diagnostics.DiagnosticsTracker | None, net: MLP, result: dict[str, Any] | None = None,
                  stream: Any = None) -> None:
     """After training: with ``result`` (the ``--json`` dict) add ``diagnostics`` to it,
     else print the per-epoch table and the final diagnosis."""

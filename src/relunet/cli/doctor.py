@@ -3,7 +3,7 @@ report dead and saturated units.
 
 Takes the arguments of ``relunet train``. Exit status: 0 when no errors or warnings were
 found (info findings do not count), 1 when the doctor found problems, 2 on bad arguments
-(unknown names, bad values, missing data).
+(unknown names, bad values, missing data), 130 interrupted by Ctrl-C (before or during training).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ HELP = "diagnose why a network would not learn: checks before training, dead/sat
 
 EPILOG = (
     "exit status: 0 no errors or warnings (notes do not count), 1 problems found, "
-    "2 bad arguments. Rules: relunet doctor --list-rules"
+    "2 bad arguments, 130 interrupted (Ctrl-C). Rules: relunet doctor --list-rules"
 )
 
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     common.resolve_defaults(args)
     kwargs = common.training_kwargs(args)  # unknown optimizer/schedule names fail here
     data = common.load_data(args)
-    net = common.build_network(args, data)
+    net = common.build_network(args, data, refuse_constant_output=False)  # a finding, not a refusal
     before = doctor.examine(net, data.X_train, data.y_train, lr=args.lr, batch_size=args.batch_size,
                             optimizer=kwargs["optimizer"], probe=not args.no_probe, seed=args.seed)
     after: list[doctor.Finding] = []
@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         try:
             # an overflow is divergence: fit raises one DivergenceError (the engine's policy)
-            net.fit(data.X_train, data.y_train, verbose=0, **kwargs)
+            history = net.fit(data.X_train, data.y_train, verbose=0, **kwargs)
+            if history.interrupted:  # fit stops cleanly on Ctrl-C; the doctor stops too (status 130)
+                raise KeyboardInterrupt
             trained = True
         except RelunetError as exc:
             after.append(doctor.Finding(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -20,6 +21,7 @@ from relunet.data import datasets
 from relunet.errors import DataFormatError, FeatureCountError
 from relunet.io.modelfile import load as load_model
 from relunet.cli import CLIError, common
+from relunet.core.network import MLP
 
 NAME = "predict"
 HELP = "predict with a saved model (relunet train --save / net.save) and write CSV or JSON"
@@ -86,9 +88,11 @@ def _check_inputs(path: str, X: np.ndarray) -> np.ndarray:
 
 def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
     """A CSV of numeric feature columns (optional header), with one extra column taken as the
-    target (numeric or class labels). Errors name the line: ragged rows, empty cells, text, NaN/inf."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if r]
+    target (numeric or class labels). Errors name the file's line (blank lines counted): ragged
+    rows, empty cells, text, NaN/inf, a field over ``csv.field_size_limit()``; a FIFO or a device
+    is refused (:func:`relunet.data.datasets.csv_rows`)."""
+    with contextlib.closing(datasets.csv_rows(path)) as lines:
+        rows = list(lines)
     header = None
     if rows and not datasets.is_numeric_row(rows[0][1]):
         header, rows = [h.strip().lower() for h in rows[0][1]], rows[1:]
@@ -163,7 +167,7 @@ def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int 
 # -- data by the model's data contract ----------------------------------------
 
 
-def contract_inputs(net: Any, spec: str, split: str | None, seed: int | None, scale: str | None,
+def contract_inputs(net: MLP, spec: str, split: str | None, seed: int | None, scale: str | None,
                     data_dir: str | None) -> tuple[Any, Any, str]:
     """``(X, y or None, description)`` for a model with a data contract: raw inputs (the
     model applies its stored transform), columns matched by name, the stored split."""
@@ -193,7 +197,7 @@ def contract_inputs(net: Any, spec: str, split: str | None, seed: int | None, sc
     return load_inputs(spec, net.n_features, split, seed, **options)
 
 
-def _training_file_part(net: Any, spec: str, split: str) -> tuple[Any, Any, str]:
+def _training_file_part(net: MLP, spec: str, split: str) -> tuple[Any, Any, str]:
     """The train / test part (or all) of the file the model was trained on, split as in training."""
     c = net.contract
     d = common.load_dataset(spec, seed=c.seed or 0, target=c.target, task=c.task, test_size=c.test_size)
@@ -207,7 +211,7 @@ def _training_file_part(net: Any, spec: str, split: str) -> tuple[Any, Any, str]
     return X, y, f"{spec} ({split}, split seed {c.seed})"
 
 
-def read_table(path: str, net: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
     """A CSV read by the model's contract: feature columns found by name (any order; extra
     columns ignored with a note; missing ones an error naming them), the target by its
     stored name. A file without a header is matched by position, with a warning."""
@@ -288,7 +292,7 @@ def _parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols:
 # -- output -------------------------------------------------------------------
 
 
-def predictions(net: Any, X: np.ndarray) -> dict[str, Any]:
+def predictions(net: MLP, X: np.ndarray) -> dict[str, Any]:
     """Labels (and probabilities) for a classifier, values for a regressor, as lists."""
     if getattr(net, "contract", None) is None:  # with one, the contract converts the raw inputs
         X = net.check_X(X)
@@ -323,7 +327,7 @@ def to_csv(result: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def _metric(net: Any, X: np.ndarray, y: Any) -> str:
+def _metric(net: MLP, X: np.ndarray, y: Any) -> str:
     try:
         if net.task == "classification":
             return f"accuracy: {net.score(X, y):.4f}"

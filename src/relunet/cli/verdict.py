@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from relunet.core.network import MLP
+from relunet.data.datasets import Dataset
 from relunet.errors import RelunetError
+from relunet.training.history import History
 from relunet.insight import diagnostics, doctor
 
 #: a classifier within this much of the majority-class rate is at chance level
@@ -26,7 +29,7 @@ CLI_FIXES = {"unscaled-inputs": "--scale standard", "lr-diverges": "a smaller --
 MAX_SAMPLES = 2000
 
 
-def symptoms(net: Any, data: Any, history: Any, result: dict[str, Any]) -> list[str]:
+def symptoms(net: MLP, data: Dataset, history: History, result: dict[str, Any]) -> list[str]:
     """What went wrong in a finished run (empty when nothing did), one phrase each."""
     out = []
     if net.task == "classification" and "test_accuracy" in result:
@@ -49,7 +52,7 @@ def symptoms(net: Any, data: Any, history: Any, result: dict[str, Any]) -> list[
     return out
 
 
-def verdict(net: Any, data: Any, history: Any, result: dict[str, Any]) -> dict[str, Any] | None:
+def verdict(net: MLP, data: Dataset, history: History, result: dict[str, Any]) -> dict[str, Any] | None:
     """``{"symptoms", "findings", "text"}`` for a failed run, None for one that worked."""
     found = symptoms(net, data, history, result)
     if not found:

@@ -11,15 +11,15 @@ one BLAS call, without ever forming ``dW``.
 How: BLAS is column-major, and a C-contiguous ``(m, n)`` array is, unchanged in memory,
 the Fortran-ordered ``(n, m)`` array ``c.T``. So ``c.T = op(b).T op(a).T`` is one
 Fortran GEMM with the operands swapped and their transpose flags exchanged: no copies.
-A single-row product (online learning, batch size 1) goes to GEMV instead: OpenBLAS's
-GEMM is up to ~8x slower than GEMV for one row with some kernels (measured: 158 us
-against 19 us for 1x784 @ 784x500 with ``OPENBLAS_CORETYPE=Haswell``).
+A single-row product (online learning, batch size 1) goes to GEMV instead: with some
+OpenBLAS kernels GEMM is several times slower than GEMV for one row (the batch-1 rows of
+``python -m benchmarks`` measure it).
 
 NOTE: every product here goes through ``scipy.linalg.blas``, never ``numpy.matmul``.
 NumPy and SciPy wheels each bundle their own OpenBLAS with its own thread pool, and
-the pool of one keeps spinning for ~0.1 s after a call. Alternating the two on a
-2-core machine was measured ~50x slower per GEMM (16.8 ms against 0.3 ms for two
-128x784 @ 784x500 products), so a hot loop must stay on one library.
+the pool of one keeps spinning for a while after a call. Alternating the two makes
+each pool wait for the other's spinning threads, many times slower per GEMM on a small
+machine, so a hot loop must stay on one library.
 
 Arrays of any other dtype than float32/float64, or not C-contiguous, take a plain NumPy
 fallback (correct, slower).

@@ -37,6 +37,7 @@ from relunet.errors import (
     NotFittedError,
     TargetTypeError,
 )
+from relunet.core.finite import check_finite_output
 from relunet.core.init import initial_weights
 from relunet.core.layers import ActivationLayer, Dense
 
@@ -560,11 +561,6 @@ def activation_from_spec(spec: Any, units: int) -> ActivationLayer:
     return ActivationLayer(spec)
 
 
-# NOTE: the old private name, for code written against it; removed once every caller
-# uses activation_from_spec.
-_activation_from_spec = activation_from_spec
-
-
 #: rows checked at a time, so checking a memory-mapped X never needs memory for all of it
 _CHECK_ROWS = 1024
 
@@ -907,7 +903,7 @@ class MLP(Network):
         was = self.training
         self.eval()
         try:
-            return self.forward(X)
+            return check_finite_output(self.forward(X), X, self.parameters())
         finally:
             self.train(was)
 

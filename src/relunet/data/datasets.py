@@ -38,6 +38,10 @@ The user's own data (``load("path")``):
   (``convert("mnist", dir)`` writes MNIST so); ``scale=`` and ``pixels="float"`` do make
   an in-memory copy.
 
+Data is read from regular files (and directories) only: a FIFO, a socket or a device such
+as ``/dev/zero`` is refused with a :class:`DataError` before it is opened (it could block
+or never end). Errors in a CSV name the file's line, blank lines included.
+
 The task is inferred unless ``task=`` says: integer-valued targets with at most
 :data:`MAX_CLASSES` distinct values are classification, anything else regression; a
 classification target of a single class is refused. Classification splits are stratified
@@ -48,16 +52,18 @@ training samples (for quick runs).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import itertools
 import os
+import stat
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -520,80 +526,136 @@ def check_separator(path: Any, first_row: list[str]) -> None:
                               "values: save the file as CSV with commas (and '.' as decimal point)")
 
 
-def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def check_regular(path: "str | os.PathLike[str]") -> None:
+    """Raise :class:`DataError` when ``path`` exists but is neither a regular file nor a directory.
+
+    A FIFO would block until some writer opens it, and a device such as ``/dev/zero``
+    never ends, so data is read from regular files only (save a stream to a file first).
+    A missing path is left to the caller (it reports what it was looking for).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((k for test, k in kinds if test(mode)), "not a regular file")
+    raise DataError(f"{os.fspath(path)}: {kind}, not a regular file; relunet reads data from regular files only "
+                    "(a pipe may block forever and a device may never end): save the data to a file first")
+
+
+def csv_rows(path: "str | os.PathLike[str]") -> Iterator[tuple[int, list[str]]]:
+    """``(line, row)`` for each non-blank row of a CSV file, read as UTF-8 (a BOM is dropped).
+
+    ``line`` is the file's 1-based line number where the row starts: blank lines, and
+    line breaks inside quoted fields, are counted as the file counts them.
+
+    Raises:
+        DataError: ``path`` is not a regular file (see :func:`check_regular`).
+        DataFormatError: malformed CSV, e.g. a field longer than ``csv.field_size_limit()``;
+            the message names the file and the line.
+    """
+    check_regular(path)
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's BOM is not a name
         reader = csv.reader(f)
+        line = 1
         try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise DataError(f"{path}: empty CSV file (a header row is expected)") from None
+            for row in reader:
+                if row:
+                    yield line, row
+                line = reader.line_num + 1
         except csv.Error as exc:
-            raise DataFormatError(f"{path}: malformed CSV ({exc})") from None
-        # a first row of numbers only is data: a file without a header (columns "0", "1", ...)
-        first_row = header if is_numeric_row(header) else None
-        if first_row is not None:
-            header = [str(i) for i in range(len(first_row))]
-        first_line = 1 if first_row is not None else 2  # the file line of data row 0
-        if len(set(header)) != len(header):
-            dup = sorted({h for h in header if header.count(h) > 1})
-            raise DataError(f"{path}: duplicate column names {dup}")
-        if len(header) < 2:
-            check_separator(path, header)
-            raise DataError(f"{path}: needs at least one feature column and a target column; header is {header}")
-        if target is None:
-            t = len(header) - 1
-        elif target in header:
-            t = header.index(target)
-        else:
-            raise DataError(f"{path}: no column {target!r}; available columns: {', '.join(header)}")
-        features = [h for i, h in enumerate(header) if i != t]
-        rows, labels = [], []
-        try:
-            for line, row in enumerate(itertools.chain([first_row] if first_row else [], reader), start=first_line):
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}: line {line} has {len(row)} values, the header has {len(header)}")
-                values = []
-                for i, cell in enumerate(row):
-                    if i == t:
-                        continue
-                    try:
-                        values.append(float(cell))
-                    except ValueError:
-                        what = "an empty (missing) value" if not cell.strip() else f"non-numeric value {cell!r}"
-                        raise DataError(
-                            f"{path}: {what} in column {header[i]!r}, line {line} (data row {line - first_line + 1})"
-                        ) from None
-                rows.append(values)
-                labels.append(row[t].strip())
-        except csv.Error as exc:
-            raise DataFormatError(f"{path}: malformed CSV ({exc})") from None
-    if not rows:
+            raise DataFormatError(f"{os.fspath(path)}: malformed CSV at line {reader.line_num} ({exc})") from None
+
+
+def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
+                target: str | None) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
+    """The column names, the target's index, and the first row when it is data (no header)."""
+    try:
+        line, header = next(rows)
+    except StopIteration:
+        raise DataError(f"{path}: empty CSV file (a header row is expected)") from None
+    header = [h.strip() for h in header]
+    # a first row of numbers only is data: a file without a header (columns "0", "1", ...)
+    first = [(line, header)] if is_numeric_row(header) else []
+    if first:
+        header = [str(i) for i in range(len(header))]
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise DataError(f"{path}: duplicate column names {dup}")
+    if len(header) < 2:
+        check_separator(path, header)
+        raise DataError(f"{path}: needs at least one feature column and a target column; header is {header}")
+    if target is None:
+        return header, len(header) - 1, first
+    if target in header:
+        return header, header.index(target), first
+    raise DataError(f"{path}: no column {target!r}; available columns: {', '.join(header)}")
+
+
+def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[str],
+              t: int) -> tuple[list[int], list[list[float]], list[str]]:
+    """The file line, feature values and target text of every data row."""
+    lines: list[int] = []
+    values: list[list[float]] = []
+    labels: list[str] = []
+    for line, row in rows:
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {line} has {len(row)} values, the header has {len(header)}")
+        x = []
+        for i, cell in enumerate(row):
+            if i == t:
+                continue
+            try:
+                x.append(float(cell))
+            except ValueError:
+                what = "an empty (missing) value" if not cell.strip() else f"non-numeric value {cell!r}"
+                raise DataError(
+                    f"{path}: {what} in column {header[i]!r}, line {line} (data row {len(values) + 1})"
+                ) from None
+        lines.append(line)
+        values.append(x)
+        labels.append(row[t].strip())
+    if not values:
         raise DataError(f"{path}: no data rows after the header")
-    X = np.array(rows, dtype=np.float64)
-    bad = np.argwhere(~np.isfinite(X))
-    if len(bad):
-        r, c = bad[0]
-        raise DataError(f"{path}: {X[r, c]} in column {features[c]!r}, line {r + first_line}; clean or impute it first")
+    return lines, values, labels
+
+
+def _csv_target(path: Path, labels: list[str], lines: list[int], column: str) -> np.ndarray:
+    """Numeric targets (integers when all are whole), else the class names as text."""
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
         if any(not v for v in labels):
             r = labels.index("")
-            raise DataError(f"{path}: empty (missing) target in column {header[t]!r}, line {r + first_line}") from None
-        y = np.array(labels)  # class names
-    else:
-        if not np.isfinite(y).all():
-            r = int(np.flatnonzero(~np.isfinite(y))[0])
-            raise DataError(f"{path}: {y[r]} in target column {header[t]!r}, line {r + first_line}")
-        if np.all(y == np.round(y)):
-            y = y.astype(np.int64)
+            raise DataError(f"{path}: empty (missing) target in column {column!r}, line {lines[r]}") from None
+        return np.array(labels)  # class names
+    if not np.isfinite(y).all():
+        r = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise DataError(f"{path}: {y[r]} in target column {column!r}, line {lines[r]}")
+    if np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    return y
+
+
+def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    with contextlib.closing(csv_rows(path)) as rows:
+        header, t, first = _csv_header(path, rows, target)
+        lines, values, labels = _csv_body(path, itertools.chain(first, rows), header, t)
+    features = [h for i, h in enumerate(header) if i != t]
+    X = np.array(values, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(X))
+    if len(bad):
+        r, c = bad[0]
+        raise DataError(f"{path}: {X[r, c]} in column {features[c]!r}, line {lines[r]}; clean or impute it first")
+    y = _csv_target(path, labels, lines, header[t])
     big = np.argwhere(np.abs(X) > np.finfo(np.float32).max)
     if len(big):  # float32 would make it inf (with a RuntimeWarning) and the error would say "NaN or inf"
         r, c = big[0]
-        raise DataError(f"{path}: {X[r, c]:g} in column {features[c]!r}, line {r + 2} is beyond float32's range "
-                        f"(+-{np.finfo(np.float32).max:.3g}); rescale that column")
+        raise DataError(f"{path}: {X[r, c]:g} in column {features[c]!r}, line {lines[r]} is beyond float32's "
+                        f"range (+-{np.finfo(np.float32).max:.3g}); rescale that column")
     return X.astype(np.float32), y, features
 
 
@@ -650,8 +712,10 @@ def read_npy(path: Path) -> np.ndarray:
     """The one array of a ``.npy`` file, memory-mapped and never unpickled.
 
     Raises:
+        DataError: not a regular file (a FIFO, a device; see :func:`check_regular`).
         DataFormatError: unreadable, an object array, or an ``.npz`` archive.
     """
+    check_regular(path)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -670,14 +734,15 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
     X_test = y_test = None
     columns: list[str] | None = None
     suffix = path.suffix.lower()
+    check_regular(path)
     if path.is_dir():
         need = [path / "X.npy", path / "y.npy"]
-        missing = [str(p) for p in need if not p.is_file()]
+        missing = [str(p) for p in need if not p.exists()]
         if missing:
             raise DataError(f"{path}: a data directory needs X.npy and y.npy; missing {', '.join(missing)}")
         X, y = _check_xy(path, read_npy(need[0]), read_npy(need[1]))
-        if (path / "X_test.npy").is_file() or (path / "y_test.npy").is_file():
-            lone = [n for n in ("X_test.npy", "y_test.npy") if not (path / n).is_file()]
+        if (path / "X_test.npy").exists() or (path / "y_test.npy").exists():
+            lone = [n for n in ("X_test.npy", "y_test.npy") if not (path / n).exists()]
             if lone:
                 raise DataError(f"{path}: has {'y_test.npy' if lone[0] == 'X_test.npy' else 'X_test.npy'} "
                                 f"but no {lone[0]}; a test set needs both (or neither: a split of X.npy)")
@@ -704,7 +769,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
         if target is None:
             raise DataError(f"{path}: a .npy file holds only X; name the targets' .npy with --target FILE")
         tpath = Path(target)
-        if not tpath.is_file():
+        if not tpath.exists():
             raise DataError(f"{path}: the target file {target} does not exist (--target takes a .npy path for .npy data)")
         X, y = _check_xy(path, read_npy(path), read_npy(tpath))
     else:

@@ -43,6 +43,7 @@ import numpy as np
 
 from relunet.errors import ConfigError, DataError, NonDifferentiableError
 from relunet.core.layers import ActivationLayer
+from relunet.core.network import MLP
 
 __all__ = [
     "LayerStats",
@@ -267,7 +268,7 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def _check_inputs(net: Any, X: Any) -> np.ndarray:
+def _check_inputs(net: MLP, X: Any) -> np.ndarray:
     if hasattr(net, "check_X"):
         return net.check_X(X)
     X = np.asarray(X, dtype=net.dtype)
@@ -276,7 +277,7 @@ def _check_inputs(net: Any, X: Any) -> np.ndarray:
     return X
 
 
-def _encode(net: Any, X: np.ndarray, y: Any) -> np.ndarray:
+def _encode(net: MLP, X: np.ndarray, y: Any) -> np.ndarray:
     """Targets as the loss takes them: already-encoded arrays pass, labels are encoded."""
     y_arr = np.asarray(y)
     if (
@@ -293,9 +294,8 @@ def _encode(net: Any, X: np.ndarray, y: Any) -> np.ndarray:
 
 #: rows per forward/backward pass. NOTE: small passes, the size of training batches, are
 #: much faster than big ones on a loaded machine: OpenBLAS goes multi-threaded for big
-#: products and its threads then wait on each other. Measured on 2 shared cores, 10
-#: epochs of digits (64-64-10, batch 32) took 0.47 s without the tracker and with it
-#: 0.74 s (chunks of 32 rows), 0.98 s (64), 4.6 s (128), 6.3 s (256).
+#: products and its threads then wait on each other (``benchmarks/bench_diagnostics.py``
+#: measures the tracker's cost).
 CHUNK_ROWS = 32
 
 
@@ -303,7 +303,7 @@ def _chunks(n: int) -> list[slice]:
     return [slice(s, min(s + CHUNK_ROWS, n)) for s in range(0, n, CHUNK_ROWS)]
 
 
-def _pre_activations(net: Any, X: np.ndarray) -> list[tuple[ActivationLayer, np.ndarray, np.ndarray]]:
+def _pre_activations(net: MLP, X: np.ndarray) -> list[tuple[ActivationLayer, np.ndarray, np.ndarray]]:
     """(layer, z, f(z)) for every activation layer: one pass of the network's own forward,
     recorded (the caller sets evaluation mode)."""
     outputs: list[np.ndarray] = []
@@ -343,7 +343,7 @@ class _LayerAccumulator:
 
 
 def layer_stats(
-    net: Any,
+    net: MLP,
     X: np.ndarray,
     *,
     saturation_threshold: float = SATURATION_THRESHOLD,
@@ -398,7 +398,7 @@ def _norm(a: np.ndarray) -> float:
     return float(np.sqrt(np.sum(a64 * a64)))
 
 
-def gradient_stats(net: Any, X: np.ndarray | None = None, Y: np.ndarray | None = None) -> tuple[list[GradientStats], float | None]:
+def gradient_stats(net: MLP, X: np.ndarray | None = None, Y: np.ndarray | None = None) -> tuple[list[GradientStats], float | None]:
     """Per dense layer weight and gradient norms; gradients on ``(X, Y)`` (encoded) if given.
 
     The gradient on all of ``X`` is accumulated over chunks of :data:`CHUNK_ROWS` rows,
@@ -441,7 +441,7 @@ def gradient_stats(net: Any, X: np.ndarray | None = None, Y: np.ndarray | None =
 
 
 def diagnose(
-    net: Any,
+    net: MLP,
     X: Any,
     y: Any = None,
     *,
@@ -628,12 +628,12 @@ class DiagnosticsTracker:
         self._last_epoch: int | None = None
 
     # -- callback hooks ---------------------------------------------------
-    def on_train_begin(self, net: Any, *args: Any, **kwargs: Any) -> None:
+    def on_train_begin(self, net: MLP, *args: Any, **kwargs: Any) -> None:
         """Record epoch 0 (the network before training)."""
         if not self.data.epochs:
             self._record(0, net)
 
-    def on_epoch_end(self, epoch: int, record: dict[str, Any] | None, net: Any, *args: Any, **kwargs: Any) -> None:
+    def on_epoch_end(self, epoch: int, record: dict[str, Any] | None, net: MLP, *args: Any, **kwargs: Any) -> None:
         if self._previous is None:  # no on_train_begin: start from here
             self._snapshot(net)
         if epoch % self.every:
@@ -642,20 +642,20 @@ class DiagnosticsTracker:
         if self.annotate and record is not None and row is not None:
             record["dead_fraction"] = row
 
-    def on_train_end(self, net: Any, *args: Any, **kwargs: Any) -> None:
+    def on_train_end(self, net: MLP, *args: Any, **kwargs: Any) -> None:
         pass
 
     # -- measuring --------------------------------------------------------
-    def _prepare(self, net: Any) -> None:
+    def _prepare(self, net: MLP) -> None:
         if self._X is None:
             self._X = _check_inputs(net, self._X_raw)
             if self._y_raw is not None:
                 self._Y = _encode(net, self._X, self._y_raw)
 
-    def _snapshot(self, net: Any) -> None:
+    def _snapshot(self, net: MLP) -> None:
         self._previous = [d.W.astype(np.float64) for d in net.dense_layers]
 
-    def _record(self, epoch: int, net: Any) -> float | None:
+    def _record(self, epoch: int, net: MLP) -> float | None:
         """Measure and append one row; returns the dead fraction of the hidden layers."""
         self._prepare(net)
         stats = layer_stats(net, self._X, saturation_threshold=self.saturation_threshold,
@@ -687,7 +687,7 @@ class DiagnosticsTracker:
         diag = Diagnosis(len(self._X), self.saturation_threshold, self.saturation_min_fraction, stats, dense, loss)
         return diag.dead_fraction()
 
-    def diagnosis(self, net: Any) -> Diagnosis:
+    def diagnosis(self, net: MLP) -> Diagnosis:
         """A full :class:`Diagnosis` of ``net`` now, on the tracker's data."""
         self._prepare(net)
         return diagnose(net, self._X, self._Y, saturation_threshold=self.saturation_threshold,

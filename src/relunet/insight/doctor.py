@@ -17,6 +17,8 @@ rule                                   fires when
 classification-target-as-regression    MSE loss and a target of few integer / 0-1 values
 regression-target-with-classifier      cross-entropy loss and a continuous target
 softmax-single-unit                    softmax over one output unit (always 1)
+log-softmax-single-unit                log_softmax over one output unit (always 0), e.g.
+                                       ``--output log_softmax`` on two classes
 softmax-with-mse                       softmax output trained with MSE
 relu-output-classifier                 a ReLU-family (unbounded) output for classification
 sigmoid-multiclass                     sigmoid outputs for single-label multi-class targets
@@ -52,6 +54,7 @@ from relunet.training.minimizers import Minimizer
 from relunet.insight.diagnostics import Diagnosis, can_die, diagnose, is_saturating
 from relunet.errors import ConfigError, DivergenceError, RelunetError
 from relunet.core.layers import ActivationLayer
+from relunet.core.network import MLP
 
 __all__ = ["Finding", "RULES", "examine", "examine_trained", "has_problems", "format_findings",
            "target_kind"]
@@ -62,6 +65,7 @@ RULES: dict[str, str] = {
     "classification-target-as-regression": "class labels trained as regression (MSE)",
     "regression-target-with-classifier": "a continuous target given to a classifier",
     "softmax-single-unit": "softmax over a single output unit",
+    "log-softmax-single-unit": "log_softmax over a single output unit (always 0)",
     "softmax-with-mse": "softmax output trained with mean squared error",
     "relu-output-classifier": "a ReLU-family output activation in a classifier",
     "sigmoid-multiclass": "independent sigmoids for single-label multi-class targets",
@@ -181,7 +185,7 @@ def _classifier_fix(n_classes: int) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _activation_layers(net: Any) -> list[ActivationLayer]:
+def _activation_layers(net: MLP) -> list[ActivationLayer]:
     return [l for l in net.layers if isinstance(l, ActivationLayer)]
 
 
@@ -189,7 +193,7 @@ def _layer_name(i: int, n_act: int) -> str:
     return "output" if i == n_act - 1 else f"hidden {i + 1}"
 
 
-def _check_target(net: Any, y: Any) -> tuple[list[Finding], dict[str, Any]]:
+def _check_target(net: MLP, y: Any) -> tuple[list[Finding], dict[str, Any]]:
     kind = target_kind(y)
     out: list[Finding] = []
     task = net.loss.task
@@ -220,7 +224,7 @@ def _check_target(net: Any, y: Any) -> tuple[list[Finding], dict[str, Any]]:
     return out, kind
 
 
-def _check_output(net: Any, kind: dict[str, Any]) -> list[Finding]:
+def _check_output(net: MLP, kind: dict[str, Any]) -> list[Finding]:
     out: list[Finding] = []
     act = net.output_activation
     name = act.name
@@ -234,6 +238,16 @@ def _check_output(net: Any, kind: dict[str, Any]) -> list[Finding]:
             "Softmax normalises its inputs to sum to 1, so over one unit it outputs 1 for every input; "
             "its gradient is 0 and the network cannot learn anything.",
             _classifier_fix(2), layer="output",
+        ))
+    if name == "log_softmax" and k == 1:
+        out.append(Finding(
+            "log-softmax-single-unit", "error", "log_softmax over a single output unit: it is always 0",
+            "Log-softmax subtracts the log-sum-exp of its inputs, so over one unit it outputs log 1 = 0 "
+            "for every input; its gradient is 0 and the network cannot learn anything. Two classes get "
+            "a single output unit unless the output is softmax.",
+            _classifier_fix(2) if classification else
+            "use a linear output (output='identity'; on the command line --output identity)",
+            layer="output",
         ))
     if name == "softmax" and loss.name == "mse":
         out.append(Finding(
@@ -285,7 +299,7 @@ def _probability_range(text: str) -> bool:
     return t.startswith(("(0,1)", "[0,1]", "(0,1]", "[0,1)"))
 
 
-def _check_layers(net: Any) -> list[Finding]:
+def _check_layers(net: MLP) -> list[Finding]:
     out: list[Finding] = []
     acts = _activation_layers(net)
     dense = net.dense_layers
@@ -365,7 +379,7 @@ def expected_std(scheme: str, n_in: int, n_out: int, negative_slope: float = 0.0
     return float(np.sqrt(1.0 / n_in))  # lecun
 
 
-def _check_init(net: Any, ratio: float = 3.0, min_weights: int = 50) -> list[Finding]:
+def _check_init(net: MLP, ratio: float = 3.0, min_weights: int = 50) -> list[Finding]:
     """Compare each hidden layer's weight std with the one its activation's scheme expects.
 
     The variance ratios multiply through the layers (each layer scales the signal's
@@ -439,7 +453,7 @@ def _dead_findings(diag: Diagnosis, when: str, threshold: float, notes: bool = T
     return out
 
 
-def _saturation_findings(diag: Diagnosis, net: Any, when: str, threshold: float) -> list[Finding]:
+def _saturation_findings(diag: Diagnosis, net: MLP, when: str, threshold: float) -> list[Finding]:
     out = []
     for l in diag.layers:
         if l.saturated_fraction is None or not l.saturated_units:
@@ -482,7 +496,7 @@ def _vanishing_findings(diag: Diagnosis, ratio: float = 1e-3) -> list[Finding]:
     return []
 
 
-def _check_encoding(net: Any, X: np.ndarray, y: np.ndarray) -> list[Finding]:
+def _check_encoding(net: MLP, X: np.ndarray, y: np.ndarray) -> list[Finding]:
     """The targets must encode for the network's output and loss (as ``fit`` will do)."""
     if not hasattr(net, "encode_targets"):
         return []
@@ -528,7 +542,7 @@ def _probe_steps(probe: Any, X: np.ndarray, Y: np.ndarray, opt: Any, bs: int,
 
 
 def _probe_lr(
-    net: Any, X: np.ndarray, y: Any, *, lr: float, batch_size: int | None, optimizer: Any,
+    net: MLP, X: np.ndarray, y: Any, *, lr: float, batch_size: int | None, optimizer: Any,
     steps: int, rise: float, optimizer_params: dict[str, Any],
 ) -> list[Finding]:
     """Train a copy of ``net`` for ``steps`` steps on ``X`` and watch the loss.
@@ -612,7 +626,7 @@ def _check_settings(*, batch_size: Any, probe_steps: Any, probe_samples: Any, pr
 
 
 def examine(
-    net: Any,
+    net: MLP,
     X: Any,
     y: Any,
     *,
@@ -684,7 +698,7 @@ def examine(
 
 
 def examine_trained(
-    net: Any,
+    net: MLP,
     X: Any,
     y: Any = None,
     *,

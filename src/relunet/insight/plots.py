@@ -37,6 +37,7 @@ import numpy as np
 
 from relunet.core import activations as catalog
 from relunet.errors import ConfigError, DataError
+from relunet.core.network import MLP
 
 try:
     import matplotlib
@@ -667,7 +668,7 @@ def decision_grid(X: np.ndarray, resolution: int = 200, padding: float = 0.1
     return xs, ys, (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
 
 
-def plot_decision_boundary(net: Any, X: Any, y: Any = None, path: "str | os.PathLike[str] | None" = None, *,
+def plot_decision_boundary(net: MLP, X: Any, y: Any = None, path: "str | os.PathLike[str] | None" = None, *,
                            resolution: int = 200, padding: float = 0.1, title: str | None = None) -> Figure:
     """The class regions a trained 2-D classifier assigns, with the data points on top.
 

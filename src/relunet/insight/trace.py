@@ -40,6 +40,7 @@ import numpy as np
 from relunet.training import optimizers
 from relunet.errors import DivergenceError
 from relunet.core.layers import Dense
+from relunet.core.network import MLP
 
 _WHY_DELTA = {
     ("softmax", "cross_entropy"): (
@@ -96,7 +97,7 @@ class Trace:
         return asdict(self)
 
 
-def trace_steps(net: Any, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Trace:
+def trace_steps(net: MLP, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Trace:
     """Apply ``steps`` SGD updates of ``net`` on the batch ``(X, y)`` and record every number.
 
     The network is updated in place (as ``fit`` with ``batch_size=len(X)``,
@@ -140,7 +141,7 @@ def trace_steps(net: Any, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Tr
     return trace
 
 
-def _traced_pass(net: Any, X: np.ndarray, Y: np.ndarray) -> tuple[list[LayerTrace], float]:
+def _traced_pass(net: MLP, X: np.ndarray, Y: np.ndarray) -> tuple[list[LayerTrace], float]:
     """One forward and backward pass through the network's own path, recorded per dense layer.
 
     The forward (:meth:`Network.logits`), the loss and output delta

@@ -56,6 +56,7 @@ from relunet.core import activations as catalog
 from relunet.core.activations import Activation
 from relunet.errors import ExportError
 from relunet.core.layers import ActivationLayer, Dense
+from relunet.core.network import MLP
 
 #: the opset written by default: Gelu is a native operator from opset 20
 DEFAULT_OPSET = 20
@@ -210,7 +211,7 @@ EMITTERS: dict[str, Emitter] = {
 }
 
 
-def to_model(net: Any, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
+def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
              output_name: str = "output", labels: bool = True) -> Any:
     """Build (and check with ``onnx.checker``) the ONNX ``ModelProto`` of ``net``.
 
@@ -307,7 +308,7 @@ def target_output(g: _Graph, out: str, contract: Any, n_out: int) -> Any:
     return g.helper.make_tensor_value_info("prediction", g.onnx.TensorProto.FLOAT, ["N", n_out])
 
 
-def _label_output(g: _Graph, out: str, net: Any, classes: np.ndarray) -> Any:
+def _label_output(g: _Graph, out: str, net: MLP, classes: np.ndarray) -> Any:
     """Nodes computing ``label`` from the probabilities ``out``; returns its value info."""
     onnx, helper = g.onnx, g.helper
     INT64 = onnx.TensorProto.INT64
@@ -341,7 +342,7 @@ def _int_const(g: _Graph, values: list[int]) -> str:
     return name
 
 
-def export(net: Any, path: str | os.PathLike, **options: Any) -> Any:
+def export(net: MLP, path: str | os.PathLike, **options: Any) -> Any:
     """Write ``net`` to an ONNX file at ``path`` (atomically); returns the ``ModelProto``.
 
     Options are those of :func:`to_model` (``opset``, ``input_name``, ``output_name``,

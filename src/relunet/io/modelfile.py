@@ -35,6 +35,7 @@ from relunet.core.contract import DataContract
 from relunet.errors import ModelFileError, RelunetError
 from relunet.io.archive import MAX_ARCHIVE_BYTES, NPY_HEADER_BYTES, read_archive, write_archive
 from relunet.core.layers import ActivationLayer, Dense
+from relunet.core.network import MLP
 
 #: the kind tag of model archives (checkpoints use another)
 KIND = "model"
@@ -71,7 +72,7 @@ def _json_value(name: str, key: str, value: Any) -> Any:
     return value
 
 
-def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def describe(net: MLP) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The ``(meta, arrays)`` pair that :func:`save` writes for ``net``."""
     from relunet.core.network import MLP
 
@@ -133,7 +134,7 @@ def describe(net: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 # -- the data contract ----------------------------------------------------------
 
 
-def add_contract(meta: dict[str, Any], net: Any) -> None:
+def add_contract(meta: dict[str, Any], net: MLP) -> None:
     """Put ``net.contract`` (a :class:`~relunet.core.contract.DataContract`) into ``meta``
     as ``meta["contract"]``; a file with one is format version 2 (older relunet refuses
     it rather than predicting without the scaling)."""
@@ -159,7 +160,7 @@ def read_contract(path: str, meta: dict[str, Any]) -> DataContract | None:
         raise _fail(path, f"data contract: {exc}") from None
 
 
-def save(net: Any, path: str | os.PathLike) -> None:
+def save(net: MLP, path: str | os.PathLike) -> None:
     """Write ``net`` (an :class:`~relunet.core.network.MLP`) to one file at ``path``, atomically."""
     meta, arrays = describe(net)
     write_archive(path, KIND, meta, arrays)

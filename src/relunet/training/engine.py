@@ -110,13 +110,14 @@ DEFAULT_LR: float = _DefaultRate(0.01)
 
 
 # -- evaluation -------------------------------------------------------------------
-#: fewest rows per block when fit evaluates through the work arrays: on 784-500-500-500-10
-#: the 60k-sample pass took 0.74 s in 32-row blocks, 0.46 s in 128-row, 0.37 s in 1024-row
-#: (2 cores; benchmarks/bench_evaluation.py); 128 rows of work arrays is a few MB at most
+#: fewest rows per block when fit evaluates through the work arrays: row-by-row blocks
+#: (online learning's batch of 1) make the per-epoch evaluation much slower, while 128 rows
+#: of work arrays are a few MB at most (benchmarks/bench_evaluation.py measures the cost
+#: by block size)
 EVAL_MIN_ROWS = 128
 
 
-def evaluate(net: Any, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
+def evaluate(net: Trainable, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
              work_rows: int | None = None) -> dict[str, float]:
     """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets:
     ``net.evaluate(X, Y, loss=loss, work_rows=work_rows)`` (see

@@ -83,12 +83,11 @@ def _axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     NOTE: scipy ships its own OpenBLAS, separate from numpy's. On arrays above 10,000
     elements OpenBLAS spreads axpy over its threads; interleaved with numpy's
     multi-threaded GEMMs (in user code: relunet's own layers use scipy's BLAS, see
-    ``_blas``) the two thread pools fight for the cores: measured +40 ms CPU per step on
-    2 busy cores, and a single 2-thread call took ~11 ms instead of ~9 us on a loaded
-    machine. Calling it on chunks of 8192 keeps every call single-threaded and immune to
-    both (see ``benchmarks/bench_optimizers.py``:
-    for 500x500 float32, chunked axpy ~30 us, ``np.multiply(g, -lr, out=buf);
-    np.add(p, buf, out=p)`` ~40 us, ``p -= lr * g`` ~41 us, plus the allocation).
+    ``relunet.core.blas``) the two thread pools fight for the cores, and on a loaded
+    machine a single multi-threaded call can take orders of magnitude longer than a
+    single-threaded one. Calling it on chunks of 8192 keeps every call single-threaded
+    and immune to both; ``benchmarks/bench_optimizers.py`` compares it with the ufunc
+    forms (``np.multiply(g, -lr, out=buf); np.add(p, buf, out=p)`` and ``p -= lr * g``).
 
     NOTE: f2py silently copies ``y`` when it is not contiguous or not of the routine's
     dtype, and the update would then be lost; such arrays take the numpy path.
@@ -176,7 +175,8 @@ class Optimizer:
     go to scratch arrays from :meth:`_scratch` (made once, like the state, but not part of
     it: never in :meth:`state_dict`, never pickled or deep-copied) via ufuncs with ``out=``.
     ``y += a * x`` is written ``w *= a; y += w`` into scratch ``w``: torch's rounding, and
-    on 784x500 float32 faster than the chunked :func:`_axpy` (~47 vs ~53 us: 48 f2py calls).
+    on layer-sized arrays faster than the chunked :func:`_axpy`, which makes one f2py call
+    per chunk (``benchmarks/bench_optimizers.py``).
     """
 
     name = ""

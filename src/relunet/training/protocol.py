@@ -83,3 +83,8 @@ class Trainable(Differentiable, Protocol):
     def check_trainable(self) -> None:
         """Raise when the network cannot be trained by gradients (a non-differentiable unit)."""
         ...
+
+    def evaluate(self, X: np.ndarray, Y: np.ndarray, *, loss: bool = True,
+                 work_rows: int | None = None) -> dict[str, float]:
+        """Loss (and accuracy for classifiers) in evaluation mode, on encoded targets."""
+        ...

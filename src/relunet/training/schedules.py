@@ -48,7 +48,13 @@ __all__ = [
     "canonical_name",
     "SCHEDULES",
     "REGISTRY",
+    "MAX_FACTOR",
 ]
+
+#: the largest ``gamma`` a step or exponential schedule accepts: a rate multiplied by more
+#: than this at every step is a typo (``1e-3`` written ``1e3``), and it leaves the float
+#: range within a few hundred steps anyway
+MAX_FACTOR = 10.0
 
 
 def _int(name: str, value: Any, low: int) -> int:
@@ -59,6 +65,24 @@ def _int(name: str, value: Any, low: int) -> int:
     if int(value) < low:
         raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
+
+
+def _power(schedule: str, base_lr: float, gamma: float, k: int) -> float:
+    r""":math:`\eta_0\,\gamma^k`, or a ConfigError when it leaves the float range."""
+    try:
+        lr = base_lr * gamma**k
+    except OverflowError:
+        lr = math.inf
+    return _finite_lr(schedule, lr, f"{base_lr!r} * {gamma!r}**{k}")
+
+
+def _finite_lr(schedule: str, lr: float, how: str) -> float:
+    if not math.isfinite(lr):
+        raise ConfigError(
+            f"schedule {schedule!r}: the learning rate {how} is not a finite number ({lr!r}); "
+            "use a smaller gamma, base learning rate or number of epochs"
+        )
+    return float(lr)
 
 
 class Schedule:
@@ -95,7 +119,7 @@ class Schedule:
             return self.lr
         self.base_lr = check_number("base_lr", base_lr, low_open=True)
         self.epoch = 0
-        self.lr = self._first_lr()
+        self.lr = _finite_lr(self.name, self._first_lr(), "at epoch 0")
         return self.lr
 
     def _first_lr(self) -> float:
@@ -114,7 +138,7 @@ class Schedule:
         """Advance one epoch; returns the learning rate for the next epoch."""
         self._require_started()
         self.epoch += 1
-        self.lr = self.lr_at(self.epoch, self.base_lr)
+        self.lr = _finite_lr(self.name, self.lr_at(self.epoch, self.base_lr), f"at epoch {self.epoch}")
         return self.lr
 
     # -- checkpoints -------------------------------------------------------
@@ -127,9 +151,9 @@ class Schedule:
             base_lr, epoch, lr = d["base_lr"], d["epoch"], d["lr"]
         except (KeyError, TypeError):
             raise ConfigError("a schedule state dict needs 'base_lr', 'epoch' and 'lr'") from None
-        self.base_lr = None if base_lr is None else float(base_lr)
-        self.epoch = int(epoch)
-        self.lr = None if lr is None else float(lr)
+        self.base_lr = None if base_lr is None else check_number("base_lr", base_lr, low_open=True)
+        self.epoch = _int("epoch", epoch, 0)
+        self.lr = None if lr is None else check_number("lr", lr)
 
 
 class Constant(Schedule):
@@ -148,7 +172,11 @@ class StepDecay(Schedule):
 
     Args:
         step_size: :math:`s`, epochs between decays (>= 1).
-        gamma: decay factor :math:`\gamma > 0`. Default: 0.1.
+        gamma: decay factor :math:`\gamma \in (0, 10]` (:data:`MAX_FACTOR`). Default: 0.1.
+
+    Raises:
+        ConfigError: a parameter out of its range; from :meth:`lr_at`, a rate
+            :math:`\eta_0\,\gamma^k` beyond the float range.
     """
 
     name = "step"
@@ -156,13 +184,13 @@ class StepDecay(Schedule):
     def __init__(self, step_size: int, gamma: float = 0.1):
         super().__init__()
         self.step_size = _int("step_size", step_size, 1)
-        self.gamma = check_number("gamma", gamma, low_open=True)
+        self.gamma = check_number("gamma", gamma, low_open=True, high=MAX_FACTOR)
 
     def config(self):
         return {"step_size": self.step_size, "gamma": self.gamma}
 
     def lr_at(self, epoch, base_lr):
-        return base_lr * self.gamma ** (epoch // self.step_size)
+        return _power(self.name, base_lr, self.gamma, epoch // self.step_size)
 
 
 class Exponential(Schedule):
@@ -171,20 +199,24 @@ class Exponential(Schedule):
     As ``torch.optim.lr_scheduler.ExponentialLR``.
 
     Args:
-        gamma: decay factor :math:`\gamma > 0`.
+        gamma: decay factor :math:`\gamma \in (0, 10]` (:data:`MAX_FACTOR`).
+
+    Raises:
+        ConfigError: a parameter out of its range; from :meth:`lr_at`, a rate
+            :math:`\eta_0\,\gamma^t` beyond the float range.
     """
 
     name = "exponential"
 
     def __init__(self, gamma: float):
         super().__init__()
-        self.gamma = check_number("gamma", gamma, low_open=True)
+        self.gamma = check_number("gamma", gamma, low_open=True, high=MAX_FACTOR)
 
     def config(self):
         return {"gamma": self.gamma}
 
     def lr_at(self, epoch, base_lr):
-        return base_lr * self.gamma**epoch
+        return _power(self.name, base_lr, self.gamma, epoch)
 
 
 class Cosine(Schedule):
