@@ -216,8 +216,8 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
     columns ignored with a note; missing ones an error naming them), the target by its
     stored name. A file without a header is matched by position, with a warning."""
     c = net.contract
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [(i, r) for i, r in enumerate(csv.reader(f), 1) if r]
+    with contextlib.closing(datasets.csv_rows(path)) as lines:  # the file's line numbers, FIFOs refused
+        rows = list(lines)
     if not rows:
         raise DataFormatError(f"{path}: no data rows")
     header = None if datasets.is_numeric_row(rows[0][1]) else [h.strip() for h in rows[0][1]]
