@@ -393,3 +393,65 @@ def test_data_info_shows_the_contract(capsys, wine):
     assert "--scale standard" in json.loads(out)["contract"]["warning"]
     rc, out, _ = _cli(capsys, ["data", "info", wine["csv"]])
     assert rc == 0 and "contract (what relunet train --save would store)" in out and "proline: [" in out
+
+
+# -- a table with text (categorical) columns ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def category_csv(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    n = 400
+    color = rng.choice(["red", "green", "blue"], n)
+    size, weight = rng.normal(50, 20, n), rng.normal(0.3, 0.1, n)
+    ok = ((color == "red") & (size > 50)) | ((color == "blue") & (weight > 0.3))
+    path = tmp_path_factory.mktemp("cat") / "cat.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["size", "color", "weight", "ok"])
+        for row in zip(size, color, weight, ok):
+            w.writerow([f"{row[0]:.3f}", row[1], f"{row[2]:.4f}", "yes" if row[3] else "no"])
+    return str(path)
+
+
+def test_text_columns_are_one_hot_with_the_categories_in_the_model(capsys, category_csv, tmp_path):
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = str(tmp_path / "c.relunet")
+    got = _train(capsys, "--data", category_csv, "--save", model, "--epochs", "100")
+    c = relunet.load(model).contract
+    assert c.categories == {"color": ["blue", "green", "red"]} and c.columns == ["size", "color", "weight"]
+    assert c.features == ["size", "color=blue", "color=green", "color=red", "weight"]
+    ds = datasets.load(category_csv, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = make_pipeline(StandardScaler(), MLPClassifier(random_state=0)).fit(ds.X_train, ds.y_train)
+    assert got["test_accuracy"] >= sk.score(ds.X_test, ds.y_test) - 0.02
+    rc, err = _predict(capsys, model, category_csv, tmp_path / "p.csv", "--split", "test")
+    assert rc == 0 and f"accuracy: {got['test_accuracy']:.4f}" in err
+    rows = list(csv.reader(open(category_csv)))
+    shuffled = tmp_path / "s.csv"
+    with open(shuffled, "w", newline="") as f:
+        csv.writer(f).writerows([[r[3], r[2], r[1], r[0]] for r in rows])
+    assert _predict(capsys, model, category_csv, tmp_path / "a.csv")[0] == 0
+    assert _predict(capsys, model, str(shuffled), tmp_path / "b.csv")[0] == 0
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_an_unseen_category_or_a_missing_cell_names_column_and_line(capsys, category_csv, tmp_path):
+    model = str(tmp_path / "c.relunet")
+    _train(capsys, "--data", category_csv, "--save", model, "--epochs", "2")
+    text = open(category_csv).read().splitlines()
+    bad = tmp_path / "bad.csv"
+    cells = text[2].split(",")
+    bad.write_text("\n".join([text[0], text[1], ",".join([cells[0], "purple", *cells[2:]])]) + "\n")
+    rc, err = _predict(capsys, model, str(bad), tmp_path / "p.csv")
+    assert rc == 2 and "'purple'" in err and "'color'" in err and "line 3" in err
+    missing = tmp_path / "missing.csv"
+    missing.write_text("\n".join([text[0], text[1], ",".join([cells[0], "", *cells[2:]])]) + "\n")
+    rc, err = _predict(capsys, model, str(missing), tmp_path / "p.csv")
+    assert rc == 2 and "missing" in err and "'color'" in err and "line 3" in err
+    rc, out, err = _cli(capsys, ["train", "--data", str(missing), "-q"])
+    assert rc == 2 and "'color'" in err and "line 3" in err

@@ -172,7 +172,8 @@ def make_contract(args: argparse.Namespace, data: Dataset) -> DataContract:
         seed=int(args.seed) if split else None, test_size=float(test_size) if split else None,
         pixels=PIXEL_DIVISORS.get(key or ""),
         target_offset=data.info["target_scale"][0] if "target_scale" in data.info else None,
-        target_divisor=data.info["target_scale"][1] if "target_scale" in data.info else None)
+        target_divisor=data.info["target_scale"][1] if "target_scale" in data.info else None,
+        columns=data.info.get("raw_columns"), categories=data.info.get("categories"))
 
 
 def add_network_args(p: argparse.ArgumentParser) -> None:

@@ -119,6 +119,8 @@ def contract_preview(args: argparse.Namespace, ds: datasets.Dataset) -> dict[str
     names = ds.info.get("columns") or [str(i) for i in range(ds.n_features)]
     preview: dict[str, Any] = {"scale": scale, "features": names[:50], "n_features": ds.n_features,
                                "target": ds.info.get("target"), "task": ds.task}
+    if ds.info.get("categories"):
+        preview["categories"] = {k: v[:50] for k, v in ds.info["categories"].items()}
     if ds.n_features <= 50:
         preview["feature_ranges"] = {n: [float(a), float(b)] for n, a, b in zip(names, lo, hi)}
     span = np.maximum(np.abs(lo), np.abs(hi))

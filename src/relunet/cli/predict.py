@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core.contract import check_labels, column_order
-from relunet.data import datasets
+from relunet.core.contract import DataContract, check_labels, column_order
+from relunet.data import datasets, tables
 from relunet.errors import DataFormatError, FeatureCountError
 from relunet.io.modelfile import load as load_model
 from relunet.cli import CLIError, common
@@ -227,6 +227,8 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
         raise DataFormatError(f"{path}: no data rows")
     datasets.check_separator(path, header or rows[0][1])
     width = len(header) if header is not None else len(rows[0][1])
+    if c.categories:
+        return _read_categorical(path, rows, header, c)
     features = c.features
     unnamed = features is None or features == [str(i) for i in range(len(features))]
     if header is None or unnamed:
@@ -242,6 +244,33 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
                   file=sys.stderr)
     names = header or [str(i) for i in range(width)]
     return _parse_table(path, rows, width, cols, t, names)
+
+
+def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list[str] | None,
+                      c: DataContract) -> tuple[np.ndarray, np.ndarray | None]:
+    """A table with text columns, encoded as in training: columns by name, each category
+    one-hot by the stored categories (an unseen category is an error naming it)."""
+    if header is None or c.columns is None:
+        raise DataFormatError(f"{path}: the model takes named columns with categories "
+                              f"({', '.join(c.categories or {})}); the file needs its header row")
+    width = len(header)
+    t = header.index(c.target) if c.target is not None and c.target in header else None
+    names = [h for i, h in enumerate(header) if i != t]
+    order, extra = column_order(names, c.columns, path)
+    positions = [i for i in range(width) if i != t]
+    for line, r in rows:
+        if len(r) != width:
+            raise DataFormatError(f"{path}: line {line} has {len(r)} values, the header has {width}")
+    if extra:
+        print(f"relunet: note: {path}: column(s) {extra} are not features of the model; ignored", file=sys.stderr)
+    X = tables.encode_rows(path, rows, [positions[k] for k in order], c.columns, c.categories or {})
+    if t is None:
+        return X, None
+    labels = [r[t].strip() for _, r in rows]
+    try:
+        return X, np.array([float(v) for v in labels])
+    except ValueError:
+        return X, np.array(labels)
 
 
 def _positional_columns(path: str, width: int, n: int, c: Any, warn: bool) -> tuple[list[int], int | None]:

@@ -51,6 +51,9 @@ class DataContract:
         pixels: the loader's pixel divisor for the built-in image sets (None otherwise).
         target_offset, target_divisor: a regression target standardised for training,
             ``t' = (t - offset) / divisor``; predictions are mapped back (None: raw target).
+        columns, categories: for a table with text (categorical) columns, its feature
+            columns in order and each text column's categories; ``features`` then names the
+            one-hot inputs ``COLUMN=CATEGORY`` (see :mod:`relunet.data.tables`).
     """
 
     scale: str = "none"
@@ -66,6 +69,8 @@ class DataContract:
     pixels: float | None = None
     target_offset: float | None = None
     target_divisor: float | None = None
+    columns: list[str] | None = None
+    categories: dict[str, list[str]] | None = None
 
     # -- building ------------------------------------------------------------
     @classmethod
@@ -145,6 +150,7 @@ class DataContract:
             "features": self.features, "target": self.target, "task": self.task, "dtype": self.dtype,
             "dataset": self.dataset, "seed": self.seed, "test_size": self.test_size, "pixels": self.pixels,
             "target_offset": self.target_offset, "target_divisor": self.target_divisor,
+            "columns": self.columns, "categories": self.categories,
         }
 
     @classmethod
@@ -178,7 +184,8 @@ class DataContract:
             v = d.get(key)
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not ok(v)):
                 raise ValueError(f"bad {key} {v!r}")
-        return cls(scale=scale, offset=offset, divisor=divisor, features=features, target=d.get("target"),
+        columns, categories = _check_categories(d.get("columns"), d.get("categories"), features)
+        return cls(columns=columns, categories=categories, scale=scale, offset=offset, divisor=divisor, features=features, target=d.get("target"),
                    task=d.get("task"), dtype=d["dtype"], dataset=d.get("dataset"), seed=seed,
                    test_size=d.get("test_size"), pixels=d.get("pixels"), target_offset=d.get("target_offset"),
                    target_divisor=d.get("target_divisor"))
@@ -186,6 +193,8 @@ class DataContract:
     def describe(self) -> str:
         """One line: scaling, features, target, dataset and split."""
         parts = [f"scaling {self.scale}"]
+        if self.categories:
+            parts.append(f"categorical {', '.join(self.categories)} one-hot")
         if self.features is not None:
             shown = ", ".join(self.features[:6]) + (", ..." if len(self.features) > 6 else "")
             parts.append(f"{len(self.features)} features ({shown})")
@@ -196,6 +205,24 @@ class DataContract:
             split += f", test fraction {self.test_size}" if self.test_size is not None else ""
             parts.append(f"trained on {self.dataset}{split}")
         return "; ".join(parts)
+
+
+def _check_categories(columns: Any, categories: Any, features: Any) -> tuple[Any, Any]:
+    """Stored ``columns`` and ``categories``: both null, or names and lists of text that
+    expand to exactly the ``features``."""
+    if columns is None and categories is None:
+        return None, None
+    if (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
+            or not isinstance(categories, dict)
+            or not all(isinstance(k, str) and isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+                       for k, v in categories.items())):
+        raise ValueError("columns must be a list of names and categories an object of lists of text")
+    expanded = []
+    for c in columns:
+        expanded += [f"{c}={v}" for v in categories[c]] if c in categories else [c]
+    if features != expanded:
+        raise ValueError("the categories do not expand to the feature names")
+    return columns, categories
 
 
 def _stat_array(v: Any, key: str, n: int) -> np.ndarray:
