@@ -455,3 +455,10 @@ def test_an_unseen_category_or_a_missing_cell_names_column_and_line(capsys, cate
     assert rc == 2 and "missing" in err and "'color'" in err and "line 3" in err
     rc, out, err = _cli(capsys, ["train", "--data", str(missing), "-q"])
     assert rc == 2 and "'color'" in err and "line 3" in err
+
+
+def test_a_typo_in_a_numeric_column_stays_an_error_not_a_category(tmp_path):
+    path = tmp_path / "typo.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(10)) + "3,oops,1\n")
+    with pytest.raises(relunet.errors.DataError, match="non-numeric value 'oops' in column 'b'"):
+        datasets.load(str(path))

@@ -1,6 +1,6 @@
 """Tables with text (categorical) feature columns: one-hot encoded, categories kept.
 
-A CSV column whose cells are not all numbers is a categorical feature: it becomes one
+A CSV column whose cells are all text (none a number) is a categorical feature: it becomes one
 input per category, ``NAME=CATEGORY`` (1 for the row's category, 0 for the others), the
 categories sorted as text. The categories are part of the model's data contract
 (:class:`relunet.core.contract.DataContract` ``categories``), so a table given to
@@ -28,10 +28,12 @@ def _is_number(text: str) -> bool:
 
 
 def text_columns(header: list[str], rows: list[tuple[int, list[str]]], skip: int | None) -> list[int]:
-    """The positions of the columns (other than ``skip``) holding a cell that is not a number."""
+    """The positions of the text columns (other than ``skip``): no cell a number. A column
+    mixing numbers and text is not one (a typo in a numeric column stays an error)."""
     found = []
     for i in range(len(header)):
-        if i != skip and any(i < len(r) and r[i].strip() and not _is_number(r[i].strip()) for _, r in rows):
+        cells = [r[i].strip() for _, r in rows if i < len(r) and r[i].strip()]
+        if i != skip and cells and not any(_is_number(v) for v in cells):
             found.append(i)
     return found
 
@@ -94,6 +96,8 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
     if len(rows) < 2:
         return None
     header = [h.strip() for h in rows[0][1]]
+    if all(_is_number(h) for h in header):
+        return None  # no header row: a table of categories needs its column names
     rows = rows[1:]
     if target is None:
         t = len(header) - 1
