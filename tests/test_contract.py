@@ -462,3 +462,15 @@ def test_a_typo_in_a_numeric_column_stays_an_error_not_a_category(tmp_path):
     path.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(10)) + "3,oops,1\n")
     with pytest.raises(relunet.errors.DataError, match="non-numeric value 'oops' in column 'b'"):
         datasets.load(str(path))
+
+
+def test_fit_with_a_contract_takes_raw_inputs_and_validation_data(wine):
+    X = wine["X"].astype(np.float32)
+    net = MLP([13, 16, 3], seed=0)
+    net.contract = fit_contract(X, scale="standard")
+    hist = net.fit(X, wine["y"], epochs=20, batch_size=16, verbose=0, validation_data=(X[:40], wine["y"][:40]))
+    assert hist.records[-1]["val_accuracy"] >= 0.9 and net.score(X, wine["y"]) >= 0.9
+    plain = MLP([13, 16, 3], seed=0)
+    plain.fit(net.contract.transform(X), wine["y"], epochs=20, batch_size=16, verbose=0,
+              validation_data=(net.contract.transform(X[:40]), wine["y"][:40]))
+    np.testing.assert_array_equal(plain.predict_proba(net.contract.transform(X)), net.predict_proba(X))

@@ -685,7 +685,7 @@ class MLP(Network):
         super().__init__(layers, loss)
         self.classes_: np.ndarray | None = None
         self.history_ = None
-        #: the data contract (relunet.data.contract.DataContract) or None: when set, fit,
+        #: the data contract (relunet.core.contract.DataContract) or None: when set, fit,
         #: predict, predict_proba and score take raw inputs and transform them as it says
         self.contract: Any = None
 
@@ -879,9 +879,10 @@ class MLP(Network):
         """
         from relunet.training.engine import fit as _fit
 
-        if self.contract is not None:
-            X = self.contract.transform(X)
-            y = self.contract.transform_target(y) if self.task == "regression" else y
+        contract = getattr(self, "contract", None)
+        if contract is not None:
+            X = contract.transform(X)
+            y = contract.transform_target(y) if self.task == "regression" else y
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
         self.check_trainable()
@@ -889,8 +890,10 @@ class MLP(Network):
         if val is not None:  # raw (X_val, y_val): validated and encoded like the training data
             if not isinstance(val, (tuple, list)) or len(val) != 2:
                 raise DataError("validation_data must be a pair (X_val, y_val)")
-            X_val = self.check_X(val[0] if self.contract is None else self.contract.transform(val[0]))
-            y_val = val[1] if self.contract is None or self.task != "regression" else self.contract.transform_target(val[1])
+            X_val = self.check_X(val[0] if contract is None else contract.transform(val[0]))
+            y_val = val[1]
+            if contract is not None and self.task == "regression":
+                y_val = contract.transform_target(y_val)
             kwargs["validation_data"] = (X_val, self.encode_targets(y_val, len(X_val), fit=False))
         self.history_ = _fit(self, X, Y, **kwargs)
         return self.history_
