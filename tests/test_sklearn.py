@@ -420,3 +420,17 @@ def test_sklearn_regressor_dtypes_and_errors():
         with pytest.raises(DivergenceError) as err:
             MLPRegressor((4,), max_iter=2, random_state=0).fit(X, np.arange(20) * 1e300)
     assert "diverged in iteration 1 (loss" not in str(err.value)  # not wrapped twice
+
+
+def test_predictions_never_switch_the_networks_mode(monkeypatch):
+    """The estimator's predictions run the network's evaluation pass by argument: they never
+    switch the shared network's mode (threads predicting with one estimator would race)."""
+    X, y = load_digits(return_X_y=True)
+    clf = MLPClassifier((8,), activation="rrelu", max_iter=3, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.net_.train()
+    calls = []
+    monkeypatch.setattr(relunet.MLP, "train", lambda self, mode=True: calls.append(mode))
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
+    clf.predict(X), clf.score(X, y), clf.predict_log_proba(X)
+    assert calls == [] and clf.net_.training

@@ -183,7 +183,9 @@ class ActivationLayer:
                 activations such as the identity, ``x``).
             cache: keep what :meth:`backward` needs; False for evaluation (no references
                 kept: the activation's ``fn``, which for a random activation such as RReLU
-                is its evaluation form).
+                is its evaluation form). The argument decides, not the mode set by
+                :meth:`train`: an evaluation pass reads and writes no state of the layer,
+                so threads may run it while another one trains.
         """
         if out is not None and type(self.activation) is activations.ReLU:
             a = self._relu(x, out)

@@ -138,7 +138,8 @@ class Network:
     #: rows per block of the evaluation-mode forward (bounds its memory on large inputs)
     infer_chunk: int = 1024
 
-    def logits(self, X: np.ndarray, *, record: list[np.ndarray] | None = None) -> np.ndarray:
+    def logits(self, X: np.ndarray, *, record: list[np.ndarray] | None = None,
+               training: bool | None = None) -> np.ndarray:
         """Forward pass up to (not through) the output activation: ``z_L``.
 
         In training mode every layer caches what :meth:`backward` needs; in evaluation
@@ -148,13 +149,17 @@ class Network:
             record: a list that receives every layer's output in order (``z_1``,
                 ``f_1(z_1)``, ..., ``z_L``): new arrays that the pass does not overwrite
                 (nothing runs in place; in evaluation mode the input is one block).
+            training: the mode of this pass only; None: the network's (``train()`` /
+                ``eval()``). ``training=False`` reads no shared state and writes none, so
+                several threads may run it on one network while another one trains it.
         """
         self._check_input(X)
-        if not self.training:
+        if not (self.training if training is None else training):
             return self._infer(X, through_output=False, record=record)
         return self._forward(X, _NO_BUFFERS, True, False, record)
 
-    def forward(self, X: np.ndarray, *, record: list[np.ndarray] | None = None) -> np.ndarray:
+    def forward(self, X: np.ndarray, *, record: list[np.ndarray] | None = None,
+                training: bool | None = None) -> np.ndarray:
         """The network's output ``f_L(z_L)``, ``shape (n_samples, n_outputs)``.
 
         In evaluation mode (``net.eval()``, ``predict``) this is the inference path: no
@@ -162,10 +167,10 @@ class Network:
         and ReLU applied to it in place, and inputs of more than ``infer_chunk`` rows taken
         in blocks (so predicting on 60000 samples never holds a 60000 x 500 activation).
         The result is always a new array the caller owns. ``record``: as in :meth:`logits`,
-        with the output last.
+        with the output last; ``training``: as in :meth:`logits` (``predict`` passes False).
         """
         self._check_input(X)
-        if not self.training:
+        if not (self.training if training is None else training):
             return self._infer(X, through_output=True, record=record)
         return self._forward(X, _NO_BUFFERS, True, True, record)
 
@@ -274,47 +279,43 @@ class Network:
         evaluating during training needs no memory of its own. Either way the pass caches
         nothing (``cache=False``): the layers keep the references of the last training
         step, never a view of ``X`` (after fit: the whole training or validation set).
+        The network's mode is neither read nor changed: every layer is told by the pass.
 
         Returns:
             ``{"loss": ...}`` (with ``loss``) and ``{"accuracy": ...}`` for classifiers.
         """
-        was = self.training
-        self.eval()
-        try:
-            n = len(X)
-            chunk = int(work_rows) if work_rows is not None else int(self.infer_chunk or n)
-            classify = getattr(self, "task", None) == "classification"
-            out_layer = self.layers[-1]
-            # with several blocks each block's mean is weighted by its share of the samples
-            # (every loss here is a mean over samples x outputs); one block gives the plain means
-            blocks: list[tuple[int, float, float]] = []
-            for s in range(0, n, chunk):
-                Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
-                if work_rows is not None:
-                    z = self._forward(Xc, self._work(Xc, Yc).outs, False)
-                else:
-                    z = self.logits(Xc)
-                output = out_layer.forward(z, None, False) if (classify or (loss and not self.fused)) else None
-                value = acc = 0.0
-                if loss:
-                    value = float(self.loss.value_from_logits(z, Yc) if self.fused
-                                  else self.loss.value(output, Yc))
-                if classify:
-                    acc = _accuracy(self.loss.name, output, Yc)
-                blocks.append((len(Xc), value, acc))
-            if len(blocks) == 1:
-                _, value, acc = blocks[0]
+        n = len(X)
+        chunk = int(work_rows) if work_rows is not None else int(self.infer_chunk or n)
+        classify = getattr(self, "task", None) == "classification"
+        out_layer = self.layers[-1]
+        # with several blocks each block's mean is weighted by its share of the samples
+        # (every loss here is a mean over samples x outputs); one block gives the plain means
+        blocks: list[tuple[int, float, float]] = []
+        for s in range(0, n, chunk):
+            Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
+            if work_rows is not None:
+                z = self._forward(Xc, self._work(Xc, Yc).outs, False)
             else:
-                value = sum(k * v for k, v, _ in blocks) / n
-                acc = sum(k * a for k, _, a in blocks) / n
-            result: dict[str, float] = {}
+                z = self.logits(Xc, training=False)
+            output = out_layer.forward(z, None, False) if (classify or (loss and not self.fused)) else None
+            value = acc = 0.0
             if loss:
-                result["loss"] = value
+                value = float(self.loss.value_from_logits(z, Yc) if self.fused
+                              else self.loss.value(output, Yc))
             if classify:
-                result["accuracy"] = acc
-            return result
-        finally:
-            self.train(was)
+                acc = _accuracy(self.loss.name, output, Yc)
+            blocks.append((len(Xc), value, acc))
+        if len(blocks) == 1:
+            _, value, acc = blocks[0]
+        else:
+            value = sum(k * v for k, v, _ in blocks) / n
+            acc = sum(k * a for k, _, a in blocks) / n
+        result: dict[str, float] = {}
+        if loss:
+            result["loss"] = value
+        if classify:
+            result["accuracy"] = acc
+        return result
 
     def release_buffers(self) -> None:
         """Drop the training work arrays (they are re-created by the next training step)."""
@@ -899,16 +900,17 @@ class MLP(Network):
         return self.history_
 
     def predict_output(self, X: Any) -> np.ndarray:
-        """The raw network output (probabilities for classifiers), in evaluation mode."""
+        """The raw network output (probabilities for classifiers), in evaluation mode.
+
+        The mode is an argument of the pass, not a switch of the network: predicting never
+        changes ``net.training``, and threads may predict with one network at the same time
+        (also while another thread trains it in training mode; the weights they see are then
+        those of the moment).
+        """
         if getattr(self, "contract", None) is not None:
             X = self.contract.transform(X)
         X = self.check_X(X)
-        was = self.training
-        self.eval()
-        try:
-            return check_finite_output(self.forward(X), X, self.parameters())
-        finally:
-            self.train(was)
+        return check_finite_output(self.forward(X, training=False), X, self.parameters())
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, ``shape (n_samples, n_classes)``."""

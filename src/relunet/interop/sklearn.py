@@ -413,12 +413,7 @@ class _BaseMLP(BaseEstimator):
         X = self.net_.check_X(np.asarray(X, dtype=self.net_.dtype))
         if not logits:
             return self.net_.predict_output(X).astype(out_dtype, copy=False)
-        was = self.net_.training
-        self.net_.eval()
-        try:
-            return self.net_.logits(X).astype(np.float64)
-        finally:
-            self.net_.train(was)
+        return self.net_.logits(X, training=False).astype(np.float64)  # never switches the shared mode
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -576,12 +571,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     # probabilities are log_expit / log_softmax, finite for any finite z.
 
     def _validation_score(self, X: np.ndarray, y: Any) -> float:
-        was = self.net_.training
-        self.net_.eval()
-        try:
-            pred = self._labels(self.net_.logits(X).astype(np.float64))
-        finally:
-            self.net_.train(was)
+        pred = self._labels(self.net_.logits(X, training=False).astype(np.float64))
         if pred.ndim == 2:
             return float(np.mean(np.all(pred == y, axis=1)))
         return float(np.mean(pred == y))
