@@ -474,3 +474,13 @@ def test_fit_with_a_contract_takes_raw_inputs_and_validation_data(wine):
     plain.fit(net.contract.transform(X), wine["y"], epochs=20, batch_size=16, verbose=0,
               validation_data=(net.contract.transform(X[:40]), wine["y"][:40]))
     np.testing.assert_array_equal(plain.predict_proba(net.contract.transform(X)), net.predict_proba(X))
+
+
+def test_a_ragged_row_in_a_table_names_its_line(capsys, wine, tmp_path):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", wine["csv"], "--target", "label", "--save", model)
+    lines = open(wine["csv"]).read().splitlines()
+    bad = tmp_path / "ragged.csv"
+    bad.write_text("\n".join([lines[0], lines[1], lines[2] + ",9"]) + "\n")
+    rc, err = _predict(capsys, model, str(bad), tmp_path / "p.csv")
+    assert rc == 2 and "line 3 has 15 values, the header has 14" in err

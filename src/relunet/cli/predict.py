@@ -110,28 +110,8 @@ def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None
         names = [i for i, h in enumerate(header or []) if h in ("target", "y", "label", "class")]
         t = names[0] if names else width - 1
     cols = [c for c in range(width) if c != t]
-    X = np.empty((len(rows), len(cols)))
-    for k, (line, r) in enumerate(rows):
-        for j, c in enumerate(cols):
-            text = r[c].strip()
-            where = f"column {header[c]!r}" if header is not None else f"column {c + 1}"
-            if not text:
-                raise DataFormatError(f"{path}: an empty (missing) value in {where}, line {line}")
-            try:
-                v = float(text)
-            except ValueError:
-                raise DataFormatError(f"{path}: non-numeric value {text!r} in {where}, line {line}") from None
-            if not np.isfinite(v):
-                raise DataFormatError(f"{path}: {text} in {where}, line {line}; clean or impute it first")
-            X[k, j] = v
-    if t is None:
-        return X, None
-    labels = [r[t].strip() for _, r in rows]
-    try:
-        y: np.ndarray = np.array([float(v) for v in labels])
-    except ValueError:
-        y = np.array(labels)  # class labels such as "cat", "dog": the model's classes_ decode them
-    return X, y
+    where = [f"column {h!r}" for h in header] if header is not None else [f"column {c + 1}" for c in range(width)]
+    return parse_table(path, rows, width, cols, t, where)
 
 
 def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int | None = None,
@@ -227,6 +207,10 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
         raise DataFormatError(f"{path}: no data rows")
     datasets.check_separator(path, header or rows[0][1])
     width = len(header) if header is not None else len(rows[0][1])
+    for line, r in rows:
+        if len(r) != width:
+            raise DataFormatError(f"{path}: line {line} has {len(r)} values, "
+                                  f"{'the header has' if header is not None else 'the first row has'} {width}")
     if c.categories:
         return _read_categorical(path, rows, header, c)
     features = c.features
@@ -243,7 +227,7 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
             print(f"relunet: note: {path}: column(s) {extra} are not features of the model; ignored",
                   file=sys.stderr)
     names = header or [str(i) for i in range(width)]
-    return _parse_table(path, rows, width, cols, t, names)
+    return parse_table(path, rows, width, cols, t, [f"column {n!r}" for n in names])
 
 
 def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list[str] | None,
@@ -258,9 +242,6 @@ def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list
     names = [h for i, h in enumerate(header) if i != t]
     order, extra = column_order(names, c.columns, path)
     positions = [i for i in range(width) if i != t]
-    for line, r in rows:
-        if len(r) != width:
-            raise DataFormatError(f"{path}: line {line} has {len(r)} values, the header has {width}")
     if extra:
         print(f"relunet: note: {path}: column(s) {extra} are not features of the model; ignored", file=sys.stderr)
     X = tables.encode_rows(path, rows, [positions[k] for k in order], c.columns, c.categories or {})
@@ -288,10 +269,11 @@ def _positional_columns(path: str, width: int, n: int, c: Any, warn: bool) -> tu
     return [i for i in range(width) if i != t], t
 
 
-def _parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: list[int], t: int | None,
-                 names: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Numeric feature columns ``cols`` (in that order) and the target column ``t`` of ``rows``;
-    errors name the line and column."""
+def parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: list[int], t: int | None,
+                where: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The numeric feature columns ``cols`` (in that order) of ``rows`` and the target column
+    ``t`` (numbers, or class labels as text); ``where[c]`` names column ``c`` in errors, which
+    name the file's line: ragged rows, empty cells, text, NaN/inf."""
     X = np.empty((len(rows), len(cols)))
     for k, (line, r) in enumerate(rows):
         if len(r) != width:
@@ -299,14 +281,13 @@ def _parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols:
         for j, col in enumerate(cols):
             text = r[col].strip()
             if not text:
-                raise DataFormatError(f"{path}: an empty (missing) value in column {names[col]!r}, line {line}")
+                raise DataFormatError(f"{path}: an empty (missing) value in {where[col]}, line {line}")
             try:
                 v = float(text)
             except ValueError:
-                raise DataFormatError(f"{path}: non-numeric value {text!r} in column {names[col]!r}, "
-                                      f"line {line}") from None
+                raise DataFormatError(f"{path}: non-numeric value {text!r} in {where[col]}, line {line}") from None
             if not np.isfinite(v):
-                raise DataFormatError(f"{path}: {text} in column {names[col]!r}, line {line}; clean or impute it first")
+                raise DataFormatError(f"{path}: {text} in {where[col]}, line {line}; clean or impute it first")
             X[k, j] = v
     if t is None:
         return X, None
@@ -314,7 +295,7 @@ def _parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols:
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
-        y = np.array(labels)
+        y = np.array(labels)  # class labels such as "cat", "dog": the model's classes_ decode them
     return X, y
 
 
