@@ -110,6 +110,7 @@ def test_predict_applies_the_stored_scaling_and_reproduces_the_test_accuracy(cap
     assert net.score(ds.X_test, ds.y_test) == result["test_accuracy"]  # the Python API: raw inputs
     rc, err = _predict(capsys, model, wine["csv"], tmp_path / "all.csv")
     assert rc == 0 and float(err.split("accuracy: ")[1].split()[0]) > 0.95  # every row, scaled
+    assert "training rows included; --split test" in err
 
 
 def test_predict_refuses_a_scale_other_than_the_stored_one(capsys, wine, tmp_path):

@@ -163,6 +163,10 @@ def contract_inputs(net: MLP, spec: str, split: str | None, seed: int | None, sc
                                f"on ({c.dataset}, split seed {c.seed}); a data file is predicted on whole, "
                                "every row (--seed and --data-dir do not apply to it)")
             return _training_file_part(net, spec, split)
+        if trained_on and c.seed is not None:
+            print(f"relunet: note: {spec} is the file the model was trained on: every row is predicted, "
+                  f"training rows included; --split test gives its test part (split seed {c.seed})",
+                  file=sys.stderr)
         if os.path.splitext(spec)[1].lower() == ".csv":
             X, y = read_table(spec, net)
             return X, y, spec

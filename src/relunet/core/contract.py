@@ -104,6 +104,9 @@ class DataContract:
         names = _column_names(X)
         if names is None or self.features is None:
             return X
+        if self.categories and any(c in names for c in self.categories):
+            raise DataError(f"the model one-hot encodes the text column(s) {list(self.categories)}: give it the "
+                            f"encoded inputs {self.features} (or the raw table to relunet predict)")
         order = match_columns(names, self.features)
         return np.asarray(X)[:, order] if order != list(range(len(names))) else np.asarray(X)
 
