@@ -188,7 +188,8 @@ class DataContract:
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not ok(v)):
                 raise ValueError(f"bad {key} {v!r}")
         columns, categories = _check_categories(d.get("columns"), d.get("categories"), features)
-        return cls(columns=columns, categories=categories, scale=scale, offset=offset, divisor=divisor, features=features, target=d.get("target"),
+        return cls(columns=columns, categories=categories, scale=scale, offset=offset, divisor=divisor,
+                   features=features, target=d.get("target"),
                    task=d.get("task"), dtype=d["dtype"], dataset=d.get("dataset"), seed=seed,
                    test_size=d.get("test_size"), pixels=d.get("pixels"), target_offset=d.get("target_offset"),
                    target_divisor=d.get("target_divisor"))
