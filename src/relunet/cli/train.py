@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from relunet.cli import common
+from relunet.core.contract import DataContract
 from relunet.core.network import MLP
 from relunet.data.datasets import Dataset
 from relunet.errors import RelunetError
@@ -151,6 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.early_stopping is not None and args.validation_split is None and not monitors_train:
         args.validation_split = 0.1
     data = common.load_data(args)
+    common.scale_target(args, data)  # a table's regression target, standardised as its inputs
     net = common.build_network(args, data)
     from relunet.cli.diagnose import make_tracker
 
@@ -183,14 +185,16 @@ def _run(args: argparse.Namespace) -> int:
         print(f"relunet: interrupted after epoch {done}{where}", file=sys.stderr)
         _report(failed)
         return 130
+    contract = common.make_contract(args, data)  # the model file carries it: predict / diagnose / export apply it
     # the trained model first, then each side output on its own: one that fails costs nothing else
-    failed = write_outputs([Output("--save", args.save, net.save, "the trained model"),
+    failed = write_outputs([Output("--save", args.save, lambda path: save_with_contract(net, contract, path),
+                                   "the trained model"),
                             Output("--history", args.history, history.save, "the history")],
                            nothing="nothing else was saved" if args.save
                            else "the trained model was not kept (no --save given)")
     saved = bool(args.save) and not any(line.startswith("--save ") for line in failed)
     try:
-        return _print_result(args, net, data, history, seconds, tracker, saved, failed)
+        return _print_result(args, net, data, history, seconds, tracker, saved, failed, contract)
     finally:
         _report(failed)
 
@@ -258,17 +262,36 @@ def _report(failed: list[str]) -> None:
         print(f"relunet: error: {line}", file=sys.stderr)
 
 
+def save_with_contract(net: MLP, contract: DataContract, path: str) -> None:
+    """Write ``net`` with its data contract; the network in memory keeps working on the
+    transformed inputs (the summary scores ``data`` as it was trained on)."""
+    net.contract = contract
+    try:
+        net.save(path)
+    finally:
+        net.contract = None
+
+
 def _print_result(args: argparse.Namespace, net: MLP, data: Dataset, history: History, seconds: float,
-                  tracker: DiagnosticsTracker | None, saved: bool, failed: list[str]) -> int:
+                  tracker: DiagnosticsTracker | None, saved: bool, failed: list[str], contract: DataContract) -> int:
     """The report on stdout (text or ``--json``); 2 when an output failed, else 0."""
     from relunet.cli.diagnose import print_report
+    from relunet.cli.verdict import format_verdict, verdict
 
-    result = summary(net, data, history, seconds)
+    result = summary(net, data, history, seconds)  # on the inputs as transformed for training
+    verdict_ = verdict(net, data, history, result)  # chance level, a dead layer, a loss that never fell
+    if verdict_ is not None:
+        result["verdict"] = verdict_
+    result["scale"] = contract.scale
+    if "y_test_raw" in data.info:  # the error in the target's own units, as predict reports it
+        pred = contract.inverse_target(net.predict_output(data.X_test))
+        y_raw = np.asarray(data.info["y_test_raw"], dtype=float)
+        result["test_mse"] = float(np.mean((pred[:, 0] - y_raw) ** 2))
     if failed:
         result["output_errors"] = failed
     if saved:
         result["model"] = args.save
-        result["scale"] = args.scale  # the model does not store it: predict / diagnose need the same --scale
+        result["contract"] = contract.describe()
     if args.json:
         print_report(tracker, net, result)
         json.dump(_strict(result), sys.stdout, allow_nan=False)
@@ -285,11 +308,11 @@ def _print_result(args: argparse.Namespace, net: MLP, data: Dataset, history: Hi
         print(f"{key}: {result[key]:.4f}  final_loss: {loss}  "
               f"epochs: {result['epochs']}  time: {seconds:.1f}s{extra}")
         if saved:
-            scaled = "" if args.scale == "none" else (
-                f" (it expects inputs scaled as --scale {args.scale} does: give predict / diagnose "
-                f"the same --scale {args.scale})")
-            print(f"model saved to {args.save}{scaled}")
+            print(f"model saved to {args.save} ({contract.describe()}; predict, diagnose and export "
+                  "apply it)")
         print_report(tracker, net)
+        if verdict_ is not None:
+            print("\n" + format_verdict(verdict_))
     return 2 if failed else 0
 
 

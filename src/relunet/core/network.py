@@ -687,6 +687,9 @@ class MLP(Network):
         super().__init__(layers, loss)
         self.classes_: np.ndarray | None = None
         self.history_ = None
+        #: the data contract (relunet.core.contract.DataContract) or None: when set, fit,
+        #: predict, predict_proba and score take raw inputs and transform them as it says
+        self.contract: Any = None
 
     def __repr__(self) -> str:
         acts = [l.activation.name for l in self.layers if isinstance(l, ActivationLayer)]
@@ -878,6 +881,10 @@ class MLP(Network):
         """
         from relunet.training.engine import fit as _fit
 
+        contract = getattr(self, "contract", None)
+        if contract is not None:
+            X = contract.transform(X)
+            y = contract.transform_target(y) if self.task == "regression" else y
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
         self.check_trainable()
@@ -885,8 +892,11 @@ class MLP(Network):
         if val is not None:  # raw (X_val, y_val): validated and encoded like the training data
             if not isinstance(val, (tuple, list)) or len(val) != 2:
                 raise DataError("validation_data must be a pair (X_val, y_val)")
-            X_val = self.check_X(val[0])
-            kwargs["validation_data"] = (X_val, self.encode_targets(val[1], len(X_val), fit=False))
+            X_val = self.check_X(val[0] if contract is None else contract.transform(val[0]))
+            y_val = val[1]
+            if contract is not None and self.task == "regression":
+                y_val = contract.transform_target(y_val)
+            kwargs["validation_data"] = (X_val, self.encode_targets(y_val, len(X_val), fit=False))
         self.history_ = _fit(self, X, Y, **kwargs)
         return self.history_
 
@@ -898,6 +908,8 @@ class MLP(Network):
         (also while another thread trains it in training mode; the weights they see are then
         those of the moment).
         """
+        if getattr(self, "contract", None) is not None:
+            X = self.contract.transform(X)
         X = self.check_X(X)
         return check_finite_output(self.forward(X, training=False), X, self.parameters())
 
@@ -914,6 +926,8 @@ class MLP(Network):
         """Predicted labels (classification) or values (regression)."""
         out = self.predict_output(X)
         if self.task == "regression":
+            if getattr(self, "contract", None) is not None:  # a standardised target back in its units
+                out = self.contract.inverse_target(out)
             return out[:, 0] if out.shape[1] == 1 else out
         if self.classes_ is None:
             raise NotFittedError("call fit before predict: the class labels are not known yet")
@@ -927,6 +941,8 @@ class MLP(Network):
         """Accuracy (classification; exact match for multi-label) or R^2 (regression)."""
         pred = self.predict(X)
         y = _targets_array(y)
+        if getattr(self, "contract", None) is not None and self.classes_ is not None and self.task == "classification":
+            y = self.contract.check_labels(y, self.classes_)
         if y.ndim == 0 or len(y) != len(pred):
             raise DataError(f"X has {len(pred)} samples but y has {len(y) if y.ndim else 'none'}")
         if y.dtype.kind == "c":
