@@ -344,6 +344,28 @@ def train_sklearn(sizes, opt_name, B, X, y, quick=False):
     return (lambda: clf.partial_fit(Xc, yc)), chunk, {"dtype": str(clf.coefs_[0].dtype)}
 
 
+def train_estimator(sizes, opt_name, B, X, y, quick=False):
+    """relunet.sklearn's MLPClassifier with scikit-learn's settings of :func:`train_sklearn`
+    (same solver, batch, rate, alpha 0, no shuffling, the same starting weights), timed the
+    same way: one ``partial_fit`` over a chunk of rows. The estimator trains through relunet's
+    engine and hot path, so this row is what a scikit-learn user gets by switching the import."""
+    from relunet.sklearn import MLPClassifier
+
+    net = _relunet_net(sizes)
+    kw = dict(solver="sgd", momentum=0.0, nesterovs_momentum=False, learning_rate="constant") \
+        if opt_name == "sgd" else dict(solver="adam")
+    clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation="relu", alpha=0.0,
+                        batch_size=B, learning_rate_init=LR[opt_name], shuffle=False,
+                        random_state=0, **kw)
+    chunk = min(len(X), max(B * (2 if quick else 8), 64 if quick else 256))
+    Xc, yc = X[:chunk], y[:chunk]
+    clf.partial_fit(Xc[:B], yc[:B], classes=np.arange(sizes[-1]))
+    for c, i_, layer in zip(clf.coefs_, clf.intercepts_, net.dense_layers):
+        c[...] = layer.W
+        i_[...] = layer.b
+    return (lambda: clf.partial_fit(Xc, yc)), chunk, {"dtype": str(clf.coefs_[0].dtype)}
+
+
 def infer_relunet(sizes, B, X):
     net = _relunet_net(sizes).eval()
     x = X[:B]
@@ -531,6 +553,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "relunet": train_relunet(sizes, opt_name, B, X, Y),
                     "torch": train_torch(sizes, opt_name, B, X, y),
                     "sklearn": train_sklearn(sizes, opt_name, B, X, y, quick=args.quick),
+                    "estimator": train_estimator(sizes, opt_name, B, X, y, quick=args.quick),
                     "gemm": gemm_job(sizes, B),
                 }
                 if (arch, opt_name, B) in COMPILE_TRAIN:
@@ -555,6 +578,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 row["ceiling_rate"] = ceiling
                 if row.get("sklearn"):
                     row["sklearn_ceiling_ratio"] = ceiling / row["sklearn"]["rate"]
+                if row.get("sklearn") and row.get("estimator"):
+                    # the drop-in: relunet.sklearn's partial_fit over scikit-learn's, same settings
+                    row["estimator_over_sklearn"] = row["estimator"]["rate"] / row["sklearn"]["rate"]
                 train.append(row)
                 log(_row_line(row), flush=True)
     res["train"] = train
@@ -657,7 +683,7 @@ def _fmt(x: float | None) -> str:
 def _row_line(row: dict[str, Any]) -> str:
     kind = "train" if "optimizer" in row else "infer"
     parts = [f"{kind:5s} {row['arch']:18s} {row.get('optimizer', ''):4s} B={row['batch']:<4d}"]
-    for k in ("relunet", "torch", "torch_compile", "sklearn"):
+    for k in ("relunet", "torch", "torch_compile", "sklearn", "estimator"):
         if row.get(k):
             parts.append(f"{k} {_fmt(row[k]['rate'])}/s")
     return "  ".join(parts)
@@ -733,6 +759,18 @@ def memory_table(res: dict[str, Any]) -> str:
             f"{(m['tracemalloc_peak_bytes'] - m['budget_bytes']) / 1024:,.0f} | "
             f"{m['rss_growth_bytes'] * mb:.1f} | {m['peak_over_budget']:.4f} |"
         )
+    return "\n".join(lines)
+
+
+def estimator_table(res: dict[str, Any]) -> str:
+    """relunet.sklearn.MLPClassifier.partial_fit against scikit-learn's on the same settings."""
+    lines = ["| network | optimizer | batch | relunet.sklearn /s | sklearn /s | relunet.sklearn / sklearn |",
+             "|---|---|---:|---:|---:|---:|"]
+    for row in res.get("train", []):
+        if row.get("estimator") and row.get("sklearn"):
+            lines.append(f"| {row['arch']} | {row['optimizer']} | {row['batch']} | "
+                         f"{_fmt(row['estimator']['rate'])} | {_fmt(row['sklearn']['rate'])} | "
+                         f"{row['estimator_over_sklearn']:.2f}x |")
     return "\n".join(lines)
 
 
@@ -823,6 +861,8 @@ def markdown(all_results: dict[str, Any]) -> str:
             f"torch.compile: {res['torch_compile']}.",
             "", "### Targets", "", targets_table(res),
             "", "### Throughput", "", table(res),
+            "", "### relunet.sklearn vs scikit-learn (the drop-in estimators, same settings)", "",
+            estimator_table(res),
             "", "### GEMM rate", "", gemm_table(res),
             "", "### Peak memory (784-500-500-500-10, batch 128, one epoch, fresh process)", "",
             memory_table(res),

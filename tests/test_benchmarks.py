@@ -104,3 +104,24 @@ def test_an_unwritable_output_fails_at_once_with_one_line(tmp_path, capsys):
     assert err.startswith("python -m benchmarks: error: cannot write") and "Traceback" not in err
     rc = suite.main(["--quick", "--out", str(tmp_path)])  # a folder as the file
     assert rc == 2 and "cannot write" in capsys.readouterr().err
+
+
+def test_estimator_job_trains_the_dropin_from_sklearns_starting_weights():
+    sizes = [8, 6, 3]
+    X, y, _ = suite._data(sizes, 64)
+    call, per_call, info = suite.train_estimator(sizes, "sgd", 16, X, y, quick=True)
+    start = [layer.W.copy() for layer in suite._relunet_net(sizes).dense_layers]
+    assert per_call == 64 and info["dtype"] == "float32"  # quick: max(2 batches, 64 rows)
+    call()  # one partial_fit over the chunk: the weights move away from the shared start
+    est = call.__closure__  # the estimator lives in the closure
+    clf = next(c.cell_contents for c in est if hasattr(c.cell_contents, "coefs_"))
+    assert clf.coefs_[0].shape == start[0].shape
+    assert not np.allclose(clf.coefs_[0], start[0])
+
+
+def test_estimator_table_reports_the_dropin_ratio():
+    res = {"train": [{"arch": "8-6-3", "optimizer": "sgd", "batch": 16,
+                      "estimator": {"rate": 3000.0}, "sklearn": {"rate": 1500.0},
+                      "estimator_over_sklearn": 2.0}]}
+    table = suite.estimator_table(res)
+    assert "| 8-6-3 | sgd | 16 |" in table and "2.00x" in table

@@ -499,3 +499,61 @@ def test_train_keeps_log_softmax_over_several_units(capsys):
     common.check_output_units("log_softmax", 2, "classification")
     common.check_output_units("softmax", 2, "classification")
     common.check_output_units("sigmoid", 1, "classification")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_failing_history_never_costs_the_trained_model(capsys, tmp_path):
+    model = tmp_path / "m.relunet"
+    rc, out, err = _run(capsys, DIGITS + ["--epochs", "2", "--quiet", "--history", "/dev/full", "--save", str(model)])
+    assert rc == 2, (rc, out, err)
+    assert relunet.load(str(model)).sizes[0] == 64  # the model was written, and first
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("relunet: error: --history /dev/full: ") and "No space left on device" in line
+    assert f"the trained model was saved to {model}" in line
+    assert f"model saved to {model}" in out and "test_accuracy" in out  # the report still comes
+
+
+def test_a_failing_model_file_still_writes_the_history(capsys, tmp_path, monkeypatch):
+    def full(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path))
+
+    monkeypatch.setattr(relunet.MLP, "save", full)
+    model, hist = tmp_path / "m.relunet", tmp_path / "h.json"
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--epochs", "3", "--quiet", "--json",
+                                 "--save", str(model), "--history", str(hist)])
+    assert rc == 2, (rc, out, err)
+    assert len(History.load(hist)) == 3 and not model.exists()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"relunet: error: --save {model}: No space left on device")
+    assert f"the history was saved to {hist}" in lines[0]
+    res = json.loads(out)
+    assert "model" not in res and res["output_errors"] == [lines[0][len("relunet: error: "):]]
+
+
+def test_a_failing_history_without_save_says_no_model_was_kept(capsys, tmp_path, monkeypatch):
+    def full(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device", os.fspath(path))
+
+    monkeypatch.setattr(History, "save", full)
+    _, line = _usage_error(capsys, ["train", "--data", "xor", "--epochs", "1", "--quiet",
+                                    "--history", str(tmp_path / "h.json")], "the trained model was not kept (no --save given)")
+
+
+def _header(out):
+    return out[: out.index("epoch 1/")].splitlines()
+
+
+def test_header_fits_an_80_column_terminal_and_keeps_every_word(capsys, monkeypatch):
+    argv = DIGITS + ["--epochs", "1", "-v", "--hidden", "64,32,32,32", "--optimizer", "adam",
+                     "--schedule", "warmup:1:cosine"]
+    monkeypatch.setenv("COLUMNS", "400")
+    rc, wide, err = _run(capsys, argv)
+    assert rc == 0, err
+    (line,) = _header(wide)  # room enough: one line, as before
+    assert len(line) > 200 and "decoupled_weight_decay=False" in line and "schedule warmup:1:cosine" in line
+    monkeypatch.setenv("COLUMNS", "80")
+    rc, narrow, err = _run(capsys, argv)
+    assert rc == 0, err
+    lines = _header(narrow)
+    assert len(lines) > 1 and all(len(l) <= 80 for l in lines), lines
+    assert " ".join(" ".join(lines).split()) == " ".join(line.replace("  ", " ").split())  # nothing cut

@@ -1,6 +1,8 @@
 """The MLP: backpropagation vs finite differences and PyTorch autograd, XOR, bad input."""
 
 
+import sys
+import threading
 import warnings
 import numpy as np
 import pytest
@@ -488,3 +490,120 @@ def test_score_validates_y():
     net = _bin()
     net.fit(X6, Y6, epochs=1)
     assert net.score(X6, np.eye(2)[Y6]) == net.score(X6, Y6)  # one-hot of 2 classes, 1 unit
+
+
+def _rrelu_net():
+    X = np.random.default_rng(1).normal(size=(200, 5))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    net = relunet.MLP([5, 16, 16, 2], activation="rrelu", seed=0, dtype=np.float64)
+    net.fit(X, y, epochs=2, batch_size=32, verbose=0)
+    return net, X, y
+
+
+def _modes(net):
+    return [net.training] + [layer.training for layer in net.dense_layers] + [
+        layer.activation.training for layer in net.layers if hasattr(layer, "activation")]
+
+
+def test_prediction_never_toggles_the_mode(monkeypatch):
+    """predict / evaluate pass evaluation mode down the forward pass as an argument: they never
+    switch the shared network into eval mode and back (another thread would see it)."""
+    net, X, y = _rrelu_net()
+    net.eval()
+    expected = net.predict_output(X)
+    net.train()
+    calls = []
+    monkeypatch.setattr(relunet.MLP, "train", lambda self, mode=True: calls.append(mode))
+    proba = net.predict_proba(X)  # in training mode: still the deterministic evaluation form
+    net.predict(X), net.score(X, y), net.evaluate(X, net.encode_targets(y, fit=False))
+    assert calls == [] and all(_modes(net))
+    np.testing.assert_array_equal(proba, expected)
+    np.testing.assert_array_equal(net.forward(X, training=False), expected)
+    assert all(_modes(net))
+
+
+def _in_threads(n, fn):
+    errors_, threads = [], []
+
+    def body():
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors_.append(exc)
+
+    threads = [threading.Thread(target=body) for _ in range(n)]
+    for t in threads:
+        t.start()
+    return threads, errors_
+
+
+@pytest.fixture
+def fast_switching():
+    """Threads switch every microsecond, so that races show up in a few hundred calls."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(old)
+
+
+def test_concurrent_predictions_match_one_thread_and_leave_the_mode(fast_switching):
+    net, X, _ = _rrelu_net()
+    expected = net.predict_proba(X)
+    net.train()  # a network in training mode (RReLU draws slopes): predictions are still exact
+    results = []
+    threads, errs = _in_threads(8, lambda: results.extend(net.predict_proba(X) for _ in range(100)))
+    for t in threads:
+        t.join(120)
+    assert not errs and len(results) == 800
+    assert all(np.array_equal(r, expected) for r in results)
+    assert all(_modes(net))  # still in training mode, as before the predictions
+
+
+def test_concurrent_predictions_while_another_thread_trains_and_toggles(fast_switching):
+    """Training-mode passes (random RReLU slopes, caches) and mode switches in one thread
+    never reach the predictions of the others: each equals the single-threaded one."""
+    net, X, y = _rrelu_net()
+    expected = net.predict_proba(X)
+    Y = net.encode_targets(y, fit=False)
+    stop = threading.Event()
+
+    def trainer():
+        while not stop.is_set():
+            for _ in range(20):
+                net.train()
+                net.eval()
+            net.train()
+            net.loss_and_gradients(X[:16], Y[:16])  # a training forward and backward, no update
+
+    toggler, terr = _in_threads(1, trainer)
+    results = []
+    threads, errs = _in_threads(8, lambda: results.extend(net.predict_proba(X) for _ in range(100)))
+    for t in threads:
+        t.join(120)
+    stop.set()
+    toggler[0].join(120)
+    assert not errs and not terr and len(results) == 800
+    assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_rrelu_evaluation_forward_follows_the_argument_not_the_mode(fast_switching):
+    layer = relunet.core.layers.ActivationLayer("rrelu", rng=np.random.default_rng(0))
+    x = np.random.default_rng(2).normal(size=(64, 32))
+    expected = np.where(x > 0, x, x * layer.activation.eval_slope)
+    stop = threading.Event()
+
+    def toggle():
+        while not stop.is_set():
+            layer.train(True)
+            layer.forward(x)  # a training forward: random slopes
+            layer.train(False)
+
+    toggler, terr = _in_threads(1, toggle)
+    results = []
+    threads, errs = _in_threads(4, lambda: results.extend(layer.forward(x, None, False) for _ in range(200)))
+    for t in threads:
+        t.join(120)
+    stop.set()
+    toggler[0].join(120)
+    assert not errs and not terr and len(results) == 800
+    assert all(np.array_equal(r, expected) for r in results)

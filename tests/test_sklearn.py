@@ -28,6 +28,27 @@ def digits():
     return train_test_split(X, y[:600], test_size=0.25, random_state=0, stratify=y[:600])
 
 
+_PARTIAL_FIT = "partial_fit refuses early_stopping=True (as scikit-learn's MLP: ValueError)"
+_TOO_SMALL = ("the check's data set leaves fewer than 2 validation samples, which early_stopping refuses "
+              "(as scikit-learn's MLP: 'The validation set is too small')")
+#: the generic checks that cannot apply to early_stopping=True (scikit-learn's own MLP fails them too)
+EARLY_STOPPING_CHECKS = {
+    "check_estimators_partial_fit_n_features": _PARTIAL_FIT,
+    "check_fit_score_takes_y": _PARTIAL_FIT,
+    "check_n_features_in_after_fitting": _PARTIAL_FIT,
+    "check_estimators_nan_inf": _TOO_SMALL,
+    "check_fit2d_1feature": _TOO_SMALL,
+    "check_regressors_no_decision_function": _TOO_SMALL,
+    "check_sample_weight_equivalence_on_dense_data": "the validation split of repeated rows is not that of "
+                                                     "weighted rows (scikit-learn's split ignores weights too)",
+    "check_sample_weight_equivalence_on_sparse_data": "as on dense data: the validation split ignores weights",
+}
+
+
+def _expected_failed_checks(est):
+    return {**EXPECTED_FAILED_CHECKS, **(EARLY_STOPPING_CHECKS if est.early_stopping else {})}
+
+
 @parametrize_with_checks(
     [
         MLPClassifier(),  # the defaults: (100,) relu, adam, 200 epochs
@@ -41,7 +62,7 @@ def digits():
                      optimizer_params={"momentum": 0.9, "max_grad_norm": 10.0}, learning_rate_init=0.01, max_iter=50,
                      random_state=0),
     ],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+    expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
@@ -91,7 +112,7 @@ def test_binary_string_labels():
     y = np.where(X[:, 0] - 2 * X[:, 1] > 0, "yes", "no")
     clf = MLPClassifier((16,), learning_rate_init=0.02, max_iter=80, random_state=0).fit(X, y)
     assert clf.classes_.tolist() == ["no", "yes"]
-    assert clf.net_.sizes[-1] == 1 and clf.out_activation_ == "sigmoid"
+    assert clf.net_.sizes[-1] == 1 and clf.out_activation_ == "logistic"  # scikit-learn's name
     assert clf.net_.loss.name == "binary_cross_entropy"
     proba = clf.predict_proba(X)
     assert proba.shape == (200, 2) and np.allclose(proba.sum(axis=1), 1)
@@ -116,7 +137,7 @@ def test_multilabel():
     X = rng.normal(size=(300, 4))
     Y = np.stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0, X[:, 3] < 0.5], axis=1).astype(int)
     clf = MLPClassifier((32,), learning_rate_init=0.02, max_iter=100, random_state=0).fit(X, Y)
-    assert clf.out_activation_ == "sigmoid" and clf.net_.loss.name == "binary_cross_entropy"
+    assert clf.out_activation_ == "logistic" and clf.net_.loss.name == "binary_cross_entropy"
     assert clf.classes_.tolist() == [0, 1, 2]
     pred = clf.predict(X)
     assert pred.shape == (300, 3) and set(np.unique(pred)) <= {0, 1}
@@ -254,7 +275,7 @@ def test_solver_as_optimizer_instance_is_copied():
     opt = SGD(lr=0.05, momentum=0.9)
     a = MLPClassifier((8,), solver=opt, max_iter=3, random_state=0).fit(X, y)
     assert opt.state == {} and opt.n_steps == 0  # the given instance is left untouched
-    b = MLPClassifier((8,), solver="sgd", optimizer_params={"momentum": 0.9}, learning_rate_init=0.05,
+    b = MLPClassifier((8,), solver="sgd", momentum=0.9, nesterovs_momentum=False, learning_rate_init=0.05,
                       max_iter=3, random_state=0).fit(X, y)
     assert all(np.array_equal(p, q) for p, q in zip(a.coefs_, b.coefs_))
 
@@ -289,9 +310,9 @@ def test_errors_are_relunet_types_and_still_value_errors():
     cases = [
         (lambda: MLPClassifier((4,), random_state=-1).fit(X, y), ConfigError, "random_state"),
         (lambda: MLPClassifier((4,), early_stopping=True, validation_fraction=0.99).fit(X, y),
-         DataError, "no training or no validation sample"),
+         DataError, "cannot hold out validation_fraction=0.99"),
         (lambda: MLPRegressor((4,), early_stopping=True, validation_fraction=0.99).fit(X, y * 1.0),
-         DataError, "no training or no validation sample"),
+         DataError, "cannot hold out validation_fraction=0.99"),
         (lambda: MLPClassifier((4,)).fit(X, np.zeros(20)), TargetTypeError, "at least 2 classes"),
         (lambda: MLPClassifier((4,)).partial_fit(X, y), ConfigError, "classes must be passed"),
         (lambda: MLPClassifier((4,), max_iter=1).partial_fit(X, y, classes=[0, 1]).partial_fit(X, y + 5),
@@ -313,19 +334,29 @@ def _diverging_regression():
 
 
 @pytest.mark.parametrize("lr", [1.0, 1e3])
-def test_a_diverging_run_with_early_stopping_raises_the_engines_divergence_error(lr):
-    from relunet.errors import DivergenceError
-
+def test_a_diverging_run_with_early_stopping_keeps_the_best_validated_weights(lr):
     X, y = _diverging_regression()
     reg = MLPRegressor((16,), solver="sgd", learning_rate_init=lr, early_stopping=True, random_state=0,
                        max_iter=30)
-    # scikit-learn's r2_score used to fail first on the NaN/inf predictions ("Input contains ...")
-    with pytest.raises(DivergenceError, match=r"training diverged: .* at .*epoch \d+.*smaller one") as info:
+    # as scikit-learn: the diverged epoch's validation score is NaN, the
+    # best validated weights are kept; no "Input contains NaN" from inside the score
+    with pytest.warns(ConvergenceWarning, match=r"training diverged: .* at .*epoch \d+.*smaller one"):
         reg.fit(X, y)
-    assert "Input contains" not in str(info.value)
-    # the network is back at the last good epoch: finite, and predicting finite values
+    assert np.isnan(reg.validation_scores_[-1]) and isinstance(reg.validation_scores_[-1], float)
+    assert len(reg.validation_scores_) == len(reg.loss_curve_) == reg.n_iter_
     assert all(np.isfinite(p).all() for p in reg.net_.parameters())
-    assert len(info.value.history) == info.value.epoch - 1 == len(reg.loss_curve_)
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_a_diverging_run_without_early_stopping_raises_a_divergence_that_is_a_value_error():
+    from relunet.errors import NonFiniteWeightsError
+
+    X, y = _diverging_regression()
+    reg = MLPRegressor((16,), solver="sgd", learning_rate_init=1e3, random_state=0, max_iter=30)
+    with pytest.raises(NonFiniteWeightsError, match=r"non-finite parameter weights.*training diverged") as info:
+        reg.fit(X, y)
+    assert isinstance(info.value, DivergenceError) and isinstance(info.value, ValueError)
+    assert all(np.isfinite(p).all() for p in reg.net_.parameters())  # the last good epoch
 
 
 def test_partial_fit_is_one_engine_epoch(digits):
@@ -333,7 +364,8 @@ def test_partial_fit_is_one_engine_epoch(digits):
     from relunet.training.engine import Run
 
     X_train, _, y_train, _ = digits
-    clf = MLPClassifier((16,), solver="sgd", learning_rate_init=0.1, batch_size=32, random_state=0)
+    clf = MLPClassifier((16,), solver="sgd", learning_rate_init=0.1, batch_size=32, random_state=0,
+                        alpha=0.0, momentum=0.0)  # plain SGD: the engine's own step, nothing added
     clf.partial_fit(X_train, y_train, classes=np.arange(10))
     clf.partial_fit(X_train, y_train)
 
@@ -397,8 +429,10 @@ def test_sklearn_warm_start_refuses_a_changed_architecture():
             clf.set_params(hidden_layer_sizes=(4,)).fit(X, y)
         with pytest.raises(ConfigError, match="activation"):
             clf.set_params(hidden_layer_sizes=(5,), activation="tanh").fit(X, y)
+        before = clf.coefs_[0].copy()
         clf.set_params(activation="relu").fit(X, y)  # unchanged: continues
-        assert clf.n_iter_ == 4
+        # from the fitted weights, n_iter_ counting this fit's epochs (as scikit-learn)
+        assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 4 and not np.array_equal(before, clf.coefs_[0])
 
 
 def test_sklearn_regressor_dtypes_and_errors():
@@ -420,3 +454,17 @@ def test_sklearn_regressor_dtypes_and_errors():
         with pytest.raises(DivergenceError) as err:
             MLPRegressor((4,), max_iter=2, random_state=0).fit(X, np.arange(20) * 1e300)
     assert "diverged in iteration 1 (loss" not in str(err.value)  # not wrapped twice
+
+
+def test_predictions_never_switch_the_networks_mode(monkeypatch):
+    """The estimator's predictions run the network's evaluation pass by argument: they never
+    switch the shared network's mode (threads predicting with one estimator would race)."""
+    X, y = load_digits(return_X_y=True)
+    clf = MLPClassifier((8,), activation="rrelu", max_iter=3, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.net_.train()
+    calls = []
+    monkeypatch.setattr(relunet.MLP, "train", lambda self, mode=True: calls.append(mode))
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
+    clf.predict(X), clf.score(X, y), clf.predict_log_proba(X)
+    assert calls == [] and clf.net_.training

@@ -597,3 +597,51 @@ def test_one_sigmoid_unit_with_a_single_label_other_than_0_1(label):
     net = _bin()  # all-zero labels still name the classes 0/1
     net.fit(X6, np.zeros(6, dtype=int), epochs=1)
     assert net.predict(X6).shape == (6,)
+
+
+def test_history_repr_is_short_whatever_the_epochs():
+    net = relunet.MLP([2, 4, 1], activation="leaky_relu", output="sigmoid", seed=0)
+    h = net.fit(XOR_X, XOR_Y, epochs=2000, lr=0.5, verbose=0)
+    text = repr(h)
+    assert len(text) < 300, len(text)
+    assert text.startswith("History(epochs=2000") and f"loss={h['loss'][-1]:.4g}" in text
+    assert "keys=['epoch', 'loss', 'accuracy', 'lr', 'seconds']" in text and "optimizer" in text
+    assert repr(History()) == "History(epochs=0)"
+
+
+class _Recording(_Tty):
+    """A terminal stream that keeps what the bar line reads at the moment ``evaluate`` runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.during_evaluation: list[str] = []
+
+
+def test_progress_bar_says_evaluating_while_the_epoch_is_evaluated(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = _Recording()
+    net = relunet.MLP([2, 8, 2], activation="relu", seed=0)
+    real = type(net).evaluate
+
+    def evaluate(self, *args, **kwargs):
+        out.during_evaluation.append(out.getvalue().split("\r")[-1])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(net), "evaluate", evaluate)
+    X = np.random.default_rng(0).normal(size=(64, 2))
+    net.fit(X, (X[:, 0] > 0).astype(int), epochs=2, batch_size=8, verbose=1, stream=out,
+            validation_split=0.25)
+    assert len(out.during_evaluation) == 4  # training metrics and validation, two epochs
+    for line in out.during_evaluation:
+        assert line.startswith("epoch ") and "evaluating" in line, line
+    final = [line.split("\r")[-1] for line in out.getvalue().split("\n") if line]
+    assert all("evaluating" not in line and "val_loss" in line for line in final)  # the kept lines
+
+
+def test_progress_lines_and_silence_have_no_evaluating_text():
+    for verbose in (0, 2):
+        out = _Tty()
+        p = progress_mod.Progress(epochs=1, n_samples=10, n_batches=10, verbose=verbose, stream=out)
+        p.epoch_begin(1)
+        p.evaluating()
+        assert out.getvalue() == ""

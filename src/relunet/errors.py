@@ -54,6 +54,11 @@ class FeatureCountError(DataError):
     """X has a different number of features from the one the model was built/fitted with."""
 
 
+class ColumnMismatchError(FeatureCountError):
+    """A table's columns do not match the feature names the model was trained on (missing
+    or renamed columns; the message names them)."""
+
+
 class TargetTypeError(DataError):
     """The target does not fit the task (e.g. continuous values given to a classifier)."""
 
@@ -64,6 +69,11 @@ class NotFittedError(RelunetError, AttributeError):
 
 class DivergenceError(RelunetError, FloatingPointError):
     """Training produced a NaN or infinite loss."""
+
+
+class NonFiniteWeightsError(DivergenceError, ValueError):
+    """A divergence reported as scikit-learn reports it: a ``ValueError`` too (the
+    scikit-learn estimators raise it where ``sklearn.neural_network`` raises ValueError)."""
 
 
 class DatasetNotFoundError(RelunetError, FileNotFoundError):

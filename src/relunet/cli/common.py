@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from relunet.core import activations, losses
+from relunet.core.contract import PIXEL_DIVISORS, DataContract
 from relunet.core.network import MLP, output_for
 from relunet.data import datasets, preprocessing
 from relunet.data.datasets import Dataset
@@ -90,8 +91,10 @@ def add_data_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
                    ".npy: the targets' .npy file")
     g.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
                    help="for data files: the task (auto: integer targets with few values are classes)")
-    g.add_argument("--scale", default="none", choices=SCALES,
-                   help="rescale inputs with statistics of the training part (default: none)")
+    g.add_argument("--scale", default=None, choices=SCALES,
+                   help="rescale inputs with statistics of the training part (default: standard for a "
+                   ".csv table, none for built-in datasets and .npy/.npz arrays); the model file "
+                   "stores it and predict, diagnose and export apply it")
     g.add_argument("--test-size", type=fraction_arg, default=None,
                    help="fraction held out as the test set where a dataset has no fixed one (default 0.25)")
     g.add_argument("--train-samples", type=positive_int_arg, default=None,
@@ -101,7 +104,7 @@ def add_data_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
 def data_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``datasets.load`` options the data arguments ask for (only those that apply)."""
     name = str(args.data)
-    opts: dict[str, Any] = {"scale": getattr(args, "scale", "none")}
+    opts: dict[str, Any] = {"scale": resolved_scale(args)}
     if getattr(args, "train_samples", None):
         opts["train_samples"] = args.train_samples
     if datasets.is_path(name):
@@ -129,6 +132,56 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"{name!r} has a fixed test set; --test-size does not apply")
         opts["test_size"] = args.test_size
     return opts
+
+
+# -- the data contract: default scaling, and what the model file records -------------
+
+
+def resolved_scale(args: argparse.Namespace) -> str:
+    """``--scale``, or its default: ``standard`` for a ``.csv`` table (columns on very
+    different scales leave every ReLU unit dead without it), ``none`` for the built-in
+    datasets (already scaled by their loaders) and for ``.npy`` / ``.npz`` arrays."""
+    scale = getattr(args, "scale", None)
+    if scale is not None:
+        return str(scale)
+    name = str(getattr(args, "data", ""))
+    return "standard" if datasets.is_path(name) and name.lower().endswith(".csv") else "none"
+
+
+def scale_target(args: argparse.Namespace, data: Dataset) -> None:
+    """Standardise the regression target of a data file whose inputs are scaled (the default
+    for a .csv table) with the training part's mean and std, as the inputs are: a target in
+    the hundreds makes the first steps of SGD diverge. The model stores both numbers and
+    predicts in the target's units; ``data.info["y_test_raw"]`` keeps the raw test targets."""
+    if data.task != "regression" or not datasets.is_path(str(args.data)) or resolved_scale(args) == "none":
+        return
+    y = np.asarray(data.y_train, dtype=np.float64)
+    if y.ndim != 1:
+        return
+    mean, std = float(y.mean()), float(y.std())
+    std = std if std > 0 and np.isfinite(std) else 1.0
+    data.info["y_test_raw"] = data.y_test
+    data.info["target_scale"] = (mean, std)
+    data.y_train = ((y - mean) / std).astype(np.float32)
+    data.y_test = ((np.asarray(data.y_test, dtype=np.float64) - mean) / std).astype(np.float32)
+
+
+def make_contract(args: argparse.Namespace, data: Dataset) -> DataContract:
+    """The data contract of a network trained on ``data`` as the arguments loaded it."""
+    name = str(args.data)
+    is_file = datasets.is_path(name)
+    key = None if is_file else datasets.REGISTRY.canonical_name(name)
+    split = "split" in data.info or key not in (None, "xor", "and", "or", *datasets.IDX_DATASETS)
+    test_size = getattr(args, "test_size", None) or 0.25
+    return DataContract.from_scaler(
+        data.info.get("scaler"), features=data.info.get("columns"), target=data.info.get("target"),
+        task=data.task, dtype=np.asarray(data.X_train[:1]).dtype.name,
+        dataset=os.path.abspath(name) if is_file else key,
+        seed=int(args.seed) if split else None, test_size=float(test_size) if split else None,
+        pixels=PIXEL_DIVISORS.get(key or ""),
+        target_offset=data.info["target_scale"][0] if "target_scale" in data.info else None,
+        target_divisor=data.info["target_scale"][1] if "target_scale" in data.info else None,
+        columns=data.info.get("raw_columns"), categories=data.info.get("categories"))
 
 
 def add_network_args(p: argparse.ArgumentParser) -> None:

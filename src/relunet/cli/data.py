@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     info.add_argument("name", help="a built-in dataset or a data file")
     info.add_argument("--data-dir", default=None, help="directory holding the IDX files")
     info.add_argument("--target", default=None, help="CSV target column / .npy targets file")
+    info.add_argument("--scale", default=None, choices=common.SCALES,
+                      help="the input scaling the contract would hold (default: as relunet train's)")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     fetch = sub.add_parser("fetch", help="download MNIST or Fashion-MNIST (checksums verified)")
     fetch.add_argument("name", choices=sorted(datasets.IDX_DATASETS))
@@ -91,10 +94,58 @@ def run(args: argparse.Namespace) -> int:
     for key in ("files", "verified", "classes", "path", "columns", "split"):
         if ds.info.get(key):
             out[key] = ds.info[key]
+    out["contract"] = contract_preview(args, ds)
     if args.json:
         json.dump(out, sys.stdout)
         sys.stdout.write("\n")
     else:
         for k, v in out.items():
-            print(f"{k}: {v}")
+            if k == "contract":
+                print_contract(v)
+            else:
+                print(f"{k}: {v}")
     return 0
+
+
+def contract_preview(args: argparse.Namespace, ds: datasets.Dataset) -> dict[str, Any]:
+    """What the data contract of a model trained on ``ds`` by ``relunet train`` would hold:
+    the scaling, the feature columns with their ranges, the target, the task, the label type
+    and classes."""
+    args.data = args.name
+    scale = common.resolved_scale(args)
+    X = ds.X_train
+    lo = np.asarray(X.min(axis=0), dtype=np.float64)
+    hi = np.asarray(X.max(axis=0), dtype=np.float64)
+    names = ds.info.get("columns") or [str(i) for i in range(ds.n_features)]
+    preview: dict[str, Any] = {"scale": scale, "features": names[:50], "n_features": ds.n_features,
+                               "target": ds.info.get("target"), "task": ds.task}
+    if ds.info.get("categories"):
+        preview["categories"] = {k: v[:50] for k, v in ds.info["categories"].items()}
+    if ds.n_features <= 50:
+        preview["feature_ranges"] = {n: [float(a), float(b)] for n, a, b in zip(names, lo, hi)}
+    span = np.maximum(np.abs(lo), np.abs(hi))
+    if scale == "none" and span.size and span.max() > 5 * max(float(np.median(span)), 1e-12):
+        preview["warning"] = (f"features on very different scales (largest |value| {span.max():.3g}, median "
+                              f"{np.median(span):.3g}) and no scaling: use --scale standard")
+    if ds.task == "classification":
+        classes = np.unique(np.concatenate([ds.y_train, ds.y_test]))
+        preview["label_type"] = "text" if classes.dtype.kind not in "biuf" else (
+            "integer" if classes.dtype.kind in "biu" else "number")
+        preview["classes"] = classes.tolist()[:100]
+    elif datasets.is_path(args.name) and scale != "none":
+        preview["target_scaling"] = "standard (predictions are mapped back to the target's units)"
+    return preview
+
+
+def print_contract(preview: dict[str, Any]) -> None:
+    """The contract preview, one fact a line (feature ranges as ``name: [min, max]``)."""
+    print("contract (what relunet train --save would store):")
+    for key, value in preview.items():
+        if key == "feature_ranges":
+            print("  feature ranges (training part):")
+            for name, (lo, hi) in value.items():
+                print(f"    {name}: [{lo:.4g}, {hi:.4g}]")
+        elif key == "features" and len(value) > 20:
+            print(f"  features: {', '.join(value[:20])}, ...")
+        else:
+            print(f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")

@@ -11,12 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Any
+
+import numpy as np
 
 from relunet.insight import diagnostics
 from relunet.cli import common
 from relunet.core.network import MLP
+from relunet.data.datasets import Dataset
 
 NAME = "diagnose"
 HELP = "report dead and saturated units, activation statistics and gradient norms of a saved model"
@@ -48,7 +52,9 @@ def add_saturation_args(p: argparse.ArgumentParser) -> None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="a model file written by net.save / relunet train --save")
     common.add_data_args(p)
-    p.add_argument("--seed", type=common.seed_arg, default=0, help="seed of the dataset's train/test split")
+    p.add_argument("--seed", type=common.seed_arg, default=None,
+                   help="seed of the dataset's train/test split (default: the one stored in the model "
+                   "file, 0 for older files)")
     p.add_argument("--split", choices=["train", "test"], default="train",
                    help="diagnose on the training part (default) or the test part")
     add_saturation_args(p)
@@ -59,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from relunet import load
 
     net = load(args.model)
-    data = common.load_data(args)
-    X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_test, data.y_test)
+    data, X, y = contract_data(args, net)
     if getattr(net, "classes_", None) is None and net.task == "classification":
         y = None  # labels cannot be encoded without the model's classes: no gradient norms
     diag = diagnostics.diagnose(net, X, y, saturation_threshold=args.saturation_threshold,
@@ -73,6 +78,43 @@ def run(args: argparse.Namespace) -> int:
         print(f"{net}  on {data.name} ({args.split})")
         print(diag.report())
     return 0
+
+
+def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """``(dataset, X, y)`` of the part asked for, as the network sees it: a model with a data
+    contract takes its stored split (seed, test fraction) for the dataset it was trained on,
+    its target column and its stored scaling (columns matched by name); an older model file
+    takes ``--seed`` (default 0) and ``--scale`` as given."""
+    c = getattr(net, "contract", None)
+    if c is None:
+        if args.seed is None:
+            args.seed = 0
+        data = common.load_data(args)
+        return (data, *((data.X_train, data.y_train) if args.split == "train" else (data.X_test, data.y_test)))
+    from relunet.cli import CLIError
+    from relunet.core.contract import column_order
+    from relunet.data import datasets
+
+    if args.scale is not None and args.scale != c.scale:
+        raise CLIError(f"--scale {args.scale}: the model was trained with scaling {c.scale!r}, which it "
+                       "stores and applies itself; leave --scale out")
+    name = str(args.data)
+    is_file = datasets.is_path(name)
+    same = c.dataset is not None and (os.path.abspath(name) == c.dataset if is_file else
+                                      name in datasets.REGISTRY and datasets.REGISTRY.canonical_name(name) == c.dataset)
+    if args.seed is None:
+        args.seed = c.seed if same and c.seed is not None else 0
+    if same and c.test_size is not None and args.test_size is None:
+        args.test_size = c.test_size
+    if is_file and args.target is None and c.target is not None:
+        args.target = c.target
+    args.scale = "none"  # the contract scales
+    data = common.load_data(args)
+    X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_test, data.y_test)
+    columns = data.info.get("columns")
+    if columns is not None and c.features is not None:
+        X = X[:, column_order(columns, c.features, name)[0]]
+    return data, c.transform(X), y
 
 
 # -- relunet train --diagnose ------------------------------------------------------

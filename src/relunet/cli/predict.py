@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from relunet.data import datasets
+from relunet.core.contract import DataContract, check_labels, column_order
+from relunet.data import datasets, tables
 from relunet.errors import DataFormatError, FeatureCountError
 from relunet.io.modelfile import load as load_model
 from relunet.cli import CLIError, common
@@ -34,14 +35,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a dataset name, or a data file: .npy (X), .npz (X [, y]) or .csv (numeric "
                         "columns; a last extra column is taken as the target)")
     p.add_argument("--split", default=None, choices=["test", "train", "all"],
-                   help="which part of a named dataset to predict on (default: test)")
+                   help="which part of a named dataset, or of the data file the model was trained on, to "
+                        "predict on (default: test for a named dataset, every row of a file)")
     p.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
     p.add_argument("--seed", type=common.seed_arg, default=None,
-                   help="seed of a named dataset's train/test split (default: 0)")
-    p.add_argument("--scale", default="none", choices=common.SCALES,
-                   help="for a named dataset: rescale inputs as relunet train --scale did (statistics "
-                        "of the training part; same --seed); a data file is used as it is")
+                   help="seed of a named dataset's train/test split (default: the one the model was "
+                        "trained on, stored in its file; 0 for older files)")
+    p.add_argument("--scale", default=None, choices=common.SCALES,
+                   help="for a model without a data contract (older files) and a named dataset: rescale "
+                        "inputs as relunet train --scale did (same --seed); a model file written by this "
+                        "relunet stores its scaling and applies it to any data")
     p.add_argument("--data-dir", default=None, help="directory holding the MNIST / Fashion-MNIST IDX files")
 
 
@@ -106,28 +110,8 @@ def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None
         names = [i for i, h in enumerate(header or []) if h in ("target", "y", "label", "class")]
         t = names[0] if names else width - 1
     cols = [c for c in range(width) if c != t]
-    X = np.empty((len(rows), len(cols)))
-    for k, (line, r) in enumerate(rows):
-        for j, c in enumerate(cols):
-            text = r[c].strip()
-            where = f"column {header[c]!r}" if header is not None else f"column {c + 1}"
-            if not text:
-                raise DataFormatError(f"{path}: an empty (missing) value in {where}, line {line}")
-            try:
-                v = float(text)
-            except ValueError:
-                raise DataFormatError(f"{path}: non-numeric value {text!r} in {where}, line {line}") from None
-            if not np.isfinite(v):
-                raise DataFormatError(f"{path}: {text} in {where}, line {line}; clean or impute it first")
-            X[k, j] = v
-    if t is None:
-        return X, None
-    labels = [r[t].strip() for _, r in rows]
-    try:
-        y: np.ndarray = np.array([float(v) for v in labels])
-    except ValueError:
-        y = np.array(labels)  # class labels such as "cat", "dog": the model's classes_ decode them
-    return X, y
+    where = [f"column {h!r}" for h in header] if header is not None else [f"column {c + 1}" for c in range(width)]
+    return parse_table(path, rows, width, cols, t, where)
 
 
 def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int | None = None,
@@ -160,12 +144,172 @@ def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int 
     return d.X_test, d.y_test, f"{d.name} (test)"
 
 
+# -- data by the model's data contract ----------------------------------------
+
+
+def contract_inputs(net: MLP, spec: str, split: str | None, seed: int | None, scale: str | None,
+                    data_dir: str | None) -> tuple[Any, Any, str]:
+    """``(X, y or None, description)`` for a model with a data contract: raw inputs (the
+    model applies its stored transform), columns matched by name, the stored split."""
+    c = net.contract
+    if scale is not None and scale != c.scale:
+        raise CLIError(f"--scale {scale}: the model was trained with scaling {c.scale!r}, which it stores "
+                       "and applies itself; leave --scale out")
+    if os.path.isfile(spec):
+        trained_on = c.dataset is not None and os.path.isfile(c.dataset) and os.path.samefile(spec, c.dataset)
+        if split is not None or seed is not None or data_dir is not None:
+            if not trained_on or data_dir is not None or seed is not None:
+                raise CLIError("--split applies to named datasets and to the data file the model was trained "
+                               f"on ({c.dataset}, split seed {c.seed}); a data file is predicted on whole, "
+                               "every row (--seed and --data-dir do not apply to it)")
+            return _training_file_part(net, spec, split)
+        if trained_on and c.seed is not None:
+            print(f"relunet: note: {spec} is the file the model was trained on: every row is predicted, "
+                  f"training rows included; --split test gives its test part (split seed {c.seed})",
+                  file=sys.stderr)
+        if os.path.splitext(spec)[1].lower() == ".csv":
+            X, y = read_table(spec, net)
+            return X, y, spec
+        X, y = _read_file(spec, net.n_features)
+        return X, y, spec
+    key = datasets.REGISTRY.canonical_name(spec) if spec in datasets.REGISTRY else None
+    same = key is not None and key == c.dataset
+    seed = seed if seed is not None else (c.seed if same and c.seed is not None else 0)
+    options: dict[str, Any] = {"data_dir": data_dir}
+    if same and c.test_size is not None:
+        options["test_size"] = c.test_size
+    return load_inputs(spec, net.n_features, split, seed, **options)
+
+
+def _training_file_part(net: MLP, spec: str, split: str) -> tuple[Any, Any, str]:
+    """The train / test part (or all) of the file the model was trained on, split as in training."""
+    c = net.contract
+    d = common.load_dataset(spec, seed=c.seed or 0, target=c.target, task=c.task, test_size=c.test_size)
+    if split == "all":
+        X, y = np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test])
+    else:
+        X, y = (d.X_train, d.y_train) if split == "train" else (d.X_test, d.y_test)
+    columns = d.info.get("columns")
+    if columns is not None and c.features is not None:
+        X = np.asarray(X)[:, column_order(columns, c.features, spec)[0]]
+    return X, y, f"{spec} ({split}, split seed {c.seed})"
+
+
+def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
+    """A CSV read by the model's contract: feature columns found by name (any order; extra
+    columns ignored with a note; missing ones an error naming them), the target by its
+    stored name. A file without a header is matched by position, with a warning."""
+    c = net.contract
+    with contextlib.closing(datasets.csv_rows(path)) as lines:  # the file's line numbers, FIFOs refused
+        rows = list(lines)
+    if not rows:
+        raise DataFormatError(f"{path}: no data rows")
+    header = None if datasets.is_numeric_row(rows[0][1]) else [h.strip() for h in rows[0][1]]
+    if header is not None:
+        rows = rows[1:]
+    if not rows:
+        raise DataFormatError(f"{path}: no data rows")
+    datasets.check_separator(path, header or rows[0][1])
+    width = len(header) if header is not None else len(rows[0][1])
+    for line, r in rows:
+        if len(r) != width:
+            raise DataFormatError(f"{path}: line {line} has {len(r)} values, "
+                                  f"{'the header has' if header is not None else 'the first row has'} {width}")
+    if c.categories:
+        return _read_categorical(path, rows, header, c)
+    features = c.features
+    unnamed = features is None or features == [str(i) for i in range(len(features))]
+    if header is None or unnamed:
+        cols, t = _positional_columns(path, width, net.n_features, c, header is None and not unnamed)
+    else:
+        t = header.index(c.target) if c.target is not None and c.target in header else None
+        names = [h for i, h in enumerate(header) if i != t]
+        order, extra = column_order(names, features, path)
+        positions = [i for i in range(width) if i != t]
+        cols = [positions[k] for k in order]
+        if extra:
+            print(f"relunet: note: {path}: column(s) {extra} are not features of the model; ignored",
+                  file=sys.stderr)
+    names = header or [str(i) for i in range(width)]
+    return parse_table(path, rows, width, cols, t, [f"column {n!r}" for n in names])
+
+
+def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list[str] | None,
+                      c: DataContract) -> tuple[np.ndarray, np.ndarray | None]:
+    """A table with text columns, encoded as in training: columns by name, each category
+    one-hot by the stored categories (an unseen category is an error naming it)."""
+    if header is None or c.columns is None:
+        raise DataFormatError(f"{path}: the model takes named columns with categories "
+                              f"({', '.join(c.categories or {})}); the file needs its header row")
+    width = len(header)
+    t = header.index(c.target) if c.target is not None and c.target in header else None
+    names = [h for i, h in enumerate(header) if i != t]
+    order, extra = column_order(names, c.columns, path)
+    positions = [i for i in range(width) if i != t]
+    if extra:
+        print(f"relunet: note: {path}: column(s) {extra} are not features of the model; ignored", file=sys.stderr)
+    X = tables.encode_rows(path, rows, [positions[k] for k in order], c.columns, c.categories or {})
+    if t is None:
+        return X, None
+    labels = [r[t].strip() for _, r in rows]
+    try:
+        return X, np.array([float(v) for v in labels])
+    except ValueError:
+        return X, np.array(labels)
+
+
+def _positional_columns(path: str, width: int, n: int, c: Any, warn: bool) -> tuple[list[int], int | None]:
+    """Columns of a table matched by position: ``n`` features, and the target where the
+    contract's target name says (a position, for a file without a header) or last."""
+    if width not in (n, n + 1):
+        raise FeatureCountError(f"{path} has {width} columns but the model takes {n} features "
+                                "(and optionally the target)")
+    t = None
+    if width == n + 1:
+        t = int(c.target) if c.target is not None and c.target.isdigit() and int(c.target) < width else width - 1
+    if warn:
+        print(f"relunet: warning: {path} has no header row: its columns are taken by position as the "
+              f"model's features {c.features}; add the header to have them matched by name", file=sys.stderr)
+    return [i for i in range(width) if i != t], t
+
+
+def parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: list[int], t: int | None,
+                where: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The numeric feature columns ``cols`` (in that order) of ``rows`` and the target column
+    ``t`` (numbers, or class labels as text); ``where[c]`` names column ``c`` in errors, which
+    name the file's line: ragged rows, empty cells, text, NaN/inf."""
+    X = np.empty((len(rows), len(cols)))
+    for k, (line, r) in enumerate(rows):
+        if len(r) != width:
+            raise DataFormatError(f"{path}: line {line} has {len(r)} values, the first row has {width}")
+        for j, col in enumerate(cols):
+            text = r[col].strip()
+            if not text:
+                raise DataFormatError(f"{path}: an empty (missing) value in {where[col]}, line {line}")
+            try:
+                v = float(text)
+            except ValueError:
+                raise DataFormatError(f"{path}: non-numeric value {text!r} in {where[col]}, line {line}") from None
+            if not np.isfinite(v):
+                raise DataFormatError(f"{path}: {text} in {where[col]}, line {line}; clean or impute it first")
+            X[k, j] = v
+    if t is None:
+        return X, None
+    labels = [r[t].strip() for _, r in rows]
+    try:
+        y: np.ndarray = np.array([float(v) for v in labels])
+    except ValueError:
+        y = np.array(labels)  # class labels such as "cat", "dog": the model's classes_ decode them
+    return X, y
+
+
 # -- output -------------------------------------------------------------------
 
 
 def predictions(net: MLP, X: np.ndarray) -> dict[str, Any]:
     """Labels (and probabilities) for a classifier, values for a regressor, as lists."""
-    X = net.check_X(X)
+    if getattr(net, "contract", None) is None:  # with one, the contract converts the raw inputs
+        X = net.check_X(X)
     out: dict[str, Any] = {"task": net.task, "n_samples": int(len(X))}
     if net.task == "classification":
         proba = net.predict_proba(X)
@@ -210,11 +354,16 @@ def _metric(net: MLP, X: np.ndarray, y: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     common.check_outputs(args, "--out", inputs=("--model",))  # --out data.csv would destroy the data
     net = load_model(args.model)
-    X, y, what = load_inputs(args.data, net.n_features, args.split, args.seed,
-                             scale=args.scale, data_dir=args.data_dir)
+    if getattr(net, "contract", None) is not None:
+        X, y, what = contract_inputs(net, args.data, args.split, args.seed, args.scale, args.data_dir)
+    else:
+        X, y, what = load_inputs(args.data, net.n_features, args.split, args.seed,
+                                 scale=args.scale, data_dir=args.data_dir)
     X = np.asarray(X)
     if X.ndim == 2 and X.shape[1] != net.n_features:
         raise FeatureCountError(f"{what} has {X.shape[1]} features but the model takes {net.n_features}")
+    if y is not None and net.task == "classification" and getattr(net, "classes_", None) is not None:
+        y = check_labels(y, net.classes_)  # labels of another type or unseen classes: an error naming them
     result = predictions(net, X)
     result = {"model": args.model, "data": what, **result}
     fmt = args.format

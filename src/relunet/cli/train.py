@@ -3,6 +3,10 @@
 Exit status: 0 trained; 2 bad arguments or data, or training diverged (one line on stderr);
 130 interrupted by Ctrl-C (a checkpoint is written first when ``--checkpoint`` or
 ``--resume`` names one).
+
+After training the outputs are written model first (``--save``, then ``--history``), each on
+its own: one that cannot be written costs none of the others. Each failure is one line on
+stderr that also says what was saved, the report is still printed, and the status is 2.
 """
 
 from __future__ import annotations
@@ -11,12 +15,22 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
+import textwrap
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from relunet.cli import common
+from relunet.core.contract import DataContract
+from relunet.core.network import MLP
+from relunet.data.datasets import Dataset
+from relunet.errors import RelunetError
+from relunet.insight.diagnostics import DiagnosticsTracker
+from relunet.training.history import History
 
 NAME = "train"
 HELP = "train a network and report its test accuracy (or MSE)"
@@ -138,15 +152,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.early_stopping is not None and args.validation_split is None and not monitors_train:
         args.validation_split = 0.1
     data = common.load_data(args)
+    common.scale_target(args, data)  # a table's regression target, standardised as its inputs
     net = common.build_network(args, data)
-    from relunet.cli.diagnose import make_tracker, print_report
+    from relunet.cli.diagnose import make_tracker
 
     tracker = make_tracker(args, data)
     verbose = 0 if (args.json or args.quiet) else (2 if args.verbose else 1)
     checkpoint = args.checkpoint or args.resume
     if verbose:
-        print(f"{net}  on {data.name}: {len(data.X_train)} train / {len(data.X_test)} test samples, "
-              f"optimizer {kwargs['optimizer']!r}" + (f", schedule {args.schedule}" if args.schedule else ""))
+        print(header(net, data, kwargs["optimizer"], args.schedule))
     t0 = time.perf_counter()
     from relunet.errors import DivergenceError
 
@@ -161,22 +175,123 @@ def _run(args: argparse.Namespace) -> int:
         )
     except DivergenceError as exc:  # the epochs before it are worth keeping: --history still written
         if args.history and getattr(exc, "history", None) is not None:
-            exc.history.save(args.history)
+            _report(write_outputs([Output("--history", args.history, exc.history.save, "the history")]))
         raise
     seconds = time.perf_counter() - t0
-    if args.history:
-        history.save(args.history)
-    if history.interrupted:
+    if history.interrupted:  # the checkpoint holds the model; the history is still written
+        failed = write_outputs([Output("--history", args.history, history.save, "the history")])
         done = history.records[-1]["epoch"] if history.records else 0
         where = f"; checkpoint saved to {checkpoint} (continue with --resume {checkpoint})" if checkpoint else ""
         print(f"relunet: interrupted after epoch {done}{where}", file=sys.stderr)
+        _report(failed)
         return 130
-    if args.save:
-        net.save(args.save)
-    result = summary(net, data, history, seconds)
-    if args.save:
+    contract = common.make_contract(args, data)  # the model file carries it: predict / diagnose / export apply it
+    # the trained model first, then each side output on its own: one that fails costs nothing else
+    failed = write_outputs([Output("--save", args.save, lambda path: save_with_contract(net, contract, path),
+                                   "the trained model"),
+                            Output("--history", args.history, history.save, "the history")],
+                           nothing="nothing else was saved" if args.save
+                           else "the trained model was not kept (no --save given)")
+    saved = bool(args.save) and not any(line.startswith("--save ") for line in failed)
+    try:
+        return _print_result(args, net, data, history, seconds, tracker, saved, failed, contract)
+    finally:
+        _report(failed)
+
+
+#: the narrowest width the header is wrapped to, whatever the terminal says
+MIN_WIDTH = 40
+
+
+def header(net: MLP, data: Dataset, optimizer: object, schedule: str | None) -> str:
+    """The text printed before training: the network, the data, the optimizer and the
+    schedule. One line when it fits the terminal (``shutil.get_terminal_size()``: $COLUMNS
+    first, 80 when the output is not a terminal); else one part a line, each wrapped at
+    spaces with an indent, so nothing is cut and no line is wider than the terminal."""
+    parts = [repr(net), f"on {data.name}: {len(data.X_train)} train / {len(data.X_test)} test samples",
+             f"optimizer {optimizer!r}"] + ([f"schedule {schedule}"] if schedule else [])
+    parts[1:-1] = [p + "," for p in parts[1:-1]]
+    line = f"{parts[0]}  " + " ".join(parts[1:])
+    width = max(shutil.get_terminal_size().columns, MIN_WIDTH)
+    if len(line) <= width:
+        return line
+    lines = textwrap.wrap(parts[0], width, subsequent_indent="    ", break_on_hyphens=False)
+    for part in parts[1:]:
+        lines += textwrap.wrap(part, width, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False)
+    return "\n".join(lines)
+
+
+class Output(NamedTuple):
+    """One file a run writes: the flag that names it, its path (None: not asked for), the
+    function that writes it (given the path) and what it holds (for messages)."""
+
+    flag: str
+    path: str | None
+    write: Callable[[str], None]
+    what: str
+
+
+def write_outputs(outputs: list[Output], nothing: str = "nothing else was saved") -> list[str]:
+    """Write every output that was asked for, in order, each independently of the others:
+    after a failure the next output is still written. Returns one message per failure,
+    ``"FLAG PATH: reason; "`` then what was saved (``"the trained model was saved to m"``),
+    or ``nothing`` when no output was written."""
+    errors, written = [], []
+    for o in outputs:
+        if not o.path:
+            continue
+        try:
+            o.write(o.path)
+        except (OSError, RelunetError, MemoryError) as exc:
+            errors.append(f"{o.flag} {o.path}: {_reason(exc)}")
+        else:
+            written.append(f"{o.what} was saved to {o.path}")
+    tail = ", ".join(written) if written else nothing
+    return [f"{e}; {tail}" for e in errors]
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a write failed, in one line (an OSError's reason without its ``[Errno n]``)."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _report(failed: list[str]) -> None:
+    """One ``relunet: error:`` line on stderr per output that could not be written."""
+    for line in failed:
+        print(f"relunet: error: {line}", file=sys.stderr)
+
+
+def save_with_contract(net: MLP, contract: DataContract, path: str) -> None:
+    """Write ``net`` with its data contract; the network in memory keeps working on the
+    transformed inputs (the summary scores ``data`` as it was trained on)."""
+    net.contract = contract
+    try:
+        net.save(path)
+    finally:
+        net.contract = None
+
+
+def _print_result(args: argparse.Namespace, net: MLP, data: Dataset, history: History, seconds: float,
+                  tracker: DiagnosticsTracker | None, saved: bool, failed: list[str], contract: DataContract) -> int:
+    """The report on stdout (text or ``--json``); 2 when an output failed, else 0."""
+    from relunet.cli.diagnose import print_report
+    from relunet.cli.verdict import format_verdict, verdict
+
+    result = summary(net, data, history, seconds)  # on the inputs as transformed for training
+    verdict_ = verdict(net, data, history, result)  # chance level, a dead layer, a loss that never fell
+    if verdict_ is not None:
+        result["verdict"] = verdict_
+    result["scale"] = contract.scale
+    if "y_test_raw" in data.info:  # the error in the target's own units, as predict reports it
+        pred = contract.inverse_target(net.predict_output(data.X_test))
+        y_raw = np.asarray(data.info["y_test_raw"], dtype=float)
+        result["test_mse"] = float(np.mean((pred[:, 0] - y_raw) ** 2))
+    if failed:
+        result["output_errors"] = failed
+    if saved:
         result["model"] = args.save
-        result["scale"] = args.scale  # the model does not store it: predict / diagnose need the same --scale
+        result["contract"] = contract.describe()
     if args.json:
         print_report(tracker, net, result)
         json.dump(_strict(result), sys.stdout, allow_nan=False)
@@ -192,13 +307,13 @@ def _run(args: argparse.Namespace) -> int:
         loss = f"{result['final_loss']:.4g}" if result["epochs"] else "none (0 epochs)"
         print(f"{key}: {result[key]:.4f}  final_loss: {loss}  "
               f"epochs: {result['epochs']}  time: {seconds:.1f}s{extra}")
-        if args.save:
-            scaled = "" if args.scale == "none" else (
-                f" (it expects inputs scaled as --scale {args.scale} does: give predict / diagnose "
-                f"the same --scale {args.scale})")
-            print(f"model saved to {args.save}{scaled}")
+        if saved:
+            print(f"model saved to {args.save} ({contract.describe()}; predict, diagnose and export "
+                  "apply it)")
         print_report(tracker, net)
-    return 0
+        if verdict_ is not None:
+            print("\n" + format_verdict(verdict_))
+    return 2 if failed else 0
 
 
 def _strict(obj):

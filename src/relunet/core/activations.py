@@ -806,6 +806,9 @@ class RReLU(Activation):
     Note:
         ``derivative(x)`` is the evaluation-mode derivative (slope (lower + upper) / 2);
         ``backward`` in training mode uses the slopes drawn by the last ``forward``.
+        ``fn(x)`` is always the evaluation form, whatever the mode: the network's
+        evaluation pass (``predict``) calls it, so a thread that switches the mode or trains
+        never makes another thread's prediction random.
         lower > upper raises :class:`ConfigError`, as torch.
 
     Reference: Xu, Wang, Chen & Li, Empirical evaluation of rectified activations in

@@ -22,11 +22,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import sparse as _sparse
 
 from relunet.core import blas as _blas
 from relunet.core import activations
 from relunet.errors import CallOrderError, ConfigError
 from relunet.core.activations import Activation
+
+
+def _is_sparse(x: Any) -> bool:
+    """True for a scipy.sparse matrix or array (a first layer's CSR/CSC input)."""
+    return not isinstance(x, np.ndarray) and _sparse.issparse(x)
 
 
 class Dense:
@@ -40,7 +46,8 @@ class Dense:
         \frac{\partial L}{\partial x} = g W^\top
 
     Every product goes through :mod:`relunet.core.blas` (one BLAS library for the whole
-    pass).
+    pass), but those with a sparse (CSR/CSC) ``x``, which scipy's sparse product computes
+    without densifying ``x`` (a first layer on TF-IDF features, say).
 
     Attributes:
         W: weights, ``shape (n_in, n_out)``.
@@ -90,8 +97,11 @@ class Dense:
         if cache:
             self._x = x
         if out is None:
-            out = np.empty((x.shape[0], self.W.shape[1]), dtype=np.result_type(x, self.W))
+            out = np.empty((x.shape[0], self.W.shape[1]), dtype=np.result_type(x.dtype, self.W))
         np.copyto(out, self.b)  # the bias, broadcast over the rows, then z += x W (beta = 1)
+        if _is_sparse(x):  # a sparse (CSR/CSC) input: scipy's sparse product, x never densified
+            out += x @ self.W
+            return out
         return _blas.gemm(1.0, x, self.W, 1.0, out)
 
     def backward(
@@ -119,8 +129,12 @@ class Dense:
                                  "take the weight gradient x^T g from")
         dx = None
         decay = self.__dict__.get("l2", 0.0) / grad_out.shape[0]
+        sparse_x = _is_sparse(x)  # x^T g then by scipy's sparse product
         if lr is None:
-            _blas.gemm(1.0, x, grad_out, 0.0, self.dW, trans_a=True)
+            if sparse_x:
+                np.copyto(self.dW, x.T @ grad_out)
+            else:
+                _blas.gemm(1.0, x, grad_out, 0.0, self.dW, trans_a=True)
             if decay:
                 _blas.axpy(decay, self.W, self.dW)
         if self.needs_input_grad:
@@ -132,7 +146,10 @@ class Dense:
         if lr is not None:
             if decay:  # W - lr (x^T g + decay W) = (1 - lr decay) W - lr x^T g
                 np.multiply(self.W, self.W.dtype.type(1.0 - lr * decay), out=self.W)
-            _blas.gemm(-lr, x, grad_out, 1.0, self.W, trans_a=True)
+            if sparse_x:
+                self.W -= lr * (x.T @ grad_out)
+            else:
+                _blas.gemm(-lr, x, grad_out, 1.0, self.W, trans_a=True)
             _blas.axpy(-lr, self.db, self.b)
         return dx
 
@@ -191,7 +208,9 @@ class ActivationLayer:
                 activations such as the identity, ``x``).
             cache: keep what :meth:`backward` needs; False for evaluation (no references
                 kept: the activation's ``fn``, which for a random activation such as RReLU
-                is its evaluation form).
+                is its evaluation form). The argument decides, not the mode set by
+                :meth:`train`: an evaluation pass reads and writes no state of the layer,
+                so threads may run it while another one trains.
         """
         if out is not None and type(self.activation) is activations.ReLU:
             a = self._relu(x, out)

@@ -14,6 +14,7 @@ loss                   output          delta = dL/dz
 cross_entropy          softmax         (softmax(z) - Y) / N
 binary_cross_entropy   sigmoid         (sigmoid(z) - Y) / (N K)
 mse                    identity        2 (z - Y) / (N K)
+poisson                identity        (exp(z) - Y) / (N K)   (z is the log rate)
 =====================  ==============  =========================================
 
 For any other pair the network backpropagates ``gradient(y_pred, Y)`` through the
@@ -250,14 +251,48 @@ class MeanSquaredError(Loss):
     delta_from_logits = gradient
 
 
+class PoissonNLL(Loss):
+    r"""Poisson negative log-likelihood with a log link: the network's (identity) output
+    is the log rate :math:`z = \log \lambda`, the prediction is :math:`e^z`.
+
+    .. math::
+        L = \frac{1}{NK}\sum_{n,k} \left(e^{z_{nk}} - Y_{nk} z_{nk}\right), \qquad
+        \frac{\partial L}{\partial z} = \frac{e^{z} - Y}{NK}
+
+    (PyTorch's ``PoissonNLLLoss(log_input=True, full=False)`` with mean reduction; the
+    :math:`\log Y!` term, constant in the parameters, is left out.) Targets are counts or
+    rates, ``Y >= 0``.
+    """
+
+    name = "poisson"
+    output = "identity"
+    task = "regression"
+    formula = "(1/NK) sum (exp(z) - y z)"
+
+    def value(self, y_pred, Y):
+        _same_shape(y_pred, Y)
+        return float(np.mean(np.exp(y_pred) - Y * y_pred))
+
+    def gradient(self, y_pred, Y):
+        _same_shape(y_pred, Y)
+        d = np.exp(y_pred)
+        d -= Y
+        d /= Y.size
+        return d
+
+    value_from_logits = value
+    delta_from_logits = gradient
+
+
 LOSSES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (CrossEntropy, BinaryCrossEntropy, MeanSquaredError)
+    cls.name: cls for cls in (CrossEntropy, BinaryCrossEntropy, MeanSquaredError, PoissonNLL)
 }
 #: the loss catalog's name table (:class:`relunet.core.registry.Registry`)
 REGISTRY: Registry[type[Loss]] = Registry("loss", LOSSES, base=Loss, classes=True, others_unknown=True, aliases={
     "ce": "cross_entropy", "categorical_cross_entropy": "cross_entropy", "nll": "cross_entropy",
     "bce": "binary_cross_entropy", "log_loss": "binary_cross_entropy",
     "mean_squared_error": "mse", "squared_error": "mse",
+    "poisson_nll": "poisson", "half_poisson": "poisson",
 })
 #: natural loss for each output activation
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse"}

@@ -192,7 +192,8 @@ class Network:
     #: rows per block of the evaluation-mode forward (bounds its memory on large inputs)
     infer_chunk: int = 1024
 
-    def logits(self, X: np.ndarray, *, record: list[np.ndarray] | None = None) -> np.ndarray:
+    def logits(self, X: np.ndarray, *, record: list[np.ndarray] | None = None,
+               training: bool | None = None) -> np.ndarray:
         """Forward pass up to (not through) the output activation: ``z_L``.
 
         In training mode every layer caches what :meth:`backward` needs; in evaluation
@@ -202,13 +203,17 @@ class Network:
             record: a list that receives every layer's output in order (``z_1``,
                 ``f_1(z_1)``, ..., ``z_L``): new arrays that the pass does not overwrite
                 (nothing runs in place; in evaluation mode the input is one block).
+            training: the mode of this pass only; None: the network's (``train()`` /
+                ``eval()``). ``training=False`` reads no shared state and writes none, so
+                several threads may run it on one network while another one trains it.
         """
         self._check_input(X)
-        if not self.training:
+        if not (self.training if training is None else training):
             return self._infer(X, through_output=False, record=record)
         return self._forward(X, _NO_BUFFERS, True, False, record)
 
-    def forward(self, X: np.ndarray, *, record: list[np.ndarray] | None = None) -> np.ndarray:
+    def forward(self, X: np.ndarray, *, record: list[np.ndarray] | None = None,
+                training: bool | None = None) -> np.ndarray:
         """The network's output ``f_L(z_L)``, ``shape (n_samples, n_outputs)``.
 
         In evaluation mode (``net.eval()``, ``predict``) this is the inference path: no
@@ -216,10 +221,10 @@ class Network:
         and ReLU applied to it in place, and inputs of more than ``infer_chunk`` rows taken
         in blocks (so predicting on 60000 samples never holds a 60000 x 500 activation).
         The result is always a new array the caller owns. ``record``: as in :meth:`logits`,
-        with the output last.
+        with the output last; ``training``: as in :meth:`logits` (``predict`` passes False).
         """
         self._check_input(X)
-        if not self.training:
+        if not (self.training if training is None else training):
             return self._infer(X, through_output=True, record=record)
         return self._forward(X, _NO_BUFFERS, True, True, record)
 
@@ -333,47 +338,43 @@ class Network:
         evaluating during training needs no memory of its own. Either way the pass caches
         nothing (``cache=False``): the layers keep the references of the last training
         step, never a view of ``X`` (after fit: the whole training or validation set).
+        The network's mode is neither read nor changed: every layer is told by the pass.
 
         Returns:
             ``{"loss": ...}`` (with ``loss``) and ``{"accuracy": ...}`` for classifiers.
         """
-        was = self.training
-        self.eval()
-        try:
-            n = len(X)
-            chunk = int(work_rows) if work_rows is not None else int(self.infer_chunk or n)
-            classify = getattr(self, "task", None) == "classification"
-            out_layer = self.layers[-1]
-            # with several blocks each block's mean is weighted by its share of the samples
-            # (every loss here is a mean over samples x outputs); one block gives the plain means
-            blocks: list[tuple[int, float, float]] = []
-            for s in range(0, n, chunk):
-                Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
-                if work_rows is not None:
-                    z = self._forward(Xc, self._work(Xc, Yc).outs, False)
-                else:
-                    z = self.logits(Xc)
-                output = out_layer.forward(z, None, False) if (classify or (loss and not self.fused)) else None
-                value = acc = 0.0
-                if loss:
-                    value = float(self.loss.value_from_logits(z, Yc) if self.fused
-                                  else self.loss.value(output, Yc))
-                if classify:
-                    acc = _accuracy(self.loss.name, output, Yc)
-                blocks.append((len(Xc), value, acc))
-            if len(blocks) == 1:
-                _, value, acc = blocks[0]
+        n = len(X)
+        chunk = int(work_rows) if work_rows is not None else int(self.infer_chunk or n)
+        classify = getattr(self, "task", None) == "classification"
+        out_layer = self.layers[-1]
+        # with several blocks each block's mean is weighted by its share of the samples
+        # (every loss here is a mean over samples x outputs); one block gives the plain means
+        blocks: list[tuple[int, float, float]] = []
+        for s in range(0, n, chunk):
+            Xc, Yc = X[s : s + chunk], Y[s : s + chunk]
+            if work_rows is not None:
+                z = self._forward(Xc, self._work(Xc, Yc).outs, False)
             else:
-                value = sum(k * v for k, v, _ in blocks) / n
-                acc = sum(k * a for k, _, a in blocks) / n
-            result: dict[str, float] = {}
+                z = self.logits(Xc, training=False)
+            output = out_layer.forward(z, None, False) if (classify or (loss and not self.fused)) else None
+            value = acc = 0.0
             if loss:
-                result["loss"] = value + self.penalty(n)
+                value = float(self.loss.value_from_logits(z, Yc) if self.fused
+                              else self.loss.value(output, Yc))
             if classify:
-                result["accuracy"] = acc
-            return result
-        finally:
-            self.train(was)
+                acc = _accuracy(self.loss.name, output, Yc)
+            blocks.append((len(Xc), value, acc))
+        if len(blocks) == 1:
+            _, value, acc = blocks[0]
+        else:
+            value = sum(k * v for k, v, _ in blocks) / n
+            acc = sum(k * a for k, _, a in blocks) / n
+        result: dict[str, float] = {}
+        if loss:
+            result["loss"] = value + self.penalty(n)
+        if classify:
+            result["accuracy"] = acc
+        return result
 
     def release_buffers(self) -> None:
         """Drop the training work arrays (they are re-created by the next training step)."""
@@ -469,7 +470,7 @@ class Network:
         layers = self.layers if through_output else self.layers[:-1]
         # fresh arrays from each dense layer: ReLU after one may overwrite them (not when recording)
         outs = _NO_BUFFERS if record is not None else _in_place_over_dense(layers)
-        n, chunk = len(X), self.infer_chunk
+        n, chunk = X.shape[0], self.infer_chunk  # not len(X): X may be a sparse matrix
         if n <= chunk or record is not None:
             a = self._forward(X, outs, False, through_output, record)
             return a.copy() if a is X else a
@@ -490,14 +491,15 @@ class Network:
         """
         if X.ndim != 2:
             raise DataError(f"X must be 2-D, shape (n_samples, n_features); got shape {X.shape}")
-        work = self._plan(len(X))
+        n = X.shape[0]  # not len(X): X may be a sparse matrix
+        work = self._plan(n)
         if X.shape[1] != work.n_features:
             raise FeatureCountError(
                 f"X has {X.shape[1]} features but the network takes {work.n_features}"
             )
-        if Y.shape != (len(X), work.n_outputs):
+        if Y.shape != (n, work.n_outputs):
             raise DataError(
-                f"Y must be encoded targets of shape ({len(X)}, {work.n_outputs}); got {Y.shape}"
+                f"Y must be encoded targets of shape ({n}, {work.n_outputs}); got {Y.shape}"
             )
         return work
 
@@ -781,6 +783,9 @@ class MLP(Network):
         self.max_norm = _max_norm(max_norm)
         self.classes_: np.ndarray | None = None
         self.history_ = None
+        #: the data contract (relunet.core.contract.DataContract) or None: when set, fit,
+        #: predict, predict_proba and score take raw inputs and transform them as it says
+        self.contract: Any = None
 
     def __repr__(self) -> str:
         acts = [l.activation.name for l in self.layers if isinstance(l, ActivationLayer)]
@@ -988,6 +993,10 @@ class MLP(Network):
             self.l2 = kwargs.pop("l2")
         if "max_norm" in kwargs:
             self.max_norm = _max_norm(kwargs.pop("max_norm"))
+        contract = getattr(self, "contract", None)
+        if contract is not None:
+            X = contract.transform(X)
+            y = contract.transform_target(y) if self.task == "regression" else y
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
         self.check_trainable()
@@ -995,20 +1004,26 @@ class MLP(Network):
         if val is not None:  # raw (X_val, y_val): validated and encoded like the training data
             if not isinstance(val, (tuple, list)) or len(val) != 2:
                 raise DataError("validation_data must be a pair (X_val, y_val)")
-            X_val = self.check_X(val[0])
-            kwargs["validation_data"] = (X_val, self.encode_targets(val[1], len(X_val), fit=False))
+            X_val = self.check_X(val[0] if contract is None else contract.transform(val[0]))
+            y_val = val[1]
+            if contract is not None and self.task == "regression":
+                y_val = contract.transform_target(y_val)
+            kwargs["validation_data"] = (X_val, self.encode_targets(y_val, len(X_val), fit=False))
         self.history_ = _fit(self, X, Y, **kwargs)
         return self.history_
 
     def predict_output(self, X: Any) -> np.ndarray:
-        """The raw network output (probabilities for classifiers), in evaluation mode."""
+        """The raw network output (probabilities for classifiers), in evaluation mode.
+
+        The mode is an argument of the pass, not a switch of the network: predicting never
+        changes ``net.training``, and threads may predict with one network at the same time
+        (also while another thread trains it in training mode; the weights they see are then
+        those of the moment).
+        """
+        if getattr(self, "contract", None) is not None:
+            X = self.contract.transform(X)
         X = self.check_X(X)
-        was = self.training
-        self.eval()
-        try:
-            return check_finite_output(self.forward(X), X, self.parameters())
-        finally:
-            self.train(was)
+        return check_finite_output(self.forward(X, training=False), X, self.parameters())
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, ``shape (n_samples, n_classes)``."""
@@ -1023,6 +1038,8 @@ class MLP(Network):
         """Predicted labels (classification) or values (regression)."""
         out = self.predict_output(X)
         if self.task == "regression":
+            if getattr(self, "contract", None) is not None:  # a standardised target back in its units
+                out = self.contract.inverse_target(out)
             return out[:, 0] if out.shape[1] == 1 else out
         if self.classes_ is None:
             raise NotFittedError("call fit before predict: the class labels are not known yet")
@@ -1036,6 +1053,8 @@ class MLP(Network):
         """Accuracy (classification; exact match for multi-label) or R^2 (regression)."""
         pred = self.predict(X)
         y = _targets_array(y)
+        if getattr(self, "contract", None) is not None and self.classes_ is not None and self.task == "classification":
+            y = self.contract.check_labels(y, self.classes_)
         if y.ndim == 0 or len(y) != len(pred):
             raise DataError(f"X has {len(pred)} samples but y has {len(y) if y.ndim else 'none'}")
         if y.dtype.kind == "c":

@@ -71,7 +71,7 @@ from typing import Any
 import numpy as np
 
 from relunet.core.registry import Registry, kebab_case
-from relunet.data import preprocessing
+from relunet.data import preprocessing, tables
 from relunet.errors import (
     ConfigError,
     DataError,
@@ -659,6 +659,36 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
     return X.astype(np.float32), y, features
 
 
+def _load_table(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, Any]]:
+    """A CSV file: numeric columns by :func:`_load_csv`; a file with text feature columns
+    (categories) one-hot encoded by :mod:`relunet.data.tables`, with ``raw_columns`` and
+    ``categories`` for the data contract."""
+    try:
+        X, y, columns = _load_csv(path, target)
+        return X, y, columns, {}
+    except DataError as exc:
+        if "non-numeric value" not in str(exc):
+            raise
+        with contextlib.closing(csv_rows(path)) as lines:
+            found = tables.read_categorical_csv(path, list(lines), target)
+        if found is None:
+            raise
+    X, y, names, raw, categories = found
+    return X, y, names, {"raw_columns": raw, "categories": categories}
+
+
+def csv_target_name(path: Path, target: str | None, features: list[str]) -> str:
+    """The name of a CSV file's target column: ``target`` when given, else the last column
+    (for a file without a header, its position as a name, as the feature columns are)."""
+    if target is not None:
+        return target
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        header = next(csv.reader(f), [])
+    if not header or is_numeric_row(header):
+        return str(len(features))  # no header: columns "0", "1", ..., the target last
+    return header[-1].strip()
+
+
 def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, np.ndarray]:
     X, y = (X if isinstance(X, np.ndarray) else np.asarray(X)), np.asarray(y)
     if X.dtype.kind not in "biuf":
@@ -721,6 +751,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
                test_size: float = 0.25) -> Dataset:
     X_test = y_test = None
     columns: list[str] | None = None
+    table: dict[str, Any] = {}
     suffix = path.suffix.lower()
     check_regular(path)
     if path.is_dir():
@@ -736,7 +767,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
                                 f"but no {lone[0]}; a test set needs both (or neither: a split of X.npy)")
             X_test, y_test = _check_xy(path, read_npy(path / "X_test.npy"), read_npy(path / "y_test.npy"), "_test")
     elif suffix == ".csv":
-        X, y, columns = _load_csv(path, target)
+        X, y, columns, table = _load_table(path, target)
     elif suffix == ".npz":
         try:
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
@@ -780,7 +811,9 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
         if len(found) < 2:
             raise DataError(f"{path}: the target holds a single class ({found.tolist()[0]!r}): there is nothing to "
                             "classify; a classifier needs samples of at least two classes")
-    info: dict[str, Any] = {"path": str(path), "columns": columns}
+    info: dict[str, Any] = {"path": str(path), "columns": columns, **table}
+    if suffix == ".csv" and columns is not None:
+        info["target"] = csv_target_name(path, target, table.get("raw_columns", columns))
     if X_test is None:
         if len(X) < 2:
             raise DataError(f"{path}: {len(X)} sample: cannot split it into a training and a test part")

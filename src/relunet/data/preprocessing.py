@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from relunet.core.contract import DataContract
 from relunet.core.registry import Registry
 from relunet.errors import ConfigError, DataError, NotFittedError
 
@@ -292,3 +293,28 @@ def one_hot(y: Any, n_classes: int | None = None, dtype: Any = np.float32) -> np
     Y = np.zeros((len(y), k), dtype=dtype)
     Y[np.arange(len(y)), y] = 1
     return Y
+
+
+def fit_contract(X: Any, *, scale: str = "standard", features: Any = None, target: str | None = None,
+                 task: str | None = None, **fields: Any) -> DataContract:
+    """A :class:`~relunet.core.contract.DataContract` whose transform is fitted on ``X``.
+
+    Attach it to a network (``net.contract = c``) and ``fit``, ``predict`` and ``score``
+    take raw inputs: ``scale`` (``standard``, ``minmax`` or ``none``) is applied with the
+    statistics of ``X``, and a table (a pandas DataFrame, anything with ``columns``) is
+    matched by column name.
+
+    Example:
+        >>> c = fit_contract(X_train, scale="standard", features=["a", "b"])   # doctest: +SKIP
+        >>> net.contract = c; net.fit(X_train, y_train); net.predict(X_raw)    # doctest: +SKIP
+    """
+    cols = getattr(X, "columns", None)
+    if features is None and cols is not None and not isinstance(X, np.ndarray):
+        features = [str(c) for c in list(cols)]
+    arr = _as_2d(X)
+    scaler = get_scaler(scale)
+    if scaler is not None:
+        scaler.fit(arr)
+    dtype = arr.dtype.name if arr.dtype.kind == "f" else "float32"
+    return DataContract.from_scaler(scaler, features=None if features is None else [str(f) for f in features],
+                                    target=target, task=task, dtype=dtype, **fields)

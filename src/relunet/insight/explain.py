@@ -95,6 +95,7 @@ def explain_loss(name: str) -> str:
         "cross_entropy": "(softmax(z) - y) / N",
         "binary_cross_entropy": "(sigmoid(z) - y) / (N K)",
         "mse": "2 (y_hat - y) / (N K)",
+        "poisson": "(exp(z) - y) / (N K)",
     }[loss.name]
     lines = [
         f"{loss.name}: {first}",

@@ -215,6 +215,10 @@ def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
              output_name: str = "output", labels: bool = True) -> Any:
     """Build (and check with ``onnx.checker``) the ONNX ``ModelProto`` of ``net``.
 
+    A network with a data contract (``net.contract``) takes raw inputs: the graph starts
+    with its input transform. A regression whose target was standardised in training gets a
+    second output ``prediction``, in the target's units (what ``net.predict`` returns).
+
     With ``labels`` (default) a classifier whose classes are known (``net.classes_``, set
     by ``fit``) gets a second output ``label``, what ``net.predict`` returns: the class of
     the largest output (``ArgMax`` then ``Gather`` from the class labels, int64, double or
@@ -232,7 +236,7 @@ def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
     if opset > onnx.defs.onnx_opset_version():
         raise ExportError(f"opset {opset} is newer than the installed onnx supports "
                           f"({onnx.defs.onnx_opset_version()})")
-    x = input_name
+    x = input_transform(g, input_name, getattr(net, "contract", None))
     for i, layer in enumerate(net.layers):
         if isinstance(layer, Dense):
             W = g.const(layer.W, f"W{i}")
@@ -257,6 +261,9 @@ def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
     classes = getattr(net, "classes_", None)
     if labels and classes is not None and net.task == "classification":
         outputs.append(_label_output(g, output_name, net, np.asarray(classes)))
+    contract = getattr(net, "contract", None)
+    if net.task == "regression" and contract is not None and contract.target_divisor is not None:
+        outputs.append(target_output(g, output_name, contract, n_out))
     graph = helper.make_graph(
         g.nodes, "relunet_mlp",
         [helper.make_tensor_value_info(input_name, onnx.TensorProto.FLOAT, ["N", n_in])],
@@ -267,14 +274,40 @@ def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
     model = helper.make_model(graph, opset_imports=opsets, producer_name="relunet",
                               doc_string=repr(net))
     model.ir_version = helper.find_min_ir_version_for(opsets)
+    props = {}
     if classes is not None:
-        helper.set_model_props(model, {"classes": ",".join(str(c) for c in np.asarray(classes).tolist()),
-                                       "loss": net.loss.name})
+        props = {"classes": ",".join(str(c) for c in np.asarray(classes).tolist()), "loss": net.loss.name}
+    contract = getattr(net, "contract", None)
+    if contract is not None:
+        props["scale"] = contract.scale
+        if contract.features is not None:
+            props["features"] = ",".join(contract.features)
+    if props:
+        helper.set_model_props(model, props)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:  # pragma: no cover - a bug in an emitter
         raise ExportError(f"the exported graph failed onnx.checker: {exc}") from None
     return model
+
+
+def input_transform(g: _Graph, x: str, contract: Any) -> str:
+    """The data contract's input transform ``(x - offset) / divisor`` as ``Sub`` and ``Div``
+    nodes (float32, as relunet computes it), so that the graph takes raw inputs as
+    ``net.predict`` does; ``x`` unchanged without a contract or scaling."""
+    if contract is None or contract.scale == "none" or contract.offset is None:
+        return x
+    centred = g.op("Sub", [x, g.const(contract.offset, "scale_offset")], stem="scale_sub")
+    return g.op("Div", [centred, g.const(contract.divisor, "scale_divisor")], stem="scale_div")
+
+
+def target_output(g: _Graph, out: str, contract: Any, n_out: int) -> Any:
+    """A second output ``prediction``: what ``net.predict`` returns for a regression whose
+    target was standardised in training, ``output * divisor + offset`` (the target's units)."""
+    scaled = g.op("Mul", [out, g.const(contract.target_divisor, "target_divisor")], stem="target_mul")
+    g.nodes.append(g.helper.make_node("Add", [scaled, g.const(contract.target_offset, "target_offset")],
+                                      ["prediction"], name="target_add"))
+    return g.helper.make_tensor_value_info("prediction", g.onnx.TensorProto.FLOAT, ["N", n_out])
 
 
 def _label_output(g: _Graph, out: str, net: MLP, classes: np.ndarray) -> Any:

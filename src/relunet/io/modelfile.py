@@ -9,6 +9,10 @@ JSON + ``.npy``, never a pickle):
   the regularization (``dropout`` per hidden layer, ``input_dropout``, ``l2``,
   ``max_norm``: training settings that inference ignores, absent in older files) and the
   model format version;
+* the data contract, when the network has one (``net.contract``, a
+  :class:`relunet.core.contract.DataContract`): ``meta["contract"]``, plain JSON (the
+  scaling's statistics, feature and target names, the dataset and split); such a file is
+  format version 2, one without a contract version 1;
 * the arrays: ``W0, b0, W1, b1, ...`` (dense layers, input first), ``act{i}_p{j}`` (the
   j-th parameter of the i-th activation, e.g. PReLU's learned slopes) and ``classes``
   (the labels of a classifier, when known).
@@ -29,6 +33,7 @@ import numpy as np
 
 from relunet.core import activations
 from relunet.core import losses
+from relunet.core.contract import DataContract
 from relunet.errors import ModelFileError, RelunetError
 from relunet.io.archive import MAX_ARCHIVE_BYTES, NPY_HEADER_BYTES, read_archive, write_archive
 from relunet.core.layers import ActivationLayer, Dense, Dropout
@@ -36,8 +41,11 @@ from relunet.core.network import MLP
 
 #: the kind tag of model archives (checkpoints use another)
 KIND = "model"
-#: version of the layout described in this module's docstring
-FORMAT_VERSION = 1
+#: version of the layout described in this module's docstring (2: with a data contract;
+#: a model without one is still written as version 1)
+FORMAT_VERSION = 2
+#: the version of files without a data contract (older relunet reads them)
+PLAIN_FORMAT_VERSION = 1
 #: the most parameter arrays one activation may declare (PReLU has 1; a file claiming more is refused)
 MAX_ACTIVATION_PARAMETERS = 64
 #: the default limit on the parameters (weights, biases, activation parameters) a model file
@@ -112,7 +120,7 @@ def describe(net: MLP) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         classes_kind = classes.dtype.kind
     state = net.rng.bit_generator.state
     meta = {
-        "format_version": FORMAT_VERSION,
+        "format_version": PLAIN_FORMAT_VERSION,
         "model": "MLP",
         "sizes": [int(s) for s in net.sizes],
         "activations": acts,
@@ -125,7 +133,37 @@ def describe(net: MLP) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "regularization": {k: _json_value("regularization", k, v)
                            for k, v in net.regularization().items()},
     }
+    add_contract(meta, net)
     return meta, arrays
+
+
+# -- the data contract ----------------------------------------------------------
+
+
+def add_contract(meta: dict[str, Any], net: MLP) -> None:
+    """Put ``net.contract`` (a :class:`~relunet.core.contract.DataContract`) into ``meta``
+    as ``meta["contract"]``; a file with one is format version 2 (older relunet refuses
+    it rather than predicting without the scaling)."""
+    contract = getattr(net, "contract", None)
+    if contract is None:
+        return
+    if not isinstance(contract, DataContract):
+        raise ModelFileError(f"net.contract must be a DataContract, not {type(contract).__name__}")
+    if contract.n_features is not None and contract.n_features != net.n_features:
+        raise ModelFileError(f"the data contract describes {contract.n_features} features, "
+                             f"the network takes {net.n_features}")
+    meta["contract"] = contract.to_dict()
+    meta["format_version"] = FORMAT_VERSION
+
+
+def read_contract(path: str, meta: dict[str, Any]) -> DataContract | None:
+    """The data contract of a checked architecture (None for files without one)."""
+    if meta.get("contract") is None:
+        return None
+    try:
+        return DataContract.from_dict(meta["contract"], meta["sizes"][0])
+    except ValueError as exc:
+        raise _fail(path, f"data contract: {exc}") from None
 
 
 def save(net: MLP, path: str | os.PathLike) -> None:
@@ -194,6 +232,7 @@ def _check_meta(path: str, meta: Any) -> None:
     if meta.get("classes") not in (None, "i", "u", "b", "U", "f"):
         raise _fail(path, f"bad class label kind {meta.get('classes')!r}")
     _check_regularization(path, meta.get("regularization"), len(sizes) - 2)
+    read_contract(path, meta)  # checked before anything is built
     if meta.get("rng") is not None:
         try:
             check_rng_state(meta["rng"])
@@ -389,6 +428,7 @@ def load(path: str | os.PathLike, *, max_parameters: int = MAX_PARAMETERS) -> An
             net.rng.bit_generator.state = state
         except (TypeError, ValueError, KeyError, OverflowError) as exc:
             raise _fail(path, f"rng: bad random generator state ({exc})") from None
+    net.contract = read_contract(path, meta)
     net.eval()
     return net
 

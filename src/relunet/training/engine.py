@@ -449,6 +449,8 @@ class Run:
 
     def _evaluate(self, record: dict[str, Any], epoch: int) -> None:
         """The record's evaluation metrics, in evaluation mode; checks that all are finite."""
+        if self.metrics or self.validation is not None:
+            self.progress.evaluating()
         try:
             if self.metrics:
                 record.update(evaluate(self.net, self.X, self.Y, loss=False, work_rows=self.eval_rows))

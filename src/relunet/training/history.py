@@ -17,7 +17,7 @@ from relunet.io.archive import write_atomic
 __all__ = ["History", "json_safe", "jsonable"]
 
 
-@dataclass
+@dataclass(repr=False)
 class History:
     """Per-epoch records and facts about the run.
 
@@ -31,6 +31,16 @@ class History:
 
     records: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """A summary, short whatever the run's length: the epochs, the last epoch's metrics,
+        the metric names and the keys of ``info`` (``history.records`` holds every epoch)."""
+        if not self.records:
+            return "History(epochs=0)"
+        last = self.records[-1]
+        final = " ".join(f"{k}={v:.4g}" for k, v in last.items()
+                         if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool))
+        return f"History(epochs={self.epochs}, final: {final}, keys={self.keys()}, info={list(self.info)})"
 
     def append(self, record: dict[str, Any]) -> None:
         self.records.append(record)

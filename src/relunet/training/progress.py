@@ -15,7 +15,7 @@ sample) is not slowed measurably.
 
 During an epoch the loss shown is the running mean of the batch losses so far; the
 accuracy shown is the last completed epoch's (accuracy needs an evaluation pass, done once
-per epoch).
+per epoch). While that pass runs the bar reads ``... 100/100 loss 0.1234 evaluating...``.
 """
 
 from __future__ import annotations
@@ -116,10 +116,12 @@ class Progress:
         self._t_epoch = self._t_start
         self._next_draw = 0.0
         self._width = 0
+        self._loss = math.nan  # the running mean of the batch losses of this epoch
 
     # -- hooks called by the training loop -----------------------------------
     def epoch_begin(self, epoch: int) -> None:
         self._epoch = epoch
+        self._loss = math.nan
         self._t_epoch = time.perf_counter()
         self._next_draw = self._t_epoch + self.min_interval
 
@@ -127,11 +129,21 @@ class Progress:
         """After batch ``batch`` (from 1); ``seen`` samples so far, ``loss_sum`` their summed loss."""
         if self.mode != "bar":
             return
+        self._loss = loss_sum / max(seen, 1)
         now = time.perf_counter()
         if now < self._next_draw:
             return
         self._next_draw = now + self.min_interval
         self._draw(self._bar_line(batch, seen, loss_sum / max(seen, 1), now))
+
+    def evaluating(self) -> None:
+        """The epoch's steps are done and its evaluation pass runs (a pass over the training
+        and validation sets, which may take as long as the steps): the bar says so rather
+        than sit still. Plain lines and silence print nothing (the epoch's line follows)."""
+        if self.mode != "bar":
+            return
+        n = self.n_batches
+        self._draw(f"epoch {self._epoch}/{self.epochs} [{'=' * 20}] {n}/{n} loss {self._loss:.4f} evaluating...")
 
     def epoch_end(self, record: dict[str, Any]) -> None:
         self._epoch_seconds.append(float(record.get("seconds", 0.0)))

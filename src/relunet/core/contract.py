@@ -1,0 +1,304 @@
+"""The data contract: what a model expects of its inputs, kept with the model.
+
+A :class:`DataContract` records how the training data became the network's inputs, so
+that the model can be given raw data later and treat it exactly as in training:
+
+* the fitted input transform: ``standard`` (``x' = (x - mean) / std``), ``minmax``
+  (``x' = (x - min) / (max - min)``) or ``none``, with its statistics from the training
+  part only (see :mod:`relunet.data.preprocessing`);
+* the feature names and their order (a table is matched by name, in any order), the
+  target column's name, the task;
+* the dataset and split it was trained on: the dataset's name or path, the split seed and
+  the test fraction, so that ``relunet predict`` / ``diagnose`` evaluate on the same test
+  part; for the built-in image sets, the loader's fixed pixel scaling (``pixels``: the
+  divisor, 16 for digits, 255 for MNIST), which the loader applies before the contract.
+
+The class labels and their type are the model's ``classes_``; :func:`check_labels` refuses
+labels of another type and classes the model never saw, naming them.
+
+``MLP`` applies an attached contract (``net.contract``) in ``fit``, ``predict``,
+``predict_proba`` and ``score``; the model file stores it (:mod:`relunet.io.modelfile`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from relunet.errors import ColumnMismatchError, DataError, FeatureCountError, TargetTypeError
+
+#: the pixel divisor each built-in image set's loader applies (raw value / divisor -> [0, 1])
+PIXEL_DIVISORS = {"digits": 16.0, "mnist": 255.0, "fashion-mnist": 255.0}
+
+
+@dataclass
+class DataContract:
+    """How raw inputs become the network's inputs, and what data the model was trained on.
+
+    Attributes:
+        scale: ``"none"``, ``"standard"`` or ``"minmax"``.
+        offset, divisor: the fitted transform ``x' = (x - offset) / divisor``, float64
+            ``shape (n_features,)`` (None for ``scale="none"``).
+        features: the feature names in the network's input order (None: unnamed).
+        target: the target column's name (None: not from a named column).
+        task: ``"classification"`` or ``"regression"``.
+        dtype: the dtype of the training inputs the transform was applied to.
+        dataset: the built-in dataset's name or the data file's path.
+        seed, test_size: the train/test split (None where the dataset has a fixed one).
+        pixels: the loader's pixel divisor for the built-in image sets (None otherwise).
+        target_offset, target_divisor: a regression target standardised for training,
+            ``t' = (t - offset) / divisor``; predictions are mapped back (None: raw target).
+        columns, categories: for a table with text (categorical) columns, its feature
+            columns in order and each text column's categories; ``features`` then names the
+            one-hot inputs ``COLUMN=CATEGORY`` (see :mod:`relunet.data.tables`).
+    """
+
+    scale: str = "none"
+    offset: np.ndarray | None = None
+    divisor: np.ndarray | None = None
+    features: list[str] | None = None
+    target: str | None = None
+    task: str | None = None
+    dtype: str = "float32"
+    dataset: str | None = None
+    seed: int | None = None
+    test_size: float | None = None
+    pixels: float | None = None
+    target_offset: float | None = None
+    target_divisor: float | None = None
+    columns: list[str] | None = None
+    categories: dict[str, list[str]] | None = None
+
+    # -- building ------------------------------------------------------------
+    @classmethod
+    def from_scaler(cls, scaler: Any, **fields: Any) -> "DataContract":
+        """A contract around a fitted scaler of :mod:`relunet.data.preprocessing` (or None):
+        ``Standardizer`` (``mean_``, ``scale_``) or ``MinMaxScaler`` (``min_``, ``range_``)."""
+        if scaler is None:
+            return cls(scale="none", **fields)
+        name = getattr(scaler, "name", None)
+        if name == "standard":
+            offset, divisor = scaler.mean_, scaler.scale_
+        elif name == "minmax":
+            offset, divisor = scaler.min_, scaler.range_
+        else:
+            raise DataError(f"a contract takes a standard or minmax scaler, not {type(scaler).__name__}")
+        if offset is None:
+            raise DataError("the scaler is not fitted")
+        return cls(scale=name, offset=np.asarray(offset, np.float64),
+                   divisor=np.asarray(divisor, np.float64), **fields)
+
+    @property
+    def n_features(self) -> int | None:
+        if self.offset is not None:
+            return len(self.offset)
+        return None if self.features is None else len(self.features)
+
+    # -- applying --------------------------------------------------------------
+    def select(self, X: Any) -> Any:
+        """``X`` with its columns in the model's order when it is a table (``columns``):
+        matched by name, extra columns ignored with a warning, missing ones an error."""
+        names = _column_names(X)
+        if names is None or self.features is None:
+            return X
+        if self.categories and any(c in names for c in self.categories):
+            raise DataError(f"the model one-hot encodes the text column(s) {list(self.categories)}: give it the "
+                            f"encoded inputs {self.features} (or the raw table to relunet predict)")
+        order = match_columns(names, self.features)
+        return np.asarray(X)[:, order] if order != list(range(len(names))) else np.asarray(X)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Raw inputs (array or table) -> the network's inputs, as in training."""
+        X = self.select(X)
+        if self.scale == "none" or self.offset is None or self.divisor is None:
+            return X if isinstance(X, np.ndarray) else np.asarray(X)
+        arr = np.asarray(X)
+        if arr.dtype.kind not in "biuf":
+            raise DataError(f"X must be numeric, got dtype {arr.dtype}")
+        if arr.ndim == 1 and len(self.offset) == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[1] != len(self.offset):
+            raise FeatureCountError(f"X has shape {arr.shape}; the model takes {len(self.offset)} features")
+        dtype = np.dtype(self.dtype)  # the dtype the statistics were applied to in training
+        arr = arr.astype(dtype, copy=False)
+        # as preprocessing's scalers compute it: the statistics in X's dtype, then (x - o) / d
+        return ((arr - self.offset.astype(dtype)) / self.divisor.astype(dtype)).astype(dtype, copy=False)
+
+    def transform_target(self, y: Any) -> Any:
+        """A regression target in the network's units (unchanged without target scaling)."""
+        if self.target_offset is None or self.target_divisor is None:
+            return y
+        return (np.asarray(y, dtype=np.float64) - self.target_offset) / self.target_divisor
+
+    def inverse_target(self, out: np.ndarray) -> np.ndarray:
+        """Regression outputs back in the target's units (unchanged without target scaling)."""
+        if self.target_offset is None or self.target_divisor is None:
+            return out
+        return (out * out.dtype.type(self.target_divisor) + out.dtype.type(self.target_offset)).astype(out.dtype)
+
+    def check_labels(self, y: Any, classes: Any) -> np.ndarray:
+        """:func:`check_labels` (a method, so that the network needs no import of this module)."""
+        return check_labels(y, classes)
+
+    # -- files -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON (floats as numbers: JSON round-trips float64 exactly)."""
+        return {
+            "scale": self.scale,
+            "offset": None if self.offset is None else [float(v) for v in self.offset],
+            "divisor": None if self.divisor is None else [float(v) for v in self.divisor],
+            "features": self.features, "target": self.target, "task": self.task, "dtype": self.dtype,
+            "dataset": self.dataset, "seed": self.seed, "test_size": self.test_size, "pixels": self.pixels,
+            "target_offset": self.target_offset, "target_divisor": self.target_divisor,
+            "columns": self.columns, "categories": self.categories,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, n_features: int) -> "DataContract":
+        """Rebuild (and check) a contract read from a file for a network of ``n_features`` inputs.
+
+        Raises:
+            ValueError: naming the field that is missing, of the wrong type or size.
+        """
+        if not isinstance(d, dict):
+            raise ValueError("the data contract is not a JSON object")
+        scale = d.get("scale")
+        if scale not in ("none", "standard", "minmax"):
+            raise ValueError(f"unknown scale {scale!r}")
+        offset, divisor = (None, None) if scale == "none" else (
+            _stat_array(d.get("offset"), "offset", n_features), _stat_array(d.get("divisor"), "divisor", n_features))
+        features = d.get("features")
+        if features is not None and (not isinstance(features, list) or len(features) != n_features
+                                     or not all(isinstance(f, str) for f in features)):
+            raise ValueError(f"features must be a list of {n_features} names")
+        for key in ("target", "task", "dataset"):
+            if d.get(key) is not None and not isinstance(d.get(key), str):
+                raise ValueError(f"{key} must be a string or null")
+        if d.get("dtype") not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {d.get('dtype')!r}")
+        seed = d.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or null, got {seed!r}")
+        for key, ok in (("test_size", lambda v: 0 < v < 1), ("pixels", lambda v: v > 0),
+                        ("target_offset", np.isfinite), ("target_divisor", lambda v: 0 < v < np.inf)):
+            v = d.get(key)
+            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not ok(v)):
+                raise ValueError(f"bad {key} {v!r}")
+        columns, categories = _check_categories(d.get("columns"), d.get("categories"), features)
+        return cls(columns=columns, categories=categories, scale=scale, offset=offset, divisor=divisor,
+                   features=features, target=d.get("target"),
+                   task=d.get("task"), dtype=d["dtype"], dataset=d.get("dataset"), seed=seed,
+                   test_size=d.get("test_size"), pixels=d.get("pixels"), target_offset=d.get("target_offset"),
+                   target_divisor=d.get("target_divisor"))
+
+    def describe(self) -> str:
+        """One line: scaling, features, target, dataset and split."""
+        parts = [f"scaling {self.scale}"]
+        if self.categories:
+            parts.append(f"categorical {', '.join(self.categories)} one-hot")
+        if self.features is not None:
+            shown = ", ".join(self.features[:6]) + (", ..." if len(self.features) > 6 else "")
+            parts.append(f"{len(self.features)} features ({shown})")
+        if self.target is not None:
+            parts.append(f"target {self.target!r}" + (" (standardised)" if self.target_divisor else ""))
+        if self.dataset is not None:
+            split = f", split seed {self.seed}" if self.seed is not None else ""
+            split += f", test fraction {self.test_size}" if self.test_size is not None else ""
+            parts.append(f"trained on {self.dataset}{split}")
+        return "; ".join(parts)
+
+
+def _check_categories(columns: Any, categories: Any, features: Any) -> tuple[Any, Any]:
+    """Stored ``columns`` and ``categories``: both null, or names and lists of text that
+    expand to exactly the ``features``."""
+    if columns is None and categories is None:
+        return None, None
+    if (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
+            or not isinstance(categories, dict)
+            or not all(isinstance(k, str) and isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+                       for k, v in categories.items())):
+        raise ValueError("columns must be a list of names and categories an object of lists of text")
+    expanded = []
+    for c in columns:
+        expanded += [f"{c}={v}" for v in categories[c]] if c in categories else [c]
+    if features != expanded:
+        raise ValueError("the categories do not expand to the feature names")
+    return columns, categories
+
+
+def _stat_array(v: Any, key: str, n: int) -> np.ndarray:
+    """A stored statistic: ``n`` finite numbers (a divisor also > 0), as float64."""
+    if not isinstance(v, list) or len(v) != n or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+        raise ValueError(f"{key} must be a list of {n} numbers")
+    arr = np.asarray(v, dtype=np.float64)
+    if not np.isfinite(arr).all() or (key == "divisor" and not (arr > 0).all()):
+        raise ValueError(f"{key} holds non-finite{' or non-positive' if key == 'divisor' else ''} values")
+    return arr
+
+
+def _column_names(X: Any) -> list[str] | None:
+    """The column names of a table (a pandas DataFrame or anything with ``columns``)."""
+    cols = getattr(X, "columns", None)
+    if cols is None or isinstance(X, np.ndarray):
+        return None
+    return [str(c) for c in list(cols)]
+
+
+def column_order(names: list[str], features: list[str], where: str = "the data") -> tuple[list[int], list[str]]:
+    """``(positions, extra)``: the position in ``names`` of each of ``features`` (the model's
+    order), and the columns of ``names`` that are not features.
+
+    Raises:
+        ColumnMismatchError: naming the missing columns (and the extra ones: renamed?).
+    """
+    stripped = [str(n).strip() for n in names]
+    missing = [f for f in features if f not in stripped]
+    extra = [n for n in stripped if n not in features]
+    if missing:
+        also = f"; it has columns the model does not know: {extra} (renamed?)" if extra else ""
+        raise ColumnMismatchError(f"{where} lacks the model's feature column(s) {missing}{also}; "
+                                  f"the model takes {features}")
+    return [stripped.index(f) for f in features], extra
+
+
+def match_columns(names: list[str], features: list[str], where: str = "the data") -> list[int]:
+    """:func:`column_order`'s positions; extra columns are ignored with a warning."""
+    order, extra = column_order(names, features, where)
+    if extra:
+        warnings.warn(f"{where}: column(s) {extra} are not features of the model and are ignored",
+                      stacklevel=3)
+    return order
+
+
+def check_labels(y: Any, classes: Any) -> np.ndarray:
+    """``y`` as labels of the model's type, or an error naming what does not fit.
+
+    Labels of another type (strings ``'0'``/``'1'`` for integer classes, or the other way
+    round) and classes the model never saw are refused instead of counting as wrong.
+
+    Raises:
+        TargetTypeError: labels of another type, or unseen classes (named).
+    """
+    y = np.asarray(y)
+    classes = np.asarray(classes)
+    if y.ndim != 1:
+        return y
+    num = set("biuf")
+    if (y.dtype.kind in num) != (classes.dtype.kind in num):
+        got = "text" if y.dtype.kind not in num else "numbers"
+        want = "numbers" if classes.dtype.kind in num else "text"
+        sample = sorted({str(v) for v in y.tolist()})[:5]
+        raise TargetTypeError(f"the labels are {got} ({sample}) but the model's classes are {want} "
+                              f"({classes.tolist()}); convert the labels to the model's type")
+    if y.dtype.kind in num and classes.dtype.kind in "biu" and y.dtype.kind == "f":
+        if np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+    unseen = sorted(set(y.tolist()) - set(classes.tolist()), key=str)
+    if unseen:
+        raise TargetTypeError(f"label(s) {unseen[:10]} were never seen in training; the model's classes "
+                              f"are {classes.tolist()}")
+    return y

@@ -1,0 +1,129 @@
+"""Tables with text (categorical) feature columns: one-hot encoded, categories kept.
+
+A CSV column whose cells are all text (none a number) is a categorical feature: it becomes one
+input per category, ``NAME=CATEGORY`` (1 for the row's category, 0 for the others), the
+categories sorted as text. The categories are part of the model's data contract
+(:class:`relunet.core.contract.DataContract` ``categories``), so a table given to
+``relunet predict`` later is encoded the same way; a category the model never saw is an
+error naming it, the column and the line. Missing (empty) cells are refused with their
+column and line, in categorical columns as in numeric ones.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from relunet.errors import DataError
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def text_columns(header: list[str], rows: list[tuple[int, list[str]]], skip: int | None) -> list[int]:
+    """The positions of the text columns (other than ``skip``): no cell a number. A column
+    mixing numbers and text is not one (a typo in a numeric column stays an error)."""
+    found = []
+    for i in range(len(header)):
+        cells = [r[i].strip() for _, r in rows if i < len(r) and r[i].strip()]
+        if i != skip and cells and not any(_is_number(v) for v in cells):
+            found.append(i)
+    return found
+
+
+def expanded_names(columns: list[str], categories: dict[str, list[str]]) -> list[str]:
+    """The network's input names: a numeric column as it is, a categorical one as ``NAME=CAT``."""
+    out: list[str] = []
+    for c in columns:
+        out += [f"{c}={v}" for v in categories[c]] if c in categories else [c]
+    return out
+
+
+def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[int], columns: list[str],
+                categories: dict[str, list[str]]) -> np.ndarray:
+    """The float64 input matrix of ``rows``: the cells at ``positions`` (one per entry of
+    ``columns``), numbers as they are, categories one-hot.
+
+    Raises:
+        DataError: an empty cell, text in a numeric column or a category not in
+            ``categories``, naming the column and the file's line.
+    """
+    width = len(expanded_names(columns, categories))
+    X = np.zeros((len(rows), width))
+    for k, (line, r) in enumerate(rows):
+        j = 0
+        for col, pos in zip(columns, positions):
+            text = r[pos].strip()
+            if not text:
+                raise DataError(f"{path}: an empty (missing) value in column {col!r}, line {line}; "
+                                "fill or drop it first")
+            if col in categories:
+                cats = categories[col]
+                if text not in cats:
+                    raise DataError(f"{path}: category {text!r} in column {col!r}, line {line}, was never "
+                                    f"seen in training (known: {cats[:20]})")
+                X[k, j + cats.index(text)] = 1.0
+                j += len(cats)
+                continue
+            try:
+                X[k, j] = float(text)
+            except ValueError:
+                raise DataError(f"{path}: non-numeric value {text!r} in column {col!r}, line {line}") from None
+            j += 1
+    if not np.isfinite(X).all():
+        r, c = np.argwhere(~np.isfinite(X))[0]
+        raise DataError(f"{path}: {X[r, c]} in line {rows[r][0]}; clean or impute it first")
+    return X
+
+
+def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, list[str]]], target: str | None
+                         ) -> tuple[np.ndarray, np.ndarray, list[str], list[str], dict[str, list[str]]] | None:
+    """A CSV with text feature columns: ``(X, y, input_names, columns, categories)``, or
+    None when every feature column is numeric (the plain reader's case).
+
+    ``rows`` are the file's ``(line, cells)`` (``datasets.csv_rows``), header first.
+    ``columns`` are the feature columns of the file (without the target), ``input_names``
+    the network's inputs (``NAME=CAT`` for each category), ``categories`` the sorted
+    categories of each text column.
+    """
+    if len(rows) < 2:
+        return None
+    header = [h.strip() for h in rows[0][1]]
+    if all(_is_number(h) for h in header):
+        return None  # no header row: a table of categories needs its column names
+    rows = rows[1:]
+    if target is None:
+        t = len(header) - 1
+    elif target in header:
+        t = header.index(target)
+    else:
+        return None
+    for line, r in rows:
+        if len(r) != len(header):
+            raise DataError(f"{path}: line {line} has {len(r)} values, the header has {len(header)}")
+    text = text_columns(header, rows, t)
+    if not text:
+        return None
+    positions = [i for i in range(len(header)) if i != t]
+    columns = [header[i] for i in positions]
+    categories = {header[i]: sorted({r[i].strip() for _, r in rows if r[i].strip()}) for i in text}
+    X = encode_rows(path, rows, positions, columns, categories)
+    labels = [r[t].strip() for _, r in rows]
+    if any(not v for v in labels):
+        raise DataError(f"{path}: empty (missing) target in column {header[t]!r}, line "
+                        f"{rows[labels.index('')][0]}")
+    try:
+        y: np.ndarray = np.array([float(v) for v in labels])
+    except ValueError:
+        y = np.array(labels)
+    else:
+        if np.isfinite(y).all() and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+    return X.astype(np.float32), y, expanded_names(columns, categories), columns, categories
