@@ -81,6 +81,7 @@ def test_help_defaults_tell_the_truth():
 
 @pytest.mark.parametrize("data, optimizer, expected", [
     ("Fashion_MNIST", "sgd", {"lr": 0.1, "schedule": "cosine", "epochs": 50}),  # the dataset's name table
+    ("mnist", "sgd", {"epochs": 100, "schedule": "cosine", "input_dropout": 0.2}),
     ("xor", "L-BFGS", {"lr": 1.0, "batch_size": None, "schedule": None}),  # an alias: lbfgs's defaults
     ("digits", "conjugate_gradient", {"lr": 1.0, "batch_size": None}),
     ("digits", "adam", {"lr": 1e-3, "batch_size": 32, "momentum": None}),
@@ -91,7 +92,8 @@ def test_defaults_follow_the_registries_names_and_aliases(data, optimizer, expec
     from relunet.cli import common
 
     args = argparse.Namespace(data=data, optimizer=optimizer, lr=None, momentum=None, epochs=None,
-                              batch_size=None, schedule=None, hidden=None, activation=None)
+                              batch_size=None, schedule=None, hidden=None, activation=None,
+                              input_dropout=None)
     common.resolve_defaults(args)
     assert {k: getattr(args, k) for k in expected} == expected
 

@@ -24,8 +24,10 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "xor": {"hidden": "8", "activation": "leaky_relu", "epochs": 2000, "batch_size": 4, "lr": 1.0, "momentum": 0.0},
     "and": {"hidden": "4", "activation": "leaky_relu", "epochs": 500, "batch_size": 4, "lr": 0.5, "momentum": 0.0},
     "or": {"hidden": "4", "activation": "leaky_relu", "epochs": 500, "batch_size": 4, "lr": 0.5, "momentum": 0.0},
-    # plain SGD with cosine decay (500,500,500, --dropout 0.2): the README's results table
-    "mnist": {"epochs": 50, "batch_size": 64, "lr": 0.1, "momentum": 0.0, "schedule": "cosine"},
+    # plain SGD with cosine decay (500,500,500, --dropout 0.2): the README's results table;
+    # MNIST: input dropout 0.2 and 100 epochs take --dropout 0.2 to >= 98.8% (docs/results-data.md)
+    "mnist": {"epochs": 100, "batch_size": 64, "lr": 0.1, "momentum": 0.0, "schedule": "cosine",
+              "input_dropout": 0.2},
     "fashion-mnist": {"epochs": 50, "batch_size": 64, "lr": 0.1, "momentum": 0.0, "schedule": "cosine"},
 }
 GENERAL_DEFAULTS: dict[str, Any] = {
