@@ -238,3 +238,16 @@ def test_ctrl_c_between_an_epochs_record_and_its_snapshot_resumes_exactly(tmp_pa
     extra = {} if where == "callback" else {"schedule": schedules.Constant()}
     resumed.fit(X, y, resume=ck, **kw, **extra)
     assert _same(resumed.parameters(), full.parameters())
+
+
+def test_an_lr_beside_a_line_search_method_is_refused_not_ignored(capsys):
+    from relunet.cli import main
+
+    X, y = _digits(60)
+    net = relunet.MLP([64, 8, 10], seed=0)
+    with pytest.raises(ConfigError, match="lr does not apply to 'lbfgs'"):
+        net.fit(X, y, optimizer="lbfgs", lr=0.5, epochs=2)
+    net.fit(X, y, optimizer="lbfgs", epochs=2)  # without lr: its own line search
+    assert main(["train", "--optimizer", "cg", "--lr", "0.5", "--epochs", "2"]) == 2
+    assert "--lr does not apply" in capsys.readouterr().err
+    assert main(["train", "--optimizer", "cg", "--epochs", "2"]) == 0

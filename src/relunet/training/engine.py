@@ -675,6 +675,9 @@ def _optimizer(net: Trainable, optimizer: Any, lr: float,
         opt = optimizer
     else:
         opt = optimizers.get(optimizer, lr=float(lr), **params)
+        if isinstance(opt, Minimizer) and not isinstance(lr, _DefaultRate):
+            raise ConfigError(f"lr does not apply to {opt.name!r}: it chooses each step by line "
+                              "search; leave lr out (max_iter and tol are its settings)")
     state = opt.state if isinstance(opt, optimizers.Optimizer) else {}
     if state:  # an instance that already trained: its state must be this net's
         shapes = [p.shape for p in net.parameters()]
