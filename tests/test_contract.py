@@ -166,6 +166,11 @@ def test_missing_renamed_and_extra_columns(capsys, wine, tmp_path):
                          [*wine["names"], "row_id"])
     rc, err = _predict(capsys, model, extra, tmp_path / "p.csv")
     assert rc == 0 and "row_id" in err and "ignored" in err
+    # a second column named like a feature: which one is the feature? an error, not a guess
+    dup = _write_table(tmp_path / "d.csv", np.hstack([np.full((len(wine["X"]), 1), 99.0), wine["X"]]),
+                       wine["y"], [wine["names"][0], *wine["names"]])
+    rc, err = _predict(capsys, model, dup, tmp_path / "p.csv")
+    assert rc == 2 and "duplicate" in err and wine["names"][0] in err
 
 
 def test_a_table_without_header_is_matched_by_position_with_a_warning(capsys, wine, tmp_path):

@@ -198,3 +198,56 @@ def test_history_lives_in_its_own_module():
 
     assert history.History is History is relunet.History
     assert fit.__module__ == "relunet.training.engine"
+
+
+@pytest.mark.parametrize("where", ["callback", "schedule"])
+def test_ctrl_c_between_an_epochs_record_and_its_snapshot_resumes_exactly(tmp_path, where):
+    """A Ctrl-C after epoch 3's record but before its snapshot (a slow callback, the schedule
+    step) goes back to epoch 2: the history, the parameters and the checkpoint agree, and
+    resuming gives the uninterrupted run bit for bit."""
+    from relunet.training import schedules
+    from relunet.training.callbacks import Callback
+
+    X, y = _digits(120)
+    kw = dict(epochs=6, batch_size=None, lr=0.01, optimizer="adam")
+
+    class Interrupt(Callback):
+        def on_epoch_end(self, epoch, record, net):
+            if epoch == 3:
+                raise KeyboardInterrupt
+
+    class InterruptingSchedule(schedules.Constant):
+        def step(self, metric=None):
+            if self.epoch == 2:  # the step after epoch 3's record
+                raise KeyboardInterrupt
+            return super().step(metric)
+
+    full = relunet.MLP([64, 12, 10], seed=4)
+    full.fit(X, y, **kw)
+
+    net = relunet.MLP([64, 12, 10], seed=4)
+    ck = tmp_path / "run.ckpt"
+    extra = {"callbacks": [Interrupt()]} if where == "callback" else {"schedule": InterruptingSchedule()}
+    h = net.fit(X, y, checkpoint=ck, **kw, **extra)
+    assert h.interrupted and [r["epoch"] for r in h.records] == [1, 2]
+    two = relunet.MLP([64, 12, 10], seed=4)
+    two.fit(X, y, **{**kw, "epochs": 2})
+    assert _same(net.parameters(), two.parameters())
+
+    resumed = relunet.MLP([64, 12, 10], seed=4)
+    extra = {} if where == "callback" else {"schedule": schedules.Constant()}
+    resumed.fit(X, y, resume=ck, **kw, **extra)
+    assert _same(resumed.parameters(), full.parameters())
+
+
+def test_an_lr_beside_a_line_search_method_is_refused_not_ignored(capsys):
+    from relunet.cli import main
+
+    X, y = _digits(60)
+    net = relunet.MLP([64, 8, 10], seed=0)
+    with pytest.raises(ConfigError, match="lr does not apply to 'lbfgs'"):
+        net.fit(X, y, optimizer="lbfgs", lr=0.5, epochs=2)
+    net.fit(X, y, optimizer="lbfgs", epochs=2)  # without lr: its own line search
+    assert main(["train", "--optimizer", "cg", "--lr", "0.5", "--epochs", "2"]) == 2
+    assert "--lr does not apply" in capsys.readouterr().err
+    assert main(["train", "--optimizer", "cg", "--epochs", "2"]) == 0

@@ -607,3 +607,22 @@ def test_rrelu_evaluation_forward_follows_the_argument_not_the_mode(fast_switchi
     toggler[0].join(120)
     assert not errs and not terr and len(results) == 800
     assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_a_trained_classifier_keeps_its_classes_when_trained_again():
+    """Fitting a trained network again (fine-tuning) never renames its output units: a
+    subset of its classes trains, a label it never saw is an error naming it."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.array(["barbera", "barolo", "grignolino"])[rng.integers(0, 3, 60)]
+    net = relunet.MLP([3, 8, 3], seed=0)
+    net.fit(X, y, epochs=2, lr=0.1)
+    before = net.predict(X)
+    net.fit(X[y != "barolo"], y[y != "barolo"], epochs=1, lr=1e-12)  # a subset: fine
+    assert net.classes_.tolist() == ["barbera", "barolo", "grignolino"]
+    assert np.array_equal(net.predict(X), before)
+    with pytest.raises(TargetTypeError, match="merlot"):
+        net.fit(X, np.where(y == "barolo", "merlot", y), epochs=1)
+    assert net.classes_.tolist() == ["barbera", "barolo", "grignolino"]
+    with pytest.raises(TargetTypeError, match="not trained on"):
+        net.fit(X, rng.integers(0, 3, 60), epochs=1)  # labels of another type

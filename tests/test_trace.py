@@ -121,3 +121,20 @@ def test_trace_numbers_are_the_networks_path(activation, output):
         np.testing.assert_array_equal(rec.grad_W, layer.dW)
         np.testing.assert_array_equal(rec.grad_b, layer.db)
     assert tr.steps[0].loss == value
+
+
+def test_cli_trace_takes_the_classes_of_the_whole_dataset(capsys, tmp_path):
+    """One traced sample of a CSV with three text labels is still a three-class problem."""
+    from sklearn.datasets import load_wine
+
+    from relunet.cli import main
+
+    d = load_wine()
+    names = np.array(["barbera", "barolo", "grignolino"])
+    path = tmp_path / "wine.csv"
+    rows = [",".join(["target", *d.feature_names])]
+    rows += [",".join([names[t], *map(str, x)]) for x, t in zip(d.data, d.target)]
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["trace", "--data", str(path), "--target", "target", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["steps"][0]["layers"][-1]["b_before"]) == 3

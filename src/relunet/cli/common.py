@@ -253,6 +253,7 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     listing the known ones."""
     from relunet.training import optimizers
     from relunet.training.engine import parse_schedule
+    from relunet.training.minimizers import Minimizer
 
     params = optimizer_params(args)
     try:
@@ -263,6 +264,9 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--{bad[0].replace('_', '-')} does not apply to optimizer "
                               f"{args.optimizer!r}") from None
         raise
+    if isinstance(opt, Minimizer) and getattr(args, "lr_given", False):
+        raise ConfigError(f"--lr does not apply to --optimizer {args.optimizer}: it chooses each "
+                          "step by line search (leave --lr out)")
     # the instance carries the learning rate (fit refuses an lr= beside an instance)
     out: dict[str, Any] = {"epochs": args.epochs, "batch_size": args.batch_size, "optimizer": opt}
     spec = getattr(args, "schedule", None)
@@ -336,6 +340,8 @@ def resolve_defaults(args: argparse.Namespace) -> None:
             continue  # cg / lbfgs take no learning-rate schedule (line search) and work on the full batch
         if getattr(args, key, None) is None and hasattr(args, key) and not getattr(args, f"{key}_given", False):
             setattr(args, key, value)
+    if hasattr(args, "lr"):
+        args.lr_given = args.lr is not None
     if hasattr(args, "lr") and args.lr is None:
         args.lr = OPTIMIZER_DEFAULT_LR.get(optimizer, GENERAL_DEFAULTS["lr"])
 

@@ -37,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     data = common.load_data(args)
     net = common.build_network(args, data)
     n = min(args.samples, len(data.X_train))
+    if data.task == "classification":
+        # the classes are the dataset's, not those of the few traced samples (one sample of
+        # three text labels would otherwise be a one-class problem)
+        net.encode_targets(data.y_train, len(data.y_train), fit=True)
     tr = trace_steps(net, data.X_train[:n], data.y_train[:n], lr=args.lr, steps=args.steps)
     sys.stdout.write(render(tr, args.format, args.precision))
     return 0

@@ -253,9 +253,14 @@ def column_order(names: list[str], features: list[str], where: str = "the data")
     order), and the columns of ``names`` that are not features.
 
     Raises:
-        ColumnMismatchError: naming the missing columns (and the extra ones: renamed?).
+        ColumnMismatchError: naming the missing columns (and the extra ones: renamed?), or
+            columns whose names appear twice.
     """
     stripped = [str(n).strip() for n in names]
+    duplicated = sorted({n for n in stripped if stripped.count(n) > 1})
+    if duplicated:  # which of two same-named columns is the feature? neither, silently
+        raise ColumnMismatchError(f"{where} has duplicate column names {duplicated}; "
+                                  "give each column a distinct name")
     missing = [f for f in features if f not in stripped]
     extra = [n for n in stripped if n not in features]
     if missing:

@@ -924,17 +924,27 @@ class MLP(Network):
                 f"is a classifier (loss {self.loss.name!r}); use output='identity' with loss='mse' "
                 "for regression, or pass class labels"
             )
-        if fit or self.classes_ is None:
+        # A trained network keeps its classes: output unit i means classes_[i] for good, so
+        # training it further (fit again, fine-tuning) on labels of a subset is fine and a
+        # label it was never trained on is an error, never a silent renaming of the units.
+        trained = self.classes_ is not None
+        if trained:
+            classes = self.classes_
+        else:
             classes = self._classes_of(y)
             if fit:
                 self.classes_ = classes
-        else:
-            classes = self.classes_
-        idx = np.searchsorted(classes, y)
-        idx = np.clip(idx, 0, len(classes) - 1)
-        if not np.all(classes[idx] == y):
-            unknown = np.setdiff1d(np.unique(y), classes)
-            raise TargetTypeError(f"y holds labels not seen in fit: {unknown[:5].tolist()}")
+        try:
+            idx = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+            known = classes[idx] == y
+        except TypeError:  # labels of another type (strings against numbers)
+            known = np.zeros(len(y), dtype=bool)
+        if not np.all(known):
+            unknown = [v for v in np.unique(y.astype(object)).tolist() if v not in set(classes.tolist())]
+            raise TargetTypeError(
+                f"y holds labels the network was not trained on: {unknown[:5]}; its classes are "
+                f"{classes[:10].tolist()} (a new MLP learns another set of classes)"
+            )
         if self.loss.name == "binary_cross_entropy" and k == 1:
             return idx.astype(self.dtype)[:, None]
         Y = np.zeros((len(y), k), dtype=self.dtype)

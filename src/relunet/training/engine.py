@@ -376,9 +376,15 @@ class Run:
     def interrupt(self) -> History:
         """After Ctrl-C: back to the end of the last completed epoch (consistent with the
         history and the checkpoint, so a resume continues exactly), a checkpoint, a message."""
+        # The snapshot is the epoch the network goes back to. A Ctrl-C after an epoch's record
+        # was appended but before its snapshot was taken (in the schedule step or a slow
+        # callback) leaves the snapshot one epoch behind the history: that record goes too,
+        # so the history, the parameters and the checkpoint's epoch all agree. While the
+        # snapshot is being retaken the network still holds the epoch just completed.
+        done = self.current if self.good.retaking else self.epochs_done
         self.good.restore(self.net, self.optimizer, self.schedule)
+        self.history.records[:] = [r for r in self.history.records if r["epoch"] <= done]
         self.history.info["interrupted"] = True
-        done = self.history.records[-1]["epoch"] if self.history.records else self.first_epoch - 1
         if self.checkpoint is not None:
             self.save_checkpoint(done)
         self.progress.message(
@@ -669,6 +675,9 @@ def _optimizer(net: Trainable, optimizer: Any, lr: float,
         opt = optimizer
     else:
         opt = optimizers.get(optimizer, lr=float(lr), **params)
+        if isinstance(opt, Minimizer) and not isinstance(lr, _DefaultRate):
+            raise ConfigError(f"lr does not apply to {opt.name!r}: it chooses each step by line "
+                              "search; leave lr out (max_iter and tol are its settings)")
     state = opt.state if isinstance(opt, optimizers.Optimizer) else {}
     if state:  # an instance that already trained: its state must be this net's
         shapes = [p.shape for p in net.parameters()]
