@@ -386,6 +386,7 @@ class Network:
         state = self.__dict__.copy()
         state.pop("_plans", None)
         state.pop("_storage", None)
+        state.pop("_infer_plans", None)
         return state
 
     # -- the two loops -------------------------------------------------------------
@@ -467,9 +468,16 @@ class Network:
         self, X: np.ndarray, through_output: bool, record: list[np.ndarray] | None = None
     ) -> np.ndarray:
         """Evaluation-mode forward in blocks of ``infer_chunk`` rows (see :meth:`forward`)."""
-        layers = self.layers if through_output else self.layers[:-1]
-        # fresh arrays from each dense layer: ReLU after one may overwrite them (not when recording)
-        outs = _NO_BUFFERS if record is not None else _in_place_over_dense(layers)
+        # fresh arrays from each dense layer: ReLU after one may overwrite them (not when
+        # recording); the plan depends only on the layers, so it is made once per network
+        if record is not None:
+            outs: Sequence[Any] = _NO_BUFFERS
+        else:
+            plans = self.__dict__.setdefault("_infer_plans", {})
+            outs = plans.get(through_output)
+            if outs is None:
+                outs = plans[through_output] = _in_place_over_dense(
+                    self.layers if through_output else self.layers[:-1])
         n, chunk = X.shape[0], self.infer_chunk  # not len(X): X may be a sparse matrix
         if n <= chunk or record is not None:
             a = self._forward(X, outs, False, through_output, record)
