@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from relunet.cli import bench, main
+from cli_helpers import run_cli as _run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,12 +58,6 @@ def test_missing_torch_is_named(monkeypatch, capsys):
     assert main(["bench", "--quick"]) == 2
     err = capsys.readouterr().err
     assert "torch not installed" in err and "torch==2.13.0" in err
-
-
-def _run(capsys, argv):
-    rc = main(argv)
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _one_line_error(rc, err):

@@ -4,23 +4,7 @@ import numpy as np
 import pytest
 
 from relunet.cli import main
-
-
-def _run(capsys, argv):
-    rc = main(argv)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def _usage_error(capsys, argv, *needles):
-    """Run the CLI and assert: status 2, exactly one line on stderr naming the problem."""
-    rc, out, err = _run(capsys, argv)
-    assert rc == 2, (rc, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return out, lines[0]
+from cli_helpers import run_cli as _run, usage_error as _usage_error
 
 
 def test_explain_bad_plot_path_fails_before_printing(capsys, tmp_path):

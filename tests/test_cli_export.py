@@ -1,12 +1,7 @@
 """`relunet export` on the command line."""
 
 from relunet.cli import main
-
-
-def _run(capsys, argv):
-    rc = main(argv)
-    out, err = capsys.readouterr()
-    return rc, out, err
+from cli_helpers import run_cli as _run
 
 
 def _one_line_error(rc, err):

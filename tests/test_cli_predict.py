@@ -7,27 +7,11 @@ import pytest
 
 import relunet
 from relunet.cli import main
+from cli_helpers import run_cli as _run, usage_error as _usage_error
 
 XOR_CSV = "a,b,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0])
-
-
-def _run(capsys, argv):
-    rc = main(argv)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def _usage_error(capsys, argv, *needles):
-    """Run the CLI and assert: status 2, exactly one line on stderr naming the problem."""
-    rc, out, err = _run(capsys, argv)
-    assert rc == 2, (rc, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return out, lines[0]
 
 
 def _xor_net(**kw):

@@ -14,17 +14,12 @@ from relunet import errors
 from relunet.training import checkpoint as ckpt
 from relunet.cli import main
 from relunet.training.engine import History
+from cli_helpers import run_cli as _run, usage_error as _usage_error
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 XOR_Y = np.array([0, 1, 1, 0])
 
 DIGITS = ["train", "--data", "digits", "--hidden", "16", "--batch-size", "64", "--lr", "0.1"]
-
-
-def _run(capsys, argv):
-    rc = main(argv)
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def test_xor_json_report(capsys):
@@ -161,17 +156,6 @@ def test_save_to_stdout_writes_only_the_model_there(tmp_path):
     assert "test_accuracy" in proc.stderr  # the summary went to stderr ...
     assert out.read_bytes()[:4] == b"PK\x03\x04"  # ... and stdout holds the model file alone
     assert relunet.load(out).n_features == 2
-
-
-def _usage_error(capsys, argv, *needles):
-    """Run the CLI and assert: status 2, exactly one line on stderr naming the problem."""
-    rc, out, err = _run(capsys, argv)
-    assert rc == 2, (rc, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return out, lines[0]
 
 
 def _strict_json(text: str):

@@ -29,6 +29,7 @@ from relunet.errors import (
     UnknownNameError,
 )
 from relunet.data.idx import write_idx
+from cli_helpers import run_cli as _run, usage_error as _usage_error
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -536,23 +537,6 @@ def test_a_corrupted_numpy_file_is_named_without_numpy_unpickling_advice(tmp_pat
         else:
             datasets.load(str(p), target=str(p))
     assert "pickle" not in str(info.value)
-
-
-def _run(capsys, argv):
-    rc = main(argv)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def _usage_error(capsys, argv, *needles):
-    """Run the CLI and assert: status 2, exactly one line on stderr naming the problem."""
-    rc, out, err = _run(capsys, argv)
-    assert rc == 2, (rc, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("relunet: error: "), err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return out, lines[0]
 
 
 def test_dataset_seed_and_name_types(capsys, tmp_path):
