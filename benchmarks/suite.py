@@ -324,46 +324,38 @@ def train_torch(sizes, opt_name, B, X, y, compiled=False):
     return step, B, info
 
 
-def train_sklearn(sizes, opt_name, B, X, y, quick=False):
-    from sklearn.neural_network import MLPClassifier
-
+def _partial_fit_job(estimator, sizes, opt_name, B, X, y, quick):
+    """One ``partial_fit`` over a chunk of rows of a scikit-learn-style ``MLPClassifier``
+    class, with plain settings (solver, batch, rate, alpha 0, no shuffling) and relunet's
+    starting weights. One call = one pass over ``chunk`` rows in batches of B (amortises
+    the per-call input validation over many batches, as fit does)."""
     net = _relunet_net(sizes)
     kw = dict(solver="sgd", momentum=0.0, nesterovs_momentum=False, learning_rate="constant") \
         if opt_name == "sgd" else dict(solver="adam")
-    clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation="relu", alpha=0.0,
-                        batch_size=B, learning_rate_init=LR[opt_name], shuffle=False,
-                        random_state=0, **kw)
-    # one partial_fit call = one pass over `chunk` rows in batches of B (amortises its
-    # per-call input validation over many batches, as fit does)
+    clf = estimator(hidden_layer_sizes=tuple(sizes[1:-1]), activation="relu", alpha=0.0,
+                    batch_size=B, learning_rate_init=LR[opt_name], shuffle=False,
+                    random_state=0, **kw)
     chunk = min(len(X), max(B * (2 if quick else 8), 64 if quick else 256))
     Xc, yc = X[:chunk], y[:chunk]
     clf.partial_fit(Xc[:B], yc[:B], classes=np.arange(sizes[-1]))  # creates coefs_, optimizer
     for c, i_, layer in zip(clf.coefs_, clf.intercepts_, net.dense_layers):
-        c[...] = layer.W  # in place: sklearn's optimizer holds these arrays
+        c[...] = layer.W  # in place: the estimator's optimizer holds these arrays
         i_[...] = layer.b
     return (lambda: clf.partial_fit(Xc, yc)), chunk, {"dtype": str(clf.coefs_[0].dtype)}
+
+
+def train_sklearn(sizes, opt_name, B, X, y, quick=False):
+    from sklearn.neural_network import MLPClassifier
+
+    return _partial_fit_job(MLPClassifier, sizes, opt_name, B, X, y, quick)
 
 
 def train_estimator(sizes, opt_name, B, X, y, quick=False):
-    """relunet.sklearn's MLPClassifier with scikit-learn's settings of :func:`train_sklearn`
-    (same solver, batch, rate, alpha 0, no shuffling, the same starting weights), timed the
-    same way: one ``partial_fit`` over a chunk of rows. The estimator trains through relunet's
-    engine and hot path, so this row is what a scikit-learn user gets by switching the import."""
+    """relunet.sklearn's MLPClassifier timed exactly as :func:`train_sklearn` times
+    scikit-learn's: what a scikit-learn user gets by switching the import."""
     from relunet.sklearn import MLPClassifier
 
-    net = _relunet_net(sizes)
-    kw = dict(solver="sgd", momentum=0.0, nesterovs_momentum=False, learning_rate="constant") \
-        if opt_name == "sgd" else dict(solver="adam")
-    clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation="relu", alpha=0.0,
-                        batch_size=B, learning_rate_init=LR[opt_name], shuffle=False,
-                        random_state=0, **kw)
-    chunk = min(len(X), max(B * (2 if quick else 8), 64 if quick else 256))
-    Xc, yc = X[:chunk], y[:chunk]
-    clf.partial_fit(Xc[:B], yc[:B], classes=np.arange(sizes[-1]))
-    for c, i_, layer in zip(clf.coefs_, clf.intercepts_, net.dense_layers):
-        c[...] = layer.W
-        i_[...] = layer.b
-    return (lambda: clf.partial_fit(Xc, yc)), chunk, {"dtype": str(clf.coefs_[0].dtype)}
+    return _partial_fit_job(MLPClassifier, sizes, opt_name, B, X, y, quick)
 
 
 def infer_relunet(sizes, B, X):
