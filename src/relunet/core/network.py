@@ -948,7 +948,8 @@ class MLP(Network):
         except TypeError:  # labels of another type (strings against numbers)
             known = np.zeros(len(y), dtype=bool)
         if not np.all(known):
-            unknown = [v for v in np.unique(y.astype(object)).tolist() if v not in set(classes.tolist())]
+            seen = set(classes.tolist())
+            unknown = [v for v in np.unique(y.astype(object)).tolist() if v not in seen]
             raise TargetTypeError(
                 f"y holds labels the network was not trained on: {unknown[:5]}; its classes are "
                 f"{classes[:10].tolist()} (a new MLP learns another set of classes)"
