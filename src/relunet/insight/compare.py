@@ -416,15 +416,23 @@ def compare_activations(
     if not 0 < target_accuracy <= 1:
         raise ConfigError(f"target accuracy must be in (0, 1], got {target_accuracy}")
     seed_list = _seeds(seeds)
-    shared = {
+    shared = {**_shared(data, hidden, epochs, batch_size, lr, optimizer, optimizer_params,
+                        output, loss, init, dtype, target_accuracy),
+              **_regularization(regularization)}
+    configs = [{**shared, "activation": a, "seed": s} for a in names for s in seed_list]
+    return _run(configs, shared, names, seed_list, jobs, scheduler, activations=names)
+
+
+def _shared(data: Any, hidden: Sequence[int], epochs: int, batch_size: int | None, lr: float,
+            optimizer: str, optimizer_params: dict[str, Any] | None, output: str, loss: str,
+            init: str | None, dtype: str, target_accuracy: float) -> dict[str, Any]:
+    """The settings every trial of a comparison shares, as plain JSON-ready values."""
+    return {
         "data": data, "hidden": [int(h) for h in hidden], "epochs": int(epochs),
         "batch_size": batch_size, "lr": float(lr), "optimizer": optimizer,
         "optimizer_params": dict(optimizer_params or {}), "output": output,
         "loss": loss, "init": init, "dtype": dtype, "target_accuracy": float(target_accuracy),
-        **_regularization(regularization),
     }
-    configs = [{**shared, "activation": a, "seed": s} for a in names for s in seed_list]
-    return _run(configs, shared, names, seed_list, jobs, scheduler, activations=names)
 
 
 def _regularization(settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -494,13 +502,9 @@ def compare_regularization(
     seed_list = _seeds(seeds)
     others = _regularization(regularization)
     others.pop(setting, None)
-    shared = {
-        "data": data, "hidden": [int(h) for h in hidden], "epochs": int(epochs),
-        "batch_size": batch_size, "lr": float(lr), "optimizer": optimizer,
-        "optimizer_params": dict(optimizer_params or {}), "output": output,
-        "loss": loss, "init": init, "dtype": dtype, "target_accuracy": float(target_accuracy),
-        "activation": act, **others,
-    }
+    shared = {**_shared(data, hidden, epochs, batch_size, lr, optimizer, optimizer_params,
+                        output, loss, init, dtype, target_accuracy),
+              "activation": act, **others}
     configs = [{**shared, setting: v, "label": label, "seed": s}
                for v, label in zip(values, labels) for s in seed_list]
     return _run(configs, shared, [act], seed_list, jobs, scheduler,
