@@ -1,5 +1,5 @@
 """``relunet doctor``: check a network, its loss and data before training, train, then
-report dead and saturated units.
+report dead and saturated units and, on the validation part it holds out, overfitting.
 
 Takes the arguments of ``relunet train``. Exit status: 0 when no errors or warnings were
 found (info findings do not count), 1 when the doctor found problems, 2 on bad arguments
@@ -18,8 +18,16 @@ from relunet.cli import common
 from relunet.cli.diagnose import add_saturation_args, strict_json
 
 NAME = "doctor"
-HELP = "diagnose why a network would not learn: checks before training, dead/saturated units after"
+HELP = ("diagnose why a network would not learn: checks before training, dead/saturated units and "
+        "overfitting after")
 
+#: the fraction of the training data the doctor holds out for validation unless told otherwise
+VALIDATION_SPLIT = 0.2
+#: with fewer training samples than this the doctor holds none out by default (xor has 4)
+MIN_SAMPLES_FOR_VALIDATION = 50
+#: argparse type of the doctor's ``--validation-split``: a fraction in [0, 1), 0 for none
+split_arg = common.numeric(float, lambda v: 0.0 <= v < 1.0, "a fraction",
+                           "expected a fraction in [0, 1) (0: no validation part)")
 
 EPILOG = (
     "exit status: 0 no errors or warnings (notes do not count), 1 problems found, "
@@ -36,6 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-train", action="store_true",
                    help="only the checks before training (no training run)")
     g.add_argument("--no-probe", action="store_true", help="skip the short learning-rate probe")
+    g.add_argument("--validation-split", type=split_arg, default=None, metavar="F",
+                   help="hold out this fraction of the training data for validation, so that the doctor "
+                   f"can see overfitting (default {VALIDATION_SPLIT}; none below "
+                   f"{MIN_SAMPLES_FOR_VALIDATION} samples; 0: train on all of it)")
     g.add_argument("--list-rules", action="store_true", help="list the rules the doctor checks and exit")
     add_saturation_args(p)
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
@@ -53,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     net = common.build_network(args, data, refuse_constant_output=False)  # a finding, not a refusal
     before = doctor.examine(net, data.X_train, data.y_train, lr=args.lr, batch_size=args.batch_size,
                             optimizer=kwargs["optimizer"], probe=not args.no_probe, seed=args.seed)
+    split = validation_fraction(args.validation_split, len(data.X_train))
     after: list[doctor.Finding] = []
     trained = False
     note = ""
@@ -63,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         try:
             # an overflow is divergence: fit raises one DivergenceError (the engine's policy)
-            history = net.fit(data.X_train, data.y_train, verbose=0, **kwargs)
+            history = net.fit(data.X_train, data.y_train, verbose=0, validation_split=split, **kwargs)
             if history.interrupted:  # fit stops cleanly on Ctrl-C; the doctor stops too (status 130)
                 raise KeyboardInterrupt
             trained = True
@@ -74,16 +87,18 @@ def run(args: argparse.Namespace) -> int:
         if trained:
             after += doctor.examine_trained(
                 net, data.X_train, data.y_train, saturation_threshold=args.saturation_threshold,
-                saturation_min_fraction=args.saturation_min_fraction)
+                saturation_min_fraction=args.saturation_min_fraction, history=history)
     problems = doctor.has_problems(before + after)
     if args.json:
         json.dump(strict_json({"data": data.name, "network": repr(net), "trained": trained,
+                               "validation_split": split,
                                "before_training": [f.to_dict() for f in before],
                                "after_training": [f.to_dict() for f in after], "problems": problems}),
                   sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
-        print(f"{net}  on {data.name}: {len(data.X_train)} training samples")
+        held_out = "" if args.no_train else held_out_text(split)
+        print(f"{net}  on {data.name}: {len(data.X_train)} training samples{held_out}")
         print("\n== before training ==")
         print(doctor.format_findings(before))
         print("\n== after training ==")
@@ -99,3 +114,20 @@ def run(args: argparse.Namespace) -> int:
         tail = f" ({notes} note(s))" if notes else ""
         print(f"\n{n} problem(s) found{tail}" if problems else f"\nno problems found{tail}")
     return 1 if problems else 0
+
+
+def validation_fraction(given: float | None, n_samples: int) -> float:
+    """The fraction of the training data the doctor holds out: ``given`` (``--validation-split``;
+    0 for none), else :data:`VALIDATION_SPLIT`, or 0 below :data:`MIN_SAMPLES_FOR_VALIDATION`
+    samples, where a validation part would be too small to say anything and would take
+    samples the training needs. The split is the engine's (stratified for classifiers)."""
+    if given is not None:
+        return float(given)
+    return VALIDATION_SPLIT if n_samples >= MIN_SAMPLES_FOR_VALIDATION else 0.0
+
+
+def held_out_text(split: float) -> str:
+    """The report's note on the validation part: its share, or why overfitting is not checked."""
+    if split:
+        return f", {split:.0%} of them held out for validation (the overfitting check)"
+    return " (no validation part: overfitting not checked; --validation-split F holds one out)"
