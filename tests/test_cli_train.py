@@ -541,3 +541,23 @@ def test_header_fits_an_80_column_terminal_and_keeps_every_word(capsys, monkeypa
     lines = _header(narrow)
     assert len(lines) > 1 and all(len(l) <= 80 for l in lines), lines
     assert " ".join(" ".join(lines).split()) == " ".join(line.replace("  ", " ").split())  # nothing cut
+
+
+def test_train_augment_hflip_reports_it_and_trains_on_twice_the_images(capsys):
+    rc, out, err = _run(capsys, ["train", "--data", "digits", "--augment", "hflip", "--epochs", "1", "--json"])
+    assert rc == 0, err
+    report = json.loads(out)
+    assert report["augment"] == "hflip"
+    rc, out, err = _run(capsys, ["train", "--data", "digits", "--augment", "hflip", "--epochs", "1", "--verbose"])
+    assert rc == 0 and "2694 train (with hflip copies) / 450 test samples" in " ".join(out.split()), out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--data", "moons"], "mirrors images"),
+    (["--data", "digits", "--validation-split", "0.1"], "mirrored copies of training images"),
+    (["--data", "digits", "--early-stopping"], "mirrored copies of training images"),
+    (["--data", "digits", "--augment", "vflip"], "invalid choice"),
+])
+def test_train_augment_refusals(capsys, argv, needle):
+    extra = [] if "--augment" in argv else ["--augment", "hflip"]
+    _usage_error(capsys, ["train", *argv, *extra, "--epochs", "1"], needle)

@@ -717,3 +717,45 @@ def test_a_device_is_refused_before_it_is_read(tmp_path, name):
         datasets.load(name)
     with pytest.raises(DataError, match="character device"):
         datasets.read_npy(Path("/dev/zero"))
+
+
+# -- augmentation: mirrored copies of the training images ---------------------------------
+
+def test_mirror_images_flips_each_row_of_pixels():
+    X = np.arange(2 * 6, dtype=np.float32).reshape(2, 6)  # two 2x3 images
+    out = datasets.mirror_images(X, (2, 3))
+    np.testing.assert_array_equal(out[0], [2, 1, 0, 5, 4, 3])
+    np.testing.assert_array_equal(datasets.mirror_images(out, (2, 3)), X)  # its own inverse
+    assert out.dtype == X.dtype and out.flags.c_contiguous
+
+
+def test_mirror_images_refuses_the_wrong_number_of_pixels():
+    with pytest.raises(errors.DataError, match="2x3 pixels have 6 features"):
+        datasets.mirror_images(np.zeros((2, 5), dtype=np.float32), (2, 3))
+
+
+def test_hflip_doubles_the_training_part_and_leaves_the_test_part():
+    plain = datasets.load("digits", seed=0, train_samples=100)
+    aug = datasets.load("digits", seed=0, train_samples=100, augment="hflip")
+    assert len(aug.X_train) == 200 and aug.info["augment"] == "hflip"
+    np.testing.assert_array_equal(aug.X_train[:100], plain.X_train)
+    np.testing.assert_array_equal(aug.X_train[100:].reshape(-1, 8, 8), plain.X_train.reshape(-1, 8, 8)[:, :, ::-1])
+    np.testing.assert_array_equal(aug.y_train, np.concatenate([plain.y_train, plain.y_train]))
+    np.testing.assert_array_equal(aug.X_test, plain.X_test)
+    np.testing.assert_array_equal(aug.y_test, plain.y_test)
+
+
+def test_hflip_comes_before_scaling():
+    aug = datasets.load("digits", seed=0, augment="hflip", scale="standard")
+    # the scaler saw the mirrored copies too: the scaled training part has mean 0 per feature
+    np.testing.assert_allclose(aug.X_train.mean(axis=0), 0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, augment, match", [
+    ("moons", "hflip", "applies to mnist, fashion-mnist, digits"),
+    ("digits", "vflip", "augment must be one of hflip"),
+    ("digits", 1, "augment must be one of hflip"),
+])
+def test_augment_refuses_what_it_cannot_mirror(name, augment, match):
+    with pytest.raises(ConfigError, match=match):
+        datasets.load(name, augment=augment)

@@ -74,3 +74,14 @@ def test_fashion_mnist_from_the_debian_package(monkeypatch, tmp_path):
     net = MLP([784, 64, 10], seed=0)
     net.fit(ds.X_train, ds.y_train, epochs=3, batch_size=32, lr=0.05)
     assert net.score(ds.X_test, ds.y_test) >= 0.75  # measured 0.82 (a 10k subset, 3 epochs)
+
+
+@needs_fashion
+def test_fashion_mnist_hflip_mirrors_the_clothing_and_keeps_the_test_set():
+    plain = datasets.load("fashion-mnist", data_dir=FASHION_DIR, train_samples=500)
+    aug = datasets.load("fashion-mnist", data_dir=FASHION_DIR, train_samples=500, augment="hflip")
+    assert aug.X_train.shape == (1000, 784) and aug.info["augment"] == "hflip"
+    mirrored = aug.X_train[500:].reshape(-1, 28, 28)
+    np.testing.assert_array_equal(mirrored[:, :, ::-1], plain.X_train.reshape(-1, 28, 28))
+    assert not np.array_equal(mirrored, plain.X_train.reshape(-1, 28, 28))  # clothing is not symmetric pixel by pixel
+    np.testing.assert_array_equal(aug.X_test, plain.X_test)

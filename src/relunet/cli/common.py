@@ -109,6 +109,8 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {"scale": resolved_scale(args)}
     if getattr(args, "train_samples", None):
         opts["train_samples"] = args.train_samples
+    if getattr(args, "augment", None):
+        opts["augment"] = args.augment
     if datasets.is_path(name):
         target = getattr(args, "target", None)
         if target is not None and os.path.splitext(name)[1].lower() not in (".csv", ".npy"):

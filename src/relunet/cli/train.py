@@ -27,6 +27,7 @@ import numpy as np
 from relunet.cli import common
 from relunet.core.contract import DataContract
 from relunet.core.network import MLP
+from relunet.data import datasets
 from relunet.data.datasets import Dataset
 from relunet.errors import RelunetError
 from relunet.insight.diagnostics import DiagnosticsTracker
@@ -43,6 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_data_args(p)
     common.add_network_args(p)
     common.add_training_args(p)
+    p.add_argument("--augment", choices=list(datasets.AUGMENTATIONS), default=None,
+                   help="data augmentation of the training part: hflip adds a mirrored copy of every "
+                   "image (for image sets whose classes are mirror-symmetric, such as Fashion-MNIST's "
+                   "clothing; not for digits), doubling the training part and the cost of an epoch")
     p.add_argument("--model", choices=["mlp", "perceptron"], default="mlp",
                    help="mlp (default: trained by backpropagation) or perceptron (one layer of step "
                    "or sign units trained by the perceptron rule; --activation step|sign, --epochs, --lr)")
@@ -148,6 +153,9 @@ def _run(args: argparse.Namespace) -> int:
             path = getattr(args, flag[2:])
             if path and os.path.realpath(path) == os.path.realpath(args.resume):
                 raise common.ConfigError(f"{flag} {path} is also --resume: it would be overwritten; give another file")
+    if args.augment and (args.validation_split or args.early_stopping is not None):
+        raise common.ConfigError("--augment does not go with --validation-split or --early-stopping: the "
+                                 "validation part would hold mirrored copies of training images")
     monitors_train = bool(args.monitor) and not args.monitor.startswith("val_")
     if args.early_stopping is not None and args.validation_split is None and not monitors_train:
         args.validation_split = 0.1
@@ -208,7 +216,8 @@ def header(net: MLP, data: Dataset, optimizer: object, schedule: str | None) -> 
     schedule. One line when it fits the terminal (``shutil.get_terminal_size()``: $COLUMNS
     first, 80 when the output is not a terminal); else one part a line, each wrapped at
     spaces with an indent, so nothing is cut and no line is wider than the terminal."""
-    parts = [repr(net), f"on {data.name}: {len(data.X_train)} train / {len(data.X_test)} test samples",
+    augmented = f" (with {data.info['augment']} copies)" if data.info.get("augment") else ""
+    parts = [repr(net), f"on {data.name}: {len(data.X_train)} train{augmented} / {len(data.X_test)} test samples",
              f"optimizer {optimizer!r}"] + ([f"schedule {schedule}"] if schedule else [])
     parts[1:-1] = [p + "," for p in parts[1:-1]]
     line = f"{parts[0]}  " + " ".join(parts[1:])
@@ -283,6 +292,8 @@ def _print_result(args: argparse.Namespace, net: MLP, data: Dataset, history: Hi
     if verdict_ is not None:
         result["verdict"] = verdict_
     result["scale"] = contract.scale
+    if data.info.get("augment"):
+        result["augment"] = data.info["augment"]
     if "y_test_raw" in data.info:  # the error in the target's own units, as predict reports it
         pred = contract.inverse_target(net.predict_output(data.X_test))
         y_raw = np.asarray(data.info["y_test_raw"], dtype=float)

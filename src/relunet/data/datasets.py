@@ -838,7 +838,7 @@ LOADERS = {
     "fashion-mnist": lambda seed, **kw: _load_idx_dataset("fashion-mnist", seed, **kw),
 }
 #: options every dataset accepts (applied after loading); the rest go to the loader
-_GENERIC = ("scale", "train_samples")
+_GENERIC = ("scale", "train_samples", "augment")
 #: options only the user's files take
 _USER = ("target", "task", "test_size")
 
@@ -866,7 +866,9 @@ def load(name: str, *, seed: int = 0, **options: Any) -> Dataset:
         name: a built-in name, or the path of a ``.csv``, ``.npz``, ``.npy`` or directory.
         seed: seeds the noise and the train/test split.
         **options: ``scale`` (``none``, ``standard``, ``minmax``; fitted on the training
-            part), ``train_samples`` (keep the first N training samples); ``data_dir``
+            part), ``train_samples`` (keep the first N training samples), ``augment``
+            (``"hflip"``: add a mirrored copy of each training image, for the image
+            datasets; after ``train_samples``, before scaling); ``data_dir``
             and ``pixels`` for MNIST / Fashion-MNIST; ``target``, ``task``, ``test_size``
             for files; ``n_samples``, ``noise``, ``test_size`` for generated sets.
     """
@@ -902,12 +904,15 @@ def load(name: str, *, seed: int = 0, **options: Any) -> Dataset:
     return _postprocess(ds, **generic)
 
 
-def _postprocess(ds: Dataset, scale: str | None = None, train_samples: int | None = None) -> Dataset:
+def _postprocess(ds: Dataset, scale: str | None = None, train_samples: int | None = None,
+                 augment: str | None = None) -> Dataset:
     if train_samples is not None:
         if isinstance(train_samples, bool) or not isinstance(train_samples, (int, np.integer)) or train_samples < 1:
             raise ConfigError(f"train_samples must be an integer >= 1, got {train_samples!r}")
         ds.X_train, ds.y_train = ds.X_train[:train_samples], ds.y_train[:train_samples]
         ds.info["train_samples"] = len(ds.X_train)
+    if augment is not None:
+        _augment(ds, augment)
     if scale is not None:
         scaler = preprocessing.get_scaler(scale)
         if scaler is not None:
@@ -916,3 +921,35 @@ def _postprocess(ds: Dataset, scale: str | None = None, train_samples: int | Non
             ds.info["scale"] = scaler.name
             ds.info["scaler"] = scaler
     return ds
+
+
+#: the image datasets and their image shape (height, width): what ``augment`` can mirror
+IMAGE_SHAPES: dict[str, tuple[int, int]] = {"mnist": (28, 28), "fashion-mnist": (28, 28), "digits": (8, 8)}
+#: the ``augment`` choices
+AUGMENTATIONS = ("hflip",)
+
+
+def mirror_images(X: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Each row of ``X`` (a flattened ``height x width`` image) mirrored left to right.
+
+    ``out[i, r * w + c] = X[i, r * w + (w - 1 - c)]``; ``X``: ``shape (n, h * w)``, the
+    result a new array of the same shape and dtype.
+    """
+    h, w = shape
+    if X.ndim != 2 or X.shape[1] != h * w:
+        raise DataError(f"images of {h}x{w} pixels have {h * w} features, got an array of shape {X.shape}")
+    return np.ascontiguousarray(np.asarray(X).reshape(len(X), h, w)[:, :, ::-1].reshape(len(X), h * w))
+
+
+def _augment(ds: Dataset, augment: str) -> None:
+    """``augment="hflip"``: append a mirrored copy of every training image (the test part is
+    untouched), doubling the training part; recorded in ``ds.info["augment"]``."""
+    if augment not in AUGMENTATIONS:
+        raise ConfigError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {augment!r}")
+    shape = IMAGE_SHAPES.get(ds.name)
+    if shape is None:
+        raise ConfigError(f"augment={augment!r} mirrors images: it applies to {', '.join(IMAGE_SHAPES)}, "
+                          f"not {ds.name!r}")
+    ds.X_train = np.concatenate([ds.X_train, mirror_images(ds.X_train, shape)])
+    ds.y_train = np.concatenate([ds.y_train, ds.y_train])
+    ds.info["augment"] = augment
