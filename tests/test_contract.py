@@ -490,3 +490,68 @@ def test_a_ragged_row_in_a_table_names_its_line(capsys, wine, tmp_path):
     bad.write_text("\n".join([lines[0], lines[1], lines[2] + ",9"]) + "\n")
     rc, err = _predict(capsys, model, str(bad), tmp_path / "p.csv")
     assert rc == 2 and "line 3 has 15 values, the header has 14" in err
+
+
+# -- the image sets' pixel scaling ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    model = str(tmp_path_factory.mktemp("digits") / "d.relunet")
+    with redirect_stdout(io.StringIO()):
+        assert main(["train", "--data", "digits", "--epochs", "5", "--seed", "1", "--save", model]) == 0
+    return model
+
+
+def test_a_digits_model_takes_raw_pixels_as_load_digits_gives_them(digits_model):
+    from sklearn.datasets import load_digits
+
+    net = relunet.load(digits_model)
+    assert net.contract.pixels == 16.0 and "divided by 16" in net.contract.describe()
+    raw = load_digits().data  # float64, 0..16
+    scaled = datasets.load("digits", seed=1)
+    X_scaled = np.concatenate([scaled.X_train, scaled.X_test])
+    y = np.concatenate([scaled.y_train, scaled.y_test])
+    assert np.mean(net.predict(X_scaled) == y) > 0.9
+    # the loader's rows are load_digits' rows / 16: match them up and compare predictions
+    order = {r.astype(np.int64).tobytes(): i for i, r in enumerate(raw)}
+    X_raw = raw[[order[np.round(r * 16).astype(np.int64).tobytes()] for r in X_scaled]]
+    np.testing.assert_array_equal(net.predict(X_raw), net.predict(X_scaled))
+    np.testing.assert_array_equal(net.predict(X_raw.astype(np.uint8)), net.predict(X_scaled))
+    np.testing.assert_allclose(net.predict_proba(X_raw), net.predict_proba(X_scaled), rtol=0, atol=1e-6)
+    mixed = X_scaled[:10].copy()
+    mixed[::2] = X_raw[:10:2]  # raw and scaled rows in one array: each row decided by itself
+    np.testing.assert_array_equal(net.predict(mixed), net.predict(X_scaled[:10]))
+
+
+@pytest.mark.parametrize("value, shown", [(17.0, "17"), (-0.5, "-0.5"), (300.0, "300")])
+def test_pixels_outside_the_range_are_refused_naming_the_row(digits_model, value, shown):
+    net = relunet.load(digits_model)
+    X = np.zeros((4, 64))
+    X[2, 5] = value
+    with pytest.raises(relunet.errors.DataError, match=rf"row 2 has the pixel value {shown}; the model takes "
+                                                       r"pixels in \[0, 16\]"):
+        net.predict(X)
+
+
+def test_predict_on_a_csv_of_raw_pixels_matches_the_scaled_dataset(capsys, digits_model, tmp_path):
+    ds = datasets.load("digits", seed=1)
+    raw = np.round(ds.X_test * 16)
+    path = _write_table(tmp_path / "raw.csv", raw, ds.y_test, [f"p{i}" for i in range(64)])
+    rc, err = _predict(capsys, digits_model, path, tmp_path / "p.csv")  # a last extra column: the target
+    assert rc == 0, err
+    expected = relunet.load(digits_model).score(ds.X_test, ds.y_test)
+    assert f"accuracy: {expected:.4f}" in err
+
+
+def test_onnx_of_a_pixel_model_scales_raw_rows_as_predict_does(capsys, digits_model, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    rc, _, err = _cli(capsys, ["export", "--model", digits_model, "--onnx", str(tmp_path / "d.onnx")])
+    assert rc == 0, err
+    net = relunet.load(digits_model)
+    sess = ort.InferenceSession(str(tmp_path / "d.onnx"), providers=["CPUExecutionProvider"])
+    ds = datasets.load("digits", seed=1)
+    X = np.concatenate([ds.X_test[:20], np.round(ds.X_test[20:40] * 16)]).astype(np.float32)
+    proba, label = sess.run(None, {sess.get_inputs()[0].name: X})
+    assert np.max(np.abs(proba - net.predict_proba(X))) < 1e-5
+    np.testing.assert_array_equal(label, net.predict(X))

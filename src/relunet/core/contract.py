@@ -11,7 +11,14 @@ that the model can be given raw data later and treat it exactly as in training:
 * the dataset and split it was trained on: the dataset's name or path, the split seed and
   the test fraction, so that ``relunet predict`` / ``diagnose`` evaluate on the same test
   part; for the built-in image sets, the loader's fixed pixel scaling (``pixels``: the
-  divisor, 16 for digits, 255 for MNIST), which the loader applies before the contract.
+  divisor, 16 for digits, 255 for MNIST and Fashion-MNIST).
+
+Pixels: the loaders give the image sets scaled to [0, 1]; users often hold the raw values
+(0..255 for MNIST, 0..16 for scikit-learn's ``load_digits``). A model with ``pixels`` takes
+either, decided per row (image): a row whose largest value exceeds 1 holds raw pixels and is
+divided by ``pixels``; a row within [0, 1] is taken as already scaled. Values outside
+[0, pixels] are refused, naming the row. (A raw image whose pixels are all 0 or 1 reads as
+scaled: such an image is black to the eye either way.)
 
 The class labels and their type are the model's ``classes_``; :func:`check_labels` refuses
 labels of another type and classes the model never saw, naming them.
@@ -110,9 +117,40 @@ class DataContract:
         order = match_columns(names, self.features)
         return np.asarray(X)[:, order] if order != list(range(len(names))) else np.asarray(X)
 
+    def scale_pixels(self, X: Any) -> Any:
+        """Raw pixel rows divided by ``pixels`` (see the module's note); rows in [0, 1] and
+        models without ``pixels`` unchanged.
+
+        ``x' = x / pixels`` for each row with ``max(x) > 1``, else ``x' = x``.
+
+        Raises:
+            DataError: a value below 0 or above ``pixels`` (the row and value named).
+        """
+        if self.pixels is None:
+            return X
+        arr = np.asarray(X)
+        if arr.ndim != 2 or arr.dtype.kind not in "biuf" or arr.size == 0:
+            return arr  # the network's own checks name what is wrong with it
+        finite = np.where(np.isfinite(arr), arr, 0) if arr.dtype.kind == "f" else arr
+        low, high = finite.min(axis=1), finite.max(axis=1)
+        bad = np.flatnonzero((low < 0) | (high > self.pixels))
+        if bad.size:
+            r = int(bad[0])
+            v = low[r] if low[r] < 0 else high[r]
+            raise DataError(f"row {r} has the pixel value {v:g}; the model takes pixels in [0, {self.pixels:g}] "
+                            f"(raw) or in [0, 1] (scaled)")
+        raw = high > 1
+        if not raw.any():
+            return arr
+        dtype = np.dtype(self.dtype)
+        out = arr.astype(dtype, copy=True)
+        out[raw] /= dtype.type(self.pixels)
+        return out
+
     def transform(self, X: Any) -> np.ndarray:
-        """Raw inputs (array or table) -> the network's inputs, as in training."""
-        X = self.select(X)
+        """Raw inputs (array or table) -> the network's inputs, as in training: columns in
+        the model's order, raw pixels scaled, then the fitted transform."""
+        X = self.scale_pixels(self.select(X))
         if self.scale == "none" or self.offset is None or self.divisor is None:
             return X if isinstance(X, np.ndarray) else np.asarray(X)
         arr = np.asarray(X)
@@ -197,6 +235,8 @@ class DataContract:
     def describe(self) -> str:
         """One line: scaling, features, target, dataset and split."""
         parts = [f"scaling {self.scale}"]
+        if self.pixels is not None:
+            parts.append(f"raw pixels (0..{self.pixels:g}) divided by {self.pixels:g}")
         if self.categories:
             parts.append(f"categorical {', '.join(self.categories)} one-hot")
         if self.features is not None:
