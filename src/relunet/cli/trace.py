@@ -30,6 +30,11 @@ _NETWORK_OPTIONS = (("hidden", None, "--hidden"), ("activation", None, "--activa
                     ("l2", None, "--l2"), ("max_norm", None, "--max-norm"))
 
 
+class _DefaultData(str):
+    """``--data``'s default (xor), told apart from the same name given on the command line:
+    with ``--model`` the default is the model's own dataset."""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, metavar="MODEL",
                    help="trace a saved model (net.save / relunet train --save) on its own data: the split, "
@@ -37,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "The file is not changed")
     common.add_data_args(p, default="xor")
     common.add_network_args(p)
-    p.set_defaults(data=None, seed=None)  # with --model: the model's dataset and split
+    p.set_defaults(data=_DefaultData("xor"), seed=None)  # with --model: the model's dataset and split
     p.add_argument("--lr", type=common.positive_float_arg, default=None, help="learning rate of the traced SGD step")
     p.add_argument("--samples", type=common.positive_int_arg, default=1, help="samples in the traced batch (default 1)")
     p.add_argument("--steps", type=common.numeric(int, lambda v: 1 <= v <= MAX_STEPS, "an integer",
@@ -64,8 +69,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _fresh_network_data(args: argparse.Namespace) -> tuple[MLP, np.ndarray, np.ndarray]:
     """A network built from the options, and the training part of ``--data`` (xor by default)."""
-    if args.data is None:
-        args.data = "xor"
     if args.seed is None:
         args.seed = 0
     if args.hidden is None:
@@ -90,7 +93,7 @@ def _saved_model_data(args: argparse.Namespace) -> tuple[MLP, np.ndarray, np.nda
             raise CLIError(f"{flag}: the model file fixes the network; leave it out with --model")
     net = load(args.model)
     contract = getattr(net, "contract", None)
-    if args.data is None:
+    if isinstance(args.data, _DefaultData):
         if contract is None or contract.dataset is None:
             raise CLIError(f"{args.model} does not record the data it was trained on; give --data")
         args.data = contract.dataset
