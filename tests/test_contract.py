@@ -320,6 +320,9 @@ def test_old_model_files_without_a_contract_still_load_and_predict_as_before(tmp
     ({"features": ["a"]}, "features"),
     ({"seed": -1}, "seed"),
     ({"test_size": 1.5}, "test_size"),
+    ({"impute": "mode"}, "unknown impute"),
+    ({"impute": "mean", "fill": [0.0]}, "fill must be a list of 2"),
+    ({"impute": "mean", "fill": None}, "fill must be a list of 2"),
 ])
 def test_a_tampered_contract_is_refused(tmp_path, bad, words):
     c = DataContract.from_dict({"scale": "standard", "offset": [0.0, 1.0], "divisor": [1.0, 2.0],
@@ -568,3 +571,106 @@ def test_onnx_of_a_pixel_model_scales_raw_rows_as_predict_does(capsys, digits_mo
     proba, label = sess.run(None, {sess.get_inputs()[0].name: X})
     assert np.max(np.abs(proba - net.predict_proba(X))) < 1e-5
     np.testing.assert_array_equal(label, net.predict(X))
+
+
+# -- missing values: refused by default, filled from the training part when asked ----------------
+
+
+@pytest.fixture(scope="module")
+def holes_csv(wine):
+    """Wine with about 5% of its numeric cells empty (none in the target)."""
+    rng = np.random.default_rng(1)
+    X = wine["X"].copy()
+    X[rng.random(X.shape) < 0.05] = np.nan
+    path = wine["root"] / "holes.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*wine["names"], "label"])
+        w.writerows([["" if np.isnan(v) else repr(float(v)) for v in x] + [str(t)] for x, t in zip(X, wine["y"])])
+    return {"csv": str(path), "X": X}
+
+
+def test_a_missing_value_is_refused_naming_column_line_and_the_fix(capsys, wine, holes_csv):
+    rc, _, err = _cli(capsys, ["train", "--data", holes_csv["csv"], "--target", "label"])
+    assert rc == 2 and err.count("\n") == 1
+    r, c = np.argwhere(np.isnan(holes_csv["X"]))[0]
+    assert f"column {wine['names'][c]!r}" in err
+    assert "an empty (missing) value" in err and f"line {r + 2}" in err and "--impute mean" in err
+
+
+@pytest.mark.parametrize("how", ["mean", "median"])
+def test_impute_fills_from_the_training_part_and_the_model_fills_alike(capsys, holes_csv, tmp_path, how):
+    model = str(tmp_path / "m.relunet")
+    got = _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", how, "--save", model)
+    assert got["test_accuracy"] >= 0.9
+    c = relunet.load(model).contract
+    assert c.impute == how and f"training {how}" in c.describe()
+    raw = datasets.load(holes_csv["csv"], target="label", seed=0, scale="none", impute=how)
+    np.testing.assert_array_equal(c.fill, raw.info["fill"])
+    # the fill comes from the training rows only: the training part's own statistic of each column
+    # (mean imputation keeps the column's mean; the median is one of its values or between two)
+    if how == "mean":
+        np.testing.assert_allclose(raw.X_train.astype(np.float64).mean(axis=0), c.fill, rtol=1e-5)
+        everything = np.nanmean(holes_csv["X"], axis=0)
+        assert not np.allclose(everything, c.fill, rtol=1e-7)  # not the whole file's (test rows leak)
+    rc, err = _predict(capsys, model, holes_csv["csv"], tmp_path / "p.csv", "--split", "test")
+    assert rc == 0 and f"accuracy: {got['test_accuracy']:.4f}" in err
+    # the Python API fills NaN inputs with the stored values
+    net = relunet.load(model)
+    X = holes_csv["X"][:40]
+    filled = np.where(np.isnan(X), c.fill, X)
+    np.testing.assert_array_equal(net.predict_proba(X), net.predict_proba(filled))
+
+
+def test_onnx_fills_missing_values_as_predict_does(capsys, holes_csv, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "median", "--save", model)
+    assert _cli(capsys, ["export", "--model", model, "--onnx", str(tmp_path / "m.onnx")])[0] == 0
+    net = relunet.load(model)
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    X = holes_csv["X"].astype(np.float32)
+    proba, label = sess.run(None, {sess.get_inputs()[0].name: X})
+    assert np.isnan(X).any() and np.max(np.abs(proba - net.predict_proba(X))) < 1e-5
+    np.testing.assert_array_equal(label, net.predict(X))
+
+
+def test_predict_refuses_missing_values_for_a_model_trained_without_impute(capsys, wine, holes_csv, tmp_path):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", wine["csv"], "--target", "label", "--save", model)
+    rc, err = _predict(capsys, model, holes_csv["csv"], tmp_path / "p.csv")
+    assert rc == 2 and "an empty (missing) value" in err and "without --impute" in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--data", "digits", "--impute", "mean"], "--impute applies to data files"),
+    (["--data", "{npz}", "--impute", "mean"], "missing values of a .csv table"),
+    (["--data", "{empty_col}", "--impute", "mean"], "column 'b' has no value in the training part"),
+    (["--data", "{text_hole}", "--impute", "mean"], "--impute fills numeric columns only"),
+])
+def test_impute_misuse_is_one_line(capsys, tmp_path, argv, words):
+    npz = tmp_path / "d.npz"
+    np.savez(npz, X=np.eye(4), y=np.array([0, 1, 0, 1]))
+    empty_col = tmp_path / "e.csv"
+    empty_col.write_text("a,b,y\n" + "".join(f"{i},,{i % 2}\n" for i in range(12)))
+    text_hole = tmp_path / "t.csv"
+    text_hole.write_text("a,c,y\n" + "".join(f"{i},{'red' if i % 3 else ''},{i % 2}\n" for i in range(12)))
+    argv = [a.format(npz=npz, empty_col=empty_col, text_hole=text_hole) for a in argv]
+    rc, _, err = _cli(capsys, ["train", *argv, "--epochs", "1"])
+    assert rc == 2 and err.count("\n") == 1 and words in err, err
+
+
+def test_data_info_counts_missing_values_and_says_how_train_treats_them(capsys, holes_csv):
+    expected = {n: int(k) for n, k in zip(_wine_names(), np.isnan(holes_csv["X"]).sum(axis=0)) if k}
+    rc, out, err = _cli(capsys, ["data", "info", holes_csv["csv"], "--target", "label", "--json"])
+    assert rc == 0, err
+    c = json.loads(out)["contract"]
+    assert c["missing"] == expected and "refuses the missing values" in c["impute"]
+    rc, out, err = _cli(capsys, ["data", "info", holes_csv["csv"], "--target", "label", "--impute", "median", "--json"])
+    assert rc == 0 and json.loads(out)["contract"]["impute"] == "median"
+
+
+def _wine_names():
+    from sklearn.datasets import load_wine
+
+    return [n.replace("/", "_") for n in load_wine().feature_names]

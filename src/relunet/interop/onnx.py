@@ -295,10 +295,13 @@ def input_transform(g: _Graph, x: str, contract: Any) -> str:
     """The data contract's input transform as nodes (float32, as relunet computes it), so
     that the graph takes raw inputs as ``net.predict`` does: raw pixel rows (a row whose
     largest value exceeds 1) divided by the pixel divisor (``ReduceMax``, ``Greater``,
-    ``Where``), then ``(x - offset) / divisor`` (``Sub``, ``Div``); ``x`` unchanged without
-    a contract or scaling. Out-of-range pixels, which ``predict`` refuses, pass unchecked."""
+    ``Where``), missing values (NaN) filled (``IsNaN``, ``Where``), then
+    ``(x - offset) / divisor`` (``Sub``, ``Div``); ``x`` unchanged without a contract or
+    scaling. Out-of-range pixels, which ``predict`` refuses, pass unchecked."""
     if contract is None:
         return x
+    if contract.fill is not None:
+        x = g.op("Where", [g.op("IsNaN", [x], stem="missing"), g.const(contract.fill, "fill"), x], stem="filled")
     if contract.pixels is not None:
         row_max = g.op("ReduceMax", [x, _int_const(g, [1])], stem="pixel_row_max", keepdims=1)
         raw = g.op("Greater", [row_max, g.const(1.0)], stem="pixel_raw")
