@@ -733,7 +733,7 @@ def check_overfitting(history: Any, rise: float = 0.1, min_epochs: int = 5) -> l
         f"{train_b:.4g} to {train_t:.4g}: the gap between them grew from {val_b - train_b:.4g} to "
         f"{val_t - train_t:.4g}. The network is memorising the training samples rather than learning "
         "what generalises.",
-        "regularize: dropout (--dropout 0.2 to 0.5, MLP(dropout=...)), an L2 penalty (--l2 1e-4 to 1e-2, "
+        "regularize: dropout (--dropout 0.2 to 0.5, MLP(dropout=...)), an L2 penalty (--l2 1e-4 to 0.1, "
         "MLP(l2=...)) or a max-norm cap (--max-norm 3); stop at the best epoch (--early-stopping, which "
         "keeps its weights); or train on more data",
         details={"best_epoch": best + 1, "best_val_loss": float(val_b), "final_val_loss": float(val_t),
