@@ -125,3 +125,21 @@ def test_estimator_table_reports_the_dropin_ratio():
                       "estimator_over_sklearn": 2.0}]}
     table = suite.estimator_table(res)
     assert "| 8-6-3 | sgd | 16 |" in table and "2.00x" in table
+
+
+@pytest.mark.parametrize("extra", [[], ["--hflip", "--standardise", "--momentum", "0.9", "--max-norm", "3"]])
+def test_fashion_settings_validates_on_the_last_training_images(extra, tmp_path):
+    from benchmarks import fashion_settings
+
+    out = tmp_path / "runs.jsonl"
+    r = fashion_settings.main(["--data", "digits", "--val", "300", "--epochs", "5", "--hidden", "32",
+                               "--lr", "0.05", "--out", str(out), *extra])
+    assert 0.5 < r["val_accuracy"] <= 1 and 0.5 < r["train_accuracy"] <= 1
+    assert len(r["curve"]) == 1 and out.read_text().count("\n") == 1
+
+
+def test_fashion_settings_refuses_a_validation_part_larger_than_the_data():
+    from benchmarks import fashion_settings
+
+    with pytest.raises(SystemExit, match="--val"):
+        fashion_settings.main(["--data", "digits", "--val", "5000", "--epochs", "1"])
