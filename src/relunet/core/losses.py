@@ -15,6 +15,8 @@ cross_entropy          softmax         (softmax(z) - Y) / N
 binary_cross_entropy   sigmoid         (sigmoid(z) - Y) / (N K)
 mse                    identity        2 (z - Y) / (N K)
 poisson                identity        (exp(z) - Y) / (N K)   (z is the log rate)
+hierarchical_nll       hierarchical_   -t sigma(-t z_j) / N on the target's path
+                       softmax         (z_j: node scores, t = +-1; 0 elsewhere)
 =====================  ==============  =========================================
 
 For any other pair the network backpropagates ``gradient(y_pred, Y)`` through the
@@ -31,6 +33,7 @@ import numpy as np
 
 from relunet.core import activations
 from relunet.core.registry import Registry
+from relunet.core.tree import Tree, target_indices
 from relunet.errors import DataError
 
 
@@ -57,6 +60,9 @@ class Loss:
     task: ClassVar[str]
     #: the (display) formula
     formula: ClassVar[str]
+    #: True when the encoded targets are class indices, ``shape (n_samples, 1)``, rather
+    #: than one column per output (a tree over tens of thousands of classes)
+    index_targets: ClassVar[bool] = False
 
     def value(self, y_pred: np.ndarray, Y: np.ndarray) -> float:
         """L(y_pred, Y) on the network's outputs."""
@@ -284,8 +290,100 @@ class PoissonNLL(Loss):
     delta_from_logits = gradient
 
 
+class HierarchicalNLL(Loss):
+    r"""Negative log-likelihood of a hierarchical softmax (the exact loss of the tree model).
+
+    With node scores :math:`z_j` and the target's path :math:`(j_1, t_1), ..., (j_D, t_D)`
+    (:mod:`relunet.core.tree`; :math:`t = \pm 1`):
+
+    .. math::
+        L = \frac1N \sum_n \sum_{l=1}^{D_n} \log\big(1 + e^{-u_{nl}}\big), \quad
+        u_{nl} = t_{nl}\, z_{n j_{nl}}, \qquad
+        \frac{\partial L}{\partial u_{nl}} = -\frac{\sigma(-u_{nl})}{N}
+
+    and :math:`\partial L / \partial z_j = t\, \partial L / \partial u` on the path, 0 off it.
+    Targets are class indices, ``shape (n_samples, 1)`` (one-hot rows are accepted too).
+
+    ``z`` is either every node score, ``shape (n, K)`` (K classes, the last column
+    padding), or the *margins* ``u`` of the target paths alone, ``shape (n, D_max)`` with
+    padding ``+inf`` (:class:`relunet.core.layers.TreeNodes`'s training fast path;
+    ``D_max <= K - 1``, so the two never have the same width). The tree is the network's
+    (set by ``MLP``), or a balanced one over ``K`` for a loss used on its own.
+    """
+
+    name = "hierarchical_nll"
+    output = "hierarchical_softmax"
+    task = "classification"
+    formula = "-(1/N) sum_n sum_path log sigma(t_l z_j)"
+    index_targets = True
+
+    def __init__(self, tree: Tree | None = None):
+        self.tree = tree
+
+    def tree_for(self, width: int) -> Tree:
+        if self.tree is not None and self.tree.n_classes == width:
+            return self.tree
+        return Tree.balanced(width)
+
+    def margins(self, z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """The target paths' margins ``u`` (``+inf`` padding) from all node scores ``z``."""
+        tree = self.tree_for(z.shape[1])
+        idx = target_indices(Y, tree.n_classes)
+        signs = tree.signs[idx]
+        u = np.take_along_axis(np.asarray(z, dtype=np.float64), tree.nodes[idx], axis=1) * signs
+        u[signs == 0] = np.inf
+        return u
+
+    def _path_margins(self, z: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, bool]:
+        z = np.asarray(z)
+        if z.ndim != 2 or len(z) != len(Y):
+            raise DataError(f"node scores of shape {z.shape} for {len(Y)} targets")
+        full = self.tree is None or z.shape[1] == self.tree.n_classes
+        return (self.margins(z, Y) if full else np.asarray(z, dtype=np.float64)), full
+
+    def value(self, y_pred, Y):
+        y_pred = np.asarray(y_pred)
+        idx = target_indices(Y, y_pred.shape[1])
+        tiny = np.finfo(y_pred.dtype).tiny if y_pred.dtype.kind == "f" else 1e-300
+        return float(-np.sum(np.log(np.maximum(y_pred[np.arange(len(idx)), idx], tiny))) / len(idx))
+
+    def gradient(self, y_pred, Y):
+        y_pred = np.asarray(y_pred)
+        idx = target_indices(Y, y_pred.shape[1])
+        g = np.zeros_like(y_pred, dtype=np.result_type(y_pred.dtype, np.float32))
+        rows = np.arange(len(idx))
+        tiny = np.finfo(g.dtype).tiny
+        g[rows, idx] = -1.0 / np.maximum(y_pred[rows, idx], tiny) / len(idx)
+        return g
+
+    def value_from_logits(self, z, Y):
+        u, _ = self._path_margins(z, Y)
+        return float(np.sum(np.logaddexp(0.0, -u)) / len(u))
+
+    def delta_from_logits(self, z, Y):
+        return self.value_and_delta_from_logits(z, Y)[1]
+
+    def value_and_delta_from_logits(self, z, Y, out=None, col=None, tmp=None):
+        """``(L, dL/dz)``: on all node scores (a delta of z's shape, non-zero on the
+        target's path only) or on path margins (a delta of the margins' shape). The work
+        arrays are not used (the delta is ``D_max`` wide on the fast path)."""
+        u, full = self._path_margins(z, Y)
+        n = len(u)
+        value = float(np.sum(np.logaddexp(0.0, -u)) / n)
+        du = -_SIGMOID.fn(-u) / n  # 0 on the +inf padding
+        dtype = z.dtype if np.asarray(z).dtype.kind == "f" else np.dtype(np.float64)
+        if not full:
+            return value, du.astype(dtype, copy=False)
+        tree = self.tree_for(z.shape[1])
+        idx = target_indices(Y, tree.n_classes)
+        delta = np.zeros(np.shape(z), dtype=dtype)
+        # the padding column receives 0 (sign 0); paths have distinct nodes: plain assignment
+        np.put_along_axis(delta, tree.nodes[idx], (du * tree.signs[idx]).astype(dtype), axis=1)
+        return value, delta
+
+
 LOSSES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (CrossEntropy, BinaryCrossEntropy, MeanSquaredError, PoissonNLL)
+    cls.name: cls for cls in (CrossEntropy, BinaryCrossEntropy, MeanSquaredError, PoissonNLL, HierarchicalNLL)
 }
 #: the loss catalog's name table (:class:`relunet.core.registry.Registry`)
 REGISTRY: Registry[type[Loss]] = Registry("loss", LOSSES, base=Loss, classes=True, others_unknown=True, aliases={
@@ -293,9 +391,11 @@ REGISTRY: Registry[type[Loss]] = Registry("loss", LOSSES, base=Loss, classes=Tru
     "bce": "binary_cross_entropy", "log_loss": "binary_cross_entropy",
     "mean_squared_error": "mse", "squared_error": "mse",
     "poisson_nll": "poisson", "half_poisson": "poisson",
+    "hsoftmax": "hierarchical_nll", "hierarchical_softmax_nll": "hierarchical_nll",
 })
 #: natural loss for each output activation
-DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse"}
+DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse",
+                "hierarchical_softmax": "hierarchical_nll"}
 
 
 def names() -> list[str]:
