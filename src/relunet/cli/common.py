@@ -193,6 +193,9 @@ def add_network_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--output", default="auto",
                    help="output activation (auto: softmax for >2 classes, sigmoid for 2, identity for regression)")
     g.add_argument("--loss", default="auto", help="loss (auto: the one natural for the output)")
+    g.add_argument("--tree", default=None, choices=["balanced", "huffman"],
+                   help="the class tree of --output hierarchical_softmax: balanced (default) or huffman "
+                        "(by the training labels' frequencies)")
     g.add_argument("--init", default=None, help="weight initialisation: he, xavier, lecun (default: follows the activation)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     g.add_argument("--seed", type=seed_arg, default=0, help="random seed (weights, shuffling, split)")
@@ -429,4 +432,5 @@ def build_network(args: argparse.Namespace, data: Dataset, *, refuse_constant_ou
     return MLP([data.n_features, *hidden, n_out], activation=act_spec, output=output,
                loss=loss, init=args.init, dtype=args.dtype, seed=args.seed, dropout=dropout,
                input_dropout=getattr(args, "input_dropout", None) or 0.0,
-               l2=getattr(args, "l2", None) or 0.0, max_norm=getattr(args, "max_norm", None))
+               l2=getattr(args, "l2", None) or 0.0, max_norm=getattr(args, "max_norm", None),
+               tree=getattr(args, "tree", None))
