@@ -430,7 +430,9 @@ class TreeNodes(Dense):
         nodes = tree.nodes[idx]
         signs = tree.signs[idx].astype(self.W.dtype)
         Wg = np.take(self.W.T, nodes, axis=0)  # (n, D, d): the path's node vectors
-        s = np.matmul(Wg, x[:, :, None])[:, :, 0]
+        # NOTE: einsum's own loops, not np.matmul: that would call NumPy's BLAS, whose thread
+        # pool must stay asleep while the dense layers run on SciPy's (see relunet.core.blas)
+        s = np.einsum("nld,nd->nl", Wg, x)
         s += self.b[nodes]
         s *= signs
         s[signs == 0] = np.inf
@@ -475,7 +477,7 @@ class TreeNodes(Dense):
         ds = (du * signs).astype(self.W.dtype, copy=False)  # dL/ds on the path, 0 on padding
         dx = None
         if self.needs_input_grad:
-            r = np.matmul(ds[:, None, :], Wg)[:, 0, :]  # with the old W
+            r = np.einsum("nl,nld->nd", ds, Wg)  # with the old W
             if work is not None:
                 np.copyto(work, r)
                 r = work

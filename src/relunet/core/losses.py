@@ -111,6 +111,18 @@ class Loss:
         return f"{type(self).__name__}()"
 
 
+def _indexed(z: np.ndarray, Y: np.ndarray) -> bool:
+    """True when ``Y`` holds class indices, ``shape (n, 1)``, for the ``K > 1`` columns of ``z``."""
+    return np.ndim(Y) == 2 and np.shape(Y)[1] == 1 and np.ndim(z) == 2 and np.shape(z)[1] > 1
+
+
+def _one_hot(Y: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:
+    """One-hot rows ``shape (n, k)`` from class indices ``shape (n, 1)``."""
+    out = np.zeros((len(Y), k), dtype=dtype)
+    out[np.arange(len(Y)), target_indices(Y, k)] = 1
+    return out
+
+
 class CrossEntropy(Loss):
     r"""Categorical cross-entropy with softmax output.
 
@@ -120,6 +132,10 @@ class CrossEntropy(Loss):
     From logits: :math:`L = \frac1N \sum_n (\mathrm{logsumexp}(z_n) - Y_n \cdot z_n)`, and
     :math:`\partial L/\partial z = (p - Y)/N`. On outputs, ``log`` is taken of ``p``
     clipped to the smallest positive normal of its dtype, so ``log(0)`` never occurs.
+
+    ``Y`` may also be class indices, ``shape (n, 1)`` (as torch's ``CrossEntropyLoss``
+    takes them): the same loss without a one-hot array of ``n K`` values, which is what
+    ``MLP`` encodes for :data:`INDEX_TARGETS_FROM` classes or more (``index_targets``).
     """
 
     name = "cross_entropy"
@@ -128,16 +144,23 @@ class CrossEntropy(Loss):
     formula = "-(1/N) sum_n sum_k y_nk log p_nk"
 
     def value(self, y_pred, Y):
+        if _indexed(y_pred, Y):
+            Y = _one_hot(Y, y_pred.shape[1], y_pred.dtype)
         _same_shape(y_pred, Y)
         tiny = np.finfo(y_pred.dtype).tiny
         return float(-np.sum(Y * np.log(np.maximum(y_pred, tiny))) / len(Y))
 
     def gradient(self, y_pred, Y):
+        if _indexed(y_pred, Y):
+            Y = _one_hot(Y, y_pred.shape[1], y_pred.dtype)
         _same_shape(y_pred, Y)
         tiny = np.finfo(y_pred.dtype).tiny
         return -Y / np.maximum(y_pred, tiny) / len(Y)
 
     def value_from_logits(self, z, Y):
+        if _indexed(z, Y):
+            idx = target_indices(Y, z.shape[1])
+            return float(-np.sum(_LOG_SOFTMAX.fn(z)[np.arange(len(idx)), idx]) / len(idx))
         _same_shape(z, Y)
         return float(-np.sum(Y * _LOG_SOFTMAX.fn(z)) / len(Y))
 
@@ -157,8 +180,11 @@ class CrossEntropy(Loss):
             \delta = \frac{\mathrm{softmax}(z) - Y}{N}
 
         The max-shift makes every exponent <= 0 (no overflow) and the sum of exponentials
-        >= 1 (its log is finite).
+        >= 1 (its log is finite). Class indices ``Y`` (``shape (n, 1)``) take the same steps
+        with ``Y`` read at ``(n, y_n)`` (``tmp`` is then unused).
         """
+        if _indexed(z, Y):
+            return self._indexed_value_and_delta(np.asarray(z), np.asarray(Y), out, col)
         _same_shape(z, Y)
         z, Y = np.asarray(z), np.asarray(Y)
         n = len(Y)
@@ -184,6 +210,34 @@ class CrossEntropy(Loss):
         out -= Y
         out /= n
         return value, out
+
+    def _indexed_value_and_delta(self, z: np.ndarray, Y: np.ndarray, out: np.ndarray | None,
+                                 col: np.ndarray | None) -> tuple[float, np.ndarray]:
+        """The fused pass on class indices ``Y`` ``shape (n, 1)``."""
+        n = len(z)
+        idx = target_indices(Y, z.shape[1])
+        rows = np.arange(n)
+        dtype = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
+        if out is None or out.shape != z.shape:
+            out = np.empty(z.shape, dtype=dtype)
+        if col is None:
+            col = np.empty((n, 1), dtype=dtype)
+        np.maximum.reduce(z, axis=1, keepdims=True, out=col)
+        s = np.subtract(z, col, out=out)
+        ys = float(np.add.reduce(s[rows, idx].astype(np.float64)))
+        e = np.exp(s, out=out)
+        np.add.reduce(e, axis=1, keepdims=True, out=col)
+        np.divide(e, col, out=out)
+        np.log(col, out=col)
+        value = (float(np.add.reduce(col, axis=None)) - ys) / n
+        out[rows, idx] -= 1
+        out /= n
+        return value, out
+
+
+#: ``MLP`` encodes cross-entropy targets as class indices (``index_targets``) from this
+#: many classes on: one-hot rows of 50k words would take 50k values per sample
+INDEX_TARGETS_FROM = 1024
 
 
 class BinaryCrossEntropy(Loss):

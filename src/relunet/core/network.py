@@ -839,6 +839,8 @@ class MLP(Network):
         super().__init__(layers, loss)
         if hierarchical:
             self.loss.tree = self.output_activation.tree
+        elif self.loss.name == "cross_entropy" and sizes[-1] >= losses.INDEX_TARGETS_FROM:
+            self.loss.index_targets = True  # class indices, not one-hot rows of sizes[-1] values
         self.l2 = l2
         self.max_norm = _max_norm(max_norm)
         self.classes_: np.ndarray | None = None
@@ -980,7 +982,7 @@ class MLP(Network):
             raise TargetTypeError(
                 "a 2-D classification target must hold 0/1 values (one-hot or multi-label)"
             )
-        if self.loss.name == "cross_entropy" and not (y.sum(axis=1) == 1).all():
+        if self.loss.name in ("cross_entropy", "hierarchical_nll") and not (y.sum(axis=1) == 1).all():
             raise TargetTypeError("one-hot rows for cross-entropy must each hold exactly one 1")
         if fit:
             self.classes_ = np.arange(k)

