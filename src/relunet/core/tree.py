@@ -178,19 +178,22 @@ class Tree:
         plus ``log sigma(+-s_j)`` (``-logaddexp(0, -+s)``: finite for every finite score,
         1e30 included), so the cost is ``O(n V)`` and nothing under- or overflows.
         """
-        s = np.asarray(scores, dtype=np.float64)[:, : self.n_nodes]
-        n = len(s)
-        reach = np.zeros((n, self.n_nodes))
-        out = np.empty((n, self.n_classes))
+        # node-major (one row per node): each level's gathers read whole contiguous rows
+        sT = np.array(np.asarray(scores, dtype=np.float64)[:, : self.n_nodes].T, order="C")
+        left = np.logaddexp(0.0, -sT)
+        np.negative(left, out=left)  # log sigma(s)
+        right = left - sT  # log sigma(-s) = log sigma(s) - s
+        reach = np.zeros(sT.shape)
+        out = np.empty((self.n_classes, sT.shape[1]))
         for level in self._levels:
-            base = reach[:, level]
-            for k, sign in ((0, 1.0), (1, -1.0)):
+            base = reach[level]
+            for k, logs in ((0, left), (1, right)):
                 child = self.children[level, k]
-                val = base - np.logaddexp(0.0, -sign * s[:, level])
+                val = base + logs[level]
                 inner = child >= 0
-                reach[:, child[inner]] = val[:, inner]
-                out[:, -child[~inner] - 1] = val[:, ~inner]
-        return out
+                reach[child[inner]] = val[inner]
+                out[-child[~inner] - 1] = val[~inner]
+        return out.T
 
     def proba_vjp(self, scores: np.ndarray, proba: np.ndarray, grad: np.ndarray) -> np.ndarray:
         r"""``dL/ds`` from ``g = dL/dp`` (the vector-Jacobian product of the probabilities):
