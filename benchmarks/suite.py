@@ -611,10 +611,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(_row_line(row), flush=True)
     res["infer"] = infer
     res["torch_compile"] = compile_status
-    limiter.restore_original_limits()
-
+    # (under the same thread limits as the rows above)
     res["hsoftmax"] = (bench_hsoftmax.measure(timer, args.quick, log) if not getattr(args, "no_hsoftmax", False)
                        else {"skipped": "--no-hsoftmax"})
+    limiter.restore_original_limits()
+
     res["memory"] = measure_memory(args.quick) if not args.no_memory else {"skipped": "--no-memory"}
     res["machine"]["loadavg_end"] = list(os.getloadavg())
     res["seconds"] = time.perf_counter() - t_start

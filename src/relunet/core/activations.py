@@ -1763,10 +1763,8 @@ class HierarchicalSoftmax(Activation):
 
     def fn(self, x):
         x = _as_float(x)
-        if x.ndim != 2 or x.shape[-1] < 2:
-            x2 = np.atleast_2d(x)
-            if x2.shape[-1] < 2:
-                raise ConfigError(f"hierarchical_softmax needs at least 2 columns (classes), got shape {x.shape}")
+        if np.atleast_2d(x).ndim != 2 or np.shape(x)[-1] < 2:
+            raise ConfigError(f"hierarchical_softmax takes (n_samples, K >= 2) node scores, got shape {np.shape(x)}")
         p = np.exp(self.log_fn(x)).astype(x.dtype, copy=False)
         return p.reshape(x.shape)
 

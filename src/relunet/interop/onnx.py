@@ -223,7 +223,10 @@ EMITTERS: dict[str, Emitter] = {
     "logsigmoid": _logsigmoid,
     "softmax": _unary("Softmax", axis=-1),
     "log_softmax": _unary("LogSoftmax", axis=-1),
-    "hierarchical_softmax": lambda g, x, act: x,  # needs the layer width: see _hierarchical_softmax
+}
+#: activations whose ONNX form needs the width of their input (the tree over that many classes)
+SIZED_EMITTERS: dict[str, Callable[[_Graph, str, Activation, int], str]] = {
+    "hierarchical_softmax": _hierarchical_softmax,
 }
 
 
@@ -263,12 +266,13 @@ def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
         elif isinstance(layer, ActivationLayer):
             act = layer.activation
             emit = EMITTERS.get(act.name)
-            if emit is None or type(act).__module__ != catalog.__name__:
+            sized = SIZED_EMITTERS.get(act.name)
+            if (emit is None and sized is None) or type(act).__module__ != catalog.__name__:
                 raise ExportError(
                     f"activation {act.name or type(act).__name__!r} (layer {i}) has no exact ONNX "
-                    f"form; exportable activations: {', '.join(sorted(EMITTERS))}"
+                    f"form; exportable activations: {', '.join(sorted([*EMITTERS, *SIZED_EMITTERS]))}"
                 )
-            x = emit(g, x, act) if act.name != "hierarchical_softmax" else _hierarchical_softmax(g, x, act, width)
+            x = emit(g, x, act) if sized is None else sized(g, x, act, width)
         elif isinstance(layer, Dropout):
             continue  # the identity at inference (inverted dropout scales in training only)
         else:
