@@ -62,7 +62,7 @@ class Loss:
     formula: ClassVar[str]
     #: True when the encoded targets are class indices, ``shape (n_samples, 1)``, rather
     #: than one column per output (a tree over tens of thousands of classes)
-    index_targets: ClassVar[bool] = False
+    index_targets: bool = False
 
     def value(self, y_pred: np.ndarray, Y: np.ndarray) -> float:
         """L(y_pred, Y) on the network's outputs."""
