@@ -7,7 +7,8 @@ targets are real ``shape (n_samples,)``.
 Built in (``names()``):
 
 * ``xor``, ``and``, ``or``: the 2-input truth tables; train = test = the four patterns.
-* ``spirals``, ``moons``: 2-D, two classes, seeded Gaussian noise, stratified 25% test split.
+* ``spirals``, ``moons``, ``circles``, ``gaussians``: 2-D, two classes, seeded Gaussian
+  noise (``noise=``, the standard deviation), stratified 25% test split.
 * ``digits``: scikit-learn's 1797 8x8 digits, pixels scaled to [0, 1].
 * ``sine``: ``y = sin(x) + noise``, ``x`` uniform in [-pi, pi] (1-D regression).
 * ``diabetes``: scikit-learn's 442-patient regression; inputs and target are standardised
@@ -190,6 +191,37 @@ def _moons(seed: int, n_samples: int = 400, noise: float = 0.15, test_size: floa
     y = np.repeat([0, 1], n)
     return _split("moons", X.astype(np.float32), y, "classification",
                   f"two moons, {2 * n} points, noise {noise}", seed, test_size)
+
+
+def _circles(seed: int, n_samples: int = 400, noise: float = 0.1, factor: float = 0.5,
+             test_size: float = 0.25) -> Dataset:
+    """Two concentric circles (as scikit-learn's make_circles): radius 1 (class 0) and
+    ``factor`` (class 1), angles uniform, Gaussian noise ``noise`` on both coordinates."""
+    _check_generated("circles", n_samples, noise)
+    if (isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating))
+            or not 0 < factor < 1):
+        raise ConfigError(f"dataset 'circles': factor (inner radius / outer) must be in (0, 1), got {factor!r}")
+    rng = np.random.default_rng(seed)
+    n = max(int(n_samples) // 2, 2)
+    angle = rng.uniform(0.0, 2 * np.pi, 2 * n)
+    radius = np.repeat([1.0, float(factor)], n)
+    X = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)]) + rng.normal(0.0, noise, (2 * n, 2))
+    y = np.repeat([0, 1], n)
+    return _split("circles", X.astype(np.float32), y, "classification",
+                  f"two circles (radii 1 and {factor}), {2 * n} points, noise {noise}", seed, test_size)
+
+
+def _gaussians(seed: int, n_samples: int = 400, noise: float = 0.5, test_size: float = 0.25) -> Dataset:
+    """Two Gaussian blobs with centres (1, 1) (class 0) and (-1, -1) (class 1), standard
+    deviation ``noise`` on each coordinate: linearly separable when the noise is small."""
+    _check_generated("gaussians", n_samples, noise)
+    rng = np.random.default_rng(seed)
+    n = max(int(n_samples) // 2, 2)
+    centres = np.repeat([[1.0, 1.0], [-1.0, -1.0]], n, axis=0)
+    X = centres + rng.normal(0.0, noise, (2 * n, 2))
+    y = np.repeat([0, 1], n)
+    return _split("gaussians", X.astype(np.float32), y, "classification",
+                  f"two Gaussian blobs at (1, 1) and (-1, -1), {2 * n} points, noise {noise}", seed, test_size)
 
 
 def _sine(seed: int, n_samples: int = 256, noise: float = 0.05, test_size: float = 0.25) -> Dataset:
@@ -833,10 +865,13 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
 
 LOADERS = {
     "xor": _xor, "and": _and, "or": _or, "spirals": _spirals, "moons": _moons,
+    "circles": _circles, "gaussians": _gaussians,
     "digits": _digits, "sine": _sine, "diabetes": _diabetes,
     "mnist": lambda seed, **kw: _load_idx_dataset("mnist", seed, **kw),
     "fashion-mnist": lambda seed, **kw: _load_idx_dataset("fashion-mnist", seed, **kw),
 }
+#: the generated datasets: they take ``n_samples``, ``noise`` and ``test_size``
+GENERATED = ("circles", "gaussians", "moons", "sine", "spirals")
 #: options every dataset accepts (applied after loading); the rest go to the loader
 _GENERIC = ("scale", "train_samples")
 #: options only the user's files take
