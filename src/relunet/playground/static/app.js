@@ -9,7 +9,7 @@ const $ = (id) => document.getElementById(id);
 
 // what the tests and the curious read: window.playground.state is the last answer
 const pg = window.playground = { catalog: null, session: null, state: null, layout: null, records: [],
-  playing: false, ups: 0, trace: null, errors: 0, timing: { request: 0, render: 0 } };
+  playing: false, ups: 0, trace: null, errors: 0, timing: { request: 0, render: 0 }, generation: 0 };
 
 // -- talking to the server ---------------------------------------------------------------
 async function api(method, path, body) {
@@ -122,12 +122,18 @@ function readSettings() {
   return s;
 }
 
-async function applySettings(event) {
+// settings requests go one after the other (each answer shows the controls as the server
+// took them; a later request must not be overtaken by an earlier answer)
+let settingsQueue = Promise.resolve();
+function applySettings(event) {
   const s = readSettings();
   if (event && event.target === $("activation")) s.activation_params = {};  // the new one's defaults
-  const st = await api("POST", `/api/sessions/${pg.session}/settings`, { settings: s });
-  if (st) receive(st, true);
-  else if (pg.state) showRelevant(readSettings());
+  pg.generation += 1;
+  settingsQueue = settingsQueue.then(async () => {
+    const st = await api("POST", `/api/sessions/${pg.session}/settings`, { settings: s });
+    if (st) receive(st, true);  // else: the control keeps the refused value, the banner says why
+  });
+  return settingsQueue;
 }
 
 async function recreate() {
@@ -155,9 +161,10 @@ function countUpdate() {
 function average(key, ms) { pg.timing[key] = pg.timing[key] ? 0.9 * pg.timing[key] + 0.1 * ms : ms; }
 
 async function train(epochs) {
-  const t0 = performance.now();
+  const t0 = performance.now(), generation = pg.generation;
   const st = await api("POST", `/api/sessions/${pg.session}/train`, { epochs, since: pg.records.length });
   const t1 = performance.now();
+  if (st && generation !== pg.generation) return st;  // the settings changed meanwhile: a stale answer
   if (st) {
     receive(st, false);
     countUpdate();
@@ -183,6 +190,8 @@ function receive(st, fresh) {
     pg.layout = st.layout || pg.layout;
     pg.layoutVersion = (pg.layoutVersion || 0) + 1;
     pg.records = [];
+    pg.trace = null;
+    $("trace-out").textContent = "";
     showSettings(st.settings);
     upsTimes.length = 0;
   }
@@ -406,9 +415,10 @@ function drawBoundary(st, lay) {
   pts("train", false);
   if (!sameAsTrain(lay)) pts("test", true);
   $("out-caption").textContent = lay.description;
-  $("boundary-legend").innerHTML = '<span class="dot c0"></span>class 0 <span class="dot c1"></span>class 1 ' +
-    (sameAsTrain(lay) ? "" : '<span class="dot test c1"></span>test sample ') +
-    "&middot; shade: the score for class 1 (white: 0.5, the boundary)";
+  $("boundary-legend").innerHTML = '<span class="item"><span class="dot c0"></span> class 0</span>' +
+    '<span class="item"><span class="dot c1"></span> class 1</span>' +
+    (sameAsTrain(lay) ? "" : '<span class="item"><span class="dot test c1"></span> test sample</span>') +
+    '<span class="item">shade: the score for class 1 (white: 0.5, the boundary)</span>';
 }
 
 function sameAsTrain(lay) { return lay.train.x.length === lay.test.x.length && lay.train.x.length <= 8; }
@@ -448,8 +458,9 @@ function drawCurve(st, lay) {
   });
   ctx.stroke();
   $("out-caption").textContent = lay.description;
-  $("boundary-legend").innerHTML = '<span class="dot c0"></span>train <span class="dot test blank"></span>test ' +
-    '<span class="swatch pos"></span>the network\'s prediction';
+  $("boundary-legend").innerHTML = '<span class="item"><span class="dot c0"></span> train</span>' +
+    '<span class="item"><span class="dot test blank"></span> test</span>' +
+    '<span class="item"><span class="swatch pos"></span> the network\'s prediction</span>';
 }
 
 function drawLoss() {
@@ -533,10 +544,13 @@ async function start() {
   for (const key of SETTINGS) $(key).addEventListener("change", applySettings);
   $("play").addEventListener("click", () => (pg.playing ? setPlaying(false) : play()));
   $("step").addEventListener("click", () => train(1));
-  $("reset").addEventListener("click", async () => {
+  $("reset").addEventListener("click", () => {
     setPlaying(false);
-    const st = await api("POST", `/api/sessions/${pg.session}/reset`, {});
-    if (st) receive(st, true);
+    pg.generation += 1;
+    settingsQueue = settingsQueue.then(async () => {
+      const st = await api("POST", `/api/sessions/${pg.session}/reset`, {});
+      if (st) receive(st, true);
+    });
   });
   $("trace").addEventListener("click", doTrace);
   for (const b of document.querySelectorAll("[data-copy]")) {
