@@ -6,6 +6,7 @@ loopback, and the page itself driven in headless Chromium (skipped without it)."
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import json
 import os
 import shlex
@@ -309,7 +310,7 @@ def test_store_closes_an_evicted_cg_session_thread():
 @pytest.fixture
 def server():
     srv = PlaygroundServer(0, store=SessionStore(max_sessions=40))
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
@@ -478,7 +479,7 @@ def test_server_hides_its_own_failures_behind_one_line(server, monkeypatch, caps
 
 def test_server_bounds_its_connections():
     srv = PlaygroundServer(0, max_connections=1)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         idle = socket.create_connection(("127.0.0.1", srv.port), timeout=10)  # holds the one slot
@@ -529,9 +530,11 @@ def test_load_twenty_sessions_train_at_once_over_loopback(server):
     n_clients, rounds = 20, 6
     rss0 = _rss_kib()
     errors, epochs = [], {}
+    together = threading.Barrier(n_clients)
 
     def client(k):
         try:
+            together.wait(60)  # every client connects at the same moment
             status, _, st = request(server, "POST", "/api/sessions",
                                     {"settings": {"dataset": "spirals", "hidden": [8, 8], "seed": k}})
             assert status == 201, st
@@ -542,6 +545,7 @@ def test_load_twenty_sessions_train_at_once_over_loopback(server):
                 since = st["epoch"]
             epochs[k] = since
         except BaseException as exc:  # reported below, with the client's number
+            together.abort()
             errors.append((k, repr(exc)))
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(n_clients)]
@@ -557,131 +561,20 @@ def test_load_twenty_sessions_train_at_once_over_loopback(server):
 
 
 # -- the page in a real browser ------------------------------------------------------------------------
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-def _browser():
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("headless browser test: Debian's chromium and chromium-driver are not installed "
-                    "(apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium (pip install selenium)")
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager download a driver
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1500", "--disable-extensions", "--no-first-run"):
-        opts.add_argument(arg)
-    try:
-        return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    except Exception as exc:  # a driver that does not start (version mismatch, no display libraries)
-        pytest.skip(f"headless chromium did not start: {str(exc).splitlines()[0]}")
-
-
-def drive_page(url: str, shots: Path) -> dict:
-    """The issue's walk through the page; writes a screenshot of each state to ``shots``
-    (``playground-*.png``) and returns what it read from the page."""
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-
-    driver = _browser()
-    wait = WebDriverWait(driver, 30)
-    seen: dict = {}
-    js = "return window.playground && window.playground.state"
-
-    def state():
-        return driver.execute_script(js)
-
-    def set_control(el_id, value):
-        el = driver.find_element("id", el_id)
-        if el.tag_name == "select":
-            Select(el).select_by_value(value)
-        else:  # the value as typed, then the change event the page reacts to
-            driver.execute_script("arguments[0].value = arguments[1];"
-                                  "arguments[0].dispatchEvent(new Event('change'))", el, value)
-
-    def settled(check):
-        wait.until(lambda d: state() is not None and check(state()))
-
-    try:
-        driver.get(url)
-        wait.until(lambda d: d.execute_script("return !!(window.playground && window.playground.ready)"))
-        # XOR, one hidden layer of 4 ReLU units
-        set_control("dataset", "xor")
-        settled(lambda s: s["settings"]["dataset"] == "xor")
-        set_control("hidden", "4")
-        settled(lambda s: s["settings"]["hidden"] == [4])
-        set_control("activation", "relu")
-        set_control("batch_mode", "full")
-        settled(lambda s: s["settings"]["batch_mode"] == "full")
-        set_control("lr", "0.05")
-        settled(lambda s: s["settings"]["lr"] == 0.05 and s["epoch"] == 0)
-        driver.save_screenshot(str(shots / "playground-start.png"))
-        # train until the test loss is below 0.1
-        Select(driver.find_element("id", "speed")).select_by_value("20")
-        driver.find_element("id", "play").click()
-        wait.until(lambda d: (state()["last"] or {}).get("val_loss", 1) is not None
-                   and (state()["last"] or {}).get("val_loss", 1) < 0.1 or state()["status"] != "ready")
-        driver.find_element("id", "play").click() if driver.execute_script("return window.playground.playing") else None
-        wait.until(lambda d: not d.execute_script("return window.playground.playing"))
-        st = state()
-        seen["xor_loss"] = st["last"]["val_loss"]
-        seen["xor_status"] = st["status"]
-        seen["xor_corners"] = driver.execute_script(
-            "const s = window.playground; return s.layout.train.x.map((x, i) => [x, s.state.views.pred.train[i]])")
-        seen["xor_labels"] = driver.execute_script("return window.playground.layout.train.y")
-        seen["ups"] = driver.execute_script("return window.playground.ups")
-        driver.execute_script("document.getElementById('trace-index').value = '3'")
-        driver.find_element("id", "trace").click()
-        wait.until(lambda d: d.execute_script("return window.playground.trace !== null"))
-        seen["trace_rows"] = len(driver.find_elements("css selector", "#trace-out table tr"))
-        driver.save_screenshot(str(shots / "playground-xor-trained.png"))
-        # the output switched to ReLU + MSE: the doctor's warning shows
-        set_control("output", "relu")
-        settled(lambda s: s["settings"]["output"] == "relu")
-        set_control("loss", "mse")
-        settled(lambda s: s["settings"]["loss"] == "mse")
-        seen["doctor"] = [(e.get_attribute("data-rule"), e.text)
-                          for e in driver.find_elements("css selector", "#doctor .finding")]
-        driver.save_screenshot(str(shots / "playground-relu-mse-doctor.png"))
-        # back to a sigmoid output; raise the learning rate until units die
-        set_control("output", "auto")
-        set_control("loss", "auto")
-        set_control("dataset", "spirals")
-        set_control("hidden", "8, 8")
-        set_control("batch_mode", "minibatch")
-        set_control("optimizer", "sgd")
-        settled(lambda s: s["settings"]["optimizer"] == "sgd" and s["settings"]["hidden"] == [8, 8])
-        for lr in ("0.1", "0.3", "1", "3", "10"):
-            set_control("lr", lr)
-            settled(lambda s, lr=lr: s["settings"]["lr"] == float(lr) and s["epoch"] == 0)
-            for _ in range(5):
-                driver.find_element("id", "step").click()
-            settled(lambda s: s["epoch"] >= 5 or s["status"] != "ready")
-            dead = [d for d in state()["views"]["dead"] if d]
-            if dead:
-                seen["dead_lr"] = float(lr)
-                break
-        seen["dead"] = state()["views"]["dead"]
-        seen["dead_marked"] = len(driver.find_elements("css selector", "#net-view .unit.dead"))
-        driver.find_element("id", "trace").click()
-        wait.until(lambda d: d.execute_script("return window.playground.trace !== null"))
-        driver.save_screenshot(str(shots / "playground-dead-units.png"))
-        # a bad value is answered in the page, not with a traceback
-        set_control("lr", "1000")
-        wait.until(lambda d: d.find_element("id", "error").is_displayed())
-        seen["error"] = driver.find_element("id", "error").text
-        seen["console"] = [l["message"] for l in driver.get_log("browser")
-                           if l["level"] == "SEVERE" and "1000" not in l["message"]
-                           and "/settings" not in l["message"]]
-    finally:
-        driver.quit()
-    return seen
+def _tour():
+    spec = importlib.util.spec_from_file_location("playground_tour", ROOT / "examples" / "playground_tour.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_the_page_in_headless_chromium(server, tmp_path):
-    seen = drive_page(server.url, tmp_path)
+    tour = _tour()
+    try:
+        driver = tour.browser()
+    except tour.NoBrowser as exc:
+        pytest.skip(str(exc))
+    seen = tour.tour(driver, server.url, tmp_path)
     assert seen["xor_loss"] < 0.1, seen
     # the boundary: the predicted class at the four corners is XOR
     corners = {tuple(x): p for x, p in seen["xor_corners"]}

@@ -97,6 +97,9 @@ class PlaygroundServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = False
+    #: the listen backlog: connections that arrive at once (20 pages reloading) wait in it
+    #: instead of being reset (socketserver's default is 5)
+    request_queue_size = 128
 
     def __init__(self, port: int = 0, *, store: SessionStore | None = None,
                  max_connections: int = MAX_CONNECTIONS, log: Any = None):

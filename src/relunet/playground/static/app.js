@@ -300,7 +300,8 @@ function drawNetwork(st, lay) {
     sizes.forEach((n, l) => {
       const label = document.createElement("div");
       label.className = "layer-label";
-      label.style.left = (g.pos[l][0].x - 20) + "px"; label.style.width = (g.size + 40) + "px"; label.style.top = "2px";
+      const left = Math.max(0, Math.min(g.pos[l][0].x - 20, g.width - g.size - 40));
+      label.style.left = left + "px"; label.style.width = (g.size + 40) + "px"; label.style.top = "2px";
       label.textContent = l === 0 ? "input" : l === sizes.length - 1 ? "output" : `hidden ${l}`;
       view.appendChild(label);
       g.pos[l].forEach((p, j) => {
@@ -556,6 +557,12 @@ async function start() {
   for (const b of document.querySelectorAll("[data-copy]")) {
     b.addEventListener("click", () => copy($(b.dataset.copy).textContent, b));
   }
+  // the network's picture follows the width of its card
+  let width = 0;
+  new ResizeObserver(() => {
+    const w = $("net-view").clientWidth;
+    if (w !== width && pg.state) { width = w; requestAnimationFrame(() => drawNetwork(pg.state, pg.layout)); }
+  }).observe($("net-view"));
   window.addEventListener("pagehide", () => {
     if (pg.session) fetch(`/api/sessions/${pg.session}`, { method: "DELETE", keepalive: true });
   });
