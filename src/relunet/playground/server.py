@@ -152,8 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "relunet-playground"
     sys_version = ""
     timeout = READ_TIMEOUT
-    # the headers and the body go out in two writes: without TCP_NODELAY the second waits
-    # for the client's delayed acknowledgement (tens of milliseconds per answer)
+    # the headers and the body go out in two writes: without TCP_NODELAY the second one
+    # waits for the client's delayed acknowledgement of the first
     disable_nagle_algorithm = True
 
     # -- answers ------------------------------------------------------------------------
