@@ -146,7 +146,7 @@ async function recreate() {
 function setPlaying(on) {
   pg.playing = on;
   $("play").innerHTML = on ? "&#x23F8; pause" : "&#x25B6; play";
-  $("step").disabled = on;
+  $("step").disabled = on || (pg.state !== null && pg.state.status !== "ready");
 }
 
 const upsTimes = [];
@@ -191,7 +191,8 @@ function receive(st, fresh) {
     pg.layoutVersion = (pg.layoutVersion || 0) + 1;
     pg.records = [];
     pg.trace = null;
-    $("trace-out").textContent = "";
+    $("trace-out").innerHTML = '<p class="note">Pick a sample and trace it: every number of its forward ' +
+      "pass, the deltas, f'(z) and the update of one SGD step, computed by relunet's own passes.</p>";
     showSettings(st.settings);
     upsTimes.length = 0;
   }
@@ -469,7 +470,12 @@ function drawLoss() {
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
   const recs = pg.records;
   ctx.strokeStyle = "#dde1e6"; ctx.strokeRect(0.5, 0.5, W - 1, H - 1);
-  if (recs.length < 1) return;
+  if (recs.length < 1) {
+    ctx.fillStyle = "#9aa5b1"; ctx.font = "12px system-ui, sans-serif"; ctx.textAlign = "center";
+    ctx.fillText("no epoch trained yet: press play or step", W / 2, H / 2);
+    ctx.textAlign = "left";
+    return;
+  }
   let hi = 0;
   for (const r of recs) for (const k of ["loss", "val_loss"]) if (r[k] !== null && isFinite(r[k])) hi = Math.max(hi, r[k]);
   hi = hi || 1;
