@@ -674,3 +674,117 @@ def _wine_names():
     from sklearn.datasets import load_wine
 
     return [n.replace("/", "_") for n in load_wine().feature_names]
+
+
+# -- found by trying to break the contract as a user -------------------------------------------
+
+
+def test_trace_and_diagnose_of_a_regression_model_use_its_standardised_target(capsys, diabetes_csv, tmp_path):
+    model = str(tmp_path / "r.relunet")
+    _train(capsys, "--data", diabetes_csv, "--save", model)
+    net = relunet.load(model)
+    rc, out, err = _cli(capsys, ["trace", "--model", model, "--format", "json"])
+    assert rc == 0, err
+    step = json.loads(out)["steps"][0]
+    ds = datasets.load(diabetes_csv, seed=0, scale="none")
+    expected = net.contract.transform_target(ds.y_train[:1])  # what training compared the output with
+    np.testing.assert_allclose(np.ravel(step["target"]), expected, rtol=1e-5)
+    assert step["loss"] < 10  # the standardised target's loss, not the raw target's (~20000)
+    from relunet.insight import diagnostics
+
+    rc, out, err = _cli(capsys, ["diagnose", model, "--data", diabetes_csv, "--json"])
+    assert rc == 0, err
+    ds = datasets.load(diabetes_csv, seed=0, scale="none", target="progression")
+    want = diagnostics.diagnose(net, net.contract.transform(ds.X_train), net.contract.transform_target(ds.y_train))
+    got = json.loads(out)
+    assert got["loss"] == pytest.approx(want.loss, rel=1e-4) and got["loss"] < 10
+    assert [d["grad_norm"] for d in got["dense"]] == pytest.approx([d.grad_norm for d in want.dense], rel=1e-3)
+
+
+def test_a_headerless_table_with_an_empty_first_cell_is_data_not_a_header(capsys, holes_csv, tmp_path):
+    path = tmp_path / "noheader.csv"
+    lines = open(holes_csv["csv"]).read().splitlines()[1:]
+    lines[0] = "," + lines[0].split(",", 1)[1]  # the first row's first cell empty
+    path.write_text("\n".join(lines) + "\n")
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", str(path), "--impute", "mean", "--save", model)
+    out = tmp_path / "p.csv"
+    rc, err = _predict(capsys, model, str(path), out)
+    assert rc == 0, err
+    assert len(out.read_text().splitlines()) == len(lines) + 1  # every row predicted, the first one too
+    rc, _, err = _cli(capsys, ["train", "--data", str(path), "--epochs", "1"])
+    assert rc == 2 and "an empty (missing) value in column '0', line 1" in err, err
+
+
+def test_a_pixel_model_scales_raw_pixels_given_as_text(digits_model):
+    net = relunet.load(digits_model)
+    ds = datasets.load("digits", seed=1)
+    raw = np.round(ds.X_test[:30] * 16)
+    np.testing.assert_array_equal(net.predict_proba(raw.astype(str)), net.predict_proba(ds.X_test[:30]))
+    np.testing.assert_array_equal(net.predict(raw.astype(object)), net.predict(ds.X_test[:30]))
+
+
+@pytest.mark.parametrize("pixels", [float("inf"), 0.5])
+def test_a_tampered_pixel_divisor_is_refused(pixels):
+    d = {**DataContract(pixels=16.0).to_dict(), "pixels": pixels}
+    with pytest.raises(ValueError, match="pixels"):
+        DataContract.from_dict(d, 64)
+
+
+def test_export_verify_of_a_pixel_model_passes(capsys, digits_model, tmp_path):
+    pytest.importorskip("onnxruntime")
+    rc, out, err = _cli(capsys, ["export", "--model", digits_model, "--onnx", str(tmp_path / "d.onnx"), "--verify"])
+    assert rc == 0 and "max abs diff" in out, err
+
+
+def test_export_verify_runs_the_fill_of_missing_values(capsys, holes_csv, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import relunet.cli.export as export_cli
+
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    onnx_model = relunet.interop.onnx.export(relunet.load(model), str(tmp_path / "m.onnx"))
+    net = relunet.load(model)
+    net.contract.fill = net.contract.fill + 1.0  # relunet fills differently from the graph: verify must see it
+    assert export_cli.verify(net, onnx_model) > 1e-5
+
+
+@pytest.mark.parametrize("cell, words", [("", "empty (missing) target in column 'label', line 3"),
+                                          ("nan", "nan target in column 'label', line 3")])
+def test_predict_names_a_missing_target_cell_and_its_line(capsys, wine, tmp_path, cell, words):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", wine["csv"], "--target", "label", "--save", model)
+    lines = open(wine["csv"]).read().splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + "," + cell
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rc, err = _predict(capsys, model, str(path), tmp_path / "p.csv")
+    assert rc == 2 and err.count("\n") == 1 and words in err, err
+
+
+def test_diagnose_without_data_takes_the_models_own_dataset(capsys, wine, tmp_path):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", wine["csv"], "--target", "label", "--save", model)
+    rc, out, err = _cli(capsys, ["diagnose", model, "--json"])
+    assert rc == 0, err
+    assert json.loads(out)["data"] == "wine"
+
+
+def test_trace_of_a_model_on_another_file_fills_with_the_stored_values(capsys, holes_csv, tmp_path):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    net = relunet.load(model)
+    other = tmp_path / "other.csv"
+    lines = open(holes_csv["csv"]).read().splitlines()
+    cells = lines[1].split(",")
+    cells[0] = ""  # one cell missing, every other cell of that column 100 or 102 (their mean: 101)
+    body = [",".join([str(100 + 2 * (i % 2)), *ln.split(",")[1:]]) for i, ln in enumerate(lines[2:])]
+    other.write_text("\n".join([lines[0], ",".join(cells), *body]) + "\n")
+    rc, out, err = _cli(capsys, ["trace", "--model", model, "--data", str(other), "--format", "json",
+                                 "--samples", "178"])
+    assert rc == 0, err
+    first = np.asarray(json.loads(out)["steps"][0]["layers"][0]["input"])
+    column = first[:, 0] * net.contract.divisor[0] + net.contract.offset[0]
+    filled = column[(np.abs(column - 100) > 1e-3) & (np.abs(column - 102) > 1e-3)]
+    assert len(filled) == 1
+    np.testing.assert_allclose(filled, net.contract.fill[0], rtol=1e-5)  # the stored fill, not ~101

@@ -253,11 +253,7 @@ def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list
                            missing_ok=c.fill is not None)
     if t is None:
         return X, None
-    labels = [r[t].strip() for _, r in rows]
-    try:
-        return X, np.array([float(v) for v in labels])
-    except ValueError:
-        return X, np.array(labels)
+    return X, _target_labels(path, rows, t, f"column {header[t]!r}")
 
 
 def _positional_columns(path: str, width: int, n: int, c: Any, warn: bool) -> tuple[list[int], int | None]:
@@ -302,12 +298,29 @@ def parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: 
             X[k, j] = v
     if t is None:
         return X, None
+    return X, _target_labels(path, rows, t, where[t])
+
+
+def _target_labels(path: str, rows: list[tuple[int, list[str]]], t: int, where: str) -> np.ndarray:
+    """The target column ``t``: numbers, or class labels as text (the model's ``classes_``
+    decode them, such as "cat", "dog").
+
+    Raises:
+        DataFormatError: an empty or NaN/inf target cell, naming ``where`` and the file's line.
+    """
     labels = [r[t].strip() for _, r in rows]
+    for (line, _), v in zip(rows, labels):
+        if not v:
+            raise DataFormatError(f"{path}: empty (missing) target in {where}, line {line}; fill it, drop the "
+                                  "row, or drop the target column to predict without a metric")
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
-        y = np.array(labels)  # class labels such as "cat", "dog": the model's classes_ decode them
-    return X, y
+        return np.array(labels)
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        raise DataFormatError(f"{path}: {labels[bad[0]]} target in {where}, line {rows[bad[0]][0]}")
+    return y
 
 
 # -- output -------------------------------------------------------------------

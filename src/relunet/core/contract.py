@@ -138,6 +138,11 @@ class DataContract:
         if self.pixels is None:
             return X
         arr = np.asarray(X)
+        if arr.dtype.kind in "OUS":  # numbers as text or objects: as the network would read them
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError):
+                return arr  # the network's own checks name what is wrong with it
         if arr.ndim != 2 or arr.dtype.kind not in "biuf" or arr.size == 0:
             return arr  # the network's own checks name what is wrong with it
         finite = np.where(np.isfinite(arr), arr, 0) if arr.dtype.kind == "f" else arr
@@ -240,7 +245,7 @@ class DataContract:
         seed = d.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or null, got {seed!r}")
-        for key, ok in (("test_size", lambda v: 0 < v < 1), ("pixels", lambda v: v > 0),
+        for key, ok in (("test_size", lambda v: 0 < v < 1), ("pixels", lambda v: 1 <= v < np.inf),
                         ("target_offset", np.isfinite), ("target_divisor", lambda v: 0 < v < np.inf)):
             v = d.get(key)
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not ok(v)):
