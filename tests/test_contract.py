@@ -788,3 +788,23 @@ def test_trace_of_a_model_on_another_file_fills_with_the_stored_values(capsys, h
     filled = column[(np.abs(column - 100) > 1e-3) & (np.abs(column - 102) > 1e-3)]
     assert len(filled) == 1
     np.testing.assert_allclose(filled, net.contract.fill[0], rtol=1e-5)  # the stored fill, not ~101
+
+
+def test_predict_names_the_line_of_an_out_of_range_pixel_in_a_csv(capsys, digits_model, tmp_path):
+    ds = datasets.load("digits", seed=1)
+    raw = np.round(ds.X_test[:10] * 16)
+    raw[3, 7] = 17
+    path = _write_table(tmp_path / "raw.csv", raw, ds.y_test[:10], [f"p{i}" for i in range(64)])
+    rc, err = _predict(capsys, digits_model, path, tmp_path / "p.csv")
+    assert rc == 2 and err.count("\n") == 1
+    assert f"{path}: line 5 has the pixel value 17" in err, err  # the header is line 1: row 3 is line 5
+
+
+def test_a_model_that_fills_missing_values_takes_none_in_a_list_as_missing(capsys, holes_csv, tmp_path):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    net = relunet.load(model)
+    X = holes_csv["X"][:20]
+    rows = [[None if np.isnan(v) else float(v) for v in x] for x in X]
+    assert any(v is None for r in rows for v in r)
+    np.testing.assert_array_equal(net.predict_proba(rows), net.predict_proba(X))

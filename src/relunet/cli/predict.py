@@ -232,7 +232,8 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
             print(f"relunet: note: {path}: column(s) {extra} are not features of the model; ignored",
                   file=sys.stderr)
     names = header or [str(i) for i in range(width)]
-    return parse_table(path, rows, width, cols, t, [f"column {n!r}" for n in names], missing_ok=c.fill is not None)
+    X, y = parse_table(path, rows, width, cols, t, [f"column {n!r}" for n in names], missing_ok=c.fill is not None)
+    return c.scale_pixels(X, path, [line for line, _ in rows]), y  # an error names the file's line
 
 
 def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list[str] | None,
