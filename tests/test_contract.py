@@ -808,3 +808,14 @@ def test_a_model_that_fills_missing_values_takes_none_in_a_list_as_missing(capsy
     rows = [[None if np.isnan(v) else float(v) for v in x] for x in X]
     assert any(v is None for r in rows for v in r)
     np.testing.assert_array_equal(net.predict_proba(rows), net.predict_proba(X))
+
+
+@pytest.mark.parametrize("command", [["trace", "--model", "{model}"], ["diagnose", "{model}"]])
+def test_an_impute_other_than_the_stored_one_is_refused(capsys, holes_csv, tmp_path, command):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    argv = [a.format(model=model) for a in command]
+    rc, _, err = _cli(capsys, [*argv, "--impute", "median"])
+    assert rc == 2 and err.count("\n") == 1 and "--impute median: the model fills missing values with its " \
+        "training mean" in err, err
+    assert _cli(capsys, [*argv, "--impute", "mean"])[0] == 0

@@ -108,6 +108,9 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
     if args.scale is not None and args.scale != c.scale:
         raise CLIError(f"--scale {args.scale}: the model was trained with scaling {c.scale!r}, which it "
                        "stores and applies itself; leave --scale out")
+    if c.impute is not None and getattr(args, "impute", None) not in (None, c.impute):
+        raise CLIError(f"--impute {args.impute}: the model fills missing values with its training {c.impute}, "
+                       "which it stores and applies itself; leave --impute out")
     name = str(args.data)
     is_file = datasets.is_path(name)
     same = c.dataset is not None and (os.path.abspath(name) == c.dataset if is_file else
