@@ -819,3 +819,18 @@ def test_an_impute_other_than_the_stored_one_is_refused(capsys, holes_csv, tmp_p
     assert rc == 2 and err.count("\n") == 1 and "--impute median: the model fills missing values with its " \
         "training mean" in err, err
     assert _cli(capsys, [*argv, "--impute", "mean"])[0] == 0
+
+
+def test_an_image_set_model_saved_before_the_pixel_rule_takes_raw_pixels(digits_model, tmp_path):
+    from relunet.io.archive import read_archive, write_archive
+
+    meta, arrays = read_archive(digits_model, "model")
+    del meta["contract"]["pixels"]  # as the contract was written before it knew pixels
+    write_archive(tmp_path / "old.relunet", "model", meta, arrays)
+    net = relunet.load(tmp_path / "old.relunet")
+    assert net.contract.pixels == 16.0
+    ds = datasets.load("digits", seed=1)
+    np.testing.assert_array_equal(net.predict_proba(np.round(ds.X_test * 16)), net.predict_proba(ds.X_test))
+    meta["contract"]["pixels"] = None  # written by a relunet that knew pixels: None stays None
+    write_archive(tmp_path / "none.relunet", "model", meta, arrays)
+    assert relunet.load(tmp_path / "none.relunet").contract.pixels is None

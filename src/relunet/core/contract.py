@@ -255,7 +255,9 @@ class DataContract:
         return cls(impute=impute, fill=fill, columns=columns, categories=categories, scale=scale, offset=offset, divisor=divisor,
                    features=features, target=d.get("target"),
                    task=d.get("task"), dtype=d["dtype"], dataset=d.get("dataset"), seed=seed,
-                   test_size=d.get("test_size"), pixels=d.get("pixels"), target_offset=d.get("target_offset"),
+                   test_size=d.get("test_size"), target_offset=d.get("target_offset"),
+                   # a file from before the pixel rule: its image set's loader scaled the pixels
+                   pixels=d["pixels"] if "pixels" in d else PIXEL_DIVISORS.get(str(d.get("dataset"))),
                    target_divisor=d.get("target_divisor"))
 
     def describe(self) -> str:
