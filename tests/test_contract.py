@@ -834,3 +834,19 @@ def test_an_image_set_model_saved_before_the_pixel_rule_takes_raw_pixels(digits_
     meta["contract"]["pixels"] = None  # written by a relunet that knew pixels: None stays None
     write_archive(tmp_path / "none.relunet", "model", meta, arrays)
     assert relunet.load(tmp_path / "none.relunet").contract.pixels is None
+
+
+def test_fit_contract_with_impute_fits_the_fill_and_the_model_file_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * [1.0, 100.0, 0.01]
+    X[::7, 1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) > 0).astype(int)
+    c = fit_contract(X, scale="standard", features=["a", "b", "c"], impute="median")
+    np.testing.assert_allclose(c.fill, np.nanmedian(X, axis=0))
+    np.testing.assert_allclose(c.offset, np.where(np.isnan(X), c.fill, X).mean(axis=0))
+    net = MLP([3, 8, 2], seed=0)
+    net.contract = c
+    net.fit(X, y, epochs=2)
+    net.save(tmp_path / "m.relunet")  # was written with impute and no fill, which load refused
+    back = relunet.load(tmp_path / "m.relunet")
+    np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
