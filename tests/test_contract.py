@@ -850,3 +850,20 @@ def test_fit_contract_with_impute_fits_the_fill_and_the_model_file_loads(tmp_pat
     net.save(tmp_path / "m.relunet")  # was written with impute and no fill, which load refused
     back = relunet.load(tmp_path / "m.relunet")
     np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
+
+
+@pytest.mark.parametrize("impute", [[], ["--impute", "mean"]])
+def test_nan_written_in_a_text_column_is_a_missing_value_named_with_its_line(capsys, category_csv, tmp_path, impute):
+    lines = open(category_csv).read().splitlines()
+    cells = lines[4].split(",")
+    cells[1] = "nan"  # the color column
+    lines[4] = ",".join(cells)
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rc, _, err = _cli(capsys, ["train", "--data", str(path), "--epochs", "1", *impute])
+    assert rc == 2 and err.count("\n") == 1
+    assert "a missing value ('nan') in column 'color', line 5" in err, err  # not "non-numeric value 'red'"
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", category_csv, "--epochs", "1", "--save", model)
+    rc, err = _predict(capsys, model, str(path), tmp_path / "p.csv")
+    assert rc == 2 and "a missing value ('nan') in column 'color', line 5" in err, err
