@@ -867,3 +867,12 @@ def test_nan_written_in_a_text_column_is_a_missing_value_named_with_its_line(cap
     _train(capsys, "--data", category_csv, "--epochs", "1", "--save", model)
     rc, err = _predict(capsys, model, str(path), tmp_path / "p.csv")
     assert rc == 2 and "a missing value ('nan') in column 'color', line 5" in err, err
+
+
+def test_datasets_load_fills_with_given_values_and_refuses_them_without_impute(holes_csv):
+    names = _wine_names()
+    given = {n: float(i) for i, n in enumerate(names)}
+    ds = datasets.load(holes_csv["csv"], target="label", seed=0, impute="mean", fill=given)
+    np.testing.assert_array_equal(ds.info["fill"], np.arange(len(names), dtype=float))
+    with pytest.raises(relunet.errors.ConfigError, match="fill= gives the values impute= fills"):
+        datasets.load(holes_csv["csv"], target="label", seed=0, fill=given)

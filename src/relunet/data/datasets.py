@@ -767,6 +767,8 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
     if impute is not None and (impute not in preprocessing.IMPUTE or suffix != ".csv"):
         raise ConfigError(f"impute={impute!r}: missing values of a .csv table are filled with the training part's "
                           f"{' or '.join(preprocessing.IMPUTE)}" + ("" if suffix == ".csv" else f", not in {path.name}"))
+    if fill is not None and impute is None:
+        raise ConfigError("fill= gives the values impute= fills missing cells with; give impute='mean' or 'median'")
     check_regular(path)
     if path.is_dir():
         need = [path / "X.npy", path / "y.npy"]
