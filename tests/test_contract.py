@@ -876,3 +876,14 @@ def test_datasets_load_fills_with_given_values_and_refuses_them_without_impute(h
     np.testing.assert_array_equal(ds.info["fill"], np.arange(len(names), dtype=float))
     with pytest.raises(relunet.errors.ConfigError, match="fill= gives the values impute= fills"):
         datasets.load(holes_csv["csv"], target="label", seed=0, fill=given)
+
+
+def test_predict_of_a_regression_model_names_text_in_the_target(capsys, diabetes_csv, tmp_path):
+    model = str(tmp_path / "r.relunet")
+    _train(capsys, "--data", diabetes_csv, "--epochs", "1", "--save", model)
+    lines = open(diabetes_csv).read().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",abc"
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rc, err = _predict(capsys, model, str(path), tmp_path / "p.csv")  # was exit 0 with no metric, no word why
+    assert rc == 2 and err.count("\n") == 1 and "the target holds text ('abc')" in err, err

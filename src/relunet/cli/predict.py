@@ -18,7 +18,7 @@ import numpy as np
 
 from relunet.core.contract import DataContract, check_labels, column_order
 from relunet.data import datasets, tables
-from relunet.errors import DataFormatError, FeatureCountError
+from relunet.errors import DataFormatError, FeatureCountError, TargetTypeError
 from relunet.io.modelfile import load as load_model
 from relunet.cli import CLIError, common
 from relunet.core.network import MLP
@@ -324,6 +324,14 @@ def _target_labels(path: str, rows: list[tuple[int, list[str]]], t: int, where: 
     return y
 
 
+def _is_float(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 # -- output -------------------------------------------------------------------
 
 
@@ -385,6 +393,9 @@ def run(args: argparse.Namespace) -> int:
         raise FeatureCountError(f"{what} has {X.shape[1]} features but the model takes {net.n_features}")
     if y is not None and net.task == "classification" and getattr(net, "classes_", None) is not None:
         y = check_labels(y, net.classes_)  # labels of another type or unseen classes: an error naming them
+    if y is not None and net.task == "regression" and np.asarray(y).dtype.kind not in "biuf":
+        text = next(v for v in np.ravel(y).tolist() if not _is_float(v))
+        raise TargetTypeError(f"{what}: the target holds text ({text!r}); the model regresses a numeric target")
     result = predictions(net, X)
     result = {"model": args.model, "data": what, **result}
     fmt = args.format
