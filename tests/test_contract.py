@@ -714,6 +714,8 @@ def test_a_headerless_table_with_an_empty_first_cell_is_data_not_a_header(capsys
     assert len(out.read_text().splitlines()) == len(lines) + 1  # every row predicted, the first one too
     rc, _, err = _cli(capsys, ["train", "--data", str(path), "--epochs", "1"])
     assert rc == 2 and "an empty (missing) value in column '0', line 1" in err, err
+    assert not datasets.is_numeric_row(["", "0", "1", "2"])  # pandas' header of numbered columns and an index
+    assert datasets.is_numeric_row(["", "0", "2", "1.5"]) and not datasets.is_numeric_row(["", "", ""])
 
 
 def test_a_pixel_model_scales_raw_pixels_given_as_text(digits_model):

@@ -511,7 +511,10 @@ def _check_finite(X: np.ndarray, what: str, columns: list[str] | None = None) ->
 
 def is_numeric_row(row: list[str]) -> bool:
     """True when every cell of a CSV row reads as a number or is empty (a missing value), at
-    least one a number: a data row, not a header."""
+    least one a number: a data row, not a header. (``,0,1,2,...`` is the header pandas writes
+    for numbered columns and an index column.)"""
+    if row and not row[0].strip() and [v.strip() for v in row[1:]] == [str(i) for i in range(len(row) - 1)]:
+        return False
     cells = [v for v in row if v.strip()]
     try:
         [float(v) for v in cells]
