@@ -889,3 +889,14 @@ def test_predict_of_a_regression_model_names_text_in_the_target(capsys, diabetes
     path.write_text("\n".join(lines) + "\n")
     rc, err = _predict(capsys, model, str(path), tmp_path / "p.csv")  # was exit 0 with no metric, no word why
     assert rc == 2 and err.count("\n") == 1 and "the target holds text ('abc')" in err, err
+
+
+@pytest.mark.parametrize("command", [["trace", "--model", "{model}"], ["diagnose", "{model}"]])
+def test_a_table_model_is_traced_and_diagnosed_on_an_npz(capsys, holes_csv, tmp_path, command):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    ds = datasets.load(holes_csv["csv"], target="label", seed=0, impute="mean", scale="none")
+    np.savez(tmp_path / "d.npz", X=ds.X_train, y=ds.y_train)
+    argv = [a.format(model=model) for a in command]
+    rc, _, err = _cli(capsys, [*argv, "--data", str(tmp_path / "d.npz")])  # was: "--target applies to .csv"
+    assert rc == 0, err

@@ -119,9 +119,10 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
         args.seed = c.seed if same and c.seed is not None else 0
     if same and c.test_size is not None and args.test_size is None:
         args.test_size = c.test_size
-    if is_file and args.target is None and c.target is not None:
+    table = is_file and os.path.splitext(name)[1].lower() == ".csv"  # target and fill name a table's columns
+    if table and args.target is None and c.target is not None:
         args.target = c.target
-    if is_file and c.impute is not None and c.fill is not None:
+    if table and c.impute is not None and c.fill is not None:
         args.impute = c.impute  # missing cells filled with the stored values, whichever the file
         names = c.features if c.features is not None else [str(i) for i in range(len(c.fill))]
         args.fill = dict(zip(names, c.fill.tolist()))
