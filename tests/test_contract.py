@@ -900,3 +900,21 @@ def test_a_table_model_is_traced_and_diagnosed_on_an_npz(capsys, holes_csv, tmp_
     argv = [a.format(model=model) for a in command]
     rc, _, err = _cli(capsys, [*argv, "--data", str(tmp_path / "d.npz")])  # was: "--target applies to .csv"
     assert rc == 0, err
+
+
+def test_split_test_of_an_edited_training_file_fills_with_the_stored_values(capsys, holes_csv, tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text(open(holes_csv["csv"]).read())
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", str(path), "--target", "label", "--impute", "mean", "--save", model)
+    head, *body = path.read_text().splitlines()
+    body = [",".join(["1000", *ln.split(",")[1:]]) if ln.split(",")[0] else ln for ln in body]
+    path.write_text("\n".join([head, *body]) + "\n")  # the first column's values changed: its mean too
+    rc, err = _predict(capsys, model, str(path), tmp_path / "part.csv", "--split", "all")
+    assert rc == 0, err
+    net = relunet.load(model)
+    ds = datasets.load(str(path), target="label", seed=0, scale="none", impute="mean",
+                       fill=dict(zip(net.contract.features, net.contract.fill.tolist())))
+    X = np.concatenate([ds.X_train, ds.X_test])
+    part = np.loadtxt(tmp_path / "part.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(part[:, 1:], net.predict_proba(X), atol=1e-7)

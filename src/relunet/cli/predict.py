@@ -184,8 +184,9 @@ def contract_inputs(net: MLP, spec: str, split: str | None, seed: int | None, sc
 def _training_file_part(net: MLP, spec: str, split: str) -> tuple[Any, Any, str]:
     """The train / test part (or all) of the file the model was trained on, split as in training."""
     c = net.contract
+    fill = None if c.fill is None or c.features is None else dict(zip(c.features, c.fill.tolist()))
     d = common.load_dataset(spec, seed=c.seed or 0, target=c.target, task=c.task, test_size=c.test_size,
-                            impute=c.impute)
+                            impute=c.impute, fill=fill)  # the stored fill values, as for every other file
     if split == "all":
         X, y = np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test])
     else:
