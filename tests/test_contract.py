@@ -918,3 +918,10 @@ def test_split_test_of_an_edited_training_file_fills_with_the_stored_values(caps
     X = np.concatenate([ds.X_train, ds.X_test])
     part = np.loadtxt(tmp_path / "part.csv", delimiter=",", skiprows=1)
     np.testing.assert_allclose(part[:, 1:], net.predict_proba(X), atol=1e-7)
+
+
+def test_data_info_of_an_image_set_names_the_pixel_rule_and_refuses_impute(capsys):
+    rc, out, err = _cli(capsys, ["data", "info", "digits", "--json"])
+    assert rc == 0 and "divided by 16" in json.loads(out)["contract"]["pixels"], err
+    rc, _, err = _cli(capsys, ["data", "info", "digits", "--impute", "mean"])
+    assert rc == 2 and err.count("\n") == 1 and "--impute applies to data files" in err, err  # was '_digits() got ...'
