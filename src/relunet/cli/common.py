@@ -122,7 +122,8 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--target applies to .csv and .npy data files; {name} holds its targets itself "
                               "(an .npz: arrays X and y; a directory: y.npy)")
         opts.update(target=getattr(args, "target", None), task=getattr(args, "task", "auto"),
-                    test_size=getattr(args, "test_size", None), impute=getattr(args, "impute", None))
+                    test_size=getattr(args, "test_size", None), impute=getattr(args, "impute", None),
+                    fill=getattr(args, "fill", None))
         if getattr(args, "data_dir", None):
             raise ConfigError("--data-dir is for MNIST / Fashion-MNIST, not for a data file")
         if getattr(args, "noise", None) is not None:

@@ -542,12 +542,17 @@ def _check_finite(X: np.ndarray, what: str, columns: list[str] | None = None) ->
 
 
 def is_numeric_row(row: list[str]) -> bool:
-    """True when every cell of a CSV row reads as a number (a data row, not a header)."""
+    """True when every cell of a CSV row reads as a number or is empty (a missing value), at
+    least one a number: a data row, not a header. (``,0,1,2,...`` is the header pandas writes
+    for numbered columns and an index column.)"""
+    if row and not row[0].strip() and [v.strip() for v in row[1:]] == [str(i) for i in range(len(row) - 1)]:
+        return False
+    cells = [v for v in row if v.strip()]
     try:
-        [float(v) for v in row]
+        [float(v) for v in cells]
     except ValueError:
         return False
-    return True
+    return bool(cells)
 
 
 def check_separator(path: Any, first_row: list[str]) -> None:
@@ -788,7 +793,8 @@ def read_npy(path: Path) -> np.ndarray:
 
 
 def _load_user(path: Path, seed: int, target: str | None = None, task: str = "auto",
-               test_size: float = 0.25, impute: str | None = None) -> Dataset:
+               test_size: float = 0.25, impute: str | None = None,
+               fill: dict[str, float] | None = None) -> Dataset:
     X_test = y_test = None
     columns: list[str] | None = None
     table: dict[str, Any] = {}
@@ -796,6 +802,8 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
     if impute is not None and (impute not in preprocessing.IMPUTE or suffix != ".csv"):
         raise ConfigError(f"impute={impute!r}: missing values of a .csv table are filled with the training part's "
                           f"{' or '.join(preprocessing.IMPUTE)}" + ("" if suffix == ".csv" else f", not in {path.name}"))
+    if fill is not None and impute is None:
+        raise ConfigError("fill= gives the values impute= fills missing cells with; give impute='mean' or 'median'")
     check_regular(path)
     if path.is_dir():
         need = [path / "X.npy", path / "y.npy"]
@@ -874,9 +882,10 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
         names = columns or [str(i) for i in range(X.shape[1])]
         counts = np.isnan(X).sum(axis=0) + np.isnan(X_test).sum(axis=0)
         info["missing"] = {n: int(k) for n, k in zip(names, counts) if k}
-        fill = preprocessing.fit_fill(X, impute, columns)  # the training part only
-        X, X_test = fill_nan(X, fill), fill_nan(X_test, fill)
-        info.update(impute=impute, fill=fill)
+        values = (preprocessing.fit_fill(X, impute, columns) if fill is None  # the training part only
+                  else np.array([fill.get(n, 0.0) for n in names]))  # a model's own (0: not its input)
+        X, X_test = fill_nan(X, values), fill_nan(X_test, values)
+        info.update(impute=impute, fill=values)
     return Dataset(path.stem if not path.is_dir() else path.name, X, y, X_test, y_test, task,
                    f"user data from {path}", info)
 
@@ -893,7 +902,7 @@ GENERATED = ("circles", "gaussians", "moons", "sine", "spirals")
 #: options every dataset accepts (applied after loading); the rest go to the loader
 _GENERIC = ("scale", "train_samples")
 #: options only the user's files take
-_USER = ("target", "task", "test_size", "impute")
+_USER = ("target", "task", "test_size", "impute", "fill")
 
 
 #: the dataset catalog's name table (:class:`relunet.core.registry.Registry`); a name is
@@ -921,7 +930,9 @@ def load(name: str, *, seed: int = 0, **options: Any) -> Dataset:
         **options: ``scale`` (``none``, ``standard``, ``minmax``; fitted on the training
             part), ``train_samples`` (keep the first N training samples); ``data_dir``
             and ``pixels`` for MNIST / Fashion-MNIST; ``target``, ``task``, ``test_size``
-            for files; ``n_samples``, ``noise``, ``test_size`` for generated sets.
+            for files; ``impute`` (``mean``, ``median``) for a .csv table, with ``fill`` (a
+            mapping of column name to value, such as a model's stored ones) used instead of the
+            training part's statistics; ``n_samples``, ``noise``, ``test_size`` for generated sets.
     """
     if not isinstance(name, (str, os.PathLike)):
         raise ConfigError(f"a dataset is a name ({', '.join(names())}) or a file path, not {name!r}")
