@@ -617,7 +617,8 @@ class _Recording(_Tty):
         self.during_evaluation: list[str] = []
 
 
-def test_progress_bar_says_evaluating_while_the_epoch_is_evaluated(monkeypatch):
+@pytest.mark.parametrize("exact, passes", [(False, 2), (True, 4)])
+def test_progress_bar_says_evaluating_while_the_epoch_is_evaluated(monkeypatch, exact, passes):
     monkeypatch.setenv("COLUMNS", "200")
     out = _Recording()
     net = relunet.MLP([2, 8, 2], activation="relu", seed=0)
@@ -630,8 +631,9 @@ def test_progress_bar_says_evaluating_while_the_epoch_is_evaluated(monkeypatch):
     monkeypatch.setattr(type(net), "evaluate", evaluate)
     X = np.random.default_rng(0).normal(size=(64, 2))
     net.fit(X, (X[:, 0] > 0).astype(int), epochs=2, batch_size=8, verbose=1, stream=out,
-            validation_split=0.25)
-    assert len(out.during_evaluation) == 4  # training metrics and validation, two epochs
+            validation_split=0.25, exact_train_metrics=exact)
+    # two epochs: the validation pass, and with exact training metrics the training set's too
+    assert len(out.during_evaluation) == passes
     for line in out.during_evaluation:
         assert line.startswith("epoch ") and "evaluating" in line, line
     final = [line.split("\r")[-1] for line in out.getvalue().split("\n") if line]
