@@ -426,7 +426,7 @@ def test_threads_setting_checks_and_restores():
 
 
 def threadpool_info_threads():
-    return [lib["num_threads"] for lib in threadpoolctl.threadpool_info()]
+    return [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
 
 
 def test_kernel_backend_follows_the_environment(tmp_path):
@@ -455,3 +455,15 @@ def test_adam_training_is_the_same_with_and_without_the_fused_kernels(opt, monke
         runs.append(net.parameters())
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_kernel_threads_leave_pytorchs_openmp_threads_alone():
+    # a fresh process: Numba's OpenMP layer starts there (it would set every core for all)
+    code = ("import torch; torch.set_num_threads(1)\n"
+            "from relunet.core import kernels\n"
+            "with kernels.threads(2):\n"
+            "    inside = torch.get_num_threads()\n"
+            "print(inside, torch.get_num_threads())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1"]

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from relunet.errors import ConfigError
 
@@ -82,13 +82,16 @@ def check_threads(n: Any) -> int:
 
 @contextlib.contextmanager
 def threads(n: int | None = None) -> Iterator[int]:
-    """Within the block, BLAS (every library ``threadpoolctl`` sees) and the fused kernels
-    run on ``n`` threads (None: :func:`default_threads`); the previous settings come back
-    after it. Yields the thread count."""
+    """Within the block, BLAS (every BLAS library ``threadpoolctl`` sees) and the fused
+    kernels run on ``n`` threads (None: :func:`default_threads`); the previous settings come
+    back after it. OpenMP runtimes are left alone (PyTorch's, in the same process, keeps its
+    own setting). Yields the thread count."""
     n = check_threads(n)
     numba = _numba()
     before = numba.get_num_threads() if numba is not None else None
-    with threadpool_limits(limits=n):
+    # BLAS only: an OpenMP runtime in the process belongs to its owner (PyTorch's, say), and
+    # Numba's thread count is its own setting (numba.set_num_threads, per calling thread)
+    with threadpool_limits(limits=n, user_api="blas"):
         if numba is not None:
             numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
         try:
@@ -110,11 +113,24 @@ def _numba() -> Any:
             raise ConfigError(f"RELUNET_KERNELS must be 'auto', 'numba' or 'numpy', got {wanted!r}")
         module = None
         if wanted != "numpy" and importlib.util.find_spec("numba") is not None:
-            module = importlib.import_module("numba")
+            module = _start_numba()
         elif wanted == "numba":
             raise ConfigError("RELUNET_KERNELS=numba, but numba is not installed (pip install numba)")
         _STATE["numba"] = module
     return _STATE["numba"]
+
+
+def _start_numba() -> Any:
+    """Import Numba and start its threading layer, leaving the process's OpenMP thread
+    count as it was: Numba's OpenMP layer sets it to every core when it starts, which would
+    change the thread count of another OpenMP user in the process (PyTorch's
+    ``torch.get_num_threads()``); Numba's own count is :func:`threads`' setting."""
+    numba = importlib.import_module("numba")
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "openmp"]
+    numba.get_num_threads()  # starts the threading layer
+    if before:
+        threadpool_limits(limits=min(before), user_api="openmp")
+    return numba
 
 
 def backend() -> str:
