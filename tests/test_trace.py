@@ -138,3 +138,50 @@ def test_cli_trace_takes_the_classes_of_the_whole_dataset(capsys, tmp_path):
     assert main(["trace", "--data", str(path), "--target", "target", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["steps"][0]["layers"][-1]["b_before"]) == 3
+
+
+def test_cli_trace_of_a_saved_model_uses_its_weights_split_and_scaling(capsys, tmp_path):
+    """``--model``: the model's own weights, on the first row of its training part, scaled by
+    its contract (the file's order of rows, columns by name); the file stays unchanged."""
+    from sklearn.datasets import load_wine
+
+    from relunet.cli import main
+    from relunet.data import datasets
+
+    d = load_wine()
+    path = tmp_path / "wine.csv"
+    rows = [",".join(["target", *(n.replace("/", "_") for n in d.feature_names)])]
+    rows += [",".join([str(t), *map(str, x)]) for x, t in zip(d.data, d.target)]
+    path.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "m.relunet"
+    assert main(["train", "--data", str(path), "--target", "target", "--seed", "3", "--epochs", "5",
+                 "--save", str(model)]) == 0
+    capsys.readouterr()
+    before = model.read_bytes()
+    assert main(["trace", "--model", str(model), "--lr", "0.05", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert model.read_bytes() == before
+    net = relunet.load(str(model))
+    first = out["steps"][0]["layers"][0]
+    np.testing.assert_array_equal(np.asarray(first["W_before"], np.float32), net.dense_layers[0].W)
+    raw = datasets.load(str(path), target="target", seed=3, scale="none")
+    expected = net.contract.transform(raw.X_train[:1])
+    np.testing.assert_allclose(np.asarray(first["input"], np.float32), expected, rtol=1e-6)
+    assert raw.X_train[:1].max() > 100 and np.abs(expected).max() < 10  # standardised, not raw
+    assert out["lr"] == 0.05 and len(out["steps"][0]["layers"][-1]["b_before"]) == 3
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--hidden", "4"], "--hidden: the model file fixes the network"),
+    (["--activation", "tanh"], "--activation: the model file fixes the network"),
+    (["--data", "xor"], "features"),
+])
+def test_cli_trace_of_a_saved_model_refuses_what_does_not_fit_it(capsys, tmp_path, argv, words):
+    from relunet.cli import main
+
+    model = str(tmp_path / "d.relunet")
+    assert main(["train", "--data", "digits", "--epochs", "1", "--save", model]) == 0
+    capsys.readouterr()
+    assert main(["trace", "--model", model, *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err

@@ -97,6 +97,10 @@ def add_data_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
                    help="rescale inputs with statistics of the training part (default: standard for a "
                    ".csv table, none for built-in datasets and .npy/.npz arrays); the model file "
                    "stores it and predict, diagnose and export apply it")
+    g.add_argument("--impute", default=None, choices=["mean", "median"],
+                   help="fill missing numeric cells of a .csv table with each column's mean or median over the "
+                   "training part (stored in the model, which fills them the same way later; default: a "
+                   "missing value is an error naming its column and line)")
     g.add_argument("--test-size", type=fraction_arg, default=None,
                    help="fraction held out as the test set where a dataset has no fixed one (default 0.25)")
     g.add_argument("--train-samples", type=positive_int_arg, default=None,
@@ -115,11 +119,11 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--target applies to .csv and .npy data files; {name} holds its targets itself "
                               "(an .npz: arrays X and y; a directory: y.npy)")
         opts.update(target=getattr(args, "target", None), task=getattr(args, "task", "auto"),
-                    test_size=getattr(args, "test_size", None))
+                    test_size=getattr(args, "test_size", None), impute=getattr(args, "impute", None))
         if getattr(args, "data_dir", None):
             raise ConfigError("--data-dir is for MNIST / Fashion-MNIST, not for a data file")
         return opts
-    for flag, attr in (("--target", "target"),):
+    for flag, attr in (("--target", "target"), ("--impute", "impute")):
         if getattr(args, attr, None) is not None:
             raise ConfigError(f"{flag} applies to data files (.csv, .npy), not to the built-in {name!r}")
     if getattr(args, "task", "auto") != "auto":
@@ -183,7 +187,8 @@ def make_contract(args: argparse.Namespace, data: Dataset) -> DataContract:
         pixels=PIXEL_DIVISORS.get(key or ""),
         target_offset=data.info["target_scale"][0] if "target_scale" in data.info else None,
         target_divisor=data.info["target_scale"][1] if "target_scale" in data.info else None,
-        columns=data.info.get("raw_columns"), categories=data.info.get("categories"))
+        columns=data.info.get("raw_columns"), categories=data.info.get("categories"),
+        impute=data.info.get("impute"), fill=data.info.get("fill"))
 
 
 def add_network_args(p: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from relunet.errors import DataError
 from relunet.data import datasets
 from relunet.cli import common
 
@@ -39,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     info.add_argument("--target", default=None, help="CSV target column / .npy targets file")
     info.add_argument("--scale", default=None, choices=common.SCALES,
                       help="the input scaling the contract would hold (default: as relunet train's)")
+    info.add_argument("--impute", default=None, choices=["mean", "median"],
+                      help="preview filling a .csv table's missing numeric cells (as relunet train --impute)")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     fetch = sub.add_parser("fetch", help="download MNIST or Fashion-MNIST (checksums verified)")
     fetch.add_argument("name", choices=sorted(datasets.IDX_DATASETS))
@@ -77,7 +80,15 @@ def run(args: argparse.Namespace) -> int:
         opts["target"] = args.target
     if args.name.strip().lower() in datasets.IDX_DATASETS:
         opts["pixels"] = "raw"  # describing needs no float copy
-    ds = common.load_dataset(args.name, **opts)
+    if args.impute is not None:
+        opts["impute"] = args.impute
+    try:
+        ds = common.load_dataset(args.name, **opts)
+    except DataError as exc:
+        if "empty (missing) value" not in str(exc) or "impute" in opts:
+            raise
+        ds = common.load_dataset(args.name, **opts, impute="mean")  # to describe the rest
+        ds.info["impute_needed"] = str(exc)
     out = {
         "name": ds.name,
         "description": ds.description,
@@ -127,6 +138,10 @@ def contract_preview(args: argparse.Namespace, ds: datasets.Dataset) -> dict[str
     if scale == "none" and span.size and span.max() > 5 * max(float(np.median(span)), 1e-12):
         preview["warning"] = (f"features on very different scales (largest |value| {span.max():.3g}, median "
                               f"{np.median(span):.3g}) and no scaling: use --scale standard")
+    if ds.info.get("missing"):
+        preview["missing"] = ds.info["missing"]
+        preview["impute"] = (ds.info["impute"] if "impute_needed" not in ds.info else
+                             "none: relunet train refuses the missing values; add --impute mean (or median)")
     if ds.task == "classification":
         classes = np.unique(np.concatenate([ds.y_train, ds.y_test]))
         preview["label_type"] = "text" if classes.dtype.kind not in "biuf" else (

@@ -108,6 +108,8 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
         args.test_size = c.test_size
     if is_file and args.target is None and c.target is not None:
         args.target = c.target
+    if is_file and c.impute is not None:
+        args.impute = c.impute  # the same file and split: the stored fill values again
     args.scale = "none"  # the contract scales
     data = common.load_data(args)
     X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_test, data.y_test)

@@ -184,7 +184,8 @@ def contract_inputs(net: MLP, spec: str, split: str | None, seed: int | None, sc
 def _training_file_part(net: MLP, spec: str, split: str) -> tuple[Any, Any, str]:
     """The train / test part (or all) of the file the model was trained on, split as in training."""
     c = net.contract
-    d = common.load_dataset(spec, seed=c.seed or 0, target=c.target, task=c.task, test_size=c.test_size)
+    d = common.load_dataset(spec, seed=c.seed or 0, target=c.target, task=c.task, test_size=c.test_size,
+                            impute=c.impute)
     if split == "all":
         X, y = np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test])
     else:
@@ -231,7 +232,7 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
             print(f"relunet: note: {path}: column(s) {extra} are not features of the model; ignored",
                   file=sys.stderr)
     names = header or [str(i) for i in range(width)]
-    return parse_table(path, rows, width, cols, t, [f"column {n!r}" for n in names])
+    return parse_table(path, rows, width, cols, t, [f"column {n!r}" for n in names], missing_ok=c.fill is not None)
 
 
 def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list[str] | None,
@@ -248,7 +249,8 @@ def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list
     positions = [i for i in range(width) if i != t]
     if extra:
         print(f"relunet: note: {path}: column(s) {extra} are not features of the model; ignored", file=sys.stderr)
-    X = tables.encode_rows(path, rows, [positions[k] for k in order], c.columns, c.categories or {})
+    X = tables.encode_rows(path, rows, [positions[k] for k in order], c.columns, c.categories or {},
+                           missing_ok=c.fill is not None)
     if t is None:
         return X, None
     labels = [r[t].strip() for _, r in rows]
@@ -274,23 +276,28 @@ def _positional_columns(path: str, width: int, n: int, c: Any, warn: bool) -> tu
 
 
 def parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: list[int], t: int | None,
-                where: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+                where: list[str], missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The numeric feature columns ``cols`` (in that order) of ``rows`` and the target column
     ``t`` (numbers, or class labels as text); ``where[c]`` names column ``c`` in errors, which
-    name the file's line: ragged rows, empty cells, text, NaN/inf."""
+    name the file's line: ragged rows, empty cells, text, NaN/inf. With ``missing_ok`` (a
+    model that fills missing values) an empty or NaN cell is NaN."""
     X = np.empty((len(rows), len(cols)))
     for k, (line, r) in enumerate(rows):
         if len(r) != width:
             raise DataFormatError(f"{path}: line {line} has {len(r)} values, the first row has {width}")
         for j, col in enumerate(cols):
             text = r[col].strip()
+            if not text and missing_ok:
+                X[k, j] = np.nan
+                continue
             if not text:
-                raise DataFormatError(f"{path}: an empty (missing) value in {where[col]}, line {line}")
+                raise DataFormatError(f"{path}: an empty (missing) value in {where[col]}, line {line} (the model "
+                                      "was trained without --impute)")
             try:
                 v = float(text)
             except ValueError:
                 raise DataFormatError(f"{path}: non-numeric value {text!r} in {where[col]}, line {line}") from None
-            if not np.isfinite(v):
+            if not (np.isfinite(v) or (missing_ok and np.isnan(v))):
                 raise DataFormatError(f"{path}: {text} in {where[col]}, line {line}; clean or impute it first")
             X[k, j] = v
     if t is None:

@@ -11,7 +11,19 @@ that the model can be given raw data later and treat it exactly as in training:
 * the dataset and split it was trained on: the dataset's name or path, the split seed and
   the test fraction, so that ``relunet predict`` / ``diagnose`` evaluate on the same test
   part; for the built-in image sets, the loader's fixed pixel scaling (``pixels``: the
-  divisor, 16 for digits, 255 for MNIST), which the loader applies before the contract.
+  divisor, 16 for digits, 255 for MNIST and Fashion-MNIST).
+
+Pixels: the loaders give the image sets scaled to [0, 1]; users often hold the raw values
+(0..255 for MNIST, 0..16 for scikit-learn's ``load_digits``). A model with ``pixels`` takes
+either, decided per row (image): a row whose largest value exceeds 1 holds raw pixels and is
+divided by ``pixels``; a row within [0, 1] is taken as already scaled. Values outside
+[0, pixels] are refused, naming the row. (A raw image whose pixels are all 0 or 1 reads as
+scaled: such an image is black to the eye either way.)
+
+Missing values: a table trained with ``impute`` (``"mean"`` or ``"median"``) has its missing
+numeric cells filled with that statistic of each column's training part (``fill``, one per
+network input); the model fills NaN inputs with the same values later. Without ``impute`` a
+missing value is an error naming its column and line.
 
 The class labels and their type are the model's ``classes_``; :func:`check_labels` refuses
 labels of another type and classes the model never saw, naming them.
@@ -54,6 +66,8 @@ class DataContract:
         columns, categories: for a table with text (categorical) columns, its feature
             columns in order and each text column's categories; ``features`` then names the
             one-hot inputs ``COLUMN=CATEGORY`` (see :mod:`relunet.data.tables`).
+        impute, fill: how missing values were filled (``"mean"``, ``"median"`` or None) and
+            the fill value of each input, float64 ``shape (n_features,)``, from the training part.
     """
 
     scale: str = "none"
@@ -71,6 +85,8 @@ class DataContract:
     target_divisor: float | None = None
     columns: list[str] | None = None
     categories: dict[str, list[str]] | None = None
+    impute: str | None = None
+    fill: np.ndarray | None = None
 
     # -- building ------------------------------------------------------------
     @classmethod
@@ -110,9 +126,50 @@ class DataContract:
         order = match_columns(names, self.features)
         return np.asarray(X)[:, order] if order != list(range(len(names))) else np.asarray(X)
 
+    def scale_pixels(self, X: Any) -> Any:
+        """Raw pixel rows divided by ``pixels`` (see the module's note); rows in [0, 1] and
+        models without ``pixels`` unchanged.
+
+        ``x' = x / pixels`` for each row with ``max(x) > 1``, else ``x' = x``.
+
+        Raises:
+            DataError: a value below 0 or above ``pixels`` (the row and value named).
+        """
+        if self.pixels is None:
+            return X
+        arr = np.asarray(X)
+        if arr.ndim != 2 or arr.dtype.kind not in "biuf" or arr.size == 0:
+            return arr  # the network's own checks name what is wrong with it
+        finite = np.where(np.isfinite(arr), arr, 0) if arr.dtype.kind == "f" else arr
+        low, high = finite.min(axis=1), finite.max(axis=1)
+        bad = np.flatnonzero((low < 0) | (high > self.pixels))
+        if bad.size:
+            r = int(bad[0])
+            v = low[r] if low[r] < 0 else high[r]
+            raise DataError(f"row {r} has the pixel value {v:g}; the model takes pixels in [0, {self.pixels:g}] "
+                            f"(raw) or in [0, 1] (scaled)")
+        raw = high > 1
+        if not raw.any():
+            return arr
+        dtype = np.dtype(self.dtype)
+        out = arr.astype(dtype, copy=True)
+        out[raw] /= dtype.type(self.pixels)
+        return out
+
+    def fill_missing(self, X: Any) -> Any:
+        """``X`` with each NaN replaced by its column's ``fill`` value (unchanged without
+        ``fill``, or when nothing is missing)."""
+        if self.fill is None:
+            return X
+        arr = np.asarray(X)
+        if arr.dtype.kind != "f" or arr.ndim != 2 or arr.shape[1] != len(self.fill):
+            return arr  # nothing can be missing, or the shape check names what is wrong
+        return fill_nan(arr, self.fill)
+
     def transform(self, X: Any) -> np.ndarray:
-        """Raw inputs (array or table) -> the network's inputs, as in training."""
-        X = self.select(X)
+        """Raw inputs (array or table) -> the network's inputs, as in training: columns in
+        the model's order, raw pixels scaled, missing values filled, then the fitted transform."""
+        X = self.fill_missing(self.scale_pixels(self.select(X)))
         if self.scale == "none" or self.offset is None or self.divisor is None:
             return X if isinstance(X, np.ndarray) else np.asarray(X)
         arr = np.asarray(X)
@@ -154,6 +211,7 @@ class DataContract:
             "dataset": self.dataset, "seed": self.seed, "test_size": self.test_size, "pixels": self.pixels,
             "target_offset": self.target_offset, "target_divisor": self.target_divisor,
             "columns": self.columns, "categories": self.categories,
+            "impute": self.impute, "fill": None if self.fill is None else [float(v) for v in self.fill],
         }
 
     @classmethod
@@ -188,7 +246,11 @@ class DataContract:
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not ok(v)):
                 raise ValueError(f"bad {key} {v!r}")
         columns, categories = _check_categories(d.get("columns"), d.get("categories"), features)
-        return cls(columns=columns, categories=categories, scale=scale, offset=offset, divisor=divisor,
+        impute = d.get("impute")
+        if impute not in (None, "mean", "median"):
+            raise ValueError(f"unknown impute {impute!r}")
+        fill = None if impute is None else _stat_array(d.get("fill"), "fill", n_features)
+        return cls(impute=impute, fill=fill, columns=columns, categories=categories, scale=scale, offset=offset, divisor=divisor,
                    features=features, target=d.get("target"),
                    task=d.get("task"), dtype=d["dtype"], dataset=d.get("dataset"), seed=seed,
                    test_size=d.get("test_size"), pixels=d.get("pixels"), target_offset=d.get("target_offset"),
@@ -197,6 +259,10 @@ class DataContract:
     def describe(self) -> str:
         """One line: scaling, features, target, dataset and split."""
         parts = [f"scaling {self.scale}"]
+        if self.impute is not None:
+            parts.append(f"missing values filled with the training {self.impute}")
+        if self.pixels is not None:
+            parts.append(f"raw pixels (0..{self.pixels:g}) divided by {self.pixels:g}")
         if self.categories:
             parts.append(f"categorical {', '.join(self.categories)} one-hot")
         if self.features is not None:
@@ -209,6 +275,17 @@ class DataContract:
             split += f", test fraction {self.test_size}" if self.test_size is not None else ""
             parts.append(f"trained on {self.dataset}{split}")
         return "; ".join(parts)
+
+
+def fill_nan(X: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """``X`` (float, ``shape (n, k)``) with each NaN replaced by its column's ``fill`` value
+    (``shape (k,)``, cast to ``X``'s dtype); ``X`` itself when nothing is missing."""
+    missing = np.isnan(X)
+    if not missing.any():
+        return X
+    out = X.copy()
+    out[missing] = np.broadcast_to(fill.astype(X.dtype), X.shape)[missing]
+    return out
 
 
 def _check_categories(columns: Any, categories: Any, features: Any) -> tuple[Any, Any]:

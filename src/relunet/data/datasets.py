@@ -71,6 +71,7 @@ from typing import Any
 import numpy as np
 
 from relunet.core.registry import Registry, kebab_case
+from relunet.core.contract import fill_nan
 from relunet.data import preprocessing, tables
 from relunet.errors import (
     ConfigError,
@@ -596,8 +597,9 @@ def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
 
 
 def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[str],
-              t: int) -> tuple[list[int], list[list[float]], list[str]]:
-    """The file line, feature values and target text of every data row."""
+              t: int, missing_ok: bool = False) -> tuple[list[int], list[list[float]], list[str]]:
+    """The file line, feature values and target text of every data row (an empty cell NaN
+    when ``missing_ok``, else an error)."""
     lines: list[int] = []
     values: list[list[float]] = []
     labels: list[str] = []
@@ -608,12 +610,16 @@ def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[st
         for i, cell in enumerate(row):
             if i == t:
                 continue
+            if missing_ok and not cell.strip():
+                x.append(np.nan)
+                continue
             try:
                 x.append(float(cell))
             except ValueError:
-                what = "an empty (missing) value" if not cell.strip() else f"non-numeric value {cell!r}"
+                what = ("an empty (missing) value" if not cell.strip() else f"non-numeric value {cell!r}")
+                fix = "; fill it, drop the row, or fill missing values with --impute mean" if not cell.strip() else ""
                 raise DataError(
-                    f"{path}: {what} in column {header[i]!r}, line {line} (data row {len(values) + 1})"
+                    f"{path}: {what} in column {header[i]!r}, line {line} (data row {len(values) + 1}){fix}"
                 ) from None
         lines.append(line)
         values.append(x)
@@ -640,16 +646,17 @@ def _csv_target(path: Path, labels: list[str], lines: list[int], column: str) ->
     return y
 
 
-def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _load_csv(path: Path, target: str | None, missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
     with contextlib.closing(csv_rows(path)) as rows:
         header, t, first = _csv_header(path, rows, target)
-        lines, values, labels = _csv_body(path, itertools.chain(first, rows), header, t)
+        lines, values, labels = _csv_body(path, itertools.chain(first, rows), header, t, missing_ok)
     features = [h for i, h in enumerate(header) if i != t]
     X = np.array(values, dtype=np.float64)
-    bad = np.argwhere(~np.isfinite(X))
+    bad = np.argwhere(np.isinf(X) if missing_ok else ~np.isfinite(X))
     if len(bad):
         r, c = bad[0]
-        raise DataError(f"{path}: {X[r, c]} in column {features[c]!r}, line {lines[r]}; clean or impute it first")
+        raise DataError(f"{path}: {X[r, c]} in column {features[c]!r}, line {lines[r]}; clean it, or fill missing "
+                        "values with --impute mean (or median)")
     y = _csv_target(path, labels, lines, header[t])
     big = np.argwhere(np.abs(X) > np.finfo(np.float32).max)
     if len(big):  # float32 would make it inf (with a RuntimeWarning) and the error would say "NaN or inf"
@@ -659,18 +666,19 @@ def _load_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, l
     return X.astype(np.float32), y, features
 
 
-def _load_table(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, Any]]:
+def _load_table(path: Path, target: str | None,
+                missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, Any]]:
     """A CSV file: numeric columns by :func:`_load_csv`; a file with text feature columns
     (categories) one-hot encoded by :mod:`relunet.data.tables`, with ``raw_columns`` and
     ``categories`` for the data contract."""
     try:
-        X, y, columns = _load_csv(path, target)
+        X, y, columns = _load_csv(path, target, missing_ok)
         return X, y, columns, {}
     except DataError as exc:
         if "non-numeric value" not in str(exc):
             raise
         with contextlib.closing(csv_rows(path)) as lines:
-            found = tables.read_categorical_csv(path, list(lines), target)
+            found = tables.read_categorical_csv(path, list(lines), target, missing_ok)
         if found is None:
             raise
     X, y, names, raw, categories = found
@@ -748,11 +756,14 @@ def read_npy(path: Path) -> np.ndarray:
 
 
 def _load_user(path: Path, seed: int, target: str | None = None, task: str = "auto",
-               test_size: float = 0.25) -> Dataset:
+               test_size: float = 0.25, impute: str | None = None) -> Dataset:
     X_test = y_test = None
     columns: list[str] | None = None
     table: dict[str, Any] = {}
     suffix = path.suffix.lower()
+    if impute is not None and (impute not in preprocessing.IMPUTE or suffix != ".csv"):
+        raise ConfigError(f"impute={impute!r}: missing values of a .csv table are filled with the training part's "
+                          f"{' or '.join(preprocessing.IMPUTE)}" + ("" if suffix == ".csv" else f", not in {path.name}"))
     check_regular(path)
     if path.is_dir():
         need = [path / "X.npy", path / "y.npy"]
@@ -767,7 +778,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
                                 f"but no {lone[0]}; a test set needs both (or neither: a split of X.npy)")
             X_test, y_test = _check_xy(path, read_npy(path / "X_test.npy"), read_npy(path / "y_test.npy"), "_test")
     elif suffix == ".csv":
-        X, y, columns, table = _load_table(path, target)
+        X, y, columns, table = _load_table(path, target, missing_ok=impute is not None)
     elif suffix == ".npz":
         try:
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
@@ -827,6 +838,13 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
             tr, te = preprocessing.split_indices(len(X), test_size, rng, y if task == "classification" else None)
             X, X_test, y, y_test = X[tr], X[te], y[tr], y[te]
             info["split"] = "stratified" if task == "classification" else "random"
+    if impute is not None:
+        names = columns or [str(i) for i in range(X.shape[1])]
+        counts = np.isnan(X).sum(axis=0) + np.isnan(X_test).sum(axis=0)
+        info["missing"] = {n: int(k) for n, k in zip(names, counts) if k}
+        fill = preprocessing.fit_fill(X, impute, columns)  # the training part only
+        X, X_test = fill_nan(X, fill), fill_nan(X_test, fill)
+        info.update(impute=impute, fill=fill)
     return Dataset(path.stem if not path.is_dir() else path.name, X, y, X_test, y_test, task,
                    f"user data from {path}", info)
 
@@ -840,7 +858,7 @@ LOADERS = {
 #: options every dataset accepts (applied after loading); the rest go to the loader
 _GENERIC = ("scale", "train_samples")
 #: options only the user's files take
-_USER = ("target", "task", "test_size")
+_USER = ("target", "task", "test_size", "impute")
 
 
 #: the dataset catalog's name table (:class:`relunet.core.registry.Registry`); a name is

@@ -318,3 +318,31 @@ def fit_contract(X: Any, *, scale: str = "standard", features: Any = None, targe
     dtype = arr.dtype.name if arr.dtype.kind == "f" else "float32"
     return DataContract.from_scaler(scaler, features=None if features is None else [str(f) for f in features],
                                     target=target, task=task, dtype=dtype, **fields)
+
+
+# -- missing values ---------------------------------------------------------------------
+
+#: how missing values may be filled (``impute=``, ``--impute``)
+IMPUTE = ("mean", "median")
+
+
+def fit_fill(X: np.ndarray, how: str, names: list[str] | None = None) -> np.ndarray:
+    """The fill value of each column of the training inputs ``X`` (NaN where missing): its
+    mean or median over the values present, float64 ``shape (n_features,)``.
+
+    Raises:
+        ConfigError: an unknown ``how``.
+        DataError: a column with no value at all in the training part (named).
+    """
+    if how not in IMPUTE:
+        raise ConfigError(f"impute must be one of {', '.join(IMPUTE)}, got {how!r}")
+    X = np.asarray(X, dtype=np.float64)
+    present = ~np.isnan(X)
+    empty = np.flatnonzero(~present.any(axis=0))
+    if empty.size:
+        col = names[empty[0]] if names is not None else str(empty[0])
+        raise DataError(f"column {col!r} has no value in the training part: nothing to fill it with")
+    if how == "mean":
+        return np.where(present, X, 0.0).sum(axis=0) / present.sum(axis=0)
+    return np.array([np.median(X[present[:, j], j]) for j in range(X.shape[1])])
+

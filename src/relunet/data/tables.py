@@ -6,7 +6,8 @@ categories sorted as text. The categories are part of the model's data contract
 (:class:`relunet.core.contract.DataContract` ``categories``), so a table given to
 ``relunet predict`` later is encoded the same way; a category the model never saw is an
 error naming it, the column and the line. Missing (empty) cells are refused with their
-column and line, in categorical columns as in numeric ones.
+column and line, in categorical columns as in numeric ones; with ``missing_ok`` (imputation
+asked for) an empty numeric cell is NaN, to be filled, while an empty text cell stays an error.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def expanded_names(columns: list[str], categories: dict[str, list[str]]) -> list
 
 
 def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[int], columns: list[str],
-                categories: dict[str, list[str]]) -> np.ndarray:
+                categories: dict[str, list[str]], missing_ok: bool = False) -> np.ndarray:
     """The float64 input matrix of ``rows``: the cells at ``positions`` (one per entry of
     ``columns``), numbers as they are, categories one-hot.
 
@@ -61,9 +62,14 @@ def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[in
         j = 0
         for col, pos in zip(columns, positions):
             text = r[pos].strip()
+            if not text and missing_ok and col not in categories:
+                X[k, j] = np.nan
+                j += 1
+                continue
             if not text:
-                raise DataError(f"{path}: an empty (missing) value in column {col!r}, line {line}; "
-                                "fill or drop it first")
+                fix = ("--impute fills numeric columns only" if missing_ok
+                       else "fill or drop it first, or fill missing numbers with --impute mean")
+                raise DataError(f"{path}: an empty (missing) value in column {col!r}, line {line}; {fix}")
             if col in categories:
                 cats = categories[col]
                 if text not in cats:
@@ -77,14 +83,15 @@ def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[in
             except ValueError:
                 raise DataError(f"{path}: non-numeric value {text!r} in column {col!r}, line {line}") from None
             j += 1
-    if not np.isfinite(X).all():
-        r, c = np.argwhere(~np.isfinite(X))[0]
+    bad = np.isinf(X) if missing_ok else ~np.isfinite(X)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
         raise DataError(f"{path}: {X[r, c]} in line {rows[r][0]}; clean or impute it first")
     return X
 
 
-def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, list[str]]], target: str | None
-                         ) -> tuple[np.ndarray, np.ndarray, list[str], list[str], dict[str, list[str]]] | None:
+def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, list[str]]], target: str | None,
+                         missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray, list[str], list[str], dict[str, list[str]]] | None:
     """A CSV with text feature columns: ``(X, y, input_names, columns, categories)``, or
     None when every feature column is numeric (the plain reader's case).
 
@@ -114,7 +121,7 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
     positions = [i for i in range(len(header)) if i != t]
     columns = [header[i] for i in positions]
     categories = {header[i]: sorted({r[i].strip() for _, r in rows if r[i].strip()}) for i in text}
-    X = encode_rows(path, rows, positions, columns, categories)
+    X = encode_rows(path, rows, positions, columns, categories, missing_ok)
     labels = [r[t].strip() for _, r in rows]
     if any(not v for v in labels):
         raise DataError(f"{path}: empty (missing) target in column {header[t]!r}, line "

@@ -292,10 +292,22 @@ def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
 
 
 def input_transform(g: _Graph, x: str, contract: Any) -> str:
-    """The data contract's input transform ``(x - offset) / divisor`` as ``Sub`` and ``Div``
-    nodes (float32, as relunet computes it), so that the graph takes raw inputs as
-    ``net.predict`` does; ``x`` unchanged without a contract or scaling."""
-    if contract is None or contract.scale == "none" or contract.offset is None:
+    """The data contract's input transform as nodes (float32, as relunet computes it), so
+    that the graph takes raw inputs as ``net.predict`` does: raw pixel rows (a row whose
+    largest value exceeds 1) divided by the pixel divisor (``ReduceMax``, ``Greater``,
+    ``Where``), missing values (NaN) filled (``IsNaN``, ``Where``), then
+    ``(x - offset) / divisor`` (``Sub``, ``Div``); ``x`` unchanged without a contract or
+    scaling. Out-of-range pixels, which ``predict`` refuses, pass unchecked."""
+    if contract is None:
+        return x
+    if contract.fill is not None:
+        x = g.op("Where", [g.op("IsNaN", [x], stem="missing"), g.const(contract.fill, "fill"), x], stem="filled")
+    if contract.pixels is not None:
+        row_max = g.op("ReduceMax", [x, _int_const(g, [1])], stem="pixel_row_max", keepdims=1)
+        raw = g.op("Greater", [row_max, g.const(1.0)], stem="pixel_raw")
+        scaled = g.op("Div", [x, g.const(contract.pixels, "pixel_divisor")], stem="pixel_scaled")
+        x = g.op("Where", [raw, scaled, x], stem="pixels")
+    if contract.scale == "none" or contract.offset is None:
         return x
     centred = g.op("Sub", [x, g.const(contract.offset, "scale_offset")], stem="scale_sub")
     return g.op("Div", [centred, g.const(contract.divisor, "scale_divisor")], stem="scale_div")
