@@ -530,9 +530,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from relunet.core import blas as _blas  # noqa: F401
 
-    threads = args.threads or os.cpu_count() or 1
+    from relunet.core import kernels
+
+    threads = args.threads or kernels.default_threads()
     torch.set_num_threads(threads)
     limiter = threadpoolctl.threadpool_limits(limits=threads)
+    kernel_threads = kernels.threads(threads)  # the train_step rows' fused kernels too
+    kernel_threads.__enter__()
     timer = Timer(args.quick)
     res: dict[str, Any] = {"machine": machine_info(threads), "quick": args.quick}
     t_start = time.perf_counter()
@@ -638,6 +642,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(_row_line(row), flush=True)
     res["infer"] = infer
     res["torch_compile"] = compile_status
+    kernel_threads.__exit__(None, None, None)
     limiter.restore_original_limits()
     if not args.no_fit:
         res["fit"] = bench_fit.measure(timer, threads, args.quick, log)

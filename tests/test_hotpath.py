@@ -356,7 +356,8 @@ def _specials(rng, n, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [1, 500, kernels.PARALLEL_MIN + 17])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_relu_backward_kernel_is_bit_identical_to_numpy(dtype, n, threads):
+def test_relu_backward_kernel_is_bit_identical_to_numpy(dtype, n, threads, monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)  # the parallel form on 2 cores too
     rng = np.random.default_rng(n)
     g, a = _specials(rng, n, dtype), _specials(rng, n, dtype)[::-1].copy()
     ref, fast = g.copy(), g.copy()
@@ -379,7 +380,8 @@ ADAM_CASES = {  # (decay, coupled, amsgrad)
 @pytest.mark.parametrize("n", [3, 500, kernels.PARALLEL_MIN + 5])
 @pytest.mark.parametrize("case", sorted(ADAM_CASES))
 @pytest.mark.parametrize("threads", [1, 2])
-def test_adam_kernel_is_bit_identical_to_numpy(dtype, n, case, threads):
+def test_adam_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)  # the parallel form on 2 cores too
     decay, coupled, ams = ADAM_CASES[case]
     rng = np.random.default_rng(7)
     p, g = _specials(rng, n, dtype), _specials(rng, n, dtype)[::-1].copy()

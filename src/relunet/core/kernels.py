@@ -5,8 +5,9 @@ Each kernel here has two forms that compute the same numbers bit for bit:
 * the **reference**, plain NumPy ufuncs with ``out=`` (``*_numpy``): the clear statement of
   the arithmetic, one pass over the arrays per ufunc;
 * the **fused** form, compiled by `Numba <https://numba.pydata.org>`_ when it is installed:
-  one pass over the arrays for the whole update, split over ``threads`` cores for arrays of
-  at least :data:`PARALLEL_MIN` elements (``prange``), in the same order of floating-point
+  one pass over the arrays for the whole update, split over ``threads`` cores (``prange``)
+  for arrays of at least :data:`PARALLEL_MIN` elements when at least
+  :data:`PARALLEL_MIN_THREADS` threads are set, in the same order of floating-point
   operations on the same dtype (every scalar is cast to the arrays' dtype first, as NumPy
   does with a Python float; no ``fastmath``, so no contraction into fused multiply-adds;
   NumPy's error model, so ``x / 0`` is ``inf`` as in NumPy, and the loops vectorize).
@@ -47,6 +48,7 @@ from relunet.errors import ConfigError
 
 __all__ = [
     "PARALLEL_MIN",
+    "PARALLEL_MIN_THREADS",
     "adam_step",
     "adam_step_numpy",
     "backend",
@@ -57,8 +59,13 @@ __all__ = [
 ]
 
 #: arrays of fewer elements run the serial compiled kernel (a parallel region costs a few
-#: microseconds to start: more than a bias vector's whole update)
-PARALLEL_MIN = 1 << 15
+#: microseconds to start, and its worker threads then spin a while: more than a bias
+#: vector's, or a 128 x 500 ReLU mask's, whole update)
+PARALLEL_MIN = 200_000
+#: the parallel form runs only with more threads than this: on two cores the serial kernel
+#: (4-5x NumPy already) was faster inside training, because each parallel region wakes one
+#: more spinning thread pool beside OpenBLAS's (benchmarks/PROFILE.md)
+PARALLEL_MIN_THREADS = 3
 
 
 # -- threads ---------------------------------------------------------------------------------
@@ -152,7 +159,8 @@ def _pick(name: str, size: int) -> Callable[..., Any] | None:
     forms = _compiled(name)
     if forms is None:
         return None
-    return forms[1] if size >= PARALLEL_MIN and _STATE["numba"].get_num_threads() > 1 else forms[0]
+    parallel = size >= PARALLEL_MIN and _STATE["numba"].get_num_threads() >= PARALLEL_MIN_THREADS
+    return forms[1] if parallel else forms[0]
 
 
 # -- ReLU's backward ------------------------------------------------------------------------------
