@@ -450,10 +450,14 @@ def memory_child(mode: str, max_steps: int | None = None) -> dict[str, Any]:
     (X, labels, one-hot targets, the epoch's shuffle order), 2 x the parameters and the
     per-batch arrays (relunet's work arrays and, in the loop, the gathered batch).
     """
+    from relunet.core import kernels
     from relunet.training import optimizers
 
     sizes = ARCHS["784-500-500-500-10"]
     B = 128
+    # Numba and its compiled kernels (tens of MB of Python objects, whatever the data) are
+    # loaded before tracing: the budget is about what training adds per data set
+    kernels.warm_up(np.float32)
     rss0 = _proc_status_bytes("VmRSS")
     tracemalloc.start()
     net = _relunet_net(sizes)  # first: the float64 draws of the initialisation are not training

@@ -469,3 +469,8 @@ def test_kernel_threads_leave_pytorchs_openmp_threads_alone():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1"]
+
+
+def test_warm_up_loads_the_kernels_and_names_the_backend():
+    assert kernels.warm_up(np.float32) == kernels.backend() in ("numba", "numpy")
+    assert kernels.warm_up(np.float64) == kernels.backend()

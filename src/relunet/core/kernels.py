@@ -56,6 +56,7 @@ __all__ = [
     "relu_backward",
     "relu_backward_numpy",
     "threads",
+    "warm_up",
 ]
 
 #: arrays of fewer elements run the serial compiled kernel (a parallel region costs a few
@@ -138,6 +139,17 @@ def _start_numba() -> Any:
     if before:
         threadpool_limits(limits=min(before), user_api="openmp")
     return numba
+
+
+def warm_up(dtype: Any = np.float32) -> str:
+    """Import Numba and load (or compile) every kernel's serial form for ``dtype`` now,
+    rather than inside the first training step; returns :func:`backend`. Idempotent."""
+    t = np.dtype(dtype).type
+    one = np.ones(1, dtype=dtype)
+    relu_backward(one.copy(), one)
+    adam_step(one.copy(), one, one.copy(), one.copy(), None, one.copy(), None, b1=0.9, b2=0.999,
+              step_size=t(0.001), bc2_sqrt=t(0.03), eps=t(1e-8), decay=0.0, coupled=False)
+    return backend()
 
 
 def backend() -> str:
