@@ -354,7 +354,7 @@ def _specials(rng, n, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [1, 500, kernels.PARALLEL_MIN + 17])
+@pytest.mark.parametrize("n", [1, 500, kernels.COMPILED_MIN + 3, kernels.PARALLEL_MIN + 17])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_relu_backward_kernel_is_bit_identical_to_numpy(dtype, n, threads, monkeypatch):
     monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)  # the parallel form on 2 cores too
@@ -377,7 +377,7 @@ ADAM_CASES = {  # (decay, coupled, amsgrad)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [3, 500, kernels.PARALLEL_MIN + 5])
+@pytest.mark.parametrize("n", [3, 500, kernels.COMPILED_MIN + 1, kernels.PARALLEL_MIN + 5])
 @pytest.mark.parametrize("case", sorted(ADAM_CASES))
 @pytest.mark.parametrize("threads", [1, 2])
 def test_adam_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypatch):
@@ -444,16 +444,18 @@ def test_kernel_backend_follows_the_environment(tmp_path):
 @pytest.mark.parametrize("opt", ["adam", "adamw", ("adam", {"amsgrad": True, "weight_decay": 0.01})])
 def test_adam_training_is_the_same_with_and_without_the_fused_kernels(opt, monkeypatch):
     name, hyper = opt if isinstance(opt, tuple) else (opt, {})
+    sizes = [64, 80, 60, 10]  # weights and batch-64 masks above kernels.COMPILED_MIN elements
+    assert 64 * 60 < kernels.COMPILED_MIN <= 60 * 80
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((64, SIZES[0])).astype(np.float32)
-    y = rng.integers(0, SIZES[-1], 64)
+    X = rng.standard_normal((64, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], 64)
     runs = []
     for fused in (True, False):
         if not fused:
             monkeypatch.setattr(kernels, "adam_step", kernels.adam_step_numpy)
             monkeypatch.setattr(kernels, "relu_backward", kernels.relu_backward_numpy)
-        net = MLP(SIZES, activation="relu", dtype=np.float32, seed=0)
-        net.fit(X, y, epochs=3, batch_size=16, optimizer=name, lr=1e-2, **hyper)
+        net = MLP(sizes, activation="relu", dtype=np.float32, seed=0)
+        net.fit(X, y, epochs=3, batch_size=64, optimizer=name, lr=1e-2, **hyper)
         runs.append(net.parameters())
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)

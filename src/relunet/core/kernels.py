@@ -4,8 +4,8 @@ Each kernel here has two forms that compute the same numbers bit for bit:
 
 * the **reference**, plain NumPy ufuncs with ``out=`` (``*_numpy``): the clear statement of
   the arithmetic, one pass over the arrays per ufunc;
-* the **fused** form, compiled by `Numba <https://numba.pydata.org>`_ when it is installed:
-  one pass over the arrays for the whole update, split over ``threads`` cores (``prange``)
+* the **fused** form, compiled by `Numba <https://numba.pydata.org>`_ when it is installed,
+  for arrays of at least :data:`COMPILED_MIN` elements: one pass over the arrays for the whole update, split over ``threads`` cores (``prange``)
   for arrays of at least :data:`PARALLEL_MIN` elements when at least
   :data:`PARALLEL_MIN_THREADS` threads are set, in the same order of floating-point
   operations on the same dtype (every scalar is cast to the arrays' dtype first, as NumPy
@@ -47,6 +47,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from relunet.errors import ConfigError
 
 __all__ = [
+    "COMPILED_MIN",
     "PARALLEL_MIN",
     "PARALLEL_MIN_THREADS",
     "adam_step",
@@ -59,6 +60,9 @@ __all__ = [
     "warm_up",
 ]
 
+#: arrays of fewer elements take the NumPy reference: a few microseconds either way, and a
+#: small network (XOR, a test) then never imports Numba (~0.4 s)
+COMPILED_MIN = 4096
 #: arrays of fewer elements run the serial compiled kernel (a parallel region costs a few
 #: microseconds to start, and its worker threads then spin a while: more than a bias
 #: vector's, or a 128 x 500 ReLU mask's, whole update)
@@ -145,7 +149,7 @@ def warm_up(dtype: Any = np.float32) -> str:
     """Import Numba and load (or compile) every kernel's serial form for ``dtype`` now,
     rather than inside the first training step; returns :func:`backend`. Idempotent."""
     t = np.dtype(dtype).type
-    one = np.ones(1, dtype=dtype)
+    one = np.ones(COMPILED_MIN, dtype=dtype)
     relu_backward(one.copy(), one)
     adam_step(one.copy(), one, one.copy(), one.copy(), None, one.copy(), None, b1=0.9, b2=0.999,
               step_size=t(0.001), bc2_sqrt=t(0.03), eps=t(1e-8), decay=0.0, coupled=False)
@@ -167,7 +171,10 @@ def _compiled(name: str) -> tuple[Callable[..., Any], Callable[..., Any]] | None
 
 def _pick(name: str, size: int) -> Callable[..., Any] | None:
     """The compiled kernel for an array of ``size`` elements: the parallel form for a large
-    array when more than one thread is set, else the serial one; None without Numba."""
+    array when enough threads are set, else the serial one; None for a small array or
+    without Numba (the caller then runs the NumPy reference)."""
+    if size < COMPILED_MIN:
+        return None
     forms = _compiled(name)
     if forms is None:
         return None
