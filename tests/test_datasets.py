@@ -45,7 +45,7 @@ def test_truth_tables(name, op):
     assert ds.task == "classification" and ds.n_outputs == 2
 
 
-@pytest.mark.parametrize("name", ["spirals", "moons"])
+@pytest.mark.parametrize("name", ["spirals", "moons", "circles", "gaussians"])
 def test_2d_sets_are_seeded_noisy_and_stratified(name):
     a, b, c = datasets.load(name, seed=1), datasets.load(name, seed=1), datasets.load(name, seed=2)
     np.testing.assert_array_equal(a.X_train, b.X_train)
@@ -66,6 +66,27 @@ def test_moons_without_noise_lie_on_the_half_circles():
     np.testing.assert_allclose(r0, 1.0, atol=1e-6)
     np.testing.assert_allclose(r1, 1.0, atol=1e-6)
     assert (X[y == 0, 1] >= -1e-6).all() and (X[y == 1, 1] <= 0.5 + 1e-6).all()
+
+
+def test_circles_without_noise_lie_on_their_two_radii():
+    ds = datasets.load("circles", noise=0.0, n_samples=200, factor=0.3)
+    X = np.vstack([ds.X_train, ds.X_test]).astype(np.float64)
+    y = np.concatenate([ds.y_train, ds.y_test])
+    np.testing.assert_allclose(np.hypot(*X[y == 0].T), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.hypot(*X[y == 1].T), 0.3, atol=1e-6)
+    for factor in (0, 1, 1.5, "0.5", True):
+        with pytest.raises(errors.ConfigError, match="factor"):
+            datasets.load("circles", factor=factor)
+
+
+def test_gaussians_centre_on_their_means_with_the_noise_as_spread():
+    ds = datasets.load("gaussians", noise=0.25, n_samples=4000, seed=3)
+    X = np.vstack([ds.X_train, ds.X_test]).astype(np.float64)
+    y = np.concatenate([ds.y_train, ds.y_test])
+    np.testing.assert_allclose(X[y == 0].mean(axis=0), [1, 1], atol=0.03)
+    np.testing.assert_allclose(X[y == 1].mean(axis=0), [-1, -1], atol=0.03)
+    np.testing.assert_allclose(X[y == 1].std(axis=0), [0.25, 0.25], rtol=0.1)
+    assert set(datasets.GENERATED) <= set(datasets.names())
 
 
 def test_spirals_arms_are_point_symmetric_without_noise():
@@ -551,8 +572,8 @@ def test_dataset_seed_and_name_types(capsys, tmp_path):
     _usage_error(capsys, ["diagnose", str(model), "--data", "digits", "--seed", "-1"], "--seed")
 
 
-@pytest.mark.parametrize("kwargs", [{"n_samples": 0}, {"n_samples": -5}, {"noise": -1.0}])
-@pytest.mark.parametrize("name", ["spirals", "moons"])
+@pytest.mark.parametrize("kwargs", [{"n_samples": 0}, {"n_samples": -5}, {"noise": -1.0}, {"noise": float("nan")}])
+@pytest.mark.parametrize("name", ["spirals", "moons", "circles", "gaussians"])
 def test_generated_dataset_arguments(name, kwargs):
     with pytest.raises(errors.ConfigError):
         relunet.datasets.load(name, **kwargs)
