@@ -541,3 +541,10 @@ def test_header_fits_an_80_column_terminal_and_keeps_every_word(capsys, monkeypa
     lines = _header(narrow)
     assert len(lines) > 1 and all(len(l) <= 80 for l in lines), lines
     assert " ".join(" ".join(lines).split()) == " ".join(line.replace("  ", " ").split())  # nothing cut
+
+
+def test_threads_option(capsys):
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--threads", "1", "--json"])
+    assert rc == 0, err
+    assert json.loads(out)["test_accuracy"] == 1.0
+    _usage_error(capsys, ["train", "--data", "xor", "--threads", "0"], "--threads")

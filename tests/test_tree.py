@@ -300,3 +300,14 @@ def test_onnx_export_gives_the_exact_probabilities(tmp_path):
     sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"input": X})[0]
     np.testing.assert_allclose(got, net.predict_output(X), atol=1e-6)
+
+
+def test_last_batch_correct_scores_every_class_after_the_path_only_step():
+    net = _net(sizes=(5, 6, 9))
+    X = RNG.standard_normal((12, 5))
+    y = RNG.integers(0, 9, 12)
+    Y = net.encode_targets(y)
+    net.train_step(X, Y, relunet.training.optimizers.get("sgd", lr=0.1))
+    expected = int(np.sum(np.argmax(net.forward(X, training=False), axis=1) == y))
+    assert net.last_batch_correct(Y) == expected
+    net.fit(X, y, epochs=2, batch_size=4)  # fit counts its training accuracy this way

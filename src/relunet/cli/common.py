@@ -252,6 +252,9 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
                    help="weight decay: L2 (sgd, adagrad, rmsprop, adam) or decoupled (adamw)")
     g.add_argument("--schedule", default=None, metavar="SPEC",
                    help="learning-rate schedule, " + SCHEDULE_SYNTAX.replace("%", "%%"))
+    g.add_argument("--threads", type=positive_int_arg, default=None, metavar="N",
+                   help="threads for the matrix products and the element-wise kernels while training "
+                   "(default: every core this process may use)")
 
 
 def optimizer_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -269,7 +272,7 @@ def optimizer_params(args: argparse.Namespace) -> dict[str, Any]:
 def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """``fit`` keyword arguments from :func:`add_training_args`' options (after
     :func:`resolve_defaults`): epochs, batch_size, lr, optimizer, its hyper-parameters and
-    the schedule. Unknown optimizer or schedule names raise ``UnknownNameError`` here,
+    the schedule (and ``threads`` when ``--threads`` is given). Unknown optimizer or schedule names raise ``UnknownNameError`` here,
     listing the known ones."""
     from relunet.training import optimizers
     from relunet.training.engine import parse_schedule
@@ -293,6 +296,8 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if spec:
         parse_schedule(spec, args.epochs)  # validate now (bad names fail before data loading)
         out["schedule"] = spec
+    if getattr(args, "threads", None) is not None:
+        out["threads"] = args.threads
     return out
 
 

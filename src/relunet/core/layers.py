@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse as _sparse
 
 from relunet.core import blas as _blas
-from relunet.core import activations
+from relunet.core import activations, kernels
 from relunet.errors import CallOrderError, ConfigError
 from relunet.core.activations import Activation
 from relunet.core.tree import Tree
@@ -175,8 +175,8 @@ class ActivationLayer:
     catalog's ``max(0, x)`` written into ``out`` (which may be ``x`` itself: in place), and
     its backward ``grad_out * (a > 0)`` written over ``grad_out`` (``a > 0`` exactly where
     ``x > 0``, so the mask is taken from the output, which may have overwritten ``x``;
-    ``relu'(0) = 0`` stays). Every other activation runs through its own
-    ``forward``/``backward``.
+    ``relu'(0) = 0`` stays; one fused pass, :func:`relunet.core.kernels.relu_backward`).
+    Every other activation runs through its own ``forward``/``backward``.
     """
 
     def __init__(self, activation: "str | Activation", **params: Any):
@@ -241,7 +241,7 @@ class ActivationLayer:
         """
         a = self._a
         if a is not None:
-            g = np.multiply(grad_out, np.greater(a, 0, out=work), out=grad_out)
+            g = kernels.relu_backward(grad_out, a, work)
         else:
             self.activation.require_differentiable()
             g = self.activation.backward(grad_out)
@@ -424,6 +424,13 @@ class TreeNodes(Dense):
             out += x @ self.W
             return out
         return _blas.gemm(1.0, x, self.W.T, 1.0, out, trans_b=True)
+
+    def scores_of_last_input(self) -> np.ndarray:
+        """Every node score ``(n, K)`` of the input of the last training forward (with the
+        current weights; nothing cached): what the fast path did not compute."""
+        if self._x is None:
+            raise CallOrderError("TreeNodes.scores_of_last_input called before a training forward")
+        return self.forward(self._x, None, cache=False)
 
     def _path_forward(self, x: np.ndarray) -> np.ndarray:
         tree, idx = self.tree, self._classes

@@ -306,6 +306,9 @@ class Network:
         Returns the batch loss (before the update); when it is not finite, no update is
         made. This is the single entry point the training loop uses per batch.
 
+        The step's logits stay in its work arrays until the next pass:
+        :meth:`last_batch_correct` counts the rows they classify correctly.
+
         The optimizer says whether its update can be fused into the backward pass
         (``optimizer.fused_sgd_lr()``: plain SGD can): each dense layer's update
         ``W -= lr * x.T @ delta`` is then made inside the backward GEMM (``alpha = -lr,
@@ -317,7 +320,8 @@ class Network:
         work = self._work(X, Y)
         select = self._select(Y)
         try:
-            value, delta = self._loss_and_delta(self._forward(X, work.outs, True), Y, work)
+            z = self._last_logits = self._forward(X, work.outs, True)
+            value, delta = self._loss_and_delta(z, Y, work)
             if not np.isfinite(value):
                 return value
             lr = optimizer.fused_sgd_lr()
@@ -329,6 +333,29 @@ class Network:
             optimizer.step(self.parameters(), self.gradients())
         self.apply_max_norm()
         return value
+
+    def last_batch_correct(self, Y: np.ndarray) -> int:
+        """The rows of the last :meth:`train_step`'s batch that its training-mode forward
+        pass (before the update) classified correctly against ``Y``, that batch's encoded
+        targets: the outputs ``f_L(z_L)`` judged as :meth:`evaluate` judges them (argmax for
+        softmax, every output on the right side of 0.5 for sigmoid). ``fit`` sums these into
+        the epoch's training ``accuracy``, as Keras does, with no second pass over the data.
+
+        Valid until the next pass of any kind (the logits live in the work arrays); 0 for a
+        regression network or before any step. A hierarchical softmax's training pass scored
+        only the targets' paths: its outputs are then computed here from the batch's last
+        hidden layer (every node score, ``O(d K)`` per row) with the weights after the update.
+        """
+        z = self.__dict__.get("_last_logits")
+        if z is None or getattr(self, "task", None) != "classification":
+            return 0
+        nodes = self.layers[-2] if len(self.layers) > 1 else None
+        if isinstance(nodes, TreeNodes) and z.shape[1] != nodes.n_out:
+            z = nodes.scores_of_last_input()
+        if len(z) != len(Y):
+            raise DataError(f"Y has {len(Y)} rows, the last training batch {len(z)}")
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return _n_correct(self.loss.name, self.layers[-1].forward(z, None, False), Y)
 
     def loss_value(self, X: np.ndarray, Y: np.ndarray) -> float:
         """The loss on ``(X, Y)`` without gradients (in evaluation mode: the inference path)."""
@@ -407,6 +434,7 @@ class Network:
         """Drop the training work arrays (they are re-created by the next training step)."""
         self._plans = {}
         self._storage = {}
+        self._last_logits = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Work arrays are scratch: never pickled or deep-copied.
@@ -414,6 +442,7 @@ class Network:
         state.pop("_plans", None)
         state.pop("_storage", None)
         state.pop("_infer_plans", None)
+        state.pop("_last_logits", None)
         return state
 
     # -- the two loops -------------------------------------------------------------
@@ -642,13 +671,20 @@ class _Work:
         self.tmp: np.ndarray | None = None
 
 
+def _n_correct(loss_name: str, out: np.ndarray, Y: np.ndarray) -> int:
+    """Rows of the outputs ``out`` that match the encoded targets ``Y``: the same class by
+    argmax, or for binary cross-entropy every output on the same side of 0.5 (multi-label:
+    exact match)."""
+    if loss_name == "binary_cross_entropy":
+        return int(np.count_nonzero(np.all((out > 0.5) == (Y > 0.5), axis=1)))
+    if Y.shape[1] == 1 and out.shape[1] > 1:  # class indices
+        return int(np.count_nonzero(np.argmax(out, axis=1) == Y[:, 0]))
+    return int(np.count_nonzero(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
+
+
 def _accuracy(loss_name: str, out: np.ndarray, Y: np.ndarray) -> float:
     """Accuracy of the outputs ``out`` against encoded targets ``Y`` (exact match for multi-label)."""
-    if loss_name == "binary_cross_entropy":
-        return float(np.mean(np.all((out > 0.5) == (Y > 0.5), axis=1)))
-    if Y.shape[1] == 1 and out.shape[1] > 1:  # class indices
-        return float(np.mean(np.argmax(out, axis=1) == Y[:, 0]))
-    return float(np.mean(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
+    return _n_correct(loss_name, out, Y) / len(Y) if len(Y) else float("nan")
 
 
 def _finite_in_float64(original: Any, shape: tuple[int, ...], index: np.ndarray) -> bool:
