@@ -14,6 +14,12 @@ process:
   all starting from relunet's initial weights; FLOPs per sample = 6 x sum(n_in n_out);
 * inference throughput at batch 1 and 1000 (relunet's evaluation-mode ``forward``,
   torch under ``inference_mode``, sklearn ``predict_proba``), FLOPs = 2 x sum;
+* full softmax against hierarchical softmax (:mod:`benchmarks.bench_hsoftmax`): one
+  training step at V = 1k, 10k, 50k classes (and the Shakespeare corpus's vocabulary),
+  the per-sample loss and the exact probabilities' sums;
+* ``fit`` as users call it (:mod:`benchmarks.bench_fit`): one epoch of ``net.fit`` against
+  a PyTorch eager training loop, SGD and Adam at batch 1, 128 and 512, the fraction of a
+  batch-128 step spent outside BLAS, and a thread-scaling table (1, 2, all cores);
 * peak memory of one training epoch on MNIST-sized data (60000 x 784 float32,
   synthetic) in a fresh process, with ``tracemalloc`` and ``getrusage``, against
   data + 2 x parameters + relunet's per-batch work arrays.
@@ -42,7 +48,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from benchmarks import bench_fit
 from relunet.io.archive import output_target, write_atomic
+
+from benchmarks import bench_hsoftmax
 
 HERE = Path(__file__).resolve().parent
 ARCHS: dict[str, list[int]] = {
@@ -136,16 +145,13 @@ def machine_info(threads: int) -> dict[str, Any]:
     import threadpoolctl
     import torch
 
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from relunet.core import kernels
+
+    cpu = cpu_model()
     return {
-        "cpu": cpu,
+        "cpu": cpu["model name"] or platform.processor(),
+        "cpu_id": cpu,
+        "kernels": kernels.backend(),
         "logical_cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "loadavg_start": list(os.getloadavg()),
@@ -164,6 +170,37 @@ def machine_info(threads: int) -> dict[str, Any]:
         "note": ("2 shared cores: other developers ran tests on this machine during the run; "
                  "see loadavg_start/loadavg_end, and the per-repeat rates for the spread"),
     }
+
+
+def cpu_model() -> dict[str, str | None]:
+    """The CPU's ``model name``, ``vendor_id``, ``cpu family`` and ``model`` (as lscpu shows
+    them), from /proc/cpuinfo; None where it cannot be read."""
+    info: dict[str, str | None] = {"model name": None, "vendor_id": None, "cpu family": None, "model": None}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in info and info[key] is None:
+                info[key] = value.strip()
+            if not line.strip() and info["model name"]:
+                break
+    except OSError:
+        pass
+    return info
+
+
+def cpu_line(m: dict[str, Any]) -> str:
+    """``Intel(R) Xeon(R) Processor (GenuineIntel, family 6, model 167), 2 cores``."""
+    cid = m.get("cpu_id") or {}
+    ident = ", ".join(f"{k} {cid[k]}" for k in ("cpu family", "model") if cid.get(k))
+    vendor = cid.get("vendor_id")
+    extra = ", ".join(x for x in (vendor, ident.replace("cpu family", "family")) if x)
+    return (f"{m['cpu']}{f' ({extra})' if extra else ''}, {m['logical_cores']} cores "
+            f"({m.get('usable_cores')} usable)")
+
+
+#: the command that reruns the suite (printed with every report)
+RERUN = "python -m benchmarks   (--quick: a 1-2 min smoke run; --threads N; --both: both OpenBLAS kernels)"
 
 
 def kernel_label(threads: int = 0) -> str:
@@ -418,10 +455,14 @@ def memory_child(mode: str, max_steps: int | None = None) -> dict[str, Any]:
     (X, labels, one-hot targets, the epoch's shuffle order), 2 x the parameters and the
     per-batch arrays (relunet's work arrays and, in the loop, the gathered batch).
     """
+    from relunet.core import kernels
     from relunet.training import optimizers
 
     sizes = ARCHS["784-500-500-500-10"]
     B = 128
+    # Numba and its compiled kernels (tens of MB of Python objects, whatever the data) are
+    # loaded before tracing: the budget is about what training adds per data set
+    kernels.warm_up(np.float32)
     rss0 = _proc_status_bytes("VmRSS")
     tracemalloc.start()
     net = _relunet_net(sizes)  # first: the float64 draws of the initialisation are not training
@@ -498,9 +539,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from relunet.core import blas as _blas  # noqa: F401
 
-    threads = args.threads or os.cpu_count() or 1
+    from relunet.core import kernels
+
+    threads = args.threads or kernels.default_threads()
     torch.set_num_threads(threads)
     limiter = threadpoolctl.threadpool_limits(limits=threads)
+    kernel_threads = kernels.threads(threads)  # the train_step rows' fused kernels too
+    kernel_threads.__enter__()
     timer = Timer(args.quick)
     res: dict[str, Any] = {"machine": machine_info(threads), "quick": args.quick}
     t_start = time.perf_counter()
@@ -606,7 +651,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(_row_line(row), flush=True)
     res["infer"] = infer
     res["torch_compile"] = compile_status
+    # (under the same thread limits as the rows above)
+    res["hsoftmax"] = (bench_hsoftmax.measure(timer, args.quick, log) if not getattr(args, "no_hsoftmax", False)
+                       else {"skipped": "--no-hsoftmax"})
+    kernel_threads.__exit__(None, None, None)
     limiter.restore_original_limits()
+    if not args.no_fit:
+        res["fit"] = bench_fit.measure(timer, threads, args.quick, log)
 
     res["memory"] = measure_memory(args.quick) if not args.no_memory else {"skipped": "--no-memory"}
     res["machine"]["loadavg_end"] = list(os.getloadavg())
@@ -654,6 +705,13 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     add(f"inference {big} batch 1: latency relunet / torch eager",
         r and r["latency_us"]["relunet"] / r["latency_us"]["torch"], "< 1", lambda v: v < 1,
         r and r.get("latency_best_us") and r["latency_best_us"]["relunet"] / r["latency_best_us"]["torch"])
+    r = _find(res.get("hsoftmax", {}).get("steps", []), V=50_000, optimizer="sgd")
+    add("train V=50000 SGD batch 256: hierarchical softmax step / full softmax step speed",
+        r and r["speedup"], ">= 10", lambda v: v >= 10, r and r.get("speedup_best"))
+    add("V=50000: max |sum of the exact probabilities - 1|", r and r["max_abs_sum_minus_1"], "<= 1e-5",
+        lambda v: v <= 1e-5)
+    for name, value, goal, test, best in bench_fit.targets(res.get("fit")):
+        add(name, value, goal, test, best)
     for mode in ("loop", "fit"):
         m = res.get("memory", {}).get(mode, {})
         # allowance: interpreter objects and NumPy's bounded (<= 32 KiB) ufunc buffers
@@ -844,7 +902,7 @@ def markdown(all_results: dict[str, Any]) -> str:
                          f"{b['num_threads']} thr)" for b in m["blas"])
         out += [
             "", f"## {label}{' (--quick)' if res.get('quick') else ''}", "",
-            f"CPU: {m['cpu']}, {m['logical_cores']} cores; threads: {m['threads']}; "
+            f"CPU: {cpu_line(m)}; threads: {m['threads']}; fused kernels: {m.get('kernels', '-')}; "
             f"env: {m['env']}; load average (1, 5, 15 min) start "
             f"{[round(x, 2) for x in m['loadavg_start']]}, end {[round(x, 2) for x in m.get('loadavg_end', [])]}; "
             f"run took {res['seconds']:.0f} s.",
@@ -852,12 +910,16 @@ def markdown(all_results: dict[str, Any]) -> str:
             f"Versions: {m['versions']}.",
             f"torch.compile: {res['torch_compile']}.",
             "", "### Targets", "", targets_table(res),
-            "", "### Throughput", "", table(res),
+            "", "### net.fit as users call it", "",
+            bench_fit.fit_table(res["fit"]) if res.get("fit") else "(not measured: --no-fit)",
+            "", "### Throughput (train_step loop and inference)", "", table(res),
             "", "### relunet.sklearn vs scikit-learn (the drop-in estimators, same settings)", "",
             estimator_table(res),
             "", "### GEMM rate", "", gemm_table(res),
             "", "### Peak memory (784-500-500-500-10, batch 128, one epoch, fresh process)", "",
             memory_table(res),
+            "", "### Full softmax vs hierarchical softmax (128-128-V, batch 256, one training step)", "",
+            bench_hsoftmax.table(res["hsoftmax"]) if "steps" in res.get("hsoftmax", {}) else "(not run)",
         ]
         sk = {r["sklearn"].get("dtype") for r in res["train"] if r.get("sklearn")}
         out += ["", f"scikit-learn trained in {', '.join(sorted(sk))} (it follows the input dtype)."]
@@ -885,6 +947,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="run twice in subprocesses: without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, then as set")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--no-hsoftmax", action="store_true", help="skip full vs hierarchical softmax")
+    p.add_argument("--no-fit", action="store_true", help="skip the net.fit rows and thread scaling")
     p.add_argument("--silent", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -927,7 +991,13 @@ def main(argv: list[str] | None = None) -> int:
     write_atomic(out, json.dumps(all_results, indent=1, default=float) + "\n")  # never half-written
     write_atomic(md, markdown(all_results))
     print()
+    print(f"CPU: {cpu_line(res['machine'])}; fused kernels: {res['machine'].get('kernels')}")
+    print(f"rerun: {RERUN}")
+    print()
     print(table(res))
+    if res.get("fit"):
+        print()
+        print(bench_fit.fit_table(res["fit"]))
     print()
     print(targets_table(res))
     print()

@@ -26,6 +26,16 @@ REQUIRED = [
 ]
 
 
+def _torch_hierarchical_softmax(x):
+    """The balanced tree's class probabilities in torch: prod over each path of sigmoid(+-x_j)."""
+    from relunet.core.tree import Tree
+
+    tree = Tree.balanced(x.shape[-1])
+    signs = torch.as_tensor(tree.signs, dtype=x.dtype)
+    margins = x[..., torch.as_tensor(tree.nodes)] * signs
+    return torch.exp((F.logsigmoid(margins) * (signs != 0)).sum(-1))
+
+
 def _heaviside(x):
     return torch.heaviside(x, torch.zeros((), dtype=x.dtype))
 
@@ -66,6 +76,7 @@ CASES = [
     ("logsigmoid", {}, F.logsigmoid),
     ("softmax", {}, lambda x: F.softmax(x, dim=-1)),
     ("log_softmax", {}, lambda x: F.log_softmax(x, dim=-1)),
+    ("hierarchical_softmax", {}, _torch_hierarchical_softmax),
 ]
 CASE_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in p.items()) or 'default'}" for n, p, _ in CASES]
 ELEMENTWISE = [c for c in CASES if A.ACTIVATIONS[c[0]].elementwise]

@@ -3,7 +3,7 @@
 * No private name crosses a module boundary: no ``from relunet.x import _name`` and no
   ``module._name`` read on an imported relunet module.
 * Imports point down the layer order
-  ``errors < core < io < training < data < insight < interop < cli``: a module-level
+  ``errors < core < io < training < data < insight < interop < playground < cli``: a module-level
   import of a higher layer is an error; a function-level (lazy) import of a higher layer is
   allowed only where :data:`LAZY_UP_ALLOWED` says so, with the reason.
 
@@ -23,7 +23,7 @@ import pytest
 import relunet
 
 SRC = Path(relunet.__file__).resolve().parent
-LAYERS = ("errors", "core", "io", "training", "data", "insight", "interop", "cli")
+LAYERS = ("errors", "core", "io", "training", "data", "insight", "interop", "playground", "cli")
 EXEMPT = {"relunet", "relunet.__main__", "relunet.sklearn"}
 
 #: lazy (function-level) imports that point up a layer, each with the reason it is needed:

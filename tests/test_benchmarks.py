@@ -143,3 +143,80 @@ def test_fashion_settings_refuses_a_validation_part_larger_than_the_data():
 
     with pytest.raises(SystemExit, match="--val"):
         fashion_settings.main(["--data", "digits", "--val", "5000", "--epochs", "1"])
+
+
+def test_hsoftmax_rows_and_target(monkeypatch):
+    from benchmarks import bench_hsoftmax
+
+    monkeypatch.setattr(bench_hsoftmax, "BATCH", 16)
+    timer = suite.Timer(quick=True)
+    row = bench_hsoftmax.step_row(timer, 300, bench_hsoftmax.zipf_counts(300))
+    assert row["V"] == 300 and row["step_ms_softmax"] > 0 and row["step_ms_hsoftmax"] > 0
+    assert row["max_abs_sum_minus_1"] <= 1e-5 and 1 < row["mean_path"] < 10
+    assert row["loss_per_sample_softmax"] == pytest.approx(np.log(300), rel=0.2)
+    sc = bench_hsoftmax.scatter_row(timer, 300, bench_hsoftmax.zipf_counts(300))
+    assert set(sc) == {"V", "ms_sparse", "ms_add_at", "ms_reduceat"}
+    res = {"steps": [dict(row, V=50_000, speedup=12.0)], "scatter": [sc]}
+    verdicts = {t["target"]: t["met"] for t in suite.targets({**_results(), "hsoftmax": res})}
+    assert verdicts["train V=50000 SGD batch 256: hierarchical softmax step / full softmax step speed"] is True
+    assert "| 50000 | sgd |" in bench_hsoftmax.table(res)
+    unmeasured = {t["target"]: t["met"] for t in suite.targets(_results())}
+    assert unmeasured["train V=50000 SGD batch 256: hierarchical softmax step / full softmax step speed"] is None
+def _fit_results(sgd=(2.0, 1.6, 1.4), adam_rates=(900.0, 950.0), outside=0.08):
+    from benchmarks import bench_fit
+
+    rows = []
+    for opt, ratios in (("sgd", sgd), ("adam", (1.2, 1.1, 1.1))):
+        for B, r in zip((1, 128, 512), ratios):
+            rate = 1000.0 if opt == "sgd" else {1: 100.0, 128: adam_rates[0], 512: adam_rates[1]}[B]
+            rows.append({"arch": bench_fit.ARCH, "optimizer": opt, "batch": B, "samples": 64,
+                         "relunet": {"rate": rate, "best": rate}, "torch": {"rate": rate / r, "best": rate / r},
+                         "ratio_torch": r, "ratio_best_torch": r})
+    return {"kernels": "numba", "threads": 2, "rows": rows,
+            "outside_blas": {"sgd": {"fraction": outside, "fractions": [outside], "ms_per_step": 5.0},
+                             "adam": {"fraction": 0.2, "fractions": [0.2], "ms_per_step": 6.0}},
+            "scaling": [{"threads": 1, "relunet": 10.0, "torch": 8.0, "ratio_torch": 1.25, "relunet_speedup": 1.0,
+                         "torch_speedup": 1.0},
+                        {"threads": 2, "relunet": 18.0, "torch": 12.0, "ratio_torch": 1.5, "relunet_speedup": 1.8,
+                         "torch_speedup": 1.5}]}
+
+
+def test_fit_targets_verdicts_and_table():
+    from benchmarks import bench_fit
+
+    res = _results()
+    res["fit"] = _fit_results()
+    verdicts = {t["target"]: t["met"] for t in suite.targets(res)}
+    assert verdicts[f"net.fit {BIG} SGD batch 1: relunet / torch eager loop"] is True
+    assert verdicts[f"net.fit {BIG} SGD batch 512: relunet / torch eager loop"] is False
+    assert verdicts[f"net.fit {BIG} batch 128: Adam rate / SGD rate"] is True  # 0.90
+    assert verdicts[f"net.fit {BIG} batch 512: Adam rate / SGD rate"] is True
+    assert verdicts[f"train_step {BIG} SGD batch 128: time outside BLAS"] is True
+    res["fit"] = _fit_results(adam_rates=(850.0, 950.0), outside=0.3)
+    verdicts = {t["target"]: t["met"] for t in suite.targets(res)}
+    assert verdicts[f"net.fit {BIG} batch 128: Adam rate / SGD rate"] is False
+    assert verdicts[f"train_step {BIG} SGD batch 128: time outside BLAS"] is False
+    text = bench_fit.fit_table(_fit_results())
+    assert "| sgd | 128 | 64 | 1,000 | 625 | 1.60 |" in text
+    assert "batch 128: 0.90" in text and "sgd 8.0%" in text and "| 2 | 18 | 12 | 1.50 | 1.80 | 1.50 |" in text
+    assert bench_fit.thread_counts(1) == [1] and bench_fit.thread_counts(16) == [1, 2, 16]
+
+
+def test_fit_jobs_and_outside_blas_run():
+    from benchmarks import bench_fit
+
+    X, y = bench_fit._data(8)
+    for job in (bench_fit.fit_relunet("adam", 4, X, y, 1), bench_fit.fit_torch("adam", 4, X, y)):
+        call, per_call, _ = job
+        call()
+        assert per_call == 8
+    out = bench_fit.outside_blas("sgd", 2, 1, steps=2, repeats=1)
+    assert 0.0 <= out["fraction"] <= 1.0 and out["ms_per_step"] > 0
+
+
+def test_cpu_model_names_the_cpu():
+    info = suite.cpu_model()
+    assert set(info) == {"model name", "vendor_id", "cpu family", "model"}
+    line = suite.cpu_line({"cpu": "X", "cpu_id": {"model name": "X", "vendor_id": "V", "cpu family": "6",
+                                                   "model": "167"}, "logical_cores": 2, "usable_cores": 2})
+    assert line == "X (V, family 6, model 167), 2 cores (2 usable)"

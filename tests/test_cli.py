@@ -2,6 +2,7 @@
 several commands share."""
 
 import errno
+import json
 
 import pytest
 
@@ -100,3 +101,40 @@ def test_closed_stdout_is_a_one_line_error(tmp_path, xor_model):
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("relunet: error: ") and done.stderr.count("\n") == 1, done.stderr
     assert "standard output is closed" in done.stderr
+
+
+# -- options of the data and the network that every training command shares ---------------
+def test_noise_reaches_the_generated_datasets(capsys, tmp_path):
+    from relunet.cli import common
+
+    args = build_parser().parse_args(["train", "--data", "circles", "--noise", "0.3", "--test-size", "0.4"])
+    assert common.data_options(args) == {"scale": "none", "noise": 0.3, "test_size": 0.4}
+    rc, out, err = _run(capsys, ["train", "--data", "gaussians", "--noise", "0.05", "--hidden", "",
+                                    "--epochs", "3", "-q", "--json"])
+    assert rc == 0, err
+    assert json.loads(out)["data"] == "gaussians"
+    _usage_error(capsys, ["train", "--data", "xor", "--noise", "0.1"], "--noise applies to the generated datasets")
+    csv = tmp_path / "t.csv"
+    csv.write_text("a,b\n1,0\n2,1\n3,0\n4,1\n")
+    _usage_error(capsys, ["train", "--data", str(csv), "--noise", "0.1"], "not to a data file")
+    _usage_error(capsys, ["train", "--data", "moons", "--noise", "-1"], "--noise")
+
+
+def test_activation_takes_its_parameters(capsys, tmp_path):
+    import relunet
+
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", "xor", "--hidden", "4,3", "--epochs", "2", "-q", "--save",
+                                  str(model), "--activation", "leaky_relu(negative_slope=0.2),rrelu(lower=0.1, upper=0.2)"])
+    assert rc == 0, err
+    acts = [l.activation for l in relunet.load(model).layers if hasattr(l, "activation")]
+    assert acts[0].config() == {"negative_slope": 0.2} and acts[1].config() == {"lower": 0.1, "upper": 0.2}
+    rc, _, err = _run(capsys, ["train", "--data", "xor", "--hidden", "4", "--epochs", "1", "-q",
+                                  "--activation", "prelu(num_parameters=per_unit)"])
+    assert rc == 0, err
+    for spec, needle in (("leaky_relu(negative_slope)", "is not PARAM=VALUE"),
+                         ("leaky_relu(slope=0.1)", "unexpected keyword argument 'slope'"),
+                         ("elu(alpha=big)", "alpha must be a real number"),
+                         ("relu((x=1))", "write NAME or NAME(PARAM=VALUE, ...)"),
+                         ("reluu(x=1)", "reluu")):
+        _usage_error(capsys, ["train", "--data", "xor", "--hidden", "4", "--epochs", "1", "--activation", spec], needle)

@@ -58,3 +58,21 @@ def test_explain_plot_failure_names_the_option_and_prints_no_half_output(capsys,
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "--plot" in captured.err and target in captured.err and ".relunet-tmp" not in captured.err
+
+
+def test_explain_hierarchical_softmax_shows_the_tree_path_gradient_and_cost(capsys):
+    rc, out, _ = _run(capsys, ["explain", "hierarchical_softmax"])
+    assert rc == 0
+    for needle in ("root: node 0", "path to class", "sigma(t s)", "dL/ds", "sum to 1.000000",
+                   "full softmax d K", "50000", "O(d K)"):
+        assert needle in out
+
+
+def test_trace_on_a_tiny_vocabulary_shows_the_path(capsys, tmp_path):
+    path = tmp_path / "words.csv"
+    rows = ["a,b,word"] + [f"{i % 3},{(i * 7) % 5},{(i % 3) * 2 + (i % 2)}" for i in range(40)]
+    path.write_text("\n".join(rows) + "\n")
+    code = main(["trace", "--data", str(path), "--output", "hierarchical_softmax", "--hidden", "3",
+                 "--samples", "2"])
+    out = capsys.readouterr().out
+    assert code == 0 and "tree path" in out and "sigma =" in out and "delta =" in out

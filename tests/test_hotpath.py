@@ -8,12 +8,17 @@ from-scratch NumPy backprop (for both).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
 import pytest
+import threadpoolctl
 
-from relunet.core import activations
+from relunet.core import activations, kernels
+from relunet.errors import ConfigError
 from relunet.core.layers import ActivationLayer, Dense
 from relunet.core.network import MLP
 from relunet.training.optimizers import SGD
@@ -328,3 +333,146 @@ def test_diverged_logits_give_a_non_finite_loss_without_warnings_or_update():
     assert not np.isfinite(value)
     for p, q in zip(net.parameters(), before):
         np.testing.assert_array_equal(p, q)
+
+
+# -- the fused element-wise kernels (relunet.core.kernels) against their NumPy references ----
+def _bits(a):
+    """The bit patterns of ``a``, every NaN as one pattern (a NaN's sign and payload depend on
+    the order of operands inside the CPU, and mean nothing); signed zeros stay distinct."""
+    a = np.where(np.isnan(a), a.dtype.type(np.nan), a)
+    return a.view(np.uint64 if a.dtype == np.float64 else np.uint32)
+
+
+def _specials(rng, n, dtype):
+    """Random values with NaN, infinities, signed zeros and huge/tiny values in front."""
+    x = rng.standard_normal(n).astype(dtype)
+    info = np.finfo(dtype)
+    front = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, info.max, -info.max, info.tiny, -info.tiny, 1.0],
+                     dtype=dtype)
+    x[: len(front)] = front[: n]
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 500, kernels.COMPILED_MIN + 3, kernels.PARALLEL_MIN + 17])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_relu_backward_kernel_is_bit_identical_to_numpy(dtype, n, threads, monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)  # the parallel form on 2 cores too
+    rng = np.random.default_rng(n)
+    g, a = _specials(rng, n, dtype), _specials(rng, n, dtype)[::-1].copy()
+    ref, fast = g.copy(), g.copy()
+    with np.errstate(invalid="ignore"), kernels.threads(threads):
+        kernels.relu_backward_numpy(ref, a)
+        assert kernels.relu_backward(fast, a) is fast
+    np.testing.assert_array_equal(_bits(fast), _bits(ref))
+
+
+ADAM_CASES = {  # (decay, coupled, amsgrad)
+    "adam": (0.0, False, False),
+    "adamw": (1 - 1e-3 * 0.01, False, False),
+    "adam-l2": (0.01, True, False),
+    "amsgrad": (0.0, False, True),
+    "amsgrad-l2": (0.1, True, True),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [3, 500, kernels.COMPILED_MIN + 1, kernels.PARALLEL_MIN + 5])
+@pytest.mark.parametrize("case", sorted(ADAM_CASES))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_adam_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)  # the parallel form on 2 cores too
+    decay, coupled, ams = ADAM_CASES[case]
+    rng = np.random.default_rng(7)
+    p, g = _specials(rng, n, dtype), _specials(rng, n, dtype)[::-1].copy()
+    m = (rng.standard_normal(n) * 0.1).astype(dtype)
+    v = np.abs(rng.standard_normal(n) * 0.01).astype(dtype)
+    v[:3] = [0.0, np.inf, np.nan][: min(3, n)]
+    vmax = np.abs(rng.standard_normal(n) * 0.01).astype(dtype) if ams else None
+    settings = dict(b1=0.9, b2=0.999, step_size=1e-3 / (1 - 0.9**3), bc2_sqrt=(1 - 0.999**3) ** 0.5,
+                    eps=1e-8, decay=decay, coupled=coupled)
+    ref = [x.copy() for x in (p, m, v)] + [None if vmax is None else vmax.copy()]
+    fast = [x.copy() for x in (p, m, v)] + [None if vmax is None else vmax.copy()]
+    g_before = g.copy()
+    with np.errstate(all="ignore"), kernels.threads(threads):
+        kernels.adam_step_numpy(ref[0], g, ref[1], ref[2], ref[3], np.empty_like(p), np.empty_like(p),
+                                **settings)
+        kernels.adam_step(fast[0], g, fast[1], fast[2], fast[3], np.empty_like(p), np.empty_like(p),
+                          **settings)
+    for r, f in zip(ref, fast):
+        if r is not None:
+            np.testing.assert_array_equal(_bits(f), _bits(r))
+    np.testing.assert_array_equal(_bits(g), _bits(g_before))  # the gradient is the network's
+
+
+def test_kernels_take_the_reference_for_arrays_they_do_not_fit():
+    g = np.arange(-3.0, 3.0, dtype=np.float32)[::2]  # not contiguous
+    a = np.ones(3, dtype=np.float32)
+    ref = np.array(g)
+    kernels.relu_backward_numpy(ref, a)
+    kernels.relu_backward(g, a)
+    np.testing.assert_array_equal(g, ref)
+
+
+def test_threads_setting_checks_and_restores():
+    with pytest.raises(ConfigError, match="threads must be an integer >= 1"):
+        kernels.check_threads(0)
+    for bad in (1.5, "2", True):
+        with pytest.raises(ConfigError, match="threads"):
+            kernels.check_threads(bad)
+    assert kernels.check_threads(None) == kernels.default_threads() >= 1
+    before = threadpool_info_threads()
+    with kernels.threads(1) as n:
+        assert n == 1 and all(t == 1 for t in threadpool_info_threads())
+    assert threadpool_info_threads() == before
+
+
+def threadpool_info_threads():
+    return [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_kernel_backend_follows_the_environment(tmp_path):
+    code = "from relunet.core import kernels; print(kernels.backend())"
+    env = {**os.environ, "RELUNET_KERNELS": "numpy"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "numpy", out.stderr
+    env["RELUNET_KERNELS"] = "fortran"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "RELUNET_KERNELS must be 'auto', 'numba' or 'numpy'" in out.stderr
+
+
+@pytest.mark.parametrize("opt", ["adam", "adamw", ("adam", {"amsgrad": True, "weight_decay": 0.01})])
+def test_adam_training_is_the_same_with_and_without_the_fused_kernels(opt, monkeypatch):
+    name, hyper = opt if isinstance(opt, tuple) else (opt, {})
+    sizes = [64, 80, 60, 10]  # weights and batch-64 masks above kernels.COMPILED_MIN elements
+    assert 64 * 60 < kernels.COMPILED_MIN <= 60 * 80
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], 64)
+    runs = []
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(kernels, "adam_step", kernels.adam_step_numpy)
+            monkeypatch.setattr(kernels, "relu_backward", kernels.relu_backward_numpy)
+        net = MLP(sizes, activation="relu", dtype=np.float32, seed=0)
+        net.fit(X, y, epochs=3, batch_size=64, optimizer=name, lr=1e-2, **hyper)
+        runs.append(net.parameters())
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_kernel_threads_leave_pytorchs_openmp_threads_alone():
+    # a fresh process: Numba's OpenMP layer starts there (it would set every core for all)
+    code = ("import torch; torch.set_num_threads(1)\n"
+            "from relunet.core import kernels\n"
+            "with kernels.threads(2):\n"
+            "    inside = torch.get_num_threads()\n"
+            "print(inside, torch.get_num_threads())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1"]
+
+
+def test_warm_up_loads_the_kernels_and_names_the_backend():
+    assert kernels.warm_up(np.float32) == kernels.backend() in ("numba", "numpy")
+    assert kernels.warm_up(np.float64) == kernels.backend()

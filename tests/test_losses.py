@@ -170,3 +170,19 @@ def test_loss_with_targets_of_another_shape(name):
     with pytest.raises(errors.DataError):
         loss.gradient(out, np.array([0.0, 1.0, 1.0]))
     assert np.isfinite(loss.value(out, np.array([[0.0], [1.0], [1.0]])))
+
+
+def test_cross_entropy_on_class_indices_equals_one_hot():
+    ce = losses.get("cross_entropy")
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((6, 5)) * 30
+    y = rng.integers(0, 5, 6)
+    onehot = np.eye(5)[y]
+    idx = y[:, None].astype(np.float64)
+    v1, d1 = ce.value_and_delta_from_logits(z, onehot)
+    v2, d2 = ce.value_and_delta_from_logits(z, idx)
+    assert v1 == pytest.approx(v2, rel=1e-14) and np.allclose(d1, d2, rtol=0, atol=1e-16)
+    assert ce.value_from_logits(z, idx) == pytest.approx(v1, rel=1e-13)
+    p = np.exp(z - z.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+    assert ce.value(p, idx) == pytest.approx(ce.value(p, onehot))
+    np.testing.assert_allclose(ce.gradient(p, idx), ce.gradient(p, onehot))

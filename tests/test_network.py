@@ -626,3 +626,21 @@ def test_a_trained_classifier_keeps_its_classes_when_trained_again():
     assert net.classes_.tolist() == ["barbera", "barolo", "grignolino"]
     with pytest.raises(TargetTypeError, match="not trained on"):
         net.fit(X, rng.integers(0, 3, 60), epochs=1)  # labels of another type
+
+
+def test_cross_entropy_over_many_classes_takes_class_indices():
+    from relunet.core import losses
+
+    rng = np.random.default_rng(0)
+    k = losses.INDEX_TARGETS_FROM
+    net = relunet.MLP([3, 6, k], seed=0)
+    X = rng.standard_normal((200, 3))
+    y = rng.integers(0, k, 200)
+    Y = net.encode_targets(y)
+    assert Y.shape == (200, 1) and net.target_width == 1 and np.array_equal(Y[:, 0], y)
+    hist = net.fit(X, y, epochs=2, batch_size=32, lr=0.1)
+    assert np.isfinite(hist.final_loss)
+    p = net.predict_proba(X[:5])
+    assert p.shape == (5, k) and np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    small = relunet.MLP([3, 6, 10], seed=0)
+    assert small.encode_targets(rng.integers(0, 10, 4)).shape == (4, 10)  # one-hot below the threshold

@@ -140,6 +140,27 @@ def test_cli_trace_takes_the_classes_of_the_whole_dataset(capsys, tmp_path):
     assert len(out["steps"][0]["layers"][-1]["b_before"]) == 3
 
 
+def test_trace_of_a_hierarchical_softmax_shows_the_path_sigmoids_and_deltas():
+    net = relunet.MLP([3, 4, 6], output="hierarchical_softmax", dtype=np.float64, seed=0)
+    X = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]])
+    y = np.array([4, 1])
+    tr = trace_steps(net, X, y, lr=0.1)
+    step = tr.steps[0]
+    tree = net.tree
+    assert [p["class"] for p in step.paths] == [4, 1]
+    z = np.asarray(step.layers[-1].z)
+    for n, path in enumerate(step.paths):
+        d = int(tree.depth[y[n]])
+        assert [row[0] for row in path["decisions"]] == tree.nodes[y[n], :d].tolist()
+        for j, t, zj, sig, delta in path["decisions"]:
+            assert zj == z[n, j] and sig == pytest.approx(1 / (1 + np.exp(-t * zj)))
+            assert delta == pytest.approx(-t * (1 - sig) / len(X))
+    # the loss is the mean over samples of -sum log sigma along each path
+    assert step.loss == pytest.approx(np.mean([-sum(np.log(r[3]) for r in p["decisions"]) for p in step.paths]))
+    text = render(tr)
+    assert "tree path" in text and "sigma" in text and "p(class 4)" in text
+
+
 def test_cli_trace_of_a_saved_model_uses_its_weights_split_and_scaling(capsys, tmp_path):
     """``--model``: the model's own weights, on the first row of its training part, scaled by
     its contract (the file's order of rows, columns by name); the file stays unchanged."""

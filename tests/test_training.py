@@ -617,7 +617,8 @@ class _Recording(_Tty):
         self.during_evaluation: list[str] = []
 
 
-def test_progress_bar_says_evaluating_while_the_epoch_is_evaluated(monkeypatch):
+@pytest.mark.parametrize("exact, passes", [(False, 2), (True, 4)])
+def test_progress_bar_says_evaluating_while_the_epoch_is_evaluated(monkeypatch, exact, passes):
     monkeypatch.setenv("COLUMNS", "200")
     out = _Recording()
     net = relunet.MLP([2, 8, 2], activation="relu", seed=0)
@@ -630,8 +631,9 @@ def test_progress_bar_says_evaluating_while_the_epoch_is_evaluated(monkeypatch):
     monkeypatch.setattr(type(net), "evaluate", evaluate)
     X = np.random.default_rng(0).normal(size=(64, 2))
     net.fit(X, (X[:, 0] > 0).astype(int), epochs=2, batch_size=8, verbose=1, stream=out,
-            validation_split=0.25)
-    assert len(out.during_evaluation) == 4  # training metrics and validation, two epochs
+            validation_split=0.25, exact_train_metrics=exact)
+    # two epochs: the validation pass, and with exact training metrics the training set's too
+    assert len(out.during_evaluation) == passes
     for line in out.during_evaluation:
         assert line.startswith("epoch ") and "evaluating" in line, line
     final = [line.split("\r")[-1] for line in out.getvalue().split("\n") if line]
@@ -645,3 +647,84 @@ def test_progress_lines_and_silence_have_no_evaluating_text():
         p.epoch_begin(1)
         p.evaluating()
         assert out.getvalue() == ""
+
+
+# -- the training accuracy of the records: from the batches, or exact -----------------------
+def _batch_accuracy_by_hand(net, X, Y, batch_size, lr):
+    """Each batch judged by evaluate before its step (no dropout: training mode = evaluation)."""
+    opt = relunet.optimizers.get("sgd", lr=lr)
+    correct = 0
+    for s in range(0, len(X), batch_size):
+        xb, yb = X[s : s + batch_size], Y[s : s + batch_size]
+        correct += round(net.evaluate(xb, yb, loss=False)["accuracy"] * len(xb))
+        net.train_step(xb, yb, opt)
+    return correct / len(X)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, None])
+def test_record_accuracy_counts_each_batch_before_its_update(batch_size):
+    X, y = _digits(90)
+    net = relunet.MLP([64, 16, 10], seed=0)
+    twin = relunet.MLP([64, 16, 10], seed=0)
+    Y = twin.encode_targets(y, len(X))
+    expected = _batch_accuracy_by_hand(twin, X, Y, batch_size or len(X), 0.1)
+    h = net.fit(X, y, epochs=1, batch_size=batch_size, lr=0.1, shuffle=False)
+    assert h["accuracy"][0] == pytest.approx(expected, abs=1e-12)
+    for a, b in zip(net.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(a, b)  # the same steps: counting changes nothing
+
+
+def test_exact_train_metrics_evaluate_the_training_set_after_the_epoch():
+    X, y = _digits(120)
+    h = relunet.MLP([64, 16, 10], seed=0).fit(X, y, epochs=2, batch_size=16, lr=0.1, exact_train_metrics=True)
+    net = relunet.MLP([64, 16, 10], seed=0)
+    h2 = net.fit(X, y, epochs=2, batch_size=16, lr=0.1)
+    assert h["loss"] == h2["loss"]  # the loss is the batch mean either way
+    assert h["accuracy"][-1] == net.score(X, y)  # same weights: the exact pass is score's
+    assert h2["accuracy"] != h["accuracy"]  # the batches judged before their updates
+    with pytest.raises(ConfigError, match="exact_train_metrics must be True or False"):
+        net.fit(X, y, epochs=1, exact_train_metrics="yes")
+
+
+def test_regression_records_have_no_training_accuracy_and_no_evaluation_pass(monkeypatch):
+    X = np.random.default_rng(0).random((40, 3))
+    net = relunet.MLP([3, 8, 1], output="identity", seed=0)
+    calls = []
+    real = type(net).evaluate
+    monkeypatch.setattr(type(net), "evaluate", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    h = net.fit(X, X.sum(axis=1), epochs=2, batch_size=8)
+    assert "accuracy" not in h.records[0] and not calls
+
+
+def test_multilabel_batch_accuracy_is_an_exact_match_of_every_output():
+    rng = np.random.default_rng(1)
+    X = rng.random((30, 4))
+    Y = (rng.random((30, 3)) > 0.5).astype(float)
+    net = relunet.MLP([4, 8, 3], output="sigmoid", seed=0)
+    twin = relunet.MLP([4, 8, 3], output="sigmoid", seed=0)
+    expected = _batch_accuracy_by_hand(twin, X, twin.encode_targets(Y, len(X)), 10, 0.5)
+    h = net.fit(X, Y, epochs=1, batch_size=10, lr=0.5, shuffle=False)
+    assert h["accuracy"][0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_last_batch_correct_before_any_step_and_with_wrong_rows():
+    net = relunet.MLP([2, 4, 2], seed=0)
+    assert net.last_batch_correct(np.eye(2)) == 0
+    Y = net.encode_targets(XOR_Y, 4)
+    net.train_step(XOR_X, Y, relunet.optimizers.get("sgd", lr=0.1))
+    assert 0 <= net.last_batch_correct(Y) <= 4
+    with pytest.raises(DataError, match="Y has 3 rows, the last training batch 4"):
+        net.last_batch_correct(Y[:3])
+
+
+def test_threads_setting_of_fit():
+    X, y = _digits(60)
+    a = relunet.MLP([64, 8, 10], seed=0)
+    b = relunet.MLP([64, 8, 10], seed=0)
+    a.fit(X, y, epochs=1, threads=1, optimizer="adam")
+    b.fit(X, y, epochs=1, optimizer="adam")
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p, q)  # threads change the speed, never the numbers
+    for bad in (0, -1, 2.5, "4"):
+        with pytest.raises(ConfigError, match="threads must be an integer >= 1"):
+            a.fit(X, y, epochs=1, threads=bad)

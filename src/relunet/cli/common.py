@@ -105,6 +105,9 @@ def add_data_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
                    help="fraction held out as the test set where a dataset has no fixed one (default 0.25)")
     g.add_argument("--train-samples", type=positive_int_arg, default=None,
                    help="use only the first N training samples (quick runs)")
+    g.add_argument("--noise", type=_nonneg_float, default=None, metavar="SIGMA",
+                   help="the Gaussian noise of a generated dataset (" + ", ".join(datasets.GENERATED)
+                   + "; default: the dataset's own)")
 
 
 def data_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,16 +124,25 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--target applies to .csv and .npy data files; {name} holds its targets itself "
                               "(an .npz: arrays X and y; a directory: y.npy)")
         opts.update(target=getattr(args, "target", None), task=getattr(args, "task", "auto"),
-                    test_size=getattr(args, "test_size", None), impute=getattr(args, "impute", None))
+                    test_size=getattr(args, "test_size", None), impute=getattr(args, "impute", None),
+                    fill=getattr(args, "fill", None))
         if getattr(args, "data_dir", None):
             raise ConfigError("--data-dir is for MNIST / Fashion-MNIST, not for a data file")
+        if getattr(args, "noise", None) is not None:
+            raise ConfigError(f"--noise applies to the generated datasets ({', '.join(datasets.GENERATED)}), "
+                              "not to a data file")
         return opts
+    key = name.strip().lower().replace("_", "-")
     for flag, attr in (("--target", "target"), ("--impute", "impute")):
         if getattr(args, attr, None) is not None:
             raise ConfigError(f"{flag} applies to data files (.csv, .npy), not to the built-in {name!r}")
+    if getattr(args, "noise", None) is not None:
+        if key not in datasets.GENERATED:
+            raise ConfigError(f"--noise applies to the generated datasets ({', '.join(datasets.GENERATED)}), "
+                              f"not to {name!r}")
+        opts["noise"] = args.noise
     if getattr(args, "task", "auto") != "auto":
         raise ConfigError(f"--task applies to data files, not to the built-in {name!r}")
-    key = name.strip().lower().replace("_", "-")
     if getattr(args, "data_dir", None):
         if key not in datasets.IDX_DATASETS:
             raise ConfigError(f"--data-dir applies to {', '.join(datasets.IDX_DATASETS)}, not {name!r}")
@@ -200,6 +212,9 @@ def add_network_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--output", default="auto",
                    help="output activation (auto: softmax for >2 classes, sigmoid for 2, identity for regression)")
     g.add_argument("--loss", default="auto", help="loss (auto: the one natural for the output)")
+    g.add_argument("--tree", default=None, choices=["balanced", "huffman"],
+                   help="the class tree of --output hierarchical_softmax: balanced (default) or huffman "
+                        "(by the training labels' frequencies)")
     g.add_argument("--init", default=None, help="weight initialisation: he, xavier, lecun (default: follows the activation)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     g.add_argument("--seed", type=seed_arg, default=0, help="random seed (weights, shuffling, split)")
@@ -239,6 +254,9 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
                    help="weight decay: L2 (sgd, adagrad, rmsprop, adam) or decoupled (adamw)")
     g.add_argument("--schedule", default=None, metavar="SPEC",
                    help="learning-rate schedule, " + SCHEDULE_SYNTAX.replace("%", "%%"))
+    g.add_argument("--threads", type=positive_int_arg, default=None, metavar="N",
+                   help="threads for the matrix products and the element-wise kernels while training "
+                   "(default: every core this process may use)")
 
 
 def optimizer_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -256,7 +274,7 @@ def optimizer_params(args: argparse.Namespace) -> dict[str, Any]:
 def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """``fit`` keyword arguments from :func:`add_training_args`' options (after
     :func:`resolve_defaults`): epochs, batch_size, lr, optimizer, its hyper-parameters and
-    the schedule. Unknown optimizer or schedule names raise ``UnknownNameError`` here,
+    the schedule (and ``threads`` when ``--threads`` is given). Unknown optimizer or schedule names raise ``UnknownNameError`` here,
     listing the known ones."""
     from relunet.training import optimizers
     from relunet.training.engine import parse_schedule
@@ -280,6 +298,8 @@ def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if spec:
         parse_schedule(spec, args.epochs)  # validate now (bad names fail before data loading)
         out["schedule"] = spec
+    if getattr(args, "threads", None) is not None:
+        out["threads"] = args.threads
     return out
 
 
@@ -407,6 +427,56 @@ def not_text(path: str, exc: UnicodeDecodeError) -> str:
             "is it a binary file or in another encoding?")
 
 
+def split_activations(text: str) -> list[str]:
+    """``--activation``'s list: the names split at the commas outside parentheses
+    (``"relu,rrelu(lower=0.1, upper=0.3)"`` is two activations)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def parse_activation(text: str) -> Any:
+    """One activation of ``--activation``: a catalog name, or ``NAME(PARAM=VALUE, ...)`` with
+    its hyper-parameters as numbers (``leaky_relu(negative_slope=0.2)``; a value that is not
+    a number is kept as text, e.g. PReLU's ``num_parameters=per_unit``).
+
+    Returns:
+        the name, or ``(name, params)`` as :class:`relunet.core.network.MLP` takes it.
+
+    Raises:
+        UnknownNameError: an unknown name (listing the known ones); ConfigError: a
+            malformed parameter list or a parameter the activation does not take.
+    """
+    text = text.strip()
+    if "(" not in text and ")" not in text:
+        activations.canonical_name(text)  # unknown names fail here, listing the known ones
+        return text
+    if not (text.endswith(")") and text.count("(") == 1 and text.count(")") == 1):
+        raise ConfigError(f"--activation {text!r}: write NAME or NAME(PARAM=VALUE, ...), "
+                          "e.g. leaky_relu(negative_slope=0.2)")
+    name, body = text[:-1].split("(")
+    name = activations.canonical_name(name.strip())
+    params: dict[str, Any] = {}
+    for item in filter(None, (t.strip() for t in body.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ConfigError(f"--activation {text!r}: {item!r} is not PARAM=VALUE")
+        try:
+            params[key.strip()] = float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            try:
+                params[key.strip()] = float(value)
+            except ValueError:
+                params[key.strip()] = value.strip()
+    activations.get(name, **{k: v for k, v in params.items() if v != "per_unit"})  # bad parameters fail now
+    return (name, params)
+
+
 def build_network(args: argparse.Namespace, data: Dataset, *, refuse_constant_output: bool = True) -> MLP:
     """The MLP the arguments describe, sized for ``data``.
 
@@ -417,9 +487,7 @@ def build_network(args: argparse.Namespace, data: Dataset, *, refuse_constant_ou
             constant (see :func:`check_output_units`).
     """
     hidden = parse_hidden(args.hidden)
-    acts = [a.strip() for a in str(args.activation).split(",")]
-    for a in acts:
-        activations.canonical_name(a)  # unknown names fail here, listing the known ones
+    acts = [parse_activation(a) for a in split_activations(str(args.activation))]
     if len(acts) == 1:
         act_spec: Any = acts[0]
     elif len(acts) == len(hidden):
@@ -436,4 +504,5 @@ def build_network(args: argparse.Namespace, data: Dataset, *, refuse_constant_ou
     return MLP([data.n_features, *hidden, n_out], activation=act_spec, output=output,
                loss=loss, init=args.init, dtype=args.dtype, seed=args.seed, dropout=dropout,
                input_dropout=getattr(args, "input_dropout", None) or 0.0,
-               l2=getattr(args, "l2", None) or 0.0, max_norm=getattr(args, "max_norm", None))
+               l2=getattr(args, "l2", None) or 0.0, max_norm=getattr(args, "max_norm", None),
+               tree=getattr(args, "tree", None))

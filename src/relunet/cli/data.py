@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from relunet.errors import DataError
+from relunet.core.contract import PIXEL_DIVISORS
+from relunet.errors import ConfigError, DataError
 from relunet.data import datasets
 from relunet.cli import common
 
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if args.name.strip().lower() in datasets.IDX_DATASETS:
         opts["pixels"] = "raw"  # describing needs no float copy
     if args.impute is not None:
+        if not datasets.is_path(args.name):
+            raise ConfigError(f"--impute applies to data files (.csv), not to the built-in {args.name!r}")
         opts["impute"] = args.impute
     try:
         ds = common.load_dataset(args.name, **opts)
@@ -132,6 +135,10 @@ def contract_preview(args: argparse.Namespace, ds: datasets.Dataset) -> dict[str
                                "target": ds.info.get("target"), "task": ds.task}
     if ds.info.get("categories"):
         preview["categories"] = {k: v[:50] for k, v in ds.info["categories"].items()}
+    key = None if datasets.is_path(args.name) else datasets.REGISTRY.canonical_name(args.name)
+    if key in PIXEL_DIVISORS:
+        preview["pixels"] = (f"the loader's pixels in [0, 1]; the model also takes raw pixels (0..{PIXEL_DIVISORS[key]:g}),"
+                             f" a row over 1 divided by {PIXEL_DIVISORS[key]:g}")
     if ds.n_features <= 50:
         preview["feature_ranges"] = {n: [float(a), float(b)] for n, a, b in zip(names, lo, hi)}
     span = np.maximum(np.abs(lo), np.abs(hi))

@@ -49,9 +49,16 @@ def add_saturation_args(p: argparse.ArgumentParser) -> None:
                    "(default: %(default)g)")
 
 
+class _DefaultData(str):
+    """``--data``'s default (digits), told apart from the same name given on the command line:
+    a model file that records its dataset is diagnosed on it."""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="a model file written by net.save / relunet train --save")
+    p.add_argument("model", metavar="MODEL", help="a model file written by net.save / relunet train --save "
+                   "(--data defaults to the dataset it was trained on, which a model file records)")
     common.add_data_args(p)
+    p.set_defaults(data=_DefaultData("digits"))  # the model's own dataset, else digits
     p.add_argument("--seed", type=common.seed_arg, default=None,
                    help="seed of the dataset's train/test split (default: the one stored in the model "
                    "file, 0 for older files)")
@@ -65,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from relunet import load
 
     net = load(args.model)
+    c = getattr(net, "contract", None)
+    if isinstance(args.data, _DefaultData) and c is not None and c.dataset is not None:
+        args.data = c.dataset
     data, X, y = contract_data(args, net)
     if getattr(net, "classes_", None) is None and net.task == "classification":
         y = None  # labels cannot be encoded without the model's classes: no gradient norms
@@ -98,6 +108,9 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
     if args.scale is not None and args.scale != c.scale:
         raise CLIError(f"--scale {args.scale}: the model was trained with scaling {c.scale!r}, which it "
                        "stores and applies itself; leave --scale out")
+    if c.impute is not None and getattr(args, "impute", None) not in (None, c.impute):
+        raise CLIError(f"--impute {args.impute}: the model fills missing values with its training {c.impute}, "
+                       "which it stores and applies itself; leave --impute out")
     name = str(args.data)
     is_file = datasets.is_path(name)
     same = c.dataset is not None and (os.path.abspath(name) == c.dataset if is_file else
@@ -106,17 +119,20 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
         args.seed = c.seed if same and c.seed is not None else 0
     if same and c.test_size is not None and args.test_size is None:
         args.test_size = c.test_size
-    if is_file and args.target is None and c.target is not None:
+    table = is_file and os.path.splitext(name)[1].lower() == ".csv"  # target and fill name a table's columns
+    if table and args.target is None and c.target is not None:
         args.target = c.target
-    if is_file and c.impute is not None:
-        args.impute = c.impute  # the same file and split: the stored fill values again
+    if table and c.impute is not None and c.fill is not None:
+        args.impute = c.impute  # missing cells filled with the stored values, whichever the file
+        names = c.features if c.features is not None else [str(i) for i in range(len(c.fill))]
+        args.fill = dict(zip(names, c.fill.tolist()))
     args.scale = "none"  # the contract scales
     data = common.load_data(args)
     X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_test, data.y_test)
     columns = data.info.get("columns")
     if columns is not None and c.features is not None:
         X = X[:, column_order(columns, c.features, name)[0]]
-    return data, c.transform(X), y
+    return data, c.transform(X), (c.transform_target(y) if net.task == "regression" else y)
 
 
 # -- relunet train --diagnose ------------------------------------------------------

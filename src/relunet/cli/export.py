@@ -28,12 +28,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def verify(net, model, n: int = 256, seed: int = 0) -> float:
-    """Max abs difference between onnxruntime and relunet on random float32 inputs."""
+    """Max abs difference between onnxruntime and relunet on random float32 inputs (inputs
+    the model's data contract takes: pixel rows raw and scaled, some values missing)."""
     try:
         import onnxruntime as ort
     except ImportError:
         raise ExportError("--verify needs onnxruntime: pip install 'relunet[onnx]'") from None
-    X = (np.random.default_rng(seed).normal(size=(n, net.n_features)) * 2).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, net.n_features)) * 2).astype(np.float32)
+    contract = getattr(net, "contract", None)
+    if contract is not None and contract.pixels is not None:  # half the rows raw, half scaled
+        X = rng.uniform(0, 1, size=X.shape).astype(np.float32)
+        X[::2] = np.round(X[::2] * contract.pixels)
+    if contract is not None and contract.fill is not None:
+        X[rng.random(X.shape) < 0.1] = np.nan
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     got = sess.run(None, {model.graph.input[0].name: X})[0]
     return float(np.max(np.abs(got - net.predict_output(X))))

@@ -18,7 +18,7 @@ import numpy as np
 
 from relunet.core.contract import DataContract, check_labels, column_order
 from relunet.data import datasets, tables
-from relunet.errors import DataFormatError, FeatureCountError
+from relunet.errors import DataFormatError, FeatureCountError, TargetTypeError
 from relunet.io.modelfile import load as load_model
 from relunet.cli import CLIError, common
 from relunet.core.network import MLP
@@ -184,8 +184,9 @@ def contract_inputs(net: MLP, spec: str, split: str | None, seed: int | None, sc
 def _training_file_part(net: MLP, spec: str, split: str) -> tuple[Any, Any, str]:
     """The train / test part (or all) of the file the model was trained on, split as in training."""
     c = net.contract
+    fill = None if c.fill is None or c.features is None else dict(zip(c.features, c.fill.tolist()))
     d = common.load_dataset(spec, seed=c.seed or 0, target=c.target, task=c.task, test_size=c.test_size,
-                            impute=c.impute)
+                            impute=c.impute, fill=fill)  # the stored fill values, as for every other file
     if split == "all":
         X, y = np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test])
     else:
@@ -232,7 +233,8 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
             print(f"relunet: note: {path}: column(s) {extra} are not features of the model; ignored",
                   file=sys.stderr)
     names = header or [str(i) for i in range(width)]
-    return parse_table(path, rows, width, cols, t, [f"column {n!r}" for n in names], missing_ok=c.fill is not None)
+    X, y = parse_table(path, rows, width, cols, t, [f"column {n!r}" for n in names], missing_ok=c.fill is not None)
+    return c.scale_pixels(X, path, [line for line, _ in rows]), y  # an error names the file's line
 
 
 def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list[str] | None,
@@ -253,11 +255,7 @@ def _read_categorical(path: str, rows: list[tuple[int, list[str]]], header: list
                            missing_ok=c.fill is not None)
     if t is None:
         return X, None
-    labels = [r[t].strip() for _, r in rows]
-    try:
-        return X, np.array([float(v) for v in labels])
-    except ValueError:
-        return X, np.array(labels)
+    return X, _target_labels(path, rows, t, f"column {header[t]!r}")
 
 
 def _positional_columns(path: str, width: int, n: int, c: Any, warn: bool) -> tuple[list[int], int | None]:
@@ -302,12 +300,37 @@ def parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: 
             X[k, j] = v
     if t is None:
         return X, None
+    return X, _target_labels(path, rows, t, where[t])
+
+
+def _target_labels(path: str, rows: list[tuple[int, list[str]]], t: int, where: str) -> np.ndarray:
+    """The target column ``t``: numbers, or class labels as text (the model's ``classes_``
+    decode them, such as "cat", "dog").
+
+    Raises:
+        DataFormatError: an empty or NaN/inf target cell, naming ``where`` and the file's line.
+    """
     labels = [r[t].strip() for _, r in rows]
+    for (line, _), v in zip(rows, labels):
+        if not v:
+            raise DataFormatError(f"{path}: empty (missing) target in {where}, line {line}; fill it, drop the "
+                                  "row, or drop the target column to predict without a metric")
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
-        y = np.array(labels)  # class labels such as "cat", "dog": the model's classes_ decode them
-    return X, y
+        return np.array(labels)
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        raise DataFormatError(f"{path}: {labels[bad[0]]} target in {where}, line {rows[bad[0]][0]}")
+    return y
+
+
+def _is_float(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 # -- output -------------------------------------------------------------------
@@ -371,6 +394,9 @@ def run(args: argparse.Namespace) -> int:
         raise FeatureCountError(f"{what} has {X.shape[1]} features but the model takes {net.n_features}")
     if y is not None and net.task == "classification" and getattr(net, "classes_", None) is not None:
         y = check_labels(y, net.classes_)  # labels of another type or unseen classes: an error naming them
+    if y is not None and net.task == "regression" and np.asarray(y).dtype.kind not in "biuf":
+        text = next(v for v in np.ravel(y).tolist() if not _is_float(v))
+        raise TargetTypeError(f"{what}: the target holds text ({text!r}); the model regresses a numeric target")
     result = predictions(net, X)
     result = {"model": args.model, "data": what, **result}
     fmt = args.format

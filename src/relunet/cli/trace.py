@@ -27,7 +27,7 @@ MAX_STEPS = 1000
 _NETWORK_OPTIONS = (("hidden", None, "--hidden"), ("activation", None, "--activation"), ("output", "auto", "--output"),
                     ("loss", "auto", "--loss"), ("init", None, "--init"), ("dtype", "float32", "--dtype"),
                     ("dropout", None, "--dropout"), ("input_dropout", None, "--input-dropout"),
-                    ("l2", None, "--l2"), ("max_norm", None, "--max-norm"))
+                    ("l2", None, "--l2"), ("max_norm", None, "--max-norm"), ("tree", None, "--tree"))
 
 
 class _DefaultData(str):

@@ -38,6 +38,7 @@ import numpy as np
 from scipy import special
 
 from relunet.core.registry import Registry
+from relunet.core.tree import Tree
 from relunet.errors import CallOrderError, ConfigError, NonDifferentiableError, NotElementwiseError
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Identity", "Step", "Sign", "Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "PReLU",
     "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Softplus", "Softsign",
     "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softmax", "LogSoftmax",
+    "HierarchicalSoftmax",
 ]
 
 
@@ -1693,6 +1695,96 @@ class LogSoftmax(Activation):
         raise NotElementwiseError("log_softmax is not element-wise: its Jacobian is delta_ij - s_j; use backward()")
 
 
+class HierarchicalSoftmax(Activation):
+    r"""Hierarchical softmax: class probabilities from the node scores of a binary tree.
+
+    .. math::
+        p_c = \prod_{l=1}^{D_c} \sigma(t_{cl}\, x_{j_{cl}}), \qquad
+        \frac{\partial L}{\partial x_j} = \sigma(-x_j) \sum_{c \in \mathrm{left}(j)} g_c p_c
+            - \sigma(x_j) \sum_{c \in \mathrm{right}(j)} g_c p_c
+
+    where ``(j_c1, ..., j_cD)`` is the path from the root to class ``c`` and ``t = +1``
+    (left) or ``-1`` (right) (Morin & Bengio 2005; word2vec's Huffman tree: Mikolov et
+    al. 2013). Column ``j < K - 1`` of the input is the score of inner node ``j``; the
+    last column is padding (the tree has ``K - 1`` inner nodes for ``K`` classes).
+
+    Args:
+        children: the tree (:class:`relunet.core.tree.Tree` or its ``children`` pairs);
+            None: the balanced tree over the input's width.
+
+    Shape:
+        - Input: ``(n_samples, K)`` node scores (last column unused).
+        - Output: ``(n_samples, K)`` exact class probabilities; each row sums to 1.
+
+    Note:
+        Computed in log space (``log sigma(x) = -logaddexp(0, -x)``), stable for any finite
+        scores. For training, use it fused with ``loss="hierarchical_nll"``, whose fast
+        path scores only the target's path: ``O(d log K)`` per sample instead of ``O(d K)``.
+    """
+
+    name = "hierarchical_softmax"
+    aliases = ("hsoftmax", "hierarchical")
+    elementwise = False
+    properties = Properties(
+        formula="p_c = prod over the path of c of sigma(+-x_j)", derivative="sigma(-x_j) sum_left g p - sigma(x_j) sum_right g p",
+        output_range="(0, 1), sums to 1", saturating=True, zero_centred=False,
+        monotonic=False, smooth=True,
+        use="output over many classes (with hierarchical_nll)",
+        problems="the tree decides which classes share decisions: a poor tree costs accuracy",
+        reference="Morin & Bengio, Hierarchical probabilistic neural network language model, 2005",
+    )
+
+    def __init__(self, children: Any = None):
+        super().__init__()
+        if children is None or isinstance(children, Tree):
+            self.tree = children
+        else:
+            self.tree = Tree(children)
+        self._balanced: Tree | None = None
+
+    def tree_for(self, width: int) -> Tree:
+        """The tree over ``width`` classes: the given one (its width checked) or a balanced one."""
+        if self.tree is not None:
+            if self.tree.n_classes != width:
+                raise ConfigError(f"hierarchical_softmax: the tree has {self.tree.n_classes} classes "
+                                  f"but the input {width} columns")
+            return self.tree
+        if self._balanced is None or self._balanced.n_classes != width:
+            self._balanced = Tree.balanced(width)
+        return self._balanced
+
+    def config(self):
+        return {} if self.tree is None else {"children": self.tree.config()}
+
+    def log_fn(self, x: np.ndarray) -> np.ndarray:
+        """``log p``, ``shape (n, K)`` float64 (exact, for perplexities)."""
+        x = np.atleast_2d(_as_float(x))
+        return self.tree_for(x.shape[-1]).log_proba(x)
+
+    def fn(self, x):
+        x = _as_float(x)
+        if np.atleast_2d(x).ndim != 2 or np.shape(x)[-1] < 2:
+            raise ConfigError(f"hierarchical_softmax takes (n_samples, K >= 2) node scores, got shape {np.shape(x)}")
+        p = np.exp(self.log_fn(x)).astype(x.dtype, copy=False)
+        return p.reshape(x.shape)
+
+    def forward(self, x):
+        self._x = x
+        self._y = self.fn(x)
+        return self._y
+
+    def backward(self, grad_out):
+        self._check_forward()
+        x = np.atleast_2d(_as_float(self._x))
+        tree = self.tree_for(x.shape[-1])
+        g = tree.proba_vjp(x, np.atleast_2d(self._y), np.atleast_2d(grad_out))
+        return g.astype(x.dtype, copy=False).reshape(np.shape(self._x))
+
+    def derivative(self, x):
+        raise NotElementwiseError("hierarchical_softmax is not element-wise: each probability depends "
+                                  "on the scores along its path; use backward()")
+
+
 # ---------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------
@@ -1704,7 +1796,7 @@ REGISTRY: Registry[type[Activation]] = Registry("activation", ACTIVATIONS, base=
 for _cls in (
     Identity, Step, Sign, Sigmoid, Tanh, ReLU, ReLU6, LeakyReLU, PReLU, RReLU, ELU, SELU,
     CELU, GELU, SiLU, Mish, Softplus, Softsign, Hardtanh, Hardsigmoid, Hardswish,
-    LogSigmoid, Softmax, LogSoftmax,
+    LogSigmoid, Softmax, LogSoftmax, HierarchicalSoftmax,
 ):
     REGISTRY.register(_cls.name, _cls, _cls.aliases)
 del _cls

@@ -126,18 +126,19 @@ class DataContract:
         order = match_columns(names, self.features)
         return np.asarray(X)[:, order] if order != list(range(len(names))) else np.asarray(X)
 
-    def scale_pixels(self, X: Any) -> Any:
+    def scale_pixels(self, X: Any, path: str | None = None, lines: list[int] | None = None) -> Any:
         """Raw pixel rows divided by ``pixels`` (see the module's note); rows in [0, 1] and
         models without ``pixels`` unchanged.
 
         ``x' = x / pixels`` for each row with ``max(x) > 1``, else ``x' = x``.
 
         Raises:
-            DataError: a value below 0 or above ``pixels`` (the row and value named).
+            DataError: a value below 0 or above ``pixels`` (the row and value named; for rows
+                read from a file, ``path`` and the file's line of each row, ``lines``).
         """
         if self.pixels is None:
             return X
-        arr = np.asarray(X)
+        arr = _as_numbers(np.asarray(X))
         if arr.ndim != 2 or arr.dtype.kind not in "biuf" or arr.size == 0:
             return arr  # the network's own checks name what is wrong with it
         finite = np.where(np.isfinite(arr), arr, 0) if arr.dtype.kind == "f" else arr
@@ -146,7 +147,8 @@ class DataContract:
         if bad.size:
             r = int(bad[0])
             v = low[r] if low[r] < 0 else high[r]
-            raise DataError(f"row {r} has the pixel value {v:g}; the model takes pixels in [0, {self.pixels:g}] "
+            where = f"row {r}" if lines is None else f"{path}: line {lines[r]}"
+            raise DataError(f"{where} has the pixel value {v:g}; the model takes pixels in [0, {self.pixels:g}] "
                             f"(raw) or in [0, 1] (scaled)")
         raw = high > 1
         if not raw.any():
@@ -161,7 +163,7 @@ class DataContract:
         ``fill``, or when nothing is missing)."""
         if self.fill is None:
             return X
-        arr = np.asarray(X)
+        arr = _as_numbers(np.asarray(X))  # a None among numbers is missing too
         if arr.dtype.kind != "f" or arr.ndim != 2 or arr.shape[1] != len(self.fill):
             return arr  # nothing can be missing, or the shape check names what is wrong
         return fill_nan(arr, self.fill)
@@ -240,7 +242,7 @@ class DataContract:
         seed = d.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
             raise ValueError(f"seed must be a non-negative integer or null, got {seed!r}")
-        for key, ok in (("test_size", lambda v: 0 < v < 1), ("pixels", lambda v: v > 0),
+        for key, ok in (("test_size", lambda v: 0 < v < 1), ("pixels", lambda v: 1 <= v < np.inf),
                         ("target_offset", np.isfinite), ("target_divisor", lambda v: 0 < v < np.inf)):
             v = d.get(key)
             if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not ok(v)):
@@ -253,7 +255,9 @@ class DataContract:
         return cls(impute=impute, fill=fill, columns=columns, categories=categories, scale=scale, offset=offset, divisor=divisor,
                    features=features, target=d.get("target"),
                    task=d.get("task"), dtype=d["dtype"], dataset=d.get("dataset"), seed=seed,
-                   test_size=d.get("test_size"), pixels=d.get("pixels"), target_offset=d.get("target_offset"),
+                   test_size=d.get("test_size"), target_offset=d.get("target_offset"),
+                   # a file from before the pixel rule: its image set's loader scaled the pixels
+                   pixels=d["pixels"] if "pixels" in d else PIXEL_DIVISORS.get(str(d.get("dataset"))),
                    target_divisor=d.get("target_divisor"))
 
     def describe(self) -> str:
@@ -286,6 +290,18 @@ def fill_nan(X: np.ndarray, fill: np.ndarray) -> np.ndarray:
     out = X.copy()
     out[missing] = np.broadcast_to(fill.astype(X.dtype), X.shape)[missing]
     return out
+
+
+def _as_numbers(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as float64 when it holds numbers as text or objects (``None`` becomes NaN), as
+    the network would read them; otherwise (or when it cannot be read) unchanged, for the
+    network's own checks to name what is wrong with it."""
+    if arr.dtype.kind not in "OUS":
+        return arr
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError):
+        return arr
 
 
 def _check_categories(columns: Any, categories: Any, features: Any) -> tuple[Any, Any]:

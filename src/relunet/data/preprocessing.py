@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core.contract import DataContract
+from relunet.core.contract import DataContract, fill_nan
 from relunet.core.registry import Registry
 from relunet.errors import ConfigError, DataError, NotFittedError
 
@@ -296,13 +296,14 @@ def one_hot(y: Any, n_classes: int | None = None, dtype: Any = np.float32) -> np
 
 
 def fit_contract(X: Any, *, scale: str = "standard", features: Any = None, target: str | None = None,
-                 task: str | None = None, **fields: Any) -> DataContract:
+                 task: str | None = None, impute: str | None = None, **fields: Any) -> DataContract:
     """A :class:`~relunet.core.contract.DataContract` whose transform is fitted on ``X``.
 
     Attach it to a network (``net.contract = c``) and ``fit``, ``predict`` and ``score``
     take raw inputs: ``scale`` (``standard``, ``minmax`` or ``none``) is applied with the
     statistics of ``X``, and a table (a pandas DataFrame, anything with ``columns``) is
-    matched by column name.
+    matched by column name. ``impute`` (``mean`` or ``median``) fills NaN inputs with that
+    statistic of each column of ``X`` (the scaling is fitted on the filled ``X``).
 
     Example:
         >>> c = fit_contract(X_train, scale="standard", features=["a", "b"])   # doctest: +SKIP
@@ -312,6 +313,9 @@ def fit_contract(X: Any, *, scale: str = "standard", features: Any = None, targe
     if features is None and cols is not None and not isinstance(X, np.ndarray):
         features = [str(c) for c in list(cols)]
     arr = _as_2d(X)
+    if impute is not None:
+        fields.update(impute=impute, fill=fit_fill(arr, impute, None if features is None else list(features)))
+        arr = fill_nan(arr, fields["fill"])
     scaler = get_scaler(scale)
     if scaler is not None:
         scaler.fit(arr)

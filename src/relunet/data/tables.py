@@ -28,12 +28,18 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _is_missing(text: str) -> bool:
+    """An empty cell or a NaN written as text (``nan``, ``NaN``): a missing value."""
+    return not text or (_is_number(text) and np.isnan(float(text)))
+
+
 def text_columns(header: list[str], rows: list[tuple[int, list[str]]], skip: int | None) -> list[int]:
-    """The positions of the text columns (other than ``skip``): no cell a number. A column
-    mixing numbers and text is not one (a typo in a numeric column stays an error)."""
+    """The positions of the text columns (other than ``skip``): no cell a number (missing
+    cells aside). A column mixing numbers and text is not one (a typo in a numeric column
+    stays an error)."""
     found = []
     for i in range(len(header)):
-        cells = [r[i].strip() for _, r in rows if i < len(r) and r[i].strip()]
+        cells = [r[i].strip() for _, r in rows if i < len(r) and not _is_missing(r[i].strip())]
         if i != skip and cells and not any(_is_number(v) for v in cells):
             found.append(i)
     return found
@@ -66,10 +72,11 @@ def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[in
                 X[k, j] = np.nan
                 j += 1
                 continue
-            if not text:
+            if not text or (col in categories and _is_missing(text)):
                 fix = ("--impute fills numeric columns only" if missing_ok
                        else "fill or drop it first, or fill missing numbers with --impute mean")
-                raise DataError(f"{path}: an empty (missing) value in column {col!r}, line {line}; {fix}")
+                what = "an empty (missing) value" if not text else f"a missing value ({text!r})"
+                raise DataError(f"{path}: {what} in column {col!r}, line {line}; {fix}")
             if col in categories:
                 cats = categories[col]
                 if text not in cats:
@@ -120,7 +127,8 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
         return None
     positions = [i for i in range(len(header)) if i != t]
     columns = [header[i] for i in positions]
-    categories = {header[i]: sorted({r[i].strip() for _, r in rows if r[i].strip()}) for i in text}
+    categories = {header[i]: sorted({r[i].strip() for _, r in rows if not _is_missing(r[i].strip())})
+                  for i in text}
     X = encode_rows(path, rows, positions, columns, categories, missing_ok)
     labels = [r[t].strip() for _, r in rows]
     if any(not v for v in labels):

@@ -149,6 +149,8 @@ def trial(config: dict[str, Any]) -> dict[str, Any]:
         history = net.fit(data.X_train, data.y_train, epochs=int(config.get("epochs", 30)),
                           batch_size=config.get("batch_size", 32), lr=float(config.get("lr", 0.1)),
                           optimizer=config.get("optimizer", "sgd"),
+                          # epochs_to_target reads the training accuracy of the epoch's weights
+                          exact_train_metrics=True,
                           **config.get("optimizer_params", {}))
     except DivergenceError as exc:
         # A diverged run is a result of the comparison, not a failure of it.

@@ -197,6 +197,19 @@ def _layer_name(i: int, n_act: int) -> str:
     return "output" if i == n_act - 1 else f"hidden {i + 1}"
 
 
+def _class_indices(net: MLP, y: Any) -> bool:
+    """True when ``y`` holds integer labels ``0..K-1`` of a classifier with ``K`` outputs
+    (more than :data:`MAX_CLASSES`: a vocabulary, say), which are classes, not a continuous target."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.dtype.kind not in "iuf" or len(y) == 0:
+        return False
+    if not (np.isfinite(y).all() and np.all(y == np.round(y))):
+        return False
+    return bool(y.min() >= 0 and y.max() < net.n_outputs and net.n_outputs > MAX_CLASSES)
+
+
 def _check_target(net: MLP, y: Any) -> tuple[list[Finding], dict[str, Any]]:
     kind = target_kind(y)
     out: list[Finding] = []
@@ -214,7 +227,7 @@ def _check_target(net: MLP, y: Any) -> tuple[list[Finding], dict[str, Any]]:
             _classifier_fix(k),
             details=kind,
         ))
-    if task == "classification" and kind["kind"] == "regression":
+    if task == "classification" and kind["kind"] == "regression" and not _class_indices(net, y):
         out.append(Finding(
             "regression-target-with-classifier", "error",
             f"the target is continuous but the loss is {net.loss.name} (classification)",

@@ -248,7 +248,7 @@ def explained_curves(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     from relunet.core import losses
 
     x = np.asarray(x, dtype=np.float64)
-    if name in ("softmax", "log_softmax"):
+    if name in ("softmax", "log_softmax", "hierarchical_softmax"):
         act = catalog.get(name)
         Z = np.stack([x, np.zeros_like(x)], axis=1)
         f = act.forward(Z)[:, 0]
@@ -257,9 +257,9 @@ def explained_curves(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         df = act.backward(g)[:, 0]  # d out_0 / d z_0, the diagonal of the Jacobian
         return f, df, f"{name}(x, 0)_0", f"d/dx {name}(x, 0)_0", f"{name}: two logits (x, 0), output 0"
     loss = losses.get(name)
-    if loss.name == "cross_entropy":
+    if loss.name in ("cross_entropy", "hierarchical_nll"):
         rows = [np.array([[v, 0.0]]) for v in x]
-        Y = np.array([[1.0, 0.0]])
+        Y = np.array([[1.0, 0.0]])  # (two classes: the tree is one node, score x)
         what = "logits (x, 0), target class 0"
     else:
         rows = [np.array([[v]]) for v in x]

@@ -46,6 +46,7 @@ from relunet.training import optimizers
 from relunet.errors import DivergenceError
 from relunet.core.layers import Dense, Dropout
 from relunet.core.network import MLP
+from relunet.core.tree import target_indices
 
 _WHY_DELTA = {
     ("softmax", "cross_entropy"): (
@@ -57,6 +58,10 @@ _WHY_DELTA = {
         "the 1/(p(1-p)) of the loss's derivative"
     ),
     ("identity", "mse"): "delta = 2 (y_hat - y) / (N K): MSE's derivative times identity' = 1",
+    ("hierarchical_softmax", "hierarchical_nll"): (
+        "delta_j = -t sigma(-t z_j) / N on the target's tree path (t = +1 left, -1 right), 0 on every "
+        "other node: the derivative of -log sigma(t z_j), summed over the path's decisions"
+    ),
 }
 
 
@@ -93,6 +98,8 @@ class StepTrace:
     output: list
     delta_rule: str
     layers: list[LayerTrace] = field(default_factory=list)
+    #: a hierarchical softmax: per sample, the target's path (node, t, z, sigma(t z), delta)
+    paths: list | None = None
 
 
 @dataclass
@@ -146,7 +153,8 @@ def trace_steps(net: MLP, X: Any, y: Any, lr: float = 0.1, steps: int = 1) -> Tr
             rec.update_W = (dense.W - np.asarray(rec.W_before, dtype=dense.W.dtype)).tolist()
             rec.update_b = (dense.b - np.asarray(rec.b_before, dtype=dense.b.dtype)).tolist()
         trace.steps.append(StepTrace(step=step, loss=float(value), target=Y.tolist(),
-                                     output=records[-1].a, delta_rule=rule, layers=records))
+                                     output=records[-1].a, delta_rule=rule, layers=records,
+                                     paths=_tree_paths(net, records[-1], Y)))
     net.eval()
     return trace
 
@@ -205,6 +213,24 @@ def _traced_pass(net: MLP, X: np.ndarray, Y: np.ndarray) -> tuple[list[LayerTrac
     return records, value
 
 
+def _tree_paths(net: MLP, last: LayerTrace, Y: np.ndarray) -> list | None:
+    """For a hierarchical softmax: each sample's target path, one row per decision:
+    ``[node, t, z_j, sigma(t z_j), delta_j]`` (read from the recorded scores and delta)."""
+    tree = net.tree
+    if tree is None:
+        return None
+    z, delta = np.asarray(last.z), np.asarray(last.delta)
+    paths = []
+    for n, c in enumerate(target_indices(Y, tree.n_classes)):
+        rows = []
+        for j, t in zip(tree.nodes[c], tree.signs[c]):
+            if t != 0:
+                u = t * z[n, j]
+                rows.append([int(j), int(t), float(z[n, j]), float(1 / (1 + np.exp(-u))), float(delta[n, j])])
+        paths.append({"class": int(c), "decisions": rows})
+    return paths
+
+
 # -- rendering -------------------------------------------------------------------
 def _fmt(values: Any, precision: int) -> str:
     arr = np.asarray(values, dtype=float)
@@ -253,6 +279,14 @@ def render_text(trace: Trace, precision: int = 4, markdown: bool = False) -> str
         lines.append(h(f"step {st.step}: loss"))
         lines.append(f"  {trace.loss_name} = {st.loss:.{precision}f}")
         block("target y", st.target)
+        for i, path in enumerate(st.paths or []):
+            lines.append(f"  sample {i}: class {path['class']}'s tree path "
+                         "(node, t, z_j, sigma(t z_j), delta_j = -t sigma(-t z_j) / N)")
+            for j, t, zj, p, d in path["decisions"]:
+                lines.append(f"    node {j:>4}  t = {t:+d}  z = {zj:+.{precision}f}  sigma = {p:.{precision}f}"
+                             f"  delta = {d:+.{precision}f}")
+            prob = float(np.prod([row[3] for row in path["decisions"]]))
+            lines.append(f"    p(class {path['class']}) = product of the sigmas = {prob:.{precision}f}")
         lines.append(h(f"step {st.step}: backward"))
         lines.append(f"  output: {st.delta_rule}")
         if code_open:

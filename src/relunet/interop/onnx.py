@@ -35,6 +35,9 @@ logsigmoid     Neg(Softplus(Neg(x)))            -- -softplus(-x); onnxruntime's 
                is overflow-free for large inputs
 softmax        Softmax(axis=-1)
 log_softmax    LogSoftmax(axis=-1)
+hierarchical_  Exp(ReduceSum(LogSigmoid(Gather(x, paths) * signs) * mask)) -- the exact
+softmax        class probabilities of the tree: each class's path gathered from the node
+               scores (``O(N K D)`` memory at inference, ``D`` the longest path)
 =============  ==============================================================
 
 An activation without an entry here (a user-defined one) raises
@@ -183,6 +186,18 @@ def _logsigmoid(g: _Graph, x: str, act: Activation) -> str:
     return g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])])
 
 
+def _hierarchical_softmax(g: _Graph, x: str, act: Activation, width: int) -> str:
+    """``p_c = exp(sum_l log sigma(t_l x_{j_l}))`` over each class's padded path."""
+    tree = act.tree_for(width)
+    paths = g.name("paths")
+    g.initializers.append(g.numpy_helper.from_array(tree.nodes.astype(np.int64), paths))
+    margins = g.op("Mul", [g.op("Gather", [x, paths], axis=1), g.const(tree.signs)])  # (N, K, D)
+    logs = g.op("Mul", [_logsigmoid(g, margins, act), g.const(tree.signs != 0)])
+    axes = g.name("axes")
+    g.initializers.append(g.numpy_helper.from_array(np.array([2], dtype=np.int64), axes))
+    return g.op("Exp", [g.op("ReduceSum", [logs, axes], keepdims=0)])
+
+
 EMITTERS: dict[str, Emitter] = {
     "identity": lambda g, x, act: x,
     "step": _step,
@@ -208,6 +223,10 @@ EMITTERS: dict[str, Emitter] = {
     "logsigmoid": _logsigmoid,
     "softmax": _unary("Softmax", axis=-1),
     "log_softmax": _unary("LogSoftmax", axis=-1),
+}
+#: activations whose ONNX form needs the width of their input (the tree over that many classes)
+SIZED_EMITTERS: dict[str, Callable[[_Graph, str, Activation, int], str]] = {
+    "hierarchical_softmax": _hierarchical_softmax,
 }
 
 
@@ -237,20 +256,23 @@ def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
         raise ExportError(f"opset {opset} is newer than the installed onnx supports "
                           f"({onnx.defs.onnx_opset_version()})")
     x = input_transform(g, input_name, getattr(net, "contract", None))
+    width = 0
     for i, layer in enumerate(net.layers):
         if isinstance(layer, Dense):
+            width = layer.n_out
             W = g.const(layer.W, f"W{i}")
             b = g.const(layer.b, f"b{i}")
             x = g.op("Gemm", [x, W, b], stem=f"dense{i}")
         elif isinstance(layer, ActivationLayer):
             act = layer.activation
             emit = EMITTERS.get(act.name)
-            if emit is None or type(act).__module__ != catalog.__name__:
+            sized = SIZED_EMITTERS.get(act.name)
+            if (emit is None and sized is None) or type(act).__module__ != catalog.__name__:
                 raise ExportError(
                     f"activation {act.name or type(act).__name__!r} (layer {i}) has no exact ONNX "
-                    f"form; exportable activations: {', '.join(sorted(EMITTERS))}"
+                    f"form; exportable activations: {', '.join(sorted([*EMITTERS, *SIZED_EMITTERS]))}"
                 )
-            x = emit(g, x, act)
+            x = emit(g, x, act) if sized is None else sized(g, x, act, width)
         elif isinstance(layer, Dropout):
             continue  # the identity at inference (inverted dropout scales in training only)
         else:

@@ -82,7 +82,10 @@ class EarlyStopping(Callback):
 
     Args:
         monitor: a key of the epoch record, e.g. ``"val_loss"`` (default), ``"val_accuracy"``,
-            ``"loss"``.
+            ``"loss"``. The training ``loss`` and ``accuracy`` of a record come from the
+            epoch's batches, each before its update and in training mode (with dropout: the
+            thinned network's); ``fit(exact_train_metrics=True)`` makes ``accuracy`` an
+            evaluation of the epoch's final weights.
         patience: epochs without improvement before stopping (>= 1).
         min_delta: the smallest change that counts as an improvement (>= 0).
         mode: ``"auto"`` (max for accuracies, min otherwise), ``"min"`` or ``"max"``.

@@ -14,8 +14,11 @@ same seed and data give the same parameters bit for bit.
 Around the batches, per epoch (:meth:`Run.epoch`), in this order:
 
 1. the record: ``epoch``, ``loss`` (mean of the batch losses, each taken before its
-   update), ``accuracy`` (classifiers, evaluation mode, after the epoch), ``val_loss`` /
-   ``val_accuracy`` (with validation data), ``lr`` (the rate used in the epoch), ``seconds``;
+   update), ``accuracy`` (classifiers: the fraction of training samples classified
+   correctly by their batch's forward pass, before its update, as Keras reports it; with
+   ``exact_train_metrics`` an evaluation-mode pass over the training set after the epoch),
+   ``val_loss`` / ``val_accuracy`` (with validation data: evaluation mode, after the
+   epoch), ``lr`` (the rate used in the epoch), ``seconds``;
 2. the schedule: ``opt.lr = schedule.step(metric)`` gives the next epoch's rate
    (reduce-on-plateau gets the monitored metric);
 3. callbacks' ``on_epoch_end`` (early stopping is one; any may ask to stop);
@@ -50,6 +53,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from relunet.core import kernels
 from relunet.errors import ConfigError, DataError, DivergenceError, ModelFileError, RelunetError
 from relunet.io.archive import output_target
 from relunet.training import checkpoint as ckpt_mod
@@ -266,8 +270,12 @@ class Run:
     holds the network, the optimizer, the schedule, the callbacks, the :class:`History`,
     the snapshot of the last good state (``good``), the progress display and the checkpoint
     settings. A :class:`relunet.errors.DivergenceError` from :meth:`epoch` leaves the
-    network at the last good state. ``metrics=False`` skips the training-set evaluation
-    pass (the ``accuracy`` of the record) where the caller does not use it.
+    network at the last good state. ``metrics=False`` leaves the training ``accuracy`` out
+    of the record where the caller does not use it. By default the training ``accuracy`` is
+    counted from the batches' own forward passes (training mode, each before its update:
+    with dropout, on the thinned network); ``exact_train_metrics=True`` instead evaluates
+    the whole training set in evaluation mode after the epoch (a forward pass over every
+    sample, about a third of the epoch's work more).
     """
 
     net: Trainable
@@ -289,6 +297,8 @@ class Run:
     #: the validation split's indices into the data given to fit (kept in checkpoints)
     val_idx: np.ndarray | None = None
     metrics: bool = True
+    #: the training accuracy from an evaluation pass after the epoch, not from the batches
+    exact_train_metrics: bool = False
     #: completed epochs (also those of a resumed run)
     epochs_done: int = 0
     #: a callback asked to stop (or a resumed run had already stopped)
@@ -304,7 +314,13 @@ class Run:
         # EVAL_MIN_ROWS for smaller batches (online learning would otherwise evaluate row by row)
         self.eval_rows = max(self.batch_size, EVAL_MIN_ROWS)
         n_val = len(self.validation[0]) if self.validation is not None else 0
-        self.net.reserve_work(min(self.eval_rows, max(n, n_val)))
+        self.evaluates_train = self.metrics and self.exact_train_metrics
+        # the training accuracy counted batch by batch (classifiers only: a regression
+        # record has no training metric besides the loss)
+        self.counts_correct = (self.metrics and not self.exact_train_metrics
+                               and self.net.task == "classification")
+        rows = max(n if self.evaluates_train else 0, n_val)
+        self.net.reserve_work(min(self.eval_rows, rows) if rows else self.batch_size)
         self.batch_callbacks = [cb for cb in self.callbacks if _has_hook(cb, "on_batch_end")]
         # what a checkpoint records of the run, so that a resume continues this run and no other
         self.settings: dict[str, Any] = {
@@ -409,7 +425,10 @@ class Run:
         lr_used = float(self.optimizer.lr)
         try:
             with float_errors():
-                record: dict[str, Any] = {"epoch": epoch, "loss": self._batches(epoch) / len(self.X)}
+                total, correct = self._batches(epoch)
+                record: dict[str, Any] = {"epoch": epoch, "loss": total / len(self.X)}
+                if self.counts_correct:
+                    record["accuracy"] = correct / len(self.X)
                 self._evaluate(record, epoch)
         except Diverged as d:
             raise self._diverged(d, lr_used) from d.cause
@@ -428,8 +447,9 @@ class Run:
         self.progress.epoch_end(record)
         return record
 
-    def _batches(self, epoch: int) -> float:
-        """The epoch's optimizer steps; the sum of the batch losses weighted by batch rows."""
+    def _batches(self, epoch: int) -> tuple[float, int]:
+        """The epoch's optimizer steps; the sum of the batch losses weighted by batch rows,
+        and the number of rows the batches classified correctly (0 unless counted)."""
         X, Y, n, bs = self.X, self.Y, len(self.X), self.batch_size
         if self.shuffle and bs < n:
             # gather batch by batch into reused buffers: no full copy of X per epoch
@@ -437,11 +457,15 @@ class Run:
             order = self.net.rng.permutation(n)
             X, Y = _Gathered(X, order, bs), _Gathered(Y, order, bs)
         bar = self.progress.mode == "bar"
-        train_step, opt, total = self.net.train_step, self.optimizer, 0.0
+        net, opt, total, correct = self.net, self.optimizer, 0.0, 0
+        count = self.counts_correct
         for b in range(1, self.n_batches + 1):
             s, e = (b - 1) * bs, b * bs
             try:
-                value = train_step(X[s:e], Y[s:e], opt)
+                yb = Y[s:e]
+                value = net.train_step(X[s:e], yb, opt)
+                if count:
+                    correct += net.last_batch_correct(yb)
             except FLOAT_ERRORS as exc:
                 raise Diverged(epoch, b, "a floating-point overflow", exc) from None
             loss = checked_loss(value, epoch, b)
@@ -451,14 +475,14 @@ class Run:
             for cb in self.batch_callbacks:
                 if _wants_stop(cb.on_batch_end(epoch, b, loss, self.net), cb, "on_batch_end"):
                     self.stopped = True
-        return total
+        return total, correct
 
     def _evaluate(self, record: dict[str, Any], epoch: int) -> None:
         """The record's evaluation metrics, in evaluation mode; checks that all are finite."""
-        if self.metrics or self.validation is not None:
+        if self.evaluates_train or self.validation is not None:
             self.progress.evaluating()
         try:
-            if self.metrics:
+            if self.evaluates_train:
                 record.update(evaluate(self.net, self.X, self.Y, loss=False, work_rows=self.eval_rows))
             if self.validation is not None:
                 for k, v in evaluate(self.net, *self.validation, work_rows=self.eval_rows).items():
@@ -572,6 +596,8 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     resume: str | os.PathLike | None = None,
     stream: TextIO | None = None,
+    exact_train_metrics: bool = False,
+    threads: int | None = None,
     **optimizer_params: Any,
 ) -> History:
     """Train ``net`` on encoded data; returns the per-epoch :class:`History`.
@@ -609,6 +635,15 @@ def fit(
         checkpoint: path of a checkpoint written after every epoch (and on Ctrl-C).
         resume: path of a checkpoint to continue from (see :mod:`relunet.training.checkpoint`).
         stream: where progress goes (default stdout).
+        exact_train_metrics: the record's training ``accuracy`` from an evaluation-mode pass
+            over the whole training set after each epoch (with the epoch's final weights),
+            instead of from the batches' own forward passes (the default: each batch
+            judged before its update, in training mode, so with dropout on the thinned
+            network; no second pass over the data). ``loss`` is the mean of the batch
+            losses either way; validation metrics are always evaluation-mode passes.
+        threads: the threads for the matrix products (BLAS) and the element-wise kernels
+            while training; None: the cores this process may use (see
+            :func:`relunet.core.kernels.default_threads`).
 
     Returns:
         The history. ``history.interrupted`` is True when Ctrl-C stopped training; the
@@ -619,6 +654,9 @@ def fit(
         ConfigError: bad or conflicting settings; ModelFileError: an unusable ``resume`` file.
     """
     epochs, verbose = _check_settings(epochs, verbose, monitor, checkpoint)
+    n_threads = kernels.check_threads(threads)
+    if not isinstance(exact_train_metrics, (bool, np.bool_)):
+        raise ConfigError(f"exact_train_metrics must be True or False, got {exact_train_metrics!r}")
     opt = _optimizer(net, optimizer, lr, optimizer_params)
     restored = _read_resume(resume, net, opt, epochs, validation_split, validation_data)
     X, Y, validation, val_idx = _validation(net, X, Y, validation_data, validation_split, stratify,
@@ -633,19 +671,22 @@ def fit(
     if isinstance(opt, Minimizer):  # full batch by line search (CG, L-BFGS), else per-batch steps
         if schedule_obj is not None:
             raise ConfigError(f"{opt.name!r} chooses its step by line search: a learning-rate schedule does not apply")
-        return fit_minimizer(net, X, Y, opt, epochs=epochs, validation=validation, callbacks=cbs,
-                             history=history, verbose=verbose, stream=stream, checkpoint=checkpoint,
-                             restored=restored, resume=resume)
+        with kernels.threads(n_threads):
+            return fit_minimizer(net, X, Y, opt, epochs=epochs, validation=validation, callbacks=cbs,
+                                 history=history, verbose=verbose, stream=stream, checkpoint=checkpoint,
+                                 restored=restored, resume=resume)
     run = Run(net, X, Y, opt, batch_size=batch_size, shuffle=shuffle, schedule=schedule_obj, callbacks=cbs,
               validation=validation, monitor=monitor, history=history, epochs=epochs, verbose=verbose,
-              stream=stream, checkpoint=checkpoint, val_idx=val_idx)
-    run.start(restored, resume if resume is not None else "checkpoint")
-    try:
-        while run.epochs_done < epochs and not run.stopped:
-            run.epoch()
-    except KeyboardInterrupt:
-        return run.interrupt()
-    return run.finish()
+              stream=stream, checkpoint=checkpoint, val_idx=val_idx,
+              exact_train_metrics=bool(exact_train_metrics))
+    with kernels.threads(n_threads):
+        run.start(restored, resume if resume is not None else "checkpoint")
+        try:
+            while run.epochs_done < epochs and not run.stopped:
+                run.epoch()
+        except KeyboardInterrupt:
+            return run.interrupt()
+        return run.finish()
 
 
 # -- fit's argument checks ---------------------------------------------------------------

@@ -22,7 +22,8 @@ class History:
     """Per-epoch records and facts about the run.
 
     ``history.records[i]`` is the dict of epoch ``i + 1`` (``epoch``, ``loss``, ``accuracy``,
-    ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, ...); ``history["loss"]`` is the
+    ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, ...; ``loss`` and ``accuracy`` from
+    the epoch's batches, see :func:`relunet.training.engine.fit`); ``history["loss"]`` is the
     list of one metric over the epochs. ``history.info`` holds run-level facts: the
     ``optimizer`` and its ``optimizer_config``; ``stopped_early``, ``best_epoch`` (early
     stopping); ``iterations`` and ``nfev`` (full-batch optimizers); ``resumed_from``;

@@ -101,9 +101,10 @@ def _check_data(net: Differentiable, X: Any, Y: Any) -> tuple[np.ndarray, np.nda
         raise DataError(
             f"X must have shape (n_samples, {net.n_features}); got {X.shape}"
         )
-    if Y.ndim != 2 or Y.shape != (len(X), net.n_outputs):
+    width = getattr(net, "target_width", net.n_outputs)  # 1: class indices (a tree's loss)
+    if Y.ndim != 2 or Y.shape != (len(X), width):
         raise DataError(
-            f"Y must be the encoded targets, shape ({len(X)}, {net.n_outputs}); got {Y.shape}"
+            f"Y must be the encoded targets, shape ({len(X)}, {width}); got {Y.shape}"
         )
     if len(X) == 0:
         raise DataError("X has no samples")

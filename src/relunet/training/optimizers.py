@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
+from relunet.core import kernels
 from relunet.core.checks import check_number
 from relunet.core.registry import Registry
 from relunet.errors import ConfigError
@@ -601,33 +602,17 @@ class Adam(Optimizer):
         lr, b1, b2, wd, t, st = self.lr, self.b1, self.b2, self.weight_decay, self.n_steps, self.state
         step_size = lr / (1 - b1**t)
         bc2_sqrt = (1 - b2**t) ** 0.5
-        coupled = wd and not self.decoupled_weight_decay
+        coupled = bool(wd) and not self.decoupled_weight_decay
+        decay = wd if coupled else (1 - lr * wd if wd else 0.0)
         work = self._scratch(params, 2 if coupled else 1)
+        vmaxes = st.get("max_exp_avg_sq") if self.amsgrad else None
+        # one fused pass per parameter (kernels.adam_step_numpy states the arithmetic: m by
+        # torch's lerp(m, g, 1 - b1), v += (1 - b2) g^2, denom = sqrt(v) / sqrt(1 - b2^t) + eps)
         for i, (p, g) in enumerate(zip(params, grads)):
-            w = work[i][0]
-            if wd:
-                if self.decoupled_weight_decay:
-                    p *= 1 - lr * wd
-                else:
-                    g = _with_decay(g, p, wd, work[i][1])
-            m, v = st["exp_avg"][i], st["exp_avg_sq"][i]
-            np.subtract(g, m, out=w)  # m += (1 - b1)(g - m): torch's lerp(m, g, 1 - b1)
-            w *= 1 - b1
-            m += w
-            v *= b2
-            np.multiply(g, g, out=w)  # v += (1 - b2) g^2
-            w *= 1 - b2
-            v += w
-            if self.amsgrad:
-                vmax = st["max_exp_avg_sq"][i]
-                np.maximum(vmax, v, out=vmax)
-                v = vmax
-            np.sqrt(v, out=w)  # w = denom = sqrt(v) / sqrt(1 - b2^t) + eps
-            w /= bc2_sqrt
-            w += self.eps
-            np.divide(m, w, out=w)  # p -= step_size * m / denom
-            w *= -step_size
-            p += w
+            kernels.adam_step(p, g, st["exp_avg"][i], st["exp_avg_sq"][i],
+                              None if vmaxes is None else vmaxes[i], work[i][0],
+                              work[i][1] if coupled else None, b1=b1, b2=b2, step_size=step_size,
+                              bc2_sqrt=bc2_sqrt, eps=self.eps, decay=decay, coupled=coupled)
 
 
 class AdamW(Adam):

@@ -14,8 +14,9 @@ the per-batch cost is one clock read and a comparison -- online learning (one up
 sample) is not slowed measurably.
 
 During an epoch the loss shown is the running mean of the batch losses so far; the
-accuracy shown is the last completed epoch's (accuracy needs an evaluation pass, done once
-per epoch). While that pass runs the bar reads ``... 100/100 loss 0.1234 evaluating...``.
+accuracy shown is the last completed epoch's (counted over the epoch's batches, or with
+``exact_train_metrics`` an evaluation pass after it). While an evaluation pass runs
+(validation data, exact training metrics) the bar reads ``... 100/100 loss 0.1234 evaluating...``.
 """
 
 from __future__ import annotations

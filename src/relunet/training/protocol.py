@@ -76,6 +76,11 @@ class Trainable(Differentiable, Protocol):
         """Forward, backward and one optimizer step on a batch; the loss before the step."""
         ...
 
+    def last_batch_correct(self, Y: np.ndarray) -> int:
+        """Rows of the last ``train_step``'s batch (targets ``Y``) classified correctly by
+        that step's forward pass (the training accuracy of ``fit``'s records)."""
+        ...
+
     def reserve_work(self, rows: int) -> None:
         """Allocate the training work arrays for batches of up to ``rows`` rows."""
         ...

@@ -1,0 +1,248 @@
+"""``fit`` as users call it: relunet's ``net.fit`` against a PyTorch eager training loop.
+
+Part of ``python -m benchmarks`` (:mod:`benchmarks.suite` calls :func:`measure`); it adds:
+
+* **fit** rows: one epoch of ``net.fit(X, y, epochs=1, batch_size=B, optimizer=...)``
+  (shuffling, batch gather, training loss and accuracy per epoch, snapshot: everything a
+  user's call does) against the loop a PyTorch user writes for the same epoch
+  (``randperm``, index gather, ``zero_grad``, forward, cross-entropy, ``backward``,
+  ``step``, the running loss and accuracy by ``.item()``), 784-500-500-500-10 ReLU, float32,
+  SGD (lr 0.01) and Adam (lr 0.001), batch 1 (on a small sample so it stays short), 128,
+  512; both start from the same weights and alternate round by round;
+* **outside BLAS**: the fraction of a batch-128 ``train_step`` spent outside the BLAS
+  calls of :mod:`relunet.core.blas` (each call timed by a wrapper), SGD and Adam;
+* **thread scaling**: the batch-128 SGD fit rows at 1, 2 and all usable cores, relunet
+  (``fit(threads=n)``) and PyTorch (``torch.set_num_threads(n)``), and each one's speed-up
+  over its own 1-thread rate.
+
+Standalone: ``PYTHONPATH=src python -m benchmarks.bench_fit [--quick]`` prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+SIZES = [784, 500, 500, 500, 10]
+ARCH = "784-500-500-500-10"
+LR = {"sgd": 0.01, "adam": 0.001}
+#: samples per timed epoch, by batch size (quick, full): batch 1 on a small sample
+ROWS = {1: (256, 2048), 128: (4096, 16384), 512: (4096, 16384)}
+
+
+def _data(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((rows, SIZES[0]), dtype=np.float32), rng.integers(0, SIZES[-1], rows)
+
+
+def _net():
+    from relunet import MLP
+
+    return MLP(SIZES, activation="relu", output="softmax", dtype=np.float32, seed=0)
+
+
+def fit_relunet(opt: str, B: int, X: np.ndarray, y: np.ndarray, threads: int) -> tuple[Callable[[], Any], int, dict]:
+    """One call = one epoch of ``net.fit`` (the same network trains on from call to call)."""
+    net = _net()
+
+    def call():
+        net.fit(X, y, epochs=1, batch_size=B, optimizer=opt, lr=LR[opt], threads=threads)
+
+    return call, len(X), {}
+
+
+def fit_torch(opt: str, B: int, X: np.ndarray, y: np.ndarray) -> tuple[Callable[[], Any], int, dict]:
+    """One call = one epoch of the PyTorch loop a user writes, with relunet's initial weights."""
+    import torch
+
+    mods: list[Any] = []
+    for layer in _net().dense_layers:
+        lin = torch.nn.Linear(layer.n_in, layer.n_out)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(layer.W.T.copy()))
+            lin.bias.copy_(torch.from_numpy(layer.b.copy()))
+        mods += [lin, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*mods[:-1])
+    params = list(model.parameters())
+    optimizer = torch.optim.SGD(params, lr=LR["sgd"]) if opt == "sgd" else torch.optim.Adam(params, lr=LR["adam"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    n = len(X)
+
+    def call():
+        model.train()
+        order = torch.randperm(n)
+        total, correct = 0.0, 0
+        for s in range(0, n, B):
+            idx = order[s : s + B]
+            xb, yb = Xt[idx], yt[idx]
+            optimizer.zero_grad(set_to_none=True)
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+            correct += int((out.argmax(1) == yb).sum().item())
+        return total / n, correct / n
+
+    return call, n, {}
+
+
+def outside_blas(opt: str, B: int, threads: int, steps: int, repeats: int) -> dict[str, float]:
+    """The fraction of ``train_step`` time outside :func:`relunet.core.blas.gemm` (median
+    over ``repeats`` runs of ``steps`` steps); the wrapper's own cost (two clock reads per
+    GEMM, < 1 us) is counted as BLAS time."""
+    from relunet.core import blas, kernels
+    from relunet.training import optimizers
+
+    X, y = _data(B * 8, seed=1)
+    net = _net()
+    Y = net.encode_targets(y, len(X))
+    optimizer = optimizers.get(opt, lr=LR[opt])
+    batches = [(X[s : s + B], Y[s : s + B]) for s in range(0, len(X), B)]
+    real = blas.gemm
+    inside = [0.0]
+
+    def timed_gemm(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            inside[0] += time.perf_counter() - t
+
+    fractions, per_step = [], []
+    with kernels.threads(threads):
+        for xb, yb in batches:  # warm-up: work arrays, optimizer state, compiled kernels
+            net.train_step(xb, yb, optimizer)
+        blas.gemm = timed_gemm
+        try:
+            for _ in range(repeats):
+                time.sleep(0.1)  # other libraries' BLAS / OpenMP threads stop spinning
+                inside[0] = 0.0
+                t = time.perf_counter()
+                for i in range(steps):
+                    xb, yb = batches[i % len(batches)]
+                    net.train_step(xb, yb, optimizer)
+                total = time.perf_counter() - t
+                fractions.append(1.0 - inside[0] / total)
+                per_step.append(total / steps)
+        finally:
+            blas.gemm = real
+    return {"fraction": float(np.median(fractions)), "fractions": [round(f, 4) for f in fractions],
+            "ms_per_step": 1e3 * float(np.median(per_step))}
+
+
+def thread_counts(all_cores: int) -> list[int]:
+    """1, 2 and all cores (those that exist, each once)."""
+    return sorted({n for n in (1, 2, all_cores) if n <= all_cores})
+
+
+def measure(timer: Any, threads: int, quick: bool, log: Callable[..., Any] = print) -> dict[str, Any]:
+    """The fit rows, the outside-BLAS fractions and the thread-scaling table."""
+    import threadpoolctl
+    import torch
+
+    from relunet.core import kernels
+
+    out: dict[str, Any] = {"kernels": kernels.backend(), "threads": threads, "rows": [], "outside_blas": {},
+                           "scaling": []}
+    torch.set_num_threads(threads)
+    for opt in ("sgd", "adam"):
+        for B in (1, 128, 512):
+            X, y = _data(ROWS[B][0 if quick else 1])
+            res = timer.compare({"relunet": fit_relunet(opt, B, X, y, threads)[:2],
+                                 "torch": fit_torch(opt, B, X, y)[:2]})
+            row = {"arch": ARCH, "optimizer": opt, "batch": B, "samples": len(X), "relunet": res["relunet"],
+                   "torch": res["torch"], "ratio_torch": res["torch"]["ratio"],
+                   "ratio_best_torch": res["torch"]["ratio_best"]}
+            out["rows"].append(row)
+            log(f"fit   {ARCH} {opt:4s} B={B:<4d} relunet {row['relunet']['rate']:,.0f}/s  "
+                f"torch {row['torch']['rate']:,.0f}/s  x{row['ratio_torch']:.2f}", flush=True)
+    for opt in ("sgd", "adam"):
+        out["outside_blas"][opt] = outside_blas(opt, 128, threads, 8 if quick else 32, 3 if quick else 7)
+        log(f"outside BLAS, batch 128 {opt}: {out['outside_blas'][opt]['fraction']:.1%}", flush=True)
+    X, y = _data(ROWS[128][0 if quick else 1])
+    for n in thread_counts(kernels.default_threads()):
+        torch.set_num_threads(n)
+        with threadpoolctl.threadpool_limits(limits=n):
+            res = timer.compare({"relunet": fit_relunet("sgd", 128, X, y, n)[:2],
+                                 "torch": fit_torch("sgd", 128, X, y)[:2]})
+        out["scaling"].append({"threads": n, "relunet": res["relunet"]["rate"], "torch": res["torch"]["rate"],
+                               "ratio_torch": res["torch"]["ratio"]})
+        log(f"threads {n}: relunet {res['relunet']['rate']:,.0f}/s torch {res['torch']['rate']:,.0f}/s", flush=True)
+    torch.set_num_threads(threads)
+    base = out["scaling"][0] if out["scaling"] else None
+    for s in out["scaling"]:
+        s["relunet_speedup"] = s["relunet"] / base["relunet"]
+        s["torch_speedup"] = s["torch"] / base["torch"]
+    return out
+
+
+def fit_table(fit: dict[str, Any]) -> str:
+    lines = [f"`net.fit` (one epoch, as users call it; fused kernels: {fit['kernels']}, {fit['threads']} threads) "
+             "against a PyTorch eager training loop over the same data:", "",
+             "| optimizer | batch | samples/epoch | relunet fit /s | torch eager /s | x torch | best-round x torch |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in fit["rows"]:
+        lines.append(f"| {r['optimizer']} | {r['batch']} | {r['samples']:,} | {r['relunet']['rate']:,.0f} | "
+                     f"{r['torch']['rate']:,.0f} | {r['ratio_torch']:.2f} | {r['ratio_best_torch']:.2f} |")
+    adam = {r["batch"]: r["relunet"]["rate"] for r in fit["rows"] if r["optimizer"] == "adam"}
+    sgd = {r["batch"]: r["relunet"]["rate"] for r in fit["rows"] if r["optimizer"] == "sgd"}
+    lines += ["", "Adam's fit rate over SGD's: " + ", ".join(
+        f"batch {b}: {adam[b] / sgd[b]:.2f}" for b in sorted(adam) if b in sgd)]
+    ob = fit["outside_blas"]
+    lines += ["", "Time outside BLAS in a batch-128 `train_step` (the rest is the BLAS calls): " + ", ".join(
+        f"{opt} {v['fraction']:.1%} ({v['ms_per_step']:.2f} ms/step)" for opt, v in ob.items())]
+    if fit["scaling"]:
+        lines += ["", "Thread scaling, batch 128 SGD fit:", "",
+                  "| threads | relunet /s | torch eager /s | x torch | relunet speed-up | torch speed-up |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for s in fit["scaling"]:
+            lines.append(f"| {s['threads']} | {s['relunet']:,.0f} | {s['torch']:,.0f} | {s['ratio_torch']:.2f} | "
+                         f"{s['relunet_speedup']:.2f} | {s['torch_speedup']:.2f} |")
+    return "\n".join(lines)
+
+
+def targets(fit: dict[str, Any] | None) -> list[tuple[str, float | None, str, Callable[[float], bool], float | None]]:
+    """The issue's fit targets: (name, measured, goal, test, best round)."""
+    rows = (fit or {}).get("rows", [])
+
+    def find(opt: str, B: int) -> dict[str, Any] | None:
+        return next((r for r in rows if r["optimizer"] == opt and r["batch"] == B), None)
+
+    out = []
+    for B in (1, 128, 512):
+        r = find("sgd", B)
+        out.append((f"net.fit {ARCH} SGD batch {B}: relunet / torch eager loop", r and r["ratio_torch"],
+                    ">= 1.5", lambda v: v >= 1.5, r and r["ratio_best_torch"]))
+    for B in (128, 512):
+        a, s = find("adam", B), find("sgd", B)
+        out.append((f"net.fit {ARCH} batch {B}: Adam rate / SGD rate",
+                    a["relunet"]["rate"] / s["relunet"]["rate"] if a and s else None, ">= 0.90",
+                    lambda v: v >= 0.9, a["relunet"]["best"] / s["relunet"]["best"] if a and s else None))
+    ob = (fit or {}).get("outside_blas", {}).get("sgd")
+    out.append((f"train_step {ARCH} SGD batch 128: time outside BLAS", ob and ob["fraction"], "<= 0.10",
+                lambda v: v <= 0.1, ob and min(ob["fractions"])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.suite import Timer
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_fit", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--threads", type=int, default=0, help="threads (default: every usable core)")
+    args = p.parse_args(argv)
+    from relunet.core import kernels
+
+    res = measure(Timer(args.quick), args.threads or kernels.default_threads(), args.quick)
+    print()
+    print(fit_table(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,318 @@
+r"""Fused element-wise kernels of the training step, and the thread count they (and BLAS) use.
+
+Each kernel here has two forms that compute the same numbers bit for bit:
+
+* the **reference**, plain NumPy ufuncs with ``out=`` (``*_numpy``): the clear statement of
+  the arithmetic, one pass over the arrays per ufunc;
+* the **fused** form, compiled by `Numba <https://numba.pydata.org>`_ when it is installed,
+  for arrays of at least :data:`COMPILED_MIN` elements: one pass over the arrays for the whole update, split over ``threads`` cores (``prange``)
+  for arrays of at least :data:`PARALLEL_MIN` elements when at least
+  :data:`PARALLEL_MIN_THREADS` threads are set, in the same order of floating-point
+  operations on the same dtype (every scalar is cast to the arrays' dtype first, as NumPy
+  does with a Python float; no ``fastmath``, so no contraction into fused multiply-adds;
+  NumPy's error model, so ``x / 0`` is ``inf`` as in NumPy, and the loops vectorize).
+
+``tests/test_hotpath.py`` checks every fused kernel against its reference, bit for bit,
+including NaN, infinities and signed zeros.
+
+The kernels:
+
+* :func:`relu_backward`: ``g <- g * [a > 0]`` in place (ReLU's backward, the mask taken
+  from the output ``a``; two passes and a bool mask in NumPy);
+* :func:`adam_step`: one Adam / AdamW / AMSGrad step on one parameter array (about twelve
+  passes in NumPy, one fused).
+
+Numba is optional (``pip install numba``); without it, or with the environment variable
+``RELUNET_KERNELS=numpy``, the references run. It is imported on the first use of a kernel,
+not with :mod:`relunet` (its import takes ~0.4 s). The compiled kernels are cached on disk
+(``cache=True``), so only the first run on a machine pays the compilation (a few seconds).
+
+Threads: :func:`threads` is the one setting for BLAS (through ``threadpoolctl``) and these
+kernels (``numba.set_num_threads``); :func:`default_threads` is the number of cores this
+process may run on (``os.sched_getaffinity``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from relunet.errors import ConfigError
+
+__all__ = [
+    "COMPILED_MIN",
+    "PARALLEL_MIN",
+    "PARALLEL_MIN_THREADS",
+    "adam_step",
+    "adam_step_numpy",
+    "backend",
+    "default_threads",
+    "relu_backward",
+    "relu_backward_numpy",
+    "threads",
+    "warm_up",
+]
+
+#: arrays of fewer elements take the NumPy reference: a few microseconds either way, and a
+#: small network (XOR, a test) then never imports Numba (~0.4 s)
+COMPILED_MIN = 4096
+#: arrays of fewer elements run the serial compiled kernel (a parallel region costs a few
+#: microseconds to start, and its worker threads then spin a while: more than a bias
+#: vector's, or a 128 x 500 ReLU mask's, whole update)
+PARALLEL_MIN = 200_000
+#: the parallel form runs only with more threads than this: on two cores the serial kernel
+#: (4-5x NumPy already) was faster inside training, because each parallel region wakes one
+#: more spinning thread pool beside OpenBLAS's (benchmarks/PROFILE.md)
+PARALLEL_MIN_THREADS = 3
+
+
+# -- threads ---------------------------------------------------------------------------------
+def default_threads() -> int:
+    """The cores this process may run on (its CPU affinity), else ``os.cpu_count()``."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        return max(1, os.cpu_count() or 1)
+
+
+def check_threads(n: Any) -> int:
+    """``n`` as a thread count (an integer >= 1), or :func:`default_threads` for None."""
+    if n is None:
+        return default_threads()
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"threads must be an integer >= 1 (or None: every core this process may use), "
+                          f"got {n!r}")
+    return int(n)
+
+
+@contextlib.contextmanager
+def threads(n: int | None = None) -> Iterator[int]:
+    """Within the block, BLAS (every BLAS library ``threadpoolctl`` sees) and the fused
+    kernels run on ``n`` threads (None: :func:`default_threads`); the previous settings come
+    back after it. OpenMP runtimes are left alone (PyTorch's, in the same process, keeps its
+    own setting). Yields the thread count."""
+    n = check_threads(n)
+    numba = _numba()
+    before = numba.get_num_threads() if numba is not None else None
+    # BLAS only: an OpenMP runtime in the process belongs to its owner (PyTorch's, say), and
+    # Numba's thread count is its own setting (numba.set_num_threads, per calling thread)
+    with threadpool_limits(limits=n, user_api="blas"):
+        if numba is not None:
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        try:
+            yield n
+        finally:
+            if numba is not None:
+                numba.set_num_threads(before)
+
+
+# -- the backend -----------------------------------------------------------------------------
+_STATE: dict[str, Any] = {}
+
+
+def _numba() -> Any:
+    """The ``numba`` module, or None when it is not installed or ``RELUNET_KERNELS=numpy``."""
+    if "numba" not in _STATE:
+        wanted = os.environ.get("RELUNET_KERNELS", "auto").strip().lower()
+        if wanted not in ("auto", "numba", "numpy"):
+            raise ConfigError(f"RELUNET_KERNELS must be 'auto', 'numba' or 'numpy', got {wanted!r}")
+        module = None
+        if wanted != "numpy" and importlib.util.find_spec("numba") is not None:
+            module = _start_numba()
+        elif wanted == "numba":
+            raise ConfigError("RELUNET_KERNELS=numba, but numba is not installed (pip install numba)")
+        _STATE["numba"] = module
+    return _STATE["numba"]
+
+
+def _start_numba() -> Any:
+    """Import Numba and start its threading layer, leaving the process's OpenMP thread
+    count as it was: Numba's OpenMP layer sets it to every core when it starts, which would
+    change the thread count of another OpenMP user in the process (PyTorch's
+    ``torch.get_num_threads()``); Numba's own count is :func:`threads`' setting."""
+    numba = importlib.import_module("numba")
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "openmp"]
+    numba.get_num_threads()  # starts the threading layer
+    if before:
+        threadpool_limits(limits=min(before), user_api="openmp")
+    return numba
+
+
+def warm_up(dtype: Any = np.float32) -> str:
+    """Import Numba and load (or compile) every kernel's serial form for ``dtype`` now,
+    rather than inside the first training step; returns :func:`backend`. Idempotent."""
+    t = np.dtype(dtype).type
+    one = np.ones(COMPILED_MIN, dtype=dtype)
+    relu_backward(one.copy(), one)
+    adam_step(one.copy(), one, one.copy(), one.copy(), None, one.copy(), None, b1=0.9, b2=0.999,
+              step_size=t(0.001), bc2_sqrt=t(0.03), eps=t(1e-8), decay=0.0, coupled=False)
+    return backend()
+
+
+def backend() -> str:
+    """``"numba"`` when the fused kernels are compiled, ``"numpy"`` when the references run."""
+    return "numba" if _numba() is not None else "numpy"
+
+
+def _compiled(name: str) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """The serial and the parallel compiled form of the kernel ``name`` (None without Numba)."""
+    if name not in _STATE:
+        numba = _numba()
+        _STATE[name] = None if numba is None else _KERNELS[name](numba)
+    return _STATE[name]
+
+
+def _pick(name: str, size: int) -> Callable[..., Any] | None:
+    """The compiled kernel for an array of ``size`` elements: the parallel form for a large
+    array when enough threads are set, else the serial one; None for a small array or
+    without Numba (the caller then runs the NumPy reference)."""
+    if size < COMPILED_MIN:
+        return None
+    forms = _compiled(name)
+    if forms is None:
+        return None
+    parallel = size >= PARALLEL_MIN and _STATE["numba"].get_num_threads() >= PARALLEL_MIN_THREADS
+    return forms[1] if parallel else forms[0]
+
+
+# -- ReLU's backward ------------------------------------------------------------------------------
+def relu_backward_numpy(g: np.ndarray, a: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    r"""``g <- g \odot [a > 0]`` in place (the reference); ``mask``: bool scratch of g's shape."""
+    return np.multiply(g, np.greater(a, 0, out=mask), out=g)
+
+
+def relu_backward(g: np.ndarray, a: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    r"""ReLU's backward in place: ``g <- g \odot [a > 0]``, ``a`` the ReLU output (``a > 0``
+    exactly where the input was), g and a C-contiguous of one float dtype and shape.
+    Returns ``g``. A product, not a selection: ``NaN * 0`` stays NaN, ``-x * 0`` is ``-0``."""
+    kernel = _pick("relu_backward", g.size)
+    if kernel is None or not _fits(g, a):
+        return relu_backward_numpy(g, a, mask)
+    kernel(g.reshape(-1), a.reshape(-1), g.dtype.type(1), g.dtype.type(0))
+    return g
+
+
+def _relu_backward_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def make(parallel: bool) -> Callable[..., Any]:
+        loop = numba.prange if parallel else range
+
+        def kernel(g, a, one, zero):  # pragma: no cover - compiled
+            for i in loop(g.size):
+                g[i] = g[i] * (one if a[i] > 0 else zero)
+
+        return numba.njit(parallel=parallel, cache=True, nogil=True, error_model="numpy")(kernel)
+
+    return make(False), make(True)
+
+
+# -- Adam ------------------------------------------------------------------------------------------
+def adam_step_numpy(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: np.ndarray | None,
+                    w: np.ndarray, w2: np.ndarray | None, *, b1: float, b2: float, step_size: float,
+                    bc2_sqrt: float, eps: float, decay: float, coupled: bool) -> None:
+    r"""One Adam step on one parameter array, in place (the reference; torch's order of
+    operations, see :class:`relunet.training.optimizers.Adam`):
+
+    .. math::
+        \theta &\leftarrow \theta (1 - \eta\lambda) \quad \text{(decoupled)}, \qquad
+        g \leftarrow g + \lambda\theta \quad \text{(coupled)}\\
+        m &\leftarrow m + (1 - \beta_1)(g - m), \qquad v \leftarrow \beta_2 v + (1 - \beta_2) g^2,
+        \qquad \hat v = \max(\hat v, v) \ \text{(AMSGrad)}\\
+        \theta &\leftarrow \theta - s\, \frac{m}{\sqrt{\hat v} / c_2 + \epsilon}
+
+    Args:
+        p, g, m, v: the parameter, its gradient (not modified) and the two moments.
+        vmax: AMSGrad's running maximum of ``v`` (None: plain Adam).
+        w, w2: scratch of p's shape (``w2`` only for coupled decay).
+        step_size: :math:`s = \eta / (1 - \beta_1^t)`; bc2_sqrt: :math:`c_2 = \sqrt{1 - \beta_2^t}`.
+        decay: the factor :math:`1 - \eta\lambda` (decoupled) or :math:`\lambda` (coupled);
+            0 for neither.
+        coupled: ``decay`` is the coupled (L2) coefficient.
+    """
+    if decay and not coupled:
+        p *= decay
+    elif decay:
+        np.multiply(p, decay, out=w2)
+        w2 += g
+        g = w2
+    np.subtract(g, m, out=w)
+    w *= 1 - b1
+    m += w
+    v *= b2
+    np.multiply(g, g, out=w)
+    w *= 1 - b2
+    v += w
+    if vmax is not None:
+        np.maximum(vmax, v, out=vmax)
+        v = vmax
+    np.sqrt(v, out=w)
+    w /= bc2_sqrt
+    w += eps
+    np.divide(m, w, out=w)
+    w *= -step_size
+    p += w
+
+
+def adam_step(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: np.ndarray | None,
+              w: np.ndarray, w2: np.ndarray | None, *, b1: float, b2: float, step_size: float,
+              bc2_sqrt: float, eps: float, decay: float, coupled: bool) -> None:
+    """:func:`adam_step_numpy` in one fused pass (same arguments, same results bit for bit);
+    the scratch arrays are then unused."""
+    kernel = _pick("adam", p.size)
+    if kernel is None or not _fits(p, g, m, v, *(() if vmax is None else (vmax,))):
+        adam_step_numpy(p, g, m, v, vmax, w, w2, b1=b1, b2=b2, step_size=step_size, bc2_sqrt=bc2_sqrt,
+                        eps=eps, decay=decay, coupled=coupled)
+        return
+    t = p.dtype.type
+    mode = 0 if not decay else (2 if coupled else 1)
+    flat_vmax = vmax.reshape(-1) if vmax is not None else v.reshape(-1)
+    kernel(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), flat_vmax, vmax is not None,
+           t(1 - b1), t(b2), t(1 - b2), t(-step_size), t(bc2_sqrt), t(eps), t(decay), mode)
+
+
+def _adam_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def make(parallel: bool) -> Callable[..., Any]:
+        loop = numba.prange if parallel else range
+
+        def kernel(p, g, m, v, vmax, ams, c1, b2, c2, neg_step, bc2, eps, decay, mode):  # pragma: no cover
+            for i in loop(p.size):
+                pi, gi = p[i], g[i]
+                if mode == 1:  # decoupled (AdamW): p *= 1 - lr wd
+                    pi = pi * decay
+                elif mode == 2:  # coupled (L2): g + wd p
+                    gi = pi * decay + gi
+                mi = m[i] + (gi - m[i]) * c1
+                vi = v[i] * b2 + (gi * gi) * c2
+                m[i] = mi
+                v[i] = vi
+                if ams:
+                    vm = vmax[i]
+                    vi = vm if (vm >= vi or vm != vm) else vi  # np.maximum: NaN wins
+                    vmax[i] = vi
+                p[i] = pi + (mi / (np.sqrt(vi) / bc2 + eps)) * neg_step
+
+        return numba.njit(parallel=parallel, cache=True, nogil=True, error_model="numpy")(kernel)
+
+    return make(False), make(True)
+
+
+_KERNELS: dict[str, Callable[[Any], tuple[Callable[..., Any], Callable[..., Any]]]] = {
+    "relu_backward": _relu_backward_kernels,
+    "adam": _adam_kernels,
+}
+
+
+def _fits(first: np.ndarray, *others: np.ndarray) -> bool:
+    """All C-contiguous, of one float dtype (float32 / float64) and one size."""
+    dtype = first.dtype
+    return (
+        dtype in (np.float32, np.float64)
+        and first.flags.c_contiguous
+        and all(o.dtype == dtype and o.flags.c_contiguous and o.size == first.size for o in others)
+    )
