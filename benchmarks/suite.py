@@ -203,6 +203,12 @@ def cpu_line(m: dict[str, Any]) -> str:
 RERUN = "python -m benchmarks   (--quick: a 1-2 min smoke run; --threads N; --both: both OpenBLAS kernels)"
 
 
+def run_key(machine: dict[str, Any], label: str) -> str:
+    """A run's key in ``results.json`` and its column / section title: the CPU, then the
+    BLAS kernel and threads (runs on another CPU are kept beside, never replaced)."""
+    return f"{machine.get('cpu') or 'unknown CPU'}: {label}"
+
+
 def kernel_label(threads: int = 0) -> str:
     """The key of a run in results.json: the BLAS kernel setting (and threads if not all)."""
     core = os.environ.get("OPENBLAS_CORETYPE")
@@ -840,7 +846,7 @@ def summary_table(all_results: dict[str, Any]) -> str:
     """The issue's targets, one column per run (kernel / threads setting)."""
     runs = all_results["runs"]
     labels = list(runs)
-    names = [t["target"] for t in next(iter(runs.values()))["targets"]] if runs else []
+    names = list(dict.fromkeys(t["target"] for r in runs.values() for t in r["targets"]))  # every run's, in order
     goals = {t["target"]: t["goal"] for r in runs.values() for t in r["targets"]}
     lines = ["| target | goal | " + " | ".join(labels) + " |",
              "|---|---|" + "---:|" * len(labels)]
@@ -986,7 +992,7 @@ def main(argv: list[str] | None = None) -> int:
             all_results.setdefault("runs", {})
         except (OSError, json.JSONDecodeError):
             pass
-    all_results["runs"][kernel_label(args.threads)] = res
+    all_results["runs"][run_key(res["machine"], kernel_label(args.threads))] = res
     all_results["command"] = "python -m benchmarks --both   (or: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks; python -m benchmarks)"
     write_atomic(out, json.dumps(all_results, indent=1, default=float) + "\n")  # never half-written
     write_atomic(md, markdown(all_results))
