@@ -925,3 +925,18 @@ def test_data_info_of_an_image_set_names_the_pixel_rule_and_refuses_impute(capsy
     assert rc == 0 and "divided by 16" in json.loads(out)["contract"]["pixels"], err
     rc, _, err = _cli(capsys, ["data", "info", "digits", "--impute", "mean"])
     assert rc == 2 and err.count("\n") == 1 and "--impute applies to data files" in err, err  # was '_digits() got ...'
+
+
+def test_trace_and_diagnose_match_a_headerless_file_by_position_as_predict_does(capsys, wine, tmp_path):
+    model = str(tmp_path / "m.relunet")
+    _train(capsys, "--data", wine["csv"], "--target", "label", "--save", model)
+    bare = _write_table(tmp_path / "bare.csv", wine["X"], wine["y"], wine["names"], header=False)
+    rc, out, err = _cli(capsys, ["diagnose", model, "--data", bare, "--json"])
+    assert rc == 0, err
+    assert "no header row" in err and json.loads(out)["n_samples"] > 100
+    named = _cli(capsys, ["diagnose", model, "--data", wine["csv"], "--json"])[1]
+    assert json.loads(out)["n_samples"] == json.loads(named)["n_samples"]
+    rc, out, err = _cli(capsys, ["trace", "--model", model, "--data", bare, "--format", "json"])
+    assert rc == 0 and "no header row" in err, err
+    first = json.loads(out)["steps"][0]["layers"][0]["input"]
+    assert np.abs(np.asarray(first)).max() < 10  # standardised by the stored scaling, not raw (proline ~750)

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+from contextlib import closing
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from relunet.insight import diagnostics
 from relunet.cli import common
 from relunet.core.network import MLP
+from relunet.data import datasets
 from relunet.data.datasets import Dataset
 
 NAME = "diagnose"
@@ -103,7 +105,6 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
         return (data, *((data.X_train, data.y_train) if args.split == "train" else (data.X_test, data.y_test)))
     from relunet.cli import CLIError
     from relunet.core.contract import column_order
-    from relunet.data import datasets
 
     if args.scale is not None and args.scale != c.scale:
         raise CLIError(f"--scale {args.scale}: the model was trained with scaling {c.scale!r}, which it "
@@ -120,19 +121,31 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
     if same and c.test_size is not None and args.test_size is None:
         args.test_size = c.test_size
     table = is_file and os.path.splitext(name)[1].lower() == ".csv"  # target and fill name a table's columns
-    if table and args.target is None and c.target is not None:
+    by_position = table and _headerless(name)  # as predict: columns by position, the target last
+    if table and args.target is None and c.target is not None and not by_position:
         args.target = c.target
     if table and c.impute is not None and c.fill is not None:
         args.impute = c.impute  # missing cells filled with the stored values, whichever the file
-        names = c.features if c.features is not None else [str(i) for i in range(len(c.fill))]
+        names = c.features if c.features is not None and not by_position else [str(i) for i in range(len(c.fill))]
         args.fill = dict(zip(names, c.fill.tolist()))
     args.scale = "none"  # the contract scales
     data = common.load_data(args)
     X, y = (data.X_train, data.y_train) if args.split == "train" else (data.X_test, data.y_test)
     columns = data.info.get("columns")
-    if columns is not None and c.features is not None:
+    if by_position and c.features is not None and c.features != columns:
+        print(f"relunet: warning: {name} has no header row: its columns are taken by position as the model's "
+              f"features {c.features}, the target last; add the header to have them matched by name",
+              file=sys.stderr)
+    elif columns is not None and c.features is not None:
         X = X[:, column_order(columns, c.features, name)[0]]
     return data, c.transform(X), (c.transform_target(y) if net.task == "regression" else y)
+
+
+def _headerless(path: str) -> bool:
+    """True when the CSV file's first row is data (numbers only), not column names."""
+    with closing(datasets.csv_rows(path)) as rows:
+        first = next(rows, None)
+    return first is not None and datasets.is_numeric_row(first[1])
 
 
 # -- relunet train --diagnose ------------------------------------------------------
