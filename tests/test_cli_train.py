@@ -568,3 +568,9 @@ def test_threads_option(capsys):
     assert rc == 0, err
     assert json.loads(out)["test_accuracy"] == 1.0
     _usage_error(capsys, ["train", "--data", "xor", "--threads", "0"], "--threads")
+
+
+@pytest.mark.parametrize("command", ["train", "trace", "doctor"])
+def test_tree_without_a_hierarchical_output_is_a_usage_error(capsys, command):
+    _usage_error(capsys, [command, "--data", "xor", "--tree", "huffman"],
+                 "--tree needs --output hierarchical_softmax")

@@ -838,6 +838,9 @@ class MLP(Network):
         if hierarchical and losses.get(loss).name != "hierarchical_nll":
             raise ConfigError("output='hierarchical_softmax' trains with loss='hierarchical_nll' (the exact "
                               f"negative log-likelihood of the tree), not {losses.get(loss).name!r}")
+        if tree is not None and not hierarchical:
+            raise ConfigError(f"tree={tree!r} is the class tree of output='hierarchical_softmax' "
+                              f"(CLI --tree needs --output hierarchical_softmax), not of output={out_name!r}")
         if hierarchical and sizes[-1] < 2:
             raise ConfigError(f"a hierarchical softmax needs at least 2 classes, got {sizes[-1]}")
         #: "huffman": the tree is built from the class counts of the first fit
