@@ -395,6 +395,8 @@ def test_server_accepts_localhost_and_its_own_origin(server):
     ({"raw": b"[1, 2]", "headers": {"Content-Type": "application/json"}}, 400, "a JSON object"),
     ({"raw": b"{}", "headers": {"Content-Length": "ten", "Content-Type": "application/json"}}, 400,
      "bad Content-Length"),
+    ({"raw": b"{}", "headers": {"Content-Length": "-5", "Content-Type": "application/json"}}, 400,
+     "bad Content-Length '-5'"),
     ({"body": {"settings": {}, "extra": 1}}, 400, "unknown field 'extra'"),
     ({"body": {"settings": {"lr": "fast"}}}, 400, "lr must be a number"),
     ({"body": {"settings": {"hidden": [64]}}}, 400, "units must be from 1 to 32"),

@@ -208,7 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(length_text)
         except ValueError:
             raise _Refused(400, f"bad Content-Length {length_text[:20]!r}") from None
-        if length < 0 or length > MAX_BODY:
+        if length < 0:
+            raise _Refused(400, f"bad Content-Length {length_text[:20]!r}")
+        if length > MAX_BODY:
             raise _Refused(413, f"the request body may be at most {MAX_BODY} bytes, got {length}")
         if length and (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() != "application/json":
             raise _Refused(415, "the request body must be application/json")
