@@ -133,3 +133,8 @@ def test_doctor_holds_nothing_out_of_a_tiny_dataset(capsys):
 @pytest.mark.parametrize("bad", ["1", "-0.1", "nan", "x"])
 def test_doctor_refuses_a_bad_validation_split(capsys, bad):
     usage_error(capsys, ["doctor", "--data", "digits", "--validation-split", bad], "--validation-split")
+
+
+def test_a_validation_split_that_leaves_no_training_samples_is_a_usage_error(capsys):
+    usage_error(capsys, ["doctor", "--data", "digits", "--train-samples", "60", "--validation-split", "0.99",
+                         "--epochs", "1", "--no-probe"], "leaves no training samples")

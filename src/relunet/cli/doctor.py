@@ -13,7 +13,7 @@ import json
 import sys
 
 from relunet.insight import doctor
-from relunet.errors import RelunetError
+from relunet.errors import ConfigError, RelunetError
 from relunet.cli import common
 from relunet.cli.diagnose import add_saturation_args, strict_json
 
@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             if history.interrupted:  # fit stops cleanly on Ctrl-C; the doctor stops too (status 130)
                 raise KeyboardInterrupt
             trained = True
+        except ConfigError:
+            raise  # a bad option (e.g. a --validation-split that leaves no training samples): usage error
         except RelunetError as exc:
             after.append(doctor.Finding(
                 "training-failed", "error", "training stopped with an error", str(exc),
