@@ -206,3 +206,20 @@ def test_cli_trace_of_a_saved_model_refuses_what_does_not_fit_it(capsys, tmp_pat
     assert main(["trace", "--model", model, *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
+
+
+@pytest.mark.parametrize("tree, path_length", [("balanced", 2), ("huffman", 1)])
+def test_cli_trace_with_a_huffman_tree_traces_the_tree_of_the_training_labels(capsys, tmp_path, tree, path_length):
+    """Class 3 is 90% of the labels: its Huffman path is one decision, its balanced path two."""
+    from relunet.cli import main
+
+    rng = np.random.default_rng(0)
+    labels = np.where(np.arange(80) % 10 == 0, np.arange(80) // 10 % 3, 3)
+    path = tmp_path / "skewed.csv"
+    path.write_text("a,b,label\n" + "".join(f"{a:.3f},{b:.3f},{t}\n" for (a, b), t in zip(rng.random((80, 2)), labels)))
+    assert main(["trace", "--data", str(path), "--target", "label", "--output", "hierarchical_softmax",
+                 "--tree", tree, "--hidden", "2", "--test-size", "0.1", "--samples", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "class 3's tree path" in out
+    sample = out.split("class 3's tree path")[1].split("p(class 3)")[0]
+    assert sample.count("node ") == path_length, out

@@ -79,7 +79,8 @@ def _fresh_network_data(args: argparse.Namespace) -> tuple[MLP, np.ndarray, np.n
     if data.task == "classification":
         # the classes are the dataset's, not those of the few traced samples (one sample of
         # three text labels would otherwise be a one-class problem)
-        net.encode_targets(data.y_train, len(data.y_train), fit=True)
+        Y = net.encode_targets(data.y_train, len(data.y_train), fit=True)
+        net.build_huffman_tree(Y)  # --tree huffman: from the training labels, as fit builds it
     return net, data.X_train, data.y_train
 
 

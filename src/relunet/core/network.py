@@ -903,6 +903,15 @@ class MLP(Network):
         """The hierarchical softmax's tree (None for other outputs)."""
         return getattr(self.output_activation, "tree", None) if self.loss.name == "hierarchical_nll" else None
 
+    def build_huffman_tree(self, Y: np.ndarray) -> None:
+        """For ``tree="huffman"`` not yet built: the Huffman tree of the class counts of the
+        encoded targets ``Y`` (what the first ``fit`` does; ``relunet trace`` calls it before
+        its step). A no-op otherwise."""
+        if self.__dict__.get("huffman_at_fit"):
+            counts = np.bincount(target_indices(Y, self.n_outputs), minlength=self.n_outputs)
+            self.set_tree(Tree.huffman(counts))
+            self.huffman_at_fit = False
+
     def set_tree(self, tree: Tree) -> None:
         """Give the hierarchical softmax another tree over the same classes (the node
         vectors stay: meant for an untrained network, as ``tree="huffman"`` does at fit)."""
@@ -1128,10 +1137,7 @@ class MLP(Network):
             y = contract.transform_target(y) if self.task == "regression" else y
         X = self.check_X(X)
         Y = self.encode_targets(y, len(X), fit=True)
-        if self.__dict__.get("huffman_at_fit"):
-            counts = np.bincount(target_indices(Y, self.n_outputs), minlength=self.n_outputs)
-            self.set_tree(Tree.huffman(counts))
-            self.huffman_at_fit = False
+        self.build_huffman_tree(Y)
         self.check_trainable()
         val = kwargs.get("validation_data")
         if val is not None:  # raw (X_val, y_val): validated and encoded like the training data
