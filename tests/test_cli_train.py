@@ -574,3 +574,8 @@ def test_threads_option(capsys):
 def test_tree_without_a_hierarchical_output_is_a_usage_error(capsys, command):
     _usage_error(capsys, [command, "--data", "xor", "--tree", "huffman"],
                  "--tree needs --output hierarchical_softmax")
+
+
+def test_hierarchical_nll_without_a_hierarchical_output_is_a_usage_error(capsys):
+    _usage_error(capsys, ["train", "--data", "digits", "--output", "softmax", "--loss", "hierarchical_nll"],
+                 "hierarchical_nll", "output='softmax'")

@@ -262,6 +262,8 @@ def test_config_errors_name_the_problem():
         relunet.MLP([3, 4], output="hierarchical_softmax", tree="random")
     with pytest.raises(ConfigError, match="tree='huffman'.*output='softmax'"):
         relunet.MLP([3, 4], output="softmax", tree="huffman")
+    with pytest.raises(ConfigError, match="hierarchical_nll.*output='softmax'"):
+        relunet.MLP([3, 4], output="softmax", loss="hierarchical_nll")
     net = relunet.MLP([3, 4], output="hierarchical_softmax")
     with pytest.raises(DataError, match="represents 4"):
         net.fit(RNG.standard_normal((3, 3)), [0, 1, 7])

@@ -838,6 +838,9 @@ class MLP(Network):
         if hierarchical and losses.get(loss).name != "hierarchical_nll":
             raise ConfigError("output='hierarchical_softmax' trains with loss='hierarchical_nll' (the exact "
                               f"negative log-likelihood of the tree), not {losses.get(loss).name!r}")
+        if not hierarchical and losses.get(loss).name == "hierarchical_nll":
+            raise ConfigError(f"loss='hierarchical_nll' is the loss of output='hierarchical_softmax' "
+                              f"(the tree's path probabilities), not of output={out_name!r}")
         if tree is not None and not hierarchical:
             raise ConfigError(f"tree={tree!r} is the class tree of output='hierarchical_softmax' "
                               f"(CLI --tree needs --output hierarchical_softmax), not of output={out_name!r}")
