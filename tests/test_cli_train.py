@@ -579,3 +579,8 @@ def test_tree_without_a_hierarchical_output_is_a_usage_error(capsys, command):
 def test_hierarchical_nll_without_a_hierarchical_output_is_a_usage_error(capsys):
     _usage_error(capsys, ["train", "--data", "digits", "--output", "softmax", "--loss", "hierarchical_nll"],
                  "hierarchical_nll", "output='softmax'")
+
+
+def test_a_hierarchical_softmax_on_a_regression_target_is_a_usage_error(capsys):
+    _usage_error(capsys, ["train", "--data", "sine", "--output", "hierarchical_softmax"],
+                 "hierarchical_softmax", "regression", "--output identity")

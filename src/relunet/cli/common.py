@@ -404,11 +404,15 @@ def check_output_units(output: str, units: int, task: str) -> None:
 
     Both normalise over the output units, so over one unit softmax is always 1 and
     log_softmax always ``log 1 = 0``, whatever the input: the gradient is 0 and nothing is
-    learned. Two classes get one output unit unless the output is softmax.
+    learned. Two classes get one output unit unless the output is softmax. A hierarchical
+    softmax, a distribution over classes, is refused on a regression target too.
 
     Raises:
         ConfigError: naming the output and what to use instead.
     """
+    if output == "hierarchical_softmax" and task != "classification":
+        raise ConfigError("--output hierarchical_softmax is a distribution over classes, and these targets "
+                          "are a regression; use --output identity (a linear output)")
     if units != 1 or output not in ("softmax", "log_softmax"):
         return
     value = "1" if output == "softmax" else "0 (log 1)"
