@@ -584,3 +584,10 @@ def test_hierarchical_nll_without_a_hierarchical_output_is_a_usage_error(capsys)
 def test_a_hierarchical_softmax_on_a_regression_target_is_a_usage_error(capsys):
     _usage_error(capsys, ["train", "--data", "sine", "--output", "hierarchical_softmax"],
                  "hierarchical_softmax", "regression", "--output identity")
+
+
+def test_augment_on_a_data_file_names_the_file_before_reading_it(capsys, tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_text("a,b,label\n1,2,0\n3,,1\n5,6,0\n7,8,1\n")
+    _usage_error(capsys, ["train", "--data", str(path), "--augment", "hflip"], "--augment hflip",
+                 "not a data file", "table.csv")
