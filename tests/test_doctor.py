@@ -260,6 +260,7 @@ def test_cli_doctor_exit_codes(capsys):
     assert main(["doctor", "--data", "xor", "--output", "sigmoid", "--epochs", "300"]) == 0
     out = capsys.readouterr().out
     assert "no problems found" in out and "before training" in out and "after training" in out
+    assert out.count("no problems found") == 1 and out.count("(no findings)") == 2  # the verdict once
     assert main(["doctor", "--data", "xor", "--output", "relu", "--loss", "mse", "--no-train", "--json"]) == 1
     d = json.loads(capsys.readouterr().out)
     assert d["problems"] is True and not d["trained"]

@@ -130,7 +130,7 @@ def has_problems(findings: list[Finding]) -> bool:
 
 def format_findings(findings: list[Finding], width: int = 88) -> str:
     if not findings:
-        return "no problems found"
+        return "(no findings)"
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return "\n\n".join(f.format(width) for f in sorted(findings, key=lambda f: order[f.severity]))
 
