@@ -13,7 +13,6 @@ import json
 import math
 import os
 import sys
-from contextlib import closing
 from typing import Any
 
 import numpy as np
@@ -121,7 +120,7 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
     if same and c.test_size is not None and args.test_size is None:
         args.test_size = c.test_size
     table = is_file and os.path.splitext(name)[1].lower() == ".csv"  # target and fill name a table's columns
-    by_position = table and _headerless(name)  # as predict: columns by position, the target last
+    by_position = table and datasets.csv_header(name) is None  # as predict: columns by position, the target last
     if table and args.target is None and c.target is not None and not by_position:
         args.target = c.target
     if table and c.impute is not None and c.fill is not None:
@@ -139,13 +138,6 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
     elif columns is not None and c.features is not None:
         X = X[:, column_order(columns, c.features, name)[0]]
     return data, c.transform(X), (c.transform_target(y) if net.task == "regression" else y)
-
-
-def _headerless(path: str) -> bool:
-    """True when the CSV file's first row is data (numbers only), not column names."""
-    with closing(datasets.csv_rows(path)) as rows:
-        first = next(rows, None)
-    return first is not None and datasets.is_numeric_row(first[1])
 
 
 # -- relunet train --diagnose ------------------------------------------------------

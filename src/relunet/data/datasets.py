@@ -755,11 +755,18 @@ def csv_target_name(path: Path, target: str | None, features: list[str]) -> str:
     (for a file without a header, its position as a name, as the feature columns are)."""
     if target is not None:
         return target
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        header = next(csv.reader(f), [])
-    if not header or is_numeric_row(header):
+    header = csv_header(path)
+    if header is None:
         return str(len(features))  # no header: columns "0", "1", ..., the target last
     return header[-1].strip()
+
+
+def csv_header(path: "str | os.PathLike[str]") -> list[str] | None:
+    """A CSV file's column names: its first non-blank row, read as the loader reads it
+    (:func:`csv_rows`); None when that row is data (numbers only: a file without a header)."""
+    with contextlib.closing(csv_rows(path)) as rows:
+        first = next(rows, None)
+    return None if first is None or is_numeric_row(first[1]) else first[1]
 
 
 def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, np.ndarray]:
