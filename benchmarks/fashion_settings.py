@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import benchmarks  # noqa: E402,F401  (puts src/ on the path when relunet is not installed)
 from relunet import MLP  # noqa: E402
 from relunet.data import datasets  # noqa: E402
+from relunet.data.augment import parse_augment  # noqa: E402
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,6 +56,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--l2", type=float, default=0.0)
     p.add_argument("--standardise", action="store_true", help="per-pixel (x - mean) / (std + 0.01)")
     p.add_argument("--hflip", action="store_true", help="add a mirrored copy of each training image")
+    p.add_argument("--random", default=None, metavar="SPEC",
+                   help="random augmentation of every batch, e.g. flip,shift:2 (relunet.data.augment)")
+    p.add_argument("--schedule", default="cosine")
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--hidden", default="500,500,500")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="append the JSON line to this file")
@@ -79,9 +84,11 @@ def run(a: argparse.Namespace) -> dict:
     hidden = [int(h) for h in a.hidden.split(",")]
     net = MLP([X.shape[1], *hidden, d.n_outputs], seed=a.seed, dropout=a.dropout,
               input_dropout=a.input_dropout, l2=a.l2, max_norm=a.max_norm)
-    extra = {"momentum": a.momentum} if a.momentum else {}
+    extra = {"momentum": a.momentum, "threads": a.threads} if a.momentum else {"threads": a.threads}
+    if a.random:
+        extra["augment"] = parse_augment(a.random, datasets.IMAGE_SHAPES[d.name])
     cpu = time.process_time()
-    hist = net.fit(X_tr, y_tr, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, schedule="cosine",
+    hist = net.fit(X_tr, y_tr, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, schedule=a.schedule,
                    validation_data=(X_val, y_val), **extra)
     val = [float(v) for v in hist["val_accuracy"]]
     return {**vars(a), "val_accuracy": val[-1], "train_accuracy": float(hist["accuracy"][-1]),

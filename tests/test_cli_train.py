@@ -552,15 +552,32 @@ def test_train_augment_hflip_reports_it_and_trains_on_twice_the_images(capsys):
     assert rc == 0 and "2694 train (with hflip copies) / 450 test samples" in " ".join(out.split()), out
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--data", "moons"], "mirrors images"),
-    (["--data", "digits", "--validation-split", "0.1"], "mirrored copies of training images"),
-    (["--data", "digits", "--early-stopping"], "mirrored copies of training images"),
-    (["--data", "digits", "--augment", "vflip"], "invalid choice"),
+@pytest.mark.parametrize("argv, needles", [
+    (["--data", "moons"], ["mirrors images"]),
+    (["--data", "digits", "--validation-split", "0.1"], ["mirrored copies of training images"]),
+    (["--data", "digits", "--early-stopping"], ["mirrored copies of training images"]),
+    (["--data", "digits", "--augment", "vflip"], ["flip[:P] and/or shift[:PIXELS]"]),
+    (["--data", "moons", "--augment", "shift:1"], ["transforms the images of", "not moons"]),
+    (["--data", "digits", "--augment", "shift:1", "--scale", "standard"], ["background of 0", "--scale standard"]),
+    (["--data", "digits", "--augment", "shift:8"], ["from 0 to 7"]),
+    (["--data", "digits", "--augment", "shift:1", "--optimizer", "lbfgs"], ["per-batch optimizer"]),
 ])
-def test_train_augment_refusals(capsys, argv, needle):
+def test_train_augment_refusals(capsys, argv, needles):
     extra = [] if "--augment" in argv else ["--augment", "hflip"]
-    _usage_error(capsys, ["train", *argv, *extra, "--epochs", "1"], needle)
+    _usage_error(capsys, ["train", *argv, *extra, "--epochs", "1"], *needles)
+
+
+def test_train_random_augmentation_is_reported_and_goes_with_a_validation_split(capsys):
+    argv = ["train", "--data", "digits", "--augment", "flip:0.25,shift:1", "--epochs", "2", "--seed", "1"]
+    rc, out, err = _run(capsys, [*argv, "--validation-split", "0.1", "--json"])
+    assert rc == 0, err
+    report = json.loads(out)
+    assert report["augment"] == "flip:0.25,shift:1" and "val_loss" in out
+    rc, out, err = _run(capsys, [*argv, "--verbose"])
+    assert rc == 0, err
+    text = " ".join(out.split())
+    # the training part keeps its size: the transforms act on each batch
+    assert "1347 train / 450 test samples" in text and "random augmentation flip:0.25,shift:1 per batch" in text
 
 
 def test_threads_option(capsys):

@@ -116,7 +116,7 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {"scale": resolved_scale(args)}
     if getattr(args, "train_samples", None):
         opts["train_samples"] = args.train_samples
-    if getattr(args, "augment", None):
+    if getattr(args, "augment", None) == "hflip":  # fixed mirrored copies; other specs act per batch
         opts["augment"] = args.augment
     if datasets.is_path(name):
         target = getattr(args, "target", None)
@@ -129,7 +129,7 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, "data_dir", None):
             raise ConfigError("--data-dir is for MNIST / Fashion-MNIST, not for a data file")
         if getattr(args, "augment", None):
-            raise ConfigError(f"--augment {args.augment} mirrors the images of {', '.join(datasets.IMAGE_SHAPES)}, "
+            raise ConfigError(f"--augment {args.augment} transforms the images of {', '.join(datasets.IMAGE_SHAPES)}, "
                               f"not a data file ({name})")
         if getattr(args, "noise", None) is not None:
             raise ConfigError(f"--noise applies to the generated datasets ({', '.join(datasets.GENERATED)}), "
@@ -272,6 +272,22 @@ def optimizer_params(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "weight_decay", None) is not None:
         params["weight_decay"] = args.weight_decay
     return params
+
+
+def batch_augment(args: argparse.Namespace, data: Dataset) -> Any:
+    """The random per-batch transform ``--augment flip[:P],shift[:K]`` asks for
+    (:class:`relunet.data.augment.ImageAugment`, given to ``fit(augment=)``), for an image
+    set kept in its [0, 1] pixels, so that pixels shifted in from outside are background (0)."""
+    from relunet.data.augment import parse_augment
+
+    shape = datasets.IMAGE_SHAPES.get(data.name)
+    if shape is None:
+        raise ConfigError(f"--augment {args.augment} transforms the images of {', '.join(datasets.IMAGE_SHAPES)}, "
+                          f"not {data.name}")
+    if resolved_scale(args) != "none":
+        raise ConfigError(f"--augment {args.augment} shifts pixels in from a background of 0: it needs the "
+                          f"images' own [0, 1] pixels, not --scale {resolved_scale(args)}")
+    return parse_augment(args.augment, shape)
 
 
 def training_kwargs(args: argparse.Namespace) -> dict[str, Any]:

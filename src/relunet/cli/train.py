@@ -20,7 +20,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -44,10 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     common.add_data_args(p)
     common.add_network_args(p)
     common.add_training_args(p)
-    p.add_argument("--augment", choices=list(datasets.AUGMENTATIONS), default=None,
-                   help="data augmentation of the training part: hflip adds a mirrored copy of every "
-                   "image (for image sets whose classes are mirror-symmetric, such as Fashion-MNIST's "
-                   "clothing; not for digits), doubling the training part and the cost of an epoch")
+    p.add_argument("--augment", default=None, metavar="SPEC",
+                   help="data augmentation of the training images (mnist, fashion-mnist, digits): 'hflip' adds a "
+                   "fixed mirrored copy of every training image, doubling the training part; 'flip[:P]' and "
+                   "'shift[:PIXELS]' (comma-separated, e.g. flip,shift:2) transform each training batch afresh: "
+                   "mirror a row with probability P (default 0.5), translate it by up to PIXELS (default 2) "
+                   "each way. Mirroring suits mirror-symmetric classes such as Fashion-MNIST's clothing, not digits")
     p.add_argument("--model", choices=["mlp", "perceptron"], default="mlp",
                    help="mlp (default: trained by backpropagation) or perceptron (one layer of step "
                    "or sign units trained by the perceptron rule; --activation step|sign, --epochs, --lr)")
@@ -153,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
             path = getattr(args, flag[2:])
             if path and os.path.realpath(path) == os.path.realpath(args.resume):
                 raise common.ConfigError(f"{flag} {path} is also --resume: it would be overwritten; give another file")
-    if args.augment and (args.validation_split or args.early_stopping is not None):
+    if args.augment == "hflip" and (args.validation_split or args.early_stopping is not None):
         raise common.ConfigError("--augment does not go with --validation-split or --early-stopping: the "
                                  "validation part would hold mirrored copies of training images")
     monitors_train = bool(args.monitor) and not args.monitor.startswith("val_")
@@ -162,13 +164,15 @@ def _run(args: argparse.Namespace) -> int:
     data = common.load_data(args)
     common.scale_target(args, data)  # a table's regression target, standardised as its inputs
     net = common.build_network(args, data)
+    if args.augment and args.augment != "hflip":  # random transforms of each batch (fit's augment=)
+        kwargs["augment"] = common.batch_augment(args, data)
     from relunet.cli.diagnose import make_tracker
 
     tracker = make_tracker(args, data)
     verbose = 0 if (args.json or args.quiet) else (2 if args.verbose else 1)
     checkpoint = args.checkpoint or args.resume
     if verbose:
-        print(header(net, data, kwargs["optimizer"], args.schedule))
+        print(header(net, data, kwargs["optimizer"], args.schedule, kwargs.get("augment")))
     t0 = time.perf_counter()
     from relunet.errors import DivergenceError
 
@@ -211,14 +215,15 @@ def _run(args: argparse.Namespace) -> int:
 MIN_WIDTH = 40
 
 
-def header(net: MLP, data: Dataset, optimizer: object, schedule: str | None) -> str:
+def header(net: MLP, data: Dataset, optimizer: object, schedule: str | None, augment: Any = None) -> str:
     """The text printed before training: the network, the data, the optimizer and the
     schedule. One line when it fits the terminal (``shutil.get_terminal_size()``: $COLUMNS
     first, 80 when the output is not a terminal); else one part a line, each wrapped at
     spaces with an indent, so nothing is cut and no line is wider than the terminal."""
     augmented = f" (with {data.info['augment']} copies)" if data.info.get("augment") else ""
     parts = [repr(net), f"on {data.name}: {len(data.X_train)} train{augmented} / {len(data.X_test)} test samples",
-             f"optimizer {optimizer!r}"] + ([f"schedule {schedule}"] if schedule else [])
+             f"optimizer {optimizer!r}"] + ([f"schedule {schedule}"] if schedule else []) \
+        + ([f"random augmentation {augment.spec()} per batch"] if augment is not None else [])
     parts[1:-1] = [p + "," for p in parts[1:-1]]
     line = f"{parts[0]}  " + " ".join(parts[1:])
     width = max(shutil.get_terminal_size().columns, MIN_WIDTH)
@@ -292,8 +297,8 @@ def _print_result(args: argparse.Namespace, net: MLP, data: Dataset, history: Hi
     if verdict_ is not None:
         result["verdict"] = verdict_
     result["scale"] = contract.scale
-    if data.info.get("augment"):
-        result["augment"] = data.info["augment"]
+    if data.info.get("augment") or args.augment:
+        result["augment"] = data.info.get("augment") or args.augment
     if "y_test_raw" in data.info:  # the error in the target's own units, as predict reports it
         pred = contract.inverse_target(net.predict_output(data.X_test))
         y_raw = np.asarray(data.info["y_test_raw"], dtype=float)

@@ -72,7 +72,7 @@ from relunet.training.divergence import (
 from relunet.training.history import History, jsonable
 from relunet.training.minimizers import Minimizer
 from relunet.training.progress import Progress
-from relunet.training.protocol import Trainable
+from relunet.training.protocol import Augment, Trainable
 from relunet.training.resume import (
     check_checkpoint,
     check_run_settings,
@@ -299,6 +299,9 @@ class Run:
     metrics: bool = True
     #: the training accuracy from an evaluation pass after the epoch, not from the batches
     exact_train_metrics: bool = False
+    #: a random transform of each training batch, ``augment(X_batch, net.rng) -> X_batch``
+    #: (e.g. :class:`relunet.data.augment.ImageAugment`); None: the batches as gathered
+    augment: Augment | None = None
     #: completed epochs (also those of a resumed run)
     epochs_done: int = 0
     #: a callback asked to stop (or a resumed run had already stopped)
@@ -328,6 +331,7 @@ class Run:
             "schedule": None if self.schedule is None else jsonable({"name": self.schedule.name,
                                                                      **self.schedule.config()}),
             "data": fingerprint(self.X),
+            "augment": None if self.augment is None else repr(self.augment),
         }
         self.first_epoch = self.epochs_done + 1
         self.current = self.epochs_done
@@ -458,12 +462,14 @@ class Run:
             X, Y = _Gathered(X, order, bs), _Gathered(Y, order, bs)
         bar = self.progress.mode == "bar"
         net, opt, total, correct = self.net, self.optimizer, 0.0, 0
-        count = self.counts_correct
+        count, augment = self.counts_correct, self.augment
         for b in range(1, self.n_batches + 1):
             s, e = (b - 1) * bs, b * bs
             try:
-                yb = Y[s:e]
-                value = net.train_step(X[s:e], yb, opt)
+                xb, yb = X[s:e], Y[s:e]
+                if augment is not None:
+                    xb = augment(xb, net.rng)
+                value = net.train_step(xb, yb, opt)
                 if count:
                     correct += net.last_batch_correct(yb)
             except FLOAT_ERRORS as exc:
@@ -598,6 +604,7 @@ def fit(
     stream: TextIO | None = None,
     exact_train_metrics: bool = False,
     threads: int | None = None,
+    augment: Augment | None = None,
     **optimizer_params: Any,
 ) -> History:
     """Train ``net`` on encoded data; returns the per-epoch :class:`History`.
@@ -644,6 +651,11 @@ def fit(
         threads: the threads for the matrix products (BLAS) and the element-wise kernels
             while training; None: the cores this process may use (see
             :func:`relunet.core.kernels.default_threads`).
+        augment: a random transform applied to every training batch before its step,
+            called as ``augment(X_batch, net.rng)`` and returning a new array of the same
+            shape and dtype (:class:`relunet.data.augment.ImageAugment`: random mirroring
+            and shifts). Training only: validation, the exact training metrics and
+            ``predict`` see the data as given. Not for ``"cg"``/``"lbfgs"``.
 
     Returns:
         The history. ``history.interrupted`` is True when Ctrl-C stopped training; the
@@ -668,7 +680,12 @@ def fit(
     history = History(info={"optimizer": opt.name, "optimizer_config": optimizer_config(opt)})
     if len(X) == 0:
         raise DataError("no training samples")
+    if augment is not None and not callable(augment):
+        raise ConfigError(f"augment must be a function augment(X_batch, rng) -> X_batch, got {augment!r}")
     if isinstance(opt, Minimizer):  # full batch by line search (CG, L-BFGS), else per-batch steps
+        if augment is not None:
+            raise ConfigError(f"{opt.name!r} minimizes the loss of the fixed training set by line search: "
+                              "random augmentation needs a per-batch optimizer (sgd, adam, ...)")
         if schedule_obj is not None:
             raise ConfigError(f"{opt.name!r} chooses its step by line search: a learning-rate schedule does not apply")
         with kernels.threads(n_threads):
@@ -678,7 +695,7 @@ def fit(
     run = Run(net, X, Y, opt, batch_size=batch_size, shuffle=shuffle, schedule=schedule_obj, callbacks=cbs,
               validation=validation, monitor=monitor, history=history, epochs=epochs, verbose=verbose,
               stream=stream, checkpoint=checkpoint, val_idx=val_idx,
-              exact_train_metrics=bool(exact_train_metrics))
+              exact_train_metrics=bool(exact_train_metrics), augment=augment)
     with kernels.threads(n_threads):
         run.start(restored, resume if resume is not None else "checkpoint")
         try:

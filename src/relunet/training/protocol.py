@@ -12,7 +12,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["Differentiable", "Trainable"]
+__all__ = ["Augment", "Differentiable", "Trainable"]
+
+
+class Augment(Protocol):
+    """A random transform of a training batch (``fit(augment=...)``): called with the
+    gathered rows ``shape (B, n_features)`` and the network's generator, it returns a new
+    array of the same shape and dtype and leaves its argument untouched."""
+
+    def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
 
 
 class Differentiable(Protocol):

@@ -54,7 +54,7 @@ def check_run_settings(path: str | os.PathLike, saved: dict[str, Any], now: dict
     """The checkpoint's run settings against this run's (those the file records: older
     checkpoints hold only the batch size)."""
     what = {"batch_size": "batch size", "lr": "learning rate", "schedule": "schedule",
-            "data": "training data", "shuffle": "shuffle"}
+            "data": "training data", "shuffle": "shuffle", "augment": "augmentation"}
     for key, name in what.items():
         if key in saved and jsonable(saved[key]) != jsonable(now[key]):
             if key == "data" and isinstance(saved[key], dict):
