@@ -181,6 +181,20 @@ def measure(timer: Any, threads: int, quick: bool, log: Callable[..., Any] = pri
     return out
 
 
+def blas_bound(fit: dict[str, Any], opt: str = "sgd", B: int = 128) -> float | None:
+    """The most ``net.fit`` could gain over PyTorch here with this BLAS: PyTorch's time per
+    batch-``B`` step (from its fit rate) over the time relunet's step spends inside its BLAS
+    calls (``outside_blas``' ms/step times the fraction inside). A ratio target above this
+    bound needs faster matrix products, not less work around them."""
+    row = next((r for r in fit.get("rows", []) if r["optimizer"] == opt and r["batch"] == B), None)
+    ob = fit.get("outside_blas", {}).get(opt)
+    if row is None or ob is None or not row["torch"]["rate"]:
+        return None
+    torch_ms = 1e3 * B / row["torch"]["rate"]
+    inside_ms = ob["ms_per_step"] * (1.0 - ob["fraction"])
+    return torch_ms / inside_ms if inside_ms > 0 else None
+
+
 def fit_table(fit: dict[str, Any]) -> str:
     lines = [f"`net.fit` (one epoch, as users call it; fused kernels: {fit['kernels']}, {fit['threads']} threads) "
              "against a PyTorch eager training loop over the same data:", "",
@@ -196,6 +210,11 @@ def fit_table(fit: dict[str, Any]) -> str:
     ob = fit["outside_blas"]
     lines += ["", "Time outside BLAS in a batch-128 `train_step` (the rest is the BLAS calls): " + ", ".join(
         f"{opt} {v['fraction']:.1%} ({v['ms_per_step']:.2f} ms/step)" for opt, v in ob.items())]
+    bound = blas_bound(fit)
+    if bound is not None:
+        lines += ["", f"BLAS bound, batch 128 SGD: PyTorch's step time over the time relunet's step spends in BLAS "
+                  f"= {bound:.2f}x, the most `fit` could reach against PyTorch here with these matrix products "
+                  "and nothing else"]
     if fit["scaling"]:
         lines += ["", "Thread scaling, batch 128 SGD fit:", "",
                   "| threads | relunet /s | torch eager /s | x torch | relunet speed-up | torch speed-up |",

@@ -201,6 +201,10 @@ def test_fit_targets_verdicts_and_table():
     assert "| sgd | 128 | 64 | 1,000 | 625 | 1.60 |" in text
     assert "batch 128: 0.90" in text and "sgd 8.0%" in text and "| 2 | 18 | 12 | 1.50 | 1.80 | 1.50 |" in text
     assert bench_fit.thread_counts(1) == [1] and bench_fit.thread_counts(16) == [1, 2, 16]
+    # torch: 128 rows at 625/s = 204.8 ms a step; relunet inside BLAS: 5.0 ms * (1 - 0.08)
+    assert bench_fit.blas_bound(_fit_results()) == pytest.approx(204.8 / 4.6)
+    assert "BLAS bound, batch 128 SGD" in text and f"= {204.8 / 4.6:.2f}x" in text
+    assert bench_fit.blas_bound({"rows": [], "outside_blas": {}}) is None
 
 
 def test_fit_jobs_and_outside_blas_run():
