@@ -585,6 +585,10 @@ def test_threads_option(capsys):
     assert rc == 0, err
     assert json.loads(out)["test_accuracy"] == 1.0
     _usage_error(capsys, ["train", "--data", "xor", "--threads", "0"], "--threads")
+    cores = relunet.core.kernels.default_threads()
+    for many in (str(cores + 1), "99999"):
+        _usage_error(capsys, ["train", "--data", "xor", "--threads", many], "--threads",
+                     f"expected at most {cores}, the cores this process may use, got {many}")
 
 
 @pytest.mark.parametrize("command", ["train", "trace", "doctor"])

@@ -756,3 +756,10 @@ def test_threads_setting_of_fit():
     for bad in (0, -1, 2.5, "4"):
         with pytest.raises(ConfigError, match="threads must be an integer >= 1"):
             a.fit(X, y, epochs=1, threads=bad)
+    cores = relunet.core.kernels.default_threads()
+    before = [p.copy() for p in a.parameters()]
+    with pytest.raises(ConfigError, match=f"threads must be at most {cores}, the cores this process may use"):
+        a.fit(X, y, epochs=1, threads=cores + 1)
+    for p, q in zip(a.parameters(), before):
+        np.testing.assert_array_equal(p, q)  # refused before any step
+    a.fit(X, y, epochs=1, threads=cores)

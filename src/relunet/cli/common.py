@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core import activations, losses
+from relunet.core import activations, kernels, losses
 from relunet.core.contract import PIXEL_DIVISORS, DataContract
 from relunet.core.network import MLP, output_for
 from relunet.data import datasets, preprocessing
@@ -257,7 +257,7 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
                    help="weight decay: L2 (sgd, adagrad, rmsprop, adam) or decoupled (adamw)")
     g.add_argument("--schedule", default=None, metavar="SPEC",
                    help="learning-rate schedule, " + SCHEDULE_SYNTAX.replace("%", "%%"))
-    g.add_argument("--threads", type=positive_int_arg, default=None, metavar="N",
+    g.add_argument("--threads", type=threads_arg, default=None, metavar="N",
                    help="threads for the matrix products and the element-wise kernels while training "
                    "(default: every core this process may use)")
 
@@ -347,6 +347,17 @@ def check_outputs(args: argparse.Namespace, *flags: str, inputs: tuple[str, ...]
 
 #: argparse type: an integer >= 1
 positive_int_arg = numeric(int, lambda v: v >= 1, "an integer", "expected an integer >= 1")
+
+
+def threads_arg(s: str) -> int:
+    """An argparse ``type`` for ``--threads``: an integer from 1 to the cores this process may
+    use (:func:`relunet.core.kernels.check_threads`)."""
+    n = positive_int_arg(s)
+    try:
+        return kernels.check_threads(n)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"expected at most {kernels.default_threads()}, the cores this "
+                                         f"process may use, got {n}") from None
 
 
 class _GivenAction(argparse.Action):
