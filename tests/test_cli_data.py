@@ -1,5 +1,7 @@
 """`relunet data` on the command line."""
 
+import pytest
+
 from relunet.cli import main
 from cli_helpers import run_cli as _run, usage_error as _usage_error
 
@@ -60,3 +62,28 @@ def test_class_count_lines_rank_by_count_then_label_and_give_the_rest_min_max():
                         "'k10': 6, 'k19': 6}")
     assert lines[1] == "  ... and 12 more classes (min count 1, max 5)"
     assert class_count_lines({"a": 1}) == ["train_class_counts: {'a': 1}"]
+
+
+@pytest.mark.parametrize("marker", ["NA", "null", "#N/A"])
+def test_data_info_counts_missing_markers_as_missing_values(capsys, tmp_path, marker):
+    import json
+
+    rows = [f"{i % 5},{i % 7}.5,{i % 2}" for i in range(40)]
+    rows[3], rows[8], rows[20] = f"1,{marker},0", "2,,1", f"{marker},3.5,0"
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    rc, out, err = _run(capsys, ["data", "info", str(path), "--json"])
+    assert rc == 0, err
+    contract = json.loads(out)["contract"]
+    assert contract["missing"] == {"a": 1, "b": 2} and "refuses the missing values" in contract["impute"]
+    rows[5] = f"3,4.5,{marker}"  # a missing target: no imputation describes it
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    _usage_error(capsys, ["data", "info", str(path)], f"a missing target ('{marker}') in column 'y', line 7")
+
+
+def test_data_info_of_a_missing_marker_in_a_text_column_names_it(capsys, tmp_path):
+    rows = [f"{i},{['red', 'blue'][i % 2]},{i % 2}" for i in range(30)]
+    rows[4] = "4,NA,0"
+    path = tmp_path / "c.csv"
+    path.write_text("size,color,ok\n" + "\n".join(rows) + "\n")
+    _usage_error(capsys, ["data", "info", str(path)], "a missing value ('NA') in column 'color', line 6")

@@ -257,3 +257,45 @@ def test_top_classes_orders_by_probability_then_class_index():
     rng = np.random.default_rng(3)
     ties = np.round(rng.random((200, 40)), 1)  # many equal probabilities, some across the cut
     np.testing.assert_array_equal(top_classes(ties, 5), np.argsort(-ties, axis=1, kind="stable")[:, :5])
+
+
+# -- missing values: predict reads a CSV as training does ---------------------------------------
+def _holes_table(path, cell):
+    rows = [f"{i % 5},{(i * 7) % 11}.5,{i % 2}" for i in range(40)]
+    rows[2], rows[9] = f"3,{cell},1", f"{cell},4.5,0"
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("marker", ["NA", "N/A", "n/a", "NaN", "null", "NULL", "None", "#N/A", "<NA>"])
+def test_predict_reads_a_missing_marker_as_an_empty_cell(tmp_path, capsys, marker):
+    train = _holes_table(tmp_path / "train.csv", "")
+    model, plain = str(tmp_path / "m.relunet"), str(tmp_path / "plain.relunet")
+    assert main(["train", "--data", train, "--epochs", "2", "--impute", "mean", "--save", model, "-q"]) == 0
+    capsys.readouterr()
+    marked, empty = _holes_table(tmp_path / "marked.csv", marker), _holes_table(tmp_path / "empty.csv", "")
+    rc, out_marked, err = _run(capsys, ["predict", "--model", model, "--data", marked])
+    assert rc == 0, err
+    rc, out_empty, err = _run(capsys, ["predict", "--model", model, "--data", empty])
+    assert rc == 0, err
+    assert out_marked == out_empty and len(out_marked.splitlines()) == 41
+    # a model trained without --impute refuses it, naming the cell, its column and line
+    assert main(["train", "--data", _holes_table(tmp_path / "full.csv", "1"), "--epochs", "1",
+                 "--save", plain, "-q"]) == 0
+    capsys.readouterr()
+    _usage_error(capsys, ["predict", "--model", plain, "--data", marked],
+                 f"a missing value ('{marker}') in column 'b', line 4", "without --impute")
+
+
+def test_predict_refuses_a_missing_marker_in_a_text_column(tmp_path, capsys):
+    rows = [f"{i},{['red', 'blue'][i % 2]},{i % 2}" for i in range(30)]
+    path = tmp_path / "c.csv"
+    path.write_text("size,color,ok\n" + "\n".join(rows) + "\n")
+    model = str(tmp_path / "m.relunet")
+    assert main(["train", "--data", str(path), "--epochs", "1", "--impute", "mean", "--save", model, "-q"]) == 0
+    capsys.readouterr()
+    rows[5] = "5,N/A,1"
+    other = tmp_path / "new.csv"
+    other.write_text("size,color,ok\n" + "\n".join(rows) + "\n")
+    _usage_error(capsys, ["predict", "--model", model, "--data", str(other)],
+                 "a missing value ('N/A') in column 'color', line 7", "--impute fills numeric columns only")

@@ -98,7 +98,8 @@ def add_data_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
                    ".csv table, none for built-in datasets and .npy/.npz arrays); the model file "
                    "stores it and predict, diagnose and export apply it")
     g.add_argument("--impute", default=None, choices=["mean", "median"],
-                   help="fill missing numeric cells of a .csv table with each column's mean or median over the "
+                   help="fill missing numeric cells (empty, NaN, NA, N/A, null, None, ...: pandas' markers) "
+                   "of a .csv table with each column's mean or median over the "
                    "training part (stored in the model, which fills them the same way later; default: a "
                    "missing value is an error naming its column and line)")
     g.add_argument("--test-size", type=fraction_arg, default=None,

@@ -88,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         ds = common.load_dataset(args.name, **opts)
     except DataError as exc:
-        if "empty (missing) value" not in str(exc) or "impute" in opts:
+        if not any(w in str(exc) for w in ("empty (missing) value", "a missing value (")) or "impute" in opts:
             raise
-        ds = common.load_dataset(args.name, **opts, impute="mean")  # to describe the rest
+        # to describe the rest; what imputation cannot fill (a text cell, a target) still fails
+        ds = common.load_dataset(args.name, **opts, impute="mean")
         ds.info["impute_needed"] = str(exc)
     out = {
         "name": ds.name,

@@ -285,25 +285,26 @@ def parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: 
                 where: list[str], missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The numeric feature columns ``cols`` (in that order) of ``rows`` and the target column
     ``t`` (numbers, or class labels as text); ``where[c]`` names column ``c`` in errors, which
-    name the file's line: ragged rows, empty cells, text, NaN/inf. With ``missing_ok`` (a
-    model that fills missing values) an empty or NaN cell is NaN."""
+    name the file's line: ragged rows, missing cells, text, inf. A missing cell is what the
+    training loader calls one (:func:`relunet.data.tables.is_missing`: empty, NaN, ``NA``,
+    ``null``, ...); with ``missing_ok`` (a model that fills missing values) it is NaN."""
     X = np.empty((len(rows), len(cols)))
     for k, (line, r) in enumerate(rows):
         if len(r) != width:
             raise DataFormatError(f"{path}: line {line} has {len(r)} values, the first row has {width}")
         for j, col in enumerate(cols):
             text = r[col].strip()
-            if not text and missing_ok:
+            if tables.is_missing(text) and missing_ok:
                 X[k, j] = np.nan
                 continue
-            if not text:
-                raise DataFormatError(f"{path}: an empty (missing) value in {where[col]}, line {line} (the model "
-                                      "was trained without --impute)")
+            if tables.is_missing(text):
+                raise DataFormatError(f"{path}: {tables.missing_cell(text)} in {where[col]}, line {line} (the "
+                                      "model was trained without --impute)")
             try:
                 v = float(text)
             except ValueError:
                 raise DataFormatError(f"{path}: non-numeric value {text!r} in {where[col]}, line {line}") from None
-            if not (np.isfinite(v) or (missing_ok and np.isnan(v))):
+            if not np.isfinite(v):
                 raise DataFormatError(f"{path}: {text} in {where[col]}, line {line}; clean or impute it first")
             X[k, j] = v
     if t is None:
@@ -316,13 +317,14 @@ def _target_labels(path: str, rows: list[tuple[int, list[str]]], t: int, where: 
     decode them, such as "cat", "dog").
 
     Raises:
-        DataFormatError: an empty or NaN/inf target cell, naming ``where`` and the file's line.
+        DataFormatError: a missing (:func:`relunet.data.tables.is_missing`) or infinite
+            target cell, naming ``where`` and the file's line.
     """
     labels = [r[t].strip() for _, r in rows]
     for (line, _), v in zip(rows, labels):
-        if not v:
-            raise DataFormatError(f"{path}: empty (missing) target in {where}, line {line}; fill it, drop the "
-                                  "row, or drop the target column to predict without a metric")
+        if tables.is_missing(v):
+            raise DataFormatError(f"{path}: {tables.missing_cell(v, 'target')} in {where}, line {line}; fill it, "
+                                  "drop the row, or drop the target column to predict without a metric")
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
