@@ -19,7 +19,10 @@ when the answer is in).
   resident memory is read from ``/proc/PID/status`` (VmRSS now, VmHWM peak) before and after.
 
 Run from the repository root: ``python benchmarks/bench_playground.py [--quick]``; the
-results go to ``benchmarks/results-playground.json`` (``--out``).
+results go to ``benchmarks/results-playground.json`` (``--out``). ``python -m benchmarks``
+runs it as one section of the suite (:func:`measure`; ``--quick`` there: 1 s measurements,
+a 3 s load, no browser; ``--no-playground`` skips it), its results under ``playground`` in
+``results.json`` and :func:`table` in ``RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
@@ -218,49 +222,103 @@ def bench_load(port: int, pid: int, sessions: int, seconds: float) -> dict:
             "rss_before_mib": before["VmRSS"], "rss_after_mib": after["VmRSS"], "peak_rss_mib": after["VmHWM"]}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seconds", type=float, default=10.0, help="per updates measurement")
-    ap.add_argument("--sessions", type=int, default=20)
-    ap.add_argument("--load-seconds", type=float, default=60.0)
-    ap.add_argument("--quick", action="store_true", help="3 s measurements, a 10 s load")
-    ap.add_argument("--no-browser", action="store_true")
-    ap.add_argument("--out", default=str(HERE / "results-playground.json"))
-    args = ap.parse_args()
-    if args.quick:
-        args.seconds, args.load_seconds = 3.0, 10.0
-    proc, port = start_server(max_sessions=max(32, args.sessions + 4))
+QUICK = {"seconds": 3.0, "load_seconds": 10.0}
+#: the suite's ``--quick`` smoke run (``python -m benchmarks --quick``): shorter still
+SUITE_QUICK = {"seconds": 1.0, "load_seconds": 3.0}
+
+
+def measure(quick: bool = False, log: Any = print, *, seconds: float | None = None, sessions: int = 20,
+            load_seconds: float | None = None, browser: bool = True,
+            command: str = "python benchmarks/bench_playground.py") -> dict[str, Any]:
+    """Every measurement (see the module docstring) against a fresh server; ``quick``: 3 s
+    measurements and a 10 s load (``seconds`` / ``load_seconds`` override). ``log`` gets
+    the result lines."""
+    seconds = seconds if seconds is not None else (QUICK["seconds"] if quick else 10.0)
+    load_seconds = load_seconds if load_seconds is not None else (QUICK["load_seconds"] if quick else 60.0)
+    t0 = time.perf_counter()
+    proc, port = start_server(max_sessions=max(32, sessions + 4))
     try:
-        res = {"command": "python benchmarks/bench_playground.py" + (" --quick" if args.quick else ""),
-               "cpu": cpu(), "cores": os.cpu_count(), "python": platform.python_version(),
-               "load_average_at_start": os.getloadavg(), "server_rss_at_start_mib": memory(proc.pid)["VmRSS"]}
-        res.update(bench_updates(port, args.seconds))
-        res["browser"] = None if args.no_browser else bench_browser(port, args.seconds)
-        res["load"] = bench_load(port, proc.pid, args.sessions, args.load_seconds)
+        res: dict[str, Any] = {
+            "command": command + (" --quick" if quick else ""), "cpu": cpu(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "load_average_at_start": os.getloadavg(),
+            "server_rss_at_start_mib": memory(proc.pid)["VmRSS"]}
+        res.update(bench_updates(port, seconds))
+        res["browser"] = bench_browser(port, seconds) if browser else None
+        res["load"] = bench_load(port, proc.pid, sessions, load_seconds)
         res["load_average_at_end"] = os.getloadavg()
     finally:
         proc.terminate()
         proc.wait(10)
-    Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
-    print(f"CPU: {res['cpu']}, load average at start {res['load_average_at_start'][0]:.1f}")
-    print(f"transport (GET /api/health, idle server): p50 {res['transport_idle']['p50_ms']:.2f} ms")
+    res["seconds"] = time.perf_counter() - t0
+    for line in lines(res):
+        log(line, flush=True)
+    return res
+
+
+def lines(res: dict[str, Any]) -> list[str]:
+    """The results as text, one measurement a line."""
+    out = [f"CPU: {res['cpu']}, load average at start {res['load_average_at_start'][0]:.1f}",
+           f"transport (GET /api/health, idle server): p50 {_ms(res['transport_idle'], 'p50_ms', '.2f')} ms"]
     for u in res["updates"]:
         h = u["concurrent_health"]
-        print(f"2-8-8-1 spirals, {u['epochs_per_update']} epoch(s)/update: {u['updates_per_s']:.1f} updates/s "
-              f"(request p50 {u['request']['p50_ms']:.1f} ms); concurrent GET p50 {h['p50_ms']:.1f} ms, "
-              f"p95 {h['p95_ms']:.1f} ms, max {h['max_ms']:.1f} ms")
+        out.append(f"2-8-8-1 spirals, {u['epochs_per_update']} epoch(s)/update: {u['updates_per_s']:.1f} updates/s "
+                   f"(request p50 {_ms(u['request'], 'p50_ms')} ms); concurrent GET p50 {_ms(h, 'p50_ms')} ms, "
+                   f"p95 {_ms(h, 'p95_ms')} ms, max {_ms(h, 'max_ms')} ms")
     if res["browser"]:
         b = res["browser"]
-        print(f"page in headless Chromium, 2 epochs/update: {b['ups']:.1f} updates/s (request "
-              f"{b['timing']['request']:.1f} ms, drawing {b['timing']['render']:.1f} ms); concurrent GET p50 "
-              f"{b['concurrent_health']['p50_ms']:.1f} ms, p95 {b['concurrent_health']['p95_ms']:.1f} ms")
+        h = b["concurrent_health"]
+        out.append(f"page in headless Chromium, 2 epochs/update: {b['ups']:.1f} updates/s (request "
+                   f"{b['timing']['request']:.1f} ms, drawing {b['timing']['render']:.1f} ms); concurrent GET p50 "
+                   f"{_ms(h, 'p50_ms')} ms, p95 {_ms(h, 'p95_ms')} ms")
     lo = res["load"]
-    print(f"load: {lo['sessions']} sessions x {lo['seconds']:.0f} s: {lo['requests']} requests, "
-          f"{len(lo['errors'])} errors, {lo['per_session_updates_per_s']:.1f} updates/s per session, request p50 "
-          f"{lo['request']['p50_ms']:.0f} ms p95 {lo['request']['p95_ms']:.0f} ms; server RSS "
-          f"{lo['rss_before_mib']:.0f} -> {lo['rss_after_mib']:.0f} MiB, peak {lo['peak_rss_mib']:.0f} MiB")
+    out.append(f"load: {lo['sessions']} sessions x {lo['seconds']:.0f} s: {lo['requests']} requests, "
+               f"{len(lo['errors'])} errors, {lo['per_session_updates_per_s']:.1f} updates/s per session, request "
+               f"p50 {_ms(lo['request'], 'p50_ms', '.0f')} ms p95 {_ms(lo['request'], 'p95_ms', '.0f')} ms; server "
+               f"RSS {lo['rss_before_mib']:.0f} -> {lo['rss_after_mib']:.0f} MiB, peak {lo['peak_rss_mib']:.0f} MiB")
+    return out
+
+
+def _ms(stats: dict[str, float], key: str, fmt: str = ".1f") -> str:
+    """A latency of :func:`percentiles`' result, or '-' when nothing was timed."""
+    return format(stats[key], fmt) if key in stats else "-"
+
+
+def table(res: dict[str, Any]) -> str:
+    """A Markdown table of the results (the suite's report)."""
+    rows = ["| what | result |", "| --- | --- |",
+            f"| `GET /api/health` on an idle server | median {_ms(res['transport_idle'], 'p50_ms', '.2f')} ms |"]
+    for u in res["updates"]:
+        h = u["concurrent_health"]
+        rows.append(f"| 2-8-8-1 ReLU on spirals over the API, {u['epochs_per_update']} epoch(s) per update | "
+                    f"{u['updates_per_s']:.1f} updates/s (request median {_ms(u['request'], 'p50_ms')} ms); "
+                    f"concurrent `GET /api/health` median {_ms(h, 'p50_ms')} ms, p95 {_ms(h, 'p95_ms')} ms |")
+    if res.get("browser"):
+        b = res["browser"]
+        rows.append(f"| the page in headless Chromium, 2 epochs per update | {b['ups']:.1f} view updates/s "
+                    f"(request {b['timing']['request']:.1f} ms, drawing {b['timing']['render']:.1f} ms) |")
+    lo = res["load"]
+    rows.append(f"| {lo['sessions']} sessions training at once for {lo['seconds']:g} s | {lo['requests']} requests, "
+                f"{len(lo['errors'])} errors, {lo['per_session_updates_per_s']:.1f} updates/s per session, request "
+                f"median {_ms(lo['request'], 'p50_ms', '.0f')} ms; server RSS {lo['rss_before_mib']:.0f} -> "
+                f"{lo['rss_after_mib']:.0f} MiB, peak {lo['peak_rss_mib']:.0f} MiB |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=None, help="per updates measurement (default 10; --quick 3)")
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--load-seconds", type=float, default=None, help="the load run (default 60; --quick 10)")
+    ap.add_argument("--quick", action="store_true", help="3 s measurements, a 10 s load")
+    ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--out", default=str(HERE / "results-playground.json"))
+    args = ap.parse_args(argv)
+    res = measure(args.quick, seconds=args.seconds, sessions=args.sessions, load_seconds=args.load_seconds,
+                  browser=not args.no_browser)
+    Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -23,6 +23,10 @@ process:
 * peak memory of one training epoch on MNIST-sized data (60000 x 784 float32,
   synthetic) in a fresh process, with ``tracemalloc`` and ``getrusage``, against
   data + 2 x parameters + relunet's per-batch work arrays.
+* the playground under load (:mod:`benchmarks.bench_playground`): view updates per
+  second of the server (``relunet playground`` in its own process) over loopback, the
+  latency of a concurrent request, and 20 sessions training at once with the server's
+  memory (``--quick``: 1 s measurements, a 3 s load, no browser; ``--no-playground``).
 
 Every timing is a median of several repeats after a warm-up. The machine's thread count
 is applied to every library (``torch.set_num_threads`` and ``threadpoolctl``).
@@ -51,7 +55,7 @@ import numpy as np
 from benchmarks import bench_fit
 from relunet.io.archive import output_target, write_atomic
 
-from benchmarks import bench_hsoftmax
+from benchmarks import bench_hsoftmax, bench_playground
 
 HERE = Path(__file__).resolve().parent
 ARCHS: dict[str, list[int]] = {
@@ -666,10 +670,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         res["fit"] = bench_fit.measure(timer, threads, args.quick, log)
 
     res["memory"] = measure_memory(args.quick) if not args.no_memory else {"skipped": "--no-memory"}
+    res["playground"] = playground(args, log)
     res["machine"]["loadavg_end"] = list(os.getloadavg())
     res["seconds"] = time.perf_counter() - t_start
     res["targets"] = targets(res)
     return res
+
+
+def playground(args: argparse.Namespace, log: Callable[..., Any] = print) -> dict[str, Any]:
+    """The playground section (:func:`benchmarks.bench_playground.measure`): its own server
+    process, so the suite's thread limits do not apply; ``--quick`` runs
+    :data:`benchmarks.bench_playground.SUITE_QUICK`'s short timings without the browser."""
+    if getattr(args, "no_playground", False):
+        return {"skipped": "--no-playground"}
+    log("playground (server in its own process):", flush=True)
+    short = bench_playground.SUITE_QUICK if args.quick else {}
+    return bench_playground.measure(args.quick, log, browser=not args.quick, command="python -m benchmarks", **short)
 
 
 def _find(rows, **kw):
@@ -926,6 +942,8 @@ def markdown(all_results: dict[str, Any]) -> str:
             memory_table(res),
             "", "### Full softmax vs hierarchical softmax (128-128-V, batch 256, one training step)", "",
             bench_hsoftmax.table(res["hsoftmax"]) if "steps" in res.get("hsoftmax", {}) else "(not run)",
+            "", "### The playground under load (server process, clients over loopback)", "",
+            bench_playground.table(res["playground"]) if "load" in res.get("playground", {}) else "(not run)",
         ]
         sk = {r["sklearn"].get("dtype") for r in res["train"] if r.get("sklearn")}
         out += ["", f"scikit-learn trained in {', '.join(sorted(sk))} (it follows the input dtype)."]
@@ -955,6 +973,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     p.add_argument("--no-hsoftmax", action="store_true", help="skip full vs hierarchical softmax")
     p.add_argument("--no-fit", action="store_true", help="skip the net.fit rows and thread scaling")
+    p.add_argument("--no-playground", action="store_true", help="skip the playground under load")
     p.add_argument("--silent", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)

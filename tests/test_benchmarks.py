@@ -225,3 +225,61 @@ def test_cpu_model_names_the_cpu():
     line = suite.cpu_line({"cpu": "X", "cpu_id": {"model name": "X", "vendor_id": "V", "cpu family": "6",
                                                    "model": "167"}, "logical_cores": 2, "usable_cores": 2})
     assert line == "X (V, family 6, model 167), 2 cores (2 usable)"
+
+
+# -- the playground section --------------------------------------------------------------------
+def test_playground_standalone_run_writes_its_results_and_the_suites_table(tmp_path, capsys):
+    """A real (very short) run: the server in its own process, 2 sessions under load."""
+    import json
+
+    from benchmarks import bench_playground
+
+    out = tmp_path / "playground.json"
+    assert bench_playground.main(["--seconds", "0.3", "--load-seconds", "0.5", "--sessions", "2",
+                                  "--no-browser", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    res = json.loads(out.read_text())
+    assert [u["epochs_per_update"] for u in res["updates"]] == [1, 2, 5]
+    assert all(u["epochs"] >= 1 for u in res["updates"])
+    assert res["load"]["sessions"] == 2 and res["load"]["errors"] == [] and res["load"]["requests"] >= 2
+    assert res["browser"] is None and res["command"] == "python benchmarks/bench_playground.py"
+    assert "load: 2 sessions" in printed and f"wrote {out}" in printed
+    md = bench_playground.table(res)
+    assert md.count("\n| 2-8-8-1 ReLU on spirals over the API") == 3 and "| 2 sessions training at once" in md
+
+
+def test_the_suite_runs_the_playground_as_a_section(monkeypatch):
+    import argparse
+
+    from benchmarks import bench_playground
+
+    calls = []
+    monkeypatch.setattr(bench_playground, "measure", lambda quick, log, **kw: calls.append((quick, kw)) or {"ok": 1})
+    ns = argparse.Namespace(quick=True, no_playground=False)
+    assert suite.playground(ns, log=lambda *a, **k: None) == {"ok": 1}
+    assert calls == [(True, {"browser": False, "command": "python -m benchmarks",
+                             **bench_playground.SUITE_QUICK})]  # quick: short, no browser
+    suite.playground(argparse.Namespace(quick=False, no_playground=False), log=lambda *a, **k: None)
+    assert calls[-1] == (False, {"browser": True, "command": "python -m benchmarks"})
+    assert suite.playground(argparse.Namespace(quick=True, no_playground=True)) == {"skipped": "--no-playground"}
+    assert len(calls) == 2
+
+
+def test_the_suites_options_and_report_name_the_playground(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        suite.main(["--help"])
+    assert "--no-playground" in capsys.readouterr().out
+    assert "bench_playground" in suite.__doc__
+
+
+def test_the_report_has_the_playground_section_and_older_runs_say_not_run():
+    import json
+
+    stored = json.loads((suite.HERE / "results.json").read_text())
+    label, run = next(iter(stored["runs"].items()))
+    playground = json.loads((suite.HERE / "results-playground.json").read_text())
+    md = suite.markdown({"runs": {label: {**run, "playground": playground}}})
+    section = md.split("### The playground under load")[1]
+    assert "| 20 sessions training at once for 60 s |" in section and "0 errors" in section
+    older = suite.markdown({"runs": {label: {k: v for k, v in run.items() if k != "playground"}}})
+    assert "### The playground under load (server process, clients over loopback)\n\n(not run)" in older

@@ -73,6 +73,15 @@ def test_positive_int_message_is_consistent(capsys):
         assert ">= 1" in err
 
 
+def test_bench_threads_above_the_usable_cores_is_a_usage_error(capsys, monkeypatch):
+    from relunet.core import kernels
+
+    monkeypatch.setattr(kernels, "default_threads", lambda: 3)
+    rc, _, err = _run(capsys, ["bench", "--threads", "4"])
+    _one_line_error(rc, err)
+    assert "--threads: expected at most 3, the cores this process may use, got 4" in err
+
+
 def test_bench_out_checked_before_the_run(tmp_path, capsys):
     rc, _, err = _run(capsys, ["bench", "--quick", "--out", str(tmp_path / "missing" / "r.json")])
     _one_line_error(rc, err)

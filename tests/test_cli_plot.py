@@ -54,3 +54,13 @@ def test_cli_plot_history_bad_epoch_is_one_line(tmp_path, capsys):
     assert main(["plot", "history", str(f), "--out", str(tmp_path / "h.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "epoch" in err
+
+
+def test_plot_history_of_records_with_validation_accuracy_but_no_training_accuracy(capsys, tmp_path):
+    # a hierarchical softmax's records (fit counts no per-batch training accuracy for it)
+    path, png = tmp_path / "h.json", tmp_path / "h.png"
+    path.write_text('{"records": [{"epoch": 1, "loss": 2.0, "val_loss": 2.1, "val_accuracy": 0.2}, '
+                    '{"epoch": 2, "loss": 1.5, "val_loss": 1.7, "val_accuracy": 0.3}]}')
+    rc, out, err = _run(capsys, ["plot", "history", str(path), "--out", str(png)])
+    assert rc == 0, err
+    assert png.stat().st_size > 0

@@ -186,3 +186,116 @@ def test_predict_refuses_a_device_named_like_a_csv(tmp_path, capsys, xor_model):
     (tmp_path / "zero.csv").symlink_to("/dev/zero")
     _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(tmp_path / "zero.csv")],
                  "zero.csv", "character device, not a regular file")
+
+
+# -- many classes: the top classes by default ------------------------------------------------
+def _many_class_model(tmp_path, n_classes, **kw):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6 * n_classes, 4))
+    y = np.arange(6 * n_classes) % n_classes
+    net = relunet.MLP([4, 8, n_classes], seed=0, **kw)
+    net.fit(X, y, epochs=2, verbose=0)
+    path = tmp_path / "many.relunet"
+    net.save(path)
+    data = tmp_path / "x.npy"
+    np.save(data, X[:7])
+    return net, str(path), str(data), X[:7]
+
+
+@pytest.mark.parametrize("output", ["softmax", "hierarchical_softmax"])
+def test_predict_writes_the_top_five_classes_of_a_many_class_model(tmp_path, capsys, output):
+    net, model, data, X = _many_class_model(tmp_path, 25, output=output)
+    rc, out, err = _run(capsys, ["predict", "--model", model, "--data", data])
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "prediction," + ",".join(f"top{i},p_top{i}" for i in range(1, 6))
+    proba = net.predict_proba(X)
+    for row, p, pred in zip(lines[1:], proba, net.predict(X)):
+        cells = row.split(",")
+        top = [int(c) for c in cells[1::2]]
+        ps = [float(c) for c in cells[2::2]]
+        assert int(cells[0]) == pred == top[0]
+        assert ps == sorted(ps, reverse=True) and len(ps) == 5
+        np.testing.assert_array_equal(ps, np.sort(p)[::-1][:5])
+        np.testing.assert_array_equal(p[top], ps)
+    assert len(lines) == 8
+
+
+def test_predict_all_probabilities_and_json_of_a_many_class_model(tmp_path, capsys):
+    import json
+
+    net, model, data, X = _many_class_model(tmp_path, 21)
+    rc, out, err = _run(capsys, ["predict", "--model", model, "--data", data, "--all-probabilities"])
+    assert rc == 0, err
+    assert out.splitlines()[0] == "prediction," + ",".join(f"p_{c}" for c in range(21))
+    rc, out, err = _run(capsys, ["predict", "--model", model, "--data", data, "--format", "json"])
+    assert rc == 0, err
+    res = json.loads(out)
+    assert "probabilities" not in res and len(res["classes"]) == 21
+    assert np.shape(res["top_classes"]) == np.shape(res["top_probabilities"]) == (7, 5)
+    assert [t[0] for t in res["top_classes"]] == res["predictions"]
+    rc, out, err = _run(capsys, ["predict", "--model", model, "--data", data, "--format", "json",
+                                 "--all-probabilities"])
+    res = json.loads(out)
+    assert "top_classes" not in res and np.shape(res["probabilities"]) == (7, 21)
+
+
+def test_predict_of_a_twenty_class_model_keeps_every_probability(tmp_path, capsys):
+    _, model, data, _ = _many_class_model(tmp_path, 20)
+    rc, out, err = _run(capsys, ["predict", "--model", model, "--data", data])
+    assert rc == 0, err
+    assert out.splitlines()[0] == "prediction," + ",".join(f"p_{c}" for c in range(20))
+
+
+def test_top_classes_orders_by_probability_then_class_index():
+    from relunet.cli.predict import top_classes
+
+    proba = np.array([[0.1, 0.3, 0.3, 0.2, 0.05, 0.05], [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]])
+    np.testing.assert_array_equal(top_classes(proba, 3), [[1, 2, 3], [5, 0, 1]])
+    np.testing.assert_array_equal(top_classes(proba[:, :2], 5), [[1, 0], [0, 1]])
+    assert top_classes(np.empty((0, 30)), 5).shape == (0, 5)
+    rng = np.random.default_rng(3)
+    ties = np.round(rng.random((200, 40)), 1)  # many equal probabilities, some across the cut
+    np.testing.assert_array_equal(top_classes(ties, 5), np.argsort(-ties, axis=1, kind="stable")[:, :5])
+
+
+# -- missing values: predict reads a CSV as training does ---------------------------------------
+def _holes_table(path, cell):
+    rows = [f"{i % 5},{(i * 7) % 11}.5,{i % 2}" for i in range(40)]
+    rows[2], rows[9] = f"3,{cell},1", f"{cell},4.5,0"
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("marker", ["NA", "N/A", "n/a", "NaN", "null", "NULL", "None", "#N/A", "<NA>"])
+def test_predict_reads_a_missing_marker_as_an_empty_cell(tmp_path, capsys, marker):
+    train = _holes_table(tmp_path / "train.csv", "")
+    model, plain = str(tmp_path / "m.relunet"), str(tmp_path / "plain.relunet")
+    assert main(["train", "--data", train, "--epochs", "2", "--impute", "mean", "--save", model, "-q"]) == 0
+    capsys.readouterr()
+    marked, empty = _holes_table(tmp_path / "marked.csv", marker), _holes_table(tmp_path / "empty.csv", "")
+    rc, out_marked, err = _run(capsys, ["predict", "--model", model, "--data", marked])
+    assert rc == 0, err
+    rc, out_empty, err = _run(capsys, ["predict", "--model", model, "--data", empty])
+    assert rc == 0, err
+    assert out_marked == out_empty and len(out_marked.splitlines()) == 41
+    # a model trained without --impute refuses it, naming the cell, its column and line
+    assert main(["train", "--data", _holes_table(tmp_path / "full.csv", "1"), "--epochs", "1",
+                 "--save", plain, "-q"]) == 0
+    capsys.readouterr()
+    _usage_error(capsys, ["predict", "--model", plain, "--data", marked],
+                 f"a missing value ('{marker}') in column 'b', line 4", "without --impute")
+
+
+def test_predict_refuses_a_missing_marker_in_a_text_column(tmp_path, capsys):
+    rows = [f"{i},{['red', 'blue'][i % 2]},{i % 2}" for i in range(30)]
+    path = tmp_path / "c.csv"
+    path.write_text("size,color,ok\n" + "\n".join(rows) + "\n")
+    model = str(tmp_path / "m.relunet")
+    assert main(["train", "--data", str(path), "--epochs", "1", "--impute", "mean", "--save", model, "-q"]) == 0
+    capsys.readouterr()
+    rows[5] = "5,N/A,1"
+    other = tmp_path / "new.csv"
+    other.write_text("size,color,ok\n" + "\n".join(rows) + "\n")
+    _usage_error(capsys, ["predict", "--model", model, "--data", str(other)],
+                 "a missing value ('N/A') in column 'color', line 7", "--impute fills numeric columns only")

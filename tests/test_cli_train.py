@@ -585,6 +585,10 @@ def test_threads_option(capsys):
     assert rc == 0, err
     assert json.loads(out)["test_accuracy"] == 1.0
     _usage_error(capsys, ["train", "--data", "xor", "--threads", "0"], "--threads")
+    cores = relunet.core.kernels.default_threads()
+    for many in (str(cores + 1), "99999"):
+        _usage_error(capsys, ["train", "--data", "xor", "--threads", many], "--threads",
+                     f"expected at most {cores}, the cores this process may use, got {many}")
 
 
 @pytest.mark.parametrize("command", ["train", "trace", "doctor"])
@@ -601,6 +605,20 @@ def test_hierarchical_nll_without_a_hierarchical_output_is_a_usage_error(capsys)
 def test_a_hierarchical_softmax_on_a_regression_target_is_a_usage_error(capsys):
     _usage_error(capsys, ["train", "--data", "sine", "--output", "hierarchical_softmax"],
                  "hierarchical_softmax", "regression", "--output identity")
+
+
+def test_a_hierarchical_softmax_run_without_training_accuracy_reports_it(capsys, tmp_path):
+    hist = tmp_path / "h.json"
+    argv = DIGITS + ["--output", "hierarchical_softmax", "--epochs", "2", "--history", str(hist)]
+    rc, out, err = _run(capsys, [*argv, "--verbose"])
+    assert rc == 0, err
+    epoch_lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert len(epoch_lines) == 2 and all(" loss " in ln and " acc " not in ln for ln in epoch_lines)
+    assert all("accuracy" not in r for r in History.load(hist).records)
+    rc, out, err = _run(capsys, [*argv, "--validation-split", "0.2", "--json"])
+    assert rc == 0, err
+    res = json.loads(out)
+    assert 0 <= res["train_accuracy"] <= 1 and "val_accuracy" in res
 
 
 def test_augment_on_a_data_file_names_the_file_before_reading_it(capsys, tmp_path):

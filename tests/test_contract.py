@@ -752,7 +752,8 @@ def test_export_verify_runs_the_fill_of_missing_values(capsys, holes_csv, tmp_pa
 
 
 @pytest.mark.parametrize("cell, words", [("", "empty (missing) target in column 'label', line 3"),
-                                          ("nan", "nan target in column 'label', line 3")])
+                                          ("nan", "a missing target ('nan') in column 'label', line 3"),
+                                          ("NA", "a missing target ('NA') in column 'label', line 3")])
 def test_predict_names_a_missing_target_cell_and_its_line(capsys, wine, tmp_path, cell, words):
     model = str(tmp_path / "m.relunet")
     _train(capsys, "--data", wine["csv"], "--target", "label", "--save", model)

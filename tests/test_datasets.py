@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -330,7 +331,7 @@ def test_csv_string_labels(tmp_path):
         ("a,b,y\n1,,0\n", ["empty (missing) value", "column 'b'", "line 2"]),
         ("a,b,y\n1,nan,0\n", ["nan", "column 'b'", "line 2"]),
         ("a,b,y\n1,inf,0\n", ["inf", "column 'b'"]),
-        ("a,b,y\n1,2,nan\n3,4,1\n", ["nan", "target column 'y'", "line 2"]),
+        ("a,b,y\n1,2,nan\n3,4,1\n", ["missing target ('nan')", "column 'y'", "line 2"]),
         ("a,b,y\n1,2\n", ["line 2 has 2 values", "header has 3"]),
         ("a,a,y\n1,2,3\n", ["duplicate column names ['a']"]),
         ("a,b,y\n", ["no data rows"]),
@@ -679,7 +680,7 @@ def test_generated_sets_check_their_options(name, opts, words):
 
 
 @pytest.mark.parametrize("text, match", [
-    ("1,2,0\n\n3,nan,1\n", r"nan in column '1', line 3;"),                         # no header
+    ("1,2,0\n\n3,nan,1\n", r"missing value \('nan'\) in column '1', line 3 "),     # no header
     ("a,b,t\n\n1,2,0\n\n3,inf,1\n", r"inf in column 'b', line 5;"),                # blank lines
     ("1,2,0\n3,1e300,1\n", r"column '1', line 2 is beyond float32"),               # no header
     ("a,b,t\n1,2,0\n\n3,4,\n", r"empty \(missing\) target in column 't', line 4"),
@@ -839,3 +840,67 @@ def test_shakespeare_takes_a_test_fraction_and_records_it(shakespeare_corpus):
     larger = datasets.load("shakespeare", vocab_size=500, max_tokens=20_000, test_size=0.3)
     assert default.info["test_size"] == 0.1 and larger.info["test_size"] == 0.3
     assert len(larger.y_test) > 2 * len(default.y_test)
+
+
+# -- missing values: one rule for every CSV reader ----------------------------------------------
+MARKERS = ["NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "<NA>", "-nan", "1.#QNAN", "NAN"]
+
+
+def test_is_missing_takes_pandas_default_markers_and_nothing_else():
+    from relunet.data import tables
+
+    for text in ["", *MARKERS]:
+        assert tables.is_missing(text), text
+    for text in ["na", "none", "Null", "n.a.", "0", "-", "inf", "NA1", "red"]:
+        assert not tables.is_missing(text), text  # case as pandas writes them; inf is a value
+    assert tables.missing_cell("") == "an empty (missing) value"
+    assert tables.missing_cell("NA", "target") == "a missing target ('NA')"
+
+
+def _table(tmp_path, cell, name="t.csv"):
+    rows = [f"{i % 5},{(i * 7) % 11}.5,{i % 2}" for i in range(40)]
+    rows[2] = f"3,{cell},1"
+    path = tmp_path / name
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("marker", MARKERS)
+def test_a_missing_value_marker_is_read_as_an_empty_cell(tmp_path, marker):
+    path = _table(tmp_path, marker)
+    with pytest.raises(errors.DataError, match=rf"a missing value \('{re.escape(marker)}'\) in column 'b', "
+                                               r"line 4 \(data row 3\); .*--impute mean"):
+        datasets.load(str(path), target="y", seed=0)
+    got = datasets.load(str(path), target="y", seed=0, impute="mean")
+    empty = datasets.load(str(_table(tmp_path, "", "empty.csv")), target="y", seed=0, impute="mean")
+    np.testing.assert_array_equal(got.X_train, empty.X_train)
+    np.testing.assert_array_equal(got.X_test, empty.X_test)
+    assert got.info["missing"] == empty.info["missing"] == {"b": 1}
+
+
+@pytest.mark.parametrize("marker", ["NA", "null", "<NA>"])
+def test_a_missing_marker_in_a_text_column_or_the_target_is_an_error_not_a_category(tmp_path, marker):
+    rows = [f"{i},{['red', 'blue'][i % 2]},{['yes', 'no'][i % 3 == 0]}" for i in range(30)]
+    text_hole = list(rows)
+    text_hole[4] = f"4,{marker},no"
+    path = tmp_path / "c.csv"
+    path.write_text("size,color,ok\n" + "\n".join(text_hole) + "\n")
+    for impute in (None, "mean"):
+        with pytest.raises(errors.DataError, match=rf"a missing value \('{re.escape(marker)}'\) in column "
+                                                   r"'color', line 6"):
+            datasets.load(str(path), seed=0, impute=impute)
+    target_hole = list(rows)
+    target_hole[7] = f"7,red,{marker}"
+    path.write_text("size,color,ok\n" + "\n".join(target_hole) + "\n")
+    with pytest.raises(errors.DataError, match=rf"a missing target \('{re.escape(marker)}'\) in column 'ok', line 9"):
+        datasets.load(str(path), seed=0)
+    numeric = [f"{i},{i % 3}" for i in range(30)]
+    numeric[3] = f"3,{marker}"
+    path.write_text("x,label\n" + "\n".join(numeric) + "\n")
+    with pytest.raises(errors.DataError, match=rf"a missing target \('{re.escape(marker)}'\) in column 'label', line 5"):
+        datasets.load(str(path), seed=0)
+
+
+def test_a_headerless_file_whose_first_row_has_a_missing_marker_is_data():
+    assert datasets.is_numeric_row(["1", "NA", "2"]) and datasets.is_numeric_row(["N/A", "", "0.5"])
+    assert not datasets.is_numeric_row(["NA", "null"]) and not datasets.is_numeric_row(["a", "NA", "1"])

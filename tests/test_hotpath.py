@@ -361,7 +361,7 @@ def test_relu_backward_kernel_is_bit_identical_to_numpy(dtype, n, threads, monke
     rng = np.random.default_rng(n)
     g, a = _specials(rng, n, dtype), _specials(rng, n, dtype)[::-1].copy()
     ref, fast = g.copy(), g.copy()
-    with np.errstate(invalid="ignore"), kernels.threads(threads):
+    with np.errstate(invalid="ignore"), kernels.threads(min(threads, kernels.default_threads())):
         kernels.relu_backward_numpy(ref, a)
         assert kernels.relu_backward(fast, a) is fast
     np.testing.assert_array_equal(_bits(fast), _bits(ref))
@@ -394,7 +394,7 @@ def test_adam_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypa
     ref = [x.copy() for x in (p, m, v)] + [None if vmax is None else vmax.copy()]
     fast = [x.copy() for x in (p, m, v)] + [None if vmax is None else vmax.copy()]
     g_before = g.copy()
-    with np.errstate(all="ignore"), kernels.threads(threads):
+    with np.errstate(all="ignore"), kernels.threads(min(threads, kernels.default_threads())):
         kernels.adam_step_numpy(ref[0], g, ref[1], ref[2], ref[3], np.empty_like(p), np.empty_like(p),
                                 **settings)
         kernels.adam_step(fast[0], g, fast[1], fast[2], fast[3], np.empty_like(p), np.empty_like(p),
@@ -421,6 +421,15 @@ def test_threads_setting_checks_and_restores():
         with pytest.raises(ConfigError, match="threads"):
             kernels.check_threads(bad)
     assert kernels.check_threads(None) == kernels.default_threads() >= 1
+    cores = kernels.default_threads()
+    assert kernels.check_threads(cores) == cores
+    with pytest.raises(ConfigError, match=f"threads must be at most {cores}, the cores this process may use, "
+                                          f"got {cores + 1}"):
+        kernels.check_threads(cores + 1)
+    with pytest.raises(ConfigError, match="at most"):
+        kernels.check_threads(np.int64(10**9))
+    with pytest.raises(ConfigError, match="at most"), kernels.threads(cores + 1):
+        pass
     before = threadpool_info_threads()
     with kernels.threads(1) as n:
         assert n == 1 and all(t == 1 for t in threadpool_info_threads())
@@ -465,7 +474,7 @@ def test_kernel_threads_leave_pytorchs_openmp_threads_alone():
     # a fresh process: Numba's OpenMP layer starts there (it would set every core for all)
     code = ("import torch; torch.set_num_threads(1)\n"
             "from relunet.core import kernels\n"
-            "with kernels.threads(2):\n"
+            "with kernels.threads(min(2, kernels.default_threads())):\n"
             "    inside = torch.get_num_threads()\n"
             "print(inside, torch.get_num_threads())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

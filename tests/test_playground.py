@@ -191,6 +191,16 @@ def test_regression_session_draws_curves():
     assert len(v["units"][0]) == 4 and "accuracy" not in s.state()["last"]
 
 
+def test_hierarchical_softmax_session_has_no_training_accuracy_but_its_test_score():
+    s = Session(S.parse({"dataset": "spirals", "hidden": [8], "output": "hierarchical_softmax",
+                         "loss": "hierarchical_nll"}))
+    assert s.train(2) == 2
+    st = s.state()
+    assert set(st["last"]) == {"loss", "val_loss", "val_accuracy"}
+    assert st["views"]["kind"] == "map"
+    json.dumps(st, allow_nan=False)
+
+
 def test_the_doctor_warns_live_and_blocks_training_on_an_error():
     s = Session(S.parse({"dataset": "xor", "hidden": [4], "output": "relu", "loss": "mse"}))
     rules = {f["rule"] for f in s.layout()["findings"]}

@@ -477,3 +477,12 @@ def test_an_endless_json_input_is_refused_within_a_bounded_read(figure, tmp_path
     assert main(["plot", figure, "/dev/zero", "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "more than 1048576 bytes" in err
+
+
+def test_history_without_training_accuracy_draws_only_the_validation_accuracy():
+    records = [{"epoch": 1, "loss": 2.0, "val_loss": 2.1, "val_accuracy": 0.2},
+               {"epoch": 2, "loss": 1.5, "val_loss": 1.7, "val_accuracy": 0.3}]
+    fig = plots.plot_history(records)
+    loss_ax, acc_ax = fig.axes
+    assert [line.get_label() for line in acc_ax.get_lines()] == ["validation"]
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "validation"]

@@ -686,6 +686,34 @@ def test_exact_train_metrics_evaluate_the_training_set_after_the_epoch():
         net.fit(X, y, epochs=1, exact_train_metrics="yes")
 
 
+def test_hierarchical_softmax_records_have_training_accuracy_only_when_exact(monkeypatch):
+    X, y = _digits(60)
+    calls = []
+    real = relunet.MLP.last_batch_correct
+    monkeypatch.setattr(relunet.MLP, "last_batch_correct",
+                        lambda self, Y: calls.append(1) or real(self, Y))
+    net = relunet.MLP([64, 16, 10], output="hierarchical_softmax", seed=0)
+    h = net.fit(X, y, epochs=2, batch_size=16, lr=0.1, validation_split=0.25)
+    assert "accuracy" not in h.records[0] and "val_accuracy" in h.records[0] and not calls
+    assert "accuracy" not in repr(h).split("keys=")[1].split("]")[0].split(", ")
+    plain = relunet.MLP([64, 16, 10], output="hierarchical_softmax", seed=0)
+    h1 = plain.fit(X, y, epochs=2, batch_size=16, lr=0.1)
+    exact = relunet.MLP([64, 16, 10], output="hierarchical_softmax", seed=0)
+    h2 = exact.fit(X, y, epochs=2, batch_size=16, lr=0.1, exact_train_metrics=True)
+    assert h2["loss"] == h1["loss"] and "accuracy" not in h1.records[-1] and not calls
+    assert h2["accuracy"][-1] == exact.score(X, y)  # the exact pass: the epoch's weights
+    # the same network with a plain softmax still counts its batches
+    h3 = relunet.MLP([64, 16, 10], seed=0).fit(X, y, epochs=1, batch_size=16, lr=0.1)
+    assert "accuracy" in h3.records[0] and calls
+
+
+def test_a_missing_training_accuracy_is_a_clear_error_for_early_stopping_on_it():
+    X, y = _digits(40)
+    net = relunet.MLP([64, 8, 10], output="hierarchical_softmax", seed=0)
+    with pytest.raises(ConfigError, match="monitors 'accuracy', which the epoch record does not have"):
+        net.fit(X, y, epochs=2, early_stopping=3, monitor="accuracy")
+
+
 def test_regression_records_have_no_training_accuracy_and_no_evaluation_pass(monkeypatch):
     X = np.random.default_rng(0).random((40, 3))
     net = relunet.MLP([3, 8, 1], output="identity", seed=0)
@@ -728,3 +756,10 @@ def test_threads_setting_of_fit():
     for bad in (0, -1, 2.5, "4"):
         with pytest.raises(ConfigError, match="threads must be an integer >= 1"):
             a.fit(X, y, epochs=1, threads=bad)
+    cores = relunet.core.kernels.default_threads()
+    before = [p.copy() for p in a.parameters()]
+    with pytest.raises(ConfigError, match=f"threads must be at most {cores}, the cores this process may use"):
+        a.fit(X, y, epochs=1, threads=cores + 1)
+    for p, q in zip(a.parameters(), before):
+        np.testing.assert_array_equal(p, q)  # refused before any step
+    a.fit(X, y, epochs=1, threads=cores)

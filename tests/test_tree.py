@@ -314,4 +314,11 @@ def test_last_batch_correct_scores_every_class_after_the_path_only_step():
     net.train_step(X, Y, relunet.training.optimizers.get("sgd", lr=0.1))
     expected = int(np.sum(np.argmax(net.forward(X, training=False), axis=1) == y))
     assert net.last_batch_correct(Y) == expected
-    net.fit(X, y, epochs=2, batch_size=4)  # fit counts its training accuracy this way
+    h = net.fit(X, y, epochs=2, batch_size=4)
+    assert "accuracy" not in h.records[-1]  # fit does not pay this count (see test_training.py)
+
+
+def test_a_tree_output_says_its_batch_count_is_not_cheap():
+    assert not _net().counts_batch_correct
+    assert relunet.MLP([5, 6, 9], output="softmax", seed=0).counts_batch_correct
+    assert relunet.MLP([5, 9], output="hierarchical_softmax", seed=0).counts_batch_correct is False

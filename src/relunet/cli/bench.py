@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a short smoke run (fewer, shorter repeats; no torch.compile); writes results-quick.json")
     p.add_argument("--both", action="store_true",
                    help="run twice: the default OpenBLAS kernel, then with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as set")
-    p.add_argument("--threads", type=common.positive_int_arg, default=None, metavar="N",
+    p.add_argument("--threads", type=common.threads_arg, default=None, metavar="N",
                    help="threads for every library (default: all cores)")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core import activations, losses
+from relunet.core import activations, kernels, losses
 from relunet.core.contract import PIXEL_DIVISORS, DataContract
 from relunet.core.network import MLP, output_for
 from relunet.data import datasets, preprocessing
@@ -98,7 +98,8 @@ def add_data_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
                    ".csv table, none for built-in datasets and .npy/.npz arrays); the model file "
                    "stores it and predict, diagnose and export apply it")
     g.add_argument("--impute", default=None, choices=["mean", "median"],
-                   help="fill missing numeric cells of a .csv table with each column's mean or median over the "
+                   help="fill missing numeric cells (empty, NaN, NA, N/A, null, None, ...: pandas' markers) "
+                   "of a .csv table with each column's mean or median over the "
                    "training part (stored in the model, which fills them the same way later; default: a "
                    "missing value is an error naming its column and line)")
     g.add_argument("--test-size", type=fraction_arg, default=None,
@@ -257,7 +258,7 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
                    help="weight decay: L2 (sgd, adagrad, rmsprop, adam) or decoupled (adamw)")
     g.add_argument("--schedule", default=None, metavar="SPEC",
                    help="learning-rate schedule, " + SCHEDULE_SYNTAX.replace("%", "%%"))
-    g.add_argument("--threads", type=positive_int_arg, default=None, metavar="N",
+    g.add_argument("--threads", type=threads_arg, default=None, metavar="N",
                    help="threads for the matrix products and the element-wise kernels while training "
                    "(default: every core this process may use)")
 
@@ -347,6 +348,17 @@ def check_outputs(args: argparse.Namespace, *flags: str, inputs: tuple[str, ...]
 
 #: argparse type: an integer >= 1
 positive_int_arg = numeric(int, lambda v: v >= 1, "an integer", "expected an integer >= 1")
+
+
+def threads_arg(s: str) -> int:
+    """An argparse ``type`` for ``--threads``: an integer from 1 to the cores this process may
+    use (:func:`relunet.core.kernels.check_threads`)."""
+    n = positive_int_arg(s)
+    try:
+        return kernels.check_threads(n)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"expected at most {kernels.default_threads()}, the cores this "
+                                         f"process may use, got {n}") from None
 
 
 class _GivenAction(argparse.Action):

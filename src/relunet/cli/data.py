@@ -88,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         ds = common.load_dataset(args.name, **opts)
     except DataError as exc:
-        if "empty (missing) value" not in str(exc) or "impute" in opts:
+        if not any(w in str(exc) for w in ("empty (missing) value", "a missing value (")) or "impute" in opts:
             raise
-        ds = common.load_dataset(args.name, **opts, impute="mean")  # to describe the rest
+        # to describe the rest; what imputation cannot fill (a text cell, a target) still fails
+        ds = common.load_dataset(args.name, **opts, impute="mean")
         ds.info["impute_needed"] = str(exc)
     out = {
         "name": ds.name,
@@ -116,9 +117,28 @@ def run(args: argparse.Namespace) -> int:
         for k, v in out.items():
             if k == "contract":
                 print_contract(v)
+            elif k == "train_class_counts":
+                print("\n".join(class_count_lines(v)))
             else:
                 print(f"{k}: {v}")
     return 0
+
+
+#: above this many classes, ``data info`` prints the SHOWN_CLASSES most frequent (``--json``: all)
+MANY_CLASSES = 20
+SHOWN_CLASSES = 10
+
+
+def class_count_lines(counts: dict[str, int]) -> list[str]:
+    """The text lines of the training part's class counts: all of them for up to
+    :data:`MANY_CLASSES` classes, else the :data:`SHOWN_CLASSES` most frequent (equal
+    counts in label order) and a line summing up the rest."""
+    if len(counts) <= MANY_CLASSES:
+        return [f"train_class_counts: {counts}"]
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])  # stable: equal counts keep label order
+    top, rest = dict(ranked[:SHOWN_CLASSES]), [v for _, v in ranked[SHOWN_CLASSES:]]
+    return [f"train_class_counts (the {SHOWN_CLASSES} most frequent of {len(counts)} classes): {top}",
+            f"  ... and {len(rest)} more classes (min count {min(rest)}, max {max(rest)})"]
 
 
 def contract_preview(args: argparse.Namespace, ds: datasets.Dataset) -> dict[str, Any]:
@@ -167,7 +187,7 @@ def print_contract(preview: dict[str, Any]) -> None:
             print("  feature ranges (training part):")
             for name, (lo, hi) in value.items():
                 print(f"    {name}: [{lo:.4g}, {hi:.4g}]")
-        elif key == "features" and len(value) > 20:
-            print(f"  features: {', '.join(value[:20])}, ...")
+        elif key in ("features", "classes") and len(value) > 20:
+            print(f"  {key}: {', '.join(map(str, value[:20]))}, ...")
         else:
             print(f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")

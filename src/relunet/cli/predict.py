@@ -27,6 +27,10 @@ NAME = "predict"
 HELP = "predict with a saved model (relunet train --save / net.save) and write CSV or JSON"
 
 FORMATS = ("csv", "json")
+#: a single-label classifier with more classes than this writes only its TOP_K most probable
+#: classes per row (``--all-probabilities``: every class's)
+TOP_ABOVE = 20
+TOP_K = 5
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,6 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "inputs as relunet train --scale did (same --seed); a model file written by this "
                         "relunet stores its scaling and applies it to any data")
     p.add_argument("--data-dir", default=None, help="directory holding the MNIST / Fashion-MNIST IDX files")
+    p.add_argument("--all-probabilities", action="store_true",
+                   help=f"write every class's probability; by default a classifier with more than {TOP_ABOVE} "
+                        f"classes writes only its {TOP_K} most probable classes per row (columns top1, p_top1, "
+                        f"..., top{TOP_K}, p_top{TOP_K}; JSON: top_classes, top_probabilities)")
 
 
 # -- data ---------------------------------------------------------------------
@@ -277,25 +285,26 @@ def parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: 
                 where: list[str], missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The numeric feature columns ``cols`` (in that order) of ``rows`` and the target column
     ``t`` (numbers, or class labels as text); ``where[c]`` names column ``c`` in errors, which
-    name the file's line: ragged rows, empty cells, text, NaN/inf. With ``missing_ok`` (a
-    model that fills missing values) an empty or NaN cell is NaN."""
+    name the file's line: ragged rows, missing cells, text, inf. A missing cell is what the
+    training loader calls one (:func:`relunet.data.tables.is_missing`: empty, NaN, ``NA``,
+    ``null``, ...); with ``missing_ok`` (a model that fills missing values) it is NaN."""
     X = np.empty((len(rows), len(cols)))
     for k, (line, r) in enumerate(rows):
         if len(r) != width:
             raise DataFormatError(f"{path}: line {line} has {len(r)} values, the first row has {width}")
         for j, col in enumerate(cols):
             text = r[col].strip()
-            if not text and missing_ok:
+            if tables.is_missing(text) and missing_ok:
                 X[k, j] = np.nan
                 continue
-            if not text:
-                raise DataFormatError(f"{path}: an empty (missing) value in {where[col]}, line {line} (the model "
-                                      "was trained without --impute)")
+            if tables.is_missing(text):
+                raise DataFormatError(f"{path}: {tables.missing_cell(text)} in {where[col]}, line {line} (the "
+                                      "model was trained without --impute)")
             try:
                 v = float(text)
             except ValueError:
                 raise DataFormatError(f"{path}: non-numeric value {text!r} in {where[col]}, line {line}") from None
-            if not (np.isfinite(v) or (missing_ok and np.isnan(v))):
+            if not np.isfinite(v):
                 raise DataFormatError(f"{path}: {text} in {where[col]}, line {line}; clean or impute it first")
             X[k, j] = v
     if t is None:
@@ -308,13 +317,14 @@ def _target_labels(path: str, rows: list[tuple[int, list[str]]], t: int, where: 
     decode them, such as "cat", "dog").
 
     Raises:
-        DataFormatError: an empty or NaN/inf target cell, naming ``where`` and the file's line.
+        DataFormatError: a missing (:func:`relunet.data.tables.is_missing`) or infinite
+            target cell, naming ``where`` and the file's line.
     """
     labels = [r[t].strip() for _, r in rows]
     for (line, _), v in zip(rows, labels):
-        if not v:
-            raise DataFormatError(f"{path}: empty (missing) target in {where}, line {line}; fill it, drop the "
-                                  "row, or drop the target column to predict without a metric")
+        if tables.is_missing(v):
+            raise DataFormatError(f"{path}: {tables.missing_cell(v, 'target')} in {where}, line {line}; fill it, "
+                                  "drop the row, or drop the target column to predict without a metric")
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
@@ -336,17 +346,50 @@ def _is_float(v: Any) -> bool:
 # -- output -------------------------------------------------------------------
 
 
-def predictions(net: MLP, X: np.ndarray) -> dict[str, Any]:
-    """Labels (and probabilities) for a classifier, values for a regressor, as lists."""
+def top_classes(proba: np.ndarray, k: int) -> np.ndarray:
+    """The column indices of the ``k`` largest probabilities of each row, most probable
+    first (equal probabilities: the lower class index first), ``shape (n, min(k, K))`` for
+    ``proba`` of ``shape (n, K)``."""
+    n, width = proba.shape
+    k = min(k, width)
+    if n == 0 or k == 0:
+        return np.empty((n, k), dtype=np.intp)
+    if k == width:
+        return np.argsort(-proba, axis=1, kind="stable")
+    # argpartition is O(K) a row but picks arbitrarily among probabilities equal to the k-th
+    # largest; the rows where such a tie crosses the cut are sorted whole (stable: lower index first)
+    idx = np.argpartition(-proba, k - 1, axis=1)[:, :k]
+    p = np.take_along_axis(proba, idx, axis=1)
+    idx = np.take_along_axis(idx, np.lexsort((idx, -p), axis=1), axis=1)
+    kth = np.take_along_axis(proba, idx[:, -1:], axis=1)
+    tied = np.flatnonzero((proba >= kth).sum(axis=1) > k)
+    if tied.size:
+        idx[tied] = np.argsort(-proba[tied], axis=1, kind="stable")[:, :k]
+    return idx
+
+
+def predictions(net: MLP, X: np.ndarray, all_probabilities: bool = False) -> dict[str, Any]:
+    """Labels (and probabilities) for a classifier, values for a regressor, as lists.
+
+    A single-label classifier with more than :data:`TOP_ABOVE` classes gives, unless
+    ``all_probabilities``, only each row's :data:`TOP_K` most probable classes
+    (``top_classes``) and their probabilities (``top_probabilities``), most probable first,
+    instead of every class's ``probabilities``."""
     if getattr(net, "contract", None) is None:  # with one, the contract converts the raw inputs
         X = net.check_X(X)
     out: dict[str, Any] = {"task": net.task, "n_samples": int(len(X))}
     if net.task == "classification":
         proba = net.predict_proba(X)
         pred = net.predict(X)
-        out["classes"] = np.asarray(net.classes_).tolist()
+        classes = np.asarray(net.classes_)
+        out["classes"] = classes.tolist()
         out["predictions"] = pred.tolist()
-        out["probabilities"] = proba.astype(float).tolist()
+        if all_probabilities or pred.ndim > 1 or len(classes) <= TOP_ABOVE:
+            out["probabilities"] = proba.astype(float).tolist()
+        else:
+            idx = top_classes(proba, TOP_K)
+            out["top_classes"] = classes[idx].tolist()
+            out["top_probabilities"] = np.take_along_axis(proba, idx, axis=1).astype(float).tolist()
     else:
         out["predictions"] = net.predict(X).astype(float).tolist()
     return out
@@ -357,7 +400,12 @@ def to_csv(result: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     preds = result["predictions"]
     multi = bool(preds) and isinstance(preds[0], list)
-    if result["task"] == "classification":
+    if "top_classes" in result:
+        k = len(result["top_classes"][0]) if preds else TOP_K
+        w.writerow(["prediction", *(f"{c}{i}" for i in range(1, k + 1) for c in ("top", "p_top"))])
+        for p, top, pr in zip(preds, result["top_classes"], result["top_probabilities"]):
+            w.writerow([p, *(v for c, q in zip(top, pr) for v in (c, repr(float(q))))])
+    elif result["task"] == "classification":
         classes = result["classes"]
         head = [f"label_{c}" for c in classes] if multi else ["prediction"]
         w.writerow(head + [f"p_{c}" for c in classes])
@@ -397,7 +445,7 @@ def run(args: argparse.Namespace) -> int:
     if y is not None and net.task == "regression" and np.asarray(y).dtype.kind not in "biuf":
         text = next(v for v in np.ravel(y).tolist() if not _is_float(v))
         raise TargetTypeError(f"{what}: the target holds text ({text!r}); the model regresses a numeric target")
-    result = predictions(net, X)
+    result = predictions(net, X, args.all_probabilities)
     result = {"model": args.model, "data": what, **result}
     fmt = args.format
     if fmt is None:

@@ -83,12 +83,17 @@ def default_threads() -> int:
 
 
 def check_threads(n: Any) -> int:
-    """``n`` as a thread count (an integer >= 1), or :func:`default_threads` for None."""
+    """``n`` as a thread count (an integer from 1 to :func:`default_threads`, the cores this
+    process may use: more threads than cores only make them wait for each other), or
+    :func:`default_threads` for None."""
     if n is None:
         return default_threads()
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ConfigError(f"threads must be an integer >= 1 (or None: every core this process may use), "
                           f"got {n!r}")
+    cores = default_threads()
+    if n > cores:
+        raise ConfigError(f"threads must be at most {cores}, the cores this process may use, got {int(n)}")
     return int(n)
 
 

@@ -150,6 +150,17 @@ class Network:
         """True when the loss is fused with the output activation (delta computed from logits)."""
         return self.output_activation.name == self.loss.output
 
+    @property
+    def counts_batch_correct(self) -> bool:
+        """True when :meth:`last_batch_correct` only judges the logits the step already
+        computed (``O(K)`` per row for ``K`` outputs). False for a hierarchical softmax
+        (a :class:`TreeNodes` output): its training pass scores only the targets' paths, so
+        judging a row needs every node score and every class probability, ``O(d V)`` per row
+        for ``V`` classes and ``d`` last hidden units (with thousands of classes, more than the
+        step itself); ``fit`` then leaves the per-batch training ``accuracy`` out of its
+        records unless ``exact_train_metrics=True``."""
+        return not (len(self.layers) > 1 and isinstance(self.layers[-2], TreeNodes))
+
     def parameters(self) -> list[np.ndarray]:
         """All trainable arrays, in layer order (updated in place by optimizers)."""
         return [p for layer in self.layers for p in layer.parameters()]
@@ -344,7 +355,8 @@ class Network:
         Valid until the next pass of any kind (the logits live in the work arrays); 0 for a
         regression network or before any step. A hierarchical softmax's training pass scored
         only the targets' paths: its outputs are then computed here from the batch's last
-        hidden layer (every node score, ``O(d K)`` per row) with the weights after the update.
+        hidden layer (every node score, ``O(d K)`` per row) with the weights after the update
+        (so ``fit`` does not call this for such a network, see :attr:`counts_batch_correct`).
         """
         z = self.__dict__.get("_last_logits")
         if z is None or getattr(self, "task", None) != "classification":

@@ -36,6 +36,10 @@ The user's own data (``load("path")``):
   column); every other column must be numeric. A non-numeric target is a set of class labels.
   A first row that is all numbers is data, not a header: the columns are then named
   ``"0"``, ``"1"``, ... (so ``target="0"`` picks the first).
+  A missing cell is an empty one, a NaN, or one of pandas' default markers (``NA``,
+  ``N/A``, ``n/a``, ``null``, ``NULL``, ``None``, ``#N/A``, ``<NA>``, ...:
+  :func:`relunet.data.tables.is_missing`, in a text column too): an error naming its
+  column and line, or with ``impute=`` a numeric cell filled (a missing target is an error).
 * ``.npz`` with arrays ``X`` and ``y`` (or ``X_train``, ``y_train``, ``X_test``, ``y_test``).
 * ``.npy`` holding X, memory-mapped, with the targets in the ``.npy`` named by ``target=``;
   or a directory with ``X.npy`` and ``y.npy`` (and optionally ``X_test.npy``, ``y_test.npy``).
@@ -570,12 +574,12 @@ def _check_finite(X: np.ndarray, what: str, columns: list[str] | None = None) ->
 
 
 def is_numeric_row(row: list[str]) -> bool:
-    """True when every cell of a CSV row reads as a number or is empty (a missing value), at
-    least one a number: a data row, not a header. (``,0,1,2,...`` is the header pandas writes
-    for numbered columns and an index column.)"""
+    """True when every cell of a CSV row reads as a number or is missing (empty, ``NA``, ...:
+    :func:`relunet.data.tables.is_missing`), at least one a number: a data row, not a header.
+    (``,0,1,2,...`` is the header pandas writes for numbered columns and an index column.)"""
     if row and not row[0].strip() and [v.strip() for v in row[1:]] == [str(i) for i in range(len(row) - 1)]:
         return False
-    cells = [v for v in row if v.strip()]
+    cells = [v for v in row if not tables.is_missing(v.strip())]
     try:
         [float(v) for v in cells]
     except ValueError:
@@ -663,8 +667,8 @@ def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
 
 def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[str],
               t: int, missing_ok: bool = False) -> tuple[list[int], list[list[float]], list[str]]:
-    """The file line, feature values and target text of every data row (an empty cell NaN
-    when ``missing_ok``, else an error)."""
+    """The file line, feature values and target text of every data row (a missing cell,
+    :func:`relunet.data.tables.is_missing`, NaN when ``missing_ok``, else an error)."""
     lines: list[int] = []
     values: list[list[float]] = []
     labels: list[str] = []
@@ -675,17 +679,19 @@ def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[st
         for i, cell in enumerate(row):
             if i == t:
                 continue
-            if missing_ok and not cell.strip():
-                x.append(np.nan)
-                continue
+            text = cell.strip()
+            if tables.is_missing(text):
+                if missing_ok:
+                    x.append(np.nan)
+                    continue
+                raise DataError(f"{path}: {tables.missing_cell(text)} in column {header[i]!r}, line {line} "
+                                f"(data row {len(values) + 1}); fill it, drop the row, or fill missing values "
+                                "with --impute mean")
             try:
                 x.append(float(cell))
             except ValueError:
-                what = ("an empty (missing) value" if not cell.strip() else f"non-numeric value {cell!r}")
-                fix = "; fill it, drop the row, or fill missing values with --impute mean" if not cell.strip() else ""
-                raise DataError(
-                    f"{path}: {what} in column {header[i]!r}, line {line} (data row {len(values) + 1}){fix}"
-                ) from None
+                raise DataError(f"{path}: non-numeric value {cell!r} in column {header[i]!r}, line {line} "
+                                f"(data row {len(values) + 1})") from None
         lines.append(line)
         values.append(x)
         labels.append(row[t].strip())
@@ -695,13 +701,15 @@ def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[st
 
 
 def _csv_target(path: Path, labels: list[str], lines: list[int], column: str) -> np.ndarray:
-    """Numeric targets (integers when all are whole), else the class names as text."""
+    """Numeric targets (integers when all are whole), else the class names as text; a
+    missing target (:func:`relunet.data.tables.is_missing`) is an error."""
+    gap = next((r for r, v in enumerate(labels) if tables.is_missing(v)), None)
+    if gap is not None:
+        raise DataError(f"{path}: {tables.missing_cell(labels[gap], 'target')} in column {column!r}, "
+                        f"line {lines[gap]}")
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
-        if any(not v for v in labels):
-            r = labels.index("")
-            raise DataError(f"{path}: empty (missing) target in column {column!r}, line {lines[r]}") from None
         return np.array(labels)  # class names
     if not np.isfinite(y).all():
         r = int(np.flatnonzero(~np.isfinite(y))[0])

@@ -5,9 +5,17 @@ input per category, ``NAME=CATEGORY`` (1 for the row's category, 0 for the other
 categories sorted as text. The categories are part of the model's data contract
 (:class:`relunet.core.contract.DataContract` ``categories``), so a table given to
 ``relunet predict`` later is encoded the same way; a category the model never saw is an
-error naming it, the column and the line. Missing (empty) cells are refused with their
-column and line, in categorical columns as in numeric ones; with ``missing_ok`` (imputation
-asked for) an empty numeric cell is NaN, to be filled, while an empty text cell stays an error.
+error naming it, the column and the line.
+
+Missing values (:func:`is_missing`, the one rule of every CSV reader: training's loader,
+``data info`` and ``predict``): an empty cell, a number that is NaN (``nan``, ``NaN``,
+``-nan``, ...), or one of pandas' default missing-value markers (:data:`MISSING_VALUES`:
+``NA``, ``N/A``, ``n/a``, ``null``, ``NULL``, ``None``, ``#N/A``, ``<NA>``, ...), compared
+after stripping spaces, case as written. They are refused with their column and line, in
+categorical columns as in numeric ones; with ``missing_ok`` (imputation asked for) a missing
+numeric cell is NaN, to be filled, while a missing text cell stays an error. So in a text
+column these markers are never categories: a category written ``NA`` (say, North America)
+reads as missing; rename it (``N.A.``) to keep it.
 """
 
 from __future__ import annotations
@@ -28,9 +36,24 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _is_missing(text: str) -> bool:
-    """An empty cell or a NaN written as text (``nan``, ``NaN``): a missing value."""
-    return not text or (_is_number(text) and np.isnan(float(text)))
+#: the cells read as missing besides empty ones and NaN numbers: pandas.read_csv's default
+#: ``na_values``, so that a table pandas writes (``to_csv(na_rep=...)``, exports from R or a
+#: spreadsheet) means the same here
+MISSING_VALUES = frozenset({
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
+
+
+def is_missing(text: str) -> bool:
+    """True for a missing value: ``text`` (a cell with its spaces stripped) empty, one of
+    :data:`MISSING_VALUES`, or a number that is NaN (``NAN``, ``+nan``)."""
+    return not text or text in MISSING_VALUES or (_is_number(text) and np.isnan(float(text)))
+
+
+def missing_cell(text: str, what: str = "value") -> str:
+    """How an error names a missing cell: an empty one, or the marker it holds."""
+    return f"an empty (missing) {what}" if not text else f"a missing {what} ({text!r})"
 
 
 def text_columns(header: list[str], rows: list[tuple[int, list[str]]], skip: int | None) -> list[int]:
@@ -39,7 +62,7 @@ def text_columns(header: list[str], rows: list[tuple[int, list[str]]], skip: int
     stays an error)."""
     found = []
     for i in range(len(header)):
-        cells = [r[i].strip() for _, r in rows if i < len(r) and not _is_missing(r[i].strip())]
+        cells = [r[i].strip() for _, r in rows if i < len(r) and not is_missing(r[i].strip())]
         if i != skip and cells and not any(_is_number(v) for v in cells):
             found.append(i)
     return found
@@ -68,15 +91,14 @@ def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[in
         j = 0
         for col, pos in zip(columns, positions):
             text = r[pos].strip()
-            if not text and missing_ok and col not in categories:
+            if is_missing(text) and missing_ok and col not in categories:
                 X[k, j] = np.nan
                 j += 1
                 continue
-            if not text or (col in categories and _is_missing(text)):
+            if is_missing(text):
                 fix = ("--impute fills numeric columns only" if missing_ok
                        else "fill or drop it first, or fill missing numbers with --impute mean")
-                what = "an empty (missing) value" if not text else f"a missing value ({text!r})"
-                raise DataError(f"{path}: {what} in column {col!r}, line {line}; {fix}")
+                raise DataError(f"{path}: {missing_cell(text)} in column {col!r}, line {line}; {fix}")
             if col in categories:
                 cats = categories[col]
                 if text not in cats:
@@ -127,13 +149,14 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
         return None
     positions = [i for i in range(len(header)) if i != t]
     columns = [header[i] for i in positions]
-    categories = {header[i]: sorted({r[i].strip() for _, r in rows if not _is_missing(r[i].strip())})
+    categories = {header[i]: sorted({r[i].strip() for _, r in rows if not is_missing(r[i].strip())})
                   for i in text}
     X = encode_rows(path, rows, positions, columns, categories, missing_ok)
     labels = [r[t].strip() for _, r in rows]
-    if any(not v for v in labels):
-        raise DataError(f"{path}: empty (missing) target in column {header[t]!r}, line "
-                        f"{rows[labels.index('')][0]}")
+    gap = next((k for k, v in enumerate(labels) if is_missing(v)), None)
+    if gap is not None:
+        raise DataError(f"{path}: {missing_cell(labels[gap], 'target')} in column "
+                        f"{header[t]!r}, line {rows[gap][0]}")
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:

@@ -16,7 +16,8 @@ Around the batches, per epoch (:meth:`Run.epoch`), in this order:
 1. the record: ``epoch``, ``loss`` (mean of the batch losses, each taken before its
    update), ``accuracy`` (classifiers: the fraction of training samples classified
    correctly by their batch's forward pass, before its update, as Keras reports it; with
-   ``exact_train_metrics`` an evaluation-mode pass over the training set after the epoch),
+   ``exact_train_metrics`` an evaluation-mode pass over the training set after the epoch;
+   a hierarchical softmax's records have it only with ``exact_train_metrics``),
    ``val_loss`` / ``val_accuracy`` (with validation data: evaluation mode, after the
    epoch), ``lr`` (the rate used in the epoch), ``seconds``;
 2. the schedule: ``opt.lr = schedule.step(metric)`` gives the next epoch's rate
@@ -275,7 +276,9 @@ class Run:
     counted from the batches' own forward passes (training mode, each before its update:
     with dropout, on the thinned network); ``exact_train_metrics=True`` instead evaluates
     the whole training set in evaluation mode after the epoch (a forward pass over every
-    sample, about a third of the epoch's work more).
+    sample, about a third of the epoch's work more). A hierarchical softmax output
+    (``net.counts_batch_correct`` False) has no cheap per-batch count: its records carry no
+    training ``accuracy`` unless ``exact_train_metrics=True``.
     """
 
     net: Trainable
@@ -319,9 +322,10 @@ class Run:
         n_val = len(self.validation[0]) if self.validation is not None else 0
         self.evaluates_train = self.metrics and self.exact_train_metrics
         # the training accuracy counted batch by batch (classifiers only: a regression
-        # record has no training metric besides the loss)
+        # record has no training metric besides the loss; nor a hierarchical softmax's,
+        # whose count would score every class of every row)
         self.counts_correct = (self.metrics and not self.exact_train_metrics
-                               and self.net.task == "classification")
+                               and self.net.task == "classification" and self.net.counts_batch_correct)
         rows = max(n if self.evaluates_train else 0, n_val)
         self.net.reserve_work(min(self.eval_rows, rows) if rows else self.batch_size)
         self.batch_callbacks = [cb for cb in self.callbacks if _has_hook(cb, "on_batch_end")]
@@ -648,6 +652,9 @@ def fit(
             judged before its update, in training mode, so with dropout on the thinned
             network; no second pass over the data). ``loss`` is the mean of the batch
             losses either way; validation metrics are always evaluation-mode passes.
+            A hierarchical softmax output has no per-batch count (judging a row needs every
+            class's probability, ``O(d V)`` for ``V`` classes, more than its training step):
+            its records carry a training ``accuracy`` only with ``exact_train_metrics=True``.
         threads: the threads for the matrix products (BLAS) and the element-wise kernels
             while training; None: the cores this process may use (see
             :func:`relunet.core.kernels.default_threads`).

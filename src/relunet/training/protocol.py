@@ -89,6 +89,12 @@ class Trainable(Differentiable, Protocol):
         that step's forward pass (the training accuracy of ``fit``'s records)."""
         ...
 
+    @property
+    def counts_batch_correct(self) -> bool:
+        """Whether :meth:`last_batch_correct` is cheap (judges the step's own logits); when
+        False ``fit`` records no per-batch training accuracy."""
+        ...
+
     def reserve_work(self, rows: int) -> None:
         """Allocate the training work arrays for batches of up to ``rows`` rows."""
         ...
