@@ -19,6 +19,17 @@ Xeon, one BLAS thread, shared):
     dropout 0.5, max-norm 3, momentum 0.9, lr .02 val 88.34%  train 91.00%
     dropout 0.2, hflip copies, 20 epochs          val 90.06%  train 93.71%
 
+Random per-batch augmentation (``--random``, relunet.data.augment; train: the augmented
+batches' own accuracy):
+
+    dropout 0.2, flip,shift:1, 60 epochs          val 89.52%  train 89.57%
+    dropout 0.2, flip,shift:2, 60 epochs          val 88.29%  train 87.50%
+    dropout 0.2, flip, 60 epochs                  val 90.25%  train 94.00%
+    dropout 0.1, flip,shift:1, 60 epochs          val 90.00%  train 90.68%
+    dropout 0,   flip,shift:1, 60 epochs          val 90.69%  train 92.79%
+    dropout 0.1, flip,shift:1, 120 epochs         val 90.81%  train 92.41%
+    dropout 0,   flip,shift:1, 120 epochs         val 90.94%  train 95.65%
+
 ("per-pixel standardisation" divides by the pixel's std + 0.01: a plain per-pixel std of
 Fashion-MNIST's border pixels is as small as 4e-4 and maps a rare ink pixel to |z| ~ 280.)
 """

@@ -142,7 +142,7 @@ def test_command_and_snippet_reproduce_the_session_bit_for_bit(raw, tmp_path, ca
 
 # -- a session ------------------------------------------------------------------------------------
 def test_session_trains_through_the_engine_and_reports_its_views():
-    s = Session(S.parse({"dataset": "spirals", "hidden": [8, 8]}))
+    s = Session(S.parse({"dataset": "spirals", "hidden": [8, 8]}), budget=600.0)
     st0 = s.state(0, layout=True)
     assert st0["epoch"] == 0 and st0["history"]["records"] == [] and st0["last"] is None
     lay = st0["layout"]
@@ -168,7 +168,7 @@ def test_session_trains_through_the_engine_and_reports_its_views():
 
 @pytest.mark.parametrize("epochs", [0, 101, 2.0, True, "5", None])
 def test_train_refuses_a_bad_number_of_epochs(epochs):
-    s = Session(S.parse({"dataset": "xor", "hidden": [2]}))
+    s = Session(S.parse({"dataset": "xor", "hidden": [2]}), budget=600.0)
     with pytest.raises(ConfigError, match="epochs must be an integer from 1 to 100"):
         s.train(epochs)
 
@@ -184,7 +184,7 @@ def test_train_stops_at_the_time_budget_and_the_epoch_limit():
 
 
 def test_regression_session_draws_curves():
-    s = Session(S.parse({"dataset": "sine", "hidden": [4], "activation": "tanh"}))
+    s = Session(S.parse({"dataset": "sine", "hidden": [4], "activation": "tanh"}), budget=600.0)
     s.train(2)
     v = s.state()["views"]
     assert v["kind"] == "curve" and len(v["x"]) == session_mod.CURVE_POINTS == len(v["output"])
@@ -193,7 +193,7 @@ def test_regression_session_draws_curves():
 
 def test_hierarchical_softmax_session_has_no_training_accuracy_but_its_test_score():
     s = Session(S.parse({"dataset": "spirals", "hidden": [8], "output": "hierarchical_softmax",
-                         "loss": "hierarchical_nll"}))
+                         "loss": "hierarchical_nll"}), budget=600.0)
     assert s.train(2) == 2
     st = s.state()
     assert set(st["last"]) == {"loss", "val_loss", "val_accuracy"}
@@ -202,11 +202,11 @@ def test_hierarchical_softmax_session_has_no_training_accuracy_but_its_test_scor
 
 
 def test_the_doctor_warns_live_and_blocks_training_on_an_error():
-    s = Session(S.parse({"dataset": "xor", "hidden": [4], "output": "relu", "loss": "mse"}))
+    s = Session(S.parse({"dataset": "xor", "hidden": [4], "output": "relu", "loss": "mse"}), budget=600.0)
     rules = {f["rule"] for f in s.layout()["findings"]}
     assert {"relu-output-classifier", "classification-target-as-regression"} <= rules
     assert s.status == "ready"
-    blocked = Session(S.parse({"dataset": "xor", "hidden": [4], "activation": "step"}))
+    blocked = Session(S.parse({"dataset": "xor", "hidden": [4], "activation": "step"}), budget=600.0)
     assert blocked.status == "blocked" and "doctor found an error" in blocked.message
     assert blocked.train(5) == 0
     with pytest.raises(ConfigError, match="doctor found an error"):
@@ -215,7 +215,7 @@ def test_the_doctor_warns_live_and_blocks_training_on_an_error():
 
 def test_divergence_stops_the_run_with_the_engines_message():
     s = Session(S.parse({"dataset": "sine", "hidden": [16, 16], "activation": "relu", "optimizer": "sgd",
-                         "lr": 100.0, "momentum": 0.99, "batch_mode": "online"}))
+                         "lr": 100.0, "momentum": 0.99, "batch_mode": "online"}), budget=600.0)
     s.train(20)
     assert s.status == "diverged" and "learning rate" in s.message
     assert all(np.isfinite(p).all() for p in s.net.parameters())  # back at the last good epoch
@@ -224,14 +224,14 @@ def test_divergence_stops_the_run_with_the_engines_message():
 
 def test_a_too_large_learning_rate_kills_relu_units_and_the_views_mark_them():
     s = Session(S.parse({"dataset": "spirals", "hidden": [8], "optimizer": "sgd", "lr": 3.0, "momentum": 0.0,
-                         "batch_size": 10}))
+                         "batch_size": 10}), budget=600.0)
     s.train(3)
     dead = s.state()["views"]["dead"][0]
     assert dead and all(0 <= j < 8 for j in dead)
 
 
 def test_settings_that_fail_to_build_leave_the_session_as_it_was(monkeypatch):
-    s = Session(S.parse({"dataset": "xor", "hidden": [3]}))
+    s = Session(S.parse({"dataset": "xor", "hidden": [3]}), budget=600.0)
     s.train(2)
     before = s.state()
 
@@ -245,7 +245,8 @@ def test_settings_that_fail_to_build_leave_the_session_as_it_was(monkeypatch):
 
 
 def test_trace_is_one_real_sgd_step_on_a_copy():
-    s = Session(S.parse({"dataset": "moons", "hidden": [3], "optimizer": "sgd", "lr": 0.5, "momentum": 0.0}))
+    s = Session(S.parse({"dataset": "moons", "hidden": [3], "optimizer": "sgd", "lr": 0.5, "momentum": 0.0}),
+                budget=600.0)
     s.train(2)
     params = _params(s.net)
     t = s.trace("test", 5)
@@ -268,7 +269,7 @@ def test_trace_is_one_real_sgd_step_on_a_copy():
 
 
 def test_cg_runs_one_paced_minimization_and_its_thread_ends_on_close():
-    s = Session(S.parse({"dataset": "moons", "hidden": [4], "batch_mode": "cg"}))
+    s = Session(S.parse({"dataset": "moons", "hidden": [4], "batch_mode": "cg"}), budget=600.0)
     assert s.train(3) == 3 and s.epoch == 3
     thread = s.trainer.thread
     assert thread.is_alive()  # waiting for the next tick
@@ -281,7 +282,7 @@ def test_cg_runs_one_paced_minimization_and_its_thread_ends_on_close():
 
 
 def test_cg_that_converges_reports_finished():
-    s = Session(S.parse({"dataset": "xor", "hidden": [4], "batch_mode": "cg"}))
+    s = Session(S.parse({"dataset": "xor", "hidden": [4], "batch_mode": "cg"}), budget=600.0)
     for _ in range(20):
         s.train(100)
     assert s.status in ("finished", "limit")
@@ -319,7 +320,7 @@ def test_store_closes_an_evicted_cg_session_thread():
 # -- the server ---------------------------------------------------------------------------------------
 @pytest.fixture
 def server():
-    srv = PlaygroundServer(0, store=SessionStore(max_sessions=40))
+    srv = PlaygroundServer(0, store=SessionStore(max_sessions=40, budget=600.0))  # epochs counted, not timed
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv
