@@ -86,6 +86,15 @@ def test_parse_augment_reads_the_text_form_and_names_mistakes():
             parse_augment(bad, (28, 28))
 
 
+def test_parse_augment_refuses_a_repeated_empty_or_mixed_spec():
+    assert parse_augment(" flip : 0.25 , shift : 1 ", (8, 8)).spec() == "flip:0.25,shift:1"
+    for bad, words in [("flip,flip", "flip is given twice"), ("shift:1,flip,shift:2", "shift is given twice"),
+                       ("", "empty"), ("  ", "empty"), ("flip,", "got ''"),
+                       ("hflip,shift:1", "hflip .* is a spec of its own"), ("FLIP", "got 'FLIP'")]:
+        with pytest.raises(ConfigError, match=words):
+            parse_augment(bad, (8, 8))
+
+
 def test_a_batch_of_the_wrong_width_is_a_data_error():
     with pytest.raises(DataError, match="5x6 pixels have 30 features"):
         ImageAugment((5, 6), shift=1)(np.zeros((3, 31), np.float32), np.random.default_rng(0))
@@ -171,3 +180,37 @@ def test_a_checkpoint_resumes_only_with_the_same_augmentation(tmp_path):
     again = MLP([64, 8, 10], seed=0)
     history = again.fit(d.X_train, d.y_train, epochs=2, resume=ck, augment=parse_augment("shift:1", (8, 8)))
     assert [r["epoch"] for r in history.records][-1] == 2
+
+
+@pytest.mark.parametrize("bad, words", [
+    (lambda X, rng: X[:, :10], r"returned shape \(32, 10\), dtype float32 for a batch of shape \(32, 64\)"),
+    (lambda X, rng: X[:-1], r"returned shape \(31, 64\)"),
+    (lambda X, rng: X.astype(np.float64), r"returned shape \(32, 64\), dtype float64 for a batch of shape .*, dtype float32"),
+    (lambda X, rng: X.tolist(), "returned list"),
+    (lambda X, rng: None, "returned NoneType"),
+    (lambda X, rng: X * np.nan, "returned NaN or inf values"),
+    (lambda X, rng: X / np.zeros_like(X), "failed on a batch"),
+])
+def test_an_augment_returning_what_the_step_cannot_take_is_a_data_error_naming_it(bad, words):
+    d = datasets.load("digits", seed=0)
+    net = MLP([64, 8, 10], seed=0)
+    with pytest.raises(DataError, match=f"augment (tests.)?test_augment.<lambda> {words}"):
+        net.fit(d.X_train[:64], d.y_train[:64], epochs=1, batch_size=32, augment=bad)
+
+
+def make_mirror():
+    """A new function object on every call, the same function by name, as in a new process."""
+    def mirror(X, rng):
+        return X.reshape(-1, 8, 8)[:, :, ::-1].reshape(X.shape).copy()
+    return mirror
+
+
+def test_a_checkpoint_of_a_function_augment_resumes_in_another_process(tmp_path):
+    """The checkpoint records a function by its name, not its memory address."""
+    d = datasets.load("digits", seed=0)
+    ck = tmp_path / "ck"
+    MLP([64, 8, 10], seed=0).fit(d.X_train, d.y_train, epochs=1, checkpoint=ck, augment=make_mirror())
+    history = MLP([64, 8, 10], seed=0).fit(d.X_train, d.y_train, epochs=2, resume=ck, augment=make_mirror())
+    assert [r["epoch"] for r in history.records] == [1, 2]
+    with pytest.raises(ConfigError, match="augmentation (tests.)?test_augment.make_mirror.<locals>.mirror"):
+        MLP([64, 8, 10], seed=0).fit(d.X_train, d.y_train, epochs=3, resume=ck, augment=Recorder())

@@ -95,11 +95,18 @@ def parse_augment(spec: str, shape: tuple[int, int]) -> ImageAugment:
     probability P, default 0.5) and ``shift[:K]`` (translate by up to K pixels, default 2),
     e.g. ``"flip,shift:2"``."""
     flip, shift = 0.0, 0
+    if not str(spec).strip():
+        raise ConfigError("the random augmentation is empty: give flip[:P] and/or shift[:PIXELS] (e.g. flip,shift:2)")
+    seen: set[str] = set()
     for part in (p.strip() for p in str(spec).split(",")):
-        name, _, value = part.partition(":")
+        name, _, value = (v.strip() for v in part.partition(":"))
         if name not in ("flip", "shift"):
+            alone = "; hflip (fixed mirrored copies) is a spec of its own" if name == "hflip" else ""
             raise ConfigError(f"random augmentation is flip[:P] and/or shift[:PIXELS], comma-separated "
-                              f"(e.g. flip,shift:2); got {part!r}")
+                              f"(e.g. flip,shift:2); got {part!r} in {spec!r}{alone}")
+        if name in seen:
+            raise ConfigError(f"{name} is given twice in {spec!r}: give each of flip and shift once")
+        seen.add(name)
         try:
             if name == "flip":
                 flip = float(value) if value else 0.5

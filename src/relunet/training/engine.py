@@ -335,7 +335,7 @@ class Run:
             "schedule": None if self.schedule is None else jsonable({"name": self.schedule.name,
                                                                      **self.schedule.config()}),
             "data": fingerprint(self.X),
-            "augment": None if self.augment is None else repr(self.augment),
+            "augment": _augment_name(self.augment),
         }
         self.first_epoch = self.epochs_done + 1
         self.current = self.epochs_done
@@ -472,7 +472,7 @@ class Run:
             try:
                 xb, yb = X[s:e], Y[s:e]
                 if augment is not None:
-                    xb = augment(xb, net.rng)
+                    xb = _augmented_batch(augment, xb, net.rng)
                 value = net.train_step(xb, yb, opt)
                 if count:
                     correct += net.last_batch_correct(yb)
@@ -538,6 +538,40 @@ class Run:
             history=self.history.to_dict(),
             extra=extra,
         ))
+
+
+def _augmented_batch(augment: Augment, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``augment(X, rng)``, checked to be what the step can take: an array of ``X``'s shape
+    and dtype, every value finite.
+
+    Raises:
+        DataError: naming the augment and what it returned instead (a floating-point error
+            inside it too, which would otherwise read as a diverged run).
+    """
+    try:
+        out = augment(X, rng)
+    except FLOAT_ERRORS as exc:
+        raise DataError(f"augment {_augment_name(augment)} failed on a batch: {exc}") from exc
+    if not isinstance(out, np.ndarray) or out.shape != X.shape or out.dtype != X.dtype:
+        got = f"shape {out.shape}, dtype {out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__
+        raise DataError(f"augment {_augment_name(augment)} returned {got} for a batch of shape {X.shape}, dtype "
+                        f"{X.dtype}: it must return an array of its input's shape and dtype")
+    if not np.isfinite(out).all():
+        raise DataError(f"augment {_augment_name(augment)} returned NaN or inf values: it must return finite ones")
+    return out
+
+
+def _augment_name(augment: Augment | None) -> str | None:
+    """How a checkpoint records ``fit(augment=)``, the same in every process: a function by
+    its module and name, an object by its ``repr`` (an :class:`ImageAugment`'s names its
+    settings) unless that is the default one, which holds a memory address; None for none."""
+    if augment is None:
+        return None
+    if hasattr(augment, "__qualname__"):  # a function, a method, a class
+        return f"{getattr(augment, '__module__', None)}.{augment.__qualname__}"
+    if type(augment).__repr__ is object.__repr__:
+        return f"{type(augment).__module__}.{type(augment).__qualname__}()"
+    return repr(augment)
 
 
 def _batch_size(batch_size: Any, n: int) -> int:
