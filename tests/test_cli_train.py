@@ -561,10 +561,15 @@ def test_train_augment_hflip_reports_it_and_trains_on_twice_the_images(capsys):
     (["--data", "digits", "--augment", "shift:1", "--scale", "standard"], ["background of 0", "--scale standard"]),
     (["--data", "digits", "--augment", "shift:8"], ["from 0 to 7"]),
     (["--data", "digits", "--augment", "shift:1", "--optimizer", "lbfgs"], ["per-batch optimizer"]),
+    (["--data", "digits", "--augment", ""], ["augmentation is empty"]),
+    (["--data", "digits", "--augment", "flip,shift:1,flip:0.2"], ["flip is given twice"]),
+    (["--data", "digits", "--augment", "hflip,shift:1"], ["hflip (fixed mirrored copies) is a spec of its own"]),
+    (["--data", "digits", "--augment", "flip", "--model", "perceptron"], ["not --model perceptron"]),
 ])
 def test_train_augment_refusals(capsys, argv, needles):
     extra = [] if "--augment" in argv else ["--augment", "hflip"]
-    _usage_error(capsys, ["train", *argv, *extra, "--epochs", "1"], *needles)
+    out, _ = _usage_error(capsys, ["train", *argv, *extra, "--epochs", "1"], *needles)
+    assert out == ""  # refused before the header and any training
 
 
 def test_train_random_augmentation_is_reported_and_goes_with_a_validation_split(capsys):

@@ -129,7 +129,7 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
                     fill=getattr(args, "fill", None))
         if getattr(args, "data_dir", None):
             raise ConfigError("--data-dir is for MNIST / Fashion-MNIST, not for a data file")
-        if getattr(args, "augment", None):
+        if getattr(args, "augment", None) is not None:
             raise ConfigError(f"--augment {args.augment} transforms the images of {', '.join(datasets.IMAGE_SHAPES)}, "
                               f"not a data file ({name})")
         if getattr(args, "noise", None) is not None:

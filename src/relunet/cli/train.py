@@ -101,6 +101,9 @@ def run_perceptron(args: argparse.Namespace) -> int:
         if getattr(args, flag.lstrip("-").replace("-", "_"), default) != default:
             raise common.ConfigError(f"{flag} does not apply to --model perceptron (one layer of {units} "
                                      "units trained by the perceptron rule: --activation, --epochs, --lr)")
+    if args.augment is not None and args.augment != "hflip":
+        raise common.ConfigError(f"--augment {args.augment} transforms the batches of backpropagation training, "
+                                 "not --model perceptron (its --augment is hflip, fixed mirrored copies)")
     data = common.load_data(args)
     if data.task != "classification":
         raise common.ConfigError(f"a perceptron classifies; {data.name!r} is a regression problem")
@@ -155,6 +158,9 @@ def _run(args: argparse.Namespace) -> int:
             path = getattr(args, flag[2:])
             if path and os.path.realpath(path) == os.path.realpath(args.resume):
                 raise common.ConfigError(f"{flag} {path} is also --resume: it would be overwritten; give another file")
+    if args.augment not in (None, "hflip") and isinstance(kwargs["optimizer"], Minimizer):
+        raise common.ConfigError(f"--augment {args.augment} transforms each batch: optimizer {args.optimizer!r} "
+                                 "works on the fixed full batch (a line search): give a per-batch optimizer (sgd, adam, ...)")
     if args.augment == "hflip" and (args.validation_split or args.early_stopping is not None):
         raise common.ConfigError("--augment does not go with --validation-split or --early-stopping: the "
                                  "validation part would hold mirrored copies of training images")
@@ -164,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     data = common.load_data(args)
     common.scale_target(args, data)  # a table's regression target, standardised as its inputs
     net = common.build_network(args, data)
-    if args.augment and args.augment != "hflip":  # random transforms of each batch (fit's augment=)
+    if args.augment is not None and args.augment != "hflip":  # random transforms of each batch (fit's augment=)
         kwargs["augment"] = common.batch_augment(args, data)
     from relunet.cli.diagnose import make_tracker
 
