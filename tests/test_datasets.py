@@ -901,6 +901,31 @@ def test_a_missing_marker_in_a_text_column_or_the_target_is_an_error_not_a_categ
         datasets.load(str(path), seed=0)
 
 
+def test_a_category_written_like_a_marker_is_named_as_one_in_the_error(tmp_path):
+    """A text column whose category is "None", in its first row: the error says it is a
+    marker to rename, not to impute (which fills numeric columns only)."""
+    rows = [f"{i},{['None', 'Some'][i % 2]},{i % 2}" for i in range(30)]
+    path = tmp_path / "c.csv"
+    path.write_text("size,kind,y\n" + "\n".join(rows) + "\n")
+    for impute in (None, "mean"):
+        with pytest.raises(errors.DataError, match=r"a missing value \('None'\) in column 'kind', line 2; .*fill "
+                                                   r"or drop it first; 'None' is one of pandas' missing-value "
+                                                   r"markers: rename a category written so \(e.g. 'None_'\)$"):
+            datasets.load(str(path), target="y", seed=0, impute=impute)
+
+
+def test_a_models_own_category_written_like_a_marker_still_encodes():
+    """A model trained before markers were missing may hold the category "NA" (North
+    America, say): its tables still encode, one-hot, as that category."""
+    from relunet.data import tables
+
+    rows = [(2, ["1", "NA"]), (3, ["2", "EU"])]
+    X = tables.encode_rows("t.csv", rows, [0, 1], ["size", "region"], {"region": ["EU", "NA"]})
+    np.testing.assert_array_equal(X, [[1, 0, 1], [2, 1, 0]])
+    with pytest.raises(errors.DataError, match=r"a missing value \('null'\) in column 'region', line 2"):
+        tables.encode_rows("t.csv", [(2, ["1", "null"])], [0, 1], ["size", "region"], {"region": ["EU", "NA"]})
+
+
 def test_a_headerless_file_whose_first_row_has_a_missing_marker_is_data():
     assert datasets.is_numeric_row(["1", "NA", "2"]) and datasets.is_numeric_row(["N/A", "", "0.5"])
     assert not datasets.is_numeric_row(["NA", "null"]) and not datasets.is_numeric_row(["a", "NA", "1"])

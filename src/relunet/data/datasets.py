@@ -747,8 +747,8 @@ def _load_table(path: Path, target: str | None,
     try:
         X, y, columns = _load_csv(path, target, missing_ok)
         return X, y, columns, {}
-    except DataError as exc:
-        if "non-numeric value" not in str(exc):
+    except DataError as exc:  # a text column: its first text cell, or a missing one before it
+        if not any(w in str(exc) for w in ("non-numeric value", "empty (missing) value", "a missing value (")):
             raise
         with contextlib.closing(csv_rows(path)) as lines:
             found = tables.read_categorical_csv(path, list(lines), target, missing_ok)

@@ -56,6 +56,15 @@ def missing_cell(text: str, what: str = "value") -> str:
     return f"an empty (missing) {what}" if not text else f"a missing {what} ({text!r})"
 
 
+def missing_fix(text: str, categorical: bool, missing_ok: bool) -> str:
+    """What to do about a missing cell ``text`` (in a text column when ``categorical``)."""
+    if not categorical:
+        return "fill or drop it first, or fill missing numbers with --impute mean"
+    marker = (f"; {text!r} is one of pandas' missing-value markers: rename a category written so "
+              f"(e.g. {text + '_'!r})") if text else ""
+    return ("--impute fills numeric columns only, " if missing_ok else "") + "fill or drop it first" + marker
+
+
 def text_columns(header: list[str], rows: list[tuple[int, list[str]]], skip: int | None) -> list[int]:
     """The positions of the text columns (other than ``skip``): no cell a number (missing
     cells aside). A column mixing numbers and text is not one (a typo in a numeric column
@@ -91,14 +100,14 @@ def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[in
         j = 0
         for col, pos in zip(columns, positions):
             text = r[pos].strip()
-            if is_missing(text) and missing_ok and col not in categories:
-                X[k, j] = np.nan
-                j += 1
-                continue
-            if is_missing(text):
-                fix = ("--impute fills numeric columns only" if missing_ok
-                       else "fill or drop it first, or fill missing numbers with --impute mean")
-                raise DataError(f"{path}: {missing_cell(text)} in column {col!r}, line {line}; {fix}")
+            known = col in categories and text in categories[col]  # a model's category written like a marker
+            if is_missing(text) and not known:
+                if missing_ok and col not in categories:
+                    X[k, j] = np.nan
+                    j += 1
+                    continue
+                raise DataError(f"{path}: {missing_cell(text)} in column {col!r}, line {line}; "
+                                f"{missing_fix(text, col in categories, missing_ok)}")
             if col in categories:
                 cats = categories[col]
                 if text not in cats:
