@@ -710,8 +710,15 @@ def test_hierarchical_softmax_records_have_training_accuracy_only_when_exact(mon
 def test_a_missing_training_accuracy_is_a_clear_error_for_early_stopping_on_it():
     X, y = _digits(40)
     net = relunet.MLP([64, 8, 10], output="hierarchical_softmax", seed=0)
-    with pytest.raises(ConfigError, match="monitors 'accuracy', which the epoch record does not have"):
-        net.fit(X, y, epochs=2, early_stopping=3, monitor="accuracy")
+    before = [p.copy() for p in net.parameters()]
+    for kwargs in ({"early_stopping": 3}, {"schedule": "plateau"}):
+        with pytest.raises(ConfigError, match="monitor='accuracy': a hierarchical softmax's epoch records have no "
+                                              "training accuracy unless exact_train_metrics=True"):
+            net.fit(X, y, epochs=2, monitor="accuracy", **kwargs)
+    for p, q in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p, q)  # refused before the first epoch
+    h = net.fit(X, y, epochs=2, early_stopping=3, monitor="accuracy", exact_train_metrics=True)
+    assert "accuracy" in h.records[-1]
 
 
 def test_regression_records_have_no_training_accuracy_and_no_evaluation_pass(monkeypatch):

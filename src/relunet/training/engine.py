@@ -733,6 +733,11 @@ def fit(
             return fit_minimizer(net, X, Y, opt, epochs=epochs, validation=validation, callbacks=cbs,
                                  history=history, verbose=verbose, stream=stream, checkpoint=checkpoint,
                                  restored=restored, resume=resume)
+    if monitor == "accuracy" and net.task == "classification" and not net.counts_batch_correct \
+            and not exact_train_metrics:  # refused before the first epoch, not after it
+        raise ConfigError("monitor='accuracy': a hierarchical softmax's epoch records have no training accuracy "
+                          "unless exact_train_metrics=True (an evaluation pass over the training set after each "
+                          "epoch); monitor 'loss', or 'val_accuracy' with validation data")
     run = Run(net, X, Y, opt, batch_size=batch_size, shuffle=shuffle, schedule=schedule_obj, callbacks=cbs,
               validation=validation, monitor=monitor, history=history, epochs=epochs, verbose=verbose,
               stream=stream, checkpoint=checkpoint, val_idx=val_idx,
