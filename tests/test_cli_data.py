@@ -87,3 +87,6 @@ def test_data_info_of_a_missing_marker_in_a_text_column_names_it(capsys, tmp_pat
     path = tmp_path / "c.csv"
     path.write_text("size,color,ok\n" + "\n".join(rows) + "\n")
     _usage_error(capsys, ["data", "info", str(path)], "a missing value ('NA') in column 'color', line 6")
+    # the error of the file as given: not one of the --impute mean that data info tries to describe the rest
+    _, line = _usage_error(capsys, ["data", "info", str(path)], "rename a category written so (e.g. 'NA_')")
+    assert "--impute" not in line
