@@ -185,7 +185,8 @@ def test_a_checkpoint_resumes_only_with_the_same_augmentation(tmp_path):
 @pytest.mark.parametrize("bad, words", [
     (lambda X, rng: X[:, :10], r"returned shape \(32, 10\), dtype float32 for a batch of shape \(32, 64\)"),
     (lambda X, rng: X[:-1], r"returned shape \(31, 64\)"),
-    (lambda X, rng: X.astype(np.float64), r"returned shape \(32, 64\), dtype float64 for a batch of shape .*, dtype float32"),
+    (lambda X, rng: X.astype(np.float64),
+     r"returned shape \(32, 64\), dtype float64 for a batch of shape .*, dtype float32"),
     (lambda X, rng: X.tolist(), "returned list"),
     (lambda X, rng: None, "returned NoneType"),
     (lambda X, rng: X * np.nan, "returned NaN or inf values"),

@@ -159,8 +159,8 @@ def _run(args: argparse.Namespace) -> int:
             if path and os.path.realpath(path) == os.path.realpath(args.resume):
                 raise common.ConfigError(f"{flag} {path} is also --resume: it would be overwritten; give another file")
     if args.augment not in (None, "hflip") and isinstance(kwargs["optimizer"], Minimizer):
-        raise common.ConfigError(f"--augment {args.augment} transforms each batch: optimizer {args.optimizer!r} "
-                                 "works on the fixed full batch (a line search): give a per-batch optimizer (sgd, adam, ...)")
+        raise common.ConfigError(f"--augment {args.augment} transforms each batch: optimizer {args.optimizer!r} works "
+                                 "on the fixed full batch (a line search): give a per-batch optimizer (sgd, adam, ...)")
     if args.augment == "hflip" and (args.validation_split or args.early_stopping is not None):
         raise common.ConfigError("--augment does not go with --validation-split or --early-stopping: the "
                                  "validation part would hold mirrored copies of training images")
