@@ -890,7 +890,7 @@ def markdown(all_results: dict[str, Any]) -> str:
         "Rerun from the repository root: `python -m benchmarks --both` (both BLAS-kernel "
         "settings, ~2 x 4-8 min), or `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m "
         "benchmarks` and `python -m benchmarks` separately; add `--threads 1` for the "
-        "single-thread runs; `--quick` for a < 1 min smoke run (written to `results-quick.json`, "
+        "single-thread runs; `--quick` for a smoke run of about 1.5 min (written to `results-quick.json`, "
         "never here). `relunet bench` (same options) runs the same suite. Each run replaces its own "
         "section (keyed by kernel and threads) in `results.json` and rewrites this file.",
         "",
@@ -961,7 +961,7 @@ def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="short timings, no torch.compile (< 1 min)")
+    p.add_argument("--quick", action="store_true", help="short timings, no torch.compile (about 1.5 min on 2 cores)")
     p.add_argument("--out", default=None,
                    help="results JSON, merged per kernel (default: benchmarks/results.json; with --quick "
                         "benchmarks/results-quick.json, so a smoke run never replaces measured results)")
