@@ -95,7 +95,9 @@ def run(a: argparse.Namespace) -> dict:
     hidden = [int(h) for h in a.hidden.split(",")]
     net = MLP([X.shape[1], *hidden, d.n_outputs], seed=a.seed, dropout=a.dropout,
               input_dropout=a.input_dropout, l2=a.l2, max_norm=a.max_norm)
-    extra = {"momentum": a.momentum, "threads": a.threads} if a.momentum else {"threads": a.threads}
+    extra: dict = {"threads": a.threads}
+    if a.momentum:
+        extra["momentum"] = a.momentum
     if a.random:
         extra["augment"] = parse_augment(a.random, datasets.IMAGE_SHAPES[d.name])
     cpu = time.process_time()

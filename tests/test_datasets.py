@@ -311,7 +311,7 @@ def test_csv_without_a_header_keeps_its_first_row(tmp_path):
     assert 0.0 in X[:, 0]  # the first row's 0,0
     by_name = datasets.load(str(_csv(tmp_path, rows + "\n", "b.csv")), target="0", task="regression")
     assert by_name.info["columns"] == ["1", "2"]
-    with pytest.raises(DataError, match=r"non-numeric value 'x'.*line 2 \(data row 2\)"):
+    with pytest.raises(errors.NonNumericValueError, match=r"non-numeric value 'x'.*line 2 \(data row 2\)"):
         datasets.load(str(_csv(tmp_path, "1,2,0\n3,x,1\n", "c.csv")))
 
 
@@ -868,7 +868,7 @@ def _table(tmp_path, cell, name="t.csv"):
 @pytest.mark.parametrize("marker", MARKERS)
 def test_a_missing_value_marker_is_read_as_an_empty_cell(tmp_path, marker):
     path = _table(tmp_path, marker)
-    with pytest.raises(errors.DataError, match=rf"a missing value \('{re.escape(marker)}'\) in column 'b', "
+    with pytest.raises(errors.MissingValueError, match=rf"a missing value \('{re.escape(marker)}'\) in column 'b', "
                                                r"line 4 \(data row 3\); .*--impute mean"):
         datasets.load(str(path), target="y", seed=0)
     got = datasets.load(str(path), target="y", seed=0, impute="mean")
@@ -886,8 +886,8 @@ def test_a_missing_marker_in_a_text_column_or_the_target_is_an_error_not_a_categ
     path = tmp_path / "c.csv"
     path.write_text("size,color,ok\n" + "\n".join(text_hole) + "\n")
     for impute in (None, "mean"):
-        with pytest.raises(errors.DataError, match=rf"a missing value \('{re.escape(marker)}'\) in column "
-                                                   r"'color', line 6"):
+        with pytest.raises(errors.MissingValueError, match=rf"a missing value \('{re.escape(marker)}'\) in column "
+                                                         r"'color', line 6"):
             datasets.load(str(path), seed=0, impute=impute)
     target_hole = list(rows)
     target_hole[7] = f"7,red,{marker}"

@@ -59,6 +59,16 @@ class ColumnMismatchError(FeatureCountError):
     or renamed columns; the message names them)."""
 
 
+class MissingValueError(DataError):
+    """A table's feature cell is missing (empty, a NaN or a missing-value marker such as
+    ``NA``) where a value is needed; the message names its column and line."""
+
+
+class NonNumericValueError(DataError):
+    """A table's cell holds text in a column read as numbers; the message names the cell,
+    its column and line."""
+
+
 class TargetTypeError(DataError):
     """The target does not fit the task (e.g. continuous values given to a classifier)."""
 

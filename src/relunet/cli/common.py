@@ -117,7 +117,7 @@ def data_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {"scale": resolved_scale(args)}
     if getattr(args, "train_samples", None):
         opts["train_samples"] = args.train_samples
-    if getattr(args, "augment", None) == "hflip":  # fixed mirrored copies; other specs act per batch
+    if getattr(args, "augment", None) is not None and not random_augment(args):  # the loader's fixed copies
         opts["augment"] = args.augment
     if datasets.is_path(name):
         target = getattr(args, "target", None)
@@ -273,6 +273,12 @@ def optimizer_params(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "weight_decay", None) is not None:
         params["weight_decay"] = args.weight_decay
     return params
+
+
+def random_augment(args: argparse.Namespace) -> bool:
+    """True when ``--augment`` names random per-batch transforms (``flip``, ``shift``) for
+    ``fit(augment=)``, not one of the loader's fixed copies (``hflip``, :data:`datasets.AUGMENTATIONS`)."""
+    return getattr(args, "augment", None) not in (None, *datasets.AUGMENTATIONS)
 
 
 def batch_augment(args: argparse.Namespace, data: Dataset) -> Any:

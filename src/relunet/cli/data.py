@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from relunet.core.contract import PIXEL_DIVISORS
-from relunet.errors import ConfigError, DataError
+from relunet.errors import ConfigError, DataError, MissingValueError
 from relunet.data import datasets
 from relunet.cli import common
 
@@ -88,12 +88,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         ds = common.load_dataset(args.name, **opts)
     except DataError as exc:
-        if not _missing_value(exc) or "impute" in opts:
+        if not isinstance(exc, MissingValueError) or "impute" in opts:
             raise
         try:  # to describe the rest; what imputation cannot fill (a text cell, a target) still fails
             ds = common.load_dataset(args.name, **opts, impute="mean")
         except DataError as again:
-            if _missing_value(again):  # a text cell: its error as read without --impute, not given here
+            if isinstance(again, MissingValueError):  # a text cell: its error as read without --impute, not given here
                 raise exc from None
             raise
         ds.info["impute_needed"] = str(exc)
@@ -126,11 +126,6 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(f"{k}: {v}")
     return 0
-
-
-def _missing_value(exc: DataError) -> bool:
-    """True when ``exc`` is a loader's error about a missing feature cell."""
-    return any(w in str(exc) for w in ("empty (missing) value", "a missing value ("))
 
 
 #: above this many classes, ``data info`` prints the SHOWN_CLASSES most frequent (``--json``: all)

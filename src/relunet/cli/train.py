@@ -101,7 +101,7 @@ def run_perceptron(args: argparse.Namespace) -> int:
         if getattr(args, flag.lstrip("-").replace("-", "_"), default) != default:
             raise common.ConfigError(f"{flag} does not apply to --model perceptron (one layer of {units} "
                                      "units trained by the perceptron rule: --activation, --epochs, --lr)")
-    if args.augment is not None and args.augment != "hflip":
+    if common.random_augment(args):
         raise common.ConfigError(f"--augment {args.augment} transforms the batches of backpropagation training, "
                                  "not --model perceptron (its --augment is hflip, fixed mirrored copies)")
     data = common.load_data(args)
@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
             path = getattr(args, flag[2:])
             if path and os.path.realpath(path) == os.path.realpath(args.resume):
                 raise common.ConfigError(f"{flag} {path} is also --resume: it would be overwritten; give another file")
-    if args.augment not in (None, "hflip") and isinstance(kwargs["optimizer"], Minimizer):
+    if common.random_augment(args) and isinstance(kwargs["optimizer"], Minimizer):
         raise common.ConfigError(f"--augment {args.augment} transforms each batch: optimizer {args.optimizer!r} works "
                                  "on the fixed full batch (a line search): give a per-batch optimizer (sgd, adam, ...)")
     if args.augment == "hflip" and (args.validation_split or args.early_stopping is not None):
@@ -170,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     data = common.load_data(args)
     common.scale_target(args, data)  # a table's regression target, standardised as its inputs
     net = common.build_network(args, data)
-    if args.augment is not None and args.augment != "hflip":  # random transforms of each batch (fit's augment=)
+    if common.random_augment(args):  # random transforms of each batch (fit's augment=)
         kwargs["augment"] = common.batch_augment(args, data)
     from relunet.cli.diagnose import make_tracker
 
@@ -303,8 +303,8 @@ def _print_result(args: argparse.Namespace, net: MLP, data: Dataset, history: Hi
     if verdict_ is not None:
         result["verdict"] = verdict_
     result["scale"] = contract.scale
-    if data.info.get("augment") or args.augment:
-        result["augment"] = data.info.get("augment") or args.augment
+    if args.augment:  # hflip (the loader's copies) or a random spec
+        result["augment"] = args.augment
     if "y_test_raw" in data.info:  # the error in the target's own units, as predict reports it
         pred = contract.inverse_target(net.predict_output(data.X_test))
         y_raw = np.asarray(data.info["y_test_raw"], dtype=float)

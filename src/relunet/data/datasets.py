@@ -91,6 +91,8 @@ from relunet.errors import (
     DataFormatError,
     DatasetNotFoundError,
     DownloadError,
+    MissingValueError,
+    NonNumericValueError,
     UnknownNameError,
 )
 from relunet.data.idx import md5_file, read_idx
@@ -684,13 +686,13 @@ def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[st
                 if missing_ok:
                     x.append(np.nan)
                     continue
-                raise DataError(f"{path}: {tables.missing_cell(text)} in column {header[i]!r}, line {line} "
+                raise MissingValueError(f"{path}: {tables.missing_cell(text)} in column {header[i]!r}, line {line} "
                                 f"(data row {len(values) + 1}); fill it, drop the row, or fill missing values "
                                 "with --impute mean")
             try:
                 x.append(float(cell))
             except ValueError:
-                raise DataError(f"{path}: non-numeric value {cell!r} in column {header[i]!r}, line {line} "
+                raise NonNumericValueError(f"{path}: non-numeric value {cell!r} in column {header[i]!r}, line {line} "
                                 f"(data row {len(values) + 1})") from None
         lines.append(line)
         values.append(x)
@@ -703,10 +705,7 @@ def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[st
 def _csv_target(path: Path, labels: list[str], lines: list[int], column: str) -> np.ndarray:
     """Numeric targets (integers when all are whole), else the class names as text; a
     missing target (:func:`relunet.data.tables.is_missing`) is an error."""
-    gap = next((r for r, v in enumerate(labels) if tables.is_missing(v)), None)
-    if gap is not None:
-        raise DataError(f"{path}: {tables.missing_cell(labels[gap], 'target')} in column {column!r}, "
-                        f"line {lines[gap]}")
+    tables.refuse_missing_target(path, labels, lines, column)
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
@@ -747,9 +746,8 @@ def _load_table(path: Path, target: str | None,
     try:
         X, y, columns = _load_csv(path, target, missing_ok)
         return X, y, columns, {}
-    except DataError as exc:  # a text column: its first text cell, or a missing one before it
-        if not any(w in str(exc) for w in ("non-numeric value", "empty (missing) value", "a missing value (")):
-            raise
+    except (NonNumericValueError, MissingValueError):  # a text column: its first text cell, or a
+        # missing cell before it
         with contextlib.closing(csv_rows(path)) as lines:
             found = tables.read_categorical_csv(path, list(lines), target, missing_ok)
         if found is None:

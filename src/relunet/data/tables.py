@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from relunet.errors import DataError
+from relunet.errors import DataError, MissingValueError, NonNumericValueError
 
 
 def _is_number(text: str) -> bool:
@@ -54,6 +54,14 @@ def is_missing(text: str) -> bool:
 def missing_cell(text: str, what: str = "value") -> str:
     """How an error names a missing cell: an empty one, or the marker it holds."""
     return f"an empty (missing) {what}" if not text else f"a missing {what} ({text!r})"
+
+
+def refuse_missing_target(path: Any, labels: list[str], lines: list[int], column: str) -> None:
+    """Raise a DataError naming the first missing (:func:`is_missing`) target cell of
+    ``labels`` (stripped cells of the target ``column``), at file line ``lines[i]``."""
+    gap = next((i for i, v in enumerate(labels) if is_missing(v)), None)
+    if gap is not None:
+        raise DataError(f"{path}: {missing_cell(labels[gap], 'target')} in column {column!r}, line {lines[gap]}")
 
 
 def missing_fix(text: str, categorical: bool, missing_ok: bool) -> str:
@@ -106,7 +114,7 @@ def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[in
                     X[k, j] = np.nan
                     j += 1
                     continue
-                raise DataError(f"{path}: {missing_cell(text)} in column {col!r}, line {line}; "
+                raise MissingValueError(f"{path}: {missing_cell(text)} in column {col!r}, line {line}; "
                                 f"{missing_fix(text, col in categories, missing_ok)}")
             if col in categories:
                 cats = categories[col]
@@ -119,7 +127,7 @@ def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[in
             try:
                 X[k, j] = float(text)
             except ValueError:
-                raise DataError(f"{path}: non-numeric value {text!r} in column {col!r}, line {line}") from None
+                raise NonNumericValueError(f"{path}: non-numeric value {text!r} in column {col!r}, line {line}") from None
             j += 1
     bad = np.isinf(X) if missing_ok else ~np.isfinite(X)
     if bad.any():
@@ -162,10 +170,7 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
                   for i in text}
     X = encode_rows(path, rows, positions, columns, categories, missing_ok)
     labels = [r[t].strip() for _, r in rows]
-    gap = next((k for k, v in enumerate(labels) if is_missing(v)), None)
-    if gap is not None:
-        raise DataError(f"{path}: {missing_cell(labels[gap], 'target')} in column "
-                        f"{header[t]!r}, line {rows[gap][0]}")
+    refuse_missing_target(path, labels, [line for line, _ in rows], header[t])
     try:
         y: np.ndarray = np.array([float(v) for v in labels])
     except ValueError:
