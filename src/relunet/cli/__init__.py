@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from relunet.errors import RelunetError
 
 #: sub-command modules, in the order ``relunet --help`` lists them
-COMMANDS = ["train", "activations", "explain", "trace", "compare", "plot", "data", "diagnose", "doctor", "predict", "export", "bench", "playground"]
+COMMANDS = ["train", "activations", "explain", "trace", "compare", "plot", "data", "diagnose", "doctor", "predict", "export", "bench", "blas", "playground"]
 
 
 class CLIError(RelunetError):

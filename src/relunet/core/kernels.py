@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from relunet.core import blas
 from relunet.errors import ConfigError
 
 __all__ = [
@@ -104,6 +105,7 @@ def threads(n: int | None = None) -> Iterator[int]:
     back after it. OpenMP runtimes are left alone (PyTorch's, in the same process, keeps its
     own setting). Yields the thread count."""
     n = check_threads(n)
+    blas.backend()  # the BLAS library is loaded (MKL, calibrated) before the limits, so they cover it
     numba = _numba()
     before = numba.get_num_threads() if numba is not None else None
     # BLAS only: an OpenMP runtime in the process belongs to its owner (PyTorch's, say), and

@@ -54,7 +54,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from relunet.core import kernels
+from relunet.core import blas, kernels
 from relunet.errors import ConfigError, DataError, DivergenceError, ModelFileError, RelunetError
 from relunet.io.archive import output_target
 from relunet.training import checkpoint as ckpt_mod
@@ -352,6 +352,7 @@ class Run:
                 cb.on_train_begin(self.net)
         if restored is not None:
             self._resume(restored, path)
+        self.history.info["blas"] = str(blas.backend())
         if self.schedule is not None:
             self.optimizer.lr = self.schedule.start(self.optimizer.lr)
         self.progress = Progress(self.epochs, len(self.X), self.n_batches, self.verbose, self.stream,
@@ -949,6 +950,7 @@ def fit_minimizer(net: Trainable, X: np.ndarray, Y: np.ndarray, minimizer: Minim
         if restored.history:
             history.records = list(History.from_dict(restored.history).records)
         history.info["resumed_from"] = restored.epoch
+    history.info["blas"] = str(blas.backend())
     for cb in cbs:
         if hasattr(cb, "on_train_begin"):
             cb.on_train_begin(net)

@@ -27,7 +27,8 @@ class History:
     list of one metric over the epochs. ``history.info`` holds run-level facts: the
     ``optimizer`` and its ``optimizer_config``; ``stopped_early``, ``best_epoch`` (early
     stopping); ``iterations`` and ``nfev`` (full-batch optimizers); ``resumed_from``;
-    ``interrupted`` (Ctrl-C).
+    ``interrupted`` (Ctrl-C); ``blas``, the BLAS library that ran the matrix products and
+    why (:func:`relunet.core.blas.backend`).
     """
 
     records: list[dict[str, Any]] = field(default_factory=list)
