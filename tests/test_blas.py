@@ -127,12 +127,15 @@ def test_use_refuses_unknown_names():
 
 
 # -- choosing the library in a fresh process ----------------------------------------------------
-def _backend_in_subprocess(env_extra: dict[str, str], code: str = "") -> subprocess.CompletedProcess:
+RLIMIT_2GB = "import resource\nresource.setrlimit(resource.RLIMIT_DATA, (2**31, 2**31))\n"
+
+
+def _backend_in_subprocess(env_extra: dict[str, str], code: str = "", timeout: float = 120) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("RELUNET_BLAS", "RELUNET_CACHE_DIR")}
     env.update(env_extra)
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     script = code + "\nfrom relunet.core import blas\ninfo = blas.backend()\nprint(info.name)\nprint(info.reason)\n"
-    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_relunet_blas_names_the_library_or_is_refused(tmp_path):
@@ -219,6 +222,30 @@ def test_a_bad_cache_file_is_not_believed(tmp_path, content):
         cache = _cache_entries(tmp_path)
         assert isinstance(cache.get(key), float) and cache[key] > 0
         assert [p.name for p in tmp_path.iterdir()] == ["blas.json"]
+
+
+def _hostile_cache(path: Path, kind: str, key: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)  # its size is 0, and reading it waits for a writer
+    elif kind == "dev_zero":
+        path.symlink_to("/dev/zero")  # size 0, endless
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "nested":
+        path.write_text("[" * 30000 + "]" * 30000)  # small, and past the parser's recursion limit
+    elif kind == "huge_int":
+        path.write_text('{"%s": %s}' % (key, "9" * 400))  # valid JSON, too large for a float
+
+
+@needs_mkl
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "folder", "nested", "huge_int"])
+def test_a_cache_name_that_is_no_small_json_file_is_passed_over(tmp_path, kind):
+    """Neither waits, nor reads without end, nor fails: the choice is calibrated instead."""
+    _hostile_cache(tmp_path / "blas.json", kind, blas.cache_key())
+    r = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path)}, RLIMIT_2GB, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1].startswith("calibrated")
 
 
 @needs_mkl
@@ -351,3 +378,62 @@ def test_mkl_products_are_the_same_bits_on_one_and_two_threads():
                 np.testing.assert_array_equal(one, two)
     finally:
         blas.use("openblas")
+
+
+# -- arrays BLAS must not be handed (a raw pointer skips NumPy's checks) ------------------------
+@pytest.mark.parametrize("library", LIBRARIES, indirect=True)
+@pytest.mark.parametrize("m", [1, 4])  # 1: the GEMV path
+def test_a_read_only_output_is_refused_and_left_unwritten(library, m):
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((m, 5)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)
+    c = np.zeros((m, 3), np.float32)
+    c.flags.writeable = False
+    with pytest.raises(ValueError, match="gemm: the output c is read-only"):
+        blas.gemm(1.0, a, b, 0.0, c)
+    assert not c.any()
+    immutable = np.frombuffer(bytes(4 * m * 3), np.float32).reshape(m, 3)  # a bytes object's memory
+    with pytest.raises(ValueError, match="read-only"):
+        blas.gemm(1.0, a, b, 0.0, immutable)
+    assert not immutable.any()
+    y = np.zeros(6, np.float32)
+    y.flags.writeable = False
+    with pytest.raises(ValueError, match="axpy: the output y is read-only"):
+        blas.axpy(1.0, np.ones(6, np.float32), y)
+    assert not y.any()
+
+
+@pytest.mark.parametrize("library", LIBRARIES, indirect=True)
+@pytest.mark.parametrize("m", [1, 60])
+def test_an_output_that_overlaps_an_input_gets_the_right_product(library, m):
+    """BLAS reads a and b while it writes c: an aliased c takes the NumPy path."""
+    rng = np.random.default_rng(6)
+    A = rng.standard_normal((m, 60)).astype(np.float32)
+    B = rng.standard_normal((60, 60)).astype(np.float32)
+    want = A.astype(np.float64) @ B
+    a = A.copy()
+    np.testing.assert_allclose(blas.gemm(1.0, a, B, 0.0, a), want, rtol=1e-4, atol=1e-4)  # c is a
+    b = B.copy()
+    if m == 60:
+        np.testing.assert_allclose(blas.gemm(1.0, A, b, 0.0, b), want, rtol=1e-4, atol=1e-4)  # c is b
+    buf = np.arange(1001, dtype=np.float32)
+    want_y = buf[:-1] + 2.0 * buf[1:]
+    np.testing.assert_array_equal(blas.axpy(2.0, buf[1:], buf[:-1]), want_y)  # y overlaps x, shifted
+
+
+@pytest.mark.parametrize("library", LIBRARIES, indirect=True)
+def test_non_finite_or_odd_coefficients_and_unaligned_arrays_give_numpy_s_answer(library):
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((6, 5)).astype(np.float32), rng.standard_normal((5, 4)).astype(np.float32)
+    for alpha, beta in [(np.nan, 0.0), (np.nan, 1.0), (np.float32(np.nan), 0.5), (1.0, np.nan), (np.inf, 0.0)]:
+        c = np.ones((6, 4), np.float32)
+        want = alpha * (a.astype(np.float64) @ b) + (beta if beta != 0 else 0.0)
+        with np.errstate(invalid="ignore"):
+            got = blas.gemm(alpha, a, b, beta, c)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))  # MKL took a NaN alpha for 1
+        np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want))
+    with pytest.raises(TypeError):  # OpenBLAS kept the real part of a complex alpha, silently
+        blas.gemm(1j, a, b, 0.0, np.ones((6, 4), np.float32))
+    raw = np.zeros(6 * 4 * 4 + 1, np.uint8)
+    c = raw[1:].view(np.float32).reshape(6, 4)  # contiguous, not aligned
+    assert not c.flags.aligned
+    np.testing.assert_allclose(blas.gemm(1.0, a, b, 0.0, c), a @ b, rtol=1e-5, atol=1e-5)

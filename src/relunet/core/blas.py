@@ -54,8 +54,9 @@ has a third), and the pool of one keeps spinning for a while after a call. Alter
 makes each pool wait for the other's spinning threads, many times slower per GEMM on a
 small machine, so a hot loop must stay on one library.
 
-Arrays of any other dtype than float32/float64, not C-contiguous, or with an empty
-dimension take a plain NumPy fallback (correct, slower).
+Arrays of any other dtype than float32/float64, not C-contiguous or not aligned, with an
+empty dimension, or an output that overlaps an input, and a non-finite ``alpha`` or
+``beta``, take a plain NumPy fallback (correct, slower). A read-only output is refused.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ import json
 import math
 import os
 import platform
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -231,15 +233,32 @@ class _MKL:
 _MAX_DIM = 2**31 - 1
 
 
-def _fits(c: np.ndarray, a: np.ndarray, b: np.ndarray | None = None) -> bool:
-    """True when every array is C-contiguous, of c's BLAS dtype (float32 / float64), with
-    no empty and no over-long dimension."""
-    arrays = (c, a) if b is None else (c, a, b)
-    return (
-        c.dtype in _DTYPES
-        and all(x.dtype == c.dtype and x.flags.c_contiguous and 0 < min(x.shape, default=1)
-                and max(x.shape, default=1) <= _MAX_DIM for x in arrays)
-    )
+def _fits(alpha: Any, beta: Any, c: np.ndarray, a: np.ndarray, b: np.ndarray | None = None) -> bool:
+    """True when every array is C-contiguous and aligned, of c's BLAS dtype (float32 /
+    float64), with no empty and no over-long dimension; ``c`` shares no memory with ``a``
+    or ``b`` (BLAS would read what it has already written); and ``alpha``, ``beta`` are
+    finite reals (MKL ignores a NaN ``alpha``)."""
+    if c.dtype not in _DTYPES or not (_finite_real(alpha) and _finite_real(beta)):
+        return False
+    for x in (c, a) if b is None else (c, a, b):
+        if (x.dtype != c.dtype or not x.flags.c_contiguous or not x.flags.aligned
+                or 0 in x.shape or max(x.shape, default=1) > _MAX_DIM):
+            return False
+    # bounds overlap, exact for contiguous arrays
+    return not (np.may_share_memory(c, a) or (b is not None and np.may_share_memory(c, b)))
+
+
+def _finite_real(v: Any) -> bool:
+    try:
+        return isinstance(v, (float, int, np.floating, np.integer)) and math.isfinite(v)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _check_writeable(out: np.ndarray, name: str, fn: str) -> None:
+    """BLAS writes through a raw pointer, past NumPy's read-only flag: refuse first."""
+    if not out.flags.writeable:
+        raise ValueError(f"{fn}: the output {name} is read-only")
 
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -262,7 +281,7 @@ def gemm(
         c: ``shape (m, n)``, written in place (its contents are not read when beta = 0).
 
     Raises:
-        ValueError: shapes that do not chain.
+        ValueError: shapes that do not chain, or a read-only ``c``.
     """
     if a.ndim != 2 or b.ndim != 2 or c.ndim != 2:
         raise ValueError(f"gemm needs 2-d arrays, got shapes {a.shape}, {b.shape}, {c.shape}")
@@ -270,7 +289,8 @@ def gemm(
     k2, n = b.shape[::-1] if trans_b else b.shape
     if k != k2 or c.shape != (m, n):
         raise ValueError(f"gemm: op(a) {(m, k)} @ op(b) {(k2, n)} does not give c {c.shape}")
-    if not _fits(c, a, b):
+    _check_writeable(c, "c", "gemm")
+    if not _fits(alpha, beta, c, a, b):
         prod = np.matmul(a.T if trans_a else a, b.T if trans_b else b)
         if beta == 0:
             np.multiply(prod, alpha, out=c)
@@ -282,9 +302,9 @@ def gemm(
     lib = _library()
     if m == 1 and n > 1:
         # One row: c[0] = alpha * op(b).T @ op(a)[0] + beta * c[0]  (GEMV on b.T).
-        lib.gemv(alpha, a.reshape(-1), b, beta, c[0], trans_b)  # a (1, k), or (k, 1): contiguous either way
+        lib.gemv(float(alpha), a.reshape(-1), b, float(beta), c[0], trans_b)  # a (1, k), or (k, 1): contiguous either way
     else:
-        lib.gemm(alpha, a, b, beta, c, trans_a, trans_b)
+        lib.gemm(float(alpha), a, b, float(beta), c, trans_a, trans_b)
     return c
 
 
@@ -292,14 +312,15 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``y += alpha * x`` in place, without a temporary; returns ``y``.
 
     Raises:
-        ValueError: ``x`` and ``y`` of different sizes.
+        ValueError: ``x`` and ``y`` of different sizes, or a read-only ``y``.
     """
     if x.size != y.size:
         raise ValueError(f"axpy: x of {x.size} elements added to y of {y.size}")
-    if not _fits(y, x):
+    _check_writeable(y, "y", "axpy")
+    if not _fits(alpha, 1.0, y, x):
         y += alpha * x
         return y
-    _library().axpy(alpha, x, y)
+    _library().axpy(float(alpha), x, y)
     return y
 
 
@@ -533,18 +554,45 @@ def cache_key(threads: int | None = None) -> str:
 def _read_cache() -> dict[str, float]:
     """The cached verdicts (key -> MKL's speed-up); {} for a missing, oversized or
     malformed file (entries that are not finite positive numbers are dropped)."""
-    path = cache_path()
     try:
-        if path.stat().st_size > CACHE_MAX_BYTES:
-            return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(_read_small_file(cache_path(), CACHE_MAX_BYTES))
+    except (OSError, ValueError, RecursionError):  # RecursionError: deeply nested JSON
         return {}
     if not isinstance(data, dict):
         return {}
-    return {k: float(v) for k, v in data.items()
-            if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
-            and math.isfinite(v) and v > 0}
+    return {k: v for k, v in ((k, _speedup(v)) for k, v in data.items()) if isinstance(k, str) and v is not None}
+
+
+def _speedup(v: Any) -> float | None:
+    """A cached speed-up as a finite positive float, else None (text, bool, NaN, an integer
+    too large for a float)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) and f > 0 else None
+
+
+def _read_small_file(path: Path, limit: int) -> str:
+    """The text of a regular file of at most ``limit`` bytes. Opened without blocking (a
+    FIFO would wait for a writer) and checked after opening, so a name that points at a
+    device (``/dev/zero``), a FIFO or a folder is refused rather than read.
+
+    Raises:
+        OSError: the file cannot be opened, is not a regular file, or is larger.
+        ValueError: it is not UTF-8.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise OSError(f"{path} is not a regular file of at most {limit} bytes")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"{path} is larger than {limit} bytes")
+    return data.decode("utf-8")
 
 
 def _write_cache(key: str, speedup: float) -> None:
