@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from relunet.core import blas
 from relunet.insight import compare
 from relunet.insight import sweep
 from relunet.errors import ClusterError, ConfigError
@@ -196,3 +197,27 @@ def test_dask_address_with_an_unknown_scheme_is_a_config_error():
     pytest.importorskip("distributed")
     with pytest.raises(ConfigError, match="http"):
         sweep.run_sweep([1], abs, scheduler="http://127.0.0.1:8786", timeout=1)
+
+
+def blas_in_worker(config):
+    """The worker's BLAS library and the thread count its threadpoolctl limit gave it."""
+    import threadpoolctl
+
+    name = blas.backend().name
+    counts = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["internal_api"] == name
+              and (name == "mkl" or "scipy" in lib["filepath"])]
+    return name, counts
+
+
+@pytest.mark.skipif("mkl" not in blas.available(), reason="MKL is not installed")
+def test_workers_run_the_library_this_process_chose_on_one_thread():
+    """The suite's environment says OpenBLAS; blas.use("mkl") here reaches the workers too,
+    so jobs=2 gives jobs=1's numbers, and MKL (loaded in the worker) is on one thread."""
+    blas.use("mkl")
+    try:
+        here = sweep.run_sweep([{"i": 0}], blas_in_worker, jobs=1)
+        workers = sweep.run_sweep([{"i": i} for i in range(2)], blas_in_worker, jobs=2)
+    finally:
+        blas.use("openblas")
+    assert here == [("mkl", [1])]
+    assert workers == [("mkl", [1])] * 2

@@ -12,6 +12,9 @@ order of the configurations, whichever backend ran them:
 Same configurations, same numbers: every result depends only on its configuration (all
 randomness comes from seeds inside it, see :mod:`relunet.core.network`), and each call runs
 with BLAS limited to one thread, so no backend changes the order of a floating-point sum.
+Local workers run the matrix products on this process's BLAS library
+(:func:`relunet.core.blas.backend`, even one chosen with ``blas.use``); a Dask cluster's
+workers choose their own, so set the same ``RELUNET_BLAS`` there.
 ``fn`` must be picklable (a module-level function) for the process-based backends, and a
 Dask cluster's workers need relunet (the same version) importable.
 
@@ -33,6 +36,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from relunet.core import blas
 from relunet.errors import ClusterError, ConfigError
 
 __all__ = ["grid", "run_sweep", "call_single_threaded"]
@@ -83,10 +87,15 @@ def grid(space: "Mapping[str, Iterable[Any]] | Sequence[Mapping[str, Iterable[An
     return out
 
 
-def call_single_threaded(fn: Callable[[Any], Any], config: Any) -> Any:
-    """``fn(config)`` with BLAS/OpenMP limited to one thread (the unit of work of a sweep)."""
+def call_single_threaded(fn: Callable[[Any], Any], config: Any, library: str | None = None) -> Any:
+    """``fn(config)`` with BLAS/OpenMP limited to one thread (the unit of work of a sweep),
+    its matrix products on the BLAS ``library`` (None: this process's own choice, see
+    :func:`relunet.core.blas.backend`), loaded before the limit so that it covers MKL."""
     from threadpoolctl import threadpool_limits
 
+    if library is not None and blas.backend().name != library:
+        blas.use(library)
+    blas.backend()
     with threadpool_limits(limits=1):
         return fn(config)
 
@@ -133,7 +142,8 @@ def run_sweep(
         return [call_single_threaded(fn, c) for c in configs]
     from joblib import Parallel, delayed
 
-    return list(Parallel(n_jobs=n, backend="loky")(delayed(call_single_threaded)(fn, c) for c in configs))
+    library = blas.backend().name  # the workers' products on this process's library, as with jobs=1
+    return list(Parallel(n_jobs=n, backend="loky")(delayed(call_single_threaded)(fn, c, library) for c in configs))
 
 
 def _check_timeout(timeout: Any) -> float:
