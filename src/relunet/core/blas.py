@@ -37,6 +37,8 @@ Which one runs is decided once per process, before the first product (:func:`bac
   NumPy, SciPy and MKL, so a machine calibrates once per setting; not when the machine was
   busy (a 1-minute load average of at least the cores + 1), since a verdict measured under
   load is used for that process only. A cache that cannot be read (or written) is ignored.
+  Processes starting together calibrate one at a time (a lock beside the cache), the
+  others reading the first one's verdict.
 
 :func:`backend` says which library runs and why; ``fit`` records it in
 ``history.info["blas"]``; :func:`use` switches library within a process (tests,
@@ -45,8 +47,9 @@ benchmarks, ``relunet blas``).
 Floating-point results of the two libraries differ in the last bits (they sum in other
 orders). Each gives the same bits for the same thread count, so a seeded run repeats bit
 for bit on one machine; MKL's GEMMs (its strict reproducible mode) give them at any
-thread count, OpenBLAS's large ones do not. Set ``RELUNET_BLAS`` to the same library to compare runs across
-machines.
+thread count, OpenBLAS's large ones do not, and neither do MKL's single-row products
+(GEMV: batch size 1, ``predict`` of one sample), which differ between 1 and 2 threads.
+Set ``RELUNET_BLAS`` to the same library to compare runs across machines.
 
 NOTE: every product of the hot path goes through this module, never ``numpy.matmul``.
 NumPy and SciPy wheels each bundle their own OpenBLAS with its own thread pool (and MKL
@@ -72,6 +75,7 @@ import platform
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +84,11 @@ import numpy as np
 from scipy.linalg import blas as _scipy_blas
 
 from relunet.errors import ConfigError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the cache is not locked
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "BLAS_CHOICES",
@@ -103,6 +112,8 @@ BLAS_CHOICES = ("auto", "openblas", "mkl")
 MIN_SPEEDUP = 1.05
 #: a cache file larger than this is not read (it holds a few short entries)
 CACHE_MAX_BYTES = 65536
+#: seconds a process waits for another's calibration (the cache's lock) before its own
+CACHE_LOCK_WAIT = 30.0
 #: the calibration network and batch (the products of one training step)
 CALIBRATION_SIZES = (784, 500, 500, 500, 10)
 CALIBRATION_BATCH = 128
@@ -182,7 +193,8 @@ _MKL_THREADING_GNU = 3
 #: path) | STRICT (bitwise the same products whatever the thread count and alignment).
 #: Without it, MKL threads products that OpenBLAS runs on one thread (a small network's),
 #: and those differed in the last bits between 1 and 2 threads, so a sweep's 1-thread
-#: workers did not repeat its sequential runs; measured at the same speed
+#: workers did not repeat its sequential runs; measured at the same speed. It covers GEMM
+#: only: MKL's GEMV (a single row) still differs between thread counts
 _MKL_CBWR_AUTO_STRICT = 2 | 0x10000
 
 
@@ -438,16 +450,17 @@ def _verdict(mkl: Any, refresh: bool) -> BlasInfo:
 
     threads = default_threads()
     key = cache_key(threads)
-    cached = None if refresh else _read_cache().get(key)
-    if cached is not None:
-        speedup, how = cached, "cached calibration"
-    else:
-        speedup, how = calibrate(threads), "calibrated"
-        load = _load_average()
-        if load is not None and load >= threads + 1:
-            how += f" on a busy machine (load {load:.1f}; not cached)"
+    with _cache_lock():  # another process calibrating now: wait for its verdict, not time beside it
+        cached = None if refresh else _read_cache().get(key)
+        if cached is not None:
+            speedup, how = cached, "cached calibration"
         else:
-            _write_cache(key, speedup)
+            speedup, how = calibrate(threads), "calibrated"
+            load = _load_average()
+            if load is not None and load >= threads + 1:
+                how += f" on a busy machine (load {load:.1f}; not cached)"
+            else:
+                _write_cache(key, speedup)
     name = "mkl" if speedup >= MIN_SPEEDUP else "openblas"
     reason = (f"{how}: MKL ran one training step's products at {speedup:.2f}x OpenBLAS's speed "
               f"on {threads} thread{'s' if threads > 1 else ''}")
@@ -593,6 +606,37 @@ def _read_small_file(path: Path, limit: int) -> str:
     if len(data) > limit:
         raise OSError(f"{path} is larger than {limit} bytes")
     return data.decode("utf-8")
+
+
+@contextlib.contextmanager
+def _cache_lock() -> Iterator[None]:
+    """Hold ``.blas.lock`` in the cache folder (``flock``): one process at a time calibrates
+    and rewrites the cache, so two starting together neither measure each other's load nor
+    lose each other's entry. Waits at most :data:`CACHE_LOCK_WAIT` seconds (a lock is freed
+    when its process ends); without a lock (no ``fcntl``, a folder that cannot be written)
+    the block runs anyway."""
+    fd = None
+    try:
+        if fcntl is None:  # pragma: no cover - Windows
+            raise ImportError("fcntl")
+        cache_path().parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(cache_path().parent / ".blas.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        deadline = time.monotonic() + CACHE_LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+    except (ImportError, OSError):
+        pass
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
 
 
 def _write_cache(key: str, speedup: float) -> None:
