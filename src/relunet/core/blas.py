@@ -233,13 +233,16 @@ _MAX_DIM = 2**31 - 1
 
 def _fits(c: np.ndarray, a: np.ndarray, b: np.ndarray | None = None) -> bool:
     """True when every array is C-contiguous, of c's BLAS dtype (float32 / float64), with
-    no empty and no over-long dimension."""
-    arrays = (c, a) if b is None else (c, a, b)
-    return (
-        c.dtype in _DTYPES
-        and all(x.dtype == c.dtype and x.flags.c_contiguous and 0 < min(x.shape, default=1)
-                and max(x.shape, default=1) <= _MAX_DIM for x in arrays)
-    )
+    no empty and no over-long dimension. (Plain loops: this runs before every product.)"""
+    dtype = c.dtype
+    if dtype not in _DTYPES:
+        return False
+    for x in (c, a) if b is None else (c, a, b):
+        if x.dtype != dtype or not x.flags.c_contiguous or x.size == 0:
+            return False
+        if x.size > _MAX_DIM and max(x.shape) > _MAX_DIM:
+            return False
+    return True
 
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
