@@ -2,7 +2,9 @@
 
 Part of ``python -m benchmarks`` (:mod:`benchmarks.suite` calls :func:`measure`); it adds:
 
-* **fit** rows: one epoch of ``net.fit(X, y, epochs=1, batch_size=B, optimizer=...)``
+* **fit** rows: one epoch of ``net.fit(X, y, epochs=1, batch_size=B, optimizer=...)`` on
+  the BLAS library relunet chose here and, in the same alternating rounds, on the other one
+  when both are installed (OpenBLAS and MKL, :mod:`relunet.core.blas`)
   (shuffling, batch gather, training loss and accuracy per epoch, snapshot: everything a
   user's call does) against the loop a PyTorch user writes for the same epoch
   (``randperm``, index gather, ``zero_grad``, forward, cross-entropy, ``backward``,
@@ -46,11 +48,17 @@ def _net():
     return MLP(SIZES, activation="relu", output="softmax", dtype=np.float32, seed=0)
 
 
-def fit_relunet(opt: str, B: int, X: np.ndarray, y: np.ndarray, threads: int) -> tuple[Callable[[], Any], int, dict]:
-    """One call = one epoch of ``net.fit`` (the same network trains on from call to call)."""
+def fit_relunet(opt: str, B: int, X: np.ndarray, y: np.ndarray, threads: int,
+                library: str | None = None) -> tuple[Callable[[], Any], int, dict]:
+    """One call = one epoch of ``net.fit`` (the same network trains on from call to call),
+    on the BLAS ``library`` when given (:func:`relunet.core.blas.use`)."""
+    from relunet.core import blas
+
     net = _net()
 
     def call():
+        if library is not None:
+            blas.use(library)
         net.fit(X, y, epochs=1, batch_size=B, optimizer=opt, lr=LR[opt], threads=threads)
 
     return call, len(X), {}
@@ -149,20 +157,33 @@ def measure(timer: Any, threads: int, quick: bool, log: Callable[..., Any] = pri
 
     from relunet.core import blas, kernels
 
-    out: dict[str, Any] = {"kernels": kernels.backend(), "blas": blas.backend().name, "threads": threads,
-                           "rows": [], "outside_blas": {}, "scaling": []}
+    primary = blas.backend().name
+    others = [name for name in blas.available() if name != primary]
+    out: dict[str, Any] = {"kernels": kernels.backend(), "blas": primary, "other_blas": others,
+                           "threads": threads, "rows": [], "outside_blas": {}, "scaling": []}
     torch.set_num_threads(threads)
     for opt in ("sgd", "adam"):
         for B in (1, 128, 512):
             X, y = _data(ROWS[B][0 if quick else 1])
-            res = timer.compare({"relunet": fit_relunet(opt, B, X, y, threads)[:2],
-                                 "torch": fit_torch(opt, B, X, y)[:2]})
+            jobs = {"relunet": fit_relunet(opt, B, X, y, threads, primary if others else None)[:2],
+                    "torch": fit_torch(opt, B, X, y)[:2]}
+            for name in others:  # the same fit on the library not chosen, in the same rounds
+                jobs["relunet_" + name] = fit_relunet(opt, B, X, y, threads, name)[:2]
+            res = timer.compare(jobs)
             row = {"arch": ARCH, "optimizer": opt, "batch": B, "samples": len(X), "relunet": res["relunet"],
                    "torch": res["torch"], "ratio_torch": res["torch"]["ratio"],
-                   "ratio_best_torch": res["torch"]["ratio_best"]}
+                   "ratio_best_torch": res["torch"]["ratio_best"], "other_blas": {}}
+            for name in others:
+                mine, theirs = np.array(res["relunet_" + name]["rates"]), np.array(res["torch"]["rates"])
+                row["other_blas"][name] = {"rate": res["relunet_" + name]["rate"],
+                                           "ratio_torch": float(np.median(mine / theirs))}
             out["rows"].append(row)
             log(f"fit   {ARCH} {opt:4s} B={B:<4d} relunet {row['relunet']['rate']:,.0f}/s  "
-                f"torch {row['torch']['rate']:,.0f}/s  x{row['ratio_torch']:.2f}", flush=True)
+                f"torch {row['torch']['rate']:,.0f}/s  x{row['ratio_torch']:.2f}"
+                + "".join(f"  (on {n}: {v['rate']:,.0f}/s x{v['ratio_torch']:.2f})"
+                          for n, v in row["other_blas"].items()), flush=True)
+    if others:
+        blas.use(primary)
     for opt in ("sgd", "adam"):
         out["outside_blas"][opt] = outside_blas(opt, 128, threads, 8 if quick else 32, 3 if quick else 7)
         log(f"outside BLAS, batch 128 {opt}: {out['outside_blas'][opt]['fraction']:.1%}", flush=True)
@@ -201,11 +222,14 @@ def fit_table(fit: dict[str, Any]) -> str:
     lines = [f"`net.fit` (one epoch, as users call it; BLAS: {fit.get('blas', 'openblas')}; fused kernels: "
              f"{fit['kernels']}, {fit['threads']} threads) "
              "against a PyTorch eager training loop over the same data:", "",
-             "| optimizer | batch | samples/epoch | relunet fit /s | torch eager /s | x torch | best-round x torch |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| optimizer | batch | samples/epoch | relunet fit /s | torch eager /s | x torch | best-round x torch |"
+             + "".join(f" relunet on {n} /s | x torch |" for n in fit.get("other_blas", [])),
+             "|---|---:|---:|---:|---:|---:|---:|" + "---:|---:|" * len(fit.get("other_blas", []))]
     for r in fit["rows"]:
         lines.append(f"| {r['optimizer']} | {r['batch']} | {r['samples']:,} | {r['relunet']['rate']:,.0f} | "
-                     f"{r['torch']['rate']:,.0f} | {r['ratio_torch']:.2f} | {r['ratio_best_torch']:.2f} |")
+                     f"{r['torch']['rate']:,.0f} | {r['ratio_torch']:.2f} | {r['ratio_best_torch']:.2f} |"
+                     + "".join(f" {v['rate']:,.0f} | {v['ratio_torch']:.2f} |"
+                               for v in r.get("other_blas", {}).values()))
     adam = {r["batch"]: r["relunet"]["rate"] for r in fit["rows"] if r["optimizer"] == "adam"}
     sgd = {r["batch"]: r["relunet"]["rate"] for r in fit["rows"] if r["optimizer"] == "sgd"}
     lines += ["", "Adam's fit rate over SGD's: " + ", ".join(

@@ -205,6 +205,15 @@ def test_fit_targets_verdicts_and_table():
     assert bench_fit.blas_bound(_fit_results()) == pytest.approx(204.8 / 4.6)
     assert "BLAS bound, batch 128 SGD" in text and f"= {204.8 / 4.6:.2f}x" in text
     assert bench_fit.blas_bound({"rows": [], "outside_blas": {}}) is None
+    assert "BLAS: openblas" in text and "relunet on" not in text  # results from before the BLAS choice
+    # both libraries measured: the chosen one's columns, then the other's rate and ratio
+    both = _fit_results()
+    both["blas"], both["other_blas"] = "mkl", ["openblas"]
+    for r in both["rows"]:
+        r["other_blas"] = {"openblas": {"rate": r["relunet"]["rate"] * 0.8, "ratio_torch": r["ratio_torch"] * 0.8}}
+    text = bench_fit.fit_table(both)
+    assert "BLAS: mkl" in text and "| relunet on openblas /s | x torch |" in text
+    assert "| sgd | 128 | 64 | 1,000 | 625 | 1.60 | 1.60 | 800 | 1.28 |" in text
 
 
 def test_fit_jobs_and_outside_blas_run():

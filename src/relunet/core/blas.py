@@ -249,22 +249,23 @@ def _fits(alpha: Any, beta: Any, c: np.ndarray, a: np.ndarray, b: np.ndarray | N
     """True when every array is C-contiguous and aligned, of c's BLAS dtype (float32 /
     float64), with no empty and no over-long dimension; ``c`` shares no memory with ``a``
     or ``b`` (BLAS would read what it has already written); and ``alpha``, ``beta`` are
-    finite reals (MKL ignores a NaN ``alpha``)."""
-    if c.dtype not in _DTYPES or not (_finite_real(alpha) and _finite_real(beta)):
+    finite reals (MKL ignores a NaN ``alpha``). (Plain loops: this runs before every product.)"""
+    dtype = c.dtype
+    if dtype not in _DTYPES:
+        return False
+    try:
+        if not (math.isfinite(alpha) and math.isfinite(beta)):
+            return False
+    except (TypeError, OverflowError):  # complex, not a number, an int too large for a float
         return False
     for x in (c, a) if b is None else (c, a, b):
-        if (x.dtype != c.dtype or not x.flags.c_contiguous or not x.flags.aligned
-                or 0 in x.shape or max(x.shape, default=1) > _MAX_DIM):
+        flags = x.flags
+        if x.dtype != dtype or not flags.c_contiguous or not flags.aligned or x.size == 0:
+            return False
+        if x.size > _MAX_DIM and max(x.shape) > _MAX_DIM:
             return False
     # bounds overlap, exact for contiguous arrays
     return not (np.may_share_memory(c, a) or (b is not None and np.may_share_memory(c, b)))
-
-
-def _finite_real(v: Any) -> bool:
-    try:
-        return isinstance(v, (float, int, np.floating, np.integer)) and math.isfinite(v)
-    except OverflowError:  # an int too large for a float
-        return False
 
 
 def _check_writeable(out: np.ndarray, name: str, fn: str) -> None:
