@@ -283,6 +283,21 @@ def test_two_processes_starting_together_calibrate_once(tmp_path):
 
 
 @needs_mkl
+@pytest.mark.parametrize("measured", [blas.MIN_SPEEDUP - 0.004, blas.MIN_SPEEDUP + 0.004, 0.996])
+def test_the_speedup_shown_and_the_choice_agree_at_the_threshold(tmp_path, monkeypatch, measured):
+    """1.046x was shown as '1.05x' (the threshold) while OpenBLAS was chosen."""
+    monkeypatch.setenv("RELUNET_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(blas, "calibrate", lambda threads=None: measured)
+    try:
+        info = blas.use("auto")
+    finally:
+        blas.use("openblas")
+    shown = float(info.reason.split(" products at ")[1].split("x ")[0])
+    assert info.speedup == shown
+    assert info.name == ("mkl" if shown >= blas.MIN_SPEEDUP else "openblas")
+
+
+@needs_mkl
 def test_an_unwritable_cache_folder_still_gives_a_choice(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder would be")

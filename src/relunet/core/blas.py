@@ -456,7 +456,8 @@ def _verdict(mkl: Any, refresh: bool) -> BlasInfo:
         if cached is not None:
             speedup, how = cached, "cached calibration"
         else:
-            speedup, how = calibrate(threads), "calibrated"
+            # to the 2 decimals the reason shows, so that the shown figure and the choice agree
+            speedup, how = round(calibrate(threads), 2), "calibrated"
             load = _load_average()
             if load is not None and load >= threads + 1:
                 how += f" on a busy machine (load {load:.1f}; not cached)"
