@@ -496,3 +496,18 @@ def test_kernel_threads_leave_pytorchs_openmp_threads_alone():
 def test_warm_up_loads_the_kernels_and_names_the_backend():
     assert kernels.warm_up(np.float32) == kernels.backend() in ("numba", "numpy")
     assert kernels.warm_up(np.float64) == kernels.backend()
+
+
+@pytest.mark.skipif(kernels.backend() != "numba" or "mkl" not in blas.available(),
+                    reason="needs Numba and MKL")
+def test_kernels_go_parallel_from_two_threads_only_on_mkl_s_thread_team():
+    """On OpenBLAS a parallel kernel wakes a second spinning thread pool (a 2-core Adam fit
+    ran at half speed), so it waits for 3 threads; MKL runs on the kernels' own GNU OpenMP
+    team, and the parallel form pays from 2."""
+    try:
+        blas.use("mkl")
+        assert kernels.parallel_min_threads() == kernels.PARALLEL_MIN_THREADS_SHARED_POOL == 2
+        blas.use("openblas")
+        assert kernels.parallel_min_threads() == kernels.PARALLEL_MIN_THREADS == 3
+    finally:
+        blas.use("openblas")

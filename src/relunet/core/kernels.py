@@ -51,10 +51,12 @@ __all__ = [
     "COMPILED_MIN",
     "PARALLEL_MIN",
     "PARALLEL_MIN_THREADS",
+    "PARALLEL_MIN_THREADS_SHARED_POOL",
     "adam_step",
     "adam_step_numpy",
     "backend",
     "default_threads",
+    "parallel_min_threads",
     "relu_backward",
     "relu_backward_numpy",
     "threads",
@@ -72,6 +74,11 @@ PARALLEL_MIN = 200_000
 #: (4-5x NumPy already) was faster inside training, because each parallel region wakes one
 #: more spinning thread pool beside OpenBLAS's (benchmarks/PROFILE.md)
 PARALLEL_MIN_THREADS = 3
+#: ... unless the products run on MKL and the kernels on Numba's OpenMP layer: both then run
+#: on the one GNU OpenMP thread team (relunet.core.blas loads MKL on it), no second pool
+#: spins, and the parallel form pays from 2 threads (Adam's fit at batch 128 on 2 cores:
+#: 33.0k samples/s parallel against 30.9k serial; on OpenBLAS 12.2k against 25.5k)
+PARALLEL_MIN_THREADS_SHARED_POOL = 2
 
 
 # -- threads ---------------------------------------------------------------------------------
@@ -185,8 +192,23 @@ def _pick(name: str, size: int) -> Callable[..., Any] | None:
     forms = _compiled(name)
     if forms is None:
         return None
-    parallel = size >= PARALLEL_MIN and _STATE["numba"].get_num_threads() >= PARALLEL_MIN_THREADS
+    parallel = size >= PARALLEL_MIN and _STATE["numba"].get_num_threads() >= parallel_min_threads()
     return forms[1] if parallel else forms[0]
+
+
+def parallel_min_threads() -> int:
+    """The fewest threads at which a large array takes a kernel's parallel form:
+    :data:`PARALLEL_MIN_THREADS_SHARED_POOL` when the BLAS and these kernels share one
+    OpenMP thread team (MKL on GNU OpenMP, Numba's ``omp`` layer), else
+    :data:`PARALLEL_MIN_THREADS`."""
+    if blas.backend().name != "mkl" or _numba() is None:
+        return PARALLEL_MIN_THREADS
+    if "layer" not in _STATE:
+        try:
+            _STATE["layer"] = _STATE["numba"].threading_layer()
+        except ValueError:  # pragma: no cover - no parallel region has started the layer yet
+            return PARALLEL_MIN_THREADS
+    return PARALLEL_MIN_THREADS_SHARED_POOL if _STATE["layer"] == "omp" else PARALLEL_MIN_THREADS
 
 
 # -- ReLU's backward ------------------------------------------------------------------------------
