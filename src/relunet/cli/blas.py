@@ -23,12 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    info = blas.backend()  # a bad RELUNET_BLAS is the only output, as one error line
+    if args.calibrate and info.reason.startswith(("calibrated", "cached calibration")):
+        info = blas.recalibrate()
     libraries = blas.available()
     print(f"installed: {', '.join(libraries)}"
           + ("" if "mkl" in libraries else "  (Intel MKL: pip install mkl, on Linux x86-64)"))
-    info = blas.backend()
-    if args.calibrate and info.reason.startswith(("calibrated", "cached calibration")):
-        info = blas.recalibrate()
     print(f"in use:    {info.name} {info.version}")
     print(f"why:       {info.reason}")
     print(f"cache:     {blas.cache_path()}")
