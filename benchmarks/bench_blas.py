@@ -1,62 +1,50 @@
 """Which BLAS runs relunet's training products fastest here: OpenBLAS, MKL, BLIS, torch.
 
 The products of one training step of 784-500-500-500-10 at batch B, as relunet's layers
-make them (per dense layer: forward ``z = x W + z`` with the bias in ``z``, the update
-``W -= lr x^T g`` as one GEMM into ``W``, and ``dx = g W^T`` below the first layer), through
+make them (:func:`relunet.core.blas.step_products`, the calibration's products), through
 
-* ``openblas``: SciPy's ``sgemm`` (what :mod:`relunet.core.blas` calls);
-* ``mkl``: Intel MKL's ``cblas_sgemm`` from the ``mkl`` wheel's ``libmkl_rt`` (ctypes);
+* ``openblas`` and ``mkl``: :func:`relunet.core.blas.gemm` on each of relunet's two
+  libraries (:func:`relunet.core.blas.use`): SciPy's OpenBLAS, and Intel MKL's
+  ``cblas_sgemm`` from the ``mkl`` wheel, loaded as relunet loads it (GNU OpenMP, strict
+  reproducible mode);
 * ``blis``: the ``blis`` wheel's ``blis.py.gemm`` (what spaCy's thinc uses);
-* ``torch``: ``torch.addmm`` / ``torch.mm`` with ``out=`` (the products PyTorch eager runs);
+* ``torch``: ``torch.addmm`` with ``out=`` (the products PyTorch eager runs);
 
 timed in alternating rounds (median GF/s), at 1 thread and at every usable core. A library
 that is not installed is left out. Run it in an environment that has them, e.g.::
 
     python -m venv /tmp/blas && /tmp/blas/bin/pip install numpy scipy threadpoolctl mkl blis torch
-    LD_LIBRARY_PATH=/tmp/blas/lib PYTHONPATH=src /tmp/blas/bin/python -m benchmarks.bench_blas
+    PYTHONPATH=src /tmp/blas/bin/python -m benchmarks.bench_blas
 
-relunet keeps OpenBLAS unless another library wins clearly (see ``PROFILE.md``).
+(``relunet[test]`` has all but ``blis``.) relunet's calibration chooses between OpenBLAS and
+MKL the same way on batch 128 (see ``PROFILE.md``).
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import glob
 import importlib.util
 import os
-import sys
 import time
 from typing import Any, Callable
 
 import numpy as np
-from scipy.linalg import blas as scipy_blas
 from threadpoolctl import threadpool_limits
 
-SIZES = [784, 500, 500, 500, 10]
-Gemm = Callable[[np.ndarray, np.ndarray, np.ndarray, bool, bool, float, float], None]
+from relunet.core import blas
+
+#: a product as :func:`relunet.core.blas.step_products` lists it: (alpha, a, b, beta, c, trans_a, trans_b)
+Gemm = Callable[[float, np.ndarray, np.ndarray, float, np.ndarray, bool, bool], Any]
 
 
-def openblas_gemm(a, b, c, ta, tb, alpha, beta):
-    scipy_blas.sgemm(alpha, b.T, a.T, beta=beta, c=c.T, trans_a=tb, trans_b=ta, overwrite_c=True)
+def _relunet(name: str) -> Gemm:
+    """relunet's own product on the library ``name`` (switched to at each call: cheap once loaded)."""
+    def gemm(alpha, a, b, beta, c, ta, tb):
+        if blas.backend().name != name:
+            blas.use(name)
+        blas.gemm(alpha, a, b, beta, c, ta, tb)
 
-
-def _mkl() -> tuple[Gemm, Callable[[int], None]] | None:
-    paths = glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*"))
-    if not paths:
-        return None
-    lib = ctypes.CDLL(paths[0])
-    f, p, i = ctypes.c_float, ctypes.c_void_p, ctypes.c_int
-    lib.cblas_sgemm.argtypes = [i] * 6 + [f, p, i, p, i, f, p, i]
-    lib.MKL_Set_Num_Threads.argtypes = [i]
-
-    def gemm(a, b, c, ta, tb, alpha, beta):
-        m, n = c.shape
-        k = a.shape[0] if ta else a.shape[1]
-        lib.cblas_sgemm(101, 112 if ta else 111, 112 if tb else 111, m, n, k, alpha, a.ctypes.data,
-                        a.shape[1], b.ctypes.data, b.shape[1], beta, c.ctypes.data, c.shape[1])
-
-    return gemm, lib.MKL_Set_Num_Threads
+    return gemm
 
 
 def _blis() -> Gemm | None:
@@ -64,7 +52,7 @@ def _blis() -> Gemm | None:
         return None
     import blis.py
 
-    def gemm(a, b, c, ta, tb, alpha, beta):
+    def gemm(alpha, a, b, beta, c, ta, tb):
         blis.py.gemm(a, b, out=c, trans1=ta, trans2=tb, alpha=alpha, beta=beta)
 
     return gemm
@@ -75,47 +63,34 @@ def _torch() -> tuple[Gemm, Callable[[int], None]] | None:
         return None
     import torch
 
-    def gemm(a, b, c, ta, tb, alpha, beta):
+    def gemm(alpha, a, b, beta, c, ta, tb):
         A, B, C = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
         torch.addmm(C, A.T if ta else A, B.T if tb else B, beta=beta, alpha=alpha, out=C)
 
     return gemm, torch.set_num_threads
 
 
-def step_products(B: int, rng: np.random.Generator) -> list[tuple]:
-    """(a, b, c, trans_a, trans_b, alpha, beta) of one training step at batch B."""
-    ops = []
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-        x = rng.standard_normal((B, n_in), dtype=np.float32)
-        W = rng.standard_normal((n_in, n_out), dtype=np.float32)
-        g = rng.standard_normal((B, n_out), dtype=np.float32)
-        ops.append((x, W, np.zeros((B, n_out), np.float32), False, False, 1.0, 1.0))
-        ops.append((x, g, W, True, False, -1e-6, 1.0))
-        if i:
-            ops.append((g, W, np.zeros((B, n_in), np.float32), False, True, 1.0, 0.0))
-    return ops
-
-
 def measure(threads: list[int], batches: tuple[int, ...], rounds: int) -> list[dict[str, Any]]:
-    libs: dict[str, Gemm] = {"openblas": openblas_gemm}
+    found_torch = _torch()  # imported before MKL is loaded (see PROFILE.md: PyTorch after MKL)
+    libs: dict[str, Gemm] = {name: _relunet(name) for name in blas.available()}
+    for name in libs:  # every library loaded before the thread limits, so that they cover it
+        blas.use(name)
     setters: list[Callable[[int], None]] = []
-    for name, found in (("mkl", _mkl()), ("torch", _torch())):
-        if found is not None:
-            libs[name], setter = found
-            setters.append(setter)
+    if found_torch is not None:
+        libs["torch"], setter = found_torch
+        setters.append(setter)
     blis_gemm = _blis()
     if blis_gemm is not None:
         libs["blis"] = blis_gemm
-    rng = np.random.default_rng(0)
     rows = []
     for n in threads:
         for set_threads in setters:
             set_threads(n)
         with threadpool_limits(limits=n):
             for B in batches:
-                ops = step_products(B, rng)
+                ops = blas.step_products(B)
                 flops = sum(2 * c.shape[0] * c.shape[1] * (a.shape[0] if ta else a.shape[1])
-                            for a, b, c, ta, tb, al, be in ops)
+                            for al, a, b, be, c, ta, tb in ops)
                 reps = max(3, int(5e8 / flops))
                 times: dict[str, list[float]] = {k: [] for k in libs}
                 for _ in range(rounds):

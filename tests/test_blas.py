@@ -486,3 +486,17 @@ def test_non_finite_or_odd_coefficients_and_unaligned_arrays_give_numpy_s_answer
     c = raw[1:].view(np.float32).reshape(6, 4)  # contiguous, not aligned
     assert not c.flags.aligned
     np.testing.assert_allclose(blas.gemm(1.0, a, b, 0.0, c), a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_step_products_are_one_training_step_of_the_calibration_network():
+    """The 11 products of a 784-500-500-500-10 step (4 forward, 4 updates into W, 3 dx),
+    each one gemm accepts, at the batch asked for."""
+    ops = blas.step_products(8)
+    assert len(ops) == 2 * 4 + 3
+    forward = [c.shape for alpha, a, b, beta, c, ta, tb in ops if not ta and not tb]
+    assert forward == [(8, 500), (8, 500), (8, 500), (8, 10)]
+    for alpha, a, b, beta, c, ta, tb in ops:
+        assert a.dtype == b.dtype == c.dtype == np.float32
+        blas.gemm(alpha, a, b, beta, c, ta, tb)  # the shapes chain (else ValueError)
+    again = blas.step_products(8)
+    np.testing.assert_array_equal(ops[0][1], again[0][1])  # the same arrays: seed 0 by default

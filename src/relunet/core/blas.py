@@ -102,6 +102,7 @@ __all__ = [
     "calibrate",
     "gemm",
     "recalibrate",
+    "step_products",
     "use",
 ]
 
@@ -485,20 +486,23 @@ def recalibrate() -> BlasInfo:
     return _verdict(_load("mkl"), refresh=True)
 
 
-def _step_products(rng: np.random.Generator) -> list[tuple[Any, ...]]:
-    """``(alpha, a, b, beta, c, trans_a, trans_b)`` of one training step's products (per
-    dense layer: the forward ``z += x W``, the update ``W -= lr x^T g``, and ``dx = g W^T``
-    below the first layer)."""
-    ops, B = [], CALIBRATION_BATCH
+def step_products(batch: int = CALIBRATION_BATCH, rng: np.random.Generator | None = None) -> list[tuple[Any, ...]]:
+    """``(alpha, a, b, beta, c, trans_a, trans_b)`` of one training step's products of
+    :data:`CALIBRATION_SIZES` at ``batch`` rows, float32, as relunet's layers make them (per
+    dense layer: the forward ``z += x W`` with the bias in ``z``, the update ``W -= lr x^T g``
+    as one GEMM into ``W``, and ``dx = g W^T`` below the first layer): what the calibration
+    and ``benchmarks/bench_blas.py`` time. ``rng``: the arrays' generator (default seed 0)."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    ops = []
     sizes = CALIBRATION_SIZES
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        x = rng.standard_normal((B, n_in), dtype=np.float32)
+        x = rng.standard_normal((batch, n_in), dtype=np.float32)
         W = rng.standard_normal((n_in, n_out), dtype=np.float32)
-        g = rng.standard_normal((B, n_out), dtype=np.float32)
-        ops.append((1.0, x, W, 1.0, np.zeros((B, n_out), np.float32), False, False))
+        g = rng.standard_normal((batch, n_out), dtype=np.float32)
+        ops.append((1.0, x, W, 1.0, np.zeros((batch, n_out), np.float32), False, False))
         ops.append((-1e-6, x, g, 1.0, W, True, False))
         if i:
-            ops.append((1.0, g, W, 0.0, np.zeros((B, n_in), np.float32), False, True))
+            ops.append((1.0, g, W, 0.0, np.zeros((batch, n_in), np.float32), False, True))
     return ops
 
 
@@ -518,7 +522,7 @@ def calibrate(threads: int | None = None, rounds: int = 5, settle: float = 0.12)
     from relunet.core.kernels import default_threads
 
     libs = [_load("openblas"), _load("mkl")]  # loaded before the limits, so that they cover MKL
-    ops = _step_products(np.random.default_rng(0))
+    ops = step_products()
     best = [math.inf, math.inf]
     with threadpool_limits(limits=threads or default_threads(), user_api="blas"):
         for _ in range(rounds):
