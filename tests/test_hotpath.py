@@ -511,3 +511,119 @@ def test_kernels_go_parallel_from_two_threads_only_on_mkl_s_thread_team():
         assert kernels.parallel_min_threads() == kernels.PARALLEL_MIN_THREADS == 3
     finally:
         blas.use("openblas")
+
+
+def _loss_logits(rng, shape, kind, dtype):
+    """Logits of ``kind``: normal, huge (+-1e30 and the dtype's max in every row) or special
+    (NaN, +-inf and signed zeros in some rows, the rest normal)."""
+    z = (rng.standard_normal(shape) * 3).astype(dtype)
+    n, k = shape
+    big = np.finfo(dtype).max
+    if kind == "huge":
+        z[:, 0] = big
+        z[::2, -1] = -big
+        z[1::3, k // 2] = 1e30
+        z[2::3, k // 2] = -1e30
+    elif kind == "special":
+        specials = [np.nan, np.inf, -np.inf, 0.0, -0.0, big, -big]
+        for r in range(0, n, 2):
+            z[r, r % k] = specials[(r // 2) % len(specials)]
+        if n > 3 and k > 1:
+            z[3, :] = np.inf  # a row of +inf only: inf - inf is NaN throughout
+            z[min(5, n - 1), :2] = [np.inf, -np.inf]
+    return z
+
+
+def _loss_targets(rng, shape, kind, dtype):
+    """Targets of ``kind``: one-hot rows, soft rows (a distribution per row) or one-hot rows
+    with every third row 0 throughout (a row that counts for nothing)."""
+    n, k = shape
+    if kind == "soft":
+        Y = rng.random(shape)
+        return (Y / Y.sum(axis=1, keepdims=True)).astype(dtype)
+    Y = np.zeros(shape, dtype=dtype)
+    Y[np.arange(n), rng.integers(0, k, n)] = 1
+    if kind == "zero rows":
+        Y[::3] = 0
+    return Y
+
+
+def _run_loss(fn, z, Y):
+    out, col, tmp = np.empty_like(z), np.empty((len(z), 1), z.dtype), np.empty_like(z)
+    with np.errstate(all="ignore"):
+        value = fn(z, Y, out, col, tmp)
+    return value, out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(128, 10), (1, 10), (7, 3), (64, 200), (300, 2), (5, 1), (2, 300), (2, 9000)],
+                         ids=str)
+@pytest.mark.parametrize("logits", ["normal", "huge", "special"])
+@pytest.mark.parametrize("targets", ["one-hot", "soft", "zero rows"])
+def test_softmax_cross_entropy_kernel_is_bit_identical_to_numpy(dtype, shape, logits, targets, monkeypatch):
+    monkeypatch.setattr(kernels, "LOSS_COMPILED_MIN", 1)  # the compiled form on small arrays too
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    z, Y = _loss_logits(rng, shape, logits, dtype), _loss_targets(rng, shape, targets, dtype)
+    z_before, Y_before = z.copy(), Y.copy()
+    ref_value, ref = _run_loss(kernels.softmax_cross_entropy_numpy, z, Y)
+    if kernels.backend() == "numba":  # the compiled form runs, not the reference again
+        monkeypatch.setattr(kernels, "softmax_cross_entropy_numpy", None)
+    value, delta = _run_loss(kernels.softmax_cross_entropy, z, Y)
+    np.testing.assert_array_equal(_bits(delta), _bits(ref))
+    assert type(value) is float
+    assert value == ref_value or (np.isnan(value) and np.isnan(ref_value))
+    np.testing.assert_array_equal(_bits(z), _bits(z_before))
+    np.testing.assert_array_equal(_bits(Y), _bits(Y_before))
+    if logits == "normal":  # the reference itself is the loss: softmax - Y over N, and -sum Y log p / N
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(delta, (p - Y) / len(z), rtol=1e-4 if dtype == np.float32 else 1e-12,
+                                   atol=1e-7 if dtype == np.float32 else 1e-15)
+        loss = -np.sum(Y * np.log(np.maximum(p, np.finfo(dtype).tiny))) / len(z)
+        assert value == pytest.approx(loss, rel=1e-4 if dtype == np.float32 else 1e-10)
+
+
+def test_softmax_cross_entropy_kernel_writes_into_the_logits_and_takes_the_reference_otherwise(monkeypatch):
+    monkeypatch.setattr(kernels, "LOSS_COMPILED_MIN", 1)
+    rng = np.random.default_rng(4)
+    z = _loss_logits(rng, (16, 5), "normal", np.float32)
+    Y = _loss_targets(rng, (16, 5), "one-hot", np.float32)
+    ref_value, ref = _run_loss(kernels.softmax_cross_entropy_numpy, z, Y)
+    inplace = z.copy()  # out is z itself
+    with np.errstate(all="ignore"):
+        value = kernels.softmax_cross_entropy(inplace, Y, inplace, np.empty((16, 1), np.float32),
+                                              np.empty_like(z))
+    np.testing.assert_array_equal(inplace, ref)
+    assert value == ref_value
+    # arrays the kernel does not take: mixed dtypes, a strided view, a column of another shape
+    cases = [(z, Y.astype(np.float64), np.empty_like(z), np.empty((16, 1), np.float32), np.empty_like(z)),
+             (z, np.asfortranarray(Y), np.empty_like(z), np.empty((16, 1), np.float32), np.empty_like(z)),
+             (z, Y, np.empty_like(z), np.empty((16, 2), np.float32)[:, :1], np.empty_like(z)),
+             (z, Y, np.empty_like(z), np.empty((16, 1), np.float64), np.empty_like(z))]
+    for args in cases:
+        want = kernels.softmax_cross_entropy_numpy(*[a.copy() if i >= 2 else a for i, a in enumerate(args)])
+        assert kernels.softmax_cross_entropy(*args) == want
+        np.testing.assert_allclose(args[2], ref, rtol=1e-6, atol=1e-9)
+
+
+def test_softmax_cross_entropy_kernel_threshold_spares_small_networks():
+    # a batch of 100 samples of 10 classes takes the compiled form; a 32-sample batch of 3
+    # classes (a small network, a test) keeps to NumPy and never imports Numba
+    assert 32 * 3 < kernels.LOSS_COMPILED_MIN <= 100 * 10 < kernels.COMPILED_MIN
+
+
+def test_training_is_the_same_with_and_without_the_fused_loss(monkeypatch):
+    assert 128 * 10 >= kernels.LOSS_COMPILED_MIN  # the batches take the compiled loss
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, 20)).astype(np.float32)
+    y = rng.integers(0, 10, 256)
+    runs = []
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(kernels, "softmax_cross_entropy", kernels.softmax_cross_entropy_numpy)
+        net = MLP([20, 30, 10], activation="relu", dtype=np.float32, seed=0)
+        history = net.fit(X, y, epochs=2, batch_size=128, optimizer="sgd", lr=0.1)
+        runs.append((net.parameters(), history["loss"]))
+    for a, b in zip(runs[0][0], runs[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert runs[0][1] == runs[1][1]

@@ -20,7 +20,11 @@ The kernels:
 * :func:`relu_backward`: ``g <- g * [a > 0]`` in place (ReLU's backward, the mask taken
   from the output ``a``; two passes and a bool mask in NumPy);
 * :func:`adam_step`: one Adam / AdamW / AMSGrad step on one parameter array (about twelve
-  passes in NumPy, one fused).
+  passes in NumPy, one fused);
+* :func:`softmax_cross_entropy`: softmax + cross-entropy on one-hot (or soft) targets, the
+  loss and ``delta = (softmax(z) - Y) / N`` (about fifteen ufunc calls on a few kilobytes
+  in NumPy; three small compiled passes around NumPy's own ``exp`` and ``log``, from
+  :data:`LOSS_COMPILED_MIN` logits on, never the parallel form).
 
 Numba is optional (``pip install numba``); without it, or with the environment variable
 ``RELUNET_KERNELS=numpy``, the references run. It is imported on the first use of a kernel,
@@ -51,6 +55,7 @@ __all__ = [
     "COMPILED_MIN",
     "PARALLEL_MIN",
     "PARALLEL_MIN_THREADS",
+    "LOSS_COMPILED_MIN",
     "PARALLEL_MIN_THREADS_SHARED_POOL",
     "adam_step",
     "adam_step_numpy",
@@ -59,6 +64,8 @@ __all__ = [
     "parallel_min_threads",
     "relu_backward",
     "relu_backward_numpy",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_numpy",
     "threads",
     "warm_up",
 ]
@@ -66,6 +73,11 @@ __all__ = [
 #: arrays of fewer elements take the NumPy reference: a few microseconds either way, and a
 #: small network (XOR, a test) then never imports Numba (~0.4 s)
 COMPILED_MIN = 4096
+#: :func:`softmax_cross_entropy` takes its compiled form from this many logits on (a batch
+#: of 100 samples of 10 classes): its NumPy reference is some fifteen ufunc calls whose
+#: fixed cost, not the arithmetic, is the time on a training batch's logits; smaller ones
+#: (XOR, most tests) keep to NumPy and never import Numba
+LOSS_COMPILED_MIN = 1000
 #: arrays of fewer elements run the serial compiled kernel (a parallel region costs a few
 #: microseconds to start, and its worker threads then spin a while: more than a bias
 #: vector's, or a 128 x 500 ReLU mask's, whole update)
@@ -167,6 +179,8 @@ def warm_up(dtype: Any = np.float32) -> str:
     relu_backward(one.copy(), one)
     adam_step(one.copy(), one, one.copy(), one.copy(), None, one.copy(), None, b1=0.9, b2=0.999,
               step_size=t(0.001), bc2_sqrt=t(0.03), eps=t(1e-8), decay=0.0, coupled=False)
+    logits = np.ones((LOSS_COMPILED_MIN, 1), dtype=dtype)
+    softmax_cross_entropy(logits, logits, logits.copy(), logits.copy(), logits.copy())
     return backend()
 
 
@@ -175,7 +189,7 @@ def backend() -> str:
     return "numba" if _numba() is not None else "numpy"
 
 
-def _compiled(name: str) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+def _compiled(name: str) -> tuple[Any, Any] | None:
     """The serial and the parallel compiled form of the kernel ``name`` (None without Numba)."""
     if name not in _STATE:
         numba = _numba()
@@ -183,16 +197,18 @@ def _compiled(name: str) -> tuple[Callable[..., Any], Callable[..., Any]] | None
     return _STATE[name]
 
 
-def _pick(name: str, size: int) -> Callable[..., Any] | None:
+def _pick(name: str, size: int, smallest: int = COMPILED_MIN, parallel_ok: bool = True) -> Any:
     """The compiled kernel for an array of ``size`` elements: the parallel form for a large
-    array when enough threads are set, else the serial one; None for a small array or
-    without Numba (the caller then runs the NumPy reference)."""
-    if size < COMPILED_MIN:
+    array when enough threads are set (and ``parallel_ok``), else the serial one; None for
+    an array of fewer than ``smallest`` elements or without Numba (the caller then runs the
+    NumPy reference)."""
+    if size < smallest:
         return None
     forms = _compiled(name)
     if forms is None:
         return None
-    parallel = size >= PARALLEL_MIN and _STATE["numba"].get_num_threads() >= parallel_min_threads()
+    parallel = (parallel_ok and size >= PARALLEL_MIN
+                and _STATE["numba"].get_num_threads() >= parallel_min_threads())
     return forms[1] if parallel else forms[0]
 
 
@@ -331,10 +347,207 @@ def _adam_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
     return make(False), make(True)
 
 
-_KERNELS: dict[str, Callable[[Any], tuple[Callable[..., Any], Callable[..., Any]]]] = {
+# -- softmax + cross-entropy ------------------------------------------------------------------------
+def softmax_cross_entropy_numpy(z: np.ndarray, Y: np.ndarray, out: np.ndarray, col: np.ndarray,
+                                tmp: np.ndarray) -> float:
+    r"""Softmax + cross-entropy on the logits ``z`` and the (one-hot or soft) targets ``Y``,
+    both ``shape (N, K)`` (the reference): returns the loss, writes the delta into ``out``.
+
+    .. math::
+        s = z - \max_k z, \quad
+        L = \frac1N \sum_n \Big(\big(\textstyle\sum_k Y_{nk}\big) \log \sum_k e^{s_{nk}}
+            - \sum_k Y_{nk} s_{nk}\Big), \quad
+        \delta = \frac{\mathrm{softmax}(z) - Y}{N}
+
+    Args:
+        z, Y: logits and targets, ``shape (N, K)``, ``N >= 1``.
+        out: the delta, z's shape (may be ``z`` itself); col: scratch ``shape (N, 1)``;
+            tmp: scratch of z's shape.
+    """
+    n = len(Y)
+    # NOTE: sums by ufuncs, not np.dot/vdot: those call NumPy's BLAS, whose thread pool
+    # must stay asleep while the layers run on SciPy's (see relunet.core.blas).
+    # (ufunc.reduce is np.max / np.sum without their Python wrappers: same result)
+    np.maximum.reduce(z, axis=1, keepdims=True, out=col)
+    s = np.subtract(z, col, out=out)
+    ys = float(np.add.reduce(np.multiply(Y, s, out=tmp), axis=None))  # sum_nk Y s
+    e = np.exp(s, out=out)
+    np.add.reduce(e, axis=1, keepdims=True, out=col)
+    np.divide(e, col, out=out)  # softmax
+    np.log(col, out=col)
+    y_rows = np.add.reduce(Y, axis=1, keepdims=True)
+    value = (float(np.add.reduce(np.multiply(y_rows, col, out=col), axis=None)) - ys) / n
+    out -= Y
+    out /= n
+    return value
+
+
+def softmax_cross_entropy(z: np.ndarray, Y: np.ndarray, out: np.ndarray, col: np.ndarray,
+                          tmp: np.ndarray) -> float:
+    """:func:`softmax_cross_entropy_numpy` in three compiled passes (same arguments, the
+    same delta and loss bit for bit): the row maxima, ``s = z - max`` and
+    :math:`\\sum Y s`; then NumPy's ``exp`` in place; the row sums of ``e``, the delta and
+    :math:`\\sum_k Y_{nk}` (into ``tmp``); NumPy's ``log`` of the row sums; the loss's sum.
+
+    The exponential and the logarithm stay NumPy's (its SIMD ``exp``/``log`` and the C
+    library's, which Numba calls, may differ in the last bit), and every sum is taken in
+    NumPy's order (its pairwise summation: rows of fewer than 8 values in a row, up to 128
+    in 8 interleaved partial sums, longer ones halved at a multiple of 8)."""
+    kernel = _pick("softmax_cross_entropy", z.size, LOSS_COMPILED_MIN, parallel_ok=False)
+    if kernel is None or not _fits_loss(z, Y, out, col, tmp):
+        return softmax_cross_entropy_numpy(z, Y, out, col, tmp)
+    shift, normalize, total = kernel
+    ys = shift(z, Y, out, col)
+    np.exp(out, out=out)
+    normalize(out, Y, col, tmp)
+    np.log(col, out=col)
+    return (float(total(tmp, col)) - float(ys)) / len(z)
+
+
+def _fits_loss(z: np.ndarray, Y: np.ndarray, out: np.ndarray, col: np.ndarray, tmp: np.ndarray) -> bool:
+    """2-D arrays of one shape (``col``: one column), C-contiguous, of one float dtype."""
+    d = z.dtype
+    return (d in _FLOATS and Y.dtype == d and out.dtype == d and col.dtype == d and tmp.dtype == d
+            and z.ndim == 2 and Y.shape == z.shape and out.shape == z.shape and tmp.shape == z.shape
+            and col.shape == (z.shape[0], 1)
+            and z.flags.c_contiguous and Y.flags.c_contiguous and out.flags.c_contiguous
+            and col.flags.c_contiguous and tmp.flags.c_contiguous)
+
+
+def _term(a, b, i):  # type: ignore[no-untyped-def]
+    """``a[i] * b[i]``, or ``a[i]`` when ``b`` is None."""
+    if b is None:
+        return a[i]
+    return a[i] * b[i]
+
+
+def _pairwise_leaf(a, b, start, n, zero):  # type: ignore[no-untyped-def]
+    """NumPy's sum of ``a[i] * b[i]`` (``b`` None: of ``a[i]``) for ``start <= i < start + n``,
+    ``n <= 128``: fewer than 8 terms in a row from ``-0``, else 8 interleaved partial sums
+    added as a tree, then the last ``n % 8`` terms (compiled into the loss kernels)."""
+    if n < 8:
+        res = -zero
+        for i in range(start, start + n):
+            res += _term(a, b, i)
+        return res
+    r0, r1, r2, r3 = _term(a, b, start), _term(a, b, start + 1), _term(a, b, start + 2), _term(a, b, start + 3)
+    r4, r5, r6, r7 = _term(a, b, start + 4), _term(a, b, start + 5), _term(a, b, start + 6), _term(a, b, start + 7)
+    stop = start + n - n % 8
+    i = start + 8
+    while i < stop:
+        r0 += _term(a, b, i)
+        r1 += _term(a, b, i + 1)
+        r2 += _term(a, b, i + 2)
+        r3 += _term(a, b, i + 3)
+        r4 += _term(a, b, i + 4)
+        r5 += _term(a, b, i + 5)
+        r6 += _term(a, b, i + 6)
+        r7 += _term(a, b, i + 7)
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(stop, start + n):
+        res += _term(a, b, i)
+    return res
+
+
+def _pairwise_sum(a, b, start, n, zero):  # type: ignore[no-untyped-def]
+    """:func:`_pairwise_leaf` for any ``n``, as NumPy's ``pairwise_sum``: more than 128
+    terms are split at ``n2 = n // 2`` rounded down to a multiple of 8, the two halves summed
+    the same way and added (:func:`_pairwise_tree`)."""
+    if n <= 128:
+        return _pairwise_leaf(a, b, start, n, zero)
+    return _pairwise_tree(a, b, start, n, zero)
+
+
+def _pairwise_tree(a, b, start, n, zero):  # type: ignore[no-untyped-def]
+    """NumPy's recursive halving of :func:`_pairwise_sum`, on an explicit stack (compiled
+    code is not recursive here; a function of its own keeps the stack's allocation out of
+    the short sums)."""
+    frames = np.empty((128, 3), dtype=np.int64)  # start, length, halves begun
+    sums = np.empty(128, dtype=a.dtype)
+    frames[0, 0], frames[0, 1], frames[0, 2] = start, n, 0
+    depth, done = 1, 0
+    while depth:
+        s, m, halves = frames[depth - 1, 0], frames[depth - 1, 1], frames[depth - 1, 2]
+        if m <= 128:
+            sums[done] = _pairwise_leaf(a, b, s, m, zero)
+            done += 1
+            depth -= 1
+        elif halves == 2:
+            done -= 1
+            sums[done - 1] = sums[done - 1] + sums[done]
+            depth -= 1
+        else:
+            n2 = m // 2
+            n2 -= n2 % 8
+            frames[depth - 1, 2] = halves + 1
+            frames[depth, 0] = s if halves == 0 else s + n2
+            frames[depth, 1] = n2 if halves == 0 else m - n2
+            frames[depth, 2] = 0
+            depth += 1
+    return sums[0]
+
+
+def _softmax_cross_entropy_kernels(numba: Any) -> tuple[Any, None]:
+    # NOTE: the sums are module-level functions made callable from compiled code, not
+    # kernels of their own: a kernel that calls another from its closure is never cached
+    if not _STATE.get("pairwise"):
+        numba.extending.register_jitable(_term)
+        numba.extending.register_jitable(_pairwise_leaf)
+        numba.extending.register_jitable(_pairwise_tree)
+        numba.extending.register_jitable(_pairwise_sum)
+        _STATE["pairwise"] = True
+    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+    def shift(z, Y, out, col):  # pragma: no cover - compiled
+        zero = z.dtype.type(0)
+        n, k = z.shape
+        for r in range(n):
+            m = z[r, 0]
+            for j in range(1, k):
+                x = z[r, j]
+                m = m if (m > x or m != m) else x  # np.maximum: NaN wins
+            col[r, 0] = m
+            for j in range(k):
+                out[r, j] = z[r, j] - m
+        return zero + _pairwise_sum(Y.reshape(Y.size), out.reshape(out.size), 0, out.size, zero)
+
+    def normalize(out, Y, col, tmp):  # pragma: no cover - compiled
+        zero = out.dtype.type(0)
+        n, k = out.shape
+        n_t = out.dtype.type(n)
+        flat = out.reshape(out.size)
+        y_flat = Y.reshape(Y.size)
+        rows = tmp.reshape(tmp.size)
+        if k <= 128:  # the row sums, each row one leaf (a loop without the tree's calls)
+            for r in range(n):
+                col[r, 0] = zero + _pairwise_leaf(flat, None, r * k, k, zero)
+                rows[r] = zero + _pairwise_leaf(y_flat, None, r * k, k, zero)
+        else:
+            for r in range(n):
+                col[r, 0] = zero + _pairwise_tree(flat, None, r * k, k, zero)
+                rows[r] = zero + _pairwise_tree(y_flat, None, r * k, k, zero)
+        for r in range(n):
+            c = col[r, 0]
+            for j in range(k):
+                out[r, j] = ((out[r, j] / c) - Y[r, j]) / n_t
+
+    def total(tmp, col):  # pragma: no cover - compiled
+        zero = col.dtype.type(0)
+        n = col.shape[0]
+        return zero + _pairwise_sum(tmp.reshape(tmp.size), col.reshape(n), 0, n, zero)
+
+    return (jit(shift), jit(normalize), jit(total)), None
+
+
+_KERNELS: dict[str, Callable[[Any], tuple[Any, Any]]] = {
     "relu_backward": _relu_backward_kernels,
     "adam": _adam_kernels,
+    "softmax_cross_entropy": _softmax_cross_entropy_kernels,
 }
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _fits(first: np.ndarray, *others: np.ndarray) -> bool:

@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from relunet.core import activations
+from relunet.core import activations, kernels
 from relunet.core.registry import Registry
 from relunet.core.tree import Tree, target_indices
 from relunet.errors import DataError
@@ -180,8 +180,11 @@ class CrossEntropy(Loss):
             \delta = \frac{\mathrm{softmax}(z) - Y}{N}
 
         The max-shift makes every exponent <= 0 (no overflow) and the sum of exponentials
-        >= 1 (its log is finite). Class indices ``Y`` (``shape (n, 1)``) take the same steps
-        with ``Y`` read at ``(n, y_n)`` (``tmp`` is then unused).
+        >= 1 (its log is finite). One-hot (or soft) targets run
+        :func:`relunet.core.kernels.softmax_cross_entropy` (compiled from
+        ``kernels.LOSS_COMPILED_MIN`` logits on, bit for bit NumPy's steps). Class indices
+        ``Y`` (``shape (n, 1)``) take the same steps with ``Y`` read at ``(n, y_n)`` (``tmp``
+        is then unused).
         """
         if _indexed(z, Y):
             return self._indexed_value_and_delta(np.asarray(z), np.asarray(Y), out, col)
@@ -195,20 +198,7 @@ class CrossEntropy(Loss):
             col = np.empty((n, 1), dtype=dtype)
         if tmp is None:
             tmp = np.empty(z.shape, dtype=dtype)
-        # NOTE: sums by ufuncs, not np.dot/vdot: those call NumPy's BLAS, whose thread pool
-        # must stay asleep while the layers run on SciPy's (see relunet.core.blas).
-        # (ufunc.reduce is np.max / np.sum without their Python wrappers: same result)
-        np.maximum.reduce(z, axis=1, keepdims=True, out=col)
-        s = np.subtract(z, col, out=out)
-        ys = float(np.add.reduce(np.multiply(Y, s, out=tmp), axis=None))  # sum_nk Y s
-        e = np.exp(s, out=out)
-        np.add.reduce(e, axis=1, keepdims=True, out=col)
-        np.divide(e, col, out=out)  # softmax
-        np.log(col, out=col)
-        y_rows = np.add.reduce(Y, axis=1, keepdims=True)
-        value = (float(np.add.reduce(np.multiply(y_rows, col, out=col), axis=None)) - ys) / n
-        out -= Y
-        out /= n
+        value = kernels.softmax_cross_entropy(z, Y, out, col, tmp)
         return value, out
 
     def _indexed_value_and_delta(self, z: np.ndarray, Y: np.ndarray, out: np.ndarray | None,
