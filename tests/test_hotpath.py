@@ -556,8 +556,8 @@ def _run_loss(fn, z, Y):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(128, 10), (1, 10), (7, 3), (64, 200), (300, 2), (5, 1), (2, 300), (2, 9000)],
-                         ids=str)
+@pytest.mark.parametrize("shape", [(128, 10), (1, 10), (7, 3), (64, 200), (300, 2), (5, 1), (2, 300),
+                                   (2, 9000)], ids=str)
 @pytest.mark.parametrize("logits", ["normal", "huge", "special"])
 @pytest.mark.parametrize("targets", ["one-hot", "soft", "zero rows"])
 def test_softmax_cross_entropy_kernel_is_bit_identical_to_numpy(dtype, shape, logits, targets, monkeypatch):

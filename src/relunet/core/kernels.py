@@ -414,14 +414,15 @@ def _fits_loss(z: np.ndarray, Y: np.ndarray, out: np.ndarray, col: np.ndarray, t
             and col.flags.c_contiguous and tmp.flags.c_contiguous)
 
 
-def _term(a, b, i):  # type: ignore[no-untyped-def]
+def _term(a: np.ndarray, b: np.ndarray | None, i: int) -> Any:  # pragma: no cover - compiled
     """``a[i] * b[i]``, or ``a[i]`` when ``b`` is None."""
     if b is None:
         return a[i]
     return a[i] * b[i]
 
 
-def _pairwise_leaf(a, b, start, n, zero):  # type: ignore[no-untyped-def]
+def _pairwise_leaf(a: np.ndarray, b: np.ndarray | None, start: int, n: int,
+                   zero: Any) -> Any:  # pragma: no cover - compiled
     """NumPy's sum of ``a[i] * b[i]`` (``b`` None: of ``a[i]``) for ``start <= i < start + n``,
     ``n <= 128``: fewer than 8 terms in a row from ``-0``, else 8 interleaved partial sums
     added as a tree, then the last ``n % 8`` terms (compiled into the loss kernels)."""
@@ -430,8 +431,10 @@ def _pairwise_leaf(a, b, start, n, zero):  # type: ignore[no-untyped-def]
         for i in range(start, start + n):
             res += _term(a, b, i)
         return res
-    r0, r1, r2, r3 = _term(a, b, start), _term(a, b, start + 1), _term(a, b, start + 2), _term(a, b, start + 3)
-    r4, r5, r6, r7 = _term(a, b, start + 4), _term(a, b, start + 5), _term(a, b, start + 6), _term(a, b, start + 7)
+    r0, r1, r2, r3 = (_term(a, b, start), _term(a, b, start + 1), _term(a, b, start + 2),
+                      _term(a, b, start + 3))
+    r4, r5, r6, r7 = (_term(a, b, start + 4), _term(a, b, start + 5), _term(a, b, start + 6),
+                      _term(a, b, start + 7))
     stop = start + n - n % 8
     i = start + 8
     while i < stop:
@@ -450,7 +453,8 @@ def _pairwise_leaf(a, b, start, n, zero):  # type: ignore[no-untyped-def]
     return res
 
 
-def _pairwise_sum(a, b, start, n, zero):  # type: ignore[no-untyped-def]
+def _pairwise_sum(a: np.ndarray, b: np.ndarray | None, start: int, n: int,
+                  zero: Any) -> Any:  # pragma: no cover - compiled
     """:func:`_pairwise_leaf` for any ``n``, as NumPy's ``pairwise_sum``: more than 128
     terms are split at ``n2 = n // 2`` rounded down to a multiple of 8, the two halves summed
     the same way and added (:func:`_pairwise_tree`)."""
@@ -459,7 +463,8 @@ def _pairwise_sum(a, b, start, n, zero):  # type: ignore[no-untyped-def]
     return _pairwise_tree(a, b, start, n, zero)
 
 
-def _pairwise_tree(a, b, start, n, zero):  # type: ignore[no-untyped-def]
+def _pairwise_tree(a: np.ndarray, b: np.ndarray | None, start: int, n: int,
+                   zero: Any) -> Any:  # pragma: no cover - compiled
     """NumPy's recursive halving of :func:`_pairwise_sum`, on an explicit stack (compiled
     code is not recursive here; a function of its own keeps the stack's allocation out of
     the short sums)."""
