@@ -80,13 +80,17 @@ def test_single_row_product_equals_the_gemm_rows(library):
 
 @pytest.mark.parametrize("library", LIBRARIES, indirect=True)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_axpy_adds_in_place(library, dtype):
+@pytest.mark.parametrize("shape", [(10,), (50, 40), (100, blas.AXPY_MIN // 50)])
+def test_axpy_adds_in_place(library, dtype, shape):
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((50, 40)).astype(dtype)
-    y = rng.standard_normal((50, 40)).astype(dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    y = rng.standard_normal(shape).astype(dtype)
     want = y.astype(np.float64) - 0.3 * x
+    small = y + dtype(-0.3) * x  # NumPy's two passes: what a vector under AXPY_MIN gets, bit for bit
     assert blas.axpy(-0.3, x, y) is y
     np.testing.assert_allclose(y, want, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-6)
+    if y.size < blas.AXPY_MIN:
+        np.testing.assert_array_equal(y, small)
 
 
 @pytest.mark.parametrize("library", LIBRARIES, indirect=True)
@@ -464,7 +468,7 @@ def test_an_output_that_overlaps_an_input_gets_the_right_product(library, m):
     b = B.copy()
     if m == 60:
         np.testing.assert_allclose(blas.gemm(1.0, A, b, 0.0, b), want, rtol=1e-4, atol=1e-4)  # c is b
-    buf = np.arange(1001, dtype=np.float32)
+    buf = np.arange(2 * blas.AXPY_MIN + 1, dtype=np.float32)  # long enough for the library
     want_y = buf[:-1] + 2.0 * buf[1:]
     np.testing.assert_array_equal(blas.axpy(2.0, buf[1:], buf[:-1]), want_y)  # y overlaps x, shifted
 

@@ -378,6 +378,87 @@ def test_relu_backward_kernel_is_bit_identical_to_numpy(dtype, n, threads, monke
     np.testing.assert_array_equal(_bits(fast), _bits(ref))
 
 
+def _rows_with_specials(rng, n, k, dtype):
+    """``(n, k)`` random values, the first ten (in row order) NaN, infinities, signed zeros,
+    huge and tiny values; with more than 12 columns, a column of -0 only and one whose sum
+    overflows."""
+    x = _specials(rng, n * k, dtype).reshape(n, k)
+    if k > 12:
+        x[:, 11] = -0.0
+        x[:, 12] = np.finfo(dtype).max / 2
+    return x
+
+
+#: (rows, columns): one row, a few columns, a column block and a bit (parallel kernel),
+#: and sizes at and above the compiled and parallel thresholds
+BIAS_SHAPES = [(1, 500), (7, 3), (128, 500), (kernels.COMPILED_MIN // 64 + 1, 64), (9, kernels.COMPILED_MIN + 5),
+               (kernels.PARALLEL_MIN // 130 + 1, 130), (kernels.PARALLEL_MIN // 2 + 1, 2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", BIAS_SHAPES, ids=str)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bias_relu_kernel_is_bit_identical_to_numpy(dtype, shape, threads, monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)  # the parallel form on 2 cores too
+    rng = np.random.default_rng(shape[0] * shape[1])
+    z = _rows_with_specials(rng, *shape, dtype)
+    b = _specials(rng, shape[1], dtype)[::-1].copy()
+    ref, fast = z.copy(), z.copy()
+    with np.errstate(invalid="ignore", over="ignore"), kernels.threads(min(threads, kernels.default_threads())):
+        kernels.bias_relu_numpy(ref, b)
+        assert kernels.bias_relu(fast, b) is fast
+        finite = np.isfinite(z + b)
+    np.testing.assert_array_equal(_bits(fast), _bits(ref))
+    assert (fast[finite] >= 0).all() and not np.signbit(fast[finite]).any()  # -0 became +0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", BIAS_SHAPES, ids=str)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("sgd", [False, True])
+def test_relu_backward_bias_kernel_is_bit_identical_to_numpy(dtype, shape, threads, sgd, monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)
+    rng = np.random.default_rng(shape[0] + shape[1])
+    g = _rows_with_specials(rng, *shape, dtype)
+    a = np.maximum(_rows_with_specials(rng, *shape, dtype)[::-1], 0).copy()
+    b = rng.standard_normal(shape[1]).astype(dtype) if sgd else None
+    out = {}
+    with np.errstate(invalid="ignore", over="ignore"), kernels.threads(min(threads, kernels.default_threads())):
+        for name, fn in (("ref", kernels.relu_backward_bias_numpy), ("fast", kernels.relu_backward_bias)):
+            gg, db, bb = g.copy(), np.full(shape[1], 7.0, dtype), None if b is None else b.copy()
+            assert fn(gg, a, db, bb, -0.05) is gg
+            out[name] = (gg, db, bb)
+    for r, f in zip(out["ref"], out["fast"]):
+        if r is not None:
+            np.testing.assert_array_equal(_bits(f), _bits(r))
+    gg, db, bb = out["fast"]
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = (g.astype(np.float64) * (a > 0)).sum(axis=0)  # a product: NaN * 0 is NaN
+    ok = np.isfinite(want) & (np.abs(want) < np.finfo(dtype).max / 4)
+    np.testing.assert_allclose(db[ok], want[ok], rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-3)
+
+
+def test_bias_kernels_take_the_reference_for_arrays_they_do_not_fit():
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal((100, 100)).astype(np.float32)[:, ::2]  # not contiguous
+    a = np.abs(rng.standard_normal((100, 50))).astype(np.float32)
+    ref, fast = g.copy(), g.copy()
+    db_ref, db = np.empty(50, np.float32), np.empty(50, np.float32)
+    kernels.relu_backward_bias_numpy(ref, a, db_ref)
+    kernels.relu_backward_bias(fast, a, db)
+    np.testing.assert_array_equal(fast, ref)
+    np.testing.assert_array_equal(db, db_ref)
+    one = rng.standard_normal((kernels.COMPILED_MIN + 1, 1)).astype(np.float32)  # one column: summed pairwise
+    db1, want = np.empty(1, np.float32), np.add.reduce(one, axis=0)
+    kernels.relu_backward_bias(one.copy(), np.ones_like(one), db1)
+    np.testing.assert_array_equal(db1, want)
+    z = rng.standard_normal((100, 60)).astype(np.float32)
+    b64 = rng.standard_normal(60)  # another dtype than z
+    ref = z.copy()
+    kernels.bias_relu_numpy(ref, b64)
+    np.testing.assert_array_equal(kernels.bias_relu(z, b64), ref)
+
+
 ADAM_CASES = {  # (decay, coupled, amsgrad)
     "adam": (0.0, False, False),
     "adamw": (1 - 1e-3 * 0.01, False, False),
@@ -461,8 +542,8 @@ def test_kernel_backend_follows_the_environment(tmp_path):
     assert out.returncode != 0 and "RELUNET_KERNELS must be 'auto', 'numba' or 'numpy'" in out.stderr
 
 
-@pytest.mark.parametrize("opt", ["adam", "adamw", ("adam", {"amsgrad": True, "weight_decay": 0.01})])
-def test_adam_training_is_the_same_with_and_without_the_fused_kernels(opt, monkeypatch):
+@pytest.mark.parametrize("opt", ["sgd", "adam", "adamw", ("adam", {"amsgrad": True, "weight_decay": 0.01})])
+def test_training_is_the_same_with_and_without_the_fused_kernels(opt, monkeypatch):
     name, hyper = opt if isinstance(opt, tuple) else (opt, {})
     sizes = [64, 80, 60, 10]  # weights and batch-64 masks above kernels.COMPILED_MIN elements
     assert 64 * 60 < kernels.COMPILED_MIN <= 60 * 80
@@ -474,6 +555,8 @@ def test_adam_training_is_the_same_with_and_without_the_fused_kernels(opt, monke
         if not fused:
             monkeypatch.setattr(kernels, "adam_step", kernels.adam_step_numpy)
             monkeypatch.setattr(kernels, "relu_backward", kernels.relu_backward_numpy)
+            monkeypatch.setattr(kernels, "bias_relu", kernels.bias_relu_numpy)
+            monkeypatch.setattr(kernels, "relu_backward_bias", kernels.relu_backward_bias_numpy)
         net = MLP(sizes, activation="relu", dtype=np.float32, seed=0)
         net.fit(X, y, epochs=3, batch_size=64, optimizer=name, lr=1e-2, **hyper)
         runs.append(net.parameters())

@@ -21,6 +21,10 @@ The kernels:
   from the output ``a``; two passes and a bool mask in NumPy);
 * :func:`adam_step`: one Adam / AdamW / AMSGrad step on one parameter array (about twelve
   passes in NumPy, one fused);
+* :func:`bias_relu`: a dense layer's bias and ReLU, ``z <- max(z + b, 0)``, after the
+  product ``z = x W`` (so the bias is not copied into ``z`` before the product);
+* :func:`relu_backward_bias`: ReLU's backward with the bias gradient of the dense layer
+  below it (and plain SGD's bias step), ``g <- g * [a > 0]``, ``db = sum_n g_n``;
 * :func:`softmax_cross_entropy`: softmax + cross-entropy on one-hot (or soft) targets, the
   loss and ``delta = (softmax(z) - Y) / N`` (about fifteen ufunc calls on a few kilobytes
   in NumPy; three small compiled passes around NumPy's own ``exp`` and ``log``, from
@@ -53,16 +57,20 @@ from relunet.errors import ConfigError
 
 __all__ = [
     "COMPILED_MIN",
+    "LOSS_COMPILED_MIN",
     "PARALLEL_MIN",
     "PARALLEL_MIN_THREADS",
-    "LOSS_COMPILED_MIN",
     "PARALLEL_MIN_THREADS_SHARED_POOL",
     "adam_step",
     "adam_step_numpy",
+    "bias_relu",
+    "bias_relu_numpy",
     "backend",
     "default_threads",
     "parallel_min_threads",
     "relu_backward",
+    "relu_backward_bias",
+    "relu_backward_bias_numpy",
     "relu_backward_numpy",
     "softmax_cross_entropy",
     "softmax_cross_entropy_numpy",
@@ -177,6 +185,9 @@ def warm_up(dtype: Any = np.float32) -> str:
     t = np.dtype(dtype).type
     one = np.ones(COMPILED_MIN, dtype=dtype)
     relu_backward(one.copy(), one)
+    rows = one.reshape(-1, 64)
+    bias_relu(rows.copy(), rows[0].copy())
+    relu_backward_bias(rows.copy(), rows, rows[0].copy(), rows[0].copy(), -0.01)
     adam_step(one.copy(), one, one.copy(), one.copy(), None, one.copy(), None, b1=0.9, b2=0.999,
               step_size=t(0.001), bc2_sqrt=t(0.03), eps=t(1e-8), decay=0.0, coupled=False)
     logits = np.ones((LOSS_COMPILED_MIN, 1), dtype=dtype)
@@ -345,6 +356,119 @@ def _adam_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
         return numba.njit(parallel=parallel, cache=True, nogil=True, error_model="numpy")(kernel)
 
     return make(False), make(True)
+
+
+# -- a dense layer's bias with ReLU: forward, and backward with the bias gradient --------------------
+def bias_relu_numpy(z: np.ndarray, b: np.ndarray, zeros: np.ndarray | None = None) -> np.ndarray:
+    r"""``z <- \max(z + b, 0)`` in place (the reference), ``b`` broadcast over the rows;
+    ``zeros``: a row of zeros of b's shape (made when None)."""
+    with np.errstate(over="ignore"):  # x W + b beyond the dtype's range is inf, as in BLAS
+        np.add(z, b, out=z)
+    return np.maximum(z, np.zeros_like(b) if zeros is None else zeros, out=z)
+
+
+def bias_relu(z: np.ndarray, b: np.ndarray, zeros: np.ndarray | None = None) -> np.ndarray:
+    r"""A dense layer's bias and ReLU in one pass, in place: ``z <- \max(z + b, 0)`` for
+    ``z = x W`` of ``shape (n_samples, n_units)`` and ``b`` of ``shape (n_units,)``. Returns ``z``.
+    As :func:`numpy.maximum`: a NaN stays (its sign too), ``-0`` becomes ``+0``."""
+    kernel = _pick("bias_relu", z.size)
+    if kernel is None or z.ndim != 2 or not _fits_rows(z, b):
+        return bias_relu_numpy(z, b, zeros)
+    kernel(z, b, z.dtype.type(0))
+    return z
+
+
+def _bias_relu_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def make(parallel: bool) -> Callable[..., Any]:
+        loop = numba.prange if parallel else range
+
+        def kernel(z, b, zero):  # pragma: no cover - compiled
+            for i in loop(z.shape[0]):
+                row = z[i]
+                for j in range(row.size):
+                    v = row[j] + b[j]
+                    row[j] = v if (v > zero or v != v) else zero
+
+        return numba.njit(parallel=parallel, cache=True, nogil=True, error_model="numpy")(kernel)
+
+    return make(False), make(True)
+
+
+def relu_backward_bias_numpy(g: np.ndarray, a: np.ndarray, db: np.ndarray, b: np.ndarray | None = None,
+                             neg_lr: float = 0.0, mask: np.ndarray | None = None) -> np.ndarray:
+    r"""``g <- g \odot [a > 0]``, ``db <- \sum_n g_n``, and with ``b``: ``b <- b + \text{neg\_lr}\, db``
+    (the reference); ``mask``: bool scratch of g's shape."""
+    relu_backward_numpy(g, a, mask)
+    np.add.reduce(g, axis=0, out=db)
+    if b is not None:
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging step: inf / NaN, as in BLAS
+            b += db * b.dtype.type(neg_lr)
+    return g
+
+
+def relu_backward_bias(g: np.ndarray, a: np.ndarray, db: np.ndarray, b: np.ndarray | None = None,
+                       neg_lr: float = 0.0, mask: np.ndarray | None = None) -> np.ndarray:
+    r"""ReLU's backward and the bias gradient of the dense layer below it, in one pass:
+
+    .. math::
+        g \leftarrow g \odot [a > 0], \qquad db = \sum_n g_n
+        \quad (\text{then, given } b:\ b \leftarrow b - \eta\, db)
+
+    ``g``, ``a`` of ``shape (n_samples, n_units)`` (``a`` the ReLU output), ``db`` and ``b``
+    of ``shape (n_units,)``; ``neg_lr`` is :math:`-\eta` (the fused plain SGD step of the
+    bias). The sum starts from 0 and runs over the rows in order, as NumPy's
+    ``add.reduce(g, axis=0)`` does for two columns or more, so the results are NumPy's bit
+    for bit. Returns ``g``."""
+    kernel = _pick("relu_backward_bias", g.size)
+    # NOTE: one column is summed pairwise by NumPy (a contiguous reduction): not this order
+    if (kernel is None or g.ndim != 2 or g.shape[1] < 2 or g.shape != a.shape or not _fits(g, a)
+            or not _fits_rows(g, db, *(() if b is None else (b,)))):
+        return relu_backward_bias_numpy(g, a, db, b, neg_lr, mask)
+    t = g.dtype.type
+    with np.errstate(over="ignore"):  # a step size beyond the dtype's range is inf, as in BLAS
+        step = t(neg_lr)
+    kernel(g, a, db, db if b is None else b, b is not None, step, t(1), t(0))
+    return g
+
+
+#: columns per block of the parallel bias-gradient kernel (each thread sums whole columns)
+_COLUMN_BLOCK = 64
+
+
+def _relu_backward_bias_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def serial(g, a, db, b, step, neg_lr, one, zero):  # pragma: no cover - compiled
+        n, k = g.shape
+        for j in range(k):
+            db[j] = zero  # NumPy's add.reduce starts from its identity: a column of -0 sums to +0
+        for i in range(n):
+            gi, ai = g[i], a[i]
+            for j in range(k):
+                gi[j] = gi[j] * (one if ai[j] > zero else zero)
+            for j in range(k):
+                db[j] += gi[j]
+        if step:
+            for j in range(k):
+                b[j] = b[j] + db[j] * neg_lr
+
+    def parallel(g, a, db, b, step, neg_lr, one, zero):  # pragma: no cover - compiled
+        n, k = g.shape
+        for c in numba.prange((k + _COLUMN_BLOCK - 1) // _COLUMN_BLOCK):
+            lo = c * _COLUMN_BLOCK
+            hi = min(k, lo + _COLUMN_BLOCK)
+            for j in range(lo, hi):
+                db[j] = zero
+            for i in range(n):
+                gi, ai = g[i], a[i]
+                for j in range(lo, hi):
+                    v = gi[j] * (one if ai[j] > zero else zero)
+                    gi[j] = v
+                    db[j] += v
+            if step:
+                for j in range(lo, hi):
+                    b[j] = b[j] + db[j] * neg_lr
+
+    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    return jit(serial), numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(parallel)
 
 
 # -- softmax + cross-entropy ------------------------------------------------------------------------
@@ -548,8 +672,22 @@ def _softmax_cross_entropy_kernels(numba: Any) -> tuple[Any, None]:
 _KERNELS: dict[str, Callable[[Any], tuple[Any, Any]]] = {
     "relu_backward": _relu_backward_kernels,
     "adam": _adam_kernels,
+    "bias_relu": _bias_relu_kernels,
+    "relu_backward_bias": _relu_backward_bias_kernels,
     "softmax_cross_entropy": _softmax_cross_entropy_kernels,
 }
+
+
+def _fits_rows(first: np.ndarray, *rows: np.ndarray) -> bool:
+    """``first`` C-contiguous of a float dtype (float32 / float64); each of ``rows`` a
+    C-contiguous vector of its dtype and of its row length."""
+    dtype = first.dtype
+    return (
+        dtype in (np.float32, np.float64)
+        and first.flags.c_contiguous
+        and all(r.dtype == dtype and r.ndim == 1 and r.flags.c_contiguous and r.size == first.shape[-1]
+                for r in rows)
+    )
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))

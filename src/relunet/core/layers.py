@@ -87,26 +87,34 @@ class Dense:
     def n_out(self) -> int:
         return self.W.shape[1]
 
-    def forward(self, x: np.ndarray, out: np.ndarray | None = None, cache: bool = True) -> np.ndarray:
+    def forward(self, x: np.ndarray, out: np.ndarray | None = None, cache: bool = True,
+                bias: bool = True) -> np.ndarray:
         """``z = x W + b``, ``shape (n_samples, n_out)``.
 
         Args:
             x: inputs, ``shape (n_samples, n_in)``.
             out: an array of z's shape to write z into (a work array); None: a new array.
             cache: keep ``x`` for :meth:`backward`; False for evaluation (no references kept).
+            bias: False: ``z = x W`` only, the bias left to the layer after this one (a ReLU
+                that adds it in its own pass: :meth:`ActivationLayer.forward`).
         """
         if cache:
             self._x = x
         if out is None:
             out = np.empty((x.shape[0], self.W.shape[1]), dtype=np.result_type(x.dtype, self.W))
-        np.copyto(out, self.b)  # the bias, broadcast over the rows, then z += x W (beta = 1)
         if _is_sparse(x):  # a sparse (CSR/CSC) input: scipy's sparse product, x never densified
-            out += x @ self.W
+            np.copyto(out, x @ self.W)
+            if bias:
+                out += self.b
             return out
+        if not bias:
+            return _blas.gemm(1.0, x, self.W, 0.0, out)
+        np.copyto(out, self.b)  # the bias, broadcast over the rows, then z += x W (beta = 1)
         return _blas.gemm(1.0, x, self.W, 1.0, out)
 
     def backward(
-        self, grad_out: np.ndarray, work: np.ndarray | None = None, lr: float | None = None
+        self, grad_out: np.ndarray, work: np.ndarray | None = None, lr: float | None = None,
+        bias: bool = True,
     ) -> np.ndarray | None:
         r"""Fill ``dW`` and ``db`` from ``g = grad_out``; return ``dL/dx`` (None for a first layer).
 
@@ -114,6 +122,9 @@ class Dense:
             grad_out: ``dL/dz``, ``shape (n_samples, n_out)``.
             work: an array of ``shape (n_samples, n_in)`` to write ``dL/dx`` into; None: a
                 new array.
+            bias: False: ``db`` (and with ``lr`` the bias step) has been done already, by
+                the ReLU above this layer in the pass that made ``grad_out``
+                (:meth:`ActivationLayer.backward` given this layer).
             lr: fuse the plain SGD step, in this order:
 
                 .. math::
@@ -143,7 +154,8 @@ class Dense:
                 work = np.empty((grad_out.shape[0], self.W.shape[0]),
                                 dtype=np.result_type(grad_out, self.W))
             dx = _blas.gemm(1.0, grad_out, self.W, 0.0, work, trans_b=True)
-        np.add.reduce(grad_out, axis=0, out=self.db)  # np.sum without its Python wrapper
+        if bias:
+            np.add.reduce(grad_out, axis=0, out=self.db)  # np.sum without its Python wrapper
         if lr is not None:
             if decay:  # W - lr (x^T g + decay W) = (1 - lr decay) W - lr x^T g
                 np.multiply(self.W, self.W.dtype.type(1.0 - lr * decay), out=self.W)
@@ -151,7 +163,8 @@ class Dense:
                 self.W -= lr * (x.T @ grad_out)
             else:
                 _blas.gemm(-lr, x, grad_out, 1.0, self.W, trans_a=True)
-            _blas.axpy(-lr, self.db, self.b)
+            if bias:
+                _blas.axpy(-lr, self.db, self.b)
         return dx
 
     def parameters(self) -> list[np.ndarray]:
@@ -190,31 +203,55 @@ class ActivationLayer:
         NOTE: against a row of zeros, not the scalar 0: for ``np.maximum(x, 0)`` NumPy 2.4
         takes a slower inner loop for a scalar operand than for a broadcast row.
         """
+        return np.maximum(x, self._zeros(x), out=out)
+
+    def _zeros(self, x: np.ndarray) -> np.ndarray:
+        """A row of zeros of x's row length and dtype (kept from call to call)."""
         zeros = self._zero_row
         if zeros is None or zeros.shape[0] != x.shape[-1] or zeros.dtype != x.dtype:
             zeros = self._zero_row = np.zeros(x.shape[-1], dtype=x.dtype)
-        return np.maximum(x, zeros, out=out)
+        return zeros
 
     @property
     def inplace(self) -> bool:
         """True when this activation runs in place given ``out`` (plain ReLU)."""
         return type(self.activation) is activations.ReLU
 
-    def forward(self, x: np.ndarray, out: np.ndarray | None = None, cache: bool = True) -> np.ndarray:
+    @property
+    def ran_in_place(self) -> bool:
+        """True when the last training forward ran in place (ReLU given ``out``): its
+        backward then masks the gradient in place, and can sum the bias gradient of the
+        dense layer below in the same pass (``backward(..., dense=)``)."""
+        return self._a is not None
+
+    def forward(self, x: np.ndarray, out: np.ndarray | None = None, cache: bool = True,
+                bias: np.ndarray | None = None) -> np.ndarray:
         """``f(x)``, ``x`` of ``shape (n_samples, n_units)``.
 
         Args:
             out: an array of x's shape to write f(x) into; it may be ``x`` itself (a work
                 array of the caller's: ReLU then overwrites it). None: a new array (or, for
                 activations such as the identity, ``x``).
+            bias: a dense layer's bias ``b``, ``shape (n_units,)``, when ``x`` is that
+                layer's ``x W`` without it (:meth:`Dense.forward` with ``bias=False``):
+                ``f(x + b)``, for ReLU given ``out`` in the same pass
+                (:func:`kernels.bias_relu`).
             cache: keep what :meth:`backward` needs; False for evaluation (no references
                 kept: the activation's ``fn``, which for a random activation such as RReLU
                 is its evaluation form). The argument decides, not the mode set by
                 :meth:`train`: an evaluation pass reads and writes no state of the layer,
                 so threads may run it while another one trains.
         """
-        if out is not None and type(self.activation) is activations.ReLU:
-            a = self._relu(x, out)
+        relu_into_out = out is not None and type(self.activation) is activations.ReLU
+        if bias is not None and not relu_into_out:
+            x = x + bias  # (the fused pass is ReLU's only)
+        if relu_into_out:
+            if bias is None:
+                a = self._relu(x, out)
+            else:
+                if out is not x:
+                    np.copyto(out, x)
+                a = kernels.bias_relu(out, bias, self._zeros(out))
             if cache:
                 self._a = a
             return a
@@ -229,7 +266,8 @@ class ActivationLayer:
         return out
 
     def backward(
-        self, grad_out: np.ndarray, work: np.ndarray | None = None, lr: float | None = None
+        self, grad_out: np.ndarray, work: np.ndarray | None = None, lr: float | None = None,
+        dense: "Dense | None" = None,
     ) -> np.ndarray:
         """dL/dx for the x of the last forward.
 
@@ -238,9 +276,16 @@ class ActivationLayer:
                 ``out`` it is overwritten with the result (the caller's work array).
             work: a bool array of grad_out's shape for ReLU's mask; None: a new one.
             lr: also take a plain SGD step on this layer's parameters (PReLU's slope).
+            dense: after a ReLU forward in place (:attr:`ran_in_place`), the dense layer
+                below, whose output it was: its ``db = sum_n dL/dx_n`` is filled in the same
+                pass (and with ``lr`` its bias stepped), :func:`kernels.relu_backward_bias`;
+                its own backward then takes ``bias=False``.
         """
         a = self._a
-        if a is not None:
+        if a is not None and dense is not None:
+            g = kernels.relu_backward_bias(grad_out, a, dense.db, None if lr is None else dense.b,
+                                           0.0 if lr is None else -lr, work)
+        elif a is not None:
             g = kernels.relu_backward(grad_out, a, work)
         else:
             self.activation.require_differentiable()

@@ -476,9 +476,16 @@ class Network:
             through_output: also apply the output activation (else stop at the logits).
             record: a list to append each layer's output to.
         """
+        layers = self.layers if through_output else self.layers[:-1]
+        outs = list(itertools.islice(outs, len(layers)))
         a = X
-        for layer, out in zip(self.layers if through_output else self.layers[:-1], outs):
-            a = layer.forward(a, a if out is True else out, cache)
+        for i, (layer, out) in enumerate(zip(layers, outs)):
+            if out is True and _adds_bias(layers, i):  # ReLU in place over x W: it adds b too
+                a = layer.forward(a, a, cache, bias=layers[i - 1].b)
+            elif i + 1 < len(outs) and outs[i + 1] is True and _adds_bias(layers, i + 1):
+                a = layer.forward(a, out, cache, bias=False)  # the dense layer: x W only
+            else:
+                a = layer.forward(a, a if out is True else out, cache)
             if record is not None:
                 record.append(a)
         return a
@@ -499,11 +506,18 @@ class Network:
             lr: the plain SGD step to fuse into each layer's backward, or None.
             record: a list to append the gradient entering each layer to.
         """
-        g = delta
-        for layer, work in zip(reversed(self.layers[:-1]), grads):
+        layers = self.layers[-2::-1]
+        g, bias_done = delta, False
+        for i, (layer, work) in enumerate(zip(layers, grads)):
             if record is not None:
                 record.append(g)
-            g = layer.backward(g, work, lr)
+            if bias_done:  # its db (and SGD's bias step) came with the ReLU above it
+                g, bias_done = layer.backward(g, work, lr, bias=False), False
+            elif (isinstance(layer, ActivationLayer) and layer.ran_in_place
+                  and i + 1 < len(layers) and type(layers[i + 1]) is Dense):  # (_adds_bias)
+                g, bias_done = layer.backward(g, work, lr, dense=layers[i + 1]), True
+            else:
+                g = layer.backward(g, work, lr)
             if g is None:  # the first dense layer: nothing below needs dL/dx
                 return
 
@@ -649,13 +663,23 @@ class Network:
         return work
 
 
+def _adds_bias(layers: Sequence[Any], i: int) -> bool:
+    """True when layer ``i`` is a ReLU that, run in place over the output of the plain dense
+    layer before it, adds that layer's bias in its own pass (and sums its bias gradient in
+    its backward pass)."""
+    return (i > 0 and type(layers[i - 1]) is Dense and isinstance(layers[i], ActivationLayer)
+            and layers[i].inplace)
+
+
 #: the buffers of a pass without work arrays: every layer makes new arrays
 _NO_BUFFERS = itertools.repeat(None)
 
 
 def _in_place_over_dense(layers: Sequence[Any]) -> list[bool | None]:
     """True for each activation that runs in place over the output of the dense layer
-    just before it (never over the caller's input); None for the others."""
+    just before it (never over the caller's input); None for the others. Such a ReLU also
+    adds that layer's bias in its pass, and sums its bias gradient in its backward pass
+    (:func:`_adds_bias`; ``Network._forward``, ``Network._backward``)."""
     return [
         True if i and isinstance(layers[i - 1], Dense) and getattr(layer, "inplace", False) else None
         for i, layer in enumerate(layers)
