@@ -438,6 +438,22 @@ def test_relu_backward_bias_kernel_is_bit_identical_to_numpy(dtype, shape, threa
     np.testing.assert_allclose(db[ok], want[ok], rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-3)
 
 
+@pytest.mark.parametrize("neg_lr", [-1e300, 1e300, float("nan")])
+def test_a_step_beyond_float32_gives_inf_bias_without_warnings(neg_lr):
+    """A diverging step size (the trace's lr = 1e300) makes the bias inf / NaN, quietly, as
+    the BLAS axpy did; the training loop reports the divergence."""
+    rng = np.random.default_rng(4)
+    g = rng.standard_normal((128, 64)).astype(np.float32)
+    a = np.abs(rng.standard_normal((128, 64))).astype(np.float32)
+    results = []
+    for fn in (kernels.relu_backward_bias_numpy, kernels.relu_backward_bias):
+        b, db = np.ones(64, np.float32), np.empty(64, np.float32)
+        fn(g.copy(), a, db, b, neg_lr)  # RuntimeWarnings are errors in this suite
+        results.append(b)
+    np.testing.assert_array_equal(_bits(results[1]), _bits(results[0]))
+    assert not np.isfinite(results[1]).any()
+
+
 def test_bias_kernels_take_the_reference_for_arrays_they_do_not_fit():
     rng = np.random.default_rng(3)
     g = rng.standard_normal((100, 100)).astype(np.float32)[:, ::2]  # not contiguous

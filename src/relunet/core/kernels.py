@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import math
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -425,10 +426,16 @@ def relu_backward_bias(g: np.ndarray, a: np.ndarray, db: np.ndarray, b: np.ndarr
             or not _fits_rows(g, db, *(() if b is None else (b,)))):
         return relu_backward_bias_numpy(g, a, db, b, neg_lr, mask)
     t = g.dtype.type
-    with np.errstate(over="ignore"):  # a step size beyond the dtype's range is inf, as in BLAS
-        step = t(neg_lr)
-    kernel(g, a, db, db if b is None else b, b is not None, step, t(1), t(0))
+    kernel(g, a, db, db if b is None else b, b is not None, _scalar(t, neg_lr), t(1), t(0))
     return g
+
+
+def _scalar(t: Any, x: float) -> Any:
+    """``x`` as the scalar type ``t``: beyond its range an infinity, as a BLAS library's
+    conversion gives it (NumPy's cast would also warn)."""
+    if abs(x) <= float(np.finfo(t).max) or x != x:
+        return t(x)
+    return t(math.copysign(math.inf, x))
 
 
 #: columns per block of the parallel bias-gradient kernel (each thread sums whole columns)

@@ -454,6 +454,7 @@ class Network:
         state.pop("_plans", None)
         state.pop("_storage", None)
         state.pop("_infer_plans", None)
+        state.pop("_folds", None)
         state.pop("_last_logits", None)
         return state
 
@@ -478,17 +479,26 @@ class Network:
         """
         layers = self.layers if through_output else self.layers[:-1]
         outs = list(itertools.islice(outs, len(layers)))
+        folds = self._bias_folds()
         a = X
         for i, (layer, out) in enumerate(zip(layers, outs)):
-            if out is True and _adds_bias(layers, i):  # ReLU in place over x W: it adds b too
+            if out is True and folds[i]:  # ReLU in place over x W: it adds b too
                 a = layer.forward(a, a, cache, bias=layers[i - 1].b)
-            elif i + 1 < len(outs) and outs[i + 1] is True and _adds_bias(layers, i + 1):
+            elif folds[i + 1] and i + 1 < len(outs) and outs[i + 1] is True:
                 a = layer.forward(a, out, cache, bias=False)  # the dense layer: x W only
             else:
                 a = layer.forward(a, a if out is True else out, cache)
             if record is not None:
                 record.append(a)
         return a
+
+    def _bias_folds(self) -> list[bool]:
+        """:func:`_adds_bias` of every layer, and False after the last (made once: the
+        layers of a network do not change)."""
+        folds = self.__dict__.get("_folds")
+        if folds is None:
+            folds = self._folds = [_adds_bias(self.layers, i) for i in range(len(self.layers))] + [False]
+        return folds
 
     def _backward(
         self,
