@@ -22,6 +22,7 @@ They differ only in the options they give each layer's ``forward(x, out, cache)`
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -89,8 +90,10 @@ class Network:
         whole set of ``N`` samples (``evaluate``, the epoch records) is the same formula with
         ``n = N`` (scikit-learn's ``loss_curve_`` instead averages its per-batch values).
         """
-        dense = self.dense_layers
-        return float(dense[0].__dict__.get("l2", 0.0)) if dense else 0.0
+        for layer in self.layers:  # every dense layer holds the same value (asked every step)
+            if isinstance(layer, Dense):
+                return float(layer.__dict__.get("l2", 0.0))
+        return 0.0
 
     @l2.setter
     def l2(self, value: float) -> None:
@@ -333,7 +336,7 @@ class Network:
         try:
             z = self._last_logits = self._forward(X, work.outs, True)
             value, delta = self._loss_and_delta(z, Y, work)
-            if not np.isfinite(value):
+            if not math.isfinite(value):
                 return value
             lr = optimizer.fused_sgd_lr()
             self._backward(delta, work.grads, lr)
@@ -553,7 +556,7 @@ class Network:
                     record.append(y_pred)
                 value = self.loss.value(y_pred, Y)
                 delta = out.backward(self.loss.gradient(y_pred, Y))
-        return value + self.penalty(len(z)), delta.astype(z.dtype, copy=False)
+        return value + self.penalty(len(z)), delta if delta.dtype == z.dtype else delta.astype(z.dtype)
 
     # -- evaluation mode: the forward loop in blocks, on fresh arrays -----------------
     def _infer(
