@@ -346,6 +346,21 @@ def test_diverged_logits_give_a_non_finite_loss_without_warnings_or_update():
         np.testing.assert_array_equal(p, q)
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inf_weights_against_an_opposite_inf_bias_give_nan_without_warnings(dtype):
+    """``x W = +inf`` and ``b = -inf`` under a ReLU: NaN, quietly, as the BLAS product with
+    beta = 1 gave it before the bias moved into the ReLU's pass (small layers: the NumPy
+    reference runs)."""
+    X, Y = _data("softmax", dtype)
+    X = np.abs(X)  # x W = +inf in the first column
+    net = _net("relu", "softmax", dtype)
+    net.dense_layers[0].W[:, 0] = np.inf
+    net.dense_layers[0].b[0] = -np.inf
+    assert not np.isfinite(net.train_step(X[:8], Y[:8], SGD(lr=0.1)))  # RuntimeWarnings are errors here
+    assert not np.isfinite(net.loss_and_gradients(X[:8], Y[:8]))
+    assert np.isnan(net.logits(X[:8], training=False)).any()
+
 # -- the fused element-wise kernels (relunet.core.kernels) against their NumPy references ----
 def _bits(a):
     """The bit patterns of ``a``, every NaN as one pattern (a NaN's sign and payload depend on

@@ -363,7 +363,7 @@ def _adam_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
 def bias_relu_numpy(z: np.ndarray, b: np.ndarray, zeros: np.ndarray | None = None) -> np.ndarray:
     r"""``z <- \max(z + b, 0)`` in place (the reference), ``b`` broadcast over the rows;
     ``zeros``: a row of zeros of b's shape (made when None)."""
-    with np.errstate(over="ignore"):  # x W + b beyond the dtype's range is inf, as in BLAS
+    with np.errstate(over="ignore", invalid="ignore"):  # inf / NaN without a warning, as in BLAS
         np.add(z, b, out=z)
     return np.maximum(z, np.zeros_like(b) if zeros is None else zeros, out=z)
 
