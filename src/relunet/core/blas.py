@@ -243,8 +243,8 @@ class _MKL:
 
 
 # -- products ----------------------------------------------------------------------------------
-#: shorter vectors are added by NumPy (two ufunc passes, ~1.5 us): a call into the BLAS
-#: library costs more than that (~4 us through MKL's ctypes, a bias of 500 values)
+#: shorter vectors are added by NumPy (two ufunc passes): on a bias-sized vector the call
+#: into the BLAS library (through ctypes) costs more than the whole addition
 AXPY_MIN = 4096
 #: BLAS takes 32-bit dimensions (LP64); larger arrays take the NumPy fallback
 _MAX_DIM = 2**31 - 1

@@ -16,7 +16,9 @@ the plain allocating pass (:meth:`Network.logits`, :meth:`Network.backward`, who
 ``record=`` lists let the trace and the diagnostics read what flows through) and the
 evaluation-mode inference in blocks (:meth:`Network.forward`, :meth:`Network.evaluate`).
 They differ only in the options they give each layer's ``forward(x, out, cache)`` and
-``backward(grad_out, work, lr)`` (see :mod:`relunet.core.layers`).
+``backward(grad_out, work, lr)`` (see :mod:`relunet.core.layers`); where a ReLU runs in
+place over a dense layer's output, that layer's bias and bias gradient move into the
+ReLU's passes (``bias=`` / ``dense=``, see ``Network._forward``, ``Network._backward``).
 """
 
 from __future__ import annotations
@@ -475,7 +477,8 @@ class Network:
         Args:
             outs: one entry per layer: None (the layer makes a new array), a work array
                 to write into, or True (write over the layer's input: an in-place ReLU on
-                the array the dense layer before it has just written).
+                the array the dense layer before it has just written; that layer then
+                computes ``x W`` only and the ReLU adds its bias, :func:`_adds_bias`).
             cache: keep what ``backward`` needs (training) or nothing (evaluation).
             through_output: also apply the output activation (else stop at the logits).
             record: a list to append each layer's output to.
@@ -511,7 +514,9 @@ class Network:
         record: list[np.ndarray] | None = None,
     ) -> None:
         """The backward loop: ``g = layer.backward(g, work, lr)`` from the last layer below
-        the output activation back to the first dense layer (which returns None).
+        the output activation back to the first dense layer (which returns None). A ReLU
+        that ran in place over a dense layer's output fills that layer's ``db`` (and takes
+        the SGD bias step) in its own pass; the dense layer then runs with ``bias=False``.
 
         Args:
             grads: one entry per layer, last layer first: a dense layer's ``dL/dx`` array,
