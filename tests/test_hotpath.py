@@ -21,7 +21,7 @@ from relunet.core import activations, blas, kernels
 from relunet.errors import ConfigError
 from relunet.core.layers import ActivationLayer, Dense
 from relunet.core.network import MLP
-from relunet.training.optimizers import SGD
+from relunet.training.optimizers import SGD, Adam
 
 SIZES = [6, 9, 8, 4]
 N = 40
@@ -361,6 +361,23 @@ def test_inf_weights_against_an_opposite_inf_bias_give_nan_without_warnings(dtyp
     assert not np.isfinite(net.loss_and_gradients(X[:8], Y[:8]))
     assert np.isnan(net.logits(X[:8], training=False)).any()
 
+
+@pytest.mark.parametrize("sizes", [SIZES, [64, 128, 96, 10]], ids=["numpy", "compiled"])
+@pytest.mark.parametrize("case", ["sgd b", "sgd db", "adam W"])
+def test_a_read_only_parameter_gives_a_value_error_not_a_numba_typing_error(sizes, case):
+    """A read-only (memory-mapped) array that a step writes: NumPy's ValueError, whether the
+    kernels' NumPy references run (small layers) or their compiled forms (Numba types a
+    read-only array apart and refuses to compile a write to it)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, sizes[0])).astype(np.float32)
+    Y = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], 64)]
+    net = MLP(sizes, activation="relu", dtype=np.float32, seed=0)
+    name, attr = case.split()
+    getattr(net.dense_layers[0], attr).setflags(write=False)
+    optimizer = SGD(lr=0.1) if name == "sgd" else Adam(lr=0.01)
+    with pytest.raises(ValueError, match="read-only"):
+        net.train_step(X, Y, optimizer)
+
 # -- the fused element-wise kernels (relunet.core.kernels) against their NumPy references ----
 def _bits(a):
     """The bit patterns of ``a``, every NaN as one pattern (a NaN's sign and payload depend on
@@ -489,6 +506,13 @@ def test_bias_kernels_take_the_reference_for_arrays_they_do_not_fit():
     kernels.bias_relu_numpy(ref, b64)
     np.testing.assert_array_equal(kernels.bias_relu(z, b64), ref)
 
+
+
+def test_bias_relu_kernel_into_a_read_only_array_gives_numpys_value_error():
+    z = np.ones((kernels.COMPILED_MIN // 64 + 1, 64), np.float32)
+    z.setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        kernels.bias_relu(z, np.ones(64, np.float32))
 
 ADAM_CASES = {  # (decay, coupled, amsgrad)
     "adam": (0.0, False, False),
@@ -719,6 +743,22 @@ def test_softmax_cross_entropy_kernel_writes_into_the_logits_and_takes_the_refer
         assert kernels.softmax_cross_entropy(*args) == want
         np.testing.assert_allclose(args[2], ref, rtol=1e-6, atol=1e-9)
 
+
+
+@pytest.mark.parametrize("which", ["out", "col", "tmp"])
+def test_softmax_cross_entropy_kernel_into_a_read_only_array_gives_numpys_value_error(which, monkeypatch):
+    monkeypatch.setattr(kernels, "LOSS_COMPILED_MIN", 1)
+    rng = np.random.default_rng(5)
+    z = _loss_logits(rng, (16, 5), "normal", np.float32)
+    Y = _loss_targets(rng, (16, 5), "one-hot", np.float32)
+    arrays = {"out": np.empty_like(z), "col": np.empty((16, 1), np.float32), "tmp": np.empty_like(z)}
+    arrays[which].setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        kernels.softmax_cross_entropy(z, Y, arrays["out"], arrays["col"], arrays["tmp"])
+    z.setflags(write=False)  # read-only inputs are fine
+    Y.setflags(write=False)
+    want = _run_loss(kernels.softmax_cross_entropy_numpy, z, Y)[0]
+    assert _run_loss(kernels.softmax_cross_entropy, z, Y)[0] == want
 
 def test_softmax_cross_entropy_kernel_threshold_spares_small_networks():
     # a batch of 100 samples of 10 classes takes the compiled form; a 32-sample batch of 3

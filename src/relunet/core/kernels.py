@@ -423,7 +423,8 @@ def relu_backward_bias(g: np.ndarray, a: np.ndarray, db: np.ndarray, b: np.ndarr
     kernel = _pick("relu_backward_bias", g.size)
     # NOTE: one column is summed pairwise by NumPy (a contiguous reduction): not this order
     if (kernel is None or g.ndim != 2 or g.shape[1] < 2 or g.shape != a.shape or not _fits(g, a)
-            or not _fits_rows(g, db, *(() if b is None else (b,)))):
+            or not _fits_rows(g, db, *(() if b is None else (b,)))
+            or not (db.flags.writeable and (b is None or b.flags.writeable))):
         return relu_backward_bias_numpy(g, a, db, b, neg_lr, mask)
     t = g.dtype.type
     kernel(g, a, db, db if b is None else b, b is not None, _scalar(t, neg_lr), t(1), t(0))
@@ -536,13 +537,15 @@ def softmax_cross_entropy(z: np.ndarray, Y: np.ndarray, out: np.ndarray, col: np
 
 
 def _fits_loss(z: np.ndarray, Y: np.ndarray, out: np.ndarray, col: np.ndarray, tmp: np.ndarray) -> bool:
-    """2-D arrays of one shape (``col``: one column), C-contiguous, of one float dtype."""
+    """2-D arrays of one shape (``col``: one column), C-contiguous, of one float dtype;
+    ``out``, ``col`` and ``tmp`` writeable (see :func:`_fits`)."""
     d = z.dtype
     return (d in _FLOATS and Y.dtype == d and out.dtype == d and col.dtype == d and tmp.dtype == d
             and z.ndim == 2 and Y.shape == z.shape and out.shape == z.shape and tmp.shape == z.shape
             and col.shape == (z.shape[0], 1)
             and z.flags.c_contiguous and Y.flags.c_contiguous and out.flags.c_contiguous
-            and col.flags.c_contiguous and tmp.flags.c_contiguous)
+            and col.flags.c_contiguous and tmp.flags.c_contiguous
+            and out.flags.writeable and col.flags.writeable and tmp.flags.writeable)
 
 
 def _term(a: np.ndarray, b: np.ndarray | None, i: int) -> Any:  # pragma: no cover - compiled
@@ -686,12 +689,14 @@ _KERNELS: dict[str, Callable[[Any], tuple[Any, Any]]] = {
 
 
 def _fits_rows(first: np.ndarray, *rows: np.ndarray) -> bool:
-    """``first`` C-contiguous of a float dtype (float32 / float64); each of ``rows`` a
-    C-contiguous vector of its dtype and of its row length."""
+    """``first`` C-contiguous and writeable (as in :func:`_fits`), of a float dtype
+    (float32 / float64); each of ``rows`` a C-contiguous vector of its dtype and of its row
+    length."""
     dtype = first.dtype
     return (
         dtype in (np.float32, np.float64)
         and first.flags.c_contiguous
+        and first.flags.writeable
         and all(r.dtype == dtype and r.ndim == 1 and r.flags.c_contiguous and r.size == first.shape[-1]
                 for r in rows)
     )
@@ -701,10 +706,13 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _fits(first: np.ndarray, *others: np.ndarray) -> bool:
-    """All C-contiguous, of one float dtype (float32 / float64) and one size."""
+    """All C-contiguous, of one float dtype (float32 / float64) and one size; ``first`` (the
+    array the kernel writes) writeable: Numba will not compile a write to a read-only array,
+    the reference then raises NumPy's ``ValueError``."""
     dtype = first.dtype
     return (
         dtype in (np.float32, np.float64)
         and first.flags.c_contiguous
+        and first.flags.writeable
         and all(o.dtype == dtype and o.flags.c_contiguous and o.size == first.size for o in others)
     )
