@@ -159,6 +159,38 @@ def test_loss_and_gradients_equals_clear_forward_backward(hidden, output):
         np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-14)
 
 
+
+def test_compiled_bias_fold_gradients_equal_the_clear_path_and_finite_differences():
+    """Layers large enough for the compiled kernels (the bias in ReLU's passes): the work-array
+    gradients equal the clear layers' (no fold) and central differences, and a fused SGD
+    step equals loss_and_gradients + p -= lr g."""
+    sizes, n = [64, 128, 96, 10], 48
+    assert n * 96 >= kernels.COMPILED_MIN
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((n, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)]
+    net, ref = (MLP(sizes, activation="relu", dtype=np.float64, seed=1) for _ in range(2))
+    value = net.loss_and_gradients(X, Y)
+    z = ref.logits(X)
+    ref.backward(ref.loss.delta_from_logits(z, Y))
+    assert value == pytest.approx(ref.loss.value_from_logits(z, Y), rel=1e-12)
+    for g, h in zip(net.gradients(), ref.gradients()):
+        np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-14)
+    theta, grad = net.flat_parameters(), net.flat_gradients()
+    b1, b2 = sizes[0] * sizes[1], sizes[0] * sizes[1] + sizes[1] + sizes[1] * sizes[2]
+    for i in [*rng.choice(b1, 6, replace=False), *range(b1, b1 + 6), *range(b2, b2 + 6)]:
+        step = np.zeros_like(theta)
+        step[i] = 1e-6
+        net.set_flat_parameters(theta + step)
+        up = net.loss_value(X, Y)
+        net.set_flat_parameters(theta - step)
+        down = net.loss_value(X, Y)
+        assert (up - down) / 2e-6 == pytest.approx(grad[i], rel=1e-5, abs=1e-9)
+    net.set_flat_parameters(theta)
+    for _ in range(3):
+        assert net.train_step(X, Y, SGD(lr=LR)) == pytest.approx(_plain_step(ref, X, Y, LR), rel=1e-12)
+    _assert_params_close(net, ref, np.float64)
+
 def test_gradients_match_numpy_backprop_from_scratch():
     X, Y = _data("softmax", np.float64)
     net = _net("relu", "softmax", np.float64)
