@@ -157,3 +157,24 @@ def test_rrelu_evaluation_forward_is_its_mean_slope_and_draws_nothing():
     slope = layer.activation.eval_slope
     np.testing.assert_allclose(layer.forward(x, None, False), [[-2.0 * slope, 3.0]])
     assert layer.activation.rng.bit_generator.state == state
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+@pytest.mark.parametrize("lr", [None, 0.1])
+def test_relu_backward_fills_the_bias_gradient_of_the_dense_layer_below(in_place, lr):
+    """``backward(dense=)`` fills that layer's db (and with lr steps its bias) whether the
+    forward ran in place (the fused pass) or not."""
+    rng = np.random.default_rng(0)
+    dense = Dense(rng.standard_normal((5, 6)), rng.standard_normal(6))
+    relu = ActivationLayer("relu")
+    x = rng.standard_normal((7, 5))
+    z = dense.forward(x, np.empty((7, 6)), bias=False) if in_place else dense.forward(x)
+    relu.forward(z, z if in_place else None, bias=dense.b if in_place else None)
+    assert relu.ran_in_place == in_place
+    g = rng.standard_normal((7, 6))
+    want_g = g * ((x @ dense.W + dense.b) > 0)
+    b0 = dense.b.copy()
+    out = relu.backward(g.copy(), lr=lr, dense=dense)
+    np.testing.assert_allclose(out, want_g)
+    np.testing.assert_allclose(dense.db, want_g.sum(axis=0))
+    np.testing.assert_allclose(dense.b, b0 if lr is None else b0 - lr * want_g.sum(axis=0))

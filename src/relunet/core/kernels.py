@@ -432,11 +432,25 @@ def relu_backward_bias(g: np.ndarray, a: np.ndarray, db: np.ndarray, b: np.ndarr
 
 
 def _scalar(t: Any, x: float) -> Any:
-    """``x`` as the scalar type ``t``: beyond its range an infinity, as a BLAS library's
-    conversion gives it (NumPy's cast would also warn)."""
+    """``x`` as the scalar type ``t``, rounded as NumPy's cast rounds it: from half a unit in
+    the last place above ``t``'s largest value on, an infinity, without the warning NumPy's
+    cast gives there (a BLAS library's conversion gives it quietly too)."""
     if abs(x) <= float(np.finfo(t).max) or x != x:
         return t(x)
+    if abs(x) < _rounds_to_inf(t):
+        with np.errstate(over="ignore"):  # rounds down to the largest value; NumPy warns all the same
+            return t(x)
     return t(math.copysign(math.inf, x))
+
+
+def _rounds_to_inf(t: Any) -> float:
+    """The smallest magnitude that rounds to infinity in ``t`` (inf for float64)."""
+    bound = _STATE.get(("inf", t))
+    if bound is None:
+        big = np.finfo(t).max
+        with np.errstate(over="ignore"):
+            bound = _STATE[("inf", t)] = float(big) + float(np.spacing(big)) / 2
+    return bound
 
 
 #: columns per block of the parallel bias-gradient kernel (each thread sums whole columns)

@@ -276,10 +276,10 @@ class ActivationLayer:
                 ``out`` it is overwritten with the result (the caller's work array).
             work: a bool array of grad_out's shape for ReLU's mask; None: a new one.
             lr: also take a plain SGD step on this layer's parameters (PReLU's slope).
-            dense: after a ReLU forward in place (:attr:`ran_in_place`), the dense layer
-                below, whose output it was: its ``db = sum_n dL/dx_n`` is filled in the same
-                pass (and with ``lr`` its bias stepped), :func:`kernels.relu_backward_bias`;
-                its own backward then takes ``bias=False``.
+            dense: the dense layer below, whose output this layer's input was: its
+                ``db = sum_n dL/dx_n`` is filled here (and with ``lr`` its bias stepped), in
+                the same pass after a ReLU forward in place (:attr:`ran_in_place`,
+                :func:`kernels.relu_backward_bias`); its own backward then takes ``bias=False``.
         """
         a = self._a
         if a is not None and dense is not None:
@@ -290,6 +290,10 @@ class ActivationLayer:
         else:
             self.activation.require_differentiable()
             g = self.activation.backward(grad_out)
+        if dense is not None and a is None:  # not run in place: the bias gradient all the same
+            np.add.reduce(g, axis=0, out=dense.db)
+            if lr is not None:
+                _blas.axpy(-lr, dense.db, dense.b)
         if lr is not None:
             for p, gp in zip(self.activation.parameters(), self.activation.gradients()):
                 _blas.axpy(-lr, gp, p)
