@@ -752,6 +752,25 @@ def test_last_batch_correct_before_any_step_and_with_wrong_rows():
         net.last_batch_correct(Y[:3])
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e30])
+@pytest.mark.parametrize("index_targets", [False, True])
+def test_softmax_batch_count_on_the_logits_equals_the_count_on_the_probabilities(scale, index_targets):
+    """The batch's correct rows are counted on the logits (no softmax per batch): the same
+    count as the probabilities' argmax, huge logits included."""
+    X, y = _digits(200)
+    net = relunet.MLP([64, 16, 10], seed=0)
+    net.loss.index_targets = index_targets  # class indices, as MLP encodes 1024 classes or more
+    Y = net.encode_targets(y, len(X))
+    assert Y.shape[1] == (1 if index_targets else 10)
+    net.dense_layers[-1].W *= scale
+    with np.errstate(over="ignore", invalid="ignore"):  # the logits before the step's update
+        p = net.output_activation.fn(net.logits(X[:128], training=False))
+    net.train_step(X[:128], Y[:128], relunet.optimizers.get("sgd", lr=0.1))
+    want = int(np.sum(np.argmax(p, axis=1) == y[:128]))
+    assert net.last_batch_correct(Y[:128]) == want
+    assert 0 < want < 128  # the comparison is not vacuous
+
+
 def test_threads_setting_of_fit():
     X, y = _digits(60)
     a = relunet.MLP([64, 8, 10], seed=0)

@@ -354,7 +354,9 @@ class Network:
         """The rows of the last :meth:`train_step`'s batch that its training-mode forward
         pass (before the update) classified correctly against ``Y``, that batch's encoded
         targets: the outputs ``f_L(z_L)`` judged as :meth:`evaluate` judges them (argmax for
-        softmax, every output on the right side of 0.5 for sigmoid). ``fit`` sums these into
+        softmax, taken on the logits: softmax keeps their order, and only two logits whose
+        probabilities round to the same value could tell the two apart; every output on the
+        right side of 0.5 for sigmoid). ``fit`` sums these into
         the epoch's training ``accuracy``, as Keras does, with no second pass over the data.
 
         Valid until the next pass of any kind (the logits live in the work arrays); 0 for a
@@ -371,6 +373,8 @@ class Network:
             z = nodes.scores_of_last_input()
         if len(z) != len(Y):
             raise DataError(f"Y has {len(Y)} rows, the last training batch {len(z)}")
+        if type(self.output_activation) is activations.Softmax:  # its argmax is the logits'
+            return _n_correct(self.loss.name, z, Y)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return _n_correct(self.loss.name, self.layers[-1].forward(z, None, False), Y)
 
