@@ -822,3 +822,20 @@ def test_training_is_the_same_with_and_without_the_fused_loss(monkeypatch):
     for a, b in zip(runs[0][0], runs[1][0]):
         np.testing.assert_array_equal(a, b)
     assert runs[0][1] == runs[1][1]
+
+
+def test_the_bias_moves_into_relu_only_for_arrays_that_take_the_compiled_kernels(monkeypatch):
+    """A small layer keeps NumPy's separate passes (the bias added by the product, beta = 1);
+    a layer of compiled-kernel size leaves its bias to the ReLU after it."""
+    calls = []
+    real = Dense.forward
+    monkeypatch.setattr(Dense, "forward", lambda self, x, out=None, cache=True, bias=True:
+                        calls.append((self.n_out, bias)) or real(self, x, out, cache, bias))
+    rng = np.random.default_rng(0)
+    for sizes, batch in (([6, 9, 4], 8), ([64, 80, 10], 64)):
+        net = MLP(sizes, seed=0)
+        X = rng.standard_normal((batch, sizes[0]))
+        net.train_step(X, net.encode_targets(rng.integers(0, sizes[-1], batch), batch), SGD(lr=0.1))
+    assert 64 * 80 >= kernels.COMPILED_MIN > 8 * 9
+    assert kernels.compiles(64 * 80) == (kernels.backend() == "numba")
+    assert calls == [(9, True), (4, True), (80, not kernels.compiles(64 * 80)), (10, True)]

@@ -66,6 +66,7 @@ __all__ = [
     "adam_step_numpy",
     "bias_relu",
     "bias_relu_numpy",
+    "compiles",
     "backend",
     "default_threads",
     "parallel_min_threads",
@@ -207,6 +208,13 @@ def _compiled(name: str) -> tuple[Any, Any] | None:
         numba = _numba()
         _STATE[name] = None if numba is None else _KERNELS[name](numba)
     return _STATE[name]
+
+
+def compiles(size: int) -> bool:
+    """True when an array of ``size`` elements takes the compiled kernels (Numba is there and
+    ``size >= COMPILED_MIN``): the network folds a dense layer's bias into the ReLU after it
+    only then (for a small array NumPy's separate passes cost less than the fold's)."""
+    return size >= COMPILED_MIN and _numba() is not None
 
 
 def _pick(name: str, size: int, smallest: int = COMPILED_MIN, parallel_ok: bool = True) -> Any:

@@ -17,8 +17,9 @@ the plain allocating pass (:meth:`Network.logits`, :meth:`Network.backward`, who
 evaluation-mode inference in blocks (:meth:`Network.forward`, :meth:`Network.evaluate`).
 They differ only in the options they give each layer's ``forward(x, out, cache)`` and
 ``backward(grad_out, work, lr)`` (see :mod:`relunet.core.layers`); where a ReLU runs in
-place over a dense layer's output, that layer's bias and bias gradient move into the
-ReLU's passes (``bias=`` / ``dense=``, see ``Network._forward``, ``Network._backward``).
+place over a dense layer's output of compiled-kernel size, that layer's bias and bias
+gradient move into the ReLU's passes (``bias=`` / ``dense=``, see ``Network._forward``,
+``Network._backward``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from relunet.core import activations
-from relunet.core import losses
+from relunet.core import kernels, losses
 from relunet.core.activations import Activation
 from relunet.errors import (
     ConfigError,
@@ -481,21 +482,23 @@ class Network:
         Args:
             outs: one entry per layer: None (the layer makes a new array), a work array
                 to write into, or True (write over the layer's input: an in-place ReLU on
-                the array the dense layer before it has just written; that layer then
-                computes ``x W`` only and the ReLU adds its bias, :func:`_adds_bias`).
+                the array the dense layer before it has just written; for arrays that
+                take the compiled kernels that layer then computes ``x W`` only and the
+                ReLU adds its bias, :func:`_adds_bias`).
             cache: keep what ``backward`` needs (training) or nothing (evaluation).
             through_output: also apply the output activation (else stop at the logits).
             record: a list to append each layer's output to.
         """
         layers = self.layers if through_output else self.layers[:-1]
         outs = list(itertools.islice(outs, len(layers)))
-        folds = self._bias_folds()
+        folds, fold = self._bias_folds(), False
         a = X
         for i, (layer, out) in enumerate(zip(layers, outs)):
-            if out is True and folds[i]:  # ReLU in place over x W: it adds b too
-                a = layer.forward(a, a, cache, bias=layers[i - 1].b)
-            elif folds[i + 1] and i + 1 < len(outs) and outs[i + 1] is True:
-                a = layer.forward(a, out, cache, bias=False)  # the dense layer: x W only
+            if fold:  # ReLU in place over x W: it adds b too
+                a, fold = layer.forward(a, a, cache, bias=layers[i - 1].b), False
+            elif (folds[i + 1] and i + 1 < len(outs) and outs[i + 1] is True
+                  and kernels.compiles(a.shape[0] * layer.n_out)):
+                a, fold = layer.forward(a, out, cache, bias=False), True  # the dense layer: x W only
             else:
                 a = layer.forward(a, a if out is True else out, cache)
             if record is not None:
@@ -535,8 +538,8 @@ class Network:
                 record.append(g)
             if bias_done:  # its db (and SGD's bias step) came with the ReLU above it
                 g, bias_done = layer.backward(g, work, lr, bias=False), False
-            elif (isinstance(layer, ActivationLayer) and layer.ran_in_place
-                  and i + 1 < len(layers) and type(layers[i + 1]) is Dense):  # (_adds_bias)
+            elif (isinstance(layer, ActivationLayer) and layer.ran_in_place and i + 1 < len(layers)
+                  and type(layers[i + 1]) is Dense and kernels.compiles(g.size)):  # (_adds_bias)
                 g, bias_done = layer.backward(g, work, lr, dense=layers[i + 1]), True
             else:
                 g = layer.backward(g, work, lr)
@@ -688,7 +691,7 @@ class Network:
 def _adds_bias(layers: Sequence[Any], i: int) -> bool:
     """True when layer ``i`` is a ReLU that, run in place over the output of the plain dense
     layer before it, adds that layer's bias in its own pass (and sums its bias gradient in
-    its backward pass)."""
+    its backward pass) when the arrays take the compiled kernels (``kernels.compiles``)."""
     return (i > 0 and type(layers[i - 1]) is Dense and isinstance(layers[i], ActivationLayer)
             and layers[i].inplace)
 
