@@ -711,16 +711,11 @@ _KERNELS: dict[str, Callable[[Any], tuple[Any, Any]]] = {
 
 
 def _fits_rows(first: np.ndarray, *rows: np.ndarray) -> bool:
-    """``first`` C-contiguous and writeable (as in :func:`_fits`), of a float dtype
-    (float32 / float64); each of ``rows`` a C-contiguous vector of its dtype and of its row
-    length."""
-    dtype = first.dtype
-    return (
-        dtype in (np.float32, np.float64)
-        and first.flags.c_contiguous
-        and first.flags.writeable
-        and all(r.dtype == dtype and r.ndim == 1 and r.flags.c_contiguous and r.size == first.shape[-1]
-                for r in rows)
+    """``first`` as :func:`_fits` takes it; each of ``rows`` a C-contiguous vector of its
+    dtype and of its row length."""
+    return _fits(first) and all(
+        r.dtype == first.dtype and r.ndim == 1 and r.flags.c_contiguous and r.size == first.shape[-1]
+        for r in rows
     )
 
 
@@ -733,7 +728,7 @@ def _fits(first: np.ndarray, *others: np.ndarray) -> bool:
     the reference then raises NumPy's ``ValueError``."""
     dtype = first.dtype
     return (
-        dtype in (np.float32, np.float64)
+        dtype in _FLOATS
         and first.flags.c_contiguous
         and first.flags.writeable
         and all(o.dtype == dtype and o.flags.c_contiguous and o.size == first.size for o in others)

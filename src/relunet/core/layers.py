@@ -122,9 +122,9 @@ class Dense:
             grad_out: ``dL/dz``, ``shape (n_samples, n_out)``.
             work: an array of ``shape (n_samples, n_in)`` to write ``dL/dx`` into; None: a
                 new array.
-            bias: False: ``db`` (and with ``lr`` the bias step) has been done already, by
-                the ReLU above this layer in the pass that made ``grad_out``
-                (:meth:`ActivationLayer.backward` given this layer).
+            bias: False: ``db`` (and with ``lr`` the bias step, :meth:`bias_backward`) has
+                been done already, by the ReLU above this layer in the pass that made
+                ``grad_out`` (:meth:`ActivationLayer.backward` given this layer).
             lr: fuse the plain SGD step, in this order:
 
                 .. math::
@@ -155,7 +155,7 @@ class Dense:
                                 dtype=np.result_type(grad_out, self.W))
             dx = _blas.gemm(1.0, grad_out, self.W, 0.0, work, trans_b=True)
         if bias:
-            np.add.reduce(grad_out, axis=0, out=self.db)  # np.sum without its Python wrapper
+            self.bias_backward(grad_out, lr)
         if lr is not None:
             if decay:  # W - lr (x^T g + decay W) = (1 - lr decay) W - lr x^T g
                 np.multiply(self.W, self.W.dtype.type(1.0 - lr * decay), out=self.W)
@@ -163,9 +163,14 @@ class Dense:
                 self.W -= lr * (x.T @ grad_out)
             else:
                 _blas.gemm(-lr, x, grad_out, 1.0, self.W, trans_a=True)
-            if bias:
-                _blas.axpy(-lr, self.db, self.b)
         return dx
+
+    def bias_backward(self, grad_out: np.ndarray, lr: float | None = None) -> None:
+        r"""``db = \sum_n g_n`` from ``g = grad_out`` (``dL/dz``, ``shape (n_samples, n_out)``);
+        with ``lr``, plain SGD's bias step ``b <- b - \eta\, db``."""
+        np.add.reduce(grad_out, axis=0, out=self.db)  # np.sum without its Python wrapper
+        if lr is not None:
+            _blas.axpy(-lr, self.db, self.b)
 
     def parameters(self) -> list[np.ndarray]:
         return [self.W, self.b]
@@ -291,9 +296,7 @@ class ActivationLayer:
             self.activation.require_differentiable()
             g = self.activation.backward(grad_out)
         if dense is not None and a is None:  # not run in place: the bias gradient all the same
-            np.add.reduce(g, axis=0, out=dense.db)
-            if lr is not None:
-                _blas.axpy(-lr, dense.db, dense.b)
+            dense.bias_backward(g, lr)
         if lr is not None:
             for p, gp in zip(self.activation.parameters(), self.activation.gradients()):
                 _blas.axpy(-lr, gp, p)
@@ -519,12 +522,11 @@ class TreeNodes(Dense):
             if work is None:
                 work = np.empty((g.shape[0], WT.shape[1]), dtype=np.result_type(g, WT))
             dx = _blas.gemm(1.0, g, WT, 0.0, work)
-        np.add.reduce(g, axis=0, out=self.db)
+        self.bias_backward(g, lr)
         if lr is not None:
             if decay:
                 np.multiply(WT, WT.dtype.type(1.0 - lr * decay), out=WT)
             _blas.gemm(-lr, g, x, 1.0, WT, trans_a=True)
-            _blas.axpy(-lr, self.db, self.b)
         return dx
 
     def _path_backward(self, du, work, lr, nodes, signs, Wg):

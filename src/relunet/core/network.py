@@ -531,16 +531,16 @@ class Network:
             lr: the plain SGD step to fuse into each layer's backward, or None.
             record: a list to append the gradient entering each layer to.
         """
-        layers = self.layers[-2::-1]
+        layers, folds = self.layers, self._bias_folds()
         g, bias_done = delta, False
-        for i, (layer, work) in enumerate(zip(layers, grads)):
+        for j, work in zip(range(len(layers) - 2, -1, -1), grads):
+            layer = layers[j]
             if record is not None:
                 record.append(g)
             if bias_done:  # its db (and SGD's bias step) came with the ReLU above it
                 g, bias_done = layer.backward(g, work, lr, bias=False), False
-            elif (isinstance(layer, ActivationLayer) and layer.ran_in_place and i + 1 < len(layers)
-                  and type(layers[i + 1]) is Dense and kernels.compiles(g.size)):  # (_adds_bias)
-                g, bias_done = layer.backward(g, work, lr, dense=layers[i + 1]), True
+            elif folds[j] and layer.ran_in_place and kernels.compiles(g.size):
+                g, bias_done = layer.backward(g, work, lr, dense=layers[j - 1]), True
             else:
                 g = layer.backward(g, work, lr)
             if g is None:  # the first dense layer: nothing below needs dL/dx
@@ -702,9 +702,9 @@ _NO_BUFFERS = itertools.repeat(None)
 
 def _in_place_over_dense(layers: Sequence[Any]) -> list[bool | None]:
     """True for each activation that runs in place over the output of the dense layer
-    just before it (never over the caller's input); None for the others. Such a ReLU also
-    adds that layer's bias in its pass, and sums its bias gradient in its backward pass
-    (:func:`_adds_bias`; ``Network._forward``, ``Network._backward``)."""
+    just before it (never over the caller's input); None for the others. Over a plain
+    ``Dense`` layer such a ReLU may also take that layer's bias and bias gradient into its
+    passes (:func:`_adds_bias`; ``Network._forward``, ``Network._backward``)."""
     return [
         True if i and isinstance(layers[i - 1], Dense) and getattr(layer, "inplace", False) else None
         for i, layer in enumerate(layers)
