@@ -637,6 +637,28 @@ def test_sgd_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypat
     assert not np.array_equal(_bits(ref[0]), _bits(p))  # the step moved the parameter
 
 
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_optimizer_kernels_round_numpy_float64_settings_as_python_floats(kind):
+    """Settings given as NumPy float64 scalars (``opt.lr = np.float64(0.1)``) give the same
+    bits in the fused kernel and in its reference: each rounded to the parameter's dtype
+    (float32) first, not the float32 arrays' products taken in float64."""
+    n = kernels.COMPILED_MIN + 1
+    rng = np.random.default_rng(12)
+    p, g = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    f64 = np.float64
+    if kind == "sgd":
+        settings = dict(lr=f64(0.1), momentum=f64(0.9), dampening=f64(0.1), nesterov=False,
+                        weight_decay=f64(1e-3), first=False)
+        ref = _assert_step_matches_reference(kernels.sgd_step_numpy, kernels.sgd_step, g, [p, g.copy()], 1,
+                                             **settings)
+    else:
+        settings = dict(b1=f64(0.9), b2=f64(0.999), step_size=f64(0.1) / (1 - f64(0.9) ** 3),
+                        bc2_sqrt=(1 - f64(0.999) ** 3) ** 0.5, eps=f64(1e-8), decay=f64(1e-3), coupled=True)
+        ref = _assert_step_matches_reference(kernels.adam_step_numpy, kernels.adam_step, g,
+                                             [p, g * 0.1, g * g, None], 1, **settings)
+    assert all(a is None or a.dtype == np.float32 for a in ref)
+
+
 def test_sgd_kernel_states_torchs_momentum_update():
     rng = np.random.default_rng(3)
     p, g = rng.standard_normal(kernels.COMPILED_MIN + 7), rng.standard_normal(kernels.COMPILED_MIN + 7)

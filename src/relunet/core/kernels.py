@@ -307,6 +307,9 @@ def adam_step_numpy(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, 
             0 for neither.
         coupled: ``decay`` is the coupled (L2) coefficient.
     """
+    # Python floats, which NumPy rounds to the arrays' dtype as the kernel does: a NumPy float64
+    # (``opt.lr = np.float64(0.1)``) would take a float32 array's products in float64
+    b1, b2, step_size, bc2_sqrt, eps, decay = map(float, (b1, b2, step_size, bc2_sqrt, eps, decay))
     if decay and not coupled:
         p *= decay
     elif decay:
@@ -395,6 +398,8 @@ def sgd_step_numpy(p: np.ndarray, g: np.ndarray, buf: np.ndarray | None, w: np.n
         w, w2: scratch of p's shape (``w2`` only with weight decay).
         first: the first step (the buffer starts as :math:`d`, as torch's ``clone(grad)``).
     """
+    # Python floats (see adam_step_numpy)
+    lr, momentum, dampening, weight_decay = map(float, (lr, momentum, dampening, weight_decay))
     d = g
     if weight_decay:
         np.multiply(p, weight_decay, out=w2)
