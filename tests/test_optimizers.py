@@ -420,3 +420,32 @@ def test_only_plain_sgd_fuses_and_a_fused_step_is_counted():
             super()._update(params, [g / 2 for g in grads])
 
     assert Halved(lr=0.1).fused_sgd_lr() is None
+
+
+@pytest.mark.parametrize("hyper", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}])
+@pytest.mark.parametrize("how", ["flag", "memmap"])
+def test_a_read_only_parameter_is_refused_before_anything_changes(hyper, how, tmp_path):
+    """A read-only parameter (a model memory-mapped with mmap_mode='r', a frozen array) is a
+    ConfigError naming it, raised before any parameter or momentum buffer changes: BLAS's
+    axpy would write through its pointer (into a read-only map: a segmentation fault)."""
+    rng = np.random.default_rng(13)
+    frozen = rng.standard_normal((100, 90)).astype(np.float32)  # above kernels.COMPILED_MIN
+    if how == "memmap":
+        np.save(tmp_path / "w.npy", frozen)
+        ro = np.load(tmp_path / "w.npy", mmap_mode="r")
+    else:
+        ro = frozen.copy()
+        ro.setflags(write=False)
+    params = [rng.standard_normal(50).astype(np.float32), ro]
+    grads = [np.ones_like(params[0]), np.ones_like(frozen)]
+    opt = optimizers.SGD(lr=0.1, **hyper)
+    opt.step([p.copy() for p in params], grads)  # writable copies: the state exists
+    state = {k: [a.copy() for a in v] for k, v in opt.state.items()}
+    before = params[0].copy()
+    with pytest.raises(ConfigError, match=r"parameter 1 .*read-only"):
+        opt.step(params, grads)
+    np.testing.assert_array_equal(params[0], before)
+    np.testing.assert_array_equal(np.asarray(ro), frozen)
+    for k, v in state.items():
+        for a, b in zip(opt.state[k], v):
+            np.testing.assert_array_equal(a, b)

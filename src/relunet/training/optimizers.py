@@ -97,6 +97,7 @@ def _axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
         y.dtype == x.dtype
         and y.dtype.char in "fd"
         and y.flags.c_contiguous
+        and y.flags.writeable
         and x.flags.c_contiguous
     ):
         fn = blas.saxpy if y.dtype.char == "f" else blas.daxpy
@@ -220,6 +221,11 @@ class Optimizer:
                 f"{len(params)} parameters of shapes {[p.shape for p in params]} but "
                 f"{len(grads)} gradients of shapes {[g.shape for g in grads]}"
             )
+        # refused before anything changes; BLAS's axpy would write through its pointer
+        # (into a read-only memory map: a segmentation fault)
+        for i, p in enumerate(params):
+            if not p.flags.writeable:
+                raise ConfigError(f"parameter {i} (shape {p.shape}) is read-only: the optimizer updates it in place")
         if self.max_grad_norm is not None:
             clip_grad_norm(grads, self.max_grad_norm)
         if not self._checked or (self.state_names() and not self.state):
