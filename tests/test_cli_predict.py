@@ -299,3 +299,16 @@ def test_predict_refuses_a_missing_marker_in_a_text_column(tmp_path, capsys):
     other.write_text("size,color,ok\n" + "\n".join(rows) + "\n")
     _usage_error(capsys, ["predict", "--model", model, "--data", str(other)],
                  "a missing value ('N/A') in column 'color', line 7", "--impute fills numeric columns only")
+
+
+@pytest.mark.parametrize("out", [None, "p.csv"])
+def test_predict_reports_the_accuracy_of_a_file_with_targets_on_stderr(tmp_path, capsys, xor_model, out):
+    """With targets in the file the accuracy goes to stderr, whether the predictions go to
+    stdout or to --out (stdout then holds the predictions alone)."""
+    data = tmp_path / "xy.npz"
+    np.savez(data, X=XOR_X, y=XOR_Y)
+    rc, stdout, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", str(data),
+                                    *(["--out", str(tmp_path / out)] if out else [])])
+    assert rc == 0, err
+    assert err.count("\n") == 1 and "4 predictions" in err and "accuracy: " in err
+    assert (stdout == "") == bool(out) and "accuracy" not in stdout

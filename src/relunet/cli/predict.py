@@ -460,8 +460,9 @@ def run(args: argparse.Namespace) -> int:
         write_atomic(args.out, text)  # folder checked, symlinks followed, devices written in place
     else:
         sys.stdout.write(text)
-    if y is not None and args.out:
+    if y is not None:  # the metric goes to stderr, so stdout stays the predictions alone
         metric = _metric(net, X, y)
         if metric:
-            print(f"{what}: {result['n_samples']} predictions written to {args.out}; {metric}", file=sys.stderr)
+            where = f" written to {args.out}" if args.out else ""
+            print(f"{what}: {result['n_samples']} predictions{where}; {metric}", file=sys.stderr)
     return 0
