@@ -312,3 +312,13 @@ def test_predict_reports_the_accuracy_of_a_file_with_targets_on_stderr(tmp_path,
     assert rc == 0, err
     assert err.count("\n") == 1 and "4 predictions" in err and "accuracy: " in err
     assert (stdout == "") == bool(out) and "accuracy" not in stdout
+
+
+def test_predict_refuses_targets_of_another_length_than_the_inputs(tmp_path, capsys, xor_model):
+    """An .npz whose y is shorter than its X: a one-line error naming both lengths (the
+    metric was silently left out)."""
+    data = tmp_path / "xy.npz"
+    np.savez(data, X=np.vstack([XOR_X, XOR_X[:1]]), y=XOR_Y)
+    out, _ = _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)],
+                          "xy.npz", "X has 5 samples but y has 4")
+    assert out == ""

@@ -18,7 +18,7 @@ import numpy as np
 
 from relunet.core.contract import DataContract, check_labels, column_order
 from relunet.data import datasets, tables
-from relunet.errors import DataFormatError, FeatureCountError, TargetTypeError
+from relunet.errors import DataError, DataFormatError, FeatureCountError, TargetTypeError
 from relunet.io.modelfile import load as load_model
 from relunet.cli import CLIError, common
 from relunet.core.network import MLP
@@ -440,6 +440,8 @@ def run(args: argparse.Namespace) -> int:
     X = np.asarray(X)
     if X.ndim == 2 and X.shape[1] != net.n_features:
         raise FeatureCountError(f"{what} has {X.shape[1]} features but the model takes {net.n_features}")
+    if y is not None and len(np.atleast_1d(y)) != len(X):  # else the metric would silently be left out
+        raise DataError(f"{what}: X has {len(X)} samples but y has {len(np.atleast_1d(y))}")
     if y is not None and net.task == "classification" and getattr(net, "classes_", None) is not None:
         y = check_labels(y, net.classes_)  # labels of another type or unseen classes: an error naming them
     if y is not None and net.task == "regression" and np.asarray(y).dtype.kind not in "biuf":
