@@ -322,3 +322,13 @@ def test_predict_refuses_targets_of_another_length_than_the_inputs(tmp_path, cap
     out, _ = _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)],
                           "xy.npz", "X has 5 samples but y has 4")
     assert out == ""
+
+
+@pytest.mark.parametrize("X, words", [
+    (np.array([[np.nan, 1.0]]), "NaN"),
+    (np.ones((0, 2)), "no samples"),
+])
+def test_predict_errors_on_the_values_of_a_data_file_name_the_file(tmp_path, capsys, xor_model, X, words):
+    data = tmp_path / "bad.npy"
+    np.save(data, X)
+    _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)], f"{data}: X ", words)

@@ -447,7 +447,10 @@ def run(args: argparse.Namespace) -> int:
     if y is not None and net.task == "regression" and np.asarray(y).dtype.kind not in "biuf":
         text = next(v for v in np.ravel(y).tolist() if not _is_float(v))
         raise TargetTypeError(f"{what}: the target holds text ({text!r}); the model regresses a numeric target")
-    result = predictions(net, X, args.all_probabilities)
+    try:
+        result = predictions(net, X, args.all_probabilities)
+    except DataError as exc:  # "X has no samples" alone does not say which file
+        raise type(exc)(str(exc) if str(exc).startswith(what) else f"{what}: {exc}") from None
     result = {"model": args.model, "data": what, **result}
     fmt = args.format
     if fmt is None:
