@@ -559,6 +559,7 @@ def test_train_augment_hflip_reports_it_and_trains_on_twice_the_images(capsys):
     (["--data", "digits", "--augment", "vflip"], ["flip[:P] and/or shift[:PIXELS]"]),
     (["--data", "moons", "--augment", "shift:1"], ["transforms the images of", "not moons"]),
     (["--data", "digits", "--augment", "shift:1", "--scale", "standard"], ["background of 0", "--scale standard"]),
+    (["--data", "digits", "--augment", "flip", "--scale", "minmax"], ["between a pixel and its mirror", "--scale minmax"]),
     (["--data", "digits", "--augment", "shift:8"], ["from 0 to 7"]),
     (["--data", "digits", "--augment", "shift:1", "--optimizer", "lbfgs"], ["per-batch optimizer"]),
     (["--data", "digits", "--augment", ""], ["augmentation is empty"]),
