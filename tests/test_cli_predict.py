@@ -117,6 +117,9 @@ def test_predict_csv_with_string_labels(tmp_path, capsys):
     rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(data)])
     assert rc == 0, err
     assert out.splitlines()[0] == "prediction,p_cat,p_dog" and len(out.splitlines()) == 9
+    new = tmp_path / "new.csv"
+    new.write_text("a,b,y\n0,1,dog\n1,1,bird\n")
+    _usage_error(capsys, ["predict", "--model", str(model), "--data", str(new)], f"{new}: label(s) ['bird']")
 
 
 def test_predict_csv_errors_name_the_line(tmp_path, capsys, xor_model):
