@@ -632,3 +632,12 @@ def test_augment_on_a_data_file_names_the_file_before_reading_it(capsys, tmp_pat
     path.write_text("a,b,label\n1,2,0\n3,,1\n5,6,0\n7,8,1\n")
     _usage_error(capsys, ["train", "--data", str(path), "--augment", "hflip"], "--augment hflip",
                  "not a data file", "table.csv")
+
+
+def test_train_divergence_of_a_set_up_that_cannot_train_names_the_cause(capsys):
+    """Binary cross-entropy on an identity output is undefined at any learning rate: the
+    error names the doctor's cause and fix, not "the learning rate is probably too large"."""
+    out, line = _usage_error(capsys, ["train", "--data", "xor", "--output", "identity", "--loss", "bce",
+                                      "--epochs", "5", "-q"], "training diverged at epoch 1",
+                             "output-loss-mismatch", "output='sigmoid'")
+    assert "learning rate" not in line

@@ -180,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
     if verbose:
         print(header(net, data, kwargs["optimizer"], args.schedule, kwargs.get("augment")))
     t0 = time.perf_counter()
+    from relunet.cli.verdict import divergence_cause
     from relunet.errors import DivergenceError
 
     # an overflow in a step is divergence: the engine raises one DivergenceError (epoch,
@@ -194,7 +195,11 @@ def _run(args: argparse.Namespace) -> int:
     except DivergenceError as exc:  # the epochs before it are worth keeping: --history still written
         if args.history and getattr(exc, "history", None) is not None:
             _report(write_outputs([Output("--history", args.history, exc.history.save, "the history")]))
-        raise
+        cause = divergence_cause(net, data)
+        if cause is None:
+            raise
+        # the set-up cannot train at any rate: the doctor's cause, not "a smaller learning rate"
+        raise DivergenceError(f"training diverged at epoch {exc.epoch}, batch {exc.batch}: {cause}") from None
     seconds = time.perf_counter() - t0
     if history.interrupted:  # the checkpoint holds the model; the history is still written
         failed = write_outputs([Output("--history", args.history, history.save, "the history")])
