@@ -9,10 +9,10 @@ Part of ``python -m benchmarks`` (:mod:`benchmarks.suite` calls :func:`measure`)
   user's call does) against the loop a PyTorch user writes for the same epoch
   (``randperm``, index gather, ``zero_grad``, forward, cross-entropy, ``backward``,
   ``step``, the running loss and accuracy by ``.item()``), 784-500-500-500-10 ReLU, float32,
-  SGD (lr 0.01) and Adam (lr 0.001), batch 1 (on a small sample so it stays short), 128,
-  512; both start from the same weights and alternate round by round;
+  SGD (lr 0.01) and Adam (lr 0.001) at batch 1 (on a small sample so it stays short), 128,
+  512, and SGD with Nesterov momentum 0.9 (scikit-learn's MLP default) at 128 and 512; both start from the same weights and alternate round by round;
 * **outside BLAS**: the fraction of a batch-128 ``train_step`` spent outside the BLAS
-  calls of :mod:`relunet.core.blas` (each call timed by a wrapper), SGD and Adam;
+  calls of :mod:`relunet.core.blas` (each call timed by a wrapper), per optimizer;
 * **thread scaling**: the batch-128 SGD fit rows at 1, 2 and all usable cores, relunet
   (``fit(threads=n)``) and PyTorch (``torch.set_num_threads(n)``), and each one's speed-up
   over its own 1-thread rate.
@@ -32,7 +32,13 @@ import numpy as np
 
 SIZES = [784, 500, 500, 500, 10]
 ARCH = "784-500-500-500-10"
-LR = {"sgd": 0.01, "adam": 0.001}
+#: the optimizers measured: name -> (relunet optimizer, its hyper-parameters); "momentum" is
+#: SGD with Nesterov momentum 0.9 (scikit-learn's MLP default), torch.optim.SGD's same rule
+OPTIMIZERS = {"sgd": ("sgd", {"lr": 0.01}),
+              "momentum": ("sgd", {"lr": 0.01, "momentum": 0.9, "nesterov": True}),
+              "adam": ("adam", {"lr": 0.001})}
+#: the batch sizes measured per optimizer (momentum only where the update is a step's cost)
+BATCHES = {"sgd": (1, 128, 512), "momentum": (128, 512), "adam": (1, 128, 512)}
 #: samples per timed epoch, by batch size (quick, full): batch 1 on a small sample
 ROWS = {1: (256, 2048), 128: (4096, 16384), 512: (4096, 16384)}
 
@@ -59,7 +65,8 @@ def fit_relunet(opt: str, B: int, X: np.ndarray, y: np.ndarray, threads: int,
     def call():
         if library is not None:
             blas.use(library)
-        net.fit(X, y, epochs=1, batch_size=B, optimizer=opt, lr=LR[opt], threads=threads)
+        name, hyper = OPTIMIZERS[opt]
+        net.fit(X, y, epochs=1, batch_size=B, optimizer=name, threads=threads, **hyper)
 
     return call, len(X), {}
 
@@ -77,7 +84,8 @@ def fit_torch(opt: str, B: int, X: np.ndarray, y: np.ndarray) -> tuple[Callable[
         mods += [lin, torch.nn.ReLU()]
     model = torch.nn.Sequential(*mods[:-1])
     params = list(model.parameters())
-    optimizer = torch.optim.SGD(params, lr=LR["sgd"]) if opt == "sgd" else torch.optim.Adam(params, lr=LR["adam"])
+    name, hyper = OPTIMIZERS[opt]
+    optimizer = torch.optim.SGD(params, **hyper) if name == "sgd" else torch.optim.Adam(params, **hyper)
     loss_fn = torch.nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     n = len(X)
@@ -111,7 +119,8 @@ def outside_blas(opt: str, B: int, threads: int, steps: int, repeats: int) -> di
     X, y = _data(B * 8, seed=1)
     net = _net()
     Y = net.encode_targets(y, len(X))
-    optimizer = optimizers.get(opt, lr=LR[opt])
+    name, hyper = OPTIMIZERS[opt]
+    optimizer = optimizers.get(name, **hyper)
     batches = [(X[s : s + B], Y[s : s + B]) for s in range(0, len(X), B)]
     real = blas.gemm
     inside = [0.0]
@@ -162,8 +171,8 @@ def measure(timer: Any, threads: int, quick: bool, log: Callable[..., Any] = pri
     out: dict[str, Any] = {"kernels": kernels.backend(), "blas": primary, "other_blas": others,
                            "threads": threads, "rows": [], "outside_blas": {}, "scaling": []}
     torch.set_num_threads(threads)
-    for opt in ("sgd", "adam"):
-        for B in (1, 128, 512):
+    for opt in OPTIMIZERS:
+        for B in BATCHES[opt]:
             X, y = _data(ROWS[B][0 if quick else 1])
             jobs = {"relunet": fit_relunet(opt, B, X, y, threads, primary if others else None)[:2],
                     "torch": fit_torch(opt, B, X, y)[:2]}
@@ -184,7 +193,7 @@ def measure(timer: Any, threads: int, quick: bool, log: Callable[..., Any] = pri
                           for n, v in row["other_blas"].items()), flush=True)
     if others:
         blas.use(primary)
-    for opt in ("sgd", "adam"):
+    for opt in OPTIMIZERS:
         out["outside_blas"][opt] = outside_blas(opt, 128, threads, 8 if quick else 32, 3 if quick else 7)
         log(f"outside BLAS, batch 128 {opt}: {out['outside_blas'][opt]['fraction']:.1%}", flush=True)
     X, y = _data(ROWS[128][0 if quick else 1])
@@ -230,10 +239,13 @@ def fit_table(fit: dict[str, Any]) -> str:
                      f"{r['torch']['rate']:,.0f} | {r['ratio_torch']:.2f} | {r['ratio_best_torch']:.2f} |"
                      + "".join(f" {v['rate']:,.0f} | {v['ratio_torch']:.2f} |"
                                for v in r.get("other_blas", {}).values()))
-    adam = {r["batch"]: r["relunet"]["rate"] for r in fit["rows"] if r["optimizer"] == "adam"}
-    sgd = {r["batch"]: r["relunet"]["rate"] for r in fit["rows"] if r["optimizer"] == "sgd"}
-    lines += ["", "Adam's fit rate over SGD's: " + ", ".join(
-        f"batch {b}: {adam[b] / sgd[b]:.2f}" for b in sorted(adam) if b in sgd)]
+    rates = {opt: {r["batch"]: r["relunet"]["rate"] for r in fit["rows"] if r["optimizer"] == opt}
+             for opt in ("sgd", "momentum", "adam")}
+    sgd = rates["sgd"]
+    for opt, label in (("momentum", "Nesterov momentum's"), ("adam", "Adam's")):
+        if rates[opt]:
+            lines += ["", f"{label} fit rate over plain SGD's: " + ", ".join(
+                f"batch {b}: {rates[opt][b] / sgd[b]:.2f}" for b in sorted(rates[opt]) if b in sgd)]
     ob = fit["outside_blas"]
     lines += ["", "Time outside BLAS in a batch-128 `train_step` (the rest is the BLAS calls): " + ", ".join(
         f"{opt} {v['fraction']:.1%} ({v['ms_per_step']:.2f} ms/step)" for opt, v in ob.items())]

@@ -173,6 +173,9 @@ def _fit_results(sgd=(2.0, 1.6, 1.4), adam_rates=(900.0, 950.0), outside=0.08):
             rows.append({"arch": bench_fit.ARCH, "optimizer": opt, "batch": B, "samples": 64,
                          "relunet": {"rate": rate, "best": rate}, "torch": {"rate": rate / r, "best": rate / r},
                          "ratio_torch": r, "ratio_best_torch": r})
+    rows.append({"arch": bench_fit.ARCH, "optimizer": "momentum", "batch": 128, "samples": 64,
+                 "relunet": {"rate": 970.0, "best": 970.0}, "torch": {"rate": 800.0, "best": 800.0},
+                 "ratio_torch": 970 / 800, "ratio_best_torch": 970 / 800})
     return {"kernels": "numba", "threads": 2, "rows": rows,
             "outside_blas": {"sgd": {"fraction": outside, "fractions": [outside], "ms_per_step": 5.0},
                              "adam": {"fraction": 0.2, "fractions": [0.2], "ms_per_step": 6.0}},
@@ -199,7 +202,10 @@ def test_fit_targets_verdicts_and_table():
     assert verdicts[f"train_step {BIG} SGD batch 128: time outside BLAS"] is False
     text = bench_fit.fit_table(_fit_results())
     assert "| sgd | 128 | 64 | 1,000 | 625 | 1.60 |" in text
-    assert "batch 128: 0.90" in text and "sgd 8.0%" in text and "| 2 | 18 | 12 | 1.50 | 1.80 | 1.50 |" in text
+    assert "Adam's fit rate over plain SGD's: batch 1: 0.10, batch 128: 0.90, batch 512: 0.95" in text
+    assert "Nesterov momentum's fit rate over plain SGD's: batch 128: 0.97" in text
+    assert "| momentum | 128 | 64 | 970 | 800 | 1.21 |" in text
+    assert "sgd 8.0%" in text and "| 2 | 18 | 12 | 1.50 | 1.80 | 1.50 |" in text
     assert bench_fit.thread_counts(1) == [1] and bench_fit.thread_counts(16) == [1, 2, 16]
     # torch: 128 rows at 625/s = 204.8 ms a step; relunet inside BLAS: 5.0 ms * (1 - 0.08)
     assert bench_fit.blas_bound(_fit_results()) == pytest.approx(204.8 / 4.6)
@@ -220,7 +226,8 @@ def test_fit_jobs_and_outside_blas_run():
     from benchmarks import bench_fit
 
     X, y = bench_fit._data(8)
-    for job in (bench_fit.fit_relunet("adam", 4, X, y, 1), bench_fit.fit_torch("adam", 4, X, y)):
+    jobs = [bench_fit.fit_relunet(opt, 4, X, y, 1) for opt in bench_fit.OPTIMIZERS]
+    for job in jobs + [bench_fit.fit_torch(opt, 4, X, y) for opt in bench_fit.OPTIMIZERS]:
         call, per_call, _ = job
         call()
         assert per_call == 8

@@ -433,6 +433,48 @@ def test_mkl_products_are_the_same_bits_on_one_and_two_threads():
         blas.use("openblas")
 
 
+@needs_mkl
+@pytest.mark.parametrize("tb", [False, True])
+def test_mkl_small_single_row_products_run_on_openblas_with_the_same_bits_at_any_thread_count(tb):
+    """With MKL chosen, a 1-row product of a matrix below MKL_GEMV_MIN elements (a 500 x 10
+    output layer at batch 1) is OpenBLAS's, bit for bit, on 1 and on 2 threads."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 500)).astype(np.float32)
+    W = rng.standard_normal((10, 500) if tb else (500, 10)).astype(np.float32)
+    assert W.size < blas.MKL_GEMV_MIN
+    c0 = rng.standard_normal((1, 10)).astype(np.float32)
+    want = blas.gemm(0.5, x, W, 1.0, c0.copy(), trans_b=tb)  # the suite's library: OpenBLAS
+    blas.use("mkl")
+    try:
+        for t in sorted({1, min(2, kernels.default_threads())}):
+            with kernels.threads(t):
+                got = blas.gemm(0.5, x, W, 1.0, c0.copy(), trans_b=tb)
+            np.testing.assert_array_equal(got, want)
+    finally:
+        blas.use("openblas")
+
+
+@pytest.mark.parametrize("library", LIBRARIES, indirect=True)
+def test_read_only_and_offset_operands_are_read_from_the_right_address(library):
+    """The products take each array's address through the buffer protocol, or through
+    ``x.ctypes`` for a read-only one: a row in the middle of a larger array and a read-only
+    weight matrix give the product of those very values."""
+    rng = np.random.default_rng(9)
+    big = rng.standard_normal((6, 300)).astype(np.float32)
+    W = rng.standard_normal((300, 200)).astype(np.float32)
+    W.setflags(write=False)
+    c = np.zeros((3, 200), np.float32)
+    blas.gemm(1.0, big[2:5], W, 0.0, c)
+    np.testing.assert_allclose(c, big[2:5].astype(np.float64) @ W, rtol=1e-4, atol=1e-4)
+    out = np.zeros((4, 200), np.float32)
+    blas.gemm(1.0, big[4:5], W, 0.0, out[3:4])  # a single row, into the last row of a larger array
+    np.testing.assert_allclose(out[3], big[4].astype(np.float64) @ W, rtol=1e-4, atol=1e-4)
+    assert not out[:3].any()
+    y = np.ones(5000, np.float32)
+    blas.axpy(2.0, np.full(5000, 0.5, np.float32), y[:])
+    assert (y == 2.0).all()
+
+
 # -- arrays BLAS must not be handed (a raw pointer skips NumPy's checks) ------------------------
 @pytest.mark.parametrize("library", LIBRARIES, indirect=True)
 @pytest.mark.parametrize("m", [1, 4])  # 1: the GEMV path

@@ -593,6 +593,64 @@ def test_adam_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypa
     np.testing.assert_array_equal(_bits(g), _bits(g_before))  # the gradient is the network's
 
 
+SGD_CASES = {  # (momentum, dampening, nesterov, weight_decay, first)
+    "momentum": (0.9, 0.0, False, 0.0, False),
+    "momentum-first": (0.9, 0.0, False, 0.0, True),
+    "nesterov": (0.9, 0.0, True, 0.0, False),
+    "nesterov-l2": (0.9, 0.0, True, 1e-4, False),
+    "dampening-l2-first": (0.5, 0.3, False, 0.01, True),
+    "dampening": (0.5, 0.3, False, 0.0, False),
+    "l2-only": (0.0, 0.0, False, 0.01, False),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [3, 500, kernels.COMPILED_MIN + 1, kernels.PARALLEL_MIN + 5])
+@pytest.mark.parametrize("case", sorted(SGD_CASES))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sgd_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)  # the parallel form on 2 cores too
+    mu, damp, nesterov, wd, first = SGD_CASES[case]
+    rng = np.random.default_rng(11)
+    p, g = _specials(rng, n, dtype), _specials(rng, n, dtype)[::-1].copy()
+    buf = _specials(rng, n, dtype)[::-1].copy() * dtype(0.5) if mu else None
+    settings = dict(lr=0.05, momentum=mu, dampening=damp, nesterov=nesterov, weight_decay=wd, first=first)
+    ref = [p.copy(), None if buf is None else buf.copy()]
+    fast = [p.copy(), None if buf is None else buf.copy()]
+    g_before = g.copy()
+    with np.errstate(all="ignore"), kernels.threads(min(threads, kernels.default_threads())):
+        kernels.sgd_step_numpy(ref[0], g, ref[1], np.empty_like(p), np.empty_like(p), **settings)
+        kernels.sgd_step(fast[0], g, fast[1], np.empty_like(p), np.empty_like(p), **settings)
+    for r, f in zip(ref, fast):
+        if r is not None:
+            np.testing.assert_array_equal(_bits(f), _bits(r))
+    np.testing.assert_array_equal(_bits(g), _bits(g_before))  # the gradient is the network's
+    assert not np.array_equal(_bits(ref[0]), _bits(p))  # the step moved the parameter
+
+
+def test_sgd_kernel_states_torchs_momentum_update():
+    rng = np.random.default_rng(3)
+    p, g = rng.standard_normal(kernels.COMPILED_MIN + 7), rng.standard_normal(kernels.COMPILED_MIN + 7)
+    buf = rng.standard_normal(p.size)
+    lr, mu, damp, wd = 0.1, 0.9, 0.25, 0.01
+    d = g + wd * p
+    b_want = mu * buf + (1 - damp) * d
+    p_want = p - lr * (d + mu * b_want)
+    kernels.sgd_step(p, g, buf, np.empty_like(p), np.empty_like(p), lr=lr, momentum=mu, dampening=damp,
+                     nesterov=True, weight_decay=wd, first=False)
+    np.testing.assert_allclose(buf, b_want, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(p, p_want, rtol=1e-14, atol=1e-14)
+
+
+def test_sgd_kernel_into_a_read_only_buffer_gives_numpys_value_error():
+    p = np.ones(kernels.COMPILED_MIN + 1, np.float32)
+    buf = np.ones_like(p)
+    buf.setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        kernels.sgd_step(p, p.copy(), buf, np.empty_like(p), None, lr=0.1, momentum=0.9, dampening=0.0,
+                         nesterov=False, weight_decay=0.0, first=False)
+
+
 def test_kernels_take_the_reference_for_arrays_they_do_not_fit():
     g = np.arange(-3.0, 3.0, dtype=np.float32)[::2]  # not contiguous
     a = np.ones(3, dtype=np.float32)
@@ -638,7 +696,8 @@ def test_kernel_backend_follows_the_environment(tmp_path):
     assert out.returncode != 0 and "RELUNET_KERNELS must be 'auto', 'numba' or 'numpy'" in out.stderr
 
 
-@pytest.mark.parametrize("opt", ["sgd", "adam", "adamw", ("adam", {"amsgrad": True, "weight_decay": 0.01})])
+@pytest.mark.parametrize("opt", ["sgd", "adam", "adamw", ("adam", {"amsgrad": True, "weight_decay": 0.01}),
+                                 ("sgd", {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3})])
 def test_training_is_the_same_with_and_without_the_fused_kernels(opt, monkeypatch):
     name, hyper = opt if isinstance(opt, tuple) else (opt, {})
     sizes = [64, 80, 60, 10]  # weights and batch-64 masks above kernels.COMPILED_MIN elements
@@ -650,6 +709,7 @@ def test_training_is_the_same_with_and_without_the_fused_kernels(opt, monkeypatc
     for fused in (True, False):
         if not fused:
             monkeypatch.setattr(kernels, "adam_step", kernels.adam_step_numpy)
+            monkeypatch.setattr(kernels, "sgd_step", kernels.sgd_step_numpy)
             monkeypatch.setattr(kernels, "relu_backward", kernels.relu_backward_numpy)
             monkeypatch.setattr(kernels, "bias_relu", kernels.bias_relu_numpy)
             monkeypatch.setattr(kernels, "relu_backward_bias", kernels.relu_backward_bias_numpy)

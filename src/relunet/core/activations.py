@@ -186,7 +186,7 @@ class Activation:
 def _as_float(x: np.ndarray) -> np.ndarray:
     """``x`` as a floating array (integers and bools become float64; floats stay as they are)."""
     x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":  # np.issubdtype(x.dtype, np.floating), at a tenth of its cost
         x = x.astype(np.float64)
     return x
 
@@ -1621,9 +1621,11 @@ class Softmax(Activation):
 
     def fn(self, x):
         x = _as_float(x)
-        z = x - np.max(x, axis=-1, keepdims=True)
+        # the ufuncs' own reductions: np.max / np.sum call them (same results), at three
+        # times the cost on one sample's row
+        z = x - np.maximum.reduce(x, axis=-1, keepdims=True)
         np.exp(z, out=z)
-        z /= np.sum(z, axis=-1, keepdims=True)
+        z /= np.add.reduce(z, axis=-1, keepdims=True)
         return z
 
     def forward(self, x):

@@ -49,6 +49,9 @@ orders). Each gives the same bits for the same thread count, so a seeded run rep
 for bit on one machine; MKL's GEMMs (its strict reproducible mode) give them at any
 thread count, OpenBLAS's large ones do not, and neither do MKL's single-row products
 (GEMV: batch size 1, ``predict`` of one sample), which differ between 1 and 2 threads.
+With MKL chosen, single-row products of a matrix of fewer than :data:`MKL_GEMV_MIN`
+elements still run on OpenBLAS (one thread, the same bits at any thread count): there
+MKL's fixed cost per call is most of the product's time.
 Set ``RELUNET_BLAS`` to the same library to compare runs across machines.
 
 NOTE: every product of the hot path goes through this module, never ``numpy.matmul``.
@@ -94,6 +97,7 @@ __all__ = [
     "AXPY_MIN",
     "BLAS_CHOICES",
     "MIN_SPEEDUP",
+    "MKL_GEMV_MIN",
     "BlasInfo",
     "available",
     "axpy",
@@ -222,30 +226,50 @@ class _MKL:
             np.dtype(np.float64): (lib.cblas_dgemm, lib.cblas_dgemv, lib.cblas_daxpy),
         }
         self.version = _dist_version("mkl") or "(installed)"
+        self.small = _OpenBLAS()  # the single-row products below MKL_GEMV_MIN
 
     def gemm(self, alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray,
              trans_a: bool, trans_b: bool) -> None:
         m, n = c.shape
         k = a.shape[0] if trans_a else a.shape[1]
         self.routines[c.dtype][0](_ROW_MAJOR, _TRANS if trans_a else _NO_TRANS, _TRANS if trans_b else _NO_TRANS,
-                                  m, n, k, alpha, a.ctypes.data, a.shape[1], b.ctypes.data, b.shape[1],
-                                  beta, c.ctypes.data, n)
+                                  m, n, k, alpha, _address(a), a.shape[1], _address(b), b.shape[1],
+                                  beta, _address(c), n)
 
     def gemv(self, alpha: float, x: np.ndarray, b: np.ndarray, beta: float, y: np.ndarray,
              trans_b: bool) -> None:
         # op(b).T @ x: b (k, n) row-major is transposed; b given as (n, k) (trans_b) is not
         rows, cols = b.shape
+        if rows * cols < MKL_GEMV_MIN:
+            self.small.gemv(alpha, x, b, beta, y, trans_b)
+            return
         self.routines[y.dtype][1](_ROW_MAJOR, _NO_TRANS if trans_b else _TRANS, rows, cols, alpha,
-                                  b.ctypes.data, cols, x.ctypes.data, 1, beta, y.ctypes.data, 1)
+                                  _address(b), cols, _address(x), 1, beta, _address(y), 1)
 
     def axpy(self, alpha: float, x: np.ndarray, y: np.ndarray) -> None:
-        self.routines[y.dtype][2](y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+        self.routines[y.dtype][2](y.size, alpha, _address(x), 1, _address(y), 1)
+
+
+def _address(x: np.ndarray) -> int:
+    """The address of a C-contiguous array's first element, for a ``ctypes`` call:
+    through the buffer protocol (a quarter of a microsecond), or for a read-only array
+    through ``x.ctypes.data`` (~0.8 us, three times per product: a batch-1 inference's
+    four products spent ~10 us on it)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(x))
+    except (TypeError, ValueError, BufferError):  # read-only: from_buffer wants a writable buffer
+        return x.ctypes.data
 
 
 # -- products ----------------------------------------------------------------------------------
 #: shorter vectors are added by NumPy (two ufunc passes): on a bias-sized vector the call
 #: into the BLAS library (through ctypes) costs more than the whole addition
 AXPY_MIN = 4096
+#: with MKL, single-row products (GEMV) of a matrix of fewer elements run on SciPy's
+#: OpenBLAS: MKL's call costs 3 us at any size (and 6 us on 2 threads) where OpenBLAS's is
+#: done in 1.5 us (a 500 x 10 output layer at batch 1); OpenBLAS runs products this small on
+#: one thread (its own bound is 2304 x 4 elements), so no second thread pool wakes
+MKL_GEMV_MIN = 9216
 #: BLAS takes 32-bit dimensions (LP64); larger arrays take the NumPy fallback
 _MAX_DIM = 2**31 - 1
 

@@ -21,6 +21,9 @@ The kernels:
   from the output ``a``; two passes and a bool mask in NumPy);
 * :func:`adam_step`: one Adam / AdamW / AMSGrad step on one parameter array (about twelve
   passes in NumPy, one fused);
+* :func:`sgd_step`: one step of SGD with momentum (Nesterov's too) and / or weight decay
+  on one parameter array (five to seven passes in NumPy, one fused; plain SGD needs no
+  kernel: the network folds it into the weight gradient's product);
 * :func:`bias_relu`: a dense layer's bias and ReLU, ``z <- max(z + b, 0)``, after the
   product ``z = x W`` (so the bias is not copied into ``z`` before the product);
 * :func:`relu_backward_bias`: ReLU's backward with the bias gradient of the dense layer
@@ -74,6 +77,8 @@ __all__ = [
     "relu_backward_bias",
     "relu_backward_bias_numpy",
     "relu_backward_numpy",
+    "sgd_step",
+    "sgd_step_numpy",
     "softmax_cross_entropy",
     "softmax_cross_entropy_numpy",
     "threads",
@@ -192,6 +197,8 @@ def warm_up(dtype: Any = np.float32) -> str:
     relu_backward_bias(rows.copy(), rows, rows[0].copy(), rows[0].copy(), -0.01)
     adam_step(one.copy(), one, one.copy(), one.copy(), None, one.copy(), None, b1=0.9, b2=0.999,
               step_size=t(0.001), bc2_sqrt=t(0.03), eps=t(1e-8), decay=0.0, coupled=False)
+    sgd_step(one.copy(), one, one.copy(), one.copy(), one.copy(), lr=0.01, momentum=0.9, dampening=0.0,
+             nesterov=True, weight_decay=1e-4, first=False)
     logits = np.ones((LOSS_COMPILED_MIN, 1), dtype=dtype)
     softmax_cross_entropy(logits, logits, logits.copy(), logits.copy(), logits.copy())
     return backend()
@@ -361,6 +368,87 @@ def _adam_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
                     vi = vm if (vm >= vi or vm != vm) else vi  # np.maximum: NaN wins
                     vmax[i] = vi
                 p[i] = pi + (mi / (np.sqrt(vi) / bc2 + eps)) * neg_step
+
+        return numba.njit(parallel=parallel, cache=True, nogil=True, error_model="numpy")(kernel)
+
+    return make(False), make(True)
+
+
+# -- SGD with momentum and / or weight decay -------------------------------------------------------
+def sgd_step_numpy(p: np.ndarray, g: np.ndarray, buf: np.ndarray | None, w: np.ndarray, w2: np.ndarray | None,
+                   *, lr: float, momentum: float, dampening: float, nesterov: bool, weight_decay: float,
+                   first: bool) -> None:
+    r"""One SGD step with momentum and / or (coupled) weight decay on one parameter array, in
+    place (the reference; torch's order of operations, see
+    :class:`relunet.training.optimizers.SGD`):
+
+    .. math::
+        d &= g + \lambda\theta \quad (\lambda \ne 0; \text{ else } d = g)\\
+        b &\leftarrow d \ \text{(first step)}, \qquad b \leftarrow \mu b + (1 - \tau) d
+            \ \text{(later steps)} \quad (\mu \ne 0)\\
+        d &\leftarrow d + \mu b \ \text{(Nesterov)}, \qquad d \leftarrow b \ \text{(otherwise)}\\
+        \theta &\leftarrow \theta - \eta\, d
+
+    Args:
+        p, g: the parameter and its gradient (not modified).
+        buf: the momentum buffer :math:`b` (None when ``momentum`` is 0).
+        w, w2: scratch of p's shape (``w2`` only with weight decay).
+        first: the first step (the buffer starts as :math:`d`, as torch's ``clone(grad)``).
+    """
+    d = g
+    if weight_decay:
+        np.multiply(p, weight_decay, out=w2)
+        w2 += g
+        d = w2
+    if momentum:
+        if first:
+            np.copyto(buf, d)
+        else:
+            buf *= momentum
+            np.multiply(d, 1 - dampening, out=w)
+            buf += w
+        if nesterov:
+            np.multiply(buf, momentum, out=w)
+            w += d
+            d = w
+        else:
+            d = buf
+    np.multiply(d, -lr, out=w)
+    p += w
+
+
+def sgd_step(p: np.ndarray, g: np.ndarray, buf: np.ndarray | None, w: np.ndarray, w2: np.ndarray | None,
+             *, lr: float, momentum: float, dampening: float, nesterov: bool, weight_decay: float,
+             first: bool) -> None:
+    """:func:`sgd_step_numpy` in one fused pass (same arguments, same results bit for bit):
+    it reads ``p``, ``g`` and the buffer and writes ``p`` and the buffer once, where the
+    reference makes five to seven passes; the scratch arrays are then unused."""
+    kernel = _pick("sgd", p.size)
+    if kernel is None or not _fits(p, g, *(() if buf is None else (buf,))) or (
+            buf is not None and not buf.flags.writeable):
+        sgd_step_numpy(p, g, buf, w, w2, lr=lr, momentum=momentum, dampening=dampening,
+                       nesterov=nesterov, weight_decay=weight_decay, first=first)
+        return
+    t = p.dtype.type
+    flat_buf = (p if buf is None else buf).reshape(-1)
+    kernel(p.reshape(-1), g.reshape(-1), flat_buf, bool(weight_decay), t(weight_decay),
+           bool(momentum), t(momentum), t(1 - dampening), bool(first), bool(nesterov), _scalar(t, -lr))
+
+
+def _sgd_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def make(parallel: bool) -> Callable[..., Any]:
+        loop = numba.prange if parallel else range
+
+        def kernel(p, g, b, decays, wd, moves, mu, c, first, nesterov, neg_lr):  # pragma: no cover
+            for i in loop(p.size):
+                pi, di = p[i], g[i]
+                if decays:
+                    di = pi * wd + di
+                if moves:
+                    bi = di if first else b[i] * mu + di * c
+                    b[i] = bi
+                    di = bi * mu + di if nesterov else bi
+                p[i] = pi + di * neg_lr
 
         return numba.njit(parallel=parallel, cache=True, nogil=True, error_model="numpy")(kernel)
 
@@ -704,6 +792,7 @@ def _softmax_cross_entropy_kernels(numba: Any) -> tuple[Any, None]:
 _KERNELS: dict[str, Callable[[Any], tuple[Any, Any]]] = {
     "relu_backward": _relu_backward_kernels,
     "adam": _adam_kernels,
+    "sgd": _sgd_kernels,
     "bias_relu": _bias_relu_kernels,
     "relu_backward_bias": _relu_backward_bias_kernels,
     "softmax_cross_entropy": _softmax_cross_entropy_kernels,

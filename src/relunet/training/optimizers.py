@@ -375,27 +375,13 @@ class SGD(Optimizer):
             for p, g in zip(params, grads):
                 _axpy(-lr, g, p)
             return
-        work = self._scratch(params, 1)
+        work = self._scratch(params, 2 if wd else 1)
         bufs = self.state.get("momentum_buffer")
+        # one fused pass per parameter (kernels.sgd_step_numpy states the arithmetic)
         for i, (p, g) in enumerate(zip(params, grads)):
-            d = g
-            if wd:
-                d = _with_decay(g, p, wd, work[i][0])
-            if mu:
-                b = bufs[i]
-                if self.n_steps == 1:
-                    b[...] = d
-                else:
-                    b *= mu
-                    _axpy(1.0 - self.dampening, d, b)
-                if self.nesterov:
-                    if d is g:  # d += mu * b must not touch the network's gradient
-                        d = work[i][0]
-                        d[...] = g
-                    _axpy(mu, b, d)
-                else:
-                    d = b
-            _axpy(-lr, d, p)
+            kernels.sgd_step(p, g, bufs[i] if mu else None, work[i][0], work[i][1] if wd else None,
+                             lr=lr, momentum=mu, dampening=self.dampening, nesterov=self.nesterov,
+                             weight_decay=wd, first=self.n_steps == 1)
 
 
 class Adagrad(Optimizer):
