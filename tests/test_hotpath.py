@@ -555,6 +555,22 @@ def test_bias_relu_kernel_into_a_read_only_array_gives_numpys_value_error():
     with pytest.raises(ValueError, match="read-only"):
         kernels.bias_relu(z, np.ones(64, np.float32))
 
+def _step_grid(cases):
+    """The grid of an optimizer kernel's test: float32 and float64; sizes below, at and
+    above the compiled and the parallel bounds; every case; 1 and 2 threads."""
+    marks = [pytest.mark.parametrize("dtype", [np.float32, np.float64]),
+             pytest.mark.parametrize("n", [3, 500, kernels.COMPILED_MIN + 1, kernels.PARALLEL_MIN + 5]),
+             pytest.mark.parametrize("case", sorted(cases)),
+             pytest.mark.parametrize("threads", [1, 2])]
+
+    def apply(test):
+        for mark in reversed(marks):
+            test = mark(test)
+        return test
+
+    return apply
+
+
 ADAM_CASES = {  # (decay, coupled, amsgrad)
     "adam": (0.0, False, False),
     "adamw": (1 - 1e-3 * 0.01, False, False),
@@ -564,10 +580,7 @@ ADAM_CASES = {  # (decay, coupled, amsgrad)
 }
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [3, 500, kernels.COMPILED_MIN + 1, kernels.PARALLEL_MIN + 5])
-@pytest.mark.parametrize("case", sorted(ADAM_CASES))
-@pytest.mark.parametrize("threads", [1, 2])
+@_step_grid(ADAM_CASES)
 def test_adam_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypatch):
     monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)  # the parallel form on 2 cores too
     decay, coupled, ams = ADAM_CASES[case]
@@ -579,18 +592,25 @@ def test_adam_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypa
     vmax = np.abs(rng.standard_normal(n) * 0.01).astype(dtype) if ams else None
     settings = dict(b1=0.9, b2=0.999, step_size=1e-3 / (1 - 0.9**3), bc2_sqrt=(1 - 0.999**3) ** 0.5,
                     eps=1e-8, decay=decay, coupled=coupled)
-    ref = [x.copy() for x in (p, m, v)] + [None if vmax is None else vmax.copy()]
-    fast = [x.copy() for x in (p, m, v)] + [None if vmax is None else vmax.copy()]
+    _assert_step_matches_reference(kernels.adam_step_numpy, kernels.adam_step, g, [p, m, v, vmax], threads,
+                                   **settings)
+
+
+def _assert_step_matches_reference(reference, fused, g, state, threads, **settings):
+    """``reference`` and ``fused`` (an optimizer step ``f(p, g, *state, w, w2, **settings)``)
+    on copies of ``state`` (``[p, ...]``, None entries passed as None) leave the same bits
+    in every array, and ``g`` as it was; returns the reference's arrays."""
+    ref = [None if x is None else x.copy() for x in state]
+    fast = [None if x is None else x.copy() for x in state]
     g_before = g.copy()
     with np.errstate(all="ignore"), kernels.threads(min(threads, kernels.default_threads())):
-        kernels.adam_step_numpy(ref[0], g, ref[1], ref[2], ref[3], np.empty_like(p), np.empty_like(p),
-                                **settings)
-        kernels.adam_step(fast[0], g, fast[1], fast[2], fast[3], np.empty_like(p), np.empty_like(p),
-                          **settings)
+        reference(ref[0], g, *ref[1:], np.empty_like(g), np.empty_like(g), **settings)
+        fused(fast[0], g, *fast[1:], np.empty_like(g), np.empty_like(g), **settings)
     for r, f in zip(ref, fast):
         if r is not None:
             np.testing.assert_array_equal(_bits(f), _bits(r))
     np.testing.assert_array_equal(_bits(g), _bits(g_before))  # the gradient is the network's
+    return ref
 
 
 SGD_CASES = {  # (momentum, dampening, nesterov, weight_decay, first)
@@ -604,10 +624,7 @@ SGD_CASES = {  # (momentum, dampening, nesterov, weight_decay, first)
 }
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [3, 500, kernels.COMPILED_MIN + 1, kernels.PARALLEL_MIN + 5])
-@pytest.mark.parametrize("case", sorted(SGD_CASES))
-@pytest.mark.parametrize("threads", [1, 2])
+@_step_grid(SGD_CASES)
 def test_sgd_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypatch):
     monkeypatch.setattr(kernels, "PARALLEL_MIN_THREADS", 2)  # the parallel form on 2 cores too
     mu, damp, nesterov, wd, first = SGD_CASES[case]
@@ -615,16 +632,8 @@ def test_sgd_kernel_is_bit_identical_to_numpy(dtype, n, case, threads, monkeypat
     p, g = _specials(rng, n, dtype), _specials(rng, n, dtype)[::-1].copy()
     buf = _specials(rng, n, dtype)[::-1].copy() * dtype(0.5) if mu else None
     settings = dict(lr=0.05, momentum=mu, dampening=damp, nesterov=nesterov, weight_decay=wd, first=first)
-    ref = [p.copy(), None if buf is None else buf.copy()]
-    fast = [p.copy(), None if buf is None else buf.copy()]
-    g_before = g.copy()
-    with np.errstate(all="ignore"), kernels.threads(min(threads, kernels.default_threads())):
-        kernels.sgd_step_numpy(ref[0], g, ref[1], np.empty_like(p), np.empty_like(p), **settings)
-        kernels.sgd_step(fast[0], g, fast[1], np.empty_like(p), np.empty_like(p), **settings)
-    for r, f in zip(ref, fast):
-        if r is not None:
-            np.testing.assert_array_equal(_bits(f), _bits(r))
-    np.testing.assert_array_equal(_bits(g), _bits(g_before))  # the gradient is the network's
+    ref = _assert_step_matches_reference(kernels.sgd_step_numpy, kernels.sgd_step, g, [p, buf], threads,
+                                         **settings)
     assert not np.array_equal(_bits(ref[0]), _bits(p))  # the step moved the parameter
 
 

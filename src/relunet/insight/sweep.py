@@ -93,9 +93,9 @@ def call_single_threaded(fn: Callable[[Any], Any], config: Any, library: str | N
     :func:`relunet.core.blas.backend`), loaded before the limit so that it covers MKL."""
     from threadpoolctl import threadpool_limits
 
-    if library is not None and blas.backend().name != library:
+    chosen = blas.backend()  # loads the library now, so that the limit below covers MKL
+    if library is not None and chosen.name != library:
         blas.use(library)
-    blas.backend()
     with threadpool_limits(limits=1):
         return fn(config)
 
