@@ -641,3 +641,12 @@ def test_train_divergence_of_a_set_up_that_cannot_train_names_the_cause(capsys):
                                       "--epochs", "5", "-q"], "training diverged at epoch 1",
                              "output-loss-mismatch", "output='sigmoid'")
     assert "learning rate" not in line
+
+
+def test_early_stopping_on_too_few_samples_says_the_split_was_its_own(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--quiet", "--early-stopping", "3"],
+                 "--early-stopping holds out --validation-split 0.1", "of 4 samples leaves no validation samples",
+                 "--monitor loss")
+    _, line = _usage_error(capsys, ["train", "--data", "xor", "--quiet", "--early-stopping", "3",
+                                    "--validation-split", "0.1"], "validation_split=0.1 of 4 samples")
+    assert "--early-stopping holds out" not in line  # the user's own split: no word about an implied one
