@@ -15,6 +15,7 @@ shims) may import any layer (but no private name); importing the top-level packa
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,3 +226,16 @@ def test_the_shims_may_import_any_layer_but_no_private_name():
     assert _offenders_in("relunet.sklearn", "from relunet.interop.sklearn import MLPClassifier\n") == []
     assert _offenders_in("relunet.sklearn", "from relunet.interop.sklearn import _x\n") == [
         "relunet.sklearn: imports private relunet.interop.sklearn._x"]
+
+
+def test_every_source_file_the_docs_name_exists():
+    """The README and docs/*.md point readers at files (`relunet/interop/onnx.py`,
+    `tests/test_tree.py`, ...); each must exist, or a reader's one guess fails."""
+    root = SRC.parent.parent
+    docs = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    if not docs[0].exists():
+        pytest.skip("not a source checkout: no README.md beside src/")
+    pattern = re.compile(r"`((?:src/)?(?:relunet|tests|examples|benchmarks)/[\w/]+\.py)`")
+    missing = [(doc.name, path) for doc in docs for path in pattern.findall(doc.read_text())
+               if not (root / path).exists() and not (root / "src" / path).exists()]
+    assert not missing

@@ -133,7 +133,7 @@ def test_activation_takes_its_parameters(capsys, tmp_path):
                                   "--activation", "prelu(num_parameters=per_unit)"])
     assert rc == 0, err
     for spec, needle in (("leaky_relu(negative_slope)", "is not PARAM=VALUE"),
-                         ("leaky_relu(slope=0.1)", "unexpected keyword argument 'slope'"),
+                         ("leaky_relu(slope=0.1)", "unexpected keyword argument 'slope'; its parameters: negative_slope"),
                          ("elu(alpha=big)", "alpha must be a real number"),
                          ("relu((x=1))", "write NAME or NAME(PARAM=VALUE, ...)"),
                          ("reluu(x=1)", "reluu")):

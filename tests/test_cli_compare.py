@@ -66,3 +66,28 @@ def test_compare_applies_the_data_options(tmp_path, capsys):
     assert rc == 0, err
     acc = lambda text: json.loads(text)["rows"][0]["test_accuracy_mean"]  # noqa: E731
     assert acc(plain) != acc(few)
+
+
+def test_compare_splits_a_builtin_dataset_anew_for_each_seed(capsys, monkeypatch):
+    """No data option given: each seed splits the dataset itself (the name goes through),
+    and the header does not claim a --scale the user never gave."""
+    from relunet.insight import compare
+
+    seen = []
+    real = compare.compare_activations
+    monkeypatch.setattr(compare, "compare_activations", lambda data, *a, **k: seen.append(data) or real(data, *a, **k))
+    rc, out, err = _run(capsys, ["compare", "--data", "digits", "--activations", "relu", "--seeds", "2",
+                                 "--epochs", "1", "--hidden", "4", "-j", "1"])
+    assert rc == 0, err
+    assert seen == ["digits"]
+    assert "one split" not in out.splitlines()[0] and "--scale" not in out
+
+
+def test_compare_scales_a_csv_table_as_train_does(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = "\n".join(f"{a:.3f},{1000 * b:.1f},{int(a + b > 1)}" for a, b in rng.random((40, 2)))
+    (tmp_path / "t.csv").write_text("a,b,y\n" + rows + "\n")
+    rc, out, err = _run(capsys, ["compare", "--data", str(tmp_path / "t.csv"), "--target", "y", "--activations",
+                                 "relu", "--seeds", "1", "--epochs", "1", "-j", "1"])
+    assert rc == 0, err
+    assert "--scale standard (a table's default)" in out.splitlines()[0]

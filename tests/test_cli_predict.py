@@ -117,6 +117,9 @@ def test_predict_csv_with_string_labels(tmp_path, capsys):
     rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(data)])
     assert rc == 0, err
     assert out.splitlines()[0] == "prediction,p_cat,p_dog" and len(out.splitlines()) == 9
+    new = tmp_path / "new.csv"
+    new.write_text("a,b,y\n0,1,dog\n1,1,bird\n")
+    _usage_error(capsys, ["predict", "--model", str(model), "--data", str(new)], f"{new}: label(s) ['bird']")
 
 
 def test_predict_csv_errors_name_the_line(tmp_path, capsys, xor_model):
@@ -299,3 +302,36 @@ def test_predict_refuses_a_missing_marker_in_a_text_column(tmp_path, capsys):
     other.write_text("size,color,ok\n" + "\n".join(rows) + "\n")
     _usage_error(capsys, ["predict", "--model", model, "--data", str(other)],
                  "a missing value ('N/A') in column 'color', line 7", "--impute fills numeric columns only")
+
+
+@pytest.mark.parametrize("out", [None, "p.csv"])
+def test_predict_reports_the_accuracy_of_a_file_with_targets_on_stderr(tmp_path, capsys, xor_model, out):
+    """With targets in the file the accuracy goes to stderr, whether the predictions go to
+    stdout or to --out (stdout then holds the predictions alone)."""
+    data = tmp_path / "xy.npz"
+    np.savez(data, X=XOR_X, y=XOR_Y)
+    rc, stdout, err = _run(capsys, ["predict", "--model", str(xor_model), "--data", str(data),
+                                    *(["--out", str(tmp_path / out)] if out else [])])
+    assert rc == 0, err
+    assert err.count("\n") == 1 and "4 predictions" in err and "accuracy: " in err
+    assert (stdout == "") == bool(out) and "accuracy" not in stdout
+
+
+def test_predict_refuses_targets_of_another_length_than_the_inputs(tmp_path, capsys, xor_model):
+    """An .npz whose y is shorter than its X: a one-line error naming both lengths (the
+    metric was silently left out)."""
+    data = tmp_path / "xy.npz"
+    np.savez(data, X=np.vstack([XOR_X, XOR_X[:1]]), y=XOR_Y)
+    out, _ = _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)],
+                          "xy.npz", "X has 5 samples but y has 4")
+    assert out == ""
+
+
+@pytest.mark.parametrize("X, words", [
+    (np.array([[np.nan, 1.0]]), "NaN"),
+    (np.ones((0, 2)), "no samples"),
+])
+def test_predict_errors_on_the_values_of_a_data_file_name_the_file(tmp_path, capsys, xor_model, X, words):
+    data = tmp_path / "bad.npy"
+    np.save(data, X)
+    _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)], f"{data}: X ", words)

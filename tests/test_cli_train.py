@@ -559,6 +559,7 @@ def test_train_augment_hflip_reports_it_and_trains_on_twice_the_images(capsys):
     (["--data", "digits", "--augment", "vflip"], ["flip[:P] and/or shift[:PIXELS]"]),
     (["--data", "moons", "--augment", "shift:1"], ["transforms the images of", "not moons"]),
     (["--data", "digits", "--augment", "shift:1", "--scale", "standard"], ["background of 0", "--scale standard"]),
+    (["--data", "digits", "--augment", "flip", "--scale", "minmax"], ["between a pixel and its mirror", "--scale minmax"]),
     (["--data", "digits", "--augment", "shift:8"], ["from 0 to 7"]),
     (["--data", "digits", "--augment", "shift:1", "--optimizer", "lbfgs"], ["per-batch optimizer"]),
     (["--data", "digits", "--augment", ""], ["augmentation is empty"]),
@@ -631,3 +632,21 @@ def test_augment_on_a_data_file_names_the_file_before_reading_it(capsys, tmp_pat
     path.write_text("a,b,label\n1,2,0\n3,,1\n5,6,0\n7,8,1\n")
     _usage_error(capsys, ["train", "--data", str(path), "--augment", "hflip"], "--augment hflip",
                  "not a data file", "table.csv")
+
+
+def test_train_divergence_of_a_set_up_that_cannot_train_names_the_cause(capsys):
+    """Binary cross-entropy on an identity output is undefined at any learning rate: the
+    error names the doctor's cause and fix, not "the learning rate is probably too large"."""
+    out, line = _usage_error(capsys, ["train", "--data", "xor", "--output", "identity", "--loss", "bce",
+                                      "--epochs", "5", "-q"], "training diverged at epoch 1",
+                             "output-loss-mismatch", "output='sigmoid'")
+    assert "learning rate" not in line
+
+
+def test_early_stopping_on_too_few_samples_says_the_split_was_its_own(capsys):
+    _usage_error(capsys, ["train", "--data", "xor", "--quiet", "--early-stopping", "3"],
+                 "--early-stopping holds out --validation-split 0.1", "of 4 samples leaves no validation samples",
+                 "--monitor loss")
+    _, line = _usage_error(capsys, ["train", "--data", "xor", "--quiet", "--early-stopping", "3",
+                                    "--validation-split", "0.1"], "validation_split=0.1 of 4 samples")
+    assert "--early-stopping holds out" not in line  # the user's own split: no word about an implied one

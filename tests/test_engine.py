@@ -1,6 +1,7 @@
 """The engine's pieces: the Run object and its epoch(), the divergence policy, the
 minimizer contract for full-batch methods, conflicting arguments."""
 
+import re
 import warnings
 
 import numpy as np
@@ -131,6 +132,19 @@ def test_divergence_policy_pieces():
 
 
 # -- conflicting arguments ---------------------------------------------------------------------
+@pytest.mark.parametrize("kw, bad, names", [
+    ({"epoch": 3}, "epoch", "optimizer 'sgd' (lr, momentum"),
+    ({"optimizer": "lbfgs", "momentum": 0.9}, "momentum", "optimizer 'lbfgs' (lr, max_iter"),
+])
+def test_a_keyword_neither_fit_nor_its_optimizer_takes_is_blamed_on_fit(kw, bad, names):
+    """fit hands the keywords it does not take to the optimizer; a misspelt fit argument
+    is named as such, not as a missing setting of SGD."""
+    net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
+    with pytest.raises(ConfigError, match=rf"fit\(\) got an unexpected keyword argument '{bad}': neither an "
+                                          rf"argument of fit nor a parameter of {re.escape(names)}"):
+        net.fit(XOR_X, XOR_Y, **kw)
+
+
 def test_an_lr_beside_an_optimizer_instance_is_refused():
     net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
     with pytest.raises(ConfigError, match=r"lr would be ignored.*Adam\(lr=0.001"):

@@ -90,12 +90,29 @@ def test_other_values_raise(value):
 
 
 def test_a_parameter_the_entry_does_not_take_is_a_config_error():
-    with pytest.raises(ConfigError, match="shape 'circle': .*side"):
+    with pytest.raises(ConfigError, match="shape 'circle' got an unexpected keyword argument 'side'"):
         shapes().get("circle", side=2)
+
+
+@pytest.mark.parametrize("get, name, bad, takes", [
+    (shapes().get, "circle", "side", "its parameters: radius"),
+    (shapes().get, "square", "side", "it takes no parameters"),
+    (activations.get, "leaky_relu", "slope", "its parameters: negative_slope"),
+    (activations.get, "relu", "alpha", "it takes no parameters"),
+    (optimizers.get, "sgd", "beta", "its parameters: lr, momentum"),
+])
+def test_a_parameter_the_entry_does_not_take_is_named_with_those_it_takes(get, name, bad, takes):
+    """The message names the catalog entry and lists its parameters, not Python's
+    ``Class.__init__()``."""
+    with pytest.raises(ConfigError) as info:
+        get(name, **{bad: 1})
+    assert f"unexpected keyword argument '{bad}'" in str(info.value) and takes in str(info.value)
+    assert "__init__" not in str(info.value)
 
 
 def test_names_listing_and_lookup():
     reg = shapes()
+    assert reg.parameters("round") == ["radius"] and reg.parameters("square") == []
     assert reg.names() == ["circle", "square"] == list(reg) and len(reg) == 2
     assert reg.lookup("ROUND") is Circle
     assert "circle" in repr(reg)

@@ -292,8 +292,9 @@ def batch_augment(args: argparse.Namespace, data: Dataset) -> Any:
         raise ConfigError(f"--augment {args.augment} transforms the images of {', '.join(datasets.IMAGE_SHAPES)}, "
                           f"not {data.name}")
     if resolved_scale(args) != "none":
-        raise ConfigError(f"--augment {args.augment} shifts pixels in from a background of 0: it needs the "
-                          f"images' own [0, 1] pixels, not --scale {resolved_scale(args)}")
+        raise ConfigError(f"--augment {args.augment} mirrors and shifts the images' own [0, 1] pixels (a shift "
+                          "brings in a background of 0; a per-pixel scaling differs between a pixel and its "
+                          f"mirror), not pixels rescaled by --scale {resolved_scale(args)}")
     return parse_augment(args.augment, shape)
 
 

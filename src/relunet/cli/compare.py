@@ -100,11 +100,14 @@ def _regularization(args: argparse.Namespace) -> tuple[str | None, list, dict]:
 def _data(args: argparse.Namespace):
     """What ``compare_activations`` gets: the dataset's name (each seed splits it anew), or,
     when a data option (--target, --scale, --train-samples, --test-size, --task, --data-dir)
-    is given, the dataset loaded with it, split once by the first seed. Returns ``(data, note)``."""
+    is given or a scaling applies by default (a ``.csv`` table's), the dataset loaded with
+    it, split once by the first seed. Returns ``(data, note)``."""
     given = [flag for flag, attr, default in (
-        ("--target", "target", None), ("--task", "task", "auto"), ("--scale", "scale", "none"),
+        ("--target", "target", None), ("--task", "task", "auto"), ("--scale", "scale", None),
         ("--test-size", "test_size", None), ("--train-samples", "train_samples", None),
         ("--data-dir", "data_dir", None)) if getattr(args, attr, default) != default]
+    if "--scale" not in given and common.resolved_scale(args) != "none":
+        given.append(f"--scale {common.resolved_scale(args)} (a table's default)")
     if not given:
         return args.data, ""
     args.seed = args.seeds[0]

@@ -18,7 +18,7 @@ import numpy as np
 
 from relunet.core.contract import DataContract, check_labels, column_order
 from relunet.data import datasets, tables
-from relunet.errors import DataFormatError, FeatureCountError, TargetTypeError
+from relunet.errors import DataError, DataFormatError, FeatureCountError, TargetTypeError
 from relunet.io.modelfile import load as load_model
 from relunet.cli import CLIError, common
 from relunet.core.network import MLP
@@ -429,6 +429,26 @@ def _metric(net: MLP, X: np.ndarray, y: Any) -> str:
         return ""
 
 
+def _checked_targets(net: MLP, X: np.ndarray, y: Any) -> Any:
+    """``y`` checked against the model and ``X`` (labels by the model's classes), or None.
+
+    Raises:
+        FeatureCountError, DataError, TargetTypeError: naming what does not fit.
+    """
+    if X.ndim == 2 and X.shape[1] != net.n_features:
+        raise FeatureCountError(f"X has {X.shape[1]} features but the model takes {net.n_features}")
+    if y is None:
+        return None
+    if len(np.atleast_1d(y)) != len(X):  # else the metric would silently be left out
+        raise DataError(f"X has {len(X)} samples but y has {len(np.atleast_1d(y))}")
+    if net.task == "classification" and getattr(net, "classes_", None) is not None:
+        return check_labels(y, net.classes_)  # labels of another type or unseen classes: an error naming them
+    if net.task == "regression" and np.asarray(y).dtype.kind not in "biuf":
+        text = next(v for v in np.ravel(y).tolist() if not _is_float(v))
+        raise TargetTypeError(f"the target holds text ({text!r}); the model regresses a numeric target")
+    return y
+
+
 def run(args: argparse.Namespace) -> int:
     common.check_outputs(args, "--out", inputs=("--model",))  # --out data.csv would destroy the data
     net = load_model(args.model)
@@ -438,14 +458,11 @@ def run(args: argparse.Namespace) -> int:
         X, y, what = load_inputs(args.data, net.n_features, args.split, args.seed,
                                  scale=args.scale, data_dir=args.data_dir)
     X = np.asarray(X)
-    if X.ndim == 2 and X.shape[1] != net.n_features:
-        raise FeatureCountError(f"{what} has {X.shape[1]} features but the model takes {net.n_features}")
-    if y is not None and net.task == "classification" and getattr(net, "classes_", None) is not None:
-        y = check_labels(y, net.classes_)  # labels of another type or unseen classes: an error naming them
-    if y is not None and net.task == "regression" and np.asarray(y).dtype.kind not in "biuf":
-        text = next(v for v in np.ravel(y).tolist() if not _is_float(v))
-        raise TargetTypeError(f"{what}: the target holds text ({text!r}); the model regresses a numeric target")
-    result = predictions(net, X, args.all_probabilities)
+    try:
+        y = _checked_targets(net, X, y)
+        result = predictions(net, X, args.all_probabilities)
+    except DataError as exc:  # "X has no samples" alone does not say which file
+        raise type(exc)(str(exc) if str(exc).startswith(what) else f"{what}: {exc}") from None
     result = {"model": args.model, "data": what, **result}
     fmt = args.format
     if fmt is None:
@@ -460,8 +477,9 @@ def run(args: argparse.Namespace) -> int:
         write_atomic(args.out, text)  # folder checked, symlinks followed, devices written in place
     else:
         sys.stdout.write(text)
-    if y is not None and args.out:
+    if y is not None:  # the metric goes to stderr, so stdout stays the predictions alone
         metric = _metric(net, X, y)
         if metric:
-            print(f"{what}: {result['n_samples']} predictions written to {args.out}; {metric}", file=sys.stderr)
+            where = f" written to {args.out}" if args.out else ""
+            print(f"{what}: {result['n_samples']} predictions{where}; {metric}", file=sys.stderr)
     return 0

@@ -165,7 +165,8 @@ def _run(args: argparse.Namespace) -> int:
         raise common.ConfigError("--augment does not go with --validation-split or --early-stopping: the "
                                  "validation part would hold mirrored copies of training images")
     monitors_train = bool(args.monitor) and not args.monitor.startswith("val_")
-    if args.early_stopping is not None and args.validation_split is None and not monitors_train:
+    implied_split = args.early_stopping is not None and args.validation_split is None and not monitors_train
+    if implied_split:
         args.validation_split = 0.1
     data = common.load_data(args)
     common.scale_target(args, data)  # a table's regression target, standardised as its inputs
@@ -180,6 +181,7 @@ def _run(args: argparse.Namespace) -> int:
     if verbose:
         print(header(net, data, kwargs["optimizer"], args.schedule, kwargs.get("augment")))
     t0 = time.perf_counter()
+    from relunet.cli.verdict import divergence_cause
     from relunet.errors import DivergenceError
 
     # an overflow in a step is divergence: the engine raises one DivergenceError (epoch,
@@ -191,10 +193,19 @@ def _run(args: argparse.Namespace) -> int:
             early_stopping=args.early_stopping, monitor=args.monitor or None,
             checkpoint=checkpoint, resume=args.resume, callbacks=[tracker] if tracker else (), **kwargs,
         )
+    except common.ConfigError as exc:
+        if implied_split and str(exc).startswith("validation_split="):  # say where the split came from
+            raise common.ConfigError(f"--early-stopping holds out --validation-split 0.1 for its validation "
+                                     f"loss, but {exc}; give --validation-split, or --monitor loss") from None
+        raise
     except DivergenceError as exc:  # the epochs before it are worth keeping: --history still written
         if args.history and getattr(exc, "history", None) is not None:
             _report(write_outputs([Output("--history", args.history, exc.history.save, "the history")]))
-        raise
+        cause = divergence_cause(net, data)
+        if cause is None:
+            raise
+        # the set-up cannot train at any rate: the doctor's cause, not "a smaller learning rate"
+        raise DivergenceError(f"training diverged at epoch {exc.epoch}, batch {exc.batch}: {cause}") from None
     seconds = time.perf_counter() - t0
     if history.interrupted:  # the checkpoint holds the model; the history is still written
         failed = write_outputs([Output("--history", args.history, history.save, "the history")])

@@ -80,6 +80,20 @@ def verdict(net: MLP, data: Dataset, history: History, result: dict[str, Any]) -
     return {"symptoms": found, "findings": [f.to_dict() for f in serious], "text": text}
 
 
+def divergence_cause(net: MLP, data: Dataset) -> str | None:
+    """The doctor's cause of a diverged run when the set-up itself cannot train (an
+    ``error`` finding, e.g. binary cross-entropy on an identity output, whose loss is
+    undefined at any learning rate), else None: the divergence's own advice stands."""
+    X, y = data.X_train[:MAX_SAMPLES], data.y_train[:MAX_SAMPLES]
+    try:
+        errors = [f for f in doctor.examine(net, X, y, probe=False) if f.severity == "error"]
+    except RelunetError:
+        return None
+    if not errors:
+        return None
+    return f"{errors[0].title} ({errors[0].rule}); fix: {errors[0].fix.rstrip('. ')} (relunet doctor explains it)"
+
+
 def format_verdict(v: dict[str, Any], width: int = 88) -> str:
     """The verdict as one wrapped paragraph."""
     return textwrap.fill(v["text"], width)

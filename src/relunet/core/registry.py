@@ -19,6 +19,7 @@ The registry holds the mapping it is given, not a copy, so a catalog's public di
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Generic, TypeVar
 
@@ -179,8 +180,32 @@ class Registry(Generic[T]):
         key = self.canonical_name(name)
         return self._build(self.entries[key], key, params)
 
+    def parameters(self, name: object) -> list[str] | None:
+        """The keyword parameters :meth:`get` accepts for a name or alias, in order (None
+        when the entry takes any keywords)."""
+        return _parameters(self.lookup(name))
+
     def _build(self, entry: Any, key: str, params: dict[str, Any]) -> Any:
         try:
             return entry(**params)
         except TypeError as exc:
+            known = _parameters(entry)
+            bad = [k for k in params if k not in known] if known is not None else []
+            if bad:  # name the catalog entry and what it takes, not Python's Class.__init__()
+                takes = f"its parameters: {', '.join(known)}" if known else "it takes no parameters"
+                raise ConfigError(f"{self.kind} {key!r} got an unexpected keyword argument "
+                                  f"{bad[0]!r}; {takes}") from None
             raise ConfigError(f"{self.kind} {key!r}: {exc}") from None
+
+
+def _parameters(entry: Any) -> list[str] | None:
+    """The names ``entry(**params)`` accepts as keywords (a class: its ``__init__``'s);
+    None when that is not known (no signature, or ``**kwargs``)."""
+    try:
+        params = inspect.signature(entry).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.kind in kinds]

@@ -779,6 +779,12 @@ def _optimizer(net: Trainable, optimizer: Any, lr: float,
                               f"instance, {optimizer!r}; set them on it, or give the optimizer by name")
         opt = optimizer
     else:
+        if isinstance(optimizer, str):  # fit hands the keywords it does not take to the optimizer
+            accepted = optimizers.REGISTRY.parameters(optimizer) or []
+            bad = [k for k in params if k not in accepted] if accepted else []
+            if bad:
+                raise ConfigError(f"fit() got an unexpected keyword argument {bad[0]!r}: neither an argument "
+                                  f"of fit nor a parameter of optimizer {optimizer!r} ({', '.join(accepted)})")
         opt = optimizers.get(optimizer, lr=float(lr), **params)
         if isinstance(opt, Minimizer) and not isinstance(lr, _DefaultRate):
             raise ConfigError(f"lr does not apply to {opt.name!r}: it chooses each step by line "
