@@ -16,7 +16,10 @@ Interface of every first-order optimizer (SGD, Adagrad, RMSprop, Adam, AdamW):
 
 Update rules, defaults and the order of floating-point operations follow ``torch.optim``
 (PyTorch 2.x, the single-tensor CPU path), so a user moving between the two sees the same
-numbers; ``tests/test_optimizers.py`` checks 20 steps against torch to 1e-10.
+numbers to rounding; ``tests/test_optimizers.py`` checks 20 steps against torch to 1e-10.
+Not bit for bit: each product and each sum here is rounded on its own (NumPy's arithmetic,
+which the fused kernels of :mod:`relunet.core.kernels` repeat exactly), where torch's CPU
+``add_(x, alpha=a)`` rounds ``y + a x`` once (a fused multiply-add on AVX2/AVX-512 CPUs).
 The rules, with :math:`g_t` the gradient, :math:`\lambda` the weight decay and
 :math:`\eta` the learning rate, are given in each class's docstring.
 
@@ -176,9 +179,9 @@ class Optimizer:
     The element-wise updates run without parameter-sized temporaries: intermediate results
     go to scratch arrays from :meth:`_scratch` (made once, like the state, but not part of
     it: never in :meth:`state_dict`, never pickled or deep-copied) via ufuncs with ``out=``.
-    ``y += a * x`` is written ``w *= a; y += w`` into scratch ``w``: torch's rounding, and
-    on layer-sized arrays faster than the chunked :func:`_axpy`, which makes one f2py call
-    per chunk (``benchmarks/bench_optimizers.py``).
+    ``y += a * x`` is written ``w *= a; y += w`` into scratch ``w`` (two roundings, as the
+    fused kernels round), on layer-sized arrays faster than the chunked :func:`_axpy`,
+    which makes one f2py call per chunk (``benchmarks/bench_optimizers.py``).
     """
 
     name = ""
