@@ -72,6 +72,7 @@ __all__ = [
     "compiles",
     "backend",
     "default_threads",
+    "flush_subnormal",
     "parallel_min_threads",
     "relu_backward",
     "relu_backward_bias",
@@ -284,6 +285,35 @@ def _relu_backward_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[...
     return make(False), make(True)
 
 
+# -- the optimizers' state: no subnormal numbers ---------------------------------------------------
+def flush_subnormal(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    r"""``x`` with every subnormal value (``0 < |x| <`` the dtype's smallest normal number,
+    1.2e-38 in float32) replaced by a zero of its sign, in place; ``w``: scratch of x's
+    shape and dtype.
+
+    For an optimizer's running averages: a weight whose gradient stays 0 (a unit inactive
+    on every sample of many batches) has Adam's :math:`m \leftarrow 0.9\,m` decay into the
+    subnormal range and through it, about 150 steps in float32, and on x86 every
+    arithmetic operation with a subnormal operand or result takes a microcode assist of
+    ~100 cycles: Adam at batch 1 ran at half speed, with 28-65% of ``m`` subnormal in the
+    500 x 500 layers after one epoch (``benchmarks/PROFILE.md``). The flushed values are
+    below 1.2e-38, and their share of a parameter's update (``s m / (\sqrt v / c_2 +
+    \epsilon)``, or ``\eta b``) is below float32's resolution of any weight above 1e-30,
+    so no weight of a trained network changes. PyTorch keeps them (slowly) unless
+    ``torch.set_flush_denormal(True)``; TensorFlow flushes on its CPU threads.
+    """
+    np.absolute(x, out=w)
+    np.less(w, _tiny(x.dtype.type), out=w)  # 1 where subnormal (or 0)
+    np.subtract(1, w, out=w)
+    x *= w  # x * 1 = x; a subnormal x * 0 = a zero of its sign
+    return x
+
+
+def _tiny(t: Any) -> Any:
+    """The smallest normal number of the float type ``t``."""
+    return t(np.finfo(t).tiny)
+
+
 # -- Adam ------------------------------------------------------------------------------------------
 def adam_step_numpy(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: np.ndarray | None,
                     w: np.ndarray, w2: np.ndarray | None, *, b1: float, b2: float, step_size: float,
@@ -297,6 +327,9 @@ def adam_step_numpy(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, 
         m &\leftarrow m + (1 - \beta_1)(g - m), \qquad v \leftarrow \beta_2 v + (1 - \beta_2) g^2,
         \qquad \hat v = \max(\hat v, v) \ \text{(AMSGrad)}\\
         \theta &\leftarrow \theta - s\, \frac{m}{\sqrt{\hat v} / c_2 + \epsilon}
+
+    with ``m`` and ``v`` flushed to zero below the dtype's smallest normal number
+    (:func:`flush_subnormal`).
 
     Args:
         p, g, m, v: the parameter, its gradient (not modified) and the two moments.
@@ -319,10 +352,12 @@ def adam_step_numpy(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, 
     np.subtract(g, m, out=w)
     w *= 1 - b1
     m += w
+    flush_subnormal(m, w)
     v *= b2
     np.multiply(g, g, out=w)
     w *= 1 - b2
     v += w
+    flush_subnormal(v, w)
     if vmax is not None:
         np.maximum(vmax, v, out=vmax)
         v = vmax
@@ -348,14 +383,14 @@ def adam_step(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: 
     mode = 0 if not decay else (2 if coupled else 1)
     flat_vmax = vmax.reshape(-1) if vmax is not None else v.reshape(-1)
     kernel(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), flat_vmax, vmax is not None,
-           t(1 - b1), t(b2), t(1 - b2), t(-step_size), t(bc2_sqrt), t(eps), t(decay), mode)
+           t(1 - b1), t(b2), t(1 - b2), t(-step_size), t(bc2_sqrt), t(eps), t(decay), mode, _tiny(t), t(0))
 
 
 def _adam_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
     def make(parallel: bool) -> Callable[..., Any]:
         loop = numba.prange if parallel else range
 
-        def kernel(p, g, m, v, vmax, ams, c1, b2, c2, neg_step, bc2, eps, decay, mode):  # pragma: no cover
+        def kernel(p, g, m, v, vmax, ams, c1, b2, c2, neg_step, bc2, eps, decay, mode, tiny, zero):  # pragma: no cover
             for i in loop(p.size):
                 pi, gi = p[i], g[i]
                 if mode == 1:  # decoupled (AdamW): p *= 1 - lr wd
@@ -364,6 +399,10 @@ def _adam_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
                     gi = pi * decay + gi
                 mi = m[i] + (gi - m[i]) * c1
                 vi = v[i] * b2 + (gi * gi) * c2
+                if abs(mi) < tiny:  # flush_subnormal
+                    mi = mi * zero
+                if abs(vi) < tiny:
+                    vi = vi * zero
                 m[i] = mi
                 v[i] = vi
                 if ams:
@@ -392,6 +431,8 @@ def sgd_step_numpy(p: np.ndarray, g: np.ndarray, buf: np.ndarray | None, w: np.n
         d &\leftarrow d + \mu b \ \text{(Nesterov)}, \qquad d \leftarrow b \ \text{(otherwise)}\\
         \theta &\leftarrow \theta - \eta\, d
 
+    with ``b`` flushed to zero below the dtype's smallest normal number (:func:`flush_subnormal`).
+
     Args:
         p, g: the parameter and its gradient (not modified).
         buf: the momentum buffer :math:`b` (None when ``momentum`` is 0).
@@ -412,6 +453,7 @@ def sgd_step_numpy(p: np.ndarray, g: np.ndarray, buf: np.ndarray | None, w: np.n
             buf *= momentum
             np.multiply(d, 1 - dampening, out=w)
             buf += w
+        flush_subnormal(buf, w)
         if nesterov:
             np.multiply(buf, momentum, out=w)
             w += d
@@ -437,20 +479,23 @@ def sgd_step(p: np.ndarray, g: np.ndarray, buf: np.ndarray | None, w: np.ndarray
     t = p.dtype.type
     flat_buf = (p if buf is None else buf).reshape(-1)
     kernel(p.reshape(-1), g.reshape(-1), flat_buf, bool(weight_decay), t(weight_decay),
-           bool(momentum), t(momentum), t(1 - dampening), bool(first), bool(nesterov), _scalar(t, -lr))
+           bool(momentum), t(momentum), t(1 - dampening), bool(first), bool(nesterov), _scalar(t, -lr),
+           _tiny(t), t(0))
 
 
 def _sgd_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
     def make(parallel: bool) -> Callable[..., Any]:
         loop = numba.prange if parallel else range
 
-        def kernel(p, g, b, decays, wd, moves, mu, c, first, nesterov, neg_lr):  # pragma: no cover
+        def kernel(p, g, b, decays, wd, moves, mu, c, first, nesterov, neg_lr, tiny, zero):  # pragma: no cover
             for i in loop(p.size):
                 pi, di = p[i], g[i]
                 if decays:
                     di = pi * wd + di
                 if moves:
                     bi = di if first else b[i] * mu + di * c
+                    if abs(bi) < tiny:  # flush_subnormal
+                        bi = bi * zero
                     b[i] = bi
                     di = bi * mu + di if nesterov else bi
                 p[i] = pi + di * neg_lr
