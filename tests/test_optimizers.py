@@ -449,3 +449,25 @@ def test_a_read_only_parameter_is_refused_before_anything_changes(hyper, how, tm
     for k, v in state.items():
         for a, b in zip(opt.state[k], v):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name,hyper,names", [
+    ("rmsprop", {"momentum": 0.9, "centered": True}, ("square_avg", "grad_avg", "momentum_buffer")),
+    ("adam", {}, ("exp_avg", "exp_avg_sq")),
+    ("sgd", {"momentum": 0.9}, ("momentum_buffer",)),
+])
+def test_running_averages_are_flushed_of_subnormal_numbers(name, hyper, names):
+    """A state that a zero gradient decays into the subnormal range becomes a zero of its
+    sign (kernels.flush_subnormal), in every optimizer that keeps running averages."""
+    tiny = np.finfo(np.float32).tiny
+    p = np.ones(6, np.float32)
+    opt = optimizers.get(name, lr=0.01, **hyper)
+    opt.step([p], [np.ones_like(p)])
+    for key in names:
+        opt.state[key][0][:] = [tiny / 2, -tiny / 2, tiny / 1e3, 1e-3, 2 * tiny, 0.5]
+    opt.step([p], [np.zeros_like(p)])
+    for key in names:
+        x = opt.state[key][0]
+        assert not ((x != 0) & (np.abs(x) < tiny)).any(), (key, x)
+        assert x[3] != 0 and x[5] != 0, (key, x)  # normal values stay
+    assert np.isfinite(p).all()

@@ -20,6 +20,9 @@ numbers to rounding; ``tests/test_optimizers.py`` checks 20 steps against torch 
 Not bit for bit: each product and each sum here is rounded on its own (NumPy's arithmetic,
 which the fused kernels of :mod:`relunet.core.kernels` repeat exactly), where torch's CPU
 ``add_(x, alpha=a)`` rounds ``y + a x`` once (a fused multiply-add on AVX2/AVX-512 CPUs).
+The running averages (SGD's and RMSprop's momentum buffers, Adam's and RMSprop's averages)
+hold no subnormal numbers: values below the smallest normal number become zeros
+(:func:`relunet.core.kernels.flush_subnormal`, which says why), where torch keeps them.
 The rules, with :math:`g_t` the gradient, :math:`\lambda` the weight decay and
 :math:`\eta` the learning rate, are given in each class's docstring.
 
@@ -512,11 +515,13 @@ class RMSprop(Optimizer):
             np.multiply(g, g, out=w)  # v += (1 - a) g^2
             w *= 1 - a
             v += w
+            kernels.flush_subnormal(v, w)  # as Adam's and SGD's state: no subnormal numbers
             if self.centered:
                 m = st["grad_avg"][i]
                 np.subtract(g, m, out=w)  # m += (1 - a)(g - m): torch's lerp(m, g, 1 - a)
                 w *= 1 - a
                 m += w
+                kernels.flush_subnormal(m, w)
                 np.multiply(m, m, out=w)  # w = v - m^2
                 np.subtract(v, w, out=w)
                 # NOTE: v - m^2 >= 0 in exact arithmetic (Cauchy-Schwarz), but rounding can
@@ -531,6 +536,7 @@ class RMSprop(Optimizer):
                 b = st["momentum_buffer"][i]
                 b *= self.momentum
                 b += w
+                kernels.flush_subnormal(b, w)
                 np.multiply(b, -self.lr, out=w)  # p -= lr * b
             else:
                 w *= -self.lr  # p -= lr * g / avg
