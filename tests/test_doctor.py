@@ -116,6 +116,15 @@ def test_softmax_with_mse(blobs):
     assert examine(net, X, y, lr=0.1) == []
 
 
+def test_softmax_with_bce(blobs):
+    X, y = blobs
+    net = MLP([4, 8, 3], activation="relu", output="softmax", loss="binary_cross_entropy")
+    found = [f for f in examine(net, X, y, lr=0.1) if f.rule == "softmax-with-bce"]
+    assert len(found) == 1 and found[0].severity == "warning" and "cross_entropy" in found[0].fix
+    net = MLP([4, 8, 3], activation="relu", output="sigmoid", loss="binary_cross_entropy")
+    assert "softmax-with-bce" not in rules(examine(net, X, y, lr=0.1))
+
+
 def test_relu_and_leaky_relu_output_of_a_classifier(blobs):
     X, y = blobs
     for out in ("relu", "leaky_relu"):

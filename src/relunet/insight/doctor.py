@@ -20,6 +20,7 @@ softmax-single-unit                    softmax over one output unit (always 1)
 log-softmax-single-unit                log_softmax over one output unit (always 0), e.g.
                                        ``--output log_softmax`` on two classes
 softmax-with-mse                       softmax output trained with MSE
+softmax-with-bce                       softmax output trained with binary cross-entropy
 relu-output-classifier                 a ReLU-family (unbounded) output for classification
 sigmoid-multiclass                     sigmoid outputs for single-label multi-class targets
 output-loss-mismatch                   a cross-entropy loss on an output that is not a
@@ -70,6 +71,7 @@ RULES: dict[str, str] = {
     "softmax-single-unit": "softmax over a single output unit",
     "log-softmax-single-unit": "log_softmax over a single output unit (always 0)",
     "softmax-with-mse": "softmax output trained with mean squared error",
+    "softmax-with-bce": "softmax output trained with binary cross-entropy",
     "relu-output-classifier": "a ReLU-family output activation in a classifier",
     "sigmoid-multiclass": "independent sigmoids for single-label multi-class targets",
     "output-loss-mismatch": "a cross-entropy loss on outputs that are not probabilities",
@@ -274,6 +276,18 @@ def _check_output(net: MLP, kind: dict[str, Any]) -> list[Finding]:
             "wrong prediction gets almost no gradient. Cross-entropy fused with softmax gives the "
             "gradient p - y instead, large exactly when the prediction is wrong.",
             "keep the softmax output and use loss='cross_entropy' (--loss cross_entropy)",
+            layer="output",
+        ))
+    if name == "softmax" and loss.name == "binary_cross_entropy":
+        out.append(Finding(
+            "softmax-with-bce", "warning", "softmax output trained with binary cross-entropy",
+            "Binary cross-entropy scores every output as an independent yes/no probability, but "
+            "softmax ties the outputs together (they sum to 1): the loss then also pushes down each "
+            "wrong class separately, through the softmax Jacobian s_i (delta_ij - s_j), instead of "
+            "the fused cross-entropy gradient p - y. One class per sample wants cross-entropy; "
+            "several labels per sample want independent sigmoids.",
+            "use loss='cross_entropy' with the softmax (one class per sample), or output='sigmoid' "
+            "with loss='binary_cross_entropy' (several labels per sample)",
             layer="output",
         ))
     unbounded = act.properties.output_range.replace(" ", "").endswith(("inf)", "inf]"))
