@@ -399,10 +399,8 @@ def _adam_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
                     gi = pi * decay + gi
                 mi = m[i] + (gi - m[i]) * c1
                 vi = v[i] * b2 + (gi * gi) * c2
-                if abs(mi) < tiny:  # flush_subnormal
-                    mi = mi * zero
-                if abs(vi) < tiny:
-                    vi = vi * zero
+                mi = mi * (abs(mi) >= tiny)  # flush_subnormal: x * 1, or a subnormal x * 0
+                vi = vi * (abs(vi) >= tiny)
                 m[i] = mi
                 v[i] = vi
                 if ams:
@@ -494,8 +492,7 @@ def _sgd_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
                     di = pi * wd + di
                 if moves:
                     bi = di if first else b[i] * mu + di * c
-                    if abs(bi) < tiny:  # flush_subnormal
-                        bi = bi * zero
+                    bi = bi * (abs(bi) >= tiny)  # flush_subnormal: x * 1, or a subnormal x * 0
                     b[i] = bi
                     di = bi * mu + di if nesterov else bi
                 p[i] = pi + di * neg_lr
