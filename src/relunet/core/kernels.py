@@ -383,14 +383,14 @@ def adam_step(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: 
     mode = 0 if not decay else (2 if coupled else 1)
     flat_vmax = vmax.reshape(-1) if vmax is not None else v.reshape(-1)
     kernel(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), flat_vmax, vmax is not None,
-           t(1 - b1), t(b2), t(1 - b2), t(-step_size), t(bc2_sqrt), t(eps), t(decay), mode, _tiny(t), t(0))
+           t(1 - b1), t(b2), t(1 - b2), t(-step_size), t(bc2_sqrt), t(eps), t(decay), mode, _tiny(t))
 
 
 def _adam_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
     def make(parallel: bool) -> Callable[..., Any]:
         loop = numba.prange if parallel else range
 
-        def kernel(p, g, m, v, vmax, ams, c1, b2, c2, neg_step, bc2, eps, decay, mode, tiny, zero):  # pragma: no cover
+        def kernel(p, g, m, v, vmax, ams, c1, b2, c2, neg_step, bc2, eps, decay, mode, tiny):  # pragma: no cover
             for i in loop(p.size):
                 pi, gi = p[i], g[i]
                 if mode == 1:  # decoupled (AdamW): p *= 1 - lr wd
@@ -478,14 +478,14 @@ def sgd_step(p: np.ndarray, g: np.ndarray, buf: np.ndarray | None, w: np.ndarray
     flat_buf = (p if buf is None else buf).reshape(-1)
     kernel(p.reshape(-1), g.reshape(-1), flat_buf, bool(weight_decay), t(weight_decay),
            bool(momentum), t(momentum), t(1 - dampening), bool(first), bool(nesterov), _scalar(t, -lr),
-           _tiny(t), t(0))
+           _tiny(t))
 
 
 def _sgd_kernels(numba: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
     def make(parallel: bool) -> Callable[..., Any]:
         loop = numba.prange if parallel else range
 
-        def kernel(p, g, b, decays, wd, moves, mu, c, first, nesterov, neg_lr, tiny, zero):  # pragma: no cover
+        def kernel(p, g, b, decays, wd, moves, mu, c, first, nesterov, neg_lr, tiny):  # pragma: no cover
             for i in loop(p.size):
                 pi, di = p[i], g[i]
                 if decays:
