@@ -297,10 +297,13 @@ def flush_subnormal(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     arithmetic operation with a subnormal operand or result takes a microcode assist of
     ~100 cycles: Adam at batch 1 ran at half speed, with 28-65% of ``m`` subnormal in the
     500 x 500 layers after one epoch (``benchmarks/PROFILE.md``). The flushed values are
-    below 1.2e-38, and their share of a parameter's update (``s m / (\sqrt v / c_2 +
-    \epsilon)``, or ``\eta b``) is below float32's resolution of any weight above 1e-30,
-    so no weight of a trained network changes. PyTorch keeps them (slowly) unless
-    ``torch.set_flush_denormal(True)``; TensorFlow flushes on its CPU threads.
+    below 1.2e-38 (float32), so their share of a parameter's step is at most
+    :math:`s \cdot 1.2\cdot10^{-38} / \epsilon` for Adam (about 1e-32 with its default
+    :math:`\epsilon = 10^{-8}` and :math:`s \le 10\eta`, :math:`\eta \le 10^{-3}`) and
+    :math:`\eta \cdot 1.2\cdot10^{-38}` for SGD: less than half a float32 unit of any weight
+    larger than about 1e-24 in magnitude, which therefore takes the same value either way.
+    PyTorch keeps them (slowly) unless ``torch.set_flush_denormal(True)``; TensorFlow
+    flushes on its CPU threads.
     """
     np.absolute(x, out=w)
     np.less(w, _tiny(x.dtype.type), out=w)  # 1 where subnormal (or 0)
