@@ -644,3 +644,16 @@ def test_cross_entropy_over_many_classes_takes_class_indices():
     assert p.shape == (5, k) and np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
     small = relunet.MLP([3, 6, 10], seed=0)
     assert small.encode_targets(rng.integers(0, 10, 4)).shape == (4, 10)  # one-hot below the threshold
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])  # sgd: the step fused into the backward GEMMs
+def test_a_read_only_parameter_is_refused_before_a_training_step_changes_any(optimizer, tmp_path):
+    net = relunet.MLP([20, 16, 12, 3], activation="relu", seed=0)
+    np.save(tmp_path / "w.npy", net.dense_layers[0].W)
+    net.dense_layers[0].W = np.load(tmp_path / "w.npy", mmap_mode="r")  # the first layer's, updated last
+    before = [np.array(p) for p in net.parameters()]
+    X = np.random.default_rng(0).standard_normal((8, 20)).astype(np.float32)
+    with pytest.raises(errors.ConfigError, match=r"parameter 0 \(shape \(20, 16\)\) is read-only"):
+        net.fit(X, np.arange(8) % 3, epochs=1, batch_size=8, optimizer=optimizer, lr=0.1)
+    for p, b in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p, b)

@@ -11,7 +11,7 @@ from typing import Any
 
 from relunet.errors import ConfigError
 
-__all__ = ["check_number"]
+__all__ = ["check_number", "check_writeable"]
 
 
 def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
@@ -37,3 +37,17 @@ def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.
         hi = ")" if high_open or math.isinf(high) else "]"
         raise ConfigError(f"{name} must be a finite number in {lo}{low}, {high}{hi}, got {value!r}")
     return x
+
+
+def check_writeable(params: Any) -> None:
+    """Refuse a read-only parameter array (a model memory-mapped with ``mmap_mode="r"``, a
+    frozen array) before an update touches any of them: a BLAS routine would write through
+    its pointer (into a read-only memory map: a segmentation fault), and a refusal halfway
+    through would leave some parameters updated and others not.
+
+    Raises:
+        ConfigError: naming the first read-only parameter (its index and shape).
+    """
+    for i, p in enumerate(params):
+        if not p.flags.writeable:
+            raise ConfigError(f"parameter {i} (shape {p.shape}) is read-only: the optimizer updates it in place")

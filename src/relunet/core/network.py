@@ -41,6 +41,7 @@ from relunet.errors import (
     NotFittedError,
     TargetTypeError,
 )
+from relunet.core.checks import check_writeable
 from relunet.core.finite import check_finite_output
 from relunet.core.init import initial_weights
 from relunet.core.layers import ActivationLayer, Dense, Dropout, TreeNodes
@@ -341,6 +342,7 @@ class Network:
             value, delta = self._loss_and_delta(z, Y, work)
             if not math.isfinite(value):
                 return value
+            check_writeable(self.parameters())  # before the fused step updates any of them
             lr = optimizer.fused_sgd_lr()
             self._backward(delta, work.grads, lr)
         finally:

@@ -46,7 +46,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from relunet.core import kernels
-from relunet.core.checks import check_number
+from relunet.core.checks import check_number, check_writeable
 from relunet.core.registry import Registry
 from relunet.errors import ConfigError
 from relunet.training.minimizers import CG, LBFGS, Minimizer
@@ -227,11 +227,7 @@ class Optimizer:
                 f"{len(params)} parameters of shapes {[p.shape for p in params]} but "
                 f"{len(grads)} gradients of shapes {[g.shape for g in grads]}"
             )
-        # refused before anything changes; BLAS's axpy would write through its pointer
-        # (into a read-only memory map: a segmentation fault)
-        for i, p in enumerate(params):
-            if not p.flags.writeable:
-                raise ConfigError(f"parameter {i} (shape {p.shape}) is read-only: the optimizer updates it in place")
+        check_writeable(params)  # before anything changes
         if self.max_grad_norm is not None:
             clip_grad_norm(grads, self.max_grad_norm)
         if not self._checked or (self.state_names() and not self.state):
