@@ -952,3 +952,17 @@ def test_the_bias_moves_into_relu_only_for_arrays_that_take_the_compiled_kernels
     assert 64 * 80 >= kernels.COMPILED_MIN > 8 * 9
     assert kernels.compiles(64 * 80) == (kernels.backend() == "numba")
     assert calls == [(9, True), (4, True), (80, not kernels.compiles(64 * 80)), (10, True)]
+
+
+def test_fused_optimizer_kernels_refuse_read_only_state_as_numpy_does():
+    """A read-only moment or momentum buffer sends the step to its NumPy reference, which
+    raises NumPy's ValueError (the compiled kernel cannot write it), leaving p as it was."""
+    n = kernels.COMPILED_MIN + 1
+    p, g = np.ones(n, np.float32), np.ones(n, np.float32)
+    for which in range(2):
+        m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        (m, v)[which].setflags(write=False)
+        with pytest.raises(ValueError, match="read-only"):
+            kernels.adam_step(p, g, m, v, None, np.empty_like(p), None, b1=0.9, b2=0.999, step_size=1e-3,
+                              bc2_sqrt=0.03, eps=1e-8, decay=0.0, coupled=False)
+    assert (p == 1).all()

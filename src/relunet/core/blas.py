@@ -226,7 +226,7 @@ class _MKL:
             np.dtype(np.float64): (lib.cblas_dgemm, lib.cblas_dgemv, lib.cblas_daxpy),
         }
         self.version = _dist_version("mkl") or "(installed)"
-        self.small = _OpenBLAS()  # the single-row products below MKL_GEMV_MIN
+        self.small = _load("openblas")  # the single-row products below MKL_GEMV_MIN
 
     def gemm(self, alpha: float, a: np.ndarray, b: np.ndarray, beta: float, c: np.ndarray,
              trans_a: bool, trans_b: bool) -> None:

@@ -378,7 +378,8 @@ def adam_step(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: 
     """:func:`adam_step_numpy` in one fused pass (same arguments, same results bit for bit);
     the scratch arrays are then unused."""
     kernel = _pick("adam", p.size)
-    if kernel is None or not _fits(p, g, m, v, *(() if vmax is None else (vmax,))):
+    states = (m, v) + (() if vmax is None else (vmax,))
+    if kernel is None or not _fits(p, g, *states, writes=states):
         adam_step_numpy(p, g, m, v, vmax, w, w2, b1=b1, b2=b2, step_size=step_size, bc2_sqrt=bc2_sqrt,
                         eps=eps, decay=decay, coupled=coupled)
         return
@@ -472,8 +473,8 @@ def sgd_step(p: np.ndarray, g: np.ndarray, buf: np.ndarray | None, w: np.ndarray
     it reads ``p``, ``g`` and the buffer and writes ``p`` and the buffer once, where the
     reference makes five to seven passes; the scratch arrays are then unused."""
     kernel = _pick("sgd", p.size)
-    if kernel is None or not _fits(p, g, *(() if buf is None else (buf,))) or (
-            buf is not None and not buf.flags.writeable):
+    bufs = () if buf is None else (buf,)
+    if kernel is None or not _fits(p, g, *bufs, writes=bufs):
         sgd_step_numpy(p, g, buf, w, w2, lr=lr, momentum=momentum, dampening=dampening,
                        nesterov=nesterov, weight_decay=weight_decay, first=first)
         return
@@ -567,10 +568,10 @@ def relu_backward_bias(g: np.ndarray, a: np.ndarray, db: np.ndarray, b: np.ndarr
     ``add.reduce(g, axis=0)`` does for two columns or more, so the results are NumPy's bit
     for bit. Returns ``g``."""
     kernel = _pick("relu_backward_bias", g.size)
+    bs = () if b is None else (b,)
     # NOTE: one column is summed pairwise by NumPy (a contiguous reduction): not this order
     if (kernel is None or g.ndim != 2 or g.shape[1] < 2 or g.shape != a.shape or not _fits(g, a)
-            or not _fits_rows(g, db, *(() if b is None else (b,)))
-            or not (db.flags.writeable and (b is None or b.flags.writeable))):
+            or not _fits_rows(g, db, *bs, writes=(db, *bs))):
         return relu_backward_bias_numpy(g, a, db, b, neg_lr, mask)
     t = g.dtype.type
     kernel(g, a, db, db if b is None else b, b is not None, _scalar(t, neg_lr), t(1), t(0))
@@ -849,10 +850,10 @@ _KERNELS: dict[str, Callable[[Any], tuple[Any, Any]]] = {
 }
 
 
-def _fits_rows(first: np.ndarray, *rows: np.ndarray) -> bool:
-    """``first`` as :func:`_fits` takes it; each of ``rows`` a C-contiguous vector of its
-    dtype and of its row length."""
-    return _fits(first) and all(
+def _fits_rows(first: np.ndarray, *rows: np.ndarray, writes: tuple[np.ndarray, ...] = ()) -> bool:
+    """``first`` and ``writes`` as :func:`_fits` takes them; each of ``rows`` a C-contiguous
+    vector of its dtype and of its row length."""
+    return _fits(first, writes=writes) and all(
         r.dtype == first.dtype and r.ndim == 1 and r.flags.c_contiguous and r.size == first.shape[-1]
         for r in rows
     )
@@ -861,14 +862,15 @@ def _fits_rows(first: np.ndarray, *rows: np.ndarray) -> bool:
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _fits(first: np.ndarray, *others: np.ndarray) -> bool:
-    """All C-contiguous, of one float dtype (float32 / float64) and one size; ``first`` (the
-    array the kernel writes) writeable: Numba will not compile a write to a read-only array,
-    the reference then raises NumPy's ``ValueError``."""
+def _fits(first: np.ndarray, *others: np.ndarray, writes: tuple[np.ndarray, ...] = ()) -> bool:
+    """All C-contiguous, of one float dtype (float32 / float64) and one size; ``first`` and
+    ``writes`` (the arrays the kernel writes) writeable: Numba will not compile a write to a
+    read-only array, the reference then raises NumPy's ``ValueError``."""
     dtype = first.dtype
     return (
         dtype in _FLOATS
         and first.flags.c_contiguous
         and first.flags.writeable
+        and all(w.flags.writeable for w in writes)
         and all(o.dtype == dtype and o.flags.c_contiguous and o.size == first.size for o in others)
     )

@@ -342,14 +342,15 @@ class Network:
             value, delta = self._loss_and_delta(z, Y, work)
             if not math.isfinite(value):
                 return value
-            check_writeable(self.parameters())  # before the fused step updates any of them
+            params = self.parameters()
+            check_writeable(params)  # before the fused step updates any of them
             lr = optimizer.fused_sgd_lr()
             self._backward(delta, work.grads, lr)
         finally:
             if select is not None:
                 select(None)
         if lr is None:
-            optimizer.step(self.parameters(), self.gradients())
+            optimizer.step(params, self.gradients())
         self.apply_max_norm()
         return value
 
