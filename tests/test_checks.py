@@ -1,4 +1,4 @@
-"""relunet.core.checks: the argument checks the catalogs share."""
+"""relunet.core.checks: the argument checks the catalogs share, writeable parameters, class labels."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from relunet.core.checks import check_number
-from relunet.errors import ConfigError
+from relunet.core.checks import check_labels, check_number
+from relunet.errors import ConfigError, TargetTypeError
 
 
 @pytest.mark.parametrize("value, options, message", [
@@ -27,3 +27,9 @@ def test_check_number_rejects(value, options, message):
 def test_check_number_accepts():
     assert check_number("lr", 1) == 1.0 and isinstance(check_number("lr", np.float32(0.5)), float)
     assert check_number("alpha", 1.0, high=1.0) == 1.0
+
+
+def test_check_labels_accepts_integral_floats_for_integer_classes():
+    np.testing.assert_array_equal(check_labels(np.array([0.0, 2.0]), np.array([0, 1, 2])), [0, 2])
+    with pytest.raises(TargetTypeError, match="numbers"):
+        check_labels(np.array([0, 1]), np.array(["no", "yes"]))

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core.contract import DataContract, check_labels, column_order
+from relunet.core.checks import check_labels
+from relunet.core.contract import DataContract, column_order
 from relunet.data import datasets, tables
 from relunet.errors import DataError, DataFormatError, FeatureCountError, TargetTypeError
 from relunet.io.modelfile import load as load_model

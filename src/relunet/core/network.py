@@ -41,7 +41,7 @@ from relunet.errors import (
     NotFittedError,
     TargetTypeError,
 )
-from relunet.core.checks import check_writeable
+from relunet.core.checks import check_labels, check_writeable
 from relunet.core.finite import check_finite_output
 from relunet.core.init import initial_weights
 from relunet.core.layers import ActivationLayer, Dense, Dropout, TreeNodes
@@ -1256,17 +1256,22 @@ class MLP(Network):
         return self.classes_[np.argmax(out, axis=1)]
 
     def score(self, X: Any, y: Any) -> float:
-        """Accuracy (classification; exact match for multi-label) or R^2 (regression)."""
+        """Accuracy (classification; exact match for multi-label) or R^2 (regression).
+
+        Raises:
+            TargetTypeError: class labels of another type than ``classes_`` or labels the
+                network was never trained on, named (:func:`relunet.core.checks.check_labels`).
+        """
         pred = self.predict(X)
         y = _targets_array(y)
-        if getattr(self, "contract", None) is not None and self.classes_ is not None and self.task == "classification":
-            y = self.contract.check_labels(y, self.classes_)
         if y.ndim == 0 or len(y) != len(pred):
             raise DataError(f"X has {len(pred)} samples but y has {len(y) if y.ndim else 'none'}")
         if y.dtype.kind == "c":
             raise TargetTypeError("y holds complex numbers; targets and labels must be real")
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise DataError("y contains NaN or infinite values")
+        if self.task == "classification" and self.classes_ is not None:
+            y = check_labels(y, self.classes_)  # an unseen label is an error naming it, not a wrong answer
         if self.task == "regression":
             if y.size != pred.size:
                 raise DataError(f"y has shape {y.shape} but the network predicts shape {pred.shape}")
