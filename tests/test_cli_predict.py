@@ -335,3 +335,62 @@ def test_predict_errors_on_the_values_of_a_data_file_name_the_file(tmp_path, cap
     data = tmp_path / "bad.npy"
     np.save(data, X)
     _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)], f"{data}: X ", words)
+
+
+@pytest.mark.parametrize("contract", [True, False])
+def test_train_and_predict_agree_on_the_shape_of_an_npy_X(capsys, tmp_path, contract):
+    """One feature as a 1-D X.npy, shape (n,): train takes it and predict (with the model's
+    data contract or without one, an older file) predicts on the same file; a 0-D or 3-D X.npy
+    is refused by both with the same one-line message, not a traceback."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    np.save(tmp_path / "X.npy", x)
+    np.save(tmp_path / "y.npy", (x > 0).astype(int))
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", str(tmp_path / "X.npy"), "--target", str(tmp_path / "y.npy"),
+                               "--hidden", "4", "--epochs", "2", "--save", str(model), "-q"])
+    assert rc == 0, err
+    if not contract:
+        net = relunet.load(model)
+        net.contract = None
+        net.save(model)
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(tmp_path / "X.npy")])
+    assert rc == 0, err
+    assert len(out.splitlines()) == 41
+    for name, bad in (("X0.npy", np.float64(3.0)), ("X3.npy", x.reshape(40, 1, 1))):
+        np.save(tmp_path / name, bad)
+        _, trained = _usage_error(capsys, ["train", "--data", str(tmp_path / name), "--target",
+                                           str(tmp_path / "y.npy"), "--epochs", "1"], "must be 2-D")
+        _, predicted = _usage_error(capsys, ["predict", "--model", str(model), "--data", str(tmp_path / name)],
+                                    "must be 2-D")
+        assert trained.split(": X must")[1] == predicted.split(": X must")[1]
+
+
+@pytest.mark.parametrize("contract", [True, False])
+@pytest.mark.parametrize("text, rows", [
+    ("0.5,-1,cat\n", 1),                 # one headerless row with a text label: data (it was a header)
+    ("\ufeff0.5,-1,cat\n\n\n", 1),       # a BOM and trailing blank lines
+    ("0.5,-1\n", 1),                     # one row of numbers, no target
+    ("0.5,-1,cat\n1.5,-2,dog\n3,-4,cat\n", 3),
+])
+def test_predict_reads_a_one_row_or_headerless_csv_with_text_labels(capsys, tmp_path, contract, text, rows):
+    train = tmp_path / "train.csv"
+    train.write_text("a,b,label\n" + "".join(f"{i * 0.5},{-i},{'cat' if i % 2 else 'dog'}\n" for i in range(40)))
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", str(train), "--hidden", "4", "--epochs", "2", "--save", str(model),
+                               "-q"])
+    assert rc == 0, err
+    if not contract:
+        net = relunet.load(model)
+        net.contract = None
+        net.save(model)
+    data = tmp_path / "p.csv"
+    data.write_bytes(text.encode("utf-8"))
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(data)])
+    assert rc == 0, err
+    assert len(out.splitlines()) == rows + 1
+    assert ("accuracy" in err) == ("cat" in text)
+    for empty, words in (("a,b,label\n", "no data rows below its header row"), ("", "no data rows"),
+                         ("\n\n", "no data rows")):
+        data.write_text(empty)
+        _usage_error(capsys, ["predict", "--model", str(model), "--data", str(data)], words)

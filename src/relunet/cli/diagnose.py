@@ -123,6 +123,8 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
     by_position = table and datasets.csv_header(name) is None  # as predict: columns by position, the target last
     if table and args.target is None and c.target is not None and not by_position:
         args.target = c.target
+    if same and name.lower().endswith(".npy") and args.target is None and c.target is not None:
+        args.target = c.target  # the targets' .npy the model was trained with
     if table and c.impute is not None and c.fill is not None:
         args.impute = c.impute  # missing cells filled with the stored values, whichever the file
         names = c.features if c.features is not None and not by_position else [str(i) for i in range(len(c.fill))]

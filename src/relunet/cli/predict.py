@@ -66,12 +66,12 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
     suffix = os.path.splitext(path)[1].lower()
     try:
         if suffix == ".npy":
-            return _check_inputs(path, datasets.read_npy(Path(path))), None  # memory-mapped, never unpickled
+            return datasets.check_inputs(path, datasets.read_npy(Path(path))), None  # memory-mapped, never unpickled
         if suffix == ".npz":
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
                 for xk, yk in (("X", "y"), ("X_test", "y_test")):
                     if xk in z.files:
-                        return _check_inputs(path, z[xk]), (z[yk] if yk in z.files else None)
+                        return datasets.check_inputs(path, z[xk]), (z[yk] if yk in z.files else None)
                 raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {z.files})")
         if suffix == ".csv":
             return _read_csv(path, n_features)
@@ -85,28 +85,18 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
     raise DataFormatError(f"{path}: unknown data file type {suffix!r}; use .csv, .npy or .npz")
 
 
-def _check_inputs(path: str, X: np.ndarray) -> np.ndarray:
-    """The inputs of a .npy / .npz file: numeric, 2-D (a 1-D array is one feature)."""
-    if X.dtype.kind not in "biuf":
-        raise DataFormatError(f"{path}: X must be numeric, got dtype {X.dtype}")
-    if X.ndim > 2:
-        raise DataFormatError(f"{path}: X must be 2-D, shape (n_samples, n_features); got shape {X.shape}; "
-                              f"images? flatten them: X.reshape({X.shape[0]}, {int(np.prod(X.shape[1:]))})")
-    return X
-
-
 def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """A CSV of numeric feature columns (optional header), with one extra column taken as the
-    target (numeric or class labels). Errors name the file's line (blank lines counted): ragged
-    rows, empty cells, text, NaN/inf, a field over ``csv.field_size_limit()``; a FIFO or a device
-    is refused (:func:`relunet.data.datasets.csv_rows`)."""
+    """A CSV of numeric feature columns (optional header: :func:`relunet.data.datasets.is_header`),
+    with one extra column taken as the target (numeric or class labels). Errors name the file's
+    line (blank lines counted): ragged rows, empty cells, text, NaN/inf, a field over
+    ``csv.field_size_limit()``; a FIFO or a device is refused (:func:`relunet.data.datasets.csv_rows`)."""
     with contextlib.closing(datasets.csv_rows(path)) as lines:
         rows = list(lines)
     header = None
-    if rows and not datasets.is_numeric_row(rows[0][1]):
+    if datasets.is_header(rows):
         header, rows = [h.strip().lower() for h in rows[0][1]], rows[1:]
     if not rows:
-        raise DataFormatError(f"{path}: no data rows")
+        raise DataFormatError(f"{path}: no data rows" + (" below its header row" if header is not None else ""))
     width = len(header) if header is not None else len(rows[0][1])
     first = rows[0][1] if header is None else header
     datasets.check_separator(path, first)
@@ -215,11 +205,12 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
         rows = list(lines)
     if not rows:
         raise DataFormatError(f"{path}: no data rows")
-    header = None if datasets.is_numeric_row(rows[0][1]) else [h.strip() for h in rows[0][1]]
+    names = {*(c.features or []), *(c.columns or []), *([c.target] if c.target is not None else [])}
+    header = [h.strip() for h in rows[0][1]] if datasets.is_header(rows, names) else None
     if header is not None:
         rows = rows[1:]
     if not rows:
-        raise DataFormatError(f"{path}: no data rows")
+        raise DataFormatError(f"{path}: no data rows below its header row")
     datasets.check_separator(path, header or rows[0][1])
     width = len(header) if header is not None else len(rows[0][1])
     for line, r in rows:

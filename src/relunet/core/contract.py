@@ -56,7 +56,8 @@ class DataContract:
         offset, divisor: the fitted transform ``x' = (x - offset) / divisor``, float64
             ``shape (n_features,)`` (None for ``scale="none"``).
         features: the feature names in the network's input order (None: unnamed).
-        target: the target column's name (None: not from a named column).
+        target: the target column's name (None: not from a named column); for a model
+            trained on a ``.npy`` of X, the targets' ``.npy`` file (absolute path).
         task: ``"classification"`` or ``"regression"``.
         dtype: the dtype of the training inputs the transform was applied to.
         dataset: the built-in dataset's name or the data file's path.

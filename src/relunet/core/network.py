@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from relunet.core import kernels, losses
 from relunet.core.activations import Activation
 from relunet.errors import (
     ConfigError,
+    ConfigWarning,
     DataError,
     FeatureCountError,
     NotFittedError,
@@ -212,6 +214,16 @@ class Network:
                 layer is self.layers[-1] and self.fused
             ):
                 layer.activation.require_differentiable()
+
+    def check_pairing(self, stacklevel: int = 3) -> None:
+        """Warn (:class:`relunet.errors.ConfigWarning`) when the output activation and the
+        loss train, but poorly, together (:data:`relunet.core.losses.POOR_PAIRS`: a softmax
+        output with binary cross-entropy or mean squared error), naming the fix."""
+        out, loss = self.output_activation.name, self.loss.name
+        pair = losses.POOR_PAIRS.get((out, loss))
+        if pair is not None:
+            warnings.warn(f"output={out!r} with loss={loss!r} trains poorly: {pair.why}; {pair.fix} "
+                          f"(relunet doctor explains it: {pair.rule})", ConfigWarning, stacklevel=stacklevel)
 
     # -- computation: one forward loop and one backward loop over the layers ------
     #: rows per block of the evaluation-mode forward (bounds its memory on large inputs)
@@ -1206,6 +1218,7 @@ class MLP(Network):
         Y = self.encode_targets(y, len(X), fit=True)
         self.build_huffman_tree(Y)
         self.check_trainable()
+        self.check_pairing()
         val = kwargs.get("validation_data")
         if val is not None:  # raw (X_val, y_val): validated and encoded like the training data
             if not isinstance(val, (tuple, list)) or len(val) != 2:
