@@ -947,6 +947,10 @@ def test_a_headerless_csv_with_text_labels_keeps_its_first_row(tmp_path):
     named = datasets.load(str(_csv(tmp_path, "0,1,label\n" + _labelled_rows(40), "n.csv")))
     assert named.info["columns"] == ["0", "1"] and named.info["target"] == "label"
     assert len(named.X_train) + len(named.X_test) == 40
+    # --target names the header's column even where a class is called so too
+    rows = "0,1,label\n" + "".join(f"{i},{i % 3},{'label' if i % 2 else 'other'}\n" for i in range(20))
+    odd = datasets.load(str(_csv(tmp_path, rows, "o.csv")), target="label")
+    assert odd.info["columns"] == ["0", "1"] and len(odd.X_train) + len(odd.X_test) == 20
 
 
 @pytest.mark.parametrize("rows, names, header", [

@@ -122,7 +122,7 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
     if same and c.test_size is not None and args.test_size is None:
         args.test_size = c.test_size
     table = is_file and os.path.splitext(name)[1].lower() == ".csv"  # target and fill name a table's columns
-    by_position = table and datasets.csv_header(name) is None  # as predict: columns by position, the target last
+    by_position = table and datasets.csv_header(name, c.known_columns()) is None  # as predict: by position, the target last
     if table and args.target is None and c.target is not None and not by_position:
         args.target = c.target
     if same and name.lower().endswith(".npy") and args.target is None and c.target is not None:

@@ -205,8 +205,7 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
         rows = list(lines)
     if not rows:
         raise DataFormatError(f"{path}: no data rows")
-    names = {*(c.features or []), *(c.columns or []), *([c.target] if c.target is not None else [])}
-    header = [h.strip() for h in rows[0][1]] if datasets.is_header(rows, names) else None
+    header = [h.strip() for h in rows[0][1]] if datasets.is_header(rows, c.known_columns()) else None
     if header is not None:
         rows = rows[1:]
     if not rows:

@@ -115,6 +115,11 @@ class DataContract:
             return len(self.offset)
         return None if self.features is None else len(self.features)
 
+    def known_columns(self) -> set[str]:
+        """Every column name the model knows of a table: its features, its raw columns (a
+        table with categories) and its target (what tells a header row from data)."""
+        return {*(self.features or []), *(self.columns or []), *([self.target] if self.target is not None else [])}
+
     # -- applying --------------------------------------------------------------
     def select(self, X: Any) -> Any:
         """``X`` with its columns in the model's order when it is a table (``columns``):

@@ -598,7 +598,8 @@ def is_header(rows: list[tuple[int, list[str]]], names: Collection[str] | None =
     * no number (column names; also pandas' ``,0,1,2`` of numbered columns): a header;
     * numbers and text together (a file without a header whose labels are text,
       ``5.1,3.5,setosa``; or a header naming columns by number, ``0,1,label``):
-      a header when one of its text cells is one of ``names`` (a model's column names);
+      a header when one of its text cells is one of ``names`` (a model's column names, the
+      target column named by the user);
       else data when a text cell's value recurs in its column further down (``setosa``
       again: a label, not a name) or when it is the file's only row (as a header it would
       leave no data); else a header.
@@ -694,7 +695,7 @@ def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
     if not read:
         raise DataError(f"{path}: empty CSV file (a header row is expected)")
     header = [h.strip() for h in read[0][1]]
-    first = read[1:] if is_header(read) else read
+    first = read[1:] if is_header(read, None if target is None else {target}) else read
     if first is read:  # no header: columns "0", "1", ...
         header = [str(i) for i in range(len(header))]
     if len(set(header)) != len(header):
@@ -827,12 +828,13 @@ def csv_target_name(path: Path, target: str | None, features: list[str]) -> str:
     return header[-1].strip()
 
 
-def csv_header(path: "str | os.PathLike[str]") -> list[str] | None:
+def csv_header(path: "str | os.PathLike[str]", names: Collection[str] | None = None) -> list[str] | None:
     """A CSV file's column names: its first non-blank row, read as the loader reads it
-    (:func:`csv_rows`); None when that row is data (:func:`is_header`: a file without a header)."""
+    (:func:`csv_rows`); None when that row is data (:func:`is_header`, with a model's column
+    ``names``: a file without a header)."""
     with contextlib.closing(csv_rows(path)) as rows:
         read = header_evidence(rows)
-    return read[0][1] if is_header(read) else None
+    return read[0][1] if is_header(read, names) else None
 
 
 def check_inputs(path: Any, X: Any, what: str = "") -> np.ndarray:
