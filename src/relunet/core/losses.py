@@ -437,12 +437,14 @@ REGISTRY: Registry[type[Loss]] = Registry("loss", LOSSES, base=Loss, classes=Tru
     "poisson_nll": "poisson", "half_poisson": "poisson",
     "hsoftmax": "hierarchical_nll", "hierarchical_softmax_nll": "hierarchical_nll",
 })
+
+
 class Pairing(NamedTuple):
     """Why an output activation and loss train poorly together, and the fix."""
 
     rule: str  #: the doctor's rule that explains it (``relunet doctor``)
-    why: str
-    fix: str
+    why: str  #: what goes wrong, in one clause
+    fix: str  #: the settings to use instead
 
 
 #: output activation and loss pairs that train, but poorly: ``(output, loss) -> Pairing``.
@@ -459,6 +461,7 @@ POOR_PAIRS: dict[tuple[str, str], Pairing] = {
         "use loss='cross_entropy' with the softmax (one class per sample), or output='sigmoid' with "
         "loss='binary_cross_entropy' (several labels per sample)"),
 }
+
 
 #: natural loss for each output activation
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse",
