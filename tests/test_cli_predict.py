@@ -390,6 +390,8 @@ def test_predict_reads_a_one_row_or_headerless_csv_with_text_labels(capsys, tmp_
     assert rc == 0, err
     assert len(out.splitlines()) == rows + 1
     assert ("accuracy" in err) == ("cat" in text)
+    if "cat" in text:
+        assert f"{rows} prediction{'s' if rows > 1 else ''}; accuracy" in err  # "1 prediction", not "1 predictions"
     for empty, words in (("a,b,label\n", "no data rows below its header row"), ("", "no data rows"),
                          ("\n\n", "no data rows")):
         data.write_text(empty)

@@ -472,5 +472,6 @@ def run(args: argparse.Namespace) -> int:
         metric = _metric(net, X, y)
         if metric:
             where = f" written to {args.out}" if args.out else ""
-            print(f"{what}: {result['n_samples']} predictions{where}; {metric}", file=sys.stderr)
+            n = result["n_samples"]
+            print(f"{what}: {n} prediction{'' if n == 1 else 's'}{where}; {metric}", file=sys.stderr)
     return 0
