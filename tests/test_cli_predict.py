@@ -396,3 +396,28 @@ def test_predict_reads_a_one_row_or_headerless_csv_with_text_labels(capsys, tmp_
                          ("\n\n", "no data rows")):
         data.write_text(empty)
         _usage_error(capsys, ["predict", "--model", str(model), "--data", str(data)], words)
+
+
+@pytest.mark.parametrize("contract", [True, False])
+def test_predict_on_a_data_directory_takes_the_split_asked_for(capsys, tmp_path, contract):
+    """A directory with X.npy, y.npy, X_test.npy, y_test.npy: every row by default, its test
+    or training part with --split (--split was ignored: always every row)."""
+    rng = np.random.default_rng(0)
+    d = tmp_path / "data"
+    d.mkdir()
+    for name, n in (("", 30), ("_test", 10)):
+        x = rng.normal(size=(n, 2))
+        np.save(d / f"X{name}.npy", x)
+        np.save(d / f"y{name}.npy", (x[:, 0] > 0).astype(int))
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", str(d), "--hidden", "4", "--epochs", "2", "--save", str(model), "-q"])
+    assert rc == 0, err
+    if not contract:
+        net = relunet.load(model)
+        net.contract = None
+        net.save(model)
+    for split, n in ((None, 40), ("test", 10), ("train", 30), ("all", 40)):
+        rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(d),
+                                     *(["--split", split] if split else [])])
+        assert rc == 0, err
+        assert len(out.splitlines()) == n + 1 and f"({split or 'all'})" in err, (split, err)

@@ -40,8 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a dataset name, or a data file: .npy (X), .npz (X [, y]) or .csv (numeric "
                         "columns; a last extra column is taken as the target)")
     p.add_argument("--split", default=None, choices=["test", "train", "all"],
-                   help="which part of a named dataset, or of the data file the model was trained on, to "
-                        "predict on (default: test for a named dataset, every row of a file)")
+                   help="which part of a named dataset or a data directory, or of the data file the model "
+                        "was trained on, to predict on (default: test for a named dataset, every row of a file "
+                        "or directory)")
     p.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
     p.add_argument("--seed", type=common.seed_arg, default=None,
@@ -121,7 +122,8 @@ def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int 
     ``.npy`` of X, an ``.npz`` with ``X`` (and optionally ``y``), or a numeric ``.csv``
     (optional header; one column more than the model's inputs is taken as the target,
     the column named target/y/label/class if there is one, else the last). A directory
-    goes through :func:`relunet.datasets.load` (X.npy, y.npy, ...), train and test parts.
+    goes through :func:`relunet.datasets.load` (X.npy, y.npy, ...): every row, or the part
+    ``split`` names.
     """
     options = {k: v for k, v in options.items() if v not in (None, "none")}
     if os.path.isfile(spec):
@@ -132,11 +134,11 @@ def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int 
                            "as it is, every row (scale it beforehand)")
         X, y = _read_file(spec, n_features)
         return X, y, spec
-    split = split or "test"
+    split = split or ("all" if os.path.isdir(spec) else "test")  # a directory: every row unless asked
     if options.get("data_dir") and spec.strip().lower().replace("_", "-") not in datasets.IDX_DATASETS:
         raise CLIError(f"--data-dir applies to {', '.join(datasets.IDX_DATASETS)}, not {spec!r}")
     d = common.load_dataset(spec, seed=seed or 0, **options)
-    if split == "all" or os.path.isdir(spec):
+    if split == "all":
         return (np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test]), f"{d.name} (all)")
     if split == "train":
         return d.X_train, d.y_train, f"{d.name} (train)"
