@@ -421,3 +421,31 @@ def test_predict_on_a_data_directory_takes_the_split_asked_for(capsys, tmp_path,
                                      *(["--split", split] if split else [])])
         assert rc == 0, err
         assert len(out.splitlines()) == n + 1 and f"({split or 'all'})" in err, (split, err)
+
+
+@pytest.mark.parametrize("contract", [True, False])
+def test_predict_on_a_train_test_npz_predicts_every_row(capsys, tmp_path, contract):
+    """An .npz of X_train, y_train, X_test, y_test is predicted on whole, as the help says
+    (it was X_test alone); the file the model was trained on has its parts with --split,
+    described without 'split seed None' (its parts are the file's own)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(30, 2)), rng.normal(size=(10, 2))
+    path = tmp_path / "tt.npz"
+    np.savez(path, X_train=a, y_train=(a[:, 0] > 0).astype(int), X_test=b, y_test=(b[:, 0] > 0).astype(int))
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", str(path), "--hidden", "4", "--epochs", "2", "--save", str(model),
+                               "-q"])
+    assert rc == 0, err
+    if not contract:
+        net = relunet.load(model)
+        net.contract = None
+        net.save(model)
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(path)])
+    assert rc == 0, err
+    assert len(out.splitlines()) == 41 and "40 predictions; accuracy" in err and "None" not in err
+    if contract:
+        rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(path), "--split", "test"])
+        assert rc == 0 and len(out.splitlines()) == 11 and f"{path} (test): 10 predictions" in err, err
+    np.savez(tmp_path / "bad.npz", X_train=a, X_test=b[:, :1])
+    _usage_error(capsys, ["predict", "--model", str(model), "--data", str(tmp_path / "bad.npz")],
+                 "X_train has 2 features but X_test 1")

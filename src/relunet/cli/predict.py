@@ -37,8 +37,9 @@ TOP_K = 5
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="a model file written by net.save / relunet train --save")
     p.add_argument("--data", required=True,
-                   help="a dataset name, or a data file: .npy (X), .npz (X [, y]) or .csv (numeric "
-                        "columns; a last extra column is taken as the target)")
+                   help="a dataset name, or a data file: .npy (X), .npz (X [, y]; or X_train, X_test [, "
+                        "y_train, y_test]: every row) or .csv (numeric columns; a last extra column is taken "
+                        "as the target)")
     p.add_argument("--split", default=None, choices=["test", "train", "all"],
                    help="which part of a named dataset or a data directory, or of the data file the model "
                         "was trained on, to predict on (default: test for a named dataset, every row of a file "
@@ -70,10 +71,7 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
             return datasets.check_inputs(path, datasets.read_npy(Path(path))), None  # memory-mapped, never unpickled
         if suffix == ".npz":
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-                for xk, yk in (("X", "y"), ("X_test", "y_test")):
-                    if xk in z.files:
-                        return datasets.check_inputs(path, z[xk]), (z[yk] if yk in z.files else None)
-                raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {z.files})")
+                return _read_npz(path, {k: z[k] for k in z.files})
         if suffix == ".csv":
             return _read_csv(path, n_features)
     except UnicodeDecodeError as exc:
@@ -84,6 +82,22 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
             raise
         raise DataFormatError(f"{path}: cannot read data ({datasets.load_failure_reason(exc)})") from None
     raise DataFormatError(f"{path}: unknown data file type {suffix!r}; use .csv, .npy or .npz")
+
+
+def _read_npz(path: str, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """X (and y) of an .npz: ``X`` (``y``); every row of a train/test file (``X_train`` then
+    ``X_test``, as training reads it); or ``X_test`` (``y_test``) alone."""
+    if "X" not in arrays and {"X_train", "X_test"} <= arrays.keys():
+        parts = [datasets.check_inputs(path, arrays[k], k[1:]) for k in ("X_train", "X_test")]
+        if parts[0].shape[1] != parts[1].shape[1]:
+            raise DataFormatError(f"{path}: X_train has {parts[0].shape[1]} features but X_test {parts[1].shape[1]}")
+        ys = [arrays.get("y_train"), arrays.get("y_test")]
+        y = None if ys[0] is None or ys[1] is None else np.concatenate([np.ravel(ys[0]), np.ravel(ys[1])])
+        return np.concatenate(parts), y
+    for xk, yk in (("X", "y"), ("X_test", "y_test")):
+        if xk in arrays:
+            return datasets.check_inputs(path, arrays[xk]), arrays.get(yk)
+    raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {sorted(arrays)})")
 
 
 def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -158,16 +172,17 @@ def contract_inputs(net: MLP, spec: str, split: str | None, seed: int | None, sc
                        "and applies itself; leave --scale out")
     if os.path.isfile(spec):
         trained_on = c.dataset is not None and os.path.isfile(c.dataset) and os.path.samefile(spec, c.dataset)
+        seeded = "" if c.seed is None else f", split seed {c.seed}"  # None: the file's own train/test parts
         if split is not None or seed is not None or data_dir is not None:
             if not trained_on or data_dir is not None or seed is not None:
                 raise CLIError("--split applies to named datasets and to the data file the model was trained "
-                               f"on ({c.dataset}, split seed {c.seed}); a data file is predicted on whole, "
+                               f"on ({c.dataset}{seeded}); a data file is predicted on whole, "
                                "every row (--seed and --data-dir do not apply to it)")
             return _training_file_part(net, spec, split)
-        if trained_on and c.seed is not None:
+        if trained_on:
             print(f"relunet: note: {spec} is the file the model was trained on: every row is predicted, "
-                  f"training rows included; --split test gives its test part (split seed {c.seed})",
-                  file=sys.stderr)
+                  "training rows included; --split test gives its test part"
+                  + ("" if c.seed is None else f" (split seed {c.seed})"), file=sys.stderr)
         if os.path.splitext(spec)[1].lower() == ".csv":
             X, y = read_table(spec, net)
             return X, y, spec
@@ -195,7 +210,7 @@ def _training_file_part(net: MLP, spec: str, split: str) -> tuple[Any, Any, str]
     columns = d.info.get("columns")
     if columns is not None and c.features is not None:
         X = np.asarray(X)[:, column_order(columns, c.features, spec)[0]]
-    return X, y, f"{spec} ({split}, split seed {c.seed})"
+    return X, y, f"{spec} ({split}" + ("" if c.seed is None else f", split seed {c.seed}") + ")"
 
 
 def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
