@@ -699,6 +699,7 @@ def test_the_page_answers_a_learner_in_headless_chromium(server):
         driver.find_element("id", "play").click()
         wait.until(lambda d: state()["epoch"] >= 6 and text("ups") != "–")
         driver.find_element("id", "play").click()
+        assert text("ups") == "–"  # paused: no rate
         change("#output", "auto")
         change("#dataset", "sine")
         assert text("ups") == "–" and text("score-label").lower() == "test r²"

@@ -84,6 +84,7 @@ function showActivationParams(name, values) {
     input.dataset.param = p.name;
     input.dataset.kind = p.kind;
     if (p.kind === "number") { input.type = "number"; input.step = "any"; }
+    else if (p.default === null) input.placeholder = "(default)";
     input.value = values && p.name in values ? values[p.name] : p.default;
     input.addEventListener("change", applySettings);
     label.appendChild(input);
@@ -172,12 +173,17 @@ async function recreate() {
 // -- training -----------------------------------------------------------------------------
 function setPlaying(on) {
   pg.playing = on;
+  if (!on) {  // updates/s measures playing: nothing while paused
+    upsTimes.length = 0;
+    $("ups").textContent = "–";
+  }
   $("play").innerHTML = on ? "&#x23F8; pause" : "&#x25B6; play";
   $("step").disabled = on || (pg.state !== null && pg.state.status !== "ready");
 }
 
 const upsTimes = [];
 function countUpdate() {
+  if (!pg.playing) return;  // a step, or an answer that arrives after the pause
   const now = performance.now();
   upsTimes.push(now);
   while (upsTimes.length && now - upsTimes[0] > 2000) upsTimes.shift();
