@@ -704,6 +704,19 @@ def test_the_page_answers_a_learner_in_headless_chromium(server):
         change("#dataset", "sine")
         assert text("ups") == "–" and text("score-label").lower() == "test r²"
         assert text("test-score") == f"{state()['score']['value']:.3f}"
+        # the old run's last answer (diverged) arrives after a change: play goes on with the new run
+        change("#optimizer", "sgd")
+        change("#batch_mode", "online")
+        change("#lr", "100")
+        js("const fetch0 = window.fetch; window.__hold = new Promise((r) => { window.__release = r; });"
+           "window.fetch = async (...a) => { const res = await fetch0(...a);"
+           "  if (String(a[0]).endsWith('/train')) await window.__hold; return res; };")
+        driver.find_element("id", "play").click()
+        change("#lr", "0.01")
+        js("window.__release()")
+        wait.until(lambda d: state()["epoch"] >= 2)
+        assert js("return window.playground.playing") and state()["settings"]["lr"] == 0.01
+        driver.find_element("id", "play").click()
         # a phone's width and a small laptop's: nothing wider than the window
         for width in (400, 1100):
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",

@@ -210,7 +210,9 @@ async function train(epochs) {
 async function play() {
   setPlaying(true);
   while (pg.playing) {
+    const generation = pg.generation;
     const st = await train(Number($("speed").value));
+    if (generation !== pg.generation) continue;  // the old run's answer: play the new run
     if (!st || st.status !== "ready") { setPlaying(false); break; }
     await new Promise((r) => setTimeout(r, 0));
   }
