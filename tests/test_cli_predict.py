@@ -437,3 +437,19 @@ def test_predict_on_a_train_test_npz_predicts_every_row(capsys, tmp_path, contra
     np.savez(tmp_path / "bad.npz", X_train=a, X_test=b[:, :1])
     _usage_error(capsys, ["predict", "--model", str(model), "--data", str(tmp_path / "bad.npz")],
                  "X_train has 2 features but X_test 1")
+
+
+def test_predict_on_the_data_directory_of_the_model_takes_its_stored_test_fraction(capsys, tmp_path):
+    """A directory of X.npy, y.npy split by fraction: --split test gives the part the model
+    was tested on, its stored --test-size (it took the default 0.25: 25 rows, not 40)."""
+    rng = np.random.default_rng(0)
+    d = tmp_path / "data"
+    d.mkdir()
+    x = rng.normal(size=(100, 2))
+    np.save(d / "X.npy", x)
+    np.save(d / "y.npy", (x[:, 0] > 0).astype(int))
+    model = _train_model(capsys, tmp_path, ["--data", str(d), "--test-size", "0.4"], True)
+    for split, n in (("test", 40), ("train", 60)):
+        rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(d) + "/", "--split", split])
+        assert rc == 0, err
+        assert len(out.splitlines()) == n + 1, (split, err)

@@ -190,6 +190,8 @@ def contract_inputs(net: MLP, spec: str, split: str | None, seed: int | None, sc
         return X, y, spec
     key = datasets.REGISTRY.canonical_name(spec) if spec in datasets.REGISTRY else None
     same = key is not None and key == c.dataset
+    if os.path.isdir(spec):  # the data directory the model was trained on: its stored split
+        same = c.dataset is not None and os.path.isdir(c.dataset) and os.path.samefile(spec, c.dataset)
     seed = seed if seed is not None else (c.seed if same and c.seed is not None else 0)
     options: dict[str, Any] = {"data_dir": data_dir}
     if same and c.test_size is not None:
