@@ -33,3 +33,18 @@ def test_check_labels_accepts_integral_floats_for_integer_classes():
     np.testing.assert_array_equal(check_labels(np.array([0.0, 2.0]), np.array([0, 1, 2])), [0, 2])
     with pytest.raises(TargetTypeError, match="numbers"):
         check_labels(np.array([0, 1]), np.array(["no", "yes"]))
+
+
+def test_check_labels_reads_an_object_array_of_numbers_as_numbers():
+    """Integer labels held in an object array (a pandas column of dtype object, or classes_
+    of a model fitted on one) are numbers, not text: they were refused as 'text ([...])'."""
+    ints = np.array([0, 1, 1], dtype=object)
+    np.testing.assert_array_equal(check_labels(ints, np.array([0, 1])), [0, 1, 1])
+    np.testing.assert_array_equal(check_labels(np.array([0, 1, 1]), np.array([0, 1], dtype=object)), [0, 1, 1])
+    np.testing.assert_array_equal(check_labels(np.array([1.0, 0.0], dtype=object), np.array([0, 1])), [1, 0])
+    with pytest.raises(TargetTypeError, match=r"label\(s\) \[2\] were never seen"):
+        check_labels(np.array([0, 2], dtype=object), np.array([0, 1]))
+    with pytest.raises(TargetTypeError, match="the labels are text"):
+        check_labels(np.array(["a", 1], dtype=object), np.array([0, 1]))
+    words = np.array(["cat", "dog"], dtype=object)
+    np.testing.assert_array_equal(check_labels(words, np.array(["cat", "dog"])), words)

@@ -717,3 +717,16 @@ def test_more_classes_than_the_output_can_represent_are_refused_with_the_fitting
     net = relunet.MLP([2, 4, 2], output="softmax", loss="cross_entropy")
     with pytest.raises(TargetTypeError, match=r"3 distinct classes.*represent 2.*regression target.*more units"):
         net.fit(X, np.arange(30) % 3, epochs=1)
+
+
+def test_score_takes_integer_labels_in_an_object_array_as_the_integers_they_are():
+    """Labels of dtype object holding integers (a pandas column of dtype object) score as the
+    integers do, both ways round (they were refused: 'the labels are text' / 'numbers')."""
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    net = relunet.MLP([2, 4, 2], seed=0)
+    net.fit(X, y, epochs=1)
+    assert net.score(X, y.astype(object)) == net.score(X, y)
+    held = relunet.MLP([2, 4, 2], seed=0)
+    held.fit(X, y.astype(object), epochs=1)
+    assert held.score(X, y) == held.score(X, y.astype(object))

@@ -8,6 +8,7 @@ Each returns the checked value in its canonical type, or raises the specific
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -65,8 +66,7 @@ def check_labels(y: Any, classes: Any) -> np.ndarray:
     Raises:
         TargetTypeError: labels of another type, or unseen classes (named).
     """
-    y = np.asarray(y)
-    classes = np.asarray(classes)
+    y, classes = _numbers_as_numbers(np.asarray(y)), _numbers_as_numbers(np.asarray(classes))
     if y.ndim != 1:
         return y
     num = set("biuf")
@@ -84,3 +84,15 @@ def check_labels(y: Any, classes: Any) -> np.ndarray:
         raise TargetTypeError(f"label(s) {unseen[:10]} were never seen in training; the model's classes "
                               f"are {classes.tolist()}")
     return y
+
+
+def _numbers_as_numbers(a: np.ndarray) -> np.ndarray:
+    """An object array whose items are all real numbers (``np.array([0, 1], dtype=object)``,
+    a pandas column of dtype object) as the numeric array of those numbers; other arrays as
+    they are. Labels are numbers or text by their values, not by their container."""
+    if a.dtype.kind != "O" or a.size == 0:
+        return a
+    items = a.ravel().tolist()
+    if all(isinstance(v, (numbers.Real, np.bool_)) for v in items):
+        return np.asarray(items).reshape(a.shape)
+    return a
