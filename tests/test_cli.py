@@ -145,3 +145,11 @@ def test_cli_terms_writes_the_api_keywords_as_their_options():
     assert cli_terms(text) == ("use --output sigmoid with --loss binary_cross_entropy (--activation leaky_relu); "
                                "lr=0.1, init='he'")
     assert cli_terms("no keywords here") == "no keywords here"
+
+
+def test_errors_speak_the_command_lines_options_not_the_python_keywords(capsys):
+    """An error of relunet's (here the network's refusal of labels for a softmax trained with
+    MSE) names --loss cross_entropy, as the warnings do, not the API's loss='cross_entropy'."""
+    _, line = _usage_error(capsys, ["train", "--data", "moons", "--output", "softmax", "--loss", "mse",
+                                   "--epochs", "1", "-q"], "or use --loss cross_entropy")
+    assert "loss='" not in line

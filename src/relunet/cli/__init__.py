@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
     except (RelunetError, OSError, MemoryError) as exc:
-        print(f"relunet: error: {_one_line(exc)}", file=sys.stderr)
+        line = _one_line(exc)  # relunet's own messages in the command line's terms, as its warnings
+        print(f"relunet: error: {cli_terms(line) if isinstance(exc, RelunetError) else line}", file=sys.stderr)
         return 2
     except csv.Error as exc:  # a CSV the reader gives up on (a field over csv.field_size_limit)
         print(f"relunet: error: malformed CSV input ({_one_line(exc)})", file=sys.stderr)
