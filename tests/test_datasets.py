@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -965,6 +966,48 @@ def test_a_headerless_csv_with_text_labels_keeps_its_first_row(tmp_path):
 ])
 def test_is_header(rows, names, header):
     assert datasets.is_header(rows, names) is header
+
+
+def test_is_header_reads_rows_only_as_far_as_it_needs():
+    """A mixed first row is decided at the first recurrence of its text below: a file's
+    rows (an iterator) are not all read, nor held, to decide."""
+    def rows(tail):
+        yield 1, ["1", "2", "cat"]
+        yield 2, ["3", "4", "dog"]
+        yield 3, ["5", "6", "cat"]
+        yield from tail
+
+    def never():
+        raise AssertionError("read past the row that decides")
+        yield
+
+    assert datasets.is_header(rows(never())) is False
+    assert datasets.is_header(iter([(1, ["0", "1", "label"]), (2, ["3", "4", "cat"])])) is True
+
+
+def _peak_bytes(fn):
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_mixed_first_row_costs_the_loader_no_copy_of_the_file(tmp_path):
+    """A headerless file with text labels (or a header of numbered columns) is loaded in the
+    memory of a file with a header of names: the rows below its first are not held to
+    decide whether it is a header (they were: about twice the peak)."""
+    rng = np.random.default_rng(0)
+    body = "".join(f"{a:.4f},{b:.4f},{c:.4f},{'cat' if a > 0 else 'dog'}\n" for a, b, c in rng.normal(size=(20_000, 3)))
+    named = _csv(tmp_path, "a,b,c,label\n" + body, "named.csv")
+    peaks = {}
+    for name, text in (("headerless", body), ("numbered", "0,1,2,label\n" + body)):
+        path = _csv(tmp_path, text, f"{name}.csv")
+        peaks[name] = _peak_bytes(lambda: datasets.load(str(path)))
+    base = _peak_bytes(lambda: datasets.load(str(named)))
+    for name, peak in peaks.items():
+        assert peak < 1.25 * base, f"{name}: peak {peak / 1e6:.1f} MB, a header of names {base / 1e6:.1f} MB"
 
 
 @pytest.mark.parametrize("text, words", [

@@ -75,7 +75,7 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -589,7 +589,7 @@ def is_numeric_row(row: list[str]) -> bool:
     return bool(cells)
 
 
-def is_header(rows: list[tuple[int, list[str]]], names: Collection[str] | None = None) -> bool:
+def is_header(rows: Iterable[tuple[int, list[str]]], names: Collection[str] | None = None) -> bool:
     """True when the first of a CSV's non-blank ``rows`` (``(line, cells)``, as
     :func:`csv_rows` reads them) is its header row, False when it is data: the one rule of
     every CSV reader (training's loader, ``data info``, ``predict``, ``diagnose``).
@@ -605,11 +605,15 @@ def is_header(rows: list[tuple[int, list[str]]], names: Collection[str] | None =
       leave no data); else a header.
 
     ``rows`` may be the first row alone (then a mixed row is data unless ``names`` says
-    otherwise); no rows: False.
+    otherwise); no rows: False. They are read only as far as the answer needs (an
+    iterator such as :func:`csv_rows` is not held in memory): the first row, and below a
+    mixed one, the rows up to the first recurrence (to the end for a header).
     """
-    if not rows:
+    rows = iter(rows)
+    head = next(rows, None)
+    if head is None:
         return False
-    first = [c.strip() for c in rows[0][1]]
+    first = [c.strip() for c in head[1]]
     if is_numeric_row(first):
         return False
     text = [(i, c) for i, c in enumerate(first) if not tables.is_missing(c) and not tables.is_number(c)]
@@ -617,20 +621,12 @@ def is_header(rows: list[tuple[int, list[str]]], names: Collection[str] | None =
         return True  # no numbers at all: names (or pandas' header of numbered columns)
     if names is not None and any(c in names for _, c in text):
         return True
-    later = rows[1:]
-    if not later:
-        return False
-    return not any(i < len(r) and r[i].strip() == c for i, c in text for _, r in later)
-
-
-def header_evidence(rows: Iterator[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
-    """The rows :func:`is_header` needs, taken from the start of a CSV's ``rows``: the first
-    row, and when it mixes numbers and text, every row below it (the rest of ``rows``);
-    the other rows are left in ``rows``."""
-    read = list(itertools.islice(rows, 1))
-    if read and not is_numeric_row(read[0][1]) and any(tables.is_number(c.strip()) for c in read[0][1]):
-        read += list(rows)
-    return read
+    below = False
+    for _, r in rows:
+        below = True
+        if any(i < len(r) and r[i].strip() == c for i, c in text):
+            return False  # a value of its column: the first row is data
+    return below
 
 
 def check_separator(path: Any, first_row: list[str]) -> None:
@@ -688,15 +684,17 @@ def csv_rows(path: "str | os.PathLike[str]") -> Iterator[tuple[int, list[str]]]:
 
 def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
                 target: str | None) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
-    """The column names, the target's index, and the data rows read to decide (:func:`is_header`):
-    the first row when it is data (no header), the rest of the file when the first row mixes
-    numbers and text (whether it is a header depends on the rows below)."""
-    read = header_evidence(rows)
-    if not read:
+    """The column names, the target's index, and the first row when it is data (no header;
+    :func:`is_header`, which reads the rows below a mixed first row from a second reader of
+    ``path``, so that ``rows`` are not held in memory)."""
+    top = next(rows, None)
+    if top is None:
         raise DataError(f"{path}: empty CSV file (a header row is expected)")
-    header = [h.strip() for h in read[0][1]]
-    first = read[1:] if is_header(read, None if target is None else {target}) else read
-    if first is read:  # no header: columns "0", "1", ...
+    with contextlib.closing(csv_rows(path)) as again:
+        named = is_header(again, None if target is None else {target})
+    header = [h.strip() for h in top[1]]
+    first = [] if named else [top]
+    if not named:  # no header: columns "0", "1", ...
         header = [str(i) for i in range(len(header))]
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
@@ -833,8 +831,9 @@ def csv_header(path: "str | os.PathLike[str]", names: Collection[str] | None = N
     (:func:`csv_rows`); None when that row is data (:func:`is_header`, with a model's column
     ``names``: a file without a header)."""
     with contextlib.closing(csv_rows(path)) as rows:
-        read = header_evidence(rows)
-    return read[0][1] if is_header(read, names) else None
+        top = next(rows, None)
+        named = top is not None and is_header(itertools.chain([top], rows), names)
+    return top[1] if named else None
 
 
 def check_inputs(path: Any, X: Any, what: str = "") -> np.ndarray:
