@@ -335,3 +335,16 @@ def test_predict_errors_on_the_values_of_a_data_file_name_the_file(tmp_path, cap
     data = tmp_path / "bad.npy"
     np.save(data, X)
     _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)], f"{data}: X ", words)
+
+
+def test_predict_npz_header_declaring_a_huge_shape_is_one_line(tmp_path, capsys, cli_model):
+    import zipfile
+
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**5)})
+    with zipfile.ZipFile(tmp_path / "lie.npz", "w") as z:
+        z.writestr("X.npy", head.getvalue() + bytes(64))
+    rc = main(["predict", "--model", cli_model, "--data", str(tmp_path / "lie.npz")])
+    err = capsys.readouterr().err
+    _one_line_error(rc, err)
+    assert "array X: its header declares shape (1000000, 100000)" in err and "out of memory" not in err

@@ -486,3 +486,49 @@ def test_history_without_training_accuracy_draws_only_the_validation_accuracy():
     loss_ax, acc_ax = fig.axes
     assert [line.get_label() for line in acc_ax.get_lines()] == ["validation"]
     assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "validation"]
+
+
+# -- hostile JSON inputs: one clear DataError, or a figure with gaps -----------------
+
+
+def test_json_nested_too_deeply_is_a_data_error(tmp_path):
+    # json.loads recursed once per '[': a RecursionError traceback from the command line
+    p = tmp_path / "deep.json"
+    p.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match="nested too deeply"):
+        plots.read_json(p)
+    with pytest.raises(DataError, match="nested too deeply"):
+        plots.plot_history(p)
+
+
+def test_history_lists_of_different_lengths_are_named():
+    with pytest.raises(DataError, match=r"per-epoch lists differ in length: \{'loss': 2, 'accuracy': 1\}"):
+        plots.plot_history({"loss": [1.0, 2.0], "accuracy": [1.0]})  # was an IndexError
+
+
+def test_integers_beyond_float_range_are_a_data_error():
+    with pytest.raises(DataError, match="beyond the range of a float"):
+        plots.plot_history({"loss": [10**400, 2]})  # was an OverflowError
+    with pytest.raises(DataError, match="beyond the range of a float"):
+        plots.plot_dead_units({"layer 1": [10**400, 0.5]})
+
+
+@pytest.mark.parametrize("values", [[1e308, float("inf"), None], [-1e308, 1e308], [-1e308, -1e308]])
+def test_values_no_axis_can_span_are_gaps(values):
+    # matplotlib's tick locator raised "arange: cannot compute length" on these
+    fig = plots.plot_history({"loss": values + [1.0]})
+    line = fig.axes[0].get_lines()[0]
+    assert np.isnan(line.get_ydata()[:-1]).all() and line.get_ydata()[-1] == 1.0
+    plots.plot_dead_units({"layer 1": [0.5] * (len(values) + 1), "epochs": values + [1.0]})
+
+
+def test_dead_unit_epochs_must_be_a_list_of_numbers():
+    with pytest.raises(DataError, match="'epochs' must be a list of epoch numbers, got 'ab'"):
+        plots.plot_dead_units({"layer 1": [0.5, 0.4], "epochs": "ab"})  # was a numpy ValueError
+
+
+def test_comparison_with_a_negative_std_is_a_data_error(comparison):
+    d = comparison.to_dict()
+    d["rows"][0]["test_accuracy_std"] = -0.5
+    with pytest.raises(DataError, match="test_accuracy_std is -0.5; a standard deviation is >= 0"):
+        plots.plot_comparison(d)  # matplotlib's "'yerr' must not contain negative values"

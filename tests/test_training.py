@@ -789,3 +789,10 @@ def test_threads_setting_of_fit():
     for p, q in zip(a.parameters(), before):
         np.testing.assert_array_equal(p, q)  # refused before any step
     a.fit(X, y, epochs=1, threads=cores)
+
+
+def test_history_load_of_json_nested_too_deeply(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("{\"records\": " + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(DataError, match="nested too deeply"):
+        History.load(path)

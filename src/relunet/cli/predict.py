@@ -67,10 +67,11 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
         if suffix == ".npy":
             return _check_inputs(path, datasets.read_npy(Path(path))), None  # memory-mapped, never unpickled
         if suffix == ".npz":
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+            with datasets.NpzArchive(path) as z:  # headers and sizes checked before memory is taken
                 for xk, yk in (("X", "y"), ("X_test", "y_test")):
                     if xk in z.files:
-                        return _check_inputs(path, z[xk]), (z[yk] if yk in z.files else None)
+                        X, *y = z.read(xk, *([yk] if yk in z.files else []))
+                        return _check_inputs(path, X), (y[0] if y else None)
                 raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {z.files})")
         if suffix == ".csv":
             return _read_csv(path, n_features)
@@ -78,7 +79,7 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
         raise DataFormatError(common.not_text(path, exc)) from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         # a truncated or corrupted .npz: zipfile / zlib errors (were tracebacks)
-        if isinstance(exc, (FileNotFoundError, DataFormatError)):
+        if isinstance(exc, (FileNotFoundError, DataError)):
             raise
         raise DataFormatError(f"{path}: cannot read data ({datasets.load_failure_reason(exc)})") from None
     raise DataFormatError(f"{path}: unknown data file type {suffix!r}; use .csv, .npy or .npz")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from relunet.errors import ConfigError
 
-__all__ = ["check_number", "check_writeable"]
+__all__ = ["check_number", "check_writeable", "whole_numbers"]
 
 
 def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
@@ -51,3 +53,18 @@ def check_writeable(params: Any) -> None:
     for i, p in enumerate(params):
         if not p.flags.writeable:
             raise ConfigError(f"parameter {i} (shape {p.shape}) is read-only: the optimizer updates it in place")
+
+
+#: the largest whole number float64 holds exactly (2**53): labels read as floats are integers up to it
+EXACT_INT = 2**53
+
+
+def whole_numbers(values: Any) -> bool:
+    """True when every one of ``values`` (a float array) is a finite whole number of at most
+    :data:`EXACT_INT` in magnitude, which ``astype(np.int64)`` keeps as it is.
+
+    A label written ``1e300`` is whole too, but int64 cannot hold it: cast, it became
+    -9223372036854775808 (with at most a RuntimeWarning), a silently different class.
+    """
+    v = np.asarray(values)
+    return bool(np.all(np.isfinite(v)) and np.all(np.abs(v) <= EXACT_INT) and np.all(v == np.round(v)))

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from relunet.core.checks import whole_numbers
 from relunet.errors import ColumnMismatchError, DataError, FeatureCountError, TargetTypeError
 
 #: the pixel divisor each built-in image set's loader applies (raw value / divisor -> [0, 1])
@@ -393,7 +394,7 @@ def check_labels(y: Any, classes: Any) -> np.ndarray:
         raise TargetTypeError(f"the labels are {got} ({sample}) but the model's classes are {want} "
                               f"({classes.tolist()}); convert the labels to the model's type")
     if y.dtype.kind in num and classes.dtype.kind in "biu" and y.dtype.kind == "f":
-        if np.all(y == np.round(y)):
+        if whole_numbers(y):
             y = y.astype(np.int64)
     unseen = sorted(set(y.tolist()) - set(classes.tolist()), key=str)
     if unseen:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from relunet.core.checks import whole_numbers
 from relunet.errors import DataError, MissingValueError, NonNumericValueError
 
 
@@ -176,6 +177,6 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
     except ValueError:
         y = np.array(labels)
     else:
-        if np.isfinite(y).all() and np.all(y == np.round(y)):
+        if whole_numbers(y):
             y = y.astype(np.int64)
     return X.astype(np.float32), y, expanded_names(columns, categories), columns, categories

@@ -333,6 +333,8 @@ def read_json(path: "str | os.PathLike[str]", what: str = "a JSON file") -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{name} is not {what}: {exc}") from None
+    except RecursionError:  # e.g. 100,000 nested '[': the decoder recurses once per level
+        raise DataError(f"{name} is not {what}: nested too deeply to read") from None
 
 
 def load_history(source: Any) -> list[dict[str, Any]]:
@@ -347,6 +349,9 @@ def load_history(source: Any) -> list[dict[str, Any]]:
         elif "history" in source:
             return load_history(source["history"])
         elif source and all(isinstance(v, list) for v in source.values()):
+            lengths = {k: len(v) for k, v in source.items()}
+            if len(set(lengths.values())) > 1:
+                raise DataError(f"a history's per-epoch lists differ in length: {lengths}")
             n = len(next(iter(source.values())))
             source = [{k: v[i] for k, v in source.items()} for i in range(n)]
         else:
@@ -390,7 +395,8 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel(metric)
         ax.set_title(metric)
-        if metric == "loss" and all(_num(r.get("loss"), "history 'loss'") > 0 for r in records):
+        losses = np.array([_num(r.get("loss"), "history 'loss'") for r in records])
+        if metric == "loss" and np.all(losses[np.isfinite(losses)] > 0):  # gaps (None, NaN, inf) aside
             ax.set_yscale("log")
         ax.legend(fontsize="small", frameon=False)
     if title:
@@ -398,12 +404,27 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
     return _finish(fig, path)
 
 
+#: the largest magnitude a figure draws (matplotlib's axis limits and ticks overflow near 1.8e308)
+MAX_DRAWN = 1e300
+
+
 def _num(v: Any, what: str = "a value") -> float:
+    """``v`` as a float to draw: None, NaN, infinities and magnitudes beyond
+    :data:`MAX_DRAWN` (an axis from -1e308 to 1e308 spans more than a float holds) are NaN,
+    a gap in the line.
+
+    Raises:
+        DataError: ``v`` is not a number, or an integer beyond float's range.
+    """
     if v is None:
         return math.nan
     if isinstance(v, (str, bytes)) or not isinstance(v, (int, float, np.number)):
         raise DataError(f"{what}: expected a number, got {v!r}")
-    return float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # an integer of 400 digits
+        raise DataError(f"{what}: {str(v)[:20]}... is beyond the range of a float") from None
+    return f if abs(f) <= MAX_DRAWN else math.nan  # NaN fails the test too
 
 
 # ---------------------------------------------------------------------------
@@ -501,7 +522,12 @@ def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_
     if not series:
         raise DataError(f"no layer has a value{what} at any epoch "
                         "(e.g. leaky ReLU, ELU or tanh layers cannot have dead units)")
-    epochs = np.arange(1, n + 1, dtype=np.float64) if epochs is None else np.asarray(epochs, dtype=np.float64)
+    if epochs is None:
+        epochs = np.arange(1, n + 1, dtype=np.float64)
+    elif isinstance(epochs, (str, bytes)) or not isinstance(epochs, Sequence | np.ndarray):
+        raise DataError(f"'epochs' must be a list of epoch numbers, got {epochs!r}")
+    else:
+        epochs = np.array([_num(e, "epoch") for e in epochs], dtype=np.float64)
     if epochs.shape != (n,):
         raise DataError(f"{epochs.size} epochs given for {n} values per layer")
     return epochs, series
@@ -626,6 +652,9 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
     for ax, m in zip(axes.flat, metrics):
         means = np.array([_num(r[m + "_mean"], f"{r['activation']}: {m}_mean") for r in result.rows])
         stds = np.array([_num(r[m + "_std"], f"{r['activation']}: {m}_std") for r in result.rows])
+        if np.any(stds < 0):
+            row = result.rows[int(np.flatnonzero(stds < 0)[0])]
+            raise DataError(f"{row['activation']}: {m}_std is {row[m + '_std']}; a standard deviation is >= 0")
         # NOTE: a NaN mean (no seed reached the target) is drawn as an empty bar, labelled.
         ax.bar(xs, np.nan_to_num(means), yerr=np.nan_to_num(stds), capsize=4,
                color=[_COLORS[i % len(_COLORS)] for i in range(len(names))], label=m)

@@ -174,10 +174,15 @@ def read_capped(f: Any, limit: int, what: str, path: str) -> bytes:
     return raw
 
 
-def _read_npy(path: str, name: str, f: Any, size: int) -> np.ndarray:
-    """One ``.npy`` entry of ``size`` bytes, its header checked against that size before any
-    data is read: a tampered header declaring a huge shape must fail here, not make numpy
-    allocate that many bytes. The data is read straight into the result (one copy)."""
+def read_npy_entry(path: str, name: str, f: Any, size: int) -> np.ndarray:
+    """One ``.npy`` entry of ``size`` bytes (``f``: the zip entry, opened), its header checked
+    against that size before any data is read: a tampered header declaring a huge shape must
+    fail here, not make numpy allocate that many bytes. The data is read straight into the
+    result (one copy).
+
+    Raises:
+        ModelFileError: an object array, or a header that does not match ``size``.
+    """
     major, _ = np.lib.format.read_magic(f)
     read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
     shape, fortran, dtype = read_header(f)
@@ -240,7 +245,7 @@ def read_archive(
             arrays = {}
             for name, size in sizes.items():
                 with zf.open(f"arrays/{name}.npy") as f:
-                    arrays[name] = _read_npy(path, name, f, size)
+                    arrays[name] = read_npy_entry(path, name, f, size)
             return header["meta"], arrays
     except FileNotFoundError:
         raise

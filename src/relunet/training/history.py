@@ -100,6 +100,8 @@ class History:
                 d = json.load(f)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{os.fspath(path)}: not a JSON history ({exc})") from None
+            except RecursionError:  # e.g. 100,000 nested '[': the decoder recurses once per level
+                raise DataError(f"{os.fspath(path)}: not a JSON history (nested too deeply to read)") from None
         return cls.from_dict(d)
 
 
