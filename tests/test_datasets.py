@@ -1014,3 +1014,17 @@ def test_many_duplicate_columns_are_named_ten_at_most(tmp_path):
     (tmp_path / "dup.csv").write_text(",".join(names + ["y"]) + "\n" + ",".join(["1"] * 4001) + "\n")
     with pytest.raises(DataError, match=r"duplicate column names \['c0000', .*'c0009'\] and 1990 more$"):
         datasets.load(str(tmp_path / "dup.csv"))
+
+
+def test_an_identifier_column_is_refused_before_its_one_hot_matrix(tmp_path, monkeypatch):
+    # 50,000 rows of distinct ids asked for a 50,000 x 50,001 float64 matrix (18.6 GiB)
+    from relunet.data import tables
+
+    rows = "".join(f"id{i},{i % 3},{i % 2}\n" for i in range(12))
+    (tmp_path / "ids.csv").write_text("name,size,y\n" + rows)
+    monkeypatch.setattr(tables, "MAX_ONE_HOT", 10)
+    with pytest.raises(DataError, match=r"would become 12 one-hot inputs, over the limit of 10; column 'name' "
+                                        r"alone holds 12 distinct values"):
+        datasets.load(str(tmp_path / "ids.csv"))
+    monkeypatch.setattr(tables, "MAX_ONE_HOT", 12)
+    assert datasets.load(str(tmp_path / "ids.csv")).n_features == 13

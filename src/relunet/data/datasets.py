@@ -795,6 +795,11 @@ def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, n
         y = y[:, 0]
     if y.ndim != 1:
         raise DataError(f"{path}: y{what} must be 1-D, shape (n_samples,); got shape {y.shape}")
+    if y.dtype.kind == "S":  # bytes labels (b"cat"): their text, which a model file stores
+        try:
+            y = np.char.decode(y, "utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: y{what} holds bytes that are not UTF-8 text") from None
     if len(X) != len(y):
         raise DataError(f"{path}: X{what} has {len(X)} samples but y{what} has {len(y)}")
     if len(X) == 0:
