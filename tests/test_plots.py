@@ -532,3 +532,13 @@ def test_comparison_with_a_negative_std_is_a_data_error(comparison):
     d["rows"][0]["test_accuracy_std"] = -0.5
     with pytest.raises(DataError, match="test_accuracy_std is -0.5; a standard deviation is >= 0"):
         plots.plot_comparison(d)  # matplotlib's "'yerr' must not contain negative values"
+
+
+def test_a_figure_saved_over_a_private_file_keeps_its_permissions(tmp_path):
+    # the figure's own temporary file replaced a 0600 file with a 0644 one
+    out = tmp_path / "private.png"
+    out.write_bytes(b"old")
+    os.chmod(out, 0o600)
+    plots.plot_history({"loss": [1.0, 0.5]}, out)
+    assert (os.stat(out).st_mode & 0o777) == 0o600 and out.read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir()] == ["private.png"]

@@ -26,10 +26,10 @@ a layer with no value at any epoch is not drawn.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy as np
 
 from relunet.core import activations as catalog
 from relunet.errors import ConfigError, DataError
+from relunet.io.archive import write_atomic
 from relunet.core.network import MLP
 
 try:
@@ -92,36 +93,16 @@ def save_figure(fig: Figure, path: "str | os.PathLike[str]", dpi: int | None = N
             f"cannot tell the figure format of {path!r}: give a file name ending in "
             + ", ".join("." + f for f in FORMATS)
         )
-    from relunet.io.archive import output_target
-
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"folder {folder} does not exist (for figure {path})")
-    # through symlinks to the file they name; a device (/dev/stdout) is written in place, not replaced
-    real, atomic = output_target(path)
-    if not atomic:
-        with matplotlib.rc_context({"svg.fonttype": "none"}):
-            fig.savefig(real, format=ext, dpi=dpi)
-        return path
-    fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix="." + ext, dir=os.path.dirname(real))
-    os.close(fd)
-    try:
-        # NOTE: SVG text stays text (not glyph outlines): searchable, editable, smaller.
-        with matplotlib.rc_context({"svg.fonttype": "none"}):
-            fig.savefig(tmp, format=ext, dpi=dpi)
-        os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); give it a normal file's mode
-        os.replace(tmp, real)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()  # drawn whole before the file is touched: a failure leaves any old figure as it was
+    # NOTE: SVG text stays text (not glyph outlines): searchable, editable, smaller.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buf, format=ext, dpi=dpi)
+    # atomic, keeping an existing file's permissions; through symlinks; a device written in place
+    write_atomic(path, buf.getvalue())
     return path
-
-
-def _file_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _finish(fig: Figure, path: "str | os.PathLike[str] | None") -> Figure:
