@@ -1028,3 +1028,19 @@ def test_an_identifier_column_is_refused_before_its_one_hot_matrix(tmp_path, mon
         datasets.load(str(tmp_path / "ids.csv"))
     monkeypatch.setattr(tables, "MAX_ONE_HOT", 12)
     assert datasets.load(str(tmp_path / "ids.csv")).n_features == 13
+
+
+def test_convert_interrupted_leaves_no_part_file(fake_idx, tmp_path, monkeypatch):
+    # a full disk or Ctrl-C mid-way left the hidden .X.npy.part (MNIST: 188 MB) behind
+    src, _, _ = fake_idx
+    real = np.divide
+
+    def full_disk(*args, **kwargs):
+        if kwargs.get("out") is not None and len(args[0]) < 7:  # the last chunk of the training images
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(np, "divide", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        datasets.convert("tiny", tmp_path / "npy", data_dir=src, chunk_rows=7)
+    assert list((tmp_path / "npy").iterdir()) == []

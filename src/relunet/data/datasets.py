@@ -538,17 +538,21 @@ def convert(name: str, out_dir: str | os.PathLike, data_dir: str | os.PathLike |
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     for stem, X, y in (("", ds.X_train, ds.y_train), ("_test", ds.X_test, ds.y_test)):
-        tmp = out / f".X{stem}.npy.part"
-        dst = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=X.shape)
-        for i in range(0, len(X), chunk_rows):
-            np.divide(X[i : i + chunk_rows], np.float32(255), out=dst[i : i + chunk_rows], dtype=np.float32)
-        dst.flush()
-        del dst
-        os.replace(tmp, out / f"X{stem}.npy")  # complete files only, never a half-written one
-        ytmp = out / f".y{stem}.npy.part"
-        with open(ytmp, "wb") as f:  # np.save(path) would add ".npy" to a name not ending in it
-            np.save(f, np.asarray(y, dtype=np.int64))
-        os.replace(ytmp, out / f"y{stem}.npy")
+        tmp, ytmp = out / f".X{stem}.npy.part", out / f".y{stem}.npy.part"
+        try:
+            dst = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=X.shape)
+            for i in range(0, len(X), chunk_rows):
+                np.divide(X[i : i + chunk_rows], np.float32(255), out=dst[i : i + chunk_rows], dtype=np.float32)
+            dst.flush()
+            del dst
+            os.replace(tmp, out / f"X{stem}.npy")  # complete files only, never a half-written one
+            with open(ytmp, "wb") as f:  # np.save(path) would add ".npy" to a name not ending in it
+                np.save(f, np.asarray(y, dtype=np.int64))
+            os.replace(ytmp, out / f"y{stem}.npy")
+        except BaseException:  # a full disk, Ctrl-C: no hidden part file of hundreds of MB left behind
+            for part in (tmp, ytmp):
+                part.unlink(missing_ok=True)
+            raise
     return out
 
 
