@@ -1044,3 +1044,10 @@ def test_convert_interrupted_leaves_no_part_file(fake_idx, tmp_path, monkeypatch
     with pytest.raises(OSError, match="No space left"):
         datasets.convert("tiny", tmp_path / "npy", data_dir=src, chunk_rows=7)
     assert list((tmp_path / "npy").iterdir()) == []
+
+
+def test_a_csv_column_of_subnormal_numbers_trains_scaled(tmp_path):
+    # relunet train --data on it failed with "X contains NaN or infinite values"
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i},{'1e-45' if i == 5 else 0},{i % 2}\n" for i in range(40)))
+    ds = datasets.load(str(tmp_path / "t.csv"), scale="standard")
+    assert np.isfinite(ds.X_train).all() and np.isfinite(ds.X_test).all()
