@@ -348,3 +348,16 @@ def test_predict_npz_header_declaring_a_huge_shape_is_one_line(tmp_path, capsys,
     err = capsys.readouterr().err
     _one_line_error(rc, err)
     assert "array X: its header declares shape (1000000, 100000)" in err and "out of memory" not in err
+
+
+def test_predict_on_a_table_that_is_not_utf8_names_the_file_and_line(tmp_path, capsys):
+    # the reader of a model's named columns let the UnicodeDecodeError through: "an input file is not UTF-8 text"
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--epochs", "1", "--quiet",
+                 "--save", str(tmp_path / "m.relunet")]) == 0
+    capsys.readouterr()
+    (tmp_path / "bin.csv").write_bytes(b"a,b\n1,2\n\xff,3\n")
+    rc = main(["predict", "--model", str(tmp_path / "m.relunet"), "--data", str(tmp_path / "bin.csv")])
+    err = capsys.readouterr().err
+    _one_line_error(rc, err)
+    assert "bin.csv: not a UTF-8 text file (byte 0xff at offset 8, line 3)" in err

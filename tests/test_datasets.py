@@ -1051,3 +1051,17 @@ def test_a_csv_column_of_subnormal_numbers_trains_scaled(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i},{'1e-45' if i == 5 else 0},{i % 2}\n" for i in range(40)))
     ds = datasets.load(str(tmp_path / "t.csv"), scale="standard")
     assert np.isfinite(ds.X_train).all() and np.isfinite(ds.X_test).all()
+
+
+def test_a_csv_that_is_not_utf8_is_named_with_offset_and_line(tmp_path):
+    p = tmp_path / "bin.csv"
+    p.write_bytes(b"a,b,y\n1,2,0\n\xff,3,1\n")
+    with pytest.raises(DataFormatError, match=r"bin.csv: not a UTF-8 text file \(byte 0xff at offset 12, line 3\)"):
+        list(datasets.csv_rows(p))
+    # a two-byte character cut by the 1 MiB blocks it is scanned in: its first byte is the one named
+    head = b"a,y\n" + b"1,0\n" * ((2**20 - 5) // 4)
+    head += b"x" * (2**20 - 1 - len(head))
+    p.write_bytes(head + b"\xc3(\n")
+    lines = head.count(b"\n") + 1
+    with pytest.raises(DataFormatError, match=rf"byte 0xc3 at offset {2**20 - 1}, line {lines}\)"):
+        datasets.load(str(p))

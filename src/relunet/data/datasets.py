@@ -64,6 +64,7 @@ training samples (for quick runs).
 
 from __future__ import annotations
 
+import codecs
 import collections
 import contextlib
 import csv
@@ -634,8 +635,8 @@ def csv_rows(path: "str | os.PathLike[str]") -> Iterator[tuple[int, list[str]]]:
 
     Raises:
         DataError: ``path`` is not a regular file (see :func:`check_regular`).
-        DataFormatError: malformed CSV, e.g. a field longer than ``csv.field_size_limit()``;
-            the message names the file and the line.
+        DataFormatError: malformed CSV, e.g. a field longer than ``csv.field_size_limit()``,
+            or bytes that are not UTF-8; the message names the file and the line.
     """
     check_regular(path)
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's BOM is not a name
@@ -648,6 +649,28 @@ def csv_rows(path: "str | os.PathLike[str]") -> Iterator[tuple[int, list[str]]]:
                 line = reader.line_num + 1
         except csv.Error as exc:
             raise DataFormatError(f"{os.fspath(path)}: malformed CSV at line {reader.line_num} ({exc})") from None
+        except UnicodeDecodeError:
+            raise DataFormatError(f"{os.fspath(path)}: not a UTF-8 text file ({_first_undecodable(path)}); "
+                                  "is it a binary file or in another encoding?") from None
+
+
+def _first_undecodable(path: "str | os.PathLike[str]") -> str:
+    """Where a file stops being UTF-8: "byte 0xFF at offset N, line L" (the text reader
+    decodes blocks of 8 KB ahead of the rows it hands out, so its own position says nothing)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = lines = 0  # of the bytes before ``block``
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            held = len(decoder.getstate()[0])  # an incomplete character carried from the block before
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:  # exc.object: the held bytes, then this block
+                at = offset - held + exc.start
+                line = lines + block.count(b"\n", 0, max(exc.start - held, 0)) + 1
+                return f"byte 0x{exc.object[exc.start]:02x} at offset {at}, line {line}"
+            offset += len(block)
+            lines += block.count(b"\n")
+    return "an undecodable byte"
 
 
 def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
