@@ -60,7 +60,10 @@ def test_defaults_parse_and_round_trip():
     ({"batch_mode": "stochastic"}, "batch_mode must be one of online"),
     ({"activation": "leaky_relu", "activation_params": {"slope": 0.1}}, "takes negative_slope; not 'slope'"),
     ({"activation": "relu", "activation_params": {"alpha": 1}}, "takes no parameters"),
-    ({"activation": "elu", "activation_params": {"alpha": "big"}}, "param must be a number"),
+    ({"activation": "elu", "activation_params": {"alpha": "big"}}, "alpha must be a number from -1e+06 to 1e+06"),
+    ({"activation": "leaky_relu", "activation_params": {"negative_slope": 1e9}},
+     "negative_slope must be from -1e+06 to 1e+06, got 1000000000"),
+    ({"activation": "prelu", "activation_params": {"init": float("inf")}}, "init must be from"),
     ({"activation": "celu", "activation_params": {"alpha": 0}}, "alpha"),
     ({"activation": "gelu", "activation_params": {"approximate": "<script>"}}, "must be a word"),
     ({"dropout": 0.95}, "dropout must be from 0 to 0.9"),
@@ -189,6 +192,21 @@ def test_regression_session_draws_curves():
     v = s.state()["views"]
     assert v["kind"] == "curve" and len(v["x"]) == session_mod.CURVE_POINTS == len(v["output"])
     assert len(v["units"][0]) == 4 and "accuracy" not in s.state()["last"]
+
+
+@pytest.mark.parametrize("raw, name", [
+    ({"dataset": "spirals", "hidden": [8]}, "accuracy"),
+    ({"dataset": "sine", "hidden": [8]}, "R^2"),
+    ({"dataset": "xor", "hidden": [4], "output": "identity", "loss": "mse"}, "R^2"),  # classes learnt by regression
+])
+def test_the_state_has_the_test_score_the_snippet_prints(raw, name):
+    s = Session(S.parse(raw), budget=600.0)
+    assert s.state()["score"]["name"] == name  # at epoch 0 too: the untrained network's score
+    s.train(3)
+    score = s.state()["score"]
+    assert score == {"name": name, "value": s.net.score(s.data.X_test, s.data.y_test)}
+    if name == "accuracy":
+        assert score["value"] == s.state()["last"]["val_accuracy"]
 
 
 def test_hierarchical_softmax_session_has_no_training_accuracy_but_its_test_score():
@@ -602,3 +620,112 @@ def test_the_page_in_headless_chromium(server, tmp_path):
     assert not seen["console"], seen["console"]
     for name in ("start", "xor-trained", "relu-mse-doctor", "dead-units"):
         assert (tmp_path / f"playground-{name}.png").stat().st_size > 10_000
+
+
+def _page(driver, url):
+    """Small helpers over a page of the playground at ``url`` (Selenium ``driver``)."""
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(driver, 30)
+    driver.get(url)
+    wait.until(lambda d: d.execute_script("return !!(window.playground && window.playground.ready)"))
+
+    def js(code, *args):
+        return driver.execute_script(code, *args)
+
+    def state():
+        return js("return window.playground.state")
+
+    def settled():  # every settings request sent has been answered
+        js("window.__settled = false; settingsQueue.then(() => { window.__settled = true; })")
+        wait.until(lambda d: js("return window.__settled"))
+
+    def change(selector, value):  # a value typed or picked, then the change event, then its answer
+        el = driver.find_element("css selector", selector)
+        if el.tag_name == "select":
+            Select(el).select_by_value(value)
+        else:
+            js("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change'))", el, value)
+        settled()
+
+    def text(el_id):
+        el = driver.find_element("id", el_id)
+        return el.text if el.is_displayed() else None
+
+    return js, state, change, text, wait
+
+
+def test_the_page_answers_a_learner_in_headless_chromium(server):
+    """What a learner's walk through the page found: a refused value must not block later
+    changes, the doctor names the layer, the status banner warns, the score follows the
+    task, a two-unit softmax shows p(0) and p(1), a narrow window does not scroll sideways."""
+    tour = _tour()
+    try:
+        driver = tour.browser(1400, 1000)
+    except tour.NoBrowser as exc:
+        pytest.skip(str(exc))
+    try:
+        js, state, change, text, wait = _page(driver, server.url)
+        # a refused value is marked and kept; the next change of another field applies
+        change("#noise", "-0.1")
+        assert "noise must be from 0 to 2, got -0.1" in text("error")
+        assert js("return document.getElementById('noise').classList.contains('refused')")
+        change("#lr", "0.1")
+        assert state()["settings"]["lr"] == 0.1 and text("error") is None
+        assert js("return document.getElementById('noise').value") == "0.2"  # the value in effect
+        # an activation parameter's message names it; an empty word is its default
+        change("#activation", "leaky_relu")
+        change("#activation-params input[data-param='negative_slope']", "1e9")
+        assert "negative_slope must be from" in text("error")
+        change("#lr", "0.05")
+        assert state()["settings"]["lr"] == 0.05 and state()["settings"]["activation_params"] == {}
+        change("#activation", "hierarchical_softmax")
+        change("#lr", "0.2")
+        assert state()["settings"]["lr"] == 0.2 and text("error") is None
+        # an error of the doctor: one card per layer, named; the banner warns; the chart says why
+        change("#hidden", "4, 4")
+        change("#activation", "step")
+        cards = [e.text for e in driver.find_elements("css selector", "#doctor .finding")]
+        assert [c.split(":")[0] for c in cards] == ["error (hidden 1)", "error (hidden 2)"], cards
+        assert "warn" in driver.find_element("id", "status").get_attribute("class").split()
+        assert "training is off" in text("loss-empty")
+        # two softmax units: p(0) and p(1) = 1 - p(0), not the same picture twice
+        change("#activation", "tanh")
+        change("#output", "softmax")
+        thumbs = js("return [...document.querySelectorAll('#net-view .unit[data-layer=\"3\"] canvas')].map("
+                    "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data))")
+        assert len(thumbs) == 2 and thumbs[0] != thumbs[1]
+        # the score: accuracy for a classifier, R^2 for a regression; updates/s starts again
+        driver.find_element("id", "play").click()
+        wait.until(lambda d: state()["epoch"] >= 6 and text("ups") != "–")
+        driver.find_element("id", "play").click()
+        assert text("ups") == "–"  # paused: no rate
+        change("#output", "auto")
+        change("#dataset", "sine")
+        assert text("ups") == "–" and text("score-label").lower() == "test r²"
+        assert text("test-score") == f"{state()['score']['value']:.3f}"
+        # the old run's last answer (diverged) arrives after a change: play goes on with the new run
+        change("#optimizer", "sgd")
+        change("#batch_mode", "online")
+        change("#lr", "100")
+        js("const fetch0 = window.fetch; window.__hold = new Promise((r) => { window.__release = r; });"
+           "window.fetch = async (...a) => { const res = await fetch0(...a);"
+           "  if (String(a[0]).endsWith('/train')) await window.__hold; return res; };")
+        driver.find_element("id", "play").click()
+        change("#lr", "0.01")
+        js("window.__release()")
+        wait.until(lambda d: state()["epoch"] >= 2)
+        assert js("return window.playground.playing") and state()["settings"]["lr"] == 0.01
+        driver.find_element("id", "play").click()
+        # a phone's width and a small laptop's: nothing wider than the window
+        for width in (400, 1100):
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 500})
+            wait.until(lambda d: js("return document.getElementById('net-svg').getAttribute('width')")
+                       == str(js("return document.getElementById('net-view').clientWidth")))
+            assert js("return document.documentElement.scrollWidth <= document.documentElement.clientWidth"), width
+        console = [e["message"] for e in driver.get_log("browser")
+                   if e["level"] == "SEVERE" and "/settings" not in e["message"]]
+        assert not console, console
+    finally:
+        driver.quit()

@@ -313,6 +313,18 @@ class Session:
             return [_finite(v) for v in out[:, 0]]
         return (self._score(out) > 0.5).astype(int).tolist()
 
+    def _test_score(self) -> dict[str, Any]:
+        """The test set's score as ``net.score`` gives it (what the page's snippet prints):
+        accuracy for a classifier, R^2 for a regression network (also a classification data
+        set learnt with a regression loss such as MSE); None when it is not finite or the
+        network cannot score these targets."""
+        name = "R^2" if self.net.task == "regression" else "accuracy"
+        try:
+            with np.errstate(all="ignore"):
+                return {"name": name, "value": _finite(self.net.score(self.data.X_test, self.data.y_test))}
+        except RelunetError:
+            return {"name": name, "value": None}
+
     def _inside(self) -> dict[str, Any]:
         """Dead units per activation layer (None where the activation cannot die) and the
         gradient norm per dense layer, on the training set."""
@@ -359,6 +371,7 @@ class Session:
                 "status": self.status, "message": self.message, "settings": self.settings.to_dict(),
                 "history": {"since": since, "records": records},
                 "last": self.records[-1] if self.records else None,
+                "score": self._test_score(),
                 "views": {**self._grid_view(), **self._inside(), "weights": self._weights(),
                           "pred": {"train": self._predictions(self.X), "test": self._predictions(self.X_test)}},
                 "code": {"command": settings_mod.command(self.settings, self.epoch),

@@ -101,8 +101,10 @@ class Settings:
 
 
 # -- checking -------------------------------------------------------------------------
-def _number(name: str, value: Any, integer: bool = False) -> float:
+def _number(name: str, value: Any, integer: bool = False, label: str | None = None) -> float:
+    """``value`` checked against ``LIMITS[name]``; the message names ``label`` (default: ``name``)."""
     lo, hi = LIMITS[name]
+    name = label or name
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and value != int(value)):
         kind = "an integer" if integer else "a number"
         raise ConfigError(f"{name} must be {kind} from {lo:g} to {hi:g}, got {value!r}")
@@ -150,7 +152,7 @@ def _activation_params(name: str, value: Any) -> dict[str, Any]:
             raise ConfigError(f"activation {name!r} takes {takes}; not {key!r}")
         if known[key]["kind"] == "number":
             integer = isinstance(known[key]["default"], int) and isinstance(v, int)
-            params[key] = _number("param", v, integer=integer)
+            params[key] = _number("param", v, integer=integer, label=key)
         elif not isinstance(v, str) or not v.isidentifier():
             raise ConfigError(f"activation parameter {key!r} must be a word, got {v!r}")
         else:

@@ -63,6 +63,7 @@ function fillControls(cat) {
 }
 
 function showSettings(s) {
+  for (const el of document.querySelectorAll(".refused")) markRefused(el, false);
   for (const key of SETTINGS) {
     const el = $(key);
     if (key === "hidden") el.value = s.hidden.join(", ");
@@ -83,6 +84,7 @@ function showActivationParams(name, values) {
     input.dataset.param = p.name;
     input.dataset.kind = p.kind;
     if (p.kind === "number") { input.type = "number"; input.step = "any"; }
+    else if (p.default === null) input.placeholder = "(default)";
     input.value = values && p.name in values ? values[p.name] : p.default;
     input.addEventListener("change", applySettings);
     label.appendChild(input);
@@ -117,27 +119,53 @@ function readSettings() {
   }
   s.activation_params = {};
   for (const input of document.querySelectorAll("#activation-params input")) {
-    s.activation_params[input.dataset.param] = input.dataset.kind === "number" ? number(input.value) : input.value;
+    const name = input.dataset.param;
+    if (input.dataset.kind === "number") s.activation_params[name] = number(input.value);
+    else if (input.value.trim() !== "") s.activation_params[name] = input.value.trim();  // empty: the default
   }
   return s;
+}
+
+// a control whose value the server refused (marked; the banner said why) sends the value
+// in effect instead, unless it is the one changed now: one refused value does not block
+// every later change
+function withoutRefused(s, changed) {
+  const now = pg.state ? pg.state.settings : null;
+  if (!now) return s;
+  for (const key of SETTINGS) if ($(key) !== changed && $(key).classList.contains("refused")) s[key] = now[key];
+  for (const input of document.querySelectorAll("#activation-params input.refused")) {
+    const name = input.dataset.param;
+    if (input === changed) continue;
+    if (name in now.activation_params) s.activation_params[name] = now.activation_params[name];
+    else delete s.activation_params[name];
+  }
+  return s;
+}
+
+function markRefused(el, on) {
+  el.classList.toggle("refused", on);
+  if (on) el.setAttribute("aria-invalid", "true"); else el.removeAttribute("aria-invalid");
 }
 
 // settings requests go one after the other (each answer shows the controls as the server
 // took them; a later request must not be overtaken by an earlier answer)
 let settingsQueue = Promise.resolve();
 function applySettings(event) {
-  const s = readSettings();
-  if (event && event.target === $("activation")) s.activation_params = {};  // the new one's defaults
+  const changed = event ? event.target : null;
   pg.generation += 1;
+  const s = readSettings();
+  if (changed === $("activation")) s.activation_params = {};  // the new one's defaults
   settingsQueue = settingsQueue.then(async () => {
+    withoutRefused(s, changed);  // refusals of the requests before this one are known now
     const st = await api("POST", `/api/sessions/${pg.session}/settings`, { settings: s });
-    if (st) receive(st, true);  // else: the control keeps the refused value, the banner says why
+    if (st) receive(st, true);  // the controls show the settings in effect
+    else if (changed && !$("error").hidden) markRefused(changed, true);  // it keeps the refused value, the banner says why
   });
   return settingsQueue;
 }
 
 async function recreate() {
-  const st = await api("POST", "/api/sessions", { settings: readSettings() });
+  const st = await api("POST", "/api/sessions", { settings: withoutRefused(readSettings(), null) });
   if (st) receive(st, true);
   return null;  // the caller's request is void: its session is gone
 }
@@ -145,12 +173,17 @@ async function recreate() {
 // -- training -----------------------------------------------------------------------------
 function setPlaying(on) {
   pg.playing = on;
+  if (!on) {  // updates/s measures playing: nothing while paused
+    upsTimes.length = 0;
+    $("ups").textContent = "–";
+  }
   $("play").innerHTML = on ? "&#x23F8; pause" : "&#x25B6; play";
   $("step").disabled = on || (pg.state !== null && pg.state.status !== "ready");
 }
 
 const upsTimes = [];
 function countUpdate() {
+  if (!pg.playing) return;  // a step, or an answer that arrives after the pause
   const now = performance.now();
   upsTimes.push(now);
   while (upsTimes.length && now - upsTimes[0] > 2000) upsTimes.shift();
@@ -177,7 +210,9 @@ async function train(epochs) {
 async function play() {
   setPlaying(true);
   while (pg.playing) {
+    const generation = pg.generation;
     const st = await train(Number($("speed").value));
+    if (generation !== pg.generation) continue;  // the old run's answer: play the new run
     if (!st || st.status !== "ready") { setPlaying(false); break; }
     await new Promise((r) => setTimeout(r, 0));
   }
@@ -195,6 +230,8 @@ function receive(st, fresh) {
       "pass, the deltas, f'(z) and the update of one SGD step, computed by relunet's own passes.</p>";
     showSettings(st.settings);
     upsTimes.length = 0;
+    pg.ups = 0;
+    $("ups").textContent = "–";
   }
   const h = st.history;
   pg.records.length = Math.min(pg.records.length, h.since);
@@ -216,12 +253,12 @@ function render() {
   const last = st.last || {};
   $("train-loss").textContent = fmt(last.loss);
   $("test-loss").textContent = fmt(last.val_loss);
-  const classify = lay.task === "classification" && "val_accuracy" in last;
-  $("score-label").textContent = classify ? "test accuracy" : "test accuracy";
-  $("test-score").textContent = classify ? fmt(last.val_accuracy, 3) : "–";
+  $("score-label").textContent = st.score.name === "R^2" ? "test R²" : "test accuracy";
+  $("test-score").textContent = fmt(st.score.value, 3);
   const status = $("status");
   status.hidden = !st.message;
   status.textContent = st.message || "";
+  status.className = "banner " + (st.status === "blocked" || st.status === "diverged" ? "warn" : "info");
   $("play").disabled = st.status !== "ready";
   if (!pg.playing) $("step").disabled = st.status !== "ready";
   drawNetwork(st, lay);
@@ -282,7 +319,7 @@ function netGeometry(sizes) {
   const maxUnits = Math.max(...sizes);
   const pitch = Math.max(22, Math.min(58, 420 / maxUnits));
   const size = Math.round(pitch - Math.max(6, pitch * 0.18));
-  const width = Math.max(420, $("net-view").clientWidth || 420);
+  const width = Math.max(240, $("net-view").clientWidth || 420);  // the card's width, on a phone too
   const colGap = (width - size - 20) / Math.max(1, sizes.length - 1);
   const height = maxUnits * pitch + 26;
   const pos = sizes.map((n, l) => Array.from({ length: n }, (_, j) => ({
@@ -340,7 +377,7 @@ function drawNetwork(st, lay) {
     box.title = title;
     if (views.kind === "map") {
       if (l === 0) paintMap(canvas, inputMap(j, views.unit_n), views.unit_n);
-      else if (l === sizes.length - 1) paintMap(canvas, outputThumb(views), views.unit_n);
+      else if (l === sizes.length - 1) paintMap(canvas, outputThumb(views, sizes[l] === 2 && j === 0 && lay.activations[l - 1] === "softmax"), views.unit_n);
       else paintMap(canvas, decode(views.units[l - 1][j].map), views.unit_n);
     } else {
       const ys = l === 0 ? views.x : l === sizes.length - 1 ? views.output : views.units[l - 1][j];
@@ -357,9 +394,13 @@ function inputMap(j, n) {  // x1 rises left to right, x2 bottom to top
   return out;
 }
 
-function outputThumb(views) {
+// the output unit's map, from the class-1 score: a two-unit softmax's first unit is p(0) = 1 - p(1)
+function outputThumb(views, complement) {
   const full = decode(views.output), n = views.n, m = views.unit_n, step = n / m, out = new Uint8Array(m * m);
-  for (let r = 0; r < m; r++) for (let c = 0; c < m; c++) out[r * m + c] = full[r * step * n + c * step];
+  for (let r = 0; r < m; r++) for (let c = 0; c < m; c++) {
+    const v = full[r * step * n + c * step];
+    out[r * m + c] = complement ? 255 - v : v;
+  }
   return out;
 }
 
@@ -468,12 +509,14 @@ function drawCurve(st, lay) {
 function drawLoss() {
   const canvas = $("loss-chart"), ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
-  const recs = pg.records;
+  const recs = pg.records, empty = $("loss-empty");
   ctx.strokeStyle = "#dde1e6"; ctx.strokeRect(0.5, 0.5, W - 1, H - 1);
-  if (recs.length < 1) {
-    ctx.fillStyle = "#9aa5b1"; ctx.font = "12px system-ui, sans-serif"; ctx.textAlign = "center";
-    ctx.fillText("no epoch trained yet: press play or step", W / 2, H / 2);
-    ctx.textAlign = "left";
+  empty.hidden = recs.length > 0;
+  if (recs.length < 1) {  // what to do next; with training off, the banner above says why
+    const status = pg.state.status;
+    empty.textContent = status === "ready" ? "no epoch trained yet: press play or step"
+      : status === "blocked" ? "training is off: see the doctor's error below"
+      : "the run stopped before its first epoch: see the message at the top";
     return;
   }
   let hi = 0;
@@ -508,7 +551,7 @@ function drawDoctor(findings) {
     div.className = `finding ${f.severity}`;
     div.dataset.rule = f.rule;
     const b = document.createElement("b");
-    b.textContent = `${f.severity}: ${f.title}`;
+    b.textContent = `${f.severity}${f.layer ? " (" + f.layer + ")" : ""}: ${f.title}`;
     const fix = document.createElement("div");
     fix.className = "fix";
     fix.textContent = "fix: " + f.fix;
