@@ -1,4 +1,4 @@
-"""relunet.core.checks: the argument checks the catalogs share."""
+"""relunet.core.checks: the argument checks the catalogs share, writeable parameters, class labels."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from relunet.core.checks import check_number
-from relunet.errors import ConfigError
+from relunet.core.checks import check_labels, check_number
+from relunet.errors import ConfigError, TargetTypeError
 
 
 @pytest.mark.parametrize("value, options, message", [
@@ -36,3 +36,9 @@ def test_whole_numbers_are_those_int64_holds_exactly():
     assert not whole_numbers(np.array([0.0, 2.0**53 + 2]))  # whole, but beyond exact integers
     assert not whole_numbers(np.array([1e300])) and not whole_numbers(np.array([0.5]))
     assert not whole_numbers(np.array([np.nan])) and not whole_numbers(np.array([np.inf]))
+
+
+def test_check_labels_accepts_integral_floats_for_integer_classes():
+    np.testing.assert_array_equal(check_labels(np.array([0.0, 2.0]), np.array([0, 1, 2])), [0, 2])
+    with pytest.raises(TargetTypeError, match="numbers"):
+        check_labels(np.array([0, 1]), np.array(["no", "yes"]))

@@ -138,3 +138,10 @@ def test_doctor_refuses_a_bad_validation_split(capsys, bad):
 def test_a_validation_split_that_leaves_no_training_samples_is_a_usage_error(capsys):
     usage_error(capsys, ["doctor", "--data", "digits", "--train-samples", "60", "--validation-split", "0.99",
                          "--epochs", "1", "--no-probe"], "leaves no training samples")
+
+
+def test_doctor_reports_softmax_with_bce_as_a_finding_not_also_as_fits_warning(capsys):
+    rc, out, err = run_cli(capsys, ["doctor", "--data", "gaussians", "--output", "softmax", "--loss", "bce",
+                                    "--epochs", "2", "--no-probe"])
+    assert "softmax-with-bce" in out
+    assert "warning:" not in err, err

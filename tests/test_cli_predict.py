@@ -361,3 +361,117 @@ def test_predict_on_a_table_that_is_not_utf8_names_the_file_and_line(tmp_path, c
     err = capsys.readouterr().err
     _one_line_error(rc, err)
     assert "bin.csv: not a UTF-8 text file (byte 0xff at offset 8, line 3)" in err
+
+
+@pytest.mark.parametrize("contract", [True, False])
+def test_train_and_predict_agree_on_the_shape_of_an_npy_X(capsys, tmp_path, contract):
+    """One feature as a 1-D X.npy, shape (n,): train takes it and predict (with the model's
+    data contract or without one, an older file) predicts on the same file; a 0-D or 3-D X.npy
+    is refused by both with the same one-line message, not a traceback."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    np.save(tmp_path / "X.npy", x)
+    np.save(tmp_path / "y.npy", (x > 0).astype(int))
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", str(tmp_path / "X.npy"), "--target", str(tmp_path / "y.npy"),
+                               "--hidden", "4", "--epochs", "2", "--save", str(model), "-q"])
+    assert rc == 0, err
+    if not contract:
+        net = relunet.load(model)
+        net.contract = None
+        net.save(model)
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(tmp_path / "X.npy")])
+    assert rc == 0, err
+    assert len(out.splitlines()) == 41
+    for name, bad in (("X0.npy", np.float64(3.0)), ("X3.npy", x.reshape(40, 1, 1))):
+        np.save(tmp_path / name, bad)
+        _, trained = _usage_error(capsys, ["train", "--data", str(tmp_path / name), "--target",
+                                           str(tmp_path / "y.npy"), "--epochs", "1"], "must be 2-D")
+        _, predicted = _usage_error(capsys, ["predict", "--model", str(model), "--data", str(tmp_path / name)],
+                                    "must be 2-D")
+        assert trained.split(": X must")[1] == predicted.split(": X must")[1]
+
+
+@pytest.mark.parametrize("contract", [True, False])
+@pytest.mark.parametrize("text, rows", [
+    ("0.5,-1,cat\n", 1),                 # one headerless row with a text label: data (it was a header)
+    ("\ufeff0.5,-1,cat\n\n\n", 1),       # a BOM and trailing blank lines
+    ("0.5,-1\n", 1),                     # one row of numbers, no target
+    ("0.5,-1,cat\n1.5,-2,dog\n3,-4,cat\n", 3),
+])
+def test_predict_reads_a_one_row_or_headerless_csv_with_text_labels(capsys, tmp_path, contract, text, rows):
+    train = tmp_path / "train.csv"
+    train.write_text("a,b,label\n" + "".join(f"{i * 0.5},{-i},{'cat' if i % 2 else 'dog'}\n" for i in range(40)))
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", str(train), "--hidden", "4", "--epochs", "2", "--save", str(model),
+                               "-q"])
+    assert rc == 0, err
+    if not contract:
+        net = relunet.load(model)
+        net.contract = None
+        net.save(model)
+    data = tmp_path / "p.csv"
+    data.write_bytes(text.encode("utf-8"))
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(data)])
+    assert rc == 0, err
+    assert len(out.splitlines()) == rows + 1
+    assert ("accuracy" in err) == ("cat" in text)
+    if "cat" in text:
+        assert f"{rows} prediction{'s' if rows > 1 else ''}; accuracy" in err  # "1 prediction", not "1 predictions"
+    for empty, words in (("a,b,label\n", "no data rows below its header row"), ("", "no data rows"),
+                         ("\n\n", "no data rows")):
+        data.write_text(empty)
+        _usage_error(capsys, ["predict", "--model", str(model), "--data", str(data)], words)
+
+
+@pytest.mark.parametrize("contract", [True, False])
+def test_predict_on_a_data_directory_takes_the_split_asked_for(capsys, tmp_path, contract):
+    """A directory with X.npy, y.npy, X_test.npy, y_test.npy: every row by default, its test
+    or training part with --split (--split was ignored: always every row)."""
+    rng = np.random.default_rng(0)
+    d = tmp_path / "data"
+    d.mkdir()
+    for name, n in (("", 30), ("_test", 10)):
+        x = rng.normal(size=(n, 2))
+        np.save(d / f"X{name}.npy", x)
+        np.save(d / f"y{name}.npy", (x[:, 0] > 0).astype(int))
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", str(d), "--hidden", "4", "--epochs", "2", "--save", str(model), "-q"])
+    assert rc == 0, err
+    if not contract:
+        net = relunet.load(model)
+        net.contract = None
+        net.save(model)
+    for split, n in ((None, 40), ("test", 10), ("train", 30), ("all", 40)):
+        rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(d),
+                                     *(["--split", split] if split else [])])
+        assert rc == 0, err
+        assert len(out.splitlines()) == n + 1 and f"({split or 'all'})" in err, (split, err)
+
+
+@pytest.mark.parametrize("contract", [True, False])
+def test_predict_on_a_train_test_npz_predicts_every_row(capsys, tmp_path, contract):
+    """An .npz of X_train, y_train, X_test, y_test is predicted on whole, as the help says
+    (it was X_test alone); the file the model was trained on has its parts with --split,
+    described without 'split seed None' (its parts are the file's own)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(30, 2)), rng.normal(size=(10, 2))
+    path = tmp_path / "tt.npz"
+    np.savez(path, X_train=a, y_train=(a[:, 0] > 0).astype(int), X_test=b, y_test=(b[:, 0] > 0).astype(int))
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", "--data", str(path), "--hidden", "4", "--epochs", "2", "--save", str(model),
+                               "-q"])
+    assert rc == 0, err
+    if not contract:
+        net = relunet.load(model)
+        net.contract = None
+        net.save(model)
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(path)])
+    assert rc == 0, err
+    assert len(out.splitlines()) == 41 and "40 predictions; accuracy" in err and "None" not in err
+    if contract:
+        rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(path), "--split", "test"])
+        assert rc == 0 and len(out.splitlines()) == 11 and f"{path} (test): 10 predictions" in err, err
+    np.savez(tmp_path / "bad.npz", X_train=a, X_test=b[:, :1])
+    _usage_error(capsys, ["predict", "--model", str(model), "--data", str(tmp_path / "bad.npz")],
+                 "X_train has 2 features but X_test 1")

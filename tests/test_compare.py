@@ -239,3 +239,17 @@ def test_help_mentions_no_option_the_command_lacks(argv, capsys):
     assert main([*argv, "--help"]) == 0
     text = capsys.readouterr().out
     assert "--epochs" in text and "--resume" not in text
+
+
+def test_a_poor_output_and_loss_pair_is_warned_of_once_per_comparison():
+    """softmax + BCE: one ConfigWarning, to the caller of compare_activations, not one per
+    trial (in worker processes they were printed in Python's format, once per worker)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compare.compare_activations("xor", ["relu", "tanh"], 2, hidden=[4], epochs=2, batch_size=4, lr=0.5,
+                                    output="softmax", loss="bce", jobs=1)
+    mine = [w for w in caught if issubclass(w.category, errors.ConfigWarning)]
+    assert len(mine) == 1 and "softmax-with-bce" in str(mine[0].message)
+    assert mine[0].filename == __file__

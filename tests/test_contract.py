@@ -15,7 +15,7 @@ import pytest
 
 import relunet
 from relunet.cli import main
-from relunet.core.contract import DataContract, check_labels, column_order
+from relunet.core.contract import DataContract, column_order
 from relunet.core.network import MLP
 from relunet.data import datasets
 from relunet.data.preprocessing import fit_contract
@@ -246,12 +246,6 @@ def test_labels_of_another_type_or_unseen_are_an_error_naming_them(capsys, wine,
     net = relunet.load(model)
     with pytest.raises(TargetTypeError, match="text"):
         net.score(wine["X"], wine["y"].astype(str))
-
-
-def test_check_labels_accepts_integral_floats_for_integer_classes():
-    np.testing.assert_array_equal(check_labels(np.array([0.0, 2.0]), np.array([0, 1, 2])), [0, 2])
-    with pytest.raises(TargetTypeError, match="numbers"):
-        check_labels(np.array([0, 1]), np.array(["no", "yes"]))
 
 
 # -- why 5: the stored split ----------------------------------------------------------------

@@ -1065,3 +1065,68 @@ def test_a_csv_that_is_not_utf8_is_named_with_offset_and_line(tmp_path):
     lines = head.count(b"\n") + 1
     with pytest.raises(DataFormatError, match=rf"byte 0xc3 at offset {2**20 - 1}, line {lines}\)"):
         datasets.load(str(p))
+
+
+def _labelled_rows(n: int) -> str:
+    return "".join(f"{i * 0.5},{-i},{'cat' if i % 2 else 'dog'}\n" for i in range(n))
+
+
+def test_a_headerless_csv_with_text_labels_keeps_its_first_row(tmp_path):
+    """``0.0,0,dog`` first: its label recurs below, so it is data (it was taken as the header:
+    one sample lost, features named '0.0' and '0', target 'dog')."""
+    ds = datasets.load(str(_csv(tmp_path, _labelled_rows(40))), test_size=0.25)
+    assert len(ds.X_train) + len(ds.X_test) == 40
+    assert ds.info["columns"] == ["0", "1"] and ds.info["target"] == "2"
+    assert set(ds.y_train) == {"cat", "dog"}
+    assert datasets.csv_header(tmp_path / "d.csv") is None
+    # a header naming columns by number is still a header: 'label' is no value of its column
+    named = datasets.load(str(_csv(tmp_path, "0,1,label\n" + _labelled_rows(40), "n.csv")))
+    assert named.info["columns"] == ["0", "1"] and named.info["target"] == "label"
+    assert len(named.X_train) + len(named.X_test) == 40
+    # --target names the header's column even where a class is called so too
+    rows = "0,1,label\n" + "".join(f"{i},{i % 3},{'label' if i % 2 else 'other'}\n" for i in range(20))
+    odd = datasets.load(str(_csv(tmp_path, rows, "o.csv")), target="label")
+    assert odd.info["columns"] == ["0", "1"] and len(odd.X_train) + len(odd.X_test) == 20
+
+
+@pytest.mark.parametrize("rows, names, header", [
+    ([(1, ["1", "2", "0"])], None, False),                      # numbers only
+    ([(1, ["a", "b", "y"])], None, True),                       # names only
+    ([(1, ["", "0", "1"])], None, True),                        # pandas' header of numbered columns
+    ([(1, ["1", "2", "cat"])], None, False),                    # one mixed row: as a header, no data
+    ([(1, ["1", "2", "cat"])], {"a", "cat"}, True),             # ... unless it holds a model's name
+    ([(1, ["1", "2", "cat"]), (2, ["3", "4", "cat"])], None, False),
+    ([(1, ["0", "1", "label"]), (2, ["3", "4", "cat"])], None, True),
+    ([], None, False),
+])
+def test_is_header(rows, names, header):
+    assert datasets.is_header(rows, names) is header
+
+
+@pytest.mark.parametrize("text, words", [
+    ("1,2,0\n", ["single class (0)"]),                          # one row of numbers: data
+    ("1,2,cat\n", ["single class ('cat')"]),                    # one row with text: data, not a header
+    ("\ufeff1,2,cat\n\n\n", ["single class ('cat')"]),          # a BOM and trailing blank lines
+    ("1,2,3.5\n", ["1 sample"]),                                # (a regression target: one sample)
+    ("a,b,label\n", ["no data rows"]),                          # a header alone
+    ("\ufeffa,b,label\n\n", ["no data rows"]),
+    ("", ["empty CSV"]),
+    ("\n\n", ["empty CSV"]),
+])
+def test_one_row_csv_extremes_name_the_problem(tmp_path, text, words):
+    p = tmp_path / "d.csv"
+    p.write_bytes(text.encode("utf-8"))
+    with pytest.raises(DataError) as info:
+        datasets.load(str(p))
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_a_headerless_table_of_categories_asks_for_its_header(tmp_path):
+    """``43.5,red,yes`` first: data (its categories recur below), so the text column has no
+    name to give its one-hot inputs: an error asking for the header (it was read as one)."""
+    rows = "".join(f"{i * 0.5},{['red', 'blue'][i % 2]},{['yes', 'no'][i % 3 == 0]}\n" for i in range(30))
+    with pytest.raises(DataError, match=r"column\(s\) \['1'\] hold text \(categories such as 'red'\).*no header row"):
+        datasets.load(str(_csv(tmp_path, rows)))
+    ds = datasets.load(str(_csv(tmp_path, "x,colour,label\n" + rows, "h.csv")))
+    assert ds.info["columns"] == ["x", "colour=blue", "colour=red"]

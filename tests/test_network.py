@@ -657,3 +657,49 @@ def test_a_read_only_parameter_is_refused_before_a_training_step_changes_any(opt
         net.fit(X, np.arange(8) % 3, epochs=1, batch_size=8, optimizer=optimizer, lr=0.1)
     for p, b in zip(net.parameters(), before):
         np.testing.assert_array_equal(p, b)
+
+
+def test_score_refuses_labels_the_model_never_saw_with_or_without_a_contract():
+    """A label outside ``classes_`` (or of another type) is an error naming it, as with a
+    data contract and in ``relunet predict``, never a sample silently counted as wrong."""
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    net = relunet.MLP([2, 4, 2], seed=0)
+    net.fit(X, y, epochs=1)
+    assert net.contract is None
+    unseen = y.copy()
+    unseen[3] = 7
+    with pytest.raises(TargetTypeError, match=r"label\(s\) \[7\] were never seen in training"):
+        net.score(X, unseen)
+    with pytest.raises(TargetTypeError, match="text"):
+        net.score(X, y.astype(str))
+    assert net.score(X, y.astype(float)) == net.score(X, y)  # integral floats are the same labels
+    text = relunet.MLP([2, 4, 2], seed=0)
+    text.fit(X, np.array(["no", "yes"])[y], epochs=1)
+    with pytest.raises(TargetTypeError, match=r"\['maybe'\]"):
+        text.score(X, np.array(["no", "yes", "maybe"])[np.r_[y[:-1], 2]])
+
+
+@pytest.mark.parametrize("output, loss, rule", [
+    ("softmax", "bce", "softmax-with-bce"), ("softmax", "mse", "softmax-with-mse"),
+    ("softmax", "cross_entropy", None), ("sigmoid", "bce", None), ("identity", "mse", None),
+])
+def test_fit_warns_of_an_output_and_loss_that_train_poorly(output, loss, rule):
+    """The doctor's softmax-with-bce / softmax-with-mse: fit says it too (a ConfigWarning
+    naming the fix and the rule), pointing at the caller's line; natural pairs say nothing."""
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    n_out = 1 if output != "softmax" else 2
+    net = relunet.MLP([2, 4, n_out], output=output, loss=loss, seed=0)
+    target = y if loss != "mse" or output != "softmax" else np.eye(2)[y]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net.fit(X, target.astype(float) if output == "identity" else target, epochs=1)
+    mine = [w for w in caught if issubclass(w.category, errors.RelunetWarning)]
+    if rule is None:
+        assert not mine
+        return
+    assert len(mine) == 1 and issubclass(mine[0].category, errors.ConfigWarning)
+    assert rule in str(mine[0].message) and "loss='cross_entropy'" in str(mine[0].message)
+    assert mine[0].filename == __file__
+    assert issubclass(errors.ConfigWarning, UserWarning)

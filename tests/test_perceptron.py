@@ -153,3 +153,19 @@ def test_cli_perceptron_huge_learning_rate_is_a_one_line_error(capsys):
     assert main(["train", "--model", "perceptron", "--data", "and", "--lr", "1e308"]) == 2
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and "learning rate" in err and "more epochs" not in out + err
+
+
+def test_score_checks_y_as_the_network_does():
+    """Labels the perceptron never saw (or of another type) and a y of another length are
+    errors naming them, as MLP.score's, not a silently wrong (or broadcast) accuracy."""
+    from relunet.errors import TargetTypeError
+
+    p = Perceptron("step", seed=0)
+    p.fit(X, AND)
+    assert p.score(X, AND) == 1.0
+    with pytest.raises(TargetTypeError, match=r"label\(s\) \[7\] were never seen"):
+        p.score(X, [0, 0, 0, 7])
+    with pytest.raises(TargetTypeError, match="text"):
+        p.score(X, AND.astype(str))
+    with pytest.raises(DataError, match="4 samples but y has 1"):
+        p.score(X, [1])

@@ -18,6 +18,7 @@ Y = np.array([0, 1, 1, 0])
     [("relu", "softmax", None), ("tanh", "sigmoid", None), ("elu", "identity", None),
      ("leaky_relu", "softmax", "mse"), ("rrelu", "sigmoid", None), ("prelu", "softmax", None)],
 )
+@pytest.mark.filterwarnings("ignore::relunet.errors.ConfigWarning")  # softmax + mse on purpose: fit warns
 def test_traced_update_equals_one_fit_step(activation, output, loss):
     k = 2 if output == "softmax" else 1
     net = relunet.MLP([2, 5, 4, k], activation=activation, output=output, loss=loss,

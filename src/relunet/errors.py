@@ -3,7 +3,8 @@
 Every error a user can cause has its own type, so callers can catch exactly what
 they expect, and every message names the problem and, where there is one, the fix.
 All of them derive from :class:`RelunetError`; those about bad values also derive
-from :class:`ValueError` so generic code keeps working.
+from :class:`ValueError` so generic code keeps working. A set-up that works, but poorly,
+is a warning instead: :class:`RelunetWarning` and its kinds.
 """
 
 from __future__ import annotations
@@ -120,3 +121,13 @@ class CallOrderError(RelunetError, RuntimeError):
 class NotElementwiseError(RelunetError, TypeError):
     """``derivative(x)`` was asked of an activation whose Jacobian is not diagonal (softmax,
     log_softmax): use its ``backward`` (the vector-Jacobian product) instead."""
+
+
+class RelunetWarning(UserWarning):
+    """Base class of every warning relunet gives on purpose (``warnings.simplefilter("error",
+    RelunetWarning)`` turns them into errors; the command line prints ``relunet: warning: ...``)."""
+
+
+class ConfigWarning(RelunetWarning):
+    """A setting that trains, but poorly (e.g. a softmax output with binary cross-entropy):
+    the message names the fix; ``relunet doctor`` explains it."""

@@ -16,9 +16,11 @@ import importlib
 import io
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
-from relunet.errors import RelunetError
+from relunet.errors import RelunetError, RelunetWarning
 
 #: sub-command modules, in the order ``relunet --help`` lists them
 COMMANDS = ["train", "activations", "explain", "trace", "compare", "plot", "data", "diagnose", "doctor", "predict", "export", "bench", "blas", "playground"]
@@ -70,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stdout is None:  # started with standard output closed (`>&-`)
         sys.stdout = _ClosedOutput()
     try:
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():  # restores Python's own display on return
+            warnings.showwarning = _show_warning(warnings.showwarning)
+            return int(args._run(args) or 0)
     except KeyboardInterrupt:
         print("relunet: interrupted", file=sys.stderr)
         return 130
@@ -86,6 +90,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnicodeDecodeError as exc:  # a binary file where text was expected (commands name the file where they can)
         print(f"relunet: error: an input file is not UTF-8 text ({_one_line(exc)})", file=sys.stderr)
         return 2
+
+
+def _show_warning(shown: Any) -> Any:
+    """A ``warnings.showwarning`` that prints relunet's own warnings
+    (:class:`relunet.errors.RelunetWarning`) as one line, ``relunet: warning: ...``, and
+    leaves the others to ``shown``, the display it replaces."""
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        if issubclass(category, RelunetWarning):
+            print(f"relunet: warning: {' '.join(str(message).split())}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    return show
 
 
 class _ClosedOutput(io.TextIOBase):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from relunet.insight import diagnostics
-from relunet.cli import common
+from relunet.cli import CLIError, common
 from relunet.core.network import MLP
 from relunet.data import datasets
 from relunet.data.datasets import Dataset
@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(args.data, _DefaultData) and c is not None and c.dataset is not None:
         args.data = c.dataset
     data, X, y = contract_data(args, net)
+    if isinstance(args.data, _DefaultData) and np.ndim(X) == 2 and np.shape(X)[1] != net.n_features:
+        raise CLIError(f"{args.model} does not record the data it was trained on, and its {net.n_features} "
+                       f"inputs do not fit {args.data} (the default, {np.shape(X)[1]} features); give --data")
     if getattr(net, "classes_", None) is None and net.task == "classification":
         y = None  # labels cannot be encoded without the model's classes: no gradient norms
     diag = diagnostics.diagnose(net, X, y, saturation_threshold=args.saturation_threshold,
@@ -102,7 +105,6 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
             args.seed = 0
         data = common.load_data(args)
         return (data, *((data.X_train, data.y_train) if args.split == "train" else (data.X_test, data.y_test)))
-    from relunet.cli import CLIError
     from relunet.core.contract import column_order
 
     if args.scale is not None and args.scale != c.scale:
@@ -120,9 +122,11 @@ def contract_data(args: argparse.Namespace, net: MLP) -> tuple[Dataset, np.ndarr
     if same and c.test_size is not None and args.test_size is None:
         args.test_size = c.test_size
     table = is_file and os.path.splitext(name)[1].lower() == ".csv"  # target and fill name a table's columns
-    by_position = table and datasets.csv_header(name) is None  # as predict: columns by position, the target last
+    by_position = table and datasets.csv_header(name, c.known_columns()) is None  # as predict: by position, the target last
     if table and args.target is None and c.target is not None and not by_position:
         args.target = c.target
+    if same and name.lower().endswith(".npy") and args.target is None and c.target is not None:
+        args.target = c.target  # the targets' .npy the model was trained with
     if table and c.impute is not None and c.fill is not None:
         args.impute = c.impute  # missing cells filled with the stored values, whichever the file
         names = c.features if c.features is not None and not by_position else [str(i) for i in range(len(c.fill))]

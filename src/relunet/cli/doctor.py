@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from relunet.insight import doctor
-from relunet.errors import ConfigError, RelunetError
+from relunet.errors import ConfigError, ConfigWarning, RelunetError
 from relunet.cli import common
 from relunet.cli.diagnose import add_saturation_args, strict_json
 
@@ -76,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         try:
             # an overflow is divergence: fit raises one DivergenceError (the engine's policy)
-            history = net.fit(data.X_train, data.y_train, verbose=0, validation_split=split, **kwargs)
+            with warnings.catch_warnings():  # fit's ConfigWarning: the findings above report it
+                warnings.simplefilter("ignore", ConfigWarning)
+                history = net.fit(data.X_train, data.y_train, verbose=0, validation_split=split, **kwargs)
             if history.interrupted:  # fit stops cleanly on Ctrl-C; the doctor stops too (status 130)
                 raise KeyboardInterrupt
             trained = True

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core.contract import DataContract, check_labels, column_order
+from relunet.core.checks import check_labels
+from relunet.core.contract import DataContract, column_order
 from relunet.data import datasets, tables
 from relunet.errors import DataError, DataFormatError, FeatureCountError, TargetTypeError
 from relunet.io.modelfile import load as load_model
@@ -36,11 +37,13 @@ TOP_K = 5
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="a model file written by net.save / relunet train --save")
     p.add_argument("--data", required=True,
-                   help="a dataset name, or a data file: .npy (X), .npz (X [, y]) or .csv (numeric "
-                        "columns; a last extra column is taken as the target)")
+                   help="a dataset name, or a data file: .npy (X), .npz (X [, y]; or X_train, X_test [, "
+                        "y_train, y_test]: every row) or .csv (numeric columns; a last extra column is taken "
+                        "as the target)")
     p.add_argument("--split", default=None, choices=["test", "train", "all"],
-                   help="which part of a named dataset, or of the data file the model was trained on, to "
-                        "predict on (default: test for a named dataset, every row of a file)")
+                   help="which part of a named dataset or a data directory, or of the data file the model "
+                        "was trained on, to predict on (default: test for a named dataset, every row of a file "
+                        "or directory)")
     p.add_argument("--out", help="output file, .csv or .json (default: CSV on stdout)")
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
     p.add_argument("--seed", type=common.seed_arg, default=None,
@@ -65,14 +68,13 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
     suffix = os.path.splitext(path)[1].lower()
     try:
         if suffix == ".npy":
-            return _check_inputs(path, datasets.read_npy(Path(path))), None  # memory-mapped, never unpickled
+            return datasets.check_inputs(path, datasets.read_npy(Path(path))), None  # memory-mapped, never unpickled
         if suffix == ".npz":
             with datasets.NpzArchive(path) as z:  # headers and sizes checked before memory is taken
-                for xk, yk in (("X", "y"), ("X_test", "y_test")):
-                    if xk in z.files:
-                        X, *y = z.read(xk, *([yk] if yk in z.files else []))
-                        return _check_inputs(path, X), (y[0] if y else None)
-                raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {z.files})")
+                names = [k for k in NPZ_ARRAYS if k in z.files]  # only these are read
+                if not names:
+                    raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {sorted(z.files)})")
+                return _read_npz(path, dict(zip(names, z.read(*names))))
         if suffix == ".csv":
             return _read_csv(path, n_features)
     except UnicodeDecodeError as exc:
@@ -85,28 +87,38 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
     raise DataFormatError(f"{path}: unknown data file type {suffix!r}; use .csv, .npy or .npz")
 
 
-def _check_inputs(path: str, X: np.ndarray) -> np.ndarray:
-    """The inputs of a .npy / .npz file: numeric, 2-D (a 1-D array is one feature)."""
-    if X.dtype.kind not in "biuf":
-        raise DataFormatError(f"{path}: X must be numeric, got dtype {X.dtype}")
-    if X.ndim > 2:
-        raise DataFormatError(f"{path}: X must be 2-D, shape (n_samples, n_features); got shape {X.shape}; "
-                              f"images? flatten them: X.reshape({X.shape[0]}, {int(np.prod(X.shape[1:]))})")
-    return X
+#: the arrays of an .npz that predict reads (any others are left unread)
+NPZ_ARRAYS = ("X", "y", "X_train", "y_train", "X_test", "y_test")
+
+
+def _read_npz(path: str, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """X (and y) of an .npz: ``X`` (``y``); every row of a train/test file (``X_train`` then
+    ``X_test``, as training reads it); or ``X_test`` (``y_test``) alone."""
+    if "X" not in arrays and {"X_train", "X_test"} <= arrays.keys():
+        parts = [datasets.check_inputs(path, arrays[k], k[1:]) for k in ("X_train", "X_test")]
+        if parts[0].shape[1] != parts[1].shape[1]:
+            raise DataFormatError(f"{path}: X_train has {parts[0].shape[1]} features but X_test {parts[1].shape[1]}")
+        ys = [arrays.get("y_train"), arrays.get("y_test")]
+        y = None if ys[0] is None or ys[1] is None else np.concatenate([np.ravel(ys[0]), np.ravel(ys[1])])
+        return np.concatenate(parts), y
+    for xk, yk in (("X", "y"), ("X_test", "y_test")):
+        if xk in arrays:
+            return datasets.check_inputs(path, arrays[xk]), arrays.get(yk)
+    raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {sorted(arrays)})")
 
 
 def _read_csv(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """A CSV of numeric feature columns (optional header), with one extra column taken as the
-    target (numeric or class labels). Errors name the file's line (blank lines counted): ragged
-    rows, empty cells, text, NaN/inf, a field over ``csv.field_size_limit()``; a FIFO or a device
-    is refused (:func:`relunet.data.datasets.csv_rows`)."""
+    """A CSV of numeric feature columns (optional header: :func:`relunet.data.datasets.is_header`),
+    with one extra column taken as the target (numeric or class labels). Errors name the file's
+    line (blank lines counted): ragged rows, empty cells, text, NaN/inf, a field over
+    ``csv.field_size_limit()``; a FIFO or a device is refused (:func:`relunet.data.datasets.csv_rows`)."""
     with contextlib.closing(datasets.csv_rows(path)) as lines:
         rows = list(lines)
     header = None
-    if rows and not datasets.is_numeric_row(rows[0][1]):
+    if datasets.is_header(rows):
         header, rows = [h.strip().lower() for h in rows[0][1]], rows[1:]
     if not rows:
-        raise DataFormatError(f"{path}: no data rows")
+        raise DataFormatError(f"{path}: no data rows" + (" below its header row" if header is not None else ""))
     width = len(header) if header is not None else len(rows[0][1])
     first = rows[0][1] if header is None else header
     datasets.check_separator(path, first)
@@ -131,7 +143,8 @@ def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int 
     ``.npy`` of X, an ``.npz`` with ``X`` (and optionally ``y``), or a numeric ``.csv``
     (optional header; one column more than the model's inputs is taken as the target,
     the column named target/y/label/class if there is one, else the last). A directory
-    goes through :func:`relunet.datasets.load` (X.npy, y.npy, ...), train and test parts.
+    goes through :func:`relunet.datasets.load` (X.npy, y.npy, ...): every row, or the part
+    ``split`` names.
     """
     options = {k: v for k, v in options.items() if v not in (None, "none")}
     if os.path.isfile(spec):
@@ -142,11 +155,11 @@ def load_inputs(spec: str, n_features: int, split: str | None = None, seed: int 
                            "as it is, every row (scale it beforehand)")
         X, y = _read_file(spec, n_features)
         return X, y, spec
-    split = split or "test"
+    split = split or ("all" if os.path.isdir(spec) else "test")  # a directory: every row unless asked
     if options.get("data_dir") and spec.strip().lower().replace("_", "-") not in datasets.IDX_DATASETS:
         raise CLIError(f"--data-dir applies to {', '.join(datasets.IDX_DATASETS)}, not {spec!r}")
     d = common.load_dataset(spec, seed=seed or 0, **options)
-    if split == "all" or os.path.isdir(spec):
+    if split == "all":
         return (np.concatenate([d.X_train, d.X_test]), np.concatenate([d.y_train, d.y_test]), f"{d.name} (all)")
     if split == "train":
         return d.X_train, d.y_train, f"{d.name} (train)"
@@ -166,16 +179,17 @@ def contract_inputs(net: MLP, spec: str, split: str | None, seed: int | None, sc
                        "and applies itself; leave --scale out")
     if os.path.isfile(spec):
         trained_on = c.dataset is not None and os.path.isfile(c.dataset) and os.path.samefile(spec, c.dataset)
+        seeded = "" if c.seed is None else f", split seed {c.seed}"  # None: the file's own train/test parts
         if split is not None or seed is not None or data_dir is not None:
             if not trained_on or data_dir is not None or seed is not None:
                 raise CLIError("--split applies to named datasets and to the data file the model was trained "
-                               f"on ({c.dataset}, split seed {c.seed}); a data file is predicted on whole, "
+                               f"on ({c.dataset}{seeded}); a data file is predicted on whole, "
                                "every row (--seed and --data-dir do not apply to it)")
             return _training_file_part(net, spec, split)
-        if trained_on and c.seed is not None:
+        if trained_on:
             print(f"relunet: note: {spec} is the file the model was trained on: every row is predicted, "
-                  f"training rows included; --split test gives its test part (split seed {c.seed})",
-                  file=sys.stderr)
+                  "training rows included; --split test gives its test part"
+                  + ("" if c.seed is None else f" (split seed {c.seed})"), file=sys.stderr)
         if os.path.splitext(spec)[1].lower() == ".csv":
             X, y = read_table(spec, net)
             return X, y, spec
@@ -203,7 +217,7 @@ def _training_file_part(net: MLP, spec: str, split: str) -> tuple[Any, Any, str]
     columns = d.info.get("columns")
     if columns is not None and c.features is not None:
         X = np.asarray(X)[:, column_order(columns, c.features, spec)[0]]
-    return X, y, f"{spec} ({split}, split seed {c.seed})"
+    return X, y, f"{spec} ({split}" + ("" if c.seed is None else f", split seed {c.seed}") + ")"
 
 
 def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
@@ -215,11 +229,11 @@ def read_table(path: str, net: MLP) -> tuple[np.ndarray, np.ndarray | None]:
         rows = list(lines)
     if not rows:
         raise DataFormatError(f"{path}: no data rows")
-    header = None if datasets.is_numeric_row(rows[0][1]) else [h.strip() for h in rows[0][1]]
+    header = [h.strip() for h in rows[0][1]] if datasets.is_header(rows, c.known_columns()) else None
     if header is not None:
         rows = rows[1:]
     if not rows:
-        raise DataFormatError(f"{path}: no data rows")
+        raise DataFormatError(f"{path}: no data rows below its header row")
     datasets.check_separator(path, header or rows[0][1])
     width = len(header) if header is not None else len(rows[0][1])
     for line, r in rows:
@@ -482,5 +496,6 @@ def run(args: argparse.Namespace) -> int:
         metric = _metric(net, X, y)
         if metric:
             where = f" written to {args.out}" if args.out else ""
-            print(f"{what}: {result['n_samples']} predictions{where}; {metric}", file=sys.stderr)
+            n = result["n_samples"]
+            print(f"{what}: {n} prediction{'' if n == 1 else 's'}{where}; {metric}", file=sys.stderr)
     return 0

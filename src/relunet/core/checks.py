@@ -1,7 +1,8 @@
-"""Argument checks shared by the catalogs (optimizers, schedules, ...).
+"""Checks shared across the core: the catalogs' arguments (optimizers, schedules, ...),
+writeable parameters, and class labels against a model's classes.
 
-Each returns the checked value in its canonical type, or raises
-:class:`~relunet.errors.ConfigError` naming the argument, the interval and the value.
+Each returns the checked value in its canonical type, or raises the specific
+:mod:`relunet.errors` type naming the argument (or labels), what was expected and the value.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from relunet.errors import ConfigError
+from relunet.errors import ConfigError, TargetTypeError
 
-__all__ = ["check_number", "check_writeable", "whole_numbers"]
+__all__ = ["check_labels", "check_number", "check_writeable", "whole_numbers"]
 
 
 def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
@@ -68,3 +69,33 @@ def whole_numbers(values: Any) -> bool:
     """
     v = np.asarray(values)
     return bool(np.all(np.isfinite(v)) and np.all(np.abs(v) <= EXACT_INT) and np.all(v == np.round(v)))
+
+
+def check_labels(y: Any, classes: Any) -> np.ndarray:
+    """``y`` as labels of the model's type, or an error naming what does not fit.
+
+    Labels of another type (strings ``'0'``/``'1'`` for integer classes, or the other way
+    round) and classes the model never saw are refused instead of counting as wrong.
+
+    Raises:
+        TargetTypeError: labels of another type, or unseen classes (named).
+    """
+    y = np.asarray(y)
+    classes = np.asarray(classes)
+    if y.ndim != 1:
+        return y
+    num = set("biuf")
+    if (y.dtype.kind in num) != (classes.dtype.kind in num):
+        got = "text" if y.dtype.kind not in num else "numbers"
+        want = "numbers" if classes.dtype.kind in num else "text"
+        sample = sorted({str(v) for v in y.tolist()})[:5]
+        raise TargetTypeError(f"the labels are {got} ({sample}) but the model's classes are {want} "
+                              f"({classes.tolist()}); convert the labels to the model's type")
+    if y.dtype.kind in num and classes.dtype.kind in "biu" and y.dtype.kind == "f":
+        if whole_numbers(y):
+            y = y.astype(np.int64)
+    unseen = sorted(set(y.tolist()) - set(classes.tolist()), key=str)
+    if unseen:
+        raise TargetTypeError(f"label(s) {unseen[:10]} were never seen in training; the model's classes "
+                              f"are {classes.tolist()}")
+    return y

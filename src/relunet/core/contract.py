@@ -25,8 +25,9 @@ numeric cells filled with that statistic of each column's training part (``fill`
 network input); the model fills NaN inputs with the same values later. Without ``impute`` a
 missing value is an error naming its column and line.
 
-The class labels and their type are the model's ``classes_``; :func:`check_labels` refuses
-labels of another type and classes the model never saw, naming them.
+The class labels and their type are the model's ``classes_``;
+:func:`relunet.core.checks.check_labels` (used by ``MLP.score`` with or without a contract, and
+by ``relunet predict``) refuses labels of another type and classes the model never saw, naming them.
 
 ``MLP`` applies an attached contract (``net.contract``) in ``fit``, ``predict``,
 ``predict_proba`` and ``score``; the model file stores it (:mod:`relunet.io.modelfile`).
@@ -40,8 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core.checks import whole_numbers
-from relunet.errors import ColumnMismatchError, DataError, FeatureCountError, TargetTypeError
+from relunet.errors import ColumnMismatchError, DataError, FeatureCountError
 
 #: the pixel divisor each built-in image set's loader applies (raw value / divisor -> [0, 1])
 PIXEL_DIVISORS = {"digits": 16.0, "mnist": 255.0, "fashion-mnist": 255.0}
@@ -56,7 +56,8 @@ class DataContract:
         offset, divisor: the fitted transform ``x' = (x - offset) / divisor``, float64
             ``shape (n_features,)`` (None for ``scale="none"``).
         features: the feature names in the network's input order (None: unnamed).
-        target: the target column's name (None: not from a named column).
+        target: the target column's name (None: not from a named column); for a model
+            trained on a ``.npy`` of X, the targets' ``.npy`` file (absolute path).
         task: ``"classification"`` or ``"regression"``.
         dtype: the dtype of the training inputs the transform was applied to.
         dataset: the built-in dataset's name or the data file's path.
@@ -113,6 +114,11 @@ class DataContract:
         if self.offset is not None:
             return len(self.offset)
         return None if self.features is None else len(self.features)
+
+    def known_columns(self) -> set[str]:
+        """Every column name the model knows of a table: its features, its raw columns (a
+        table with categories) and its target (what tells a header row from data)."""
+        return {*(self.features or []), *(self.columns or []), *([self.target] if self.target is not None else [])}
 
     # -- applying --------------------------------------------------------------
     def select(self, X: Any) -> Any:
@@ -198,10 +204,6 @@ class DataContract:
         if self.target_offset is None or self.target_divisor is None:
             return out
         return (out * out.dtype.type(self.target_divisor) + out.dtype.type(self.target_offset)).astype(out.dtype)
-
-    def check_labels(self, y: Any, classes: Any) -> np.ndarray:
-        """:func:`check_labels` (a method, so that the network needs no import of this module)."""
-        return check_labels(y, classes)
 
     # -- files -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -385,33 +387,3 @@ def match_columns(names: list[str], features: list[str], where: str = "the data"
         warnings.warn(f"{where}: column(s) {extra} are not features of the model and are ignored",
                       stacklevel=3)
     return order
-
-
-def check_labels(y: Any, classes: Any) -> np.ndarray:
-    """``y`` as labels of the model's type, or an error naming what does not fit.
-
-    Labels of another type (strings ``'0'``/``'1'`` for integer classes, or the other way
-    round) and classes the model never saw are refused instead of counting as wrong.
-
-    Raises:
-        TargetTypeError: labels of another type, or unseen classes (named).
-    """
-    y = np.asarray(y)
-    classes = np.asarray(classes)
-    if y.ndim != 1:
-        return y
-    num = set("biuf")
-    if (y.dtype.kind in num) != (classes.dtype.kind in num):
-        got = "text" if y.dtype.kind not in num else "numbers"
-        want = "numbers" if classes.dtype.kind in num else "text"
-        sample = sorted({str(v) for v in y.tolist()})[:5]
-        raise TargetTypeError(f"the labels are {got} ({sample}) but the model's classes are {want} "
-                              f"({classes.tolist()}); convert the labels to the model's type")
-    if y.dtype.kind in num and classes.dtype.kind in "biu" and y.dtype.kind == "f":
-        if whole_numbers(y):
-            y = y.astype(np.int64)
-    unseen = sorted(set(y.tolist()) - set(classes.tolist()), key=str)
-    if unseen:
-        raise TargetTypeError(f"label(s) {unseen[:10]} were never seen in training; the model's classes "
-                              f"are {classes.tolist()}")
-    return y

@@ -27,7 +27,7 @@ the fused pair; the network's training step and the backprop trace both call it.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -437,6 +437,32 @@ REGISTRY: Registry[type[Loss]] = Registry("loss", LOSSES, base=Loss, classes=Tru
     "poisson_nll": "poisson", "half_poisson": "poisson",
     "hsoftmax": "hierarchical_nll", "hierarchical_softmax_nll": "hierarchical_nll",
 })
+
+
+class Pairing(NamedTuple):
+    """Why an output activation and loss train poorly together, and the fix."""
+
+    rule: str  #: the doctor's rule that explains it (``relunet doctor``)
+    why: str  #: what goes wrong, in one clause
+    fix: str  #: the settings to use instead
+
+
+#: output activation and loss pairs that train, but poorly: ``(output, loss) -> Pairing``.
+#: ``MLP.fit`` warns of them (:class:`relunet.errors.ConfigWarning`); the doctor's rules of
+#: the same names explain them.
+POOR_PAIRS: dict[tuple[str, str], Pairing] = {
+    ("softmax", "mse"): Pairing(
+        "softmax-with-mse",
+        "mean squared error on softmax probabilities gets almost no gradient from a confidently wrong prediction",
+        "keep the softmax output and use loss='cross_entropy'"),
+    ("softmax", "binary_cross_entropy"): Pairing(
+        "softmax-with-bce",
+        "binary cross-entropy scores each output as an independent yes/no, but softmax outputs sum to 1",
+        "use loss='cross_entropy' with the softmax (one class per sample), or output='sigmoid' with "
+        "loss='binary_cross_entropy' (several labels per sample)"),
+}
+
+
 #: natural loss for each output activation
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse",
                 "hierarchical_softmax": "hierarchical_nll"}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -36,12 +37,13 @@ from relunet.core import kernels, losses
 from relunet.core.activations import Activation
 from relunet.errors import (
     ConfigError,
+    ConfigWarning,
     DataError,
     FeatureCountError,
     NotFittedError,
     TargetTypeError,
 )
-from relunet.core.checks import check_writeable
+from relunet.core.checks import check_labels, check_writeable
 from relunet.core.finite import check_finite_output
 from relunet.core.init import initial_weights
 from relunet.core.layers import ActivationLayer, Dense, Dropout, TreeNodes
@@ -212,6 +214,16 @@ class Network:
                 layer is self.layers[-1] and self.fused
             ):
                 layer.activation.require_differentiable()
+
+    def check_pairing(self, stacklevel: int = 3) -> None:
+        """Warn (:class:`relunet.errors.ConfigWarning`) when the output activation and the
+        loss train, but poorly, together (:data:`relunet.core.losses.POOR_PAIRS`: a softmax
+        output with binary cross-entropy or mean squared error), naming the fix."""
+        out, loss = self.output_activation.name, self.loss.name
+        pair = losses.POOR_PAIRS.get((out, loss))
+        if pair is not None:
+            warnings.warn(f"output={out!r} with loss={loss!r} trains poorly: {pair.why}; {pair.fix} "
+                          f"(relunet doctor explains it: {pair.rule})", ConfigWarning, stacklevel=stacklevel)
 
     # -- computation: one forward loop and one backward loop over the layers ------
     #: rows per block of the evaluation-mode forward (bounds its memory on large inputs)
@@ -1206,6 +1218,7 @@ class MLP(Network):
         Y = self.encode_targets(y, len(X), fit=True)
         self.build_huffman_tree(Y)
         self.check_trainable()
+        self.check_pairing()
         val = kwargs.get("validation_data")
         if val is not None:  # raw (X_val, y_val): validated and encoded like the training data
             if not isinstance(val, (tuple, list)) or len(val) != 2:
@@ -1256,17 +1269,22 @@ class MLP(Network):
         return self.classes_[np.argmax(out, axis=1)]
 
     def score(self, X: Any, y: Any) -> float:
-        """Accuracy (classification; exact match for multi-label) or R^2 (regression)."""
+        """Accuracy (classification; exact match for multi-label) or R^2 (regression).
+
+        Raises:
+            TargetTypeError: class labels of another type than ``classes_`` or labels the
+                network was never trained on, named (:func:`relunet.core.checks.check_labels`).
+        """
         pred = self.predict(X)
         y = _targets_array(y)
-        if getattr(self, "contract", None) is not None and self.classes_ is not None and self.task == "classification":
-            y = self.contract.check_labels(y, self.classes_)
         if y.ndim == 0 or len(y) != len(pred):
             raise DataError(f"X has {len(pred)} samples but y has {len(y) if y.ndim else 'none'}")
         if y.dtype.kind == "c":
             raise TargetTypeError("y holds complex numbers; targets and labels must be real")
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise DataError("y contains NaN or infinite values")
+        if self.task == "classification" and self.classes_ is not None:
+            y = check_labels(y, self.classes_)  # an unseen label is an error naming it, not a wrong answer
         if self.task == "regression":
             if y.size != pred.size:
                 raise DataError(f"y has shape {y.shape} but the network predicts shape {pred.shape}")

@@ -77,7 +77,7 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -598,6 +598,50 @@ def is_numeric_row(row: list[str]) -> bool:
     return bool(cells)
 
 
+def is_header(rows: list[tuple[int, list[str]]], names: Collection[str] | None = None) -> bool:
+    """True when the first of a CSV's non-blank ``rows`` (``(line, cells)``, as
+    :func:`csv_rows` reads them) is its header row, False when it is data: the one rule of
+    every CSV reader (training's loader, ``data info``, ``predict``, ``diagnose``).
+
+    * numbers only, missing cells aside (:func:`is_numeric_row`): data;
+    * no number (column names; also pandas' ``,0,1,2`` of numbered columns): a header;
+    * numbers and text together (a file without a header whose labels are text,
+      ``5.1,3.5,setosa``; or a header naming columns by number, ``0,1,label``):
+      a header when one of its text cells is one of ``names`` (a model's column names, the
+      target column named by the user);
+      else data when a text cell's value recurs in its column further down (``setosa``
+      again: a label, not a name) or when it is the file's only row (as a header it would
+      leave no data); else a header.
+
+    ``rows`` may be the first row alone (then a mixed row is data unless ``names`` says
+    otherwise); no rows: False.
+    """
+    if not rows:
+        return False
+    first = [c.strip() for c in rows[0][1]]
+    if is_numeric_row(first):
+        return False
+    text = [(i, c) for i, c in enumerate(first) if not tables.is_missing(c) and not tables.is_number(c)]
+    if not text or len(text) == sum(not tables.is_missing(c) for c in first):
+        return True  # no numbers at all: names (or pandas' header of numbered columns)
+    if names is not None and any(c in names for _, c in text):
+        return True
+    later = rows[1:]
+    if not later:
+        return False
+    return not any(i < len(r) and r[i].strip() == c for i, c in text for _, r in later)
+
+
+def header_evidence(rows: Iterator[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
+    """The rows :func:`is_header` needs, taken from the start of a CSV's ``rows``: the first
+    row, and when it mixes numbers and text, every row below it (the rest of ``rows``);
+    the other rows are left in ``rows``."""
+    read = list(itertools.islice(rows, 1))
+    if read and not is_numeric_row(read[0][1]) and any(tables.is_number(c.strip()) for c in read[0][1]):
+        read += list(rows)
+    return read
+
+
 def check_separator(path: Any, first_row: list[str]) -> None:
     """Raise :class:`DataFormatError` for a one-cell first row holding ';', a tab or '|':
     the file is not comma-separated."""
@@ -675,15 +719,15 @@ def _first_undecodable(path: "str | os.PathLike[str]") -> str:
 
 def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
                 target: str | None) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
-    """The column names, the target's index, and the first row when it is data (no header)."""
-    try:
-        line, header = next(rows)
-    except StopIteration:
-        raise DataError(f"{path}: empty CSV file (a header row is expected)") from None
-    header = [h.strip() for h in header]
-    # a first row of numbers only is data: a file without a header (columns "0", "1", ...)
-    first = [(line, header)] if is_numeric_row(header) else []
-    if first:
+    """The column names, the target's index, and the data rows read to decide (:func:`is_header`):
+    the first row when it is data (no header), the rest of the file when the first row mixes
+    numbers and text (whether it is a header depends on the rows below)."""
+    read = header_evidence(rows)
+    if not read:
+        raise DataError(f"{path}: empty CSV file (a header row is expected)")
+    header = [h.strip() for h in read[0][1]]
+    first = read[1:] if is_header(read, None if target is None else {target}) else read
+    if first is read:  # no header: columns "0", "1", ...
         header = [str(i) for i in range(len(header))]
     if len(set(header)) != len(header):
         dup = sorted(h for h, k in collections.Counter(header).items() if k > 1)  # linear: a header may be wide
@@ -780,11 +824,28 @@ def _load_table(path: Path, target: str | None,
     except (NonNumericValueError, MissingValueError):  # a text column: its first text cell, or a
         # missing cell before it
         with contextlib.closing(csv_rows(path)) as lines:
-            found = tables.read_categorical_csv(path, list(lines), target, missing_ok)
+            rows = list(lines)
+        if not is_header(rows):
+            _refuse_headerless_categories(path, rows, target)
+            raise
+        found = tables.read_categorical_csv(path, rows, target, missing_ok)
         if found is None:
             raise
     X, y, names, raw, categories = found
     return X, y, names, {"raw_columns": raw, "categories": categories}
+
+
+def _refuse_headerless_categories(path: Path, rows: list[tuple[int, list[str]]], target: str | None) -> None:
+    """A table of categories needs its column names (they name the one-hot inputs): raise a
+    DataError naming the text columns of a file without a header row, if it has any."""
+    width = len(rows[0][1])
+    t = int(target) if target is not None and target.isdigit() and int(target) < width else width - 1
+    text = tables.text_columns([str(i) for i in range(width)], rows, t)
+    if text:
+        sample = rows[0][1][text[0]].strip()
+        raise DataError(f"{path}: column(s) {[str(i) for i in text]} hold text (categories such as {sample!r}), "
+                        "and the file has no header row: add one naming the columns (a text column becomes "
+                        "one input per category, named after its column)")
 
 
 def csv_target_name(path: Path, target: str | None, features: list[str]) -> str:
@@ -798,26 +859,42 @@ def csv_target_name(path: Path, target: str | None, features: list[str]) -> str:
     return header[-1].strip()
 
 
-def csv_header(path: "str | os.PathLike[str]") -> list[str] | None:
+def csv_header(path: "str | os.PathLike[str]", names: Collection[str] | None = None) -> list[str] | None:
     """A CSV file's column names: its first non-blank row, read as the loader reads it
-    (:func:`csv_rows`); None when that row is data (numbers only: a file without a header)."""
+    (:func:`csv_rows`); None when that row is data (:func:`is_header`, with a model's column
+    ``names``: a file without a header)."""
     with contextlib.closing(csv_rows(path)) as rows:
-        first = next(rows, None)
-    return None if first is None or is_numeric_row(first[1]) else first[1]
+        read = header_evidence(rows)
+    return read[0][1] if is_header(read, names) else None
 
 
-def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, np.ndarray]:
-    X, y = (X if isinstance(X, np.ndarray) else np.asarray(X)), np.asarray(y)
+def check_inputs(path: Any, X: Any, what: str = "") -> np.ndarray:
+    """The inputs ``X`` of an array file (``.npy``, ``.npz``, a data directory) as
+    ``shape (n_samples, n_features)``: numeric, and a 1-D array is one feature,
+    ``shape (n,)`` -> ``(n, 1)`` (a memory map stays one). The one check of training's loader
+    and ``relunet predict``, so that a file one takes the other takes too.
+
+    Raises:
+        DataFormatError: not numeric, not 1-D or 2-D (images: the reshape that flattens
+            them), or no feature columns; naming ``path`` (and the array, ``X{what}``).
+    """
+    X = X if isinstance(X, np.ndarray) else np.asarray(X)
     if X.dtype.kind not in "biuf":
-        raise DataError(f"{path}: X{what} must be numeric, got dtype {X.dtype}")
+        raise DataFormatError(f"{path}: X{what} must be numeric, got dtype {X.dtype}")
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
         hint = (f"; images? flatten them: X.reshape({X.shape[0]}, {int(np.prod(X.shape[1:]))})"
                 if X.ndim > 2 else "")
-        raise DataError(f"{path}: X{what} must be 2-D, shape (n_samples, n_features); got shape {X.shape}{hint}")
+        raise DataFormatError(f"{path}: X{what} must be 2-D, shape (n_samples, n_features); "
+                              f"got shape {X.shape}{hint}")
     if X.shape[1] == 0:
-        raise DataError(f"{path}: X{what} has no features (shape {X.shape})")
+        raise DataFormatError(f"{path}: X{what} has no features (shape {X.shape})")
+    return X
+
+
+def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, np.ndarray]:
+    X, y = check_inputs(path, X, what), np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -1023,6 +1100,8 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
     info: dict[str, Any] = {"path": str(path), "columns": columns, **table}
     if suffix == ".csv" and columns is not None:
         info["target"] = csv_target_name(path, target, table.get("raw_columns", columns))
+    elif suffix == ".npy" and target is not None:
+        info["target"] = os.path.abspath(target)  # the targets' file, as a model's contract records it
     if X_test is None:
         if len(X) < 2:
             raise DataError(f"{path}: {len(X)} sample: cannot split it into a training and a test part")

@@ -29,7 +29,8 @@ from relunet.core.checks import whole_numbers
 from relunet.errors import DataError, MissingValueError, NonNumericValueError
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """True when ``text`` reads as a number (``float(text)``: ``1``, ``-2.5e3``, ``nan``, ``inf``)."""
     try:
         float(text)
     except ValueError:
@@ -49,7 +50,7 @@ MISSING_VALUES = frozenset({
 def is_missing(text: str) -> bool:
     """True for a missing value: ``text`` (a cell with its spaces stripped) empty, one of
     :data:`MISSING_VALUES`, or a number that is NaN (``NAN``, ``+nan``)."""
-    return not text or text in MISSING_VALUES or (_is_number(text) and np.isnan(float(text)))
+    return not text or text in MISSING_VALUES or (is_number(text) and np.isnan(float(text)))
 
 
 def missing_cell(text: str, what: str = "value") -> str:
@@ -81,7 +82,7 @@ def text_columns(header: list[str], rows: list[tuple[int, list[str]]], skip: int
     found = []
     for i in range(len(header)):
         cells = [r[i].strip() for _, r in rows if i < len(r) and not is_missing(r[i].strip())]
-        if i != skip and cells and not any(_is_number(v) for v in cells):
+        if i != skip and cells and not any(is_number(v) for v in cells):
             found.append(i)
     return found
 
@@ -159,7 +160,8 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
     """A CSV with text feature columns: ``(X, y, input_names, columns, categories)``, or
     None when every feature column is numeric (the plain reader's case).
 
-    ``rows`` are the file's ``(line, cells)`` (``datasets.csv_rows``), header first.
+    ``rows`` are the file's ``(line, cells)`` (``datasets.csv_rows``), its header row first
+    (the caller decides that the first row is one: ``datasets.is_header``).
     ``columns`` are the feature columns of the file (without the target), ``input_names``
     the network's inputs (``NAME=CAT`` for each category), ``categories`` the sorted
     categories of each text column.
@@ -167,8 +169,6 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
     if len(rows) < 2:
         return None
     header = [h.strip() for h in rows[0][1]]
-    if all(_is_number(h) for h in header):
-        return None  # no header row: a table of categories needs its column names
     rows = rows[1:]
     if target is None:
         t = len(header) - 1

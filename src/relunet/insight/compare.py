@@ -31,6 +31,7 @@ import io
 import json
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -44,7 +45,7 @@ from relunet.insight import diagnostics
 from relunet.core import losses
 from relunet.training import optimizers
 from relunet.data.datasets import Dataset
-from relunet.errors import ConfigError, DivergenceError
+from relunet.errors import ConfigError, ConfigWarning, DivergenceError
 from relunet.core.network import MLP, output_for
 from relunet.insight.sweep import run_sweep
 
@@ -146,12 +147,14 @@ def trial(config: dict[str, Any]) -> dict[str, Any]:
     name = config.get("label") or catalog.canonical_name(config["activation"])
     t0 = time.perf_counter()
     try:
-        history = net.fit(data.X_train, data.y_train, epochs=int(config.get("epochs", 30)),
-                          batch_size=config.get("batch_size", 32), lr=float(config.get("lr", 0.1)),
-                          optimizer=config.get("optimizer", "sgd"),
-                          # epochs_to_target reads the training accuracy of the epoch's weights
-                          exact_train_metrics=True,
-                          **config.get("optimizer_params", {}))
+        with warnings.catch_warnings():  # a poor output and loss pair: the comparison warned once
+            warnings.simplefilter("ignore", ConfigWarning)
+            history = net.fit(data.X_train, data.y_train, epochs=int(config.get("epochs", 30)),
+                              batch_size=config.get("batch_size", 32), lr=float(config.get("lr", 0.1)),
+                              optimizer=config.get("optimizer", "sgd"),
+                              # epochs_to_target reads the training accuracy of the epoch's weights
+                              exact_train_metrics=True,
+                              **config.get("optimizer_params", {}))
     except DivergenceError as exc:
         # A diverged run is a result of the comparison, not a failure of it.
         return {"activation": name, "seed": int(config["seed"]), "diverged": str(exc),
@@ -349,10 +352,10 @@ def _validate(config: dict[str, Any], names: list[str], variants: Sequence[dict[
     data = config["data"] if isinstance(config["data"], Dataset) else datasets.load(config["data"])
     if data.task != "classification":
         raise ConfigError(f"compare measures accuracy; dataset {data.name!r} is a {data.task} problem")
-    for a in names:
-        build_network({**config, "activation": a}, data)  # sizes, output, loss, init, dtype
-    for v in variants:
-        build_network(v, data)  # each regularization value
+    built = [build_network({**config, "activation": a}, data) for a in names]  # sizes, output, loss, init, dtype
+    built += [build_network(v, data) for v in variants]  # each regularization value
+    if built:  # one output and loss for all: warned once, to the caller of compare_*; the trials stay silent
+        built[0].check_pairing(stacklevel=5)
     optimizers.get(config["optimizer"], lr=config["lr"], **config.get("optimizer_params", {}))
     if config["epochs"] < 1:
         raise ConfigError(f"epochs must be >= 1, got {config['epochs']}")

@@ -58,6 +58,7 @@ from relunet.training.minimizers import Minimizer
 from relunet.insight.diagnostics import Diagnosis, can_die, diagnose, is_saturating
 from relunet.errors import ConfigError, DivergenceError, RelunetError
 from relunet.core.layers import ActivationLayer
+from relunet.core.losses import POOR_PAIRS
 from relunet.core.network import MLP
 
 __all__ = ["Finding", "RULES", "examine", "examine_trained", "check_overfitting", "has_problems",
@@ -268,27 +269,27 @@ def _check_output(net: MLP, kind: dict[str, Any]) -> list[Finding]:
             "use a linear output (output='identity'; on the command line --output identity)",
             layer="output",
         ))
+    # the pairs MLP.fit warns of (losses.POOR_PAIRS): their rule names and fixes from there
     if name == "softmax" and loss.name == "mse":
+        pair = POOR_PAIRS[name, loss.name]
         out.append(Finding(
-            "softmax-with-mse", "warning", "softmax output trained with mean squared error",
+            pair.rule, "warning", "softmax output trained with mean squared error",
             "Mean squared error on softmax probabilities passes the error through the softmax Jacobian "
             "s_i (delta_ij - s_j), which goes to 0 when a probability is near 0 or 1: a confidently "
             "wrong prediction gets almost no gradient. Cross-entropy fused with softmax gives the "
             "gradient p - y instead, large exactly when the prediction is wrong.",
-            "keep the softmax output and use loss='cross_entropy' (--loss cross_entropy)",
-            layer="output",
+            f"{pair.fix} (--loss cross_entropy)", layer="output",
         ))
     if name == "softmax" and loss.name == "binary_cross_entropy":
+        pair = POOR_PAIRS[name, loss.name]
         out.append(Finding(
-            "softmax-with-bce", "warning", "softmax output trained with binary cross-entropy",
+            pair.rule, "warning", "softmax output trained with binary cross-entropy",
             "Binary cross-entropy scores every output as an independent yes/no probability, but "
             "softmax ties the outputs together (they sum to 1): the loss then also pushes down each "
             "wrong class separately, through the softmax Jacobian s_i (delta_ij - s_j), instead of "
             "the fused cross-entropy gradient p - y. One class per sample wants cross-entropy; "
             "several labels per sample want independent sigmoids.",
-            "use loss='cross_entropy' with the softmax (one class per sample), or output='sigmoid' "
-            "with loss='binary_cross_entropy' (several labels per sample)",
-            layer="output",
+            pair.fix, layer="output",
         ))
     unbounded = act.properties.output_range.replace(" ", "").endswith(("inf)", "inf]"))
     if classification and name != "identity" and unbounded and name != "softmax":

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog
 
+from relunet.core.checks import check_labels
 from relunet.errors import ConfigError, DataError, DivergenceError, FeatureCountError, NotFittedError, TargetTypeError
 
 
@@ -240,4 +241,15 @@ class Perceptron:
         return self.classes_[self._units(self._check_X(X))]
 
     def score(self, X: Any, y: Any) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        """Accuracy on ``X``, labels ``y``.
+
+        Raises:
+            DataError: ``y`` of another length than ``X``.
+            TargetTypeError: labels of another type than ``classes_`` or never seen in
+                training, named (:func:`relunet.core.checks.check_labels`, as ``MLP.score``).
+        """
+        pred = self.predict(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(pred):
+            raise DataError(f"X has {len(pred)} samples but y has {len(y) if y.ndim == 1 else f'shape {y.shape}'}")
+        return float(np.mean(pred == check_labels(y, self.classes_)))
