@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from relunet.cli import build_parser, main
+from relunet.cli import build_parser, cli_terms, main
 from cli_helpers import run_cli as _run, usage_error as _usage_error
 
 
@@ -138,3 +138,10 @@ def test_activation_takes_its_parameters(capsys, tmp_path):
                          ("relu((x=1))", "write NAME or NAME(PARAM=VALUE, ...)"),
                          ("reluu(x=1)", "reluu")):
         _usage_error(capsys, ["train", "--data", "xor", "--hidden", "4", "--epochs", "1", "--activation", spec], needle)
+
+
+def test_cli_terms_writes_the_api_keywords_as_their_options():
+    text = "use output='sigmoid' with loss='binary_cross_entropy' (activation='leaky_relu'); lr=0.1, init='he'"
+    assert cli_terms(text) == ("use --output sigmoid with --loss binary_cross_entropy (--activation leaky_relu); "
+                               "lr=0.1, init='he'")
+    assert cli_terms("no keywords here") == "no keywords here"

@@ -363,6 +363,20 @@ def test_predict_on_a_table_that_is_not_utf8_names_the_file_and_line(tmp_path, c
     assert "bin.csv: not a UTF-8 text file (byte 0xff at offset 8, line 3)" in err
 
 
+def _train_model(capsys, tmp_path, data_args, contract: bool):
+    """``relunet train`` a 4-unit model for 2 epochs on ``data_args`` (``--data ...``) into
+    tmp_path/m.relunet; without ``contract``, the file is saved again with no data
+    contract (as an older model file)."""
+    model = tmp_path / "m.relunet"
+    rc, _, err = _run(capsys, ["train", *data_args, "--hidden", "4", "--epochs", "2", "--save", str(model), "-q"])
+    assert rc == 0, err
+    if not contract:
+        net = relunet.load(model)
+        net.contract = None
+        net.save(model)
+    return model
+
+
 @pytest.mark.parametrize("contract", [True, False])
 def test_train_and_predict_agree_on_the_shape_of_an_npy_X(capsys, tmp_path, contract):
     """One feature as a 1-D X.npy, shape (n,): train takes it and predict (with the model's
@@ -372,14 +386,8 @@ def test_train_and_predict_agree_on_the_shape_of_an_npy_X(capsys, tmp_path, cont
     x = rng.normal(size=40)
     np.save(tmp_path / "X.npy", x)
     np.save(tmp_path / "y.npy", (x > 0).astype(int))
-    model = tmp_path / "m.relunet"
-    rc, _, err = _run(capsys, ["train", "--data", str(tmp_path / "X.npy"), "--target", str(tmp_path / "y.npy"),
-                               "--hidden", "4", "--epochs", "2", "--save", str(model), "-q"])
-    assert rc == 0, err
-    if not contract:
-        net = relunet.load(model)
-        net.contract = None
-        net.save(model)
+    model = _train_model(capsys, tmp_path, ["--data", str(tmp_path / "X.npy"), "--target", str(tmp_path / "y.npy")],
+                         contract)
     rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(tmp_path / "X.npy")])
     assert rc == 0, err
     assert len(out.splitlines()) == 41
@@ -402,14 +410,7 @@ def test_train_and_predict_agree_on_the_shape_of_an_npy_X(capsys, tmp_path, cont
 def test_predict_reads_a_one_row_or_headerless_csv_with_text_labels(capsys, tmp_path, contract, text, rows):
     train = tmp_path / "train.csv"
     train.write_text("a,b,label\n" + "".join(f"{i * 0.5},{-i},{'cat' if i % 2 else 'dog'}\n" for i in range(40)))
-    model = tmp_path / "m.relunet"
-    rc, _, err = _run(capsys, ["train", "--data", str(train), "--hidden", "4", "--epochs", "2", "--save", str(model),
-                               "-q"])
-    assert rc == 0, err
-    if not contract:
-        net = relunet.load(model)
-        net.contract = None
-        net.save(model)
+    model = _train_model(capsys, tmp_path, ["--data", str(train)], contract)
     data = tmp_path / "p.csv"
     data.write_bytes(text.encode("utf-8"))
     rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(data)])
@@ -435,13 +436,7 @@ def test_predict_on_a_data_directory_takes_the_split_asked_for(capsys, tmp_path,
         x = rng.normal(size=(n, 2))
         np.save(d / f"X{name}.npy", x)
         np.save(d / f"y{name}.npy", (x[:, 0] > 0).astype(int))
-    model = tmp_path / "m.relunet"
-    rc, _, err = _run(capsys, ["train", "--data", str(d), "--hidden", "4", "--epochs", "2", "--save", str(model), "-q"])
-    assert rc == 0, err
-    if not contract:
-        net = relunet.load(model)
-        net.contract = None
-        net.save(model)
+    model = _train_model(capsys, tmp_path, ["--data", str(d)], contract)
     for split, n in ((None, 40), ("test", 10), ("train", 30), ("all", 40)):
         rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(d),
                                      *(["--split", split] if split else [])])
@@ -458,14 +453,7 @@ def test_predict_on_a_train_test_npz_predicts_every_row(capsys, tmp_path, contra
     a, b = rng.normal(size=(30, 2)), rng.normal(size=(10, 2))
     path = tmp_path / "tt.npz"
     np.savez(path, X_train=a, y_train=(a[:, 0] > 0).astype(int), X_test=b, y_test=(b[:, 0] > 0).astype(int))
-    model = tmp_path / "m.relunet"
-    rc, _, err = _run(capsys, ["train", "--data", str(path), "--hidden", "4", "--epochs", "2", "--save", str(model),
-                               "-q"])
-    assert rc == 0, err
-    if not contract:
-        net = relunet.load(model)
-        net.contract = None
-        net.save(model)
+    model = _train_model(capsys, tmp_path, ["--data", str(path)], contract)
     rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(path)])
     assert rc == 0, err
     assert len(out.splitlines()) == 41 and "40 predictions; accuracy" in err and "None" not in err

@@ -228,8 +228,8 @@ def test_cli_train_bce_over_softmax_outputs_reports(capsys):
     assert 0.0 <= _strict_json(out)["test_accuracy"] <= 1.0
     # and says it trains poorly: one line (fit's ConfigWarning), with the doctor's rule and the fix
     lines = [line for line in err.splitlines() if "softmax-with-bce" in line]
-    assert len(lines) == 1 and lines[0].startswith("relunet: warning: output='softmax' with loss="), err
-    assert "loss='cross_entropy'" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("relunet: warning: --output softmax with --loss bi"), err
+    assert "use --loss cross_entropy with the softmax" in lines[0] and "='" not in lines[0]
 
 
 def test_plateau_schedule_with_a_missing_monitor(capsys):

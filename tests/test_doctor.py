@@ -407,3 +407,15 @@ def test_a_vocabulary_of_integer_labels_is_classes_not_a_continuous_target():
     y = rng.integers(0, 500, 300)  # 300 draws over 500 words: many distinct integer labels
     assert "regression-target-with-classifier" not in rules(examine(net, X, y, lr=0.1))
     assert "regression-target-with-classifier" in rules(examine(net, X, y + 0.5, lr=0.1), "error")
+
+
+def test_findings_put_an_before_a_name_read_with_a_vowel(blobs):
+    X, y = blobs
+    net = MLP([2, 8, 1], activation="relu", output="identity", loss="binary_cross_entropy")
+    titles = [f.title for f in examine(net, XOR_X, XOR_Y, lr=0.1) if f.rule == "output-loss-mismatch"]
+    assert titles and "on an identity output" in titles[0]
+    net = MLP([4, 8, 3], activation="relu", output="elu", loss="cross_entropy")
+    titles = [f.title for f in examine(net, X, y, lr=0.1) if f.rule == "relu-output-classifier"]
+    assert titles == ["an elu output activation in a classifier"]
+    net = MLP([4, 8, 3], activation="relu", output="relu", loss="cross_entropy")
+    assert "a relu output activation in a classifier" in [f.title for f in examine(net, X, y, lr=0.1)]

@@ -6,7 +6,7 @@ import torch
 
 import relunet
 from relunet import errors
-from relunet.core import losses
+from relunet.core import activations, losses
 from relunet.errors import UnknownNameError
 
 RNG = np.random.default_rng(0)
@@ -186,3 +186,21 @@ def test_cross_entropy_on_class_indices_equals_one_hot():
     p = np.exp(z - z.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
     assert ce.value(p, idx) == pytest.approx(ce.value(p, onehot))
     np.testing.assert_allclose(ce.gradient(p, idx), ce.gradient(p, onehot))
+
+
+@pytest.mark.parametrize("output,loss,cannot", [
+    ("identity", "binary_cross_entropy", True), ("tanh", "binary_cross_entropy", True),
+    ("relu", "cross_entropy", True), ("sigmoid", "binary_cross_entropy", False),
+    ("softmax", "cross_entropy", False), ("identity", "mse", False), ("hardsigmoid", "binary_cross_entropy", False),
+])
+def test_log_of_non_probabilities_is_the_output_and_loss_that_cannot_train(output, loss, cannot):
+    pairing = losses.log_of_non_probabilities(activations.get(output), losses.get(loss))
+    assert (pairing is not None) == cannot
+    if cannot:
+        assert pairing.rule == "output-loss-mismatch" and f"output='{losses.get(loss).output}'" in pairing.fix
+        assert output in pairing.why
+
+
+def test_is_probability_range():
+    assert losses.is_probability_range("(0, 1)") and losses.is_probability_range("[0, 1]")
+    assert not losses.is_probability_range("(-inf, inf)") and not losses.is_probability_range("(-1, 1)")

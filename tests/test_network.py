@@ -703,3 +703,17 @@ def test_fit_warns_of_an_output_and_loss_that_train_poorly(output, loss, rule):
     assert rule in str(mine[0].message) and "loss='cross_entropy'" in str(mine[0].message)
     assert mine[0].filename == __file__
     assert issubclass(errors.ConfigWarning, UserWarning)
+
+
+def test_more_classes_than_the_output_can_represent_are_refused_with_the_fitting_advice():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 2)).astype(np.float32)
+    # one unit trained with (categorical) cross-entropy holds one class: two classes want BCE
+    net = relunet.MLP([2, 4, 1], output="sigmoid", loss="cross_entropy")
+    with pytest.raises(TargetTypeError, match=r"2 distinct classes.*represent 1.*binary_cross_entropy") as err:
+        net.fit(X, np.arange(30) % 2, epochs=1)
+    assert "regression" not in str(err.value)
+    # three values into two softmax units: maybe a regression target, or more units
+    net = relunet.MLP([2, 4, 2], output="softmax", loss="cross_entropy")
+    with pytest.raises(TargetTypeError, match=r"3 distinct classes.*represent 2.*regression target.*more units"):
+        net.fit(X, np.arange(30) % 3, epochs=1)

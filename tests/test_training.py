@@ -316,6 +316,18 @@ def test_divergence_guard_stops_names_epoch_and_keeps_good_weights(warnings_as_e
     assert len(err.history) == err.epoch - 1
 
 
+
+def test_divergence_of_an_output_that_cannot_hold_probabilities_names_the_pairing_not_the_rate():
+    """Binary cross-entropy on an identity output diverges at any rate: the error says why
+    (the doctor's ``output-loss-mismatch`` error), not 'try a smaller learning rate'."""
+    net = relunet.MLP([2, 8, 1], output="identity", loss="binary_cross_entropy", seed=0)
+    with pytest.raises(DivergenceError) as info:
+        net.fit(XOR_X, XOR_Y, epochs=200, lr=0.5)
+    msg = str(info.value)
+    assert "identity output" in msg and "output='sigmoid' with loss='binary_cross_entropy'" in msg
+    assert "smaller" not in msg
+    assert all(np.isfinite(p).all() for p in net.parameters())
+
 # -- Ctrl-C ----------------------------------------------------------------------------
 def test_keyboard_interrupt_returns_history_with_last_complete_epoch():
     rec = Recorder(interrupt_at=(3, 2))

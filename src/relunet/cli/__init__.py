@@ -15,6 +15,7 @@ import errno
 import importlib
 import io
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -92,15 +93,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+#: a keyword argument of the Python API in a message (``loss='mse'``) whose command-line
+#: option has the same name and value (``--loss mse``)
+_KEYWORD_AS_OPTION = re.compile(r"\b(output|loss|activation)='([\w-]+)'")
+
+
+def cli_terms(text: str) -> str:
+    """``text`` with the Python API's ``output='softmax'``, ``loss='mse'`` and
+    ``activation='relu'`` written as the options that set them: ``--output softmax``."""
+    return _KEYWORD_AS_OPTION.sub(lambda m: f"--{m[1]} {m[2]}", text)
+
+
 def _show_warning(shown: Any) -> Any:
     """A ``warnings.showwarning`` that prints relunet's own warnings
-    (:class:`relunet.errors.RelunetWarning`) as one line, ``relunet: warning: ...``, and
-    leaves the others to ``shown``, the display it replaces."""
+    (:class:`relunet.errors.RelunetWarning`) as one line, ``relunet: warning: ...``, in the
+    command line's terms (:func:`cli_terms`), and leaves the others to ``shown``, the
+    display it replaces."""
 
     def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
              line: str | None = None) -> None:
         if issubclass(category, RelunetWarning):
-            print(f"relunet: warning: {' '.join(str(message).split())}", file=sys.stderr)
+            print(f"relunet: warning: {cli_terms(' '.join(str(message).split()))}", file=sys.stderr)
         else:
             shown(message, category, filename, lineno, file, line)
 

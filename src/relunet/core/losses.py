@@ -463,6 +463,30 @@ POOR_PAIRS: dict[tuple[str, str], Pairing] = {
 }
 
 
+
+def is_probability_range(text: str) -> bool:
+    """Whether an activation's ``output_range`` text (``"(0, 1)"``, ``"[0, 1]"``, ...) lies
+    within [0, 1]: outputs that a loss may read as probabilities."""
+    t = text.replace(" ", "")
+    return t.startswith(("(0,1)", "[0,1]", "(0,1]", "[0,1)"))
+
+
+def log_of_non_probabilities(output: activations.Activation, loss: "Loss") -> Pairing | None:
+    """The output and loss that cannot train at any learning rate, else None: a
+    classification loss that takes the log of predicted probabilities (binary cross-entropy;
+    cross-entropy on outputs) on an output activation whose range is not within [0, 1]
+    (identity, tanh, ReLU). The loss is then clipped or undefined and its gradient
+    meaningless. The doctor's rule ``output-loss-mismatch`` at its ``error`` severity."""
+    name, rng = output.name, output.properties.output_range
+    if (loss.task != "classification" or name == loss.output or name in ("softmax", "sigmoid")
+            or is_probability_range(rng)):
+        return None
+    return Pairing(
+        "output-loss-mismatch",
+        f"{loss.name} takes the log of predicted probabilities, which the {name} output (range {rng}) "
+        "does not keep in (0, 1), at any learning rate",
+        f"use output='{loss.output}' with loss='{loss.name}'")
+
 #: natural loss for each output activation
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse",
                 "hierarchical_softmax": "hierarchical_nll"}

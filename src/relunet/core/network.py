@@ -1170,10 +1170,16 @@ class MLP(Network):
             ) from None
         n_classes_net = 2 if (self.loss.name == "binary_cross_entropy" and k == 1) else k
         if len(found) > n_classes_net:
+            if n_classes_net == 1 and len(found) == 2:  # one unit, a loss that is not BCE
+                hint = ("one output unit separates two classes with binary cross-entropy "
+                        "(output='sigmoid', loss='binary_cross_entropy'), or give it two units "
+                        "(output='softmax', loss='cross_entropy')")
+            else:
+                hint = (f"with {len(found)} distinct values this may be a regression target (use "
+                        "output='identity', loss='mse'), or give the output layer more units")
             raise TargetTypeError(
                 f"y has {len(found)} distinct classes but the network's output can represent "
-                f"{n_classes_net}; with {len(found)} distinct values this may be a regression "
-                "target (use output='identity', loss='mse'), or give the output layer more units"
+                f"{n_classes_net}; {hint}"
             )
         if y.dtype.kind in "iuf" and found.min() >= 0 and found.max() < n_classes_net:
             classes = np.arange(n_classes_net)

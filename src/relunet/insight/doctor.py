@@ -58,7 +58,7 @@ from relunet.training.minimizers import Minimizer
 from relunet.insight.diagnostics import Diagnosis, can_die, diagnose, is_saturating
 from relunet.errors import ConfigError, DivergenceError, RelunetError
 from relunet.core.layers import ActivationLayer
-from relunet.core.losses import POOR_PAIRS
+from relunet.core.losses import POOR_PAIRS, log_of_non_probabilities
 from relunet.core.network import MLP
 
 __all__ = ["Finding", "RULES", "examine", "examine_trained", "check_overfitting", "has_problems",
@@ -295,7 +295,7 @@ def _check_output(net: MLP, kind: dict[str, Any]) -> list[Finding]:
     if classification and name != "identity" and unbounded and name != "softmax":
         out.append(Finding(
             "relu-output-classifier", "warning",
-            f"a {name} output activation in a classifier",
+            f"{_article(name)} {name} output activation in a classifier",
             f"The output activation {name} is unbounded above (range {act.properties.output_range}), so "
             "its outputs are not probabilities and nothing keeps them comparable across classes"
             + ("; worse, a ReLU output unit whose input falls below 0 for every sample outputs 0 "
@@ -317,18 +317,19 @@ def _check_output(net: MLP, kind: dict[str, Any]) -> list[Finding]:
     if loss.task == "classification" and name != loss.output and name not in ("softmax", "sigmoid"):
         rng = act.properties.output_range
         out.append(Finding(
-            "output-loss-mismatch", "error" if not _probability_range(rng) else "warning",
-            f"{loss.name} on a {name} output (range {rng})",
-            f"{loss.name} takes the log of predicted probabilities, which must lie in (0, 1); a {name} "
+            "output-loss-mismatch", "error" if log_of_non_probabilities(act, loss) else "warning",
+            f"{loss.name} on {_article(name)} {name} output (range {rng})",
+            f"{loss.name} takes the log of predicted probabilities, which must lie in (0, 1); {_article(name)} {name} "
             f"output ranges over {rng}, so the loss is clipped or undefined and its gradient meaningless.",
             f"use output='{loss.output}' with loss='{loss.name}'", layer="output",
         ))
     return out
 
 
-def _probability_range(text: str) -> bool:
-    t = text.replace(" ", "")
-    return t.startswith(("(0,1)", "[0,1]", "(0,1]", "[0,1)"))
+def _article(name: str) -> str:
+    """'an' before an activation's name that is read with a vowel sound first (an identity,
+    an elu output), else 'a'."""
+    return "an" if name[:1].lower() in "aeiou" else "a"
 
 
 def _check_layers(net: MLP) -> list[Finding]:

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from relunet.core.activations import Activation
+from relunet.core.losses import Loss, log_of_non_probabilities
 from relunet.errors import DivergenceError
 
 __all__ = ["Diverged", "float_errors", "checked_loss", "check_record", "check_parameters",
@@ -77,15 +79,23 @@ def check_parameters(params: Sequence[np.ndarray], epoch: int) -> None:
         raise Diverged(epoch, None, "the parameters became infinite or NaN")
 
 
-def divergence_error(d: Diverged, lr: float, batch_size: int, kept: int, opt: Any = None) -> DivergenceError:
-    """The error for the user: where, what, and advice (a smaller rate; momentum below 1;
-    a weight decay that does not overshoot). ``kept`` is the epoch whose state was put back."""
+def divergence_error(d: Diverged, lr: float, batch_size: int, kept: int, opt: Any = None,
+                     net: Any = None) -> DivergenceError:
+    """The error for the user: where, what, and advice (an output and loss that cannot train
+    together, :func:`relunet.core.losses.log_of_non_probabilities`; else a smaller rate;
+    momentum below 1; a weight decay that does not overshoot). ``kept`` is the epoch whose
+    state was put back; ``net`` the network that diverged."""
     where = f"epoch {d.epoch}, batch {d.batch}" if d.batch is not None else f"the end of epoch {d.epoch}"
     what = d.value if isinstance(d.value, str) else f"the loss became {d.value}"
     advice = f"the learning rate is probably too large: try a smaller one (e.g. {lr / 10:g})"
     wd = _number(getattr(opt, "weight_decay", 0.0))
     momentum = _number(getattr(opt, "momentum", 0.0))
-    if momentum >= 1:
+    output, loss = getattr(net, "output_activation", None), getattr(net, "loss", None)
+    pairing = (log_of_non_probabilities(output, loss)
+               if isinstance(output, Activation) and isinstance(loss, Loss) else None)
+    if pairing is not None:
+        advice = f"{pairing.why}: {pairing.fix}"
+    elif momentum >= 1:
         advice = f"momentum {momentum:g} >= 1 lets the steps grow without bound: use momentum < 1 (e.g. 0.9)"
     elif getattr(opt, "name", "") != "adamw" and lr * wd > 1:
         # L2 decay shrinks w by the factor (1 - lr * wd) each step: beyond 1 it overshoots 0

@@ -506,7 +506,7 @@ class Run:
     def _diverged(self, d: Diverged, lr: float) -> DivergenceError:
         self.good.restore(self.net, self.optimizer, self.schedule)
         self.progress.close()
-        err = divergence_error(d, lr, self.batch_size, self.epochs_done, self.optimizer)
+        err = divergence_error(d, lr, self.batch_size, self.epochs_done, self.optimizer, self.net)
         err.history = self.history  # type: ignore[attr-defined]
         return err
 
