@@ -17,6 +17,7 @@ import pytest
 
 import relunet
 from relunet import errors
+from relunet.core import kernels
 from relunet.data import datasets
 from relunet.data import preprocessing
 from relunet.cli import main
@@ -515,6 +516,9 @@ def test_training_on_a_file_larger_than_the_memory_limit(tmp_path):
     del X
     np.save(tmp_path / "y.npy", y)
     assert (tmp_path / "X.npy").stat().st_size > 400e6
+    # the compiled kernels come from Numba's cache: compiling them inside the child, under its
+    # limit, ran LLVM out of memory when no earlier test had filled the cache (a fresh clone)
+    kernels.warm_up(np.float32)
     env = {**os.environ, "PYTHONPATH": SRC, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
     args = [sys.executable, "-c", CHILD, str(tmp_path / "X.npy"), str(tmp_path / "y.npy"), str(limit_mb)]
