@@ -542,3 +542,41 @@ def test_a_figure_saved_over_a_private_file_keeps_its_permissions(tmp_path):
     plots.plot_history({"loss": [1.0, 0.5]}, out)
     assert (os.stat(out).st_mode & 0o777) == 0o600 and out.read_bytes()[:4] == b"\x89PNG"
     assert [p.name for p in tmp_path.iterdir()] == ["private.png"]
+
+
+def _comparison_rows(names):
+    return {"config": {"data": "xor"},
+            "rows": [{"activation": n, "n_seeds": 3, **{m + s: 0.5 for m in compare.METRICS for s in ("_mean", "_std")}}
+                     for n in names]}
+
+
+def test_a_hostile_comparison_is_refused_or_drawn_with_short_labels(tmp_path):
+    """A comparison file of thousands of rows would be a figure thousands of inches wide, and a
+    megabyte-long activation name kept matplotlib laying out text for minutes: the rows are
+    capped (MAX_COMPARED) and every name drawn or quoted is cut to MAX_LABEL characters."""
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(_comparison_rows([f"a{i}" for i in range(plots.MAX_COMPARED + 1)])))
+    with pytest.raises(DataError, match=f"{plots.MAX_COMPARED + 1} rows; a plot draws at most {plots.MAX_COMPARED}"):
+        plots.plot_comparison(path)
+    long = "relu" + "x" * 10**6
+    fig = plots.plot_comparison(_comparison_rows([long, "tanh"]), tmp_path / "c.png")
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[1] == "tanh" and labels[0].startswith("relu") and len(labels[0]) == plots.MAX_LABEL
+    assert (tmp_path / "c.png").stat().st_size > 0
+    bad = _comparison_rows([long])
+    bad["rows"][0]["test_accuracy_std"] = -1
+    with pytest.raises(DataError) as err:
+        plots.plot_comparison(bad)
+    assert len(str(err.value)) < 200
+
+
+def test_a_hostile_per_layer_file_is_refused_or_drawn_with_short_labels():
+    many = {"epochs": [1, 2], **{f"layer {i}": [0.1, 0.2] for i in range(plots.MAX_LAYERS_DRAWN + 1)}}
+    with pytest.raises(DataError, match=f"{plots.MAX_LAYERS_DRAWN + 1} layers; a plot draws at most"):
+        plots.plot_dead_units(many)
+    fig = plots.plot_dead_units({"epochs": [1, 2], "h" * 10**6: [0.1, 0.2], "hidden 2": [0.0, 0.5]})
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend[1] == "hidden 2" and len(legend[0]) == plots.MAX_LABEL
+    with pytest.raises(DataError) as err:
+        plots.plot_dead_units({"epochs": [1, 2], "h" * 10**6: "not a list"})
+    assert len(str(err.value)) < 200

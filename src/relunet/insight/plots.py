@@ -388,6 +388,21 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
 #: the largest magnitude a figure draws (matplotlib's axis limits and ticks overflow near 1.8e308)
 MAX_DRAWN = 1e300
 
+#: the most bars a comparison plot draws, one per compared activation (the catalog has 25):
+#: a file of more is refused, not drawn as a figure hundreds of inches wide
+MAX_COMPARED = 100
+#: the most lines a per-layer plot draws (one per layer)
+MAX_LAYERS_DRAWN = 1000
+#: the longest name drawn or quoted in a message (an activation's, a layer's); longer ones
+#: are cut with an ellipsis (matplotlib lays out a megabyte-long label for minutes)
+MAX_LABEL = 40
+
+
+def _label(name: Any) -> str:
+    """``name`` as text of at most :data:`MAX_LABEL` characters."""
+    text = str(name)
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "\u2026"
+
 
 def _num(v: Any, what: str = "a value") -> float:
     """``v`` as a float to draw: None, NaN, infinities and magnitudes beyond
@@ -470,15 +485,16 @@ def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_
         series = {}
         for name, values in items.items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
-                raise DataError(f"layer {name!r}: expected a list of per-epoch values, got {values!r}")
-            series[str(name)] = np.array([_num(v, f"layer {name!r}") for v in values], dtype=np.float64)
+                raise DataError(f"layer {_label(name)!r}: expected a list of per-epoch values, got {_label(values)}")
+            series[str(name)] = np.array([_num(v, f"layer {_label(name)!r}") for v in values], dtype=np.float64)
     elif isinstance(data, Sequence | np.ndarray) and not isinstance(data, (str, bytes)):
         rows = list(data)
         if rows and all(isinstance(r, Mapping) for r in rows):  # [{layer: value} per epoch]
             cols: list[str] = []
             for r in rows:
                 cols += [str(k) for k in r if k not in ("epoch", "epochs") and str(k) not in cols]
-            series = {c: np.array([_num(r.get(c, r.get(_maybe_int(c))), f"layer {c!r}") for r in rows]) for c in cols}
+            series = {c: np.array([_num(r.get(c, r.get(_maybe_int(c))), f"layer {_label(c)!r}") for r in rows])
+                      for c in cols}
             if all("epoch" in r for r in rows):
                 epochs = [r["epoch"] for r in rows]
         else:  # [[value per layer] per epoch]
@@ -527,11 +543,13 @@ def plot_layer_series(data: Any, path: "str | os.PathLike[str] | None" = None, *
                       ylim: tuple[float, float] | None = None) -> Figure:
     """One line per layer over epochs (the layer's name is the line's label)."""
     epochs, series = per_layer_series(data, key, names_key)
+    if len(series) > MAX_LAYERS_DRAWN:
+        raise DataError(f"the data holds {len(series)} layers; a plot draws at most {MAX_LAYERS_DRAWN}")
     fig = _new_figure(5.5, 3.6)
     ax = fig.subplots()
     for j, (name, v) in enumerate(series.items()):
         ax.plot(epochs, v, color=_COLORS[j % len(_COLORS)], marker="o" if len(v) < 30 else None,
-                ms=3, label=name)
+                ms=3, label=_label(name))
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
@@ -620,22 +638,24 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
             raise ConfigError(f"unknown metric {m!r}; known metrics: {', '.join(METRICS)}")
     if not result.rows:
         raise DataError("the comparison has no rows")
+    if len(result.rows) > MAX_COMPARED:
+        raise DataError(f"the comparison has {len(result.rows)} rows; a plot draws at most {MAX_COMPARED}")
     for i, r in enumerate(result.rows):
         missing = [k for k in ["activation"] + [m + s for m in metrics for s in ("_mean", "_std")] if k not in r]
         if missing:
             raise DataError(f"comparison row {i + 1} has no {', '.join(repr(k) for k in missing)} "
                             "(relunet compare --out-json writes complete rows)")
-    names = [str(n) for n in result.activations]
+    names = [_label(n) for n in result.activations]
     rows, cols = _grid_shape(len(metrics), ncols)
     fig = _new_figure(max(3.0, 0.5 * len(names) + 1.5) * cols, 3.4 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
     xs = np.arange(len(names))
     for ax, m in zip(axes.flat, metrics):
-        means = np.array([_num(r[m + "_mean"], f"{r['activation']}: {m}_mean") for r in result.rows])
-        stds = np.array([_num(r[m + "_std"], f"{r['activation']}: {m}_std") for r in result.rows])
+        means = np.array([_num(r[m + "_mean"], f"{_label(r['activation'])}: {m}_mean") for r in result.rows])
+        stds = np.array([_num(r[m + "_std"], f"{_label(r['activation'])}: {m}_std") for r in result.rows])
         if np.any(stds < 0):
             row = result.rows[int(np.flatnonzero(stds < 0)[0])]
-            raise DataError(f"{row['activation']}: {m}_std is {row[m + '_std']}; a standard deviation is >= 0")
+            raise DataError(f"{_label(row['activation'])}: {m}_std is {row[m + '_std']}; a standard deviation is >= 0")
         # NOTE: a NaN mean (no seed reached the target) is drawn as an empty bar, labelled.
         ax.bar(xs, np.nan_to_num(means), yerr=np.nan_to_num(stds), capsize=4,
                color=[_COLORS[i % len(_COLORS)] for i in range(len(names))], label=m)
