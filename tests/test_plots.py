@@ -17,6 +17,7 @@ from relunet.core import activations
 from relunet.insight import compare
 from relunet.data import datasets
 from relunet.insight import plots
+from relunet.io import archive
 from relunet.cli import main
 from relunet.errors import ConfigError, DataError, UnknownNameError
 
@@ -473,7 +474,7 @@ def test_all_activations_include_softmax_drawn_on_a_vector_input(tmp_path):
 
 @pytest.mark.parametrize("figure", ["history", "compare", "dead-units", "gradients"])
 def test_an_endless_json_input_is_refused_within_a_bounded_read(figure, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(plots, "MAX_JSON_BYTES", 2**20)  # /dev/zero: refused after 1 MiB, not read forever
+    monkeypatch.setattr(archive, "MAX_JSON_BYTES", 2**20)  # /dev/zero: refused after 1 MiB, not read forever
     assert main(["plot", figure, "/dev/zero", "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "more than 1048576 bytes" in err

@@ -27,7 +27,6 @@ a layer with no value at any epoch is not drawn.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -37,7 +36,7 @@ import numpy as np
 
 from relunet.core import activations as catalog
 from relunet.errors import ConfigError, DataError
-from relunet.io.archive import write_atomic
+from relunet.io.archive import read_json, write_atomic
 from relunet.core.network import MLP
 
 try:
@@ -286,36 +285,6 @@ def plot_explained(name: str, path: "str | os.PathLike[str] | None" = None, *,
 # ---------------------------------------------------------------------------
 # Training curves
 # ---------------------------------------------------------------------------
-
-
-#: the most bytes a JSON input (a history, a comparison, diagnostics) may take
-MAX_JSON_BYTES = 256 * 2**20
-
-
-def read_json(path: "str | os.PathLike[str]", what: str = "a JSON file") -> Any:
-    """The JSON document in ``path``, read with a cap of :data:`MAX_JSON_BYTES` (an endless
-    stream such as ``/dev/zero`` is refused once past it, not read until memory runs out).
-
-    Raises:
-        DataError: over the cap, not UTF-8 text, or not valid JSON (the message says it is
-            not ``what``).
-    """
-    name = os.fspath(path)
-    with open(path, "rb") as f:
-        raw = f.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise DataError(f"{name}: more than {MAX_JSON_BYTES} bytes (an endless stream?); refused")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{name}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
-                        f"{exc.start}); is it a binary file or in another encoding?") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{name} is not {what}: {exc}") from None
-    except RecursionError:  # e.g. 100,000 nested '[': the decoder recurses once per level
-        raise DataError(f"{name} is not {what}: nested too deeply to read") from None
 
 
 def load_history(source: Any) -> list[dict[str, Any]]:
