@@ -29,6 +29,15 @@ def test_check_number_accepts():
     assert check_number("alpha", 1.0, high=1.0) == 1.0
 
 
+def test_whole_numbers_are_those_int64_holds_exactly():
+    from relunet.core.checks import whole_numbers
+
+    assert whole_numbers(np.array([0.0, -3.0, 2.0**53]))
+    assert not whole_numbers(np.array([0.0, 2.0**53 + 2]))  # whole, but beyond exact integers
+    assert not whole_numbers(np.array([1e300])) and not whole_numbers(np.array([0.5]))
+    assert not whole_numbers(np.array([np.nan])) and not whole_numbers(np.array([np.inf]))
+
+
 def test_check_labels_accepts_integral_floats_for_integer_classes():
     np.testing.assert_array_equal(check_labels(np.array([0.0, 2.0]), np.array([0, 1, 2])), [0, 2])
     with pytest.raises(TargetTypeError, match="numbers"):

@@ -337,6 +337,32 @@ def test_predict_errors_on_the_values_of_a_data_file_name_the_file(tmp_path, cap
     _usage_error(capsys, ["predict", "--model", str(xor_model), "--data", str(data)], f"{data}: X ", words)
 
 
+def test_predict_npz_header_declaring_a_huge_shape_is_one_line(tmp_path, capsys, cli_model):
+    import zipfile
+
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**5)})
+    with zipfile.ZipFile(tmp_path / "lie.npz", "w") as z:
+        z.writestr("X.npy", head.getvalue() + bytes(64))
+    rc = main(["predict", "--model", cli_model, "--data", str(tmp_path / "lie.npz")])
+    err = capsys.readouterr().err
+    _one_line_error(rc, err)
+    assert "array X: its header declares shape (1000000, 100000)" in err and "out of memory" not in err
+
+
+def test_predict_on_a_table_that_is_not_utf8_names_the_file_and_line(tmp_path, capsys):
+    # the reader of a model's named columns let the UnicodeDecodeError through: "an input file is not UTF-8 text"
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
+    assert main(["train", "--data", str(tmp_path / "t.csv"), "--epochs", "1", "--quiet",
+                 "--save", str(tmp_path / "m.relunet")]) == 0
+    capsys.readouterr()
+    (tmp_path / "bin.csv").write_bytes(b"a,b\n1,2\n\xff,3\n")
+    rc = main(["predict", "--model", str(tmp_path / "m.relunet"), "--data", str(tmp_path / "bin.csv")])
+    err = capsys.readouterr().err
+    _one_line_error(rc, err)
+    assert "bin.csv: not a UTF-8 text file (byte 0xff at offset 8, line 3)" in err
+
+
 def _train_model(capsys, tmp_path, data_args, contract: bool):
     """``relunet train`` a 4-unit model for 2 epochs on ``data_args`` (``--data ...``) into
     tmp_path/m.relunet; without ``contract``, the file is saved again with no data

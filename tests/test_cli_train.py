@@ -654,3 +654,14 @@ def test_early_stopping_on_too_few_samples_says_the_split_was_its_own(capsys):
     _, line = _usage_error(capsys, ["train", "--data", "xor", "--quiet", "--early-stopping", "3",
                                     "--validation-split", "0.1"], "validation_split=0.1 of 4 samples")
     assert "--early-stopping holds out" not in line  # the user's own split: no word about an implied one
+
+
+def test_bytes_labels_of_a_npy_file_train_and_save(capsys, tmp_path):
+    # the run trained, then --save failed on dtype |S3 and the trained network was lost
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "X.npy", rng.normal(size=(40, 3)))
+    np.save(tmp_path / "y.npy", np.array([b"cat", b"dog"] * 20))
+    rc = main(["train", "--data", str(tmp_path / "X.npy"), "--target", str(tmp_path / "y.npy"), "--epochs", "1",
+               "--save", str(tmp_path / "m.relunet")])
+    assert rc == 0, capsys.readouterr().err
+    assert relunet.load(tmp_path / "m.relunet").classes_.tolist() == ["cat", "dog"]

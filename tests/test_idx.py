@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import struct
 import tracemalloc
 import zlib
@@ -209,3 +210,18 @@ def test_idx_gzip_still_reads_and_verifies(tmp_path):
     np.testing.assert_array_equal(read_idx(p, md5=[hashlib.md5(content).hexdigest()]), arr)
     with pytest.raises(DataFormatError, match="checksum"):
         read_idx(p, md5=["0" * 32])
+
+
+def test_write_idx_is_atomic(tmp_path, monkeypatch):
+    # write_bytes truncated the old file first: a failure mid-write lost it
+    path = tmp_path / "a.idx"
+    write_idx(path, np.arange(4, dtype=np.uint8))
+
+    def fail(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError, match="No space left"):
+        write_idx(path, np.arange(100, dtype=np.uint8))
+    np.testing.assert_array_equal(read_idx(path), np.arange(4))
+    assert [p.name for p in tmp_path.iterdir()] == ["a.idx"]

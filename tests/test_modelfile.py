@@ -620,3 +620,16 @@ def test_generator_state_out_of_range_is_refused(tmp_path, prelu_file, field, va
     write_archive(bad, "model", meta, arrays)
     with pytest.raises(ModelFileError, match=f"rng: .*{field} must be an integer"):
         modelfile.load(bad)
+
+
+def test_bytes_class_labels_are_saved_as_their_text(tmp_path):
+    # np.save of b"cat" labels: the network trained, then save refused dtype |S3
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    net = relunet.MLP([2, 4, 2], output="softmax", seed=0)
+    net.fit(X, np.array([b"cat", b"dog"] * 10), epochs=1, verbose=0)
+    net.save(tmp_path / "m.relunet")
+    assert relunet.load(tmp_path / "m.relunet").classes_.tolist() == ["cat", "dog"]
+    net = relunet.MLP([2, 4, 2], output="softmax", seed=0)
+    net.fit(X, np.array([b"\xff", b"dog"] * 10), epochs=1, verbose=0)
+    with pytest.raises(ModelFileError, match="bytes that are not UTF-8 text"):
+        net.save(tmp_path / "n.relunet")

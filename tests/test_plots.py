@@ -17,6 +17,7 @@ from relunet.core import activations
 from relunet.insight import compare
 from relunet.data import datasets
 from relunet.insight import plots
+from relunet.io import archive
 from relunet.cli import main
 from relunet.errors import ConfigError, DataError, UnknownNameError
 
@@ -473,7 +474,7 @@ def test_all_activations_include_softmax_drawn_on_a_vector_input(tmp_path):
 
 @pytest.mark.parametrize("figure", ["history", "compare", "dead-units", "gradients"])
 def test_an_endless_json_input_is_refused_within_a_bounded_read(figure, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(plots, "MAX_JSON_BYTES", 2**20)  # /dev/zero: refused after 1 MiB, not read forever
+    monkeypatch.setattr(archive, "MAX_JSON_BYTES", 2**20)  # /dev/zero: refused after 1 MiB, not read forever
     assert main(["plot", figure, "/dev/zero", "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "more than 1048576 bytes" in err
@@ -486,3 +487,97 @@ def test_history_without_training_accuracy_draws_only_the_validation_accuracy():
     loss_ax, acc_ax = fig.axes
     assert [line.get_label() for line in acc_ax.get_lines()] == ["validation"]
     assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "validation"]
+
+
+# -- hostile JSON inputs: one clear DataError, or a figure with gaps -----------------
+
+
+def test_json_nested_too_deeply_is_a_data_error(tmp_path):
+    # json.loads recursed once per '[': a RecursionError traceback from the command line
+    p = tmp_path / "deep.json"
+    p.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match="nested too deeply"):
+        plots.read_json(p)
+    with pytest.raises(DataError, match="nested too deeply"):
+        plots.plot_history(p)
+
+
+def test_history_lists_of_different_lengths_are_named():
+    with pytest.raises(DataError, match=r"per-epoch lists differ in length: \{'loss': 2, 'accuracy': 1\}"):
+        plots.plot_history({"loss": [1.0, 2.0], "accuracy": [1.0]})  # was an IndexError
+
+
+def test_integers_beyond_float_range_are_a_data_error():
+    with pytest.raises(DataError, match="beyond the range of a float"):
+        plots.plot_history({"loss": [10**400, 2]})  # was an OverflowError
+    with pytest.raises(DataError, match="beyond the range of a float"):
+        plots.plot_dead_units({"layer 1": [10**400, 0.5]})
+
+
+@pytest.mark.parametrize("values", [[1e308, float("inf"), None], [-1e308, 1e308], [-1e308, -1e308]])
+def test_values_no_axis_can_span_are_gaps(values):
+    # matplotlib's tick locator raised "arange: cannot compute length" on these
+    fig = plots.plot_history({"loss": values + [1.0]})
+    line = fig.axes[0].get_lines()[0]
+    assert np.isnan(line.get_ydata()[:-1]).all() and line.get_ydata()[-1] == 1.0
+    plots.plot_dead_units({"layer 1": [0.5] * (len(values) + 1), "epochs": values + [1.0]})
+
+
+def test_dead_unit_epochs_must_be_a_list_of_numbers():
+    with pytest.raises(DataError, match="'epochs' must be a list of epoch numbers, got 'ab'"):
+        plots.plot_dead_units({"layer 1": [0.5, 0.4], "epochs": "ab"})  # was a numpy ValueError
+
+
+def test_comparison_with_a_negative_std_is_a_data_error(comparison):
+    d = comparison.to_dict()
+    d["rows"][0]["test_accuracy_std"] = -0.5
+    with pytest.raises(DataError, match="test_accuracy_std is -0.5; a standard deviation is >= 0"):
+        plots.plot_comparison(d)  # matplotlib's "'yerr' must not contain negative values"
+
+
+def test_a_figure_saved_over_a_private_file_keeps_its_permissions(tmp_path):
+    # the figure's own temporary file replaced a 0600 file with a 0644 one
+    out = tmp_path / "private.png"
+    out.write_bytes(b"old")
+    os.chmod(out, 0o600)
+    plots.plot_history({"loss": [1.0, 0.5]}, out)
+    assert (os.stat(out).st_mode & 0o777) == 0o600 and out.read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir()] == ["private.png"]
+
+
+def _comparison_rows(names):
+    return {"config": {"data": "xor"},
+            "rows": [{"activation": n, "n_seeds": 3, **{m + s: 0.5 for m in compare.METRICS for s in ("_mean", "_std")}}
+                     for n in names]}
+
+
+def test_a_hostile_comparison_is_refused_or_drawn_with_short_labels(tmp_path):
+    """A comparison file of thousands of rows would be a figure thousands of inches wide, and a
+    megabyte-long activation name kept matplotlib laying out text for minutes: the rows are
+    capped (MAX_COMPARED) and every name drawn or quoted is cut to MAX_LABEL characters."""
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(_comparison_rows([f"a{i}" for i in range(plots.MAX_COMPARED + 1)])))
+    with pytest.raises(DataError, match=f"{plots.MAX_COMPARED + 1} rows; a plot draws at most {plots.MAX_COMPARED}"):
+        plots.plot_comparison(path)
+    long = "relu" + "x" * 10**6
+    fig = plots.plot_comparison(_comparison_rows([long, "tanh"]), tmp_path / "c.png")
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[1] == "tanh" and labels[0].startswith("relu") and len(labels[0]) == plots.MAX_LABEL
+    assert (tmp_path / "c.png").stat().st_size > 0
+    bad = _comparison_rows([long])
+    bad["rows"][0]["test_accuracy_std"] = -1
+    with pytest.raises(DataError) as err:
+        plots.plot_comparison(bad)
+    assert len(str(err.value)) < 200
+
+
+def test_a_hostile_per_layer_file_is_refused_or_drawn_with_short_labels():
+    many = {"epochs": [1, 2], **{f"layer {i}": [0.1, 0.2] for i in range(plots.MAX_LAYERS_DRAWN + 1)}}
+    with pytest.raises(DataError, match=f"{plots.MAX_LAYERS_DRAWN + 1} layers; a plot draws at most"):
+        plots.plot_dead_units(many)
+    fig = plots.plot_dead_units({"epochs": [1, 2], "h" * 10**6: [0.1, 0.2], "hidden 2": [0.0, 0.5]})
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend[1] == "hidden 2" and len(legend[0]) == plots.MAX_LABEL
+    with pytest.raises(DataError) as err:
+        plots.plot_dead_units({"epochs": [1, 2], "h" * 10**6: "not a list"})
+    assert len(str(err.value)) < 200

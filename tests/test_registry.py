@@ -248,3 +248,11 @@ def test_unknown_dataset_lists_the_datasets():
     with pytest.raises(UnknownNameError, match="known datasets: .*xor"):
         datasets.load("no-such-set")
 
+
+
+def test_an_unknown_name_megabytes_long_is_shortened_in_the_message():
+    # a model file naming its init with 10**6 characters printed all of them
+    with pytest.raises(UnknownNameError) as info:
+        activations.get("x" * 10**6)
+    message = str(info.value)
+    assert len(message) < 1000 and "... (1000002 characters)" in message and info.value.name == "x" * 10**6

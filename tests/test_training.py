@@ -12,6 +12,7 @@ import pytest
 
 import relunet
 from relunet import errors
+from relunet.io import archive
 from relunet.training import progress as progress_mod
 from relunet.training import schedules
 from relunet.training import engine as training
@@ -801,3 +802,26 @@ def test_threads_setting_of_fit():
     for p, q in zip(a.parameters(), before):
         np.testing.assert_array_equal(p, q)  # refused before any step
     a.fit(X, y, epochs=1, threads=cores)
+
+
+def test_history_load_of_json_nested_too_deeply(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("{\"records\": " + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(DataError, match="nested too deeply"):
+        History.load(path)
+
+
+def test_history_load_reads_at_most_the_json_cap(tmp_path, monkeypatch):
+    """History.load reads through archive.read_json: an endless or oversized file is refused
+    once past MAX_JSON_BYTES (it was read whole: /dev/zero until memory ran out)."""
+    h = relunet.MLP([2, 4, 1], output="sigmoid", seed=0).fit(XOR_X, XOR_Y, epochs=3, lr=0.1)
+    path = tmp_path / "h.json"
+    h.save(path)
+    assert History.load(path).records == h.records
+    monkeypatch.setattr(archive, "MAX_JSON_BYTES", path.stat().st_size - 1)
+    with pytest.raises(DataError, match="more than"):
+        History.load(path)
+    path.write_text("[" * 100_000)
+    monkeypatch.setattr(archive, "MAX_JSON_BYTES", 2**20)
+    with pytest.raises(DataError, match="nested too deeply"):
+        History.load(path)

@@ -27,8 +27,11 @@ class UnknownNameError(RelunetError, ValueError):
         self.name = name
         self.known = sorted(known)
         plural = kind + ("es" if kind.endswith(("s", "x", "ch", "sh")) else "s")  # loss -> losses
+        shown = repr(name)
+        if len(shown) > 100:  # a name read from a hostile file may be megabytes long: the message stays one line
+            shown = f"{shown[:80]}... ({len(shown)} characters)"
         super().__init__(
-            f"unknown {kind} {name!r}; known {plural}: {', '.join(self.known)}"
+            f"unknown {kind} {shown}; known {plural}: {', '.join(self.known)}"
         )
 
     def __reduce__(self):  # picklable, so it crosses joblib / Dask worker boundaries intact

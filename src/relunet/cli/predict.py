@@ -70,18 +70,25 @@ def _read_file(path: str, n_features: int) -> tuple[np.ndarray, np.ndarray | Non
         if suffix == ".npy":
             return datasets.check_inputs(path, datasets.read_npy(Path(path))), None  # memory-mapped, never unpickled
         if suffix == ".npz":
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-                return _read_npz(path, {k: z[k] for k in z.files})
+            with datasets.NpzArchive(path) as z:  # headers and sizes checked before memory is taken
+                names = [k for k in NPZ_ARRAYS if k in z.files]  # only these are read
+                if not names:
+                    raise DataFormatError(f"{path}: an .npz data file needs an array named 'X' (has {sorted(z.files)})")
+                return _read_npz(path, dict(zip(names, z.read(*names))))
         if suffix == ".csv":
             return _read_csv(path, n_features)
     except UnicodeDecodeError as exc:
         raise DataFormatError(common.not_text(path, exc)) from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         # a truncated or corrupted .npz: zipfile / zlib errors (were tracebacks)
-        if isinstance(exc, (FileNotFoundError, DataFormatError)):
+        if isinstance(exc, (FileNotFoundError, DataError)):
             raise
         raise DataFormatError(f"{path}: cannot read data ({datasets.load_failure_reason(exc)})") from None
     raise DataFormatError(f"{path}: unknown data file type {suffix!r}; use .csv, .npy or .npz")
+
+
+#: the arrays of an .npz that predict reads (any others are left unread)
+NPZ_ARRAYS = ("X", "y", "X_train", "y_train", "X_test", "y_test")
 
 
 def _read_npz(path: str, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:

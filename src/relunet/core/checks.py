@@ -15,7 +15,7 @@ import numpy as np
 
 from relunet.errors import ConfigError, TargetTypeError
 
-__all__ = ["check_labels", "check_number", "check_writeable"]
+__all__ = ["check_labels", "check_number", "check_writeable", "whole_numbers"]
 
 
 def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
@@ -57,6 +57,21 @@ def check_writeable(params: Any) -> None:
             raise ConfigError(f"parameter {i} (shape {p.shape}) is read-only: the optimizer updates it in place")
 
 
+#: the largest whole number float64 holds exactly (2**53): labels read as floats are integers up to it
+EXACT_INT = 2**53
+
+
+def whole_numbers(values: Any) -> bool:
+    """True when every one of ``values`` (a float array) is a finite whole number of at most
+    :data:`EXACT_INT` in magnitude, which ``astype(np.int64)`` keeps as it is.
+
+    A label written ``1e300`` is whole too, but int64 cannot hold it: cast, it became
+    -9223372036854775808 (with at most a RuntimeWarning), a silently different class.
+    """
+    v = np.asarray(values)
+    return bool(np.all(np.isfinite(v)) and np.all(np.abs(v) <= EXACT_INT) and np.all(v == np.round(v)))
+
+
 def check_labels(y: Any, classes: Any) -> np.ndarray:
     """``y`` as labels of the model's type, or an error naming what does not fit.
 
@@ -77,7 +92,7 @@ def check_labels(y: Any, classes: Any) -> np.ndarray:
         raise TargetTypeError(f"the labels are {got} ({sample}) but the model's classes are {want} "
                               f"({classes.tolist()}); convert the labels to the model's type")
     if y.dtype.kind in num and classes.dtype.kind in "biu" and y.dtype.kind == "f":
-        if np.all(y == np.round(y)):
+        if whole_numbers(y):
             y = y.astype(np.int64)
     unseen = sorted(set(y.tolist()) - set(classes.tolist()), key=str)
     if unseen:

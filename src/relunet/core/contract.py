@@ -189,9 +189,9 @@ class DataContract:
         if arr.ndim != 2 or arr.shape[1] != len(self.offset):
             raise FeatureCountError(f"X has shape {arr.shape}; the model takes {len(self.offset)} features")
         dtype = np.dtype(self.dtype)  # the dtype the statistics were applied to in training
-        arr = arr.astype(dtype, copy=False)
         # as preprocessing's scalers compute it: the statistics in X's dtype, then (x - o) / d
-        return ((arr - self.offset.astype(dtype)) / self.divisor.astype(dtype)).astype(dtype, copy=False)
+        arr, offset, divisor = affine_operands(arr.astype(dtype, copy=False), self.offset, self.divisor, dtype)
+        return ((arr - offset) / divisor).astype(dtype, copy=False)
 
     def transform_target(self, y: Any) -> Any:
         """A regression target in the network's units (unchanged without target scaling)."""
@@ -282,6 +282,20 @@ class DataContract:
             split += f", test fraction {self.test_size}" if self.test_size is not None else ""
             parts.append(f"trained on {self.dataset}{split}")
         return "; ".join(parts)
+
+
+def affine_operands(X: np.ndarray, offset: np.ndarray, divisor: np.ndarray,
+                    dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(X, offset, divisor)`` for a fitted per-feature ``(x - offset) / divisor``: the
+    statistics in ``dtype`` (a float32 X stays float32: no float64 copy of all of it),
+    unless they do not fit in it: a std of 1e-46 is 0 in float32 (a division by zero: NaN
+    and inf) and a range of 6e38 is inf; then X and the statistics are float64 and only
+    the result is cast to ``dtype``."""
+    with np.errstate(over="ignore", under="ignore"):
+        o, d = offset.astype(dtype), divisor.astype(dtype)
+    if np.isfinite(o).all() and np.isfinite(d).all() and np.all(d != 0):
+        return X, o, d
+    return X.astype(np.float64), offset.astype(np.float64), divisor.astype(np.float64)
 
 
 def fill_nan(X: np.ndarray, fill: np.ndarray) -> np.ndarray:

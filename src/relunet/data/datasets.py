@@ -64,6 +64,8 @@ training samples (for quick runs).
 
 from __future__ import annotations
 
+import codecs
+import collections
 import contextlib
 import csv
 import hashlib
@@ -82,11 +84,13 @@ from typing import Any
 
 import numpy as np
 
+from relunet.core.checks import whole_numbers
 from relunet.core.registry import Registry, kebab_case
 from relunet.core.contract import fill_nan
 from relunet.data import preprocessing, tables, text
 from relunet.errors import (
     ConfigError,
+    ModelFileError,
     DataError,
     DataFormatError,
     DatasetNotFoundError,
@@ -96,6 +100,7 @@ from relunet.errors import (
     UnknownNameError,
 )
 from relunet.data.idx import md5_file, read_idx
+from relunet.io.archive import read_npy_entry
 
 
 @dataclass
@@ -534,17 +539,21 @@ def convert(name: str, out_dir: str | os.PathLike, data_dir: str | os.PathLike |
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     for stem, X, y in (("", ds.X_train, ds.y_train), ("_test", ds.X_test, ds.y_test)):
-        tmp = out / f".X{stem}.npy.part"
-        dst = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=X.shape)
-        for i in range(0, len(X), chunk_rows):
-            np.divide(X[i : i + chunk_rows], np.float32(255), out=dst[i : i + chunk_rows], dtype=np.float32)
-        dst.flush()
-        del dst
-        os.replace(tmp, out / f"X{stem}.npy")  # complete files only, never a half-written one
-        ytmp = out / f".y{stem}.npy.part"
-        with open(ytmp, "wb") as f:  # np.save(path) would add ".npy" to a name not ending in it
-            np.save(f, np.asarray(y, dtype=np.int64))
-        os.replace(ytmp, out / f"y{stem}.npy")
+        tmp, ytmp = out / f".X{stem}.npy.part", out / f".y{stem}.npy.part"
+        try:
+            dst = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=X.shape)
+            for i in range(0, len(X), chunk_rows):
+                np.divide(X[i : i + chunk_rows], np.float32(255), out=dst[i : i + chunk_rows], dtype=np.float32)
+            dst.flush()
+            del dst
+            os.replace(tmp, out / f"X{stem}.npy")  # complete files only, never a half-written one
+            with open(ytmp, "wb") as f:  # np.save(path) would add ".npy" to a name not ending in it
+                np.save(f, np.asarray(y, dtype=np.int64))
+            os.replace(ytmp, out / f"y{stem}.npy")
+        except BaseException:  # a full disk, Ctrl-C: no hidden part file of hundreds of MB left behind
+            for part in (tmp, ytmp):
+                part.unlink(missing_ok=True)
+            raise
     return out
 
 
@@ -556,7 +565,7 @@ def infer_task(y: np.ndarray) -> str:
         if y.dtype.kind in "iu" and len(np.unique(y)) > MAX_CLASSES:
             return "regression"
         return "classification"
-    if y.dtype.kind == "f" and y.ndim == 1 and np.all(y == np.round(y)) and len(np.unique(y)) <= MAX_CLASSES:
+    if y.dtype.kind == "f" and y.ndim == 1 and whole_numbers(y) and len(np.unique(y)) <= MAX_CLASSES:
         return "classification"
     return "regression"
 
@@ -666,8 +675,8 @@ def csv_rows(path: "str | os.PathLike[str]") -> Iterator[tuple[int, list[str]]]:
 
     Raises:
         DataError: ``path`` is not a regular file (see :func:`check_regular`).
-        DataFormatError: malformed CSV, e.g. a field longer than ``csv.field_size_limit()``;
-            the message names the file and the line.
+        DataFormatError: malformed CSV, e.g. a field longer than ``csv.field_size_limit()``,
+            or bytes that are not UTF-8; the message names the file and the line.
     """
     check_regular(path)
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's BOM is not a name
@@ -680,6 +689,28 @@ def csv_rows(path: "str | os.PathLike[str]") -> Iterator[tuple[int, list[str]]]:
                 line = reader.line_num + 1
         except csv.Error as exc:
             raise DataFormatError(f"{os.fspath(path)}: malformed CSV at line {reader.line_num} ({exc})") from None
+        except UnicodeDecodeError:
+            raise DataFormatError(f"{os.fspath(path)}: not a UTF-8 text file ({_first_undecodable(path)}); "
+                                  "is it a binary file or in another encoding?") from None
+
+
+def _first_undecodable(path: "str | os.PathLike[str]") -> str:
+    """Where a file stops being UTF-8: "byte 0xFF at offset N, line L" (the text reader
+    decodes blocks of 8 KB ahead of the rows it hands out, so its own position says nothing)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = lines = 0  # of the bytes before ``block``
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            held = len(decoder.getstate()[0])  # an incomplete character carried from the block before
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:  # exc.object: the held bytes, then this block
+                at = offset - held + exc.start
+                line = lines + block.count(b"\n", 0, max(exc.start - held, 0)) + 1
+                return f"byte 0x{exc.object[exc.start]:02x} at offset {at}, line {line}"
+            offset += len(block)
+            lines += block.count(b"\n")
+    return "an undecodable byte"
 
 
 def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
@@ -697,8 +728,8 @@ def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
     if not named:  # no header: columns "0", "1", ...
         header = [str(i) for i in range(len(header))]
     if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        raise DataError(f"{path}: duplicate column names {dup}")
+        dup = sorted(h for h, k in collections.Counter(header).items() if k > 1)  # linear: a header may be wide
+        raise DataError(f"{path}: duplicate column names {dup[:10]}" + (f" and {len(dup) - 10} more" if len(dup) > 10 else ""))
     if len(header) < 2:
         check_separator(path, header)
         raise DataError(f"{path}: needs at least one feature column and a target column; header is {header}")
@@ -755,7 +786,7 @@ def _csv_target(path: Path, labels: list[str], lines: list[int], column: str) ->
     if not np.isfinite(y).all():
         r = int(np.flatnonzero(~np.isfinite(y))[0])
         raise DataError(f"{path}: {y[r]} in target column {column!r}, line {lines[r]}")
-    if np.all(y == np.round(y)):
+    if whole_numbers(y):
         y = y.astype(np.int64)
     return y
 
@@ -867,6 +898,11 @@ def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, n
         y = y[:, 0]
     if y.ndim != 1:
         raise DataError(f"{path}: y{what} must be 1-D, shape (n_samples,); got shape {y.shape}")
+    if y.dtype.kind == "S":  # bytes labels (b"cat"): their text, which a model file stores
+        try:
+            y = np.char.decode(y, "utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: y{what} holds bytes that are not UTF-8 text") from None
     if len(X) != len(y):
         raise DataError(f"{path}: X{what} has {len(X)} samples but y{what} has {len(y)}")
     if len(X) == 0:
@@ -874,16 +910,17 @@ def _check_xy(path: Path, X: Any, y: Any, what: str = "") -> tuple[np.ndarray, n
     _check_finite(X, f"{path}: X{what}")
     if y.dtype.kind == "f":
         _check_finite(y, f"{path}: y{what}")
-        if np.all(y == np.round(y)) and len(np.unique(y)) <= MAX_CLASSES:
+        if whole_numbers(y) and len(np.unique(y)) <= MAX_CLASSES:
             y = y.astype(np.int64)
     return X, y
 
 
 def load_failure_reason(exc: BaseException) -> str:
     """numpy's reason a load failed, minus its advice to unpickle, which numpy gives for
-    any file that is neither .npy nor .npz (a corrupted or foreign file, here)."""
+    any file that is neither .npy nor .npz (a corrupted or foreign file, here); zipfile's
+    "not a zip file" for an ``.npz`` is that same case."""
     text = str(exc)
-    if "pickled" in text:
+    if "pickled" in text or (isinstance(exc, zipfile.BadZipFile) and "not a zip file" in text):
         return "neither a NumPy .npy file nor a .npz archive: corrupted, or another format"
     return text
 
@@ -907,6 +944,96 @@ def read_npy(path: Path) -> np.ndarray:
         arr.close()
         raise DataFormatError(f"{path}: an .npz archive, not a .npy file holding one array")
     return arr
+
+
+def available_memory() -> int:
+    """The bytes of memory this machine has available now (Linux: ``MemAvailable`` of
+    ``/proc/meminfo``; elsewhere its physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**63
+
+
+class NpzArchive:
+    """An ``.npz`` file (``np.savez``, ``np.savez_compressed``) whose arrays are read one by
+    one, each checked before memory is taken for it.
+
+    ``np.load`` trusts an entry: a tampered ``.npy`` header declaring a huge shape makes it
+    allocate that shape, and a deflated entry (a zip bomb: 2 MB of a file inflating to
+    2 GB) is inflated whole. Here the arrays asked for must together fit in half the memory
+    available (:func:`available_memory`; their sizes as the zip directory declares them,
+    which also cap what is read), and each ``.npy`` header must declare exactly the bytes its
+    entry holds. Nothing is ever unpickled.
+
+    Raises (:meth:`read`):
+        DataError: the arrays would not fit in memory.
+        DataFormatError: an object array, a header that does not match its entry, a
+            truncated or corrupted entry.
+    """
+
+    def __init__(self, path: "str | os.PathLike[str]") -> None:
+        check_regular(path)
+        self.path = os.fspath(path)
+        self._zip = zipfile.ZipFile(self.path)  # BadZipFile, OSError pass to the caller
+        self._entries = {n[:-4]: n for n in self._zip.namelist() if n.endswith(".npy")}
+        self.files = list(self._entries)
+
+    def __enter__(self) -> "NpzArchive":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._zip.close()
+
+    def read(self, *names: str) -> list[np.ndarray]:
+        """The arrays ``names`` (each one of :attr:`files`), in that order."""
+        infos = [self._zip.getinfo(self._entries[n]) for n in names]
+        need, have = sum(i.file_size for i in infos), available_memory()
+        if need > have // 2:  # half: training and prediction make copies (float32, scaled)
+            raise DataError(f"{self.path}: arrays {', '.join(names)} inflate to {need} bytes, more than half "
+                            f"the {have} bytes of memory available; save X as a .npy file (memory-mapped) instead")
+        arrays = []
+        for name, info in zip(names, infos):
+            try:
+                with self._zip.open(info) as f:
+                    arrays.append(read_npy_entry(self.path, name, f, info.file_size))
+            except ModelFileError as exc:
+                raise DataFormatError(str(exc)) from None
+        return arrays
+
+
+def _float32_target(path: Path, y: np.ndarray) -> np.ndarray:
+    """A regression target as float32, refused where a value is beyond float32's range (the
+    cast would make it infinite, and training would report "NaN or infinite values")."""
+    big = np.flatnonzero(np.abs(y.astype(np.float64)) > np.finfo(np.float32).max)
+    if len(big):
+        raise DataError(f"{path}: the target holds {float(y[big[0]]):g} (sample {big[0] + 1}), beyond float32's "
+                        f"range (+-{np.finfo(np.float32).max:.3g}); rescale the target")
+    return y.astype(np.float32)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a data ``.npz``: X_train, y_train, X_test, y_test, else X and y (only
+    those are read; see :class:`NpzArchive`)."""
+    try:
+        with NpzArchive(path) as z:
+            for names in (("X_train", "y_train", "X_test", "y_test"), ("X", "y")):
+                if set(names) <= set(z.files):
+                    return dict(zip(names, z.read(*names)))
+            files = z.files
+    except DataError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataFormatError(f"{path}: not a readable .npz file ({load_failure_reason(exc)})") from None
+    raise DataError(f"{path}: expected arrays 'X' and 'y' (or X_train, y_train, X_test, y_test); "
+                    f"the file holds: {', '.join(sorted(files)) or 'nothing'}")
 
 
 def _load_user(path: Path, seed: int, target: str | None = None, task: str = "auto",
@@ -937,21 +1064,12 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
     elif suffix == ".csv":
         X, y, columns, table = _load_table(path, target, missing_ok=impute is not None)
     elif suffix == ".npz":
-        try:
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            raise DataFormatError(f"{path}: not a readable .npz file ({load_failure_reason(exc)})") from None
-        if {"X_train", "y_train", "X_test", "y_test"} <= arrays.keys():
+        arrays = _read_npz(path)
+        if len(arrays) == 4:
             X, y = _check_xy(path, arrays["X_train"], arrays["y_train"], "_train")
             X_test, y_test = _check_xy(path, arrays["X_test"], arrays["y_test"], "_test")
-        elif {"X", "y"} <= arrays.keys():
-            X, y = _check_xy(path, arrays["X"], arrays["y"])
         else:
-            raise DataError(
-                f"{path}: expected arrays 'X' and 'y' (or X_train, y_train, X_test, y_test); "
-                f"the file holds: {', '.join(sorted(arrays)) or 'nothing'}"
-            )
+            X, y = _check_xy(path, arrays["X"], arrays["y"])
     elif suffix == ".npy":
         if target is None:
             raise DataError(f"{path}: a .npy file holds only X; name the targets' .npy with --target FILE")
@@ -972,8 +1090,7 @@ def _load_user(path: Path, seed: int, target: str | None = None, task: str = "au
     if task == "regression":
         if y.dtype.kind not in "biuf":
             raise DataError(f"{path}: the target holds non-numeric labels, which cannot be regressed")
-        y = y.astype(np.float32)
-        y_test = None if y_test is None else y_test.astype(np.float32)
+        y, y_test = _float32_target(path, y), None if y_test is None else _float32_target(path, y_test)
     if task == "classification":
         found = np.unique(y if y_test is None else np.concatenate([y, y_test]))
         if len(found) < 2:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from relunet.errors import DataFormatError
+from relunet.io.archive import write_atomic
 
 #: IDX dtype code -> numpy dtype (big-endian, as stored)
 DTYPES: dict[int, np.dtype] = {
@@ -229,4 +230,4 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
     path = Path(path)
     if compress is None:
         compress = path.suffix == ".gz"
-    path.write_bytes(gzip.compress(body) if compress else body)
+    write_atomic(path, gzip.compress(body) if compress else body)  # a failed write leaves an old file intact

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core.contract import DataContract, fill_nan
+from relunet.core.contract import DataContract, affine_operands, fill_nan
 from relunet.core.registry import Registry
 from relunet.errors import ConfigError, DataError, NotFittedError
 
@@ -79,14 +79,15 @@ class _AffineScaler:
 
     def _inputs(self, X: Any, what: str, hint: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
         """``(X, offset, scale, dtype)`` for ``transform``/``inverse_transform``: checked, and
-        in X's float dtype (a float32 input stays float32: no float64 copy of all of X)."""
+        in X's float dtype unless the fitted numbers do not fit in it
+        (:func:`relunet.core.contract.affine_operands`)."""
         fitted = self._fitted()
         if fitted is None:
             raise NotFittedError(f"call fit{hint} before {what}")
         X = _as_2d(X)
         _check_features(X, len(fitted[0]), what)
         dtype = _out_dtype(X)
-        return X, fitted[0].astype(dtype), fitted[1].astype(dtype), dtype
+        return (*affine_operands(X, fitted[0], fitted[1], dtype), dtype)
 
     def transform(self, X: Any) -> np.ndarray:
         X, offset, scale, dtype = self._inputs(X, "transform", " (on the training inputs)")

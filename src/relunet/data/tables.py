@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from relunet.core.checks import whole_numbers
 from relunet.errors import DataError, MissingValueError, NonNumericValueError
 
 
@@ -137,6 +138,23 @@ def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[in
     return X
 
 
+#: the most one-hot inputs the text columns of a table may expand to, all together: each is a
+#: float per row (50,000 rows of an identifier column asked 18.6 GiB), and a column of
+#: thousands of distinct texts is an identifier or free text rather than categories
+MAX_ONE_HOT = 10_000
+
+
+def check_one_hot_width(path: Any, categories: dict[str, list[str]]) -> None:
+    """Raise :class:`DataError` when the categories would expand to more than
+    :data:`MAX_ONE_HOT` inputs, naming the column with the most."""
+    width = sum(len(c) for c in categories.values())
+    if width > MAX_ONE_HOT:
+        col = max(categories, key=lambda c: len(categories[c]))
+        raise DataError(f"{path}: the text column(s) would become {width} one-hot inputs, over the limit of "
+                        f"{MAX_ONE_HOT}; column {col!r} alone holds {len(categories[col])} distinct values: an "
+                        "identifier or free text, not categories? drop it, or encode it as numbers first")
+
+
 def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, list[str]]], target: str | None,
                          missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray, list[str], list[str], dict[str, list[str]]] | None:
     """A CSV with text feature columns: ``(X, y, input_names, columns, categories)``, or
@@ -168,6 +186,7 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
     columns = [header[i] for i in positions]
     categories = {header[i]: sorted({r[i].strip() for _, r in rows if not is_missing(r[i].strip())})
                   for i in text}
+    check_one_hot_width(path, categories)
     X = encode_rows(path, rows, positions, columns, categories, missing_ok)
     labels = [r[t].strip() for _, r in rows]
     refuse_missing_target(path, labels, [line for line, _ in rows], header[t])
@@ -176,6 +195,6 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
     except ValueError:
         y = np.array(labels)
     else:
-        if np.isfinite(y).all() and np.all(y == np.round(y)):
+        if whole_numbers(y):
             y = y.astype(np.int64)
     return X.astype(np.float32), y, expanded_names(columns, categories), columns, categories

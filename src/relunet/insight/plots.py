@@ -26,10 +26,9 @@ a layer with no value at any epoch is not drawn.
 
 from __future__ import annotations
 
-import json
+import io
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +36,7 @@ import numpy as np
 
 from relunet.core import activations as catalog
 from relunet.errors import ConfigError, DataError
+from relunet.io.archive import read_json, write_atomic
 from relunet.core.network import MLP
 
 try:
@@ -92,36 +92,16 @@ def save_figure(fig: Figure, path: "str | os.PathLike[str]", dpi: int | None = N
             f"cannot tell the figure format of {path!r}: give a file name ending in "
             + ", ".join("." + f for f in FORMATS)
         )
-    from relunet.io.archive import output_target
-
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"folder {folder} does not exist (for figure {path})")
-    # through symlinks to the file they name; a device (/dev/stdout) is written in place, not replaced
-    real, atomic = output_target(path)
-    if not atomic:
-        with matplotlib.rc_context({"svg.fonttype": "none"}):
-            fig.savefig(real, format=ext, dpi=dpi)
-        return path
-    fd, tmp = tempfile.mkstemp(prefix=".relunet-", suffix="." + ext, dir=os.path.dirname(real))
-    os.close(fd)
-    try:
-        # NOTE: SVG text stays text (not glyph outlines): searchable, editable, smaller.
-        with matplotlib.rc_context({"svg.fonttype": "none"}):
-            fig.savefig(tmp, format=ext, dpi=dpi)
-        os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); give it a normal file's mode
-        os.replace(tmp, real)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()  # drawn whole before the file is touched: a failure leaves any old figure as it was
+    # NOTE: SVG text stays text (not glyph outlines): searchable, editable, smaller.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buf, format=ext, dpi=dpi)
+    # atomic, keeping an existing file's permissions; through symlinks; a device written in place
+    write_atomic(path, buf.getvalue())
     return path
-
-
-def _file_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _finish(fig: Figure, path: "str | os.PathLike[str] | None") -> Figure:
@@ -307,34 +287,6 @@ def plot_explained(name: str, path: "str | os.PathLike[str] | None" = None, *,
 # ---------------------------------------------------------------------------
 
 
-#: the most bytes a JSON input (a history, a comparison, diagnostics) may take
-MAX_JSON_BYTES = 256 * 2**20
-
-
-def read_json(path: "str | os.PathLike[str]", what: str = "a JSON file") -> Any:
-    """The JSON document in ``path``, read with a cap of :data:`MAX_JSON_BYTES` (an endless
-    stream such as ``/dev/zero`` is refused once past it, not read until memory runs out).
-
-    Raises:
-        DataError: over the cap, not UTF-8 text, or not valid JSON (the message says it is
-            not ``what``).
-    """
-    name = os.fspath(path)
-    with open(path, "rb") as f:
-        raw = f.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise DataError(f"{name}: more than {MAX_JSON_BYTES} bytes (an endless stream?); refused")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{name}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
-                        f"{exc.start}); is it a binary file or in another encoding?") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{name} is not {what}: {exc}") from None
-
-
 def load_history(source: Any) -> list[dict[str, Any]]:
     """The per-epoch records of a History, its ``to_dict()``, a list of records or a JSON file."""
     if isinstance(source, (str, os.PathLike)):
@@ -347,6 +299,9 @@ def load_history(source: Any) -> list[dict[str, Any]]:
         elif "history" in source:
             return load_history(source["history"])
         elif source and all(isinstance(v, list) for v in source.values()):
+            lengths = {k: len(v) for k, v in source.items()}
+            if len(set(lengths.values())) > 1:
+                raise DataError(f"a history's per-epoch lists differ in length: {lengths}")
             n = len(next(iter(source.values())))
             source = [{k: v[i] for k, v in source.items()} for i in range(n)]
         else:
@@ -390,7 +345,8 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel(metric)
         ax.set_title(metric)
-        if metric == "loss" and all(_num(r.get("loss"), "history 'loss'") > 0 for r in records):
+        losses = np.array([_num(r.get("loss"), "history 'loss'") for r in records])
+        if metric == "loss" and np.all(losses[np.isfinite(losses)] > 0):  # gaps (None, NaN, inf) aside
             ax.set_yscale("log")
         ax.legend(fontsize="small", frameon=False)
     if title:
@@ -398,12 +354,42 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
     return _finish(fig, path)
 
 
+#: the largest magnitude a figure draws (matplotlib's axis limits and ticks overflow near 1.8e308)
+MAX_DRAWN = 1e300
+
+#: the most bars a comparison plot draws, one per compared activation (the catalog has 25):
+#: a file of more is refused, not drawn as a figure hundreds of inches wide
+MAX_COMPARED = 100
+#: the most lines a per-layer plot draws (one per layer)
+MAX_LAYERS_DRAWN = 1000
+#: the longest name drawn or quoted in a message (an activation's, a layer's); longer ones
+#: are cut with an ellipsis (matplotlib lays out a megabyte-long label for minutes)
+MAX_LABEL = 40
+
+
+def _label(name: Any) -> str:
+    """``name`` as text of at most :data:`MAX_LABEL` characters."""
+    text = str(name)
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "\u2026"
+
+
 def _num(v: Any, what: str = "a value") -> float:
+    """``v`` as a float to draw: None, NaN, infinities and magnitudes beyond
+    :data:`MAX_DRAWN` (an axis from -1e308 to 1e308 spans more than a float holds) are NaN,
+    a gap in the line.
+
+    Raises:
+        DataError: ``v`` is not a number, or an integer beyond float's range.
+    """
     if v is None:
         return math.nan
     if isinstance(v, (str, bytes)) or not isinstance(v, (int, float, np.number)):
         raise DataError(f"{what}: expected a number, got {v!r}")
-    return float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # an integer of 400 digits
+        raise DataError(f"{what}: {str(v)[:20]}... is beyond the range of a float") from None
+    return f if abs(f) <= MAX_DRAWN else math.nan  # NaN fails the test too
 
 
 # ---------------------------------------------------------------------------
@@ -468,15 +454,16 @@ def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_
         series = {}
         for name, values in items.items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
-                raise DataError(f"layer {name!r}: expected a list of per-epoch values, got {values!r}")
-            series[str(name)] = np.array([_num(v, f"layer {name!r}") for v in values], dtype=np.float64)
+                raise DataError(f"layer {_label(name)!r}: expected a list of per-epoch values, got {_label(values)}")
+            series[str(name)] = np.array([_num(v, f"layer {_label(name)!r}") for v in values], dtype=np.float64)
     elif isinstance(data, Sequence | np.ndarray) and not isinstance(data, (str, bytes)):
         rows = list(data)
         if rows and all(isinstance(r, Mapping) for r in rows):  # [{layer: value} per epoch]
             cols: list[str] = []
             for r in rows:
                 cols += [str(k) for k in r if k not in ("epoch", "epochs") and str(k) not in cols]
-            series = {c: np.array([_num(r.get(c, r.get(_maybe_int(c))), f"layer {c!r}") for r in rows]) for c in cols}
+            series = {c: np.array([_num(r.get(c, r.get(_maybe_int(c))), f"layer {_label(c)!r}") for r in rows])
+                      for c in cols}
             if all("epoch" in r for r in rows):
                 epochs = [r["epoch"] for r in rows]
         else:  # [[value per layer] per epoch]
@@ -501,7 +488,12 @@ def per_layer_series(data: Any, key: "str | Sequence[str] | None" = None, names_
     if not series:
         raise DataError(f"no layer has a value{what} at any epoch "
                         "(e.g. leaky ReLU, ELU or tanh layers cannot have dead units)")
-    epochs = np.arange(1, n + 1, dtype=np.float64) if epochs is None else np.asarray(epochs, dtype=np.float64)
+    if epochs is None:
+        epochs = np.arange(1, n + 1, dtype=np.float64)
+    elif isinstance(epochs, (str, bytes)) or not isinstance(epochs, Sequence | np.ndarray):
+        raise DataError(f"'epochs' must be a list of epoch numbers, got {epochs!r}")
+    else:
+        epochs = np.array([_num(e, "epoch") for e in epochs], dtype=np.float64)
     if epochs.shape != (n,):
         raise DataError(f"{epochs.size} epochs given for {n} values per layer")
     return epochs, series
@@ -520,11 +512,13 @@ def plot_layer_series(data: Any, path: "str | os.PathLike[str] | None" = None, *
                       ylim: tuple[float, float] | None = None) -> Figure:
     """One line per layer over epochs (the layer's name is the line's label)."""
     epochs, series = per_layer_series(data, key, names_key)
+    if len(series) > MAX_LAYERS_DRAWN:
+        raise DataError(f"the data holds {len(series)} layers; a plot draws at most {MAX_LAYERS_DRAWN}")
     fig = _new_figure(5.5, 3.6)
     ax = fig.subplots()
     for j, (name, v) in enumerate(series.items()):
         ax.plot(epochs, v, color=_COLORS[j % len(_COLORS)], marker="o" if len(v) < 30 else None,
-                ms=3, label=name)
+                ms=3, label=_label(name))
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
@@ -613,19 +607,24 @@ def plot_comparison(result: Any, path: "str | os.PathLike[str] | None" = None, *
             raise ConfigError(f"unknown metric {m!r}; known metrics: {', '.join(METRICS)}")
     if not result.rows:
         raise DataError("the comparison has no rows")
+    if len(result.rows) > MAX_COMPARED:
+        raise DataError(f"the comparison has {len(result.rows)} rows; a plot draws at most {MAX_COMPARED}")
     for i, r in enumerate(result.rows):
         missing = [k for k in ["activation"] + [m + s for m in metrics for s in ("_mean", "_std")] if k not in r]
         if missing:
             raise DataError(f"comparison row {i + 1} has no {', '.join(repr(k) for k in missing)} "
                             "(relunet compare --out-json writes complete rows)")
-    names = [str(n) for n in result.activations]
+    names = [_label(n) for n in result.activations]
     rows, cols = _grid_shape(len(metrics), ncols)
     fig = _new_figure(max(3.0, 0.5 * len(names) + 1.5) * cols, 3.4 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
     xs = np.arange(len(names))
     for ax, m in zip(axes.flat, metrics):
-        means = np.array([_num(r[m + "_mean"], f"{r['activation']}: {m}_mean") for r in result.rows])
-        stds = np.array([_num(r[m + "_std"], f"{r['activation']}: {m}_std") for r in result.rows])
+        means = np.array([_num(r[m + "_mean"], f"{_label(r['activation'])}: {m}_mean") for r in result.rows])
+        stds = np.array([_num(r[m + "_std"], f"{_label(r['activation'])}: {m}_std") for r in result.rows])
+        if np.any(stds < 0):
+            row = result.rows[int(np.flatnonzero(stds < 0)[0])]
+            raise DataError(f"{_label(row['activation'])}: {m}_std is {row[m + '_std']}; a standard deviation is >= 0")
         # NOTE: a NaN mean (no seed reached the target) is drawn as an empty bar, labelled.
         ax.bar(xs, np.nan_to_num(means), yerr=np.nan_to_num(stds), capsize=4,
                color=[_COLORS[i % len(_COLORS)] for i in range(len(names))], label=m)

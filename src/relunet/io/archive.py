@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from relunet.errors import ModelFileError
+from relunet.errors import DataFormatError, ModelFileError
 
 MAGIC = "relunet"
 
@@ -174,10 +174,15 @@ def read_capped(f: Any, limit: int, what: str, path: str) -> bytes:
     return raw
 
 
-def _read_npy(path: str, name: str, f: Any, size: int) -> np.ndarray:
-    """One ``.npy`` entry of ``size`` bytes, its header checked against that size before any
-    data is read: a tampered header declaring a huge shape must fail here, not make numpy
-    allocate that many bytes. The data is read straight into the result (one copy)."""
+def read_npy_entry(path: str, name: str, f: Any, size: int) -> np.ndarray:
+    """One ``.npy`` entry of ``size`` bytes (``f``: the zip entry, opened), its header checked
+    against that size before any data is read: a tampered header declaring a huge shape must
+    fail here, not make numpy allocate that many bytes. The data is read straight into the
+    result (one copy).
+
+    Raises:
+        ModelFileError: an object array, or a header that does not match ``size``.
+    """
     major, _ = np.lib.format.read_magic(f)
     read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
     shape, fortran, dtype = read_header(f)
@@ -240,7 +245,7 @@ def read_archive(
             arrays = {}
             for name, size in sizes.items():
                 with zf.open(f"arrays/{name}.npy") as f:
-                    arrays[name] = _read_npy(path, name, f, size)
+                    arrays[name] = read_npy_entry(path, name, f, size)
             return header["meta"], arrays
     except FileNotFoundError:
         raise
@@ -292,3 +297,34 @@ def _array_names(path: str, zf: zipfile.ZipFile, header: dict[str, Any]) -> list
     if stray:
         raise ModelFileError(f"{path}: unexpected entries {stray[:5]}; corrupted or not a relunet file")
     return names
+
+
+#: the most bytes a JSON input (a history, a comparison, diagnostics) may take: parsed, a
+#: file of empty objects (``[{},{},...]``) takes ~25 times its size in memory (~800 MB here)
+MAX_JSON_BYTES = 32 * 2**20
+
+
+def read_json(path: "str | os.PathLike[str]", what: str = "a JSON file") -> Any:
+    """The JSON document in ``path``, read with a cap of :data:`MAX_JSON_BYTES` (an endless
+    stream such as ``/dev/zero`` is refused once past it, not read until memory runs out).
+
+    Raises:
+        DataFormatError: over the cap, not UTF-8 text, or not valid JSON (the message says it is
+            not ``what``).
+    """
+    name = os.fspath(path)
+    with open(path, "rb") as f:
+        raw = f.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise DataFormatError(f"{name}: more than {MAX_JSON_BYTES} bytes (an endless stream?); refused")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{name}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at offset "
+                        f"{exc.start}); is it a binary file or in another encoding?") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{name} is not {what}: {exc}") from None
+    except RecursionError:  # e.g. 100,000 nested '[': the decoder recurses once per level
+        raise DataFormatError(f"{name} is not {what}: nested too deeply to read") from None

@@ -104,6 +104,12 @@ def describe(net: MLP) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     classes_kind = None
     if classes is not None:
         classes = np.asarray(classes)
+        if classes.dtype.kind == "S":  # bytes (np.save of b"cat"): stored as the text they encode
+            try:
+                classes = np.char.decode(classes, "utf-8")
+            except UnicodeDecodeError:
+                raise ModelFileError(f"cannot save class labels {classes.tolist()[:5]}: bytes that are "
+                                     "not UTF-8 text") from None
         if classes.dtype.kind not in "iubU":
             try:  # e.g. an object array of strings or ints
                 classes = np.asarray(classes.tolist())

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from relunet.errors import DataError
-from relunet.io.archive import write_atomic
+from relunet.io.archive import read_json, write_atomic
 
 __all__ = ["History", "json_safe", "jsonable"]
 
@@ -94,13 +94,9 @@ class History:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "History":
-        """Read a history written by :meth:`save`."""
-        with open(path) as f:
-            try:
-                d = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{os.fspath(path)}: not a JSON history ({exc})") from None
-        return cls.from_dict(d)
+        """Read a history written by :meth:`save` (:func:`relunet.io.archive.read_json`: at
+        most ``MAX_JSON_BYTES``; a file that is not JSON is a :class:`DataError`)."""
+        return cls.from_dict(read_json(path, "a JSON history"))
 
 
 def json_safe(obj: Any) -> Any:
