@@ -479,3 +479,17 @@ def test_predict_on_the_data_directory_of_the_model_takes_its_stored_test_fracti
         rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(d) + "/", "--split", split])
         assert rc == 0, err
         assert len(out.splitlines()) == n + 1, (split, err)
+
+
+def test_predict_of_a_named_model_reads_a_headerless_first_row_as_data(capsys, tmp_path):
+    """A model of columns a, b, label and a headerless file whose first label occurs once:
+    with the model's names, '1,2,cat' names none of them, so it is data (it was taken as a
+    header: 'lacks the model's feature column(s) ['a', 'b']')."""
+    train = tmp_path / "train.csv"
+    train.write_text("a,b,label\n" + "".join(f"{i * 0.5},{-i},{'cat' if i % 2 else 'dog'}\n" for i in range(40)))
+    model = _train_model(capsys, tmp_path, ["--data", str(train)], True)
+    data = tmp_path / "p.csv"
+    data.write_text("1,2,cat\n3,4,dog\n5,6,dog\n")
+    rc, out, err = _run(capsys, ["predict", "--model", str(model), "--data", str(data)])
+    assert rc == 0, err
+    assert len(out.splitlines()) == 4 and "3 predictions; accuracy" in err

@@ -1100,6 +1100,8 @@ def test_a_headerless_csv_with_text_labels_keeps_its_first_row(tmp_path):
     ([(1, ["", "0", "1"])], None, True),                        # pandas' header of numbered columns
     ([(1, ["1", "2", "cat"])], None, False),                    # one mixed row: as a header, no data
     ([(1, ["1", "2", "cat"])], {"a", "cat"}, True),             # ... unless it holds a model's name
+    ([(1, ["1", "2", "cat"]), (2, ["3", "4", "dog"])], {"a", "b", "label"}, False),  # names none of them
+    ([(1, ["0", "1", "y"]), (2, ["3", "4", "dog"])], {"0", "1", "2"}, True),  # numbered names: rows below
     ([(1, ["1", "2", "cat"]), (2, ["3", "4", "cat"])], None, False),
     ([(1, ["0", "1", "label"]), (2, ["3", "4", "cat"])], None, True),
     ([], None, False),

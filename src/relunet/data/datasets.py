@@ -608,7 +608,9 @@ def is_header(rows: Iterable[tuple[int, list[str]]], names: Collection[str] | No
     * numbers and text together (a file without a header whose labels are text,
       ``5.1,3.5,setosa``; or a header naming columns by number, ``0,1,label``):
       a header when one of its text cells is one of ``names`` (a model's column names, the
-      target column named by the user);
+      target column named by the user); data when ``names`` holds a word (not a number) and
+      none of its text cells is one (a model that knows its columns by name would find none
+      of them in it: ``1,2,cat`` for a model of ``a,b,label``);
       else data when a text cell's value recurs in its column further down (``setosa``
       again: a label, not a name) or when it is the file's only row (as a header it would
       leave no data); else a header.
@@ -630,6 +632,8 @@ def is_header(rows: Iterable[tuple[int, list[str]]], names: Collection[str] | No
         return True  # no numbers at all: names (or pandas' header of numbered columns)
     if names is not None and any(c in names for _, c in text):
         return True
+    if names is not None and any(not tables.is_number(n) for n in names):
+        return False  # names none of the known (worded) columns
     below = False
     for _, r in rows:
         below = True
