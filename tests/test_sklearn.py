@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import relunet
-from relunet.errors import ConfigError, DataError, DivergenceError, UnknownNameError
+from relunet.errors import ConfigError, ConfigWarning, DataError, DivergenceError, UnknownNameError
 from relunet.interop.sklearn import EXPECTED_FAILED_CHECKS, MLPClassifier, MLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -468,3 +468,25 @@ def test_predictions_never_switch_the_networks_mode(monkeypatch):
     np.testing.assert_array_equal(clf.predict_proba(X), expected)
     clf.predict(X), clf.score(X, y), clf.predict_log_proba(X)
     assert calls == [] and clf.net_.training
+
+
+def test_a_poor_output_and_loss_pair_warns_once_per_start_as_mlp_fit():
+    """A softmax output with binary cross-entropy: the estimator says what MLP.fit says (a
+    ConfigWarning at the caller's line; it said nothing), on fit and on a first partial_fit
+    only, not on every later partial_fit; the natural pair says nothing."""
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+
+    def config_warnings(call):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        return [w for w in caught if issubclass(w.category, ConfigWarning)]
+
+    clf = MLPClassifier((4,), output="softmax", loss="binary_cross_entropy", max_iter=2, random_state=0)
+    found = config_warnings(lambda: clf.fit(X, y))
+    assert len(found) == 1 and "softmax-with-bce" in str(found[0].message) and found[0].filename == __file__
+    clf = MLPClassifier((4,), output="softmax", loss="binary_cross_entropy", random_state=0)
+    assert len(config_warnings(lambda: clf.partial_fit(X, y, classes=[0, 1]))) == 1
+    assert not config_warnings(lambda: [clf.partial_fit(X, y) for _ in range(3)])
+    assert not config_warnings(lambda: MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y))

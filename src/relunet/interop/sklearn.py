@@ -521,6 +521,7 @@ class _BaseMLP(BaseEstimator):
         n_outputs, output, y = self._targets(y, first, classes, dtype, incremental)
         if first or not hasattr(self, "net_"):
             self._start(X, n_outputs, output, dtype, first)
+            self.net_.check_pairing(stacklevel=4)  # a poor output and loss pair, as MLP.fit: once per start
         self._adopt()
         Y = self.net_.encode_targets(y, len(y), fit=False)  # the classes are the estimator's
         X = X.tocsr() if sparse.issparse(X) else np.ascontiguousarray(X, dtype=self.net_.dtype)
