@@ -935,3 +935,9 @@ def test_trace_and_diagnose_match_a_headerless_file_by_position_as_predict_does(
     assert rc == 0 and "no header row" in err, err
     first = json.loads(out)["steps"][0]["layers"][0]["input"]
     assert np.abs(np.asarray(first)).max() < 10  # standardised by the stored scaling, not raw (proline ~750)
+
+
+def test_known_columns_are_the_features_the_raw_columns_and_the_target():
+    c = DataContract(features=["age", "colour=red", "colour=blue"], columns=["age", "colour"], target="label")
+    assert c.known_columns() == {"age", "colour=red", "colour=blue", "colour", "label"}
+    assert DataContract().known_columns() == set()  # a built-in dataset: no column names
