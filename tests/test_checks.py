@@ -57,3 +57,14 @@ def test_check_labels_reads_an_object_array_of_numbers_as_numbers():
         check_labels(np.array(["a", 1], dtype=object), np.array([0, 1]))
     words = np.array(["cat", "dog"], dtype=object)
     np.testing.assert_array_equal(check_labels(words, np.array(["cat", "dog"])), words)
+
+
+def test_check_labels_checks_a_column_of_labels_as_labels():
+    """``y`` of shape (n, 1) is checked as its labels (it passed unchecked: an unseen class,
+    or text for integer classes, counted as wrong); its shape is kept."""
+    np.testing.assert_array_equal(check_labels(np.array([[1.0], [0.0]]), np.array([0, 1])), [[1], [0]])
+    with pytest.raises(TargetTypeError, match=r"label\(s\) \[7\] were never seen"):
+        check_labels(np.array([[0], [7]]), np.array([0, 1]))
+    with pytest.raises(TargetTypeError, match="the labels are text"):
+        check_labels(np.array([["0"], ["1"]]), np.array([0, 1]))
+    np.testing.assert_array_equal(check_labels(np.eye(3), np.array([0, 1, 2])), np.eye(3))  # one-hot rows: as they are

@@ -730,3 +730,20 @@ def test_score_takes_integer_labels_in_an_object_array_as_the_integers_they_are(
     held = relunet.MLP([2, 4, 2], seed=0)
     held.fit(X, y.astype(object), epochs=1)
     assert held.score(X, y) == held.score(X, y.astype(object))
+
+
+@pytest.mark.parametrize("units, output", [(2, "softmax"), (1, "sigmoid")])
+def test_score_refuses_unseen_or_text_labels_given_as_a_column(units, output):
+    """Labels as a column, shape (n, 1), are checked as the 1-D labels are (an unseen 7
+    scored 0.5, text '0'/'1' for integer classes 0.0, silently)."""
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    net = relunet.MLP([2, 4, units], output=output, loss="cross_entropy" if units == 2 else "bce", seed=0)
+    net.fit(X, y, epochs=1)
+    assert net.score(X, y[:, None]) == net.score(X, y)
+    unseen = y.copy()
+    unseen[3] = 7
+    with pytest.raises(TargetTypeError, match=r"label\(s\) \[7\] were never seen"):
+        net.score(X, unseen[:, None])
+    with pytest.raises(TargetTypeError, match="text"):
+        net.score(X, y.astype(str)[:, None])

@@ -77,11 +77,15 @@ def check_labels(y: Any, classes: Any) -> np.ndarray:
 
     Labels of another type (strings ``'0'``/``'1'`` for integer classes, or the other way
     round) and classes the model never saw are refused instead of counting as wrong.
+    ``y`` is ``shape (n,)`` or a column ``(n, 1)`` (returned in its shape); other 2-D
+    targets (one-hot rows, label matrices) are returned as they are.
 
     Raises:
         TargetTypeError: labels of another type, or unseen classes (named).
     """
     y, classes = _numbers_as_numbers(np.asarray(y)), _numbers_as_numbers(np.asarray(classes))
+    if y.ndim == 2 and y.shape[1] == 1:  # a column of labels, shape (n, 1): checked as the labels they are
+        return check_labels(y[:, 0], classes)[:, None]
     if y.ndim != 1:
         return y
     num = set("biuf")
