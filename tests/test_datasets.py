@@ -1179,3 +1179,22 @@ def test_a_headerless_table_of_categories_asks_for_its_header(tmp_path):
         datasets.load(str(_csv(tmp_path, rows)))
     ds = datasets.load(str(_csv(tmp_path, "x,colour,label\n" + rows, "h.csv")))
     assert ds.info["columns"] == ["x", "colour=blue", "colour=red"]
+
+
+def test_csv_rows_refuses_a_row_longer_than_the_cap_before_parsing_it(tmp_path, monkeypatch):
+    """The csv module holds a row as one string per cell (a 40 MB row of one-character cells
+    took 2.9 GB): a row past MAX_ROW_CHARS, on one line or over quoted line breaks, is a
+    DataFormatError naming the file and line; rows up to the cap read as before."""
+    monkeypatch.setattr(datasets, "MAX_ROW_CHARS", 100)
+    p = tmp_path / "d.csv"
+    ok = ",".join(["1"] * 49) + "\n"  # 98 characters with its line break
+    p.write_text("a,b\n" + ok + "\n" + ok)
+    assert [line for line, _ in datasets.csv_rows(p)] == [1, 2, 4]
+    p.write_text("a,b\n" + ok + ",".join(["1"] * 51) + "\n")
+    with pytest.raises(DataFormatError, match=r"d\.csv: the row at line 3 is longer than 100 characters"):
+        list(datasets.csv_rows(p))
+    p.write_text("a,b\n" + '"x\n",' * 30 + "1\n")  # one row over 31 short lines
+    with pytest.raises(DataFormatError, match="row at line 2 is longer"):
+        list(datasets.csv_rows(p))
+    with pytest.raises(DataFormatError, match="longer than 100 characters"):
+        datasets.load(str(p))

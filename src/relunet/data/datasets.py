@@ -671,6 +671,12 @@ def check_regular(path: "str | os.PathLike[str]") -> None:
                     "(a pipe may block forever and a device may never end): save the data to a file first")
 
 
+#: the most characters one CSV row may take: a million columns of 15-character numbers. The
+#: csv module holds a row as one string per cell: a 40 MB row of one-character cells took
+#: 2.9 GB, so a longer line is refused before it is parsed
+MAX_ROW_CHARS = 16 * 2**20
+
+
 def csv_rows(path: "str | os.PathLike[str]") -> Iterator[tuple[int, list[str]]]:
     """``(line, row)`` for each non-blank row of a CSV file, read as UTF-8 (a BOM is dropped).
 
@@ -684,18 +690,42 @@ def csv_rows(path: "str | os.PathLike[str]") -> Iterator[tuple[int, list[str]]]:
     """
     check_regular(path)
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's BOM is not a name
-        reader = csv.reader(f)
+        used = [0]  # characters of the row being read
+        reader = csv.reader(_row_lines(f, used, MAX_ROW_CHARS))
         line = 1
         try:
             for row in reader:
+                used[0] = 0
                 if row:
                     yield line, row
                 line = reader.line_num + 1
+        except _RowTooLong:
+            raise DataFormatError(f"{os.fspath(path)}: the row at line {line} is longer than {MAX_ROW_CHARS} "
+                                  "characters; refused (a CSV row of a million columns is shorter)") from None
         except csv.Error as exc:
             raise DataFormatError(f"{os.fspath(path)}: malformed CSV at line {reader.line_num} ({exc})") from None
         except UnicodeDecodeError:
             raise DataFormatError(f"{os.fspath(path)}: not a UTF-8 text file ({_first_undecodable(path)}); "
                                   "is it a binary file or in another encoding?") from None
+
+
+class _RowTooLong(Exception):
+    """A CSV row past :data:`MAX_ROW_CHARS` (raised by :func:`_row_lines`)."""
+
+
+def _row_lines(f: Any, used: list[int], limit: int) -> Iterator[str]:
+    """The lines of text file ``f``, each read with at most ``limit + 1`` characters, adding
+    their lengths to ``used[0]`` (which the caller resets at each row) and raising
+    :class:`_RowTooLong` past ``limit``: the csv module builds a whole row in memory, one
+    Python string per cell, before it hands it out."""
+    while True:
+        text = f.readline(limit + 1)
+        if not text:
+            return
+        used[0] += len(text)
+        if used[0] > limit:
+            raise _RowTooLong
+        yield text
 
 
 def _first_undecodable(path: "str | os.PathLike[str]") -> str:
