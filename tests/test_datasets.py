@@ -20,7 +20,7 @@ import relunet
 from relunet import errors
 from relunet.core import kernels
 from relunet.data import datasets
-from relunet.data import preprocessing
+from relunet.data import preprocessing, tables
 from relunet.cli import main
 from relunet.errors import (
     ConfigError,
@@ -1198,3 +1198,29 @@ def test_csv_rows_refuses_a_row_longer_than_the_cap_before_parsing_it(tmp_path, 
         list(datasets.csv_rows(p))
     with pytest.raises(DataFormatError, match="longer than 100 characters"):
         datasets.load(str(p))
+
+
+@pytest.mark.parametrize("text, value", [("1", 1.0), (" -2.5e3 ", -2500.0), ("nan", None), ("inf", np.inf),
+                                         ("1_000", "text"), ("\u0661\u0662", "text"), ("1,5", "text")])
+def test_parse_number_reads_a_csv_number_not_pythons_extras(text, value):
+    """Python's float reads '1_000' as 1000 and Arabic-Indic digits as 12; a spreadsheet or
+    pandas reads them as text, and so does relunet (tables.parse_number, every CSV reader's)."""
+    if value == "text":
+        with pytest.raises(ValueError):
+            tables.parse_number(text)
+        assert not tables.is_number(text)
+    elif value is None:
+        assert np.isnan(tables.parse_number(text))
+    else:
+        assert tables.parse_number(text) == value
+
+
+def test_a_csv_cell_with_underscores_is_text_not_a_number(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("a,b,y\n1,2,0\n3,1_000,1\n5,6,0\n7,8,1\n")
+    with pytest.raises(errors.NonNumericValueError, match=r"non-numeric value '1_000' in column 'b', line 3"):
+        datasets.load(str(p))
+    p.write_text("a,y\n1,1_0\n2,2_0\n3,1_0\n4,2_0\n")  # targets that are not numbers are class names
+    ds = datasets.load(str(p), test_size=0.5)
+    assert ds.task == "classification"
+    assert set(np.concatenate([ds.y_train, ds.y_test]).tolist()) == {"1_0", "2_0"}

@@ -318,7 +318,7 @@ def parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: 
                 raise DataFormatError(f"{path}: {tables.missing_cell(text)} in {where[col]}, line {line} (the "
                                       "model was trained without --impute)")
             try:
-                v = float(text)
+                v = tables.parse_number(text)
             except ValueError:
                 raise DataFormatError(f"{path}: non-numeric value {text!r} in {where[col]}, line {line}") from None
             if not np.isfinite(v):
@@ -343,7 +343,7 @@ def _target_labels(path: str, rows: list[tuple[int, list[str]]], t: int, where: 
             raise DataFormatError(f"{path}: {tables.missing_cell(v, 'target')} in {where}, line {line}; fill it, "
                                   "drop the row, or drop the target column to predict without a metric")
     try:
-        y: np.ndarray = np.array([float(v) for v in labels])
+        y: np.ndarray = np.array([tables.parse_number(v) for v in labels])
     except ValueError:
         return np.array(labels)
     bad = np.flatnonzero(~np.isfinite(y))

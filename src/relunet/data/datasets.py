@@ -592,7 +592,7 @@ def is_numeric_row(row: list[str]) -> bool:
         return False
     cells = [v for v in row if not tables.is_missing(v.strip())]
     try:
-        [float(v) for v in cells]
+        [tables.parse_number(v) for v in cells]
     except ValueError:
         return False
     return bool(cells)
@@ -797,7 +797,7 @@ def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[st
                                 f"(data row {len(values) + 1}); fill it, drop the row, or fill missing values "
                                 "with --impute mean")
             try:
-                x.append(float(cell))
+                x.append(tables.parse_number(cell))
             except ValueError:
                 raise NonNumericValueError(f"{path}: non-numeric value {cell!r} in column {header[i]!r}, line {line} "
                                 f"(data row {len(values) + 1})") from None
@@ -814,7 +814,7 @@ def _csv_target(path: Path, labels: list[str], lines: list[int], column: str) ->
     missing target (:func:`relunet.data.tables.is_missing`) is an error."""
     tables.refuse_missing_target(path, labels, lines, column)
     try:
-        y: np.ndarray = np.array([float(v) for v in labels])
+        y: np.ndarray = np.array([tables.parse_number(v) for v in labels])
     except ValueError:
         return np.array(labels)  # class names
     if not np.isfinite(y).all():

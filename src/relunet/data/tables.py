@@ -29,10 +29,23 @@ from relunet.core.checks import whole_numbers
 from relunet.errors import DataError, MissingValueError, NonNumericValueError
 
 
+def parse_number(text: str) -> float:
+    """A CSV cell's number: ``float``'s syntax (``1``, ``-2.5e3``, ``nan``, ``inf``, spaces
+    around it) without Python's own extras, which spreadsheets and pandas read as text:
+    underscores between digits (``1_000``) and non-ASCII digits (``\u0661\u0662``).
+
+    Raises:
+        ValueError: ``text`` is not such a number.
+    """
+    if "_" in text or not text.isascii():
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)
+
+
 def is_number(text: str) -> bool:
-    """True when ``text`` reads as a number (``float(text)``: ``1``, ``-2.5e3``, ``nan``, ``inf``)."""
+    """True when ``text`` reads as a number (:func:`parse_number`)."""
     try:
-        float(text)
+        parse_number(text)
     except ValueError:
         return False
     return True
@@ -50,7 +63,7 @@ MISSING_VALUES = frozenset({
 def is_missing(text: str) -> bool:
     """True for a missing value: ``text`` (a cell with its spaces stripped) empty, one of
     :data:`MISSING_VALUES`, or a number that is NaN (``NAN``, ``+nan``)."""
-    return not text or text in MISSING_VALUES or (is_number(text) and np.isnan(float(text)))
+    return not text or text in MISSING_VALUES or (is_number(text) and np.isnan(parse_number(text)))
 
 
 def missing_cell(text: str, what: str = "value") -> str:
@@ -127,7 +140,7 @@ def encode_rows(path: Any, rows: list[tuple[int, list[str]]], positions: list[in
                 j += len(cats)
                 continue
             try:
-                X[k, j] = float(text)
+                X[k, j] = parse_number(text)
             except ValueError:
                 raise NonNumericValueError(f"{path}: non-numeric value {text!r} in column {col!r}, line {line}") from None
             j += 1
@@ -191,7 +204,7 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
     labels = [r[t].strip() for _, r in rows]
     refuse_missing_target(path, labels, [line for line, _ in rows], header[t])
     try:
-        y: np.ndarray = np.array([float(v) for v in labels])
+        y: np.ndarray = np.array([parse_number(v) for v in labels])
     except ValueError:
         y = np.array(labels)
     else:
