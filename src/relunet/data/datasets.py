@@ -70,6 +70,7 @@ import contextlib
 import csv
 import hashlib
 import itertools
+import math
 import os
 import stat
 import tempfile
@@ -781,6 +782,7 @@ def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[st
     lines: list[int] = []
     values: list[list[float]] = []
     labels: list[str] = []
+    parse = tables.parse_number
     for line, row in rows:
         if len(row) != len(header):
             raise DataError(f"{path}: line {line} has {len(row)} values, the header has {len(header)}")
@@ -788,19 +790,22 @@ def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[st
         for i, cell in enumerate(row):
             if i == t:
                 continue
+            try:  # one parse per cell: a number that is not NaN is the common case
+                v = parse(cell)
+            except ValueError:
+                v = math.nan
+            if v == v:
+                x.append(v)
+                continue
             text = cell.strip()
-            if tables.is_missing(text):
-                if missing_ok:
-                    x.append(np.nan)
-                    continue
+            if not tables.is_missing(text):
+                raise NonNumericValueError(f"{path}: non-numeric value {cell!r} in column {header[i]!r}, line {line} "
+                                f"(data row {len(values) + 1})")
+            if not missing_ok:
                 raise MissingValueError(f"{path}: {tables.missing_cell(text)} in column {header[i]!r}, line {line} "
                                 f"(data row {len(values) + 1}); fill it, drop the row, or fill missing values "
                                 "with --impute mean")
-            try:
-                x.append(tables.parse_number(cell))
-            except ValueError:
-                raise NonNumericValueError(f"{path}: non-numeric value {cell!r} in column {header[i]!r}, line {line} "
-                                f"(data row {len(values) + 1})") from None
+            x.append(np.nan)
         lines.append(line)
         values.append(x)
         labels.append(row[t].strip())

@@ -63,7 +63,13 @@ MISSING_VALUES = frozenset({
 def is_missing(text: str) -> bool:
     """True for a missing value: ``text`` (a cell with its spaces stripped) empty, one of
     :data:`MISSING_VALUES`, or a number that is NaN (``NAN``, ``+nan``)."""
-    return not text or text in MISSING_VALUES or (is_number(text) and np.isnan(parse_number(text)))
+    if not text or text in MISSING_VALUES:
+        return True
+    try:
+        value = parse_number(text)
+    except ValueError:
+        return False
+    return value != value  # NaN
 
 
 def missing_cell(text: str, what: str = "value") -> str:
