@@ -68,3 +68,13 @@ def test_check_labels_checks_a_column_of_labels_as_labels():
     with pytest.raises(TargetTypeError, match="the labels are text"):
         check_labels(np.array([["0"], ["1"]]), np.array([0, 1]))
     np.testing.assert_array_equal(check_labels(np.eye(3), np.array([0, 1, 2])), np.eye(3))  # one-hot rows: as they are
+
+
+def test_check_labels_calls_boolean_classes_booleans():
+    classes = np.array([False, True])
+    with pytest.raises(TargetTypeError, match=r"the labels are text \(\['a', 'b'\]\) but the model's classes are "
+                                              r"booleans \(\[False, True\]\)"):
+        check_labels(np.array(["a", "b"]), classes)
+    with pytest.raises(TargetTypeError, match=r"the labels are booleans .* classes are text"):
+        check_labels(np.array([True, False]), np.array(["no", "yes"]))
+    np.testing.assert_array_equal(check_labels(np.array([True, False]), classes), [True, False])

@@ -90,8 +90,8 @@ def check_labels(y: Any, classes: Any) -> np.ndarray:
         return y
     num = set("biuf")
     if (y.dtype.kind in num) != (classes.dtype.kind in num):
-        got = "text" if y.dtype.kind not in num else "numbers"
-        want = "numbers" if classes.dtype.kind in num else "text"
+        got = "text" if y.dtype.kind not in num else _kind_name(y)
+        want = _kind_name(classes) if classes.dtype.kind in num else "text"
         sample = sorted({str(v) for v in y.tolist()})[:5]
         raise TargetTypeError(f"the labels are {got} ({sample}) but the model's classes are {want} "
                               f"({classes.tolist()}); convert the labels to the model's type")
@@ -103,6 +103,11 @@ def check_labels(y: Any, classes: Any) -> np.ndarray:
         raise TargetTypeError(f"label(s) {unseen[:10]} were never seen in training; the model's classes "
                               f"are {classes.tolist()}")
     return y
+
+
+def _kind_name(a: np.ndarray) -> str:
+    """What numeric labels ``a`` are, in words: booleans (``True``/``False``) or numbers."""
+    return "booleans" if a.dtype.kind == "b" else "numbers"
 
 
 def _numbers_as_numbers(a: np.ndarray) -> np.ndarray:
