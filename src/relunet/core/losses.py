@@ -463,7 +463,6 @@ POOR_PAIRS: dict[tuple[str, str], Pairing] = {
 }
 
 
-
 def is_probability_range(text: str) -> bool:
     """Whether an activation's ``output_range`` text (``"(0, 1)"``, ``"[0, 1]"``, ...) lies
     within [0, 1]: outputs that a loss may read as probabilities."""
@@ -486,6 +485,7 @@ def log_of_non_probabilities(output: activations.Activation, loss: "Loss") -> Pa
         f"{loss.name} takes the log of predicted probabilities, which the {name} output (range {rng}) "
         "does not keep in (0, 1), at any learning rate",
         f"use output='{loss.output}' with loss='{loss.name}'")
+
 
 #: natural loss for each output activation
 DEFAULT_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy", "identity": "mse",

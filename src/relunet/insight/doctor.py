@@ -244,6 +244,25 @@ def _check_target(net: MLP, y: Any) -> tuple[list[Finding], dict[str, Any]]:
     return out, kind
 
 
+#: the doctor's explanation of each pair ``MLP.fit`` warns of (:data:`relunet.core.losses.POOR_PAIRS`,
+#: by rule), and the command-line form its fix adds
+_POOR_PAIR_TEXTS: dict[str, tuple[str, str]] = {
+    "softmax-with-mse": (
+        "Mean squared error on softmax probabilities passes the error through the softmax Jacobian "
+        "s_i (delta_ij - s_j), which goes to 0 when a probability is near 0 or 1: a confidently "
+        "wrong prediction gets almost no gradient. Cross-entropy fused with softmax gives the "
+        "gradient p - y instead, large exactly when the prediction is wrong.",
+        " (--loss cross_entropy)"),
+    "softmax-with-bce": (
+        "Binary cross-entropy scores every output as an independent yes/no probability, but "
+        "softmax ties the outputs together (they sum to 1): the loss then also pushes down each "
+        "wrong class separately, through the softmax Jacobian s_i (delta_ij - s_j), instead of "
+        "the fused cross-entropy gradient p - y. One class per sample wants cross-entropy; "
+        "several labels per sample want independent sigmoids.",
+        ""),
+}
+
+
 def _check_output(net: MLP, kind: dict[str, Any]) -> list[Finding]:
     out: list[Finding] = []
     act = net.output_activation
@@ -270,27 +289,11 @@ def _check_output(net: MLP, kind: dict[str, Any]) -> list[Finding]:
             layer="output",
         ))
     # the pairs MLP.fit warns of (losses.POOR_PAIRS): their rule names and fixes from there
-    if name == "softmax" and loss.name == "mse":
-        pair = POOR_PAIRS[name, loss.name]
-        out.append(Finding(
-            pair.rule, "warning", "softmax output trained with mean squared error",
-            "Mean squared error on softmax probabilities passes the error through the softmax Jacobian "
-            "s_i (delta_ij - s_j), which goes to 0 when a probability is near 0 or 1: a confidently "
-            "wrong prediction gets almost no gradient. Cross-entropy fused with softmax gives the "
-            "gradient p - y instead, large exactly when the prediction is wrong.",
-            f"{pair.fix} (--loss cross_entropy)", layer="output",
-        ))
-    if name == "softmax" and loss.name == "binary_cross_entropy":
-        pair = POOR_PAIRS[name, loss.name]
-        out.append(Finding(
-            pair.rule, "warning", "softmax output trained with binary cross-entropy",
-            "Binary cross-entropy scores every output as an independent yes/no probability, but "
-            "softmax ties the outputs together (they sum to 1): the loss then also pushes down each "
-            "wrong class separately, through the softmax Jacobian s_i (delta_ij - s_j), instead of "
-            "the fused cross-entropy gradient p - y. One class per sample wants cross-entropy; "
-            "several labels per sample want independent sigmoids.",
-            pair.fix, layer="output",
-        ))
+    pair = POOR_PAIRS.get((name, loss.name))
+    if pair is not None:
+        explanation, option = _POOR_PAIR_TEXTS[pair.rule]
+        out.append(Finding(pair.rule, "warning", RULES[pair.rule], explanation, pair.fix + option,
+                           layer="output"))
     unbounded = act.properties.output_range.replace(" ", "").endswith(("inf)", "inf]"))
     if classification and name != "identity" and unbounded and name != "softmax":
         out.append(Finding(

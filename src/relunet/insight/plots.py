@@ -345,9 +345,10 @@ def plot_history(history: Any, path: "str | os.PathLike[str] | None" = None, *,
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel(metric)
         ax.set_title(metric)
-        losses = np.array([_num(r.get("loss"), "history 'loss'") for r in records])
-        if metric == "loss" and np.all(losses[np.isfinite(losses)] > 0):  # gaps (None, NaN, inf) aside
-            ax.set_yscale("log")
+        if metric == "loss":
+            train_loss = np.array([_num(r.get("loss"), "history 'loss'") for r in records])
+            if np.all(train_loss[np.isfinite(train_loss)] > 0):  # gaps (None, NaN, inf) aside
+                ax.set_yscale("log")
         ax.legend(fontsize="small", frameon=False)
     if title:
         fig.suptitle(title)
