@@ -8,6 +8,8 @@ Every test that walks the catalog is parametrized over ``activations.names()`` (
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 
 import numpy as np
 import pytest
@@ -236,6 +238,147 @@ def test_extremes_are_finite_silent_and_keep_the_dtype(name, params, _, dtype):
         assert np.all(np.isfinite(arr))
 
 
+def _float_edges(dtype) -> np.ndarray:
+    """+-0, subnormals, the branch points and overflow thresholds of the catalog, +-max,
+    +-inf and NaN, in ``dtype``."""
+    info = np.finfo(dtype)
+    magnitudes = [0.0, float(info.smallest_subnormal), 1e-45, 1e-308, float(info.tiny), 1e-30, 1e-7,
+                  0.5, 0.75, 1.0, 1.19, 1.278, 1.5, 2.9999999, 3.0, 3.0000001, 5.0, 5.99999, 6.0, 6.00001,
+                  10.0, 15.55, 15.6, 19.999, 20.0, 20.0001, 40.0, 41.0, 88.72, 89.0, 90.0, 100.0, 101.0,
+                  709.78, 710.0, 745.0, 746.0, 1e4, 1e10, 1e19, 1e20, 1e30, 1e38, 1e155, 1e300,
+                  float(info.max), math.inf]
+    with np.errstate(over="ignore", under="ignore"):
+        x = np.array(magnitudes + [-m for m in magnitudes] + [math.nan]).astype(dtype)
+    return x
+
+
+def _documented_limit(name: str, params: dict, x: np.ndarray, torch_nan: np.ndarray) -> np.ndarray:
+    """Where relunet gives f's limit and PyTorch NaN (the module docstring's first list)."""
+    huge = np.abs(x) >= (1e20 if x.dtype == np.float32 else 1e155)
+    if name == "gelu" and params.get("approximate") == "tanh":
+        return torch_nan & huge
+    if name in ("gelu", "softsign", "hardswish"):
+        return torch_nan & np.isinf(x)
+    return np.zeros(x.shape, bool)
+
+
+def _agree(got: np.ndarray, ref: np.ndarray, dtype) -> np.ndarray:
+    """Element-wise: both NaN, equal (+-inf, or +0 against -0), or close for the dtype
+    (an absolute term for cancellation near a zero of f or f')."""
+    atol, rtol = (3e-7, 1e-5) if dtype == np.float32 else (1e-15, 1e-9)
+    got, ref = got.astype(np.float64), ref.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(got - ref) <= atol + rtol * np.abs(ref)
+    return (np.isnan(got) & np.isnan(ref)) | (got == ref) | close
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,params,tfn", ELEMENTWISE, ids=ELEMENTWISE_IDS)
+def test_edges_of_the_floats_agree_with_torch_or_the_documented_limit(name, params, tfn, dtype):
+    """Forward and autograd against PyTorch in the same dtype, element by element, at the
+    edges of the floating-point numbers; f'(NaN) is unspecified (module docstring)."""
+    act = make(name, params).astype(dtype)
+    x = _float_edges(dtype)
+    xt = torch.tensor(x, requires_grad=name != "step")
+    yt = tfn(xt)
+    y_ref = yt.detach().numpy()
+    # inf * 0 at +-inf for SiLU, Mish, Softsign (as torch); f(-max) = -inf for a slope > 1
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = act.forward(x)
+        d = act.derivative(x)
+        gx = act.backward(np.ones_like(x)) if act.differentiable else d
+    assert y.dtype == dtype and d.dtype == dtype and gx.dtype == dtype
+    limit = _documented_limit(name, params, x, np.isnan(y_ref))
+    ok = _agree(y, y_ref, dtype) | limit
+    if name == "sign":
+        ok |= np.isnan(x) & np.isnan(y)  # sign(NaN) = NaN (torch: 0)
+    assert ok.all(), f"f differs at x = {x[~ok]}: {y[~ok]} (torch {y_ref[~ok]})"
+    if name == "step":
+        return
+    yt.backward(torch.ones_like(yt))
+    g_ref = xt.grad.numpy()
+    if name == "hardsigmoid" and dtype == np.float64:  # torch's 1/6 is float32's
+        assert set(g_ref[g_ref != 0]) == {float(np.float32(1 / 6))}
+        g_ref = np.where(g_ref != 0, 1 / 6, g_ref)
+    limit = _documented_limit(name, params, x, np.isnan(g_ref))
+    for got in (d, gx):
+        ok = _agree(got, g_ref, dtype) | limit | np.isnan(x)
+        assert ok.all(), f"f' differs at x = {x[~ok]}: {got[~ok]} (torch {g_ref[~ok]})"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,params,_", ELEMENTWISE, ids=ELEMENTWISE_IDS)
+def test_finite_inputs_warn_only_where_f_overflows(name, params, _, dtype):
+    """Up to the dtype's maximum, NumPy warns only where f(x) itself is beyond the range
+    (SELU, a slope > 1 at -max): Hardswish(1e38), Leaky ReLU with slope 10 at +max, CELU
+    with alpha < 1 at -max and softmax's shift of -max used to overflow on the way."""
+    act = make(name, params).astype(dtype)
+    x = _float_edges(dtype)
+    x = x[np.isfinite(x)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with np.errstate(over="ignore", under="ignore"):
+            y = act.fn(x).astype(np.float64)
+            expected = np.isfinite(y)
+        fine = x[expected]
+        act.derivative(fine)
+        for v in fine:  # one at a time: PReLU's slope gradient sums g x over the batch
+            act.forward(np.array([v]))
+            if act.differentiable:
+                act.backward(np.ones(1, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spec", [("leaky_relu", {"negative_slope": 10.0}), ("leaky_relu", {"negative_slope": -5.0}),
+                                  ("rrelu", {"lower": 2.0, "upper": 4.0}), ("celu", {"alpha": 1e-6}),
+                                  ("hardswish", {})])
+def test_no_spurious_overflow_at_the_float_maximum(spec, dtype):
+    """f(+-max) finite where it is: x * slope, x / alpha and 6 x used to overflow (warning,
+    and Hardswish(1e38) = inf in float32, as torch's) where f(x) = x or -alpha."""
+    name, params = spec
+    act = make(name, params).astype(dtype)
+    big = np.finfo(dtype).max
+    x = np.array([big, big / 5, 1e38, -big], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        y = act.fn(x[:3])
+        d = act.derivative(x[:3])
+    np.testing.assert_array_equal(y, x[:3])
+    np.testing.assert_array_equal(d, np.ones(3, dtype))
+    if name == "celu":
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            assert act.fn(x[3:])[0] == np.asarray(-1e-6, dtype) and act.derivative(x[3:])[0] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hardswish_at_infinities_takes_its_limits(dtype):
+    """f'(+-inf) was inf * 0 = NaN (torch: 1 and 0); f(-inf) is the -0 of x <= -3."""
+    act = A.get("hardswish")
+    x = np.array([np.inf, -np.inf], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        y, d = act.fn(x), act.derivative(x)
+    assert y[0] == np.inf and y[1] == 0 and np.signbit(y[1])
+    np.testing.assert_array_equal(d, [1.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prelu_slope_gradient_ignores_positive_infinity(dtype):
+    """x = +inf is on the identity side: it adds 0 to dL/da (torch), not inf * 0 = NaN."""
+    act = A.get("prelu").astype(dtype)
+    x = np.array([[np.inf, -2.0, 3.0]], dtype=dtype)
+    act.forward(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        act.backward(np.ones_like(x))
+    xt = torch.tensor(x, requires_grad=True)
+    w = torch.tensor([0.25], dtype=xt.dtype, requires_grad=True)
+    F.prelu(xt, w).sum().backward()
+    np.testing.assert_array_equal(act.dweight, w.grad.numpy())
+    assert act.dweight[0] == -2.0
+
+
 @pytest.mark.parametrize("name,params,_", ELEMENTWISE, ids=ELEMENTWISE_IDS)
 def test_float32_agrees_with_float64(name, params, _):
     act = make(name, params)
@@ -265,6 +408,22 @@ def test_softmax_of_huge_logits(name, dtype):
     np.testing.assert_allclose(p[:, 0], [1.0, 0.5, 1 / 3, 0.0, 0.5], atol=1e-7)
     ref = getattr(F, name)(torch.tensor(x.astype(np.float64)), dim=-1).numpy()
     np.testing.assert_allclose(y, ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_the_float_maximum_is_silent(name, dtype):
+    """-max - max overflows to -inf in the max-shift, whose exp is the right 0: no warning
+    (it used to warn, and to stop training as a divergence)."""
+    big = np.finfo(dtype).max
+    x = np.array([[big, -big, 0.0], [-big, -big, big]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        y = A.get(name).fn(x)
+    p = y if name == "softmax" else np.exp(y)
+    np.testing.assert_array_equal(p, [[1, 0, 0], [0, 0, 1]])
+    ref = getattr(F, name)(torch.tensor(x), dim=-1).numpy()
+    np.testing.assert_array_equal(y, ref)
 
 
 @pytest.mark.parametrize("name", [n for n in A.names() if n != "identity" and A.ACTIVATIONS[n].differentiable])

@@ -17,10 +17,38 @@ softmax and log_softmax act over the last axis.
 
 Numerics, for every activation: the output has the input's floating dtype (float32 in,
 float32 out: hyper-parameters are kept as Python floats so they never promote an array),
-and no input with ``|x| <= 1e30`` makes NumPy warn (overflow, invalid) or return NaN:
-exponentials are taken of non-positive numbers only (``exp(min(x, 0))``, ``exp(-|x|)``),
-except in the float32 sigmoid, where ``1 / (1 + inf) = 0`` is the right limit and that
-one overflow is silenced; ``expm1``/``log1p`` keep the precision near 0.
+and no finite input, up to the dtype's maximum, makes NumPy warn (overflow, invalid) or
+return NaN, unless f(x) itself is beyond the dtype's range (SELU, or a slope above 1, at
+x near the maximum: inf, with NumPy's overflow warning): exponentials are taken of
+non-positive numbers only (``exp(min(x, 0))``, ``exp(-|x|)``), except in the float32
+sigmoid, where ``1 / (1 + inf) = 0`` is the right limit and that one overflow is silenced;
+``expm1``/``log1p`` keep the precision near 0.
+
+At the edges of the floating-point numbers relunet follows PyTorch 2.13 (forward and
+autograd, float32 and float64; ``tests/test_activations.py`` compares them element by
+element at +-0, subnormals, the branch points, the overflow thresholds, +-max and +-inf)
+with these deliberate differences:
+
+* **f(+-inf)** is the limit of f where PyTorch's formula gives NaN: GELU (f(inf) = inf
+  in float32, f' = 1 / 0 at +-inf), Hardswish (f(-inf) = -0), and f'(+-inf) of Softsign
+  (0) and of the tanh GELU (1 / 0, also at |x| >= 1e20 in float32 and 1e155 in float64,
+  where PyTorch's cube overflows). SiLU, Mish, exact GELU at -inf and Softsign at +-inf give NaN, as
+  PyTorch (``inf * 0``), with NumPy's invalid-value warning: an infinite
+  pre-activation means the network has already overflowed, which training reports as a
+  :class:`relunet.errors.DivergenceError` and prediction as a clear error.
+* **NaN** in gives NaN out (``sign(NaN)`` too, where ``torch.sign`` gives 0; step gives
+  0, as ``torch.heaviside``). f'(NaN) is not specified: PyTorch's backward takes the
+  branch its comparison falls into (1 or the slope for ReLU-like units), relunet's masks
+  give 0 (ReLU, Leaky ReLU, PReLU, RReLU, ReLU6, Hardtanh) or NaN (ELU, SELU, CELU,
+  Hardswish); the forward is NaN either way, so the loss is NaN and training stops.
+* **Signed zeros**: ReLU, ELU, SELU and CELU return +0 at x = -0 (and where
+  alpha * expm1(x) underflows), PyTorch -0; equal as numbers.
+* **Accuracy**: relunet's float64 GELU is accurate in the left tail (``ndtr``), where
+  PyTorch's ``1 + erf`` cancels (f(-10) = -7.6e-23, PyTorch -0; f'(-10) differs in the
+  second digit); the float32 GELU's A&S approximation has absolute error <= 1.5e-7 (a
+  relative error of 2e-3 at x = -5, where PyTorch's float32 GELU is 17% off). Softsign's f' is
+  ``(1 / (1 + |x|))^2``, finite where PyTorch's ``1 / (1 + |x|)^2`` underflows to 0;
+  Hardsigmoid's float64 f' is 1/6 in float64 (PyTorch rounds it to float32).
 
 Speed: these run in the training hot path. Selections between two branches are written
 as arithmetic with boolean masks (``g * (x > 0)``) rather than ``np.where``, which is
@@ -287,10 +315,10 @@ def _normal_cdf_pdf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _leaky(x: np.ndarray, slope: float) -> np.ndarray:
     """x if x > 0 else slope * x, exactly as torch (shared by LeakyReLU and RReLU eval)."""
     if 0.0 <= slope <= 1.0:
-        return np.maximum(x, x * slope)  # slope*x <= x exactly when x > 0
-    if slope > 1.0:
-        return np.minimum(x, x * slope)
-    return np.where(x > 0, x, x * slope)
+        return np.maximum(x, x * slope)  # slope*x <= x exactly when x > 0; |slope*x| <= |x|
+    # NOTE: x * f'(x), not a choice between x and slope * x: slope * x overflows for a
+    # large positive x (1e38 in float32 with slope 10) where f(x) = x is finite.
+    return x * _leaky_derivative(x, slope)
 
 
 def _leaky_derivative(x: np.ndarray, slope: float) -> np.ndarray:
@@ -767,8 +795,10 @@ class PReLU(Activation):
     def backward(self, grad_out):
         self._check_forward()
         x = self._x
-        contrib = grad_out * x
-        contrib *= x <= 0
+        # dL/da = g min(x, 0): masking g x by x <= 0 instead made inf * 0 = NaN from an
+        # x = +inf, which does not touch the slope (torch: 0)
+        contrib = np.minimum(x, 0)
+        contrib *= grad_out
         if self.num_parameters == 1:
             self.dweight[...] = contrib.sum()
         else:
@@ -1039,13 +1069,22 @@ class CELU(Activation):
     def config(self):
         return {"alpha": self.alpha}
 
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        """min(x, 0) / alpha, <= 0."""
+        if self.alpha >= 1.0:
+            return np.minimum(x, 0) * (1.0 / self.alpha)
+        # NOTE: for alpha < 1, x / alpha overflows to -inf for x near the dtype's -max;
+        # e^-inf = 0 is then the right limit, so that overflow (only) is silenced.
+        with np.errstate(over="ignore"):
+            return np.minimum(x, 0) * (1.0 / self.alpha)
+
     def fn(self, x):
         x = _as_float(x)
-        return np.maximum(x, 0) + self.alpha * np.expm1(np.minimum(x, 0) * (1.0 / self.alpha))
+        return np.maximum(x, 0) + self.alpha * np.expm1(self._scaled(x))
 
     def derivative(self, x):
         x = _as_float(x)
-        d = np.exp(np.minimum(x, 0) * (1.0 / self.alpha))
+        d = np.exp(self._scaled(x))
         d *= x <= 0
         d += x > 0
         return d
@@ -1510,7 +1549,9 @@ class Hardswish(Activation):
         - Output: ``(*)``, the input's shape and floating dtype.
 
     Note:
-        Computed as torch: ``x * min(max(x + 3, 0), 6) / 6``. Non-monotonic:
+        Computed as torch, ``x * min(max(x + 3, 0), 6) / 6``, except where that is not
+        finite: f = x for x > max / 6 (where ``6 x`` overflows; torch gives inf) and
+        f(-inf) = -0 (torch: NaN). Non-monotonic:
         minimum -3/8 at x = -3/2.
 
     Reference: Howard et al., Searching for MobileNetV3 (2019).
@@ -1529,11 +1570,21 @@ class Hardswish(Activation):
 
     def fn(self, x):
         x = _as_float(x)
-        return x * np.clip(x + 3, 0, 6) / 6
+        with np.errstate(over="ignore", invalid="ignore"):  # the non-finite results: below
+            y = x * np.clip(x + 3, 0, 6)
+        y /= 6
+        if not np.isfinite(y).all():
+            # NOTE: 6 x overflows for x > max / 6 (f(1e38) was inf in float32) and -inf * 0
+            # is NaN; f is x, resp. -0, there. Few elements: patched, not a second pass.
+            bad = np.flatnonzero(~np.isfinite(y))
+            xb = x.flat[bad]
+            y.flat[bad] = np.maximum(xb, -3) * (np.clip(xb + 3, 0, 6) / 6)
+        return y
 
     def derivative(self, x):
         x = _as_float(x)
-        d = x * (1.0 / 3.0)
+        d = np.clip(x, -3, 3)  # f'(+-inf) = 1 or 0, not inf * 0 = NaN (as torch)
+        d *= 1.0 / 3.0
         d += 0.5
         d *= (x > -3) & (x < 3)
         d += x >= 3
@@ -1623,7 +1674,8 @@ class Softmax(Activation):
         x = _as_float(x)
         # the ufuncs' own reductions: np.max / np.sum call them (same results), at three
         # times the cost on one sample's row
-        z = x - np.maximum.reduce(x, axis=-1, keepdims=True)
+        with np.errstate(over="ignore"):  # -max - max = -inf: e^-inf = 0 is the right limit
+            z = x - np.maximum.reduce(x, axis=-1, keepdims=True)
         np.exp(z, out=z)
         z /= np.add.reduce(z, axis=-1, keepdims=True)
         return z
@@ -1678,7 +1730,8 @@ class LogSoftmax(Activation):
 
     def fn(self, x):
         x = _as_float(x)
-        z = x - np.max(x, axis=-1, keepdims=True)
+        with np.errstate(over="ignore"):  # -max - max = -inf, the right log-probability
+            z = x - np.max(x, axis=-1, keepdims=True)
         z -= np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
         return z
 
