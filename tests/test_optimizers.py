@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -319,6 +320,35 @@ def test_unknown_name_lists_the_known_ones():
 def test_invalid_hyper_parameters_raise_config_error(name, hyper, match):
     with pytest.raises(ConfigError, match=match):
         optimizers.get(name, **hyper)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("eps", [0.0, 1e-300, 1e-40])
+def test_eps_too_small_for_a_zero_gradient_is_refused(name, eps):
+    """eps = 0 (or 0 in float32) made a parameter whose gradient is 0 step by 0 / 0: NaN
+    weights on the first batch, reported as 'a floating-point overflow ... the learning
+    rate is probably too large'."""
+    with pytest.raises(ConfigError, match=r"eps must be at least 1.18e-38.*divide 0 by 0"):
+        optimizers.get(name, eps=eps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["adam", "adamw", "rmsprop", "adagrad"])
+def test_smallest_eps_leaves_a_zero_gradient_parameter_unchanged(name, dtype):
+    opt = optimizers.get(name, lr=0.1, eps=optimizers.MIN_EPS, weight_decay=0.0)
+    p, g = np.ones(3, dtype), np.array([0.0, 1.0, -1.0], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for _ in range(3):
+            opt.step([p], [g])
+    assert p[0] == 1 and np.isfinite(p).all() and p[1] < 1 < p[2]
+
+
+def test_rmsprop_alpha_one_is_refused():
+    """alpha = 1 keeps the average of g^2 at 0: every step was lr g / eps (1e8 lr g)."""
+    with pytest.raises(ConfigError, match=r"alpha must be a number in \[0, 1\).*lr g / eps"):
+        optimizers.get("rmsprop", alpha=1.0)
+    assert optimizers.get("rmsprop", alpha=0.0).alpha == 0.0
 
 
 def test_clip_grad_norm_rejects_bad_arguments():

@@ -61,6 +61,7 @@ __all__ = [
     "CG",
     "LBFGS",
     "clip_grad_norm",
+    "MIN_EPS",
     "get",
     "names",
     "canonical_name",
@@ -78,6 +79,28 @@ def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ConfigError(f"{name} must be True or False, not {value!r}")
     return bool(value)
+
+
+#: the smallest ``eps`` of Adagrad, RMSprop and Adam: float32's smallest normal number
+MIN_EPS = float(np.finfo(np.float32).tiny)
+
+
+def _eps(value: Any) -> float:
+    """``eps`` checked: a finite number of at least :data:`MIN_EPS`.
+
+    The update divides by ``sqrt(v) + eps``, and ``v`` is 0 for a parameter whose
+    gradient has always been 0 (a dead unit, an input feature that is always 0): with
+    ``eps = 0`` (or one that is 0 in float32) that step is 0 / 0 = NaN. torch accepts
+    ``eps = 0``; scikit-learn's ``epsilon`` must be > 0.
+    """
+    eps = check_number("eps", value)
+    if eps < MIN_EPS:
+        raise ConfigError(
+            f"eps must be at least {MIN_EPS:.3g} (float32's smallest normal number), got {value!r}: the "
+            "update divides by sqrt(v) + eps, and a parameter whose gradient is 0 (a dead unit, an input "
+            "that is always 0) has v = 0, so it would divide 0 by 0"
+        )
+    return eps
 
 
 # OpenBLAS runs ?axpy single-threaded for n <= 10000 elements.
@@ -406,7 +429,8 @@ class Adagrad(Optimizer):
         lr_decay: learning-rate decay per step (>= 0). Default: 0.
         weight_decay: L2 penalty :math:`\lambda`. Default: 0.
         initial_accumulator_value: :math:`s_0 \ge 0`. Default: 0.
-        eps: :math:`\epsilon`, added to the root for stability. Default: 1e-10.
+        eps: :math:`\epsilon \ge` :data:`MIN_EPS`, added to the root for stability (0
+            would make 0 / 0 of a parameter whose gradients are all 0). Default: 1e-10.
         max_grad_norm: clip the global gradient norm first (None: no clipping).
 
     Reference:
@@ -423,7 +447,7 @@ class Adagrad(Optimizer):
         self.lr_decay = check_number("lr_decay", lr_decay)
         self.weight_decay = check_number("weight_decay", weight_decay)
         self.initial_accumulator_value = check_number("initial_accumulator_value", initial_accumulator_value)
-        self.eps = check_number("eps", eps)
+        self.eps = _eps(eps)
 
     def config(self):
         return {**super().config(), "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
@@ -465,8 +489,9 @@ class RMSprop(Optimizer):
 
     Args:
         lr: learning rate :math:`\eta`. Default: 0.01.
-        alpha: smoothing constant :math:`\alpha \in [0, 1]`. Default: 0.99.
-        eps: :math:`\epsilon`, added to the root. Default: 1e-8.
+        alpha: smoothing constant :math:`\alpha \in [0, 1)` (torch accepts 1, where the
+            average never moves from 0). Default: 0.99.
+        eps: :math:`\epsilon \ge` :data:`MIN_EPS`, added to the root. Default: 1e-8.
         weight_decay: L2 penalty :math:`\lambda`. Default: 0.
         momentum: :math:`\mu \ge 0`. Default: 0.
         centered: normalise by the estimated variance instead of the raw second moment
@@ -484,8 +509,11 @@ class RMSprop(Optimizer):
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
                  max_grad_norm: float | None = None):
         super().__init__(lr, max_grad_norm)
-        self.alpha = check_number("alpha", alpha, high=1.0)
-        self.eps = check_number("eps", eps)
+        self.alpha = check_number("alpha", alpha)
+        if self.alpha >= 1:
+            raise ConfigError(f"alpha must be a number in [0, 1), got {alpha!r}: with alpha = 1 the average of "
+                              "g^2 keeps its start, 0, and every step would be lr g / eps")
+        self.eps = _eps(eps)
         self.weight_decay = check_number("weight_decay", weight_decay)
         self.momentum = check_number("momentum", momentum)
         self.centered = _flag("centered", centered)
@@ -556,7 +584,8 @@ class Adam(Optimizer):
         lr: learning rate :math:`\eta`. Default: 0.001.
         betas: :math:`(\beta_1, \beta_2)`, each in [0, 1). Default: (0.9, 0.999).
             ``b1=`` / ``b2=`` (optax's names) may be given instead.
-        eps: :math:`\epsilon`. Default: 1e-8.
+        eps: :math:`\epsilon \ge` :data:`MIN_EPS` (0 would make 0 / 0 of a parameter whose
+            gradients are all 0; torch accepts it). Default: 1e-8.
         weight_decay: :math:`\lambda`. Default: 0 (Adam, coupled L2), 0.01 (AdamW).
         amsgrad: use the running maximum of :math:`v_t` (Reddi et al.). Default: False.
         decoupled_weight_decay: AdamW's decay (Loshchilov & Hutter). Default: False.
@@ -582,7 +611,7 @@ class Adam(Optimizer):
         beta2 = beta2 if b2 is None else b2
         self.b1 = check_number("beta1", beta1, high=1.0, high_open=True)
         self.b2 = check_number("beta2", beta2, high=1.0, high_open=True)
-        self.eps = check_number("eps", eps)
+        self.eps = _eps(eps)
         self.weight_decay = check_number("weight_decay", weight_decay)
         self.amsgrad = _flag("amsgrad", amsgrad)
         self.decoupled_weight_decay = _flag("decoupled_weight_decay", decoupled_weight_decay)
