@@ -120,6 +120,49 @@ def test_an_overflow_is_divergence_whatever_the_callers_warning_filter():
     assert all(np.isfinite(p).all() for p in net.parameters())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_loss_already_infinite_on_the_first_batch_blames_the_data_not_the_rate(dtype):
+    """Inputs near the float maximum overflow the first forward pass, before any update:
+    'try a smaller learning rate' (the advice it got) cannot help."""
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 1.0], size=(40, 3)) * (0.9 * float(np.finfo(dtype).max))
+    net = relunet.MLP([3, 5, 2], dtype=dtype, seed=0)
+    before = [p.copy() for p in net.parameters()]
+    with pytest.raises(DivergenceError, match="at epoch 1, batch 1") as info:
+        net.fit(X, (X[:, 0] > 0).astype(int), epochs=2)
+    msg = str(info.value)
+    assert "before any update, so the learning rate is not the cause" in msg and "smaller" not in msg
+    assert f"overflow {np.dtype(dtype).name} inside the network" in msg
+    assert ("use dtype float64" in msg) == (dtype == np.float32)
+    assert _same(net.parameters(), before)
+
+
+class _ZeroOverZero(optimizers.SGD):
+    """SGD whose second step computes 0 / 0 (NumPy: 'invalid value encountered in divide')."""
+
+    name = "sgd"
+
+    def __init__(self):
+        super().__init__(lr=0.1)
+        self.calls = 0
+
+    def _update(self, params, grads):
+        self.calls += 1
+        super()._update(params, grads)
+        if self.calls == 2:
+            params[0][...] /= np.zeros_like(params[0])[...] * params[0]
+
+
+def test_an_invalid_operation_is_named_as_such_not_as_an_overflow():
+    net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
+    net.dense_layers[0].W[...] = 0.0
+    with pytest.raises(DivergenceError) as info:
+        net.fit(XOR_X, XOR_Y, epochs=1, batch_size=2, optimizer=_ZeroOverZero())
+    msg = str(info.value)
+    assert "an invalid floating-point operation (invalid value encountered in divide" in msg
+    assert "overflow" not in msg and info.value.batch == 2
+
+
 def test_divergence_policy_pieces():
     with pytest.raises(Diverged) as info:
         checked_loss(float("nan"), 3, 2)

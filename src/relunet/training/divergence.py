@@ -86,7 +86,7 @@ def divergence_error(d: Diverged, lr: float, batch_size: int, kept: int, opt: An
     momentum below 1; a weight decay that does not overshoot). ``kept`` is the epoch whose
     state was put back; ``net`` the network that diverged."""
     where = f"epoch {d.epoch}, batch {d.batch}" if d.batch is not None else f"the end of epoch {d.epoch}"
-    what = d.value if isinstance(d.value, str) else f"the loss became {d.value}"
+    what = _what(d)
     advice = f"the learning rate is probably too large: try a smaller one (e.g. {lr / 10:g})"
     wd = _number(getattr(opt, "weight_decay", 0.0))
     momentum = _number(getattr(opt, "momentum", 0.0))
@@ -95,6 +95,13 @@ def divergence_error(d: Diverged, lr: float, batch_size: int, kept: int, opt: An
                if isinstance(output, Activation) and isinstance(loss, Loss) else None)
     if pairing is not None:
         advice = f"{pairing.why}: {pairing.fix}"
+    elif d.epoch == 1 and d.batch == 1 and not isinstance(d.value, str):
+        # the loss of the first batch is taken before the first update: no rate made it
+        dtype = np.dtype(getattr(net, "dtype", np.float64))
+        wider = " or use dtype float64" if dtype == np.float32 else ""
+        advice = (f"it was {d.value} on the first batch, before any update, so the learning rate is not the "
+                  f"cause: the inputs or targets overflow {dtype.name} inside the network (or its weights are "
+                  f"too large); scale them (e.g. --scale standard){wider}")
     elif momentum >= 1:
         advice = f"momentum {momentum:g} >= 1 lets the steps grow without bound: use momentum < 1 (e.g. 0.9)"
     elif getattr(opt, "name", "") != "adamw" and lr * wd > 1:
@@ -107,6 +114,17 @@ def divergence_error(d: Diverged, lr: float, batch_size: int, kept: int, opt: An
     )
     err.epoch, err.batch = d.epoch, d.batch  # type: ignore[attr-defined]
     return err
+
+
+def _what(d: Diverged) -> str:
+    """What happened, in words: the non-finite loss, or the floating-point error (an
+    overflow, or an invalid operation such as 0 / 0 or inf - inf, named as NumPy names it)."""
+    if not isinstance(d.value, str):
+        return f"the loss became {d.value}"
+    cause = str(d.cause) if isinstance(d.cause, FLOAT_ERRORS) else ""
+    if cause and "overflow" not in cause:
+        return f"an invalid floating-point operation ({cause}: 0 / 0, inf - inf or inf * 0)"
+    return d.value
 
 
 def _number(value: Any) -> float:
