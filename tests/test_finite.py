@@ -1,5 +1,7 @@
 """relunet.core.finite: inference never returns NaN or inf silently."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -43,3 +45,42 @@ def test_non_finite_parameters_are_named_as_divergence():
 def test_predict_refuses_to_answer_nan():
     with pytest.raises(DataError, match="overflow float32"):
         _net().predict(HUGE)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_weights_are_blamed_not_modest_inputs(dtype):
+    """Finite weights beyond sqrt(max) (a loaded model whose training diverged) overflow
+    on inputs of 1: the error blamed the inputs ('whose largest |feature| is 1 ... rescale
+    them') and told a float64 model to use float64."""
+    net = relunet.MLP([2, 8, 3], dtype=dtype, seed=0)
+    net.classes_ = np.arange(3)
+    net.dense_layers[0].W[...] = 0.5 * np.finfo(dtype).max
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DivergenceError, match=r"own weights overflow .*largest \|weight\| is .*retrain") as info:
+            net.predict(np.ones((2, 2), dtype))
+    assert "rescale" not in str(info.value)
+
+
+def test_a_float64_model_is_not_told_to_use_float64():
+    net = relunet.MLP([2, 8, 3], dtype=np.float64, seed=0)
+    net.classes_ = np.arange(3)
+    X = np.array([[1.5e308, -1.5e308], [1.0, 2.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DataError, match=r"overflow float64 .*rescale them") as info:
+            net.predict(X)
+    assert "use dtype float64" not in str(info.value)
+
+
+def test_predict_reports_an_overflow_without_numpy_warnings():
+    """The softmax of +inf logits warned ('invalid value encountered in subtract': inf -
+    inf) before the error that names the cause."""
+    net = relunet.MLP([2, 3, 2], dtype=np.float64, seed=0)
+    net.classes_ = np.arange(2)
+    net.dense_layers[0].W[...], net.dense_layers[0].b[...] = 1.0, 0.0
+    net.dense_layers[1].W[...] = 1e308  # both logits 6e308 = inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DivergenceError, match="own weights overflow float64"):
+            net.predict(np.ones((1, 2)))

@@ -4,6 +4,7 @@ import io
 import json
 import os
 import stat
+import warnings
 import zipfile
 
 import numpy as np
@@ -633,3 +634,31 @@ def test_bytes_class_labels_are_saved_as_their_text(tmp_path):
     net.fit(X, np.array([b"\xff", b"dog"] * 10), epochs=1, verbose=0)
     with pytest.raises(ModelFileError, match="bytes that are not UTF-8 text"):
         net.save(tmp_path / "n.relunet")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_a_model_with_non_finite_weights_is_refused_at_load(value, dtype, tmp_path):
+    net = _net(dtype=dtype)
+    net.fit(X, Y, epochs=1)
+    net.dense_layers[1].b[2] = value
+    path = tmp_path / "bad.relunet"
+    net.save(path)
+    with pytest.raises(ModelFileError, match="array b1 holds NaN or infinite values"):
+        relunet.load(path)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_model_with_huge_finite_weights_loads_and_predict_names_the_weights(dtype, tmp_path):
+    """Finite weights near the float maximum are a valid file; predicting overflows, and the
+    error blames the weights (it blamed the inputs, of magnitude 2, and told a float64 model
+    to use float64), with no NumPy warning on the way."""
+    net = _net(dtype=dtype)
+    net.fit(X, Y, epochs=1)
+    net.dense_layers[0].W[...] = 0.5 * np.finfo(dtype).max
+    loaded, _ = _roundtrip(net, tmp_path)
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.parameters(), net.parameters()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(relunet.errors.DivergenceError, match=r"own weights overflow .*retrain"):
+            loaded.predict(X[:3])

@@ -9,6 +9,7 @@ is applied to the output of every public prediction and raises, naming the cause
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,9 +26,11 @@ def check_finite_output(out: np.ndarray, X: np.ndarray, parameters: Sequence[np.
     looked for only when it fails.
 
     Raises:
-        DivergenceError: a parameter of the network is NaN or infinite (a diverged run).
-        DataError: the parameters are finite, so the inputs overflowed inside the network;
-            the message names the first such sample and its largest feature.
+        DivergenceError: a parameter of the network is NaN or infinite (a diverged run), or
+            beyond the square root of the dtype's maximum while the inputs are not (the
+            weights overflow on modest inputs: a diverged or edited model).
+        DataError: the inputs overflowed inside the network; the message names the first
+            such sample, its largest feature and the largest weight.
     """
     finite = np.isfinite(out)
     if finite.all():
@@ -42,9 +45,20 @@ def check_finite_output(out: np.ndarray, X: np.ndarray, parameters: Sequence[np.
     row = int(bad_rows[0])
     largest = float(np.max(np.abs(X[row]))) if X[row].size else 0.0
     dtype = np.asarray(out).dtype
+    # NOTE: a product of two numbers below sqrt(max) cannot overflow: a weight beyond it
+    # with inputs below it means the weights, not the inputs, are out of range
+    root = math.sqrt(float(np.finfo(dtype).max))
+    weight = max((float(np.max(np.abs(p))) for p in parameters if np.size(p)), default=0.0)
+    what = (f"the network's output is NaN or infinite for {len(bad_rows)} of {len(out)} samples "
+            f"(first: row {row}, whose largest |feature| is {largest:.3g})")
+    if weight >= root > largest:
+        raise DivergenceError(
+            f"{what}: the network's own weights overflow {dtype.name} (the largest |weight| is {weight:.3g}; "
+            f"products beyond {np.finfo(dtype).max:.3g} are inf): a model whose training diverged or that "
+            "was edited; retrain it (with a smaller learning rate)"
+        )
+    wider = " or use dtype float64" if dtype == np.float32 else ""
     raise DataError(
-        f"the network's output is NaN or infinite for {len(bad_rows)} of {len(out)} samples "
-        f"(first: row {row}, whose largest |feature| is {largest:.3g}): the inputs overflow "
-        f"{dtype.name} (max {np.finfo(dtype).max:.3g}) inside the network; rescale them "
-        "(e.g. --scale standard, as in training) or use dtype float64"
+        f"{what}: the inputs overflow {dtype.name} (max {np.finfo(dtype).max:.3g}) inside the network "
+        f"(its largest |weight| is {weight:.3g}); rescale them (e.g. --scale standard, as in training){wider}"
     )

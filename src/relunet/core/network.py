@@ -1248,7 +1248,11 @@ class MLP(Network):
         if getattr(self, "contract", None) is not None:
             X = self.contract.transform(X)
         X = self.check_X(X)
-        return check_finite_output(self.forward(X, training=False), X, self.parameters())
+        # NOTE: an overflow inside the pass gives inf/NaN outputs, which check_finite_output
+        # reports with its cause; NumPy's warnings on the way (inf - inf in softmax) are noise
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.forward(X, training=False)
+        return check_finite_output(out, X, self.parameters())
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, ``shape (n_samples, n_classes)``."""
