@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits, load_iris
@@ -251,3 +253,67 @@ def test_full_batch_checkpoints_every_iteration_and_records_the_network(tmp_path
     other = MLP([2, 4, 2], activation="relu", dtype=np.float64, seed=0)
     with pytest.raises(ModelFileError, match="do not fit"):
         other.fit(X, y, epochs=8, optimizer="lbfgs", resume=path)
+
+
+class _BadGradient(_Quadratic):
+    """A finite loss whose gradient is NaN from evaluation ``nan_grad_after`` on."""
+
+    def __init__(self, nan_grad_after: int):
+        super().__init__()
+        self.nan_grad_after = nan_grad_after
+
+    def flat_gradients(self):
+        g = super().flat_gradients()
+        if self.calls > self.nan_grad_after:
+            g[0] = np.nan
+        return g
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("after", [0, 3])
+def test_a_nan_gradient_with_a_finite_loss_is_divergence(method, after):
+    """CG ended such a run as 'success: False' with NumPy's and scipy's warnings and no
+    error; L-BFGS reported it as a NaN loss."""
+    q = _BadGradient(after)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DivergenceError, match=r"the gradient became NaN or infinite \(the loss, .*, is finite\)"):
+            minimize(q, np.zeros((1, 1)), np.zeros((1, 1)), method=method)
+    assert np.isfinite(q.theta).all()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_loss_non_finite_at_the_start_blames_the_data(method):
+    """float32 targets whose squared errors overflow float32: no step was taken, so the
+    message says so (it said 'during iteration 1')."""
+    net = MLP([2, 3, 1], output="identity", dtype=np.float32, seed=0)
+    before = net.flat_parameters().copy()
+    X = np.ones((4, 2))
+    Y = np.full((4, 1), 3e19)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DivergenceError, match=r"at the starting parameters, before any step.*overflow float32"
+                                                  r".*use dtype float64"):
+            minimize(net, X, Y, method=method)
+    np.testing.assert_array_equal(net.flat_parameters(), before)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_trial_step_that_overflows_names_the_line_search(method):
+    q = _Quadratic(nan_after=4)
+    with pytest.raises(DivergenceError, match=r"the loss became nan at a trial step of the line search in "
+                                              r"iteration \d+ \(the last accepted loss was .*\).*last completed"):
+        minimize(q, np.zeros((1, 1)), np.zeros((1, 1)), method=method)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_flat_loss_stops_at_once_with_the_network_unchanged(method):
+    """Zero gradient from the start (all weights 0, ReLU): nothing to do, no NaN, no warning."""
+    net = MLP([2, 4, 1], output="identity", dtype=np.float64, seed=0)
+    for p in net.parameters():
+        p[...] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = minimize(net, np.zeros((4, 2)), np.zeros((4, 1)), method=method)
+    assert res.nit == 0 and res.success and res.loss == 0.0 and res.history == [0.0]
+    assert all((p == 0).all() for p in net.parameters())

@@ -1,8 +1,11 @@
 """Losses: values and gradients vs PyTorch, fused forms vs unfused, extremes."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import relunet
 from relunet import errors
@@ -204,3 +207,68 @@ def test_log_of_non_probabilities_is_the_output_and_loss_that_cannot_train(outpu
 def test_is_probability_range():
     assert losses.is_probability_range("(0, 1)") and losses.is_probability_range("[0, 1]")
     assert not losses.is_probability_range("(-inf, inf)") and not losses.is_probability_range("(-1, 1)")
+
+
+@pytest.mark.parametrize("name", ["mse", "poisson"])
+def test_float32_mean_whose_sum_overflows_is_finite(name):
+    """64 float32 terms of ~1e37 summed to inf in float32 (torch gives inf too) although
+    their mean is a float32 number: the loss was inf and training stopped as diverged."""
+    loss = losses.get(name)
+    if name == "mse":
+        out, Y, expected = np.full((64, 1), 3e18, np.float32), np.zeros((64, 1), np.float32), 9e36
+    else:
+        out, Y = np.full((64, 1), 85.0, np.float32), np.zeros((64, 1), np.float32)
+        expected = float(np.exp(np.float32(85.0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert loss.value(out, Y) == pytest.approx(expected, rel=1e-6)
+        assert loss.value_from_logits(out, Y) == pytest.approx(expected, rel=1e-6)
+
+
+LOGITS = [1e4, -1e4, 100.0, -100.0, 40.0, -40.0, 0.0, 1e-30]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_losses_at_extreme_logits_equal_torch(dtype):
+    """Value and delta from logits against torch in the same dtype: one-hot, soft and 0/1
+    targets, logits up to +-1e4 (cross-entropy, binary cross-entropy, MSE, Poisson)."""
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    rng = np.random.default_rng(0)
+    z = np.array([rng.permutation(LOGITS)[:3] for _ in range(6)], dtype=dtype)
+    one_hot = np.eye(3, dtype=dtype)[[0, 1, 2, 0, 1, 2]]
+    soft = rng.dirichlet(np.ones(3), 6).astype(dtype)
+    cases = [("cross_entropy", one_hot, lambda t, y: F.cross_entropy(t, y)),
+             ("cross_entropy", soft, lambda t, y: F.cross_entropy(t, y)),
+             ("binary_cross_entropy", one_hot, F.binary_cross_entropy_with_logits),
+             ("binary_cross_entropy", soft, F.binary_cross_entropy_with_logits),
+             ("mse", soft, F.mse_loss),
+             ("poisson", soft * 5, lambda t, y: F.poisson_nll_loss(t, y, log_input=True))]
+    for name, Y, tfn in cases:
+        zz = np.clip(z, -80, 80) if name == "poisson" else z
+        t = torch.tensor(zz, requires_grad=True)
+        ref = tfn(t, torch.tensor(Y))
+        ref.backward()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            value, delta = losses.get(name).value_and_delta_from_logits(zz, Y)
+        assert value == pytest.approx(ref.item(), rel=tol, abs=tol), name
+        np.testing.assert_allclose(delta, t.grad.numpy(), rtol=tol, atol=tol * 1e-3, err_msg=name)
+        assert delta.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_on_saturated_probabilities_is_finite_and_clamped_as_torch(dtype):
+    """p = 0 or 1 (a saturated output): the value is torch's BCELoss (log clamped at -100);
+    the gradient, where torch clamps p (1 - p) at 1e-12, clips p to [eps, 1 - eps] of
+    the dtype: finite, and (p - y) / (p (1 - p)) there (the exact 1 for p = y = 0)."""
+    bce = losses.get("binary_cross_entropy")
+    p = np.array([[0.0, 1.0, 0.0, 1.0]], dtype=dtype)
+    Y = np.array([[0.0, 1.0, 1.0, 0.0]], dtype=dtype)
+    ref = F.binary_cross_entropy(torch.tensor(p), torch.tensor(Y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert bce.value(p, Y) == pytest.approx(ref.item(), rel=1e-6)
+        g = bce.gradient(p, Y)
+    eps = np.finfo(dtype).eps
+    assert np.all(np.isfinite(g)) and g.dtype == dtype
+    np.testing.assert_allclose(g[0, 2:] * 4, [-1 / eps, 1 / eps], rtol=1e-6)

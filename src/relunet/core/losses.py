@@ -291,7 +291,9 @@ class MeanSquaredError(Loss):
     def value(self, y_pred, Y):
         _same_shape(y_pred, Y)
         d = y_pred - Y
-        return float(np.mean(d * d))
+        # NOTE: summed in float64: 64 float32 squares of 1e37 sum to inf in float32 (as
+        # in torch) although their mean is a float32 number
+        return float(np.mean(d * d, dtype=np.float64))
 
     def gradient(self, y_pred, Y):
         _same_shape(y_pred, Y)
@@ -321,7 +323,7 @@ class PoissonNLL(Loss):
 
     def value(self, y_pred, Y):
         _same_shape(y_pred, Y)
-        return float(np.mean(np.exp(y_pred) - Y * y_pred))
+        return float(np.mean(np.exp(y_pred) - Y * y_pred, dtype=np.float64))  # as MSE: sum in float64
 
     def gradient(self, y_pred, Y):
         _same_shape(y_pred, Y)

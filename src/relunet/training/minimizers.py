@@ -144,8 +144,9 @@ def minimize(
     Raises:
         ConfigError: unknown method or a bad ``max_iter`` / ``tol`` / ``history_size``.
         DataError: X or Y of the wrong shape or not finite.
-        DivergenceError: the loss became NaN or infinite (the network keeps the last
-            completed iteration's parameters).
+        DivergenceError: the loss or its gradient became NaN or infinite, at the start (the
+            data overflow the network) or at a trial step of the line search (the network
+            keeps the last completed iteration's parameters); the message says which.
     """
     key = _method(method)
     _check_settings(max_iter, tol, history_size)
@@ -203,15 +204,35 @@ class _Objective:
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         self.net.set_flat_parameters(theta)
-        loss = float(self.net.loss_and_gradients(self.X, self.Y))
+        # NOTE: an overflow makes the loss or the gradient non-finite, which is reported
+        # below with its cause; NumPy's warnings on the way are noise (and a NaN gradient
+        # handed to scipy ended the run as "success: False" with no error)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss = float(self.net.loss_and_gradients(self.X, self.Y))
+            grad = self.net.flat_gradients()
         if not np.isfinite(loss):
-            raise DivergenceError(
-                f"{self.method}: the loss became {loss} during iteration {self.iteration + 1}; the network "
-                "keeps the parameters of the last completed iteration"
-            )
+            raise self.diverged(f"the loss became {loss}")
+        if not np.isfinite(grad).all():
+            raise self.diverged(f"the gradient became NaN or infinite (the loss, {loss:.6g}, is finite)")
         if not self.history:
             self.history.append(loss)  # scipy's first evaluation is at theta0
-        return loss, self.net.flat_gradients()
+        return loss, grad
+
+    def diverged(self, what: str) -> DivergenceError:
+        """The error for a non-finite loss or gradient, with where it happened and why."""
+        dtype = np.dtype(getattr(self.net, "dtype", np.float64))
+        wider = " or use dtype float64" if dtype == np.float32 else ""
+        if not self.history:
+            return DivergenceError(
+                f"{self.method}: {what} at the starting parameters, before any step, so no step caused it: "
+                f"the inputs or targets overflow {dtype.name} inside the network (or its weights are too "
+                f"large); scale them (e.g. --scale standard){wider}"
+            )
+        return DivergenceError(
+            f"{self.method}: {what} at a trial step of the line search in iteration {self.iteration + 1} "
+            f"(the last accepted loss was {self.history[-1]:.6g}): the step overflowed {dtype.name}; scale the "
+            f"inputs and targets{wider}. The network keeps the parameters of the last completed iteration"
+        )
 
     def on_iteration(self, intermediate_result: optimize.OptimizeResult) -> None:
         self.best = np.array(intermediate_result.x, dtype=np.float64, copy=True)
