@@ -426,6 +426,22 @@ def test_softmax_of_the_float_maximum_is_silent(name, dtype):
     np.testing.assert_array_equal(y, ref)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hierarchical_softmax_at_the_edges_of_the_floats_equals_torch(dtype):
+    """Scores of +-max, +-inf and NaN: a score of -inf made log sigma(-s) = -inf - (-inf) =
+    NaN (torch: 0), -1e308 twice on a path overflowed the sum of log-probabilities with a
+    warning, and NaN warned in logaddexp."""
+    big = np.finfo(dtype).max
+    x = np.array([[big, -big, 0, 1], [-big, -big, -big, 0], [np.inf, 0, 0, 0], [-np.inf, 1, -np.inf, 0],
+                  [np.nan, 0, 0, 0], [-0.0, 5e-324, 1e-45, 0]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        y = A.get("hierarchical_softmax").fn(x)
+    ref = _torch_hierarchical_softmax(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-6, atol=0)
+    assert y.dtype == dtype
+
+
 @pytest.mark.parametrize("name", [n for n in A.names() if n != "identity" and A.ACTIVATIONS[n].differentiable])
 def test_backward_before_forward_is_a_clear_error(name):
     with pytest.raises(RuntimeError, match="before forward"):

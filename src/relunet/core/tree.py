@@ -180,19 +180,23 @@ class Tree:
         """
         # node-major (one row per node): each level's gathers read whole contiguous rows
         sT = np.array(np.asarray(scores, dtype=np.float64)[:, : self.n_nodes].T, order="C")
-        left = np.logaddexp(0.0, -sT)
-        np.negative(left, out=left)  # log sigma(s)
-        right = left - sT  # log sigma(-s) = log sigma(s) - s
-        reach = np.zeros(sT.shape)
-        out = np.empty((self.n_classes, sT.shape[1]))
-        for level in self._levels:
-            base = reach[level]
-            for k, logs in ((0, left), (1, right)):
-                child = self.children[level, k]
-                val = base + logs[level]
-                inner = child >= 0
-                reach[child[inner]] = val[inner]
-                out[-child[~inner] - 1] = val[~inner]
+        # NOTE: a NaN score gives NaN quietly (NumPy's logaddexp warns), as every activation;
+        # a sum of log-probabilities below -max (scores of -1e308) is -inf: p = 0, the limit
+        with np.errstate(invalid="ignore", over="ignore"):
+            left = np.logaddexp(0.0, -sT)
+            np.negative(left, out=left)  # log sigma(s)
+            right = left - sT  # log sigma(-s) = log sigma(s) - s
+            right[sT == -np.inf] = 0.0  # -inf - (-inf): log sigma(inf) = 0
+            reach = np.zeros(sT.shape)
+            out = np.empty((self.n_classes, sT.shape[1]))
+            for level in self._levels:
+                base = reach[level]
+                for k, logs in ((0, left), (1, right)):
+                    child = self.children[level, k]
+                    val = base + logs[level]
+                    inner = child >= 0
+                    reach[child[inner]] = val[inner]
+                    out[-child[~inner] - 1] = val[~inner]
         return out.T
 
     def proba_vjp(self, scores: np.ndarray, proba: np.ndarray, grad: np.ndarray) -> np.ndarray:
