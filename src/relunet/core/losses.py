@@ -240,7 +240,10 @@ class BinaryCrossEntropy(Loss):
     From logits, as ``BCEWithLogitsLoss``:
     :math:`L = \mathrm{mean}(\max(z, 0) - zY + \log(1 + e^{-|z|}))`, and
     :math:`\partial L/\partial z = (\sigma(z) - Y)/(NK)`. On outputs, ``log`` terms are
-    clamped at -100 as ``torch.nn.BCELoss`` does.
+    clamped at -100 as ``torch.nn.BCELoss`` does; the gradient on outputs clips p to
+    ``[eps, 1 - eps]`` of its dtype, where torch clamps ``p (1 - p)`` at 1e-12 (at p = Y = 0
+    torch gives 0, relunet the exact 1/(NK); at p = 0, Y = 1 torch -1e12, relunet -1/eps).
+    Infinite logits give NaN where ``z Y`` is ``inf * 0`` (a diverged network).
     """
 
     name = "binary_cross_entropy"

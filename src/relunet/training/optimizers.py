@@ -23,6 +23,10 @@ which the fused kernels of :mod:`relunet.core.kernels` repeat exactly), where to
 The running averages (SGD's and RMSprop's momentum buffers, Adam's and RMSprop's averages)
 hold no subnormal numbers: values below the smallest normal number become zeros
 (:func:`relunet.core.kernels.flush_subnormal`, which says why), where torch keeps them.
+``step`` does not check its gradients (a pass over them would cost a tenth to a quarter of
+an Adam or momentum step): NaN or infinite gradients give NaN or infinite parameters, as in
+torch. The training loop's divergence policy (:mod:`relunet.training.divergence`) stops such
+a run with a :class:`relunet.errors.DivergenceError` and puts back the last good epoch.
 The rules, with :math:`g_t` the gradient, :math:`\lambda` the weight decay and
 :math:`\eta` the learning rate, are given in each class's docstring.
 
