@@ -48,6 +48,18 @@ def test_full_batch_lbfgs_reports_iterations_and_evaluations(capsys):
     assert res["iterations"] == res["epochs"] >= 1 and res["nfev"] >= res["iterations"]
 
 
+@pytest.mark.parametrize("method", ["cg", "lbfgs"])
+def test_full_batch_header_shows_the_settings_that_act(capsys, method):
+    """The header said CG(lr=1.0, max_iter=200, ...) while lr is ignored and --epochs (here
+    7) is the iteration limit; it shows what acts."""
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--optimizer", method, "--epochs", "7", "-v"])
+    assert rc == 0, err
+    head = " ".join(out.split("epoch 1/")[0].split())
+    assert "at most 7 iterations" in head and "line search (no learning rate)" in head
+    assert "lr=" not in head and "max_iter" not in head
+    assert len([line for line in out.splitlines() if line.startswith("epoch ")]) <= 7
+
+
 def test_schedule_early_stopping_validation_and_history(capsys, tmp_path):
     hist = tmp_path / "h.json"
     rc, out, err = _run(capsys, DIGITS + ["--epochs", "6", "--schedule", "step:2:0.5", "--early-stopping", "50",
