@@ -70,6 +70,10 @@ def test_full_batch_header_shows_the_settings_that_act(capsys, method):
     assert "at most 7 iterations" in head and "line search (no learning rate)" in head
     assert "lr=" not in head and "max_iter" not in head
     assert len([line for line in out.splitlines() if line.startswith("epoch ")]) <= 7
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--optimizer", method, "--epochs", "7", "--json"])
+    res = json.loads(out)  # the JSON report has no ignored lr nor a max_iter that did not act
+    assert rc == 0 and res["optimizer"] == method and res["iterations"] <= 7
+    assert "lr" not in res["optimizer_config"] and "max_iter" not in res["optimizer_config"]
 
 
 def test_schedule_early_stopping_validation_and_history(capsys, tmp_path):

@@ -32,6 +32,7 @@ from relunet.data.datasets import Dataset
 from relunet.errors import RelunetError
 from relunet.insight.diagnostics import DiagnosticsTracker
 from relunet.training.history import History
+from relunet.training.minimizers import METHODS
 
 NAME = "train"
 HELP = "train a network and report its test accuracy (or MSE)"
@@ -390,6 +391,8 @@ def summary(net, data, history, seconds: float) -> dict:
     info = history.info
     out["optimizer"] = info.get("optimizer")
     out["optimizer_config"] = info.get("optimizer_config", {})
+    if out["optimizer"] in METHODS:  # CG / L-BFGS ignore lr, and --epochs is their max_iter
+        out["optimizer_config"] = {k: v for k, v in out["optimizer_config"].items() if k not in ("lr", "max_iter")}
     for key in ("iterations", "nfev", "stopped_early", "best_epoch", "resumed_from"):
         if key in info:
             out[key] = info[key]
