@@ -55,7 +55,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, shuffle as sk_shuffle
 from scipy import optimize, sparse
-from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax
+from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax, xlogy
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
@@ -145,9 +145,20 @@ class _ScikitShuffle:
         return self.order
 
 
+def _poisson_constant(Y: np.ndarray, w: np.ndarray | None) -> float:
+    r"""What scikit-learn's Poisson loss (the half deviance
+    :math:`\sum_j \operatorname{mean}_i (y \log(y / \mu) - y + \mu)`) adds to relunet's
+    (:math:`\mu - y \log \mu` per output): :math:`\sum_j \operatorname{mean}_i (y \log y - y)`,
+    a term of the targets alone (weighted by ``w``); it moves no gradient."""
+    Y = np.asarray(Y, dtype=np.float64)
+    return float(np.sum(np.average(xlogy(Y, Y) - Y, weights=w, axis=0)))
+
+
 class _Trainee:
     """The network as the engine trains it for the estimators: scikit-learn's L2 penalty
-    (``alpha``), sample weights, and rows gathered from a sparse (or weighted) ``X``.
+    (``alpha``), sample weights, rows gathered from a sparse (or weighted) ``X``, and its
+    loss: gradients scaled by ``scale``, the loss reported scaled by ``value_scale`` (with
+    scikit-learn's constant term for Poisson).
 
     In row mode (``source`` given) the engine batches and shuffles the row numbers
     ``arange(n)[:, None]``; each batch's rows of ``source`` (and weights) are gathered here,
@@ -156,9 +167,12 @@ class _Trainee:
     """
 
     def __init__(self, net: MLP, alpha: float, source: Any = None, weights: np.ndarray | None = None,
-                 scale: float = 1.0, random_state: np.random.RandomState | None = None):
+                 scale: float = 1.0, value_scale: float | None = None,
+                 random_state: np.random.RandomState | None = None):
         self.net, self.alpha, self.source, self.weights = net, float(alpha), source, weights
         self.scale = float(scale)
+        self.value_scale = self.scale if value_scale is None else float(value_scale)
+        self.poisson = net.loss.name == "poisson"
         if random_state is not None:  # the engine shuffles with this rng, as scikit-learn
             self.rng = _ScikitShuffle(random_state, net.rng)
 
@@ -193,14 +207,17 @@ class _Trainee:
         if self.scale != 1.0:
             for g in net.gradients():
                 g *= self.scale
-        return value * self.scale, total
+        if self.poisson and np.isfinite(value):
+            value = value * self.value_scale + _poisson_constant(yb, wb)
+            return value, total
+        return value * self.value_scale, total
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray, optimizer: Any) -> float:
         """The engine's step: the network's own where there is nothing to add."""
         wb = None
         if self.source is not None:
             xb, wb = self.rows(xb)
-        if wb is None and not self.alpha and self.scale == 1.0:
+        if wb is None and not self.alpha and self.scale == self.value_scale == 1.0 and not self.poisson:
             return self.net.train_step(xb, yb, optimizer)
         value, n = self.batch_loss(xb, yb, wb)
         if not np.isfinite(value):
@@ -605,7 +622,7 @@ class _BaseMLP(BaseEstimator):
             self._optimizer = self._make_optimizer()  # each fit starts its solver afresh, as scikit-learn
         self.__dict__.setdefault("_no_improvement_count", 0)
         if self._solver_name() == "lbfgs":
-            self._fit_lbfgs(_Trainee(self.net_, self.alpha, *self._source(X, sw), scale=self._loss_scale()), X, Y)
+            self._fit_lbfgs(_Trainee(self.net_, self.alpha, *self._source(X, sw), **self._scales()), X, Y)
         elif isinstance(self._optimizer.opt, Minimizer):
             self._fit_minimizer(X, Y, sw)
         else:
@@ -645,6 +662,15 @@ class _BaseMLP(BaseEstimator):
         k = self.net_.n_outputs
         return {"mse": k / 2, "binary_cross_entropy": float(k), "poisson": float(k)}.get(self.net_.loss.name, 1.0)
 
+    def _scales(self) -> dict[str, float]:
+        """A :class:`_Trainee`'s ``scale`` and ``value_scale``: the loss reported as
+        scikit-learn reports it, where its squared error is the mean over outputs too
+        (``0.5 mean((y - p)^2)``) while its gradient is that of the sum over outputs; so
+        with several outputs ``loss_``, ``loss_curve_`` (and the ``tol`` stopping rule on
+        them) and the L-BFGS objective's value are scikit-learn's."""
+        scale = self._loss_scale()
+        return {"scale": scale, "value_scale": 0.5 if self.net_.loss.name == "mse" else scale}
+
     def _loss_grad_lbfgs(self, packed: np.ndarray, X: Any, Y: np.ndarray, sample_weight: Any = None,
                          *unused: Any) -> tuple[float, np.ndarray]:
         """scikit-learn's objective on packed parameters (every ``coefs_`` then every
@@ -660,7 +686,7 @@ class _BaseMLP(BaseEstimator):
         Y = np.asarray(Y, dtype=self.net_.dtype).reshape(X.shape[0], -1)
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         source, weights = self._source(X, sw)
-        trainee = _Trainee(self.net_, self.alpha, source, weights, scale=self._loss_scale())
+        trainee = _Trainee(self.net_, self.alpha, source, weights, **self._scales())
         Xr = np.arange(X.shape[0], dtype=np.int64)[:, None] if source is not None else X
         value = trainee.loss_and_gradients(Xr, Y)
         grads = [layer.dW for layer in layers] + [layer.db for layer in layers]
@@ -682,7 +708,7 @@ class _BaseMLP(BaseEstimator):
         if not incremental:
             self.n_iter_ = 0
         source, weights = self._source(X, sw)
-        trainee = _Trainee(self.net_, self.alpha, source, weights, scale=self._loss_scale(),
+        trainee = _Trainee(self.net_, self.alpha, source, weights, **self._scales(),
                            random_state=self._random_state)
         Xr = np.arange(X.shape[0], dtype=np.int64)[:, None] if source is not None else X
         # dense validation data goes to the engine too: an overflowing validation pass is divergence
