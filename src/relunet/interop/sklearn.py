@@ -475,7 +475,7 @@ class _BaseMLP(BaseEstimator):
         ``fit`` draws, in scikit-learn's order, the initial parameters and then the
         early-stopping split from (an integer gives a new one for each ``fit``)."""
         rs = self.random_state
-        bad = isinstance(rs, bool) or (isinstance(rs, Integral) and not 0 <= rs <= np.iinfo(np.uint32).max)
+        bad = isinstance(rs, Integral) and not 0 <= rs <= np.iinfo(np.uint32).max
         try:
             if not bad:
                 return check_random_state(rs)
