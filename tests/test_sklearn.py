@@ -248,6 +248,15 @@ def test_bad_parameters_are_named():
         MLPClassifier().fit(X, np.zeros(10))
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_bad_optimizer_params_are_named(solver):
+    X, y = np.zeros((10, 2)), np.arange(10) % 2
+    with pytest.raises(ConfigError, match="unexpected keyword argument 'frobnicate'; its parameters: lr"):
+        MLPClassifier(solver=solver, optimizer_params={"frobnicate": 1}).fit(X, y)
+    with pytest.raises(ConfigError, match="learning_rate_init"):
+        MLPClassifier(solver=solver, optimizer_params={"lr": 0.1}).fit(X, y)
+
+
 def test_dtype_follows_input_unless_set():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(50, 3)), rng.normal(size=50)

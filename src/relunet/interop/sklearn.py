@@ -454,6 +454,8 @@ class _BaseMLP(BaseEstimator):
             raise ConfigError(f"batch_size must be 'auto', None (full batch) or an integer >= 1, got {bs!r}")
         if self.optimizer_params is not None and not isinstance(self.optimizer_params, dict):
             raise ConfigError(f"optimizer_params must be a dict or None, got {self.optimizer_params!r}")
+        if "lr" in (self.optimizer_params or {}):
+            raise ConfigError("optimizer_params cannot set 'lr': the learning rate is learning_rate_init")
         if not (isinstance(self.dtype, str) and self.dtype == "auto"):
             try:
                 dtype = np.dtype(self.dtype)
@@ -512,10 +514,11 @@ class _BaseMLP(BaseEstimator):
         if name == "sgd":
             extra = {"momentum": self.momentum, "nesterov": bool(self.nesterovs_momentum and self.momentum > 0),
                      **extra}
-        elif name == "adam":  # scikit-learn's form of Adam (its epsilon placement)
+        elif name == "adam":
             extra = {"betas": (self.beta_1, self.beta_2), "eps": self.epsilon, **extra}
-            return _Solver(_ScikitAdam(lr=self.learning_rate_init, **extra))
-        opt = optimizers.get(self.solver, lr=self.learning_rate_init, **extra)
+        opt = optimizers.get(self.solver, lr=self.learning_rate_init, **extra)  # checks the parameters
+        if name == "adam":  # scikit-learn's form of Adam (its epsilon placement)
+            opt = _ScikitAdam(lr=self.learning_rate_init, **extra)
         schedule = self.learning_rate if name == "sgd" else "constant"
         return _Solver(opt, schedule, self.learning_rate_init, self.power_t)
 
