@@ -15,9 +15,14 @@ refusals. They pass scikit-learn's estimator checks and its own ``test_mlp.py``
 (``tests/test_sklearn_upstream.py``).
 
 The objective is scikit-learn's: the mean batch loss in scikit-learn's scale (see
-:meth:`_BaseMLP._loss_scale`) plus ``(alpha / (2 n)) * sum ||W||^2`` (:func:`l2_penalty`);
-the initial parameters are scikit-learn's Glorot-uniform draws from ``random_state``, so
-'lbfgs' and 'sgd' follow scikit-learn's path to rounding.
+:meth:`_BaseMLP._loss_scale`) plus ``(alpha / (2 n)) * sum ||W||^2`` (:func:`l2_penalty`),
+reported as scikit-learn reports it (:meth:`_BaseMLP._scales`). Every random draw comes
+from scikit-learn's ``RandomState`` in its order (the Glorot-uniform initial parameters,
+the early-stopping split, each epoch's shuffle: :class:`_ScikitShuffle`), 'adam' is
+scikit-learn's form of Adam (:class:`_ScikitAdam`) and 'sgd' keeps its momentum when the
+rate changes (:class:`_Solver`), so every solver follows scikit-learn's path to rounding.
+The deliberate differences (a single class refused, ``n_iter_`` counting on over
+``partial_fit``, ...) are listed in ``docs/ecosystem.md``.
 
 relunet's additions are extra parameters whose defaults keep scikit-learn's behaviour: any
 activation of the catalog (or one per hidden layer), the output activation and loss, any
