@@ -13,11 +13,15 @@ Part of ``python -m benchmarks`` (:mod:`benchmarks.suite` calls :func:`measure`)
   512, and SGD with Nesterov momentum 0.9 (scikit-learn's MLP default) at 128 and 512; both start from the same weights and alternate round by round;
 * **outside BLAS**: the fraction of a batch-128 ``train_step`` spent outside the BLAS
   calls of :mod:`relunet.core.blas` (each call timed by a wrapper), per optimizer;
-* **thread scaling**: the batch-128 SGD fit rows at 1, 2 and all usable cores, relunet
-  (``fit(threads=n)``) and PyTorch (``torch.set_num_threads(n)``), and each one's speed-up
-  over its own 1-thread rate.
+* **thread scaling**: the SGD fit rows at batch 128 and 512 at 1, 2, 4, 8, ... and all
+  usable cores, relunet (``fit(threads=n)``) and PyTorch (``torch.set_num_threads(n)``),
+  each one's speed-up over its own 1-thread rate, and what the 1- and 2-thread rates imply
+  for a many-core CPU (:func:`serial_fraction`, :func:`implied_speedup`,
+  :func:`outside_blas_speedup`).
 
-Standalone: ``PYTHONPATH=src python -m benchmarks.bench_fit [--quick]`` prints the tables;
+Standalone: ``PYTHONPATH=src python -m benchmarks.bench_fit [--quick] [--scaling-only]``
+prints the tables (``--scaling-only``: the thread-scaling table alone, a few minutes on a
+many-core machine);
 ``RELUNET_BLAS=openblas`` or ``=mkl`` in front names the library of relunet's products
 (default: the calibrated choice, see :mod:`relunet.core.blas`).
 """
@@ -41,6 +45,10 @@ OPTIMIZERS = {"sgd": ("sgd", {"lr": 0.01}),
 BATCHES = {"sgd": (1, 128, 512), "momentum": (128, 512), "adam": (1, 128, 512)}
 #: samples per timed epoch, by batch size (quick, full): batch 1 on a small sample
 ROWS = {1: (256, 2048), 128: (4096, 16384), 512: (4096, 16384)}
+#: the batch sizes of the thread-scaling table (SGD)
+SCALING_BATCHES = (128, 512)
+#: the core count the 1- and 2-thread rates are extrapolated to (the issue's many-core CPU)
+MANY_CORES = 16
 
 
 def _data(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -155,13 +163,62 @@ def outside_blas(opt: str, B: int, threads: int, steps: int, repeats: int) -> di
 
 
 def thread_counts(all_cores: int) -> list[int]:
-    """1, 2 and all cores (those that exist, each once)."""
-    return sorted({n for n in (1, 2, all_cores) if n <= all_cores})
+    """1, 2, 4, 8, ... below ``all_cores``, and ``all_cores`` (each once)."""
+    powers = [1 << k for k in range(all_cores.bit_length()) if 1 << k < all_cores]
+    return powers + [all_cores]
+
+
+def serial_fraction(rate_1: float, rate_2: float) -> float:
+    r"""Amdahl's law fitted to the rates on 1 and 2 threads: a step's time on ``n`` threads
+    is :math:`T(n) = T(1)\,(s + (1 - s)/n)` with a serial fraction :math:`s`, so
+    :math:`T(2)/T(1) = r_1/r_2 = (1 + s)/2` and :math:`s = 2 r_1/r_2 - 1`, clipped to
+    [0, 1]. Everything that did not halve on the second core counts as serial: the
+    element-wise work on one core, and the products' own shortfall (memory, the spin of the
+    thread team) alike."""
+    return min(1.0, max(0.0, 2.0 * rate_1 / rate_2 - 1.0))
+
+
+def implied_speedup(s: float, n: int) -> float:
+    r"""Amdahl's speed-up on ``n`` cores for a serial fraction ``s``: :math:`1/(s + (1 - s)/n)`."""
+    return 1.0 / (s + (1.0 - s) / n)
+
+
+def outside_blas_speedup(f: float, threads: int, n: int) -> float:
+    r"""The most a step could gain from 1 to ``n`` cores if its matrix products scaled
+    perfectly and everything outside them stayed on one core, from ``f``, the fraction of
+    the step outside BLAS measured on ``threads`` threads: with the time outside :math:`f`
+    and the products' :math:`1 - f` on ``threads`` = :math:`t` threads,
+    :math:`T(1) = f + t(1 - f)` and :math:`T(n) = f + t(1 - f)/n`."""
+    return (f + threads * (1.0 - f)) / (f + threads * (1.0 - f) / n)
+
+
+def scaling(timer: Any, X: np.ndarray, y: np.ndarray, all_cores: int, batches: tuple[int, ...] = SCALING_BATCHES,
+            log: Callable[..., Any] = print) -> list[dict[str, Any]]:
+    """The SGD fit rates of relunet and PyTorch at each of :func:`thread_counts` threads per
+    batch size, each with its speed-up over its own 1-thread rate."""
+    import threadpoolctl
+    import torch
+
+    rows = []
+    for B in batches:
+        first = None
+        for n in thread_counts(all_cores):
+            torch.set_num_threads(n)
+            with threadpoolctl.threadpool_limits(limits=n):
+                res = timer.compare({"relunet": fit_relunet("sgd", B, X, y, n)[:2],
+                                     "torch": fit_torch("sgd", B, X, y)[:2]})
+            row = {"batch": B, "threads": n, "relunet": res["relunet"]["rate"], "torch": res["torch"]["rate"],
+                   "ratio_torch": res["torch"]["ratio"]}
+            first = first or row
+            row["relunet_speedup"] = row["relunet"] / first["relunet"]
+            row["torch_speedup"] = row["torch"] / first["torch"]
+            rows.append(row)
+            log(f"threads {n} batch {B}: relunet {row['relunet']:,.0f}/s torch {row['torch']:,.0f}/s", flush=True)
+    return rows
 
 
 def measure(timer: Any, threads: int, quick: bool, log: Callable[..., Any] = print) -> dict[str, Any]:
     """The fit rows, the outside-BLAS fractions and the thread-scaling table."""
-    import threadpoolctl
     import torch
 
     from relunet.core import blas, kernels
@@ -196,20 +253,8 @@ def measure(timer: Any, threads: int, quick: bool, log: Callable[..., Any] = pri
     for opt in OPTIMIZERS:
         out["outside_blas"][opt] = outside_blas(opt, 128, threads, 8 if quick else 32, 3 if quick else 7)
         log(f"outside BLAS, batch 128 {opt}: {out['outside_blas'][opt]['fraction']:.1%}", flush=True)
-    X, y = _data(ROWS[128][0 if quick else 1])
-    for n in thread_counts(kernels.default_threads()):
-        torch.set_num_threads(n)
-        with threadpoolctl.threadpool_limits(limits=n):
-            res = timer.compare({"relunet": fit_relunet("sgd", 128, X, y, n)[:2],
-                                 "torch": fit_torch("sgd", 128, X, y)[:2]})
-        out["scaling"].append({"threads": n, "relunet": res["relunet"]["rate"], "torch": res["torch"]["rate"],
-                               "ratio_torch": res["torch"]["ratio"]})
-        log(f"threads {n}: relunet {res['relunet']['rate']:,.0f}/s torch {res['torch']['rate']:,.0f}/s", flush=True)
+    out["scaling"] = scaling(timer, *_data(ROWS[128][0 if quick else 1]), kernels.default_threads(), log=log)
     torch.set_num_threads(threads)
-    base = out["scaling"][0] if out["scaling"] else None
-    for s in out["scaling"]:
-        s["relunet_speedup"] = s["relunet"] / base["relunet"]
-        s["torch_speedup"] = s["torch"] / base["torch"]
     return out
 
 
@@ -254,14 +299,48 @@ def fit_table(fit: dict[str, Any]) -> str:
         lines += ["", f"BLAS bound, batch 128 SGD: PyTorch's step time over the time relunet's step spends in BLAS "
                   f"= {bound:.2f}x, the most `fit` could reach against PyTorch here with these matrix products "
                   "and nothing else"]
-    if fit["scaling"]:
-        lines += ["", "Thread scaling, batch 128 SGD fit:", "",
-                  "| threads | relunet /s | torch eager /s | x torch | relunet speed-up | torch speed-up |",
-                  "|---:|---:|---:|---:|---:|---:|"]
-        for s in fit["scaling"]:
-            lines.append(f"| {s['threads']} | {s['relunet']:,.0f} | {s['torch']:,.0f} | {s['ratio_torch']:.2f} | "
-                         f"{s['relunet_speedup']:.2f} | {s['torch_speedup']:.2f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + scaling_lines(fit))
+
+
+def implied_scaling(fit: dict[str, Any], n: int = MANY_CORES) -> dict[int, dict[str, float]]:
+    """Per batch size with rates on 1 and 2 threads: each library's serial fraction
+    (:func:`serial_fraction`) and the speed-up from 1 to ``n`` cores it implies."""
+    out = {}
+    for B in sorted({s.get("batch", 128) for s in fit.get("scaling") or []}):
+        by = {s["threads"]: s for s in fit["scaling"] if s.get("batch", 128) == B}
+        if 1 in by and 2 in by:
+            v = out[B] = {}
+            for lib in ("relunet", "torch"):
+                v[lib + "_serial"] = serial_fraction(by[1][lib], by[2][lib])
+                v[lib + "_implied"] = implied_speedup(v[lib + "_serial"], n)
+    return out
+
+
+def scaling_lines(fit: dict[str, Any]) -> list[str]:
+    """The thread-scaling table and what its 1- and 2-thread rows imply for a many-core CPU
+    (results from before the batch column are batch 128)."""
+    rows = fit.get("scaling") or []
+    if not rows:
+        return []
+    lines = ["", "Thread scaling, SGD fit:", "",
+             "| batch | threads | relunet /s | torch eager /s | x torch | relunet speed-up | torch speed-up |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in rows:
+        lines.append(f"| {s.get('batch', 128)} | {s['threads']} | {s['relunet']:,.0f} | {s['torch']:,.0f} | "
+                     f"{s['ratio_torch']:.2f} | {s['relunet_speedup']:.2f} | {s['torch_speedup']:.2f} |")
+    implied = implied_scaling(fit)
+    if implied:
+        lines += ["", f"What the 1- and 2-thread rates imply for {MANY_CORES} cores (Amdahl's law fitted to them, "
+                  "serial fraction s = 2 r1/r2 - 1; an extrapolation, not a measurement): " + "; ".join(
+                      f"batch {B}: relunet s = {v['relunet_serial']:.2f}, {v['relunet_implied']:.1f}x; "
+                      f"PyTorch s = {v['torch_serial']:.2f}, {v['torch_implied']:.1f}x" for B, v in implied.items())]
+    ob = fit.get("outside_blas", {}).get("sgd")
+    if ob is not None:
+        lines += ["", f"With the products scaling perfectly and the time outside BLAS ({ob['fraction']:.1%} of a "
+                  f"batch-128 SGD step on {fit['threads']} threads) on one core, the step could gain at most "
+                  f"{outside_blas_speedup(ob['fraction'], fit['threads'], MANY_CORES):.1f}x from 1 to "
+                  f"{MANY_CORES} cores"]
+    return lines
 
 
 def targets(fit: dict[str, Any] | None) -> list[tuple[str, float | None, str, Callable[[float], bool], float | None]]:
@@ -284,6 +363,11 @@ def targets(fit: dict[str, Any] | None) -> list[tuple[str, float | None, str, Ca
     ob = (fit or {}).get("outside_blas", {}).get("sgd")
     out.append((f"train_step {ARCH} SGD batch 128: time outside BLAS", ob and ob["fraction"], "<= 0.10",
                 lambda v: v <= 0.1, ob and min(ob["fractions"])))
+    most = [s for s in (fit or {}).get("scaling") or [] if s.get("batch", 128) == 128]
+    top = max(most, key=lambda s: s["threads"]) if most else None
+    out.append((f"net.fit {ARCH} SGD batch 128: speed-up from 1 thread to all cores, relunet's / PyTorch's",
+                top["relunet_speedup"] / top["torch_speedup"] if top and top["threads"] > 1 else None,
+                ">= 1.0", lambda v: v >= 1.0, None))
     return out
 
 
@@ -293,10 +377,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_fit", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--threads", type=int, default=0, help="threads (default: every usable core)")
+    p.add_argument("--scaling-only", action="store_true",
+                   help="only the thread-scaling table (1, 2, 4, ... and all usable cores)")
     args = p.parse_args(argv)
     from relunet.core import kernels
 
-    res = measure(Timer(args.quick), args.threads or kernels.default_threads(), args.quick)
+    threads = args.threads or kernels.default_threads()
+    if args.scaling_only:
+        res = {"threads": threads, "scaling": scaling(Timer(args.quick), *_data(ROWS[128][0 if args.quick else 1]),
+                                                      threads)}
+        print("\n".join(scaling_lines(res)))
+        return 0
+    res = measure(Timer(args.quick), threads, args.quick)
     print()
     print(fit_table(res))
     return 0

@@ -19,7 +19,8 @@ process:
   the per-sample loss and the exact probabilities' sums;
 * ``fit`` as users call it (:mod:`benchmarks.bench_fit`): one epoch of ``net.fit`` against
   a PyTorch eager training loop, SGD and Adam at batch 1, 128 and 512, the fraction of a
-  batch-128 step spent outside BLAS, and a thread-scaling table (1, 2, all cores);
+  batch-128 step spent outside BLAS, and a thread-scaling table (batch 128 and 512 at 1, 2,
+  4, ... and all cores, with what the 1- and 2-thread rates imply for 16 cores);
 * peak memory of one training epoch on MNIST-sized data (60000 x 784 float32,
   synthetic) in a fresh process, with ``tracemalloc`` and ``getrusage``, against
   data + 2 x parameters + relunet's per-batch work arrays.

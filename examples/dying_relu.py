@@ -1,21 +1,23 @@
-"""Dying ReLU made visible, and fixed with Leaky ReLU and PReLU.
+"""Dying ReLU made visible, and fixed with Leaky ReLU, PReLU and RReLU.
 
 A ReLU unit whose input is <= 0 for every sample outputs 0 and has derivative 0 on every
 sample: no gradient ever reaches its weights, so it never recovers ("dead"). Here the
 hidden biases of a digits network start at -1 (a deliberately bad start; a too-large
 learning rate does the same during training). With ReLU most hidden units are dead and stay
-dead; with Leaky ReLU (slope 0.01 below 0) or PReLU (a learned slope, starting at 0.25)
-the same units still pass a small gradient, climb out, and the network learns.
+dead; with Leaky ReLU (slope 0.01 below 0), PReLU (a learned slope, starting at 0.25) or
+RReLU (a random slope drawn from U(1/8, 1/3) in every training pass, their mean 11/48 in
+evaluation) the same units still pass a small gradient, climb out, and the network learns.
 
 Run: python examples/dying_relu.py
 Expected output (the test checks: ReLU > 50% dead before and after, chance accuracy;
-leaky ReLU and PReLU none dead, and they learn):
+leaky ReLU, PReLU and RReLU none dead, and they learn):
 
     activation       dead before dead after z<=0 after test accuracy
     relu                     72%        72%        72%         0.100
     leaky_relu                0%         0%        40%         0.864
     leaky_relu(0.1)           0%         0%        38%         0.964
-    prelu                     0%         0%        19%         0.964
+    prelu                     0%         0%        20%         0.964
+    rrelu                     0%         0%        26%         0.962
 
 A larger negative slope (Caffe's ``negative_slope``) lets the units recover faster.
 """
@@ -66,13 +68,13 @@ def main(epochs: int = 30) -> dict[str, dict]:
     print(f"{'activation':<16} {'dead before':>11} {'dead after':>10} {'z<=0 after':>10} {'test accuracy':>13}")
     for name, spec in [("relu", "relu"), ("leaky_relu", "leaky_relu"),
                        ("leaky_relu(0.1)", ("leaky_relu", {"negative_slope": 0.1})),
-                       ("prelu", ("prelu", {"num_parameters": "per_unit"}))]:
+                       ("prelu", ("prelu", {"num_parameters": "per_unit"})), ("rrelu", "rrelu")]:
         r = run(spec, data, epochs)
         results[name] = r
         print(f"{name:<16} {r['dead_before']:>11.0%} {r['dead_after']:>10.0%} "
               f"{r['inactive_after']:>10.0%} {r['test_accuracy']:>13.3f}")
     print("\n'dead' counts units of the ReLU family that pass no gradient on any sample (z <= 0")
-    print("everywhere and f'(z) = 0); leaky ReLU and PReLU units with z <= 0 still pass a gradient")
+    print("everywhere and f'(z) = 0); leaky ReLU, PReLU and RReLU units with z <= 0 still pass a gradient")
     print("(the slope), so they cannot die and recover from the bad start.")
     return results
 

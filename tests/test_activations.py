@@ -198,6 +198,43 @@ def test_documented_kink_values():
     assert d("rrelu", 0.0) == pytest.approx((1 / 8 + 1 / 3) / 2)
 
 
+@pytest.mark.parametrize("name", ["step", "sign"])
+def test_step_and_sign_derivative_text_says_what_derivative_returns_at_0(name):
+    """The catalog's f' text and kink text agree with each other and with derivative(0)."""
+    props = A.ACTIVATIONS[name].properties
+    assert "relunet uses 0" in props.derivative and "f' = 0 everywhere, at 0 too" in props.kink
+    assert np.all(A.get(name).derivative(np.array([-2.0, 0.0, 3.0])) == 0)
+
+
+def test_gelu_catalog_states_the_tanh_form_and_its_distance_from_the_exact_one():
+    props = A.ACTIVATIONS["gelu"].properties
+    assert "0.044715" in props.formula and "0.134145" in props.derivative  # 3 * 0.044715
+    assert 3 * 0.044715 == pytest.approx(0.134145)
+    x = np.linspace(-10.0, 10.0, 200_001)
+    exact, approx = A.get("gelu"), A.get("gelu", approximate="tanh")
+    f_gap = np.abs(exact.fn(x) - approx.fn(x)).max()
+    d_gap = np.abs(exact.derivative(x) - approx.derivative(x)).max()
+    assert 4.7e-4 < f_gap <= 4.8e-4 and 8.6e-4 < d_gap <= 8.7e-4  # "within 4.8e-4 (8.7e-4 of f')"
+    assert "within 4.8e-4 of the exact f (8.7e-4 of f')" in props.problems
+    # the stated tanh derivative is the one computed (and torch's: see the parametrized checks)
+    u = np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)
+    stated = (1 + np.tanh(u)) / 2 + x / 2 * (1 - np.tanh(u) ** 2) * np.sqrt(2 / np.pi) * (1 + 0.134145 * x**2)
+    np.testing.assert_allclose(approx.derivative(x), stated, rtol=1e-12, atol=1e-13)
+
+
+def test_relu_problems_name_the_activations_that_cannot_die():
+    problems = A.ACTIVATIONS["relu"].properties.problems
+    for name in ("leaky_relu", "prelu", "rrelu"):
+        assert name in problems
+        act = A.get(name)  # a real catalog name, whose slope below 0 is > 0: no dead unit
+        assert act.derivative(np.array([-5.0, 0.0]))[0] > 0
+    assert "negative_slope" in problems and "relunet diagnose" in problems
+    assert "per_unit" in A.ACTIVATIONS["prelu"].properties.formula
+    import relunet
+    net = relunet.MLP([2, 4, 1], activation=("prelu", {"num_parameters": "per_unit"}), seed=0)
+    assert net.layers[1].activation.weight.shape == (4,)
+
+
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_forward_and_vjp_equal_torch(name):
     tfn = dict((n, f) for n, _, f in CASES)[name]

@@ -205,8 +205,15 @@ def test_fit_targets_verdicts_and_table():
     assert "Adam's fit rate over plain SGD's: batch 1: 0.10, batch 128: 0.90, batch 512: 0.95" in text
     assert "Nesterov momentum's fit rate over plain SGD's: batch 128: 0.97" in text
     assert "| momentum | 128 | 64 | 970 | 800 | 1.21 |" in text
-    assert "sgd 8.0%" in text and "| 2 | 18 | 12 | 1.50 | 1.80 | 1.50 |" in text
-    assert bench_fit.thread_counts(1) == [1] and bench_fit.thread_counts(16) == [1, 2, 16]
+    assert "sgd 8.0%" in text and "| 128 | 2 | 18 | 12 | 1.50 | 1.80 | 1.50 |" in text  # no batch: 128
+    assert bench_fit.thread_counts(1) == [1] and bench_fit.thread_counts(2) == [1, 2]
+    assert bench_fit.thread_counts(6) == [1, 2, 4, 6] and bench_fit.thread_counts(16) == [1, 2, 4, 8, 16]
+    # Amdahl from 1 -> 2 threads: relunet 10 -> 18/s, s = 2 * 10/18 - 1 = 1/9; torch 8 -> 12/s, s = 1/3
+    assert "batch 128: relunet s = 0.11, 6.0x; PyTorch s = 0.33, 2.7x" in text
+    assert verdicts_of(res, _fit_results())[
+        f"net.fit {BIG} SGD batch 128: speed-up from 1 thread to all cores, relunet's / PyTorch's"] is True  # 1.8/1.5
+    # 8% outside BLAS on 2 threads: T(1) = 0.08 + 2 * 0.92, T(16) = 0.08 + 2 * 0.92 / 16
+    assert f"at most {(0.08 + 1.84) / (0.08 + 0.115):.1f}x from 1 to 16 cores" in text
     # torch: 128 rows at 625/s = 204.8 ms a step; relunet inside BLAS: 5.0 ms * (1 - 0.08)
     assert bench_fit.blas_bound(_fit_results()) == pytest.approx(204.8 / 4.6)
     assert "BLAS bound, batch 128 SGD" in text and f"= {204.8 / 4.6:.2f}x" in text
@@ -220,6 +227,36 @@ def test_fit_targets_verdicts_and_table():
     text = bench_fit.fit_table(both)
     assert "BLAS: mkl" in text and "| relunet on openblas /s | x torch |" in text
     assert "| sgd | 128 | 64 | 1,000 | 625 | 1.60 | 1.60 | 800 | 1.28 |" in text
+
+
+def verdicts_of(res, fit):
+    return {t["target"]: t["met"] for t in suite.targets({**res, "fit": fit})}
+
+
+def test_amdahl_fit_of_the_thread_scaling():
+    from benchmarks import bench_fit
+
+    assert bench_fit.serial_fraction(10.0, 20.0) == 0.0 and bench_fit.serial_fraction(10.0, 10.0) == 1.0
+    assert bench_fit.serial_fraction(10.0, 25.0) == 0.0  # faster than linear: clipped, no negative fraction
+    assert bench_fit.serial_fraction(10.0, 8.0) == 1.0  # slower on two threads: all serial
+    assert bench_fit.implied_speedup(0.0, 16) == 16.0 and bench_fit.implied_speedup(1.0, 16) == 1.0
+    assert bench_fit.implied_speedup(0.25, 4) == pytest.approx(1 / (0.25 + 0.75 / 4))
+    # the fitted law reproduces the 2-thread speed-up it was fitted to
+    s = bench_fit.serial_fraction(10.0, 15.0)
+    assert bench_fit.implied_speedup(s, 2) == pytest.approx(1.5)
+    assert bench_fit.outside_blas_speedup(0.0, 2, 16) == pytest.approx(16.0)
+    assert bench_fit.outside_blas_speedup(1.0, 2, 16) == pytest.approx(1.0)
+    fit = _fit_results()
+    fit["scaling"] = [dict(r, batch=B) for B in (128, 512) for r in fit["scaling"]]
+    fit["scaling"][-1] = dict(fit["scaling"][-1], relunet=10.0, relunet_speedup=1.0)  # batch 512: no gain
+    implied = bench_fit.implied_scaling(fit)
+    assert sorted(implied) == [128, 512] and implied[512]["relunet_implied"] == pytest.approx(1.0)
+    text = "\n".join(bench_fit.scaling_lines(fit))
+    assert "| 512 | 2 | 10 | 12 |" in text and "batch 512: relunet s = 1.00, 1.0x" in text
+    only_one = dict(fit, scaling=[fit["scaling"][0]])  # one thread measured: no verdict, nothing implied
+    assert verdicts_of(_results(), only_one)[
+        f"net.fit {BIG} SGD batch 128: speed-up from 1 thread to all cores, relunet's / PyTorch's"] is None
+    assert bench_fit.implied_scaling(only_one) == {}
 
 
 def test_fit_jobs_and_outside_blas_run():

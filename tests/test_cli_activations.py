@@ -46,3 +46,18 @@ def test_activations_table_on_a_wide_terminal_is_one_row_per_activation(capsys, 
     assert max(len(line) for line in lines) <= 250
     rows = [line.split()[0] for line in lines[1:] if line and not line.startswith("~")]
     assert rows == activations.names()
+
+
+@pytest.mark.parametrize("columns", [80, 250])
+def test_activations_list_the_derivative_at_the_kink(capsys, monkeypatch, columns):
+    """`relunet activations` answers "what is f' at the kink?" (relu'(0) = 0, as PyTorch)."""
+    out = _table(capsys, monkeypatch, columns)
+    assert "at the kink" in out
+    if columns == 80:  # nothing cut: every kink text whole
+        flat = " ".join(out.split())
+        for name in activations.names():
+            kink = activations.ACTIVATIONS[name].properties.kink
+            assert not kink or " ".join(kink.split()) in flat, name
+    relu = next(line for line in out.splitlines()[1:] if line.split() and line.split()[0] == "relu") \
+        if columns == 250 else out
+    assert "f'(0) = 0 (PyTorch" in relu

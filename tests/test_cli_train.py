@@ -48,6 +48,34 @@ def test_full_batch_lbfgs_reports_iterations_and_evaluations(capsys):
     assert res["iterations"] == res["epochs"] >= 1 and res["nfev"] >= res["iterations"]
 
 
+@pytest.mark.parametrize("mode", [["--batch-size", "1", "--lr", "0.5"], ["--batch-size", "2", "--lr", "0.5"],
+                                  ["--batch-size", "full", "--lr", "0.5"], ["--optimizer", "cg"],
+                                  ["--optimizer", "lbfgs"]])
+def test_every_training_mode_of_docs_training_md_solves_xor(capsys, mode):
+    """docs/training.md's 'Batches': the five modes as it runs them, each to 100% on XOR."""
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--json"] + mode)
+    assert rc == 0, err
+    res = json.loads(out)
+    assert res["train_accuracy"] == 1.0 and res["test_accuracy"] == 1.0
+    assert ("iterations" in res and "nfev" in res) == (mode[0] == "--optimizer")
+
+
+@pytest.mark.parametrize("method", ["cg", "lbfgs"])
+def test_full_batch_header_shows_the_settings_that_act(capsys, method):
+    """The header said CG(lr=1.0, max_iter=200, ...) while lr is ignored and --epochs (here
+    7) is the iteration limit; it shows what acts."""
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--optimizer", method, "--epochs", "7", "-v"])
+    assert rc == 0, err
+    head = " ".join(out.split("epoch 1/")[0].split())
+    assert "at most 7 iterations" in head and "line search (no learning rate)" in head
+    assert "lr=" not in head and "max_iter" not in head
+    assert len([line for line in out.splitlines() if line.startswith("epoch ")]) <= 7
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--optimizer", method, "--epochs", "7", "--json"])
+    res = json.loads(out)  # the JSON report has no ignored lr nor a max_iter that did not act
+    assert rc == 0 and res["optimizer"] == method and res["iterations"] <= 7
+    assert "lr" not in res["optimizer_config"] and "max_iter" not in res["optimizer_config"]
+
+
 def test_schedule_early_stopping_validation_and_history(capsys, tmp_path):
     hist = tmp_path / "h.json"
     rc, out, err = _run(capsys, DIGITS + ["--epochs", "6", "--schedule", "step:2:0.5", "--early-stopping", "50",

@@ -906,6 +906,24 @@ def test_a_missing_marker_in_a_text_column_or_the_target_is_an_error_not_a_categ
         datasets.load(str(path), seed=0)
 
 
+@pytest.mark.parametrize("categorical", [False, True])
+def test_both_csv_readers_read_a_target_column_alike(tmp_path, categorical):
+    """Numeric features and text features take one reading of the target column
+    (tables.target_values): whole numbers are integer classes, an infinite target is named
+    with its line (the text-feature reader had let it through to training)."""
+    feature = (lambda i: ["red", "blue"][i % 2]) if categorical else (lambda i: str(i))
+    rows = [f"{i},{feature(i)},{i % 3}.0" for i in range(30)]
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    data = datasets.load(str(path), target="label", seed=0)
+    assert data.y_train.dtype == np.int64 and set(data.y_train) | set(data.y_test) == {0, 1, 2}
+    for bad in ("inf", "-Infinity"):
+        rows[6] = f"6,{feature(6)},{bad}"
+        path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+        with pytest.raises(errors.DataError, match=rf"{bad} target in column 'label', line 8$"):
+            datasets.load(str(path), target="label", seed=0)
+
+
 def test_a_category_written_like_a_marker_is_named_as_one_in_the_error(tmp_path):
     """A text column whose category is "None", in its first row: the error says it is a
     marker to rename, not to impute (which fills numeric columns only)."""

@@ -216,6 +216,21 @@ def test_learning_rate_probe_kills_units(digits):
     assert not {"lr-kills-units", "lr-diverges"} & rules(examine(net, X, y, lr=0.1))
 
 
+def test_dead_output_units_get_the_output_fix_not_another_rectifier():
+    """A dead ReLU *output* (XOR, relu + mse) was told to use leaky_relu, elu or gelu there;
+    its fix is the task's output and loss. Dead hidden units keep the units that cannot die."""
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    y = np.array([0, 1, 1, 0])
+    net = MLP([2, 8, 1], activation="relu", output="relu", loss="mse", seed=0)
+    net.dense_layers[0].b[...] = -10.0  # hidden units dead
+    net.dense_layers[1].b[...] = -10.0  # and the output unit
+    found = {f.layer: f for f in examine(net, X, y, lr=0.1, probe=False) if f.rule == "dead-units"}
+    assert "sigmoid + binary_cross_entropy" in found["output"].fix and "leaky_relu" not in found["output"].fix
+    hidden = found["hidden 1"].fix
+    for name in ("leaky_relu", "prelu", "rrelu"):
+        assert name in hidden
+
+
 def test_dead_units_before_and_after_training(digits):
     X, y = digits
     net = MLP([64, 32, 10], activation="relu")

@@ -16,6 +16,18 @@ def _load(name):
     return mod
 
 
+def _expected_rows(name):
+    """The rows of the "Expected output" table in an example's docstring: {first cell: numbers}."""
+    doc = _load(name).__doc__.split("Expected output")[1]
+    rows = {}
+    for line in doc.splitlines():
+        cells = line.split()
+        if len(cells) >= 3 and line.startswith("    ") and cells[-1].replace(".", "").isdigit():
+            numbers = [c for c in cells if c.rstrip("%").replace(".", "").isdigit()]
+            rows[" ".join(cells[: len(cells) - len(numbers)])] = [float(c.rstrip("%")) for c in numbers]
+    return rows
+
+
 def test_xor_four_ways(capsys):
     results = _load("xor_four_ways").main(seeds=6)
     out = capsys.readouterr().out
@@ -32,11 +44,19 @@ def test_dying_relu_made_visible_and_fixed(capsys):
     r = _load("dying_relu").main(epochs=30)
     assert r["relu"]["dead_before"] > 0.5 and r["relu"]["dead_after"] > 0.5
     assert r["relu"]["test_accuracy"] < 0.3
-    for name in ("leaky_relu", "leaky_relu(0.1)", "prelu"):
+    for name in ("leaky_relu", "leaky_relu(0.1)", "prelu", "rrelu"):
         assert r[name]["dead_after"] == 0.0
         assert r[name]["inactive_after"] < r[name]["inactive_before"]  # units came back to life
-    assert r["leaky_relu(0.1)"]["test_accuracy"] >= 0.9 and r["prelu"]["test_accuracy"] >= 0.9
+    for name in ("leaky_relu(0.1)", "prelu", "rrelu"):  # the README: each slope fixes it
+        assert r[name]["test_accuracy"] >= 0.9, name
     assert "dead" in capsys.readouterr().out
+    # the docstring's table is this run's (dead before / after, z <= 0 after in %, test accuracy)
+    expected = _expected_rows("dying_relu")
+    assert set(expected) == set(r)
+    for name, (before, after, inactive, acc) in expected.items():
+        got = r[name]
+        assert (round(100 * got["dead_before"]), round(100 * got["dead_after"])) == (before, after), name
+        assert abs(100 * got["inactive_after"] - inactive) <= 2 and abs(got["test_accuracy"] - acc) <= 0.011, name
 
 
 def test_sigmoid_vs_softmax_same_decision():
@@ -53,6 +73,12 @@ def test_training_modes():
     assert r["online (batch 1)"]["epochs_to_target"] < r["full batch"]["epochs_to_target"]
     assert r["conjugate gradient"]["epochs_to_target"] < r["full batch"]["epochs_to_target"]
     assert r["L-BFGS"]["epochs_to_target"] < r["full batch"]["epochs_to_target"]
+    # the docstring's table is this run's: epochs to the target and test accuracy
+    expected = _expected_rows("training_modes")
+    assert set(expected) == set(r)
+    for name, (epochs, _updates, _gradients, acc) in expected.items():
+        assert abs(r[name]["epochs_to_target"] - epochs) <= max(1, 0.1 * epochs), name
+        assert abs(r[name]["test_accuracy"] - acc) <= 0.011, name
 
 
 @pytest.mark.skipif(not MNIST.is_dir(), reason="MNIST not found beside the repository")

@@ -134,3 +134,25 @@ def test_output_guide_deltas_match_the_losses():
 def test_explain_step_does_not_claim_an_initialisation_it_never_uses():
     text = explain_module.explain("step")
     assert "xavier" not in text and "zero weights" in text
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "binary_cross_entropy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loss_numerics_line_holds_at_logits_of_1e30(name, dtype):
+    """`relunet explain cross_entropy` says logits up to 1e30 give a finite loss and delta:
+    the fused pass the network trains with, against PyTorch's from-logits losses."""
+    import torch
+    import torch.nn.functional as F
+
+    assert "1e30" in explain(name)
+    z = np.array([[1e30, 0.0, -1e30], [-1e30, 1e30, 3.0]], dtype=dtype)
+    Y = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # (exp underflows to 0: fine)
+        value, delta = losses.get(name).value_and_delta_from_logits(z, Y)
+    assert np.isfinite(value) and np.isfinite(delta).all()
+    zt = torch.tensor(z.astype(np.float64), requires_grad=True)
+    ref = (F.cross_entropy(zt, torch.tensor(Y.argmax(1))) if name == "cross_entropy"
+           else F.binary_cross_entropy_with_logits(zt, torch.tensor(Y.astype(np.float64))))
+    ref.backward()
+    assert value == pytest.approx(ref.item(), rel=1e-6)
+    np.testing.assert_allclose(delta, zt.grad.numpy(), rtol=1e-6, atol=1e-12)

@@ -65,6 +65,24 @@ def test_relu_derivative_shows_zeros_where_units_are_off_and_deltas_chain():
     assert "p - y" in tr.steps[0].delta_rule
 
 
+def test_update_is_the_textbook_rule_it_prints():
+    """The rule printed under each update: one pattern, a sigmoid output with mse, the
+    textbook w += lr * delta * f'(e) * input with delta = target - output, doubled by mse's
+    mean of (y_hat - y)^2 (no 1/2), is exactly the traced change of the output weights."""
+    net = relunet.MLP([2, 3, 1], activation="tanh", output="sigmoid", loss="mse", dtype=np.float64, seed=1)
+    tr = trace_steps(net, X[1:2], Y[1:2], lr=0.5)
+    hidden, out = tr.steps[0].layers
+    t, y = 1.0, np.asarray(out.a)[0, 0]
+    f_prime = y * (1 - y)  # sigmoid'(e)
+    textbook = 0.5 * 2 * (t - y) * f_prime * np.asarray(hidden.a)[0]  # lr * 2 delta * f'(e) * input
+    np.testing.assert_allclose(np.asarray(out.update_W)[:, 0], textbook, rtol=1e-12)
+    # relunet's delta = dL/dz holds f'(e) and the minus sign
+    np.testing.assert_allclose(np.asarray(out.delta)[0, 0], -2 * (t - y) * f_prime, rtol=1e-12)
+    text = " ".join(render(tr).split())  # the rule is wrapped over lines
+    assert "w_ij += lr * (-delta_j) * a_i" in text and "w += lr * delta * f'(e) * input" in text
+    assert "gives 2(t-y)/(NK)" in text
+
+
 def test_several_steps_reduce_loss_and_render_all_formats():
     net = relunet.MLP([2, 8, 1], activation="tanh", output="sigmoid", seed=0)
     tr = trace_steps(net, X, Y, lr=1.0, steps=5)

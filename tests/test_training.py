@@ -80,6 +80,16 @@ def test_online_minibatch_and_batch_all_solve_xor(batch_size):
     assert net.score(XOR_X, XOR_Y) == 1.0
 
 
+@pytest.mark.parametrize("batch_size,documented", [(1, 19), (2, 17), (None, 29)])
+def test_epochs_to_100_percent_on_xor_are_docs_training_md_measured_table(batch_size, documented):
+    """docs/training.md's 'Measured' table, seed 0: epochs until the exact training accuracy
+    first reaches 100% (2-8-1 leaky ReLU, sigmoid + BCE, SGD lr 0.5)."""
+    net = relunet.MLP([2, 8, 1], activation="leaky_relu", output="sigmoid", seed=0)
+    acc = net.fit(XOR_X, XOR_Y, epochs=100, batch_size=batch_size, lr=0.5, exact_train_metrics=True)["accuracy"]
+    reached = next(i + 1 for i, a in enumerate(acc) if a == 1.0)
+    assert abs(reached - documented) <= 1
+
+
 def test_online_does_one_update_per_pattern_batch_one_per_epoch():
     for bs, per_epoch in ((1, 4), (3, 2), (None, 1)):
         rec = Recorder()

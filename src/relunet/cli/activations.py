@@ -17,7 +17,7 @@ from dataclasses import asdict
 from relunet.core import activations
 
 NAME = "activations"
-HELP = "list every activation with its formula, derivative, range and properties"
+HELP = "list every activation with its formula, derivative (and its value at a kink), range and properties"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def _flags(props) -> str:
 MAX_CELL = 44
 #: the narrowest layout drawn; a smaller terminal still gets this width
 MIN_WIDTH = 40
-HEADER = ("name", "f(x)", "f'(x)", "range", "properties")
+HEADER = ("name", "f(x)", "f'(x)", "at the kink", "range", "properties")
 
 
 def _table(table: list[tuple[str, ...]]) -> list[str]:
@@ -48,6 +48,7 @@ def _table(table: list[tuple[str, ...]]) -> list[str]:
     lines = []
     for r in table:
         cells = [c if len(c) <= w else c[: w - 1] + "~" for c, w in zip(r[:-1], widths)]
+        cells = [c or "-" for c in cells]  # no kink: f is differentiable everywhere
         lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + r[-1])
     if any(len(c) > w for r in table for c, w in zip(r[:-1], widths)):
         # the cut part often holds the defaults (alpha = 1, negative_slope = 0.01)
@@ -57,7 +58,8 @@ def _table(table: list[tuple[str, ...]]) -> list[str]:
 
 
 def _blocks(table: list[tuple[str, ...]], width: int) -> list[str]:
-    """One block per activation, a field a line, long text wrapped to ``width``: nothing is cut."""
+    """One block per activation, a field a line, long text wrapped to ``width``: nothing is cut
+    (an empty field, no kink, is left out)."""
     label = max(len(h) for h in HEADER[1:]) + 4
     lines = []
     for name, *cells in table[1:]:
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump({n: asdict(p) for n, p in rows}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    table = [HEADER] + [(n, p.formula, p.derivative, p.output_range, _flags(p)) for n, p in rows]
+    table = [HEADER] + [(n, p.formula, p.derivative, p.kink, p.output_range, _flags(p)) for n, p in rows]
     # the terminal's width ($COLUMNS first; 80 when the output is not a terminal)
     width = max(shutil.get_terminal_size().columns, MIN_WIDTH)
     lines = _table(table)

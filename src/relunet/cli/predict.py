@@ -330,26 +330,10 @@ def parse_table(path: str, rows: list[tuple[int, list[str]]], width: int, cols: 
 
 
 def _target_labels(path: str, rows: list[tuple[int, list[str]]], t: int, where: str) -> np.ndarray:
-    """The target column ``t``: numbers, or class labels as text (the model's ``classes_``
-    decode them, such as "cat", "dog").
-
-    Raises:
-        DataFormatError: a missing (:func:`relunet.data.tables.is_missing`) or infinite
-            target cell, naming ``where`` and the file's line.
-    """
-    labels = [r[t].strip() for _, r in rows]
-    for (line, _), v in zip(rows, labels):
-        if tables.is_missing(v):
-            raise DataFormatError(f"{path}: {tables.missing_cell(v, 'target')} in {where}, line {line}; fill it, "
-                                  "drop the row, or drop the target column to predict without a metric")
-    try:
-        y: np.ndarray = np.array([tables.parse_number(v) for v in labels])
-    except ValueError:
-        return np.array(labels)
-    bad = np.flatnonzero(~np.isfinite(y))
-    if bad.size:
-        raise DataFormatError(f"{path}: {labels[bad[0]]} target in {where}, line {rows[bad[0]][0]}")
-    return y
+    """The target column ``t`` as training reads it (:func:`relunet.data.tables.target_values`):
+    numbers, or class labels as text that the model's ``classes_`` decode."""
+    return tables.target_values(path, [r[t].strip() for _, r in rows], [line for line, _ in rows], where,
+                                fix="fill it, drop the row, or drop the target column to predict without a metric")
 
 
 def _is_float(v: Any) -> bool:

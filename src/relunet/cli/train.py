@@ -32,6 +32,7 @@ from relunet.data.datasets import Dataset
 from relunet.errors import RelunetError
 from relunet.insight.diagnostics import DiagnosticsTracker
 from relunet.training.history import History
+from relunet.training.minimizers import METHODS
 
 NAME = "train"
 HELP = "train a network and report its test accuracy (or MSE)"
@@ -179,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
     verbose = 0 if (args.json or args.quiet) else (2 if args.verbose else 1)
     checkpoint = args.checkpoint or args.resume
     if verbose:
-        print(header(net, data, kwargs["optimizer"], args.schedule, kwargs.get("augment")))
+        print(header(net, data, kwargs["optimizer"], args.schedule, kwargs.get("augment"), args.epochs))
     t0 = time.perf_counter()
     from relunet.cli.verdict import divergence_cause
     from relunet.errors import DivergenceError
@@ -232,14 +233,28 @@ def _run(args: argparse.Namespace) -> int:
 MIN_WIDTH = 40
 
 
-def header(net: MLP, data: Dataset, optimizer: object, schedule: str | None, augment: Any = None) -> str:
+def _optimizer_text(optimizer: object, epochs: int | None) -> str:
+    """The optimizer as the header shows it: its repr, but for CG / L-BFGS the settings that
+    act (their ``lr`` is ignored, and ``--epochs`` is their iteration limit, not ``max_iter``)."""
+    from relunet.training.minimizers import Minimizer
+
+    if not isinstance(optimizer, Minimizer):
+        return repr(optimizer)
+    cfg = ", ".join(f"{k}={v!r}" for k, v in optimizer.config().items() if k not in ("lr", "max_iter"))
+    limit = f"at most {epochs} iterations, " if epochs is not None else ""
+    return (f"{type(optimizer).__name__}({cfg}): full batch, {limit}each step's length from a line "
+            "search (no learning rate)")
+
+
+def header(net: MLP, data: Dataset, optimizer: object, schedule: str | None, augment: Any = None,
+           epochs: int | None = None) -> str:
     """The text printed before training: the network, the data, the optimizer and the
     schedule. One line when it fits the terminal (``shutil.get_terminal_size()``: $COLUMNS
     first, 80 when the output is not a terminal); else one part a line, each wrapped at
     spaces with an indent, so nothing is cut and no line is wider than the terminal."""
     augmented = f" (with {data.info['augment']} copies)" if data.info.get("augment") else ""
     parts = [repr(net), f"on {data.name}: {len(data.X_train)} train{augmented} / {len(data.X_test)} test samples",
-             f"optimizer {optimizer!r}"] + ([f"schedule {schedule}"] if schedule else []) \
+             f"optimizer {_optimizer_text(optimizer, epochs)}"] + ([f"schedule {schedule}"] if schedule else []) \
         + ([f"random augmentation {augment.spec()} per batch"] if augment is not None else [])
     parts[1:-1] = [p + "," for p in parts[1:-1]]
     line = f"{parts[0]}  " + " ".join(parts[1:])
@@ -376,6 +391,8 @@ def summary(net, data, history, seconds: float) -> dict:
     info = history.info
     out["optimizer"] = info.get("optimizer")
     out["optimizer_config"] = info.get("optimizer_config", {})
+    if out["optimizer"] in METHODS:  # CG / L-BFGS ignore lr, and --epochs is their max_iter
+        out["optimizer_config"] = {k: v for k, v in out["optimizer_config"].items() if k not in ("lr", "max_iter")}
     for key in ("iterations", "nfev", "stopped_early", "best_epoch", "resumed_from"):
         if key in info:
             out[key] = info[key]

@@ -359,9 +359,10 @@ class Step(Activation):
     aliases = ("heaviside",)
     differentiable = False
     properties = Properties(
-        formula="1 if x > 0 else 0", derivative="0 (x != 0), undefined at 0",
+        formula="1 if x > 0 else 0", derivative="0 for x != 0; none at 0 (a jump), where relunet uses 0",
         output_range="{0, 1}", saturating=True, zero_centred=False, monotonic=True,
-        smooth=False, kink="f(0) = 0; f' = 0 everywhere (no gradient)",
+        smooth=False, kink="f(0) = 0; f' = 0 everywhere, at 0 too (torch has no derivative for heaviside): "
+                           "no gradient",
         use="perceptron only (perceptron learning rule)",
         problems="zero gradient almost everywhere: gradient descent cannot train it",
         reference="McCulloch & Pitts 1943; Rosenblatt, The Perceptron, 1958",
@@ -402,9 +403,10 @@ class Sign(Activation):
     aliases = ("signum",)
     differentiable = False
     properties = Properties(
-        formula="1 if x > 0, 0 if x = 0, -1 if x < 0", derivative="0 (x != 0), undefined at 0",
+        formula="1 if x > 0, 0 if x = 0, -1 if x < 0",
+        derivative="0 for x != 0; none at 0 (a jump), where relunet uses 0",
         output_range="{-1, 0, 1}", saturating=True, zero_centred=True, monotonic=True,
-        smooth=False, kink="f(0) = 0; f' = 0 everywhere (torch autograd's value)",
+        smooth=False, kink="f(0) = 0; f' = 0 everywhere, at 0 too (torch.sign's autograd): no gradient",
         use="perceptron only (bipolar targets, perceptron learning rule)",
         problems="zero gradient almost everywhere: gradient descent cannot train it",
         reference="Widrow & Hoff, Adaptive switching circuits, 1960",
@@ -548,7 +550,10 @@ class ReLU(Activation):
         formula="max(0, x)", derivative="1 if x > 0 else 0", output_range="[0, inf)",
         saturating=False, zero_centred=False, monotonic=True, smooth=False,
         kink="f'(0) = 0 (PyTorch's choice of subgradient)", use="hidden",
-        problems="dying ReLU: a unit with input <= 0 on every sample gets no gradient",
+        problems="dying ReLU: a unit with input <= 0 on every sample gets no gradient and never "
+                 "recovers (too large a learning rate, a large negative bias); units that cannot die: "
+                 "leaky_relu (negative_slope), prelu (a learned slope), rrelu (a random slope); "
+                 "relunet diagnose and relunet doctor count dead units",
         reference="Nair & Hinton, Rectified Linear Units Improve RBMs, ICML 2010",
     )
 
@@ -646,7 +651,8 @@ class LeakyReLU(Activation):
         formula="x if x > 0 else a x  (a = negative_slope = 0.01)",
         derivative="1 if x > 0 else a", output_range="(-inf, inf)", saturating=False,
         zero_centred=False, monotonic=True, smooth=False, kink="f'(0) = a (PyTorch)",
-        use="hidden", problems="the slope a is a hyper-parameter; small a learns slowly below 0",
+        use="hidden (a ReLU that cannot die: f' = a > 0 below 0 still passes a gradient)",
+        problems="the slope a is a hyper-parameter; small a learns slowly below 0",
         reference="Maas, Hannun & Ng, Rectifier nonlinearities improve neural network acoustic models, ICML 2013",
     )
 
@@ -699,7 +705,8 @@ class PReLU(Activation):
     name = "prelu"
     init = "he"
     properties = Properties(
-        formula="x if x > 0 else a x  (a learned, initially 0.25)",
+        formula="x if x > 0 else a x  (a learned, initially 0.25; one shared a, or one per unit: "
+                "num_parameters = 'per_unit')",
         derivative="1 if x > 0 else a;  dL/da = sum over x <= 0 of g x",
         output_range="(-inf, inf)", saturating=False, zero_centred=False,
         monotonic=True, smooth=False, kink="f'(0) = a (PyTorch)", use="hidden",
@@ -1088,10 +1095,14 @@ class GELU(Activation):
     name = "gelu"
     init = "he"
     properties = Properties(
-        formula="x Phi(x) = x/2 (1 + erf(x / sqrt 2))  (or tanh approximation)",
-        derivative="Phi(x) + x phi(x)", output_range="[-0.170, inf)", saturating=False,
+        formula="x Phi(x) = x/2 (1 + erf(x / sqrt 2)); approximate='tanh': x/2 (1 + tanh u), "
+                "u = sqrt(2/pi) (x + 0.044715 x^3)",
+        derivative="Phi(x) + x phi(x), phi the normal density; approximate='tanh': (1 + tanh u)/2 "
+                   "+ x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 0.134145 x^2)",
+        output_range="[-0.170, inf)", saturating=False,
         zero_centred=False, monotonic=False, smooth=True, use="hidden (transformers)",
-        problems="slower than ReLU (erf); non-monotonic with a minimum -0.17 at x = -0.75",
+        problems="slower than ReLU (erf); non-monotonic with a minimum -0.17 at x = -0.75; the tanh "
+                 "form is within 4.8e-4 of the exact f (8.7e-4 of f')",
         reference="Hendrycks & Gimpel, Gaussian Error Linear Units (GELUs), arXiv:1606.08415, 2016",
     )
 

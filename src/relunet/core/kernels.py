@@ -620,18 +620,24 @@ def _relu_backward_bias_kernels(numba: Any) -> tuple[Callable[..., Any], Callabl
                 b[j] = b[j] + db[j] * neg_lr
 
     def parallel(g, a, db, b, step, neg_lr, one, zero):  # pragma: no cover - compiled
+        # the mask over blocks of rows, then each block of columns summed down its rows in
+        # order; a mask and a sum in one loop (over a block of columns) ran 3.5x slower than
+        # the serial kernel: writing g and db in one loop kept it from vectorizing
         n, k = g.shape
+        for i in numba.prange(n):
+            gi, ai = g[i], a[i]
+            for j in range(k):
+                gi[j] = gi[j] * (one if ai[j] > zero else zero)
         for c in numba.prange((k + _COLUMN_BLOCK - 1) // _COLUMN_BLOCK):
             lo = c * _COLUMN_BLOCK
             hi = min(k, lo + _COLUMN_BLOCK)
-            for j in range(lo, hi):
-                db[j] = zero
+            acc = db[lo:hi]
+            for j in range(hi - lo):
+                acc[j] = zero
             for i in range(n):
-                gi, ai = g[i], a[i]
-                for j in range(lo, hi):
-                    v = gi[j] * (one if ai[j] > zero else zero)
-                    gi[j] = v
-                    db[j] += v
+                gi = g[i, lo:hi]
+                for j in range(hi - lo):
+                    acc[j] += gi[j]
             if step:
                 for j in range(lo, hi):
                     b[j] = b[j] + db[j] * neg_lr

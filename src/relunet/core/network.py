@@ -7,7 +7,10 @@ Backpropagation is the chain rule applied layer by layer from the output back:
     delta_{l-1} = (delta_l W_l^T) * f'(z_{l-1})
 
 so the textbook per-pattern rule ``w += lr * delta * f'(e) * input`` is one SGD step
-``W -= lr * dL/dW`` with batch size 1 (the sign is folded into delta = -(y - y_hat)).
+``W -= lr * dL/dW`` with batch size 1: the textbook's ``delta`` is the error
+``target - output = -dL/dy_hat`` (for ``E = 1/2 (t - y)^2``; relunet's ``mse``, the mean of
+``(y_hat - y)^2``, doubles it), while relunet's ``delta = dL/dz`` carries the minus sign and
+already contains ``f'(e)`` (``relunet trace`` prints both, see :mod:`relunet.insight.trace`).
 
 Every pass runs through one forward loop and one backward loop (``Network._forward``,
 ``Network._backward``): the training step (work arrays reused from batch to batch, ReLU

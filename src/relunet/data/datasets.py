@@ -814,22 +814,6 @@ def _csv_body(path: Path, rows: Iterator[tuple[int, list[str]]], header: list[st
     return lines, values, labels
 
 
-def _csv_target(path: Path, labels: list[str], lines: list[int], column: str) -> np.ndarray:
-    """Numeric targets (integers when all are whole), else the class names as text; a
-    missing target (:func:`relunet.data.tables.is_missing`) is an error."""
-    tables.refuse_missing_target(path, labels, lines, column)
-    try:
-        y: np.ndarray = np.array([tables.parse_number(v) for v in labels])
-    except ValueError:
-        return np.array(labels)  # class names
-    if not np.isfinite(y).all():
-        r = int(np.flatnonzero(~np.isfinite(y))[0])
-        raise DataError(f"{path}: {y[r]} in target column {column!r}, line {lines[r]}")
-    if whole_numbers(y):
-        y = y.astype(np.int64)
-    return y
-
-
 def _load_csv(path: Path, target: str | None, missing_ok: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
     with contextlib.closing(csv_rows(path)) as rows:
         header, t, first = _csv_header(path, rows, target)
@@ -841,7 +825,7 @@ def _load_csv(path: Path, target: str | None, missing_ok: bool = False) -> tuple
         r, c = bad[0]
         raise DataError(f"{path}: {X[r, c]} in column {features[c]!r}, line {lines[r]}; clean it, or fill missing "
                         "values with --impute mean (or median)")
-    y = _csv_target(path, labels, lines, header[t])
+    y = tables.target_values(path, labels, lines, f"column {header[t]!r}")
     big = np.argwhere(np.abs(X) > np.finfo(np.float32).max)
     if len(big):  # float32 would make it inf (with a RuntimeWarning) and the error would say "NaN or inf"
         r, c = big[0]

@@ -77,12 +77,30 @@ def missing_cell(text: str, what: str = "value") -> str:
     return f"an empty (missing) {what}" if not text else f"a missing {what} ({text!r})"
 
 
-def refuse_missing_target(path: Any, labels: list[str], lines: list[int], column: str) -> None:
-    """Raise a DataError naming the first missing (:func:`is_missing`) target cell of
-    ``labels`` (stripped cells of the target ``column``), at file line ``lines[i]``."""
+def target_values(path: Any, labels: list[str], lines: list[int], where: str, fix: str = "") -> np.ndarray:
+    """The target column of a CSV file, one reading for every reader (training, text
+    features, ``predict``): its stripped cells ``labels`` as numbers (:func:`parse_number`;
+    ``int64`` when every one is whole, :func:`relunet.core.checks.whole_numbers`), else as
+    text, the class names (such as "cat", "dog"). ``where`` names the column in messages
+    ("column 'label'"), ``lines[i]`` is cell i's line in the file, ``fix`` what to do about
+    a missing cell.
+
+    Raises:
+        DataError: a missing cell (:func:`is_missing`), or a number that is not finite
+            ("inf"), naming ``where`` and the line.
+    """
     gap = next((i for i, v in enumerate(labels) if is_missing(v)), None)
     if gap is not None:
-        raise DataError(f"{path}: {missing_cell(labels[gap], 'target')} in column {column!r}, line {lines[gap]}")
+        raise DataError(f"{path}: {missing_cell(labels[gap], 'target')} in {where}, line {lines[gap]}"
+                        + (f"; {fix}" if fix else ""))
+    try:
+        y: np.ndarray = np.array([parse_number(v) for v in labels])
+    except ValueError:
+        return np.array(labels)
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        raise DataError(f"{path}: {labels[bad[0]]} target in {where}, line {lines[bad[0]]}")
+    return y.astype(np.int64) if whole_numbers(y) else y
 
 
 def missing_fix(text: str, categorical: bool, missing_ok: bool) -> str:
@@ -207,13 +225,5 @@ def read_categorical_csv(path: "str | os.PathLike[str]", rows: list[tuple[int, l
                   for i in text}
     check_one_hot_width(path, categories)
     X = encode_rows(path, rows, positions, columns, categories, missing_ok)
-    labels = [r[t].strip() for _, r in rows]
-    refuse_missing_target(path, labels, [line for line, _ in rows], header[t])
-    try:
-        y: np.ndarray = np.array([parse_number(v) for v in labels])
-    except ValueError:
-        y = np.array(labels)
-    else:
-        if whole_numbers(y):
-            y = y.astype(np.int64)
+    y = target_values(path, [r[t].strip() for _, r in rows], [line for line, _ in rows], f"column {header[t]!r}")
     return X.astype(np.float32), y, expanded_names(columns, categories), columns, categories

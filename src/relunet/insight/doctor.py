@@ -465,6 +465,14 @@ def _check_init(net: MLP, ratio: float = 3.0, min_weights: int = 50) -> list[Fin
     )]
 
 
+#: the fix of dead hidden units, and of a dead output layer (no rectifier belongs there)
+DEAD_HIDDEN_FIX = ("lower the learning rate, check input scaling and the initialisation (He for ReLU), or use "
+                   "an activation that cannot die: leaky_relu (negative_slope), prelu, rrelu, elu or gelu")
+DEAD_OUTPUT_FIX = ("give the output the activation and loss of the task, not a rectifier: sigmoid + "
+                   "binary_cross_entropy or softmax + cross_entropy for classes, identity + mse for "
+                   "regression (relunet explain, with no name, has the table)")
+
+
 def _dead_findings(diag: Diagnosis, when: str, threshold: float, notes: bool = True) -> list[Finding]:
     """A finding per layer with dead units: a warning from ``threshold`` on, else info
     (only with ``notes``)."""
@@ -482,8 +490,7 @@ def _dead_findings(diag: Diagnosis, when: str, threshold: float, notes: bool = T
             f"they output a constant and their derivative is 0: backpropagation passes them no gradient "
             "and they will never recover (dying ReLU). Usual causes: a learning rate too large, a large "
             "negative bias, or unscaled inputs.",
-            "lower the learning rate, check input scaling and the initialisation (He for ReLU), or use "
-            "an activation that cannot die: leaky_relu, elu or gelu",
+            DEAD_OUTPUT_FIX if l.output else DEAD_HIDDEN_FIX,
             layer=l.name, details={"dead_fraction": l.dead_fraction, "dead_units": l.dead_units},
         ))
     return out

@@ -159,6 +159,13 @@ def explain_loss(name: str) -> str:
         "poisson": "(exp(z) - y) / (N K)",
         "hierarchical_nll": "-t sigma(-t z_j) / N on the target's path, 0 elsewhere",
     }[loss.name]
+    numerics = {
+        "cross_entropy": "from the logits, never log(softmax(z)): L_n = logsumexp(z_n) - z_n,y with the "
+                         "max logit shifted out (every exponent <= 0), so logits up to 1e30 give a finite "
+                         "loss and delta, in float32 too",
+        "binary_cross_entropy": "from the logits, never log(sigmoid(z)): L = max(z, 0) - z y + log(1 + "
+                                "exp(-|z|)), so logits up to 1e30 give a finite loss and delta",
+    }.get(loss.name)
     lines = [
         f"{loss.name}: {first}",
         "",
@@ -169,6 +176,8 @@ def explain_loss(name: str) -> str:
         "  with another output the gradient dL/dy_hat is passed back through that output's",
         "  derivative, which is correct but usually learns slowly (relunet doctor warns).",
     ]
+    if numerics:
+        lines.insert(-2, f"  numerics         {numerics}")
     return "\n".join(lines) + "\n"
 
 

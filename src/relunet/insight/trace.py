@@ -24,7 +24,13 @@ generator) and the backward multiplies by the same mask:
 
 Update (SGD)::
 
-    W_l <- W_l - lr * dL/dW_l            i.e. w += lr * (-delta) * f'(e) * input
+    W_l <- W_l - lr * dL/dW_l            per weight: w_ij += lr * (-delta_j) * a_i
+
+This is the textbook per-pattern rule ``w += lr * delta * f'(e) * input`` with the
+textbook's sign and names: its ``delta`` is the error ``-dL/da_j`` (``target - output`` for
+``E = 1/2 (t - y)^2``; relunet's ``mse``, the mean of ``(y_hat - y)^2``, gives
+``2 (t - y) / (N K)``), and relunet's ``delta_j = dL/dz_j = dL/da_j * f'(z_j)`` already holds
+the ``f'(e)`` and the minus sign (:data:`TEXTBOOK_RULE`, printed with every update).
 
 The forward and backward numbers are what the network's own pass computes, read through
 its ``record=`` lists (``Network.logits``, ``Network.loss_and_delta``, ``Network.backward``:
@@ -37,6 +43,7 @@ and recorded as the actual change of each parameter (a test checks it equals a r
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -63,6 +70,15 @@ _WHY_DELTA = {
         "other node: the derivative of -log sigma(t z_j), summed over the path's decisions"
     ),
 }
+
+
+#: how the printed update is the textbook rule (shown under each step's update)
+TEXTBOOK_RULE = (
+    "per weight: w_ij += lr * (-delta_j) * a_i. This is the textbook rule w += lr * delta * f'(e) * input: "
+    "the textbook's delta is the error -dL/da_j (target-output for E = (t-y)^2/2; relunet's mse, "
+    "mean((y_hat-y)^2), gives 2(t-y)/(NK)), and relunet's delta_j = dL/dz_j = dL/da_j * f'(z_j) "
+    "already holds f'(e) and the minus sign."
+)
 
 
 @dataclass
@@ -310,6 +326,7 @@ def render_text(trace: Trace, precision: int = 4, markdown: bool = False) -> str
         if code_close:
             lines.append(code_close)
         lines.append(h(f"step {st.step}: update (SGD, lr = {trace.lr:g})"))
+        lines.extend(textwrap.wrap(TEXTBOOK_RULE, 92, initial_indent="  ", subsequent_indent="  "))
         if code_open:
             lines.append(code_open)
         for rec in st.layers:
