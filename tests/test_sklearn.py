@@ -248,6 +248,15 @@ def test_bad_parameters_are_named():
         MLPClassifier().fit(X, np.zeros(10))
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_bad_optimizer_params_are_named(solver):
+    X, y = np.zeros((10, 2)), np.arange(10) % 2
+    with pytest.raises(ConfigError, match="unexpected keyword argument 'frobnicate'; its parameters: lr"):
+        MLPClassifier(solver=solver, optimizer_params={"frobnicate": 1}).fit(X, y)
+    with pytest.raises(ConfigError, match="learning_rate_init"):
+        MLPClassifier(solver=solver, optimizer_params={"lr": 0.1}).fit(X, y)
+
+
 def test_dtype_follows_input_unless_set():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
@@ -360,6 +369,7 @@ def test_a_diverging_run_without_early_stopping_raises_a_divergence_that_is_a_va
 
 
 def test_partial_fit_is_one_engine_epoch(digits):
+    from relunet.interop.sklearn import _Trainee
     from relunet.training import optimizers
     from relunet.training.engine import Run
 
@@ -369,12 +379,17 @@ def test_partial_fit_is_one_engine_epoch(digits):
     clf.partial_fit(X_train, y_train, classes=np.arange(10))
     clf.partial_fit(X_train, y_train)
 
-    net = MLPClassifier((16,), solver="sgd", batch_size=32, random_state=0)._build(64, 10, "softmax", np.float64)
+    # each call draws from a new RandomState(random_state), as scikit-learn's: the first one
+    # the initial parameters, then the epoch's shuffle; the second one the shuffle only
+    ref = MLPClassifier((16,), solver="sgd", batch_size=32, random_state=0)
+    ref._random_state = np.random.RandomState(0)
+    net = ref._build(64, 10, "softmax", np.float64)
     net.classes_ = np.arange(10)
     opt = optimizers.get("sgd", lr=0.1)
     Y = net.encode_targets(y_train, len(y_train), fit=False)
-    for _ in range(2):
-        run = Run(net, np.ascontiguousarray(X_train), Y, opt, batch_size=32)
+    for random_state in (ref._random_state, np.random.RandomState(0)):
+        trainee = _Trainee(net, 0.0, random_state=random_state)
+        run = Run(trainee, np.ascontiguousarray(X_train), Y, opt, batch_size=32)
         run.start()
         loss = run.epoch()["loss"]
         run.finish()

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from scipy import sparse
 from sklearn import neural_network as sk
-from sklearn.datasets import load_iris, make_regression
+from sklearn.datasets import load_digits, load_iris, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from relunet.core import losses
 from relunet.core.network import MLP
-from relunet.errors import DataError
+from relunet.errors import ConfigError, DataError
 from relunet.interop.sklearn import MLPClassifier, MLPRegressor, l2_penalty
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -105,6 +105,136 @@ def test_sgd_with_momentum_and_nesterov_follows_scikit_learn(iris):
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
     for a, b in zip(ours.coefs_, theirs.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+def _same_path(ours, theirs, rtol=1e-9):
+    """The same epochs, losses, validation scores and parameters, to rounding."""
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=rtol)
+    if theirs.validation_scores_ is not None:
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=rtol)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:400] / 16.0, y[:400]
+
+
+@pytest.mark.parametrize("params", [dict(), dict(alpha=1.0), dict(batch_size=32, alpha=0.0)])
+def test_adam_follows_scikit_learns_path(digits, params):
+    """scikit-learn's Adam adds epsilon to sqrt(v) before the bias correction: a unit that
+    only the L2 penalty moves (gradient ~ alpha W / n, as small as epsilon) steps ~30 times
+    more slowly in the first steps than in PyTorch's form."""
+    X, y = digits
+    params = dict(hidden_layer_sizes=(16,), max_iter=15, random_state=0, **params)
+    _same_path(MLPClassifier(**params).fit(X, y), sk.MLPClassifier(**params).fit(X, y))
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("schedule", [dict(learning_rate="invscaling", learning_rate_init=0.5, power_t=0.7),
+                                      dict(learning_rate="adaptive", learning_rate_init=0.2, tol=0.05,
+                                           n_iter_no_change=2)])
+def test_sgd_momentum_under_a_changing_rate_follows_scikit_learn(iris, schedule, nesterov):
+    """scikit-learn's velocity holds each past step's rate (v = mu v - lr g); after the rate
+    changes, its steps are relunet's only with the momentum buffer rescaled."""
+    X, y = iris
+    X = (X - X.mean(0)) / X.std(0)
+    params = dict(hidden_layer_sizes=(8,), solver="sgd", max_iter=40, random_state=0, shuffle=False,
+                  nesterovs_momentum=nesterov, **schedule)
+    ours, theirs = MLPClassifier(**params).fit(X, y), sk.MLPClassifier(**params).fit(X, y)
+    _same_path(ours, theirs)
+    assert ours._optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate, rel=1e-12)
+
+
+@pytest.mark.parametrize("target", ["binary", "multiclass", "multilabel", "regression"])
+def test_early_stopping_holds_out_scikit_learns_split(digits, target):
+    """The same validation rows, in scikit-learn's order, from the RandomState after the
+    initial weights (stratified for binary labels only, as scikit-learn): the same
+    validation scores, the same stopping epoch, the same restored weights."""
+    X, y = digits
+    cls, ref = (MLPRegressor, sk.MLPRegressor) if target == "regression" else (MLPClassifier, sk.MLPClassifier)
+    y = {"binary": y % 2, "multiclass": y, "multilabel": np.c_[y % 2, y > 4, y == 3],
+         "regression": y / 9.0}[target]
+    params = dict(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=0.1, early_stopping=True,
+                  validation_fraction=0.2, max_iter=60, random_state=3)
+    ours, theirs = cls(**params).fit(X, y), ref(**params).fit(X, y)
+    _same_path(ours, theirs)
+    assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_, rel=1e-12)
+
+
+def test_early_stopping_trains_with_a_class_too_small_to_stratify(iris):
+    """scikit-learn holds out a plain random split for multi-class labels, so a class with
+    one sample trains (relunet's stratified split used to refuse it)."""
+    X, y = iris
+    y = y.copy()
+    y[0] = 3
+    params = dict(hidden_layer_sizes=(8,), early_stopping=True, max_iter=20, random_state=0)
+    _same_path(MLPClassifier(**params).fit(X, y), sk.MLPClassifier(**params).fit(X, y))
+
+
+@pytest.mark.parametrize("case", ["dense", "sparse", "weighted"])
+def test_shuffled_minibatches_follow_scikit_learn(digits, case):
+    """Each epoch's order is scikit-learn's shuffle of the previous one, drawn from the fit's
+    RandomState."""
+    X, y = digits
+    params = dict(hidden_layer_sizes=(16,), batch_size=50, max_iter=10, random_state=1)
+    kwargs = {"sample_weight": np.linspace(0.2, 2.0, len(X))} if case == "weighted" else {}
+    X = sparse.csr_matrix(X) if case == "sparse" else X
+    _same_path(MLPClassifier(**params).fit(X, y, **kwargs), sk.MLPClassifier(**params).fit(X, y, **kwargs))
+
+
+def test_partial_fit_and_warm_start_follow_scikit_learn(digits, regression):
+    X, y = digits
+    ours, theirs = (cls((16,), batch_size=40, random_state=0) for cls in (MLPClassifier, sk.MLPClassifier))
+    for est in (ours, theirs):
+        est.partial_fit(X, y, classes=np.arange(10))
+        est.partial_fit(X[:200], y[:200])
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-12)
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    X, y = regression
+    ours, theirs = (cls(hidden_layer_sizes=(8,), batch_size=20, max_iter=15, warm_start=True, random_state=0)
+                    for cls in (MLPRegressor, sk.MLPRegressor))
+    for est in (ours, theirs):
+        est.fit(X, y)
+        est.fit(X, y)
+    _same_path(ours, theirs)
+
+
+def test_a_random_state_instance_draws_scikit_learns_initial_weights(iris):
+    X, y = iris
+    params = dict(hidden_layer_sizes=(8,), solver="sgd", max_iter=5, shuffle=False, early_stopping=True)
+    ours = MLPClassifier(random_state=np.random.RandomState(5), **params).fit(X, y)
+    theirs = sk.MLPClassifier(random_state=np.random.RandomState(5), **params).fit(X, y)
+    _same_path(ours, theirs)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_several_regression_outputs_report_scikit_learns_loss(regression, solver):
+    """scikit-learn's squared error is averaged over the outputs while its gradient is the
+    summed one: loss_, the tol stopping rule on it and L-BFGS's line search see the
+    average, so the number of epochs is scikit-learn's too."""
+    X, y = regression
+    Y = np.c_[y, -0.5 * y, 0.1 * y]
+    # (L-BFGS's long runs part at rounding level: 40 iterations)
+    params = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=40 if solver == "lbfgs" else 300, random_state=0)
+    ours, theirs = MLPRegressor(**params).fit(X, Y), sk.MLPRegressor(**params).fit(X, Y)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_poisson_loss_is_scikit_learns_half_deviance(solver):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    y = rng.poisson(np.exp(0.3 * X[:, 0] + 1))
+    params = dict(loss="poisson", hidden_layer_sizes=(6,), solver=solver, max_iter=20, random_state=0)
+    ours, theirs = MLPRegressor(**params).fit(X, y), sk.MLPRegressor(**params).fit(X, y)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9) and ours.loss_ > 0
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9)
 
 
 def test_invscaling_and_adaptive_learning_rates(iris):
@@ -231,6 +361,42 @@ def test_unit_sample_weights_change_nothing(iris):
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-10)
 
 
+@pytest.mark.parametrize("fit_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("predict_dtype", [np.float32, np.float64])
+def test_predictions_come_in_scikit_learns_dtype(iris, fit_dtype, predict_dtype):
+    """float32 only when both X and the parameters are float32 (numpy's result type)."""
+    X, y = iris
+    Xf, Xp = X.astype(fit_dtype), X[:5].astype(predict_dtype)
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    for ours, theirs in ((MLPClassifier(**params).fit(Xf, y), sk.MLPClassifier(**params).fit(Xf, y)),
+                         (MLPRegressor(**params).fit(Xf, y * 1.0), sk.MLPRegressor(**params).fit(Xf, y * 1.0))):
+        for method in ("predict", "predict_proba", "predict_log_proba"):
+            if hasattr(theirs, method):
+                assert getattr(ours, method)(Xp).dtype == getattr(theirs, method)(Xp).dtype, method
+
+
+def test_a_column_vector_target_warns_as_scikit_learn(regression, iris):
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = regression
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        reg = MLPRegressor((4,), max_iter=2, random_state=0).fit(X, y[:, None])
+    assert reg.predict(X).shape == (len(X),) and reg.n_outputs_ == 1
+    X, y = iris
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y[:, None])
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "cg"])
+def test_full_batch_solvers_report_their_best_loss_and_no_validation(iris, solver):
+    """scikit-learn's L-BFGS ignores early_stopping; best_loss_ is the best of this fit's
+    losses (it used to stay at its initial inf)."""
+    X, y = iris
+    clf = MLPClassifier((4,), solver=solver, early_stopping=True, max_iter=10, random_state=0).fit(X, y)
+    assert np.isfinite(clf.best_loss_) and clf.best_loss_ == min(clf.loss_curve_)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+
+
 # -- refusals, as scikit-learn (ValueError family) -------------------------------------------------------
 def test_misuse_is_refused_with_value_errors(iris):
     X, y = iris
@@ -247,6 +413,17 @@ def test_misuse_is_refused_with_value_errors(iris):
                 dict(epsilon=0.0), dict(max_fun=0), dict(n_iter_no_change=0), dict(power_t="x")):
         with pytest.raises(ValueError):
             MLPClassifier(**bad).fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [dict(power_t=-0.5), dict(random_state=2**32), dict(random_state=-1),
+                                 dict(random_state=np.random.default_rng(0))])
+def test_what_scikit_learn_refuses_is_a_config_error_naming_the_parameter(iris, bad):
+    X, y = iris
+    (name, value), = bad.items()
+    with pytest.raises(ValueError):  # scikit-learn refuses it too
+        sk.MLPClassifier(**bad).fit(X, y)
+    with pytest.raises(ConfigError, match=name):
+        MLPClassifier(**bad).fit(X, y)
 
 
 def test_grid_search_over_scikit_learns_parameters(iris):

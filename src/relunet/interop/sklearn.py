@@ -15,9 +15,14 @@ refusals. They pass scikit-learn's estimator checks and its own ``test_mlp.py``
 (``tests/test_sklearn_upstream.py``).
 
 The objective is scikit-learn's: the mean batch loss in scikit-learn's scale (see
-:meth:`_BaseMLP._loss_scale`) plus ``(alpha / (2 n)) * sum ||W||^2`` (:func:`l2_penalty`);
-the initial parameters are scikit-learn's Glorot-uniform draws from ``random_state``, so
-'lbfgs' and 'sgd' follow scikit-learn's path to rounding.
+:meth:`_BaseMLP._loss_scale`) plus ``(alpha / (2 n)) * sum ||W||^2`` (:func:`l2_penalty`),
+reported as scikit-learn reports it (:meth:`_BaseMLP._scales`). Every random draw comes
+from scikit-learn's ``RandomState`` in its order (the Glorot-uniform initial parameters,
+the early-stopping split, each epoch's shuffle: :class:`_ScikitShuffle`), 'adam' is
+scikit-learn's form of Adam (:class:`_ScikitAdam`) and 'sgd' keeps its momentum when the
+rate changes (:class:`_Solver`), so every solver follows scikit-learn's path to rounding.
+The deliberate differences (a single class refused, ``n_iter_`` counting on over
+``partial_fit``, ...) are listed in ``docs/ecosystem.md``.
 
 relunet's additions are extra parameters whose defaults keep scikit-learn's behaviour: any
 activation of the catalog (or one per hidden layer), the output activation and loss, any
@@ -53,9 +58,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, shuffle as sk_shuffle
 from scipy import optimize, sparse
-from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax
+from scipy.special import expit, log_expit, log_softmax, logsumexp, softmax, xlogy
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
@@ -124,9 +129,41 @@ def _row_losses(net: MLP, z: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return np.array([net.loss_and_delta(z[i:i + 1], Y[i:i + 1])[0] for i in range(len(z))])
 
 
+class _ScikitShuffle:
+    """The generator the engine shuffles the estimators' batches with: ``permutation(n)``
+    is scikit-learn's MLP shuffle, the previous epoch's order shuffled again by
+    ``sklearn.utils.shuffle`` with the fit's RandomState, so that the same
+    ``random_state`` gives scikit-learn's batches. ``bit_generator`` (the state the engine
+    snapshots and restores) is the network's generator's."""
+
+    def __init__(self, random_state: np.random.RandomState, rng: np.random.Generator):
+        self.random_state, self.rng, self.order = random_state, rng, None
+
+    @property
+    def bit_generator(self) -> Any:
+        return self.rng.bit_generator
+
+    def permutation(self, n: int) -> np.ndarray:
+        if self.order is None or len(self.order) != n:
+            self.order = np.arange(n)
+        self.order = sk_shuffle(self.order, random_state=self.random_state)
+        return self.order
+
+
+def _poisson_constant(Y: np.ndarray, w: np.ndarray | None) -> float:
+    r"""What scikit-learn's Poisson loss (the half deviance
+    :math:`\sum_j \operatorname{mean}_i (y \log(y / \mu) - y + \mu)`) adds to relunet's
+    (:math:`\mu - y \log \mu` per output): :math:`\sum_j \operatorname{mean}_i (y \log y - y)`,
+    a term of the targets alone (weighted by ``w``); it moves no gradient."""
+    Y = np.asarray(Y, dtype=np.float64)
+    return float(np.sum(np.average(xlogy(Y, Y) - Y, weights=w, axis=0)))
+
+
 class _Trainee:
     """The network as the engine trains it for the estimators: scikit-learn's L2 penalty
-    (``alpha``), sample weights, and rows gathered from a sparse (or weighted) ``X``.
+    (``alpha``), sample weights, rows gathered from a sparse (or weighted) ``X``, and its
+    loss: gradients scaled by ``scale``, the loss reported scaled by ``value_scale`` (with
+    scikit-learn's constant term for Poisson).
 
     In row mode (``source`` given) the engine batches and shuffles the row numbers
     ``arange(n)[:, None]``; each batch's rows of ``source`` (and weights) are gathered here,
@@ -135,9 +172,14 @@ class _Trainee:
     """
 
     def __init__(self, net: MLP, alpha: float, source: Any = None, weights: np.ndarray | None = None,
-                 scale: float = 1.0):
+                 scale: float = 1.0, value_scale: float | None = None,
+                 random_state: np.random.RandomState | None = None):
         self.net, self.alpha, self.source, self.weights = net, float(alpha), source, weights
         self.scale = float(scale)
+        self.value_scale = self.scale if value_scale is None else float(value_scale)
+        self.poisson = net.loss.name == "poisson"
+        if random_state is not None:  # the engine shuffles with this rng, as scikit-learn
+            self.rng = _ScikitShuffle(random_state, net.rng)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["net"], name)
@@ -170,14 +212,17 @@ class _Trainee:
         if self.scale != 1.0:
             for g in net.gradients():
                 g *= self.scale
-        return value * self.scale, total
+        if self.poisson and np.isfinite(value):
+            value = value * self.value_scale + _poisson_constant(yb, wb)
+            return value, total
+        return value * self.value_scale, total
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray, optimizer: Any) -> float:
         """The engine's step: the network's own where there is nothing to add."""
         wb = None
         if self.source is not None:
             xb, wb = self.rows(xb)
-        if wb is None and not self.alpha and self.scale == 1.0:
+        if wb is None and not self.alpha and self.scale == self.value_scale == 1.0 and not self.poisson:
             return self.net.train_step(xb, yb, optimizer)
         value, n = self.batch_loss(xb, yb, wb)
         if not np.isfinite(value):
@@ -213,13 +258,22 @@ class _Solver:
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
+        r"""A new rate that keeps scikit-learn's momentum. scikit-learn's velocity
+        :math:`v \leftarrow \mu v - \eta_t g` holds the rate of each past step; relunet's
+        buffer :math:`b \leftarrow \mu b + g` (step :math:`-\eta b`) does not, so a rate
+        change from :math:`\eta` to :math:`\eta'` scales :math:`b` by :math:`\eta / \eta'`
+        (then :math:`-\eta' b` is scikit-learn's velocity, and the next steps are its steps)."""
+        old, value = float(self.opt.lr), float(value)
         self.opt.lr = value
+        if value > 0 and value != old:
+            for buf in self.opt.state.get("momentum_buffer", ()):
+                buf *= old / value
 
     lr = learning_rate
 
     def iteration_ends(self, t: int) -> None:
         if self.schedule == "invscaling":
-            self.opt.lr = float(self.lr_init) / (t + 1) ** self.power_t
+            self.learning_rate = float(self.lr_init) / (t + 1) ** self.power_t
 
     def trigger_stopping(self, msg: str, verbose: Any) -> bool:
         """True to stop; with 'adaptive', the rate is divided by 5 instead while >= 1e-6."""
@@ -231,10 +285,38 @@ class _Solver:
             if verbose:
                 print(msg + " Learning rate too small. Stopping.")
             return True
-        self.opt.lr /= 5.0
+        self.learning_rate = self.opt.lr / 5.0
         if verbose:
             print(msg + f" Setting learning rate to {self.opt.lr:f}")
         return False
+
+
+class _ScikitAdam(optimizers.Adam):
+    r"""scikit-learn's Adam (``solver='adam'``): relunet's
+    :class:`~relunet.training.optimizers.Adam` with epsilon added to :math:`\sqrt{v_t}`
+    before the bias correction, as scikit-learn (and Kingma & Ba's Algorithm 1) place it,
+
+    .. math:: \theta_t = \theta_{t-1} - \eta \frac{\sqrt{1 - \beta_2^t}}{1 - \beta_1^t}
+              \frac{m_t}{\sqrt{v_t} + \epsilon}
+
+    which is relunet's (PyTorch's) update with :math:`\epsilon / \sqrt{1 - \beta_2^t}` in
+    place of :math:`\epsilon`. The two differ most in the first steps (about 32 times the
+    epsilon at t = 1 with the defaults), where a gradient is as small as epsilon: a unit
+    whose only gradient is the L2 penalty moves at nearly the full rate in PyTorch's form.
+    ``epsilon`` keeps the value asked for; ``eps`` is the one of the current step.
+    """
+
+    def __init__(self, lr: float, betas: tuple[float, float], eps: float, **params: Any):
+        super().__init__(lr=lr, betas=betas, eps=eps, **params)
+        self.epsilon = self.eps
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "eps": self.epsilon}
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        """Adam's step ``t = n_steps + 1`` with scikit-learn's epsilon."""
+        self.eps = self.epsilon / np.sqrt(1.0 - self.b2 ** (self.n_steps + 1))
+        super().step(params, grads)
 
 
 def _nonfinite(err: DivergenceError) -> NonFiniteWeightsError:
@@ -364,7 +446,7 @@ class _BaseMLP(BaseEstimator):
         number("learning_rate_init", 0, low_open=True)
         number("alpha", 0)
         number("tol", 0)
-        number("power_t", -np.inf)
+        number("power_t", 0)
         number("momentum", 0, 1)
         number("beta_1", 0, 1, high_open=True)
         number("beta_2", 0, 1, high_open=True)
@@ -377,6 +459,8 @@ class _BaseMLP(BaseEstimator):
             raise ConfigError(f"batch_size must be 'auto', None (full batch) or an integer >= 1, got {bs!r}")
         if self.optimizer_params is not None and not isinstance(self.optimizer_params, dict):
             raise ConfigError(f"optimizer_params must be a dict or None, got {self.optimizer_params!r}")
+        if "lr" in (self.optimizer_params or {}):
+            raise ConfigError("optimizer_params cannot set 'lr': the learning rate is learning_rate_init")
         if not (isinstance(self.dtype, str) and self.dtype == "auto"):
             try:
                 dtype = np.dtype(self.dtype)
@@ -393,15 +477,28 @@ class _BaseMLP(BaseEstimator):
             return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
         return np.dtype(self.dtype)
 
-    def _seed(self) -> int:
+    def _check_random_state(self) -> np.random.RandomState:
+        """scikit-learn's ``check_random_state(random_state)``: the RandomState that each
+        ``fit`` draws, in scikit-learn's order, the initial parameters and then the
+        early-stopping split from (an integer gives a new one for each ``fit``)."""
         rs = self.random_state
-        if isinstance(rs, Integral) and not isinstance(rs, bool) and rs >= 0:
-            return int(rs)  # random_state=k is relunet's seed=k
+        bad = isinstance(rs, Integral) and not 0 <= rs <= np.iinfo(np.uint32).max
         try:
-            generator = check_random_state(rs)
+            if not bad:
+                return check_random_state(rs)
         except ValueError:
-            raise ConfigError(f"random_state must be None, an integer >= 0 or a numpy RandomState, got {rs!r}") from None
-        return int(generator.randint(np.iinfo(np.int32).max))
+            pass
+        raise ConfigError(f"random_state must be None, an integer in [0, 2**32 - 1] or a numpy RandomState, "
+                          f"got {rs!r}")
+
+    def _seed(self) -> int:
+        """The network's seed (its generator shuffles the batches): ``random_state`` itself when
+        an integer, else a draw from a copy of this fit's RandomState, so that the RandomState
+        itself gives the initial parameters as scikit-learn's would."""
+        rs = self.random_state
+        if isinstance(rs, Integral):
+            return int(rs)  # random_state=k is relunet's seed=k
+        return int(copy.deepcopy(self._random_state).randint(np.iinfo(np.int32).max))
 
     def _solver_name(self) -> str | None:
         return None if not isinstance(self.solver, str) else self.solver.strip().lower().replace("-", "_")
@@ -424,7 +521,9 @@ class _BaseMLP(BaseEstimator):
                      **extra}
         elif name == "adam":
             extra = {"betas": (self.beta_1, self.beta_2), "eps": self.epsilon, **extra}
-        opt = optimizers.get(self.solver, lr=self.learning_rate_init, **extra)
+        opt = optimizers.get(self.solver, lr=self.learning_rate_init, **extra)  # checks the parameters
+        if name == "adam":  # scikit-learn's form of Adam (its epsilon placement)
+            opt = _ScikitAdam(lr=self.learning_rate_init, **extra)
         schedule = self.learning_rate if name == "sgd" else "constant"
         return _Solver(opt, schedule, self.learning_rate_init, self.power_t)
 
@@ -434,16 +533,16 @@ class _BaseMLP(BaseEstimator):
         net = MLP([n_features, *hidden, n_outputs], activation=self._activation_spec(len(hidden)),
                   output=output, loss=self._loss_name(), init=self.init, dtype=dtype, seed=self._seed())
         if self.init is None:
-            self._glorot(net)
+            self._glorot(net, self._random_state)
         return net
 
-    def _glorot(self, net: MLP) -> None:
+    def _glorot(self, net: MLP, random_state: np.random.RandomState) -> None:
         r"""scikit-learn's initialisation, drawn as scikit-learn draws it from ``random_state``
         (the same seed gives the same initial parameters): weights and biases
         :math:`\sim U(-l, l)`, :math:`l = \sqrt{f / (n_{in} + n_{out})}`, with :math:`f = 2`
         for logistic hidden units and 6 otherwise (Glorot & Bengio, 2010)."""
         factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
-        draw = check_random_state(self.random_state).uniform
+        draw = random_state.uniform
         for layer in net.dense_layers:
             bound = np.sqrt(factor / (layer.n_in + layer.n_out))
             layer.W[...] = draw(-bound, bound, layer.W.shape)
@@ -512,6 +611,7 @@ class _BaseMLP(BaseEstimator):
         if incremental and self.early_stopping:
             raise ConfigError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "coefs_") or not (incremental or self.warm_start)
+        self._random_state = self._check_random_state()
         X, y = validate_data(self, X, y, reset=first, accept_sparse=["csr", "csc"], dtype=_FLOATS,
                              multi_output=True, y_numeric=not isinstance(self, ClassifierMixin))
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
@@ -530,11 +630,14 @@ class _BaseMLP(BaseEstimator):
             self._optimizer = self._make_optimizer()  # each fit starts its solver afresh, as scikit-learn
         self.__dict__.setdefault("_no_improvement_count", 0)
         if self._solver_name() == "lbfgs":
-            self._fit_lbfgs(_Trainee(self.net_, self.alpha, *self._source(X, sw), scale=self._loss_scale()), X, Y)
+            self._fit_lbfgs(_Trainee(self.net_, self.alpha, *self._source(X, sw), **self._scales()), X, Y)
         elif isinstance(self._optimizer.opt, Minimizer):
             self._fit_minimizer(X, Y, sw)
         else:
             self._fit_stochastic(X, Y, y, sw, incremental)
+        if isinstance(self._optimizer.opt, Minimizer):  # full batch: no early stopping, as scikit-learn
+            self.best_loss_ = min(self.loss_curve_[-self.n_iter_:] if self.n_iter_ else [], default=self.loss_)
+            self.validation_scores_ = self.best_validation_score_ = None
         self.n_outputs_ = n_outputs
         self._expose()
         return self
@@ -567,6 +670,15 @@ class _BaseMLP(BaseEstimator):
         k = self.net_.n_outputs
         return {"mse": k / 2, "binary_cross_entropy": float(k), "poisson": float(k)}.get(self.net_.loss.name, 1.0)
 
+    def _scales(self) -> dict[str, float]:
+        """A :class:`_Trainee`'s ``scale`` and ``value_scale``: the loss reported as
+        scikit-learn reports it, where its squared error is the mean over outputs too
+        (``0.5 mean((y - p)^2)``) while its gradient is that of the sum over outputs; so
+        with several outputs ``loss_``, ``loss_curve_`` (and the ``tol`` stopping rule on
+        them) and the L-BFGS objective's value are scikit-learn's."""
+        scale = self._loss_scale()
+        return {"scale": scale, "value_scale": 0.5 if self.net_.loss.name == "mse" else scale}
+
     def _loss_grad_lbfgs(self, packed: np.ndarray, X: Any, Y: np.ndarray, sample_weight: Any = None,
                          *unused: Any) -> tuple[float, np.ndarray]:
         """scikit-learn's objective on packed parameters (every ``coefs_`` then every
@@ -582,7 +694,7 @@ class _BaseMLP(BaseEstimator):
         Y = np.asarray(Y, dtype=self.net_.dtype).reshape(X.shape[0], -1)
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         source, weights = self._source(X, sw)
-        trainee = _Trainee(self.net_, self.alpha, source, weights, scale=self._loss_scale())
+        trainee = _Trainee(self.net_, self.alpha, source, weights, **self._scales())
         Xr = np.arange(X.shape[0], dtype=np.int64)[:, None] if source is not None else X
         value = trainee.loss_and_gradients(Xr, Y)
         grads = [layer.dW for layer in layers] + [layer.db for layer in layers]
@@ -604,7 +716,8 @@ class _BaseMLP(BaseEstimator):
         if not incremental:
             self.n_iter_ = 0
         source, weights = self._source(X, sw)
-        trainee = _Trainee(self.net_, self.alpha, source, weights, scale=self._loss_scale())
+        trainee = _Trainee(self.net_, self.alpha, source, weights, **self._scales(),
+                           random_state=self._random_state)
         Xr = np.arange(X.shape[0], dtype=np.int64)[:, None] if source is not None else X
         # dense validation data goes to the engine too: an overflowing validation pass is divergence
         engine_val = None if (val is None or sparse.issparse(val[0])) else val[:2]
@@ -677,22 +790,23 @@ class _BaseMLP(BaseEstimator):
             self._best_params = [p.copy() for p in self.net_.parameters()]
 
     def _split(self, X: Any, Y: np.ndarray, y_raw: Any, sw: np.ndarray | None) -> tuple[Any, ...]:
-        """``validation_fraction`` held out as scikit-learn does (stratified for 1-D class
-        labels): ``(X, Y, sw, (X_val, Y_val, y_val, sw_val))``."""
+        """``validation_fraction`` held out as scikit-learn holds it out: the same rows, in
+        the same order, drawn by ``train_test_split`` from this fit's RandomState after the
+        initial parameters; stratified for binary labels only (scikit-learn stratifies when
+        the network has one output, so multi-class and multi-label splits are plain random
+        ones): ``(X, Y, sw, (X_val, Y_val, y_val, sw_val))``."""
         stratify = None
-        if isinstance(self, ClassifierMixin) and not getattr(self, "_multilabel", False):
-            stratify = Y.astype(bool)
-        seed = int(self.net_.rng.integers(np.iinfo(np.int32).max))
+        if isinstance(self, ClassifierMixin) and not getattr(self, "_multilabel", False) and len(self.classes_) == 2:
+            stratify = Y.astype(bool)  # scikit-learn stratifies on the encoded target
         try:
-            tr, va = train_test_split(np.arange(X.shape[0]), random_state=seed, test_size=self.validation_fraction,
-                                      stratify=stratify)
+            tr, va = train_test_split(np.arange(X.shape[0]), random_state=self._random_state,
+                                      test_size=self.validation_fraction, stratify=stratify)
         except ValueError as exc:  # scikit-learn's reason: an empty side, a class too small to stratify
             raise DataError(f"early_stopping cannot hold out validation_fraction={self.validation_fraction} of "
                             f"{X.shape[0]} samples: {exc}") from None
         if len(va) < 2:
             raise DataError("The validation set is too small. Increase 'validation_fraction' or the size of "
                             "your dataset.")
-        tr, va = np.sort(tr), np.sort(va)
         y_raw = np.asarray(y_raw)
         self._best_params = None
         pick = (lambda a, i: None if a is None else a[i])
@@ -787,16 +901,15 @@ class _BaseMLP(BaseEstimator):
                 "it (warm_start / partial_fit): set warm_start=False or fit a new estimator"
             )
 
-    def _output(self, X: Any, logits: bool = False, native: bool = False) -> np.ndarray:
+    def _output(self, X: Any, logits: bool = False) -> tuple[np.ndarray, np.dtype]:
         """The network's output (or, with ``logits``, its pre-activation ``z_L``) on
-        validated X (dense, or sparse CSR/CSC), ``shape (n_samples, n_outputs)``, in float64
-        (with ``native``: in X's float dtype, as scikit-learn's MLP: float32 inputs give
-        float32 predictions)."""
+        validated X (dense, or sparse CSR/CSC), ``shape (n_samples, n_outputs)``, in the
+        network's dtype, and the dtype scikit-learn's MLP answers in: the result type of X's
+        and the parameters' (float32 only when both are float32)."""
         check_is_fitted(self, "net_")
         self._adopt()
         X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"], dtype=_FLOATS)
-        out_dtype = X.dtype if native else np.float64
-        return self._pass(X, logits).astype(out_dtype, copy=False)
+        return self._pass(X, logits), np.result_type(X.dtype, self.net_.dtype)
 
     def _pass(self, X: Any, logits: bool) -> np.ndarray:
         """The evaluation pass (a sparse X through the first layer's sparse product)."""
@@ -1001,11 +1114,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels, ``shape (n_samples,)`` (a 0/1 matrix ``(n_samples, n_labels)`` for multi-label)."""
-        return self._labels(self._output(X, logits=True))
+        return self._labels(self._output(X, logits=True)[0])
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, ``shape (n_samples, n_classes)`` (per-label for multi-label)."""
-        return self._proba(self._output(X, logits=True))
+        """Class probabilities, ``shape (n_samples, n_classes)`` (per-label for multi-label),
+        computed in float64 from the logits and returned in scikit-learn's dtype: float32 when
+        both X and the network are float32, else float64."""
+        z, dtype = self._output(X, logits=True)
+        return self._proba(z.astype(np.float64)).astype(dtype, copy=False)
 
     def _proba(self, z: np.ndarray) -> np.ndarray:
         if getattr(self, "_multilabel", False):
@@ -1019,11 +1135,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log class probabilities: ``log(predict_proba)`` where that is representable (so
         both give the same argmax), computed stably from the logits where a probability
-        rounds to 0 (finite everywhere)."""
-        z = self._output(X, logits=True)
+        rounds to 0 (finite everywhere); in :meth:`predict_proba`'s dtype."""
+        z, dtype = self._output(X, logits=True)
+        z = z.astype(np.float64)
         proba = self._proba(z)
         with np.errstate(divide="ignore"):
-            return np.where(proba > 0, np.log(proba), self._log_proba(z))
+            return np.where(proba > 0, np.log(proba), self._log_proba(z)).astype(dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1084,8 +1201,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _targets(self, y: Any, first: bool, classes: Any, dtype: np.dtype,
                  incremental: bool = False) -> tuple[int, str, Any]:
         """``(n_outputs, output activation, y)`` after checking that ``y`` is numeric and
-        finite in ``dtype``; the network encodes ``y`` itself (``encode_targets``)."""
+        finite in ``dtype``; the network encodes ``y`` itself (``encode_targets``). A column
+        vector ``(n_samples, 1)`` is raveled with scikit-learn's DataConversionWarning."""
         y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         try:
             with np.errstate(over="ignore"):  # values beyond float32: reported below
                 Y = y.reshape(len(y), -1).astype(dtype)
@@ -1137,8 +1257,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values, ``shape (n_samples,)`` for one output, else ``(n_samples, n_outputs)``,
-        in X's float dtype (float32 inputs give float32 predictions, as scikit-learn's MLP)."""
-        out = self._values(self._output(X, native=True))
+        float32 when both X and the network are float32, else float64 (as scikit-learn's MLP)."""
+        out, dtype = self._output(X)
+        out = self._values(out.astype(dtype, copy=False))
         return out[:, 0] if out.shape[1] == 1 else out
 
     def __sklearn_tags__(self):
