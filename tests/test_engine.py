@@ -87,20 +87,23 @@ def test_run_epoch_divergence_restores_the_last_good_state():
 
 # -- divergence policy ------------------------------------------------------------------------
 class _Overshoot(optimizers.SGD):
-    """Plain SGD whose step in epoch 2 makes the weights infinite (the loss, taken before
-    the step, is still finite)."""
+    """Plain SGD whose second step breaks the first weights with ``damage`` (default: makes
+    them infinite; the loss, taken before the step, is still finite)."""
 
     name = "sgd"
 
-    def __init__(self):
+    def __init__(self, damage=None):
         super().__init__(lr=0.1)
-        self.calls = 0
+        self.calls, self.damage = 0, damage
 
     def _update(self, params, grads):
         self.calls += 1
         super()._update(params, grads)
         if self.calls == 2:
-            params[0][...] = np.inf
+            if self.damage is None:
+                params[0][...] = np.inf
+            else:
+                self.damage(params[0])
 
 
 def test_non_finite_parameters_after_an_epoch_are_divergence():
@@ -137,27 +140,16 @@ def test_a_loss_already_infinite_on_the_first_batch_blames_the_data_not_the_rate
     assert _same(net.parameters(), before)
 
 
-class _ZeroOverZero(optimizers.SGD):
-    """SGD whose second step computes 0 / 0 (NumPy: 'invalid value encountered in divide')."""
-
-    name = "sgd"
-
-    def __init__(self):
-        super().__init__(lr=0.1)
-        self.calls = 0
-
-    def _update(self, params, grads):
-        self.calls += 1
-        super()._update(params, grads)
-        if self.calls == 2:
-            params[0][...] /= np.zeros_like(params[0])[...] * params[0]
+def _zero_over_zero(w):
+    """0 / 0 (NumPy: 'invalid value encountered in divide')."""
+    w[...] /= np.zeros_like(w) * w
 
 
 def test_an_invalid_operation_is_named_as_such_not_as_an_overflow():
     net = relunet.MLP([2, 4, 1], output="sigmoid", seed=0)
     net.dense_layers[0].W[...] = 0.0
     with pytest.raises(DivergenceError) as info:
-        net.fit(XOR_X, XOR_Y, epochs=1, batch_size=2, optimizer=_ZeroOverZero())
+        net.fit(XOR_X, XOR_Y, epochs=1, batch_size=2, optimizer=_Overshoot(_zero_over_zero))
     msg = str(info.value)
     assert "an invalid floating-point operation (invalid value encountered in divide" in msg
     assert "overflow" not in msg and info.value.batch == 2
