@@ -16,7 +16,7 @@ import numpy as np
 
 from relunet.errors import DataError, DivergenceError
 
-__all__ = ["check_finite_output"]
+__all__ = ["check_finite_output", "overflow_advice", "wider_dtype"]
 
 
 def check_finite_output(out: np.ndarray, X: np.ndarray, parameters: Sequence[np.ndarray]) -> np.ndarray:
@@ -57,8 +57,22 @@ def check_finite_output(out: np.ndarray, X: np.ndarray, parameters: Sequence[np.
             f"products beyond {np.finfo(dtype).max:.3g} are inf): a model whose training diverged or that "
             "was edited; retrain it (with a smaller learning rate)"
         )
-    wider = " or use dtype float64" if dtype == np.float32 else ""
     raise DataError(
         f"{what}: the inputs overflow {dtype.name} (max {np.finfo(dtype).max:.3g}) inside the network "
-        f"(its largest |weight| is {weight:.3g}); rescale them (e.g. --scale standard, as in training){wider}"
+        f"(its largest |weight| is {weight:.3g}); rescale them (e.g. --scale standard, as in training)"
+        f"{wider_dtype(dtype)}"
     )
+
+
+def wider_dtype(dtype: "np.dtype | type") -> str:
+    """The advice ``" or use dtype float64"`` for a float32 network (float64 reaches
+    1.8e308), else an empty string."""
+    return " or use dtype float64" if np.dtype(dtype) == np.float32 else ""
+
+
+def overflow_advice(dtype: "np.dtype | type") -> str:
+    """What to do when a network of ``dtype`` overflows before any update (the first
+    batch's loss, a full-batch minimizer's starting point): the data or the weights are out
+    of range, not the learning rate."""
+    return (f"the inputs or targets overflow {np.dtype(dtype).name} inside the network (or its weights are too "
+            f"large); scale them (e.g. --scale standard){wider_dtype(dtype)}")

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from relunet.core.activations import Activation
+from relunet.core.finite import overflow_advice
 from relunet.core.losses import Loss, log_of_non_probabilities
 from relunet.errors import DivergenceError
 
@@ -97,11 +98,8 @@ def divergence_error(d: Diverged, lr: float, batch_size: int, kept: int, opt: An
         advice = f"{pairing.why}: {pairing.fix}"
     elif d.epoch == 1 and d.batch == 1 and not isinstance(d.value, str):
         # the loss of the first batch is taken before the first update: no rate made it
-        dtype = np.dtype(getattr(net, "dtype", np.float64))
-        wider = " or use dtype float64" if dtype == np.float32 else ""
         advice = (f"it was {d.value} on the first batch, before any update, so the learning rate is not the "
-                  f"cause: the inputs or targets overflow {dtype.name} inside the network (or its weights are "
-                  f"too large); scale them (e.g. --scale standard){wider}")
+                  f"cause: {overflow_advice(getattr(net, 'dtype', np.float64))}")
     elif momentum >= 1:
         advice = f"momentum {momentum:g} >= 1 lets the steps grow without bound: use momentum < 1 (e.g. 0.9)"
     elif getattr(opt, "name", "") != "adamw" and lr * wd > 1:

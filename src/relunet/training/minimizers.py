@@ -47,6 +47,7 @@ import numpy as np
 from scipy import optimize
 
 from relunet.core.checks import check_number
+from relunet.core.finite import overflow_advice, wider_dtype
 from relunet.errors import ConfigError, DataError, DivergenceError
 
 __all__ = ["FullBatchResult", "Minimizer", "CG", "LBFGS", "minimize", "METHODS"]
@@ -221,17 +222,14 @@ class _Objective:
     def diverged(self, what: str) -> DivergenceError:
         """The error for a non-finite loss or gradient, with where it happened and why."""
         dtype = np.dtype(getattr(self.net, "dtype", np.float64))
-        wider = " or use dtype float64" if dtype == np.float32 else ""
         if not self.history:
-            return DivergenceError(
-                f"{self.method}: {what} at the starting parameters, before any step, so no step caused it: "
-                f"the inputs or targets overflow {dtype.name} inside the network (or its weights are too "
-                f"large); scale them (e.g. --scale standard){wider}"
-            )
+            return DivergenceError(f"{self.method}: {what} at the starting parameters, before any step, so no step "
+                                   f"caused it: {overflow_advice(dtype)}")
         return DivergenceError(
             f"{self.method}: {what} at a trial step of the line search in iteration {self.iteration + 1} "
             f"(the last accepted loss was {self.history[-1]:.6g}): the step overflowed {dtype.name}; scale the "
-            f"inputs and targets{wider}. The network keeps the parameters of the last completed iteration"
+            f"inputs and targets{wider_dtype(dtype)}. The network keeps the parameters of the last completed "
+            "iteration"
         )
 
     def on_iteration(self, intermediate_result: optimize.OptimizeResult) -> None:
