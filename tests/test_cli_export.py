@@ -15,3 +15,35 @@ def test_export_never_overwrites_the_model(capsys, xor_model):
     rc, _, err = _run(capsys, ["export", "--model", str(xor_model), "--onnx", str(xor_model)])
     _one_line_error(rc, err)
     assert "--model" in err and xor_model.read_bytes() == before
+
+
+def test_verify_scales_its_tolerance_with_the_outputs(capsys, tmp_path):
+    # a correct export of a regression with outputs ~1e4 differs by float32 rounding (~1e-3):
+    # --verify failed it against an absolute 1e-5
+    import json
+
+    import numpy as np
+    import relunet
+
+    net = relunet.MLP([8, 64, 64, 2], activation="tanh", output="identity", loss="mse", seed=0)
+    net.dense_layers[-1].W[...] *= 1e4
+    net.dense_layers[-1].b[...] = 1e4
+    net.save(tmp_path / "r.relunet")
+    rc, out, err = _run(capsys, ["export", "--model", str(tmp_path / "r.relunet"), "--onnx",
+                                 str(tmp_path / "r.onnx"), "--verify", "--json"])
+    assert rc == 0, err
+    report = json.loads(out)
+    assert report["max_abs_diff"] > 1e-5 > report["max_rel_diff"]
+    assert np.isfinite(report["max_rel_diff"])
+
+
+def test_verify_still_fails_a_wrong_graph(capsys, tmp_path, monkeypatch):
+    import relunet
+    from relunet.interop import onnx as onnx_export
+
+    net = relunet.MLP([3, 5, 2], activation="tanh", output="identity", loss="mse", seed=0)
+    net.save(tmp_path / "r.relunet")
+    monkeypatch.setitem(onnx_export.EMITTERS, "tanh", onnx_export.EMITTERS["sigmoid"])
+    rc, _, err = _run(capsys, ["export", "--model", str(tmp_path / "r.relunet"), "--onnx",
+                               str(tmp_path / "r.onnx"), "--verify"])
+    assert rc == 1 and "relative to the outputs' scale" in err

@@ -662,3 +662,46 @@ def test_a_model_with_huge_finite_weights_loads_and_predict_names_the_weights(dt
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(relunet.errors.DivergenceError, match=r"own weights overflow .*retrain"):
             loaded.predict(X[:3])
+
+
+def _contract_file(tmp_path, **fields):
+    """A saved network with a data contract (3 features, standard scaling, mean fill)."""
+    from relunet.core.contract import DataContract
+
+    net = relunet.MLP([3, 4, 2], activation="tanh", seed=0)
+    net.contract = DataContract(scale="standard", offset=np.zeros(3), divisor=np.ones(3),
+                                features=["a", "b", "c"], impute="mean", fill=np.zeros(3), **fields)
+    path = tmp_path / "c.relunet"
+    net.save(path)
+    return path
+
+
+def test_a_version_2_file_without_its_contract_is_refused(tmp_path):
+    # loaded as a plain model: predictions without the inputs' scaling, silently
+    bad = _tamper(_contract_file(tmp_path), tmp_path / "t.relunet", meta=lambda h: h["meta"].pop("contract"))
+    with pytest.raises(ModelFileError, match="promises a data contract"):
+        relunet.load(bad)
+
+
+@pytest.mark.parametrize("key,value", [
+    ("offset", [1e39, 0.0, 0.0]),          # finite in float64, infinite in the contract's float32
+    ("divisor", [1e-50, 1.0, 1.0]),        # rounds to 0 in float32
+    ("fill", [-1e300, 0.0, 0.0]),
+    ("target_offset", 1e200),             # the network's float32
+    ("features", ["a", "a", "c"]),         # which column is the feature? neither
+])
+def test_contract_statistics_that_break_prediction_are_refused_at_load(tmp_path, key, value):
+    # predict then blamed the user's X ("X contains NaN or infinite values") with a RuntimeWarning
+    bad = _tamper(_contract_file(tmp_path), tmp_path / "t.relunet",
+                  meta=lambda h: h["meta"]["contract"].__setitem__(key, value))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ModelFileError, match="data contract: (duplicate feature names|" + key + " does not fit)"):
+            relunet.load(bad)
+
+
+def test_a_float64_contract_keeps_its_float64_statistics(tmp_path):
+    path = _contract_file(tmp_path)
+    for key, value in (("divisor", [1e-50, 1.0, 1.0]), ("dtype", "float64")):
+        _tamper(path, path, meta=lambda h: h["meta"]["contract"].__setitem__(key, value))
+    assert relunet.load(path).contract.divisor[0] == 1e-50

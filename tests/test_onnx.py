@@ -187,3 +187,49 @@ def test_label_output_equals_predict(kind):
     assert label.shape == expected.shape and np.array_equal(label, expected)
     assert label.dtype.kind == expected.dtype.kind or kind == "strings"
     assert len(_run_all(relunet.interop.onnx.to_model(net, labels=False), Xs)) == 1
+
+
+# the extremes of float32 each activation must reproduce: signed zeros, tiny, saturating, huge
+EXTREMES = np.array([0.0, -0.0, 1e-30, -1e-30, 20, -20, 88, -88, 100, -100, 1e4, -1e4, 1e30, -1e30, 3e38, -3e38],
+                    dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_parity_at_extreme_inputs_per_activation(name):
+    net = relunet.MLP([3, 3, 3], activation=_spec(name), output="identity", seed=0)
+    for layer in net.dense_layers:  # identity weights: the extremes reach the activation unchanged
+        layer.W[...] = np.eye(3)
+        layer.b[...] = 0
+    Xe = np.stack([EXTREMES, EXTREMES[::-1], np.roll(EXTREMES, 5)], axis=1)
+    expected = net.predict_output(Xe)
+    got = _run(relunet.interop.onnx.to_model(net), Xe)
+    assert np.allclose(got, expected, rtol=TOL, atol=TOL)
+
+
+def test_a_float64_value_beyond_float32_is_refused():
+    # exported as inf: onnxruntime then gave inf/NaN where relunet's float64 gives finite outputs
+    net = _net("tanh", dtype=np.float64)
+    net.dense_layers[1].b[2] = 1e39
+    with pytest.raises(ExportError, match="1e\\+39 does not fit in float32"):
+        relunet.interop.onnx.to_model(net)
+
+
+def _contract_net(**fields):
+    from relunet.core.contract import DataContract
+
+    net = relunet.MLP([4, 6, 3], activation="tanh", output="softmax", seed=0, dtype=fields.pop("dtype", np.float32))
+    net.contract = DataContract(dtype=np.dtype(net.dtype).name, **fields)
+    return net
+
+
+def test_a_scaling_divisor_that_rounds_to_zero_in_float32_is_refused():
+    net = _contract_net(scale="standard", offset=np.zeros(4), divisor=np.array([1e-50, 1, 1, 1]), dtype=np.float64)
+    with pytest.raises(ExportError, match="rounds to 0 in float32"):
+        relunet.interop.onnx.to_model(net)
+
+
+def test_pixels_are_scaled_before_missing_values_are_filled():
+    # the graph filled first: a fill value > 1 made a scaled row look raw (and the fill was divided too)
+    net = _contract_net(pixels=16.0, impute="mean", fill=np.array([1.0, 2.0, 3.0, 4.0]))
+    Xp = np.array([[np.nan, 1, 2, np.nan], [np.nan, 0.5, 0.25, 0], [16, np.nan, 3, 0], [0.5, 1, 0, 0]], np.float32)
+    assert np.allclose(_run(relunet.interop.onnx.to_model(net), Xp), net.predict_output(Xp), rtol=TOL, atol=TOL)

@@ -43,7 +43,9 @@ softmax        class probabilities of the tree: each class's path gathered from 
 An activation without an entry here (a user-defined one) raises
 :class:`relunet.errors.ExportError` naming it. A float64 network is exported in float32
 (ONNX runtimes support float32 for every operator above); its outputs then differ from
-relunet's float64 ones by float32 rounding.
+relunet's float64 ones by float32 rounding; a weight, bias or contract statistic that float32
+cannot hold (beyond 3.4e38, or a scaling divisor that rounds to 0) raises
+:class:`~relunet.errors.ExportError` rather than putting an infinity in the graph.
 """
 
 from __future__ import annotations
@@ -91,7 +93,20 @@ class _Graph:
         return f"{stem}_{self._count}"
 
     def const(self, value: Any, stem: str = "c") -> str:
-        arr = np.asarray(value, dtype=np.float32)
+        """A float32 initialiser holding ``value``.
+
+        Raises:
+            ExportError: a finite value beyond float32's range (``|v| > 3.4e38``), which
+                would become an infinity in the graph.
+        """
+        wide = np.asarray(value, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            arr = wide.astype(np.float32)
+        overflow = np.isfinite(wide) & ~np.isfinite(arr)
+        if overflow.any():
+            v = float(wide[overflow].flat[0])
+            raise ExportError(f"{stem}: the value {v:g} does not fit in float32 (|v| <= 3.4e38), the "
+                              "graph's dtype; the exported graph would compute with an infinity")
         name = self.name(stem)
         self.initializers.append(self.numpy_helper.from_array(arr, name))
         return name
@@ -316,21 +331,26 @@ def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
 def input_transform(g: _Graph, x: str, contract: Any) -> str:
     """The data contract's input transform as nodes (float32, as relunet computes it), so
     that the graph takes raw inputs as ``net.predict`` does: raw pixel rows (a row whose
-    largest value exceeds 1) divided by the pixel divisor (``ReduceMax``, ``Greater``,
-    ``Where``), missing values (NaN) filled (``IsNaN``, ``Where``), then
+    largest value exceeds 1, a missing value counting as 0) divided by the pixel divisor
+    (``ReduceMax``, ``Greater``, ``Where``), then missing values (NaN) filled (``IsNaN``,
+    ``Where``), then
     ``(x - offset) / divisor`` (``Sub``, ``Div``); ``x`` unchanged without a contract or
     scaling. Out-of-range pixels, which ``predict`` refuses, pass unchecked."""
     if contract is None:
         return x
-    if contract.fill is not None:
-        x = g.op("Where", [g.op("IsNaN", [x], stem="missing"), g.const(contract.fill, "fill"), x], stem="filled")
-    if contract.pixels is not None:
-        row_max = g.op("ReduceMax", [x, _int_const(g, [1])], stem="pixel_row_max", keepdims=1)
+    if contract.pixels is not None:  # before the fill, as relunet: a missing value counts as 0 in the row's max
+        known = g.op("Where", [g.op("IsNaN", [x], stem="pixel_missing"), g.const(0.0), x], stem="pixel_known")
+        row_max = g.op("ReduceMax", [known, _int_const(g, [1])], stem="pixel_row_max", keepdims=1)
         raw = g.op("Greater", [row_max, g.const(1.0)], stem="pixel_raw")
         scaled = g.op("Div", [x, g.const(contract.pixels, "pixel_divisor")], stem="pixel_scaled")
         x = g.op("Where", [raw, scaled, x], stem="pixels")
+    if contract.fill is not None:
+        x = g.op("Where", [g.op("IsNaN", [x], stem="missing"), g.const(contract.fill, "fill"), x], stem="filled")
     if contract.scale == "none" or contract.offset is None:
         return x
+    if (np.asarray(contract.divisor, np.float32) == 0).any():
+        raise ExportError("scale_divisor: a scaling divisor of the data contract rounds to 0 in float32, "
+                          "the graph's dtype; the exported graph would divide by zero")
     centred = g.op("Sub", [x, g.const(contract.offset, "scale_offset")], stem="scale_sub")
     return g.op("Div", [centred, g.const(contract.divisor, "scale_divisor")], stem="scale_div")
 

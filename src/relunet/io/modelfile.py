@@ -163,13 +163,41 @@ def add_contract(meta: dict[str, Any], net: MLP) -> None:
 
 
 def read_contract(path: str, meta: dict[str, Any]) -> DataContract | None:
-    """The data contract of a checked architecture (None for files without one)."""
+    """The data contract of a checked architecture (None for files without one).
+
+    Beyond :meth:`DataContract.from_dict`'s checks: a file of format version 2 must hold one
+    (the version says its inputs are scaled), feature names are unique, and every statistic
+    stays finite (a divisor also non-zero) in the dtype it is applied in: the contract's for
+    the input transform, the network's for the target's.
+    """
     if meta.get("contract") is None:
+        if meta.get("format_version", PLAIN_FORMAT_VERSION) >= FORMAT_VERSION:
+            raise _fail(path, f"format version {meta['format_version']} promises a data contract "
+                              "(the inputs' scaling), but the file holds none")
         return None
     try:
-        return DataContract.from_dict(meta["contract"], meta["sizes"][0])
+        contract = DataContract.from_dict(meta["contract"], meta["sizes"][0])
     except ValueError as exc:
         raise _fail(path, f"data contract: {exc}") from None
+    names = contract.features or []
+    if len(set(names)) != len(names):
+        raise _fail(path, "data contract: duplicate feature names "
+                          f"{sorted({n for n in names if names.count(n) > 1})[:10]}")
+    stats = [("offset", contract.offset, contract.dtype), ("divisor", contract.divisor, contract.dtype),
+             ("fill", contract.fill, contract.dtype), ("target_offset", contract.target_offset, meta["dtype"]),
+             ("target_divisor", contract.target_divisor, meta["dtype"])]
+    for key, value, dtype in stats:
+        if value is not None and not _fits(value, dtype, nonzero=key.endswith("divisor")):
+            raise _fail(path, f"data contract: {key} does not fit in {dtype} (beyond its range"
+                              f"{' or rounding to 0' if key.endswith('divisor') else ''})")
+    return contract
+
+
+def _fits(value: Any, dtype: str, *, nonzero: bool) -> bool:
+    """Whether the (finite) float64 ``value`` stays finite, and non-zero if asked, in ``dtype``."""
+    with np.errstate(over="ignore", under="ignore"):
+        arr = np.asarray(value, dtype=np.float64).astype(dtype)
+    return bool(np.isfinite(arr).all() and (not nonzero or (arr != 0).all()))
 
 
 def save(net: MLP, path: str | os.PathLike) -> None:
