@@ -47,3 +47,37 @@ def test_verify_still_fails_a_wrong_graph(capsys, tmp_path, monkeypatch):
     rc, _, err = _run(capsys, ["export", "--model", str(tmp_path / "r.relunet"), "--onnx",
                                str(tmp_path / "r.onnx"), "--verify"])
     assert rc == 1 and "relative to the outputs' scale" in err
+
+
+def _tampered_initializer(model, stem, change):
+    from onnx import numpy_helper
+
+    for i, init in enumerate(model.graph.initializer):
+        if init.name.startswith(stem):
+            arr = change(numpy_helper.to_array(init))
+            model.graph.initializer[i].CopyFrom(numpy_helper.from_array(arr, init.name))
+            return model
+    raise AssertionError(f"no initializer {stem}")
+
+
+def test_verify_compares_the_label_and_prediction_outputs():
+    # --verify compared only `output`: a wrong `label` or `prediction` (what predict returns) passed
+    import numpy as np
+    import relunet
+    from relunet.cli import export as export_cli
+    from relunet.core.contract import DataContract
+    from relunet.interop import onnx as onnx_export
+
+    rng = np.random.default_rng(0)
+    clf = relunet.MLP([3, 6, 3], activation="tanh", seed=0)
+    clf.fit(rng.normal(size=(30, 3)), np.array(["ant", "bee", "cat"])[np.arange(30) % 3], epochs=2, verbose=0)
+    model = onnx_export.to_model(clf)
+    assert export_cli.differences(clf, model)["label_mismatches"] == 0
+    bad = _tampered_initializer(model, "classes", lambda a: a[::-1].copy())
+    assert export_cli.differences(clf, bad)["label_mismatches"] > 0
+    reg = relunet.MLP([3, 6, 1], activation="tanh", output="identity", loss="mse", seed=0)
+    reg.contract = DataContract(target_offset=1000.0, target_divisor=500.0)
+    model = onnx_export.to_model(reg)
+    assert export_cli.differences(reg, model)["max_rel_diff"] < export_cli.VERIFY_TOLERANCE
+    bad = _tampered_initializer(model, "target_offset", lambda a: a + 1)
+    assert export_cli.differences(reg, bad)["max_rel_diff"] > export_cli.VERIFY_TOLERANCE
