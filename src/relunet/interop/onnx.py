@@ -45,7 +45,9 @@ An activation without an entry here (a user-defined one) raises
 (ONNX runtimes support float32 for every operator above); its outputs then differ from
 relunet's float64 ones by float32 rounding; a weight, bias or contract statistic that float32
 cannot hold (beyond 3.4e38, or a scaling divisor that rounds to 0) raises
-:class:`~relunet.errors.ExportError` rather than putting an infinity in the graph.
+:class:`~relunet.errors.ExportError` rather than putting an infinity in the graph. An input
+whose intermediate values pass float32's range gives inf/NaN in the graph where a float64
+network may stay finite (the input is not known at export).
 """
 
 from __future__ import annotations
