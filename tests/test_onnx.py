@@ -233,3 +233,13 @@ def test_pixels_are_scaled_before_missing_values_are_filled():
     net = _contract_net(pixels=16.0, impute="mean", fill=np.array([1.0, 2.0, 3.0, 4.0]))
     Xp = np.array([[np.nan, 1, 2, np.nan], [np.nan, 0.5, 0.25, 0], [16, np.nan, 3, 0], [0.5, 1, 0, 0]], np.float32)
     assert np.allclose(_run(relunet.interop.onnx.to_model(net), Xp), net.predict_output(Xp), rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("output,units", [("softmax", 2), ("sigmoid", 1)])
+def test_boolean_labels_stay_booleans(output, units):
+    # the label output was int64 0/1 where predict returns False/True
+    net = relunet.MLP([6, 8, units], activation="tanh", output=output, seed=0)
+    net.fit(X[:40], X[:40, 0] > 0, epochs=2, verbose=0)
+    label = _run_all(relunet.interop.onnx.to_model(net), X[:40])[1]
+    expected = net.predict(X[:40])
+    assert label.dtype == np.bool_ and np.array_equal(label, expected)

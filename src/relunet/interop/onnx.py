@@ -257,8 +257,8 @@ def to_model(net: MLP, *, opset: int = DEFAULT_OPSET, input_name: str = "input",
 
     With ``labels`` (default) a classifier whose classes are known (``net.classes_``, set
     by ``fit``) gets a second output ``label``, what ``net.predict`` returns: the class of
-    the largest output (``ArgMax`` then ``Gather`` from the class labels, int64, double or
-    string), of ``output > 0.5`` for a single sigmoid unit, or the 0/1 matrix
+    the largest output (``ArgMax`` then ``Gather`` from the class labels, int64, double,
+    bool or string), of ``output > 0.5`` for a single sigmoid unit, or the 0/1 matrix
     ``output > 0.5`` (int64) for multi-label.
 
     Raises:
@@ -387,6 +387,9 @@ def _label_output(g: _Graph, out: str, net: MLP, classes: np.ndarray) -> Any:
     elif classes.dtype.kind == "f":  # float labels (1.0, 2.0, ...) stay floats, as predict returns them
         elem = onnx.TensorProto.DOUBLE
         g.initializers.append(g.numpy_helper.from_array(classes.astype(np.float64), name))
+    elif classes.dtype.kind == "b":  # False/True stay booleans, as predict returns them
+        elem = onnx.TensorProto.BOOL
+        g.initializers.append(g.numpy_helper.from_array(classes.astype(np.bool_), name))
     else:
         elem = INT64
         g.initializers.append(g.numpy_helper.from_array(classes.astype(np.int64), name))
