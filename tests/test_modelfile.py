@@ -705,3 +705,13 @@ def test_a_float64_contract_keeps_its_float64_statistics(tmp_path):
     for key, value in (("divisor", [1e-50, 1.0, 1.0]), ("dtype", "float64")):
         _tamper(path, path, meta=lambda h: h["meta"]["contract"].__setitem__(key, value))
     assert relunet.load(path).contract.divisor[0] == 1e-50
+
+
+def test_a_contract_load_would_refuse_is_not_saved(tmp_path):
+    from relunet.core.contract import DataContract
+
+    net = relunet.MLP([3, 4, 2], activation="tanh", seed=0)
+    net.contract = DataContract(scale="standard", offset=np.array([1e39, 0, 0]), divisor=np.ones(3))
+    with pytest.raises(ModelFileError, match="cannot be saved: offset does not fit in float32"):
+        net.save(tmp_path / "c.relunet")
+    assert os.listdir(tmp_path) == []

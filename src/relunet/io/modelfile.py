@@ -158,6 +158,9 @@ def add_contract(meta: dict[str, Any], net: MLP) -> None:
     if contract.n_features is not None and contract.n_features != net.n_features:
         raise ModelFileError(f"the data contract describes {contract.n_features} features, "
                              f"the network takes {net.n_features}")
+    problem = contract_problem(contract, np.dtype(net.dtype).name)
+    if problem is not None:  # a file load would refuse is never written
+        raise ModelFileError(f"the data contract cannot be saved: {problem}")
     meta["contract"] = contract.to_dict()
     meta["format_version"] = FORMAT_VERSION
 
@@ -179,18 +182,27 @@ def read_contract(path: str, meta: dict[str, Any]) -> DataContract | None:
         contract = DataContract.from_dict(meta["contract"], meta["sizes"][0])
     except ValueError as exc:
         raise _fail(path, f"data contract: {exc}") from None
+    problem = contract_problem(contract, meta["dtype"])
+    if problem is not None:
+        raise _fail(path, f"data contract: {problem}")
+    return contract
+
+
+def contract_problem(contract: DataContract, net_dtype: str) -> str | None:
+    """What makes ``contract`` unusable by a network of ``net_dtype`` (None: nothing):
+    duplicate feature names, or a statistic that is not finite (a divisor also non-zero) in
+    the dtype it is applied in, the contract's for the inputs, the network's for the target."""
     names = contract.features or []
     if len(set(names)) != len(names):
-        raise _fail(path, "data contract: duplicate feature names "
-                          f"{sorted({n for n in names if names.count(n) > 1})[:10]}")
+        return f"duplicate feature names {sorted({n for n in names if names.count(n) > 1})[:10]}"
     stats = [("offset", contract.offset, contract.dtype), ("divisor", contract.divisor, contract.dtype),
-             ("fill", contract.fill, contract.dtype), ("target_offset", contract.target_offset, meta["dtype"]),
-             ("target_divisor", contract.target_divisor, meta["dtype"])]
+             ("fill", contract.fill, contract.dtype), ("target_offset", contract.target_offset, net_dtype),
+             ("target_divisor", contract.target_divisor, net_dtype)]
     for key, value, dtype in stats:
         if value is not None and not _fits(value, dtype, nonzero=key.endswith("divisor")):
-            raise _fail(path, f"data contract: {key} does not fit in {dtype} (beyond its range"
-                              f"{' or rounding to 0' if key.endswith('divisor') else ''})")
-    return contract
+            return (f"{key} does not fit in {dtype} (beyond its range"
+                    f"{' or rounding to 0' if key.endswith('divisor') else ''})")
+    return None
 
 
 def _fits(value: Any, dtype: str, *, nonzero: bool) -> bool:
