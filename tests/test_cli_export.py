@@ -81,3 +81,18 @@ def test_verify_compares_the_label_and_prediction_outputs():
     assert export_cli.differences(reg, model)["max_rel_diff"] < export_cli.VERIFY_TOLERANCE
     bad = _tampered_initializer(model, "target_offset", lambda a: a + 1)
     assert export_cli.differences(reg, bad)["max_rel_diff"] > export_cli.VERIFY_TOLERANCE
+
+
+def test_verify_runs_inputs_in_the_units_the_model_was_trained_on():
+    # verify drew N(0, 4) raw inputs whatever the scaling: for features around 1e4 every
+    # compared row was thousands of standard deviations out, the activations saturated
+    import numpy as np
+    import relunet
+    from relunet.cli import export as export_cli
+    from relunet.core.contract import DataContract
+
+    for scale in ("standard", "minmax"):
+        net = relunet.MLP([3, 4, 2], activation="tanh", seed=0)
+        net.contract = DataContract(scale=scale, offset=np.full(3, 1e4), divisor=np.full(3, 10.0))
+        z = net.contract.transform(export_cli.verify_inputs(net))
+        assert z.shape == (256, 3) and np.all(np.abs(z) < 6)

@@ -52,7 +52,7 @@ def differences(net, model, n: int = 256, seed: int = 0) -> dict[str, float | in
         import onnxruntime as ort
     except ImportError:
         raise ExportError("--verify needs onnxruntime: pip install 'relunet[onnx]'") from None
-    X = _verify_inputs(net, n, seed)
+    X = verify_inputs(net, n, seed)
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [o.name for o in model.graph.output]
     got = dict(zip(names, sess.run(None, {model.graph.input[0].name: X})))
@@ -69,11 +69,17 @@ def differences(net, model, n: int = 256, seed: int = 0) -> dict[str, float | in
     return out
 
 
-def _verify_inputs(net, n: int, seed: int) -> np.ndarray:
-    """Random float32 rows the model takes: pixel rows raw and scaled, some values missing."""
+def verify_inputs(net, n: int = 256, seed: int = 0) -> np.ndarray:
+    """Random float32 rows the model takes, ``shape (n, n_features)``: in the units of its
+    data contract's scaling (``offset + divisor z``, ``z ~ N(0, 1)`` for standard scaling,
+    ``U(0, 1)`` for min-max; ``N(0, 4)`` without scaling), pixel rows raw and scaled, some
+    values missing where the contract fills them."""
     rng = np.random.default_rng(seed)
     X = (rng.normal(size=(n, net.n_features)) * 2).astype(np.float32)
     contract = getattr(net, "contract", None)
+    if contract is not None and contract.scale != "none" and contract.offset is not None:
+        z = rng.uniform(size=X.shape) if contract.scale == "minmax" else X / 2
+        X = (contract.offset + contract.divisor * z).astype(np.float32)
     if contract is not None and contract.pixels is not None:  # half the rows raw, half scaled
         X = rng.uniform(0, 1, size=X.shape).astype(np.float32)
         X[::2] = np.round(X[::2] * contract.pixels)
