@@ -425,6 +425,21 @@ def test_dataset_default_schedule_does_not_break_full_batch_optimizers(monkeypat
     _usage_error(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--schedule", "cosine"], "schedule")
 
 
+def test_dataset_default_input_dropout_is_not_given_to_full_batch_optimizers(monkeypatch, capsys, tmp_path):
+    from relunet.cli import common
+
+    # mnist's default input dropout is SGD's: fit runs cg / lbfgs on the plain network
+    monkeypatch.setitem(common.DATASET_DEFAULTS, "xor", {**common.DATASET_DEFAULTS["xor"], "input_dropout": 0.2})
+    path = str(tmp_path / "m.relunet")
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--optimizer", "lbfgs", "--epochs", "5", "--quiet",
+                                 "--save", path])
+    assert rc == 0, err
+    assert relunet.load(path).regularization()["input_dropout"] == 0.0
+    rc, out, err = _run(capsys, ["train", "--data", "xor", "--epochs", "2", "--quiet", "--save", path])
+    assert rc == 0, err
+    assert relunet.load(path).regularization()["input_dropout"] == 0.2
+
+
 @pytest.mark.parametrize("change", [
     lambda m: m.__setitem__("epoch", -1),
     lambda m: m.__setitem__("rng_state", "x"),

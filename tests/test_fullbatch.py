@@ -317,3 +317,23 @@ def test_a_flat_loss_stops_at_once_with_the_network_unchanged(method):
         res = minimize(net, np.zeros((4, 2)), np.zeros((4, 1)), method=method)
     assert res.nit == 0 and res.success and res.loss == 0.0 and res.history == [0.0]
     assert all((p == 0).all() for p in net.parameters())
+
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "cg"])
+def test_max_norm_and_training_mode_dropout_are_refused_not_ignored(method):
+    """A line search over the raw weights neither projects onto the max-norm ball nor
+    sees a fixed objective with training-mode dropout: both are refused, before any step.
+    ``fit`` runs the minimizer in evaluation mode (the plain network's loss)."""
+    net = MLP([2, 8, 2], dtype=np.float64, seed=0, max_norm=0.5)
+    before = net.flat_parameters()
+    with pytest.raises(ConfigError, match="max_norm=0.5"):
+        net.fit(X_XOR, Y_XOR, optimizer=method, epochs=5)
+    np.testing.assert_array_equal(net.flat_parameters(), before)
+    for kw in ({"dropout": 0.3}, {"input_dropout": 0.2}):
+        net = MLP([2, 8, 2], dtype=np.float64, seed=0, **kw)
+        Y = net.encode_targets(Y_XOR)
+        with pytest.raises(ConfigError, match="dropout"):
+            minimize(net, X_XOR, Y, method=method, max_iter=5)
+        net.eval()
+        assert minimize(net, X_XOR, Y, method=method, max_iter=5).nit >= 1

@@ -57,10 +57,16 @@ def test_mlp_places_dropout_after_each_hidden_activation_and_on_the_input():
                                     "max_norm": None}
 
 
-@pytest.mark.parametrize("bad", [1.0, -0.1, [0.2], "x", True])
+@pytest.mark.parametrize("bad", [1.0, -0.1, [0.2], "x", True, False, None, float("nan")])
 def test_bad_dropout_rates_are_config_errors(bad):
     with pytest.raises(ConfigError):
         MLP([4, 8, 8, 2], dropout=bad)
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, "x", None, True, float("nan"), [0.2]])
+def test_the_dropout_layer_refuses_a_bad_rate_with_a_config_error(bad):
+    with pytest.raises(ConfigError, match="dropout rate"):
+        Dropout(bad)
 
 
 def test_inverted_dropout_masks_are_zero_or_scaled_and_keep_the_mean():
@@ -239,7 +245,7 @@ def test_l2_shrinks_the_weights_and_fit_sets_it():
     assert norms[1] < 0.8 * norms[0]
 
 
-@pytest.mark.parametrize("bad", [-1.0, float("nan"), "x"])
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "x", True])
 def test_bad_l2_is_a_config_error(bad):
     with pytest.raises(ConfigError):
         MLP([3, 2, 2], l2=bad)
@@ -256,7 +262,7 @@ def test_max_norm_caps_every_units_incoming_weights_after_each_step():
         assert norms.max() >= 0.49  # the cap was reached: it is binding
 
 
-@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf")])
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf"), float("nan"), "x", True])
 def test_bad_max_norm_is_a_config_error(bad):
     with pytest.raises(ConfigError):
         MLP([3, 2, 2], max_norm=bad)

@@ -99,6 +99,10 @@ def test_bad_counts_and_sizes():
         Tree.from_spec("random", 4)
     with pytest.raises(DataError, match="0..2"):
         target_indices(np.array([[3.0]]), 3)
+    with pytest.raises(DataError, match="one count per class"):
+        Tree.huffman([[1, 2], [3, 4]])  # not 4 classes
+    with pytest.raises(DataError, match="numbers"):
+        Tree.huffman(["a", "b"])
 
 
 # -- the loss and the layer ----------------------------------------------------------------
@@ -160,6 +164,30 @@ def test_gradient_matches_torch_autograd():
     assert value == pytest.approx(loss.item(), rel=1e-13)
     for mine, theirs in zip(net.gradients(), (W1, b1, W2, b2)):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_the_padding_node_vector_is_zero_so_l2_matches_a_tree_of_v_minus_1_node_vectors():
+    """Column V - 1 of the node layer is never on a path: it starts at zero and stays there,
+    so the L2 term (and the reported loss) is the one of the V - 1 real node vectors."""
+    net = _net(Tree.huffman([4, 2, 7, 1, 1, 9, 3, 2, 5]), l2=0.7)
+    assert not net.layers[-2].W[:, -1].any()
+    X = RNG.standard_normal((6, 5))
+    y = RNG.integers(0, 9, 6)
+    Y = net.encode_targets(y)
+    value = net.loss_and_gradients(X, Y)
+    W1, b1, W2, b2 = (torch.tensor(p) for p in net.parameters())
+    W2 = W2[:, :-1]  # a direct implementation: one node vector per inner node
+    scores = F.relu(torch.tensor(X) @ W1 + b1) @ W2 + b2[:-1]
+    nodes, signs = torch.as_tensor(net.tree.nodes[y]), torch.as_tensor(net.tree.signs[y])
+    real = signs != 0
+    margins = torch.gather(scores, 1, torch.where(real, nodes, 0)) * signs
+    nll = -(F.logsigmoid(margins) * real).sum() / len(y)
+    penalty = 0.7 / (2 * len(y)) * ((W1 ** 2).sum() + (W2 ** 2).sum())
+    assert value == pytest.approx((nll + penalty).item(), rel=1e-13)
+    opt = relunet.training.optimizers.get("adam", lr=0.05, weight_decay=0.1)
+    for _ in range(3):
+        net.train_step(X, Y, opt)
+    assert not net.layers[-2].W[:, -1].any()
 
 
 @pytest.mark.parametrize("method", SCATTER_METHODS)

@@ -255,7 +255,8 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
                    help="momentum (sgd, rmsprop; default 0)")
     g.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd; needs --momentum)")
     g.add_argument("--weight-decay", type=_nonneg_float, default=None,
-                   help="weight decay: L2 (sgd, adagrad, rmsprop, adam) or decoupled (adamw)")
+                   help="weight decay on every parameter, biases included (torch's): L2 (sgd, adagrad, "
+                        "rmsprop, adam) or decoupled (adamw)")
     g.add_argument("--schedule", default=None, metavar="SPEC",
                    help="learning-rate schedule, " + SCHEDULE_SYNTAX.replace("%", "%%"))
     g.add_argument("--threads", type=threads_arg, default=None, metavar="N",
@@ -401,8 +402,8 @@ def resolve_defaults(args: argparse.Namespace) -> None:
     for key, value in {**GENERAL_DEFAULTS, **specific}.items():
         if optimizer != "sgd" and key in _SGD_ONLY:
             continue  # sgd's learning rate and momentum are no defaults for adam, cg, ...
-        if full_batch and key in ("schedule", "batch_size"):
-            continue  # cg / lbfgs take no learning-rate schedule (line search) and work on the full batch
+        if full_batch and key in ("schedule", "batch_size", "input_dropout"):
+            continue  # cg / lbfgs take no learning-rate schedule (line search) and no dropout, full batch
         if getattr(args, key, None) is None and hasattr(args, key) and not getattr(args, f"{key}_given", False):
             setattr(args, key, value)
     if hasattr(args, "lr"):

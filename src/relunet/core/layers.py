@@ -336,9 +336,14 @@ class Dropout:
     """
 
     def __init__(self, p: float, rng: np.random.Generator | None = None):
-        p = float(p)
-        if not 0.0 <= p < 1.0:
-            raise ConfigError(f"a dropout rate must be in [0, 1), got {p}")
+        try:
+            rate = float(p)
+        except (TypeError, ValueError):
+            raise ConfigError(f"a dropout rate must be a number in [0, 1), got {p!r}") from None
+        if isinstance(p, (bool, np.bool_)) or not 0.0 <= rate < 1.0:
+            raise ConfigError(f"a dropout rate must be in [0, 1) (the probability of dropping a value), "
+                              f"got {p!r}")
+        p = rate
         self.p = p
         self.rng = rng if rng is not None else np.random.default_rng()
         self.training = True
@@ -425,7 +430,9 @@ SCATTER_METHODS = ("sparse", "add_at", "reduceat")
 class TreeNodes(Dense):
     r"""The node vectors of a hierarchical softmax: a dense layer ``z = x W + b`` over the
     ``K - 1`` inner nodes of a tree (column ``K - 1`` is padding, never on a path), with a
-    training fast path that scores only the targets' paths.
+    training fast path that scores only the targets' paths. The padding column of ``W`` is
+    zero (made so here, and its gradient is always 0), so the L2 term and the max-norm see
+    the ``K - 1`` node vectors only.
 
     ``W`` is stored column-major (``W.T``, one node vector per row, is C-contiguous), so
     the node vectors of a path are gathered as contiguous rows (word2vec's ``syn1``).
@@ -451,7 +458,9 @@ class TreeNodes(Dense):
     scatter = "sparse"
 
     def __init__(self, W: np.ndarray, b: np.ndarray, tree: Tree):
-        super().__init__(np.asfortranarray(W), b)
+        W = np.array(W, order="F")  # a copy: the padding column is zeroed below
+        W[:, tree.n_classes - 1:] = 0  # never on a path: no weight there, so none in the L2 term
+        super().__init__(W, b)
         self.tree = tree
         self._classes: np.ndarray | None = None
         self._path: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None

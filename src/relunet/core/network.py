@@ -107,6 +107,8 @@ class Network:
     @l2.setter
     def l2(self, value: float) -> None:
         try:
+            if isinstance(value, (bool, np.bool_)):
+                raise TypeError(value)
             value = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"l2 must be a number >= 0, got {value!r}") from None
@@ -1353,10 +1355,12 @@ def _dropout_rates(value: Any, n: int, what: str = "dropout") -> list[float]:
     out = []
     for r in rates:
         try:
+            if isinstance(r, (bool, np.bool_)):
+                raise TypeError(r)
             r = float(r)
         except (TypeError, ValueError):
             raise ConfigError(f"{what} must be a rate in [0, 1), got {r!r}") from None
-        if isinstance(r, bool) or not 0.0 <= r < 1.0:
+        if not 0.0 <= r < 1.0:
             raise ConfigError(f"{what} must be a rate in [0, 1) (the probability of dropping a unit), got {r}")
         out.append(r)
     return out
@@ -1367,6 +1371,8 @@ def _max_norm(value: Any) -> float | None:
     if value is None:
         return None
     try:
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError(value)
         c = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"max_norm must be a number > 0 or None, got {value!r}") from None

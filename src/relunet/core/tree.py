@@ -84,7 +84,12 @@ class Tree:
         paths, so the expected path length is at most the entropy of the counts + 1 bits.
         Ties are broken by class index, so the tree is deterministic. Classes of count 0
         get the longest paths (as if their count were the smallest positive one / 2)."""
-        c = np.asarray(counts, dtype=np.float64).reshape(-1)
+        try:
+            c = np.asarray(counts, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"class counts must be numbers, got {counts!r}") from None
+        if c.ndim != 1:
+            raise DataError(f"class counts must be one count per class, shape (n_classes,); got shape {c.shape}")
         _n_classes(len(c))
         if not np.isfinite(c).all() or (c < 0).any():
             raise DataError("class counts must be finite numbers >= 0")

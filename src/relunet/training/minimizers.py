@@ -47,6 +47,7 @@ import numpy as np
 from scipy import optimize
 
 from relunet.core.checks import check_number
+from relunet.core.layers import Dropout
 from relunet.core.finite import overflow_advice, wider_dtype
 from relunet.errors import ConfigError, DataError, DivergenceError
 
@@ -143,7 +144,10 @@ def minimize(
         A :class:`FullBatchResult`; the network holds the parameters ``result.x``.
 
     Raises:
-        ConfigError: unknown method or a bad ``max_iter`` / ``tol`` / ``history_size``.
+        ConfigError: unknown method or a bad ``max_iter`` / ``tol`` / ``history_size``; a
+            network with a max-norm cap (a projection the line search does not make) or
+            with dropout in training mode (a new mask at every evaluation: a random
+            objective; ``net.eval()`` first makes it the plain network's).
         DataError: X or Y of the wrong shape or not finite.
         DivergenceError: the loss or its gradient became NaN or infinite, at the start (the
             data overflow the network) or at a trial step of the line search (the network
@@ -151,6 +155,7 @@ def minimize(
     """
     key = _method(method)
     _check_settings(max_iter, tol, history_size)
+    _check_fixed_objective(net, key)
     X, Y = _check_data(net, X, Y)
     objective = _Objective(net, X, Y, key, callback)
     options: dict[str, Any] = {"maxiter": int(max_iter)}
@@ -186,6 +191,20 @@ def _check_settings(max_iter: Any, tol: Any, history_size: Any) -> None:
         raise ConfigError(f"tol must be a positive number or None, got {tol!r}")
     if isinstance(history_size, bool) or not isinstance(history_size, (int, np.integer)) or history_size < 1:
         raise ConfigError(f"history_size must be an integer >= 1, got {history_size!r}")
+
+
+def _check_fixed_objective(net: Any, method: str) -> None:
+    """Refuse what a line search over the raw parameters cannot honour: ``max_norm`` and
+    training-mode dropout."""
+    if getattr(net, "max_norm", None) is not None:
+        raise ConfigError(f"{method} minimizes by line search over the raw weights: max_norm={net.max_norm} "
+                          "(a projection after each step) does not apply; set max_norm=None or train with "
+                          "a per-batch optimizer (sgd, adam, ...)")
+    rates = [layer.p for layer in getattr(net, "layers", ()) if isinstance(layer, Dropout) and layer.p > 0]
+    if rates and getattr(net, "training", True):
+        raise ConfigError(f"{method} needs a fixed objective, but dropout (rates {rates}) draws a new mask at "
+                          "every evaluation of the loss; train without dropout, call net.eval() first (the "
+                          "plain network's loss), or use a per-batch optimizer (sgd, adam, ...)")
 
 
 class _Objective:
