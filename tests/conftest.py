@@ -1,8 +1,11 @@
 """Fixtures shared by several test files."""
 
+import os
+
 import pytest
 
 from relunet.cli import main
+from relunet.core import blas
 
 
 @pytest.fixture
@@ -34,6 +37,21 @@ def pytest_configure(config):
     environment chooses otherwise: the default, a calibration between OpenBLAS and MKL,
     depends on the machine and its load, and caches its verdict in the user's cache folder.
     ``tests/test_blas.py`` runs MKL explicitly, with the cache in a temporary folder."""
-    import os
-
     os.environ.setdefault("RELUNET_BLAS", "openblas")
+
+
+@pytest.fixture(autouse=True)
+def _the_suites_blas():
+    """Every test starts on the library the suite runs on (``RELUNET_BLAS``, or what
+    ``auto`` chose before the worker's first test): a test that switches library with
+    ``blas.use`` would otherwise leave the next tests of its worker on the one it switched
+    to, so that what they run on depended on the order of the tests."""
+    wanted = os.environ.get("RELUNET_BLAS", "openblas").strip().lower()
+    if wanted not in ("openblas", "mkl"):
+        wanted = _SUITE_BLAS.setdefault("auto", blas.backend().name)
+    yield
+    if blas.backend().name != wanted:
+        blas.use(wanted)
+
+
+_SUITE_BLAS: dict[str, str] = {}

@@ -29,10 +29,9 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 @pytest.fixture
 def library(request):
-    """Run the test's products on the library ``request.param``; OpenBLAS again after it."""
-    info = blas.use(request.param)
-    yield info
-    blas.use("openblas")
+    """Run the test's products on the library ``request.param`` (the suite's library again
+    after it: ``conftest.py``)."""
+    yield blas.use(request.param)
 
 
 def _reference(alpha, a, b, beta, c, ta, tb):
@@ -125,10 +124,11 @@ def test_fallback_arrays_get_the_same_arithmetic(library):
 
 
 def test_use_refuses_unknown_names():
+    before = blas.backend().name  # the suite's library (RELUNET_BLAS)
     for bad in ("cublas", "", None, 3):
         with pytest.raises(ConfigError, match="must be one of auto, openblas, mkl"):
             blas.use(bad)
-    assert blas.backend().name == "openblas"
+    assert blas.backend().name == before
 
 
 # -- choosing the library in a fresh process ----------------------------------------------------
@@ -194,22 +194,31 @@ def test_auto_follows_the_cached_verdict_whichever_way_it_points(tmp_path):
         assert reason.startswith(f"cached calibration: MKL ran one training step's products at {cached:.2f}x ")
 
 
+#: prepended to a child's code: its 1-minute load average reads ``{load}`` (the calibration
+#: keeps its verdict only when the machine is not busy; the real load of a shared test
+#: machine would pick the branch by chance)
+LOAD_IS = "import os\nos.getloadavg = lambda: ({load}, {load}, {load})\n"
+
+
 @needs_mkl
 def test_auto_without_a_verdict_calibrates_and_caches_it_unless_busy(tmp_path):
-    r = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path)})
+    r = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path)}, LOAD_IS.format(load=0.0))
     assert r.returncode == 0, r.stderr
     name, reason = r.stdout.splitlines()
-    assert reason.startswith("calibrated")
+    assert reason.startswith("calibrated: ")
     speedup = float(reason.split(" products at ")[1].split("x ")[0])
     assert name == ("mkl" if speedup >= blas.MIN_SPEEDUP else "openblas")
     cache = _cache_entries(tmp_path)
-    if "not cached" in reason:  # the machine was busy (a loaded test machine)
-        assert cache == {}
-    else:
-        assert list(cache) == [blas.cache_key()] and f"{cache[blas.cache_key()]:.2f}" == f"{speedup:.2f}"
-        again = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path)})
-        assert again.stdout.splitlines()[0] == name
-        assert again.stdout.splitlines()[1].startswith("cached calibration: ")
+    assert list(cache) == [blas.cache_key()] and f"{cache[blas.cache_key()]:.2f}" == f"{speedup:.2f}"
+    again = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path)})
+    assert again.stdout.splitlines()[0] == name
+    assert again.stdout.splitlines()[1].startswith("cached calibration: ")
+    # a busy machine (load at least the cores + 1): the verdict is used once, not kept
+    busy = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path / "busy")}, LOAD_IS.format(load=999.0))
+    assert busy.returncode == 0, busy.stderr
+    name, reason = busy.stdout.splitlines()
+    assert reason.startswith("calibrated on a busy machine (load 999.0; not cached): ")
+    assert _cache_entries(tmp_path / "busy") == {}
 
 
 @needs_mkl
@@ -219,14 +228,13 @@ def test_a_bad_cache_file_is_not_believed(tmp_path, content):
     key = blas.cache_key()
     content = {"KEY_AS_TEXT": json.dumps({key: "fast"}), "KEY_AS_NAN": '{"%s": NaN}' % key}.get(content, content)
     (tmp_path / "blas.json").write_text(content)
-    r = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path)})
+    r = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path)}, LOAD_IS.format(load=0.0))
     assert r.returncode == 0, r.stderr
     reason = r.stdout.splitlines()[1]
-    assert reason.startswith("calibrated")
-    if "not cached" not in reason:  # replaced whole by a good file, no temporary left
-        cache = _cache_entries(tmp_path)
-        assert isinstance(cache.get(key), float) and cache[key] > 0
-        assert sorted(p.name for p in tmp_path.iterdir()) == [".blas.lock", "blas.json"]
+    assert reason.startswith("calibrated: ")
+    cache = _cache_entries(tmp_path)  # replaced whole by a good file, no temporary left
+    assert isinstance(cache.get(key), float) and cache[key] > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".blas.lock", "blas.json"]
 
 
 def _hostile_cache(path: Path, kind: str, key: str) -> None:
@@ -248,7 +256,7 @@ def _hostile_cache(path: Path, kind: str, key: str) -> None:
 def test_a_cache_name_that_is_no_small_json_file_is_passed_over(tmp_path, kind):
     """Neither waits, nor reads without end, nor fails: the choice is calibrated instead."""
     _hostile_cache(tmp_path / "blas.json", kind, blas.cache_key())
-    r = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path)}, RLIMIT_2GB, timeout=60)
+    r = _backend_in_subprocess({"RELUNET_CACHE_DIR": str(tmp_path)}, RLIMIT_2GB)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[1].startswith("calibrated")
 
@@ -265,10 +273,12 @@ while not os.path.exists(go):
 @needs_mkl
 def test_two_processes_starting_together_calibrate_once(tmp_path):
     """The second waits for the first's verdict (the cache's lock) instead of timing beside
-    it, and finds it cached."""
+    it, and finds it cached. The machine reads as quiet, so the first verdict is kept; the
+    lock is waited on as long as the first takes (a loaded machine calibrates slowly)."""
     env = {k: v for k, v in os.environ.items() if k not in ("RELUNET_BLAS", "RELUNET_CACHE_DIR")}
     env.update(RELUNET_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=SRC + os.pathsep + env.get("PYTHONPATH", ""))
-    script = RACE + "from relunet.core import blas\nprint(blas.backend().reason)\n"
+    script = (RACE + LOAD_IS.format(load=0.0) + "from relunet.core import blas\nblas.CACHE_LOCK_WAIT = 600.0\n"
+              "print(blas.backend().reason)\n")
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"ready{i}"), str(tmp_path / "go")],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     deadline = time.monotonic() + 120
@@ -277,13 +287,10 @@ def test_two_processes_starting_together_calibrate_once(tmp_path):
     (tmp_path / "go").touch()
     reasons = []
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
         reasons.append(out.strip())
-    calibrated = [r for r in reasons if r.startswith("calibrated")]
-    assert len(calibrated) >= 1
-    if "not cached" not in calibrated[0]:  # a busy machine's verdict is not kept, so both measure
-        assert len(calibrated) == 1 and any(r.startswith("cached calibration") for r in reasons), reasons
+    assert sorted(r.split(":")[0] for r in reasons) == ["cached calibration", "calibrated"], reasons
 
 
 @needs_mkl

@@ -168,7 +168,7 @@ def _run_in_subprocess(argv, cwd):
 
     try:
         return subprocess.run([sys.executable, "-m", "relunet", *argv], capture_output=True, text=True,
-                              cwd=cwd, timeout=60)
+                              cwd=cwd, timeout=300)
     except subprocess.TimeoutExpired:
         pytest.fail(f"relunet {' '.join(argv)} blocked")
 

@@ -726,7 +726,7 @@ def test_a_fifo_is_refused_instead_of_blocking(tmp_path, name):
     code = ("import sys\nfrom relunet.cli import main\n"
             f"sys.exit(main(['train', '--data', {data!r}, *{target!r}, '--epochs', '1', '-q']))")
     try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                            cwd=tmp_path)
     except subprocess.TimeoutExpired:
         pytest.fail(f"loading the FIFO {name} blocked")

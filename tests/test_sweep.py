@@ -178,7 +178,7 @@ def test_dask_address_that_is_not_a_scheduler_fails_fast(reply):
     pytest.importorskip("distributed")
     server = _FakeServer(reply)
     try:
-        done, exc = _run_bounded(lambda: sweep.run_sweep([1], abs, scheduler=server.address, timeout=1), 10)
+        done, exc = _run_bounded(lambda: sweep.run_sweep([1], abs, scheduler=server.address, timeout=1), 120)
         assert done, "run_sweep hung on a server that is not a Dask scheduler"
         assert isinstance(exc, ClusterError), repr(exc)
         assert server.address in str(exc)
