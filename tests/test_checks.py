@@ -78,3 +78,12 @@ def test_check_labels_calls_boolean_classes_booleans():
     with pytest.raises(TargetTypeError, match=r"the labels are booleans .* classes are text"):
         check_labels(np.array([True, False]), np.array(["no", "yes"]))
     np.testing.assert_array_equal(check_labels(np.array([True, False]), classes), [True, False])
+
+
+def test_duplicates_are_the_names_given_more_than_once_sorted():
+    from relunet.core.checks import duplicates
+
+    assert duplicates(["b", "a", "c", "b", "a", "b"]) == ["a", "b"]
+    assert duplicates([]) == [] and duplicates(["x", "y"]) == []
+    wide = [f"c{i}" for i in range(200_000)] + ["c7", "c199999"]  # linear time: list.count per name took minutes
+    assert duplicates(wide) == ["c199999", "c7"]

@@ -7,6 +7,7 @@ Each returns the checked value in its canonical type, or raises the specific
 
 from __future__ import annotations
 
+import collections
 import math
 import numbers
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 
 from relunet.errors import ConfigError, TargetTypeError
 
-__all__ = ["check_labels", "check_number", "check_writeable", "whole_numbers"]
+__all__ = ["check_labels", "check_number", "check_writeable", "duplicates", "whole_numbers"]
 
 
 def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
@@ -28,7 +29,7 @@ def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.
     Raises:
         ConfigError: ``value`` is a bool, not a number, not finite, or outside the interval.
     """
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         raise ConfigError(f"{name} must be a number, not {value!r}")
     try:
         x = float(value)
@@ -55,6 +56,12 @@ def check_writeable(params: Any) -> None:
     for i, p in enumerate(params):
         if not p.flags.writeable:
             raise ConfigError(f"parameter {i} (shape {p.shape}) is read-only: the optimizer updates it in place")
+
+
+def duplicates(names: Any) -> list[Any]:
+    """The names that occur more than once in ``names``, sorted; in linear time (a header or a
+    model file may name hundreds of thousands of columns: ``list.count`` per name took minutes)."""
+    return sorted(n for n, k in collections.Counter(names).items() if k > 1)
 
 
 #: the largest whole number float64 holds exactly (2**53): labels read as floats are integers up to it

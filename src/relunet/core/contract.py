@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from relunet.core.checks import duplicates
 from relunet.errors import ColumnMismatchError, DataError, FeatureCountError
 
 #: the pixel divisor each built-in image set's loader applies (raw value / divisor -> [0, 1])
@@ -291,11 +292,17 @@ def affine_operands(X: np.ndarray, offset: np.ndarray, divisor: np.ndarray,
     unless they do not fit in it: a std of 1e-46 is 0 in float32 (a division by zero: NaN
     and inf) and a range of 6e38 is inf; then X and the statistics are float64 and only
     the result is cast to ``dtype``."""
-    with np.errstate(over="ignore", under="ignore"):
-        o, d = offset.astype(dtype), divisor.astype(dtype)
-    if np.isfinite(o).all() and np.isfinite(d).all() and np.all(d != 0):
-        return X, o, d
+    if fits_dtype(offset, dtype) and fits_dtype(divisor, dtype, nonzero=True):
+        return X, offset.astype(dtype), divisor.astype(dtype)
     return X.astype(np.float64), offset.astype(np.float64), divisor.astype(np.float64)
+
+
+def fits_dtype(value: Any, dtype: Any, *, nonzero: bool = False) -> bool:
+    """Whether ``value`` (numbers, read as float64) stays finite in ``dtype``, and non-zero
+    where ``nonzero`` (a divisor): 1e39 is inf in float32, and 1e-46 is 0."""
+    with np.errstate(over="ignore", under="ignore"):
+        arr = np.asarray(value, dtype=np.float64).astype(dtype)
+    return bool(np.isfinite(arr).all() and (not nonzero or (arr != 0).all()))
 
 
 def fill_nan(X: np.ndarray, fill: np.ndarray) -> np.ndarray:
@@ -367,12 +374,13 @@ def column_order(names: list[str], features: list[str], where: str = "the data")
             columns whose names appear twice.
     """
     stripped = [str(n).strip() for n in names]
-    duplicated = sorted({n for n in stripped if stripped.count(n) > 1})
+    duplicated = duplicates(stripped)
     if duplicated:  # which of two same-named columns is the feature? neither, silently
         raise ColumnMismatchError(f"{where} has duplicate column names {duplicated}; "
                                   "give each column a distinct name")
-    missing = [f for f in features if f not in stripped]
-    extra = [n for n in stripped if n not in features]
+    have, known = set(stripped), set(features)  # membership in sets: a table may be wide
+    missing = [f for f in features if f not in have]
+    extra = [n for n in stripped if n not in known]
     if missing:
         also = f"; it has columns the model does not know: {extra} (renamed?)" if extra else ""
         raise ColumnMismatchError(f"{where} lacks the model's feature column(s) {missing}{also}; "

@@ -65,7 +65,6 @@ training samples (for quick runs).
 from __future__ import annotations
 
 import codecs
-import collections
 import contextlib
 import csv
 import hashlib
@@ -85,7 +84,7 @@ from typing import Any
 
 import numpy as np
 
-from relunet.core.checks import whole_numbers
+from relunet.core.checks import duplicates, whole_numbers
 from relunet.core.registry import Registry, kebab_case
 from relunet.core.contract import fill_nan
 from relunet.data import preprocessing, tables, text
@@ -763,7 +762,7 @@ def _csv_header(path: Path, rows: Iterator[tuple[int, list[str]]],
     if not named:  # no header: columns "0", "1", ...
         header = [str(i) for i in range(len(header))]
     if len(set(header)) != len(header):
-        dup = sorted(h for h, k in collections.Counter(header).items() if k > 1)  # linear: a header may be wide
+        dup = duplicates(header)
         raise DataError(f"{path}: duplicate column names {dup[:10]}" + (f" and {len(dup) - 10} more" if len(dup) > 10 else ""))
     if len(header) < 2:
         check_separator(path, header)

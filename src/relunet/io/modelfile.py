@@ -33,7 +33,8 @@ import numpy as np
 
 from relunet.core import activations
 from relunet.core import losses
-from relunet.core.contract import DataContract
+from relunet.core.checks import duplicates
+from relunet.core.contract import DataContract, fits_dtype
 from relunet.errors import ModelFileError, RelunetError
 from relunet.io.archive import MAX_ARCHIVE_BYTES, NPY_HEADER_BYTES, read_archive, write_archive
 from relunet.core.layers import ActivationLayer, Dense, Dropout
@@ -194,22 +195,15 @@ def contract_problem(contract: DataContract, net_dtype: str) -> str | None:
     the dtype it is applied in, the contract's for the inputs, the network's for the target."""
     names = contract.features or []
     if len(set(names)) != len(names):
-        return f"duplicate feature names {sorted({n for n in names if names.count(n) > 1})[:10]}"
+        return f"duplicate feature names {duplicates(names)[:10]}"
     stats = [("offset", contract.offset, contract.dtype), ("divisor", contract.divisor, contract.dtype),
              ("fill", contract.fill, contract.dtype), ("target_offset", contract.target_offset, net_dtype),
              ("target_divisor", contract.target_divisor, net_dtype)]
     for key, value, dtype in stats:
-        if value is not None and not _fits(value, dtype, nonzero=key.endswith("divisor")):
+        if value is not None and not fits_dtype(value, dtype, nonzero=key.endswith("divisor")):
             return (f"{key} does not fit in {dtype} (beyond its range"
                     f"{' or rounding to 0' if key.endswith('divisor') else ''})")
     return None
-
-
-def _fits(value: Any, dtype: str, *, nonzero: bool) -> bool:
-    """Whether the (finite) float64 ``value`` stays finite, and non-zero if asked, in ``dtype``."""
-    with np.errstate(over="ignore", under="ignore"):
-        arr = np.asarray(value, dtype=np.float64).astype(dtype)
-    return bool(np.isfinite(arr).all() and (not nonzero or (arr != 0).all()))
 
 
 def save(net: MLP, path: str | os.PathLike) -> None:
