@@ -28,6 +28,7 @@ from relunet.core import blas as _blas
 from relunet.core import activations, kernels
 from relunet.errors import CallOrderError, ConfigError
 from relunet.core.activations import Activation
+from relunet.core.checks import check_number
 from relunet.core.tree import Tree
 
 
@@ -336,15 +337,8 @@ class Dropout:
     """
 
     def __init__(self, p: float, rng: np.random.Generator | None = None):
-        try:
-            rate = float(p)
-        except (TypeError, ValueError):
-            raise ConfigError(f"a dropout rate must be a number in [0, 1), got {p!r}") from None
-        if isinstance(p, (bool, np.bool_)) or not 0.0 <= rate < 1.0:
-            raise ConfigError(f"a dropout rate must be in [0, 1) (the probability of dropping a value), "
-                              f"got {p!r}")
-        p = rate
-        self.p = p
+        self.p = check_number("a dropout rate (the probability of dropping a value)", p, high=1.0,
+                              high_open=True)
         self.rng = rng if rng is not None else np.random.default_rng()
         self.training = True
         #: the scaled mask ``m`` of the last training forward, ``shape (n_samples, n_units)``

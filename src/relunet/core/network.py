@@ -46,7 +46,7 @@ from relunet.errors import (
     NotFittedError,
     TargetTypeError,
 )
-from relunet.core.checks import check_labels, check_writeable
+from relunet.core.checks import check_labels, check_number, check_writeable
 from relunet.core.finite import check_finite_output
 from relunet.core.init import initial_weights
 from relunet.core.layers import ActivationLayer, Dense, Dropout, TreeNodes
@@ -106,14 +106,7 @@ class Network:
 
     @l2.setter
     def l2(self, value: float) -> None:
-        try:
-            if isinstance(value, (bool, np.bool_)):
-                raise TypeError(value)
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"l2 must be a number >= 0, got {value!r}") from None
-        if not (value >= 0 and np.isfinite(value)):
-            raise ConfigError(f"l2 must be a finite number >= 0, got {value}")
+        value = check_number("l2", value)
         for d in self.dense_layers:
             d.l2 = value
 
@@ -1352,33 +1345,13 @@ def _dropout_rates(value: Any, n: int, what: str = "dropout") -> list[float]:
             raise ConfigError(f"{len(rates)} {what} rates given for {n} hidden layers")
     else:
         rates = [value] * n
-    out = []
-    for r in rates:
-        try:
-            if isinstance(r, (bool, np.bool_)):
-                raise TypeError(r)
-            r = float(r)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{what} must be a rate in [0, 1), got {r!r}") from None
-        if not 0.0 <= r < 1.0:
-            raise ConfigError(f"{what} must be a rate in [0, 1) (the probability of dropping a unit), got {r}")
-        out.append(r)
-    return out
+    return [check_number(f"{what} (the probability of dropping a unit)", r, high=1.0, high_open=True)
+            for r in rates]
 
 
 def _max_norm(value: Any) -> float | None:
     """A max-norm cap: None, or a finite number > 0."""
-    if value is None:
-        return None
-    try:
-        if isinstance(value, (bool, np.bool_)):
-            raise TypeError(value)
-        c = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"max_norm must be a number > 0 or None, got {value!r}") from None
-    if not (c > 0 and np.isfinite(c)):
-        raise ConfigError(f"max_norm must be a finite number > 0, got {c}")
-    return c
+    return None if value is None else check_number("max_norm", value, low_open=True)
 
 
 def output_for(task: str, n_outputs: int, output: str = "auto") -> tuple[str, int]:
