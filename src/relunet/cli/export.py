@@ -30,15 +30,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 #: the largest difference --verify accepts, relative to each output unit's scale
 VERIFY_TOLERANCE = 1e-5
+#: the random input rows --verify runs through both
+VERIFY_ROWS = 256
 
 
-def verify(net, model, n: int = 256, seed: int = 0) -> float:
+def verify(net, model, n: int = VERIFY_ROWS, seed: int = 0) -> float:
     """Max abs difference between onnxruntime and relunet on random float32 inputs (inputs
     the model's data contract takes: pixel rows raw and scaled, some values missing)."""
     return differences(net, model, n, seed)["max_abs_diff"]
 
 
-def differences(net, model, n: int = 256, seed: int = 0) -> dict[str, float | int]:
+def differences(net, model, n: int = VERIFY_ROWS, seed: int = 0) -> dict[str, float | int]:
     """onnxruntime's outputs ``g`` against relunet's ``r`` on the inputs of :func:`verify`.
 
     Returns ``max_abs_diff`` (``max |g - r|``) and ``max_rel_diff`` (``max |g - r| / s``,
@@ -57,19 +59,20 @@ def differences(net, model, n: int = 256, seed: int = 0) -> dict[str, float | in
     names = [o.name for o in model.graph.output]
     got = dict(zip(names, sess.run(None, {model.graph.input[0].name: X})))
     proba = net.predict_output(X)
+    predicted = net.predict(X) if "prediction" in got or "label" in got else None
     pairs = [(got[names[0]], proba)]
     if "prediction" in got:
-        pairs.append((got["prediction"], np.reshape(net.predict(X), got["prediction"].shape)))
+        pairs.append((got["prediction"], np.reshape(predicted, got["prediction"].shape)))
     diffs = [np.abs(g - r) for g, r in pairs]
     rel = [d / np.maximum(1.0, np.max(np.abs(r), axis=0)) for d, (_, r) in zip(diffs, pairs)]
     out: dict[str, float | int] = {"max_abs_diff": float(max(np.max(d) for d in diffs)),
                                    "max_rel_diff": float(max(np.max(d) for d in rel))}
     if "label" in got:
-        out["label_mismatches"] = _label_mismatches(net, got["label"], net.predict(X), proba)
+        out["label_mismatches"] = _label_mismatches(net, got["label"], predicted, proba)
     return out
 
 
-def verify_inputs(net, n: int = 256, seed: int = 0) -> np.ndarray:
+def verify_inputs(net, n: int = VERIFY_ROWS, seed: int = 0) -> np.ndarray:
     """Random float32 rows the model takes, ``shape (n, n_features)``: in the units of its
     data contract's scaling (``offset + divisor z``, ``z ~ N(0, 1)`` for standard scaling,
     ``U(0, 1)`` for min-max; ``N(0, 4)`` without scaling), pixel rows raw and scaled, some
@@ -135,6 +138,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.verify and out.get("label_mismatches"):
         print(f"relunet: error: the exported graph's label differs from relunet's predict on "
-              f"{out['label_mismatches']} of 256 rows", file=sys.stderr)
+              f"{out['label_mismatches']} of {VERIFY_ROWS} rows", file=sys.stderr)
         return 1
     return 0
