@@ -1078,8 +1078,6 @@ class CELU(Activation):
 
     def _scaled(self, x: np.ndarray) -> np.ndarray:
         """min(x, 0) / alpha, <= 0."""
-        if self.alpha >= 1.0:
-            return np.minimum(x, 0) * (1.0 / self.alpha)
         # NOTE: for alpha < 1, x / alpha overflows to -inf for x near the dtype's -max;
         # e^-inf = 0 is then the right limit, so that overflow (only) is silenced.
         with np.errstate(over="ignore"):
